@@ -1,0 +1,28 @@
+package io.offload4j.gguf;
+
+import java.nio.file.Path;
+
+/**
+ * A model file that cannot be used as it is. The message always says which file, where in it
+ * (byte offset, metadata key or tensor name), what was expected, what was found and, where there
+ * is one, what the user can do about it.
+ */
+public class ModelFormatException extends RuntimeException {
+
+    private final Path file;
+
+    public ModelFormatException(Path file, String message) {
+        super(file + ": " + message);
+        this.file = file;
+    }
+
+    public ModelFormatException(Path file, String message, Throwable cause) {
+        super(file + ": " + message, cause);
+        this.file = file;
+    }
+
+    /** The file the problem was found in. */
+    public Path file() {
+        return file;
+    }
+}
