@@ -147,7 +147,7 @@ public final class GgufWriter {
             }
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.READ, StandardOpenOption.WRITE);
-                 Arena arena = Arena.ofConfined()) {
+                 Arena arena = Arena.ofShared()) {
                 MemorySegment out = ch.map(FileChannel.MapMode.READ_WRITE, 0, fileSize, arena);
                 MemorySegment.copy(MemorySegment.ofArray(header), 0, out, 0, header.length);
                 for (int i = 0; i < tensors.size(); i++) {

@@ -1,8 +1,147 @@
 package io.offload4j.cli;
 
+import io.offload4j.engine.EngineOptions;
+import io.offload4j.engine.GenerationListener;
+import io.offload4j.engine.GenerationRequest;
+import io.offload4j.engine.GenerationResult;
+import io.offload4j.engine.InferenceEngine;
+import io.offload4j.gguf.ModelFormatException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@code offload4j-chat}: one-shot or interactive chat with a GGUF model, from the terminal.
+ * Text streams to stdout as it is generated; diagnostics and errors go to stderr; the exit code is
+ * 0 on success, 1 on a runtime error, 2 on bad usage.
+ */
 public final class ChatCli {
+
+    private final CliOptions options;
+    private final PrintStream out;
+    private final PrintStream err;
+
+    ChatCli(CliOptions options, PrintStream out, PrintStream err) {
+        this.options = options;
+        this.out = out;
+        this.err = err;
+    }
+
     public static void main(String[] args) {
-        System.err.println("not built yet");
-        System.exit(2);
+        if (VectorModuleRelauncher.relaunchIfNeeded(args)) {
+            return; // unreachable: the relauncher exits with the child's status
+        }
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.err), true, StandardCharsets.UTF_8);
+        System.exit(run(args, out, err));
+    }
+
+    /** Runs the CLI and returns its exit code (used by tests, which capture the streams). */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        CliOptions options;
+        try {
+            options = CliOptions.parse(args);
+        } catch (CliOptions.UsageException e) {
+            err.println("offload4j-chat: " + e.getMessage());
+            err.println("Try --help.");
+            return 2;
+        }
+        if (options.help()) {
+            out.print(CliOptions.USAGE);
+            return 0;
+        }
+        try {
+            return new ChatCli(options, out, err).execute();
+        } catch (ModelFormatException | IllegalArgumentException | IllegalStateException e) {
+            err.println("offload4j-chat: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private int execute() {
+        EngineOptions engineOptions = EngineOptions.DEFAULTS.withDevice(options.device()).withThreads(options.threads())
+                .withContextLength(options.contextLength());
+        try (InferenceEngine engine = InferenceEngine.load(options.model(), engineOptions)) {
+            if (!options.json()) {
+                err.println("offload4j: " + engine.config().name() + " (" + engine.config().architecture().ggufName() + ", "
+                        + engine.config().blockCount() + " blocks) on " + engine.deviceDescription() + ", context "
+                        + engine.contextLength());
+            }
+            Prompts prompts = new Prompts(engine);
+            if (options.prompt() != null) {
+                int[] tokens = options.raw() ? prompts.raw(options.prompt())
+                        : prompts.chat(options.system(), List.of(new Prompts.Turn("user", options.prompt())));
+                GenerationResult r = generate(engine, tokens, prompts);
+                if (options.json()) {
+                    out.println(Json.result(r, engine));
+                } else {
+                    out.println();
+                    printStats(r);
+                }
+                return 0;
+            }
+            return interactive(engine, prompts);
+        }
+    }
+
+    private GenerationResult generate(InferenceEngine engine, int[] tokens, Prompts prompts) {
+        GenerationRequest request = new GenerationRequest(tokens, options.maxTokens(), options.sampling(),
+                options.stops(), prompts.stopTokens(options.raw()));
+        GenerationListener listener = options.json() ? GenerationListener.NONE : new GenerationListener() {
+            @Override
+            public void onText(String text) {
+                out.print(text);
+                out.flush();
+            }
+        };
+        return engine.generate(request, listener);
+    }
+
+    private int interactive(InferenceEngine engine, Prompts prompts) {
+        err.println("Interactive chat: type a message and press Enter; an empty line or Ctrl-D ends.");
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        List<Prompts.Turn> turns = new ArrayList<>();
+        StringBuilder rawText = new StringBuilder();
+        while (true) {
+            err.print("> ");
+            err.flush();
+            String line;
+            try {
+                line = in.readLine();
+            } catch (IOException e) {
+                err.println("offload4j-chat: cannot read input: " + e.getMessage());
+                return 1;
+            }
+            if (line == null || line.isBlank()) {
+                return 0;
+            }
+            int[] tokens;
+            if (options.raw()) {
+                rawText.append(line);
+                tokens = prompts.raw(rawText.toString());
+            } else {
+                turns.add(new Prompts.Turn("user", line));
+                tokens = prompts.chat(options.system(), turns);
+            }
+            GenerationResult r = generate(engine, tokens, prompts);
+            out.println();
+            printStats(r);
+            if (options.raw()) {
+                rawText.append(r.text());
+            } else {
+                turns.add(new Prompts.Turn("assistant", r.text()));
+            }
+        }
+    }
+
+    private void printStats(GenerationResult r) {
+        err.printf(Locale.ROOT, "[%d prompt tokens, %.1f tok/s prefill; %d generated, %.1f tok/s decode; %s]%n",
+                r.promptTokenCount(), r.prefillTokensPerSecond(), r.generatedTokenCount(), r.decodeTokensPerSecond(),
+                r.finishReason().name().toLowerCase(Locale.ROOT));
     }
 }

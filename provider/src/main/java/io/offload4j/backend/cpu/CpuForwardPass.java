@@ -1,0 +1,371 @@
+package io.offload4j.backend.cpu;
+
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.gguf.ModelFormatException;
+import io.offload4j.model.BlockWeights;
+import io.offload4j.model.Model;
+import io.offload4j.model.ModelConfig;
+import io.offload4j.model.ModelWeights;
+import io.offload4j.model.RopeLayout;
+import io.offload4j.model.RopeScaling;
+import io.offload4j.model.Weight;
+import io.offload4j.quant.CpuKernels;
+import io.offload4j.quant.FloatOps;
+import io.offload4j.quant.RowKernel;
+
+/**
+ * The transformer forward pass on the CPU, for a chunk of T tokens of one sequence at a time.
+ *
+ * <p>Prefill runs the whole chunk through each projection as a matrix–matrix product: each weight
+ * row is decoded once into a per-thread scratch row and dotted with all T activations, so weights
+ * are read from memory once per chunk, not once per token. Decode (T = 1) uses the fused
+ * quantized dot product, which never materialises the row. Every buffer is allocated here, at
+ * preparation; {@link #forward} allocates nothing.
+ */
+final class CpuForwardPass implements ForwardPass {
+
+    private final ModelConfig config;
+    private final ModelWeights weights;
+    private final CpuThreadPool pool;
+    private final FloatOps ops = CpuKernels.floatOps();
+    private final int maxContext;
+    private final int maxChunk;
+
+    // Activations for up to maxChunk tokens, token-major.
+    private final float[] x;
+    private final float[] xb;
+    private final float[] q;
+    private final float[] k;
+    private final float[] v;
+    private final float[] attnOut;
+    private final float[] hb;
+    private final float[] hb2;
+    private final float[] ropeCos;
+    private final float[] ropeSin;
+    private final double[] inverseFrequencies;
+    // Per worker thread.
+    private final float[][] rowScratch;
+    private final float[][] scores;
+
+    private final MatmulTask matmul = new MatmulTask();
+    private final AttentionTask attention = new AttentionTask();
+
+    CpuForwardPass(Model model, CpuThreadPool pool, int maxContext, int maxChunk) {
+        this.config = model.config();
+        this.weights = model.weights();
+        this.pool = pool;
+        if (maxContext < 1 || maxChunk < 1) {
+            throw new IllegalArgumentException("maxContext and maxChunk must be positive");
+        }
+        this.maxContext = maxContext;
+        this.maxChunk = maxChunk;
+        checkSupported(model);
+        ModelConfig c = config;
+        int dim = c.embeddingLength();
+        x = new float[maxChunk * dim];
+        xb = new float[maxChunk * Math.max(dim, c.queryDim())];
+        q = new float[maxChunk * c.queryDim()];
+        k = new float[maxChunk * c.keyValueDim()];
+        v = new float[maxChunk * c.valueDim()];
+        attnOut = new float[maxChunk * c.queryDim()];
+        hb = new float[maxChunk * c.feedForwardLength()];
+        hb2 = new float[maxChunk * c.feedForwardLength()];
+        int half = c.ropeDimensions() / 2;
+        ropeCos = new float[maxChunk * half];
+        ropeSin = new float[maxChunk * half];
+        inverseFrequencies = inverseFrequencies(c, weights.ropeFrequencyFactors());
+        int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
+        rowScratch = new float[pool.threads()][maxCols];
+        scores = new float[pool.threads()][maxContext];
+    }
+
+    private static void checkSupported(Model model) {
+        ModelWeights w = model.weights();
+        check(model, w.tokenEmbedding());
+        check(model, w.output());
+        for (BlockWeights b : w.blocks()) {
+            for (Weight m : new Weight[] {b.wq(), b.wk(), b.wv(), b.wo(), b.wGate(), b.wUp(), b.wDown()}) {
+                check(model, m);
+            }
+        }
+    }
+
+    private static void check(Model model, Weight w) {
+        if (!CpuKernels.isSupported(w.type())) {
+            throw new ModelFormatException(model.path(), "tensor '" + w.name() + "' is stored as " + w.type()
+                    + ", which the CPU backend cannot compute with; supported formats: " + CpuKernels.supported()
+                    + " (re-quantize the model, e.g. with llama-quantize to Q4_K_M or Q8_0)");
+        }
+    }
+
+    /** θ_i = base^(-2i/d), divided by Llama 3.1-style frequency factors and linear scaling. */
+    private static double[] inverseFrequencies(ModelConfig c, float[] factors) {
+        int half = c.ropeDimensions() / 2;
+        double[] f = new double[half];
+        double linear = c.ropeScaling().type() == RopeScaling.Type.LINEAR ? c.ropeScaling().factor() : 1.0;
+        for (int i = 0; i < half; i++) {
+            f[i] = Math.pow(c.ropeFreqBase(), -2.0 * i / c.ropeDimensions()) / linear;
+            if (factors != null) {
+                f[i] /= factors[i];
+            }
+        }
+        return f;
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    @Override
+    public int maxChunkTokens() {
+        return maxChunk;
+    }
+
+    @Override
+    public int maxContext() {
+        return maxContext;
+    }
+
+    @Override
+    public KvCache newKvCache(int capacity) {
+        if (capacity < 1 || capacity > maxContext) {
+            throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
+        }
+        return new CpuKvCache(config.blockCount(), capacity, config.keyValueDim(), config.valueDim());
+    }
+
+    @Override
+    public void forward(KvCache kvCache, int[] tokens, int offset, int count, int startPos, float[] logits) {
+        if (count < 1 || count > maxChunk) {
+            throw new IllegalArgumentException("chunk of " + count + " tokens; this pass takes 1.." + maxChunk);
+        }
+        CpuKvCache cache = (CpuKvCache) kvCache;
+        if (startPos < 0 || startPos + count > cache.capacity()) {
+            throw new IllegalArgumentException("positions " + startPos + ".." + (startPos + count - 1)
+                    + " do not fit the KV cache of " + cache.capacity());
+        }
+        ModelConfig c = config;
+        int dim = c.embeddingLength();
+        Weight embedding = weights.tokenEmbedding();
+        RowKernel embeddingKernel = CpuKernels.of(embedding.type());
+        for (int t = 0; t < count; t++) {
+            embeddingKernel.dequantize(embedding.data(), (long) tokens[offset + t] * embedding.rowBytes(), x, t * dim, dim);
+        }
+        computeRope(count, startPos);
+        for (BlockWeights block : weights.blocks()) {
+            block(block, cache, count, startPos);
+        }
+        // Only the last token's logits are needed.
+        rmsNorm(xb, 0, x, (count - 1) * dim, weights.outputNorm(), dim);
+        matmul(weights.output(), xb, 1, logits);
+    }
+
+    private void block(BlockWeights b, CpuKvCache cache, int count, int startPos) {
+        ModelConfig c = config;
+        int dim = c.embeddingLength();
+        int qDim = c.queryDim();
+        int kvDim = c.keyValueDim();
+        int vDim = c.valueDim();
+        for (int t = 0; t < count; t++) {
+            rmsNorm(xb, t * dim, x, t * dim, b.attentionNorm(), dim);
+        }
+        matmul(b.wq(), xb, count, q);
+        matmul(b.wk(), xb, count, k);
+        matmul(b.wv(), xb, count, v);
+        if (b.qBias() != null) {
+            addBias(q, b.qBias(), count);
+            addBias(k, b.kBias(), count);
+            addBias(v, b.vBias(), count);
+        }
+        int hd = c.headDim();
+        if (b.qNorm() != null) {
+            for (int i = 0; i < count * c.headCount(); i++) {
+                rmsNorm(q, i * hd, q, i * hd, b.qNorm(), hd);
+            }
+            for (int i = 0; i < count * c.headCountKv(); i++) {
+                rmsNorm(k, i * hd, k, i * hd, b.kNorm(), hd);
+            }
+        }
+        applyRope(q, count, c.headCount());
+        applyRope(k, count, c.headCountKv());
+        float[] keys = cache.keys[b.index()];
+        float[] values = cache.values[b.index()];
+        System.arraycopy(k, 0, keys, startPos * kvDim, count * kvDim);
+        System.arraycopy(v, 0, values, startPos * vDim, count * vDim);
+
+        attention.set(keys, values, count, startPos);
+        pool.run(count * c.headCount(), 1, attention);
+
+        matmul(b.wo(), attnOut, count, xb);
+        for (int i = 0; i < count * dim; i++) {
+            x[i] += xb[i];
+        }
+
+        for (int t = 0; t < count; t++) {
+            rmsNorm(xb, t * dim, x, t * dim, b.ffnNorm(), dim);
+        }
+        matmul(b.wGate(), xb, count, hb);
+        matmul(b.wUp(), xb, count, hb2);
+        int n = count * c.feedForwardLength();
+        for (int i = 0; i < n; i++) {
+            float g = hb[i];
+            hb[i] = g / (1f + (float) Math.exp(-g)) * hb2[i];
+        }
+        matmul(b.wDown(), hb, count, xb);
+        for (int i = 0; i < count * dim; i++) {
+            x[i] += xb[i];
+        }
+    }
+
+    private void addBias(float[] out, float[] bias, int count) {
+        int n = bias.length;
+        for (int t = 0; t < count; t++) {
+            for (int i = 0; i < n; i++) {
+                out[t * n + i] += bias[i];
+            }
+        }
+    }
+
+    private void rmsNorm(float[] out, int outOff, float[] in, int inOff, float[] weight, int n) {
+        float ss = ops.dot(in, inOff, in, inOff, n);
+        float scale = (float) (1.0 / Math.sqrt(ss / n + config.rmsNormEps()));
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = in[inOff + i] * scale * weight[i];
+        }
+    }
+
+    private void computeRope(int count, int startPos) {
+        int half = inverseFrequencies.length;
+        for (int t = 0; t < count; t++) {
+            int pos = startPos + t;
+            for (int i = 0; i < half; i++) {
+                double angle = pos * inverseFrequencies[i];
+                ropeCos[t * half + i] = (float) Math.cos(angle);
+                ropeSin[t * half + i] = (float) Math.sin(angle);
+            }
+        }
+    }
+
+    private void applyRope(float[] vectors, int count, int heads) {
+        int hd = config.headDim();
+        int half = inverseFrequencies.length;
+        boolean adjacent = config.architecture().ropeLayout() == RopeLayout.ADJACENT_PAIRS;
+        for (int t = 0; t < count; t++) {
+            for (int h = 0; h < heads; h++) {
+                int base = (t * heads + h) * hd;
+                for (int i = 0; i < half; i++) {
+                    int a = adjacent ? base + 2 * i : base + i;
+                    int b = adjacent ? a + 1 : a + half;
+                    float cos = ropeCos[t * half + i];
+                    float sin = ropeSin[t * half + i];
+                    float x0 = vectors[a];
+                    float x1 = vectors[b];
+                    vectors[a] = x0 * cos - x1 * sin;
+                    vectors[b] = x0 * sin + x1 * cos;
+                }
+            }
+        }
+    }
+
+    /** out[t][r] = W[r] · in[t] for t < count. */
+    private void matmul(Weight w, float[] in, int count, float[] out) {
+        matmul.set(w, in, count, out);
+        pool.run(w.rows(), pool.grainFor(w.rows(), 16), matmul);
+    }
+
+    /** The projection work: a range of weight rows against all tokens of the chunk. */
+    private final class MatmulTask implements CpuThreadPool.RangeTask {
+        private Weight weight;
+        private RowKernel kernel;
+        private float[] in;
+        private float[] out;
+        private int count;
+
+        void set(Weight weight, float[] in, int count, float[] out) {
+            this.weight = weight;
+            this.kernel = CpuKernels.of(weight.type());
+            this.in = in;
+            this.count = count;
+            this.out = out;
+        }
+
+        @Override
+        public void run(int start, int end, int worker) {
+            int cols = weight.cols();
+            int rows = weight.rows();
+            long rowBytes = weight.rowBytes();
+            if (count == 1) {
+                for (int r = start; r < end; r++) {
+                    out[r] = kernel.dot(weight.data(), r * rowBytes, in, 0, cols);
+                }
+                return;
+            }
+            float[] row = rowScratch[worker];
+            for (int r = start; r < end; r++) {
+                kernel.dequantize(weight.data(), r * rowBytes, row, 0, cols);
+                for (int t = 0; t < count; t++) {
+                    out[t * rows + r] = ops.dot(row, 0, in, t * cols, cols);
+                }
+            }
+        }
+    }
+
+    /** Causal grouped-query attention: one (token, head) pair per index. */
+    private final class AttentionTask implements CpuThreadPool.RangeTask {
+        private float[] keys;
+        private float[] values;
+        private int startPos;
+
+        void set(float[] keys, float[] values, int count, int startPos) {
+            this.keys = keys;
+            this.values = values;
+            this.startPos = startPos;
+        }
+
+        @Override
+        public void run(int start, int end, int worker) {
+            ModelConfig c = config;
+            int heads = c.headCount();
+            int hd = c.headDim();
+            int kvDim = c.keyValueDim();
+            int vDim = c.valueDim();
+            int group = heads / c.headCountKv();
+            float scale = (float) (1.0 / Math.sqrt(hd));
+            float[] att = scores[worker];
+            for (int item = start; item < end; item++) {
+                int t = item / heads;
+                int h = item % heads;
+                int pos = startPos + t;
+                int qOff = (t * heads + h) * hd;
+                int kvHead = h / group;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int p = 0; p <= pos; p++) {
+                    float s = ops.dot(q, qOff, keys, p * kvDim + kvHead * hd, hd) * scale;
+                    att[p] = s;
+                    if (s > max) {
+                        max = s;
+                    }
+                }
+                float sum = 0;
+                for (int p = 0; p <= pos; p++) {
+                    float e = (float) Math.exp(att[p] - max);
+                    att[p] = e;
+                    sum += e;
+                }
+                float inv = 1f / sum;
+                int outOff = (t * heads + h) * hd;
+                java.util.Arrays.fill(attnOut, outOff, outOff + hd, 0f);
+                for (int p = 0; p <= pos; p++) {
+                    ops.axpy(att[p] * inv, values, p * vDim + kvHead * hd, attnOut, outOff, hd);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}

@@ -1,0 +1,183 @@
+package io.offload4j.engine;
+
+import java.util.SplittableRandom;
+
+/**
+ * Picks tokens from logits following {@link SamplingParams}, in llama.cpp's order: repetition
+ * penalty, top-k, top-p, min-p, then temperature and a draw. One sampler serves one sequence; its
+ * buffers are sized to the vocabulary once, so {@link #sample} allocates nothing.
+ */
+public final class Sampler {
+
+    private final SamplingParams params;
+    private final SplittableRandom random;
+    private final int[] candidates;
+    private final float[] probabilities;
+    private final boolean[] penalised;
+
+    public Sampler(SamplingParams params, int vocabularySize) {
+        this.params = params;
+        this.random = new SplittableRandom(params.seed() != null ? params.seed() : System.nanoTime() ^ 0x9E3779B97F4A7C15L);
+        this.candidates = new int[vocabularySize];
+        this.probabilities = new float[vocabularySize];
+        this.penalised = new boolean[vocabularySize];
+    }
+
+    public SamplingParams params() {
+        return params;
+    }
+
+    /**
+     * Chooses the next token. {@code logits} may be modified (penalty).
+     *
+     * @param history       the sequence so far (prompt and generated tokens)
+     * @param historyLength how many entries of {@code history} are valid
+     */
+    public int sample(float[] logits, int[] history, int historyLength) {
+        int n = candidates.length;
+        applyRepeatPenalty(logits, history, historyLength);
+        if (params.temperature() == 0) {
+            return argmax(logits, n);
+        }
+        int count = n;
+        for (int i = 0; i < n; i++) {
+            candidates[i] = i;
+        }
+        int k = params.topK();
+        if (k > 0 && k < n) {
+            selectTop(logits, k);
+            count = k;
+        }
+        if (params.topP() < 1 || params.minP() > 0 || count < n) {
+            sortDescending(logits, count);
+        }
+        float max = maxOf(logits, count);
+        // Probabilities at temperature 1 decide the nucleus and min-p cut (as llama.cpp does).
+        double sum = 0;
+        for (int i = 0; i < count; i++) {
+            float p = (float) Math.exp(logits[candidates[i]] - max);
+            probabilities[i] = p;
+            sum += p;
+        }
+        if (params.topP() < 1) {
+            double cumulative = 0;
+            int keep = count;
+            for (int i = 0; i < count; i++) {
+                cumulative += probabilities[i] / sum;
+                if (cumulative >= params.topP()) {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            count = keep;
+        }
+        if (params.minP() > 0) {
+            float threshold = (float) (params.minP() * probabilities[0]);
+            int keep = 1;
+            while (keep < count && probabilities[keep] >= threshold) {
+                keep++;
+            }
+            count = keep;
+        }
+        double inverseTemperature = 1.0 / params.temperature();
+        double total = 0;
+        for (int i = 0; i < count; i++) {
+            double p = Math.exp((logits[candidates[i]] - max) * inverseTemperature);
+            probabilities[i] = (float) p;
+            total += p;
+        }
+        double r = random.nextDouble() * total;
+        double acc = 0;
+        for (int i = 0; i < count; i++) {
+            acc += probabilities[i];
+            if (r < acc) {
+                return candidates[i];
+            }
+        }
+        return candidates[count - 1];
+    }
+
+    private void applyRepeatPenalty(float[] logits, int[] history, int historyLength) {
+        float penalty = (float) params.repeatPenalty();
+        if (penalty == 1f || params.repeatLastN() == 0) {
+            return;
+        }
+        int from = Math.max(0, historyLength - params.repeatLastN());
+        for (int i = from; i < historyLength; i++) {
+            int t = history[i];
+            if (!penalised[t]) {
+                penalised[t] = true;
+                logits[t] = logits[t] > 0 ? logits[t] / penalty : logits[t] * penalty;
+            }
+        }
+        for (int i = from; i < historyLength; i++) {
+            penalised[history[i]] = false;
+        }
+    }
+
+    static int argmax(float[] logits, int n) {
+        int best = 0;
+        float bestValue = logits[0];
+        for (int i = 1; i < n; i++) {
+            if (logits[i] > bestValue) {
+                bestValue = logits[i];
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private float maxOf(float[] logits, int count) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < count; i++) {
+            max = Math.max(max, logits[candidates[i]]);
+        }
+        return max;
+    }
+
+    /** Moves the k largest logits' ids to candidates[0..k) (a min-heap of size k over all ids). */
+    private void selectTop(float[] logits, int k) {
+        int n = candidates.length;
+        for (int i = k / 2 - 1; i >= 0; i--) {
+            siftDownMin(logits, i, k);
+        }
+        for (int i = k; i < n; i++) {
+            if (logits[candidates[i]] > logits[candidates[0]]) {
+                candidates[0] = candidates[i];
+                siftDownMin(logits, 0, k);
+            }
+        }
+    }
+
+    private void siftDownMin(float[] logits, int i, int size) {
+        int[] c = candidates;
+        while (true) {
+            int l = 2 * i + 1;
+            if (l >= size) {
+                return;
+            }
+            int smallest = l + 1 < size && logits[c[l + 1]] < logits[c[l]] ? l + 1 : l;
+            if (logits[c[smallest]] >= logits[c[i]]) {
+                return;
+            }
+            int tmp = c[i];
+            c[i] = c[smallest];
+            c[smallest] = tmp;
+            i = smallest;
+        }
+    }
+
+    /** Heap sort of candidates[0..count) by logit, largest first (ties by lower id first). */
+    private void sortDescending(float[] logits, int count) {
+        for (int i = count / 2 - 1; i >= 0; i--) {
+            siftDownMin(logits, i, count);
+        }
+        // Repeatedly move the minimum to the end: the array ends up in descending order.
+        for (int end = count - 1; end > 0; end--) {
+            int tmp = candidates[0];
+            candidates[0] = candidates[end];
+            candidates[end] = tmp;
+            siftDownMin(logits, 0, end);
+        }
+    }
+}

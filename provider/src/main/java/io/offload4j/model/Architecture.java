@@ -1,0 +1,57 @@
+package io.offload4j.model;
+
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * The transformer variants the engine runs, by their GGUF {@code general.architecture} name.
+ * Llama 2/3/3.1/3.2, TinyLlama, SmolLM and Mistral all use {@code llama} in GGUF.
+ */
+public enum Architecture {
+    /** Pre-norm decoder, SwiGLU, RoPE on adjacent pairs (GGUF stores Q/K permuted for that). */
+    LLAMA("llama", RopeLayout.ADJACENT_PAIRS, false, false),
+    /** As llama plus Q/K/V biases; RoPE rotates the two halves of each head (NEOX). */
+    QWEN2("qwen2", RopeLayout.HALVES, true, false),
+    /** As qwen2 without biases, plus an RMSNorm of each Q and K head before RoPE. */
+    QWEN3("qwen3", RopeLayout.HALVES, false, true);
+
+    private final String ggufName;
+    private final RopeLayout ropeLayout;
+    private final boolean qkvBias;
+    private final boolean qkNorm;
+
+    Architecture(String ggufName, RopeLayout ropeLayout, boolean qkvBias, boolean qkNorm) {
+        this.ggufName = ggufName;
+        this.ropeLayout = ropeLayout;
+        this.qkvBias = qkvBias;
+        this.qkNorm = qkNorm;
+    }
+
+    public String ggufName() {
+        return ggufName;
+    }
+
+    public RopeLayout ropeLayout() {
+        return ropeLayout;
+    }
+
+    /** Whether Q, K and V projections carry a bias tensor. */
+    public boolean hasQkvBias() {
+        return qkvBias;
+    }
+
+    /** Whether each Q and K head is RMS-normalised before RoPE. */
+    public boolean hasQkNorm() {
+        return qkNorm;
+    }
+
+    public static Optional<Architecture> byGgufName(String name) {
+        return Arrays.stream(values()).filter(a -> a.ggufName.equals(name)).findFirst();
+    }
+
+    /** "llama, qwen2, qwen3" — for error messages. */
+    public static String supportedNames() {
+        return Arrays.stream(values()).map(Architecture::ggufName).collect(Collectors.joining(", "));
+    }
+}

@@ -1,0 +1,112 @@
+package io.offload4j.model;
+
+import io.offload4j.gguf.GgufMetadata;
+import io.offload4j.gguf.ModelFormatException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * The shape and hyper-parameters of a model, read from GGUF metadata ({@code <arch>.*} keys).
+ *
+ * @param embeddingLength   model width (hidden size)
+ * @param headDim           size of one Q/K head ({@code attention.key_length}; qwen3 may differ from width/heads)
+ * @param valueHeadDim      size of one V head ({@code attention.value_length})
+ * @param ropeDimensions    leading dimensions of each head that RoPE rotates
+ * @param contextLength     the context length the model was trained for
+ */
+public record ModelConfig(
+        String name,
+        Architecture architecture,
+        int embeddingLength,
+        int blockCount,
+        int feedForwardLength,
+        int headCount,
+        int headCountKv,
+        int headDim,
+        int valueHeadDim,
+        float rmsNormEps,
+        int contextLength,
+        int vocabularySize,
+        int ropeDimensions,
+        float ropeFreqBase,
+        RopeScaling ropeScaling) {
+
+    public int queryDim() {
+        return headCount * headDim;
+    }
+
+    public int keyValueDim() {
+        return headCountKv * headDim;
+    }
+
+    public int valueDim() {
+        return headCountKv * valueHeadDim;
+    }
+
+    /** Reads the config; {@code vocabularySize} comes from the caller (token list or embedding shape). */
+    public static ModelConfig fromMetadata(Path file, GgufMetadata md, int vocabularySize) {
+        String archName = md.getString("general.architecture");
+        Architecture arch = Architecture.byGgufName(archName).orElseThrow(() -> new ModelFormatException(file,
+                "metadata key 'general.architecture' is '" + archName + "', which this engine does not run; supported: "
+                        + Architecture.supportedNames()));
+        String p = archName + ".";
+        int dim = positive(file, md, p + "embedding_length");
+        int blocks = positive(file, md, p + "block_count");
+        int ffn = positive(file, md, p + "feed_forward_length");
+        int heads = positive(file, md, p + "attention.head_count");
+        int kvHeads = md.has(p + "attention.head_count_kv") ? positive(file, md, p + "attention.head_count_kv") : heads;
+        if (heads % kvHeads != 0) {
+            throw new ModelFormatException(file, "metadata: " + p + "attention.head_count (" + heads
+                    + ") is not a multiple of " + p + "attention.head_count_kv (" + kvHeads + ")");
+        }
+        int headDim = md.has(p + "attention.key_length") ? positive(file, md, p + "attention.key_length") : dim / heads;
+        int valueHeadDim = md.has(p + "attention.value_length") ? positive(file, md, p + "attention.value_length") : headDim;
+        if (!md.has(p + "attention.key_length") && dim % heads != 0) {
+            throw new ModelFormatException(file, "metadata: " + p + "embedding_length (" + dim
+                    + ") is not a multiple of " + p + "attention.head_count (" + heads + ") and no key_length is given");
+        }
+        if (valueHeadDim != headDim) {
+            throw new ModelFormatException(file, "metadata: " + p + "attention.value_length (" + valueHeadDim
+                    + ") differs from key_length (" + headDim + "); such models are not supported");
+        }
+        float eps = md.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
+        int ctx = md.has(p + "context_length") ? positive(file, md, p + "context_length") : 2048;
+        int ropeDims = md.has(p + "rope.dimension_count") ? positive(file, md, p + "rope.dimension_count") : headDim;
+        if (ropeDims > headDim || ropeDims % 2 != 0) {
+            throw new ModelFormatException(file, "metadata: " + p + "rope.dimension_count is " + ropeDims
+                    + "; expected an even number no larger than the head size " + headDim);
+        }
+        float base = md.getFloat(p + "rope.freq_base", 10000f);
+        RopeScaling scaling = ropeScaling(file, md, p);
+        String name = md.optString("general.name").orElse(file.getFileName().toString());
+        return new ModelConfig(name, arch, dim, blocks, ffn, heads, kvHeads, headDim, valueHeadDim, eps, ctx,
+                vocabularySize, ropeDims, base, scaling);
+    }
+
+    private static RopeScaling ropeScaling(Path file, GgufMetadata md, String p) {
+        String type = md.optString(p + "rope.scaling.type").orElse("none").toLowerCase(Locale.ROOT);
+        float factor = md.getFloat(p + "rope.scaling.factor", md.getFloat(p + "rope.scale_linear", 1f));
+        int original = md.getInt(p + "rope.scaling.original_context_length", 0);
+        return switch (type) {
+            case "none" -> factor != 1f && md.has(p + "rope.scale_linear")
+                    ? new RopeScaling(RopeScaling.Type.LINEAR, factor, original) : RopeScaling.NONE;
+            case "linear" -> {
+                if (!(factor > 0)) {
+                    throw new ModelFormatException(file, "metadata key '" + p + "rope.scaling.factor' is " + factor
+                            + "; expected a positive number");
+                }
+                yield new RopeScaling(RopeScaling.Type.LINEAR, factor, original);
+            }
+            default -> throw new ModelFormatException(file, "metadata key '" + p + "rope.scaling.type' is '" + type
+                    + "'; supported: none, linear (and Llama 3.1-style rope_freqs tensors)");
+        };
+    }
+
+    private static int positive(Path file, GgufMetadata md, String key) {
+        int v = md.getInt(key);
+        if (v <= 0) {
+            throw new ModelFormatException(file, "metadata key '" + key + "' is " + v + "; expected a positive number");
+        }
+        return v;
+    }
+}
