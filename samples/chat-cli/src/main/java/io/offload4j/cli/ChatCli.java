@@ -76,6 +76,9 @@ public final class ChatCli {
             if (options.prompt() != null) {
                 int[] tokens = options.raw() ? prompts.raw(options.prompt())
                         : prompts.chat(options.system(), List.of(new Prompts.Turn("user", options.prompt())));
+                if (options.raw() && !options.json()) {
+                    out.print(options.prompt()); // a completion reads on from its prompt, as llama.cpp shows it
+                }
                 GenerationResult r = generate(engine, tokens, prompts);
                 if (options.json()) {
                     out.println(Json.result(r, engine));

@@ -45,7 +45,7 @@ final class VectorModuleRelauncher {
             System.exit(p.waitFor());
         } catch (Exception e) {
             System.err.println("offload4j-chat: could not restart with " + MODULE + " (" + e.getMessage()
-                    + "); continuing with scalar kernels"));
+                    + "); continuing with scalar kernels");
         }
         return false;
     }
