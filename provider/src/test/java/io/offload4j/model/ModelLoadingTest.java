@@ -98,7 +98,7 @@ class ModelLoadingTest {
         Path f = GgufRewriter.rewrite(tiny, dir.resolve("nokey.gguf"), w -> w.putString("llama.block_count", "two"),
                 t -> true);
         String msg = loadError(f);
-        assertTrue(msg.contains("metadata key 'llama.block_count' is STRING, expected an integer"), msg);
+        assertTrue(msg.contains("metadata key 'llama.block_count' is STRING ('two'), expected an integer"), msg);
     }
 
     @Test
