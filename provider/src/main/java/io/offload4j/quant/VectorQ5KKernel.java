@@ -1,0 +1,96 @@
+package io.offload4j.quant;
+
+import static io.offload4j.quant.VectorKernels.F;
+import static io.offload4j.quant.VectorKernels.L;
+import static io.offload4j.quant.VectorKernels.bytesToInts;
+import static io.offload4j.quant.VectorKernels.load;
+import static io.offload4j.quant.VectorKernels.toFloats;
+
+import io.offload4j.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q5_K on the Vector API: as Q4_K, plus the fifth bit. {@code qh} bytes are widened to int lanes once
+ * per chunk and shifted left 4, so that bit {@code j} lands on bit 4 after a right shift by {@code j}
+ * and one mask with 16 gives the high bit's value.
+ */
+final class VectorQ5KKernel extends ScalarQ5KKernel {
+
+    @Override
+    public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
+        int nb = Rows.blocks(GgmlType.Q5_K, n);
+        for (int b = 0; b < nb; b++) {
+            long bo = offset + (long) b * BLOCK_BYTES;
+            float d = Le.half(src, bo);
+            float dmin = Le.half(src, bo + 2);
+            int a = src.get(Le.INT, bo + SCALES);
+            int bb = src.get(Le.INT, bo + SCALES + 4);
+            int cc = src.get(Le.INT, bo + SCALES + 8);
+            long sc = KScales.scales(a, bb, cc);
+            long mn = KScales.mins(a, bb, cc);
+            int y = dstOffset + b * QK;
+            for (int p = 0; p < 4; p++) {
+                FloatVector d1 = FloatVector.broadcast(F, d * KScales.get(sc, 2 * p));
+                FloatVector m1 = FloatVector.broadcast(F, dmin * KScales.get(mn, 2 * p));
+                FloatVector d2 = FloatVector.broadcast(F, d * KScales.get(sc, 2 * p + 1));
+                FloatVector m2 = FloatVector.broadcast(F, dmin * KScales.get(mn, 2 * p + 1));
+                for (int c = 0; c < 32; c += L) {
+                    IntVector q = bytesToInts(src, bo + QS + 32 * p + c);
+                    IntVector h = bytesToInts(src, bo + QH + c).lanewise(VectorOperators.LSHL, 4);
+                    IntVector lo = q.and(0xf).or(h.lanewise(VectorOperators.LSHR, 2 * p).and(16));
+                    IntVector hi = q.lanewise(VectorOperators.LSHR, 4).and(0xf).or(h.lanewise(VectorOperators.LSHR, 2 * p + 1).and(16));
+                    toFloats(lo).mul(d1).sub(m1).intoArray(dst, y + 64 * p + c);
+                    toFloats(hi).mul(d2).sub(m2).intoArray(dst, y + 64 * p + 32 + c);
+                }
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
+        int nb = Rows.blocks(GgmlType.Q5_K, n);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F);
+        FloatVector acc3 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long bo = offset + (long) b * BLOCK_BYTES;
+            float d = Le.half(src, bo);
+            float dmin = Le.half(src, bo + 2);
+            int a = src.get(Le.INT, bo + SCALES);
+            int bb = src.get(Le.INT, bo + SCALES + 4);
+            int cc = src.get(Le.INT, bo + SCALES + 8);
+            long sc = KScales.scales(a, bb, cc);
+            long mn = KScales.mins(a, bb, cc);
+            int xb = xOffset + b * QK;
+            for (int p = 0; p < 4; p++) {
+                FloatVector d1 = FloatVector.broadcast(F, d * KScales.get(sc, 2 * p));
+                FloatVector m1 = FloatVector.broadcast(F, -dmin * KScales.get(mn, 2 * p));
+                FloatVector d2 = FloatVector.broadcast(F, d * KScales.get(sc, 2 * p + 1));
+                FloatVector m2 = FloatVector.broadcast(F, -dmin * KScales.get(mn, 2 * p + 1));
+                long qo = bo + QS + 32 * p;
+                int x0 = xb + 64 * p;
+                int sLo = 2 * p;
+                int sHi = 2 * p + 1;
+                for (int c = 0; c < 32; c += 2 * L) {
+                    IntVector q0 = bytesToInts(src, qo + c);
+                    IntVector q1 = bytesToInts(src, qo + c + L);
+                    IntVector h0 = bytesToInts(src, bo + QH + c).lanewise(VectorOperators.LSHL, 4);
+                    IntVector h1 = bytesToInts(src, bo + QH + c + L).lanewise(VectorOperators.LSHL, 4);
+                    IntVector lo0 = q0.and(0xf).or(h0.lanewise(VectorOperators.LSHR, sLo).and(16));
+                    IntVector lo1 = q1.and(0xf).or(h1.lanewise(VectorOperators.LSHR, sLo).and(16));
+                    IntVector hi0 = q0.lanewise(VectorOperators.LSHR, 4).and(0xf).or(h0.lanewise(VectorOperators.LSHR, sHi).and(16));
+                    IntVector hi1 = q1.lanewise(VectorOperators.LSHR, 4).and(0xf).or(h1.lanewise(VectorOperators.LSHR, sHi).and(16));
+                    acc0 = toFloats(lo0).fma(d1, m1).fma(load(x, x0 + c), acc0);
+                    acc1 = toFloats(lo1).fma(d1, m1).fma(load(x, x0 + c + L), acc1);
+                    acc2 = toFloats(hi0).fma(d2, m2).fma(load(x, x0 + 32 + c), acc2);
+                    acc3 = toFloats(hi1).fma(d2, m2).fma(load(x, x0 + 32 + c + L), acc3);
+                }
+            }
+        }
+        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+    }
+}
