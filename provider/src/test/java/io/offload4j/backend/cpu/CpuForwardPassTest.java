@@ -13,6 +13,8 @@ import io.offload4j.model.SyntheticModelWriter;
 import java.nio.file.Path;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import io.offload4j.testing.SharedData;
 import org.junit.jupiter.api.io.TempDir;
 
 class CpuForwardPassTest {
@@ -54,6 +56,27 @@ class CpuForwardPassTest {
             double err = relativeError(logits, reference);
             // float32 accumulation over rows of 256–512 elements against double precision.
             assertTrue(err < 1e-4, arch + ": relative error " + err);
+        }
+    }
+
+    /**
+     * Each llama.cpp-quantized file computes what its weights say: the optimised pass (Vector API
+     * fused dot products, batched prefill) against the double-precision reference, which decodes
+     * with the scalar kernels that match ggml's reference dequantization.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"F16", "Q8_0", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K"})
+    void quantizedFilesMatchTheReferenceOnTheirOwnWeights(String format) {
+        Path file = SharedData.require("models/kquant/kquant-" + format + ".gguf");
+        try (Model m = Model.load(file);
+             ForwardPass pass = new CpuBackend(2).prepare(m, 32, 4);
+             KvCache cache = pass.newKvCache(32)) {
+            float[] logits = new float[m.config().vocabularySize()];
+            for (int pos = 0; pos < TOKENS.length; pos += 4) {
+                pass.forward(cache, TOKENS, pos, Math.min(4, TOKENS.length - pos), pos, logits);
+            }
+            double err = relativeError(logits, new ReferenceTransformer(m).logits(TOKENS));
+            assertTrue(err < 1e-4, format + ": relative error " + err);
         }
     }
 
