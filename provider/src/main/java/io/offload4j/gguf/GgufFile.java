@@ -147,14 +147,14 @@ public final class GgufFile implements AutoCloseable {
         }
         long tensorCount = in.u64("tensor count");
         long kvCount = in.u64("metadata count");
-        // Every key/value takes at least 13 bytes, every tensor info at least 32: counts beyond what
-        // the file can hold are corrupt, and must not drive an allocation or a long loop.
-        in.checkCount(kvCount, 13, "metadata count", "metadata entries", 16);
-        in.checkCount(tensorCount, 32, "tensor count", "tensor infos", 8);
-
-        Map<String, GgufMetadata.Entry> entries = LinkedHashMap.newLinkedHashMap((int) Math.min(kvCount, 1 << 16));
+        // Every key/value takes at least 13 bytes, every tensor info at least 32: a count beyond what the
+        // rest of the file can hold must not drive an allocation, and the loops end when the bytes do.
+        // Such a count is reported with the error that ends the loop (the count or the file is wrong:
+        // the first error says where the file stops making sense, the note says what the count claims).
+        Map<String, GgufMetadata.Entry> entries = LinkedHashMap.newLinkedHashMap(in.expectItems(kvCount, 13,
+                "metadata count", "metadata entries", 16));
         int alignment = DEFAULT_ALIGNMENT;
-        for (long i = 0; i < kvCount; i++) {
+        for (long i = 0; Long.compareUnsigned(i, kvCount) < 0; i++) {
             in.enterMetadata(i);
             long keyOffset = in.position;
             String key = in.string("key", -1);
@@ -179,10 +179,9 @@ public final class GgufFile implements AutoCloseable {
         in.enterNothing();
         GgufMetadata metadata = new GgufMetadata(path, Collections.unmodifiableMap(entries), true);
 
-        // Checked again with what is left after the metadata (the early check only bounded the loop).
-        in.checkCount(tensorCount, 32, "tensor count", "tensor infos", 8);
-        Map<String, GgufTensorInfo> tensors = LinkedHashMap.newLinkedHashMap((int) Math.min(tensorCount, 1 << 16));
-        for (long i = 0; i < tensorCount; i++) {
+        Map<String, GgufTensorInfo> tensors = LinkedHashMap.newLinkedHashMap(in.expectItems(tensorCount, 32,
+                "tensor count", "tensor infos", 8));
+        for (long i = 0; Long.compareUnsigned(i, tensorCount) < 0; i++) {
             GgufTensorInfo info = in.tensorInfo(i, alignment);
             if (tensors.putIfAbsent(info.name(), info) != null) {
                 throw in.fail(in.infoOffset, "tensor name '" + printable(info.name()) + "' appears a second time (tensor info "
@@ -377,6 +376,8 @@ public final class GgufFile implements AutoCloseable {
         long infoOffset;
         private byte[] scratch = new byte[256];
 
+        /** Set while reading more items than the file can hold (see {@link #expectItems}). */
+        private String countNote;
         private boolean inTensors;
         private long index = -1;
         private String name;
@@ -402,6 +403,7 @@ public final class GgufFile implements AutoCloseable {
         void enterNothing() {
             index = -1;
             name = null;
+            countNote = null;
         }
 
         void named(String n) {
@@ -420,7 +422,7 @@ public final class GgufFile implements AutoCloseable {
         }
 
         ModelFormatException fail(long offset, String message) {
-            return new ModelFormatException(path, "offset " + offset + ": " + message);
+            return new ModelFormatException(path, "offset " + offset + ": " + message + (countNote == null ? "" : countNote));
         }
 
         private long left() {
@@ -434,13 +436,18 @@ public final class GgufFile implements AutoCloseable {
             }
         }
 
-        void checkCount(long count, long minBytesEach, String what, String items, long countOffset) {
-            long remaining = left();
-            if (count < 0 || count > remaining / minBytesEach) {
-                throw fail(countOffset, "the " + what + " is " + Long.toUnsignedString(count) + ", but the " + remaining
-                        + " bytes after offset " + position + " can hold at most " + remaining / minBytesEach + " "
-                        + items + TRUNCATED);
-            }
+        /**
+         * Starts a loop over {@code count} items of at least {@code minBytesEach} bytes. When the rest of
+         * the file cannot hold them, errors until {@link #enterNothing} carry a note saying so. Returns
+         * a safe initial capacity for a collection of the items.
+         */
+        int expectItems(long count, long minBytesEach, String what, String items, long countOffset) {
+            long fit = left() / minBytesEach;
+            countNote = count >= 0 && count <= fit ? null
+                    : "; note: the " + what + " at offset " + countOffset + " is " + Long.toUnsignedString(count)
+                            + ", but the " + left() + " bytes after offset " + position + " can hold at most " + fit
+                            + " " + items;
+            return (int) Math.min(Math.min(fit, count < 0 ? fit : count), 1 << 16);
         }
 
         int u32(String what) {
