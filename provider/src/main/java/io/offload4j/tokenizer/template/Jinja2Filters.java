@@ -91,7 +91,7 @@ final class Jinja2Filters {
                 }
                 first = false;
                 Object x = attribute == null ? item : attribute(i, item, Py.str(attribute));
-                sb.append(x == null ? "" : Py.str(x));
+                sb.append(Py.str(x)); // str(None) is "None"
             }
             return sb.toString();
         }));

@@ -242,25 +242,132 @@ final class Jinja2Lexer {
 
     private void emitTag(char kind, int start, int innerStart, int innerEnd) {
         emitSynthetic(kind == '%' ? "{% " : "{{ ", start);
-        if (kind == '{') {
-            // Jinjava's scanner ends a {{ }} at the first "}}" outside quotes; Jinja2 at the first with brackets
-            // balanced. A space between two closing braces keeps nested dict literals in one expression.
-            int last = innerStart;
-            for (int i = innerStart; i < innerEnd; i++) {
-                char c = src.charAt(i);
-                if (c == '\'' || c == '"') {
-                    i = stringEnd(i) - 1;
-                } else if (c == '}' && i + 1 < innerEnd && src.charAt(i + 1) == '}') {
-                    emitVerbatim(last, i + 1);
-                    emitSynthetic(" ", i + 1);
-                    last = i + 1;
+        int last = innerStart;
+        for (int i = innerStart; i < innerEnd; i++) {
+            char c = src.charAt(i);
+            if (c == '\'' || c == '"') {
+                int close = stringEnd(i);
+                emitVerbatim(last, i);
+                emitString(i, close);
+                last = close;
+                i = close - 1;
+            } else if (kind == '{' && c == '}' && i + 1 < innerEnd && src.charAt(i + 1) == '}') {
+                // Jinjava's scanner ends a {{ }} at the first "}}" outside quotes; Jinja2 at the first with
+                // brackets balanced. A space between two closing braces keeps nested dict literals together.
+                emitVerbatim(last, i + 1);
+                emitSynthetic(" ", i + 1);
+                last = i + 1;
+            }
+        }
+        emitVerbatim(last, innerEnd);
+        emitSynthetic(kind == '%' ? " %}" : " }}", innerEnd);
+    }
+
+    /**
+     * A string literal, re-encoded for Jinjava: Jinja2 decodes literals like Python's {@code unicode_escape}
+     * ({@code \u00e9}, {@code \x41}, octal, {@code \N{...}}, unknown escapes kept as written), Jinjava only knows
+     * {@code \\ \' \" \n \t \r \b \f} and rejects the rest.
+     */
+    private void emitString(int open, int close) {
+        String body = src.substring(open + 1, close - 1);
+        if (body.indexOf('\\') < 0) {
+            emitVerbatim(open, close);
+            return;
+        }
+        char quote = src.charAt(open);
+        String value = decodePythonEscapes(body, open);
+        StringBuilder sb = new StringBuilder().append(quote);
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            switch (c) {
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\t' -> sb.append("\\t");
+                case '\r' -> sb.append("\\r");
+                case '\b' -> sb.append("\\b");
+                case '\f' -> sb.append("\\f");
+                default -> {
+                    if (c == quote) {
+                        sb.append('\\');
+                    }
+                    sb.append(c);
                 }
             }
-            emitVerbatim(last, innerEnd);
-        } else {
-            emitVerbatim(innerStart, innerEnd);
         }
-        emitSynthetic(kind == '%' ? " %}" : " }}", innerEnd);
+        sb.append(quote);
+        // The literal's own line breaks follow it as whitespace, so the output keeps the source's line structure.
+        int line = lineOf(open);
+        for (int i = 0; i < sb.length(); i++) {
+            put(sb.charAt(i), line);
+        }
+        for (int i = 0; i < body.length(); i++) {
+            if (body.charAt(i) == '\n') {
+                put('\n', ++line);
+            }
+        }
+    }
+
+    /** Python's unicode_escape decoding of a literal's body (what Jinja2's lexer applies to strings). */
+    private String decodePythonEscapes(String s, int literalPos) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c != '\\' || i + 1 >= s.length()) {
+                sb.append(c);
+                continue;
+            }
+            char e = s.charAt(++i);
+            switch (e) {
+                case '\n' -> { } // line continuation
+                case '\\', '\'', '"' -> sb.append(e);
+                case 'a' -> sb.append('\u0007');
+                case 'b' -> sb.append('\b');
+                case 'f' -> sb.append('\f');
+                case 'n' -> sb.append('\n');
+                case 'r' -> sb.append('\r');
+                case 't' -> sb.append('\t');
+                case 'v' -> sb.append('\u000b');
+                case 'x', 'u', 'U' -> {
+                    int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+                    String hex = s.substring(i + 1, Math.min(s.length(), i + 1 + digits));
+                    if (hex.length() != digits || !hex.matches("[0-9a-fA-F]+")) {
+                        throw syntax(literalPos, "truncated \\" + e + " escape in string literal");
+                    }
+                    int cp = Integer.parseInt(hex, 16);
+                    if (!Character.isValidCodePoint(cp)) {
+                        throw syntax(literalPos, "illegal Unicode character \\" + e + hex + " in string literal");
+                    }
+                    sb.appendCodePoint(cp);
+                    i += digits;
+                }
+                case 'N' -> {
+                    int close = s.indexOf('}', i);
+                    if (i + 1 >= s.length() || s.charAt(i + 1) != '{' || close < 0) {
+                        throw syntax(literalPos, "malformed \\N character escape in string literal");
+                    }
+                    try {
+                        sb.appendCodePoint(Character.codePointOf(s.substring(i + 2, close)));
+                    } catch (IllegalArgumentException ex) {
+                        throw syntax(literalPos, "unknown Unicode character name in string literal: "
+                                + s.substring(i + 2, close));
+                    }
+                    i = close;
+                }
+                default -> {
+                    if (e >= '0' && e <= '7') {
+                        int j = i;
+                        while (j < s.length() && j < i + 3 && s.charAt(j) >= '0' && s.charAt(j) <= '7') {
+                            j++;
+                        }
+                        sb.append((char) Integer.parseInt(s.substring(i, j), 8));
+                        i = j - 1;
+                    } else {
+                        sb.append('\\').append(e); // unknown escapes are kept as written
+                    }
+                }
+            }
+        }
+        return sb.toString();
     }
 
     /**

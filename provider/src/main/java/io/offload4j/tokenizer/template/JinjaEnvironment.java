@@ -73,6 +73,12 @@ final class JinjaEnvironment {
         protected Boolean coerceToBoolean(Object value) {
             return Py.truthy(value);
         }
+
+        /** Used by "~": Python's str() of each side ("True", "[1, 2]"); undefined/None give "". */
+        @Override
+        protected String coerceToString(Object value) {
+            return value == null ? "" : Py.str(value);
+        }
     }
 
     /** {{ expr }} prints Python's str() of the value; undefined/None print nothing. */
