@@ -35,6 +35,8 @@ final class Jinja2Functions {
 
         final Clock clock;
         volatile String raised;
+        /** The first Python-level error of this render (its message is clearer than Jinjava's wrapping). */
+        volatile TemplateRuntimeError firstError;
         volatile int raisedLine = -1;
 
         RenderState(Clock clock) {

@@ -241,7 +241,11 @@ final class Jinja2Lexer {
     }
 
     private void emitTag(char kind, int start, int innerStart, int innerEnd) {
-        emitSynthetic(kind == '%' ? "{% " : "{{ ", start);
+        // a space after the opening and before the closing delimiter, unless the tag has whitespace there: no
+        // '-' can then be read as whitespace control, and a final '}' never touches the closing "}}"
+        boolean padStart = innerStart == innerEnd || !Character.isWhitespace(src.charAt(innerStart));
+        boolean padEnd = innerStart == innerEnd || !Character.isWhitespace(src.charAt(innerEnd - 1));
+        emitSynthetic(kind == '%' ? (padStart ? "{% " : "{%") : (padStart ? "{{ " : "{{"), start);
         int last = innerStart;
         for (int i = innerStart; i < innerEnd; i++) {
             char c = src.charAt(i);
@@ -260,7 +264,7 @@ final class Jinja2Lexer {
             }
         }
         emitVerbatim(last, innerEnd);
-        emitSynthetic(kind == '%' ? " %}" : " }}", innerEnd);
+        emitSynthetic(kind == '%' ? (padEnd ? " %}" : "%}") : (padEnd ? " }}" : "}}"), innerEnd);
     }
 
     /**

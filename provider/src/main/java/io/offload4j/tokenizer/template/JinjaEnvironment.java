@@ -30,6 +30,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import jinjava.de.odysseus.el.ExpressionFactoryImpl;
+import jinjava.de.odysseus.el.tree.IdentifierNode;
+import jinjava.de.odysseus.el.tree.Tree;
 import jinjava.de.odysseus.el.tree.TreeBuilder;
 import jinjava.de.odysseus.el.tree.TreeBuilderException;
 import jinjava.javax.el.CompositeELResolver;
@@ -131,7 +133,7 @@ final class JinjaEnvironment {
 
     Compiled compile(String name, String source) {
         Translation translation = Jinja2Lexer.translate(name, source);
-        JinjavaInterpreter interpreter = newInterpreter(Map.of());
+        JinjavaInterpreter interpreter = newInterpreter(Map.of(), TemplateErrorTypeHandlingStrategy.ADD_ERROR);
         JinjavaInterpreter.pushCurrent(interpreter);
         try {
             Node root;
@@ -141,11 +143,17 @@ final class JinjaEnvironment {
                 throw syntax(name, translation, e.getLineNumber(), e.getMessage(), e);
             }
             for (TemplateError error : interpreter.getErrors()) {
-                if (error.getSeverity() == TemplateError.ErrorType.FATAL) {
-                    throw syntax(name, translation, error.getLineno(), error.getMessage(), null);
+                // FATAL: unknown tag, missing or mismatched end tag; a stray end tag is only a warning in Jinjava
+                if (error.getSeverity() == TemplateError.ErrorType.FATAL
+                        || error.getReason() == TemplateError.ErrorReason.SYNTAX_ERROR) {
+                    String message = error.getMessage();
+                    if ("Missing start tag".equals(message)) {
+                        message = "unexpected '" + error.getFieldName() + "': no block is open that it could end";
+                    }
+                    throw syntax(name, translation, error.getLineno(), message, null);
                 }
             }
-            validate(root, name, translation);
+            validate(root, name, translation, interpreter);
             return new Compiled(name, root, translation);
         } finally {
             JinjavaInterpreter.popCurrent();
@@ -153,7 +161,7 @@ final class JinjaEnvironment {
     }
 
     /** Jinjava parses expressions lazily; Jinja2 rejects a bad one when the template is loaded. So do we. */
-    private void validate(Node node, String name, Translation translation) {
+    private void validate(Node node, String name, Translation translation, JinjavaInterpreter interpreter) {
         for (Node child : node.getChildren()) {
             List<String> expressions = new ArrayList<>();
             if (child instanceof ExpressionNode) {
@@ -190,14 +198,27 @@ final class JinjaEnvironment {
                 }
             }
             for (String expression : expressions) {
+                Tree tree;
                 try {
-                    new PyParser.TreeBuilder().build("#{" + expression + "}");
+                    tree = new PyParser.TreeBuilder().build("#{" + expression + "}");
                 } catch (TreeBuilderException e) {
                     throw syntax(name, translation, child.getLineNumber(),
                             "invalid expression '" + expression.strip() + "': " + e.getMessage(), e);
                 }
+                // like Jinja2, an unknown filter or test is an error when the template is loaded
+                for (IdentifierNode id : tree.getIdentifierNodes()) {
+                    String n = id.getName();
+                    if (n.startsWith("filter:") && interpreter.getContext().getFilter(n.substring(7)) == null) {
+                        throw syntax(name, translation, child.getLineNumber(),
+                                "no filter named '" + n.substring(7) + "'", null);
+                    }
+                    if (n.startsWith("exptest:") && interpreter.getContext().getExpTest(n.substring(8)) == null) {
+                        throw syntax(name, translation, child.getLineNumber(),
+                                "no test named '" + n.substring(8) + "'", null);
+                    }
+                }
             }
-            validate(child, name, translation);
+            validate(child, name, translation, interpreter);
         }
     }
 
@@ -206,11 +227,12 @@ final class JinjaEnvironment {
         return new TemplateException(TemplateException.Kind.SYNTAX, name, t.sourceLine(jinjavaLine), message, cause);
     }
 
-    private JinjavaInterpreter newInterpreter(Map<String, Object> bindings) {
+    private JinjavaInterpreter newInterpreter(Map<String, Object> bindings,
+            TemplateErrorTypeHandlingStrategy fatalErrors) {
         Context context = new Context(jinjava.getGlobalContextCopy(), bindings, config.getDisabled());
         context.setExpressionStrategy(new PyExpressionStrategy());
         context.setErrorHandlingStrategy(ErrorHandlingStrategy.builder()
-                .setFatalErrorStrategy(TemplateErrorTypeHandlingStrategy.THROW_EXCEPTION)
+                .setFatalErrorStrategy(fatalErrors)
                 .setNonFatalErrorStrategy(TemplateErrorTypeHandlingStrategy.ADD_ERROR)
                 .build());
         return new JinjavaInterpreter(jinjava, context, config);
@@ -225,7 +247,8 @@ final class JinjaEnvironment {
             bindings.put(e.getKey(), toTemplateValue(e.getValue(), 0));
         }
         RenderState state = new RenderState(clock).bind();
-        JinjavaInterpreter interpreter = newInterpreter(bindings);
+        // The first fatal error stops the render (Jinja2 raises; Jinjava would record it and go on).
+        JinjavaInterpreter interpreter = newInterpreter(bindings, TemplateErrorTypeHandlingStrategy.THROW_EXCEPTION);
         JinjavaInterpreter.pushCurrent(interpreter);
         try {
             String out = interpreter.render(compiled.root());
@@ -247,7 +270,7 @@ final class JinjaEnvironment {
                 throw raised(compiled, state, e);
             }
             int line = e instanceof InterpretException ie ? ie.getLineNumber() : interpreter.getLineNumber();
-            String message = rootMessage(e);
+            String message = state.firstError != null ? state.firstError.getMessage() : rootMessage(e);
             throw new TemplateException(TemplateException.Kind.RENDER, compiled.name(),
                     compiled.translation().sourceLine(line), message, e);
         } finally {
@@ -323,6 +346,14 @@ final class JinjaEnvironment {
             }
             return out;
         }
-        return toTemplateValue(MAPPER.convertValue(v, Object.class), depth + 1);
+        Object converted;
+        try {
+            converted = MAPPER.convertValue(v, Object.class);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("cannot pass a " + v.getClass().getName()
+                    + " to a chat template: use maps, lists, strings, numbers, booleans or JSON-serialisable objects",
+                    e);
+        }
+        return toTemplateValue(converted, depth + 1);
     }
 }

@@ -8,5 +8,9 @@ final class TemplateRuntimeError extends RuntimeException {
 
     TemplateRuntimeError(String message) {
         super(message, null, false, false);
+        Jinja2Functions.RenderState state = Jinja2Functions.RenderState.peek();
+        if (state != null && state.firstError == null) {
+            state.firstError = this;
+        }
     }
 }
