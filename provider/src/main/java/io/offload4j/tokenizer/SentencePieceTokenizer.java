@@ -22,9 +22,16 @@ public final class SentencePieceTokenizer extends AbstractTokenizer {
     private final boolean[] textToken;
     /** No such token has "▁" right after another character: text can be encoded word by word. */
     private final boolean chunkable;
+    /** False only in tests, to check that word-by-word encoding changes nothing. */
+    private final boolean allowChunking;
 
     SentencePieceTokenizer(Vocabulary vocab) {
+        this(vocab, true);
+    }
+
+    SentencePieceTokenizer(Vocabulary vocab, boolean allowChunking) {
         super(vocab);
+        this.allowChunking = allowChunking;
         int n = vocab.size();
         textToken = new boolean[n];
         for (int i = 0; i < n; i++) {
@@ -78,7 +85,7 @@ public final class SentencePieceTokenizer extends AbstractTokenizer {
     @Override
     void encodeText(String fragment, boolean afterSpecial, IntList out) {
         String text = (vocab.addSpacePrefix && afterSpecial ? " " + fragment : fragment).replace(' ', SPACE_MARK);
-        if (!chunkable) {
+        if (!chunkable || !allowChunking) {
             encodeChunk(text, new Work(), out);
             return;
         }
