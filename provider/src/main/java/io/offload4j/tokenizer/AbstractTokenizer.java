@@ -149,6 +149,7 @@ abstract class AbstractTokenizer implements Tokenizer {
     }
 
     /** End-of-turn id ({@code tokenizer.ggml.eot_token_id} or a token named like {@code <|eot_id|>}), or -1. */
+    @Override
     public int eotToken() {
         return vocab.eot;
     }
@@ -159,6 +160,7 @@ abstract class AbstractTokenizer implements Tokenizer {
     }
 
     /** Whether {@link #encode} with {@code addSpecial} adds BOS. */
+    @Override
     public boolean addsBos() {
         return vocab.addBos;
     }
@@ -185,6 +187,7 @@ abstract class AbstractTokenizer implements Tokenizer {
     }
 
     /** The id of a token text, or -1. */
+    @Override
     public int tokenId(String text) {
         return vocab.id(text);
     }

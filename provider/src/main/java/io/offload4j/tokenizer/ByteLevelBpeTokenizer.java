@@ -83,8 +83,20 @@ public final class ByteLevelBpeTokenizer extends AbstractTokenizer {
     void encodeText(String fragment, boolean afterSpecial, IntList out) {
         int[] bounds = preTokenizer.bounds(fragment);
         Work w = new Work();
+        Map<String, int[]> cache = new HashMap<>(); // repeated pieces of this text
         for (int i = 0; i < bounds.length; i += 2) {
-            encodePiece(fragment.substring(bounds[i], bounds[i + 1]), w, out);
+            String piece = fragment.substring(bounds[i], bounds[i + 1]);
+            int[] ids = cache.get(piece);
+            if (ids == null) {
+                int before = out.size();
+                encodePiece(piece, w, out);
+                if (cache.size() >= SentencePieceTokenizer.CACHE_LIMIT) {
+                    cache.clear();
+                }
+                cache.put(piece, out.copyRange(before, out.size()));
+            } else {
+                out.addAll(ids);
+            }
         }
     }
 
