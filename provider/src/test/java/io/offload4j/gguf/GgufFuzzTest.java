@@ -25,10 +25,13 @@ import org.junit.jupiter.api.Timeout;
  *
  * <p>To fuzz for N minutes (here 10), from the repository root:
  * <pre>
- *   ./mvnw -q -B -pl provider install -DskipTests
- *   cd provider &amp;&amp; JAZZER_FUZZ=1 ../mvnw -B test -Dtest=GgufFuzzTest#parseAndRead -Djazzer.max_duration=10m
+ *   cd provider &amp;&amp; JAZZER_FUZZ=1 ../mvnw -B test -Dtest=GgufFuzzTest#parseAndRead \
+ *       -Djazzer.max_duration=10m -Djunit.jupiter.execution.timeout.mode=disabled
  * </pre>
- * Without {@code -Djazzer.max_duration} it fuzzes for the {@code maxDuration} below. New coverage goes to
+ * {@code jazzer.max_duration} overrides the {@code maxDuration} below (accepts 30s, 10m, 2h).
+ * {@code junit.jupiter.execution.timeout.mode=disabled} is needed because all fuzzing inputs run in one
+ * JUnit invocation: JUnit would otherwise fail the whole run for exceeding {@code @Timeout}, which Jazzer
+ * already applies per input (a hang of over 10 s is a finding). New coverage goes to
  * {@code provider/.cifuzz-corpus/} (ignored by git); a crashing input is written into the inputs folder
  * above as {@code crash-<sha1>}: fix the reader and commit the file as a regression. To regenerate the
  * seeds run {@link GgufSeedCorpus#main}.
@@ -36,16 +39,19 @@ import org.junit.jupiter.api.Timeout;
 class GgufFuzzTest {
 
     /**
-     * In regression mode (a normal build) Jazzer's built-in bug-detector hooks only cost start-up time
+     * Jazzer reads its options when the fuzz test's arguments are provided, after this runs.
+     *
+     * <p>In regression mode (a normal build) Jazzer's built-in bug-detector hooks only cost start-up time
      * (about 20 s on 2 cores, retransforming JDK classes) and cannot fire in a byte parser. While fuzzing
-     * they stay on: they also feed string comparisons back to the fuzzer. (Runs before the fuzz test's
-     * arguments are provided, which is when Jazzer reads its options.)
+     * they stay on: they also feed string comparisons back to the fuzzer.
      */
     @BeforeAll
-    static void noBugDetectorHooksInRegressionMode() {
+    static void configureJazzer() {
         String fuzz = System.getenv("JAZZER_FUZZ");
-        if ((fuzz == null || fuzz.isEmpty()) && System.getProperty("jazzer.hooks") == null) {
-            System.setProperty("jazzer.hooks", "false");
+        if (fuzz == null || fuzz.isEmpty()) {
+            if (System.getProperty("jazzer.hooks") == null) {
+                System.setProperty("jazzer.hooks", "false");
+            }
         }
     }
 
