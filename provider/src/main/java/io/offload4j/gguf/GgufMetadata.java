@@ -72,7 +72,7 @@ public final class GgufMetadata {
         }
         if (v instanceof Long l) {
             if (l < 0 && entries.get(key).type() == GgufValueType.UINT64) {
-                throw new ModelFormatException(file, "metadata key '" + key + "' is the UINT64 " + Long.toUnsignedString(l)
+                throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is the UINT64 " + Long.toUnsignedString(l)
                         + ", which does not fit a signed 64-bit integer; the value is corrupt");
             }
             return l;
@@ -84,7 +84,7 @@ public final class GgufMetadata {
     public int getInt(String key) {
         long v = getLong(key);
         if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
-            throw new ModelFormatException(file, "metadata key '" + key + "' is " + v + ", which does not fit a 32-bit integer"
+            throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is " + v + ", which does not fit a 32-bit integer"
                     + " (expected at most " + Integer.MAX_VALUE + ")");
         }
         return (int) v;
@@ -124,7 +124,7 @@ public final class GgufMetadata {
         if (a.values() instanceof String[] s) {
             return s;
         }
-        throw new ModelFormatException(file, "metadata key '" + key + "' is an " + a + ", expected an array of STRING");
+        throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is an " + a + ", expected an array of STRING");
     }
 
     /** FLOAT32 or FLOAT64 elements, as floats. */
@@ -140,7 +140,7 @@ public final class GgufMetadata {
             }
             return f;
         }
-        throw new ModelFormatException(file, "metadata key '" + key + "' is an " + a + ", expected an array of FLOAT32");
+        throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is an " + a + ", expected an array of FLOAT32");
     }
 
     /** Integer elements that fit an int. */
@@ -154,14 +154,14 @@ public final class GgufMetadata {
             for (int i = 0; i < l.length; i++) {
                 boolean unsigned = a.elementType() == GgufValueType.UINT64;
                 if (l[i] < Integer.MIN_VALUE || l[i] > Integer.MAX_VALUE || (unsigned && l[i] < 0)) {
-                    throw new ModelFormatException(file, "metadata key '" + key + "' element " + i + " is "
+                    throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' element " + i + " is "
                             + (unsigned ? Long.toUnsignedString(l[i]) : l[i]) + ", which does not fit a 32-bit integer");
                 }
                 r[i] = (int) l[i];
             }
             return r;
         }
-        throw new ModelFormatException(file, "metadata key '" + key + "' is an " + a + ", expected an array of integers");
+        throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is an " + a + ", expected an array of integers");
     }
 
     private <T> T as(String key, Class<T> type, String expected) {
@@ -175,7 +175,7 @@ public final class GgufMetadata {
     private Object require(String key, String expected) {
         Entry e = entries.get(key);
         if (e == null) {
-            throw new ModelFormatException(file, "metadata key '" + key + "' is missing (expected " + expected
+            throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is missing (expected " + expected
                     + "); is this a complete GGUF model file?");
         }
         return e.value();
@@ -184,13 +184,13 @@ public final class GgufMetadata {
     private ModelFormatException wrongType(String key, String expected) {
         Entry e = entries.get(key);
         String found = e.type() == GgufValueType.ARRAY ? "an " + e.value() : e.type() + " " + shortValue(e.value());
-        return new ModelFormatException(file, "metadata key '" + key + "' is " + found + ", expected " + expected
+        return new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is " + found + ", expected " + expected
                 + "; the file was written for a different model format or is corrupt");
     }
 
     private static String shortValue(Object v) {
-        String s = v instanceof String str ? "'" + (str.length() > 60 ? str.substring(0, 60) + "..." : str) + "'"
-                : String.valueOf(v);
+        String s = v instanceof String str ? "'" + GgufFile.printable(str.length() > 60 ? str.substring(0, 60) + "..." : str)
+                + "'" : String.valueOf(v);
         return "(" + s + ")";
     }
 }
