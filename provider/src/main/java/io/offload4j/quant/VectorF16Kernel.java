@@ -51,18 +51,14 @@ final class VectorF16Kernel extends ScalarF16Kernel {
     @Override
     public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
         Rows.blocks(GgmlType.F16, n);
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
+        // One inlined copy of decode: it is large in C2's IR, and past C2's node cutoff calls stop being
+        // inlined and vectors get boxed. C2 unrolls the loop itself.
+        FloatVector acc = FloatVector.zero(F);
         int i = 0;
-        for (int end = n - 2 * L; i <= end; i += 2 * L) {
-            long o = offset + 2L * i;
-            acc0 = decode(src, o).fma(load(x, xOffset + i), acc0);
-            acc1 = decode(src, o + 2L * L).fma(load(x, xOffset + i + L), acc1);
-        }
         for (int end = n - L; i <= end; i += L) {
-            acc0 = decode(src, offset + 2L * i).fma(load(x, xOffset + i), acc0);
+            acc = decode(src, offset + 2L * i).fma(load(x, xOffset + i), acc);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = acc.reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
             sum += Float.float16ToFloat(src.get(Le.SHORT, offset + 2L * i)) * x[xOffset + i];
         }

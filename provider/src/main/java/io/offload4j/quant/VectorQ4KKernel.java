@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Q4_K on the Vector API. For each pair of sub-blocks the 32 quant bytes are read {@code L} at a time;
  * a chunk's low nibbles belong to sub-block {@code 2p}, its high nibbles to {@code 2p+1}. Each value
- * is rebuilt as {@code fma(q, d·sc, -dmin·m)} and fma'd with x into one of four accumulators.
+ * is rebuilt as {@code fma(q, d·sc, -dmin·m)} and fma'd with x.
  */
 final class VectorQ4KKernel extends ScalarQ4KKernel {
 
@@ -50,10 +50,9 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
     @Override
     public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
         int nb = Rows.blocks(GgmlType.Q4_K, n);
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        FloatVector acc2 = FloatVector.zero(F);
-        FloatVector acc3 = FloatVector.zero(F);
+        // One copy of the chunk body (see VectorQ8_0Kernel.dot); two accumulators, low and high nibbles.
+        FloatVector accLo = FloatVector.zero(F);
+        FloatVector accHi = FloatVector.zero(F);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
             float d = Le.half(src, bo);
@@ -71,16 +70,13 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
                 FloatVector m2 = FloatVector.broadcast(F, -dmin * KScales.get(mn, 2 * p + 1));
                 long qo = bo + QS + 32 * p;
                 int x0 = xb + 64 * p;
-                for (int c = 0; c < 32; c += 2 * L) {
-                    IntVector q0 = bytesToInts(src, qo + c);
-                    IntVector q1 = bytesToInts(src, qo + c + L);
-                    acc0 = toFloats(q0.and(0xf)).fma(d1, m1).fma(load(x, x0 + c), acc0);
-                    acc1 = toFloats(q1.and(0xf)).fma(d1, m1).fma(load(x, x0 + c + L), acc1);
-                    acc2 = toFloats(q0.lanewise(VectorOperators.LSHR, 4).and(0xf)).fma(d2, m2).fma(load(x, x0 + 32 + c), acc2);
-                    acc3 = toFloats(q1.lanewise(VectorOperators.LSHR, 4).and(0xf)).fma(d2, m2).fma(load(x, x0 + 32 + c + L), acc3);
+                for (int c = 0; c < 32; c += L) {
+                    IntVector q = bytesToInts(src, qo + c);
+                    accLo = toFloats(q.and(0xf)).fma(d1, m1).fma(load(x, x0 + c), accLo);
+                    accHi = toFloats(q.lanewise(VectorOperators.LSHR, 4).and(0xf)).fma(d2, m2).fma(load(x, x0 + 32 + c), accHi);
                 }
             }
         }
-        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        return accLo.add(accHi).reduceLanes(VectorOperators.ADD);
     }
 }

@@ -52,10 +52,9 @@ final class VectorQ5KKernel extends ScalarQ5KKernel {
     @Override
     public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
         int nb = Rows.blocks(GgmlType.Q5_K, n);
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        FloatVector acc2 = FloatVector.zero(F);
-        FloatVector acc3 = FloatVector.zero(F);
+        // One copy of the chunk body (see VectorQ8_0Kernel.dot); two accumulators, low and high nibbles.
+        FloatVector accLo = FloatVector.zero(F);
+        FloatVector accHi = FloatVector.zero(F);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
             float d = Le.half(src, bo);
@@ -73,24 +72,18 @@ final class VectorQ5KKernel extends ScalarQ5KKernel {
                 FloatVector m2 = FloatVector.broadcast(F, -dmin * KScales.get(mn, 2 * p + 1));
                 long qo = bo + QS + 32 * p;
                 int x0 = xb + 64 * p;
-                int sLo = 2 * p;
-                int sHi = 2 * p + 1;
-                for (int c = 0; c < 32; c += 2 * L) {
-                    IntVector q0 = bytesToInts(src, qo + c);
-                    IntVector q1 = bytesToInts(src, qo + c + L);
-                    IntVector h0 = bytesToInts(src, bo + QH + c).lanewise(VectorOperators.LSHL, 4);
-                    IntVector h1 = bytesToInts(src, bo + QH + c + L).lanewise(VectorOperators.LSHL, 4);
-                    IntVector lo0 = q0.and(0xf).or(h0.lanewise(VectorOperators.LSHR, sLo).and(16));
-                    IntVector lo1 = q1.and(0xf).or(h1.lanewise(VectorOperators.LSHR, sLo).and(16));
-                    IntVector hi0 = q0.lanewise(VectorOperators.LSHR, 4).and(0xf).or(h0.lanewise(VectorOperators.LSHR, sHi).and(16));
-                    IntVector hi1 = q1.lanewise(VectorOperators.LSHR, 4).and(0xf).or(h1.lanewise(VectorOperators.LSHR, sHi).and(16));
-                    acc0 = toFloats(lo0).fma(d1, m1).fma(load(x, x0 + c), acc0);
-                    acc1 = toFloats(lo1).fma(d1, m1).fma(load(x, x0 + c + L), acc1);
-                    acc2 = toFloats(hi0).fma(d2, m2).fma(load(x, x0 + 32 + c), acc2);
-                    acc3 = toFloats(hi1).fma(d2, m2).fma(load(x, x0 + 32 + c + L), acc3);
+                int shiftLo = 2 * p;
+                int shiftHi = 2 * p + 1;
+                for (int c = 0; c < 32; c += L) {
+                    IntVector q = bytesToInts(src, qo + c);
+                    IntVector h = bytesToInts(src, bo + QH + c).lanewise(VectorOperators.LSHL, 4);
+                    IntVector lo = q.and(0xf).or(h.lanewise(VectorOperators.LSHR, shiftLo).and(16));
+                    IntVector hi = q.lanewise(VectorOperators.LSHR, 4).and(0xf).or(h.lanewise(VectorOperators.LSHR, shiftHi).and(16));
+                    accLo = toFloats(lo).fma(d1, m1).fma(load(x, x0 + c), accLo);
+                    accHi = toFloats(hi).fma(d2, m2).fma(load(x, x0 + 32 + c), accHi);
                 }
             }
         }
-        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        return accLo.add(accHi).reduceLanes(VectorOperators.ADD);
     }
 }

@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorOperators;
  * Q6_K on the Vector API. A chunk reads {@code L} bytes each of {@code ql[l..]}, {@code ql[32+l..]} and
  * {@code qh[l..]} and yields four vectors of quants (values {@code l}, {@code 32+l}, {@code 64+l},
  * {@code 96+l} of the half). Since {@code L} divides 16, every chunk lies in one 16-value sub-block, so
- * products are summed per sub-block and scaled once.
+ * products are summed per sub-block and scaled once. {@code dot} decodes one position at a time.
  */
 final class VectorQ6KKernel extends ScalarQ6KKernel {
 
@@ -66,39 +66,35 @@ final class VectorQ6KKernel extends ScalarQ6KKernel {
     @Override
     public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
         int nb = Rows.blocks(GgmlType.Q6_K, n);
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        FloatVector acc2 = FloatVector.zero(F);
-        FloatVector acc3 = FloatVector.zero(F);
+        // One copy of the chunk body for all four positions j (see VectorQ8_0Kernel.dot for why): position
+        // j of a half takes the low (j < 2) or high nibble of ql[32·(j & 1) + l] and bits 2j..2j+1 of qh[l].
+        // The bytes are re-read per position, from L1.
+        FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
             float d = Le.half(src, bo + D);
             for (int h = 0; h < 2; h++) {
-                long ql = bo + 64 * h;
                 long qh = bo + QH + 32 * h;
                 long sc = bo + SCALES + 8 * h;
                 int x0 = xOffset + b * QK + 128 * h;
-                for (int g = 0; g < 2; g++) {
-                    FloatVector s0 = FloatVector.zero(F);
-                    FloatVector s1 = FloatVector.zero(F);
-                    FloatVector s2 = FloatVector.zero(F);
-                    FloatVector s3 = FloatVector.zero(F);
-                    for (int c = 16 * g; c < 16 * g + 16; c += L) {
-                        IntVector a = bytesToInts(src, ql + c);
-                        IntVector cc = bytesToInts(src, ql + 32 + c);
-                        IntVector hb = bytesToInts(src, qh + c);
-                        s0 = toFloats(q0(a, hb)).fma(load(x, x0 + c), s0);
-                        s1 = toFloats(q1(cc, hb)).fma(load(x, x0 + 32 + c), s1);
-                        s2 = toFloats(q2(a, hb)).fma(load(x, x0 + 64 + c), s2);
-                        s3 = toFloats(q3(cc, hb)).fma(load(x, x0 + 96 + c), s3);
+                for (int j = 0; j < 4; j++) {
+                    long ql = bo + 64 * h + 32 * (j & 1);
+                    int nibbleShift = 4 * (j >> 1);
+                    int highShift = 2 * j;
+                    for (int g = 0; g < 2; g++) {
+                        FloatVector s = FloatVector.zero(F);
+                        for (int c = 16 * g; c < 16 * g + 16; c += L) {
+                            IntVector low = bytesToInts(src, ql + c).lanewise(VectorOperators.LSHR, nibbleShift).and(0xf);
+                            IntVector high = bytesToInts(src, qh + c).lanewise(VectorOperators.LSHR, highShift).and(3);
+                            IntVector q = low.or(high.lanewise(VectorOperators.LSHL, 4)).sub(32);
+                            s = toFloats(q).fma(load(x, x0 + 32 * j + c), s);
+                        }
+                        // Every chunk of group g lies in sub-block 2j + g of the half: scale once.
+                        acc = s.fma(FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + 2 * j + g)), acc);
                     }
-                    acc0 = s0.fma(FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + g)), acc0);
-                    acc1 = s1.fma(FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + g + 2)), acc1);
-                    acc2 = s2.fma(FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + g + 4)), acc2);
-                    acc3 = s3.fma(FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + g + 6)), acc3);
                 }
             }
         }
-        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -29,28 +29,20 @@ final class VectorQ8_0Kernel extends ScalarQ8_0Kernel {
     @Override
     public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
         int nb = Rows.blocks(GgmlType.Q8_0, n);
-        // Two blocks per step into two accumulators, so consecutive blocks do not wait on each other.
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        int b = 0;
-        for (; b + 1 < nb; b += 2) {
+        // One copy of the loop body: C2 stops inlining Vector API calls once a method's IR grows past
+        // its node cutoff, and a call that is not inlined boxes every vector it touches. C2 unrolls
+        // the loops itself; the per-block sum s is independent across blocks, so blocks overlap.
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
             int xi = xOffset + b * QK;
-            acc0 = block(src, bo, x, xi, acc0);
-            acc1 = block(src, bo + BLOCK_BYTES, x, xi + QK, acc1);
+            FloatVector s = FloatVector.zero(F);
+            for (int c = 0; c < QK; c += L) {
+                s = bytesToFloats(src, bo + 2 + c).fma(load(x, xi + c), s);
+            }
+            // The scale once per block: d·Σ q·x.
+            acc = s.fma(FloatVector.broadcast(F, Le.half(src, bo)), acc);
         }
-        if (b < nb) {
-            acc0 = block(src, offset + (long) b * BLOCK_BYTES, x, xOffset + b * QK, acc0);
-        }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
-    }
-
-    /** acc + d·Σ q·x over one block: the scale is applied once per block, not per value. */
-    private static FloatVector block(MemorySegment src, long bo, float[] x, int xi, FloatVector acc) {
-        FloatVector s = bytesToFloats(src, bo + 2).mul(load(x, xi));
-        for (int c = L; c < QK; c += L) {
-            s = bytesToFloats(src, bo + 2 + c).fma(load(x, xi + c), s);
-        }
-        return s.fma(FloatVector.broadcast(F, Le.half(src, bo)), acc);
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 }
