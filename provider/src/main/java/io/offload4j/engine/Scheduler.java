@@ -107,11 +107,30 @@ final class Scheduler implements Runnable {
                     }
                 }
                 for (int i = 0; i < running.size() && !closing; ) {
-                    if (advance(running.get(i))) {
-                        running.remove(i);
-                        runningCount.decrementAndGet();
+                    Sequence s = running.get(i);
+                    Throwable error = null;
+                    boolean done;
+                    if (s.generation.isCancelled()) {
+                        s.cancel();
+                        done = true;
                     } else {
+                        try {
+                            done = s.step(pass);
+                        } catch (RuntimeException | Error e) {
+                            error = e;
+                            done = true;
+                        }
+                    }
+                    if (!done) {
                         i++;
+                        continue;
+                    }
+                    running.remove(i); // counted out before its caller can observe the end
+                    runningCount.decrementAndGet();
+                    if (error != null) {
+                        fail(s, error);
+                    } else {
+                        complete(s);
                     }
                 }
             }
@@ -154,26 +173,6 @@ final class Scheduler implements Runnable {
         }
         running.add(s);
         runningCount.incrementAndGet();
-    }
-
-    /** One step of one sequence; true when it has ended (and has been completed or failed). */
-    private boolean advance(Sequence s) {
-        if (s.generation.isCancelled()) {
-            s.cancel();
-            complete(s);
-            return true;
-        }
-        boolean done;
-        try {
-            done = s.step(pass);
-        } catch (RuntimeException | Error e) {
-            fail(s, e);
-            return true;
-        }
-        if (done) {
-            complete(s);
-        }
-        return done;
     }
 
     private void complete(Sequence s) {
