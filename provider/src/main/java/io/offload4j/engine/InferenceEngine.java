@@ -10,7 +10,7 @@ import io.offload4j.tokenizer.Tokenizers;
 import io.offload4j.tokenizer.template.ChatTemplates;
 import java.nio.file.Path;
 import java.util.Objects;
-import java.util.function.UnaryOperator;
+import java.util.function.BiFunction;
 
 /**
  * A loaded model ready to generate: the model file, its tokenizer, and its forward pass on a backend, driven by
@@ -50,14 +50,15 @@ public final class InferenceEngine implements AutoCloseable {
 
     /** Loads a GGUF model file. */
     public static InferenceEngine load(Path modelPath, EngineOptions options) {
-        return load(modelPath, options, UnaryOperator.identity());
+        return load(modelPath, options, (pass, tokenizer) -> pass);
     }
 
     /**
      * Loads a model with its forward pass wrapped by {@code passDecorator}: for tests that observe or steer the
      * computation (e.g. force the logits of a scripted reply), never needed in production.
      */
-    static InferenceEngine load(Path modelPath, EngineOptions options, UnaryOperator<ForwardPass> passDecorator) {
+    static InferenceEngine load(Path modelPath, EngineOptions options,
+                                BiFunction<ForwardPass, Tokenizer, ForwardPass> passDecorator) {
         Model model = Model.load(modelPath);
         Backend backend = null;
         try {
@@ -72,7 +73,7 @@ public final class InferenceEngine implements AutoCloseable {
                     : Math.min(c.contextLength(), EngineOptions.DEFAULT_MAX_CONTEXT);
             backend = Backends.create(options.device(), options.threads());
             ForwardPass pass = passDecorator.apply(backend.prepare(model, context,
-                    Math.min(options.chunkTokens(), context)));
+                    Math.min(options.chunkTokens(), context)), tokenizer);
             return new InferenceEngine(model, tokenizer, backend, pass, context, options);
         } catch (RuntimeException e) {
             if (backend != null) {

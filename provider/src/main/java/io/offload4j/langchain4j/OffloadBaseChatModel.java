@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +50,7 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
 
     final OffloadEngine engine;
     private final boolean ownsEngine;
+    private final AtomicBoolean closed = new AtomicBoolean();
     final String modelName;
     final OffloadChatRequestParameters defaultParameters;
     final List<ChatModelListener> listeners;
@@ -139,7 +141,7 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (ownsEngine) {
+        if (ownsEngine && closed.compareAndSet(false, true)) {
             engine.close();
         }
     }

@@ -1,0 +1,29 @@
+package io.offload4j.langchain4j;
+
+import io.offload4j.engine.EngineOptions;
+import io.offload4j.testing.SharedData;
+import java.nio.file.Path;
+
+/** The shared stories260K model: a real (tiny) Llama trained on children's stories, with no chat template. */
+final class Stories {
+
+    /** Greedy continuation of "Once upon a time", known from llama2.c and llama.cpp. */
+    static final String CONTINUATION = ", there was a little girl named Lily. She loved to play outside in the park.";
+
+    /** Context for the tests: the model was trained on 128 tokens; the tests' prompts and replies fit 256. */
+    static final int CONTEXT = 256;
+
+    private Stories() {}
+
+    static Path path() {
+        return SharedData.require("models/stories260K.gguf");
+    }
+
+    static OffloadEngine engine() {
+        return OffloadEngine.builder().modelPath(path()).device("cpu").contextLength(CONTEXT).build();
+    }
+
+    static OffloadEngine engine(EngineOptions options) {
+        return OffloadEngine.builder().modelPath(path()).options(options).build();
+    }
+}
