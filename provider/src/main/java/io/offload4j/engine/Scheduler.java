@@ -192,6 +192,7 @@ final class Scheduler implements Runnable {
                 prefixCache.put(s.cachedTokens(), cache);
             }
         }
+        completed.incrementAndGet(); // counted before anyone can learn that it ended
         try {
             s.listener.onComplete(result);
         } catch (RuntimeException | Error e) {
@@ -201,7 +202,6 @@ final class Scheduler implements Runnable {
                 // the listener's own error handling failed; the result still stands
             }
         }
-        completed.incrementAndGet();
         s.generation.complete(result);
     }
 
@@ -215,12 +215,12 @@ final class Scheduler implements Runnable {
                 // freeing failed as well; the original error is what the caller needs
             }
         }
+        completed.incrementAndGet();
         try {
             s.listener.onError(error);
         } catch (RuntimeException | Error ignored) {
             // ignored, as documented
         }
-        completed.incrementAndGet();
         s.generation.fail(error);
     }
 
