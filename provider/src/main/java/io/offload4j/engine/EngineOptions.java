@@ -12,16 +12,19 @@ package io.offload4j.engine;
  *                         further requests wait in a FIFO queue. Each running sequence holds a KV cache.
  * @param prefixCacheBytes bytes of KV caches of finished sequences kept for prefix reuse (a new request that
  *                         starts with the same tokens continues from them instead of prefilling again);
- *                         0 switches prefix reuse off
+ *                         0 switches prefix reuse off; {@link #AUTO_PREFIX_CACHE} (the default) keeps two
+ *                         full-context KV caches, and at least {@link #MIN_AUTO_PREFIX_CACHE_BYTES}
  */
 public record EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
                             long prefixCacheBytes) {
 
     public static final int DEFAULT_MAX_CONTEXT = 4096;
     public static final int DEFAULT_MAX_SEQUENCES = 8;
-    public static final long DEFAULT_PREFIX_CACHE_BYTES = 512L << 20;
+    /** {@code prefixCacheBytes}: room for two full-context KV caches, at least 512 MiB. */
+    public static final long AUTO_PREFIX_CACHE = -1;
+    public static final long MIN_AUTO_PREFIX_CACHE_BYTES = 512L << 20;
     public static final EngineOptions DEFAULTS = new EngineOptions("auto", 0, 0, 64, DEFAULT_MAX_SEQUENCES,
-            DEFAULT_PREFIX_CACHE_BYTES);
+            AUTO_PREFIX_CACHE);
 
     public EngineOptions {
         if (threads < 0) {
@@ -36,15 +39,15 @@ public record EngineOptions(String device, int threads, int contextLength, int c
         if (maxSequences < 1) {
             throw new IllegalArgumentException("maxSequences must be positive, was " + maxSequences);
         }
-        if (prefixCacheBytes < 0) {
-            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = no prefix reuse), was "
-                    + prefixCacheBytes);
+        if (prefixCacheBytes < 0 && prefixCacheBytes != AUTO_PREFIX_CACHE) {
+            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = no prefix reuse) or AUTO_PREFIX_CACHE"
+                    + " (-1), was " + prefixCacheBytes);
         }
     }
 
     /** The options of earlier versions; scheduler and prefix cache get their defaults. */
     public EngineOptions(String device, int threads, int contextLength, int chunkTokens) {
-        this(device, threads, contextLength, chunkTokens, DEFAULT_MAX_SEQUENCES, DEFAULT_PREFIX_CACHE_BYTES);
+        this(device, threads, contextLength, chunkTokens, DEFAULT_MAX_SEQUENCES, AUTO_PREFIX_CACHE);
     }
 
     public EngineOptions withDevice(String d) {

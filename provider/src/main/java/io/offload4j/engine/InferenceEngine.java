@@ -3,6 +3,7 @@ package io.offload4j.engine;
 import io.offload4j.backend.Backend;
 import io.offload4j.backend.Backends;
 import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
 import io.offload4j.tokenizer.Tokenizer;
@@ -44,8 +45,20 @@ public final class InferenceEngine implements AutoCloseable {
         this.pass = pass;
         this.contextLength = contextLength;
         this.scheduler = new Scheduler(pass, tokenizer, contextLength, options.maxSequences(),
-                options.prefixCacheBytes(), model.config().name(), this::closeResourcesIfClosed);
+                prefixCacheBytes(options, pass, contextLength), model.config().name(), this::closeResourcesIfClosed);
         scheduler.start();
+    }
+
+    /** The prefix cache's budget: as set, or for {@link EngineOptions#AUTO_PREFIX_CACHE} two full-context caches. */
+    private static long prefixCacheBytes(EngineOptions options, ForwardPass pass, int contextLength) {
+        if (options.prefixCacheBytes() != EngineOptions.AUTO_PREFIX_CACHE) {
+            return options.prefixCacheBytes();
+        }
+        long perPosition;
+        try (KvCache probe = pass.newKvCache(1)) {
+            perPosition = probe.byteSize();
+        }
+        return Math.max(EngineOptions.MIN_AUTO_PREFIX_CACHE_BYTES, 2 * perPosition * contextLength);
     }
 
     /** Loads a GGUF model file. */

@@ -202,7 +202,10 @@ public final class OffloadEngine implements AutoCloseable {
             return this;
         }
 
-        /** Bytes of finished conversations' KV caches kept for prefix reuse (default 512 MiB; 0 = off). */
+        /**
+         * Bytes of finished conversations' KV caches kept for prefix reuse; 0 = off; default: room for two
+         * full-context KV caches, at least 512 MiB.
+         */
         public Builder prefixCacheBytes(long bytes) {
             options = options.withPrefixCacheBytes(bytes);
             return this;

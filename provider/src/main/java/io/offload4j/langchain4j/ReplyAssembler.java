@@ -123,7 +123,7 @@ final class ReplyAssembler {
         int safe = n;
         for (String m : format.markers()) {
             for (int len = Math.min(m.length() - 1, n); len > 0; len--) {
-                if (pending.substring(n - len).equals(m.substring(0, len))) {
+                if (endsWithPrefix(pending, m, len)) {
                     safe = Math.min(safe, n - len);
                     break;
                 }
@@ -133,6 +133,17 @@ final class ReplyAssembler {
             safe--;
         }
         return safe;
+    }
+
+    /** Whether {@code text} ends with the first {@code len} characters of {@code marker} (no allocation). */
+    private static boolean endsWithPrefix(CharSequence text, String marker, int len) {
+        int start = text.length() - len;
+        for (int i = 0; i < len; i++) {
+            if (text.charAt(start + i) != marker.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static int firstNonWhitespace(CharSequence s) {
