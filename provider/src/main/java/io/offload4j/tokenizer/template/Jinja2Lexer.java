@@ -23,9 +23,12 @@ import java.util.regex.Pattern;
  *   <li>Comments disappear; {@code {% raw %}} content is copied literally.</li>
  *   <li>Tag ends are found like Jinja2 finds them: outside string literals, and only once brackets are balanced
  *       (so {@code {{ {'a': {'b': 1}} }}} is one expression).</li>
+ *   <li>String literals inside tags are decoded as Python decodes them and re-encoded with the escapes Jinjava
+ *       knows.</li>
  * </ul>
- * The output keeps every tag (without whitespace-control signs) and the final text; a table maps its lines back
- * to the source's for error messages.
+ * The output keeps every tag (without whitespace-control signs) and the final text. Newlines that the rules
+ * remove are written into Jinjava comments instead, so each source line is the same line of the output and
+ * Jinjava's line numbers are the source's; a table still maps lines back, for safety.
  */
 final class Jinja2Lexer {
 

@@ -7,7 +7,9 @@ import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.el.JinjavaObjectUnwrapper;
 import com.hubspot.jinjava.el.TruthyTypeConverter;
+import com.google.common.collect.SetMultimap;
 import com.hubspot.jinjava.interpret.Context;
+import com.hubspot.jinjava.interpret.Context.Library;
 import com.hubspot.jinjava.interpret.ContextConfigurationIF.ErrorHandlingStrategyIF.TemplateErrorTypeHandlingStrategy;
 import com.hubspot.jinjava.interpret.ErrorHandlingStrategy;
 import com.hubspot.jinjava.interpret.InterpretException;
@@ -29,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import jinjava.de.odysseus.el.ExpressionFactoryImpl;
 import jinjava.de.odysseus.el.tree.IdentifierNode;
 import jinjava.de.odysseus.el.tree.Tree;
@@ -50,6 +53,38 @@ final class JinjaEnvironment {
 
     private final Jinjava jinjava;
     private final JinjavaConfig config;
+    private final Context base;
+
+    /**
+     * The parent of every render's context: all tags, filters, tests and functions, built once. Jinjava would copy
+     * its global context for each render (instantiating every built-in filter again) because a context records
+     * what its children resolved; this one ignores those records, so it is never written after construction and
+     * can be shared by concurrent renders.
+     */
+    private static final class SharedBaseContext extends Context {
+        SharedBaseContext(Context global, Map<Library, Set<String>> disabled) {
+            super(null, null, disabled);
+            global.getAllExpTests().forEach(this::registerExpTest);
+            global.getAllFilters().forEach(this::registerFilter);
+            global.getAllFunctions().forEach(this::registerFunction);
+            global.getAllTags().forEach(this::registerTag);
+        }
+
+        @Override
+        public void addResolvedExpression(String expression) {}
+
+        @Override
+        public void addResolvedValue(String value) {}
+
+        @Override
+        public void addResolvedFunction(String function) {}
+
+        @Override
+        public void addDependency(String type, String identification) {}
+
+        @Override
+        public void addDependencies(SetMultimap<String, String> dependencies) {}
+    }
 
     /** Jinjava whose expression factory coerces to boolean with Python truthiness (for not/and/or). */
     private static final class PyJinjava extends Jinjava {
@@ -120,12 +155,19 @@ final class JinjaEnvironment {
                 .withLegacyOverrides(overrides)
                 .withElResolver(resolver)
                 .withObjectUnwrapper(o -> o == NullValue.INSTANCE ? null : unwrapper.unwrapObject(o))
+                // HF renders from a string with no loader: templates cannot read other templates or resources
+                .withDisabled(Map.of(Library.TAG, Set.of("include", "import", "from", "extends")))
                 .build();
         this.jinjava = new PyJinjava(config);
+        this.jinjava.setResourceLocator((name, encoding, interpreter) -> {
+            throw new com.hubspot.jinjava.loader.ResourceNotFoundException(
+                    "chat templates cannot load other templates ('" + name + "')");
+        });
         Jinja2Tags.all().forEach(jinjava::registerTag);
         Jinja2Filters.all().forEach(jinjava::registerFilter);
         Jinja2Tests.all().forEach(jinjava::registerExpTest);
         Jinja2Functions.all().forEach(jinjava::registerFunction);
+        this.base = new SharedBaseContext(jinjava.getGlobalContext(), config.getDisabled());
     }
 
     /** A parsed template: Jinjava's node tree (read-only once built) plus the line map back to the source. */
@@ -229,7 +271,7 @@ final class JinjaEnvironment {
 
     private JinjavaInterpreter newInterpreter(Map<String, Object> bindings,
             TemplateErrorTypeHandlingStrategy fatalErrors) {
-        Context context = new Context(jinjava.getGlobalContextCopy(), bindings, config.getDisabled());
+        Context context = new Context(base, bindings, config.getDisabled());
         context.setExpressionStrategy(new PyExpressionStrategy());
         context.setErrorHandlingStrategy(ErrorHandlingStrategy.builder()
                 .setFatalErrorStrategy(fatalErrors)
@@ -246,9 +288,10 @@ final class JinjaEnvironment {
         for (Map.Entry<String, ?> e : variables.entrySet()) {
             bindings.put(e.getKey(), toTemplateValue(e.getValue(), 0));
         }
-        RenderState state = new RenderState(clock).bind();
+        RenderState state = new RenderState(clock);
         // The first fatal error stops the render (Jinja2 raises; Jinjava would record it and go on).
         JinjavaInterpreter interpreter = newInterpreter(bindings, TemplateErrorTypeHandlingStrategy.THROW_EXCEPTION);
+        state.bind();
         JinjavaInterpreter.pushCurrent(interpreter);
         try {
             String out = interpreter.render(compiled.root());

@@ -94,6 +94,11 @@ CASES = {
                     "{{ 'abc'.find('c') }}|{{ 'a-b-c'.count('-') }}|{{ '-'.join(['a', 'b']) }}|{{ 'a b c'.split(' ', 1) }}|"
                     "{{ 'a\\nb\\r\\nc'.splitlines() }}|{{ 'x'.startswith(('a', 'x')) }}|{{ 'Hi {}!'.format('you') }}", {}),
     "slicing": ("{{ 'hello'[1:] }}|{{ 'hello'[:-1] }}|{{ [1,2,3][1:] }}|{{ [1,2,3][-1] }}|{{ 'hello'[-1] }}|{{ msgs[1:] | length }}", {"msgs": MSGS}),
+    "slices_python": ("{{ [1,2,3,4][::-1] }}|{{ 'abcdef'[::2] }}|{{ 'abc'[::-1] }}|{{ [1,2,3][-5:10] }}|{{ 'abc'[-10:] }}|"
+                      "{{ [1,2,3,4,5][4:1:-2] }}|{{ 'hello'[10:] }}|{% for m in msgs[::-1] %}{{ m.content }}{% endfor %}", {"msgs": MSGS}),
+    "keyword_arguments": ("{% set ns = namespace(last=msgs|length - 1, flag=not false) %}{{ ns.last }} {{ ns.flag }}|"
+                          "{{ x | tojson(indent=1 + 1) }}", {"msgs": MSGS, "x": [1]}),
+    "chained_filters_tests": ("{{ msgs|length is even }}|{{ 'abc'|upper is string }}|{{ [1, 2]|first is odd }}", {"msgs": MSGS}),
     "membership": ("{{ 'a' in 'cat' }}|{{ 'k' in {'k': 1} }}|{{ 2 in [1, 2] }}|{{ 'x' not in ['y'] }}|{{ 'tool_calls' in msgs[0] }}", {"msgs": MSGS}),
     "dict_methods": ("{{ d.get('a') }}|{{ d.get('zz', 'dflt') }}|{{ d.keys() | list }}|{{ d.values() | list }}|"
                      "{{ d['a'] }}|{{ d.b }}|{{ d.c[1] }}", {"d": D}),
