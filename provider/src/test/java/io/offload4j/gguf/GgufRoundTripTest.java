@@ -26,6 +26,8 @@ class GgufRoundTripTest {
     @TempDir
     Path dir;
 
+    private static final ValueLayout.OfFloat LE_F32 =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final String NON_ASCII = "héllo wörld ÆØÅ — 世界 🦙 \u0000 nul";
 
     private Path write(GgufWriter w) {
@@ -269,6 +271,29 @@ class GgufRoundTripTest {
         // the same bytes parse from memory too
         try (GgufFile f = GgufFile.parse(p, MemorySegment.ofArray(file))) {
             assertEquals(specs.size(), f.tensors().size());
+        }
+    }
+
+    /** A GGUF v2 file (same layout as v3, 64-bit counts), built byte by byte. */
+    @Test
+    void versionTwoFileBuiltByHand() {
+        RawGguf b = RawGguf.header(2, 2, 3)
+                .kv("general.architecture", GgufValueType.STRING).str("llama")
+                .kv("llama.block_count", GgufValueType.UINT32).u32(2)
+                .kvArray("tokenizer.ggml.scores", GgufValueType.FLOAT32, 2).f32(-1f).f32(0.5f)
+                .tensorInfo("w", GgmlType.F32, 0, 2, 2)
+                .tensorInfo("b", GgmlType.F32, 32, 3)
+                .padTo(32);
+        int dataStart = b.size();
+        b.f32(1).f32(2).f32(3).f32(4).padTo(32).f32(7).f32(8).f32(9);
+        try (GgufFile f = RawGguf.parse(b.bytes())) {
+            assertEquals(2, f.version());
+            assertEquals(dataStart, f.dataStart());
+            assertEquals("llama", f.metadata().getString("general.architecture"));
+            assertEquals(2, f.metadata().getInt("llama.block_count"));
+            assertArrayEquals(new float[] {-1f, 0.5f}, f.metadata().getFloatArray("tokenizer.ggml.scores"));
+            assertArrayEquals(new float[] {1, 2, 3, 4}, f.tensorData(f.tensors().get("w")).toArray(LE_F32));
+            assertArrayEquals(new float[] {7, 8, 9}, f.tensorData(f.tensors().get("b")).toArray(LE_F32));
         }
     }
 
