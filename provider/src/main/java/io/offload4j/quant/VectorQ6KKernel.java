@@ -76,13 +76,17 @@ final class VectorQ6KKernel extends ScalarQ6KKernel {
                 int x0 = xOffset + b * QK + 128 * h;
                 for (int k = 0; k < 2; k++) {
                     long ql = bo + 64 * h + 32 * k;
+                    // A chunk lies in one sub-block (L divides 16): 2k + c/16 for position k, 4 + that for
+                    // k + 2. The four scales are broadcast once, before the chunks.
+                    FloatVector s00 = FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + 2 * k));
+                    FloatVector s01 = FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + 2 * k + 1));
+                    FloatVector s10 = FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + 4 + 2 * k));
+                    FloatVector s11 = FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + 5 + 2 * k));
                     for (int c = 0; c < 32; c += L) {
                         IntVector low = bytesToInts(src, ql + c);
                         IntVector high = bytesToInts(src, qh + c).lanewise(VectorOperators.LSHR, 2 * k);
-                        // A chunk lies in one sub-block (L divides 16): 2k + c/16 for position k, 4 + that for k + 2.
-                        int is = 2 * k + (c >> 4);
-                        acc0 = toFloats(q0(low, high)).mul(d * src.get(Le.BYTE, sc + is)).fma(load(x, x0 + 32 * k + c), acc0);
-                        acc1 = toFloats(q1(low, high)).mul(d * src.get(Le.BYTE, sc + 4 + is)).fma(load(x, x0 + 64 + 32 * k + c), acc1);
+                        acc0 = toFloats(q0(low, high)).mul(c < 16 ? s00 : s01).fma(load(x, x0 + 32 * k + c), acc0);
+                        acc1 = toFloats(q1(low, high)).mul(c < 16 ? s10 : s11).fma(load(x, x0 + 64 + 32 * k + c), acc1);
                     }
                 }
             }
