@@ -20,8 +20,14 @@ import jdk.incubator.vector.VectorSpecies;
  * float species. Quant bytes are loaded {@code L} at a time into a byte vector of {@code L} lanes and
  * widened lane-for-lane to ints ({@code vpmovsxbd} on x86), so no conversion ever has to pick a "part"
  * of a wider vector. The block layouts need {@code L} to divide 16 (the smallest run of values sharing
- * a scale, in Q6_K), so the quant kernels are used for 8 lanes (AVX2, 256-bit NEON/SVE) and 16 lanes
- * (AVX-512); any other width keeps the scalar quant kernels and vectorizes only {@link FloatOps}.
+ * a scale, in Q6_K), so the quant kernels are used for 8 lanes (AVX2, 256-bit SVE) and 16 lanes
+ * (AVX-512); any other width (128-bit NEON) keeps the scalar quant kernels and vectorizes only
+ * {@link FloatOps}.
+ *
+ * <p>Rule for every kernel method: one copy of each loop body, no manual unrolling. Each Vector API
+ * call expands into many C2 IR nodes while parsing; past C2's inlining node cutoff the remaining calls
+ * are not inlined, and every vector crossing such a call is boxed on the heap (10-50x slower and
+ * allocating). C2 unrolls the constant-count chunk loops itself. {@code NoAllocationTest} guards this.
  */
 final class VectorKernels {
     /**
