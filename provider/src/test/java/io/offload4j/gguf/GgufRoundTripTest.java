@@ -309,7 +309,7 @@ class GgufRoundTripTest {
         Path first = write(w);
         Path second;
         try (GgufFile f = GgufFile.open(first)) {
-            GgufWriter copy = new GgufWriter().alignment(f.alignment()).putAll(f.metadata());
+            GgufWriter copy = new GgufWriter().putAll(f.metadata());
             for (GgufTensorInfo t : f.tensors().values()) {
                 copy.addTensor(t.name(), t.type(), t.dims(), dst -> MemorySegment.copy(f.tensorData(t), 0, dst, 0, dst.byteSize()));
             }
@@ -352,6 +352,26 @@ class GgufRoundTripTest {
             assertEquals(128, f.alignment());
             assertEquals(128, f.tensors().get("b").dataOffset());
             assertEquals(4f, f.tensorData(f.tensors().get("b")).get(ValueLayout.JAVA_FLOAT_UNALIGNED, 0));
+        }
+    }
+
+    /** Found by the fuzzer: a copy put general.alignment first, wherever the source had it. */
+    @Test
+    void putAllKeepsTheAlignmentAndTheKeyOrder() {
+        GgufWriter source = new GgufWriter().putString("a", "x").alignment(64).putString("z", "y")
+                .addF32("t", new long[] {1}, new float[] {1});
+        try (GgufFile f = GgufFile.open(write(source))) {
+            try (GgufFile copy = GgufFile.open(write(new GgufWriter().putAll(f.metadata())
+                    .addF32("t", new long[] {1}, new float[] {1})))) {
+                assertEquals(List.of("a", GgufFile.ALIGNMENT_KEY, "z"), List.copyOf(copy.metadata().keys()));
+                assertEquals(64, copy.alignment());
+            }
+            try (GgufFile copy = GgufFile.open(write(new GgufWriter().putAll(f.metadata()).alignment(16)
+                    .addF32("t", new long[] {1}, new float[] {1}).addF32("u", new long[] {1}, new float[] {2})))) {
+                assertEquals(List.of("a", GgufFile.ALIGNMENT_KEY, "z"), List.copyOf(copy.metadata().keys()));
+                assertEquals(16, copy.alignment());
+                assertEquals(16, copy.tensors().get("u").dataOffset());
+            }
         }
     }
 
