@@ -37,6 +37,7 @@ import jinjava.de.odysseus.el.tree.IdentifierNode;
 import jinjava.de.odysseus.el.tree.Tree;
 import jinjava.de.odysseus.el.tree.TreeBuilder;
 import jinjava.de.odysseus.el.tree.TreeBuilderException;
+import jinjava.de.odysseus.el.tree.impl.ast.AstChoice;
 import jinjava.javax.el.CompositeELResolver;
 import jinjava.javax.el.ExpressionFactory;
 
@@ -195,21 +196,38 @@ final class JinjaEnvironment {
                     throw syntax(name, translation, error.getLineno(), message, null);
                 }
             }
-            validate(root, name, translation, interpreter);
+            validate(root, name, translation, interpreter, false);
             return new Compiled(name, root, translation);
         } finally {
             JinjavaInterpreter.popCurrent();
         }
     }
 
-    /** Jinjava parses expressions lazily; Jinja2 rejects a bad one when the template is loaded. So do we. */
-    private void validate(Node node, String name, Translation translation, JinjavaInterpreter interpreter) {
+    /**
+     * Jinjava parses expressions lazily; Jinja2 rejects a bad one when the template is loaded. So do we. Like
+     * Jinja2, an unknown filter or test is a load-time error except in a "soft" frame (the condition and body of
+     * an if, a conditional expression), where it fails only if it runs.
+     */
+    private void validate(Node node, String name, Translation translation, JinjavaInterpreter interpreter,
+            boolean soft) {
         for (Node child : node.getChildren()) {
             List<String> expressions = new ArrayList<>();
+            boolean childSoft = soft; // for the child's own expressions
+            boolean bodySoft = soft; // for what is nested in it
             if (child instanceof ExpressionNode) {
                 expressions.add(((ExpressionToken) child.getMaster()).getExpr());
             } else if (child instanceof TagNode tag) {
                 String helpers = tag.getHelpers() == null ? "" : tag.getHelpers().strip();
+                switch (tag.getName()) {
+                    case "for", "macro", "call", "filter" -> bodySoft = false; // Jinja2 opens an inner frame
+                    case "set" -> bodySoft = helpers.indexOf('=') >= 0 && soft;
+                    case "if" -> {
+                        childSoft = true;
+                        bodySoft = true;
+                    }
+                    case "elif" -> childSoft = true;
+                    default -> { }
+                }
                 switch (tag.getName()) {
                     case "if", "elif" -> {
                         if (helpers.isEmpty()) {
@@ -247,7 +265,9 @@ final class JinjaEnvironment {
                     throw syntax(name, translation, child.getLineNumber(),
                             "invalid expression '" + expression.strip() + "': " + e.getMessage(), e);
                 }
-                // like Jinja2, an unknown filter or test is an error when the template is loaded
+                if (childSoft || hasConditional(tree.getRoot())) {
+                    continue; // checked when (if) it runs
+                }
                 for (IdentifierNode id : tree.getIdentifierNodes()) {
                     String n = id.getName();
                     if (n.startsWith("filter:") && interpreter.getContext().getFilter(n.substring(7)) == null) {
@@ -260,8 +280,21 @@ final class JinjaEnvironment {
                     }
                 }
             }
-            validate(child, name, translation, interpreter);
+            validate(child, name, translation, interpreter, bodySoft);
         }
+    }
+
+    private static boolean hasConditional(jinjava.de.odysseus.el.tree.Node node) {
+        if (node instanceof AstChoice) {
+            return true;
+        }
+        for (int i = 0; i < node.getCardinality(); i++) {
+            jinjava.de.odysseus.el.tree.Node child = node.getChild(i);
+            if (child != null && hasConditional(child)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static TemplateException syntax(String name, Translation t, int jinjavaLine, String message,

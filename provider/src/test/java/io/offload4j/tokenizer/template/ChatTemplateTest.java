@@ -50,8 +50,14 @@ class ChatTemplateTest {
         assertEquals(2, unknownFilter.line());
         assertTrue(unknownFilter.getMessage().contains("no filter named 'nope'"), unknownFilter::getMessage);
 
-        TemplateException unknownTest = syntaxError("{% if x is frob %}{% endif %}");
+        TemplateException unknownTest = syntaxError("{{ x is frob }}");
         assertTrue(unknownTest.getMessage().contains("no test named 'frob'"), unknownTest::getMessage);
+        // as in Jinja2, inside an if it only fails when it runs
+        ChatTemplate guarded = ChatTemplate.compile("{% if x %}{{ x is frob }}{% endif %}{% if y %}{{ y|nope }}{% endif %}");
+        assertEquals("", guarded.render(Map.of()), "never reached: no error");
+        TemplateException late = assertThrows(TemplateException.class, () -> guarded.render(Map.of("x", 1)));
+        assertEquals(TemplateException.Kind.RENDER, late.kind());
+        assertTrue(late.getMessage().contains("No test named 'frob'"), late::getMessage);
 
         assertTrue(syntaxError("{# never").getMessage().contains("comment"));
         assertTrue(syntaxError("{{ 'abc }}").getMessage().contains("unterminated string"));
