@@ -79,6 +79,9 @@ final class PyOperators {
             Object times = isNumber(a) ? a : b;
             if ((Py.isString(seq) || seq instanceof List<?>) && Py.isInteger(number(times))) {
                 long n = Math.max(0, ((Number) number(times)).longValue());
+                if (n * Math.max(1, Py.len(seq)) > JinjaEnvironment.MAX_OUTPUT_CHARS) {
+                    throw new TemplateRuntimeError("sequence repetition too large (" + n + " times)");
+                }
                 if (Py.isString(seq)) {
                     return seq.toString().repeat((int) Math.min(n, Integer.MAX_VALUE));
                 }
