@@ -33,10 +33,13 @@ import java.util.Objects;
  *       strings with brackets balanced ({@code {{ {'a': {'b': 1}} }}}); string literals decoded like Python
  *       ({@code \u00e9}, {@code \x41}, unknown escapes kept; Jinjava rejects them). Every source line stays on
  *       the same line of the translated template, so errors report source lines.</li>
- *   <li><b>Expressions</b> ({@code PyParser}): {@code not} binds more loosely than comparisons
- *       ({@code not x|length == 1}); slices take a step and Python bounds ({@code messages[::-1]});
+ *   <li><b>Expressions</b> ({@code PyParser}, {@code PyOperators}): {@code not} binds more loosely than
+ *       comparisons ({@code not x|length == 1}); slices take a step and Python bounds ({@code messages[::-1]});
  *       keyword-argument values are whole expressions ({@code namespace(i=messages|length - 1)}); filters and
- *       tests chain ({@code x|length is odd}); {@code ~} joins Python {@code str()} of each side.</li>
+ *       tests chain ({@code x|length is odd}); {@code +} only joins str+str / list+list and otherwise raises
+ *       Python's TypeError (JUEL turns {@code 'a' + none} into "anull"); {@code *} repeats sequences; {@code %}
+ *       has Python's sign rule; {@code ==} never converts ({@code '1' == 1} is false); {@code and}/{@code or}
+ *       return an operand; {@code ~} joins Python {@code str()} of each side; calling a method of None fails.</li>
  *   <li><b>Output</b>: {@code {{ x }}} prints Python's {@code str(x)} ({@code True}, {@code ['a', 1]},
  *       {@code {'k': 'v'}}, {@code 1e+16}); Jinjava would print {@code true}, {@code [a, 1]}, {@code {k=v}}.
  *       Nested interpretation (re-rendering output that contains <code>&#123;&#123;</code>) is off: user text is data.</li>
@@ -68,15 +71,15 @@ import java.util.Objects;
  * <h2>Known gaps</h2>
  * <ul>
  *   <li>None and undefined are both Java null: {@code x is defined} is false for a key present with value None,
- *       {@code {{ none }}} and {@code 'a' ~ none} print nothing (Jinja2: "None"), and attribute access on an
- *       undefined value yields undefined instead of raising. {@code is none} / {@code is not none} agree.</li>
- *   <li>Other expression semantics are JUEL's: {@code 'a' + 1} concatenates (Python: TypeError),
- *       {@code '1' == 1} is true, {@code a and b} / {@code a or b} yield booleans rather than operands,
- *       {@code 2 * 'ab'} is not string repetition, comparisons do not chain ({@code 1 < x < 3} is a syntax
- *       error), {@code %} and {@code //} follow Java's sign rules for negative numbers, and the JUEL keywords
- *       {@code div mod eq ne lt gt le ge empty instanceof null} cannot be used as variable names.</li>
- *   <li>{@code {% set x = none %}} inside a loop or macro does not hide an outer {@code x}; recursive for loops,
- *       {@code {% filter %}} blocks and format specs in {@code str.format} are not supported.</li>
+ *       {@code {{ none }}} and {@code 'a' ~ none} print nothing (Jinja2: "None"), and reading an attribute of an
+ *       undefined value yields undefined instead of raising. {@code is none} / {@code is not none} agree with
+ *       Jinja2, and so does everything the 48 reference renderings and the conformance suite exercise.</li>
+ *   <li>Ordering comparisons are JUEL's: {@code '1' < 2} converts instead of raising, and comparisons do not
+ *       chain ({@code 1 < x < 3} is a syntax error). JUEL's keywords ({@code div mod eq ne lt gt le ge empty
+ *       instanceof null}) cannot be used as variable names.</li>
+ *   <li>Not supported: recursive for loops ({@code loop(...)}), {@code {% filter %}} blocks, format specs in
+ *       {@code str.format}, tuple values in {@code {% set a = 1, 2 %}}, {@code include}/{@code import}/
+ *       {@code extends} (disabled on purpose).</li>
  * </ul>
  */
 public final class ChatTemplate {

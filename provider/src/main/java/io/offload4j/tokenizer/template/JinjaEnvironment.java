@@ -52,6 +52,9 @@ final class JinjaEnvironment {
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
+    /** Far above any prompt (a million-token context is a few MB of text). */
+    static final long MAX_OUTPUT_CHARS = 256L * 1024 * 1024;
+
     private final Jinjava jinjava;
     private final JinjavaConfig config;
     private final Context base;
@@ -150,6 +153,8 @@ final class JinjaEnvironment {
                 .withLstripBlocks(false)
                 .withKeepTrailingNewline(true)
                 .withNestedInterpretationEnabled(false) // never re-render text that contains "{{"
+                .withMaxOutputSize(MAX_OUTPUT_CHARS) // a runaway template fails instead of exhausting memory
+                .withRangeLimit(1_000_000) // Jinjava's default silently cuts range() at 1000 items
                 .withEnableRecursiveMacroCalls(true)
                 .withMaxMacroRecursionDepth(200)
                 .withFailOnUnknownTokens(false)

@@ -13,6 +13,7 @@ import jinjava.de.odysseus.el.tree.impl.ast.AstBracket;
 import jinjava.de.odysseus.el.tree.impl.ast.AstDot;
 import com.hubspot.jinjava.el.ext.AdditionOperator;
 import com.hubspot.jinjava.el.ext.AstNamedParameter;
+import com.hubspot.jinjava.el.ext.OrOperator;
 import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
 import jinjava.de.odysseus.el.tree.impl.ast.AstParameters;
 import jinjava.de.odysseus.el.tree.impl.ast.AstProperty;
@@ -29,7 +30,8 @@ import jinjava.de.odysseus.el.tree.impl.ast.AstUnary;
  *       out-of-range and negative bounds.</li>
  *   <li>Filters and tests chain in any order after a value ({@code x|length is odd}).</li>
  *   <li>A keyword argument's value is a whole expression ({@code namespace(i=messages|length - 1)}).</li>
- *   <li>{@code +}, {@code *}, {@code ==}, {@code !=} follow Python ({@link PyOperators}).</li>
+ *   <li>{@code +}, {@code *}, {@code %}, {@code ==}, {@code !=}, {@code and}, {@code or} follow Python
+ *       ({@link PyOperators}).</li>
  * </ul>
  * The rest (operators, literals, filter calls as {@code filter:name.filter(...)}) is Jinjava's; this parser always
  * uses Jinjava's "legacy" precedence in which filters bind to the value before any operator, as in Jinja2.
@@ -40,7 +42,7 @@ final class PyParser extends ExtendedParser {
         super(context, input);
     }
 
-    /** Python's +, *, == and != (see {@link PyOperators}) in place of JUEL's coercing ones. */
+    /** Python's +, *, %, ==, !=, and, or (see {@link PyOperators}) in place of JUEL's. */
     @Override
     protected AstBinary createAstBinary(AstNode left, AstNode right, AstBinary.Operator operator) {
         AstBinary.Operator op = operator;
@@ -52,6 +54,12 @@ final class PyParser extends ExtendedParser {
             op = PyOperators.EQ;
         } else if (operator == AstBinary.NE) {
             op = PyOperators.NE;
+        } else if (operator == AstBinary.MOD) {
+            op = PyOperators.MOD;
+        } else if (operator == AstBinary.AND) {
+            op = PyOperators.AND;
+        } else if (operator == OrOperator.OP || operator == AstBinary.OR) {
+            op = PyOperators.OR;
         }
         return super.createAstBinary(left, right, op);
     }

@@ -160,6 +160,13 @@ CASES = {
                          "[{{ x is none }}]{% endfor %}{% macro m(x) %}{{ x is none }}{% endmacro %}{{ m(none) }}", {}),
     "python_operators": ("{{ 'ab' * 2 }}|{{ [1] * 3 }}|{{ [1] + [2] }}|{{ '1' == 1 }}|{{ 1 == 1.0 }}|{{ 'a' != 'b' }}|"
                          "{{ 'x' 'y' }}", {}),
+    "operators_more": ("{{ none or 'x' }}|{{ 'a' and 'b' }}|{{ 0 or [] }}|{{ -7 % 3 }}|{{ -7.5 % 2 }}|{{ -7 // 2 }}|"
+                       "{{ 'b' > 'a' }}|{{ 2 ** 0.5 }}|{{ 10 / 4 }}|{{ 'A' | lower == 'a' }}", {}),
+    "filters_more": ("{{ [1,2] | sum }}|{{ [1.5, 2] | sum }}|{{ {'b':1,'a':2} | dictsort }}|{{ [3,1,2] | sort }}|"
+                     "{{ 'a b' | wordcount }}|{{ 3.7 | int }}|{{ '4' | int + 1 }}|{{ 2.5 | round }}|{{ 2.675 | round(2) }}|"
+                     "{{ [1,2,2] | unique | list }}|{{ 'abc' | reverse }}|{{ [1,2,3] | reverse | list }}|{{ 'x' | center(5) }}|"
+                     "{{ '%s-%d' | format('a', 3) }}|{{ range(3) | list }}|{{ 12345.678 | round(1) }}|{{ [1, 2] | min }}|"
+                     "{{ ['b', 'A'] | max }}|{{ {'a': 1}.items() | list }}", {}),
     "type_error_concat": ("{{ 'a' + n }}", {"n": None}),
     "type_error_method_on_none": ("{{ n.strip() }}", {"n": None}),
     "unknown_filter_in_if_branch": ("{% if false %}{{ x | nope }}{% endif %}ok", {}),
