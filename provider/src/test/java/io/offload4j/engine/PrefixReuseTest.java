@@ -38,9 +38,9 @@ class PrefixReuseTest {
 
     @Test
     void theNextTurnContinuesTheKvCacheOfThePreviousOne() {
-        try (InferenceEngine reuse = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu"));
+        try (InferenceEngine reuse = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1));
              InferenceEngine fresh = InferenceEngine.load(stories(),
-                     EngineOptions.DEFAULTS.withDevice("cpu").withPrefixCacheBytes(0))) {
+                     EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withPrefixCacheBytes(0))) {
             int[] turn1 = reuse.tokenizer().encode("Once upon a time", true, false);
             GenerationResult r1 = greedy(reuse, turn1, 20);
             assertEquals(0, r1.cachedPromptTokens());
@@ -65,7 +65,7 @@ class PrefixReuseTest {
 
     @Test
     void anEntryIsTakenByOneSequenceOnlyAndAnUnrelatedPromptStartsFresh() throws Exception {
-        try (InferenceEngine e = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu"))) {
+        try (InferenceEngine e = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1))) {
             int[] turn1 = e.tokenizer().encode("Once upon a time", true, false);
             GenerationResult r1 = greedy(e, turn1, 20);
             int[] turn2 = concat(turn1, r1.tokens(), e.tokenizer().encode(" Then", false, false));
@@ -88,13 +88,13 @@ class PrefixReuseTest {
     @Test
     void theOldestEntriesAreFreedWhenTheBudgetIsFull() {
         long oneCache;
-        try (InferenceEngine probe = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu"))) {
+        try (InferenceEngine probe = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1))) {
             greedy(probe, probe.tokenizer().encode("Hi", true, false), 2);
             oneCache = probe.stats().prefixCacheBytes();
         }
         assertTrue(oneCache > 0);
         try (InferenceEngine e = InferenceEngine.load(stories(),
-                EngineOptions.DEFAULTS.withDevice("cpu").withPrefixCacheBytes(2 * oneCache))) {
+                EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withPrefixCacheBytes(2 * oneCache))) {
             String[] prompts = {"Once upon a time", "The little dog", "Tom and Sue went"};
             int[][] turn1 = new int[3][];
             GenerationResult[] r1 = new GenerationResult[3];
@@ -117,7 +117,7 @@ class PrefixReuseTest {
     @Test
     void aCachedSequenceIsOnlyReusedWhenItsKvCacheIsLargeEnough() {
         // Without prefix reuse, KV caches are sized to the request; with it, to the context (so turns can grow).
-        try (InferenceEngine e = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu"))) {
+        try (InferenceEngine e = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1))) {
             int[] p = e.tokenizer().encode("Once upon a time", true, false);
             GenerationResult r = greedy(e, p, 10);
             int[] longer = Arrays.copyOf(concat(p, r.tokens()), p.length + r.tokens().length);

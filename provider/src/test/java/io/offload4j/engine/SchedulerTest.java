@@ -38,7 +38,7 @@ class SchedulerTest {
     @BeforeAll
     static void load() {
         engine = InferenceEngine.load(SharedData.require("models/stories260K.gguf"),
-                EngineOptions.DEFAULTS.withDevice("cpu").withPrefixCacheBytes(0));
+                EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withPrefixCacheBytes(0));
     }
 
     @AfterAll
@@ -105,7 +105,7 @@ class SchedulerTest {
     @Test
     void cancellingStopsBeforeTheNextTokenAndFreesTheKvCache() throws Exception {
         try (InferenceEngine e = InferenceEngine.load(SharedData.require("models/stories260K.gguf"),
-                EngineOptions.DEFAULTS.withDevice("cpu"))) {
+                EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1))) {
             AtomicReference<Generation> handle = new AtomicReference<>();
             CountDownLatch handleSet = new CountDownLatch(1);
             AtomicInteger tokensAfterCancel = new AtomicInteger();
@@ -150,7 +150,7 @@ class SchedulerTest {
     @Test
     void aQueuedRequestCanBeCancelledWithoutWork() throws Exception {
         try (InferenceEngine e = InferenceEngine.load(SharedData.require("models/stories260K.gguf"),
-                EngineOptions.DEFAULTS.withDevice("cpu").withMaxSequences(1).withPrefixCacheBytes(0))) {
+                EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withMaxSequences(1).withPrefixCacheBytes(0))) {
             CountDownLatch release = new CountDownLatch(1);
             CountDownLatch firstRunning = new CountDownLatch(1);
             Generation first = e.submit(request(e, "Once upon a time", 20), new GenerationListener() {
@@ -214,7 +214,7 @@ class SchedulerTest {
     @Test
     void closingFailsQueuedAndRunningRequestsAndRefusesNewOnes() throws Exception {
         InferenceEngine e = InferenceEngine.load(SharedData.require("models/stories260K.gguf"),
-                EngineOptions.DEFAULTS.withDevice("cpu").withMaxSequences(1));
+                EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withMaxSequences(1));
         CountDownLatch running = new CountDownLatch(1);
         Generation a = e.submit(request(e, "Once upon a time", 100), new GenerationListener() {
             @Override
@@ -238,7 +238,7 @@ class SchedulerTest {
     @Test
     void closingFromAListenerDoesNotDeadlock() throws Exception {
         InferenceEngine e = InferenceEngine.load(SharedData.require("models/stories260K.gguf"),
-                EngineOptions.DEFAULTS.withDevice("cpu"));
+                EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1));
         Generation g = e.submit(request(e, "Once upon a time", 50), new GenerationListener() {
             @Override
             public void onToken(int token) {

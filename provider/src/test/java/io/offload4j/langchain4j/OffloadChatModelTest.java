@@ -180,10 +180,10 @@ class OffloadChatModelTest {
 
     @Test
     void modelsBuiltFromTheSamePathShareOneEngineUntilTheLastIsClosed() {
-        OffloadChatModel a = OffloadChatModel.builder().modelPath(Stories.path()).device("cpu").temperature(0.0)
+        OffloadChatModel a = OffloadChatModel.builder().modelPath(Stories.path()).device("cpu").threads(1).temperature(0.0)
                 .build();
         OffloadStreamingChatModel b = OffloadStreamingChatModel.builder().modelPath(Stories.path().toString())
-                .device("cpu").build();
+                .device("cpu").threads(1).build();
         try {
             assertThat(b.engine()).isSameAs(a.engine());
             a.close();

@@ -19,8 +19,13 @@ final class Stories {
         return SharedData.require("models/stories260K.gguf");
     }
 
+    /**
+     * One CPU thread: the model is tiny, and without a worker pool the tests do not depend on the scheduling of
+     * several threads on a machine that other builds load (handing dozens of sections per token to a descheduled
+     * worker made a test 50 times slower there).
+     */
     static OffloadEngine engine() {
-        return OffloadEngine.builder().modelPath(path()).device("cpu").contextLength(CONTEXT).build();
+        return OffloadEngine.builder().modelPath(path()).device("cpu").threads(1).contextLength(CONTEXT).build();
     }
 
     static OffloadEngine engine(EngineOptions options) {
