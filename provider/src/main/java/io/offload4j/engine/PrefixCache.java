@@ -18,8 +18,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Lookup compares the prompt with the token history of every entry and takes the longest common prefix
  * (entries are few: each is a whole sequence's KV cache). An entry is taken only when the shared prefix is worth
- * more than what taking it destroys: at least half of the entry's tokens, or at least {@link #MIN_SHARED} tokens;
- * a request that shares only a BOS token with every entry allocates a fresh cache instead.
+ * more than what taking it destroys: the whole prompt of the request that produced it (the new request continues
+ * that conversation, even if its reply was tokenized differently this time), at least half of the entry's tokens,
+ * or at least {@link #MIN_SHARED} tokens; a request that shares only a BOS token or a system prompt with every
+ * entry allocates a fresh cache instead.
  *
  * <p>Victims are chosen by recency before an insertion could exceed the budget (least recently finished or used
  * first), so Caffeine's own size eviction is only a hard bound. Caffeine's W-TinyLFU admission would otherwise
@@ -39,14 +41,16 @@ final class PrefixCache {
     static final class Entry {
         final long key;
         final int[] tokens;
+        final int promptLength;
         final KvCache cache;
         final int weightKiB;
         long lastUsed;
         final AtomicBoolean taken = new AtomicBoolean();
 
-        Entry(long key, int[] tokens, KvCache cache, int weightKiB, long lastUsed) {
+        Entry(long key, int[] tokens, int promptLength, KvCache cache, int weightKiB, long lastUsed) {
             this.key = key;
             this.tokens = tokens;
+            this.promptLength = promptLength;
             this.cache = cache;
             this.weightKiB = weightKiB;
             this.lastUsed = lastUsed;
@@ -113,8 +117,8 @@ final class PrefixCache {
                 bestShared = shared;
             }
         }
-        if (best == null || (bestShared * 2L < best.tokens.length && bestShared < MIN_SHARED)
-                || !best.taken.compareAndSet(false, true)) {
+        if (best == null || (bestShared < best.promptLength && bestShared * 2L < best.tokens.length
+                && bestShared < MIN_SHARED) || !best.taken.compareAndSet(false, true)) {
             misses.incrementAndGet();
             return null;
         }
@@ -126,9 +130,10 @@ final class PrefixCache {
 
     /**
      * Keeps {@code cache}, which holds the keys and values of {@code tokens} (a copy is not made: the caller
-     * hands the array over). Closes it instead when it is larger than the whole budget.
+     * hands the array over), the first {@code promptLength} of them the request's prompt. Closes it instead when
+     * it is larger than the whole budget.
      */
-    void put(int[] tokens, KvCache cache) {
+    void put(int[] tokens, int promptLength, KvCache cache) {
         long bytes = cache.byteSize();
         long kib = (bytes + 1023) / 1024;
         if (!enabled() || tokens.length == 0 || kib > budgetKiB || kib > Integer.MAX_VALUE) {
@@ -148,7 +153,7 @@ final class PrefixCache {
             entries.invalidate(oldest.key); // the removal listener closes it
             evictions.incrementAndGet();
         }
-        Entry e = new Entry(nextKey++, tokens, cache, (int) kib, ++clock);
+        Entry e = new Entry(nextKey++, tokens, promptLength, cache, (int) kib, ++clock);
         weightKiB.addAndGet(kib);
         entries.put(e.key, e);
     }

@@ -189,7 +189,7 @@ final class Scheduler implements Runnable {
             if (result.finishReason() == FinishReason.CANCELLED) {
                 cache.close();
             } else {
-                prefixCache.put(s.cachedTokens(), cache);
+                prefixCache.put(s.cachedTokens(), s.prompt().length, cache);
             }
         }
         completed.incrementAndGet(); // counted before anyone can learn that it ended

@@ -86,6 +86,20 @@ class PrefixReuseTest {
     }
 
     @Test
+    void aRequestThatContinuesAnEarlierPromptTakesItsCacheEvenIfTheReplyDiffers() {
+        try (InferenceEngine e = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1))) {
+            int[] turn1 = e.tokenizer().encode("Once upon a time", true, false);
+            GenerationResult r1 = greedy(e, turn1, 60);
+            // The reply comes back tokenized differently (here: other tokens altogether): only the prompt is shared,
+            // far less than half of the kept sequence, and still it is this conversation's cache.
+            int[] turn2 = concat(turn1, e.tokenizer().encode(" The dog ran away. The end.", false, false));
+            GenerationResult r2 = greedy(e, turn2, 5);
+            assertEquals(turn1.length, r2.cachedPromptTokens());
+            assertTrue(turn1.length * 2 < turn1.length + r1.generatedTokenCount() - 1);
+        }
+    }
+
+    @Test
     void theOldestEntriesAreFreedWhenTheBudgetIsFull() {
         long oneCache;
         try (InferenceEngine probe = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1))) {
