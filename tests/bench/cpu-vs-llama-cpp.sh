@@ -29,7 +29,8 @@ fi
 
 args=()
 if [[ -n "${LLAMA_BENCH:-}" ]]; then args+=(--llama-bench "$LLAMA_BENCH"); fi
-cp="provider/target/classes:tests/target/classes"
+# PROVIDER_CLASSES: another build of the provider (e.g. a baseline commit) to measure instead.
+cp="${PROVIDER_CLASSES:-provider/target/classes}:tests/target/classes"
 # shellcheck disable=SC2086
 exec "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx8g -Xms2g \
   ${JAVA_OPTS:-} -cp "$cp" io.offload4j.bench.CpuBenchmark "${args[@]}" "$@"

@@ -29,6 +29,7 @@ final class CpuForwardPass implements ForwardPass {
     private final ModelWeights weights;
     private final CpuThreadPool pool;
     private final FloatOps ops = CpuKernels.floatOps();
+    private final Gemm gemm = Gemm.best();
     private final int maxContext;
     private final int maxChunk;
 
@@ -76,7 +77,7 @@ final class CpuForwardPass implements ForwardPass {
         ropeSin = new float[maxChunk * half];
         inverseFrequencies = inverseFrequencies(c, weights.ropeFrequencyFactors());
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
-        rowScratch = new float[pool.threads()][maxCols];
+        rowScratch = new float[pool.threads()][gemm.rowTile() * maxCols];
         scores = new float[pool.threads()][maxContext];
     }
 
@@ -272,7 +273,9 @@ final class CpuForwardPass implements ForwardPass {
     /** out[t][r] = W[r] · in[t] for t < count. */
     private void matmul(Weight w, float[] in, int count, float[] out) {
         matmul.set(w, in, count, out);
-        pool.run(w.rows(), pool.grainFor(w.rows(), 16), matmul);
+        int tile = gemm.rowTile();
+        int grain = (pool.grainFor(w.rows(), 16) + tile - 1) / tile * tile;
+        pool.run(w.rows(), grain, matmul);
     }
 
     /** The projection work: a range of weight rows against all tokens of the chunk. */
@@ -302,12 +305,16 @@ final class CpuForwardPass implements ForwardPass {
                 }
                 return;
             }
-            float[] row = rowScratch[worker];
-            for (int r = start; r < end; r++) {
-                kernel.dequantize(weight.data(), r * rowBytes, row, 0, cols);
-                for (int t = 0; t < count; t++) {
-                    out[t * rows + r] = ops.dot(row, 0, in, t * cols, cols);
+            // Decode a few rows at a time, then multiply them with every token of the chunk in
+            // register tiles: the weights are read once per chunk, the activations once per tile.
+            float[] tileRows = rowScratch[worker];
+            int tile = gemm.rowTile();
+            for (int r = start; r < end; r += tile) {
+                int n = Math.min(tile, end - r);
+                for (int i = 0; i < n; i++) {
+                    kernel.dequantize(weight.data(), (r + i) * rowBytes, tileRows, i * cols, cols);
                 }
+                gemm.multiply(tileRows, 0, n, in, count, cols, out, r, rows);
             }
         }
     }

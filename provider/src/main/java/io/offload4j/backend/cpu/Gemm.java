@@ -1,0 +1,41 @@
+package io.offload4j.backend.cpu;
+
+/**
+ * The float matrix–matrix kernel of batched prefill: a few decoded weight rows against every token
+ * of a chunk. Implementations are stateless, thread-safe and allocate nothing.
+ */
+interface Gemm {
+
+    /**
+     * For {@code i < rows} and {@code t < count}:
+     * {@code out[outOff + t * outStride + i] = Σ_k w[wOff + i * cols + k] * in[t * cols + k]} (k < cols).
+     */
+    void multiply(float[] w, int wOff, int rows, float[] in, int count, int cols, float[] out, int outOff, int outStride);
+
+    /** Rows that {@link #multiply} handles best in one call (a multiple of its register tile). */
+    int rowTile();
+
+    /** The Vector API kernel when the incubator module is loaded (and not turned off), else the scalar one. */
+    static Gemm best() {
+        return Holder.BEST;
+    }
+
+    final class Holder {
+        static final Gemm BEST = choose();
+
+        private Holder() {}
+
+        private static Gemm choose() {
+            if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()
+                    || "false".equalsIgnoreCase(System.getProperty("offload4j.vector"))) {
+                return ScalarGemm.INSTANCE;
+            }
+            try {
+                // By name, so that a JVM without the module never links against it.
+                return (Gemm) Class.forName("io.offload4j.backend.cpu.VectorGemm").getDeclaredField("INSTANCE").get(null);
+            } catch (ReflectiveOperationException | LinkageError e) {
+                return ScalarGemm.INSTANCE;
+            }
+        }
+    }
+}

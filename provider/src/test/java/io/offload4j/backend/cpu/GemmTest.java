@@ -1,0 +1,45 @@
+package io.offload4j.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class GemmTest {
+
+    @Test
+    void scalarAndBestKernelsMatchADoublePrecisionReference() {
+        SplittableRandom random = new SplittableRandom(7);
+        int[][] shapes = {{1, 1, 1}, {4, 3, 8}, {5, 7, 33}, {8, 6, 64}, {7, 1, 1024}, {12, 64, 256}, {3, 2, 17}, {16, 11, 520}};
+        for (Gemm g : new Gemm[] {ScalarGemm.INSTANCE, Gemm.best()}) {
+            for (int[] s : shapes) {
+                int rows = s[0];
+                int count = s[1];
+                int cols = s[2];
+                int wOff = 5;
+                float[] w = new float[wOff + rows * cols];
+                float[] in = new float[count * cols];
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = (float) random.nextDouble(-1, 1);
+                }
+                for (int i = 0; i < in.length; i++) {
+                    in[i] = (float) random.nextDouble(-1, 1);
+                }
+                int stride = rows + 3;
+                int outOff = 2;
+                float[] out = new float[outOff + count * stride];
+                g.multiply(w, wOff, rows, in, count, cols, out, outOff, stride);
+                for (int t = 0; t < count; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        double ref = 0;
+                        for (int k = 0; k < cols; k++) {
+                            ref += (double) w[wOff + r * cols + k] * in[t * cols + k];
+                        }
+                        assertEquals(ref, out[outOff + t * stride + r], 1e-4 * Math.sqrt(cols),
+                                g.getClass().getSimpleName() + " " + rows + "x" + count + "x" + cols + " t=" + t + " r=" + r);
+                    }
+                }
+            }
+        }
+    }
+}
