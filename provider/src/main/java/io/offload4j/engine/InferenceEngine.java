@@ -6,6 +6,7 @@ import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
+import io.offload4j.tokenizer.StreamingDetokenizer;
 import io.offload4j.tokenizer.Tokenizer;
 import io.offload4j.tokenizer.Tokenizers;
 import java.nio.file.Path;
@@ -129,7 +130,7 @@ public final class InferenceEngine implements AutoCloseable {
         Sampler sampler = new Sampler(request.sampling(), logits.length);
         StopStringMatcher stops = new StopStringMatcher(request.stopStrings());
         boolean hasStops = !request.stopStrings().isEmpty();
-        Utf8Accumulator utf8 = new Utf8Accumulator();
+        StreamingDetokenizer detokenizer = new StreamingDetokenizer(tokenizer);
         StringBuilder text = new StringBuilder();
         int emitted = 0;
 
@@ -154,7 +155,7 @@ public final class InferenceEngine implements AutoCloseable {
                 finish = FinishReason.STOP;
                 break;
             }
-            String piece = tokenizer.isControl(token) ? "" : utf8.append(tokenizer.tokenBytes(token));
+            String piece = detokenizer.feed(token);
             int before = text.length();
             text.append(piece);
             String out;
@@ -188,7 +189,7 @@ public final class InferenceEngine implements AutoCloseable {
             }
         }
         if (finish != FinishReason.STOP || !hasStops) {
-            String rest = utf8.flush();
+            String rest = detokenizer.flush();
             text.append(rest);
         }
         if (emitted < text.length()) {

@@ -76,10 +76,9 @@ public final class ChatCli {
             if (options.prompt() != null) {
                 int[] tokens = options.raw() ? prompts.raw(options.prompt())
                         : prompts.chat(options.system(), List.of(new Prompts.Turn("user", options.prompt())));
-                if (options.raw() && !options.json()) {
-                    out.print(options.prompt()); // a completion reads on from its prompt, as llama.cpp shows it
-                }
-                GenerationResult r = generate(engine, tokens, prompts);
+                // A completion reads on from its prompt, as llama.cpp shows it.
+                String echo = options.raw() ? options.prompt() : "";
+                GenerationResult r = generate(engine, tokens, prompts, echo);
                 if (options.json()) {
                     out.println(Json.result(r, engine));
                 } else {
@@ -92,10 +91,15 @@ public final class ChatCli {
         }
     }
 
-    private GenerationResult generate(InferenceEngine engine, int[] tokens, Prompts prompts) {
+    private GenerationResult generate(InferenceEngine engine, int[] tokens, Prompts prompts, String echo) {
         GenerationRequest request = new GenerationRequest(tokens, options.maxTokens(), options.sampling(),
                 options.stops(), prompts.stopTokens(options.raw()));
         GenerationListener listener = options.json() ? GenerationListener.NONE : new GenerationListener() {
+            @Override
+            public void onPromptProcessed(int promptTokens, long nanos) {
+                out.print(echo); // only once the request was accepted and the prompt is in
+            }
+
             @Override
             public void onText(String text) {
                 out.print(text);
@@ -131,7 +135,7 @@ public final class ChatCli {
                 turns.add(new Prompts.Turn("user", line));
                 tokens = prompts.chat(options.system(), turns);
             }
-            GenerationResult r = generate(engine, tokens, prompts);
+            GenerationResult r = generate(engine, tokens, prompts, "");
             out.println();
             printStats(r);
             if (options.raw()) {
