@@ -40,22 +40,40 @@ import java.util.SplittableRandom;
  */
 public final class CpuBenchmark {
 
-    record Stat(double mean, double stddev) {
-        static Stat of(double[] v) {
-            double m = 0;
-            for (double x : v) {
-                m += x;
+    /** Throughput samples (tokens/s) of one test. */
+    record Stat(double[] samples) {
+        static final Stat NONE = new Stat(new double[0]);
+
+        boolean present() {
+            return samples.length > 0;
+        }
+
+        double median() {
+            if (!present()) {
+                return Double.NaN;
             }
-            m /= v.length;
-            double s = 0;
-            for (double x : v) {
-                s += (x - m) * (x - m);
+            double[] v = samples.clone();
+            java.util.Arrays.sort(v);
+            int n = v.length;
+            return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        }
+
+        double best() {
+            double m = Double.NaN;
+            for (double x : samples) {
+                m = Double.isNaN(m) ? x : Math.max(m, x);
             }
-            return new Stat(m, v.length > 1 ? Math.sqrt(s / (v.length - 1)) : 0);
+            return m;
+        }
+
+        Stat plus(double sample) {
+            double[] v = java.util.Arrays.copyOf(samples, samples.length + 1);
+            v[samples.length] = sample;
+            return new Stat(v);
         }
 
         String format() {
-            return Double.isNaN(mean) ? "n/a" : String.format(Locale.ROOT, "%.1f ± %.1f", mean, stddev);
+            return present() ? String.format(Locale.ROOT, "%.1f (%.1f)", median(), best()) : "n/a";
         }
     }
 
@@ -76,8 +94,15 @@ public final class CpuBenchmark {
         boolean oursOnly;
         boolean doPp = true;
         boolean doTg = true;
-        long peerTimeoutSeconds = 3600;
+        long peerTimeoutSeconds = 1800;
+        /** Before each repetition, wait up to this long for the other processes to leave the CPUs idle. */
+        int quietWaitSeconds = 120;
+        /** "Idle": the rest of the machine used less than this fraction of all CPUs over half a second. */
+        double quietBusyFraction = 0.10;
     }
+
+    private static String peerInfo = "";
+    private static final List<String> LOADS = new ArrayList<>();
 
     private CpuBenchmark() {}
 
@@ -103,8 +128,9 @@ public final class CpuBenchmark {
                 try {
                     file = cachedModel(spec, o.cacheDir);
                 } catch (RuntimeException e) {
-                    System.err.println("[ours] cannot write " + preset + ": " + e.getMessage());
-                    rows.add(new Row(preset.name(), null, 0, 0, nan(), nan(), nan(), nan(), "cannot write: " + e.getMessage()));
+                    System.err.println("[model] cannot write " + preset + ": " + e.getMessage());
+                    rows.add(new Row(preset.name(), null, 0, 0, Stat.NONE, Stat.NONE, Stat.NONE, Stat.NONE,
+                            "cannot write: " + e.getMessage()));
                     continue;
                 }
                 rows.add(bench(o, preset.name(), file));
@@ -114,115 +140,235 @@ public final class CpuBenchmark {
         System.out.println(table(o, rows));
     }
 
-    private static Stat nan() {
-        return new Stat(Double.NaN, Double.NaN);
-    }
-
+    /**
+     * Ours and the peer's repetitions alternate (ours pp, peer pp, ours tg, peer tg, and again), so
+     * that both see the same machine when other work comes and goes.
+     */
     private static Row bench(Options o, String label, Path file) throws Exception {
-        Stat pp = nan();
-        Stat tg = nan();
-        long perToken = 0;
+        Stat pp = Stat.NONE;
+        Stat tg = Stat.NONE;
+        Stat peerPp = Stat.NONE;
+        Stat peerTg = Stat.NONE;
         String note = "";
-        try {
-            Stat[] ours = ours(o, file);
-            pp = ours[0];
-            tg = ours[1];
-        } catch (RuntimeException e) {
-            System.err.println("[ours] " + label + ": " + e);
-            note = "ours: " + e.getMessage();
-        }
-        try (Model m = Model.load(file)) {
-            perToken = decodeBytesPerToken(m.weights());
-        }
-        Stat peerPp = nan();
-        Stat peerTg = nan();
-        if (o.llamaBench != null && !o.oursOnly) {
-            try {
-                for (LlamaBench.Result r : LlamaBench.run(o.llamaBench, file, o.threads, o.doPp ? o.prompt : 0,
-                        o.doTg ? o.gen : 0, o.reps, o.peerTimeoutSeconds)) {
-                    if (r.nPrompt() > 0 && r.nGen() == 0) {
-                        peerPp = new Stat(r.avgTokensPerSecond(), r.stddevTokensPerSecond());
-                    } else if (r.nGen() > 0 && r.nPrompt() == 0) {
-                        peerTg = new Stat(r.avgTokensPerSecond(), r.stddevTokensPerSecond());
+        long perToken;
+        boolean peer = o.llamaBench != null && !o.oursOnly;
+        LOADS.add(label + " start " + loadAverage());
+        try (Ours ours = new Ours(o, file)) {
+            perToken = decodeBytesPerToken(ours.model.weights());
+            System.err.printf(Locale.ROOT, "[ours] %s: %s, warm-up%n", file.getFileName(), ours.description());
+            ours.warmUp();
+            for (int r = 0; r < o.reps; r++) {
+                if (o.doPp) {
+                    quiet(o);
+                    pp = pp.plus(log("ours", "pp", r, ours.prefill()));
+                    if (peer) {
+                        quiet(o);
+                        peerPp = peerPp.plus(log("peer", "pp", r, peer(o, file, o.prompt, 0)));
                     }
-                    peerInfo = "llama.cpp " + r.buildCommit() + ", backends " + r.backends() + ", " + r.threads()
-                            + " threads";
                 }
-            } catch (IOException | RuntimeException e) {
-                System.err.println("[peer] " + label + ": " + e);
-                note = (note.isEmpty() ? "" : note + "; ") + "llama.cpp: " + e.getMessage();
+                if (o.doTg) {
+                    quiet(o);
+                    tg = tg.plus(log("ours", "tg", r, ours.decode()));
+                    if (peer) {
+                        quiet(o);
+                        peerTg = peerTg.plus(log("peer", "tg", r, peer(o, file, 0, o.gen)));
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            System.err.println("[bench] " + label + ": " + e);
+            note = e.toString();
+            try (Model m = Model.load(file)) {
+                perToken = decodeBytesPerToken(m.weights());
             }
         }
+        LOADS.add(label + " end " + loadAverage());
         Row row = new Row(label, file, Files.size(file), perToken, pp, tg, peerPp, peerTg, note);
         System.err.printf(Locale.ROOT, "[result] %s: ours pp %s tg %s | llama.cpp pp %s tg %s%n", label,
                 pp.format(), tg.format(), peerPp.format(), peerTg.format());
         return row;
     }
 
-    private static String peerInfo = "";
+    private static double log(String who, String test, int rep, double tokensPerSecond) {
+        System.err.printf(Locale.ROOT, "[%s] %s rep %d: %.2f tok/s%n", who, test, rep, tokensPerSecond);
+        return tokensPerSecond;
+    }
 
-    /** Our prefill and decode throughput (tokens/s) over {@code reps} repetitions, after a warm-up. */
-    static Stat[] ours(Options o, Path file) {
-        try (Model model = Model.load(file); CpuBackend backend = new CpuBackend(o.threads)) {
-            int vocab = model.config().vocabularySize();
-            int context = Math.max(o.prompt, o.gen) + 1;
-            int chunk = Math.max(1, Math.min(o.chunk, o.prompt));
-            try (ForwardPass pass = backend.prepare(model, context, chunk)) {
-                float[] logits = new float[vocab];
+    /** One llama-bench repetition of one test (it warms up first, as it always does). */
+    private static double peer(Options o, Path file, int prompt, int gen) throws IOException, InterruptedException {
+        List<LlamaBench.Result> results = LlamaBench.run(o.llamaBench, file, o.threads, prompt, gen, 1,
+                o.peerTimeoutSeconds);
+        for (LlamaBench.Result r : results) {
+            if (r.nPrompt() == prompt && r.nGen() == gen) {
+                peerInfo = "llama.cpp " + r.buildCommit() + ", " + r.backends() + " backend, " + r.threads() + " threads";
+                return r.avgTokensPerSecond();
+            }
+        }
+        throw new IOException("llama-bench reported no pp" + prompt + "/tg" + gen + " result");
+    }
+
+    private static int quietWaits;
+    private static int noisyRuns;
+
+    /**
+     * Waits (up to the option's limit) until the other processes leave the CPUs idle, so that a
+     * repetition runs on a quiet machine even where builds and tests of others come and go.
+     */
+    static void quiet(Options o) throws InterruptedException {
+        if (o.quietWaitSeconds <= 0) {
+            return;
+        }
+        long deadline = System.nanoTime() + o.quietWaitSeconds * 1_000_000_000L;
+        boolean waited = false;
+        while (true) {
+            double busy = busyFraction(500);
+            if (busy < o.quietBusyFraction || Double.isNaN(busy)) {
+                if (waited) {
+                    quietWaits++;
+                }
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                noisyRuns++;
+                System.err.printf(Locale.ROOT, "[bench] machine still busy (%.0f%% of the CPUs) after %d s; measuring anyway%n",
+                        100 * busy, o.quietWaitSeconds);
+                return;
+            }
+            if (!waited) {
+                System.err.printf(Locale.ROOT, "[bench] waiting for a quiet machine (others use %.0f%% of the CPUs)%n", 100 * busy);
+            }
+            waited = true;
+        }
+    }
+
+    /** Fraction of all CPUs' time spent busy over the next {@code millis} (from /proc/stat; NaN elsewhere). */
+    static double busyFraction(long millis) throws InterruptedException {
+        long[] a = cpuTicks();
+        Thread.sleep(millis);
+        long[] b = cpuTicks();
+        if (a == null || b == null || b[0] == a[0]) {
+            return Double.NaN;
+        }
+        return 1.0 - (double) (b[1] - a[1]) / (b[0] - a[0]);
+    }
+
+    /** {total, idle + iowait} jiffies of all CPUs, or null. */
+    private static long[] cpuTicks() {
+        try {
+            String line = Files.readAllLines(Path.of("/proc/stat")).get(0);
+            String[] f = line.trim().split("\\s+");
+            long total = 0;
+            for (int i = 1; i < f.length; i++) {
+                total += Long.parseLong(f[i]);
+            }
+            return new long[] {total, Long.parseLong(f[4]) + Long.parseLong(f[5])};
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException | RuntimeException e) {
+            return "?";
+        }
+    }
+
+    /** Our engine on one file: the forward pass, measured like llama-bench's pp and tg tests. */
+    static final class Ours implements AutoCloseable {
+        final Model model;
+        private final CpuBackend backend;
+        private final ForwardPass pass;
+        private final Options o;
+        private final int context;
+        private final int chunk;
+        private final int[] prompt;
+        private final int[] tokens;
+        private final float[] logits;
+
+        Ours(Options o, Path file) {
+            this.o = o;
+            this.model = Model.load(file);
+            try {
+                this.backend = new CpuBackend(o.threads);
+                int vocab = model.config().vocabularySize();
+                this.context = Math.max(o.prompt, o.gen) + 1;
+                this.chunk = Math.max(1, Math.min(o.chunk, o.prompt));
+                this.pass = backend.prepare(model, context, chunk);
+                this.logits = new float[vocab];
                 SplittableRandom random = new SplittableRandom(1234);
-                int[] prompt = new int[o.prompt];
+                this.prompt = new int[o.prompt];
                 prompt[0] = 1;
                 for (int i = 1; i < prompt.length; i++) {
                     prompt[i] = 259 + random.nextInt(vocab - 259);
                 }
-                int[] tokens = new int[o.gen + 1];
-                System.err.printf(Locale.ROOT, "[ours] %s: %s, warm-up%n", file.getFileName(), backend.description());
-                // Warm-up: the JIT compiles the kernels on the first calls.
-                try (KvCache cache = pass.newKvCache(context)) {
-                    if (o.doPp) {
-                        prefill(pass, cache, prompt, Math.min(prompt.length, 2 * chunk), chunk, logits);
-                    }
-                    if (o.doTg) {
-                        decode(pass, cache, tokens, Math.min(o.gen, 16), logits);
-                    }
-                }
-                double[] pp = new double[o.reps];
-                double[] tg = new double[o.reps];
-                for (int r = 0; r < o.reps; r++) {
-                    if (o.doPp) {
-                        try (KvCache cache = pass.newKvCache(context)) {
-                            long t0 = System.nanoTime();
-                            prefill(pass, cache, prompt, prompt.length, chunk, logits);
-                            pp[r] = prompt.length / ((System.nanoTime() - t0) / 1e9);
-                        }
-                        System.err.printf(Locale.ROOT, "[ours] pp%d rep %d: %.2f tok/s%n", o.prompt, r, pp[r]);
-                    }
-                    if (o.doTg) {
-                        try (KvCache cache = pass.newKvCache(context)) {
-                            long t0 = System.nanoTime();
-                            decode(pass, cache, tokens, o.gen, logits);
-                            tg[r] = o.gen / ((System.nanoTime() - t0) / 1e9);
-                        }
-                        System.err.printf(Locale.ROOT, "[ours] tg%d rep %d: %.2f tok/s%n", o.gen, r, tg[r]);
-                    }
-                }
-                return new Stat[] {o.doPp ? Stat.of(pp) : nan(), o.doTg ? Stat.of(tg) : nan()};
+                this.tokens = new int[o.gen + 1];
+            } catch (RuntimeException e) {
+                model.close();
+                throw e;
             }
         }
-    }
 
-    private static void prefill(ForwardPass pass, KvCache cache, int[] prompt, int n, int chunk, float[] logits) {
-        for (int pos = 0; pos < n; pos += chunk) {
-            pass.forward(cache, prompt, pos, Math.min(chunk, n - pos), pos, logits);
+        String description() {
+            return backend.description();
         }
-    }
 
-    /** {@code n} greedy steps from an empty cache, starting at BOS (like llama-bench's tg test). */
-    private static void decode(ForwardPass pass, KvCache cache, int[] tokens, int n, float[] logits) {
-        tokens[0] = 1;
-        for (int i = 0; i < n; i++) {
-            pass.forward(cache, tokens, i, 1, i, logits);
-            tokens[i + 1] = argmax(logits);
+        /** The JIT compiles the kernels on the first calls: one short prefill and a few decode steps. */
+        void warmUp() {
+            try (KvCache cache = pass.newKvCache(context)) {
+                if (o.doPp) {
+                    fill(cache, Math.min(prompt.length, 2 * chunk));
+                }
+            }
+            try (KvCache cache = pass.newKvCache(context)) {
+                if (o.doTg) {
+                    steps(cache, Math.min(o.gen, 16));
+                }
+            }
+        }
+
+        /** Prefill of the whole prompt from an empty cache, in chunks: tokens/s. */
+        double prefill() {
+            try (KvCache cache = pass.newKvCache(context)) {
+                long t0 = System.nanoTime();
+                fill(cache, prompt.length);
+                return prompt.length / ((System.nanoTime() - t0) / 1e9);
+            }
+        }
+
+        /** {@code gen} greedy single-token steps from an empty cache (like llama-bench's tg): tokens/s. */
+        double decode() {
+            try (KvCache cache = pass.newKvCache(context)) {
+                long t0 = System.nanoTime();
+                steps(cache, o.gen);
+                return o.gen / ((System.nanoTime() - t0) / 1e9);
+            }
+        }
+
+        private void fill(KvCache cache, int n) {
+            for (int pos = 0; pos < n; pos += chunk) {
+                pass.forward(cache, prompt, pos, Math.min(chunk, n - pos), pos, logits);
+            }
+        }
+
+        private void steps(KvCache cache, int n) {
+            tokens[0] = 1;
+            for (int i = 0; i < n; i++) {
+                pass.forward(cache, tokens, i, 1, i, logits);
+                tokens[i + 1] = argmax(logits);
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                pass.close();
+                backend.close();
+            } finally {
+                model.close();
+            }
         }
     }
 
@@ -287,12 +433,16 @@ public final class CpuBenchmark {
     static String table(Options o, List<Row> rows) {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "pp%d = prefill of %d tokens (ours in chunks of %d), tg%d = %d decode steps;"
-                + " tokens/s, mean ± stddev of %d runs, %d threads each.%n", o.prompt, o.prompt, Math.min(o.chunk, o.prompt),
+                + " tokens/s, median (best) of %d runs, %d threads each;%n"
+                + "ours and llama.cpp's runs alternate, so both see the same machine.%n", o.prompt, o.prompt, Math.min(o.chunk, o.prompt),
                 o.gen, o.gen, o.reps, o.threads));
         if (!peerInfo.isEmpty()) {
             b.append("Peer: ").append(peerInfo).append(".\n");
         }
-        b.append("Decode GB/s = weight bytes streamed per token × tokens/s.\n\n");
+        b.append("Ratio = ours / llama.cpp, of the medians. Decode GB/s = weight bytes streamed per token × median tokens/s.\n");
+        b.append("Load average (1, 5, 15 min) during the runs: ").append(String.join("; ", LOADS)).append(".\n");
+        b.append(String.format(Locale.ROOT, "Repetitions that waited for a quiet machine: %d; that ran on a busy one: %d.%n%n",
+                quietWaits, noisyRuns));
         b.append("| model | size | test | offload4j | llama.cpp | ratio | offload4j GB/s | llama.cpp GB/s |\n");
         b.append("|---|---:|---|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
@@ -316,17 +466,17 @@ public final class CpuBenchmark {
     }
 
     private static String ratio(Stat ours, Stat peer) {
-        if (Double.isNaN(ours.mean()) || Double.isNaN(peer.mean()) || peer.mean() == 0) {
+        if (!ours.present() || !peer.present()) {
             return "n/a";
         }
-        return String.format(Locale.ROOT, "%.2f", ours.mean() / peer.mean());
+        return String.format(Locale.ROOT, "%.2f", ours.median() / peer.median());
     }
 
     private static String gbs(long bytesPerToken, Stat tg) {
-        if (Double.isNaN(tg.mean()) || bytesPerToken == 0) {
+        if (!tg.present() || bytesPerToken == 0) {
             return "n/a";
         }
-        return String.format(Locale.ROOT, "%.1f", bytesPerToken * tg.mean() / 1e9);
+        return String.format(Locale.ROOT, "%.1f", bytesPerToken * tg.median() / 1e9);
     }
 
     static String machine(Options o) {
@@ -362,6 +512,7 @@ public final class CpuBenchmark {
                 case "--llama-bench" -> o.llamaBench = Path.of(value(args, ++i, a));
                 case "--cache-dir" -> o.cacheDir = Path.of(value(args, ++i, a));
                 case "--peer-timeout" -> o.peerTimeoutSeconds = positive(args, ++i, a);
+                case "--quiet-wait" -> o.quietWaitSeconds = Integer.parseInt(value(args, ++i, a));
                 case "--ours-only" -> o.oursOnly = true;
                 case "--only" -> {
                     String t = value(args, ++i, a);
@@ -418,6 +569,8 @@ public final class CpuBenchmark {
                   --cache-dir DIR                          where synthetic models are kept (default $TMPDIR/offload4j-bench)
                   --only pp|tg                             run one of the two tests
                   --ours-only                              skip llama.cpp
+                  --quiet-wait SECONDS                     before each run, wait up to this long for other processes
+                                                           to leave the CPUs idle (default 120; 0 = don't)
                 """.formatted(EngineOptions.DEFAULTS.chunkTokens());
     }
 }

@@ -172,9 +172,7 @@ final class CpuForwardPass implements ForwardPass {
         for (int t = 0; t < count; t++) {
             rmsNorm(xb, t * dim, x, t * dim, b.attentionNorm(), dim);
         }
-        matmul(b.wq(), xb, count, q);
-        matmul(b.wk(), xb, count, k);
-        matmul(b.wv(), xb, count, v);
+        matmul(xb, count, b.wq(), q, b.wk(), k, b.wv(), v);
         if (b.qBias() != null) {
             addBias(q, b.qBias(), count);
             addBias(k, b.kBias(), count);
@@ -207,13 +205,7 @@ final class CpuForwardPass implements ForwardPass {
         for (int t = 0; t < count; t++) {
             rmsNorm(xb, t * dim, x, t * dim, b.ffnNorm(), dim);
         }
-        matmul(b.wGate(), xb, count, hb);
-        matmul(b.wUp(), xb, count, hb2);
-        int n = count * c.feedForwardLength();
-        for (int i = 0; i < n; i++) {
-            float g = hb[i];
-            hb[i] = g / (1f + (float) Math.exp(-g)) * hb2[i];
-        }
+        swiglu(b.wGate(), b.wUp(), xb, count, hb, hb2);
         matmul(b.wDown(), hb, count, xb);
         for (int i = 0; i < count * dim; i++) {
             x[i] += xb[i];
@@ -272,30 +264,99 @@ final class CpuForwardPass implements ForwardPass {
 
     /** out[t][r] = W[r] · in[t] for t < count. */
     private void matmul(Weight w, float[] in, int count, float[] out) {
-        matmul.set(w, in, count, out);
-        int tile = gemm.rowTile();
-        int grain = (pool.grainFor(w.rows(), 16) + tile - 1) / tile * tile;
-        pool.run(w.rows(), grain, matmul);
+        matmul.set(in, count, false);
+        matmul.add(w, out);
+        runMatmul();
     }
 
-    /** The projection work: a range of weight rows against all tokens of the chunk. */
+    /** Two or three projections of the same input in one parallel run (Q, K, V): one hand-off, not three. */
+    private void matmul(float[] in, int count, Weight w0, float[] out0, Weight w1, float[] out1, Weight w2, float[] out2) {
+        matmul.set(in, count, false);
+        matmul.add(w0, out0);
+        matmul.add(w1, out1);
+        matmul.add(w2, out2);
+        runMatmul();
+    }
+
+    /** gate[t][r] = silu(Wg[r] · in[t]) * (Wu[r] · in[t]): both projections and the activation in one run. */
+    private void swiglu(Weight gate, Weight up, float[] in, int count, float[] out, float[] scratch) {
+        matmul.set(in, count, true);
+        matmul.add(gate, out);
+        matmul.add(up, scratch);
+        runMatmul();
+    }
+
+    private void runMatmul() {
+        int rows = matmul.rows();
+        int tile = gemm.rowTile();
+        int grain = (pool.grainFor(rows, 16) + tile - 1) / tile * tile;
+        pool.run(rows, grain, matmul);
+    }
+
+    /**
+     * The projection work: a range of weight rows against all tokens of the chunk. Up to three
+     * weights with the same input share one index space (their rows one after the other); in SwiGLU
+     * mode the two weights are walked in step instead and combined as silu(first) * second.
+     */
     private final class MatmulTask implements CpuThreadPool.RangeTask {
-        private Weight weight;
-        private RowKernel kernel;
+        private final Weight[] weights = new Weight[3];
+        private final RowKernel[] kernels = new RowKernel[3];
+        private final float[][] outs = new float[3][];
+        private final int[] firstRow = new int[4];
+        private int parts;
+        private boolean swiglu;
         private float[] in;
-        private float[] out;
         private int count;
 
-        void set(Weight weight, float[] in, int count, float[] out) {
-            this.weight = weight;
-            this.kernel = CpuKernels.of(weight.type());
+        void set(float[] in, int count, boolean swiglu) {
             this.in = in;
             this.count = count;
-            this.out = out;
+            this.swiglu = swiglu;
+            this.parts = 0;
+        }
+
+        void add(Weight weight, float[] out) {
+            weights[parts] = weight;
+            kernels[parts] = CpuKernels.of(weight.type());
+            outs[parts] = out;
+            firstRow[parts + 1] = firstRow[parts] + weight.rows();
+            parts++;
+        }
+
+        int rows() {
+            return swiglu ? weights[0].rows() : firstRow[parts];
         }
 
         @Override
         public void run(int start, int end, int worker) {
+            if (swiglu) {
+                project(0, start, end, worker);
+                project(1, start, end, worker);
+                float[] g = outs[0];
+                float[] u = outs[1];
+                int rows = weights[0].rows();
+                for (int t = 0; t < count; t++) {
+                    for (int i = t * rows + start, e = t * rows + end; i < e; i++) {
+                        float v = g[i];
+                        g[i] = v / (1f + (float) Math.exp(-v)) * u[i];
+                    }
+                }
+                return;
+            }
+            for (int p = 0; p < parts; p++) {
+                int lo = Math.max(start, firstRow[p]);
+                int hi = Math.min(end, firstRow[p + 1]);
+                if (lo < hi) {
+                    project(p, lo - firstRow[p], hi - firstRow[p], worker);
+                }
+            }
+        }
+
+        /** Rows {@code [start, end)} of weight {@code p} against every token. */
+        private void project(int p, int start, int end, int worker) {
+            Weight weight = weights[p];
+            RowKernel kernel = kernels[p];
+            float[] out = outs[p];
             int cols = weight.cols();
             int rows = weight.rows();
             long rowBytes = weight.rowBytes();
