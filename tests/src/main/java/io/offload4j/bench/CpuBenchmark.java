@@ -96,7 +96,7 @@ public final class CpuBenchmark {
         boolean doTg = true;
         long peerTimeoutSeconds = 1800;
         /** Before each repetition, wait up to this long for the other processes to leave the CPUs idle. */
-        int quietWaitSeconds = 120;
+        int quietWaitSeconds = 0;
         /** "Idle": the rest of the machine used less than this fraction of all CPUs over half a second. */
         double quietBusyFraction = 0.10;
     }
@@ -570,7 +570,7 @@ public final class CpuBenchmark {
                   --only pp|tg                             run one of the two tests
                   --ours-only                              skip llama.cpp
                   --quiet-wait SECONDS                     before each run, wait up to this long for other processes
-                                                           to leave the CPUs idle (default 120; 0 = don't)
+                                                           to leave the CPUs idle (default 0: don't wait)
                 """.formatted(EngineOptions.DEFAULTS.chunkTokens());
     }
 }
