@@ -30,6 +30,7 @@ final class CpuForwardPass implements ForwardPass {
     private final CpuThreadPool pool;
     private final FloatOps ops = CpuKernels.floatOps();
     private final Gemm gemm = Gemm.best();
+    private final Attention attend = Attention.best();
     private final int maxContext;
     private final int maxChunk;
 
@@ -78,7 +79,8 @@ final class CpuForwardPass implements ForwardPass {
         inverseFrequencies = inverseFrequencies(c, weights.ropeFrequencyFactors());
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
         rowScratch = new float[pool.threads()][gemm.rowTile() * maxCols];
-        scores = new float[pool.threads()][maxContext];
+        int group = c.headCount() / c.headCountKv();
+        scores = new float[pool.threads()][group * (maxContext + attend.padding())];
     }
 
     private static void checkSupported(Model model) {
@@ -134,7 +136,8 @@ final class CpuForwardPass implements ForwardPass {
         if (capacity < 1 || capacity > maxContext) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
         }
-        return new CpuKvCache(config.blockCount(), capacity, config.keyValueDim(), config.valueDim());
+        return new CpuKvCache(config.blockCount(), capacity, capacity + attend.padding(), config.headCountKv(),
+                config.headDim(), config.valueDim());
     }
 
     @Override
@@ -191,11 +194,20 @@ final class CpuForwardPass implements ForwardPass {
         applyRope(k, count, c.headCountKv());
         float[] keys = cache.keys[b.index()];
         float[] values = cache.values[b.index()];
-        System.arraycopy(k, 0, keys, startPos * kvDim, count * kvDim);
+        // Keys go in transposed (per head: dimension-major), values as they are.
+        int stride = cache.keyStride;
+        for (int t = 0; t < count; t++) {
+            for (int j = 0; j < kvDim; j++) {
+                keys[j * stride + startPos + t] = k[t * kvDim + j];
+            }
+        }
         System.arraycopy(v, 0, values, startPos * vDim, count * vDim);
 
-        attention.set(keys, values, count, startPos);
-        pool.run(count * c.headCount(), 1, attention);
+        // One item per (token, KV head) and all the query heads that share it; per query head when
+        // that would leave threads idle (decode).
+        int split = count * c.headCountKv() >= 4 * pool.threads() ? 1 : c.headCount() / c.headCountKv();
+        attention.set(keys, values, stride, count, startPos, split);
+        pool.run(count * c.headCountKv() * split, 1, attention);
 
         matmul(b.wo(), attnOut, count, xb);
         for (int i = 0; i < count * dim; i++) {
@@ -380,54 +392,40 @@ final class CpuForwardPass implements ForwardPass {
         }
     }
 
-    /** Causal grouped-query attention: one (token, head) pair per index. */
+    /** Causal grouped-query attention: per index, one token's query heads of one KV head (or a part of them). */
     private final class AttentionTask implements CpuThreadPool.RangeTask {
         private float[] keys;
         private float[] values;
+        private int stride;
         private int startPos;
+        private int split;
 
-        void set(float[] keys, float[] values, int count, int startPos) {
+        void set(float[] keys, float[] values, int stride, int count, int startPos, int split) {
             this.keys = keys;
             this.values = values;
+            this.stride = stride;
             this.startPos = startPos;
+            this.split = split;
         }
 
         @Override
         public void run(int start, int end, int worker) {
             ModelConfig c = config;
             int heads = c.headCount();
+            int kvHeads = c.headCountKv();
             int hd = c.headDim();
-            int kvDim = c.keyValueDim();
             int vDim = c.valueDim();
-            int group = heads / c.headCountKv();
+            int perItem = heads / kvHeads / split;
             float scale = (float) (1.0 / Math.sqrt(hd));
             float[] att = scores[worker];
             for (int item = start; item < end; item++) {
-                int t = item / heads;
-                int h = item % heads;
-                int pos = startPos + t;
-                int qOff = (t * heads + h) * hd;
-                int kvHead = h / group;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int p = 0; p <= pos; p++) {
-                    float s = ops.dot(q, qOff, keys, p * kvDim + kvHead * hd, hd) * scale;
-                    att[p] = s;
-                    if (s > max) {
-                        max = s;
-                    }
-                }
-                float sum = 0;
-                for (int p = 0; p <= pos; p++) {
-                    float e = (float) Math.exp(att[p] - max);
-                    att[p] = e;
-                    sum += e;
-                }
-                float inv = 1f / sum;
-                int outOff = (t * heads + h) * hd;
-                java.util.Arrays.fill(attnOut, outOff, outOff + hd, 0f);
-                for (int p = 0; p <= pos; p++) {
-                    ops.axpy(att[p] * inv, values, p * vDim + kvHead * hd, attnOut, outOff, hd);
-                }
+                int t = item / (kvHeads * split);
+                int rest = item % (kvHeads * split);
+                int kvHead = rest / split;
+                int h = kvHead * split * perItem + (rest % split) * perItem;
+                int off = (t * heads + h) * hd;
+                attend.attend(q, off, perItem, hd, keys, kvHead * hd * stride, stride, values, kvHead * hd, vDim,
+                        startPos + t + 1, scale, att, attnOut, off);
             }
         }
     }
