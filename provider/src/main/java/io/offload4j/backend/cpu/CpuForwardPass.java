@@ -301,7 +301,9 @@ final class CpuForwardPass implements ForwardPass {
     private void runMatmul() {
         int rows = matmul.rows();
         int tile = gemm.rowTile();
-        int grain = (pool.grainFor(rows, 16) + tile - 1) / tile * tile;
+        // About 16 chunks per thread: whoever finishes first waits for at most a small chunk.
+        int grain = Math.max(16, (rows + 16 * pool.threads() - 1) / (16 * pool.threads()));
+        grain = (grain + tile - 1) / tile * tile;
         pool.run(rows, grain, matmul);
     }
 
