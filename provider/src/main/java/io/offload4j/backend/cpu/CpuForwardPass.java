@@ -350,10 +350,7 @@ final class CpuForwardPass implements ForwardPass {
                 float[] u = outs[1];
                 int rows = weights[0].rows();
                 for (int t = 0; t < count; t++) {
-                    for (int i = t * rows + start, e = t * rows + end; i < e; i++) {
-                        float v = g[i];
-                        g[i] = v / (1f + (float) Math.exp(-v)) * u[i];
-                    }
+                    gemm.swiglu(g, u, t * rows + start, t * rows + end);
                 }
                 return;
             }

@@ -12,6 +12,9 @@ interface Gemm {
      */
     void multiply(float[] w, int wOff, int rows, float[] in, int count, int cols, float[] out, int outOff, int outStride);
 
+    /** {@code g[i] = silu(g[i]) * u[i]} for {@code from <= i < to}, silu(x) = x / (1 + e^-x). */
+    void swiglu(float[] g, float[] u, int from, int to);
+
     /** Rows that {@link #multiply} handles best in one call (a multiple of its register tile). */
     int rowTile();
 

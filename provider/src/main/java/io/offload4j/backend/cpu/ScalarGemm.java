@@ -7,6 +7,14 @@ final class ScalarGemm implements Gemm {
     private ScalarGemm() {}
 
     @Override
+    public void swiglu(float[] g, float[] u, int from, int to) {
+        for (int i = from; i < to; i++) {
+            float v = g[i];
+            g[i] = v / (1f + (float) Math.exp(-v)) * u[i];
+        }
+    }
+
+    @Override
     public int rowTile() {
         return 1;
     }

@@ -42,4 +42,23 @@ class GemmTest {
             }
         }
     }
+
+    @Test
+    void swigluMatchesTheFormula() {
+        SplittableRandom random = new SplittableRandom(5);
+        for (Gemm g : new Gemm[] {ScalarGemm.INSTANCE, Gemm.best()}) {
+            float[] gate = new float[103];
+            float[] up = new float[103];
+            for (int i = 0; i < gate.length; i++) {
+                gate[i] = (float) random.nextDouble(-30, 30);
+                up[i] = (float) random.nextDouble(-2, 2);
+            }
+            float[] out = gate.clone();
+            g.swiglu(out, up, 3, 100);
+            for (int i = 0; i < gate.length; i++) {
+                double ref = i < 3 || i >= 100 ? gate[i] : gate[i] / (1 + Math.exp(-gate[i])) * up[i];
+                assertEquals(ref, out[i], 1e-6 * Math.max(1, Math.abs(ref)), g.getClass().getSimpleName() + " " + i);
+            }
+        }
+    }
 }
