@@ -9,6 +9,7 @@ import io.offload4j.model.ModelConfig;
 import io.offload4j.tokenizer.StreamingDetokenizer;
 import io.offload4j.tokenizer.Tokenizer;
 import io.offload4j.tokenizer.Tokenizers;
+import io.offload4j.tokenizer.template.ChatTemplates;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -27,6 +28,7 @@ public final class InferenceEngine implements AutoCloseable {
     private final int contextLength;
     private final Object lock = new Object();
     private volatile boolean closed;
+    private volatile ChatPrompts chatPrompts;
 
     private InferenceEngine(Model model, Tokenizer tokenizer, Backend backend, ForwardPass pass, int contextLength) {
         this.model = model;
@@ -72,6 +74,24 @@ public final class InferenceEngine implements AutoCloseable {
 
     public Tokenizer tokenizer() {
         return tokenizer;
+    }
+
+    /**
+     * The model's chat format: its own {@code tokenizer.chat_template}, or a built-in fallback chosen from
+     * its special tokens. Compiled on first use, so a template this engine cannot parse only fails chat use.
+     */
+    public ChatPrompts chatPrompts() {
+        ChatPrompts p = chatPrompts;
+        if (p == null) {
+            synchronized (this) {
+                p = chatPrompts;
+                if (p == null) {
+                    p = new ChatPrompts(tokenizer, ChatTemplates.forModel(model.metadata()));
+                    chatPrompts = p;
+                }
+            }
+        }
+        return p;
     }
 
     /** The longest sequence (prompt + generated tokens) this engine serves. */

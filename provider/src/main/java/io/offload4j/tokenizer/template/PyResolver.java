@@ -203,7 +203,7 @@ final class PyResolver extends ELResolver {
     }
 
     static TemplateRuntimeError noAttribute(String type, String name) {
-        return new TemplateRuntimeError("'" + type + "' object has no attribute '" + name + "'");
+        return new TemplateRuntimeError("'" + type + " object' has no attribute '" + name + "'"); // Jinja2's wording
     }
 
     private static TemplateRuntimeError unsafe(String type, String name) {

@@ -6,6 +6,7 @@ import io.offload4j.engine.GenerationRequest;
 import io.offload4j.engine.GenerationResult;
 import io.offload4j.engine.InferenceEngine;
 import io.offload4j.gguf.ModelFormatException;
+import io.offload4j.tokenizer.template.TemplateException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -57,7 +58,7 @@ public final class ChatCli {
         }
         try {
             return new ChatCli(options, out, err).execute();
-        } catch (ModelFormatException | IllegalArgumentException | IllegalStateException e) {
+        } catch (ModelFormatException | TemplateException | IllegalArgumentException | IllegalStateException e) {
             err.println("offload4j-chat: " + e.getMessage());
             return 1;
         }
@@ -92,8 +93,10 @@ public final class ChatCli {
     }
 
     private GenerationResult generate(InferenceEngine engine, int[] tokens, Prompts prompts, String echo) {
-        GenerationRequest request = new GenerationRequest(tokens, options.maxTokens(), options.sampling(),
-                options.stops(), prompts.stopTokens(options.raw()));
+        List<String> stops = new ArrayList<>(options.stops());
+        stops.addAll(prompts.stopStrings(options.raw()));
+        GenerationRequest request = new GenerationRequest(tokens, options.maxTokens(), options.sampling(), stops,
+                prompts.stopTokens(options.raw()));
         GenerationListener listener = options.json() ? GenerationListener.NONE : new GenerationListener() {
             @Override
             public void onPromptProcessed(int promptTokens, long nanos) {

@@ -43,6 +43,16 @@ class ChatCliTest {
     }
 
     @Test
+    void chatModeUsesTheModelsChatFormat() {
+        // stories260K has no chat template and no chat tokens: the plain fallback format renders the
+        // user's text as is, so chat mode continues it exactly as a raw completion does.
+        Path model = SharedData.require("models/stories260K.gguf");
+        Run r = run("--model", model.toString(), "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "60");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(REFERENCE.substring("Once upon a time".length()), r.out().strip());
+    }
+
+    @Test
     void jsonOutputHasTokensUsageFinishReasonAndTimings() {
         Path model = SharedData.require("models/stories260K.gguf");
         Run r = run("--model", model.toString(), "--raw", "--prompt", "Once upon a time", "--temperature", "0",
