@@ -48,6 +48,10 @@ final class CpuForwardPass implements ForwardPass {
     private final double[] inverseFrequencies;
     // Per worker thread.
     private final float[][] rowScratch;
+    private final float[][] tileScratch;
+    /** The chunk's activations transposed into panels for the packed GEMM (empty without one). */
+    private final float[] panel;
+    private final PackTask pack = new PackTask();
     private final float[][] scores;
 
     private final MatmulTask matmul = new MatmulTask();
@@ -78,7 +82,11 @@ final class CpuForwardPass implements ForwardPass {
         ropeSin = new float[maxChunk * half];
         inverseFrequencies = inverseFrequencies(c, weights.ropeFrequencyFactors());
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
-        rowScratch = new float[pool.threads()][gemm.rowTile() * maxCols];
+        rowScratch = new float[pool.threads()][Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols];
+        int pt = gemm.panelTokens();
+        tileScratch = new float[pool.threads()][Math.max(1, gemm.packedRowTile() * pt)];
+        panel = pt == 0 || maxChunk < PACKED_MIN_TOKENS ? new float[0]
+                : new float[(maxChunk + pt - 1) / pt * pt * maxCols];
         int group = c.headCount() / c.headCountKv();
         scores = new float[pool.threads()][group * (maxContext + attend.padding())];
     }
@@ -298,9 +306,19 @@ final class CpuForwardPass implements ForwardPass {
         runMatmul();
     }
 
+    /** Chunks of at least this many tokens use the packed GEMM (below, the padding of its panels costs more than it saves). */
+    private static final int PACKED_MIN_TOKENS = 8;
+
     private void runMatmul() {
         int rows = matmul.rows();
-        int tile = gemm.rowTile();
+        boolean packed = matmul.count >= PACKED_MIN_TOKENS && panel.length > 0;
+        if (packed) {
+            int cols = matmul.weights[0].cols();
+            pack.set(matmul.in, matmul.count, cols);
+            pool.run(cols, Math.max(64, (cols + 2 * pool.threads() - 1) / (2 * pool.threads())), pack);
+        }
+        matmul.packed = packed;
+        int tile = packed ? gemm.packedRowTile() : gemm.rowTile();
         // About 16 chunks per thread: whoever finishes first waits for at most a small chunk.
         int grain = Math.max(16, (rows + 16 * pool.threads() - 1) / (16 * pool.threads()));
         grain = (grain + tile - 1) / tile * tile;
@@ -319,6 +337,7 @@ final class CpuForwardPass implements ForwardPass {
         private final int[] firstRow = new int[4];
         private int parts;
         private boolean swiglu;
+        private boolean packed;
         private float[] in;
         private int count;
 
@@ -380,14 +399,36 @@ final class CpuForwardPass implements ForwardPass {
             // Decode a few rows at a time, then multiply them with every token of the chunk in
             // register tiles: the weights are read once per chunk, the activations once per tile.
             float[] tileRows = rowScratch[worker];
-            int tile = gemm.rowTile();
+            int tile = packed ? gemm.packedRowTile() : gemm.rowTile();
             for (int r = start; r < end; r += tile) {
                 int n = Math.min(tile, end - r);
                 for (int i = 0; i < n; i++) {
                     kernel.dequantize(weight.data(), (r + i) * rowBytes, tileRows, i * cols, cols);
                 }
-                gemm.multiply(tileRows, 0, n, in, count, cols, out, r, rows);
+                if (packed) {
+                    gemm.multiplyPacked(tileRows, 0, n, panel, count, cols, out, r, rows, tileScratch[worker]);
+                } else {
+                    gemm.multiply(tileRows, 0, n, in, count, cols, out, r, rows);
+                }
             }
+        }
+    }
+
+    /** Transposes a range of the input's columns into {@link #panel}. */
+    private final class PackTask implements CpuThreadPool.RangeTask {
+        private float[] in;
+        private int count;
+        private int cols;
+
+        void set(float[] in, int count, int cols) {
+            this.in = in;
+            this.count = count;
+            this.cols = cols;
+        }
+
+        @Override
+        public void run(int start, int end, int worker) {
+            gemm.pack(in, count, cols, panel, start, end);
         }
     }
 

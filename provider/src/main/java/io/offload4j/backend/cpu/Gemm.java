@@ -15,6 +15,27 @@ interface Gemm {
     /** {@code g[i] = silu(g[i]) * u[i]} for {@code from <= i < to}, silu(x) = x / (1 + e^-x). */
     void swiglu(float[] g, float[] u, int from, int to);
 
+    /**
+     * Tokens per panel of {@link #pack}ed activations, or 0 where this kernel has no packed form.
+     * With a packed input, {@link #multiplyPacked} broadcasts weights against runs of tokens, with
+     * no horizontal sums.
+     */
+    int panelTokens();
+
+    /**
+     * Transposes columns {@code [kFrom, kTo)} of {@code count} token rows of {@code in} ({@code cols}
+     * wide) into panels: {@code panel[(b * cols + k) * P + j] = in[(b * P + j) * cols + k]} with
+     * {@code P = panelTokens()}, zero past the last token.
+     */
+    void pack(float[] in, int count, int cols, float[] panel, int kFrom, int kTo);
+
+    /** {@link #multiply} with the input {@link #pack}ed; {@code scratch} holds at least {@link #packedRowTile()} × P floats. */
+    void multiplyPacked(float[] w, int wOff, int rows, float[] panel, int count, int cols, float[] out, int outOff,
+                        int outStride, float[] scratch);
+
+    /** Rows that {@link #multiplyPacked} handles best in one call. */
+    int packedRowTile();
+
     /** Rows that {@link #multiply} handles best in one call (a multiple of its register tile). */
     int rowTile();
 

@@ -15,6 +15,27 @@ final class ScalarGemm implements Gemm {
     }
 
     @Override
+    public int panelTokens() {
+        return 0;
+    }
+
+    @Override
+    public void pack(float[] in, int count, int cols, float[] panel, int kFrom, int kTo) {
+        throw new UnsupportedOperationException("no packed form");
+    }
+
+    @Override
+    public void multiplyPacked(float[] w, int wOff, int rows, float[] panel, int count, int cols, float[] out,
+                               int outOff, int outStride, float[] scratch) {
+        throw new UnsupportedOperationException("no packed form");
+    }
+
+    @Override
+    public int packedRowTile() {
+        return 1;
+    }
+
+    @Override
     public int rowTile() {
         return 1;
     }

@@ -32,6 +32,131 @@ final class VectorGemm implements Gemm {
         }
     }
 
+    /** Two vectors of tokens per panel: 6 rows × 2 vectors = 12 accumulators, 2 loads + 6 broadcasts per step. */
+    private static final int P = 2 * L;
+    private static final int PACKED_ROWS = 6;
+
+    @Override
+    public int panelTokens() {
+        return P;
+    }
+
+    @Override
+    public int packedRowTile() {
+        return PACKED_ROWS;
+    }
+
+    @Override
+    public void pack(float[] in, int count, int cols, float[] panel, int kFrom, int kTo) {
+        int blocks = (count + P - 1) / P;
+        for (int b = 0; b < blocks; b++) {
+            int base = b * cols * P;
+            for (int j = 0; j < P; j++) {
+                int t = b * P + j;
+                if (t < count) {
+                    int src = t * cols;
+                    for (int k = kFrom; k < kTo; k++) {
+                        panel[base + k * P + j] = in[src + k];
+                    }
+                } else {
+                    for (int k = kFrom; k < kTo; k++) {
+                        panel[base + k * P + j] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void multiplyPacked(float[] w, int wOff, int rows, float[] panel, int count, int cols, float[] out,
+                               int outOff, int outStride, float[] scratch) {
+        int blocks = (count + P - 1) / P;
+        int i = 0;
+        for (; i + PACKED_ROWS <= rows; i += PACKED_ROWS) {
+            for (int b = 0; b < blocks; b++) {
+                panel6(w, wOff + i * cols, cols, panel, b * cols * P, scratch);
+                scatter(scratch, PACKED_ROWS, b * P, count, out, outOff + i, outStride);
+            }
+        }
+        for (; i < rows; i++) {
+            for (int b = 0; b < blocks; b++) {
+                panel1(w, wOff + i * cols, cols, panel, b * cols * P, scratch);
+                scatter(scratch, 1, b * P, count, out, outOff + i, outStride);
+            }
+        }
+    }
+
+    /** scratch[r * P + j] = Σ_k w[w0 + r·cols + k] · panel[p0 + k·P + j], r < 6, j < P. */
+    private static void panel6(float[] w, int w0, int cols, float[] panel, int p0, float[] scratch) {
+        int w1 = w0 + cols;
+        int w2 = w1 + cols;
+        int w3 = w2 + cols;
+        int w4 = w3 + cols;
+        int w5 = w4 + cols;
+        FloatVector a00 = FloatVector.zero(F), a01 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F), a11 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F), a21 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F), a31 = FloatVector.zero(F);
+        FloatVector a40 = FloatVector.zero(F), a41 = FloatVector.zero(F);
+        FloatVector a50 = FloatVector.zero(F), a51 = FloatVector.zero(F);
+        for (int k = 0, p = p0; k < cols; k++, p += P) {
+            FloatVector b0 = FloatVector.fromArray(F, panel, p);
+            FloatVector b1 = FloatVector.fromArray(F, panel, p + L);
+            FloatVector x = FloatVector.broadcast(F, w[w0 + k]);
+            a00 = x.fma(b0, a00);
+            a01 = x.fma(b1, a01);
+            x = FloatVector.broadcast(F, w[w1 + k]);
+            a10 = x.fma(b0, a10);
+            a11 = x.fma(b1, a11);
+            x = FloatVector.broadcast(F, w[w2 + k]);
+            a20 = x.fma(b0, a20);
+            a21 = x.fma(b1, a21);
+            x = FloatVector.broadcast(F, w[w3 + k]);
+            a30 = x.fma(b0, a30);
+            a31 = x.fma(b1, a31);
+            x = FloatVector.broadcast(F, w[w4 + k]);
+            a40 = x.fma(b0, a40);
+            a41 = x.fma(b1, a41);
+            x = FloatVector.broadcast(F, w[w5 + k]);
+            a50 = x.fma(b0, a50);
+            a51 = x.fma(b1, a51);
+        }
+        a00.intoArray(scratch, 0);
+        a01.intoArray(scratch, L);
+        a10.intoArray(scratch, P);
+        a11.intoArray(scratch, P + L);
+        a20.intoArray(scratch, 2 * P);
+        a21.intoArray(scratch, 2 * P + L);
+        a30.intoArray(scratch, 3 * P);
+        a31.intoArray(scratch, 3 * P + L);
+        a40.intoArray(scratch, 4 * P);
+        a41.intoArray(scratch, 4 * P + L);
+        a50.intoArray(scratch, 5 * P);
+        a51.intoArray(scratch, 5 * P + L);
+    }
+
+    private static void panel1(float[] w, int w0, int cols, float[] panel, int p0, float[] scratch) {
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
+        for (int k = 0, p = p0; k < cols; k++, p += P) {
+            FloatVector x = FloatVector.broadcast(F, w[w0 + k]);
+            a0 = x.fma(FloatVector.fromArray(F, panel, p), a0);
+            a1 = x.fma(FloatVector.fromArray(F, panel, p + L), a1);
+        }
+        a0.intoArray(scratch, 0);
+        a1.intoArray(scratch, L);
+    }
+
+    /** out[o + t·stride + r] = scratch[r·P + j] for the panel's tokens t = t0 + j < count. */
+    private static void scatter(float[] scratch, int rows, int t0, int count, float[] out, int o, int stride) {
+        int n = Math.min(P, count - t0);
+        for (int j = 0; j < n; j++) {
+            int dst = o + (t0 + j) * stride;
+            for (int r = 0; r < rows; r++) {
+                out[dst + r] = scratch[r * P + j];
+            }
+        }
+    }
+
     @Override
     public int rowTile() {
         return 4;

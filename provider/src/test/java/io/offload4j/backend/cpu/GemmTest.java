@@ -61,4 +61,45 @@ class GemmTest {
             }
         }
     }
+
+    @Test
+    void packedKernelMatchesADoublePrecisionReference() {
+        Gemm g = Gemm.best();
+        int pt = g.panelTokens();
+        if (pt == 0) {
+            return;
+        }
+        SplittableRandom random = new SplittableRandom(9);
+        for (int rows : new int[] {1, 5, 6, 7, 13}) {
+            for (int count : new int[] {1, 8, 16, 17, 33}) {
+                for (int cols : new int[] {8, 64, 100}) {
+                    float[] w = new float[rows * cols];
+                    float[] in = new float[count * cols];
+                    for (int i = 0; i < w.length; i++) {
+                        w[i] = (float) random.nextDouble(-1, 1);
+                    }
+                    for (int i = 0; i < in.length; i++) {
+                        in[i] = (float) random.nextDouble(-1, 1);
+                    }
+                    float[] panel = new float[(count + pt - 1) / pt * pt * cols];
+                    java.util.Arrays.fill(panel, Float.NaN);
+                    g.pack(in, count, cols, panel, 0, cols / 2);
+                    g.pack(in, count, cols, panel, cols / 2, cols);
+                    int stride = rows + 2;
+                    float[] out = new float[1 + count * stride];
+                    g.multiplyPacked(w, 0, rows, panel, count, cols, out, 1, stride, new float[g.packedRowTile() * pt]);
+                    for (int t = 0; t < count; t++) {
+                        for (int r = 0; r < rows; r++) {
+                            double ref = 0;
+                            for (int k = 0; k < cols; k++) {
+                                ref += (double) w[r * cols + k] * in[t * cols + k];
+                            }
+                            assertEquals(ref, out[1 + t * stride + r], 1e-4 * Math.sqrt(cols),
+                                    rows + "x" + count + "x" + cols + " t=" + t + " r=" + r);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
