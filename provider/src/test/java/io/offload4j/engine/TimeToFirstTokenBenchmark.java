@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>By default a small model keeps this test quick; for the numbers in the README run
  * <pre>
  * ./mvnw -B -pl provider -am test -Dtest=TimeToFirstTokenBenchmark -Dsurefire.failIfNoSpecifiedTests=false \
- *     -Doffload4j.ttft.model=small -Doffload4j.ttft.prompt=1000
+ *     -Doffload4j.ttft.model=small -Doffload4j.ttft.prompt=512 -Doffload4j.ttft.runs=3
  * </pre>
  * ({@code small}: {@link SyntheticModelSpec#small} at Q8_0, 410 M parameters).
  */
