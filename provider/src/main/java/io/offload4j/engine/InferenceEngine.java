@@ -6,8 +6,10 @@ import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
+import io.offload4j.tokenizer.StreamingDetokenizer;
 import io.offload4j.tokenizer.Tokenizer;
 import io.offload4j.tokenizer.Tokenizers;
+import io.offload4j.tokenizer.template.ChatTemplates;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -26,6 +28,7 @@ public final class InferenceEngine implements AutoCloseable {
     private final int contextLength;
     private final Object lock = new Object();
     private volatile boolean closed;
+    private volatile ChatPrompts chatPrompts;
 
     private InferenceEngine(Model model, Tokenizer tokenizer, Backend backend, ForwardPass pass, int contextLength) {
         this.model = model;
@@ -71,6 +74,24 @@ public final class InferenceEngine implements AutoCloseable {
 
     public Tokenizer tokenizer() {
         return tokenizer;
+    }
+
+    /**
+     * The model's chat format: its own {@code tokenizer.chat_template}, or a built-in fallback chosen from
+     * its special tokens. Compiled on first use, so a template this engine cannot parse only fails chat use.
+     */
+    public ChatPrompts chatPrompts() {
+        ChatPrompts p = chatPrompts;
+        if (p == null) {
+            synchronized (this) {
+                p = chatPrompts;
+                if (p == null) {
+                    p = new ChatPrompts(tokenizer, ChatTemplates.forModel(model.metadata()));
+                    chatPrompts = p;
+                }
+            }
+        }
+        return p;
     }
 
     /** The longest sequence (prompt + generated tokens) this engine serves. */
@@ -129,7 +150,7 @@ public final class InferenceEngine implements AutoCloseable {
         Sampler sampler = new Sampler(request.sampling(), logits.length);
         StopStringMatcher stops = new StopStringMatcher(request.stopStrings());
         boolean hasStops = !request.stopStrings().isEmpty();
-        Utf8Accumulator utf8 = new Utf8Accumulator();
+        StreamingDetokenizer detokenizer = new StreamingDetokenizer(tokenizer);
         StringBuilder text = new StringBuilder();
         int emitted = 0;
 
@@ -154,7 +175,7 @@ public final class InferenceEngine implements AutoCloseable {
                 finish = FinishReason.STOP;
                 break;
             }
-            String piece = tokenizer.isControl(token) ? "" : utf8.append(tokenizer.tokenBytes(token));
+            String piece = detokenizer.feed(token);
             int before = text.length();
             text.append(piece);
             String out;
@@ -188,7 +209,7 @@ public final class InferenceEngine implements AutoCloseable {
             }
         }
         if (finish != FinishReason.STOP || !hasStops) {
-            String rest = utf8.flush();
+            String rest = detokenizer.flush();
             text.append(rest);
         }
         if (emitted < text.length()) {

@@ -24,6 +24,12 @@ public final class GgufMetadata {
         this.entries = Collections.unmodifiableMap(new LinkedHashMap<>(entries));
     }
 
+    /** For the reader: {@code entries} is already an unmodifiable map nobody else holds (no copy). */
+    GgufMetadata(Path file, Map<String, Entry> entries, boolean owned) {
+        this.file = file;
+        this.entries = owned ? entries : Collections.unmodifiableMap(new LinkedHashMap<>(entries));
+    }
+
     public Map<String, Entry> entries() {
         return entries;
     }
@@ -54,13 +60,21 @@ public final class GgufMetadata {
         return has(key) ? Optional.of(getString(key)) : Optional.empty();
     }
 
-    /** Any integer type, widened to long. */
+    /**
+     * Any integer type, widened to long.
+     *
+     * @throws ModelFormatException also for a UINT64 value above {@link Long#MAX_VALUE}
+     */
     public long getLong(String key) {
         Object v = require(key, "an integer");
         if (v instanceof Integer i) {
             return i;
         }
         if (v instanceof Long l) {
+            if (l < 0 && entries.get(key).type() == GgufValueType.UINT64) {
+                throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is the UINT64 " + Long.toUnsignedString(l)
+                        + ", which does not fit a signed 64-bit integer; the value is corrupt");
+            }
             return l;
         }
         throw wrongType(key, "an integer");
@@ -70,7 +84,8 @@ public final class GgufMetadata {
     public int getInt(String key) {
         long v = getLong(key);
         if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
-            throw new ModelFormatException(file, "metadata key '" + key + "' is " + v + ", which does not fit a 32-bit integer");
+            throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is " + v + ", which does not fit a 32-bit integer"
+                    + " (expected at most " + Integer.MAX_VALUE + ")");
         }
         return (int) v;
     }
@@ -109,7 +124,7 @@ public final class GgufMetadata {
         if (a.values() instanceof String[] s) {
             return s;
         }
-        throw new ModelFormatException(file, "metadata key '" + key + "' is an " + a + ", expected an array of STRING");
+        throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is an " + a + ", expected an array of STRING");
     }
 
     /** FLOAT32 or FLOAT64 elements, as floats. */
@@ -125,7 +140,7 @@ public final class GgufMetadata {
             }
             return f;
         }
-        throw new ModelFormatException(file, "metadata key '" + key + "' is an " + a + ", expected an array of FLOAT32");
+        throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is an " + a + ", expected an array of FLOAT32");
     }
 
     /** Integer elements that fit an int. */
@@ -137,15 +152,16 @@ public final class GgufMetadata {
         if (a.values() instanceof long[] l) {
             int[] r = new int[l.length];
             for (int i = 0; i < l.length; i++) {
-                if (l[i] < Integer.MIN_VALUE || l[i] > Integer.MAX_VALUE) {
-                    throw new ModelFormatException(file, "metadata key '" + key + "' element " + i + " is " + l[i]
-                            + ", which does not fit a 32-bit integer");
+                boolean unsigned = a.elementType() == GgufValueType.UINT64;
+                if (l[i] < Integer.MIN_VALUE || l[i] > Integer.MAX_VALUE || (unsigned && l[i] < 0)) {
+                    throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' element " + i + " is "
+                            + (unsigned ? Long.toUnsignedString(l[i]) : l[i]) + ", which does not fit a 32-bit integer");
                 }
                 r[i] = (int) l[i];
             }
             return r;
         }
-        throw new ModelFormatException(file, "metadata key '" + key + "' is an " + a + ", expected an array of integers");
+        throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is an " + a + ", expected an array of integers");
     }
 
     private <T> T as(String key, Class<T> type, String expected) {
@@ -159,7 +175,7 @@ public final class GgufMetadata {
     private Object require(String key, String expected) {
         Entry e = entries.get(key);
         if (e == null) {
-            throw new ModelFormatException(file, "metadata key '" + key + "' is missing (expected " + expected
+            throw new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is missing (expected " + expected
                     + "); is this a complete GGUF model file?");
         }
         return e.value();
@@ -167,7 +183,14 @@ public final class GgufMetadata {
 
     private ModelFormatException wrongType(String key, String expected) {
         Entry e = entries.get(key);
-        String found = e.type() == GgufValueType.ARRAY ? "an " + e.value() : e.type().toString();
-        return new ModelFormatException(file, "metadata key '" + key + "' is " + found + ", expected " + expected);
+        String found = e.type() == GgufValueType.ARRAY ? "an " + e.value() : e.type() + " " + shortValue(e.value());
+        return new ModelFormatException(file, "metadata key '" + GgufFile.printable(key) + "' is " + found + ", expected " + expected
+                + "; the file was written for a different model format or is corrupt");
+    }
+
+    private static String shortValue(Object v) {
+        String s = v instanceof String str ? "'" + GgufFile.printable(str.length() > 60 ? str.substring(0, 60) + "..." : str)
+                + "'" : String.valueOf(v);
+        return "(" + s + ")";
     }
 }

@@ -39,12 +39,11 @@ public final class GgufWriter {
     private final List<PendingTensor> tensors = new ArrayList<>();
     private int alignment = GgufFile.DEFAULT_ALIGNMENT;
 
-    /** Sets {@code general.alignment} (a power of two). */
+    /** Sets {@code general.alignment} (a power of two, at most 2^30). */
     public GgufWriter alignment(int alignment) {
-        if (alignment <= 0 || Integer.bitCount(alignment) != 1) {
-            throw new IllegalArgumentException("alignment must be a power of two: " + alignment);
+        if (alignment <= 0 || Integer.bitCount(alignment) != 1 || alignment > GgufFile.MAX_ALIGNMENT) {
+            throw new IllegalArgumentException("alignment must be a power of two up to 2^30: " + alignment);
         }
-        this.alignment = alignment;
         return put(GgufFile.ALIGNMENT_KEY, GgufValueType.UINT32, (long) alignment);
     }
 
@@ -53,10 +52,63 @@ public final class GgufWriter {
      * Float, Double, Boolean, String, and {@link GgufArray} for ARRAY.
      */
     public GgufWriter put(String key, GgufValueType type, Object value) {
-        Objects.requireNonNull(key);
-        Objects.requireNonNull(value);
+        Objects.requireNonNull(key, "key");
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(value, "value");
+        checkValue(key, type, value, 0);
+        if (key.equals(GgufFile.ALIGNMENT_KEY)) {
+            long a = type == GgufValueType.UINT32 ? ((Number) value).longValue() : -1;
+            if (a <= 0 || Long.bitCount(a) != 1 || a > GgufFile.MAX_ALIGNMENT) {
+                throw new IllegalArgumentException(key + " must be a UINT32 power of two up to 2^30, not " + type + " " + value);
+            }
+            this.alignment = (int) a;
+        }
         metadata.put(key, new GgufMetadata.Entry(type, value));
         return this;
+    }
+
+    /** Rejects values the encoder would mangle: wrong class, integer out of the type's range. */
+    private static void checkValue(String key, GgufValueType type, Object value, int depth) {
+        String problem = switch (type) {
+            case UINT8 -> integerIn(value, 0, 0xff);
+            case INT8 -> integerIn(value, Byte.MIN_VALUE, Byte.MAX_VALUE);
+            case UINT16 -> integerIn(value, 0, 0xffff);
+            case INT16 -> integerIn(value, Short.MIN_VALUE, Short.MAX_VALUE);
+            case UINT32 -> integerIn(value, 0, 0xffff_ffffL);
+            case INT32 -> integerIn(value, Integer.MIN_VALUE, Integer.MAX_VALUE);
+            case UINT64, INT64 -> integerIn(value, Long.MIN_VALUE, Long.MAX_VALUE);
+            case FLOAT32, FLOAT64 -> value instanceof Float || value instanceof Double ? null : "needs a Float or Double";
+            case BOOL -> value instanceof Boolean ? null : "needs a Boolean";
+            case STRING -> value instanceof String ? null : "needs a String";
+            case ARRAY -> {
+                if (!(value instanceof GgufArray a)) {
+                    yield "needs a GgufArray";
+                }
+                if (depth >= GgufFile.MAX_ARRAY_DEPTH) {
+                    yield "nests arrays more than " + GgufFile.MAX_ARRAY_DEPTH + " deep, which readers reject";
+                }
+                for (int i = 0, n = a.length(); i < n; i++) {
+                    Object element = java.lang.reflect.Array.get(a.values(), i);
+                    if (element == null) {
+                        yield "has a null element " + i;
+                    }
+                    checkValue(key + "[" + i + "]", a.elementType(), element, depth + 1);
+                }
+                yield null;
+            }
+        };
+        if (problem != null) {
+            throw new IllegalArgumentException("metadata key '" + key + "': a " + type + " value " + problem + ", got "
+                    + value.getClass().getSimpleName() + " " + value);
+        }
+    }
+
+    private static String integerIn(Object value, long min, long max) {
+        if (!(value instanceof Integer || value instanceof Long || value instanceof Short || value instanceof Byte)) {
+            return "needs an Integer or Long";
+        }
+        long v = ((Number) value).longValue();
+        return v < min || v > max ? "must be in " + min + ".." + max : null;
     }
 
     public GgufWriter putString(String key, String value) {
@@ -95,7 +147,7 @@ public final class GgufWriter {
     public GgufWriter putAll(GgufMetadata source) {
         source.entries().forEach((k, v) -> {
             if (!k.equals(GgufFile.ALIGNMENT_KEY)) {
-                metadata.put(k, v);
+                put(k, v.type(), v.value());
             }
         });
         return this;
@@ -108,6 +160,11 @@ public final class GgufWriter {
     public GgufWriter addTensor(String name, GgmlType type, long[] dims, TensorFiller filler) {
         if (dims.length < 1 || dims.length > GgufFile.MAX_DIMS) {
             throw new IllegalArgumentException(name + ": rank must be 1.." + GgufFile.MAX_DIMS);
+        }
+        for (int d = 0; d < dims.length; d++) {
+            if (dims[d] <= 0) {
+                throw new IllegalArgumentException(name + ": dimension " + d + " is " + dims[d] + "; every dimension must be at least 1");
+            }
         }
         if (dims[0] % type.blockSize() != 0) {
             throw new IllegalArgumentException(name + ": row length " + dims[0] + " is not a multiple of the "

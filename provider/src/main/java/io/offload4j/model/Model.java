@@ -43,14 +43,11 @@ public final class Model implements AutoCloseable {
     public static Model fromFile(GgufFile file) {
         GgufMetadata md = file.metadata();
         Path path = file.path();
-        GgufTensorInfo embd = file.tensors().get("token_embd.weight");
-        if (embd == null) {
-            // Checked before the config so a vocabulary-only file gets a message about what it is.
-            if (!md.has("general.architecture")) {
-                throw new ModelFormatException(path, "has no 'general.architecture' and no tensors: it is not a model"
-                        + " (a vocabulary-only GGUF?)");
-            }
+        if (file.tensors().isEmpty()) {
+            throw new ModelFormatException(path, "has no tensors: it is a vocabulary-only GGUF (or a header without"
+                    + " weights), not a model; point to the model's .gguf file");
         }
+        GgufTensorInfo embd = file.tensors().get("token_embd.weight");
         int vocab = md.has("tokenizer.ggml.tokens") ? md.getArray("tokenizer.ggml.tokens").length()
                 : embd != null ? (int) embd.dim(1) : 0;
         ModelConfig config = ModelConfig.fromMetadata(path, md, vocab);

@@ -59,6 +59,11 @@ abstract class AbstractTokenizer implements Tokenizer {
         while (pos < n) {
             int start = vocab.specials.find(text, pos, parseSpecial, match);
             int end = start < 0 ? n : start;
+            if (start >= 0 && (vocab.strip[match[0]] & Vocabulary.LSTRIP) != 0) {
+                while (end > pos && isAsciiSpace(text.charAt(end - 1))) {
+                    end--;
+                }
+            }
             if (end > pos) {
                 encodeText(text.substring(pos, end), afterSpecial, out);
                 afterSpecial = false;
@@ -69,11 +74,20 @@ abstract class AbstractTokenizer implements Tokenizer {
             out.add(match[0]);
             afterSpecial = true;
             pos = match[1];
+            if ((vocab.strip[match[0]] & Vocabulary.RSTRIP) != 0) {
+                while (pos < n && isAsciiSpace(text.charAt(pos))) {
+                    pos++;
+                }
+            }
         }
         if (addSpecial && vocab.addEos) {
             out.add(vocab.eos);
         }
         return out.toArray();
+    }
+
+    private static boolean isAsciiSpace(char c) {
+        return c == ' ' || (c >= '\t' && c <= '\r');
     }
 
     @Override
@@ -135,6 +149,7 @@ abstract class AbstractTokenizer implements Tokenizer {
     }
 
     /** End-of-turn id ({@code tokenizer.ggml.eot_token_id} or a token named like {@code <|eot_id|>}), or -1. */
+    @Override
     public int eotToken() {
         return vocab.eot;
     }
@@ -145,6 +160,7 @@ abstract class AbstractTokenizer implements Tokenizer {
     }
 
     /** Whether {@link #encode} with {@code addSpecial} adds BOS. */
+    @Override
     public boolean addsBos() {
         return vocab.addBos;
     }
@@ -171,6 +187,7 @@ abstract class AbstractTokenizer implements Tokenizer {
     }
 
     /** The id of a token text, or -1. */
+    @Override
     public int tokenId(String text) {
         return vocab.id(text);
     }

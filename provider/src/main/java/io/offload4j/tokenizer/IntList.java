@@ -23,6 +23,18 @@ final class IntList {
         data[size++] = value;
     }
 
+    void addAll(int[] values) {
+        if (size + values.length > data.length) {
+            data = Arrays.copyOf(data, Math.max(data.length * 2, size + values.length));
+        }
+        System.arraycopy(values, 0, data, size, values.length);
+        size += values.length;
+    }
+
+    int[] copyRange(int from, int to) {
+        return Arrays.copyOfRange(data, from, to);
+    }
+
     int get(int index) {
         return data[index];
     }

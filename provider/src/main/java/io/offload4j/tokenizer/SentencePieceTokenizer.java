@@ -1,6 +1,8 @@
 package io.offload4j.tokenizer;
 
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * SentencePiece-style BPE ({@code tokenizer.ggml.model = llama}), as llama.cpp implements it: the
@@ -18,15 +20,37 @@ public final class SentencePieceTokenizer extends AbstractTokenizer {
     private final int[] byteTokens = new int[256];
     /** Tokens that merges may produce and plain text may map to: NORMAL and USER_DEFINED. */
     private final boolean[] textToken;
+    /** No such token has "▁" right after another character: text can be encoded word by word. */
+    private final boolean chunkable;
+    /** False only in tests, to check that word-by-word encoding changes nothing. */
+    private final boolean allowChunking;
 
     SentencePieceTokenizer(Vocabulary vocab) {
+        this(vocab, true);
+    }
+
+    SentencePieceTokenizer(Vocabulary vocab, boolean allowChunking) {
         super(vocab);
+        this.allowChunking = allowChunking;
         int n = vocab.size();
         textToken = new boolean[n];
         for (int i = 0; i < n; i++) {
             int t = vocab.types[i];
             textToken[i] = t == TokenType.NORMAL || t == TokenType.USER_DEFINED || t == TokenType.UNDEFINED;
         }
+        boolean spaceInside = false;
+        for (int i = 0; i < n && !spaceInside; i++) {
+            String text = vocab.tokens[i];
+            if (textToken[i]) {
+                for (int k = 1; k < text.length(); k++) {
+                    if (text.charAt(k) == SPACE_MARK && text.charAt(k - 1) != SPACE_MARK) {
+                        spaceInside = true;
+                        break;
+                    }
+                }
+            }
+        }
+        chunkable = !spaceInside;
         for (int b = 0; b < 256; b++) {
             int id = vocab.id(String.format("<0x%02X>", b));
             if (id < 0 && b < 0x80) {
@@ -61,12 +85,64 @@ public final class SentencePieceTokenizer extends AbstractTokenizer {
     @Override
     void encodeText(String fragment, boolean afterSpecial, IntList out) {
         String text = (vocab.addSpacePrefix && afterSpecial ? " " + fragment : fragment).replace(' ', SPACE_MARK);
+        if (!chunkable || !allowChunking) {
+            encodeChunk(text, new Work(), out);
+            return;
+        }
+        // No token has "▁" after another character, so no merge crosses the start of a word ("▁..." after
+        // a non-"▁"): words are encoded one by one with the same result, and repeated words come from a cache.
+        Work w = new Work();
+        Map<String, int[]> cache = new HashMap<>();
         int len = text.length();
+        int start = 0;
+        for (int i = 1; i <= len; i++) {
+            if (i == len || (text.charAt(i) == SPACE_MARK && text.charAt(i - 1) != SPACE_MARK)) {
+                String word = text.substring(start, i);
+                int[] ids = cache.get(word);
+                if (ids == null) {
+                    int before = out.size();
+                    encodeChunk(word, w, out);
+                    if (cache.size() >= CACHE_LIMIT) {
+                        cache.clear();
+                    }
+                    cache.put(word, out.copyRange(before, out.size()));
+                } else {
+                    out.addAll(ids);
+                }
+                start = i;
+            }
+        }
+    }
+
+    static final int CACHE_LIMIT = 1 << 16;
+
+    /** Scratch arrays reused across the chunks of one call. */
+    private static final class Work {
+        int[] start = new int[64];
+        int[] size = new int[64];
+        int[] prev = new int[64];
+        int[] next = new int[64];
+        final LongHeap queue = new LongHeap(64);
+
+        void ensure(int n) {
+            if (start.length < n) {
+                int c = Math.max(n, start.length * 2);
+                start = new int[c];
+                size = new int[c];
+                prev = new int[c];
+                next = new int[c];
+            }
+        }
+    }
+
+    private void encodeChunk(String text, Work w, IntList out) {
+        int len = text.length();
+        w.ensure(len);
         // one symbol per code point: start (char index), length in chars (0 once merged away), links
-        int[] start = new int[len];
-        int[] size = new int[len];
-        int[] prev = new int[len];
-        int[] next = new int[len];
+        int[] start = w.start;
+        int[] size = w.size;
+        int[] prev = w.prev;
+        int[] next = w.next;
         int count = 0;
         for (int i = 0; i < len; ) {
             int cp = text.codePointAt(i);
@@ -78,7 +154,8 @@ public final class SentencePieceTokenizer extends AbstractTokenizer {
             count++;
             i += cl;
         }
-        LongHeap queue = new LongHeap(count);
+        LongHeap queue = w.queue;
+        queue.clear();
         for (int i = 1; i < count; i++) {
             tryAddBigram(text, start, size, i - 1, i, queue);
         }

@@ -38,4 +38,30 @@ public interface Tokenizer {
 
     /** True for control tokens that decode to nothing in generated text. */
     boolean isControl(int token);
+
+    /**
+     * The id of the token whose vocabulary text is exactly {@code text} (e.g. {@code "<|im_end|>"}), or -1.
+     * The default scans the vocabulary; implementations look it up.
+     */
+    default int tokenId(String text) {
+        for (int i = 0; i < vocabularySize(); i++) {
+            if (tokenText(i).equals(text)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * End-of-turn id: {@code tokenizer.ggml.eot_token_id}, else a token named {@code <|eot_id|>},
+     * {@code <|im_end|>}, {@code <|end|>}, {@code <end_of_turn>} ... (as llama.cpp picks it); -1 when none.
+     */
+    default int eotToken() {
+        return -1;
+    }
+
+    /** Whether {@link #encode} with {@code addSpecial = true} puts BOS first. */
+    default boolean addsBos() {
+        return false;
+    }
 }

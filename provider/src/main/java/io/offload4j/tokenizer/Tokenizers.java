@@ -30,8 +30,24 @@ public final class Tokenizers {
         }
         return switch (model) {
             case "llama" -> new SentencePieceTokenizer(Vocabulary.fromGguf(metadata, true, true));
+            case "gpt2" -> byteLevel(metadata);
             default -> throw new TokenizerException("unsupported tokenizer model '" + model + "' in metadata key '"
                     + Vocabulary.KEY_MODEL + "'; supported: " + String.join(", ", SUPPORTED_MODELS));
         };
+    }
+
+    private static ByteLevelBpeTokenizer byteLevel(GgufMetadata metadata) {
+        String pre = "default";
+        if (metadata.has(Vocabulary.KEY_PRE)) {
+            try {
+                pre = metadata.getString(Vocabulary.KEY_PRE);
+            } catch (RuntimeException e) {
+                throw new TokenizerException("metadata key '" + Vocabulary.KEY_PRE + "' is malformed: " + e.getMessage(), e);
+            }
+        }
+        PreTokenizer preTokenizer = PreTokenizer.forName(pre);
+        String[] merges = Vocabulary.stringArray(metadata, Vocabulary.KEY_MERGES);
+        Vocabulary vocab = Vocabulary.fromGguf(metadata, false, preTokenizer.addBosByDefault());
+        return new ByteLevelBpeTokenizer(vocab, merges, preTokenizer);
     }
 }

@@ -55,6 +55,11 @@ public final class Vocabulary {
     final boolean[] endOfGeneration;
     final SpecialTokenMatcher specials;
     final String modelName;
+    /** Per token: {@link #LSTRIP} / {@link #RSTRIP} — whitespace around the special token is dropped when it is matched. */
+    final byte[] strip;
+
+    static final byte LSTRIP = 1;
+    static final byte RSTRIP = 2;
 
     Vocabulary(String modelName, String[] tokens, float[] scores, int[] types, int bos, int eos, int eot, int eom,
                int unk, int pad, boolean addBos, boolean addEos, boolean addSpacePrefix) {
@@ -102,6 +107,23 @@ public final class Vocabulary {
         this.addBos = addBos;
         this.addEos = addEos;
         this.addSpacePrefix = addSpacePrefix;
+        this.strip = new byte[n];
+        String lower = modelName.toLowerCase(java.util.Locale.ROOT);
+        if (lower.contains("phi-3") || lower.contains("phi3")) {
+            // as llama.cpp: Phi-3's special tokens swallow the whitespace after them (tokenizer.json rstrip)
+            for (int i = 0; i < n; i++) {
+                int t = this.types[i];
+                if (t == TokenType.CONTROL || t == TokenType.USER_DEFINED || t == TokenType.UNKNOWN) {
+                    strip[i] = RSTRIP;
+                }
+            }
+            for (String text : new String[] {"<unk>", "<s>", "<|endoftext|>"}) {
+                Integer id = tokenToId.get(text);
+                if (id != null) {
+                    strip[id] = 0;
+                }
+            }
+        }
         this.specials = new SpecialTokenMatcher(this.tokens, this.types);
     }
 

@@ -6,6 +6,7 @@ import io.offload4j.engine.GenerationRequest;
 import io.offload4j.engine.GenerationResult;
 import io.offload4j.engine.InferenceEngine;
 import io.offload4j.gguf.ModelFormatException;
+import io.offload4j.tokenizer.template.TemplateException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -57,7 +58,7 @@ public final class ChatCli {
         }
         try {
             return new ChatCli(options, out, err).execute();
-        } catch (ModelFormatException | IllegalArgumentException | IllegalStateException e) {
+        } catch (ModelFormatException | TemplateException | IllegalArgumentException | IllegalStateException e) {
             err.println("offload4j-chat: " + e.getMessage());
             return 1;
         }
@@ -76,10 +77,9 @@ public final class ChatCli {
             if (options.prompt() != null) {
                 int[] tokens = options.raw() ? prompts.raw(options.prompt())
                         : prompts.chat(options.system(), List.of(new Prompts.Turn("user", options.prompt())));
-                if (options.raw() && !options.json()) {
-                    out.print(options.prompt()); // a completion reads on from its prompt, as llama.cpp shows it
-                }
-                GenerationResult r = generate(engine, tokens, prompts);
+                // A completion reads on from its prompt, as llama.cpp shows it.
+                String echo = options.raw() ? options.prompt() : "";
+                GenerationResult r = generate(engine, tokens, prompts, echo);
                 if (options.json()) {
                     out.println(Json.result(r, engine));
                 } else {
@@ -92,10 +92,17 @@ public final class ChatCli {
         }
     }
 
-    private GenerationResult generate(InferenceEngine engine, int[] tokens, Prompts prompts) {
-        GenerationRequest request = new GenerationRequest(tokens, options.maxTokens(), options.sampling(),
-                options.stops(), prompts.stopTokens(options.raw()));
+    private GenerationResult generate(InferenceEngine engine, int[] tokens, Prompts prompts, String echo) {
+        List<String> stops = new ArrayList<>(options.stops());
+        stops.addAll(prompts.stopStrings(options.raw()));
+        GenerationRequest request = new GenerationRequest(tokens, options.maxTokens(), options.sampling(), stops,
+                prompts.stopTokens(options.raw()));
         GenerationListener listener = options.json() ? GenerationListener.NONE : new GenerationListener() {
+            @Override
+            public void onPromptProcessed(int promptTokens, long nanos) {
+                out.print(echo); // only once the request was accepted and the prompt is in
+            }
+
             @Override
             public void onText(String text) {
                 out.print(text);
@@ -131,7 +138,7 @@ public final class ChatCli {
                 turns.add(new Prompts.Turn("user", line));
                 tokens = prompts.chat(options.system(), turns);
             }
-            GenerationResult r = generate(engine, tokens, prompts);
+            GenerationResult r = generate(engine, tokens, prompts, "");
             out.println();
             printStats(r);
             if (options.raw()) {

@@ -1,8 +1,11 @@
 package io.offload4j.cli;
 
+import io.offload4j.engine.ChatPrompts;
 import io.offload4j.engine.InferenceEngine;
 import io.offload4j.tokenizer.Tokenizer;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /** Turns what the user typed into prompt tokens: raw text, or a conversation through the chat template. */
 final class Prompts {
@@ -10,8 +13,10 @@ final class Prompts {
     record Turn(String role, String content) {}
 
     private final Tokenizer tokenizer;
+    private final InferenceEngine engine;
 
     Prompts(InferenceEngine engine) {
+        this.engine = engine;
         this.tokenizer = engine.tokenizer();
     }
 
@@ -20,11 +25,25 @@ final class Prompts {
         return tokenizer.encode(text, true, false);
     }
 
+    /** A conversation rendered by the model's chat template, ending with the assistant's turn opened. */
     int[] chat(String system, List<Turn> turns) {
-        throw new IllegalStateException("chat mode is not available yet; use --raw");
+        List<Map<String, Object>> messages = new ArrayList<>();
+        if (system != null) {
+            messages.add(ChatPrompts.message("system", system));
+        }
+        for (Turn t : turns) {
+            messages.add(ChatPrompts.message(t.role(), t.content()));
+        }
+        return engine.chatPrompts().encode(messages, null, true);
     }
 
+    /** Tokens that end the assistant's turn in chat mode (none extra in raw mode). */
     int[] stopTokens(boolean raw) {
-        return new int[0];
+        return raw ? new int[0] : engine.chatPrompts().stopTokens();
+    }
+
+    /** End-of-turn texts that are not single tokens (chat mode only). */
+    List<String> stopStrings(boolean raw) {
+        return raw ? List.of() : engine.chatPrompts().stopStrings();
     }
 }

@@ -1,0 +1,67 @@
+package io.offload4j.quant;
+
+import static io.offload4j.quant.VectorKernels.F;
+import static io.offload4j.quant.VectorKernels.L;
+import static io.offload4j.quant.VectorKernels.load;
+import static io.offload4j.quant.VectorKernels.shortsToInts;
+
+import io.offload4j.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * F16 rows on the Vector API. The JDK 25 Vector API has no half-to-float lane conversion, so halves
+ * are widened to int lanes and converted with integer operations (exact for every half, including
+ * subnormals, infinities and NaN, and without ever computing on a subnormal float, which costs
+ * microcode assists on some CPUs): exponent and mantissa move to float position and the exponent is
+ * rebiased by 112; exponent 31 (Inf/NaN) gets another 112 to reach 255; a subnormal half is built as
+ * the normal float {@code 2^-14·(1 + m/1024)·...} and renormalised by subtracting {@code 2^-14}.
+ */
+final class VectorF16Kernel extends ScalarF16Kernel {
+    private static final int EXP_MASK = 0x7c00 << 13;
+    private static final int REBIAS = (127 - 15) << 23;
+    private static final float TWO_POW_MINUS_14 = 0x1p-14f;
+
+    static FloatVector decode(MemorySegment src, long offset) {
+        IntVector h = shortsToInts(src, offset);
+        IntVector em = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+        IntVector exp = em.and(EXP_MASK);
+        IntVector bits = em.add(REBIAS);
+        bits = bits.add(REBIAS, exp.eq(EXP_MASK));
+        FloatVector f = bits.reinterpretAsFloats();
+        FloatVector sub = bits.add(1 << 23).reinterpretAsFloats().sub(TWO_POW_MINUS_14);
+        f = f.blend(sub, exp.eq(0).cast(F));
+        return f.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
+        Rows.blocks(GgmlType.F16, n);
+        int i = 0;
+        for (int end = n - L; i <= end; i += L) {
+            decode(src, offset + 2L * i).intoArray(dst, dstOffset + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOffset + i] = Float.float16ToFloat(src.get(Le.SHORT, offset + 2L * i));
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
+        Rows.blocks(GgmlType.F16, n);
+        // One inlined copy of decode: it is large in C2's IR, and past C2's node cutoff calls stop being
+        // inlined and vectors get boxed. C2 unrolls the loop itself.
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (int end = n - L; i <= end; i += L) {
+            acc = decode(src, offset + 2L * i).fma(load(x, xOffset + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += Float.float16ToFloat(src.get(Le.SHORT, offset + 2L * i)) * x[xOffset + i];
+        }
+        return sum;
+    }
+}

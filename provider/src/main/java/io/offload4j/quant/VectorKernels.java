@@ -1,0 +1,80 @@
+package io.offload4j.quant;
+
+import io.offload4j.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.Map;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Entry point and shared pieces of the Vector API kernels. Only {@link CpuKernels} names this class,
+ * by reflection, after checking that {@code jdk.incubator.vector} is in the boot layer: no class that
+ * touches the Vector API is loaded otherwise.
+ *
+ * <p>All kernels work in chunks of {@code L} values, {@code L} being the lane count of the preferred
+ * float species. Quant bytes are loaded {@code L} at a time into a byte vector of {@code L} lanes and
+ * widened lane-for-lane to ints ({@code vpmovsxbd} on x86), so no conversion ever has to pick a "part"
+ * of a wider vector. The block layouts need {@code L} to divide 16 (the smallest run of values sharing
+ * a scale, in Q6_K), so the quant kernels are used for 8 lanes (AVX2, 256-bit NEON/SVE) and 16 lanes
+ * (AVX-512); any other width keeps the scalar quant kernels and vectorizes only {@link FloatOps}.
+ */
+final class VectorKernels {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    static final boolean QUANT_KERNELS = L == 8 || L == 16;
+    /** Ints with as many lanes as {@link #F} (same shape). */
+    static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    /** Bytes and shorts with as many lanes as {@link #F}; null when no such species exists. */
+    static final VectorSpecies<Byte> B = QUANT_KERNELS ? VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * L)) : null;
+    static final VectorSpecies<Short> S = QUANT_KERNELS ? VectorSpecies.of(short.class, VectorShape.forBitSize(16 * L)) : null;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private VectorKernels() {}
+
+    /** Called reflectively by {@link CpuKernels}: adds the vector kernels to {@code into}, returns the float ops. */
+    static FloatOps install(Map<GgmlType, RowKernel> into) {
+        if (QUANT_KERNELS) {
+            for (RowKernel k : new RowKernel[] {
+                    new VectorF32Kernel(), new VectorF16Kernel(), new VectorBf16Kernel(),
+                    new VectorQ8_0Kernel(), new VectorQ4_0Kernel(), new VectorQ4_1Kernel(),
+                    new VectorQ4KKernel(), new VectorQ5KKernel(), new VectorQ6KKernel()}) {
+                into.put(k.type(), k);
+            }
+        }
+        return VectorFloatOps.INSTANCE;
+    }
+
+    /** Called reflectively by {@link CpuKernels}. */
+    static String describe() {
+        return "Vector API, " + F.vectorBitSize() + "-bit float species (" + L + " lanes)"
+                + (QUANT_KERNELS ? "" : "; quant kernels scalar (need 8 or 16 float lanes)");
+    }
+
+    /** {@code L} bytes at {@code offset}, sign-extended to int lanes. */
+    static IntVector bytesToInts(MemorySegment s, long offset) {
+        return (IntVector) ByteVector.fromMemorySegment(B, s, offset, LE).castShape(I, 0);
+    }
+
+    /** {@code L} signed bytes at {@code offset} as floats. */
+    static FloatVector bytesToFloats(MemorySegment s, long offset) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, s, offset, LE).castShape(F, 0);
+    }
+
+    /** {@code L} little-endian shorts at {@code offset}, sign-extended to int lanes. */
+    static IntVector shortsToInts(MemorySegment s, long offset) {
+        return (IntVector) ShortVector.fromMemorySegment(S, s, offset, LE).castShape(I, 0);
+    }
+
+    static FloatVector toFloats(IntVector v) {
+        return (FloatVector) v.castShape(F, 0);
+    }
+
+    static FloatVector load(float[] x, int offset) {
+        return FloatVector.fromArray(F, x, offset);
+    }
+}

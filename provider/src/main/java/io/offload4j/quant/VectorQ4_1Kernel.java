@@ -1,0 +1,58 @@
+package io.offload4j.quant;
+
+import static io.offload4j.quant.VectorKernels.F;
+import static io.offload4j.quant.VectorKernels.L;
+import static io.offload4j.quant.VectorKernels.bytesToInts;
+import static io.offload4j.quant.VectorKernels.load;
+import static io.offload4j.quant.VectorKernels.toFloats;
+
+import io.offload4j.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/** Q4_1 on the Vector API: nibbles as in Q4_0; per block d·Σ q·x + m·Σ x. */
+final class VectorQ4_1Kernel extends ScalarQ4_1Kernel {
+
+    @Override
+    public void dequantize(MemorySegment src, long offset, float[] dst, int dstOffset, int n) {
+        int nb = Rows.blocks(GgmlType.Q4_1, n);
+        for (int b = 0; b < nb; b++) {
+            long bo = offset + (long) b * BLOCK_BYTES;
+            FloatVector d = FloatVector.broadcast(F, Le.half(src, bo));
+            FloatVector m = FloatVector.broadcast(F, Le.half(src, bo + 2));
+            int y = dstOffset + b * QK;
+            for (int c = 0; c < 16; c += L) {
+                IntVector q = bytesToInts(src, bo + 4 + c);
+                // mul then add, not fma: the result must round exactly as ggml's d*q + m.
+                toFloats(q.and(0xf)).mul(d).add(m).intoArray(dst, y + c);
+                toFloats(q.lanewise(VectorOperators.LSHR, 4).and(0xf)).mul(d).add(m).intoArray(dst, y + 16 + c);
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
+        int nb = Rows.blocks(GgmlType.Q4_1, n);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long bo = offset + (long) b * BLOCK_BYTES;
+            int xi = xOffset + b * QK;
+            FloatVector sq = FloatVector.zero(F);
+            FloatVector sx = FloatVector.zero(F);
+            for (int c = 0; c < 16; c += L) {
+                IntVector q = bytesToInts(src, bo + 4 + c);
+                FloatVector x0 = load(x, xi + c);
+                FloatVector x1 = load(x, xi + 16 + c);
+                sq = toFloats(q.and(0xf)).fma(x0, sq);
+                sq = toFloats(q.lanewise(VectorOperators.LSHR, 4).and(0xf)).fma(x1, sq);
+                sx = sx.add(x0).add(x1);
+            }
+            acc0 = sq.fma(FloatVector.broadcast(F, Le.half(src, bo)), acc0);
+            acc1 = sx.fma(FloatVector.broadcast(F, Le.half(src, bo + 2)), acc1);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+}

@@ -1,0 +1,170 @@
+package io.offload4j.backend.cpu;
+
+import io.offload4j.model.BlockWeights;
+import io.offload4j.model.Model;
+import io.offload4j.model.ModelConfig;
+import io.offload4j.model.RopeLayout;
+import io.offload4j.model.Weight;
+import io.offload4j.quant.CpuKernels;
+
+/**
+ * A deliberately naive forward pass in double precision, written from the equations (no KV cache,
+ * no chunking, no threads), to check the optimised CPU pass against. Slow; tiny models only.
+ */
+final class ReferenceTransformer {
+
+    private final Model model;
+    private final ModelConfig c;
+
+    ReferenceTransformer(Model model) {
+        this.model = model;
+        this.c = model.config();
+    }
+
+    /** Logits after the last of {@code tokens} (positions 0..n-1). */
+    double[] logits(int[] tokens) {
+        int n = tokens.length;
+        int dim = c.embeddingLength();
+        double[][] x = new double[n][];
+        for (int t = 0; t < n; t++) {
+            x[t] = row(model.weights().tokenEmbedding(), tokens[t]);
+        }
+        for (BlockWeights b : model.weights().blocks()) {
+            double[][] q = new double[n][];
+            double[][] k = new double[n][];
+            double[][] v = new double[n][];
+            for (int t = 0; t < n; t++) {
+                double[] h = rmsNorm(x[t], b.attentionNorm());
+                q[t] = add(matvec(b.wq(), h), b.qBias());
+                k[t] = add(matvec(b.wk(), h), b.kBias());
+                v[t] = add(matvec(b.wv(), h), b.vBias());
+                for (int head = 0; head < c.headCount(); head++) {
+                    if (b.qNorm() != null) {
+                        normHead(q[t], head, b.qNorm());
+                    }
+                    rope(q[t], head, t);
+                }
+                for (int head = 0; head < c.headCountKv(); head++) {
+                    if (b.kNorm() != null) {
+                        normHead(k[t], head, b.kNorm());
+                    }
+                    rope(k[t], head, t);
+                }
+            }
+            int hd = c.headDim();
+            int group = c.headCount() / c.headCountKv();
+            for (int t = 0; t < n; t++) {
+                double[] attn = new double[c.queryDim()];
+                for (int head = 0; head < c.headCount(); head++) {
+                    int kvh = head / group;
+                    double[] w = new double[t + 1];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int p = 0; p <= t; p++) {
+                        double s = 0;
+                        for (int d = 0; d < hd; d++) {
+                            s += q[t][head * hd + d] * k[p][kvh * hd + d];
+                        }
+                        w[p] = s / Math.sqrt(hd);
+                        max = Math.max(max, w[p]);
+                    }
+                    double z = 0;
+                    for (int p = 0; p <= t; p++) {
+                        w[p] = Math.exp(w[p] - max);
+                        z += w[p];
+                    }
+                    for (int p = 0; p <= t; p++) {
+                        for (int d = 0; d < hd; d++) {
+                            attn[head * hd + d] += w[p] / z * v[p][kvh * hd + d];
+                        }
+                    }
+                }
+                double[] o = matvec(b.wo(), attn);
+                for (int i = 0; i < dim; i++) {
+                    x[t][i] += o[i];
+                }
+                double[] h = rmsNorm(x[t], b.ffnNorm());
+                double[] gate = matvec(b.wGate(), h);
+                double[] up = matvec(b.wUp(), h);
+                for (int i = 0; i < gate.length; i++) {
+                    gate[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
+                }
+                double[] down = matvec(b.wDown(), gate);
+                for (int i = 0; i < dim; i++) {
+                    x[t][i] += down[i];
+                }
+            }
+        }
+        return matvec(model.weights().output(), rmsNorm(x[n - 1], model.weights().outputNorm()));
+    }
+
+    private void rope(double[] vec, int head, int pos) {
+        int hd = c.headDim();
+        int rd = c.ropeDimensions();
+        for (int i = 0; i < rd / 2; i++) {
+            double theta = pos * Math.pow(c.ropeFreqBase(), -2.0 * i / rd);
+            int a = head * hd + (c.architecture().ropeLayout() == RopeLayout.ADJACENT_PAIRS ? 2 * i : i);
+            int b = c.architecture().ropeLayout() == RopeLayout.ADJACENT_PAIRS ? a + 1 : a + rd / 2;
+            double x0 = vec[a];
+            double x1 = vec[b];
+            vec[a] = x0 * Math.cos(theta) - x1 * Math.sin(theta);
+            vec[b] = x0 * Math.sin(theta) + x1 * Math.cos(theta);
+        }
+    }
+
+    private void normHead(double[] vec, int head, float[] weight) {
+        int hd = c.headDim();
+        double ss = 0;
+        for (int d = 0; d < hd; d++) {
+            ss += vec[head * hd + d] * vec[head * hd + d];
+        }
+        double s = 1 / Math.sqrt(ss / hd + c.rmsNormEps());
+        for (int d = 0; d < hd; d++) {
+            vec[head * hd + d] *= s * weight[d];
+        }
+    }
+
+    private double[] rmsNorm(double[] x, float[] weight) {
+        double ss = 0;
+        for (double v : x) {
+            ss += v * v;
+        }
+        double s = 1 / Math.sqrt(ss / x.length + c.rmsNormEps());
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i] * s * weight[i];
+        }
+        return out;
+    }
+
+    private static double[] add(double[] x, float[] bias) {
+        if (bias != null) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] += bias[i];
+            }
+        }
+        return x;
+    }
+
+    private static double[] row(Weight w, int r) {
+        float[] f = new float[w.cols()];
+        CpuKernels.scalar(w.type()).dequantize(w.data(), r * w.rowBytes(), f, 0, w.cols());
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+
+    private static double[] matvec(Weight w, double[] x) {
+        double[] out = new double[w.rows()];
+        for (int r = 0; r < w.rows(); r++) {
+            double[] row = row(w, r);
+            double s = 0;
+            for (int i = 0; i < row.length; i++) {
+                s += row[i] * x[i];
+            }
+            out[r] = s;
+        }
+        return out;
+    }
+}
