@@ -392,7 +392,7 @@ final class CudaForwardPass implements ForwardPass {
 
     private CUgraphExec capture(CudaKvCache cache) {
         CUgraph graph = new CUgraph();
-        cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+        cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
         try {
             enqueue(cache, 1);
         } finally {
