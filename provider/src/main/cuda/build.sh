@@ -28,7 +28,7 @@ NVCC="${NVCC:-nvcc}"
     -gencode=arch=compute_89,code=sm_89 \
     -gencode=arch=compute_90,code=sm_90 \
     -gencode=arch=compute_90,code=compute_90 \
-    -Xptxas=-warn-spills \
+    -Xptxas=-warn-spills -Xfatbin=-compress-all \
     -o "$out/offload4j.fatbin" "$here/offload4j.cu"
 
 cd "$here"

@@ -1,6 +1,10 @@
 // GGML block formats, decoded in registers straight from the bytes as the GGUF file stores them.
 //
 // Every format exposes a "unit": the smallest piece of a row that one thread decodes at a time.
+// Decoding is split in two: fetch() issues the unit's loads into a small Raw struct of registers and
+// decode() turns them into floats. The matrix-vector kernel fetches several units before decoding the
+// first, so that each thread keeps several independent loads in flight (decode is latency-bound
+// otherwise: one thread's next load would wait for its previous multiply).
 // A unit is UNIT elements made of RUNS runs of RUNLEN contiguous elements each (K-quants interleave
 // two sub-blocks in the same bytes, so one unit yields two or four runs). Unit sizes are chosen so
 // that the per-block header (scales, mins) is amortised over enough elements while the loads stay as
@@ -28,13 +32,13 @@
 #define T_BF16 30
 
 __device__ __forceinline__ uint32_t ld_u16(const uint8_t* p) {
-    return *reinterpret_cast<const uint16_t*>(p);
+    return __ldg(reinterpret_cast<const unsigned short*>(p));
 }
 
 // Four bytes from a 2-byte aligned address.
 __device__ __forceinline__ uint32_t ld_u32_a2(const uint8_t* p) {
-    const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
-    return (uint32_t)h[0] | ((uint32_t)h[1] << 16);
+    const unsigned short* h = reinterpret_cast<const unsigned short*>(p);
+    return (uint32_t)__ldg(h) | ((uint32_t)__ldg(h + 1) << 16);
 }
 
 __device__ __forceinline__ float h2f(uint32_t bits) {
@@ -79,10 +83,13 @@ __device__ __forceinline__ void kscale(uint32_t s0, uint32_t s1, uint32_t s2, in
 template <int TYPE> struct Fmt;
 
 template <> struct Fmt<T_F32> {
-    static constexpr int UNIT = 4, RUNS = 1, RUNLEN = 4, BLOCK = 1, BLOCK_BYTES = 4;
-    __device__ __forceinline__ static void load(const uint8_t* row, int u, float* w, int* off) {
-        float4 v = *reinterpret_cast<const float4*>(row + 16 * (size_t)u);
-        w[0] = v.x; w[1] = v.y; w[2] = v.z; w[3] = v.w;
+    static constexpr int UNIT = 4, RUNS = 1, RUNLEN = 4, UNR = 4;
+    struct Raw { float4 v; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        return Raw{__ldg(reinterpret_cast<const float4*>(row) + u)};
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        w[0] = r.v.x; w[1] = r.v.y; w[2] = r.v.z; w[3] = r.v.w;
         off[0] = 4 * u;
     }
     __device__ __forceinline__ static float one(const uint8_t* row, int i) {
@@ -91,10 +98,13 @@ template <> struct Fmt<T_F32> {
 };
 
 template <> struct Fmt<T_F16> {
-    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, BLOCK = 1, BLOCK_BYTES = 2;
-    __device__ __forceinline__ static void load(const uint8_t* row, int u, float* w, int* off) {
-        uint4 v = *reinterpret_cast<const uint4*>(row + 16 * (size_t)u);
-        uint32_t words[4] = {v.x, v.y, v.z, v.w};
+    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 4;
+    struct Raw { uint4 v; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        return Raw{__ldg(reinterpret_cast<const uint4*>(row) + u)};
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        uint32_t words[4] = {r.v.x, r.v.y, r.v.z, r.v.w};
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[i]));
@@ -109,10 +119,13 @@ template <> struct Fmt<T_F16> {
 };
 
 template <> struct Fmt<T_BF16> {
-    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, BLOCK = 1, BLOCK_BYTES = 2;
-    __device__ __forceinline__ static void load(const uint8_t* row, int u, float* w, int* off) {
-        uint4 v = *reinterpret_cast<const uint4*>(row + 16 * (size_t)u);
-        uint32_t words[4] = {v.x, v.y, v.z, v.w};
+    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 4;
+    struct Raw { uint4 v; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        return Raw{__ldg(reinterpret_cast<const uint4*>(row) + u)};
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        uint32_t words[4] = {r.v.x, r.v.y, r.v.z, r.v.w};
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             w[2 * i] = __uint_as_float(words[i] << 16);
@@ -125,35 +138,44 @@ template <> struct Fmt<T_BF16> {
     }
 };
 
-// Q8_0: {fp16 d; int8 q[32]} = 34 bytes; x = d * q.
+// Q8_0: {fp16 d; int8 q[32]} = 34 bytes; x = d * q. A unit is half a block.
 template <> struct Fmt<T_Q8_0> {
-    static constexpr int UNIT = 16, RUNS = 1, RUNLEN = 16, BLOCK = 32, BLOCK_BYTES = 34;
-    __device__ __forceinline__ static void load(const uint8_t* row, int u, float* w, int* off) {
+    static constexpr int UNIT = 16, RUNS = 1, RUNLEN = 16, UNR = 4;
+    struct Raw { uint32_t d, q[4]; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         const uint8_t* blk = row + 34 * (size_t)(u >> 1);
-        int h = u & 1;
-        float d = h2f(ld_u16(blk));
-        const uint8_t* q = blk + 2 + 16 * h;
-        uint32_t qw[4];
+        const uint8_t* q = blk + 2 + 16 * (u & 1);
+        Raw r;
+        r.d = ld_u16(blk);
 #pragma unroll
-        for (int i = 0; i < 4; i++) qw[i] = ld_u32_a2(q + 4 * i);
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(q + 4 * i);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        float d = h2f(r.d);
 #pragma unroll
-        for (int i = 0; i < 16; i++) w[i] = d * (float)sbyte(qw[i >> 2], i & 3);
-        off[0] = 32 * (u >> 1) + 16 * h;
+        for (int i = 0; i < 16; i++) w[i] = d * (float)sbyte(r.q[i >> 2], i & 3);
+        off[0] = 32 * (u >> 1) + 16 * (u & 1);
     }
 };
 
 // Q4_0: {fp16 d; uint8 qs[16]} = 18 bytes; element j = d * ((qs[j] & 15) - 8), element j+16 = d * ((qs[j] >> 4) - 8).
 template <> struct Fmt<T_Q4_0> {
-    static constexpr int UNIT = 32, RUNS = 2, RUNLEN = 16, BLOCK = 32, BLOCK_BYTES = 18;
-    __device__ __forceinline__ static void load(const uint8_t* row, int u, float* w, int* off) {
+    static constexpr int UNIT = 32, RUNS = 2, RUNLEN = 16, UNR = 2;
+    struct Raw { uint32_t d, q[4]; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         const uint8_t* blk = row + 18 * (size_t)u;
-        float d = h2f(ld_u16(blk));
-        uint32_t qw[4];
+        Raw r;
+        r.d = ld_u16(blk);
 #pragma unroll
-        for (int i = 0; i < 4; i++) qw[i] = ld_u32_a2(blk + 2 + 4 * i);
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(blk + 2 + 4 * i);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        float d = h2f(r.d);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            uint32_t b = ubyte(qw[i >> 2], i & 3);
+            uint32_t b = ubyte(r.q[i >> 2], i & 3);
             w[i] = d * (float)((int)(b & 0xF) - 8);
             w[16 + i] = d * (float)((int)(b >> 4) - 8);
         }
@@ -164,17 +186,21 @@ template <> struct Fmt<T_Q4_0> {
 
 // Q4_1: {fp16 d; fp16 m; uint8 qs[16]} = 20 bytes; x = d * q + m, nibbles laid out as Q4_0.
 template <> struct Fmt<T_Q4_1> {
-    static constexpr int UNIT = 32, RUNS = 2, RUNLEN = 16, BLOCK = 32, BLOCK_BYTES = 20;
-    __device__ __forceinline__ static void load(const uint8_t* row, int u, float* w, int* off) {
-        const uint8_t* blk = row + 20 * (size_t)u;
-        uint32_t dm = *reinterpret_cast<const uint32_t*>(blk);
-        float d = h2f(dm), m = h2f(dm >> 16);
-        uint4 q = make_uint4(*reinterpret_cast<const uint32_t*>(blk + 4), *reinterpret_cast<const uint32_t*>(blk + 8),
-                             *reinterpret_cast<const uint32_t*>(blk + 12), *reinterpret_cast<const uint32_t*>(blk + 16));
-        uint32_t qw[4] = {q.x, q.y, q.z, q.w};
+    static constexpr int UNIT = 32, RUNS = 2, RUNLEN = 16, UNR = 2;
+    struct Raw { uint32_t dm, q[4]; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint32_t* blk = reinterpret_cast<const uint32_t*>(row + 20 * (size_t)u);
+        Raw r;
+        r.dm = __ldg(blk);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = __ldg(blk + 1 + i);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        float d = h2f(r.dm), m = h2f(r.dm >> 16);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            uint32_t b = ubyte(qw[i >> 2], i & 3);
+            uint32_t b = ubyte(r.q[i >> 2], i & 3);
             w[i] = d * (float)(b & 0xF) + m;
             w[16 + i] = d * (float)(b >> 4) + m;
         }
@@ -185,22 +211,30 @@ template <> struct Fmt<T_Q4_1> {
 
 // Q4_K: {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128]} = 144 bytes, 256 elements in four chunks
 // of 64; qs[32c + l] holds element 64c + l (low nibble, sub-block 2c) and 64c + 32 + l (high nibble,
-// sub-block 2c + 1); x = d * sc * q - dmin * m.
+// sub-block 2c + 1); x = d * sc * q - dmin * m. A unit is 8 quant bytes: 8 low + 8 high elements.
 template <> struct Fmt<T_Q4_K> {
-    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, BLOCK = 256, BLOCK_BYTES = 144;
-    __device__ __forceinline__ static void load(const uint8_t* row, int u, float* w, int* off) {
+    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, UNR = 4;
+    struct Raw { uint32_t dd, s0, s1, s2; uint2 q; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         const uint8_t* blk = row + 144 * (size_t)(u >> 4);
         int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
-        uint32_t dd = *reinterpret_cast<const uint32_t*>(blk);
-        const uint32_t* s = reinterpret_cast<const uint32_t*>(blk + 4);
-        uint32_t s0 = s[0], s1 = s[1], s2 = s[2];
-        uint2 q = *reinterpret_cast<const uint2*>(blk + 16 + 32 * c + l0);
-        float d = h2f(dd), dmin = h2f(dd >> 16);
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
+        Raw r;
+        r.dd = __ldg(w);
+        r.s0 = __ldg(w + 1);
+        r.s1 = __ldg(w + 2);
+        r.s2 = __ldg(w + 3);
+        r.q = __ldg(reinterpret_cast<const uint2*>(blk + 16 + 32 * c + l0));
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
         float sc1, m1, sc2, m2;
-        kscale(s0, s1, s2, 2 * c, sc1, m1);
-        kscale(s0, s1, s2, 2 * c + 1, sc2, m2);
+        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
+        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
         float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
-        uint32_t qw[2] = {q.x, q.y};
+        uint32_t qw[2] = {r.q.x, r.q.y};
 #pragma unroll
         for (int i = 0; i < 8; i++) {
             uint32_t b = ubyte(qw[i >> 2], i & 3);
@@ -216,22 +250,30 @@ template <> struct Fmt<T_Q4_K> {
 // Q5_K: {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]} = 176 bytes; as Q4_K with a
 // fifth bit: element 64c + l takes bit 2c of qh[l], element 64c + 32 + l bit 2c + 1.
 template <> struct Fmt<T_Q5_K> {
-    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, BLOCK = 256, BLOCK_BYTES = 176;
-    __device__ __forceinline__ static void load(const uint8_t* row, int u, float* w, int* off) {
+    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, UNR = 4;
+    struct Raw { uint32_t dd, s0, s1, s2; uint2 q, h; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         const uint8_t* blk = row + 176 * (size_t)(u >> 4);
         int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
-        uint32_t dd = *reinterpret_cast<const uint32_t*>(blk);
-        const uint32_t* s = reinterpret_cast<const uint32_t*>(blk + 4);
-        uint32_t s0 = s[0], s1 = s[1], s2 = s[2];
-        uint2 qh = *reinterpret_cast<const uint2*>(blk + 16 + l0);
-        uint2 q = *reinterpret_cast<const uint2*>(blk + 48 + 32 * c + l0);
-        float d = h2f(dd), dmin = h2f(dd >> 16);
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
+        Raw r;
+        r.dd = __ldg(w);
+        r.s0 = __ldg(w + 1);
+        r.s1 = __ldg(w + 2);
+        r.s2 = __ldg(w + 3);
+        r.h = __ldg(reinterpret_cast<const uint2*>(blk + 16 + l0));
+        r.q = __ldg(reinterpret_cast<const uint2*>(blk + 48 + 32 * c + l0));
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
         float sc1, m1, sc2, m2;
-        kscale(s0, s1, s2, 2 * c, sc1, m1);
-        kscale(s0, s1, s2, 2 * c + 1, sc2, m2);
+        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
+        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
         float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
-        uint32_t qw[2] = {q.x, q.y};
-        uint32_t hw[2] = {qh.x, qh.y};
+        uint32_t qw[2] = {r.q.x, r.q.y};
+        uint32_t hw[2] = {r.h.x, r.h.y};
 #pragma unroll
         for (int i = 0; i < 8; i++) {
             uint32_t b = ubyte(qw[i >> 2], i & 3);
@@ -251,19 +293,39 @@ template <> struct Fmt<T_Q5_K> {
 // halves of 128. In half n, position l (0..31) gives four elements 128n + l + 32g (g = 0..3): low
 // nibble of ql[64n + l] (g=0), of ql[64n + 32 + l] (g=1), high nibbles of the same (g=2, 3); two more
 // bits from qh[32n + l] at shift 2g; scale scales[8n + l/16 + 2g]; x = d * scale * (q - 32).
+// A unit is 8 positions of one half: 32 elements in four runs of 8.
 template <> struct Fmt<T_Q6_K> {
-    static constexpr int UNIT = 32, RUNS = 4, RUNLEN = 8, BLOCK = 256, BLOCK_BYTES = 210;
-    __device__ __forceinline__ static void load(const uint8_t* row, int u, float* w, int* off) {
+    static constexpr int UNIT = 32, RUNS = 4, RUNLEN = 8, UNR = 2;
+    struct Raw { uint32_t d, a0, a1, b0, b1, h0, h1, sc0, sc1; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         const uint8_t* blk = row + 210 * (size_t)(u >> 3);
         int k = u & 7, n = k >> 2, l0 = (k & 3) * 8;
         const uint8_t* ql = blk + 64 * n + l0;
         const uint8_t* qh = blk + 128 + 32 * n + l0;
-        const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192 + 8 * n + (l0 >> 4));
-        float d = h2f(ld_u16(blk + 208));
-        uint32_t a[2] = {ld_u32_a2(ql), ld_u32_a2(ql + 4)};
-        uint32_t b[2] = {ld_u32_a2(ql + 32), ld_u32_a2(ql + 36)};
-        uint32_t h[2] = {ld_u32_a2(qh), ld_u32_a2(qh + 4)};
-        float s0 = d * (float)sc[0], s1 = d * (float)sc[2], s2 = d * (float)sc[4], s3 = d * (float)sc[6];
+        const uint8_t* sc = blk + 192 + 8 * n + (l0 >> 4);  // the unit's scales are bytes 0, 2, 4, 6 from here
+        Raw r;
+        r.d = ld_u16(blk + 208);
+        r.a0 = ld_u32_a2(ql);
+        r.a1 = ld_u32_a2(ql + 4);
+        r.b0 = ld_u32_a2(ql + 32);
+        r.b1 = ld_u32_a2(ql + 36);
+        r.h0 = ld_u32_a2(qh);
+        r.h1 = ld_u32_a2(qh + 4);
+        if (l0 >> 4) {  // odd address: the four scale bytes are the high bytes of 16-bit words
+            r.sc0 = ld_u16(sc - 1) >> 8 | (ld_u16(sc + 1) & 0xFF00);
+            r.sc1 = ld_u16(sc + 3) >> 8 | (ld_u16(sc + 5) & 0xFF00);
+        } else {
+            r.sc0 = (ld_u16(sc) & 0xFF) | (ld_u16(sc + 2) & 0xFF) << 8;
+            r.sc1 = (ld_u16(sc + 4) & 0xFF) | (ld_u16(sc + 6) & 0xFF) << 8;
+        }
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        int k = u & 7, n = k >> 2, l0 = (k & 3) * 8;
+        float d = h2f(r.d);
+        float s0 = d * (float)sbyte(r.sc0, 0), s1 = d * (float)sbyte(r.sc0, 1);
+        float s2 = d * (float)sbyte(r.sc1, 0), s3 = d * (float)sbyte(r.sc1, 1);
+        uint32_t a[2] = {r.a0, r.a1}, b[2] = {r.b0, r.b1}, h[2] = {r.h0, r.h1};
 #pragma unroll
         for (int i = 0; i < 8; i++) {
             uint32_t qa = ubyte(a[i >> 2], i & 3), qb = ubyte(b[i >> 2], i & 3), hh = ubyte(h[i >> 2], i & 3);
@@ -279,3 +341,10 @@ template <> struct Fmt<T_Q6_K> {
         off[3] = base + 96;
     }
 };
+
+// One unit decoded in place (embedding gather, fp16 dequantization).
+template <int TYPE>
+__device__ __forceinline__ void load_unit(const uint8_t* row, int u, float* w, int* off) {
+    typename Fmt<TYPE>::Raw r = Fmt<TYPE>::fetch(row, u);
+    Fmt<TYPE>::decode(r, u, w, off);
+}

@@ -52,136 +52,123 @@ __device__ float block_sum(float v, float* scratch /* 32 floats */) {
 // Matrix-vector products (decode, and prefill chunks of up to 8 tokens)
 // ---------------------------------------------------------------------------------------------
 //
-// One thread block per output row; its threads (32 to 128, a launch choice: more threads for short
-// matrices so that enough loads are in flight) stride over the row's units, decode each unit in
-// registers and multiply it with NT activation vectors, so a weight byte is read once for all NT
-// tokens. Partial sums are reduced with shuffles, then across warps in shared memory.
+// One warp per output row, four rows per 128-thread block. Each lane strides over the row's units,
+// first fetching UNR units (their raw bytes into registers, so UNR loads are in flight), then decoding
+// each in registers and multiplying it with NT activation vectors: a weight byte is read once for all
+// NT tokens. A warp reads its whole row and the whole activation vector, so the result is reduced with
+// shuffles alone (no shared memory, no block barrier), and the RMSNorm that precedes every projection
+// can be fused in: with normW set, the kernel multiplies x by the norm weights as it reads it,
+// accumulates sum(x^2) on the side, and scales the dot product by 1 / sqrt(mean(x^2) + eps) at the
+// end. That saves a launch (and a pass over x) per projection; x itself stays unnormalised.
 //
 // Up to three weight matrices of the same format and row length share one launch ("segments"): the
-// grid spans rows0 + rows1 + rows2 rows and each block finds its matrix. The Q, K and V projections
-// run as one launch that way.
+// grid spans rows0 + rows1 + rows2 rows and each warp finds its matrix. Q, K and V run as one launch.
 //
 // MODE 0 stores y = W x; MODE 1 adds into y (the residual connection, fused); MODE 2 computes the
 // SwiGLU of two matrices with the same rows, y = silu(W0 x) * (W1 x), in one pass over x.
 #define MV_STORE 0
 #define MV_ADD 1
 #define MV_SWIGLU 2
+#define MV_WARPS 4
 
 #define MV_PARAMS                                                                                        \
     const uint8_t *__restrict__ w0, const uint8_t *__restrict__ w1, const uint8_t *__restrict__ w2,     \
         int rows0, int rows1, int rows2, long long rowBytes, int cols, const float *__restrict__ x,       \
-        float *y0, float *y1, float *y2, int nt
-#define MV_ARGS w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt
+        float *y0, float *y1, float *y2, int nt, const float *__restrict__ normW, float eps
+#define MV_ARGS w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt, normW, eps
 
 __device__ __forceinline__ float silu_mul(float g, float u) {
     return g / (1.0f + expf(-g)) * u;
 }
 
-template <int NT, int RUNS, int RUNLEN>
-__device__ __forceinline__ void dot_runs(const float* w, const int* off, const float* __restrict__ x, int ldx,
-                                         float* acc) {
+// acc[t] += wa . x_t (and acc2[t] += wb . x_t), over the unit's runs; with NORM, x is multiplied by
+// the norm weights g first and ss[t] += x^2.
+template <int NT, int RUNS, int RUNLEN, bool TWO, bool NORM>
+__device__ __forceinline__ void dot_runs(const float* wa, const float* wb, const int* off, const float* __restrict__ x,
+                                         int ldx, const float* __restrict__ g, float* acc, float* acc2, float* ss) {
 #pragma unroll
     for (int r = 0; r < RUNS; r++) {
 #pragma unroll
-        for (int t = 0; t < NT; t++) {
-            const float4* xp = reinterpret_cast<const float4*>(x + (size_t)t * ldx + off[r]);
-            float s = 0.f;
+        for (int i = 0; i < RUNLEN / 4; i++) {
+            float4 gg;
+            if (NORM) gg = __ldg(reinterpret_cast<const float4*>(g + off[r]) + i);
 #pragma unroll
-            for (int i = 0; i < RUNLEN / 4; i++) {
-                float4 v = __ldg(xp + i);
-                const float* ww = w + r * RUNLEN + 4 * i;
-                s = fmaf(ww[0], v.x, s);
-                s = fmaf(ww[1], v.y, s);
-                s = fmaf(ww[2], v.z, s);
-                s = fmaf(ww[3], v.w, s);
-            }
-            acc[t] += s;
-        }
-    }
-}
-
-// Reduces acc[NT] over the block; thread 0 gets the totals in acc.
-template <int NT>
-__device__ __forceinline__ void block_reduce_nt(float* acc) {
-    __shared__ float red[4][NT];
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-#pragma unroll
-    for (int t = 0; t < NT; t++) acc[t] = warp_sum(acc[t]);
-    if (warps > 1) {
-        if (lane == 0) {
-#pragma unroll
-            for (int t = 0; t < NT; t++) red[warp][t] = acc[t];
-        }
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            for (int wi = 1; wi < warps; wi++) {
-#pragma unroll
-                for (int t = 0; t < NT; t++) acc[t] += red[wi][t];
+            for (int t = 0; t < NT; t++) {
+                float4 v = __ldg(reinterpret_cast<const float4*>(x + (size_t)t * ldx + off[r]) + i);
+                if (NORM) {
+                    ss[t] = fmaf(v.x, v.x, fmaf(v.y, v.y, fmaf(v.z, v.z, fmaf(v.w, v.w, ss[t]))));
+                    v.x *= gg.x; v.y *= gg.y; v.z *= gg.z; v.w *= gg.w;
+                }
+                const float* a = wa + r * RUNLEN + 4 * i;
+                acc[t] = fmaf(a[0], v.x, fmaf(a[1], v.y, fmaf(a[2], v.z, fmaf(a[3], v.w, acc[t]))));
+                if (TWO) {
+                    const float* b = wb + r * RUNLEN + 4 * i;
+                    acc2[t] = fmaf(b[0], v.x, fmaf(b[1], v.y, fmaf(b[2], v.z, fmaf(b[3], v.w, acc2[t]))));
+                }
             }
         }
     }
 }
 
-template <int TYPE, int NT, int MODE>
+template <int TYPE, int NT, int MODE, bool NORM>
 __device__ __forceinline__ void matvec_body(MV_PARAMS) {
     typedef Fmt<TYPE> F;
-    int r = blockIdx.x;
+    constexpr bool TWO = MODE == MV_SWIGLU;
+    constexpr int UNR = TWO && F::UNR > 1 ? F::UNR / 2 : F::UNR;  // two matrices: same bytes in flight
+    const int lane = threadIdx.x & 31;
+    int r = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
     const uint8_t* w = w0;
     float* y = y0;
     int rows = rows0;
-    if (MODE != MV_SWIGLU) {
-        if (r >= rows0) {
-            r -= rows0;
-            if (r < rows1) {
-                w = w1; y = y1; rows = rows1;
-            } else {
-                r -= rows1;
-                w = w2; y = y2; rows = rows2;
+    if (!TWO && r >= rows0) {
+        r -= rows0;
+        if (r < rows1) {
+            w = w1; y = y1; rows = rows1;
+        } else {
+            r -= rows1;
+            w = w2; y = y2; rows = rows2;
+        }
+    }
+    if (r >= rows) return;  // the last block's spare warps (whole warps: no barrier below)
+    const int units = cols / F::UNIT;
+    float acc[NT], acc2[NT], ss[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) { acc[t] = 0.f; acc2[t] = 0.f; ss[t] = 0.f; }
+    const uint8_t* rowA = w + (size_t)r * rowBytes;
+    const uint8_t* rowB = w1 + (size_t)r * rowBytes;
+    for (int u0 = lane; u0 < units; u0 += 32 * UNR) {
+        typename F::Raw ra[UNR], rb[UNR];
+#pragma unroll
+        for (int k = 0; k < UNR; k++) {
+            int u = u0 + 32 * k;
+            if (u < units) {
+                ra[k] = F::fetch(rowA, u);
+                if (TWO) rb[k] = F::fetch(rowB, u);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < UNR; k++) {
+            int u = u0 + 32 * k;
+            if (u < units) {
+                float wa[F::UNIT], wb[TWO ? F::UNIT : 1];
+                int off[F::RUNS];
+                F::decode(ra[k], u, wa, off);
+                if (TWO) F::decode(rb[k], u, wb, off);
+                dot_runs<NT, F::RUNS, F::RUNLEN, TWO, NORM>(wa, wb, off, x, cols, normW, acc, acc2, ss);
             }
         }
     }
-    const int units = cols / F::UNIT;
-    float acc[NT], acc2[NT];
 #pragma unroll
-    for (int t = 0; t < NT; t++) { acc[t] = 0.f; acc2[t] = 0.f; }
-    const uint8_t* row = w + (size_t)r * rowBytes;
-    const uint8_t* row2 = w1 + (size_t)r * rowBytes;
-    // Two units per iteration where possible: both units' loads are issued before either is used,
-    // which keeps more bytes in flight per thread. With many tokens or two matrices the registers for
-    // a second unit would spill, and there is enough arithmetic per load anyway.
-    int u = threadIdx.x;
-    const int stride = blockDim.x;
-    constexpr bool PAIRS = NT <= 2 && MODE != MV_SWIGLU;
-    if (PAIRS) for (; u + stride < units; u += 2 * stride) {
-        float wa[F::UNIT], wb[F::UNIT];
-        int oa[F::RUNS], ob[F::RUNS];
-        F::load(row, u, wa, oa);
-        F::load(row, u + stride, wb, ob);
-        dot_runs<NT, F::RUNS, F::RUNLEN>(wa, oa, x, cols, acc);
-        dot_runs<NT, F::RUNS, F::RUNLEN>(wb, ob, x, cols, acc);
-        if (MODE == MV_SWIGLU) {
-            F::load(row2, u, wa, oa);
-            F::load(row2, u + stride, wb, ob);
-            dot_runs<NT, F::RUNS, F::RUNLEN>(wa, oa, x, cols, acc2);
-            dot_runs<NT, F::RUNS, F::RUNLEN>(wb, ob, x, cols, acc2);
+    for (int t = 0; t < NT; t++) {
+        acc[t] = warp_sum(acc[t]);
+        if (TWO) acc2[t] = warp_sum(acc2[t]);
+        if (NORM) {
+            float scale = (float)(1.0 / sqrt((double)(warp_sum(ss[t]) / (float)cols + eps)));
+            acc[t] *= scale;
+            if (TWO) acc2[t] *= scale;
         }
     }
-    for (; u < units; u += stride) {
-        float wa[F::UNIT];
-        int oa[F::RUNS];
-        F::load(row, u, wa, oa);
-        dot_runs<NT, F::RUNS, F::RUNLEN>(wa, oa, x, cols, acc);
-        if (MODE == MV_SWIGLU) {
-            F::load(row2, u, wa, oa);
-            dot_runs<NT, F::RUNS, F::RUNLEN>(wa, oa, x, cols, acc2);
-        }
-    }
-    block_reduce_nt<NT>(acc);
-    if (MODE == MV_SWIGLU) {
-        __syncthreads();
-        block_reduce_nt<NT>(acc2);
-    }
-    if (threadIdx.x == 0) {
+    if (lane == 0) {
 #pragma unroll
         for (int t = 0; t < NT; t++) {
             float* dst = y + (size_t)t * rows + r;
@@ -192,9 +179,12 @@ __device__ __forceinline__ void matvec_body(MV_PARAMS) {
     }
 }
 
-#define MV_INST(TYPE, NAME, NT, MODE)                                                               \
-    extern "C" __global__ void __launch_bounds__(128) matvec_##NAME##_n##NT##_m##MODE(MV_PARAMS) { \
-        matvec_body<TYPE, NT, MODE>(MV_ARGS);                                                       \
+// Store and SwiGLU projections come with and without the fused norm (chosen by normW != null); the
+// residual projections (attention output, FFN down) never follow a norm.
+#define MV_INST(TYPE, NAME, NT, MODE)                                                                            \
+    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS) matvec_##NAME##_n##NT##_m##MODE(MV_PARAMS) {   \
+        if (MODE != MV_ADD && normW) matvec_body<TYPE, NT, MODE, MODE != MV_ADD>(MV_ARGS);                       \
+        else matvec_body<TYPE, NT, MODE, false>(MV_ARGS);                                                        \
     }
 #define MV_MODES(TYPE, NAME, NT) MV_INST(TYPE, NAME, NT, 0) MV_INST(TYPE, NAME, NT, 1) MV_INST(TYPE, NAME, NT, 2)
 #define MV_ALL(TYPE, NAME) MV_MODES(TYPE, NAME, 1) MV_MODES(TYPE, NAME, 2) MV_MODES(TYPE, NAME, 4) MV_MODES(TYPE, NAME, 8)
@@ -209,9 +199,10 @@ MV_ALL(T_Q4_K, q4_k)
 MV_ALL(T_Q5_K, q5_k)
 MV_ALL(T_Q6_K, q6_k)
 
-// Unquantized rows whose length is not a multiple of the vector width: one element at a time.
-// Here `nt` packs the token count (low byte, <= 8) and the mode (nt >> 8), since these kernels serve
-// every mode with one instantiation; rare shapes only, so speed does not matter.
+// Unquantized rows whose length is not a multiple of the vector width: one element at a time, one
+// block (64 threads) per row. Here `nt` packs the token count (low byte, <= 8) and the mode (nt >> 8),
+// since these kernels serve every mode with one instantiation; rare shapes only (stories260K's
+// 172-wide FFN in F16), so speed does not matter. The optional norm is fused as in matvec_body.
 template <int TYPE>
 __device__ __forceinline__ void matvec_scalar_body(MV_PARAMS) {
     typedef Fmt<TYPE> F;
@@ -233,14 +224,23 @@ __device__ __forceinline__ void matvec_scalar_body(MV_PARAMS) {
     const uint8_t* row = w + (size_t)r * rowBytes;
     const uint8_t* row2 = w1 + (size_t)r * rowBytes;
     for (int t = 0; t < count; t++) {
-        float s = 0.f, s2 = 0.f;
+        float s = 0.f, s2 = 0.f, q = 0.f;
         for (int i = threadIdx.x; i < cols; i += blockDim.x) {
             float xv = x[(size_t)t * cols + i];
+            if (normW) {
+                q = fmaf(xv, xv, q);
+                xv *= normW[i];
+            }
             s = fmaf(F::one(row, i), xv, s);
             if (mode == MV_SWIGLU) s2 = fmaf(F::one(row2, i), xv, s2);
         }
         s = block_sum(s, scratch);
         if (mode == MV_SWIGLU) s2 = block_sum(s2, scratch);
+        if (normW) {
+            float scale = (float)(1.0 / sqrt((double)(block_sum(q, scratch) / (float)cols + eps)));
+            s *= scale;
+            s2 *= scale;
+        }
         if (threadIdx.x == 0) {
             float* dst = y + (size_t)t * rows + r;
             if (mode == MV_STORE) *dst = s;
@@ -269,7 +269,7 @@ __device__ __forceinline__ void embed_body(const uint8_t* __restrict__ w, long l
     const uint8_t* row = w + (size_t)params[P_TOKENS + t] * rowBytes;
     float v[F::UNIT];
     int off[F::RUNS];
-    F::load(row, u, v, off);
+    load_unit<TYPE>(row, u, v, off);
     float* out = x + (size_t)t * cols;
 #pragma unroll
     for (int r = 0; r < F::RUNS; r++) {
@@ -289,7 +289,7 @@ __device__ __forceinline__ void dequant_f16_body(const uint8_t* __restrict__ w, 
     int r = (int)(g / units), u = (int)(g % units);
     float v[F::UNIT];
     int off[F::RUNS];
-    F::load(w + (size_t)r * rowBytes, u, v, off);
+    load_unit<TYPE>(w + (size_t)r * rowBytes, u, v, off);
     __half* o = out + (size_t)r * cols;
 #pragma unroll
     for (int rr = 0; rr < F::RUNS; rr++) {
@@ -463,13 +463,16 @@ extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, co
 // share is computed here from params, so the launch shape never depends on the position (the CUDA
 // graph replays it unchanged). Within a split, each warp takes tiles of 32 keys: lane j scores key
 // j against q (held in shared memory), the warp keeps a running max / sum / output (online softmax),
-// then the warps merge. With S > 1, the partial (max, sum, output) go to `part` and attn_combine
-// merges the splits; with S == 1 the result goes straight to `out`.
+// then the warps merge. With S == 1 the result goes straight to `out`. With S > 1 each block writes
+// its partial (max, sum, output) to `part`, and the last block of the head to finish (counted with an
+// atomic in `counters`, which it resets to 0 for the next call) merges the S partials: the second pass
+// of flash-decoding without a second kernel launch.
 extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __restrict__ q,
                                                               const __half* __restrict__ kCache,
                                                               const __half* __restrict__ vCache,
                                                               const int* __restrict__ params, float* part, float* out,
-                                                              int heads, int kvHeads, int hd, float scale) {
+                                                              int* counters, int heads, int kvHeads, int hd,
+                                                              float scale) {
     extern __shared__ float sm[];
     float* qs = sm;                       // hd
     float* wm = qs + hd;                  // ATT_WARPS maxima
@@ -549,24 +552,29 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
             if (d == 0) { pp[0] = M; pp[1] = L; }
         }
     }
-}
-
-// Merges the S partial results of attn_decode; grid heads, hd threads (rounded up to a warp).
-extern "C" __global__ void attn_combine(const float* __restrict__ part, float* out, int S, int hd) {
-    int h = blockIdx.x, d = threadIdx.x;
-    if (d >= hd) return;
+    if (S == 1) return;
+    __shared__ int amLast;
+    __threadfence();  // this block's partial is visible device-wide before it is counted
+    __syncthreads();
+    if (threadIdx.x == 0) amLast = atomicAdd(&counters[h], 1) == S - 1;
+    __syncthreads();
+    if (!amLast) return;
+    __threadfence();
     const float* p = part + (size_t)h * S * (hd + 2);
-    float M = -INFINITY;
-    for (int s = 0; s < S; s++) M = fmaxf(M, p[s * (hd + 2)]);
-    float L = 0.f, acc = 0.f;
-    for (int s = 0; s < S; s++) {
-        float ms = p[s * (hd + 2)];
-        if (ms == -INFINITY) continue;
-        float f = expf(ms - M);
-        L += p[s * (hd + 2) + 1] * f;
-        acc += p[s * (hd + 2) + 2 + d] * f;
+    float MM = -INFINITY;
+    for (int i = 0; i < S; i++) MM = fmaxf(MM, __ldcg(p + i * (hd + 2)));
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float LL = 0.f, acc = 0.f;
+        for (int i = 0; i < S; i++) {
+            float ms = __ldcg(p + i * (hd + 2));  // L2 reads: other blocks wrote these
+            if (ms == -INFINITY) continue;
+            float f = expf(ms - MM);
+            LL += __ldcg(p + i * (hd + 2) + 1) * f;
+            acc += __ldcg(p + i * (hd + 2) + 2 + d) * f;
+        }
+        out[(size_t)h * hd + d] = acc / LL;
     }
-    out[(size_t)h * hd + d] = acc / L;
+    if (threadIdx.x == 0) counters[h] = 0;
 }
 
 // Causal attention for a prompt chunk of T tokens at positions pos0..pos0+T-1 (their keys and values

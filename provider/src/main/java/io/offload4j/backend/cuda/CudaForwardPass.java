@@ -10,6 +10,7 @@ import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD8;
 import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
@@ -93,7 +94,6 @@ final class CudaForwardPass implements ForwardPass {
     // activations, token-major, for up to maxChunk tokens
     private final CUdeviceptr params;
     private final CUdeviceptr x;
-    private final CUdeviceptr xb;
     private final CUdeviceptr q;
     private final CUdeviceptr k;
     private final CUdeviceptr v;
@@ -103,6 +103,7 @@ final class CudaForwardPass implements ForwardPass {
     private final CUdeviceptr a16;
     private final CUdeviceptr w16;
     private final CUdeviceptr partial;
+    private final CUdeviceptr counters;
     private final CUdeviceptr logitsDev;
     // pinned host memory
     private final Pointer paramsHost = new Pointer();
@@ -150,7 +151,6 @@ final class CudaForwardPass implements ForwardPass {
             int wide = Math.max(Math.max(dim, c.queryDim()), ffn);
             params = alloc(4L * (2 + maxChunk));
             x = alloc(4L * maxChunk * dim);
-            xb = alloc(4L * maxChunk * Math.max(dim, c.queryDim()));
             q = alloc(4L * maxChunk * c.queryDim());
             k = alloc(4L * maxChunk * c.keyValueDim());
             v = alloc(4L * maxChunk * c.valueDim());
@@ -161,6 +161,8 @@ final class CudaForwardPass implements ForwardPass {
             a16 = gemm ? alloc(2L * maxChunk * wide) : null;
             w16 = gemm ? alloc(2L * largestNonF16Matrix()) : null;
             partial = alloc(4L * CudaKernels.attnPartialFloats(c.headCount(), c.headDim(), splits));
+            counters = alloc(4L * c.headCount());
+            cuMemsetD8(counters, (byte) 0, 4L * c.headCount());
             logitsDev = alloc(4L * c.vocabularySize());
             cuMemHostAlloc(paramsHost, 4L * (2 + maxChunk), 0);
             cuMemHostAlloc(logitsHost, 4L * c.vocabularySize(), 0);
@@ -417,8 +419,7 @@ final class CudaForwardPass implements ForwardPass {
             block(l, blocks.get(l), cache, count);
         }
         CUdeviceptr last = x.withByteOffset(4L * (count - 1) * dim);
-        kernels.rmsnorm(stream, last, outputNorm, xb, null, dim, c.rmsNormEps(), 1);
-        matvecs(1, CudaKernels.STORE, new DevMatrix[] {output}, xb, new CUdeviceptr[] {logitsDev});
+        matvecs(1, CudaKernels.STORE, new DevMatrix[] {output}, last, new CUdeviceptr[] {logitsDev}, outputNorm);
         cuMemcpyDtoHAsync(logitsHost, logitsDev, 4L * c.vocabularySize(), stream);
     }
 
@@ -437,22 +438,22 @@ final class CudaForwardPass implements ForwardPass {
             gemm(b.wk(), k, count, false);
             gemm(b.wv(), v, count, false);
         } else {
-            kernels.rmsnorm(stream, x, b.attnNorm(), xb, null, dim, eps, count);
+            // the attention norm is fused into the projections
             for (DevMatrix[] group : b.qkvGroups()) {
                 CUdeviceptr[] outs = new CUdeviceptr[group.length];
                 for (int i = 0; i < group.length; i++) {
                     DevMatrix m = group[i];
                     outs[i] = m == b.wq() ? q : m == b.wk() ? k : v;
                 }
-                matvecs(count, CudaKernels.STORE, group, xb, outs);
+                matvecs(count, CudaKernels.STORE, group, x, outs, b.attnNorm());
             }
         }
         kernels.qkvPost(stream, q, k, v, b.qBias(), b.kBias(), b.vBias(), b.qNorm(), b.kNorm(), invFreq,
                 c.ropeDimensions(), c.architecture().ropeLayout() == RopeLayout.HALVES, eps, params, kc, vc,
                 c.headCount(), c.headCountKv(), c.headDim(), count);
         if (count == 1) {
-            kernels.attnDecode(stream, q, kc, vc, params, partial, attn, c.headCount(), c.headCountKv(), c.headDim(),
-                    splits);
+            kernels.attnDecode(stream, q, kc, vc, params, partial, counters, attn, c.headCount(), c.headCountKv(),
+                    c.headDim(), splits);
         } else {
             kernels.attnPrefill(stream, q, kc, vc, params, attn, count, c.headCount(), c.headCountKv(), c.headDim());
         }
@@ -460,7 +461,7 @@ final class CudaForwardPass implements ForwardPass {
             kernels.f32ToF16(stream, attn, a16, (long) count * c.queryDim());
             gemm(b.wo(), x, count, true);
         } else {
-            matvecs(count, CudaKernels.ADD, new DevMatrix[] {b.wo()}, attn, new CUdeviceptr[] {x});
+            matvecs(count, CudaKernels.ADD, new DevMatrix[] {b.wo()}, attn, new CUdeviceptr[] {x}, null);
         }
 
         // feed-forward
@@ -471,14 +472,15 @@ final class CudaForwardPass implements ForwardPass {
             kernels.swigluF16(stream, hb, hb2, a16, (long) count * c.feedForwardLength());
             gemm(b.down(), x, count, true);
         } else {
-            kernels.rmsnorm(stream, x, b.ffnNorm(), xb, null, dim, eps, count);
+            // the FFN norm is fused into the gate/up projection
             if (b.gate().type() == b.up().type()) {
-                matvecs(count, CudaKernels.SWIGLU, new DevMatrix[] {b.gate(), b.up()}, xb, new CUdeviceptr[] {hb});
+                matvecs(count, CudaKernels.SWIGLU, new DevMatrix[] {b.gate(), b.up()}, x, new CUdeviceptr[] {hb},
+                        b.ffnNorm());
             } else {
                 throw new IllegalStateException("gate and up projections of block " + l + " differ in format ("
                         + b.gate().type() + ", " + b.up().type() + ")");
             }
-            matvecs(count, CudaKernels.ADD, new DevMatrix[] {b.down()}, hb, new CUdeviceptr[] {x});
+            matvecs(count, CudaKernels.ADD, new DevMatrix[] {b.down()}, hb, new CUdeviceptr[] {x}, null);
         }
     }
 
@@ -494,9 +496,11 @@ final class CudaForwardPass implements ForwardPass {
 
     /**
      * Matrix-vector products over {@code count} tokens, at most 8 per launch. {@code mats} share a format
-     * and row length; in SWIGLU mode they are (gate, up) and {@code outs} holds the one output.
+     * and row length; in SWIGLU mode they are (gate, up) and {@code outs} holds the one output. A non-null
+     * {@code norm} RMS-normalises the input on the fly.
      */
-    private void matvecs(int count, int mode, DevMatrix[] mats, CUdeviceptr in, CUdeviceptr[] outs) {
+    private void matvecs(int count, int mode, DevMatrix[] mats, CUdeviceptr in, CUdeviceptr[] outs,
+                         CUdeviceptr norm) {
         DevMatrix m0 = mats[0];
         int cols = m0.cols();
         boolean vector = CudaKernels.vectorisable(m0.type(), cols);
@@ -511,7 +515,7 @@ final class CudaForwardPass implements ForwardPass {
             kernels.matvec(stream, m0.type(), nt, mode, m0.ptr(), mats.length > 1 ? mats[1].ptr() : null,
                     mats.length > 2 ? mats[2].ptr() : null, m0.rows(),
                     swiglu ? 0 : mats.length > 1 ? mats[1].rows() : 0, mats.length > 2 ? mats[2].rows() : 0,
-                    m0.rowBytes(), cols, xin, y0, y1, y2);
+                    m0.rowBytes(), cols, xin, y0, y1, y2, norm, config.rmsNormEps());
             t0 += nt;
         }
     }

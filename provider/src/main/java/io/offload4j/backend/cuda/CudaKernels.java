@@ -106,20 +106,6 @@ public final class CudaKernels implements AutoCloseable {
         return type == GgmlType.F32 || type == GgmlType.F16 || type == GgmlType.BF16;
     }
 
-    /**
-     * Threads per row for a row of {@code units} units: a multiple of 32 up to 128 that divides the units
-     * evenly with at least two per thread (so both units of the kernel's pair loop are in flight), else
-     * about three units per thread.
-     */
-    static int matvecThreads(int units) {
-        for (int w = 4; w >= 1; w--) {
-            if (units % (32 * w) == 0 && units / (32 * w) >= 2) {
-                return 32 * w;
-            }
-        }
-        return 32 * Math.clamp(Math.round(units / 96f), 1, 4);
-    }
-
     private static Pointer args(Object... values) {
         NativePointerObject[] p = new NativePointerObject[values.length];
         for (int i = 0; i < values.length; i++) {
@@ -140,29 +126,35 @@ public final class CudaKernels implements AutoCloseable {
         cuLaunchKernel(function(name), gx, gy, 1, bx, 1, 1, sharedBytes, stream, args(a), null);
     }
 
+    /** Output rows per matrix-vector block (one warp each; MV_WARPS in the CUDA source). */
+    private static final int MV_WARPS = 4;
+
     /**
      * y = W x for {@code nt} tokens (1, 2, 4 or 8; any count up to 8 for unquantized rows of odd length),
      * over up to three matrices of the same format and row length (w1/w2 may be null with 0 rows).
      * x is [nt][cols]; y_i is [nt][rows_i]. Mode {@link #SWIGLU} uses w0 (gate) and w1 (up), same rows,
-     * output y0.
+     * output y0. With {@code normW} (not in mode {@link #ADD}), x is RMS-normalised with these weights
+     * and {@code eps} on the fly, as the separate {@link #rmsnorm} would.
      */
     public void matvec(CUstream stream, GgmlType type, int nt, int mode, CUdeviceptr w0, CUdeviceptr w1, CUdeviceptr w2,
                        int rows0, int rows1, int rows2, long rowBytes, int cols, CUdeviceptr x, CUdeviceptr y0,
-                       CUdeviceptr y1, CUdeviceptr y2) {
-        int grid = mode == SWIGLU ? rows0 : rows0 + rows1 + rows2;
+                       CUdeviceptr y1, CUdeviceptr y2, CUdeviceptr normW, float eps) {
+        if (normW != null && mode == ADD) {
+            throw new IllegalArgumentException("the fused norm applies to STORE and SWIGLU projections only");
+        }
+        int rows = mode == SWIGLU ? rows0 : rows0 + rows1 + rows2;
         if (vectorisable(type, cols)) {
             if (nt != 1 && nt != 2 && nt != 4 && nt != 8) {
                 throw new IllegalArgumentException("nt must be 1, 2, 4 or 8: " + nt);
             }
-            int threads = matvecThreads(cols / unit(type));
-            launch("matvec_" + suffix(type) + "_n" + nt + "_m" + mode, stream, grid, 1, threads, 0,
-                    w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt);
+            launch("matvec_" + suffix(type) + "_n" + nt + "_m" + mode, stream, (rows + MV_WARPS - 1) / MV_WARPS, 1,
+                    32 * MV_WARPS, 0, w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt, normW, eps);
         } else if (isFloat(type)) {
             if (nt < 1 || nt > 8) {
                 throw new IllegalArgumentException("nt must be 1..8: " + nt);
             }
-            launch("matvec_scalar_" + suffix(type), stream, grid, 1, 64, 0,
-                    w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt | (mode << 8));
+            launch("matvec_scalar_" + suffix(type), stream, rows, 1, 64, 0,
+                    w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt | (mode << 8), normW, eps);
         } else {
             throw new IllegalArgumentException(type + " rows of " + cols + " elements are not a whole number of blocks");
         }
@@ -225,17 +217,18 @@ public final class CudaKernels implements AutoCloseable {
         return (long) heads * splits * (headDim + 2);
     }
 
-    /** Decode attention of one query token over positions 0..params.pos, split {@code splits} ways. */
+    /**
+     * Decode attention of one query token over positions 0..params.pos, split {@code splits} ways.
+     * {@code counters} holds {@code heads} ints that must be zero before the first call; the kernel
+     * leaves them zero again.
+     */
     public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
-                           CUdeviceptr partial, CUdeviceptr out, int heads, int kvHeads, int headDim, int splits) {
+                           CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
+                           int headDim, int splits) {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
         launch("attn_decode", stream, heads, splits, 32 * ATT_WARPS, shared, q, kCache, vCache, params, partial, out,
-                heads, kvHeads, headDim, scale);
-        if (splits > 1) {
-            launch("attn_combine", stream, heads, 1, Math.max(32, (headDim + 31) / 32 * 32), 0, partial, out, splits,
-                    headDim);
-        }
+                counters, heads, kvHeads, headDim, scale);
     }
 
     /** Causal attention of {@code count} query tokens at positions params.pos.. (their K/V already cached). */

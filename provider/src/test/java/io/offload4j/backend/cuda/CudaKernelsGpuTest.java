@@ -85,7 +85,10 @@ class CudaKernelsGpuTest {
             for (int cols : colsList) {
                 for (int nt : new int[] {1, 2, 4, 8}) {
                     for (int mode : new int[] {CudaKernels.STORE, CudaKernels.ADD, CudaKernels.SWIGLU}) {
-                        list.add(Arguments.of(t, cols, nt, mode));
+                        list.add(Arguments.of(t, cols, nt, mode, false));
+                        if (mode != CudaKernels.ADD) {
+                            list.add(Arguments.of(t, cols, nt, mode, true));
+                        }
                     }
                 }
             }
@@ -113,15 +116,34 @@ class CudaKernelsGpuTest {
         return g / (1 + Math.exp(-g));
     }
 
-    @ParameterizedTest(name = "{0} cols={1} nt={2} mode={3}")
+    /**
+     * One format, row length, token count and mode; with {@code norm}, x is RMS-normalised by the kernel
+     * (the reference normalises it first, as the CPU pass does).
+     */
+    @ParameterizedTest(name = "{0} cols={1} nt={2} mode={3} norm={4}")
     @MethodSource("matvecCases")
-    void matvecMatchesReference(GgmlType type, int cols, int nt, int mode) {
+    void matvecMatchesReference(GgmlType type, int cols, int nt, int mode, boolean norm) {
         device.makeCurrent();
         int rows = 67;
-        SplittableRandom rnd = new SplittableRandom(type.ordinal() * 1000L + cols + 10L * nt + mode);
+        float eps = 1e-5f;
+        SplittableRandom rnd = new SplittableRandom(type.ordinal() * 1000L + cols + 10L * nt + mode + (norm ? 7 : 0));
         byte[] w0 = RefDequant.randomRows(type, rows, cols, rnd);
         byte[] w1 = RefDequant.randomRows(type, rows, cols, rnd);
-        float[] x = randomFloats(rnd, nt * cols, 1.0);
+        float[] xRaw = randomFloats(rnd, nt * cols, 2.0);
+        float[] g = norm ? randomFloats(rnd, cols, 1.5) : null;
+        float[] x = xRaw.clone();
+        if (norm) {
+            for (int t = 0; t < nt; t++) {
+                float ss = 0;
+                for (int i = 0; i < cols; i++) {
+                    ss += xRaw[t * cols + i] * xRaw[t * cols + i];
+                }
+                float scale = (float) (1.0 / Math.sqrt(ss / cols + eps));
+                for (int i = 0; i < cols; i++) {
+                    x[t * cols + i] = xRaw[t * cols + i] * scale * g[i];
+                }
+            }
+        }
         float[] yInit = randomFloats(rnd, nt * rows, 1.0);
         int rowBytes = Math.toIntExact(type.bytesFor(cols));
         double[] ref = new double[nt * rows];
@@ -133,12 +155,12 @@ class CudaKernelsGpuTest {
             float[] a = RefDequant.row(type, w0, r * rowBytes, cols);
             float[] b = RefDequant.row(type, w1, r * rowBytes, cols);
             for (int t = 0; t < nt; t++) {
-                double g = dot(a, x, t * cols);
+                double d = dot(a, x, t * cols);
                 int i = t * rows + r;
                 ref[i] = switch (mode) {
-                    case CudaKernels.STORE -> g;
-                    case CudaKernels.ADD -> yInit[i] + g;
-                    default -> silu(g) * dot(b, x, t * cols);
+                    case CudaKernels.STORE -> d;
+                    case CudaKernels.ADD -> yInit[i] + d;
+                    default -> silu(d) * dot(b, x, t * cols);
                 };
                 if (ck != null) {
                     double cg = ck.dot(s0, (long) r * rowBytes, x, t * cols, cols);
@@ -153,14 +175,15 @@ class CudaKernelsGpuTest {
         try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
             CUdeviceptr dw0 = buf.of(w0);
             CUdeviceptr dw1 = buf.of(w1);
-            CUdeviceptr dx = buf.of(x);
+            CUdeviceptr dx = buf.of(norm ? xRaw : x);
             CUdeviceptr dy = buf.of(yInit);
             kernels.matvec(stream, type, nt, mode, dw0, mode == CudaKernels.SWIGLU ? dw1 : null, null, rows, 0, 0,
-                    rowBytes, cols, dx, dy, null, null);
+                    rowBytes, cols, dx, dy, null, null, norm ? buf.of(g) : null, eps);
             cuStreamSynchronize(stream);
             float[] got = GpuTests.Buffers.floats(dy, nt * rows);
             double err = GpuTests.relErr(got, ref);
-            String line = String.format("matvec %-5s cols=%4d nt=%d mode=%d relErr=%.2e", type, cols, nt, mode, err);
+            String line = String.format("matvec %-5s cols=%4d nt=%d mode=%d norm=%-5b relErr=%.2e", type, cols, nt, mode,
+                    norm, err);
             if (cpu != null) {
                 double errCpu = GpuTests.relErr(got, cpu);
                 line += String.format(" vsCpu=%.2e", errCpu);
@@ -193,7 +216,7 @@ class CudaKernelsGpuTest {
                 dy[s] = buf.alloc(4L * 2 * rows[s]);
             }
             kernels.matvec(stream, type, 2, CudaKernels.STORE, dw[0], dw[1], dw[2], rows[0], rows[1], rows[2], rowBytes,
-                    cols, buf.of(x), dy[0], dy[1], dy[2]);
+                    cols, buf.of(x), dy[0], dy[1], dy[2], null, 0f);
             cuStreamSynchronize(stream);
             for (int s = 0; s < 3; s++) {
                 double[] ref = new double[2 * rows[s]];
@@ -541,8 +564,12 @@ class CudaKernelsGpuTest {
             for (int splits : new int[] {1, 3, 11, 32}) {
                 CUdeviceptr part = buf.alloc(4L * CudaKernels.attnPartialFloats(heads, hd, splits));
                 CUdeviceptr o = buf.alloc(4L * heads * hd);
-                kernels.attnDecode(stream, buf.of(lastQ), dk, dv, buf.of(new int[] {n - 1, 1}), part, o, heads, kvHeads,
-                        hd, splits);
+                CUdeviceptr counters = buf.of(new int[heads]);
+                // twice: the second call checks that the kernel left its counters at zero
+                for (int rep = 0; rep < 2; rep++) {
+                    kernels.attnDecode(stream, buf.of(lastQ), dk, dv, buf.of(new int[] {n - 1, 1}), part, counters, o,
+                            heads, kvHeads, hd, splits);
+                }
                 cuStreamSynchronize(stream);
                 double e = GpuTests.relErr(GpuTests.Buffers.floats(o, heads * hd), lastRef);
                 GpuTests.report(String.format("attn_decode hd=%d n=%d splits=%d relErr=%.2e", hd, n, splits, e));
