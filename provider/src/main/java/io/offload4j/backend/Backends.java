@@ -1,6 +1,8 @@
 package io.offload4j.backend;
 
 import io.offload4j.backend.cpu.CpuBackend;
+import io.offload4j.backend.cuda.CudaBackend;
+import io.offload4j.backend.cuda.CudaDevice;
 import java.util.Locale;
 
 /** Creates the backend a device name asks for. */
@@ -15,12 +17,28 @@ public final class Backends {
      */
     public static Backend create(String device, int threads) {
         String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
-        if (d.equals("auto") || d.equals("cpu")) {
+        if (d.equals("cpu")) {
+            return new CpuBackend(threads);
+        }
+        if (d.equals("auto")) {
+            // Any failure to bring up CUDA (no driver, no device, old GPU, broken natives) means the CPU.
+            try {
+                if (CudaDevice.unavailableReason(0) == null) {
+                    return new CudaBackend(0);
+                }
+            } catch (RuntimeException | LinkageError e) {
+                // fall through to the CPU
+            }
             return new CpuBackend(threads);
         }
         if (d.equals("cuda") || d.matches("cuda:\\d+")) {
-            throw new IllegalArgumentException("device '" + device + "': this build has no CUDA backend yet;"
-                    + " use --device cpu (or auto)");
+            int ordinal = d.equals("cuda") ? 0 : Integer.parseInt(d.substring(5));
+            String reason = CudaDevice.unavailableReason(ordinal);
+            if (reason != null) {
+                throw new IllegalArgumentException("device '" + device + "' is not usable: " + reason
+                        + "; use --device cpu (or auto, which falls back to the CPU)");
+            }
+            return new CudaBackend(ordinal);
         }
         throw new IllegalArgumentException("unknown device '" + device + "'; expected auto, cpu, cuda or cuda:N");
     }

@@ -1,0 +1,350 @@
+// GGML block formats, decoded in registers straight from the bytes as the GGUF file stores them.
+//
+// Every format exposes a "unit": the smallest piece of a row that one thread decodes at a time.
+// Decoding is split in two: fetch() issues the unit's loads into a small Raw struct of registers and
+// decode() turns them into floats. The matrix-vector kernel fetches several units before decoding the
+// first, so that each thread keeps several independent loads in flight (decode is latency-bound
+// otherwise: one thread's next load would wait for its previous multiply).
+// A unit is UNIT elements made of RUNS runs of RUNLEN contiguous elements each (K-quants interleave
+// two sub-blocks in the same bytes, so one unit yields two or four runs). Unit sizes are chosen so
+// that the per-block header (scales, mins) is amortised over enough elements while the loads stay as
+// wide as the block's alignment allows:
+//   F32   4 elements, one 16-byte load           F16/BF16  8 elements, one 16-byte load
+//   Q8_0 16 elements (half a 34-byte block)       Q4_0/Q4_1 32 elements (one block)
+//   Q4_K/Q5_K 16 elements (8 quant bytes = 8 low + 8 high nibbles of one 64-element chunk)
+//   Q6_K 32 elements (8 positions of one 128-element half, in each of its four 32-element groups)
+// Blocks of 34 (Q8_0), 18 (Q4_0) and 210 (Q6_K) bytes are only 2-byte aligned, so those formats read
+// pairs of 16-bit words; 20-, 144- and 176-byte blocks allow 4-, 8- and 16-byte loads.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+// ggml's type ids, as written into GGUF tensor infos.
+#define T_F32 0
+#define T_F16 1
+#define T_Q4_0 2
+#define T_Q4_1 3
+#define T_Q8_0 8
+#define T_Q4_K 12
+#define T_Q5_K 13
+#define T_Q6_K 14
+#define T_BF16 30
+
+__device__ __forceinline__ uint32_t ld_u16(const uint8_t* p) {
+    return __ldg(reinterpret_cast<const unsigned short*>(p));
+}
+
+// Four bytes from a 2-byte aligned address.
+__device__ __forceinline__ uint32_t ld_u32_a2(const uint8_t* p) {
+    const unsigned short* h = reinterpret_cast<const unsigned short*>(p);
+    return (uint32_t)__ldg(h) | ((uint32_t)__ldg(h + 1) << 16);
+}
+
+__device__ __forceinline__ float h2f(uint32_t bits) {
+    return __half2float(__ushort_as_half((unsigned short)(bits & 0xFFFF)));
+}
+
+__device__ __forceinline__ float bf2f(uint32_t bits16) {
+    return __uint_as_float(bits16 << 16);
+}
+
+// Signed byte k (0..3) of a word.
+__device__ __forceinline__ int sbyte(uint32_t w, int k) {
+    return (int)(int8_t)((w >> (8 * k)) & 0xFF);
+}
+
+__device__ __forceinline__ uint32_t ubyte(uint32_t w, int k) {
+    return (w >> (8 * k)) & 0xFF;
+}
+
+// Byte k (0..11) of the 12-byte K-quant scale field held in three words (k may be a run-time value:
+// selecting among registers keeps the words out of local memory).
+__device__ __forceinline__ uint32_t kbyte(uint32_t s0, uint32_t s1, uint32_t s2, int k) {
+    uint32_t w = k < 4 ? s0 : (k < 8 ? s1 : s2);
+    return (w >> (8 * (k & 3))) & 0xFF;
+}
+
+// ggml's get_scale_min_k4: 6-bit scale and min of sub-block j (0..7).
+__device__ __forceinline__ void kscale(uint32_t s0, uint32_t s1, uint32_t s2, int j, float& sc, float& m) {
+    uint32_t a, b;
+    if (j < 4) {
+        a = kbyte(s0, s1, s2, j) & 63;
+        b = kbyte(s0, s1, s2, j + 4) & 63;
+    } else {
+        uint32_t hi = kbyte(s0, s1, s2, j + 4);
+        a = (hi & 0xF) | ((kbyte(s0, s1, s2, j - 4) >> 6) << 4);
+        b = (hi >> 4) | ((kbyte(s0, s1, s2, j) >> 6) << 4);
+    }
+    sc = (float)a;
+    m = (float)b;
+}
+
+template <int TYPE> struct Fmt;
+
+template <> struct Fmt<T_F32> {
+    static constexpr int UNIT = 4, RUNS = 1, RUNLEN = 4, UNR = 4;
+    struct Raw { float4 v; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        return Raw{__ldg(reinterpret_cast<const float4*>(row) + u)};
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        w[0] = r.v.x; w[1] = r.v.y; w[2] = r.v.z; w[3] = r.v.w;
+        off[0] = 4 * u;
+    }
+    __device__ __forceinline__ static float one(const uint8_t* row, int i) {
+        return reinterpret_cast<const float*>(row)[i];
+    }
+};
+
+template <> struct Fmt<T_F16> {
+    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 4;
+    struct Raw { uint4 v; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        return Raw{__ldg(reinterpret_cast<const uint4*>(row) + u)};
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        uint32_t words[4] = {r.v.x, r.v.y, r.v.z, r.v.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[i]));
+            w[2 * i] = f.x;
+            w[2 * i + 1] = f.y;
+        }
+        off[0] = 8 * u;
+    }
+    __device__ __forceinline__ static float one(const uint8_t* row, int i) {
+        return h2f(reinterpret_cast<const uint16_t*>(row)[i]);
+    }
+};
+
+template <> struct Fmt<T_BF16> {
+    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 4;
+    struct Raw { uint4 v; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        return Raw{__ldg(reinterpret_cast<const uint4*>(row) + u)};
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        uint32_t words[4] = {r.v.x, r.v.y, r.v.z, r.v.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            w[2 * i] = __uint_as_float(words[i] << 16);
+            w[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
+        }
+        off[0] = 8 * u;
+    }
+    __device__ __forceinline__ static float one(const uint8_t* row, int i) {
+        return bf2f(reinterpret_cast<const uint16_t*>(row)[i]);
+    }
+};
+
+// Q8_0: {fp16 d; int8 q[32]} = 34 bytes; x = d * q. A unit is half a block.
+template <> struct Fmt<T_Q8_0> {
+    static constexpr int UNIT = 16, RUNS = 1, RUNLEN = 16, UNR = 4;
+    struct Raw { uint32_t d, q[4]; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 34 * (size_t)(u >> 1);
+        const uint8_t* q = blk + 2 + 16 * (u & 1);
+        Raw r;
+        r.d = ld_u16(blk);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(q + 4 * i);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        float d = h2f(r.d);
+#pragma unroll
+        for (int i = 0; i < 16; i++) w[i] = d * (float)sbyte(r.q[i >> 2], i & 3);
+        off[0] = 32 * (u >> 1) + 16 * (u & 1);
+    }
+};
+
+// Q4_0: {fp16 d; uint8 qs[16]} = 18 bytes; element j = d * ((qs[j] & 15) - 8), element j+16 = d * ((qs[j] >> 4) - 8).
+template <> struct Fmt<T_Q4_0> {
+    static constexpr int UNIT = 32, RUNS = 2, RUNLEN = 16, UNR = 2;
+    struct Raw { uint32_t d, q[4]; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 18 * (size_t)u;
+        Raw r;
+        r.d = ld_u16(blk);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(blk + 2 + 4 * i);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        float d = h2f(r.d);
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            uint32_t b = ubyte(r.q[i >> 2], i & 3);
+            w[i] = d * (float)((int)(b & 0xF) - 8);
+            w[16 + i] = d * (float)((int)(b >> 4) - 8);
+        }
+        off[0] = 32 * u;
+        off[1] = 32 * u + 16;
+    }
+};
+
+// Q4_1: {fp16 d; fp16 m; uint8 qs[16]} = 20 bytes; x = d * q + m, nibbles laid out as Q4_0.
+template <> struct Fmt<T_Q4_1> {
+    static constexpr int UNIT = 32, RUNS = 2, RUNLEN = 16, UNR = 2;
+    struct Raw { uint32_t dm, q[4]; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint32_t* blk = reinterpret_cast<const uint32_t*>(row + 20 * (size_t)u);
+        Raw r;
+        r.dm = __ldg(blk);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = __ldg(blk + 1 + i);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        float d = h2f(r.dm), m = h2f(r.dm >> 16);
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            uint32_t b = ubyte(r.q[i >> 2], i & 3);
+            w[i] = d * (float)(b & 0xF) + m;
+            w[16 + i] = d * (float)(b >> 4) + m;
+        }
+        off[0] = 32 * u;
+        off[1] = 32 * u + 16;
+    }
+};
+
+// Q4_K: {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128]} = 144 bytes, 256 elements in four chunks
+// of 64; qs[32c + l] holds element 64c + l (low nibble, sub-block 2c) and 64c + 32 + l (high nibble,
+// sub-block 2c + 1); x = d * sc * q - dmin * m. A unit is 8 quant bytes: 8 low + 8 high elements.
+template <> struct Fmt<T_Q4_K> {
+    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, UNR = 4;
+    struct Raw { uint32_t dd, s0, s1, s2; uint2 q; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 144 * (size_t)(u >> 4);
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
+        Raw r;
+        r.dd = __ldg(w);
+        r.s0 = __ldg(w + 1);
+        r.s1 = __ldg(w + 2);
+        r.s2 = __ldg(w + 3);
+        r.q = __ldg(reinterpret_cast<const uint2*>(blk + 16 + 32 * c + l0));
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
+        float sc1, m1, sc2, m2;
+        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
+        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
+        float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
+        uint32_t qw[2] = {r.q.x, r.q.y};
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            uint32_t b = ubyte(qw[i >> 2], i & 3);
+            w[i] = d1 * (float)(b & 0xF) - mm1;
+            w[8 + i] = d2 * (float)(b >> 4) - mm2;
+        }
+        int base = 256 * (u >> 4) + 64 * c + l0;
+        off[0] = base;
+        off[1] = base + 32;
+    }
+};
+
+// Q5_K: {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]} = 176 bytes; as Q4_K with a
+// fifth bit: element 64c + l takes bit 2c of qh[l], element 64c + 32 + l bit 2c + 1.
+template <> struct Fmt<T_Q5_K> {
+    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, UNR = 4;
+    struct Raw { uint32_t dd, s0, s1, s2; uint2 q, h; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 176 * (size_t)(u >> 4);
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
+        Raw r;
+        r.dd = __ldg(w);
+        r.s0 = __ldg(w + 1);
+        r.s1 = __ldg(w + 2);
+        r.s2 = __ldg(w + 3);
+        r.h = __ldg(reinterpret_cast<const uint2*>(blk + 16 + l0));
+        r.q = __ldg(reinterpret_cast<const uint2*>(blk + 48 + 32 * c + l0));
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
+        float sc1, m1, sc2, m2;
+        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
+        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
+        float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
+        uint32_t qw[2] = {r.q.x, r.q.y};
+        uint32_t hw[2] = {r.h.x, r.h.y};
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            uint32_t b = ubyte(qw[i >> 2], i & 3);
+            uint32_t h = ubyte(hw[i >> 2], i & 3);
+            uint32_t lo = (b & 0xF) | (((h >> (2 * c)) & 1) << 4);
+            uint32_t hi = (b >> 4) | (((h >> (2 * c + 1)) & 1) << 4);
+            w[i] = d1 * (float)lo - mm1;
+            w[8 + i] = d2 * (float)hi - mm2;
+        }
+        int base = 256 * (u >> 4) + 64 * c + l0;
+        off[0] = base;
+        off[1] = base + 32;
+    }
+};
+
+// Q6_K: {uint8 ql[128]; uint8 qh[64]; int8 scales[16]; fp16 d} = 210 bytes, 256 elements in two
+// halves of 128. In half n, position l (0..31) gives four elements 128n + l + 32g (g = 0..3): low
+// nibble of ql[64n + l] (g=0), of ql[64n + 32 + l] (g=1), high nibbles of the same (g=2, 3); two more
+// bits from qh[32n + l] at shift 2g; scale scales[8n + l/16 + 2g]; x = d * scale * (q - 32).
+// A unit is 8 positions of one half: 32 elements in four runs of 8.
+template <> struct Fmt<T_Q6_K> {
+    static constexpr int UNIT = 32, RUNS = 4, RUNLEN = 8, UNR = 2;
+    struct Raw { uint32_t d, a0, a1, b0, b1, h0, h1, sc0, sc1; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 210 * (size_t)(u >> 3);
+        int k = u & 7, n = k >> 2, l0 = (k & 3) * 8;
+        const uint8_t* ql = blk + 64 * n + l0;
+        const uint8_t* qh = blk + 128 + 32 * n + l0;
+        const uint8_t* sc = blk + 192 + 8 * n + (l0 >> 4);  // the unit's scales are bytes 0, 2, 4, 6 from here
+        Raw r;
+        r.d = ld_u16(blk + 208);
+        r.a0 = ld_u32_a2(ql);
+        r.a1 = ld_u32_a2(ql + 4);
+        r.b0 = ld_u32_a2(ql + 32);
+        r.b1 = ld_u32_a2(ql + 36);
+        r.h0 = ld_u32_a2(qh);
+        r.h1 = ld_u32_a2(qh + 4);
+        if (l0 >> 4) {  // odd address: the four scale bytes are the high bytes of 16-bit words
+            r.sc0 = ld_u16(sc - 1) >> 8 | (ld_u16(sc + 1) & 0xFF00);
+            r.sc1 = ld_u16(sc + 3) >> 8 | (ld_u16(sc + 5) & 0xFF00);
+        } else {
+            r.sc0 = (ld_u16(sc) & 0xFF) | (ld_u16(sc + 2) & 0xFF) << 8;
+            r.sc1 = (ld_u16(sc + 4) & 0xFF) | (ld_u16(sc + 6) & 0xFF) << 8;
+        }
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        int k = u & 7, n = k >> 2, l0 = (k & 3) * 8;
+        float d = h2f(r.d);
+        float s0 = d * (float)sbyte(r.sc0, 0), s1 = d * (float)sbyte(r.sc0, 1);
+        float s2 = d * (float)sbyte(r.sc1, 0), s3 = d * (float)sbyte(r.sc1, 1);
+        uint32_t a[2] = {r.a0, r.a1}, b[2] = {r.b0, r.b1}, h[2] = {r.h0, r.h1};
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            uint32_t qa = ubyte(a[i >> 2], i & 3), qb = ubyte(b[i >> 2], i & 3), hh = ubyte(h[i >> 2], i & 3);
+            w[i] = s0 * (float)((int)((qa & 0xF) | ((hh & 3) << 4)) - 32);
+            w[8 + i] = s1 * (float)((int)((qb & 0xF) | (((hh >> 2) & 3) << 4)) - 32);
+            w[16 + i] = s2 * (float)((int)((qa >> 4) | (((hh >> 4) & 3) << 4)) - 32);
+            w[24 + i] = s3 * (float)((int)((qb >> 4) | (((hh >> 6) & 3) << 4)) - 32);
+        }
+        int base = 256 * (u >> 3) + 128 * n + l0;
+        off[0] = base;
+        off[1] = base + 32;
+        off[2] = base + 64;
+        off[3] = base + 96;
+    }
+};
+
+// One unit decoded in place (embedding gather, fp16 dequantization).
+template <int TYPE>
+__device__ __forceinline__ void load_unit(const uint8_t* row, int u, float* w, int* off) {
+    typename Fmt<TYPE>::Raw r = Fmt<TYPE>::fetch(row, u);
+    Fmt<TYPE>::decode(r, u, w, off);
+}

@@ -1,0 +1,785 @@
+// offload4j's CUDA kernels: everything a Llama-family forward pass needs, for every weight format the
+// engine reads. Compiled by build.sh into one fatbin that the Java backend loads with cuModuleLoadData;
+// kernels are extern "C" so that the backend finds them by plain names.
+//
+// Conventions shared with the Java side (CudaKernels.java):
+//  * activations are float32, token-major: x[t * cols + i];
+//  * weights are the GGUF tensor bytes, row after row (rowBytes apart), rows = output features;
+//  * the KV cache is fp16, per block [position][kvDim];
+//  * `params` is a small device array written before every forward call: params[0] = position of the
+//    chunk's first token, params[1] = chunk length, params[2 + t] = token ids. Kernels that depend on
+//    the position read it from there rather than from an argument, so the decode step can be
+//    captured once in a CUDA graph and replayed for every token.
+#include <cuda_fp16.h>
+#include <mma.h>
+#include <stdint.h>
+
+#include "formats.cuh"
+
+#define P_POS 0
+#define P_COUNT 1
+#define P_TOKENS 2
+
+// ---------------------------------------------------------------------------------------------
+// Reductions
+// ---------------------------------------------------------------------------------------------
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Sum over the whole block (blockDim.x a multiple of 32, at most 1024). Every thread gets the result.
+__device__ float block_sum(float v, float* scratch /* 32 floats */) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    float r = 0.f;
+    for (int i = 0; i < warps; i++) r += scratch[i];
+    return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix-vector products (decode, and prefill chunks of up to 8 tokens)
+// ---------------------------------------------------------------------------------------------
+//
+// One warp per output row, four rows per 128-thread block. Each lane strides over the row's units,
+// first fetching UNR units (their raw bytes into registers, so UNR loads are in flight), then decoding
+// each in registers and multiplying it with NT activation vectors: a weight byte is read once for all
+// NT tokens. A warp reads its whole row and the whole activation vector, so the result is reduced with
+// shuffles alone (no shared memory, no block barrier), and the RMSNorm that precedes every projection
+// can be fused in: with normW set, the kernel multiplies x by the norm weights as it reads it,
+// accumulates sum(x^2) on the side, and scales the dot product by 1 / sqrt(mean(x^2) + eps) at the
+// end. That saves a launch (and a pass over x) per projection; x itself stays unnormalised.
+//
+// Up to three weight matrices of the same format and row length share one launch ("segments"): the
+// grid spans rows0 + rows1 + rows2 rows and each warp finds its matrix. Q, K and V run as one launch.
+//
+// MODE 0 stores y = W x; MODE 1 adds into y (the residual connection, fused); MODE 2 computes the
+// SwiGLU of two matrices with the same rows, y = silu(W0 x) * (W1 x), in one pass over x.
+#define MV_STORE 0
+#define MV_ADD 1
+#define MV_SWIGLU 2
+#define MV_WARPS 4
+
+#define MV_PARAMS                                                                                        \
+    const uint8_t *__restrict__ w0, const uint8_t *__restrict__ w1, const uint8_t *__restrict__ w2,     \
+        int rows0, int rows1, int rows2, long long rowBytes, int cols, const float *__restrict__ x,       \
+        float *y0, float *y1, float *y2, int nt, const float *__restrict__ normW, float eps
+#define MV_ARGS w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt, normW, eps
+
+__device__ __forceinline__ float silu_mul(float g, float u) {
+    return g / (1.0f + expf(-g)) * u;
+}
+
+// acc[t] += wa . x_t (and acc2[t] += wb . x_t), over the unit's runs; with NORM, x is multiplied by
+// the norm weights g first and ss[t] += x^2.
+template <int NT, int RUNS, int RUNLEN, bool TWO, bool NORM>
+__device__ __forceinline__ void dot_runs(const float* wa, const float* wb, const int* off, const float* __restrict__ x,
+                                         int ldx, const float* __restrict__ g, float* acc, float* acc2, float* ss) {
+#pragma unroll
+    for (int r = 0; r < RUNS; r++) {
+#pragma unroll
+        for (int i = 0; i < RUNLEN / 4; i++) {
+            float4 gg;
+            if (NORM) gg = __ldg(reinterpret_cast<const float4*>(g + off[r]) + i);
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                float4 v = __ldg(reinterpret_cast<const float4*>(x + (size_t)t * ldx + off[r]) + i);
+                if (NORM) {
+                    ss[t] = fmaf(v.x, v.x, fmaf(v.y, v.y, fmaf(v.z, v.z, fmaf(v.w, v.w, ss[t]))));
+                    v.x *= gg.x; v.y *= gg.y; v.z *= gg.z; v.w *= gg.w;
+                }
+                const float* a = wa + r * RUNLEN + 4 * i;
+                acc[t] = fmaf(a[0], v.x, fmaf(a[1], v.y, fmaf(a[2], v.z, fmaf(a[3], v.w, acc[t]))));
+                if (TWO) {
+                    const float* b = wb + r * RUNLEN + 4 * i;
+                    acc2[t] = fmaf(b[0], v.x, fmaf(b[1], v.y, fmaf(b[2], v.z, fmaf(b[3], v.w, acc2[t]))));
+                }
+            }
+        }
+    }
+}
+
+template <int TYPE, int NT, int MODE, bool NORM>
+__device__ __forceinline__ void matvec_body(MV_PARAMS) {
+    typedef Fmt<TYPE> F;
+    constexpr bool TWO = MODE == MV_SWIGLU;
+    constexpr int UNR = TWO && F::UNR > 1 ? F::UNR / 2 : F::UNR;  // two matrices: same bytes in flight
+    const int lane = threadIdx.x & 31;
+    int r = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    const uint8_t* w = w0;
+    float* y = y0;
+    int rows = rows0;
+    if (!TWO && r >= rows0) {
+        r -= rows0;
+        if (r < rows1) {
+            w = w1; y = y1; rows = rows1;
+        } else {
+            r -= rows1;
+            w = w2; y = y2; rows = rows2;
+        }
+    }
+    if (r >= rows) return;  // the last block's spare warps (whole warps: no barrier below)
+    const int units = cols / F::UNIT;
+    float acc[NT], acc2[NT], ss[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) { acc[t] = 0.f; acc2[t] = 0.f; ss[t] = 0.f; }
+    const uint8_t* rowA = w + (size_t)r * rowBytes;
+    const uint8_t* rowB = w1 + (size_t)r * rowBytes;
+    for (int u0 = lane; u0 < units; u0 += 32 * UNR) {
+        typename F::Raw ra[UNR], rb[UNR];
+#pragma unroll
+        for (int k = 0; k < UNR; k++) {
+            int u = u0 + 32 * k;
+            if (u < units) {
+                ra[k] = F::fetch(rowA, u);
+                if (TWO) rb[k] = F::fetch(rowB, u);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < UNR; k++) {
+            int u = u0 + 32 * k;
+            if (u < units) {
+                float wa[F::UNIT], wb[TWO ? F::UNIT : 1];
+                int off[F::RUNS];
+                F::decode(ra[k], u, wa, off);
+                if (TWO) F::decode(rb[k], u, wb, off);
+                dot_runs<NT, F::RUNS, F::RUNLEN, TWO, NORM>(wa, wb, off, x, cols, normW, acc, acc2, ss);
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = warp_sum(acc[t]);
+        if (TWO) acc2[t] = warp_sum(acc2[t]);
+        if (NORM) {
+            float scale = (float)(1.0 / sqrt((double)(warp_sum(ss[t]) / (float)cols + eps)));
+            acc[t] *= scale;
+            if (TWO) acc2[t] *= scale;
+        }
+    }
+    if (lane == 0) {
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            float* dst = y + (size_t)t * rows + r;
+            if (MODE == MV_STORE) *dst = acc[t];
+            else if (MODE == MV_ADD) *dst = *dst + acc[t];
+            else *dst = silu_mul(acc[t], acc2[t]);
+        }
+    }
+}
+
+// Store and SwiGLU projections come with and without the fused norm (chosen by normW != null); the
+// residual projections (attention output, FFN down) never follow a norm.
+#define MV_INST(TYPE, NAME, NT, MODE)                                                                            \
+    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS) matvec_##NAME##_n##NT##_m##MODE(MV_PARAMS) {   \
+        if (MODE != MV_ADD && normW) matvec_body<TYPE, NT, MODE, MODE != MV_ADD>(MV_ARGS);                       \
+        else matvec_body<TYPE, NT, MODE, false>(MV_ARGS);                                                        \
+    }
+#define MV_MODES(TYPE, NAME, NT) MV_INST(TYPE, NAME, NT, 0) MV_INST(TYPE, NAME, NT, 1) MV_INST(TYPE, NAME, NT, 2)
+#define MV_ALL(TYPE, NAME) MV_MODES(TYPE, NAME, 1) MV_MODES(TYPE, NAME, 2) MV_MODES(TYPE, NAME, 4) MV_MODES(TYPE, NAME, 8)
+
+MV_ALL(T_F32, f32)
+MV_ALL(T_F16, f16)
+MV_ALL(T_BF16, bf16)
+MV_ALL(T_Q8_0, q8_0)
+MV_ALL(T_Q4_0, q4_0)
+MV_ALL(T_Q4_1, q4_1)
+MV_ALL(T_Q4_K, q4_k)
+MV_ALL(T_Q5_K, q5_k)
+MV_ALL(T_Q6_K, q6_k)
+
+// Unquantized rows whose length is not a multiple of the vector width: one element at a time, one
+// block (64 threads) per row. Here `nt` packs the token count (low byte, <= 8) and the mode (nt >> 8),
+// since these kernels serve every mode with one instantiation; rare shapes only (stories260K's
+// 172-wide FFN in F16), so speed does not matter. The optional norm is fused as in matvec_body.
+template <int TYPE>
+__device__ __forceinline__ void matvec_scalar_body(MV_PARAMS) {
+    typedef Fmt<TYPE> F;
+    const int count = nt & 0xFF, mode = nt >> 8;
+    int r = blockIdx.x;
+    const uint8_t* w = w0;
+    float* y = y0;
+    int rows = rows0;
+    if (mode != MV_SWIGLU && r >= rows0) {
+        r -= rows0;
+        if (r < rows1) {
+            w = w1; y = y1; rows = rows1;
+        } else {
+            r -= rows1;
+            w = w2; y = y2; rows = rows2;
+        }
+    }
+    __shared__ float scratch[32];
+    const uint8_t* row = w + (size_t)r * rowBytes;
+    const uint8_t* row2 = w1 + (size_t)r * rowBytes;
+    for (int t = 0; t < count; t++) {
+        float s = 0.f, s2 = 0.f, q = 0.f;
+        for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+            float xv = x[(size_t)t * cols + i];
+            if (normW) {
+                q = fmaf(xv, xv, q);
+                xv *= normW[i];
+            }
+            s = fmaf(F::one(row, i), xv, s);
+            if (mode == MV_SWIGLU) s2 = fmaf(F::one(row2, i), xv, s2);
+        }
+        s = block_sum(s, scratch);
+        if (mode == MV_SWIGLU) s2 = block_sum(s2, scratch);
+        if (normW) {
+            float scale = (float)(1.0 / sqrt((double)(block_sum(q, scratch) / (float)cols + eps)));
+            s *= scale;
+            s2 *= scale;
+        }
+        if (threadIdx.x == 0) {
+            float* dst = y + (size_t)t * rows + r;
+            if (mode == MV_STORE) *dst = s;
+            else if (mode == MV_ADD) *dst = *dst + s;
+            else *dst = silu_mul(s, s2);
+        }
+    }
+}
+
+extern "C" __global__ void matvec_scalar_f32(MV_PARAMS) { matvec_scalar_body<T_F32>(MV_ARGS); }
+extern "C" __global__ void matvec_scalar_f16(MV_PARAMS) { matvec_scalar_body<T_F16>(MV_ARGS); }
+extern "C" __global__ void matvec_scalar_bf16(MV_PARAMS) { matvec_scalar_body<T_BF16>(MV_ARGS); }
+
+// ---------------------------------------------------------------------------------------------
+// Dequantization: embedding rows (gather) and whole matrices to fp16 (prefill GEMM operands)
+// ---------------------------------------------------------------------------------------------
+
+// x[t] = row tokens[t] of the embedding; grid (T, ceil(units / blockDim)).
+template <int TYPE>
+__device__ __forceinline__ void embed_body(const uint8_t* __restrict__ w, long long rowBytes, int cols,
+                                           const int* __restrict__ params, float* __restrict__ x) {
+    typedef Fmt<TYPE> F;
+    int t = blockIdx.x;
+    int u = blockIdx.y * blockDim.x + threadIdx.x;
+    if (u >= cols / F::UNIT) return;
+    const uint8_t* row = w + (size_t)params[P_TOKENS + t] * rowBytes;
+    float v[F::UNIT];
+    int off[F::RUNS];
+    load_unit<TYPE>(row, u, v, off);
+    float* out = x + (size_t)t * cols;
+#pragma unroll
+    for (int r = 0; r < F::RUNS; r++) {
+#pragma unroll
+        for (int i = 0; i < F::RUNLEN; i++) out[off[r] + i] = v[r * F::RUNLEN + i];
+    }
+}
+
+// Whole matrix to fp16, row-major [rows][cols]; one unit per thread.
+template <int TYPE>
+__device__ __forceinline__ void dequant_f16_body(const uint8_t* __restrict__ w, long long rowBytes, int rows, int cols,
+                                                 __half* __restrict__ out) {
+    typedef Fmt<TYPE> F;
+    const int units = cols / F::UNIT;
+    long long g = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (g >= (long long)rows * units) return;
+    int r = (int)(g / units), u = (int)(g % units);
+    float v[F::UNIT];
+    int off[F::RUNS];
+    load_unit<TYPE>(w + (size_t)r * rowBytes, u, v, off);
+    __half* o = out + (size_t)r * cols;
+#pragma unroll
+    for (int rr = 0; rr < F::RUNS; rr++) {
+#pragma unroll
+        for (int i = 0; i < F::RUNLEN; i += 2) {
+            *reinterpret_cast<__half2*>(o + off[rr] + i) =
+                __floats2half2_rn(v[rr * F::RUNLEN + i], v[rr * F::RUNLEN + i + 1]);
+        }
+    }
+}
+
+#define DQ_INST(TYPE, NAME)                                                                                     \
+    extern "C" __global__ void embed_##NAME(const uint8_t* w, long long rowBytes, int cols, const int* params,  \
+                                            float* x) {                                                         \
+        embed_body<TYPE>(w, rowBytes, cols, params, x);                                                        \
+    }                                                                                                           \
+    extern "C" __global__ void dequant_f16_##NAME(const uint8_t* w, long long rowBytes, int rows, int cols,     \
+                                                  __half* out) {                                                \
+        dequant_f16_body<TYPE>(w, rowBytes, rows, cols, out);                                                   \
+    }
+
+DQ_INST(T_F32, f32)
+DQ_INST(T_F16, f16)
+DQ_INST(T_BF16, bf16)
+DQ_INST(T_Q8_0, q8_0)
+DQ_INST(T_Q4_0, q4_0)
+DQ_INST(T_Q4_1, q4_1)
+DQ_INST(T_Q4_K, q4_k)
+DQ_INST(T_Q5_K, q5_k)
+DQ_INST(T_Q6_K, q6_k)
+
+// Embedding gather for unquantized rows of any length.
+template <int TYPE>
+__device__ __forceinline__ void embed_scalar_body(const uint8_t* w, long long rowBytes, int cols, const int* params,
+                                                  float* x) {
+    int t = blockIdx.x;
+    const uint8_t* row = w + (size_t)params[P_TOKENS + t] * rowBytes;
+    for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < cols; i += gridDim.y * blockDim.x)
+        x[(size_t)t * cols + i] = Fmt<TYPE>::one(row, i);
+}
+extern "C" __global__ void embed_scalar_f32(const uint8_t* w, long long rb, int cols, const int* p, float* x) {
+    embed_scalar_body<T_F32>(w, rb, cols, p, x);
+}
+extern "C" __global__ void embed_scalar_f16(const uint8_t* w, long long rb, int cols, const int* p, float* x) {
+    embed_scalar_body<T_F16>(w, rb, cols, p, x);
+}
+extern "C" __global__ void embed_scalar_bf16(const uint8_t* w, long long rb, int cols, const int* p, float* x) {
+    embed_scalar_body<T_BF16>(w, rb, cols, p, x);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise kernels
+// ---------------------------------------------------------------------------------------------
+
+// RMSNorm of one row per block: out = x * (1 / sqrt(mean(x^2) + eps)) * weight, computed in the same
+// order as the CPU pass. out16 (optional) receives an fp16 copy for the tensor-core GEMM.
+extern "C" __global__ void rmsnorm(const float* __restrict__ x, const float* __restrict__ weight, float* out,
+                                   __half* out16, int n, float eps) {
+    __shared__ float scratch[32];
+    const float* xr = x + (size_t)blockIdx.x * n;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) ss = fmaf(xr[i], xr[i], ss);
+    ss = block_sum(ss, scratch);
+    float mean = ss / (float)n + eps;
+    float scale = (float)(1.0 / sqrt((double)mean));
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        float v = xr[i] * scale * weight[i];
+        if (out) out[(size_t)blockIdx.x * n + i] = v;
+        if (out16) out16[(size_t)blockIdx.x * n + i] = __float2half_rn(v);
+    }
+}
+
+// out16 = silu(g) * u, for the GEMM path (two separate projections).
+extern "C" __global__ void swiglu_f16(const float* __restrict__ g, const float* __restrict__ u, __half* out,
+                                      long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __float2half_rn(silu_mul(g[i], u[i]));
+}
+
+extern "C" __global__ void f32_to_f16(const float* __restrict__ in, __half* out, long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __float2half_rn(in[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q/K/V post-processing: biases (qwen2), per-head RMSNorm (qwen3), RoPE, and the K/V cache store
+// ---------------------------------------------------------------------------------------------
+//
+// grid (T, heads + 2 * kvHeads): block y < heads is a query head, then the key heads, then the value
+// heads. hd / 2 threads, each owning one pair of elements: the pair RoPE rotates together (adjacent
+// (2i, 2i+1) for llama's GGUF layout, (i, i + ropeDims/2) for NEOX/qwen), or two untouched elements
+// past ropeDims. Angles are computed in double, as on the CPU, so both sides rotate by the same
+// float cos/sin.
+extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, const float* qBias,
+                                    const float* kBias, const float* vBias, const float* qNorm, const float* kNorm,
+                                    const double* invFreq, int ropeDims, int halvesLayout, float eps,
+                                    const int* __restrict__ params, __half* kCache, __half* vCache, int heads,
+                                    int kvHeads, int hd) {
+    __shared__ float scratch[32];
+    int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
+    int pos = params[P_POS] + t;
+    int kvDim = kvHeads * hd;
+    int half = ropeDims / 2;
+    bool active = i < hd / 2;
+    int a, b;
+    if (i < half) {
+        a = halvesLayout ? i : 2 * i;
+        b = halvesLayout ? i + half : 2 * i + 1;
+    } else {
+        a = ropeDims + 2 * (i - half);
+        b = a + 1;
+    }
+    if (h >= heads + kvHeads) {
+        // value head: bias, then store
+        int vh = h - heads - kvHeads;
+        if (active) {
+            const float* src = v + (size_t)t * kvDim + vh * hd;
+            float va = src[2 * i], vb = src[2 * i + 1];
+            if (vBias) { va += vBias[vh * hd + 2 * i]; vb += vBias[vh * hd + 2 * i + 1]; }
+            __half* dst = vCache + (size_t)pos * kvDim + vh * hd;
+            dst[2 * i] = __float2half_rn(va);
+            dst[2 * i + 1] = __float2half_rn(vb);
+        }
+        return;
+    }
+    bool isQ = h < heads;
+    int hh = isQ ? h : h - heads;
+    const float* src = isQ ? q + ((size_t)t * heads + hh) * hd : k + (size_t)t * kvDim + hh * hd;
+    const float* bias = isQ ? qBias : kBias;
+    const float* norm = isQ ? qNorm : kNorm;
+    float xa = 0.f, xb = 0.f;
+    if (active) {
+        xa = src[a];
+        xb = src[b];
+        if (bias) { xa += bias[hh * hd + a]; xb += bias[hh * hd + b]; }
+    }
+    if (norm) {  // uniform across the block, so the barrier inside block_sum is safe
+        float ss = block_sum(active ? xa * xa + xb * xb : 0.f, scratch);
+        float scale = (float)(1.0 / sqrt((double)(ss / (float)hd + eps)));
+        if (active) { xa = xa * scale * norm[a]; xb = xb * scale * norm[b]; }
+    }
+    if (!active) return;
+    if (i < half) {
+        double s, c;
+        sincos((double)pos * invFreq[i], &s, &c);
+        float cs = (float)c, sn = (float)s;
+        float ra = xa * cs - xb * sn;
+        float rb = xa * sn + xb * cs;
+        xa = ra;
+        xb = rb;
+    }
+    if (isQ) {
+        float* dst = q + ((size_t)t * heads + hh) * hd;
+        dst[a] = xa;
+        dst[b] = xb;
+    } else {
+        __half* dst = kCache + (size_t)pos * kvDim + hh * hd;
+        dst[a] = __float2half_rn(xa);
+        dst[b] = __float2half_rn(xb);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention
+// ---------------------------------------------------------------------------------------------
+#define MAX_HD 256
+#define ATT_WARPS 4
+
+// Decode (one query token), flash-decoding style: grid (heads, S). Split s of head h covers an equal
+// share of the positions 0..pos, so that heads * S blocks keep the GPU busy even for one token; the
+// share is computed here from params, so the launch shape never depends on the position (the CUDA
+// graph replays it unchanged). Within a split, each warp takes tiles of 32 keys: lane j scores key
+// j against q (held in shared memory), the warp keeps a running max / sum / output (online softmax),
+// then the warps merge. With S == 1 the result goes straight to `out`. With S > 1 each block writes
+// its partial (max, sum, output) to `part`, and the last block of the head to finish (counted with an
+// atomic in `counters`, which it resets to 0 for the next call) merges the S partials: the second pass
+// of flash-decoding without a second kernel launch.
+extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __restrict__ q,
+                                                              const __half* __restrict__ kCache,
+                                                              const __half* __restrict__ vCache,
+                                                              const int* __restrict__ params, float* part, float* out,
+                                                              int* counters, int heads, int kvHeads, int hd,
+                                                              float scale) {
+    extern __shared__ float sm[];
+    float* qs = sm;                       // hd
+    float* wm = qs + hd;                  // ATT_WARPS maxima
+    float* wl = wm + ATT_WARPS;           // ATT_WARPS sums
+    float* wo = wl + ATT_WARPS;           // ATT_WARPS * hd outputs
+    int h = blockIdx.x, s = blockIdx.y, S = gridDim.y;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int kvh = h / (heads / kvHeads);
+    int kvDim = kvHeads * hd;
+    int n = params[P_POS] + 1;
+    int chunk = (n + S - 1) / S;
+    int k0 = s * chunk, k1 = min(n, k0 + chunk);
+    for (int i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = q[(size_t)h * hd + i] * scale;
+    __syncthreads();
+    const int ndl = (hd + 31) / 32;
+    float o[MAX_HD / 32];
+#pragma unroll
+    for (int i = 0; i < MAX_HD / 32; i++) o[i] = 0.f;
+    float m = -INFINITY, l = 0.f;
+    for (int base = k0 + warp * 32; base < k1; base += 32 * ATT_WARPS) {
+        int key = base + lane;
+        float sc = -INFINITY;
+        if (key < k1) {
+            const uint4* kp = reinterpret_cast<const uint4*>(kCache + (size_t)key * kvDim + kvh * hd);
+            float acc = 0.f;
+            for (int c = 0; c < hd / 8; c++) {
+                uint4 kv = kp[c];
+                uint32_t words[4] = {kv.x, kv.y, kv.z, kv.w};
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[j]));
+                    acc = fmaf(qs[8 * c + 2 * j], f.x, acc);
+                    acc = fmaf(qs[8 * c + 2 * j + 1], f.y, acc);
+                }
+            }
+            sc = acc;
+        }
+        float mt = warp_max(sc);
+        float mn = fmaxf(m, mt);
+        float corr = m == -INFINITY ? 0.f : expf(m - mn);
+        float p = key < k1 ? expf(sc - mn) : 0.f;
+        l = l * corr + warp_sum(p);
+#pragma unroll
+        for (int i = 0; i < MAX_HD / 32; i++) o[i] *= corr;
+        int cnt = min(32, k1 - base);
+        for (int j = 0; j < cnt; j++) {
+            float pj = __shfl_sync(0xffffffffu, p, j);
+            const __half* vr = vCache + (size_t)(base + j) * kvDim + kvh * hd;
+#pragma unroll
+            for (int i = 0; i < MAX_HD / 32; i++) {
+                int d = lane + 32 * i;
+                if (i < ndl && d < hd) o[i] = fmaf(pj, __half2float(vr[d]), o[i]);
+            }
+        }
+        m = mn;
+    }
+    // merge the warps
+    if (lane == 0) { wm[warp] = m; wl[warp] = l; }
+#pragma unroll
+    for (int i = 0; i < MAX_HD / 32; i++) {
+        int d = lane + 32 * i;
+        if (i < ndl && d < hd) wo[warp * hd + d] = o[i];
+    }
+    __syncthreads();
+    float M = -INFINITY;
+    for (int w = 0; w < ATT_WARPS; w++) M = fmaxf(M, wm[w]);
+    float L = 0.f;
+    for (int w = 0; w < ATT_WARPS; w++) L += wm[w] == -INFINITY ? 0.f : wl[w] * expf(wm[w] - M);
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float acc = 0.f;
+        for (int w = 0; w < ATT_WARPS; w++) acc += wm[w] == -INFINITY ? 0.f : wo[w * hd + d] * expf(wm[w] - M);
+        if (S == 1) {
+            out[(size_t)h * hd + d] = acc / L;
+        } else {
+            float* pp = part + ((size_t)h * S + s) * (hd + 2);
+            pp[2 + d] = acc;
+            if (d == 0) { pp[0] = M; pp[1] = L; }
+        }
+    }
+    if (S == 1) return;
+    __shared__ int amLast;
+    __threadfence();  // this block's partial is visible device-wide before it is counted
+    __syncthreads();
+    if (threadIdx.x == 0) amLast = atomicAdd(&counters[h], 1) == S - 1;
+    __syncthreads();
+    if (!amLast) return;
+    __threadfence();
+    const float* p = part + (size_t)h * S * (hd + 2);
+    float MM = -INFINITY;
+    for (int i = 0; i < S; i++) MM = fmaxf(MM, __ldcg(p + i * (hd + 2)));
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float LL = 0.f, acc = 0.f;
+        for (int i = 0; i < S; i++) {
+            float ms = __ldcg(p + i * (hd + 2));  // L2 reads: other blocks wrote these
+            if (ms == -INFINITY) continue;
+            float f = expf(ms - MM);
+            LL += __ldcg(p + i * (hd + 2) + 1) * f;
+            acc += __ldcg(p + i * (hd + 2) + 2 + d) * f;
+        }
+        out[(size_t)h * hd + d] = acc / LL;
+    }
+    if (threadIdx.x == 0) counters[h] = 0;
+}
+
+// Causal attention for a prompt chunk of T tokens at positions pos0..pos0+T-1 (their keys and values
+// are already in the cache). grid (heads, ceil(T / 8)), 4 warps, 2 queries per warp. Keys and values
+// are staged through shared memory 32 positions at a time and shared by the block's 8 queries; each
+// warp runs the same online softmax as attn_decode for each of its queries.
+#define PF_Q 8
+#define PF_KT 32
+extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __restrict__ q,
+                                                               const __half* __restrict__ kCache,
+                                                               const __half* __restrict__ vCache,
+                                                               const int* __restrict__ params, float* out, int T,
+                                                               int heads, int kvHeads, int hd, float scale) {
+    extern __shared__ float sm[];
+    const int kld = hd + 2;  // K rows padded to an odd number of words: lane j reads row j, all in different banks
+    float* qs = sm;                                                   // PF_Q * hd
+    __half* ks = reinterpret_cast<__half*>(qs + PF_Q * hd);          // PF_KT * kld
+    __half* vs = ks + PF_KT * kld;                                    // PF_KT * hd
+    int h = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int kvh = h / (heads / kvHeads);
+    int kvDim = kvHeads * hd;
+    int pos0 = params[P_POS];
+    int t0 = blockIdx.y * PF_Q;
+    int nq = min(PF_Q, T - t0);
+    for (int i = threadIdx.x; i < PF_Q * hd; i += blockDim.x) {
+        int qi = i / hd, d = i % hd;
+        qs[i] = qi < nq ? q[((size_t)(t0 + qi) * heads + h) * hd + d] * scale : 0.f;
+    }
+    const int ndl = (hd + 31) / 32;
+    float o[2][MAX_HD / 32];
+    float m[2], l[2];
+#pragma unroll
+    for (int a = 0; a < 2; a++) {
+        m[a] = -INFINITY;
+        l[a] = 0.f;
+#pragma unroll
+        for (int i = 0; i < MAX_HD / 32; i++) o[a][i] = 0.f;
+    }
+    int lastPos = pos0 + t0 + nq - 1;  // the block's last query sees keys 0..lastPos
+    int chunks = hd / 8;
+    for (int kt = 0; kt <= lastPos; kt += PF_KT) {
+        __syncthreads();
+        for (int c = threadIdx.x; c < PF_KT * chunks; c += blockDim.x) {
+            int r = c / chunks, cc = c % chunks;
+            int key = kt + r;
+            uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
+            if (key <= lastPos) {
+                kv = reinterpret_cast<const uint4*>(kCache + (size_t)key * kvDim + kvh * hd)[cc];
+                vv = reinterpret_cast<const uint4*>(vCache + (size_t)key * kvDim + kvh * hd)[cc];
+            }
+            uint32_t* kd = reinterpret_cast<uint32_t*>(ks + r * kld + 8 * cc);  // 4-byte aligned only
+            kd[0] = kv.x; kd[1] = kv.y; kd[2] = kv.z; kd[3] = kv.w;
+            *reinterpret_cast<uint4*>(vs + r * hd + 8 * cc) = vv;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int a = 0; a < 2; a++) {
+            int qi = warp * 2 + a;
+            if (qi >= nq) continue;  // warp-uniform
+            int qpos = pos0 + t0 + qi;
+            if (kt > qpos) continue;
+            int key = kt + lane;
+            float sc = -INFINITY;
+            if (key <= qpos) {
+                const float* qq = qs + qi * hd;
+                const __half2* kr = reinterpret_cast<const __half2*>(ks + lane * kld);
+                float acc = 0.f;
+                for (int d2 = 0; d2 < hd / 2; d2++) {
+                    float2 f = __half22float2(kr[d2]);
+                    acc = fmaf(qq[2 * d2], f.x, acc);
+                    acc = fmaf(qq[2 * d2 + 1], f.y, acc);
+                }
+                sc = acc;
+            }
+            float mt = warp_max(sc);
+            float mn = fmaxf(m[a], mt);
+            float corr = m[a] == -INFINITY ? 0.f : expf(m[a] - mn);
+            float p = key <= qpos ? expf(sc - mn) : 0.f;
+            l[a] = l[a] * corr + warp_sum(p);
+            int cnt = min(PF_KT, qpos - kt + 1);
+#pragma unroll
+            for (int i = 0; i < MAX_HD / 32; i++) o[a][i] *= corr;
+            for (int j = 0; j < cnt; j++) {
+                float pj = __shfl_sync(0xffffffffu, p, j);
+#pragma unroll
+                for (int i = 0; i < MAX_HD / 32; i++) {
+                    int d = lane + 32 * i;
+                    if (i < ndl && d < hd) o[a][i] = fmaf(pj, __half2float(vs[j * hd + d]), o[a][i]);
+                }
+            }
+            m[a] = mn;
+        }
+    }
+#pragma unroll
+    for (int a = 0; a < 2; a++) {
+        int qi = warp * 2 + a;
+        if (qi >= nq) continue;
+        float inv = 1.f / l[a];
+#pragma unroll
+        for (int i = 0; i < MAX_HD / 32; i++) {
+            int d = lane + 32 * i;
+            if (i < ndl && d < hd) out[((size_t)(t0 + qi) * heads + h) * hd + d] = o[a][i] * inv;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensor-core GEMM for prefill: C[M][N] (+)= A[M][K] * B[N][K]^T, fp16 operands, fp32 accumulate
+// ---------------------------------------------------------------------------------------------
+//
+// A holds the chunk's activations (M = tokens), B a weight matrix as fp16 (its rows are the output
+// features, so B^T is B read column-major: WMMA's col_major matrix_b). Block tile 64 x 128, K step 32,
+// 8 warps of 32 x 32 each (2 x 2 fragments of 16 x 16 x 16); tiles are staged with cp.async into two
+// shared-memory buffers so the next tile loads while this one multiplies. Requires N % 128 == 0 and
+// K % 32 == 0 (the backend falls back to matrix-vector products otherwise); M is bounds-checked.
+#define GBM 64
+#define GBN 128
+#define GBK 32
+#define GLD 40  // padded row (80 bytes): fragment loads from consecutive rows hit different banks
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool pred) {
+    unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    int n = pred ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(n));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+extern "C" __global__ void __launch_bounds__(256) gemm_f16(const __half* __restrict__ A, const __half* __restrict__ B,
+                                                           float* C, int M, int N, int K, int accumulate) {
+    using namespace nvcuda;
+    __shared__ __align__(128) __half smem[2 * (GBM + GBN) * GLD];
+    int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    int wm = warp >> 2, wn = warp & 3;
+    int m0 = blockIdx.y * GBM, n0 = blockIdx.x * GBN;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
+
+    auto load = [&](int stage, int k0) {
+        __half* as = smem + stage * (GBM + GBN) * GLD;
+        __half* bs = as + GBM * GLD;
+        {
+            int r = tid >> 2, c = (tid & 3) * 8;
+            int gm = m0 + r;
+            bool ok = gm < M;
+            cp_async16(as + r * GLD + c, A + (size_t)(ok ? gm : 0) * K + k0 + c, ok);
+        }
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            int id = tid + i * 256;
+            int r = id >> 2, c = (id & 3) * 8;
+            cp_async16(bs + r * GLD + c, B + (size_t)(n0 + r) * K + k0 + c, true);
+        }
+        cp_async_commit();
+    };
+
+    int nk = K / GBK;
+    load(0, 0);
+    for (int kt = 0; kt < nk; kt++) {
+        if (kt + 1 < nk) {
+            load((kt + 1) & 1, (kt + 1) * GBK);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const __half* as = smem + (kt & 1) * (GBM + GBN) * GLD;
+        const __half* bs = as + GBM * GLD;
+#pragma unroll
+        for (int kk = 0; kk < GBK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[2];
+#pragma unroll
+            for (int i = 0; i < 2; i++) wmma::load_matrix_sync(a[i], as + (wm * 32 + i * 16) * GLD + kk, GLD);
+#pragma unroll
+            for (int j = 0; j < 2; j++) wmma::load_matrix_sync(b[j], bs + (wn * 32 + j * 16) * GLD + kk, GLD);
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+#pragma unroll
+                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+    // Epilogue through a per-warp staging tile (the pipeline buffers are free now).
+    float* stage = reinterpret_cast<float*>(smem) + warp * 256;
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            wmma::store_matrix_sync(stage, acc[i][j], 16, wmma::mem_row_major);
+            __syncwarp();
+            for (int e = lane; e < 256; e += 32) {
+                int r = e >> 4, c = e & 15;
+                int gm = m0 + wm * 32 + i * 16 + r;
+                int gn = n0 + wn * 32 + j * 16 + c;
+                if (gm < M) {
+                    float* dst = C + (size_t)gm * N + gn;
+                    *dst = accumulate ? *dst + stage[e] : stage[e];
+                }
+            }
+            __syncwarp();
+        }
+    }
+}

@@ -1,0 +1,263 @@
+package io.offload4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+
+import io.offload4j.gguf.GgmlType;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import jcuda.NativePointerObject;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
+
+/**
+ * The kernels of {@code src/main/cuda/offload4j.cu}, loaded from the fatbin resource into the current
+ * context, with one Java method per kernel that picks the launch shape. Every launch names its stream
+ * explicitly. Argument types must match the CUDA signatures exactly (int vs long long): the wrappers
+ * below are the only place that builds argument lists.
+ */
+public final class CudaKernels implements AutoCloseable {
+
+    /** Resource path of the fatbin and of its checksum file. */
+    public static final String FATBIN = "/io/offload4j/backend/cuda/offload4j.fatbin";
+    public static final String CHECKSUM = FATBIN + ".sha256";
+
+    /** Matrix-vector modes (MV_* in the CUDA source). */
+    public static final int STORE = 0;
+    public static final int ADD = 1;
+    public static final int SWIGLU = 2;
+
+    /** Formats with GPU kernels. */
+    public static final Set<GgmlType> SUPPORTED = Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
+            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
+
+    /** The most head size the attention kernels hold in registers (MAX_HD). */
+    public static final int MAX_HEAD_DIM = 256;
+    /** GEMM tile sizes: N must be a multiple of GEMM_N, K of GEMM_K. */
+    public static final int GEMM_N = 128;
+    public static final int GEMM_K = 32;
+    private static final int ATT_WARPS = 4;
+    private static final int PREFILL_QUERIES = 8;
+    private static final int PREFILL_KEYS = 32;
+
+    private final CUmodule module = new CUmodule();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+
+    /** Loads the module into the current context. */
+    public CudaKernels() {
+        cuModuleLoadData(module, fatbin());
+    }
+
+    /** The fatbin bytes from the class path. */
+    public static byte[] fatbin() {
+        try (InputStream in = CudaKernels.class.getResourceAsStream(FATBIN)) {
+            if (in == null) {
+                throw new IllegalStateException("resource " + FATBIN + " is missing from the class path; build it with"
+                        + " provider/src/main/cuda/build.sh");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private CUfunction function(String name) {
+        CUfunction f = functions.get(name);
+        if (f == null) {
+            f = new CUfunction();
+            cuModuleGetFunction(f, module, name);
+            functions.put(name, f);
+        }
+        return f;
+    }
+
+    /** Elements one thread decodes at a time (UNIT in formats.cuh). */
+    public static int unit(GgmlType type) {
+        return switch (type) {
+            case F32 -> 4;
+            case F16, BF16 -> 8;
+            case Q8_0, Q4_K, Q5_K -> 16;
+            case Q4_0, Q4_1, Q6_K -> 32;
+            default -> throw new IllegalArgumentException("no CUDA kernel for " + type + "; supported: " + SUPPORTED);
+        };
+    }
+
+    private static String suffix(GgmlType type) {
+        unit(type);
+        return type.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Whether rows of {@code cols} elements of {@code type} run on the vectorised kernels. */
+    public static boolean vectorisable(GgmlType type, int cols) {
+        return cols % unit(type) == 0;
+    }
+
+    private static boolean isFloat(GgmlType type) {
+        return type == GgmlType.F32 || type == GgmlType.F16 || type == GgmlType.BF16;
+    }
+
+    private static Pointer args(Object... values) {
+        NativePointerObject[] p = new NativePointerObject[values.length];
+        for (int i = 0; i < values.length; i++) {
+            Object v = values[i];
+            p[i] = switch (v) {
+                case null -> Pointer.to(new CUdeviceptr());
+                case CUdeviceptr d -> Pointer.to(d);
+                case Integer n -> Pointer.to(new int[] {n});
+                case Long n -> Pointer.to(new long[] {n});
+                case Float f -> Pointer.to(new float[] {f});
+                default -> throw new IllegalArgumentException("kernel argument of " + v.getClass());
+            };
+        }
+        return Pointer.to(p);
+    }
+
+    private void launch(String name, CUstream stream, int gx, int gy, int bx, int sharedBytes, Object... a) {
+        cuLaunchKernel(function(name), gx, gy, 1, bx, 1, 1, sharedBytes, stream, args(a), null);
+    }
+
+    /** Output rows per matrix-vector block (one warp each; MV_WARPS in the CUDA source). */
+    private static final int MV_WARPS = 4;
+
+    /**
+     * y = W x for {@code nt} tokens (1, 2, 4 or 8; any count up to 8 for unquantized rows of odd length),
+     * over up to three matrices of the same format and row length (w1/w2 may be null with 0 rows).
+     * x is [nt][cols]; y_i is [nt][rows_i]. Mode {@link #SWIGLU} uses w0 (gate) and w1 (up), same rows,
+     * output y0. With {@code normW} (not in mode {@link #ADD}), x is RMS-normalised with these weights
+     * and {@code eps} on the fly, as the separate {@link #rmsnorm} would.
+     */
+    public void matvec(CUstream stream, GgmlType type, int nt, int mode, CUdeviceptr w0, CUdeviceptr w1, CUdeviceptr w2,
+                       int rows0, int rows1, int rows2, long rowBytes, int cols, CUdeviceptr x, CUdeviceptr y0,
+                       CUdeviceptr y1, CUdeviceptr y2, CUdeviceptr normW, float eps) {
+        if (normW != null && mode == ADD) {
+            throw new IllegalArgumentException("the fused norm applies to STORE and SWIGLU projections only");
+        }
+        int rows = mode == SWIGLU ? rows0 : rows0 + rows1 + rows2;
+        if (vectorisable(type, cols)) {
+            if (nt != 1 && nt != 2 && nt != 4 && nt != 8) {
+                throw new IllegalArgumentException("nt must be 1, 2, 4 or 8: " + nt);
+            }
+            launch("matvec_" + suffix(type) + "_n" + nt + "_m" + mode, stream, (rows + MV_WARPS - 1) / MV_WARPS, 1,
+                    32 * MV_WARPS, 0, w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt, normW, eps);
+        } else if (isFloat(type)) {
+            if (nt < 1 || nt > 8) {
+                throw new IllegalArgumentException("nt must be 1..8: " + nt);
+            }
+            launch("matvec_scalar_" + suffix(type), stream, rows, 1, 64, 0,
+                    w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt | (mode << 8), normW, eps);
+        } else {
+            throw new IllegalArgumentException(type + " rows of " + cols + " elements are not a whole number of blocks");
+        }
+    }
+
+    /** x[t] = embedding row params.tokens[t], for t < count. */
+    public void embed(CUstream stream, GgmlType type, CUdeviceptr w, long rowBytes, int cols, CUdeviceptr params,
+                      CUdeviceptr x, int count) {
+        if (vectorisable(type, cols)) {
+            int units = cols / unit(type);
+            int threads = Math.min(128, Math.max(32, units));
+            launch("embed_" + suffix(type), stream, count, (units + threads - 1) / threads, threads, 0,
+                    w, rowBytes, cols, params, x);
+        } else if (isFloat(type)) {
+            launch("embed_scalar_" + suffix(type), stream, count, 1, 128, 0, w, rowBytes, cols, params, x);
+        } else {
+            throw new IllegalArgumentException(type + " rows of " + cols + " elements are not a whole number of blocks");
+        }
+    }
+
+    /** out = W as fp16, [rows][cols]. */
+    public void dequantF16(CUstream stream, GgmlType type, CUdeviceptr w, long rowBytes, int rows, int cols,
+                           CUdeviceptr out) {
+        if (!vectorisable(type, cols)) {
+            throw new IllegalArgumentException(type + " rows of " + cols + " elements: no fp16 dequantization kernel");
+        }
+        long total = (long) rows * (cols / unit(type));
+        int threads = 256;
+        launch("dequant_f16_" + suffix(type), stream, Math.toIntExact((total + threads - 1) / threads), 1, threads, 0,
+                w, rowBytes, rows, cols, out);
+    }
+
+    /** RMSNorm of {@code count} rows of {@code n}; out and/or out16 may be null. */
+    public void rmsnorm(CUstream stream, CUdeviceptr x, CUdeviceptr weight, CUdeviceptr out, CUdeviceptr out16, int n,
+                        float eps, int count) {
+        int threads = Math.clamp((n / 4 + 31) / 32 * 32, 32, 256);
+        launch("rmsnorm", stream, count, 1, threads, 0, x, weight, out, out16, n, eps);
+    }
+
+    public void swigluF16(CUstream stream, CUdeviceptr gate, CUdeviceptr up, CUdeviceptr out, long n) {
+        launch("swiglu_f16", stream, Math.toIntExact((n + 255) / 256), 1, 256, 0, gate, up, out, n);
+    }
+
+    public void f32ToF16(CUstream stream, CUdeviceptr in, CUdeviceptr out, long n) {
+        launch("f32_to_f16", stream, Math.toIntExact((n + 255) / 256), 1, 256, 0, in, out, n);
+    }
+
+    /** Biases, Q/K norms, RoPE and the K/V cache store for {@code count} tokens. */
+    public void qkvPost(CUstream stream, CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr qBias,
+                        CUdeviceptr kBias, CUdeviceptr vBias, CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr invFreq,
+                        int ropeDims, boolean halvesLayout, float eps, CUdeviceptr params, CUdeviceptr kCache,
+                        CUdeviceptr vCache, int heads, int kvHeads, int headDim, int count) {
+        int threads = Math.max(32, (headDim / 2 + 31) / 32 * 32);
+        launch("qkv_post", stream, count, heads + 2 * kvHeads, threads, 0, q, k, v, qBias, kBias, vBias, qNorm, kNorm,
+                invFreq, ropeDims, halvesLayout ? 1 : 0, eps, params, kCache, vCache, heads, kvHeads, headDim);
+    }
+
+    /** Floats of partial results attnDecode needs for {@code splits} splits. */
+    public static long attnPartialFloats(int heads, int headDim, int splits) {
+        return (long) heads * splits * (headDim + 2);
+    }
+
+    /**
+     * Decode attention of one query token over positions 0..params.pos, split {@code splits} ways.
+     * {@code counters} holds {@code heads} ints that must be zero before the first call; the kernel
+     * leaves them zero again.
+     */
+    public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
+                           CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
+                           int headDim, int splits) {
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
+        launch("attn_decode", stream, heads, splits, 32 * ATT_WARPS, shared, q, kCache, vCache, params, partial, out,
+                counters, heads, kvHeads, headDim, scale);
+    }
+
+    /** Causal attention of {@code count} query tokens at positions params.pos.. (their K/V already cached). */
+    public void attnPrefill(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
+                            CUdeviceptr out, int count, int heads, int kvHeads, int headDim) {
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int shared = 4 * PREFILL_QUERIES * headDim + 2 * PREFILL_KEYS * (headDim + 2) + 2 * PREFILL_KEYS * headDim;
+        launch("attn_prefill", stream, heads, (count + PREFILL_QUERIES - 1) / PREFILL_QUERIES, 32 * ATT_WARPS, shared,
+                q, kCache, vCache, params, out, count, heads, kvHeads, headDim, scale);
+    }
+
+    /** Whether {@link #gemm} takes an [n][k] weight. */
+    public static boolean gemmShapeOk(int n, int k) {
+        return n % GEMM_N == 0 && k % GEMM_K == 0;
+    }
+
+    /** C[m][n] (+)= A[m][k] · B[n][k]^T with fp16 A and B, fp32 C. */
+    public void gemm(CUstream stream, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, int m, int n, int k,
+                     boolean accumulate) {
+        if (!gemmShapeOk(n, k)) {
+            throw new IllegalArgumentException("gemm needs n % " + GEMM_N + " == 0 and k % " + GEMM_K + " == 0: n=" + n
+                    + ", k=" + k);
+        }
+        launch("gemm_f16", stream, n / GEMM_N, (m + 63) / 64, 256, 0, a, b, c, m, n, k, accumulate ? 1 : 0);
+    }
+
+    @Override
+    public void close() {
+        cuModuleUnload(module);
+        functions.clear();
+    }
+}

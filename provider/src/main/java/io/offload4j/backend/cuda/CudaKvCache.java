@@ -1,0 +1,79 @@
+package io.offload4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+
+import io.offload4j.backend.KvCache;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUgraphExec;
+
+/**
+ * Keys and values of one sequence in device memory, fp16: one allocation each for all blocks,
+ * {@code [block][position][kvDim]}. It also keeps the CUDA graph of the decode step, which bakes in
+ * these addresses: captured on the first one-token forward call, replayed for every later token.
+ */
+final class CudaKvCache implements KvCache {
+
+    final CudaForwardPass owner;
+    private final int capacity;
+    private final int kvDim;
+    private final CUdeviceptr keys = new CUdeviceptr();
+    private final CUdeviceptr values = new CUdeviceptr();
+    private final long bytesPerBlock;
+    private final int blocks;
+    CUgraphExec decodeGraph;
+    private boolean closed;
+
+    CudaKvCache(CudaForwardPass owner, int blocks, int capacity, int kvDim) {
+        this.owner = owner;
+        this.capacity = capacity;
+        this.kvDim = kvDim;
+        this.blocks = blocks;
+        this.bytesPerBlock = 2L * capacity * kvDim;
+        cuMemAlloc(keys, bytesPerBlock * blocks);
+        try {
+            cuMemAlloc(values, bytesPerBlock * blocks);
+        } catch (RuntimeException e) {
+            cuMemFree(keys);
+            throw e;
+        }
+    }
+
+    CUdeviceptr keys(int block) {
+        return keys.withByteOffset(block * bytesPerBlock);
+    }
+
+    CUdeviceptr values(int block) {
+        return values.withByteOffset(block * bytesPerBlock);
+    }
+
+    int kvDim() {
+        return kvDim;
+    }
+
+    @Override
+    public int capacity() {
+        return capacity;
+    }
+
+    @Override
+    public long byteSize() {
+        return 2 * bytesPerBlock * blocks;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        owner.makeCurrent();
+        if (decodeGraph != null) {
+            cuGraphExecDestroy(decodeGraph);
+            decodeGraph = null;
+        }
+        cuMemFree(keys);
+        cuMemFree(values);
+    }
+}

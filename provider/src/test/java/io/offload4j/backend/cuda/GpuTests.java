@@ -1,0 +1,131 @@
+package io.offload4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * What the GPU tests share: the skip-with-a-reason check, device buffers, and the report lines that
+ * {@code tests/gpu/run.sh} collects (every measured error is printed and, with
+ * {@code -Doffload4j.report=FILE}, appended to FILE).
+ */
+final class GpuTests {
+
+    private GpuTests() {}
+
+    /** Skips the calling test (or class, from @BeforeAll) when no usable CUDA device is present, saying why. */
+    static void assumeGpu() {
+        String r = GpuCondition.reason();
+        assumeTrue(r == null, () -> "skipped: no usable CUDA device (" + r + ")");
+    }
+
+    static void report(String line) {
+        System.out.println("REPORT " + line);
+        String file = System.getProperty("offload4j.report");
+        if (file != null) {
+            try {
+                Files.writeString(Path.of(file), line + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                        StandardOpenOption.APPEND);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+
+    /** Device buffers that one test allocates and frees together. */
+    static final class Buffers implements AutoCloseable {
+        private final List<CUdeviceptr> all = new ArrayList<>();
+
+        CUdeviceptr alloc(long bytes) {
+            CUdeviceptr p = new CUdeviceptr();
+            cuMemAlloc(p, Math.max(16, bytes));
+            all.add(p);
+            return p;
+        }
+
+        CUdeviceptr of(byte[] b) {
+            CUdeviceptr p = alloc(b.length);
+            cuMemcpyHtoD(p, Pointer.to(b), b.length);
+            return p;
+        }
+
+        CUdeviceptr of(float[] f) {
+            CUdeviceptr p = alloc(4L * f.length);
+            cuMemcpyHtoD(p, Pointer.to(f), 4L * f.length);
+            return p;
+        }
+
+        CUdeviceptr of(short[] s) {
+            CUdeviceptr p = alloc(2L * s.length);
+            cuMemcpyHtoD(p, Pointer.to(s), 2L * s.length);
+            return p;
+        }
+
+        CUdeviceptr of(int[] v) {
+            CUdeviceptr p = alloc(4L * v.length);
+            cuMemcpyHtoD(p, Pointer.to(v), 4L * v.length);
+            return p;
+        }
+
+        CUdeviceptr of(double[] v) {
+            CUdeviceptr p = alloc(8L * v.length);
+            cuMemcpyHtoD(p, Pointer.to(v), 8L * v.length);
+            return p;
+        }
+
+        static float[] floats(CUdeviceptr p, int n) {
+            float[] f = new float[n];
+            cuMemcpyDtoH(Pointer.to(f), p, 4L * n);
+            return f;
+        }
+
+        static short[] shorts(CUdeviceptr p, int n) {
+            short[] s = new short[n];
+            cuMemcpyDtoH(Pointer.to(s), p, 2L * n);
+            return s;
+        }
+
+        @Override
+        public void close() {
+            for (CUdeviceptr p : all) {
+                cuMemFree(p);
+            }
+            all.clear();
+        }
+    }
+
+    /** max |a - b| / max |b|: the normwise relative error the tolerances are stated in. */
+    static double relErr(float[] got, double[] ref) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < ref.length; i++) {
+            if (Float.isNaN(got[i])) {
+                return Double.POSITIVE_INFINITY;
+            }
+            num = Math.max(num, Math.abs(got[i] - ref[i]));
+            den = Math.max(den, Math.abs(ref[i]));
+        }
+        return den == 0 ? num : num / den;
+    }
+
+    static double relErr(float[] got, float[] ref) {
+        double[] r = new double[ref.length];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = ref[i];
+        }
+        return relErr(got, r);
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds everything the GPU test suite and benchmark need into one folder that can travel to a GPU
+# machine with no Java, Maven or network there (see ../../README.md "GPU" and tests/gpu/run.sh).
+#
+#   tests/gpu/bundle.sh [OUTDIR]      (default: target/gpu-bundle, ignored by git)
+#
+# OUTDIR gets: jre.txz (a jlink'd Java 25 runtime), lib/ (our jars with test classes, runtime
+# dependencies, JCuda with only its driver-API native library, JUnit's console launcher), shared/models
+# (stories260K and the K-quant set, for the whole-model tests), run.sh and peer_hf.py. About 45 MB.
+# On the GPU machine: `bash OUTDIR/run.sh` (reports go to $OUT).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+out="${1:-$root/target/gpu-bundle}"
+case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
+shared="${OFFLOAD4J_SHARED:-$root/../shared}"
+m2="${M2_REPO:-$HOME/.m2/repository}"
+JDK="${JDK25:-$(ls -d /usr/lib/jvm/temurin-25* 2>/dev/null | head -n1)}"
+junit_version=6.1.3
+
+cd "$root"
+./mvnw -q -B install -DskipTests
+rm -rf "$out"
+mkdir -p "$out/lib" "$out/shared/models"
+
+# Java runtime: the modules the engine and the JUnit launcher use (no chat templates, so no java.desktop
+# for Jinjava). Uncompressed image + xz: 16 MB instead of 28 MB for a zip-compressed image + gzip.
+tmpjre="$(mktemp -d)"
+"$JDK/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported,jdk.incubator.vector,java.management,java.xml,jdk.zipfs \
+    --compress=zip-0 --strip-debug --no-header-files --no-man-pages --output "$tmpjre/jre"
+tar cJf "$out/jre.txz" -C "$tmpjre" jre
+rm -rf "$tmpjre"
+
+# Jars: provider (main + tests), its runtime dependencies, the console launcher.
+cp provider/target/langchain4j-offload-*-SNAPSHOT.jar provider/target/langchain4j-offload-*-tests.jar "$out/lib/"
+(cd provider && ../mvnw -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out/lib")
+# JCuda's natives jar carries NVRTC and the PTX compiler too (24 MB); we only load the driver API.
+natives=$(ls "$out"/lib/jcuda-natives-*.jar)
+tmpn="$(mktemp -d)"
+(cd "$tmpn" && unzip -q "$natives" && rm -f lib/libJNvPTXCompiler* lib/libJNvrtc* lib/libJCudaRuntime* \
+    && rm "$natives" && zip -q -r "$natives" .)
+rm -rf "$tmpn"
+cp "$m2/org/junit/platform/junit-platform-console-standalone/$junit_version/junit-platform-console-standalone-$junit_version.jar" "$out/lib/" \
+    || { echo "fetch it once: ./mvnw dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_version"; exit 1; }
+
+# Reference models for the whole-model tests.
+if [ -d "$shared/models" ]; then
+    cp "$shared/models/stories260K.gguf" "$out/shared/models/" 2>/dev/null || true
+    cp -r "$shared/models/kquant" "$out/shared/models/" 2>/dev/null || true
+fi
+cp tests/gpu/run.sh tests/gpu/peer_hf.py "$out/"
+du -sh "$out"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# On the GPU machine, from a bundle made by tests/gpu/bundle.sh: runs the gpu-tagged test suite, then
+# the benchmark (synthetic models written to this machine's disk), then optionally the PyTorch peer.
+#
+#   bash BUNDLE/run.sh                 reports under $OUT (default BUNDLE/out)
+#   env: TESTS=0 / BENCH=0 skip a part; PEER=1 adds the HF transformers peer; BENCH_ARGS passes
+#        arguments to CudaBenchmark (e.g. "--shapes llama32-3b,llama3-8b --quants Q4_K_M");
+#        JAVA_OPTS adds JVM options (e.g. -Doffload4j.cuda.graphs=false).
+#
+# Files written: gpu.txt (nvidia-smi), tests.log, tests-report.txt (every measured error),
+# bench.md (the table), bench.log, peer.log.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT="${OUT:-$here/out}"
+mkdir -p "$OUT"
+cd "$here"
+jre=/tmp/offload4j-jre
+if [ ! -x "$jre/jre/bin/java" ]; then
+    mkdir -p "$jre"
+    tar xJf jre.txz -C "$jre" 2>/dev/null \
+        || python3 -c "import tarfile,sys; tarfile.open('jre.txz').extractall(sys.argv[1])" "$jre"
+fi
+JAVA="$jre/jre/bin/java"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$OUT/gpu.txt" 2>&1
+cat "$OUT/gpu.txt"
+opts=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx24g
+      -Doffload4j.shared="$here/shared" ${JAVA_OPTS:-})
+
+if [ "${TESTS:-1}" = 1 ]; then
+    rm -f "$OUT/tests-report.txt"
+    t0=$(date +%s)
+    timeout "${TEST_TIMEOUT:-300}" "$JAVA" "${opts[@]}" -Doffload4j.report="$OUT/tests-report.txt" -cp "lib/*" \
+        org.junit.platform.console.ConsoleLauncher execute --select-package io.offload4j.backend.cuda \
+        --include-tag gpu --details=tree --disable-banner > "$OUT/tests.log" 2>&1
+    echo "tests: exit $? in $(( $(date +%s) - t0 )) s"
+    grep -E "tests (successful|failed|aborted|skipped)|containers failed" "$OUT/tests.log"
+    grep -B2 -A12 -E "✘|MethodSource|Exception" "$OUT/tests.log" | head -80
+fi
+
+if [ "${BENCH:-1}" = 1 ]; then
+    rm -f "$OUT/bench.md"
+    timeout "${BENCH_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.CudaBenchmark \
+        --dir /tmp/offload4j-bench --out "$OUT/bench.md" ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1
+    echo "bench: exit $?"
+    tail -n 30 "$OUT/bench.log"
+fi
+
+if [ "${PEER:-0}" = 1 ]; then
+    PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-240}" python3 peer_hf.py llama32-3b > "$OUT/peer.log" 2>&1
+    echo "peer: exit $?"
+    tail -n 8 "$OUT/peer.log"
+fi
