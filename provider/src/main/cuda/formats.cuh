@@ -58,6 +58,33 @@ __device__ __forceinline__ uint32_t ubyte(uint32_t w, int k) {
     return (w >> (8 * k)) & 0xFF;
 }
 
+// float(byte k of w), exactly, without the quarter-rate integer-to-float conversion: the byte is placed
+// in the low mantissa bits of 2^23 (one byte permute) and 2^23 + bias is subtracted (one add), which
+// also applies a format's zero point (bias = 8 for Q4_0, 32 for Q6_K, 128 for sign-flipped int8).
+__device__ __forceinline__ float byte_to_float(uint32_t w, int k, float bias) {
+    return __uint_as_float(__byte_perm(w, 0x4B000000u, 0x7440 | k)) - (8388608.0f + bias);
+}
+
+// 4 bytes from a 2-byte aligned address as 16-bit loads, or 16 bytes as 5 aligned words and funnel
+// shifts (fewer load instructions than 8 halves).
+__device__ __forceinline__ void ld_16_a2(const uint8_t* p, uint32_t* out) {
+    const uint32_t* a = reinterpret_cast<const uint32_t*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t)3);
+    uint32_t sh = (uint32_t)(reinterpret_cast<uintptr_t>(p) & 2) * 8;
+    uint32_t w[5];
+#pragma unroll
+    for (int i = 0; i < 5; i++) w[i] = __ldg(a + i);  // may read 2 bytes past the 16: allocations are padded
+#pragma unroll
+    for (int i = 0; i < 4; i++) out[i] = __funnelshift_r(w[i], w[i + 1], sh);
+}
+
+__device__ __forceinline__ void ld_8_a2(const uint8_t* p, uint32_t* out) {
+    const uint32_t* a = reinterpret_cast<const uint32_t*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t)3);
+    uint32_t sh = (uint32_t)(reinterpret_cast<uintptr_t>(p) & 2) * 8;
+    uint32_t w0 = __ldg(a), w1 = __ldg(a + 1), w2 = __ldg(a + 2);
+    out[0] = __funnelshift_r(w0, w1, sh);
+    out[1] = __funnelshift_r(w1, w2, sh);
+}
+
 // Byte k (0..11) of the 12-byte K-quant scale field held in three words (k may be a run-time value:
 // selecting among registers keeps the words out of local memory).
 __device__ __forceinline__ uint32_t kbyte(uint32_t s0, uint32_t s1, uint32_t s2, int k) {
@@ -147,14 +174,13 @@ template <> struct Fmt<T_Q8_0> {
         const uint8_t* q = blk + 2 + 16 * (u & 1);
         Raw r;
         r.d = ld_u16(blk);
-#pragma unroll
-        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(q + 4 * i);
+        ld_16_a2(q, r.q);
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
         float d = h2f(r.d);
 #pragma unroll
-        for (int i = 0; i < 16; i++) w[i] = d * (float)sbyte(r.q[i >> 2], i & 3);
+        for (int i = 0; i < 16; i++) w[i] = d * byte_to_float(r.q[i >> 2] ^ 0x80808080u, i & 3, 128.f);
         off[0] = 32 * (u >> 1) + 16 * (u & 1);
     }
 };
@@ -167,17 +193,16 @@ template <> struct Fmt<T_Q4_0> {
         const uint8_t* blk = row + 18 * (size_t)u;
         Raw r;
         r.d = ld_u16(blk);
-#pragma unroll
-        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(blk + 2 + 4 * i);
+        ld_16_a2(blk + 2, r.q);
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
         float d = h2f(r.d);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            uint32_t b = ubyte(r.q[i >> 2], i & 3);
-            w[i] = d * (float)((int)(b & 0xF) - 8);
-            w[16 + i] = d * (float)((int)(b >> 4) - 8);
+            uint32_t q = r.q[i >> 2];
+            w[i] = d * byte_to_float(q & 0x0F0F0F0Fu, i & 3, 8.f);
+            w[16 + i] = d * byte_to_float((q >> 4) & 0x0F0F0F0Fu, i & 3, 8.f);
         }
         off[0] = 32 * u;
         off[1] = 32 * u + 16;
@@ -200,9 +225,9 @@ template <> struct Fmt<T_Q4_1> {
         float d = h2f(r.dm), m = h2f(r.dm >> 16);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            uint32_t b = ubyte(r.q[i >> 2], i & 3);
-            w[i] = d * (float)(b & 0xF) + m;
-            w[16 + i] = d * (float)(b >> 4) + m;
+            uint32_t q = r.q[i >> 2];
+            w[i] = d * byte_to_float(q & 0x0F0F0F0Fu, i & 3, 0.f) + m;
+            w[16 + i] = d * byte_to_float((q >> 4) & 0x0F0F0F0Fu, i & 3, 0.f) + m;
         }
         off[0] = 32 * u;
         off[1] = 32 * u + 16;
@@ -218,12 +243,12 @@ template <> struct Fmt<T_Q4_K> {
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         const uint8_t* blk = row + 144 * (size_t)(u >> 4);
         int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
-        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
+        uint4 head = __ldg(reinterpret_cast<const uint4*>(blk));  // d, dmin and the 12 scale bytes
         Raw r;
-        r.dd = __ldg(w);
-        r.s0 = __ldg(w + 1);
-        r.s1 = __ldg(w + 2);
-        r.s2 = __ldg(w + 3);
+        r.dd = head.x;
+        r.s0 = head.y;
+        r.s1 = head.z;
+        r.s2 = head.w;
         r.q = __ldg(reinterpret_cast<const uint2*>(blk + 16 + 32 * c + l0));
         return r;
     }
@@ -237,9 +262,9 @@ template <> struct Fmt<T_Q4_K> {
         uint32_t qw[2] = {r.q.x, r.q.y};
 #pragma unroll
         for (int i = 0; i < 8; i++) {
-            uint32_t b = ubyte(qw[i >> 2], i & 3);
-            w[i] = d1 * (float)(b & 0xF) - mm1;
-            w[8 + i] = d2 * (float)(b >> 4) - mm2;
+            uint32_t q = qw[i >> 2];
+            w[i] = d1 * byte_to_float(q & 0x0F0F0F0Fu, i & 3, 0.f) - mm1;
+            w[8 + i] = d2 * byte_to_float((q >> 4) & 0x0F0F0F0Fu, i & 3, 0.f) - mm2;
         }
         int base = 256 * (u >> 4) + 64 * c + l0;
         off[0] = base;
@@ -255,12 +280,12 @@ template <> struct Fmt<T_Q5_K> {
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         const uint8_t* blk = row + 176 * (size_t)(u >> 4);
         int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
-        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
+        uint4 head = __ldg(reinterpret_cast<const uint4*>(blk));
         Raw r;
-        r.dd = __ldg(w);
-        r.s0 = __ldg(w + 1);
-        r.s1 = __ldg(w + 2);
-        r.s2 = __ldg(w + 3);
+        r.dd = head.x;
+        r.s0 = head.y;
+        r.s1 = head.z;
+        r.s2 = head.w;
         r.h = __ldg(reinterpret_cast<const uint2*>(blk + 16 + l0));
         r.q = __ldg(reinterpret_cast<const uint2*>(blk + 48 + 32 * c + l0));
         return r;
@@ -276,12 +301,11 @@ template <> struct Fmt<T_Q5_K> {
         uint32_t hw[2] = {r.h.x, r.h.y};
 #pragma unroll
         for (int i = 0; i < 8; i++) {
-            uint32_t b = ubyte(qw[i >> 2], i & 3);
-            uint32_t h = ubyte(hw[i >> 2], i & 3);
-            uint32_t lo = (b & 0xF) | (((h >> (2 * c)) & 1) << 4);
-            uint32_t hi = (b >> 4) | (((h >> (2 * c + 1)) & 1) << 4);
-            w[i] = d1 * (float)lo - mm1;
-            w[8 + i] = d2 * (float)hi - mm2;
+            uint32_t q = qw[i >> 2], h = hw[i >> 2];
+            uint32_t lo = (q & 0x0F0F0F0Fu) | (((h >> (2 * c)) & 0x01010101u) << 4);
+            uint32_t hi = ((q >> 4) & 0x0F0F0F0Fu) | (((h >> (2 * c + 1)) & 0x01010101u) << 4);
+            w[i] = d1 * byte_to_float(lo, i & 3, 0.f) - mm1;
+            w[8 + i] = d2 * byte_to_float(hi, i & 3, 0.f) - mm2;
         }
         int base = 256 * (u >> 4) + 64 * c + l0;
         off[0] = base;
@@ -305,12 +329,16 @@ template <> struct Fmt<T_Q6_K> {
         const uint8_t* sc = blk + 192 + 8 * n + (l0 >> 4);  // the unit's scales are bytes 0, 2, 4, 6 from here
         Raw r;
         r.d = ld_u16(blk + 208);
-        r.a0 = ld_u32_a2(ql);
-        r.a1 = ld_u32_a2(ql + 4);
-        r.b0 = ld_u32_a2(ql + 32);
-        r.b1 = ld_u32_a2(ql + 36);
-        r.h0 = ld_u32_a2(qh);
-        r.h1 = ld_u32_a2(qh + 4);
+        uint32_t t[2];
+        ld_8_a2(ql, t);
+        r.a0 = t[0];
+        r.a1 = t[1];
+        ld_8_a2(ql + 32, t);
+        r.b0 = t[0];
+        r.b1 = t[1];
+        ld_8_a2(qh, t);
+        r.h0 = t[0];
+        r.h1 = t[1];
         if (l0 >> 4) {  // odd address: the four scale bytes are the high bytes of 16-bit words
             r.sc0 = ld_u16(sc - 1) >> 8 | (ld_u16(sc + 1) & 0xFF00);
             r.sc1 = ld_u16(sc + 3) >> 8 | (ld_u16(sc + 5) & 0xFF00);
@@ -327,12 +355,20 @@ template <> struct Fmt<T_Q6_K> {
         float s2 = d * (float)sbyte(r.sc1, 0), s3 = d * (float)sbyte(r.sc1, 1);
         uint32_t a[2] = {r.a0, r.a1}, b[2] = {r.b0, r.b1}, h[2] = {r.h0, r.h1};
 #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            uint32_t qa = ubyte(a[i >> 2], i & 3), qb = ubyte(b[i >> 2], i & 3), hh = ubyte(h[i >> 2], i & 3);
-            w[i] = s0 * (float)((int)((qa & 0xF) | ((hh & 3) << 4)) - 32);
-            w[8 + i] = s1 * (float)((int)((qb & 0xF) | (((hh >> 2) & 3) << 4)) - 32);
-            w[16 + i] = s2 * (float)((int)((qa >> 4) | (((hh >> 4) & 3) << 4)) - 32);
-            w[24 + i] = s3 * (float)((int)((qb >> 4) | (((hh >> 6) & 3) << 4)) - 32);
+        for (int j = 0; j < 2; j++) {
+            // four 6-bit values per byte lane, assembled a word (4 elements) at a time
+            uint32_t g0 = (a[j] & 0x0F0F0F0Fu) | ((h[j] << 4) & 0x30303030u);
+            uint32_t g1 = (b[j] & 0x0F0F0F0Fu) | ((h[j] << 2) & 0x30303030u);
+            uint32_t g2 = ((a[j] >> 4) & 0x0F0F0F0Fu) | (h[j] & 0x30303030u);
+            uint32_t g3 = ((b[j] >> 4) & 0x0F0F0F0Fu) | ((h[j] >> 2) & 0x30303030u);
+#pragma unroll
+            for (int k2 = 0; k2 < 4; k2++) {
+                int i = 4 * j + k2;
+                w[i] = s0 * byte_to_float(g0, k2, 32.f);
+                w[8 + i] = s1 * byte_to_float(g1, k2, 32.f);
+                w[16 + i] = s2 * byte_to_float(g2, k2, 32.f);
+                w[24 + i] = s3 * byte_to_float(g3, k2, 32.f);
+            }
         }
         int base = 256 * (u >> 3) + 128 * n + l0;
         off[0] = base;

@@ -41,6 +41,12 @@ public final class CudaKernels implements AutoCloseable {
     public static final Set<GgmlType> SUPPORTED = Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
             GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
 
+    /**
+     * Bytes every device buffer that holds weights must have beyond its end: the Q8_0, Q4_0 and Q6_K
+     * decoders read the aligned 32-bit words around their 2-byte aligned fields, up to 3 bytes past.
+     */
+    public static final long PADDING = 16;
+
     /** The most head size the attention kernels hold in registers (MAX_HD). */
     public static final int MAX_HEAD_DIM = 256;
     /** GEMM tile sizes: N must be a multiple of GEMM_N, K of GEMM_K. */
