@@ -45,6 +45,18 @@ if [ "${BENCH:-1}" = 1 ]; then
         --dir /tmp/offload4j-bench --out "$OUT/bench.md" ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1
     echo "bench: exit $?"
     tail -n 30 "$OUT/bench.log"
+    # Earlier builds bundled under alt/NAME (bundle.sh ALT=...), timed on this same machine, then this
+    # build once more: timings are only comparable within one machine (and drift shows up here).
+    if [ -d alt ]; then
+        for d in alt/*/ ""; do
+            name=${d:+$(basename "$d")}
+            printf '\n## %s\n\n' "${name:-this build again}" >> "$OUT/bench.md"
+            timeout "${ALT_TIMEOUT:-150}" "$JAVA" "${opts[@]}" -cp "${d:+$d*:}lib/*" io.offload4j.backend.cuda.CudaBenchmark \
+                --dir /tmp/offload4j-bench --out "$OUT/bench.md" ${ALT_BENCH_ARGS:---shapes llama32-3b} >> "$OUT/bench.log" 2>&1
+            echo "bench ${name:-again}: exit $?"
+        done
+        grep -E "^## |^\| llama" "$OUT/bench.md" | tail -n 12
+    fi
 fi
 
 if [ "${PROFILE:-0}" = 1 ]; then

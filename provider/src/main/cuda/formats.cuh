@@ -11,7 +11,7 @@
 // wide as the block's alignment allows:
 //   F32   4 elements, one 16-byte load           F16/BF16  8 elements, one 16-byte load
 //   Q8_0 16 elements (half a 34-byte block)       Q4_0/Q4_1 32 elements (one block)
-//   Q4_K/Q5_K 16 elements (8 quant bytes = 8 low + 8 high nibbles of one 64-element chunk)
+//   Q4_K/Q5_K 8 elements (4 quant bytes = 4 low + 4 high nibbles of one 64-element chunk)
 //   Q6_K 32 elements (8 positions of one 128-element half, in each of its four 32-element groups)
 // Blocks of 34 (Q8_0), 18 (Q4_0) and 210 (Q6_K) bytes are only 2-byte aligned, so those formats read
 // pairs of 16-bit words; 20-, 144- and 176-byte blocks allow 4-, 8- and 16-byte loads.
@@ -110,7 +110,7 @@ __device__ __forceinline__ void kscale(uint32_t s0, uint32_t s1, uint32_t s2, in
 template <int TYPE> struct Fmt;
 
 template <> struct Fmt<T_F32> {
-    static constexpr int UNIT = 4, RUNS = 1, RUNLEN = 4, UNR = 4;
+    static constexpr int UNIT = 4, RUNS = 1, RUNLEN = 4, UNR = 8;
     struct Raw { float4 v; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         return Raw{__ldg(reinterpret_cast<const float4*>(row) + u)};
@@ -125,7 +125,7 @@ template <> struct Fmt<T_F32> {
 };
 
 template <> struct Fmt<T_F16> {
-    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 4;
+    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 8;
     struct Raw { uint4 v; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         return Raw{__ldg(reinterpret_cast<const uint4*>(row) + u)};
@@ -146,7 +146,7 @@ template <> struct Fmt<T_F16> {
 };
 
 template <> struct Fmt<T_BF16> {
-    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 4;
+    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 8;
     struct Raw { uint4 v; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         return Raw{__ldg(reinterpret_cast<const uint4*>(row) + u)};
@@ -236,78 +236,68 @@ template <> struct Fmt<T_Q4_1> {
 
 // Q4_K: {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128]} = 144 bytes, 256 elements in four chunks
 // of 64; qs[32c + l] holds element 64c + l (low nibble, sub-block 2c) and 64c + 32 + l (high nibble,
-// sub-block 2c + 1); x = d * sc * q - dmin * m. A unit is 8 quant bytes: 8 low + 8 high elements.
+// sub-block 2c + 1); x = d * sc * q - dmin * m. A unit is 4 quant bytes (4 low + 4 high elements), so a
+// warp covers one super-block per step: lane k always takes chunk k / 8, and the 8 lanes of a chunk
+// read 32 consecutive activations per run, whole 128-byte lines, instead of scattered 16-byte pieces.
 template <> struct Fmt<T_Q4_K> {
-    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, UNR = 4;
-    struct Raw { uint32_t dd, s0, s1, s2; uint2 q; };
+    static constexpr int UNIT = 8, RUNS = 2, RUNLEN = 4, UNR = 8;
+    struct Raw { uint4 head; uint32_t q; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
-        const uint8_t* blk = row + 144 * (size_t)(u >> 4);
-        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
-        uint4 head = __ldg(reinterpret_cast<const uint4*>(blk));  // d, dmin and the 12 scale bytes
+        const uint8_t* blk = row + 144 * (size_t)(u >> 5);
+        int k = u & 31, c = k >> 3, l0 = (k & 7) * 4;
         Raw r;
-        r.dd = head.x;
-        r.s0 = head.y;
-        r.s1 = head.z;
-        r.s2 = head.w;
-        r.q = __ldg(reinterpret_cast<const uint2*>(blk + 16 + 32 * c + l0));
+        r.head = __ldg(reinterpret_cast<const uint4*>(blk));  // d, dmin and the 12 scale bytes
+        r.q = __ldg(reinterpret_cast<const uint32_t*>(blk + 16 + 32 * c + l0));
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
-        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
-        float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
+        int k = u & 31, c = k >> 3, l0 = (k & 7) * 4;
+        float d = h2f(r.head.x), dmin = h2f(r.head.x >> 16);
         float sc1, m1, sc2, m2;
-        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
-        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
+        kscale(r.head.y, r.head.z, r.head.w, 2 * c, sc1, m1);
+        kscale(r.head.y, r.head.z, r.head.w, 2 * c + 1, sc2, m2);
         float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
-        uint32_t qw[2] = {r.q.x, r.q.y};
+        uint32_t lo = r.q & 0x0F0F0F0Fu, hi = (r.q >> 4) & 0x0F0F0F0Fu;
 #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            uint32_t q = qw[i >> 2];
-            w[i] = d1 * byte_to_float(q & 0x0F0F0F0Fu, i & 3, 0.f) - mm1;
-            w[8 + i] = d2 * byte_to_float((q >> 4) & 0x0F0F0F0Fu, i & 3, 0.f) - mm2;
+        for (int i = 0; i < 4; i++) {
+            w[i] = d1 * byte_to_float(lo, i, 0.f) - mm1;
+            w[4 + i] = d2 * byte_to_float(hi, i, 0.f) - mm2;
         }
-        int base = 256 * (u >> 4) + 64 * c + l0;
+        int base = 256 * (u >> 5) + 64 * c + l0;
         off[0] = base;
         off[1] = base + 32;
     }
 };
 
 // Q5_K: {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]} = 176 bytes; as Q4_K with a
-// fifth bit: element 64c + l takes bit 2c of qh[l], element 64c + 32 + l bit 2c + 1.
+// fifth bit: element 64c + l takes bit 2c of qh[l], element 64c + 32 + l bit 2c + 1. Units as Q4_K.
 template <> struct Fmt<T_Q5_K> {
-    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, UNR = 4;
-    struct Raw { uint32_t dd, s0, s1, s2; uint2 q, h; };
+    static constexpr int UNIT = 8, RUNS = 2, RUNLEN = 4, UNR = 8;
+    struct Raw { uint4 head; uint32_t q, h; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
-        const uint8_t* blk = row + 176 * (size_t)(u >> 4);
-        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
-        uint4 head = __ldg(reinterpret_cast<const uint4*>(blk));
+        const uint8_t* blk = row + 176 * (size_t)(u >> 5);
+        int k = u & 31, c = k >> 3, l0 = (k & 7) * 4;
         Raw r;
-        r.dd = head.x;
-        r.s0 = head.y;
-        r.s1 = head.z;
-        r.s2 = head.w;
-        r.h = __ldg(reinterpret_cast<const uint2*>(blk + 16 + l0));
-        r.q = __ldg(reinterpret_cast<const uint2*>(blk + 48 + 32 * c + l0));
+        r.head = __ldg(reinterpret_cast<const uint4*>(blk));
+        r.h = __ldg(reinterpret_cast<const uint32_t*>(blk + 16 + l0));
+        r.q = __ldg(reinterpret_cast<const uint32_t*>(blk + 48 + 32 * c + l0));
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
-        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
-        float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
+        int k = u & 31, c = k >> 3, l0 = (k & 7) * 4;
+        float d = h2f(r.head.x), dmin = h2f(r.head.x >> 16);
         float sc1, m1, sc2, m2;
-        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
-        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
+        kscale(r.head.y, r.head.z, r.head.w, 2 * c, sc1, m1);
+        kscale(r.head.y, r.head.z, r.head.w, 2 * c + 1, sc2, m2);
         float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
-        uint32_t qw[2] = {r.q.x, r.q.y};
-        uint32_t hw[2] = {r.h.x, r.h.y};
+        uint32_t lo = (r.q & 0x0F0F0F0Fu) | (((r.h >> (2 * c)) & 0x01010101u) << 4);
+        uint32_t hi = ((r.q >> 4) & 0x0F0F0F0Fu) | (((r.h >> (2 * c + 1)) & 0x01010101u) << 4);
 #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            uint32_t q = qw[i >> 2], h = hw[i >> 2];
-            uint32_t lo = (q & 0x0F0F0F0Fu) | (((h >> (2 * c)) & 0x01010101u) << 4);
-            uint32_t hi = ((q >> 4) & 0x0F0F0F0Fu) | (((h >> (2 * c + 1)) & 0x01010101u) << 4);
-            w[i] = d1 * byte_to_float(lo, i & 3, 0.f) - mm1;
-            w[8 + i] = d2 * byte_to_float(hi, i & 3, 0.f) - mm2;
+        for (int i = 0; i < 4; i++) {
+            w[i] = d1 * byte_to_float(lo, i, 0.f) - mm1;
+            w[4 + i] = d2 * byte_to_float(hi, i, 0.f) - mm2;
         }
-        int base = 256 * (u >> 4) + 64 * c + l0;
+        int base = 256 * (u >> 5) + 64 * c + l0;
         off[0] = base;
         off[1] = base + 32;
     }

@@ -92,7 +92,8 @@ public final class CudaKernels implements AutoCloseable {
         return switch (type) {
             case F32 -> 4;
             case F16, BF16 -> 8;
-            case Q8_0, Q4_K, Q5_K -> 16;
+            case Q4_K, Q5_K -> 8;
+            case Q8_0 -> 16;
             case Q4_0, Q4_1, Q6_K -> 32;
             default -> throw new IllegalArgumentException("no CUDA kernel for " + type + "; supported: " + SUPPORTED);
         };
