@@ -11,7 +11,7 @@
 // wide as the block's alignment allows:
 //   F32   4 elements, one 16-byte load           F16/BF16  8 elements, one 16-byte load
 //   Q8_0 16 elements (half a 34-byte block)       Q4_0/Q4_1 32 elements (one block)
-//   Q4_K/Q5_K 8 elements (4 quant bytes = 4 low + 4 high nibbles of one 64-element chunk)
+//   Q4_K/Q5_K 16 elements (8 quant bytes = 8 low + 8 high nibbles of one 64-element chunk)
 //   Q6_K 32 elements (8 positions of one 128-element half, in each of its four 32-element groups)
 // Blocks of 34 (Q8_0), 18 (Q4_0) and 210 (Q6_K) bytes are only 2-byte aligned, so those formats read
 // pairs of 16-bit words; 20-, 144- and 176-byte blocks allow 4-, 8- and 16-byte loads.
@@ -58,33 +58,6 @@ __device__ __forceinline__ uint32_t ubyte(uint32_t w, int k) {
     return (w >> (8 * k)) & 0xFF;
 }
 
-// float(byte k of w), exactly, without the quarter-rate integer-to-float conversion: the byte is placed
-// in the low mantissa bits of 2^23 (one byte permute) and 2^23 + bias is subtracted (one add), which
-// also applies a format's zero point (bias = 8 for Q4_0, 32 for Q6_K, 128 for sign-flipped int8).
-__device__ __forceinline__ float byte_to_float(uint32_t w, int k, float bias) {
-    return __uint_as_float(__byte_perm(w, 0x4B000000u, 0x7440 | k)) - (8388608.0f + bias);
-}
-
-// 4 bytes from a 2-byte aligned address as 16-bit loads, or 16 bytes as 5 aligned words and funnel
-// shifts (fewer load instructions than 8 halves).
-__device__ __forceinline__ void ld_16_a2(const uint8_t* p, uint32_t* out) {
-    const uint32_t* a = reinterpret_cast<const uint32_t*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t)3);
-    uint32_t sh = (uint32_t)(reinterpret_cast<uintptr_t>(p) & 2) * 8;
-    uint32_t w[5];
-#pragma unroll
-    for (int i = 0; i < 5; i++) w[i] = __ldg(a + i);  // may read 2 bytes past the 16: allocations are padded
-#pragma unroll
-    for (int i = 0; i < 4; i++) out[i] = __funnelshift_r(w[i], w[i + 1], sh);
-}
-
-__device__ __forceinline__ void ld_8_a2(const uint8_t* p, uint32_t* out) {
-    const uint32_t* a = reinterpret_cast<const uint32_t*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t)3);
-    uint32_t sh = (uint32_t)(reinterpret_cast<uintptr_t>(p) & 2) * 8;
-    uint32_t w0 = __ldg(a), w1 = __ldg(a + 1), w2 = __ldg(a + 2);
-    out[0] = __funnelshift_r(w0, w1, sh);
-    out[1] = __funnelshift_r(w1, w2, sh);
-}
-
 // Byte k (0..11) of the 12-byte K-quant scale field held in three words (k may be a run-time value:
 // selecting among registers keeps the words out of local memory).
 __device__ __forceinline__ uint32_t kbyte(uint32_t s0, uint32_t s1, uint32_t s2, int k) {
@@ -110,7 +83,7 @@ __device__ __forceinline__ void kscale(uint32_t s0, uint32_t s1, uint32_t s2, in
 template <int TYPE> struct Fmt;
 
 template <> struct Fmt<T_F32> {
-    static constexpr int UNIT = 4, RUNS = 1, RUNLEN = 4, UNR = 8;
+    static constexpr int UNIT = 4, RUNS = 1, RUNLEN = 4, UNR = 4;
     struct Raw { float4 v; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         return Raw{__ldg(reinterpret_cast<const float4*>(row) + u)};
@@ -125,7 +98,7 @@ template <> struct Fmt<T_F32> {
 };
 
 template <> struct Fmt<T_F16> {
-    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 8;
+    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 4;
     struct Raw { uint4 v; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         return Raw{__ldg(reinterpret_cast<const uint4*>(row) + u)};
@@ -146,7 +119,7 @@ template <> struct Fmt<T_F16> {
 };
 
 template <> struct Fmt<T_BF16> {
-    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 8;
+    static constexpr int UNIT = 8, RUNS = 1, RUNLEN = 8, UNR = 4;
     struct Raw { uint4 v; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         return Raw{__ldg(reinterpret_cast<const uint4*>(row) + u)};
@@ -174,13 +147,14 @@ template <> struct Fmt<T_Q8_0> {
         const uint8_t* q = blk + 2 + 16 * (u & 1);
         Raw r;
         r.d = ld_u16(blk);
-        ld_16_a2(q, r.q);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(q + 4 * i);
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
         float d = h2f(r.d);
 #pragma unroll
-        for (int i = 0; i < 16; i++) w[i] = d * byte_to_float(r.q[i >> 2] ^ 0x80808080u, i & 3, 128.f);
+        for (int i = 0; i < 16; i++) w[i] = d * (float)sbyte(r.q[i >> 2], i & 3);
         off[0] = 32 * (u >> 1) + 16 * (u & 1);
     }
 };
@@ -193,16 +167,17 @@ template <> struct Fmt<T_Q4_0> {
         const uint8_t* blk = row + 18 * (size_t)u;
         Raw r;
         r.d = ld_u16(blk);
-        ld_16_a2(blk + 2, r.q);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(blk + 2 + 4 * i);
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
         float d = h2f(r.d);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            uint32_t q = r.q[i >> 2];
-            w[i] = d * byte_to_float(q & 0x0F0F0F0Fu, i & 3, 8.f);
-            w[16 + i] = d * byte_to_float((q >> 4) & 0x0F0F0F0Fu, i & 3, 8.f);
+            uint32_t b = ubyte(r.q[i >> 2], i & 3);
+            w[i] = d * (float)((int)(b & 0xF) - 8);
+            w[16 + i] = d * (float)((int)(b >> 4) - 8);
         }
         off[0] = 32 * u;
         off[1] = 32 * u + 16;
@@ -225,9 +200,9 @@ template <> struct Fmt<T_Q4_1> {
         float d = h2f(r.dm), m = h2f(r.dm >> 16);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            uint32_t q = r.q[i >> 2];
-            w[i] = d * byte_to_float(q & 0x0F0F0F0Fu, i & 3, 0.f) + m;
-            w[16 + i] = d * byte_to_float((q >> 4) & 0x0F0F0F0Fu, i & 3, 0.f) + m;
+            uint32_t b = ubyte(r.q[i >> 2], i & 3);
+            w[i] = d * (float)(b & 0xF) + m;
+            w[16 + i] = d * (float)(b >> 4) + m;
         }
         off[0] = 32 * u;
         off[1] = 32 * u + 16;
@@ -236,68 +211,79 @@ template <> struct Fmt<T_Q4_1> {
 
 // Q4_K: {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qs[128]} = 144 bytes, 256 elements in four chunks
 // of 64; qs[32c + l] holds element 64c + l (low nibble, sub-block 2c) and 64c + 32 + l (high nibble,
-// sub-block 2c + 1); x = d * sc * q - dmin * m. A unit is 4 quant bytes (4 low + 4 high elements), so a
-// warp covers one super-block per step: lane k always takes chunk k / 8, and the 8 lanes of a chunk
-// read 32 consecutive activations per run, whole 128-byte lines, instead of scattered 16-byte pieces.
+// sub-block 2c + 1); x = d * sc * q - dmin * m. A unit is 8 quant bytes: 8 low + 8 high elements.
 template <> struct Fmt<T_Q4_K> {
-    static constexpr int UNIT = 8, RUNS = 2, RUNLEN = 4, UNR = 8;
-    struct Raw { uint4 head; uint32_t q; };
+    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, UNR = 4;
+    struct Raw { uint32_t dd, s0, s1, s2; uint2 q; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
-        const uint8_t* blk = row + 144 * (size_t)(u >> 5);
-        int k = u & 31, c = k >> 3, l0 = (k & 7) * 4;
+        const uint8_t* blk = row + 144 * (size_t)(u >> 4);
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
         Raw r;
-        r.head = __ldg(reinterpret_cast<const uint4*>(blk));  // d, dmin and the 12 scale bytes
-        r.q = __ldg(reinterpret_cast<const uint32_t*>(blk + 16 + 32 * c + l0));
+        r.dd = __ldg(w);
+        r.s0 = __ldg(w + 1);
+        r.s1 = __ldg(w + 2);
+        r.s2 = __ldg(w + 3);
+        r.q = __ldg(reinterpret_cast<const uint2*>(blk + 16 + 32 * c + l0));
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
-        int k = u & 31, c = k >> 3, l0 = (k & 7) * 4;
-        float d = h2f(r.head.x), dmin = h2f(r.head.x >> 16);
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
         float sc1, m1, sc2, m2;
-        kscale(r.head.y, r.head.z, r.head.w, 2 * c, sc1, m1);
-        kscale(r.head.y, r.head.z, r.head.w, 2 * c + 1, sc2, m2);
+        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
+        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
         float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
-        uint32_t lo = r.q & 0x0F0F0F0Fu, hi = (r.q >> 4) & 0x0F0F0F0Fu;
+        uint32_t qw[2] = {r.q.x, r.q.y};
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            w[i] = d1 * byte_to_float(lo, i, 0.f) - mm1;
-            w[4 + i] = d2 * byte_to_float(hi, i, 0.f) - mm2;
+        for (int i = 0; i < 8; i++) {
+            uint32_t b = ubyte(qw[i >> 2], i & 3);
+            w[i] = d1 * (float)(b & 0xF) - mm1;
+            w[8 + i] = d2 * (float)(b >> 4) - mm2;
         }
-        int base = 256 * (u >> 5) + 64 * c + l0;
+        int base = 256 * (u >> 4) + 64 * c + l0;
         off[0] = base;
         off[1] = base + 32;
     }
 };
 
 // Q5_K: {fp16 d; fp16 dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]} = 176 bytes; as Q4_K with a
-// fifth bit: element 64c + l takes bit 2c of qh[l], element 64c + 32 + l bit 2c + 1. Units as Q4_K.
+// fifth bit: element 64c + l takes bit 2c of qh[l], element 64c + 32 + l bit 2c + 1.
 template <> struct Fmt<T_Q5_K> {
-    static constexpr int UNIT = 8, RUNS = 2, RUNLEN = 4, UNR = 8;
-    struct Raw { uint4 head; uint32_t q, h; };
+    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, UNR = 4;
+    struct Raw { uint32_t dd, s0, s1, s2; uint2 q, h; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
-        const uint8_t* blk = row + 176 * (size_t)(u >> 5);
-        int k = u & 31, c = k >> 3, l0 = (k & 7) * 4;
+        const uint8_t* blk = row + 176 * (size_t)(u >> 4);
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
         Raw r;
-        r.head = __ldg(reinterpret_cast<const uint4*>(blk));
-        r.h = __ldg(reinterpret_cast<const uint32_t*>(blk + 16 + l0));
-        r.q = __ldg(reinterpret_cast<const uint32_t*>(blk + 48 + 32 * c + l0));
+        r.dd = __ldg(w);
+        r.s0 = __ldg(w + 1);
+        r.s1 = __ldg(w + 2);
+        r.s2 = __ldg(w + 3);
+        r.h = __ldg(reinterpret_cast<const uint2*>(blk + 16 + l0));
+        r.q = __ldg(reinterpret_cast<const uint2*>(blk + 48 + 32 * c + l0));
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
-        int k = u & 31, c = k >> 3, l0 = (k & 7) * 4;
-        float d = h2f(r.head.x), dmin = h2f(r.head.x >> 16);
+        int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
+        float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
         float sc1, m1, sc2, m2;
-        kscale(r.head.y, r.head.z, r.head.w, 2 * c, sc1, m1);
-        kscale(r.head.y, r.head.z, r.head.w, 2 * c + 1, sc2, m2);
+        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
+        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
         float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
-        uint32_t lo = (r.q & 0x0F0F0F0Fu) | (((r.h >> (2 * c)) & 0x01010101u) << 4);
-        uint32_t hi = ((r.q >> 4) & 0x0F0F0F0Fu) | (((r.h >> (2 * c + 1)) & 0x01010101u) << 4);
+        uint32_t qw[2] = {r.q.x, r.q.y};
+        uint32_t hw[2] = {r.h.x, r.h.y};
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            w[i] = d1 * byte_to_float(lo, i, 0.f) - mm1;
-            w[4 + i] = d2 * byte_to_float(hi, i, 0.f) - mm2;
+        for (int i = 0; i < 8; i++) {
+            uint32_t b = ubyte(qw[i >> 2], i & 3);
+            uint32_t h = ubyte(hw[i >> 2], i & 3);
+            uint32_t lo = (b & 0xF) | (((h >> (2 * c)) & 1) << 4);
+            uint32_t hi = (b >> 4) | (((h >> (2 * c + 1)) & 1) << 4);
+            w[i] = d1 * (float)lo - mm1;
+            w[8 + i] = d2 * (float)hi - mm2;
         }
-        int base = 256 * (u >> 5) + 64 * c + l0;
+        int base = 256 * (u >> 4) + 64 * c + l0;
         off[0] = base;
         off[1] = base + 32;
     }
@@ -319,16 +305,12 @@ template <> struct Fmt<T_Q6_K> {
         const uint8_t* sc = blk + 192 + 8 * n + (l0 >> 4);  // the unit's scales are bytes 0, 2, 4, 6 from here
         Raw r;
         r.d = ld_u16(blk + 208);
-        uint32_t t[2];
-        ld_8_a2(ql, t);
-        r.a0 = t[0];
-        r.a1 = t[1];
-        ld_8_a2(ql + 32, t);
-        r.b0 = t[0];
-        r.b1 = t[1];
-        ld_8_a2(qh, t);
-        r.h0 = t[0];
-        r.h1 = t[1];
+        r.a0 = ld_u32_a2(ql);
+        r.a1 = ld_u32_a2(ql + 4);
+        r.b0 = ld_u32_a2(ql + 32);
+        r.b1 = ld_u32_a2(ql + 36);
+        r.h0 = ld_u32_a2(qh);
+        r.h1 = ld_u32_a2(qh + 4);
         if (l0 >> 4) {  // odd address: the four scale bytes are the high bytes of 16-bit words
             r.sc0 = ld_u16(sc - 1) >> 8 | (ld_u16(sc + 1) & 0xFF00);
             r.sc1 = ld_u16(sc + 3) >> 8 | (ld_u16(sc + 5) & 0xFF00);
@@ -345,20 +327,12 @@ template <> struct Fmt<T_Q6_K> {
         float s2 = d * (float)sbyte(r.sc1, 0), s3 = d * (float)sbyte(r.sc1, 1);
         uint32_t a[2] = {r.a0, r.a1}, b[2] = {r.b0, r.b1}, h[2] = {r.h0, r.h1};
 #pragma unroll
-        for (int j = 0; j < 2; j++) {
-            // four 6-bit values per byte lane, assembled a word (4 elements) at a time
-            uint32_t g0 = (a[j] & 0x0F0F0F0Fu) | ((h[j] << 4) & 0x30303030u);
-            uint32_t g1 = (b[j] & 0x0F0F0F0Fu) | ((h[j] << 2) & 0x30303030u);
-            uint32_t g2 = ((a[j] >> 4) & 0x0F0F0F0Fu) | (h[j] & 0x30303030u);
-            uint32_t g3 = ((b[j] >> 4) & 0x0F0F0F0Fu) | ((h[j] >> 2) & 0x30303030u);
-#pragma unroll
-            for (int k2 = 0; k2 < 4; k2++) {
-                int i = 4 * j + k2;
-                w[i] = s0 * byte_to_float(g0, k2, 32.f);
-                w[8 + i] = s1 * byte_to_float(g1, k2, 32.f);
-                w[16 + i] = s2 * byte_to_float(g2, k2, 32.f);
-                w[24 + i] = s3 * byte_to_float(g3, k2, 32.f);
-            }
+        for (int i = 0; i < 8; i++) {
+            uint32_t qa = ubyte(a[i >> 2], i & 3), qb = ubyte(b[i >> 2], i & 3), hh = ubyte(h[i >> 2], i & 3);
+            w[i] = s0 * (float)((int)((qa & 0xF) | ((hh & 3) << 4)) - 32);
+            w[8 + i] = s1 * (float)((int)((qb & 0xF) | (((hh >> 2) & 3) << 4)) - 32);
+            w[16 + i] = s2 * (float)((int)((qa >> 4) | (((hh >> 4) & 3) << 4)) - 32);
+            w[24 + i] = s3 * (float)((int)((qb >> 4) | (((hh >> 6) & 3) << 4)) - 32);
         }
         int base = 256 * (u >> 3) + 128 * n + l0;
         off[0] = base;

@@ -461,7 +461,7 @@ extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, co
 // Decode (one query token), flash-decoding style: grid (heads, S). Split s of head h covers an equal
 // share of the positions 0..pos, so that heads * S blocks keep the GPU busy even for one token; the
 // share is computed here from params, so the launch shape never depends on the position (the CUDA
-// graph replays it unchanged; only the first ceil(n / 64) splits take part). Within a split, each warp takes tiles of 32 keys: lane j scores key
+// graph replays it unchanged). Within a split, each warp takes tiles of 32 keys: lane j scores key
 // j against q (held in shared memory), the warp keeps a running max / sum / output (online softmax),
 // then the warps merge. With S == 1 the result goes straight to `out`. With S > 1 each block writes
 // its partial (max, sum, output) to `part`, and the last block of the head to finish (counted with an
@@ -478,15 +478,11 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
     float* wm = qs + hd;                  // ATT_WARPS maxima
     float* wl = wm + ATT_WARPS;           // ATT_WARPS sums
     float* wo = wl + ATT_WARPS;           // ATT_WARPS * hd outputs
-    int h = blockIdx.x, s = blockIdx.y;
+    int h = blockIdx.x, s = blockIdx.y, S = gridDim.y;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int kvh = h / (heads / kvHeads);
     int kvDim = kvHeads * hd;
     int n = params[P_POS] + 1;
-    // Splits in use: at most one per 64 positions, so a short context runs as one block per head (no
-    // partials, no atomics); the grid's other blocks leave at once.
-    const int S = min((int)gridDim.y, (n + 63) / 64);
-    if (s >= S) return;
     int chunk = (n + S - 1) / S;
     int k0 = s * chunk, k1 = min(n, k0 + chunk);
     for (int i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = q[(size_t)h * hd + i] * scale;

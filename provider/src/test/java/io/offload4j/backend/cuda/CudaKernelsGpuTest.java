@@ -611,7 +611,7 @@ class CudaKernelsGpuTest {
 
     @Test
     void unitSizesMatchTheKernels() {
-        assertEquals(8, CudaKernels.unit(GgmlType.Q4_K));
+        assertEquals(16, CudaKernels.unit(GgmlType.Q4_K));
         assertEquals(32, CudaKernels.unit(GgmlType.Q6_K));
     }
 }
