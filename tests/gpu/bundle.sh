@@ -47,5 +47,9 @@ if [ -d "$shared/models" ]; then
     cp "$shared/models/stories260K.gguf" "$out/shared/models/" 2>/dev/null || true
     cp -r "$shared/models/kquant" "$out/shared/models/" 2>/dev/null || true
 fi
+# Earlier builds to time against this one in the same call: ALT="name=provider.jar name2=other.jar".
+for a in ${ALT:-}; do
+    mkdir -p "$out/alt/${a%%=*}" && cp "${a#*=}" "$out/alt/${a%%=*}/"
+done
 cp tests/gpu/run.sh tests/gpu/peer_hf.py "$out/"
 du -sh "$out"

@@ -20,7 +20,7 @@ config = LlamaConfig(max_position_embeddings=8192, rope_theta=10000.0, **SHAPES[
 torch.manual_seed(0)
 with torch.device("cuda"):
     model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
-print(torch.cuda.get_device_name(), "params", sum(p.numel() for p in model.parameters()) / 1e9, "B")
+print(shape, torch.cuda.get_device_name(), "params", sum(p.numel() for p in model.parameters()) / 1e9, "B")
 
 ids = torch.randint(3, config.vocab_size, (1, 512), device="cuda")
 with torch.no_grad():

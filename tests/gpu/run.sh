@@ -3,9 +3,11 @@
 # the benchmark (synthetic models written to this machine's disk), then optionally the PyTorch peer.
 #
 #   bash BUNDLE/run.sh                 reports under $OUT (default BUNDLE/out)
-#   env: TESTS=0 / BENCH=0 skip a part; PEER=1 adds the HF transformers peer; BENCH_ARGS passes
+#   env: TESTS=0 / BENCH=0 skip a part; PEER=1 adds the HF transformers peer (PEER_SHAPES,
+#        default llama32-3b); BENCH_ARGS passes
 #        arguments to CudaBenchmark (e.g. "--shapes llama32-3b,llama3-8b --quants Q4_K_M");
-#        JAVA_OPTS adds JVM options (e.g. -Doffload4j.cuda.graphs=false).
+#        JAVA_OPTS adds JVM options (e.g. -Doffload4j.cuda.graphs=false); PROFILE=1 runs Nsight Compute
+#        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv.
 #
 # Files written: gpu.txt (nvidia-smi), tests.log, tests-report.txt (every measured error),
 # bench.md (the table), bench.log, peer.log.
@@ -43,10 +45,39 @@ if [ "${BENCH:-1}" = 1 ]; then
         --dir /tmp/offload4j-bench --out "$OUT/bench.md" ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1
     echo "bench: exit $?"
     tail -n 30 "$OUT/bench.log"
+    # Earlier builds bundled under alt/NAME (bundle.sh ALT=...), timed on this same machine, then this
+    # build once more: timings are only comparable within one machine (and drift shows up here).
+    if [ -d alt ]; then
+        for d in alt/*/ ""; do
+            name=${d:+$(basename "$d")}
+            printf '\n## %s\n\n' "${name:-this build again}" >> "$OUT/bench.md"
+            timeout "${ALT_TIMEOUT:-150}" "$JAVA" "${opts[@]}" -cp "${d:+$d*:}lib/*" io.offload4j.backend.cuda.CudaBenchmark \
+                --dir /tmp/offload4j-bench --out "$OUT/bench.md" ${ALT_BENCH_ARGS:---shapes llama32-3b} >> "$OUT/bench.log" 2>&1
+            echo "bench ${name:-again}: exit $?"
+        done
+        grep -E "^## |^\| llama" "$OUT/bench.md" | tail -n 12
+    fi
+fi
+
+if [ "${PROFILE:-0}" = 1 ]; then
+    # Nsight Compute over one decode step (the 2nd..3rd graph replays) of each PROFILE_QUANTS model.
+    ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n1)
+    for q in ${PROFILE_QUANTS:-Q4_K_M F16}; do
+        timeout "${PROFILE_TIMEOUT:-150}" "$ncu" --clock-control none --target-processes all \
+            --kernel-name-base function --launch-skip "${PROFILE_SKIP:-200}" --launch-count "${PROFILE_COUNT:-190}" \
+            --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats --csv \
+            "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.CudaBenchmark --dir /tmp/offload4j-bench \
+            --shapes "${PROFILE_SHAPE:-llama32-3b}" --quants "$q" --profile 4 > "$OUT/ncu-$q.csv" 2> "$OUT/ncu-$q.log"
+        echo "ncu $q: exit $? ($(wc -l < "$OUT/ncu-$q.csv") lines)"
+        tail -n 3 "$OUT/ncu-$q.log"
+    done
 fi
 
 if [ "${PEER:-0}" = 1 ]; then
-    PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-240}" python3 peer_hf.py llama32-3b > "$OUT/peer.log" 2>&1
-    echo "peer: exit $?"
+    rm -f "$OUT/peer.log"
+    for shape in ${PEER_SHAPES:-llama32-3b}; do
+        PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-240}" python3 peer_hf.py "$shape" >> "$OUT/peer.log" 2>&1
+        echo "peer $shape: exit $?"
+    done
     tail -n 8 "$OUT/peer.log"
 fi

@@ -22,7 +22,7 @@ mkdir -p "$out"
 NVCC="${NVCC:-nvcc}"
 
 "$NVCC" --version | tail -n 2
-"$NVCC" -O3 -std=c++17 --fatbin \
+"$NVCC" -O3 -std=c++17 --fatbin --threads 0 \
     -gencode=arch=compute_80,code=sm_80 \
     -gencode=arch=compute_86,code=sm_86 \
     -gencode=arch=compute_89,code=sm_89 \

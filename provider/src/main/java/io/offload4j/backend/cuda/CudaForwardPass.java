@@ -224,9 +224,10 @@ final class CudaForwardPass implements ForwardPass {
 
     // ------------------------------------------------------------------ device memory
 
+    /** Device memory with 16 bytes to spare: decoders of 2-byte aligned blocks read whole aligned words. */
     private CUdeviceptr alloc(long bytes) {
         CUdeviceptr p = new CUdeviceptr();
-        cuMemAlloc(p, Math.max(bytes, 16));
+        cuMemAlloc(p, bytes + CudaKernels.PADDING);
         allocations.add(p);
         deviceBytes += bytes;
         return p;

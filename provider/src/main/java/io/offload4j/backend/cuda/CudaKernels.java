@@ -41,6 +41,12 @@ public final class CudaKernels implements AutoCloseable {
     public static final Set<GgmlType> SUPPORTED = Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
             GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
 
+    /**
+     * Spare bytes at the end of every device buffer, so that a decoder may read whole aligned words
+     * around 2-byte aligned fields (an experiment measured slower for now; the slack costs nothing).
+     */
+    public static final long PADDING = 16;
+
     /** The most head size the attention kernels hold in registers (MAX_HD). */
     public static final int MAX_HEAD_DIM = 256;
     /** GEMM tile sizes: N must be a multiple of GEMM_N, K of GEMM_K. */

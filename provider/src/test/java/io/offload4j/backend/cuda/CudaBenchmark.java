@@ -43,6 +43,7 @@ public final class CudaBenchmark {
         int decode = Integer.parseInt(arg(args, "--decode", "128"));
         int prefill = Integer.parseInt(arg(args, "--prefill", "512"));
         String outFile = arg(args, "--out", null);
+        int profileSteps = Integer.parseInt(arg(args, "--profile", "0"));
         Files.createDirectories(dir);
         StringBuilder report = new StringBuilder();
         try (CudaBackend gpu = new CudaBackend(0)) {
@@ -67,7 +68,11 @@ public final class CudaBenchmark {
                         SyntheticModelWriter.write(spec, file);
                         writeSeconds = (System.nanoTime() - t0) / 1e9;
                     }
-                    run(gpu, file, shape, q, prefill, decode, writeSeconds, report, outFile);
+                    if (profileSteps > 0) {
+                        profile(gpu, file, profileSteps);
+                    } else {
+                        run(gpu, file, shape, q, prefill, decode, writeSeconds, report, outFile);
+                    }
                 }
             }
         }
@@ -114,6 +119,23 @@ public final class CudaBenchmark {
                         shape, q, cp.weightBytes() / (double) (1L << 30), prefillTps, decodeShort, decodeLong, gbps,
                         gbps / HBM_GBPS, upload, writeSeconds));
             }
+        }
+    }
+
+    /**
+     * Only decode steps from position 0, for a profiler (ncu): every forward call is the replay of one
+     * CUDA graph, so kernel launch i of step s is launch s * (launches per step) + i.
+     */
+    private static void profile(CudaBackend gpu, Path file, int steps) {
+        try (Model model = Model.load(file); ForwardPass pass = gpu.prepare(model, 64, 1);
+             KvCache cache = pass.newKvCache(64)) {
+            float[] logits = new float[model.config().vocabularySize()];
+            int[] tokens = new int[64];
+            java.util.Arrays.fill(tokens, 300);
+            for (int p = 0; p < steps; p++) {
+                pass.forward(cache, tokens, p, 1, p, logits);
+            }
+            System.out.println("profiled " + steps + " decode steps of " + file.getFileName());
         }
     }
 

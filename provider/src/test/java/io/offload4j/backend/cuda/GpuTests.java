@@ -51,7 +51,7 @@ final class GpuTests {
 
         CUdeviceptr alloc(long bytes) {
             CUdeviceptr p = new CUdeviceptr();
-            cuMemAlloc(p, Math.max(16, bytes));
+            cuMemAlloc(p, bytes + CudaKernels.PADDING);
             all.add(p);
             return p;
         }
