@@ -3,16 +3,28 @@ package io.offload4j.engine;
 /**
  * How an engine is set up.
  *
- * @param device        auto, cpu, cuda or cuda:N
- * @param threads       CPU threads (0 = one per processor)
- * @param contextLength the longest sequence (prompt + generated) served; 0 = the model's trained
- *                      context, capped at {@link #DEFAULT_MAX_CONTEXT} to keep the KV cache small
- * @param chunkTokens   prompt tokens processed per forward call (prefill batch)
+ * @param device           auto, cpu, cuda or cuda:N
+ * @param threads          CPU threads (0 = one per processor)
+ * @param contextLength    the longest sequence (prompt + generated) served; 0 = the model's trained
+ *                         context, capped at {@link #DEFAULT_MAX_CONTEXT} to keep the KV cache small
+ * @param chunkTokens      prompt tokens processed per forward call (prefill batch)
+ * @param maxSequences     how many requests the scheduler advances together (interleaved token by token);
+ *                         further requests wait in a FIFO queue. Each running sequence holds a KV cache.
+ * @param prefixCacheBytes bytes of KV caches of finished sequences kept for prefix reuse (a new request that
+ *                         starts with the same tokens continues from them instead of prefilling again);
+ *                         0 switches prefix reuse off; {@link #AUTO_PREFIX_CACHE} (the default) keeps two
+ *                         full-context KV caches, and at least {@link #MIN_AUTO_PREFIX_CACHE_BYTES}
  */
-public record EngineOptions(String device, int threads, int contextLength, int chunkTokens) {
+public record EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
+                            long prefixCacheBytes) {
 
     public static final int DEFAULT_MAX_CONTEXT = 4096;
-    public static final EngineOptions DEFAULTS = new EngineOptions("auto", 0, 0, 64);
+    public static final int DEFAULT_MAX_SEQUENCES = 8;
+    /** {@code prefixCacheBytes}: room for two full-context KV caches, at least 512 MiB. */
+    public static final long AUTO_PREFIX_CACHE = -1;
+    public static final long MIN_AUTO_PREFIX_CACHE_BYTES = 512L << 20;
+    public static final EngineOptions DEFAULTS = new EngineOptions("auto", 0, 0, 64, DEFAULT_MAX_SEQUENCES,
+            AUTO_PREFIX_CACHE);
 
     public EngineOptions {
         if (threads < 0) {
@@ -24,21 +36,41 @@ public record EngineOptions(String device, int threads, int contextLength, int c
         if (chunkTokens < 1) {
             throw new IllegalArgumentException("chunkTokens must be positive, was " + chunkTokens);
         }
+        if (maxSequences < 1) {
+            throw new IllegalArgumentException("maxSequences must be positive, was " + maxSequences);
+        }
+        if (prefixCacheBytes < 0 && prefixCacheBytes != AUTO_PREFIX_CACHE) {
+            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = no prefix reuse) or AUTO_PREFIX_CACHE"
+                    + " (-1), was " + prefixCacheBytes);
+        }
+    }
+
+    /** The options of earlier versions; scheduler and prefix cache get their defaults. */
+    public EngineOptions(String device, int threads, int contextLength, int chunkTokens) {
+        this(device, threads, contextLength, chunkTokens, DEFAULT_MAX_SEQUENCES, AUTO_PREFIX_CACHE);
     }
 
     public EngineOptions withDevice(String d) {
-        return new EngineOptions(d, threads, contextLength, chunkTokens);
+        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes);
     }
 
     public EngineOptions withThreads(int t) {
-        return new EngineOptions(device, t, contextLength, chunkTokens);
+        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes);
     }
 
     public EngineOptions withContextLength(int c) {
-        return new EngineOptions(device, threads, c, chunkTokens);
+        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes);
     }
 
     public EngineOptions withChunkTokens(int c) {
-        return new EngineOptions(device, threads, contextLength, c);
+        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes);
+    }
+
+    public EngineOptions withMaxSequences(int n) {
+        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes);
+    }
+
+    public EngineOptions withPrefixCacheBytes(long bytes) {
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes);
     }
 }

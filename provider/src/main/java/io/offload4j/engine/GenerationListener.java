@@ -1,8 +1,13 @@
 package io.offload4j.engine;
 
 /**
- * Receives a generation's progress on the engine's thread. Text pieces are always whole UTF-8
- * characters and never contain (a prefix of) a stop string that may still complete.
+ * Receives a generation's progress on the engine's scheduler thread (never the thread that submitted the
+ * request), one call at a time and in order. Text pieces are always whole UTF-8 characters and never contain
+ * (a prefix of) a stop string that may still complete.
+ *
+ * <p>A method that throws ends that generation with the exception ({@link #onError} is called and the
+ * {@link Generation} fails); the engine and the other sequences carry on. Calls should return quickly: every
+ * running sequence waits while one listener works.
  */
 public interface GenerationListener {
 
@@ -21,4 +26,17 @@ public interface GenerationListener {
     default boolean isCancelled() {
         return false;
     }
+
+    /**
+     * The generation ended normally (stop, length or cancellation); called before its {@link Generation}
+     * completes. An exception thrown here is passed to {@link #onError} and otherwise ignored.
+     */
+    default void onComplete(GenerationResult result) {}
+
+    /**
+     * The generation failed: the forward pass threw, a listener method threw, or the engine was closed while
+     * the request was queued or running. Called before its {@link Generation} fails; exceptions thrown here
+     * are ignored.
+     */
+    default void onError(Throwable error) {}
 }

@@ -6,18 +6,23 @@ import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
-import io.offload4j.tokenizer.StreamingDetokenizer;
 import io.offload4j.tokenizer.Tokenizer;
 import io.offload4j.tokenizer.Tokenizers;
 import io.offload4j.tokenizer.template.ChatTemplates;
 import java.nio.file.Path;
-import java.util.Arrays;
+import java.util.Objects;
+import java.util.function.BiFunction;
 
 /**
- * A loaded model ready to generate: the model file, its tokenizer, and its forward pass on a
- * backend. Expensive to build, cheap to use: share one instance and close it when done.
- * Generations are served one at a time (callers block); batching concurrent sequences comes with
- * the scheduler.
+ * A loaded model ready to generate: the model file, its tokenizer, and its forward pass on a backend, driven by
+ * a scheduler thread. Expensive to build, cheap to use: share one instance (it is thread-safe) and close it
+ * when done.
+ *
+ * <p>Requests ({@link #submit}, or {@link #generate} which waits) are queued and served by the engine's own
+ * thread, never the caller's: up to {@link EngineOptions#maxSequences()} sequences are interleaved token by
+ * token, the rest wait in FIFO order. KV caches of finished sequences are kept (bounded by
+ * {@link EngineOptions#prefixCacheBytes()}) so that a request starting with the same tokens, such as a
+ * conversation's next turn, skips the prefill of the shared prefix.
  */
 public final class InferenceEngine implements AutoCloseable {
 
@@ -26,20 +31,47 @@ public final class InferenceEngine implements AutoCloseable {
     private final Backend backend;
     private final ForwardPass pass;
     private final int contextLength;
-    private final Object lock = new Object();
-    private volatile boolean closed;
+    private final Scheduler scheduler;
+    private final Object closeLock = new Object();
+    private boolean closed;
+    private boolean resourcesClosed;
     private volatile ChatPrompts chatPrompts;
 
-    private InferenceEngine(Model model, Tokenizer tokenizer, Backend backend, ForwardPass pass, int contextLength) {
+    private InferenceEngine(Model model, Tokenizer tokenizer, Backend backend, ForwardPass pass, int contextLength,
+                            EngineOptions options) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.backend = backend;
         this.pass = pass;
         this.contextLength = contextLength;
+        this.scheduler = new Scheduler(pass, tokenizer, contextLength, options.maxSequences(),
+                prefixCacheBytes(options, pass, contextLength), model.config().name(), this::closeResourcesIfClosed);
+        scheduler.start();
+    }
+
+    /** The prefix cache's budget: as set, or for {@link EngineOptions#AUTO_PREFIX_CACHE} two full-context caches. */
+    private static long prefixCacheBytes(EngineOptions options, ForwardPass pass, int contextLength) {
+        if (options.prefixCacheBytes() != EngineOptions.AUTO_PREFIX_CACHE) {
+            return options.prefixCacheBytes();
+        }
+        long perPosition;
+        try (KvCache probe = pass.newKvCache(1)) {
+            perPosition = probe.byteSize();
+        }
+        return Math.max(EngineOptions.MIN_AUTO_PREFIX_CACHE_BYTES, 2 * perPosition * contextLength);
     }
 
     /** Loads a GGUF model file. */
     public static InferenceEngine load(Path modelPath, EngineOptions options) {
+        return load(modelPath, options, (pass, tokenizer) -> pass);
+    }
+
+    /**
+     * Loads a model with its forward pass wrapped by {@code passDecorator}: for tests that observe or steer the
+     * computation (e.g. force the logits of a scripted reply), never needed in production.
+     */
+    static InferenceEngine load(Path modelPath, EngineOptions options,
+                                BiFunction<ForwardPass, Tokenizer, ForwardPass> passDecorator) {
         Model model = Model.load(modelPath);
         Backend backend = null;
         try {
@@ -53,8 +85,9 @@ public final class InferenceEngine implements AutoCloseable {
             int context = options.contextLength() > 0 ? options.contextLength()
                     : Math.min(c.contextLength(), EngineOptions.DEFAULT_MAX_CONTEXT);
             backend = Backends.create(options.device(), options.threads());
-            ForwardPass pass = backend.prepare(model, context, Math.min(options.chunkTokens(), context));
-            return new InferenceEngine(model, tokenizer, backend, pass, context);
+            ForwardPass pass = passDecorator.apply(backend.prepare(model, context,
+                    Math.min(options.chunkTokens(), context)), tokenizer);
+            return new InferenceEngine(model, tokenizer, backend, pass, context, options);
         } catch (RuntimeException e) {
             if (backend != null) {
                 backend.close();
@@ -104,12 +137,29 @@ public final class InferenceEngine implements AutoCloseable {
     }
 
     /**
-     * Generates a continuation of the request's prompt, calling {@code listener} as tokens arrive.
+     * Generates a continuation of the request's prompt and waits for it; {@code listener} is called on the
+     * engine's thread as tokens arrive. If the waiting thread is interrupted, the generation is cancelled.
      *
      * @throws ContextLengthExceededException before any work, when the prompt (plus maxTokens, if set)
      *                                        does not fit the context
+     * @throws RuntimeException               what made the generation fail (a listener's exception, ...)
      */
     public GenerationResult generate(GenerationRequest request, GenerationListener listener) {
+        return submit(request, listener).join();
+    }
+
+    /**
+     * Queues a request and returns at once. The listener is called on the engine's thread; the returned
+     * {@link Generation} completes after the listener's {@link GenerationListener#onComplete} or
+     * {@link GenerationListener#onError}.
+     *
+     * @throws ContextLengthExceededException before any work, when the prompt (plus maxTokens, if set)
+     *                                        does not fit the context
+     * @throws IllegalArgumentException       when a prompt token is outside the vocabulary
+     * @throws IllegalStateException          when the engine is closed
+     */
+    public Generation submit(GenerationRequest request, GenerationListener listener) {
+        Objects.requireNonNull(request, "request");
         int[] prompt = request.promptTokensUnsafe();
         int promptLength = prompt.length;
         int vocab = tokenizer.vocabularySize();
@@ -129,116 +179,50 @@ public final class InferenceEngine implements AutoCloseable {
                     + maxTokens + ": together " + (promptLength + maxTokens) + ", more than the context length "
                     + contextLength + "; shorten the prompt, lower max tokens or raise the context length");
         }
-        int capacity = maxTokens > 0 ? promptLength + maxTokens : contextLength;
-        synchronized (lock) {
+        synchronized (closeLock) {
             if (closed) {
                 throw new IllegalStateException("the engine is closed");
             }
-            try (KvCache cache = pass.newKvCache(capacity)) {
-                return run(request, listener, cache, capacity);
-            }
         }
+        Sequence s = new Sequence(request, listener, contextLength);
+        scheduler.submit(s);
+        return s.generation;
     }
 
-    private GenerationResult run(GenerationRequest request, GenerationListener listener, KvCache cache, int capacity) {
-        int[] prompt = request.promptTokensUnsafe();
-        int promptLength = prompt.length;
-        int maxTokens = request.maxTokens() > 0 ? request.maxTokens() : capacity - promptLength;
-        int[] history = Arrays.copyOf(prompt, capacity + 1);
-        int[] stopTokens = request.stopTokensUnsafe();
-        float[] logits = new float[tokenizer.vocabularySize()];
-        Sampler sampler = new Sampler(request.sampling(), logits.length);
-        StopStringMatcher stops = new StopStringMatcher(request.stopStrings());
-        boolean hasStops = !request.stopStrings().isEmpty();
-        StreamingDetokenizer detokenizer = new StreamingDetokenizer(tokenizer);
-        StringBuilder text = new StringBuilder();
-        int emitted = 0;
-
-        long start = System.nanoTime();
-        int chunk = pass.maxChunkTokens();
-        for (int pos = 0; pos < promptLength; pos += chunk) {
-            int n = Math.min(chunk, promptLength - pos);
-            pass.forward(cache, prompt, pos, n, pos, logits);
-        }
-        long prefillEnd = System.nanoTime();
-        listener.onPromptProcessed(promptLength, prefillEnd - start);
-
-        int generated = 0;
-        int length = promptLength;
-        FinishReason finish = null;
-        while (finish == null) {
-            int token = sampler.sample(logits, history, length);
-            history[length++] = token;
-            generated++;
-            if (tokenizer.isEndOfGeneration(token) || contains(stopTokens, token)) {
-                listener.onToken(token);
-                finish = FinishReason.STOP;
-                break;
-            }
-            String piece = detokenizer.feed(token);
-            int before = text.length();
-            text.append(piece);
-            String out;
-            if (hasStops) {
-                int at = stops.find(text, stops.searchFrom(before));
-                if (at >= 0) {
-                    text.setLength(at);
-                    finish = FinishReason.STOP;
-                    out = text.substring(Math.min(emitted, at));
-                } else {
-                    int safe = Math.max(emitted, stops.safeEnd(text));
-                    out = text.substring(emitted, safe);
-                }
-            } else {
-                out = piece;
-            }
-            emitted += out.length();
-            listener.onToken(token);
-            if (!out.isEmpty()) {
-                listener.onText(out);
-            }
-            if (finish != null) {
-                break;
-            }
-            if (generated >= maxTokens || length >= capacity) {
-                finish = FinishReason.LENGTH;
-            } else if (listener.isCancelled()) {
-                finish = FinishReason.CANCELLED;
-            } else {
-                pass.forward(cache, history, length - 1, 1, length - 1, logits);
-            }
-        }
-        if (finish != FinishReason.STOP || !hasStops) {
-            String rest = detokenizer.flush();
-            text.append(rest);
-        }
-        if (emitted < text.length()) {
-            listener.onText(text.substring(emitted));
-        }
-        long end = System.nanoTime();
-        return new GenerationResult(prompt.clone(), Arrays.copyOfRange(history, promptLength, length), text.toString(),
-                finish, prefillEnd - start, end - prefillEnd);
+    /** Queue, running sequences and prefix cache, now. */
+    public EngineStats stats() {
+        return scheduler.stats();
     }
 
-    private static boolean contains(int[] values, int v) {
-        for (int x : values) {
-            if (x == v) {
-                return true;
-            }
-        }
-        return false;
-    }
-
+    /**
+     * Stops the scheduler (queued and running requests fail with an {@link IllegalStateException}), frees the
+     * kept KV caches and closes the model. Idempotent. Called from a listener (on the engine's thread), it
+     * returns at once and the engine finishes closing when the current step returns.
+     */
     @Override
     public void close() {
-        synchronized (lock) {
+        synchronized (closeLock) {
             if (closed) {
                 return;
             }
             closed = true;
-            pass.close();
-            backend.close();
-            model.close();
         }
+        scheduler.shutdown();
+        if (!scheduler.isSchedulerThread()) {
+            closeResourcesIfClosed();
+        }
+    }
+
+    /** Runs when the scheduler thread exits, and after it has been joined: closes the model once it is closed. */
+    private void closeResourcesIfClosed() {
+        synchronized (closeLock) {
+            if (!closed || resourcesClosed) {
+                return;
+            }
+            resourcesClosed = true;
+        }
+        pass.close();
+        backend.close();
+        model.close();
     }
 }

@@ -160,7 +160,8 @@ public final class GgufFile implements AutoCloseable {
             String key = in.string("key", -1);
             if (entries.containsKey(key)) {
                 throw in.fail(keyOffset, "metadata key '" + printable(key) + "' appears a second time (metadata entry "
-                        + i + "); keys must be unique" + CORRUPT);
+                        + i + ")" + (key.indexOf('\uFFFD') >= 0 ? " after replacing invalid UTF-8" : "")
+                        + "; keys must be unique" + CORRUPT);
             }
             in.named(key);
             long typeOffset = in.position;
@@ -185,7 +186,8 @@ public final class GgufFile implements AutoCloseable {
             GgufTensorInfo info = in.tensorInfo(i, alignment);
             if (tensors.putIfAbsent(info.name(), info) != null) {
                 throw in.fail(in.infoOffset, "tensor name '" + printable(info.name()) + "' appears a second time (tensor info "
-                        + i + "); tensor names must be unique" + CORRUPT);
+                        + i + ")" + (info.name().indexOf('\uFFFD') >= 0 ? " after replacing invalid UTF-8" : "")
+                        + "; tensor names must be unique" + CORRUPT);
             }
         }
         in.enterNothing();

@@ -143,13 +143,13 @@ public final class GgufWriter {
         return put(key, GgufValueType.ARRAY, new GgufArray(GgufValueType.INT32, values));
     }
 
-    /** Copies every metadata entry of an existing file (e.g. to re-quantize or trim a model). */
+    /**
+     * Copies every metadata entry of an existing file, in its order (e.g. to re-quantize or trim a
+     * model). That includes {@code general.alignment}, so the copy is laid out like the source; call
+     * {@link #alignment(int)} afterwards to change it (the key keeps its place).
+     */
     public GgufWriter putAll(GgufMetadata source) {
-        source.entries().forEach((k, v) -> {
-            if (!k.equals(GgufFile.ALIGNMENT_KEY)) {
-                put(k, v.type(), v.value());
-            }
-        });
+        source.entries().forEach((k, v) -> put(k, v.type(), v.value()));
         return this;
     }
 

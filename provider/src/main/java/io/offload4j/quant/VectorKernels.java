@@ -20,21 +20,47 @@ import jdk.incubator.vector.VectorSpecies;
  * float species. Quant bytes are loaded {@code L} at a time into a byte vector of {@code L} lanes and
  * widened lane-for-lane to ints ({@code vpmovsxbd} on x86), so no conversion ever has to pick a "part"
  * of a wider vector. The block layouts need {@code L} to divide 16 (the smallest run of values sharing
- * a scale, in Q6_K), so the quant kernels are used for 8 lanes (AVX2, 256-bit NEON/SVE) and 16 lanes
- * (AVX-512); any other width keeps the scalar quant kernels and vectorizes only {@link FloatOps}.
+ * a scale, in Q6_K), so the quant kernels are used for 8 lanes (AVX2, 256-bit SVE) and 16 lanes
+ * (AVX-512); any other width (128-bit NEON) keeps the scalar quant kernels and vectorizes only
+ * {@link FloatOps}.
+ *
+ * <p>Rule for every kernel method: one copy of each loop body, no manual unrolling. Each Vector API
+ * call expands into many C2 IR nodes while parsing; past C2's inlining node cutoff the remaining calls
+ * are not inlined, and every vector crossing such a call is boxed on the heap (10-50x slower and
+ * allocating). C2 unrolls the constant-count chunk loops itself. {@code NoAllocationTest} guards this.
  */
 final class VectorKernels {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /**
+     * System property overriding the vector width in bits (128, 256 or 512; default: the preferred
+     * species). For testing the other widths' code paths on one machine (a width the hardware lacks
+     * runs correctly but very slowly, in Java), and for trying 256-bit vectors on AVX-512 machines.
+     */
+    static final String BITS_PROPERTY = "offload4j.vector.bits";
+    static final VectorSpecies<Float> F = floatSpecies();
     static final int L = F.length();
     static final boolean QUANT_KERNELS = L == 8 || L == 16;
     /** Ints with as many lanes as {@link #F} (same shape). */
-    static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Integer> I = F.withLanes(int.class);
     /** Bytes and shorts with as many lanes as {@link #F}; null when no such species exists. */
     static final VectorSpecies<Byte> B = QUANT_KERNELS ? VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * L)) : null;
     static final VectorSpecies<Short> S = QUANT_KERNELS ? VectorSpecies.of(short.class, VectorShape.forBitSize(16 * L)) : null;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private VectorKernels() {}
+
+    private static VectorSpecies<Float> floatSpecies() {
+        String bits = System.getProperty(BITS_PROPERTY);
+        if (bits == null || bits.isBlank()) {
+            return FloatVector.SPECIES_PREFERRED;
+        }
+        return switch (bits.trim()) {
+            case "128" -> FloatVector.SPECIES_128;
+            case "256" -> FloatVector.SPECIES_256;
+            case "512" -> FloatVector.SPECIES_512;
+            default -> throw new IllegalArgumentException(
+                    "-D" + BITS_PROPERTY + "=" + bits + ": expected 128, 256 or 512");
+        };
+    }
 
     /** Called reflectively by {@link CpuKernels}: adds the vector kernels to {@code into}, returns the float ops. */
     static FloatOps install(Map<GgmlType, RowKernel> into) {
@@ -51,7 +77,9 @@ final class VectorKernels {
 
     /** Called reflectively by {@link CpuKernels}. */
     static String describe() {
-        return "Vector API, " + F.vectorBitSize() + "-bit float species (" + L + " lanes)"
+        return "Vector API, " + F.vectorBitSize() + "-bit float species (" + L + " lanes"
+                + (F == FloatVector.SPECIES_PREFERRED ? ", preferred)" : "; preferred is "
+                        + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit)")
                 + (QUANT_KERNELS ? "" : "; quant kernels scalar (need 8 or 16 float lanes)");
     }
 

@@ -4,6 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.util.function.Supplier;
 
 /**
@@ -46,8 +48,83 @@ final class GgufFuzzTarget {
         try (f) {
             useMetadata(f.metadata());
             useTensors(f, bytes.length);
+            rewriteAndCompare(f);
             return f.tensors().size();
         }
+    }
+
+    /**
+     * What parsed can be written back by {@link GgufWriter} (laid out in memory exactly as
+     * {@link GgufWriter#write} lays out a file) and reads back the same: metadata, tensor names, types,
+     * shapes and bytes.
+     */
+    static void rewriteAndCompare(GgufFile f) {
+        GgufWriter w = new GgufWriter().putAll(f.metadata());
+        long align = f.alignment();
+        long dataSize = 0;
+        for (GgufTensorInfo t : f.tensors().values()) {
+            w.addTensor(t.name(), t.type(), t.dims(), dst -> { });
+            dataSize = GgufFile.alignUp(dataSize + t.byteSize(), align);
+        }
+        byte[] header = w.header();
+        long dataStart = GgufFile.alignUp(header.length, align);
+        byte[] out = new byte[Math.toIntExact(f.tensors().isEmpty() ? header.length : dataStart + dataSize)];
+        System.arraycopy(header, 0, out, 0, header.length);
+        long offset = 0;
+        for (GgufTensorInfo t : f.tensors().values()) {
+            MemorySegment.copy(f.tensorData(t), 0, MemorySegment.ofArray(out), dataStart + offset, t.byteSize());
+            offset = GgufFile.alignUp(offset + t.byteSize(), align);
+        }
+        try (GgufFile g = GgufFile.parse(NAME, MemorySegment.ofArray(out))) {
+            if (g.alignment() != f.alignment() || g.version() != 3) {
+                throw new AssertionError("rewritten file: alignment " + g.alignment() + ", version " + g.version());
+            }
+            if (!List.copyOf(g.metadata().keys()).equals(List.copyOf(f.metadata().keys()))) {
+                throw new AssertionError("rewritten keys differ");
+            }
+            for (String key : f.metadata().keys()) {
+                GgufMetadata.Entry a = f.metadata().entry(key).orElseThrow();
+                GgufMetadata.Entry b = g.metadata().entry(key).orElseThrow();
+                if (a.type() != b.type() || !sameValue(a.value(), b.value())) {
+                    throw new AssertionError("rewritten value of " + GgufFile.printable(key) + " differs: " + a + " vs " + b);
+                }
+            }
+            if (!List.copyOf(g.tensors().keySet()).equals(List.copyOf(f.tensors().keySet()))) {
+                throw new AssertionError("rewritten tensor names differ");
+            }
+            for (GgufTensorInfo t : f.tensors().values()) {
+                GgufTensorInfo u = g.tensors().get(t.name());
+                if (u.type() != t.type() || !Arrays.equals(u.dims(), t.dims())
+                        || g.tensorData(u).mismatch(f.tensorData(t)) != -1) {
+                    throw new AssertionError("rewritten tensor differs: " + t + " vs " + u);
+                }
+            }
+        }
+    }
+
+    private static boolean sameValue(Object a, Object b) {
+        if (a instanceof GgufArray x && b instanceof GgufArray y) {
+            if (x.elementType() != y.elementType() || x.length() != y.length()) {
+                return false;
+            }
+            if (x.values() instanceof GgufArray[] xs) {
+                GgufArray[] ys = (GgufArray[]) y.values();
+                for (int i = 0; i < xs.length; i++) {
+                    if (!sameValue(xs[i], ys[i])) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+            return Arrays.deepEquals(new Object[] {x.values()}, new Object[] {y.values()});
+        }
+        if (a instanceof Float x && b instanceof Float y) {
+            return Float.floatToRawIntBits(x) == Float.floatToRawIntBits(y);
+        }
+        if (a instanceof Double x && b instanceof Double y) {
+            return Double.doubleToRawLongBits(x) == Double.doubleToRawLongBits(y);
+        }
+        return a.equals(b);
     }
 
     /** Bytes allocated by one parse of {@code bytes} (which may fail with a ModelFormatException only). */

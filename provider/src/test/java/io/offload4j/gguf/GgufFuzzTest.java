@@ -33,8 +33,8 @@ import org.junit.jupiter.api.Timeout;
  * JUnit invocation: JUnit would otherwise fail the whole run for exceeding {@code @Timeout}, which Jazzer
  * already applies per input (a hang of over 10 s is a finding). New coverage goes to
  * {@code provider/.cifuzz-corpus/} (ignored by git); a crashing input is written into the inputs folder
- * above as {@code crash-<sha1>}: fix the reader and commit the file as a regression. To regenerate the
- * seeds run {@link GgufSeedCorpus#main}.
+ * above as {@code crash-<sha1>}: fix the reader and commit the file as a regression, renamed
+ * {@code regression-<what it found>}. To regenerate the seeds run {@link GgufSeedCorpus#main}.
  */
 class GgufFuzzTest {
 

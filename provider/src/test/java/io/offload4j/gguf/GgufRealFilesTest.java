@@ -168,27 +168,4 @@ class GgufRealFilesTest {
             throw new java.io.UncheckedIOException(e);
         }
     }
-
-    /** A GGUF v2 file (same layout as v3, 64-bit counts), built byte by byte. */
-    @Test
-    void versionTwoFileBuiltByHand() {
-        RawGguf b = RawGguf.header(2, 2, 3)
-                .kv("general.architecture", GgufValueType.STRING).str("llama")
-                .kv("llama.block_count", GgufValueType.UINT32).u32(2)
-                .kvArray("tokenizer.ggml.scores", GgufValueType.FLOAT32, 2).f32(-1f).f32(0.5f)
-                .tensorInfo("w", GgmlType.F32, 0, 2, 2)
-                .tensorInfo("b", GgmlType.F32, 32, 3)
-                .padTo(32);
-        int dataStart = b.size();
-        b.f32(1).f32(2).f32(3).f32(4).padTo(32).f32(7).f32(8).f32(9);
-        try (GgufFile f = RawGguf.parse(b.bytes())) {
-            assertEquals(2, f.version());
-            assertEquals(dataStart, f.dataStart());
-            assertEquals("llama", f.metadata().getString("general.architecture"));
-            assertEquals(2, f.metadata().getInt("llama.block_count"));
-            assertArrayEquals(new float[] {-1f, 0.5f}, f.metadata().getFloatArray("tokenizer.ggml.scores"));
-            assertArrayEquals(new float[] {1, 2, 3, 4}, f.tensorData(f.tensors().get("w")).toArray(F32));
-            assertArrayEquals(new float[] {7, 8, 9}, f.tensorData(f.tensors().get("b")).toArray(F32));
-        }
-    }
 }

@@ -26,6 +26,8 @@ class GgufRoundTripTest {
     @TempDir
     Path dir;
 
+    private static final ValueLayout.OfFloat LE_F32 =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final String NON_ASCII = "héllo wörld ÆØÅ — 世界 🦙 \u0000 nul";
 
     private Path write(GgufWriter w) {
@@ -272,6 +274,29 @@ class GgufRoundTripTest {
         }
     }
 
+    /** A GGUF v2 file (same layout as v3, 64-bit counts), built byte by byte. */
+    @Test
+    void versionTwoFileBuiltByHand() {
+        RawGguf b = RawGguf.header(2, 2, 3)
+                .kv("general.architecture", GgufValueType.STRING).str("llama")
+                .kv("llama.block_count", GgufValueType.UINT32).u32(2)
+                .kvArray("tokenizer.ggml.scores", GgufValueType.FLOAT32, 2).f32(-1f).f32(0.5f)
+                .tensorInfo("w", GgmlType.F32, 0, 2, 2)
+                .tensorInfo("b", GgmlType.F32, 32, 3)
+                .padTo(32);
+        int dataStart = b.size();
+        b.f32(1).f32(2).f32(3).f32(4).padTo(32).f32(7).f32(8).f32(9);
+        try (GgufFile f = RawGguf.parse(b.bytes())) {
+            assertEquals(2, f.version());
+            assertEquals(dataStart, f.dataStart());
+            assertEquals("llama", f.metadata().getString("general.architecture"));
+            assertEquals(2, f.metadata().getInt("llama.block_count"));
+            assertArrayEquals(new float[] {-1f, 0.5f}, f.metadata().getFloatArray("tokenizer.ggml.scores"));
+            assertArrayEquals(new float[] {1, 2, 3, 4}, f.tensorData(f.tensors().get("w")).toArray(LE_F32));
+            assertArrayEquals(new float[] {7, 8, 9}, f.tensorData(f.tensors().get("b")).toArray(LE_F32));
+        }
+    }
+
     @Test
     void rewritingAParsedFileGivesTheSameBytes() throws IOException {
         GgufWriter w = new GgufWriter().alignment(64).putString("general.name", NON_ASCII)
@@ -284,7 +309,7 @@ class GgufRoundTripTest {
         Path first = write(w);
         Path second;
         try (GgufFile f = GgufFile.open(first)) {
-            GgufWriter copy = new GgufWriter().alignment(f.alignment()).putAll(f.metadata());
+            GgufWriter copy = new GgufWriter().putAll(f.metadata());
             for (GgufTensorInfo t : f.tensors().values()) {
                 copy.addTensor(t.name(), t.type(), t.dims(), dst -> MemorySegment.copy(f.tensorData(t), 0, dst, 0, dst.byteSize()));
             }
@@ -327,6 +352,26 @@ class GgufRoundTripTest {
             assertEquals(128, f.alignment());
             assertEquals(128, f.tensors().get("b").dataOffset());
             assertEquals(4f, f.tensorData(f.tensors().get("b")).get(ValueLayout.JAVA_FLOAT_UNALIGNED, 0));
+        }
+    }
+
+    /** Found by the fuzzer: a copy put general.alignment first, wherever the source had it. */
+    @Test
+    void putAllKeepsTheAlignmentAndTheKeyOrder() {
+        GgufWriter source = new GgufWriter().putString("a", "x").alignment(64).putString("z", "y")
+                .addF32("t", new long[] {1}, new float[] {1});
+        try (GgufFile f = GgufFile.open(write(source))) {
+            try (GgufFile copy = GgufFile.open(write(new GgufWriter().putAll(f.metadata())
+                    .addF32("t", new long[] {1}, new float[] {1})))) {
+                assertEquals(List.of("a", GgufFile.ALIGNMENT_KEY, "z"), List.copyOf(copy.metadata().keys()));
+                assertEquals(64, copy.alignment());
+            }
+            try (GgufFile copy = GgufFile.open(write(new GgufWriter().putAll(f.metadata()).alignment(16)
+                    .addF32("t", new long[] {1}, new float[] {1}).addF32("u", new long[] {1}, new float[] {2})))) {
+                assertEquals(List.of("a", GgufFile.ALIGNMENT_KEY, "z"), List.copyOf(copy.metadata().keys()));
+                assertEquals(16, copy.alignment());
+                assertEquals(16, copy.tensors().get("u").dataOffset());
+            }
         }
     }
 

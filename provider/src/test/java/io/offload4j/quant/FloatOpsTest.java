@@ -43,7 +43,7 @@ class FloatOpsTest {
                 for (int i = 0; i < n; i++) {
                     double want = y0[1 + i] + (double) alpha * x[2 + i];
                     // One or two float roundings (fma or mul+add) of terms of this size.
-                    double tol = 2 * Math.ulp((float) (Math.abs(y0[1 + i]) + Math.abs(alpha * x[2 + i])));
+                    double tol = 2 * Math.ulp(Math.abs(y0[1 + i]) + Math.abs(alpha * x[2 + i]));
                     assertTrue(Math.abs(y[1 + i] - want) <= tol, ops.getClass().getSimpleName() + " n=" + n + " i=" + i);
                 }
             }

@@ -14,7 +14,7 @@ import java.util.Random;
  * matrix (default 4096 × 4096, random Gaussian weights quantized by this package) in native memory is
  * multiplied by a float vector, one {@link RowKernel#dot} per row, with the Vector API kernel and
  * with the scalar one. Reports ns per row, GB/s of weight bytes read, and bytes allocated per row after
- * warm-up (must be 0: the hot path allocates nothing). Times are the benchmark thread's CPU time
+ * warm-up (must be 0: the hot path allocates nothing); then the same for {@code dequantize}. Times are the benchmark thread's CPU time
  * ({@code ThreadMXBean}), so that other processes on a shared machine do not inflate them; the wall
  * time GB/s is printed too.
  *
@@ -56,7 +56,8 @@ public final class KernelBenchmark {
         for (int i = 0; i < pool.length; i++) {
             pool[i] = QuantTestData.gaussian(r, cols);
         }
-        float[] out = new float[rows];
+        float[] out = new float[Math.max(rows, cols)];
+        List<String> dequant = new ArrayList<>();
         for (GgmlType type : formats) {
             long rowBytes = type.bytesFor(cols);
             try (Arena arena = Arena.ofConfined()) {
@@ -65,8 +66,15 @@ public final class KernelBenchmark {
                 for (int i = 0; i < rows; i++) {
                     scalar.quantize(pool[i % pool.length], 0, m, i * rowBytes, cols);
                 }
-                Result v = measure(CpuKernels.of(type), m, rowBytes, rows, cols, x, out, seconds);
-                Result s = measure(scalar, m, rowBytes, rows, cols, x, out, seconds);
+                Result v = measure(CpuKernels.of(type), m, rowBytes, rows, cols, x, out, seconds, false);
+                Result s = measure(scalar, m, rowBytes, rows, cols, x, out, seconds, false);
+                Result dv = measure(CpuKernels.of(type), m, rowBytes, rows, cols, x, out, seconds / 2, true);
+                Result ds = measure(scalar, m, rowBytes, rows, cols, x, out, seconds / 2, true);
+                dequant.add(String.format(Locale.ROOT,
+                        "%-5s %7.1f | %10.0f %7.2f %6.1f | %10.0f %7.2f %6.1f | %6.1fx",
+                        type, rowBytes * rows / (1024.0 * 1024.0),
+                        dv.nsPerRow, rowBytes / dv.nsPerRow, dv.allocPerRow,
+                        ds.nsPerRow, rowBytes / ds.nsPerRow, ds.allocPerRow, ds.nsPerRow / dv.nsPerRow));
                 double mib = rowBytes * rows / (1024.0 * 1024.0);
                 System.out.printf(Locale.ROOT, "%-5s %7.1f | %10.0f %7.2f %7.2f %6.1f | %10.0f %7.2f %7.2f %6.1f | %6.1fx%n",
                         type, mib,
@@ -75,6 +83,9 @@ public final class KernelBenchmark {
                         s.nsPerRow / v.nsPerRow);
             }
         }
+        System.out.printf(Locale.ROOT, "%ndequantize (row by row into a float[%d]):%n%-5s %7s | %10s %7s %6s | %10s %7s %6s | %7s%n",
+                cols, "type", "MiB", "vec ns/row", "GB/s", "B/row", "sc ns/row", "GB/s", "B/row", "speedup");
+        dequant.forEach(System.out::println);
         double check = 0;
         for (float o : out) {
             check += o;
@@ -86,11 +97,11 @@ public final class KernelBenchmark {
     private record Result(double nsPerRow, double wallNsPerRow, double allocPerRow) {}
 
     private static Result measure(RowKernel k, MemorySegment m, long rowBytes, int rows, int cols, float[] x,
-                                  float[] out, double seconds) {
+                                  float[] out, double seconds, boolean dequantize) {
         // Warm-up: long enough for C2 to compile the kernel and its Vector API intrinsics.
         long warmEnd = System.nanoTime() + (long) (Math.max(0.5, seconds / 2) * 1e9);
         while (System.nanoTime() < warmEnd) {
-            pass(k, m, rowBytes, rows, cols, x, out);
+            pass(k, m, rowBytes, rows, cols, x, out, dequantize);
         }
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long a0 = mx.getCurrentThreadAllocatedBytes();
@@ -100,7 +111,7 @@ public final class KernelBenchmark {
         long budget = (long) (seconds * 1e9);
         long c;
         do {
-            pass(k, m, rowBytes, rows, cols, x, out);
+            pass(k, m, rowBytes, rows, cols, x, out, dequantize);
             passes++;
             c = mx.getCurrentThreadCpuTime();
         } while (c - c0 < budget);
@@ -110,9 +121,16 @@ public final class KernelBenchmark {
         return new Result((c - c0) / totalRows, (w - w0) / totalRows, alloc / totalRows);
     }
 
-    private static void pass(RowKernel k, MemorySegment m, long rowBytes, int rows, int cols, float[] x, float[] out) {
-        for (int i = 0; i < rows; i++) {
-            out[i] = k.dot(m, i * rowBytes, x, 0, cols);
+    private static void pass(RowKernel k, MemorySegment m, long rowBytes, int rows, int cols, float[] x, float[] out,
+                             boolean dequantize) {
+        if (dequantize) {
+            for (int i = 0; i < rows; i++) {
+                k.dequantize(m, i * rowBytes, out, 0, cols);
+            }
+        } else {
+            for (int i = 0; i < rows; i++) {
+                out[i] = k.dot(m, i * rowBytes, x, 0, cols);
+            }
         }
     }
 }

@@ -101,6 +101,30 @@ class ReferenceDequantizeTest {
         }
     }
 
+    /** F32 tensors (the norms) of the reference files come out exactly as stored, through both kernels. */
+    @org.junit.jupiter.api.Test
+    void f32TensorsAreReadExactly() throws IOException {
+        try (GgufFile f = GgufFile.open(SharedData.require(DIR + "kquant-F16.gguf"))) {
+            int seen = 0;
+            for (GgufTensorInfo info : f.tensors().values()) {
+                if (info.type() != GgmlType.F32) {
+                    continue;
+                }
+                int n = Math.toIntExact(info.elementCount());
+                ByteBuffer bb = f.tensorData(info).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                float[] expected = new float[n];
+                bb.asFloatBuffer().get(expected);
+                for (RowKernel k : new RowKernel[] {CpuKernels.scalar(GgmlType.F32), CpuKernels.of(GgmlType.F32)}) {
+                    float[] got = new float[n];
+                    k.dequantize(f.tensorData(info), 0, got, 0, n);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(expected, got, info.name());
+                }
+                seen++;
+            }
+            assertTrue(seen > 0, "no F32 tensor in the F16 reference file");
+        }
+    }
+
     static float[] readFloats(Path p) throws IOException {
         ByteBuffer bb = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
         float[] out = new float[bb.remaining() / 4];

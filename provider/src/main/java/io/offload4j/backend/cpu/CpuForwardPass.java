@@ -29,6 +29,8 @@ final class CpuForwardPass implements ForwardPass {
     private final ModelWeights weights;
     private final CpuThreadPool pool;
     private final FloatOps ops = CpuKernels.floatOps();
+    private final Gemm gemm = Gemm.best();
+    private final Attention attend = Attention.best();
     private final int maxContext;
     private final int maxChunk;
 
@@ -46,6 +48,10 @@ final class CpuForwardPass implements ForwardPass {
     private final double[] inverseFrequencies;
     // Per worker thread.
     private final float[][] rowScratch;
+    private final float[][] tileScratch;
+    /** The chunk's activations transposed into panels for the packed GEMM (empty without one). */
+    private final float[] panel;
+    private final PackTask pack = new PackTask();
     private final float[][] scores;
 
     private final MatmulTask matmul = new MatmulTask();
@@ -76,8 +82,13 @@ final class CpuForwardPass implements ForwardPass {
         ropeSin = new float[maxChunk * half];
         inverseFrequencies = inverseFrequencies(c, weights.ropeFrequencyFactors());
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
-        rowScratch = new float[pool.threads()][maxCols];
-        scores = new float[pool.threads()][maxContext];
+        rowScratch = new float[pool.threads()][Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols];
+        int pt = gemm.panelTokens();
+        tileScratch = new float[pool.threads()][Math.max(1, gemm.packedRowTile() * pt)];
+        panel = pt == 0 || maxChunk < PACKED_MIN_TOKENS ? new float[0]
+                : new float[(maxChunk + pt - 1) / pt * pt * maxCols];
+        int group = c.headCount() / c.headCountKv();
+        scores = new float[pool.threads()][group * (maxContext + attend.padding())];
     }
 
     private static void checkSupported(Model model) {
@@ -133,7 +144,8 @@ final class CpuForwardPass implements ForwardPass {
         if (capacity < 1 || capacity > maxContext) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
         }
-        return new CpuKvCache(config.blockCount(), capacity, config.keyValueDim(), config.valueDim());
+        return new CpuKvCache(config.blockCount(), capacity, capacity + attend.padding(), config.headCountKv(),
+                config.headDim(), config.valueDim());
     }
 
     @Override
@@ -171,9 +183,7 @@ final class CpuForwardPass implements ForwardPass {
         for (int t = 0; t < count; t++) {
             rmsNorm(xb, t * dim, x, t * dim, b.attentionNorm(), dim);
         }
-        matmul(b.wq(), xb, count, q);
-        matmul(b.wk(), xb, count, k);
-        matmul(b.wv(), xb, count, v);
+        matmul(xb, count, b.wq(), q, b.wk(), k, b.wv(), v);
         if (b.qBias() != null) {
             addBias(q, b.qBias(), count);
             addBias(k, b.kBias(), count);
@@ -192,11 +202,20 @@ final class CpuForwardPass implements ForwardPass {
         applyRope(k, count, c.headCountKv());
         float[] keys = cache.keys[b.index()];
         float[] values = cache.values[b.index()];
-        System.arraycopy(k, 0, keys, startPos * kvDim, count * kvDim);
+        // Keys go in transposed (per head: dimension-major), values as they are.
+        int stride = cache.keyStride;
+        for (int t = 0; t < count; t++) {
+            for (int j = 0; j < kvDim; j++) {
+                keys[j * stride + startPos + t] = k[t * kvDim + j];
+            }
+        }
         System.arraycopy(v, 0, values, startPos * vDim, count * vDim);
 
-        attention.set(keys, values, count, startPos);
-        pool.run(count * c.headCount(), 1, attention);
+        // One item per (token, KV head) and all the query heads that share it; per query head when
+        // that would leave threads idle (decode).
+        int split = count * c.headCountKv() >= 4 * pool.threads() ? 1 : c.headCount() / c.headCountKv();
+        attention.set(keys, values, stride, count, startPos, split);
+        pool.run(count * c.headCountKv() * split, 1, attention);
 
         matmul(b.wo(), attnOut, count, xb);
         for (int i = 0; i < count * dim; i++) {
@@ -206,13 +225,7 @@ final class CpuForwardPass implements ForwardPass {
         for (int t = 0; t < count; t++) {
             rmsNorm(xb, t * dim, x, t * dim, b.ffnNorm(), dim);
         }
-        matmul(b.wGate(), xb, count, hb);
-        matmul(b.wUp(), xb, count, hb2);
-        int n = count * c.feedForwardLength();
-        for (int i = 0; i < n; i++) {
-            float g = hb[i];
-            hb[i] = g / (1f + (float) Math.exp(-g)) * hb2[i];
-        }
+        swiglu(b.wGate(), b.wUp(), xb, count, hb, hb2);
         matmul(b.wDown(), hb, count, xb);
         for (int i = 0; i < count * dim; i++) {
             x[i] += xb[i];
@@ -271,28 +284,109 @@ final class CpuForwardPass implements ForwardPass {
 
     /** out[t][r] = W[r] · in[t] for t < count. */
     private void matmul(Weight w, float[] in, int count, float[] out) {
-        matmul.set(w, in, count, out);
-        pool.run(w.rows(), pool.grainFor(w.rows(), 16), matmul);
+        matmul.set(in, count, false);
+        matmul.add(w, out);
+        runMatmul();
     }
 
-    /** The projection work: a range of weight rows against all tokens of the chunk. */
+    /** Two or three projections of the same input in one parallel run (Q, K, V): one hand-off, not three. */
+    private void matmul(float[] in, int count, Weight w0, float[] out0, Weight w1, float[] out1, Weight w2, float[] out2) {
+        matmul.set(in, count, false);
+        matmul.add(w0, out0);
+        matmul.add(w1, out1);
+        matmul.add(w2, out2);
+        runMatmul();
+    }
+
+    /** gate[t][r] = silu(Wg[r] · in[t]) * (Wu[r] · in[t]): both projections and the activation in one run. */
+    private void swiglu(Weight gate, Weight up, float[] in, int count, float[] out, float[] scratch) {
+        matmul.set(in, count, true);
+        matmul.add(gate, out);
+        matmul.add(up, scratch);
+        runMatmul();
+    }
+
+    /** Chunks of at least this many tokens use the packed GEMM (below, the padding of its panels costs more than it saves). */
+    private static final int PACKED_MIN_TOKENS = 8;
+
+    private void runMatmul() {
+        int rows = matmul.rows();
+        boolean packed = matmul.count >= PACKED_MIN_TOKENS && panel.length > 0;
+        if (packed) {
+            int cols = matmul.weights[0].cols();
+            pack.set(matmul.in, matmul.count, cols);
+            pool.run(cols, Math.max(64, (cols + 2 * pool.threads() - 1) / (2 * pool.threads())), pack);
+        }
+        matmul.packed = packed;
+        int tile = packed ? gemm.packedRowTile() : gemm.rowTile();
+        // About 16 chunks per thread: whoever finishes first waits for at most a small chunk.
+        int grain = Math.max(16, (rows + 16 * pool.threads() - 1) / (16 * pool.threads()));
+        grain = (grain + tile - 1) / tile * tile;
+        pool.run(rows, grain, matmul);
+    }
+
+    /**
+     * The projection work: a range of weight rows against all tokens of the chunk. Up to three
+     * weights with the same input share one index space (their rows one after the other); in SwiGLU
+     * mode the two weights are walked in step instead and combined as silu(first) * second.
+     */
     private final class MatmulTask implements CpuThreadPool.RangeTask {
-        private Weight weight;
-        private RowKernel kernel;
+        private final Weight[] weights = new Weight[3];
+        private final RowKernel[] kernels = new RowKernel[3];
+        private final float[][] outs = new float[3][];
+        private final int[] firstRow = new int[4];
+        private int parts;
+        private boolean swiglu;
+        private boolean packed;
         private float[] in;
-        private float[] out;
         private int count;
 
-        void set(Weight weight, float[] in, int count, float[] out) {
-            this.weight = weight;
-            this.kernel = CpuKernels.of(weight.type());
+        void set(float[] in, int count, boolean swiglu) {
             this.in = in;
             this.count = count;
-            this.out = out;
+            this.swiglu = swiglu;
+            this.parts = 0;
+        }
+
+        void add(Weight weight, float[] out) {
+            weights[parts] = weight;
+            kernels[parts] = CpuKernels.of(weight.type());
+            outs[parts] = out;
+            firstRow[parts + 1] = firstRow[parts] + weight.rows();
+            parts++;
+        }
+
+        int rows() {
+            return swiglu ? weights[0].rows() : firstRow[parts];
         }
 
         @Override
         public void run(int start, int end, int worker) {
+            if (swiglu) {
+                project(0, start, end, worker);
+                project(1, start, end, worker);
+                float[] g = outs[0];
+                float[] u = outs[1];
+                int rows = weights[0].rows();
+                for (int t = 0; t < count; t++) {
+                    gemm.swiglu(g, u, t * rows + start, t * rows + end);
+                }
+                return;
+            }
+            for (int p = 0; p < parts; p++) {
+                int lo = Math.max(start, firstRow[p]);
+                int hi = Math.min(end, firstRow[p + 1]);
+                if (lo < hi) {
+                    project(p, lo - firstRow[p], hi - firstRow[p], worker);
+                }
+            }
+        }
+
+        /** Rows {@code [start, end)} of weight {@code p} against every token. */
+        private void project(int p, int start, int end, int worker) {
+            Weight weight = weights[p];
+            RowKernel kernel = kernels[p];
+            float[] out = outs[p];
             int cols = weight.cols();
             int rows = weight.rows();
             long rowBytes = weight.rowBytes();
@@ -302,64 +396,76 @@ final class CpuForwardPass implements ForwardPass {
                 }
                 return;
             }
-            float[] row = rowScratch[worker];
-            for (int r = start; r < end; r++) {
-                kernel.dequantize(weight.data(), r * rowBytes, row, 0, cols);
-                for (int t = 0; t < count; t++) {
-                    out[t * rows + r] = ops.dot(row, 0, in, t * cols, cols);
+            // Decode a few rows at a time, then multiply them with every token of the chunk in
+            // register tiles: the weights are read once per chunk, the activations once per tile.
+            float[] tileRows = rowScratch[worker];
+            int tile = packed ? gemm.packedRowTile() : gemm.rowTile();
+            for (int r = start; r < end; r += tile) {
+                int n = Math.min(tile, end - r);
+                for (int i = 0; i < n; i++) {
+                    kernel.dequantize(weight.data(), (r + i) * rowBytes, tileRows, i * cols, cols);
+                }
+                if (packed) {
+                    gemm.multiplyPacked(tileRows, 0, n, panel, count, cols, out, r, rows, tileScratch[worker]);
+                } else {
+                    gemm.multiply(tileRows, 0, n, in, count, cols, out, r, rows);
                 }
             }
         }
     }
 
-    /** Causal grouped-query attention: one (token, head) pair per index. */
+    /** Transposes a range of the input's columns into {@link #panel}. */
+    private final class PackTask implements CpuThreadPool.RangeTask {
+        private float[] in;
+        private int count;
+        private int cols;
+
+        void set(float[] in, int count, int cols) {
+            this.in = in;
+            this.count = count;
+            this.cols = cols;
+        }
+
+        @Override
+        public void run(int start, int end, int worker) {
+            gemm.pack(in, count, cols, panel, start, end);
+        }
+    }
+
+    /** Causal grouped-query attention: per index, one token's query heads of one KV head (or a part of them). */
     private final class AttentionTask implements CpuThreadPool.RangeTask {
         private float[] keys;
         private float[] values;
+        private int stride;
         private int startPos;
+        private int split;
 
-        void set(float[] keys, float[] values, int count, int startPos) {
+        void set(float[] keys, float[] values, int stride, int count, int startPos, int split) {
             this.keys = keys;
             this.values = values;
+            this.stride = stride;
             this.startPos = startPos;
+            this.split = split;
         }
 
         @Override
         public void run(int start, int end, int worker) {
             ModelConfig c = config;
             int heads = c.headCount();
+            int kvHeads = c.headCountKv();
             int hd = c.headDim();
-            int kvDim = c.keyValueDim();
             int vDim = c.valueDim();
-            int group = heads / c.headCountKv();
+            int perItem = heads / kvHeads / split;
             float scale = (float) (1.0 / Math.sqrt(hd));
             float[] att = scores[worker];
             for (int item = start; item < end; item++) {
-                int t = item / heads;
-                int h = item % heads;
-                int pos = startPos + t;
-                int qOff = (t * heads + h) * hd;
-                int kvHead = h / group;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int p = 0; p <= pos; p++) {
-                    float s = ops.dot(q, qOff, keys, p * kvDim + kvHead * hd, hd) * scale;
-                    att[p] = s;
-                    if (s > max) {
-                        max = s;
-                    }
-                }
-                float sum = 0;
-                for (int p = 0; p <= pos; p++) {
-                    float e = (float) Math.exp(att[p] - max);
-                    att[p] = e;
-                    sum += e;
-                }
-                float inv = 1f / sum;
-                int outOff = (t * heads + h) * hd;
-                java.util.Arrays.fill(attnOut, outOff, outOff + hd, 0f);
-                for (int p = 0; p <= pos; p++) {
-                    ops.axpy(att[p] * inv, values, p * vDim + kvHead * hd, attnOut, outOff, hd);
-                }
+                int t = item / (kvHeads * split);
+                int rest = item % (kvHeads * split);
+                int kvHead = rest / split;
+                int h = kvHead * split * perItem + (rest % split) * perItem;
+                int off = (t * heads + h) * hd;
+                attend.attend(q, off, perItem, hd, keys, kvHead * hd * stride, stride, values, kvHead * hd, vDim,
+                        startPos + t + 1, scale, att, attnOut, off);
             }
         }
     }

@@ -2,18 +2,29 @@ package io.offload4j.backend.cpu;
 
 import io.offload4j.backend.KvCache;
 
-/** Keys and values in float32 on the heap: {@code keys[block][position * kvDim + d]}. */
+/**
+ * Keys and values in float32 on the heap. Keys are transposed per head,
+ * {@code keys[block][(head * headDim + d) * keyStride + position]}, so attention scores for a run
+ * of positions are plain vector multiply-adds; values are position-major,
+ * {@code values[block][position * valueDim + d]}. {@code keyStride} is the capacity plus a little
+ * padding that vector loads may read past the last position.
+ */
 final class CpuKvCache implements KvCache {
     final float[][] keys;
     final float[][] values;
+    final int keyStride;
     private final int capacity;
 
-    CpuKvCache(int blocks, int capacity, int keyDim, int valueDim) {
+    CpuKvCache(int blocks, int capacity, int keyStride, int kvHeads, int headDim, int valueDim) {
+        if (keyStride < capacity) {
+            throw new IllegalArgumentException("key stride " + keyStride + " < capacity " + capacity);
+        }
         this.capacity = capacity;
+        this.keyStride = keyStride;
         this.keys = new float[blocks][];
         this.values = new float[blocks][];
         for (int b = 0; b < blocks; b++) {
-            keys[b] = new float[Math.multiplyExact(capacity, keyDim)];
+            keys[b] = new float[Math.multiplyExact(Math.multiplyExact(kvHeads, headDim), keyStride)];
             values[b] = new float[Math.multiplyExact(capacity, valueDim)];
         }
     }

@@ -26,48 +26,60 @@ import java.util.Objects;
  * {@code trim_blocks}, {@code lstrip_blocks}, {@code loopcontrols}, HF's {@code tojson}, {@code raise_exception},
  * {@code strftime_now}). They run on Jinjava, with these bridges (never by editing a template):
  * <ul>
- *   <li><b>Whitespace</b>: a lexer pass ({@code Jinja2Lexer}) applies Jinja2's rules itself &mdash;
- *       {@code -} markers, trim_blocks, lstrip_blocks only at line starts, {@code +} markers, comments, raw
- *       blocks, CRLF normalisation, removal of the source's single trailing newline &mdash; and hands Jinjava a
- *       template with no whitespace control left. Tag ends are found outside strings with balanced brackets.</li>
+ *   <li><b>Lexing</b> ({@code Jinja2Lexer}, a syntax translation applied before Jinjava parses): Jinja2's
+ *       whitespace rules &mdash; {@code -} and {@code +} markers, trim_blocks, lstrip_blocks only where the tag
+ *       starts its line (Jinjava strips spaces before any tag), CRLF normalisation, removal of the source's single
+ *       trailing newline (Jinjava strips the output's) &mdash; comments and raw blocks; tag ends found outside
+ *       strings with brackets balanced ({@code {{ {'a': {'b': 1}} }}}); string literals decoded like Python
+ *       ({@code \u00e9}, {@code \x41}, unknown escapes kept; Jinjava rejects them). Every source line stays on
+ *       the same line of the translated template, so errors report source lines.</li>
+ *   <li><b>Expressions</b> ({@code PyParser}, {@code PyOperators}): {@code not} binds more loosely than
+ *       comparisons ({@code not x|length == 1}); slices take a step and Python bounds ({@code messages[::-1]});
+ *       keyword-argument values are whole expressions ({@code namespace(i=messages|length - 1)}); filters and
+ *       tests chain ({@code x|length is odd}); {@code +} only joins str+str / list+list and otherwise raises
+ *       Python's TypeError (JUEL turns {@code 'a' + none} into "anull"); {@code *} repeats sequences; {@code %}
+ *       has Python's sign rule; {@code ==} never converts ({@code '1' == 1} is false); {@code and}/{@code or}
+ *       return an operand; {@code ~} joins Python {@code str()} of each side; calling a method of None fails.</li>
  *   <li><b>Output</b>: {@code {{ x }}} prints Python's {@code str(x)} ({@code True}, {@code ['a', 1]},
- *       {@code {'k': 'v'}}, {@code 1.0}); Jinjava would print {@code true}, {@code [a, 1]}, {@code {k=v}}.</li>
- *   <li><b>Truthiness</b>: Python's everywhere ({@code if}, {@code not}, {@code and}, {@code or}, select filters);
- *       Jinjava treats the string "false" as false.</li>
- *   <li><b>for loops</b>: own tag with {@code loop.previtem/nextitem/revindex/cycle/changed}, the {@code if}
- *       filter clause, {@code else}, tuple unpacking, dict iteration over keys, and {@code break}/{@code continue}
- *       that also skip the rest of an enclosing {@code if} body.</li>
- *   <li><b>Attributes and methods</b>: Python semantics for dicts ({@code items() keys() values() get()}),
- *       lists (negative indexes, {@code index() count()}) and strings ({@code strip split startswith endswith
- *       upper lower title capitalize replace find count join format ...}); Java methods are not reachable, and
- *       mutating methods ({@code append}, {@code update} ...) fail as in HF's immutable sandbox.</li>
- *   <li><b>Filters</b>: HF's {@code tojson} (Python {@code json.dumps} spacing, {@code ensure_ascii=False},
- *       {@code indent}, {@code sort_keys}, {@code separators}), Jinja2's {@code items}, and Python-faithful
- *       {@code trim length count string list first last join default select reject selectattr rejectattr map
- *       upper lower title capitalize replace}.</li>
+ *       {@code {'k': 'v'}}, {@code 1e+16}); Jinjava would print {@code true}, {@code [a, 1]}, {@code {k=v}}.
+ *       Nested interpretation (re-rendering output that contains <code>&#123;&#123;</code>) is off: user text is data.</li>
+ *   <li><b>Truthiness</b>: Python's in {@code if}, {@code not}, {@code and}, {@code or}, {@code select} and loop
+ *       filters; Jinjava treats the string "false" as false.</li>
+ *   <li><b>for loops</b>: own tag with {@code loop.previtem/nextitem/revindex/cycle()/changed()}, the {@code if}
+ *       clause, {@code else}, tuple unpacking, iteration over dict keys and string characters, and
+ *       {@code break}/{@code continue} that also skip the rest of an enclosing {@code if} body (Jinjava only
+ *       stops between the loop's direct children).</li>
+ *   <li><b>Attributes and methods</b>: Python semantics for dicts ({@code items() keys() values() get()}), lists
+ *       (negative indexes, {@code index() count()}) and strings ({@code strip split rsplit splitlines startswith
+ *       endswith upper lower title capitalize replace find count join partition format ...}); Java methods are
+ *       not reachable, and mutating methods ({@code append}, {@code update} ...) fail as in HF's immutable
+ *       sandbox. {@code include}/{@code import}/{@code extends} are disabled (HF renders from a string).</li>
+ *   <li><b>Filters</b>: HF's {@code tojson} (Python {@code json.dumps}: {@code ", "} and {@code ": "},
+ *       {@code ensure_ascii=False}, {@code indent}, {@code sort_keys}, {@code separators}), Jinja2's
+ *       {@code items}, and Python-faithful {@code trim length count string list first last join default select
+ *       reject selectattr rejectattr map upper lower title capitalize replace}. An unknown filter or test is an
+ *       error when the template is compiled, as in Jinja2.</li>
  *   <li><b>Tests</b>: a string {@code is iterable}/{@code is sequence}; {@code number integer float boolean
- *       sameas in callable} by Python type; {@code ==}-style tests with Python equality.</li>
+ *       sameas in callable} by Python type; {@code eq}/{@code ne} with Python equality.</li>
  *   <li><b>Globals</b>: {@code raise_exception}, {@code strftime_now} (from an injectable {@link Clock}),
  *       {@code namespace} (keeps None attributes), {@code dict}; {@code strftime_now is defined} holds.</li>
- *   <li><b>Errors</b>: Jinjava records errors and keeps going; here the first error stops the render and
- *       surfaces as a {@link TemplateException} with the template's line. Expressions are parsed at compile time
- *       (Jinjava parses them lazily). Nested interpretation (re-rendering output that contains {@code {{}) is
- *       off, so user text is never evaluated.</li>
+ *   <li><b>Errors</b>: Jinjava records errors and keeps going; here the first error stops the render and surfaces
+ *       as a {@link TemplateException} with the source line. Expressions are parsed when the template is compiled
+ *       (Jinjava parses them lazily), so a bad expression in a branch that never runs is still reported.</li>
  * </ul>
  *
  * <h2>Known gaps</h2>
  * <ul>
  *   <li>None and undefined are both Java null: {@code x is defined} is false for a key present with value None,
- *       and {@code {{ none }}} prints nothing (Jinja2: "None"). Templates that test {@code is none} /
- *       {@code is not none} behave as in Jinja2.</li>
- *   <li>Slices with a step ({@code messages[::-1]}) are not supported by Jinjava's parser (a syntax error at
- *       compile time).</li>
- *   <li>Expression semantics are JUEL's: {@code 'a' + 1} concatenates (Python: TypeError), {@code '1' == 1} is
- *       true, {@code a and b} yields a boolean rather than an operand, integer {@code %} and {@code //} follow
- *       Java's sign rules for negatives; JUEL keywords ({@code div mod eq ne lt gt le ge empty instanceof null})
- *       cannot be used as variable names.</li>
- *   <li>{@code {% set x = none %}} inside a loop or macro does not hide an outer {@code x}; recursive for loops,
- *       {@code {% filter %}} blocks and format specs in {@code str.format} are not supported.</li>
+ *       {@code {{ none }}} and {@code 'a' ~ none} print nothing (Jinja2: "None"), and reading an attribute of an
+ *       undefined value yields undefined instead of raising. {@code is none} / {@code is not none} agree with
+ *       Jinja2, and so does everything the 48 reference renderings and the conformance suite exercise.</li>
+ *   <li>Ordering comparisons are JUEL's: {@code '1' < 2} converts instead of raising, and comparisons do not
+ *       chain ({@code 1 < x < 3} is a syntax error). JUEL's keywords ({@code div mod eq ne lt gt le ge empty
+ *       instanceof null}) cannot be used as variable names.</li>
+ *   <li>Not supported: recursive for loops ({@code loop(...)}), {@code {% filter %}} blocks, format specs in
+ *       {@code str.format}, tuple values in {@code {% set a = 1, 2 %}}, {@code include}/{@code import}/
+ *       {@code extends} (disabled on purpose).</li>
  * </ul>
  */
 public final class ChatTemplate {

@@ -53,7 +53,7 @@ final class Jinja2Filters {
             }
             List<Object> out = new ArrayList<>();
             for (Map.Entry<?, ?> e : m.entrySet()) {
-                out.add(new ArrayList<>(Arrays.asList(e.getKey(), e.getValue())));
+                out.add(new Py.Tuple(e.getKey(), e.getValue()));
             }
             return out;
         }));
@@ -117,6 +117,49 @@ final class Jinja2Filters {
                     Py.str(arg(a, k, 1, "new", "")), count == null ? -1 : ((Number) count).intValue());
         }));
         filters.add(new Simple("safe", (v, i, a, k) -> v));
+        filters.add(new Simple("sum", (v, i, a, k) -> {
+            Object attribute = arg(a, k, 0, "attribute", null);
+            Object total = arg(a, k, 1, "start", 0L);
+            for (Object item : Py.iterate(v)) {
+                Object x = attribute == null ? item : attribute(i, item, Py.str(attribute));
+                total = PyOperators.add(total, x);
+            }
+            return total;
+        }));
+        filters.add(new Simple("dictsort", (v, i, a, k) -> {
+            if (!(v instanceof Map<?, ?> m)) {
+                throw new TemplateRuntimeError("You can only sort by either \"key\" or \"value\"");
+            }
+            boolean caseSensitive = Py.truthy(arg(a, k, 0, "case_sensitive", false));
+            boolean byValue = "value".equals(arg(a, k, 1, "by", "key"));
+            boolean reverse = Py.truthy(arg(a, k, 2, "reverse", false));
+            List<Py.Tuple> items = new ArrayList<>();
+            m.forEach((key, val) -> items.add(new Py.Tuple(key, val)));
+            items.sort((x, y) -> {
+                Object p = x.get(byValue ? 1 : 0);
+                Object q = y.get(byValue ? 1 : 0);
+                if (!caseSensitive && Py.isString(p) && Py.isString(q)) {
+                    p = p.toString().toLowerCase(Locale.ROOT);
+                    q = q.toString().toLowerCase(Locale.ROOT);
+                }
+                return compare(p, q) * (reverse ? -1 : 1);
+            });
+            return new ArrayList<Object>(items);
+        }));
+        filters.add(new Simple("round", (v, i, a, k) -> {
+            int precision = ((Number) arg(a, k, 0, "precision", 0L)).intValue();
+            String method = Py.str(arg(a, k, 1, "method", "common"));
+            java.math.RoundingMode mode = switch (method) {
+                case "common" -> java.math.RoundingMode.HALF_EVEN; // Python's round(): exact binary value, ties to even
+                case "ceil" -> java.math.RoundingMode.CEILING;
+                case "floor" -> java.math.RoundingMode.FLOOR;
+                default -> throw new TemplateRuntimeError("method must be common, ceil or floor");
+            };
+            double d = ((Number) (v instanceof Boolean b ? (b ? 1L : 0L) : v)).doubleValue();
+            return new java.math.BigDecimal(d).setScale(precision, mode).doubleValue();
+        }));
+        filters.add(new Simple("min", (v, i, a, k) -> extreme(v, i, a, k, false)));
+        filters.add(new Simple("max", (v, i, a, k) -> extreme(v, i, a, k, true)));
         return filters;
     }
 
@@ -130,6 +173,37 @@ final class Jinja2Filters {
             return args[index];
         }
         return kwargs.containsKey(name) ? kwargs.get(name) : dflt;
+    }
+
+    /** min/max(case_sensitive=False, attribute=None): strings compare case-insensitively by default. */
+    private static Object extreme(Object v, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs,
+            boolean max) {
+        boolean caseSensitive = Py.truthy(arg(args, kwargs, 0, "case_sensitive", false));
+        Object attribute = arg(args, kwargs, 1, "attribute", null);
+        Object best = null;
+        Object bestKey = null;
+        for (Object item : Py.iterate(v)) {
+            Object key = attribute == null ? item : attribute(interpreter, item, Py.str(attribute));
+            if (!caseSensitive && Py.isString(key)) {
+                key = key.toString().toLowerCase(Locale.ROOT);
+            }
+            if (best == null || compare(key, bestKey) * (max ? 1 : -1) > 0) {
+                best = item;
+                bestKey = key;
+            }
+        }
+        return best;
+    }
+
+    private static int compare(Object a, Object b) {
+        if (a instanceof Number x && b instanceof Number y) {
+            return Double.compare(x.doubleValue(), y.doubleValue());
+        }
+        if (Py.isString(a) && Py.isString(b)) {
+            return a.toString().compareTo(b.toString());
+        }
+        throw new TemplateRuntimeError("'<' not supported between instances of '" + Py.typeName(a) + "' and '"
+                + Py.typeName(b) + "'");
     }
 
     /** HF's {@code tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)}. */

@@ -1,7 +1,9 @@
 package io.offload4j.tokenizer.template;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -23,9 +25,12 @@ import java.util.regex.Pattern;
  *   <li>Comments disappear; {@code {% raw %}} content is copied literally.</li>
  *   <li>Tag ends are found like Jinja2 finds them: outside string literals, and only once brackets are balanced
  *       (so {@code {{ {'a': {'b': 1}} }}} is one expression).</li>
+ *   <li>String literals inside tags are decoded as Python decodes them and re-encoded with the escapes Jinjava
+ *       knows; adjacent literals ({@code "a" "b"}) become one.</li>
  * </ul>
- * The output keeps every tag (without whitespace-control signs) and the final text; a table maps its lines back
- * to the source's for error messages.
+ * The output keeps every tag (without whitespace-control signs) and the final text. Newlines that the rules
+ * remove are written into Jinjava comments instead, so each source line is the same line of the output and
+ * Jinjava's line numbers are the source's; a table still maps lines back, for safety.
  */
 final class Jinja2Lexer {
 
@@ -250,9 +255,24 @@ final class Jinja2Lexer {
         for (int i = innerStart; i < innerEnd; i++) {
             char c = src.charAt(i);
             if (c == '\'' || c == '"') {
+                // adjacent literals are one string in Jinja2 ("a" "b" is "ab"), as in Python
+                List<int[]> literals = new ArrayList<>();
                 int close = stringEnd(i);
+                literals.add(new int[] {i, close});
+                for (int j = close; ; ) {
+                    while (j < innerEnd && Character.isWhitespace(src.charAt(j))) {
+                        j++;
+                    }
+                    if (j < innerEnd && (src.charAt(j) == '\'' || src.charAt(j) == '"')) {
+                        close = stringEnd(j);
+                        literals.add(new int[] {j, close});
+                        j = close;
+                    } else {
+                        break;
+                    }
+                }
                 emitVerbatim(last, i);
-                emitString(i, close);
+                emitStrings(literals);
                 last = close;
                 i = close - 1;
             } else if (kind == '{' && c == '}' && i + 1 < innerEnd && src.charAt(i + 1) == '}') {
@@ -272,14 +292,20 @@ final class Jinja2Lexer {
      * ({@code \u00e9}, {@code \x41}, octal, {@code \N{...}}, unknown escapes kept as written), Jinjava only knows
      * {@code \\ \' \" \n \t \r \b \f} and rejects the rest.
      */
-    private void emitString(int open, int close) {
-        String body = src.substring(open + 1, close - 1);
-        if (body.indexOf('\\') < 0) {
+    private void emitStrings(List<int[]> literals) {
+        int open = literals.get(0)[0];
+        int close = literals.get(literals.size() - 1)[1];
+        if (literals.size() == 1 && src.substring(open + 1, close - 1).indexOf('\\') < 0) {
             emitVerbatim(open, close);
             return;
         }
+        StringBuilder decoded = new StringBuilder();
+        for (int[] l : literals) {
+            decoded.append(decodePythonEscapes(src.substring(l[0] + 1, l[1] - 1), l[0]));
+        }
+        String body = src.substring(open + 1, close - 1);
         char quote = src.charAt(open);
-        String value = decodePythonEscapes(body, open);
+        String value = decoded.toString();
         StringBuilder sb = new StringBuilder().append(quote);
         for (int i = 0; i < value.length(); i++) {
             char c = value.charAt(i);

@@ -4,11 +4,16 @@ import com.hubspot.jinjava.interpret.InterpretException;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter.InterpreterScopeClosable;
 import com.hubspot.jinjava.interpret.NullValue;
+import com.hubspot.jinjava.lib.fn.MacroFunction;
 import com.hubspot.jinjava.lib.tag.IfTag;
+import com.hubspot.jinjava.lib.tag.MacroTag;
+import com.hubspot.jinjava.lib.tag.SetTag;
 import com.hubspot.jinjava.lib.tag.Tag;
 import com.hubspot.jinjava.tree.Node;
 import com.hubspot.jinjava.tree.TagNode;
+import com.hubspot.jinjava.tree.parse.TagToken;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -21,6 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *       string characters, and {@code break}/{@code continue} that stop the rest of the body even when nested in
  *       an {@code if} (Jinjava only checks between the loop's direct children).</li>
  *   <li>{@code if}/{@code elif}: Python truthiness (Jinjava treats the string "false" as false).</li>
+ *   <li>{@code set} and {@code macro} arguments: None hides an outer variable of the same name.</li>
  *   <li>{@code generation}: Hugging Face's assistant-mask marker; renders its body unchanged.</li>
  * </ul>
  */
@@ -29,7 +35,8 @@ final class Jinja2Tags {
     private Jinja2Tags() {}
 
     static List<Tag> all() {
-        return List.of(new ForTag(), new PyIfTag(), new BreakTag(), new ContinueTag(), new GenerationTag());
+        return List.of(new ForTag(), new PyIfTag(), new PySetTag(), new PyMacroTag(), new BreakTag(),
+                new ContinueTag(), new GenerationTag());
     }
 
     /** Unwinds to the enclosing for loop. Extends InterpretException so Jinjava's nodes let it through. */
@@ -284,6 +291,48 @@ final class Jinja2Tags {
         public boolean isPositiveIfElseNode(TagNode tagNode, JinjavaInterpreter interpreter) {
             return Py.truthy(interpreter.resolveELExpression(
                     tagNode.getHelpers(), tagNode.getLineNumber(), tagNode.getStartPosition()));
+        }
+    }
+
+    /**
+     * {@code set} that stores None as a marker, so that {@code {% set x = none %}} in a loop or macro hides an outer
+     * {@code x} (Jinjava's scopes treat a null as "not set here" and read the outer value); reads turn the marker
+     * back into None.
+     */
+    static final class PySetTag extends SetTag {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public void executeSet(TagToken tagToken, JinjavaInterpreter interpreter, String[] varTokens,
+                List<?> resolvedList, boolean allowDeferredValueOverride) {
+            List<Object> values = null;
+            if (resolvedList != null) {
+                values = new ArrayList<>(resolvedList.size());
+                for (Object v : resolvedList) {
+                    values.add(v == null ? NullValue.INSTANCE : v);
+                }
+            }
+            super.executeSet(tagToken, interpreter, varTokens, values, allowDeferredValueOverride);
+        }
+    }
+
+    /** {@code macro} whose None arguments hide outer variables of the same name (as {@link PySetTag} does). */
+    static final class PyMacroTag extends MacroTag {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected MacroFunction constructMacroFunction(TagNode tagNode, JinjavaInterpreter interpreter, String name,
+                LinkedHashMap<String, Object> argNamesWithDefaults) {
+            return new MacroFunction(tagNode.getChildren(), name, argNamesWithDefaults, false,
+                    interpreter.getContext(), interpreter.getLineNumber(), interpreter.getPosition()) {
+                @Override
+                public String getEvaluationResult(Map<String, Object> argMap, Map<String, Object> kwargMap,
+                        List<Object> varArgs, JinjavaInterpreter in) {
+                    Map<String, Object> args = new LinkedHashMap<>();
+                    argMap.forEach((k, v) -> args.put(k, v == null ? NullValue.INSTANCE : v));
+                    return super.getEvaluationResult(args, kwargMap, varArgs, in);
+                }
+            };
         }
     }
 

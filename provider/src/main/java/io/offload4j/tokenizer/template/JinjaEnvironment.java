@@ -7,7 +7,9 @@ import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.el.JinjavaObjectUnwrapper;
 import com.hubspot.jinjava.el.TruthyTypeConverter;
+import com.google.common.collect.SetMultimap;
 import com.hubspot.jinjava.interpret.Context;
+import com.hubspot.jinjava.interpret.Context.Library;
 import com.hubspot.jinjava.interpret.ContextConfigurationIF.ErrorHandlingStrategyIF.TemplateErrorTypeHandlingStrategy;
 import com.hubspot.jinjava.interpret.ErrorHandlingStrategy;
 import com.hubspot.jinjava.interpret.InterpretException;
@@ -29,11 +31,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import jinjava.de.odysseus.el.ExpressionFactoryImpl;
 import jinjava.de.odysseus.el.tree.IdentifierNode;
 import jinjava.de.odysseus.el.tree.Tree;
 import jinjava.de.odysseus.el.tree.TreeBuilder;
 import jinjava.de.odysseus.el.tree.TreeBuilderException;
+import jinjava.de.odysseus.el.tree.impl.ast.AstChoice;
 import jinjava.javax.el.CompositeELResolver;
 import jinjava.javax.el.ExpressionFactory;
 
@@ -48,8 +52,43 @@ final class JinjaEnvironment {
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
+    /** Far above any prompt (a million-token context is a few MB of text). */
+    static final long MAX_OUTPUT_CHARS = 256L * 1024 * 1024;
+
     private final Jinjava jinjava;
     private final JinjavaConfig config;
+    private final Context base;
+
+    /**
+     * The parent of every render's context: all tags, filters, tests and functions, built once. Jinjava would copy
+     * its global context for each render (instantiating every built-in filter again) because a context records
+     * what its children resolved; this one ignores those records, so it is never written after construction and
+     * can be shared by concurrent renders.
+     */
+    private static final class SharedBaseContext extends Context {
+        SharedBaseContext(Context global, Map<Library, Set<String>> disabled) {
+            super(null, null, disabled);
+            global.getAllExpTests().forEach(this::registerExpTest);
+            global.getAllFilters().forEach(this::registerFilter);
+            global.getAllFunctions().forEach(this::registerFunction);
+            global.getAllTags().forEach(this::registerTag);
+        }
+
+        @Override
+        public void addResolvedExpression(String expression) {}
+
+        @Override
+        public void addResolvedValue(String value) {}
+
+        @Override
+        public void addResolvedFunction(String function) {}
+
+        @Override
+        public void addDependency(String type, String identification) {}
+
+        @Override
+        public void addDependencies(SetMultimap<String, String> dependencies) {}
+    }
 
     /** Jinjava whose expression factory coerces to boolean with Python truthiness (for not/and/or). */
     private static final class PyJinjava extends Jinjava {
@@ -114,18 +153,27 @@ final class JinjaEnvironment {
                 .withLstripBlocks(false)
                 .withKeepTrailingNewline(true)
                 .withNestedInterpretationEnabled(false) // never re-render text that contains "{{"
+                .withMaxOutputSize(MAX_OUTPUT_CHARS) // a runaway template fails instead of exhausting memory
+                .withRangeLimit(1_000_000) // Jinjava's default silently cuts range() at 1000 items
                 .withEnableRecursiveMacroCalls(true)
                 .withMaxMacroRecursionDepth(200)
                 .withFailOnUnknownTokens(false)
                 .withLegacyOverrides(overrides)
                 .withElResolver(resolver)
                 .withObjectUnwrapper(o -> o == NullValue.INSTANCE ? null : unwrapper.unwrapObject(o))
+                // HF renders from a string with no loader: templates cannot read other templates or resources
+                .withDisabled(Map.of(Library.TAG, Set.of("include", "import", "from", "extends")))
                 .build();
         this.jinjava = new PyJinjava(config);
+        this.jinjava.setResourceLocator((name, encoding, interpreter) -> {
+            throw new com.hubspot.jinjava.loader.ResourceNotFoundException(
+                    "chat templates cannot load other templates ('" + name + "')");
+        });
         Jinja2Tags.all().forEach(jinjava::registerTag);
         Jinja2Filters.all().forEach(jinjava::registerFilter);
         Jinja2Tests.all().forEach(jinjava::registerExpTest);
         Jinja2Functions.all().forEach(jinjava::registerFunction);
+        this.base = new SharedBaseContext(jinjava.getGlobalContext(), config.getDisabled());
     }
 
     /** A parsed template: Jinjava's node tree (read-only once built) plus the line map back to the source. */
@@ -153,21 +201,38 @@ final class JinjaEnvironment {
                     throw syntax(name, translation, error.getLineno(), message, null);
                 }
             }
-            validate(root, name, translation, interpreter);
+            validate(root, name, translation, interpreter, false);
             return new Compiled(name, root, translation);
         } finally {
             JinjavaInterpreter.popCurrent();
         }
     }
 
-    /** Jinjava parses expressions lazily; Jinja2 rejects a bad one when the template is loaded. So do we. */
-    private void validate(Node node, String name, Translation translation, JinjavaInterpreter interpreter) {
+    /**
+     * Jinjava parses expressions lazily; Jinja2 rejects a bad one when the template is loaded. So do we. Like
+     * Jinja2, an unknown filter or test is a load-time error except in a "soft" frame (the condition and body of
+     * an if, a conditional expression), where it fails only if it runs.
+     */
+    private void validate(Node node, String name, Translation translation, JinjavaInterpreter interpreter,
+            boolean soft) {
         for (Node child : node.getChildren()) {
             List<String> expressions = new ArrayList<>();
+            boolean childSoft = soft; // for the child's own expressions
+            boolean bodySoft = soft; // for what is nested in it
             if (child instanceof ExpressionNode) {
                 expressions.add(((ExpressionToken) child.getMaster()).getExpr());
             } else if (child instanceof TagNode tag) {
                 String helpers = tag.getHelpers() == null ? "" : tag.getHelpers().strip();
+                switch (tag.getName()) {
+                    case "for", "macro", "call", "filter" -> bodySoft = false; // Jinja2 opens an inner frame
+                    case "set" -> bodySoft = helpers.indexOf('=') >= 0 && soft;
+                    case "if" -> {
+                        childSoft = true;
+                        bodySoft = true;
+                    }
+                    case "elif" -> childSoft = true;
+                    default -> { }
+                }
                 switch (tag.getName()) {
                     case "if", "elif" -> {
                         if (helpers.isEmpty()) {
@@ -205,7 +270,9 @@ final class JinjaEnvironment {
                     throw syntax(name, translation, child.getLineNumber(),
                             "invalid expression '" + expression.strip() + "': " + e.getMessage(), e);
                 }
-                // like Jinja2, an unknown filter or test is an error when the template is loaded
+                if (childSoft || hasConditional(tree.getRoot())) {
+                    continue; // checked when (if) it runs
+                }
                 for (IdentifierNode id : tree.getIdentifierNodes()) {
                     String n = id.getName();
                     if (n.startsWith("filter:") && interpreter.getContext().getFilter(n.substring(7)) == null) {
@@ -218,8 +285,21 @@ final class JinjaEnvironment {
                     }
                 }
             }
-            validate(child, name, translation, interpreter);
+            validate(child, name, translation, interpreter, bodySoft);
         }
+    }
+
+    private static boolean hasConditional(jinjava.de.odysseus.el.tree.Node node) {
+        if (node instanceof AstChoice) {
+            return true;
+        }
+        for (int i = 0; i < node.getCardinality(); i++) {
+            jinjava.de.odysseus.el.tree.Node child = node.getChild(i);
+            if (child != null && hasConditional(child)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static TemplateException syntax(String name, Translation t, int jinjavaLine, String message,
@@ -229,7 +309,7 @@ final class JinjaEnvironment {
 
     private JinjavaInterpreter newInterpreter(Map<String, Object> bindings,
             TemplateErrorTypeHandlingStrategy fatalErrors) {
-        Context context = new Context(jinjava.getGlobalContextCopy(), bindings, config.getDisabled());
+        Context context = new Context(base, bindings, config.getDisabled());
         context.setExpressionStrategy(new PyExpressionStrategy());
         context.setErrorHandlingStrategy(ErrorHandlingStrategy.builder()
                 .setFatalErrorStrategy(fatalErrors)
@@ -246,9 +326,10 @@ final class JinjaEnvironment {
         for (Map.Entry<String, ?> e : variables.entrySet()) {
             bindings.put(e.getKey(), toTemplateValue(e.getValue(), 0));
         }
-        RenderState state = new RenderState(clock).bind();
+        RenderState state = new RenderState(clock);
         // The first fatal error stops the render (Jinja2 raises; Jinjava would record it and go on).
         JinjavaInterpreter interpreter = newInterpreter(bindings, TemplateErrorTypeHandlingStrategy.THROW_EXCEPTION);
+        state.bind();
         JinjavaInterpreter.pushCurrent(interpreter);
         try {
             String out = interpreter.render(compiled.root());

@@ -18,6 +18,15 @@ final class Py {
 
     private Py() {}
 
+    /** A Python tuple: a list that prints with parentheses ({@code ('a', 1)}), as dict items and dictsort give. */
+    static final class Tuple extends ArrayList<Object> {
+        private static final long serialVersionUID = 1L;
+
+        Tuple(Object... items) {
+            super(java.util.Arrays.asList(items));
+        }
+    }
+
     /** Python truthiness ({@code bool(x)}); Jinjava's own treats the string "false" as false, Python does not. */
     static boolean truthy(Object o) {
         if (o == null) {
@@ -115,6 +124,15 @@ final class Py {
                 repr(e.getValue(), sb, depth + 1);
             }
             sb.append('}');
+        } else if (o instanceof Tuple t) {
+            sb.append('(');
+            for (int i = 0; i < t.size(); i++) {
+                if (i > 0) {
+                    sb.append(", ");
+                }
+                repr(t.get(i), sb, depth + 1);
+            }
+            sb.append(t.size() == 1 ? ",)" : ")");
         } else if (o instanceof Iterable<?> || o.getClass().isArray()) {
             sb.append('[');
             boolean first = true;

@@ -7,12 +7,18 @@ import jinjava.de.odysseus.el.tree.impl.Parser;
 import jinjava.de.odysseus.el.tree.impl.Scanner;
 import java.util.ArrayList;
 import java.util.List;
+import jinjava.de.odysseus.el.tree.Bindings;
+import jinjava.de.odysseus.el.tree.impl.ast.AstBinary;
 import jinjava.de.odysseus.el.tree.impl.ast.AstBracket;
 import jinjava.de.odysseus.el.tree.impl.ast.AstDot;
+import com.hubspot.jinjava.el.ext.AdditionOperator;
 import com.hubspot.jinjava.el.ext.AstNamedParameter;
+import com.hubspot.jinjava.el.ext.OrOperator;
 import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
 import jinjava.de.odysseus.el.tree.impl.ast.AstParameters;
 import jinjava.de.odysseus.el.tree.impl.ast.AstProperty;
+import jinjava.de.odysseus.el.tree.impl.ast.AstRightValue;
+import jinjava.javax.el.ELContext;
 import jinjava.de.odysseus.el.tree.impl.ast.AstUnary;
 
 /**
@@ -24,6 +30,8 @@ import jinjava.de.odysseus.el.tree.impl.ast.AstUnary;
  *       out-of-range and negative bounds.</li>
  *   <li>Filters and tests chain in any order after a value ({@code x|length is odd}).</li>
  *   <li>A keyword argument's value is a whole expression ({@code namespace(i=messages|length - 1)}).</li>
+ *   <li>{@code +}, {@code *}, {@code %}, {@code ==}, {@code !=}, {@code and}, {@code or} follow Python
+ *       ({@link PyOperators}).</li>
  * </ul>
  * The rest (operators, literals, filter calls as {@code filter:name.filter(...)}) is Jinjava's; this parser always
  * uses Jinjava's "legacy" precedence in which filters bind to the value before any operator, as in Jinja2.
@@ -32,6 +40,28 @@ final class PyParser extends ExtendedParser {
 
     PyParser(Builder context, String input) {
         super(context, input);
+    }
+
+    /** Python's +, *, %, ==, !=, and, or (see {@link PyOperators}) in place of JUEL's. */
+    @Override
+    protected AstBinary createAstBinary(AstNode left, AstNode right, AstBinary.Operator operator) {
+        AstBinary.Operator op = operator;
+        if (operator == AdditionOperator.OP) {
+            op = PyOperators.ADD;
+        } else if (operator == AstBinary.MUL) {
+            op = PyOperators.MUL;
+        } else if (operator == AstBinary.EQ) {
+            op = PyOperators.EQ;
+        } else if (operator == AstBinary.NE) {
+            op = PyOperators.NE;
+        } else if (operator == AstBinary.MOD) {
+            op = PyOperators.MOD;
+        } else if (operator == AstBinary.AND) {
+            op = PyOperators.AND;
+        } else if (operator == OrOperator.OP || operator == AstBinary.OR) {
+            op = PyOperators.OR;
+        }
+        return super.createAstBinary(left, right, op);
     }
 
     @Override
@@ -59,9 +89,13 @@ final class PyParser extends ExtendedParser {
                 case DOT -> {
                     consumeToken();
                     String name = consumeToken(Scanner.Symbol.IDENTIFIER).getImage();
-                    AstDot dot = createAstDot(v, name, lvalue);
-                    v = getToken().getSymbol() == Scanner.Symbol.LPAREN && methodCalls() ? createAstMethod(dot, params())
-                            : dot;
+                    if (getToken().getSymbol() == Scanner.Symbol.LPAREN && methodCalls()) {
+                        // calling a method of None/undefined is an error in Jinja2; JUEL quietly yields null
+                        v = createAstMethod(createAstDot(new MethodTarget(v, "'None' has no attribute '" + name + "'"),
+                                name, lvalue), params());
+                    } else {
+                        v = createAstDot(v, name, lvalue);
+                    }
                 }
                 case LBRACK -> {
                     consumeToken();
@@ -131,6 +165,33 @@ final class PyParser extends ExtendedParser {
         return context.isEnabled(Builder.Feature.METHOD_INVOCATIONS);
     }
 
+    /**
+     * {@code v|f1(args)|f2 ...} as {@code filter:f1.filter(v, interpreter, args...)} calls, like Jinjava, except
+     * that a filter unknown at run time raises "No filter named ..." (Jinja2 defers that check to run time inside
+     * if blocks; Jinjava would quietly produce null).
+     */
+    @Override
+    protected AstNode parseFiltersAsNestedMethods(AstNode left) throws Scanner.ScanException, Parser.ParseException {
+        AstNode v = left;
+        do {
+            consumeToken(); // '|'
+            String filterName = consumeToken().getImage();
+            List<AstNode> filterParams = new ArrayList<>();
+            filterParams.add(v);
+            filterParams.add(interpreter());
+            if (getToken().getSymbol() == Scanner.Symbol.LPAREN) {
+                AstParameters p = params();
+                for (int i = 0; i < p.getCardinality(); i++) {
+                    filterParams.add(p.getChild(i));
+                }
+            }
+            AstNode filter = new MethodTarget(identifier(FILTER_PREFIX + filterName),
+                    "No filter named '" + filterName + "'.");
+            v = createAstMethod(createAstDot(filter, "filter", true), createAstParameters(filterParams));
+        } while ("|".equals(getToken().getImage()));
+        return v;
+    }
+
     /** {@code |filter(args)} and {@code is [not] test [arg]} after a value, any number, in any order. */
     private AstNode filtersAndTests(AstNode left) throws Scanner.ScanException, Parser.ParseException {
         AstNode v = left;
@@ -171,8 +232,53 @@ final class PyParser extends ExtendedParser {
         if (arg != null) {
             params.add(arg);
         }
-        AstProperty property = createAstDot(identifier(EXPTEST_PREFIX + nameToken.getImage()), method, true);
+        AstNode test = new MethodTarget(identifier(EXPTEST_PREFIX + nameToken.getImage()),
+                "No test named '" + nameToken.getImage() + "'.");
+        AstProperty property = createAstDot(test, method, true);
         return createAstMethod(property, createAstParameters(params));
+    }
+
+    /**
+     * The object a method is called on (a value, or the filter/test a pipe or "is" calls); when it is None or
+     * undefined the call fails with Jinja2's message instead of JUEL's silent null.
+     */
+    static final class MethodTarget extends AstRightValue {
+        private final AstNode target;
+        private final String errorWhenNull;
+
+        MethodTarget(AstNode target, String errorWhenNull) {
+            this.target = target;
+            this.errorWhenNull = errorWhenNull;
+        }
+
+        @Override
+        public Object eval(Bindings bindings, ELContext context) {
+            Object value = target.eval(bindings, context);
+            if (value == null) {
+                throw new TemplateRuntimeError(errorWhenNull);
+            }
+            return value;
+        }
+
+        @Override
+        public void appendStructure(StringBuilder b, Bindings bindings) {
+            target.appendStructure(b, bindings);
+        }
+
+        @Override
+        public int getCardinality() {
+            return 1;
+        }
+
+        @Override
+        public AstNode getChild(int i) {
+            return i == 0 ? target : null;
+        }
+
+        @Override
+        public String toString() {
+            return target.toString();
+        }
     }
 
     /** The tree builder the expression factory instantiates (by class name) to get this parser. */

@@ -138,10 +138,7 @@ final class PyResolver extends ELResolver {
             case "items" -> {
                 List<Object> out = new ArrayList<>();
                 for (Map.Entry<?, ?> e : map.entrySet()) {
-                    List<Object> pair = new ArrayList<>(2);
-                    pair.add(e.getKey());
-                    pair.add(e.getValue());
-                    out.add(pair);
+                    out.add(new Py.Tuple(e.getKey(), e.getValue()));
                 }
                 return out;
             }
@@ -203,7 +200,7 @@ final class PyResolver extends ELResolver {
     }
 
     static TemplateRuntimeError noAttribute(String type, String name) {
-        return new TemplateRuntimeError("'" + type + "' object has no attribute '" + name + "'");
+        return new TemplateRuntimeError("'" + type + " object' has no attribute '" + name + "'"); // Jinja2's wording
     }
 
     private static TemplateRuntimeError unsafe(String type, String name) {

@@ -9,7 +9,8 @@ import sys
 from datetime import datetime
 
 import jinja2
-from jinja2.ext import loopcontrols
+from jinja2 import nodes
+from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -25,7 +26,21 @@ def strftime_now(fmt):
     return datetime(2026, 11, 25, 12, 0, 0).strftime(fmt)
 
 
-env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+class AssistantTracker(Extension):
+    """HF's {% generation %} block (marks assistant tokens); renders its body unchanged."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return nodes.CallBlock(self.call_method("_generation_support"), [], [], body).set_lineno(lineno)
+
+    def _generation_support(self, caller):
+        return caller()
+
+
+env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                    extensions=[AssistantTracker, loopcontrols])
 env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
 env.globals["strftime_now"] = strftime_now
@@ -94,6 +109,11 @@ CASES = {
                     "{{ 'abc'.find('c') }}|{{ 'a-b-c'.count('-') }}|{{ '-'.join(['a', 'b']) }}|{{ 'a b c'.split(' ', 1) }}|"
                     "{{ 'a\\nb\\r\\nc'.splitlines() }}|{{ 'x'.startswith(('a', 'x')) }}|{{ 'Hi {}!'.format('you') }}", {}),
     "slicing": ("{{ 'hello'[1:] }}|{{ 'hello'[:-1] }}|{{ [1,2,3][1:] }}|{{ [1,2,3][-1] }}|{{ 'hello'[-1] }}|{{ msgs[1:] | length }}", {"msgs": MSGS}),
+    "slices_python": ("{{ [1,2,3,4][::-1] }}|{{ 'abcdef'[::2] }}|{{ 'abc'[::-1] }}|{{ [1,2,3][-5:10] }}|{{ 'abc'[-10:] }}|"
+                      "{{ [1,2,3,4,5][4:1:-2] }}|{{ 'hello'[10:] }}|{% for m in msgs[::-1] %}{{ m.content }}{% endfor %}", {"msgs": MSGS}),
+    "keyword_arguments": ("{% set ns = namespace(last=msgs|length - 1, flag=not false) %}{{ ns.last }} {{ ns.flag }}|"
+                          "{{ x | tojson(indent=1 + 1) }}", {"msgs": MSGS, "x": [1]}),
+    "chained_filters_tests": ("{{ msgs|length is even }}|{{ 'abc'|upper is string }}|{{ [1, 2]|first is odd }}", {"msgs": MSGS}),
     "membership": ("{{ 'a' in 'cat' }}|{{ 'k' in {'k': 1} }}|{{ 2 in [1, 2] }}|{{ 'x' not in ['y'] }}|{{ 'tool_calls' in msgs[0] }}", {"msgs": MSGS}),
     "dict_methods": ("{{ d.get('a') }}|{{ d.get('zz', 'dflt') }}|{{ d.keys() | list }}|{{ d.values() | list }}|"
                      "{{ d['a'] }}|{{ d.b }}|{{ d.c[1] }}", {"d": D}),
@@ -134,6 +154,22 @@ CASES = {
     "raise": ("before{{ raise_exception('bad input: ' ~ n) }}after", {"n": 3}),
     "raise_in_loop_macro": ("{% macro m(x) %}{% if x > 1 %}{{ raise_exception('too big: ' ~ x) }}{% endif %}{{ x }}{% endmacro %}"
                             "{% for i in [1, 2, 3] %}{{ m(i) }}{% endfor %}", {}),
+    "generation_block": ("{% for m in msgs %}{% if m.role == 'assistant' %}{% generation %}[{{ m.content }}]"
+                         "{% endgeneration %}{% else %}{{ m.content }}{% endif %}{% endfor %}", {"msgs": MSGS}),
+    "none_hides_outer": ("{% set x = 'outer' %}{% for i in [1, 2] %}{% set x = none if i == 2 else 'in' %}"
+                         "[{{ x is none }}]{% endfor %}{% macro m(x) %}{{ x is none }}{% endmacro %}{{ m(none) }}", {}),
+    "python_operators": ("{{ 'ab' * 2 }}|{{ [1] * 3 }}|{{ [1] + [2] }}|{{ '1' == 1 }}|{{ 1 == 1.0 }}|{{ 'a' != 'b' }}|"
+                         "{{ 'x' 'y' }}", {}),
+    "operators_more": ("{{ none or 'x' }}|{{ 'a' and 'b' }}|{{ 0 or [] }}|{{ -7 % 3 }}|{{ -7.5 % 2 }}|{{ -7 // 2 }}|"
+                       "{{ 'b' > 'a' }}|{{ 2 ** 0.5 }}|{{ 10 / 4 }}|{{ 'A' | lower == 'a' }}", {}),
+    "filters_more": ("{{ [1,2] | sum }}|{{ [1.5, 2] | sum }}|{{ {'b':1,'a':2} | dictsort }}|{{ [3,1,2] | sort }}|"
+                     "{{ 'a b' | wordcount }}|{{ 3.7 | int }}|{{ '4' | int + 1 }}|{{ 2.5 | round }}|{{ 2.675 | round(2) }}|"
+                     "{{ [1,2,2] | unique | list }}|{{ 'abc' | reverse }}|{{ [1,2,3] | reverse | list }}|{{ 'x' | center(5) }}|"
+                     "{{ '%s-%d' | format('a', 3) }}|{{ range(3) | list }}|{{ 12345.678 | round(1) }}|{{ [1, 2] | min }}|"
+                     "{{ ['b', 'A'] | max }}|{{ {'a': 1}.items() | list }}", {}),
+    "type_error_concat": ("{{ 'a' + n }}", {"n": None}),
+    "type_error_method_on_none": ("{{ n.strip() }}", {"n": None}),
+    "unknown_filter_in_if_branch": ("{% if false %}{{ x | nope }}{% endif %}ok", {}),
     # user content is data, never template code
     "content_is_data": ("{{ msgs[0].content }}", {"msgs": [{"role": "user", "content": "{{ 7 * 7 }} {% if true %}x{% endif %}"}]}),
 }
@@ -145,8 +181,12 @@ def main():
         entry = {"name": name, "template": source, "variables": variables}
         try:
             entry["expected"] = env.from_string(source).render(**variables)
-        except jinja2.exceptions.TemplateError as e:
+        except (jinja2.exceptions.UndefinedError, TypeError) as e:
             entry["error"] = str(e)
+            entry["error_kind"] = "RENDER"
+        except jinja2.exceptions.TemplateError as e:  # raise_exception(...)
+            entry["error"] = str(e)
+            entry["error_kind"] = "RAISED"
         out.append(entry)
     json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
     sys.stdout.write("\n")

@@ -1,0 +1,46 @@
+package io.offload4j.backend.cpu;
+
+/**
+ * Causal attention of one token's query heads that share a key/value head, over the cached
+ * positions. Keys are cached transposed, {@code keys[kOff + d * stride + p]} (dimension-major), so
+ * that scores for a run of positions come out of plain multiply-adds without any horizontal sum;
+ * values are cached position-major, {@code values[vOff + p * vStride + d]}. Implementations are
+ * stateless, thread-safe and allocate nothing.
+ */
+interface Attention {
+
+    /**
+     * For heads {@code g < n}, query {@code q[qOff + g * hd ..]}: softmax over {@code p < positions}
+     * of {@code scale · q·k_p}, then {@code out[outOff + g * hd + d] = Σ_p a_p · v_p[d]}.
+     *
+     * @param att scratch of at least {@code n * stride} floats
+     */
+    void attend(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, float[] values, int vOff,
+                int vStride, int positions, float scale, float[] att, float[] out, int outOff);
+
+    /** How many positions past the last one the cache must have room for (reads may run over them, unused). */
+    int padding();
+
+    static Attention best() {
+        return Holder.BEST;
+    }
+
+    final class Holder {
+        static final Attention BEST = choose();
+
+        private Holder() {}
+
+        private static Attention choose() {
+            if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()
+                    || "false".equalsIgnoreCase(System.getProperty("offload4j.vector"))) {
+                return ScalarAttention.INSTANCE;
+            }
+            try {
+                return (Attention) Class.forName("io.offload4j.backend.cpu.VectorAttention").getDeclaredField("INSTANCE")
+                        .get(null);
+            } catch (ReflectiveOperationException | LinkageError e) {
+                return ScalarAttention.INSTANCE;
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+package io.offload4j.engine;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
+import io.offload4j.backend.KvCache;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * KV caches of finished sequences, kept so that a new request that starts with the same tokens continues from
+ * them instead of computing its prompt again (a conversation's next turn starts with the whole previous turn).
+ *
+ * <p>Entries live in a Caffeine cache bounded by weight, the weigher being the KV cache's bytes (in KiB), with a
+ * removal listener that closes (frees) a KV cache when its entry is evicted or invalidated. A KV cache is never
+ * shared: {@link #take} removes the entry it returns, so the sequence that continues it owns it exclusively, and
+ * gives it back with {@link #put} when it ends (with its new, longer token history).
+ *
+ * <p>Lookup compares the prompt with the token history of every entry and takes the longest common prefix
+ * (entries are few: each is a whole sequence's KV cache). An entry is taken only when the shared prefix is worth
+ * more than what taking it destroys: the whole prompt of the request that produced it (the new request continues
+ * that conversation, even if its reply was tokenized differently this time), at least half of the entry's tokens,
+ * or at least {@link #MIN_SHARED} tokens; a request that shares only a BOS token or a system prompt with every
+ * entry allocates a fresh cache instead.
+ *
+ * <p>Victims are chosen by recency before an insertion could exceed the budget (least recently finished or used
+ * first), so Caffeine's own size eviction is only a hard bound. Caffeine's W-TinyLFU admission would otherwise
+ * decide between the new entry and the victim by how often each key was seen; every sequence's key is new, so
+ * all entries tie and the newest would be the one dropped, i.e. a new conversation's first turn would never be
+ * kept once the cache is full.
+ *
+ * <p>Only the engine's scheduler thread calls {@link #take}, {@link #put} and {@link #clear}; the counters may be
+ * read from any thread.
+ */
+final class PrefixCache {
+
+    /** Shared prefix length that always justifies taking an entry. */
+    static final int MIN_SHARED = 256;
+
+    /** A reusable KV cache and the tokens whose keys and values it holds at positions 0..length-1. */
+    static final class Entry {
+        final long key;
+        final int[] tokens;
+        final int promptLength;
+        final KvCache cache;
+        final int weightKiB;
+        long lastUsed;
+        final AtomicBoolean taken = new AtomicBoolean();
+
+        Entry(long key, int[] tokens, int promptLength, KvCache cache, int weightKiB, long lastUsed) {
+            this.key = key;
+            this.tokens = tokens;
+            this.promptLength = promptLength;
+            this.cache = cache;
+            this.weightKiB = weightKiB;
+            this.lastUsed = lastUsed;
+        }
+    }
+
+    /** What {@link #take} found: a KV cache whose first {@code length} positions match the prompt. */
+    record Reuse(KvCache cache, int length) {}
+
+    private final long budgetKiB;
+    private final Cache<Long, Entry> entries;
+    private final AtomicLong weightKiB = new AtomicLong();
+    private final AtomicLong hits = new AtomicLong();
+    private final AtomicLong misses = new AtomicLong();
+    private final AtomicLong reusedTokens = new AtomicLong();
+    private final AtomicLong evictions = new AtomicLong();
+    private long nextKey;
+    private long clock;
+
+    PrefixCache(long budgetBytes) {
+        this.budgetKiB = budgetBytes / 1024;
+        this.entries = Caffeine.newBuilder()
+                .maximumWeight(Math.max(1, budgetKiB))
+                .weigher((Long key, Entry e) -> e.weightKiB)
+                .executor(Runnable::run) // evictions and their removal listener run on the scheduler thread
+                .removalListener(this::removed)
+                .recordStats()
+                .build();
+    }
+
+    boolean enabled() {
+        return budgetKiB > 0;
+    }
+
+    private void removed(Long key, Entry e, RemovalCause cause) {
+        if (e == null) {
+            return;
+        }
+        weightKiB.addAndGet(-e.weightKiB);
+        if (e.taken.compareAndSet(false, true)) {
+            e.cache.close(); // evicted or invalidated: nobody continues it
+        }
+    }
+
+    /**
+     * Takes the entry sharing the longest prefix with {@code prompt} (at most {@code prompt.length - 1} tokens:
+     * the last prompt token is always computed, it yields the first logits) whose KV cache holds at least
+     * {@code capacity} positions; null when none is worth taking.
+     */
+    Reuse take(int[] prompt, int capacity) {
+        if (!enabled()) {
+            return null;
+        }
+        Entry best = null;
+        int bestShared = 0;
+        int limit = prompt.length - 1;
+        for (Entry e : entries.asMap().values()) {
+            if (e.cache.capacity() < capacity) {
+                continue;
+            }
+            int shared = commonPrefix(e.tokens, prompt, limit);
+            if (shared > bestShared) {
+                best = e;
+                bestShared = shared;
+            }
+        }
+        if (best == null || (bestShared < best.promptLength && bestShared * 2L < best.tokens.length
+                && bestShared < MIN_SHARED) || !best.taken.compareAndSet(false, true)) {
+            misses.incrementAndGet();
+            return null;
+        }
+        entries.asMap().remove(best.key, best);
+        hits.incrementAndGet();
+        reusedTokens.addAndGet(bestShared);
+        return new Reuse(best.cache, bestShared);
+    }
+
+    /**
+     * Keeps {@code cache}, which holds the keys and values of {@code tokens} (a copy is not made: the caller
+     * hands the array over), the first {@code promptLength} of them the request's prompt. Closes it instead when
+     * it is larger than the whole budget.
+     */
+    void put(int[] tokens, int promptLength, KvCache cache) {
+        long bytes = cache.byteSize();
+        long kib = (bytes + 1023) / 1024;
+        if (!enabled() || tokens.length == 0 || kib > budgetKiB || kib > Integer.MAX_VALUE) {
+            cache.close();
+            return;
+        }
+        while (weightKiB.get() + kib > budgetKiB) {
+            Entry oldest = null;
+            for (Entry e : entries.asMap().values()) {
+                if (oldest == null || e.lastUsed < oldest.lastUsed) {
+                    oldest = e;
+                }
+            }
+            if (oldest == null) {
+                break;
+            }
+            entries.invalidate(oldest.key); // the removal listener closes it
+            evictions.incrementAndGet();
+        }
+        Entry e = new Entry(nextKey++, tokens, promptLength, cache, (int) kib, ++clock);
+        weightKiB.addAndGet(kib);
+        entries.put(e.key, e);
+    }
+
+    /** Frees every kept KV cache. */
+    void clear() {
+        entries.invalidateAll();
+        entries.cleanUp();
+    }
+
+    int size() {
+        return (int) entries.estimatedSize();
+    }
+
+    long bytes() {
+        return weightKiB.get() * 1024;
+    }
+
+    long hits() {
+        return hits.get();
+    }
+
+    long misses() {
+        return misses.get();
+    }
+
+    long reusedTokens() {
+        return reusedTokens.get();
+    }
+
+    long evictions() {
+        return evictions.get() + entries.stats().evictionCount();
+    }
+
+    private static int commonPrefix(int[] a, int[] b, int limit) {
+        int n = Math.min(Math.min(a.length, b.length), limit);
+        int i = 0;
+        while (i < n && a[i] == b[i]) {
+            i++;
+        }
+        return i;
+    }
+}

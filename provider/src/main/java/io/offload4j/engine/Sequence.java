@@ -1,0 +1,204 @@
+package io.offload4j.engine;
+
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.tokenizer.StreamingDetokenizer;
+import io.offload4j.tokenizer.Tokenizer;
+import java.util.Arrays;
+
+/**
+ * One request as the scheduler runs it: a state machine advanced by {@link #step}, one forward call per step
+ * (a prefill chunk, or the last generated token). Every buffer is allocated at {@link #start}; a step allocates
+ * only the text of the token it emits. Confined to the scheduler thread once submitted.
+ */
+final class Sequence {
+
+    final Generation generation = new Generation();
+    final GenerationRequest request;
+    final GenerationListener listener;
+    final long submittedAt = System.nanoTime();
+
+    private final int[] prompt;
+    /** The last position (exclusive) the sequence may reach: prompt + maxTokens, or the context. */
+    private final int limit;
+    private final int maxTokens;
+
+    private KvCache cache;
+    private int reused;
+    private int[] history;
+    private float[] logits;
+    private Sampler sampler;
+    private StopStringMatcher stops;
+    private boolean hasStops;
+    private int[] stopTokens;
+    private StreamingDetokenizer detokenizer;
+    private Tokenizer tokenizer;
+    private final StringBuilder text = new StringBuilder();
+    private int emitted;
+
+    private int prefilled;
+    private int kvLength;
+    private int length;
+    private int generated;
+    private FinishReason finish;
+    private long admittedAt;
+    private long prefillEnd;
+
+    Sequence(GenerationRequest request, GenerationListener listener, int contextLength) {
+        this.request = request;
+        this.listener = listener == null ? GenerationListener.NONE : listener;
+        this.prompt = request.promptTokensUnsafe();
+        this.limit = request.maxTokens() > 0 ? prompt.length + request.maxTokens() : contextLength;
+        this.maxTokens = limit - prompt.length;
+    }
+
+    /** Positions this sequence may fill. */
+    int limit() {
+        return limit;
+    }
+
+    int[] prompt() {
+        return prompt;
+    }
+
+    KvCache cache() {
+        return cache;
+    }
+
+    /** Admits the sequence: {@code cache} already holds the first {@code reusedTokens} prompt positions. */
+    void start(KvCache cache, int reusedTokens, Tokenizer tokenizer) {
+        this.cache = cache;
+        this.reused = reusedTokens;
+        this.tokenizer = tokenizer;
+        this.history = Arrays.copyOf(prompt, limit + 1);
+        this.logits = new float[tokenizer.vocabularySize()];
+        this.sampler = new Sampler(request.sampling(), logits.length);
+        this.stops = new StopStringMatcher(request.stopStrings());
+        this.hasStops = !request.stopStrings().isEmpty();
+        this.stopTokens = request.stopTokensUnsafe();
+        this.detokenizer = new StreamingDetokenizer(tokenizer);
+        this.prefilled = reusedTokens;
+        this.kvLength = reusedTokens;
+        this.length = prompt.length;
+        this.admittedAt = System.nanoTime();
+    }
+
+    /**
+     * Runs one forward call and, once the prompt is in, samples and emits one token.
+     *
+     * @return true when the sequence has finished
+     */
+    boolean step(ForwardPass pass) {
+        if (prefilled < prompt.length) {
+            int n = Math.min(pass.maxChunkTokens(), prompt.length - prefilled);
+            pass.forward(cache, prompt, prefilled, n, prefilled, logits);
+            prefilled += n;
+            kvLength = prefilled;
+            if (prefilled < prompt.length) {
+                return false;
+            }
+            prefillEnd = System.nanoTime();
+            listener.onPromptProcessed(prompt.length, prefillEnd - admittedAt);
+        } else {
+            pass.forward(cache, history, length - 1, 1, length - 1, logits);
+            kvLength = length;
+        }
+        emitNext();
+        return finish != null;
+    }
+
+    private void emitNext() {
+        int token = sampler.sample(logits, history, length);
+        history[length++] = token;
+        generated++;
+        if (tokenizer.isEndOfGeneration(token) || contains(stopTokens, token)) {
+            listener.onToken(token);
+            finish = FinishReason.STOP;
+            return;
+        }
+        String piece = detokenizer.feed(token);
+        int before = text.length();
+        text.append(piece);
+        String out;
+        if (hasStops) {
+            int at = stops.find(text, stops.searchFrom(before));
+            if (at >= 0) {
+                text.setLength(at);
+                finish = FinishReason.STOP;
+                out = text.substring(Math.min(emitted, at));
+            } else {
+                int safe = Math.max(emitted, stops.safeEnd(text));
+                out = text.substring(emitted, safe);
+            }
+        } else {
+            out = piece;
+        }
+        emitted += out.length();
+        listener.onToken(token);
+        if (!out.isEmpty()) {
+            listener.onText(out);
+        }
+        if (finish != null) {
+            return;
+        }
+        if (generated >= maxTokens || length >= limit) {
+            finish = FinishReason.LENGTH;
+        } else if (listener.isCancelled()) {
+            finish = FinishReason.CANCELLED;
+        }
+    }
+
+    /** Ends the sequence as cancelled (between steps, or before it was admitted). */
+    void cancel() {
+        finish = FinishReason.CANCELLED;
+    }
+
+    FinishReason finishReason() {
+        return finish;
+    }
+
+    /** Flushes held-back text (not after a cancellation) and builds the result. */
+    GenerationResult finish() {
+        if (admittedAt == 0) { // cancelled in the queue
+            long now = System.nanoTime();
+            return new GenerationResult(prompt.clone(), new int[0], "", FinishReason.CANCELLED, 0, 0, 0,
+                    now - submittedAt);
+        }
+        if (finish != FinishReason.CANCELLED) {
+            if (finish != FinishReason.STOP || !hasStops) {
+                text.append(detokenizer.flush());
+            }
+            if (emitted < text.length()) {
+                String rest = text.substring(emitted);
+                emitted = text.length();
+                listener.onText(rest);
+            }
+        }
+        long end = System.nanoTime();
+        long prefillNanos = (prefillEnd == 0 ? end : prefillEnd) - admittedAt;
+        long decodeNanos = prefillEnd == 0 ? 0 : end - prefillEnd;
+        return new GenerationResult(prompt.clone(), Arrays.copyOfRange(history, prompt.length, length),
+                text.toString(), finish, prefillNanos, decodeNanos, reused, admittedAt - submittedAt);
+    }
+
+    /** The tokens whose keys and values the KV cache holds (positions 0..n-1). */
+    int[] cachedTokens() {
+        return Arrays.copyOf(history, kvLength);
+    }
+
+    /** Hands the KV cache over (to the prefix cache or to be closed); the sequence no longer refers to it. */
+    KvCache releaseCache() {
+        KvCache c = cache;
+        cache = null;
+        return c;
+    }
+
+    private static boolean contains(int[] values, int v) {
+        for (int x : values) {
+            if (x == v) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

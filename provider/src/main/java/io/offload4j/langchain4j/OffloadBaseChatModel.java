@@ -1,0 +1,450 @@
+package io.offload4j.langchain4j;
+
+import static dev.langchain4j.internal.Utils.getOrDefault;
+
+import dev.langchain4j.agent.tool.ToolSpecification;
+import dev.langchain4j.data.message.AiMessage;
+import dev.langchain4j.exception.InvalidRequestException;
+import dev.langchain4j.exception.UnsupportedFeatureException;
+import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.chat.Capability;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.DefaultChatRequestParameters;
+import dev.langchain4j.model.chat.request.ResponseFormatType;
+import dev.langchain4j.model.chat.request.ToolChoice;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.output.FinishReason;
+import dev.langchain4j.model.output.TokenUsage;
+import io.offload4j.engine.ChatPrompts;
+import io.offload4j.engine.ContextLengthExceededException;
+import io.offload4j.engine.EngineOptions;
+import io.offload4j.engine.GenerationRequest;
+import io.offload4j.engine.GenerationResult;
+import io.offload4j.engine.SamplingParams;
+import io.offload4j.tokenizer.template.TemplateException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What {@link OffloadChatModel} and {@link OffloadStreamingChatModel} share: settings, validation, turning a
+ * {@link ChatRequest} into an engine request (messages → Hugging Face-style maps → the model's chat template →
+ * tokens) and an engine result into a {@link ChatResponse}.
+ */
+abstract class OffloadBaseChatModel implements AutoCloseable {
+
+    static final Logger LOG = LoggerFactory.getLogger("io.offload4j.langchain4j");
+
+    /** llama.cpp's and Ollama's sampling defaults, used for what neither the model nor the request sets. */
+    private static final SamplingParams DEFAULT_SAMPLING = SamplingParams.DEFAULTS;
+
+    private static final AtomicLong IDS = new AtomicLong();
+
+    final OffloadEngine engine;
+    private final boolean ownsEngine;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    final String modelName;
+    final OffloadChatRequestParameters defaultParameters;
+    final List<ChatModelListener> listeners;
+    final boolean logRequests;
+    final boolean logResponses;
+
+    OffloadBaseChatModel(Builder<?, ?> b) {
+        if (b.engine != null) {
+            if (b.modelPath != null || b.contextLength != null || b.device != null || b.threads != null) {
+                throw new IllegalArgumentException("set either engine(...) or modelPath/contextLength/device/threads:"
+                        + " the latter configure an engine this model would load, and one was given");
+            }
+            this.engine = b.engine;
+            this.ownsEngine = false;
+        } else if (b.modelPath != null) {
+            EngineOptions options = EngineOptions.DEFAULTS.withDevice(getOrDefault(b.device, "auto"))
+                    .withContextLength(getOrDefault(b.contextLength, 0)).withThreads(getOrDefault(b.threads, 0));
+            this.engine = OffloadEngine.acquire(b.modelPath, options);
+            this.ownsEngine = true;
+        } else {
+            throw new IllegalArgumentException("a model is needed: set modelPath(path to a .gguf file), or engine(an"
+                    + " OffloadEngine shared with other models)");
+        }
+        try {
+            ChatRequestParameters common = getOrDefault(b.defaultRequestParameters, DefaultChatRequestParameters.EMPTY);
+            OffloadChatRequestParameters own = common instanceof OffloadChatRequestParameters o ? o
+                    : OffloadChatRequestParameters.EMPTY;
+            String name = b.modelName != null ? b.modelName : engine.modelName();
+            if (common.modelName() != null && !common.modelName().equals(name)) {
+                throw modelNameNotSupported(common.modelName(), name);
+            }
+            this.modelName = name;
+            this.defaultParameters = OffloadChatRequestParameters.builder()
+                    .modelName(name)
+                    .temperature(getOrDefault(b.temperature, common.temperature()))
+                    .topP(getOrDefault(b.topP, common.topP()))
+                    .topK(getOrDefault(b.topK, common.topK()))
+                    .frequencyPenalty(common.frequencyPenalty())
+                    .presencePenalty(common.presencePenalty())
+                    .maxOutputTokens(getOrDefault(b.maxTokens, common.maxOutputTokens()))
+                    .stopSequences(getOrDefault(b.stopSequences, common.stopSequences()))
+                    .toolSpecifications(common.toolSpecifications())
+                    .toolChoice(common.toolChoice())
+                    .responseFormat(common.responseFormat())
+                    .minP(getOrDefault(b.minP, own.minP()))
+                    .repeatPenalty(getOrDefault(b.repeatPenalty, own.repeatPenalty()))
+                    .repeatLastN(getOrDefault(b.repeatLastN, own.repeatLastN()))
+                    .seed(getOrDefault(b.seed, own.seed()))
+                    .build();
+            validate(defaultParameters);
+            sampling(defaultParameters); // fails now on values out of range
+            this.listeners = b.listeners == null ? List.of() : List.copyOf(b.listeners);
+            this.logRequests = Boolean.TRUE.equals(b.logRequests);
+            this.logResponses = Boolean.TRUE.equals(b.logResponses);
+        } catch (RuntimeException e) {
+            if (ownsEngine) {
+                engine.close();
+            }
+            throw e;
+        }
+    }
+
+    public OffloadChatRequestParameters defaultRequestParameters() {
+        return defaultParameters;
+    }
+
+    public List<ChatModelListener> listeners() {
+        return listeners;
+    }
+
+    public ModelProvider provider() {
+        return ModelProvider.OTHER;
+    }
+
+    /** None of {@link Capability}'s: a JSON schema response format needs constrained decoding, not there yet. */
+    public Set<Capability> supportedCapabilities() {
+        return Set.of();
+    }
+
+    /** The engine this model runs on (shared with the models given the same engine). */
+    public OffloadEngine engine() {
+        return engine;
+    }
+
+    /**
+     * Releases the engine if this model loaded it ({@code modelPath(...)}): the engine closes when the last model
+     * sharing it is closed. An engine given with {@code engine(...)} stays open; its owner closes it.
+     */
+    @Override
+    public void close() {
+        if (ownsEngine && closed.compareAndSet(false, true)) {
+            engine.close();
+        }
+    }
+
+    /** A request turned into the engine's terms. */
+    record Prepared(GenerationRequest request, ToolCallFormat toolFormat, List<String> toolNames, String modelName,
+                    ChatRequest chatRequest) {}
+
+    /**
+     * Validates and renders a request.
+     *
+     * @throws UnsupportedFeatureException for what offload4j cannot do (images, JSON response formats, forced tool
+     *                                     use, tools on a model whose template has none, another model's name)
+     * @throws InvalidRequestException     when the chat template rejects the conversation or it does not fit the
+     *                                     context
+     */
+    Prepared prepare(ChatRequest chatRequest) {
+        ChatRequestParameters p = chatRequest.parameters();
+        validate(p);
+        List<Map<String, Object>> messages = HfMessages.messages(chatRequest.messages(),
+                engine.toolCallFormat() == ToolCallFormat.MISTRAL);
+        List<ToolSpecification> specs = p.toolSpecifications();
+        boolean tools = !specs.isEmpty() && p.toolChoice() != ToolChoice.NONE;
+        List<String> toolNames = new ArrayList<>();
+        if (tools) {
+            for (ToolSpecification s : specs) {
+                toolNames.add(s.name());
+            }
+        }
+        ChatPrompts prompts = engine.chatPrompts();
+        int[] tokens;
+        try {
+            tokens = prompts.encode(messages, tools ? HfMessages.tools(specs) : null, true);
+        } catch (TemplateException e) {
+            throw new InvalidRequestException("the chat template of " + modelName + " cannot render this conversation: "
+                    + e.getMessage(), e);
+        }
+        List<String> stops = new ArrayList<>(p.stopSequences());
+        stops.addAll(prompts.stopStrings());
+        Integer max = p.maxOutputTokens();
+        if (max != null && max < 1) {
+            throw new IllegalArgumentException("maxOutputTokens must be positive, was " + max);
+        }
+        GenerationRequest request = new GenerationRequest(tokens, max == null ? 0 : max, sampling(p), stops,
+                prompts.stopTokens());
+        if (logRequests) {
+            LOG.info("offload4j request to {}: {} prompt tokens, {}, prompt:\n{}", modelName, tokens.length,
+                    request.sampling(), prompts.render(messages, tools ? HfMessages.tools(specs) : null, true));
+        }
+        return new Prepared(request, tools ? engine.toolCallFormat() : ToolCallFormat.NONE, List.copyOf(toolNames),
+                p.modelName() != null ? p.modelName() : modelName, chatRequest);
+    }
+
+    /** The response for a finished generation. */
+    ChatResponse response(Prepared prepared, GenerationResult r, ReplyAssembler.Reply reply) {
+        FinishReason finish;
+        if (!reply.toolCalls().isEmpty()) {
+            finish = FinishReason.TOOL_EXECUTION;
+        } else {
+            finish = switch (r.finishReason()) {
+                case STOP -> FinishReason.STOP;
+                case LENGTH -> FinishReason.LENGTH;
+                case CANCELLED -> FinishReason.OTHER;
+            };
+        }
+        AiMessage message = AiMessage.builder().text(reply.text()).toolExecutionRequests(reply.toolCalls()).build();
+        ChatResponse response = ChatResponse.builder()
+                .aiMessage(message)
+                .metadata(OffloadChatResponseMetadata.builder()
+                        .id("offload4j-" + IDS.incrementAndGet())
+                        .modelName(prepared.modelName())
+                        .tokenUsage(new TokenUsage(r.promptTokenCount(), r.generatedTokenCount()))
+                        .finishReason(finish)
+                        .cachedPromptTokens(r.cachedPromptTokens())
+                        .queueNanos(r.queueNanos())
+                        .prefillNanos(r.prefillNanos())
+                        .decodeNanos(r.decodeNanos())
+                        .build())
+                .build();
+        if (logResponses) {
+            LOG.info("offload4j response from {}: {} (prefill {} tok/s, decode {} tok/s, {} prompt tokens reused)",
+                    modelName, response, Math.round(r.prefillTokensPerSecond()), Math.round(r.decodeTokensPerSecond()),
+                    r.cachedPromptTokens());
+        }
+        return response;
+    }
+
+    /** Engine exceptions as LangChain4j's. */
+    static RuntimeException translate(Throwable t) {
+        if (t instanceof ContextLengthExceededException e) {
+            return new InvalidRequestException(e.getMessage(), e);
+        }
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+
+    private void validate(ChatRequestParameters p) {
+        if (p.modelName() != null && !p.modelName().equals(modelName) && modelName != null) {
+            throw modelNameNotSupported(p.modelName(), modelName);
+        }
+        if (p.frequencyPenalty() != null) {
+            throw new UnsupportedFeatureException("'frequencyPenalty' parameter is not supported yet by offload4j;"
+                    + " use repeatPenalty (OffloadChatRequestParameters)");
+        }
+        if (p.presencePenalty() != null) {
+            throw new UnsupportedFeatureException("'presencePenalty' parameter is not supported yet by offload4j;"
+                    + " use repeatPenalty (OffloadChatRequestParameters)");
+        }
+        if (p.responseFormat() != null && p.responseFormat().type() == ResponseFormatType.JSON) {
+            throw new UnsupportedFeatureException("JSON response format is not supported yet by offload4j"
+                    + " (it needs constrained decoding); ask for JSON in the prompt and parse the text instead");
+        }
+        if (!p.toolSpecifications().isEmpty() && p.toolChoice() == ToolChoice.REQUIRED) {
+            throw new UnsupportedFeatureException("ToolChoice.REQUIRED is not supported yet by offload4j (it needs"
+                    + " constrained decoding); use ToolChoice.AUTO");
+        }
+        if (!p.toolSpecifications().isEmpty() && p.toolChoice() != ToolChoice.NONE
+                && engine.toolCallFormat() == ToolCallFormat.NONE) {
+            throw new UnsupportedFeatureException("tools are not supported by " + engine.modelName() + ": its chat"
+                    + " template does not render tools, so the model was not trained to call them; use a model"
+                    + " whose template does (Llama 3.1+, Qwen 2.5, Hermes, Mistral)");
+        }
+    }
+
+    private static UnsupportedFeatureException modelNameNotSupported(String asked, String actual) {
+        return new UnsupportedFeatureException("'modelName' parameter '" + asked + "' is not supported: an offload4j"
+                + " model serves the one model it loaded ('" + actual + "'); build a model on another"
+                + " engine/modelPath for another model");
+    }
+
+    private static SamplingParams sampling(ChatRequestParameters p) {
+        OffloadChatRequestParameters own = p instanceof OffloadChatRequestParameters o ? o
+                : OffloadChatRequestParameters.EMPTY;
+        return new SamplingParams(
+                getOrDefault(p.temperature(), DEFAULT_SAMPLING.temperature()),
+                getOrDefault(p.topK(), DEFAULT_SAMPLING.topK()),
+                getOrDefault(p.topP(), DEFAULT_SAMPLING.topP()),
+                getOrDefault(own.minP(), DEFAULT_SAMPLING.minP()),
+                getOrDefault(own.repeatPenalty(), DEFAULT_SAMPLING.repeatPenalty()),
+                getOrDefault(own.repeatLastN(), DEFAULT_SAMPLING.repeatLastN()),
+                own.seed() == null ? null : own.seed().longValue());
+    }
+
+    /** Builder options; the names are those of LangChain4j's Ollama models. */
+    @SuppressWarnings("unchecked")
+    abstract static class Builder<M, B extends Builder<M, B>> {
+        private Path modelPath;
+        private OffloadEngine engine;
+        private String modelName;
+        private Double temperature;
+        private Double topP;
+        private Integer topK;
+        private Double minP;
+        private Double repeatPenalty;
+        private Integer repeatLastN;
+        private Integer seed;
+        private Integer maxTokens;
+        private List<String> stopSequences;
+        private Integer contextLength;
+        private String device;
+        private Integer threads;
+        private List<ChatModelListener> listeners;
+        private ChatRequestParameters defaultRequestParameters;
+        private Boolean logRequests;
+        private Boolean logResponses;
+
+        B self() {
+            return (B) this;
+        }
+
+        /** The GGUF file to load; models given the same file and engine settings share one loaded engine. */
+        public B modelPath(Path modelPath) {
+            this.modelPath = modelPath;
+            return self();
+        }
+
+        /** {@link #modelPath(Path)} from a string. */
+        public B modelPath(String modelPath) {
+            return modelPath(modelPath == null ? null : Path.of(modelPath));
+        }
+
+        /** The model: a path to a GGUF file, for now. */
+        public B model(String model) {
+            return modelPath(model);
+        }
+
+        /** A loaded engine to use (shared with other models; its owner closes it). */
+        public B engine(OffloadEngine engine) {
+            this.engine = engine;
+            return self();
+        }
+
+        /** The name responses report; default: the GGUF's {@code general.name}. */
+        public B modelName(String modelName) {
+            this.modelName = modelName;
+            return self();
+        }
+
+        /** 0 = greedy; default 0.8. */
+        public B temperature(Double temperature) {
+            this.temperature = temperature;
+            return self();
+        }
+
+        /** Nucleus sampling; default 0.95 (1 = off). */
+        public B topP(Double topP) {
+            this.topP = topP;
+            return self();
+        }
+
+        /** Keep the k most likely tokens; default 40 (0 = off). */
+        public B topK(Integer topK) {
+            this.topK = topK;
+            return self();
+        }
+
+        /** Drop tokens less likely than minP × the most likely one; default 0.05 (0 = off). */
+        public B minP(Double minP) {
+            this.minP = minP;
+            return self();
+        }
+
+        /** Penalise recently seen tokens; default 1 (off). */
+        public B repeatPenalty(Double repeatPenalty) {
+            this.repeatPenalty = repeatPenalty;
+            return self();
+        }
+
+        /** How many recent tokens the repeat penalty looks at; default 64. */
+        public B repeatLastN(Integer repeatLastN) {
+            this.repeatLastN = repeatLastN;
+            return self();
+        }
+
+        /** Makes sampling reproducible. */
+        public B seed(Integer seed) {
+            this.seed = seed;
+            return self();
+        }
+
+        /** The most tokens a reply may have; default: until the context is full. */
+        public B maxTokens(Integer maxTokens) {
+            this.maxTokens = maxTokens;
+            return self();
+        }
+
+        /** Same as {@link #maxTokens(Integer)}, LangChain4j's common name. */
+        public B maxOutputTokens(Integer maxOutputTokens) {
+            return maxTokens(maxOutputTokens);
+        }
+
+        /** Texts at which a reply ends (not included in it); the model's end-of-turn markers always end it. */
+        public B stopSequences(List<String> stopSequences) {
+            this.stopSequences = stopSequences;
+            return self();
+        }
+
+        /** The longest prompt + reply of the engine this model loads; default: the model's, at most 4096. */
+        public B contextLength(Integer contextLength) {
+            this.contextLength = contextLength;
+            return self();
+        }
+
+        /** {@code auto} (default), {@code cpu}, {@code cuda} or {@code cuda:N}, for the engine this model loads. */
+        public B device(String device) {
+            this.device = device;
+            return self();
+        }
+
+        /** CPU threads of the engine this model loads; default one per processor. */
+        public B threads(Integer threads) {
+            this.threads = threads;
+            return self();
+        }
+
+        public B listeners(List<ChatModelListener> listeners) {
+            this.listeners = listeners;
+            return self();
+        }
+
+        /** Defaults for every request; options set on this builder take precedence. */
+        public B defaultRequestParameters(ChatRequestParameters parameters) {
+            this.defaultRequestParameters = parameters;
+            return self();
+        }
+
+        /** Logs each request (rendered prompt, sampling) at INFO on logger {@code io.offload4j.langchain4j}. */
+        public B logRequests(Boolean logRequests) {
+            this.logRequests = logRequests;
+            return self();
+        }
+
+        /** Logs each response (message, usage, timings) at INFO on logger {@code io.offload4j.langchain4j}. */
+        public B logResponses(Boolean logResponses) {
+            this.logResponses = logResponses;
+            return self();
+        }
+
+        public abstract M build();
+    }
+}

@@ -1,0 +1,230 @@
+package io.offload4j.langchain4j;
+
+import io.offload4j.engine.ChatPrompts;
+import io.offload4j.engine.EngineOptions;
+import io.offload4j.engine.EngineStats;
+import io.offload4j.engine.InferenceEngine;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A loaded model that {@link OffloadChatModel}s and {@link OffloadStreamingChatModel}s share: the weights, the
+ * tokenizer, the chat template and the engine's scheduler (one queue for all models using it, and one prefix
+ * cache, so a conversation continues its KV cache whichever model serves the next turn). Loading is expensive;
+ * build one, hand it to every model with {@code .engine(engine)}, and close it when done.
+ *
+ * <pre>{@code
+ * try (OffloadEngine engine = OffloadEngine.builder().modelPath(Path.of("model.gguf")).build()) {
+ *     ChatModel chat = OffloadChatModel.builder().engine(engine).temperature(0.0).build();
+ *     StreamingChatModel stream = OffloadStreamingChatModel.builder().engine(engine).build();
+ * }
+ * }</pre>
+ *
+ * Models built with {@code .modelPath(...)} instead share an engine per file and settings through
+ * {@link #acquire}: two such models never load the same weights twice; the engine closes when the last of them
+ * is closed.
+ */
+public final class OffloadEngine implements AutoCloseable {
+
+    private static final Map<SharedKey, OffloadEngine> SHARED = new HashMap<>();
+
+    private final InferenceEngine engine;
+    private final String modelName;
+    private final ToolCallFormat toolCallFormat;
+    private final Set<Integer> markerTokens;
+    private final SharedKey sharedKey;
+    private int references;
+
+    private OffloadEngine(InferenceEngine engine, SharedKey sharedKey) {
+        this.engine = engine;
+        this.sharedKey = sharedKey;
+        this.modelName = engine.config().name();
+        ChatPrompts prompts;
+        ToolCallFormat format;
+        try {
+            prompts = engine.chatPrompts();
+            var t = prompts.template();
+            format = ToolCallFormat.detect(t.template().source(),
+                    t.toolUseTemplate() == null ? null : t.toolUseTemplate().source());
+        } catch (RuntimeException e) { // a template this engine cannot compile: chat fails later, with the cause
+            format = ToolCallFormat.NONE;
+        }
+        this.toolCallFormat = format;
+        Set<Integer> markers = new HashSet<>();
+        for (String m : format.markers()) {
+            int id = engine.tokenizer().tokenId(m);
+            if (id >= 0 && engine.tokenizer().isControl(id)) {
+                markers.add(id); // decodes to nothing: its text is put back for the tool-call parser
+            }
+        }
+        this.markerTokens = Set.copyOf(markers);
+    }
+
+    /** Wraps an engine loaded elsewhere; closing the returned object closes it. */
+    public static OffloadEngine of(InferenceEngine engine) {
+        return new OffloadEngine(Objects.requireNonNull(engine, "engine"), null);
+    }
+
+    /** Loads a GGUF file with default settings (device auto, the model's context up to 4096 tokens). */
+    public static OffloadEngine load(Path modelPath) {
+        return builder().modelPath(modelPath).build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * The engine for this file and these settings that models built with {@code modelPath(...)} share, loaded on
+     * first use. Each call must be balanced by a {@link #close()}; the engine closes with the last one.
+     */
+    static OffloadEngine acquire(Path modelPath, EngineOptions options) {
+        SharedKey key = new SharedKey(realPath(modelPath), options);
+        synchronized (SHARED) {
+            OffloadEngine e = SHARED.get(key);
+            if (e == null) {
+                e = new OffloadEngine(InferenceEngine.load(key.path(), options), key);
+                SHARED.put(key, e);
+            }
+            e.references++;
+            return e;
+        }
+    }
+
+    /** The engine doing the work (tokenizer, chat template, scheduler, stats). */
+    public InferenceEngine inferenceEngine() {
+        return engine;
+    }
+
+    /** The model's name: the GGUF's {@code general.name}, or its file name. */
+    public String modelName() {
+        return modelName;
+    }
+
+    /** How this model writes tool calls ({@link ToolCallFormat#NONE}: its template does not support tools). */
+    public ToolCallFormat toolCallFormat() {
+        return toolCallFormat;
+    }
+
+    /** Scheduler and prefix-cache counters. */
+    public EngineStats stats() {
+        return engine.stats();
+    }
+
+    ChatPrompts chatPrompts() {
+        return engine.chatPrompts();
+    }
+
+    boolean isToolMarker(int token) {
+        return markerTokens.contains(token);
+    }
+
+    /**
+     * Closes the engine (requests still running fail). For an engine shared by {@code modelPath} models, releases
+     * one reference; the last one closes it.
+     */
+    @Override
+    public void close() {
+        if (sharedKey != null) {
+            synchronized (SHARED) {
+                if (references == 0) {
+                    return;
+                }
+                if (--references > 0) {
+                    return;
+                }
+                SHARED.remove(sharedKey, this);
+            }
+        }
+        engine.close();
+    }
+
+    @Override
+    public String toString() {
+        return "OffloadEngine[" + modelName + " on " + engine.deviceDescription() + ", context "
+                + engine.contextLength() + "]";
+    }
+
+    private static Path realPath(Path p) {
+        try {
+            return p.toRealPath();
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("model file " + p.toAbsolutePath() + " does not exist", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read model file " + p.toAbsolutePath() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private record SharedKey(Path path, EngineOptions options) {}
+
+    /** Settings of a new engine. */
+    public static final class Builder {
+        private Path modelPath;
+        private EngineOptions options = EngineOptions.DEFAULTS;
+
+        private Builder() {}
+
+        /** The GGUF file to load (required). */
+        public Builder modelPath(Path modelPath) {
+            this.modelPath = modelPath;
+            return this;
+        }
+
+        /** {@code auto} (default), {@code cpu}, {@code cuda} or {@code cuda:N}. */
+        public Builder device(String device) {
+            options = options.withDevice(device);
+            return this;
+        }
+
+        /** CPU threads; 0 (default) = one per processor. */
+        public Builder threads(int threads) {
+            options = options.withThreads(threads);
+            return this;
+        }
+
+        /** The longest prompt + reply; 0 (default) = the model's trained context, at most 4096. */
+        public Builder contextLength(int contextLength) {
+            options = options.withContextLength(contextLength);
+            return this;
+        }
+
+        /** Requests served at once, interleaved token by token (default 8); more wait in a queue. */
+        public Builder maxConcurrentRequests(int n) {
+            options = options.withMaxSequences(n);
+            return this;
+        }
+
+        /**
+         * Bytes of finished conversations' KV caches kept for prefix reuse; 0 = off; default: room for two
+         * full-context KV caches, at least 512 MiB.
+         */
+        public Builder prefixCacheBytes(long bytes) {
+            options = options.withPrefixCacheBytes(bytes);
+            return this;
+        }
+
+        /** All engine settings at once. */
+        public Builder options(EngineOptions options) {
+            this.options = Objects.requireNonNull(options, "options");
+            return this;
+        }
+
+        public OffloadEngine build() {
+            if (modelPath == null) {
+                throw new IllegalArgumentException("modelPath is required: the GGUF file to load");
+            }
+            if (!Files.exists(modelPath)) {
+                throw new IllegalArgumentException("model file " + modelPath.toAbsolutePath() + " does not exist");
+            }
+            return new OffloadEngine(InferenceEngine.load(modelPath, options), null);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package io.offload4j.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.offload4j.model.Architecture;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Time to first token of a conversation's second turn, with and without prefix reuse, on a random-weight model.
+ *
+ * <p>Turn 1 is a long prompt (a system prompt and a question) and a generated answer; turn 2's prompt is turn 1's
+ * prompt, the answer and a short new question, so all but the new question is already in turn 1's KV cache.
+ * Measured: from {@code submit} to the first generated token arriving at the listener (queueing, prefill and
+ * the first sample), the median of several runs, each on a fresh conversation.
+ *
+ * <p>By default a small model keeps this test quick; for the numbers in the README run
+ * <pre>
+ * ./mvnw -B -pl provider -am test -Dtest=TimeToFirstTokenBenchmark -Dsurefire.failIfNoSpecifiedTests=false \
+ *     -Doffload4j.ttft.model=small -Doffload4j.ttft.prompt=512 -Doffload4j.ttft.runs=3
+ * </pre>
+ * ({@code small}: {@link SyntheticModelSpec#small} at Q8_0, 410 M parameters).
+ */
+class TimeToFirstTokenBenchmark {
+
+    private static final int ANSWER_TOKENS = 32;
+    private static final int QUESTION_TOKENS = 16;
+
+    @Test
+    void secondTurnTimeToFirstToken(@TempDir Path dir) throws Exception {
+        String which = System.getProperty("offload4j.ttft.model", "mini");
+        int promptTokens = Integer.getInteger("offload4j.ttft.prompt", 200);
+        int runs = Integer.getInteger("offload4j.ttft.runs", 3);
+        SyntheticModelSpec spec = switch (which) {
+            case "small" -> SyntheticModelSpec.small(QuantPreset.Q8_0);
+            case "mini" -> new SyntheticModelSpec("synthetic-mini", Architecture.LLAMA, 512, 4, 1536, 8, 4, 0, 4000,
+                    2048, QuantPreset.Q8_0, false, 7);
+            default -> throw new IllegalArgumentException("offload4j.ttft.model: mini or small, was " + which);
+        };
+        Path model = dir.resolve(which + ".gguf");
+        SyntheticModelWriter.write(spec, model);
+        EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withContextLength(promptTokens + 256);
+
+        long[] without;
+        long[] with;
+        int[] reused = new int[runs];
+        int[][] tokensWithout = new int[runs][];
+        int[][] tokensWith = new int[runs][];
+        try (InferenceEngine e = InferenceEngine.load(model, options.withPrefixCacheBytes(0))) {
+            without = measure(e, promptTokens, runs, null, tokensWithout);
+        }
+        try (InferenceEngine e = InferenceEngine.load(model, options)) {
+            with = measure(e, promptTokens, runs, reused, tokensWith);
+        }
+        long medianWithout = median(without);
+        long medianWith = median(with);
+        System.out.printf(Locale.ROOT, "TTFT turn 2 (%s, %s, %d prompt tokens in turn 1 + %d answer + %d new, %d runs):"
+                        + " without prefix reuse %.1f ms, with %.1f ms (%d tokens reused), %.1fx faster%n",
+                spec.name(), spec.quantization(), promptTokens, ANSWER_TOKENS, QUESTION_TOKENS, runs,
+                medianWithout / 1e6, medianWith / 1e6, reused[0], (double) medianWithout / medianWith);
+        for (int i = 0; i < runs; i++) {
+            assertEquals(promptTokens + ANSWER_TOKENS - 1, reused[i], "turn 2 reuses all of turn 1 but its last token");
+            assertArrayEquals(tokensWithout[i], tokensWith[i], "reuse does not change the greedy continuation");
+        }
+        assertTrue(medianWith * 3 < medianWithout, "reuse skips the prefill of " + reused[0] + " tokens");
+    }
+
+    /** TTFT of turn 2 of {@code runs} conversations; also records turn 2's reused count and tokens. */
+    private static long[] measure(InferenceEngine e, int promptTokens, int runs, int[] reused, int[][] turn2Tokens) {
+        long[] ttft = new long[runs + 1];
+        for (int run = -1; run < runs; run++) { // run -1 warms up
+            int r = Math.max(run, 0);
+            int[] turn1 = words(e, promptTokens, 1000 + r);
+            GenerationResult answer = e.generate(GenerationRequest.of(turn1, ANSWER_TOKENS, SamplingParams.GREEDY),
+                    GenerationListener.NONE);
+            int[] question = Arrays.copyOfRange(words(e, QUESTION_TOKENS + 1, 2000 + r), 1, QUESTION_TOKENS + 1);
+            int[] turn2 = new int[turn1.length + answer.tokens().length + question.length];
+            System.arraycopy(turn1, 0, turn2, 0, turn1.length);
+            System.arraycopy(answer.tokens(), 0, turn2, turn1.length, answer.tokens().length);
+            System.arraycopy(question, 0, turn2, turn1.length + answer.tokens().length, question.length);
+            long[] first = new long[1];
+            long start = System.nanoTime();
+            GenerationResult r2 = e.generate(GenerationRequest.of(turn2, 8, SamplingParams.GREEDY),
+                    new GenerationListener() {
+                        @Override
+                        public void onToken(int token) {
+                            if (first[0] == 0) {
+                                first[0] = System.nanoTime();
+                            }
+                        }
+                    });
+            if (run >= 0) {
+                ttft[run] = first[0] - start;
+                if (reused != null) {
+                    reused[run] = r2.cachedPromptTokens();
+                }
+                turn2Tokens[run] = r2.tokens();
+            }
+        }
+        return Arrays.copyOf(ttft, runs);
+    }
+
+    /** BOS and {@code n - 1} random word tokens (no EOS, no byte tokens), reproducible from the seed. */
+    private static int[] words(InferenceEngine e, int n, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        int vocab = e.tokenizer().vocabularySize();
+        int[] t = new int[n];
+        t[0] = e.tokenizer().bosToken();
+        for (int i = 1; i < n; i++) {
+            t[i] = 400 + random.nextInt(vocab - 400);
+        }
+        return t;
+    }
+
+    private static long median(long[] values) {
+        long[] v = values.clone();
+        Arrays.sort(v);
+        return v[v.length / 2];
+    }
+}
