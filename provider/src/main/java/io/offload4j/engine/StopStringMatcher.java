@@ -14,12 +14,14 @@ final class StopStringMatcher {
         this.stops = stops;
     }
 
-    /** Index of the earliest complete stop string at or after {@code from}, or -1. */
-    int find(CharSequence text, int from) {
+    /**
+     * Index of the earliest complete stop string at or after {@code from}, or -1. Searches the builder
+     * in place: called once per generated token, it must not copy the whole text each time.
+     */
+    int find(StringBuilder text, int from) {
         int best = -1;
-        String s = text.toString();
         for (String stop : stops) {
-            int i = s.indexOf(stop, Math.max(0, from));
+            int i = text.indexOf(stop, Math.max(0, from));
             if (i >= 0 && (best < 0 || i < best)) {
                 best = i;
             }

@@ -11,8 +11,8 @@ class StopStringMatcherTest {
 
     @Test
     void findsTheEarliestStopString() {
-        assertEquals(5, m.find("hello\nUser: hi END", 0));
-        assertEquals(-1, m.find("hello\nUser", 0));
+        assertEquals(5, m.find(new StringBuilder("hello\nUser: hi END"), 0));
+        assertEquals(-1, m.find(new StringBuilder("hello\nUser"), 0));
     }
 
     @Test
