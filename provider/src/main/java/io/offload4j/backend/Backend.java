@@ -1,6 +1,7 @@
 package io.offload4j.backend;
 
 import io.offload4j.model.Model;
+import io.offload4j.offload.OffloadOptions;
 
 /**
  * A compute device that runs a model's forward pass. The engine talks only to this interface;
@@ -18,6 +19,14 @@ public interface Backend extends AutoCloseable {
      * @param maxChunkTokens how many prompt tokens one {@link ForwardPass#forward} call may take
      */
     ForwardPass prepare(Model model, int maxContext, int maxChunkTokens);
+
+    /**
+     * Prepares {@code model} with an offloading configuration: a backend with a memory budget (the GPU) keeps
+     * what fits and streams or delegates the rest; one without (the CPU) ignores {@code offload}.
+     */
+    default ForwardPass prepare(Model model, int maxContext, int maxChunkTokens, OffloadOptions offload) {
+        return prepare(model, maxContext, maxChunkTokens);
+    }
 
     @Override
     void close();

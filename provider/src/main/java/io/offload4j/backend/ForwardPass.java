@@ -1,6 +1,7 @@
 package io.offload4j.backend;
 
 import io.offload4j.model.ModelConfig;
+import io.offload4j.offload.OffloadStats;
 
 /**
  * A model prepared on a device. One call runs a chunk of a sequence's tokens through every block
@@ -27,6 +28,29 @@ public interface ForwardPass extends AutoCloseable {
      * logits of the last of these tokens into {@code logits} (length: vocabulary size).
      */
     void forward(KvCache cache, int[] tokens, int offset, int count, int startPos, float[] logits);
+
+    /**
+     * Decodes one token for each of {@code batch} sequences in one step: token {@code tokens[b]} at position
+     * {@code positions[b]} of the sequence whose cache is {@code caches[b]}; its logits go to {@code logits[b]}.
+     * A backend that streams weights reads each of them once per step for the whole batch. Each sequence's
+     * logits equal those of a {@link #forward} call for it alone (to rounding). This default runs the
+     * sequences one after another.
+     */
+    default void forwardBatch(KvCache[] caches, int[] tokens, int[] positions, int batch, float[][] logits) {
+        for (int b = 0; b < batch; b++) {
+            forward(caches[b], tokens, b, 1, positions[b], logits[b]);
+        }
+    }
+
+    /** Where the weights are and what streaming them has cost; all resident for a pass that does not offload. */
+    default OffloadStats offloadStats() {
+        return OffloadStats.allResident(config().blockCount(), 0);
+    }
+
+    /** A human-readable breakdown of the memory this pass holds (weights per tier, activations, staging). */
+    default String memoryReport() {
+        return "all weights in host memory (file mapping)";
+    }
 
     @Override
     void close();

@@ -1,5 +1,7 @@
 package io.offload4j.engine;
 
+import io.offload4j.offload.OffloadOptions;
+
 /**
  * How an engine is set up.
  *
@@ -14,9 +16,11 @@ package io.offload4j.engine;
  *                         starts with the same tokens continues from them instead of prefilling again);
  *                         0 switches prefix reuse off; {@link #AUTO_PREFIX_CACHE} (the default) keeps two
  *                         full-context KV caches, and at least {@link #MIN_AUTO_PREFIX_CACHE_BYTES}
+ * @param offload          GPU and pinned-host budgets, prefetch depth and placement policy for models larger than
+ *                         the GPU (ignored by the CPU backend)
  */
 public record EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
-                            long prefixCacheBytes) {
+                            long prefixCacheBytes, OffloadOptions offload) {
 
     public static final int DEFAULT_MAX_CONTEXT = 4096;
     public static final int DEFAULT_MAX_SEQUENCES = 8;
@@ -24,9 +28,12 @@ public record EngineOptions(String device, int threads, int contextLength, int c
     public static final long AUTO_PREFIX_CACHE = -1;
     public static final long MIN_AUTO_PREFIX_CACHE_BYTES = 512L << 20;
     public static final EngineOptions DEFAULTS = new EngineOptions("auto", 0, 0, 64, DEFAULT_MAX_SEQUENCES,
-            AUTO_PREFIX_CACHE);
+            AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS);
 
     public EngineOptions {
+        if (offload == null) {
+            offload = OffloadOptions.DEFAULTS;
+        }
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = one per processor), was " + threads);
         }
@@ -47,30 +54,41 @@ public record EngineOptions(String device, int threads, int contextLength, int c
 
     /** The options of earlier versions; scheduler and prefix cache get their defaults. */
     public EngineOptions(String device, int threads, int contextLength, int chunkTokens) {
-        this(device, threads, contextLength, chunkTokens, DEFAULT_MAX_SEQUENCES, AUTO_PREFIX_CACHE);
+        this(device, threads, contextLength, chunkTokens, DEFAULT_MAX_SEQUENCES, AUTO_PREFIX_CACHE,
+                OffloadOptions.DEFAULTS);
+    }
+
+    /** The options before offloading was configurable; offloading gets its defaults. */
+    public EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
+                         long prefixCacheBytes) {
+        this(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, OffloadOptions.DEFAULTS);
     }
 
     public EngineOptions withDevice(String d) {
-        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes);
+        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
     }
 
     public EngineOptions withThreads(int t) {
-        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes);
+        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
     }
 
     public EngineOptions withContextLength(int c) {
-        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes);
+        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes, offload);
     }
 
     public EngineOptions withChunkTokens(int c) {
-        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes);
+        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes, offload);
     }
 
     public EngineOptions withMaxSequences(int n) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes, offload);
     }
 
     public EngineOptions withPrefixCacheBytes(long bytes) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes, offload);
+    }
+
+    public EngineOptions withOffload(OffloadOptions o) {
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, o);
     }
 }

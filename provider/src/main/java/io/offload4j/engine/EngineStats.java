@@ -13,8 +13,24 @@ package io.offload4j.engine;
  * @param reusedPromptTokens   prompt tokens not computed again thanks to reuse, in total
  * @param prefixEvictions      kept KV caches freed to make room
  * @param completed            requests that have ended (normally, cancelled or failed)
+ * @param promptTokens         prompt tokens computed (prefilled), in total; reused ones are not counted
+ * @param generatedTokens      tokens sampled, in total
+ * @param decodeTokens         tokens sampled by decode steps (the first token of a request comes from its prefill)
+ * @param prefillNanos         time spent in prefill steps, in total
+ * @param decodeNanos          time spent in decode steps, in total
  */
 public record EngineStats(int queued, int running, long runningKvCacheBytes, int prefixCacheEntries,
                           long prefixCacheBytes, long prefixHits, long prefixMisses, long reusedPromptTokens,
-                          long prefixEvictions, long completed) {
+                          long prefixEvictions, long completed, long promptTokens, long generatedTokens,
+                          long decodeTokens, long prefillNanos, long decodeNanos) {
+
+    /** Prompt tokens per second of prefill time so far, 0 before any prefill. */
+    public double prefillTokensPerSecond() {
+        return prefillNanos == 0 ? 0 : promptTokens * 1e9 / prefillNanos;
+    }
+
+    /** Tokens per second of decode-step time so far, 0 before any decode step. */
+    public double decodeTokensPerSecond() {
+        return decodeNanos == 0 ? 0 : decodeTokens * 1e9 / decodeNanos;
+    }
 }

@@ -2,6 +2,7 @@ package io.offload4j.engine;
 
 import io.offload4j.backend.Backend;
 import io.offload4j.backend.Backends;
+import io.offload4j.offload.OffloadStats;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.model.Model;
@@ -86,7 +87,7 @@ public final class InferenceEngine implements AutoCloseable {
                     : Math.min(c.contextLength(), EngineOptions.DEFAULT_MAX_CONTEXT);
             backend = Backends.create(options.device(), options.threads());
             ForwardPass pass = passDecorator.apply(backend.prepare(model, context,
-                    Math.min(options.chunkTokens(), context)), tokenizer);
+                    Math.min(options.chunkTokens(), context), options.offload()), tokenizer);
             return new InferenceEngine(model, tokenizer, backend, pass, context, options);
         } catch (RuntimeException e) {
             if (backend != null) {
@@ -187,6 +188,16 @@ public final class InferenceEngine implements AutoCloseable {
         Sequence s = new Sequence(request, listener, contextLength);
         scheduler.submit(s);
         return s.generation;
+    }
+
+    /** Where the weights are (GPU, streamed, CPU) and what streaming has cost so far. */
+    public OffloadStats offloadStats() {
+        return pass.offloadStats();
+    }
+
+    /** The memory the prepared model holds, per tier, as printed at load. */
+    public String memoryReport() {
+        return pass.memoryReport();
     }
 
     /** Queue, running sequences and prefix cache, now. */

@@ -35,6 +35,11 @@ final class Scheduler implements Runnable {
     private final AtomicInteger runningCount = new AtomicInteger();
     private final AtomicLong runningKvBytes = new AtomicLong();
     private final AtomicLong completed = new AtomicLong();
+    private final AtomicLong promptTokens = new AtomicLong();
+    private final AtomicLong generatedTokens = new AtomicLong();
+    private final AtomicLong decodeTokens = new AtomicLong();
+    private final AtomicLong prefillNanos = new AtomicLong();
+    private final AtomicLong decodeNanos = new AtomicLong();
     private volatile boolean closing;
 
     Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
@@ -115,7 +120,7 @@ final class Scheduler implements Runnable {
                         done = true;
                     } else {
                         try {
-                            done = s.step(pass);
+                            done = timedStep(s);
                         } catch (RuntimeException | Error e) {
                             error = e;
                             done = true;
@@ -153,6 +158,23 @@ final class Scheduler implements Runnable {
             prefixCache.clear();
             onExit.run();
         }
+    }
+
+    /** One step of {@code s}, its time and tokens counted as prefill (a prompt chunk) or decode. */
+    private boolean timedStep(Sequence s) {
+        int prefilledBefore = s.prefilledTokens();
+        int generatedBefore = s.generatedTokens();
+        boolean prefill = prefilledBefore < s.prompt().length;
+        long t0 = System.nanoTime();
+        boolean done = s.step(pass);
+        long elapsed = System.nanoTime() - t0;
+        (prefill ? prefillNanos : decodeNanos).addAndGet(elapsed);
+        promptTokens.addAndGet(s.prefilledTokens() - prefilledBefore);
+        generatedTokens.addAndGet(s.generatedTokens() - generatedBefore);
+        if (!prefill) {
+            decodeTokens.addAndGet(s.generatedTokens() - generatedBefore);
+        }
+        return done;
     }
 
     private void admit(Sequence s) {
@@ -233,6 +255,7 @@ final class Scheduler implements Runnable {
         }
         return new EngineStats(queued, runningCount.get(), runningKvBytes.get(), prefixCache.size(),
                 prefixCache.bytes(), prefixCache.hits(), prefixCache.misses(), prefixCache.reusedTokens(),
-                prefixCache.evictions(), completed.get());
+                prefixCache.evictions(), completed.get(), promptTokens.get(), generatedTokens.get(),
+                decodeTokens.get(), prefillNanos.get(), decodeNanos.get());
     }
 }

@@ -53,6 +53,16 @@ final class Sequence {
     }
 
     /** Positions this sequence may fill. */
+    /** Prompt tokens whose KV entries exist (computed or reused). */
+    int prefilledTokens() {
+        return prefilled;
+    }
+
+    /** Tokens sampled so far. */
+    int generatedTokens() {
+        return generated;
+    }
+
     int limit() {
         return limit;
     }
