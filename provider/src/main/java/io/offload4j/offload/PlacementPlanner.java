@@ -1,0 +1,153 @@
+package io.offload4j.offload;
+
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * Decides, for every unit of weights, whether it stays on the GPU, is streamed to it for every step, or is computed
+ * on the CPU.
+ *
+ * <p><b>Why not just a cache.</b> A dense model reads its units in a fixed cycle, 0..n-1, 0..n-1. A recency cache
+ * with room for k &lt; n units then misses every time: the unit it evicts is always the next one needed. So the
+ * planner pins a fixed set of k units (they fit the budget next to the staging ring) and streams the others through
+ * the ring; the steady-state hit rate is then k/n and a step copies exactly the non-resident units' bytes.
+ *
+ * <p><b>Which k.</b> Resident units are spread evenly through the cycle rather than bunched at the front, so that
+ * while the GPU computes a resident unit the copy engine is already filling a slot for the next streamed one.
+ *
+ * <p><b>Stream or CPU.</b> A streamed unit costs {@code bytes / host→GPU bandwidth} per step whatever the batch,
+ * since one copy serves every sequence. The CPU reads the same bytes at its own dot-product bandwidth, but for each
+ * sequence of the batch (its kernels are compute-bound), so it wins only for small batches on hosts whose memory
+ * outruns PCIe — llama.cpp's choice at batch 1. Policy {@code auto} picks the cheaper per unit, when the backend can
+ * hand units to the CPU at all.
+ */
+public final class PlacementPlanner {
+
+    private PlacementPlanner() {}
+
+    public static PlacementPlan plan(PlanRequest r) {
+        int n = r.units();
+        long total = Arrays.stream(r.unitBytes()).sum();
+        Placement[] placements = new Placement[n];
+        if (total <= r.weightBudget()) {
+            Arrays.fill(placements, Placement.RESIDENT);
+            return new PlacementPlan(placements, 0, 0, total, 0, 0, String.format(Locale.ROOT,
+                    "all %d units resident: %s of weights within the GPU budget of %s", n, gib(total),
+                    gib(r.weightBudget())));
+        }
+        boolean[] resident = pickResident(r.unitBytes(), r.weightBudget(), r.prefetchDepth() + 1);
+        if (resident == null) {
+            long largest = Arrays.stream(r.unitBytes()).max().orElseThrow();
+            int slots = Math.min(r.prefetchDepth() + 1, n);
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "GPU budget of %s is too small: streaming"
+                    + " needs a staging ring of %d slots of the largest unit (%s, %s) = %s; raise the GPU memory"
+                    + " budget or lower the prefetch depth (%d)", gib(r.weightBudget()), slots,
+                    r.unitNames()[argmax(r.unitBytes())], gib(largest), gib(slots * largest), r.prefetchDepth()));
+        }
+        int slots = r.prefetchDepth() + 1;
+        double pcie = r.bandwidths().hostToDeviceGBs() * 1e9;
+        double cpu = r.bandwidths().cpuWeightGBs() * 1e9;
+        long residentBytes = 0;
+        long streamedBytes = 0;
+        long cpuBytes = 0;
+        long offBytes = 0;
+        for (int i = 0; i < n; i++) {
+            if (resident[i]) {
+                placements[i] = Placement.RESIDENT;
+                residentBytes += r.unitBytes()[i];
+                continue;
+            }
+            offBytes += r.unitBytes()[i];
+            double streamSeconds = r.unitBytes()[i] / pcie;
+            double cpuSeconds = cpu > 0 ? r.unitBytes()[i] / cpu * r.batch() : Double.POSITIVE_INFINITY;
+            boolean toCpu = switch (r.policy()) {
+                case "cpu" -> true;
+                case "stream" -> false;
+                default -> r.cpuCanCompute() && cpuSeconds < streamSeconds;
+            };
+            if (toCpu && !r.cpuCanCompute()) {
+                throw new IllegalArgumentException("placement 'cpu' was asked for, but this backend cannot compute"
+                        + " blocks on the CPU next to the GPU yet; use placement 'stream' or 'auto'");
+            }
+            placements[i] = toCpu ? Placement.CPU : Placement.STREAMED;
+            if (toCpu) {
+                cpuBytes += r.unitBytes()[i];
+            } else {
+                streamedBytes += r.unitBytes()[i];
+            }
+        }
+        long streamedLargest = 0;
+        int streamedUnits = 0;
+        for (int i = 0; i < n; i++) {
+            if (placements[i] == Placement.STREAMED) {
+                streamedLargest = Math.max(streamedLargest, r.unitBytes()[i]);
+                streamedUnits++;
+            }
+        }
+        slots = streamedUnits == 0 ? 0 : Math.min(slots, streamedUnits);
+        String reasoning = String.format(Locale.ROOT, "GPU budget %s for %s of weights in %d units: %d resident"
+                        + " (%s), %d streamed through %d staging slots of %s (%s per step, ≥ %.1f ms at %.1f GB/s"
+                        + " host→GPU), %d on the CPU (%s per sequence); computing the off-GPU %s on the CPU instead"
+                        + " would take ≥ %s per step at %.1f GB/s × batch %d, policy %s%s",
+                gib(r.weightBudget()), gib(total), n, count(resident), gib(residentBytes), streamedUnits, slots,
+                gib(streamedLargest), gib(streamedBytes), streamedBytes / pcie * 1e3, pcie / 1e9,
+                n - count(resident) - streamedUnits, gib(cpuBytes), gib(offBytes),
+                cpu > 0 ? String.format(Locale.ROOT, "%.1f ms", offBytes / cpu * r.batch() * 1e3) : "(unmeasured)",
+                cpu / 1e9, r.batch(), r.policy(), r.cpuCanCompute() ? "" : " (CPU compute not available here)");
+        return new PlacementPlan(placements, slots, streamedLargest, residentBytes, streamedBytes, cpuBytes,
+                reasoning);
+    }
+
+    /**
+     * The most resident units that fit {@code budget} next to the staging ring, or null when not even the ring fits.
+     * For k resident units the ones at {@code floor(i·n/k)} are taken (spread evenly through the cycle), and the ring
+     * has {@code min(maxSlots, n-k)} slots of the largest remaining unit; k = n-1, n-2, … is tried until it fits.
+     */
+    static boolean[] pickResident(long[] bytes, long budget, int maxSlots) {
+        int n = bytes.length;
+        for (int k = n - 1; k >= 0; k--) {
+            boolean[] pick = new boolean[n];
+            long sum = 0;
+            for (int i = 0; i < k; i++) {
+                int u = (int) ((long) i * n / k);
+                pick[u] = true;
+                sum += bytes[u];
+            }
+            long largestOff = 0;
+            for (int u = 0; u < n; u++) {
+                if (!pick[u]) {
+                    largestOff = Math.max(largestOff, bytes[u]);
+                }
+            }
+            if (sum + Math.min(maxSlots, n - k) * largestOff <= budget) {
+                return pick;
+            }
+        }
+        return null;
+    }
+
+    private static int count(boolean[] b) {
+        int c = 0;
+        for (boolean x : b) {
+            c += x ? 1 : 0;
+        }
+        return c;
+    }
+
+    private static int argmax(long[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static String gib(long bytes) {
+        if (bytes >= 1L << 30) {
+            return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
+        }
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
+    }
+}

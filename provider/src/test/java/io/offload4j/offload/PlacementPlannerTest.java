@@ -1,0 +1,116 @@
+package io.offload4j.offload;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+class PlacementPlannerTest {
+
+    private static final long MB = 1L << 20;
+    private static final Bandwidths H100 = new Bandwidths(53.4, 20);
+
+    private static PlanRequest equalUnits(int n, long bytes, long budget, int depth, Bandwidths bw, int batch,
+                                          String policy, boolean cpu) {
+        String[] names = new String[n];
+        long[] sizes = new long[n];
+        for (int i = 0; i < n; i++) {
+            names[i] = "block " + i;
+            sizes[i] = bytes;
+        }
+        return new PlanRequest(names, sizes, budget, depth, bw, batch, policy, cpu);
+    }
+
+    @Test
+    void everythingResidentWhenItFits() {
+        PlacementPlan plan = PlacementPlanner.plan(equalUnits(8, 100 * MB, 800 * MB, 2, H100, 1, "auto", false));
+        assertTrue(plan.allResident());
+        assertEquals(0, plan.stagingSlots());
+        assertEquals(800 * MB, plan.gpuBytes());
+        assertEquals(0, plan.streamedBytesPerStep());
+    }
+
+    @Test
+    void pinsWhatFitsNextToTheRingAndStreamsTheRest() {
+        // 10 units of 100 MB, budget 600 MB, depth 2: ring 300 MB, room for 3 resident
+        PlacementPlan plan = PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, H100, 1, "auto", false));
+        assertEquals(3, plan.count(Placement.RESIDENT));
+        assertEquals(7, plan.count(Placement.STREAMED));
+        assertEquals(3, plan.stagingSlots());
+        assertEquals(100 * MB, plan.slotBytes());
+        assertEquals(700 * MB, plan.streamedBytesPerStep());
+        assertTrue(plan.gpuBytes() <= 600 * MB);
+        // spread through the cycle, not bunched at the front
+        assertArrayEquals(new Placement[] {Placement.RESIDENT, Placement.STREAMED, Placement.STREAMED,
+                Placement.RESIDENT, Placement.STREAMED, Placement.STREAMED, Placement.RESIDENT, Placement.STREAMED,
+                Placement.STREAMED, Placement.STREAMED}, plan.placements());
+        assertTrue(plan.reasoning().contains("3 resident"), plan.reasoning());
+        assertTrue(plan.reasoning().contains("7 streamed through 3 staging slots"), plan.reasoning());
+    }
+
+    @Test
+    void ringShrinksWhenFewerUnitsThanSlotsAreOffTheGpu() {
+        // 6 × 100 MB, depth 4 (up to 5 slots), budget 550 MB: 4 resident + 2 streamed through 2 slots = 600 MB is
+        // too much, 3 resident + 3 streamed through 3 slots = 600 MB too, ... 0 resident + 5 slots = 500 MB fits;
+        // with a 5-slot ring regardless of the count nothing would fit beside it
+        PlacementPlan plan = PlacementPlanner.plan(equalUnits(6, 100 * MB, 550 * MB, 4, H100, 1, "auto", false));
+        assertTrue(plan.gpuBytes() <= 550 * MB, plan.toString());
+        assertEquals(plan.count(Placement.STREAMED) >= 5 ? 5 : plan.count(Placement.STREAMED), plan.stagingSlots());
+        // 5 units, depth 4, budget 450: one resident + 4 streamed through 4 slots = 500 > 450; none resident and
+        // 5 slots = 500 > 450; so it cannot stream at all
+        assertThrows(IllegalArgumentException.class,
+                () -> PlacementPlanner.plan(equalUnits(5, 100 * MB, 450 * MB, 4, H100, 1, "auto", false)));
+    }
+
+    @Test
+    void budgetBelowTheRingIsAClearError() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> PlacementPlanner.plan(equalUnits(10, 100 * MB, 250 * MB, 2, H100, 1, "auto", false)));
+        assertTrue(e.getMessage().contains("GPU budget of 250.0 MiB is too small"), e.getMessage());
+        assertTrue(e.getMessage().contains("3 slots"), e.getMessage());
+        assertTrue(e.getMessage().contains("raise the GPU memory budget or lower the prefetch depth"), e.getMessage());
+    }
+
+    @Test
+    void cpuWinsAtBatchOneOnlyWhereHostMemoryOutrunsPcie() {
+        Bandwidths fastHost = new Bandwidths(50, 80);
+        PlacementPlan one = PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, fastHost, 1, "auto", true));
+        assertEquals(7, one.count(Placement.CPU), one.toString());
+        assertEquals(0, one.stagingSlots());
+        // four sequences: the CPU computes each, a copy serves all four
+        PlacementPlan four = PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, fastHost, 4, "auto", true));
+        assertEquals(0, four.count(Placement.CPU), four.toString());
+        assertEquals(7, four.count(Placement.STREAMED));
+        // a backend that cannot hand units to the CPU streams them and says so
+        PlacementPlan noCpu = PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, fastHost, 1, "auto",
+                false));
+        assertEquals(7, noCpu.count(Placement.STREAMED));
+        assertTrue(noCpu.reasoning().contains("CPU compute not available here"), noCpu.reasoning());
+    }
+
+    @Test
+    void policiesOverrideTheEstimate() {
+        Bandwidths slowHost = new Bandwidths(50, 5);
+        assertEquals(7, PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, slowHost, 1, "cpu", true))
+                .count(Placement.CPU));
+        assertEquals(7, PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, new Bandwidths(50, 500), 1,
+                "stream", true)).count(Placement.STREAMED));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PlacementPlanner.plan(
+                equalUnits(10, 100 * MB, 600 * MB, 2, slowHost, 1, "cpu", false)));
+        assertTrue(e.getMessage().contains("use placement 'stream' or 'auto'"), e.getMessage());
+    }
+
+    @Test
+    void unequalUnitsNeverExceedTheBudget() {
+        long[] sizes = {300 * MB, 80 * MB, 80 * MB, 80 * MB, 80 * MB, 500 * MB};
+        String[] names = Arrays.stream(sizes).mapToObj(s -> "u" + s).toArray(String[]::new);
+        for (long budget = 1500 * MB; budget <= 1200 * MB + 1120 * MB; budget += 37 * MB) {
+            PlacementPlan plan = PlacementPlanner.plan(new PlanRequest(names, sizes, budget, 1, H100, 1, "auto",
+                    false));
+            assertTrue(plan.gpuBytes() <= budget, plan + " over " + budget);
+        }
+    }
+}
