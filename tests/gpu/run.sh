@@ -6,6 +6,8 @@
 #   env: TESTS=0 / BENCH=0 skip a part; PEER=1 adds the HF transformers peer (PEER_SHAPES,
 #        default llama32-3b); BENCH_ARGS passes
 #        arguments to CudaBenchmark (e.g. "--shapes llama32-3b,llama3-8b --quants Q4_K_M");
+#        OFFLOAD=1 runs the offloading benchmark (OFFLOAD_ARGS, e.g. "--shapes llama3-8b --quants F16
+#        --budgets 1,0.5,0.25,0.1") into offload.md / offload.log;
 #        JAVA_OPTS adds JVM options (e.g. -Doffload4j.cuda.graphs=false); PROFILE=1 runs Nsight Compute
 #        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv.
 #
@@ -57,6 +59,14 @@ if [ "${BENCH:-1}" = 1 ]; then
         done
         grep -E "^## |^\| llama" "$OUT/bench.md" | tail -n 12
     fi
+fi
+
+if [ "${OFFLOAD:-0}" = 1 ]; then
+    # Offloading: GPU budgets from all of the weights down to a tenth, decode at several batch sizes.
+    timeout "${OFFLOAD_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.OffloadBenchmark \
+        --dir /tmp/offload4j-bench --out "$OUT/offload.md" ${OFFLOAD_ARGS:-} > "$OUT/offload.log" 2>&1
+    echo "offload: exit $?"
+    grep -E "^\|" "$OUT/offload.md" | tail -n 20
 fi
 
 if [ "${PROFILE:-0}" = 1 ]; then

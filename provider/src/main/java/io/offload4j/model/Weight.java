@@ -18,4 +18,14 @@ public record Weight(String name, GgmlType type, int rows, int cols, MemorySegme
     public long byteSize() {
         return data.byteSize();
     }
+
+    /** Rows {@code first .. first+count} as a matrix of their own, viewing the same memory. */
+    public Weight rowSlice(int first, int count) {
+        if (first < 0 || count < 1 || first + count > rows) {
+            throw new IllegalArgumentException("rows " + first + ".." + (first + count - 1) + " outside 0.."
+                    + (rows - 1) + " of " + name);
+        }
+        return new Weight(name + "[" + first + ".." + (first + count - 1) + "]", type, count, cols,
+                data.asSlice(first * rowBytes(), count * rowBytes()));
+    }
 }

@@ -87,6 +87,14 @@ public final class ResidentBlockCache<B> implements AutoCloseable {
         return b;
     }
 
+    /**
+     * Counts {@code n} accesses as hits without touching the units: for a step replayed as a whole (a CUDA graph)
+     * after every unit was found resident when it was recorded.
+     */
+    public void recordHits(int n) {
+        counter.recordHits(n);
+    }
+
     /** Device bytes of the resident units. */
     public long residentBytes() {
         long sum = 0;

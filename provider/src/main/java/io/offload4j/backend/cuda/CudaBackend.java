@@ -3,6 +3,7 @@ package io.offload4j.backend.cuda;
 import io.offload4j.backend.Backend;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.model.Model;
+import io.offload4j.offload.OffloadOptions;
 
 /**
  * Runs models entirely on one NVIDIA GPU: weights uploaded once in their GGUF formats, our own kernels
@@ -45,6 +46,12 @@ public final class CudaBackend implements Backend {
     public ForwardPass prepare(Model model, int maxContext, int maxChunkTokens) {
         device.makeCurrent();
         return new CudaForwardPass(device, kernels, model, maxContext, maxChunkTokens);
+    }
+
+    @Override
+    public ForwardPass prepare(Model model, int maxContext, int maxChunkTokens, OffloadOptions offload) {
+        device.makeCurrent();
+        return new CudaForwardPass(device, kernels, model, maxContext, maxChunkTokens, offload);
     }
 
     @Override

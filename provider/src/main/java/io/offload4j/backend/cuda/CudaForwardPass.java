@@ -7,6 +7,7 @@ import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
 import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
+import static jcuda.driver.JCudaDriver.cuMemcpy2DAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
@@ -28,18 +29,28 @@ import io.offload4j.model.ModelWeights;
 import io.offload4j.model.RopeLayout;
 import io.offload4j.model.RopeScaling;
 import io.offload4j.model.Weight;
+import io.offload4j.offload.Bandwidths;
+import io.offload4j.offload.OffloadOptions;
+import io.offload4j.offload.OffloadStats;
+import io.offload4j.offload.PlacementPlan;
+import io.offload4j.offload.PlacementPlanner;
+import io.offload4j.offload.PlanRequest;
+import io.offload4j.quant.CpuKernels;
+import io.offload4j.quant.RowKernel;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUgraph;
+import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUstream_flags;
@@ -48,20 +59,32 @@ import jcuda.driver.CUstream_flags;
  * The transformer forward pass on one GPU, with the same semantics as the CPU pass (same order of
  * operations, same RoPE angles, same RMSNorm formula), so that the two agree to rounding.
  *
- * <p>Everything lives in device memory allocated here, at preparation: the weights in their GGUF
- * formats, norm weights and biases as fp32, activations for {@code maxChunk} tokens, an fp16 scratch for
- * dequantized weights, and pinned host buffers for the per-call parameters and the logits. A forward
- * call allocates nothing, on either side.
+ * <p><b>Weights.</b> The model is cut into <em>units</em> — each transformer block, and the output head in slices of
+ * at most a block's size — and a {@link PlacementPlanner} decides from the GPU budget which units stay resident and
+ * which are streamed for every step through a ring of staging slots ({@link StreamingWeights}); a model that fits is
+ * simply all resident. Token embeddings are looked up on the host (a few rows per step) and never occupy GPU memory.
+ * Norm weights and biases are small and always resident, as fp32.
  *
- * <p>Decode (one token) runs the matrix-vector kernels and the split-K attention kernel; the whole step,
- * from copying the token id up to copying the logits back, is captured once per KV cache as a CUDA
- * graph and replayed, which removes ~250 kernel launches' worth of driver overhead per token. The token
- * position is read by the kernels from the device parameter block, so the same graph serves every
- * position. Prefill chunks of at least {@code gemmMinTokens} tokens dequantize each weight to fp16 and
- * multiply on tensor cores; shorter chunks use the matrix-vector kernels on up to 8 tokens at a time,
- * which read each weight once per 8 tokens.
+ * <p><b>Everything else</b> — activations for {@code rows} tokens, an fp16 scratch for dequantized weights, the
+ * parameter blocks and the logits, pinned on the host side — is allocated here, at preparation: a forward call
+ * allocates nothing, on either side.
+ *
+ * <p><b>Decode</b> (one token) runs the matrix-vector kernels and the split-K attention kernel. With every unit
+ * resident, the whole step is captured once per KV cache as a CUDA graph and replayed, which removes ~250 kernel
+ * launches' worth of driver overhead per token; the token position is read by the kernels from the device parameter
+ * block, so the same graph serves every position. With streaming, the step is enqueued directly, interleaved with
+ * the copy stream's events. <b>Batched decode</b> ({@link #forwardBatch}) runs the projections of all sequences as
+ * one multi-token pass (each weight, and each streamed copy, serves the whole batch) and attention per sequence.
+ * Prefill chunks of at least {@code gemmMinTokens} tokens dequantize each weight to fp16 and multiply on tensor
+ * cores; shorter chunks use the matrix-vector kernels on up to 8 tokens at a time.
  */
 final class CudaForwardPass implements ForwardPass {
+
+    private static final System.Logger LOG = System.getLogger("io.offload4j.offload");
+    /** GPU memory left unplanned for the driver, the kernels' module and fragmentation. */
+    static final long MARGIN_BYTES = 768L << 20;
+    /** Full-context KV caches the automatic budget leaves room for (running sequences and the prefix cache). */
+    static final int AUTO_RESERVED_KV_CACHES = 4;
 
     /** A weight matrix in device memory, in its file format. */
     record DevMatrix(String name, GgmlType type, int rows, int cols, long rowBytes, CUdeviceptr ptr) {}
@@ -71,28 +94,35 @@ final class CudaForwardPass implements ForwardPass {
                     CUdeviceptr kBias, CUdeviceptr vBias, CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr ffnNorm,
                     DevMatrix gate, DevMatrix up, DevMatrix down, List<DevMatrix[]> qkvGroups, boolean gemmOk) {}
 
+    /** A slice of the output head: rows {@code firstRow ..} of the output matrix. */
+    record OutputSlice(int firstRow, DevMatrix matrix) {}
+
     private final CudaDevice device;
     private final CudaKernels kernels;
     private final ModelConfig config;
     private final int maxContext;
     private final int maxChunk;
-    private final boolean useGraphs;
+    /** Tokens the activation buffers hold: the larger of a prefill chunk and a decode batch. */
+    private final int rows;
     private final int gemmMinTokens;
     private final int splits;
     private final CUstream stream = new CUstream();
     private final List<CUdeviceptr> allocations = new ArrayList<>();
-    private final Map<Weight, DevMatrix> uploaded = new IdentityHashMap<>();
     private long deviceBytes;
-    private long weightBytes;
 
-    private final DevMatrix embedding;
-    private final DevMatrix output;
+    private final Weight embedding;
+    private final RowKernel embeddingKernel;
     private final CUdeviceptr outputNorm;
     private final CUdeviceptr invFreq;
     private final List<DevBlock> blocks = new ArrayList<>();
+    private final List<OutputSlice> outputSlices = new ArrayList<>();
+    private final StreamingWeights weights;
+    private final boolean useGraphs;
+    private final String memoryReport;
 
-    // activations, token-major, for up to maxChunk tokens
+    // activations, token-major, for up to `rows` tokens
     private final CUdeviceptr params;
+    private final CUdeviceptr seqParams;   // per sequence of a batch: {position, 1, 0, 0}
     private final CUdeviceptr x;
     private final CUdeviceptr q;
     private final CUdeviceptr k;
@@ -105,14 +135,29 @@ final class CudaForwardPass implements ForwardPass {
     private final CUdeviceptr partial;
     private final CUdeviceptr counters;
     private final CUdeviceptr logitsDev;
+    private final CUdeviceptr sliceOut;    // one output slice's logits for a batch, before the strided copy
     // pinned host memory
     private final Pointer paramsHost = new Pointer();
+    private final Pointer seqParamsHost = new Pointer();
+    private final Pointer xHost = new Pointer();
     private final Pointer logitsHost = new Pointer();
     private final IntBuffer paramsView;
+    private final IntBuffer seqParamsView;
+    private final float[] embedRow;
+    private final FloatBuffer xView;
     private final FloatBuffer logitsView;
+    private final CUDA_MEMCPY2D sliceCopy = new CUDA_MEMCPY2D();
+    // the step being enqueued: one sequence's cache, or a batch's
+    private CudaKvCache stepCache;
+    private CudaKvCache[] stepBatch;
     private boolean closed;
 
     CudaForwardPass(CudaDevice device, CudaKernels kernels, Model model, int maxContext, int maxChunk) {
+        this(device, kernels, model, maxContext, maxChunk, OffloadOptions.DEFAULTS);
+    }
+
+    CudaForwardPass(CudaDevice device, CudaKernels kernels, Model model, int maxContext, int maxChunk,
+                    OffloadOptions offload) {
         if (maxContext < 1 || maxChunk < 1) {
             throw new IllegalArgumentException("maxContext and maxChunk must be positive");
         }
@@ -121,70 +166,240 @@ final class CudaForwardPass implements ForwardPass {
         this.config = model.config();
         this.maxContext = maxContext;
         this.maxChunk = maxChunk;
-        this.useGraphs = !"false".equalsIgnoreCase(System.getProperty("offload4j.cuda.graphs", "true"));
+        this.rows = Math.max(maxChunk, Integer.getInteger("offload4j.cuda.maxBatch", 64));
         this.gemmMinTokens = Integer.getInteger("offload4j.cuda.gemmMinTokens", 16);
         ModelConfig c = config;
         checkSupported(model);
         this.splits = Math.clamp(2L * device.multiprocessors() / c.headCount(), 1, 32);
         device.makeCurrent();
+        StreamingWeights placed = null;
         try {
             cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
             ModelWeights w = model.weights();
-            long needed = w.totalMatrixBytes() + activationBytes(c, maxChunk, w);
+            this.embedding = w.tokenEmbedding();
+            this.embeddingKernel = CpuKernels.of(embedding.type());
+            StreamingWeights.UnitLayout[] units = units(w);
+            long activations = activationBytes(c, rows, w);
+            long kvPerCache = 4L * maxContext * c.keyValueDim() * c.blockCount();
             long free = device.freeMemory();
-            if (needed > free - (256L << 20)) {
-                throw new IllegalStateException(String.format("the model needs %.2f GiB of GPU memory (weights and"
-                        + " activations, before any KV cache) but %s has %.2f GiB free; use a smaller quantization or"
-                        + " --device cpu", needed / (double) (1L << 30), device.name(), free / (double) (1L << 30)));
+            long budget = weightBudget(offload, free, activations, kvPerCache, units);
+            Bandwidths bandwidths = measureBandwidths(w, units, budget);
+            long[] sizes = new long[units.length];
+            String[] names = new String[units.length];
+            for (int i = 0; i < units.length; i++) {
+                sizes[i] = units[i].bytes();
+                names[i] = units[i].name();
             }
-            embedding = upload(w.tokenEmbedding());
-            output = upload(w.output());
+            PlacementPlan plan = PlacementPlanner.plan(new PlanRequest(names, sizes, budget, offload.prefetchDepth(),
+                    bandwidths, 1, offload.placement(), false));
+            LOG.log(System.Logger.Level.INFO, "placement on " + device.name() + ": " + plan.reasoning());
+            long hostBudget = offload.hostPinnedMemoryBudget() == OffloadOptions.AUTO
+                    ? Math.min(plan.streamedBytesPerStep(), physicalMemory() / 2) : offload.hostPinnedMemoryBudget();
+            placed = new StreamingWeights(units, plan, hostBudget);
+            this.weights = placed;
+            this.useGraphs = !placed.streams()
+                    && !"false".equalsIgnoreCase(System.getProperty("offload4j.cuda.graphs", "true"));
+            for (int l = 0; l < w.blocks().size(); l++) {
+                blocks.add(deviceBlock(w.blocks().get(l), units[l], placed.address(l)));
+            }
+            Weight out = w.output();
+            for (int u = w.blocks().size(); u < units.length; u++) {
+                StreamingWeights.UnitLayout slice = units[u];
+                Weight part = slice.parts()[0];
+                int first = (int) ((part.data().address() - out.data().address()) / out.rowBytes());
+                outputSlices.add(new OutputSlice(first, new DevMatrix(part.name(), part.type(), part.rows(),
+                        part.cols(), part.rowBytes(), placed.address(u))));
+            }
             outputNorm = uploadFloats(w.outputNorm());
             invFreq = uploadDoubles(inverseFrequencies(c, w.ropeFrequencyFactors()));
-            for (BlockWeights b : w.blocks()) {
-                blocks.add(uploadBlock(b));
-            }
-            weightBytes = deviceBytes;
 
             int dim = c.embeddingLength();
             int ffn = c.feedForwardLength();
             int wide = Math.max(Math.max(dim, c.queryDim()), ffn);
-            params = alloc(4L * (2 + maxChunk));
-            x = alloc(4L * maxChunk * dim);
-            q = alloc(4L * maxChunk * c.queryDim());
-            k = alloc(4L * maxChunk * c.keyValueDim());
-            v = alloc(4L * maxChunk * c.valueDim());
-            attn = alloc(4L * maxChunk * c.queryDim());
-            hb = alloc(4L * maxChunk * ffn);
-            hb2 = alloc(4L * maxChunk * ffn);
-            boolean gemm = maxChunk >= gemmMinTokens && blocks.stream().anyMatch(DevBlock::gemmOk);
-            a16 = gemm ? alloc(2L * maxChunk * wide) : null;
+            params = alloc(4L * (2 + rows));
+            seqParams = alloc(16L * rows);
+            x = alloc(4L * rows * dim);
+            q = alloc(4L * rows * c.queryDim());
+            k = alloc(4L * rows * c.keyValueDim());
+            v = alloc(4L * rows * c.valueDim());
+            attn = alloc(4L * rows * c.queryDim());
+            hb = alloc(4L * rows * ffn);
+            hb2 = alloc(4L * rows * ffn);
+            boolean gemm = rows >= gemmMinTokens && blocks.stream().anyMatch(DevBlock::gemmOk);
+            a16 = gemm ? alloc(2L * rows * wide) : null;
             w16 = gemm ? alloc(2L * largestNonF16Matrix()) : null;
             partial = alloc(4L * CudaKernels.attnPartialFloats(c.headCount(), c.headDim(), splits));
             counters = alloc(4L * c.headCount());
             cuMemsetD8(counters, (byte) 0, 4L * c.headCount());
-            logitsDev = alloc(4L * c.vocabularySize());
-            cuMemHostAlloc(paramsHost, 4L * (2 + maxChunk), 0);
-            cuMemHostAlloc(logitsHost, 4L * c.vocabularySize(), 0);
-            paramsView = paramsHost.getByteBuffer(0, 4L * (2 + maxChunk)).order(ByteOrder.nativeOrder()).asIntBuffer();
-            logitsView = logitsHost.getByteBuffer(0, 4L * c.vocabularySize()).order(ByteOrder.nativeOrder())
+            logitsDev = alloc(4L * rows * c.vocabularySize());
+            int widestSlice = outputSlices.stream().mapToInt(o -> o.matrix().rows()).max().orElse(1);
+            sliceOut = outputSlices.size() > 1 ? alloc(4L * rows * widestSlice) : null;
+            cuMemHostAlloc(paramsHost, 4L * (2 + rows), 0);
+            cuMemHostAlloc(seqParamsHost, 16L * rows, 0);
+            cuMemHostAlloc(xHost, 4L * rows * dim, 0);
+            cuMemHostAlloc(logitsHost, 4L * rows * c.vocabularySize(), 0);
+            paramsView = paramsHost.getByteBuffer(0, 4L * (2 + rows)).order(ByteOrder.nativeOrder()).asIntBuffer();
+            seqParamsView = seqParamsHost.getByteBuffer(0, 16L * rows).order(ByteOrder.nativeOrder()).asIntBuffer();
+            xView = xHost.getByteBuffer(0, 4L * rows * dim).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            logitsView = logitsHost.getByteBuffer(0, 4L * rows * c.vocabularySize()).order(ByteOrder.nativeOrder())
                     .asFloatBuffer();
+            embedRow = new float[dim];
+            sliceCopy.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+            sliceCopy.dstMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+            this.memoryReport = memoryReport(plan, placed, activations + deviceBytes, kvPerCache, free, bandwidths);
+            LOG.log(System.Logger.Level.INFO, memoryReport);
         } catch (RuntimeException | Error e) {
+            if (placed != null) {
+                placed.close();
+            }
             close();
             throw e;
         }
     }
 
+    /** The model as units: one per block, then the output head in slices no larger than the largest block. */
+    private static StreamingWeights.UnitLayout[] units(ModelWeights w) {
+        List<StreamingWeights.UnitLayout> units = new ArrayList<>();
+        long largestBlock = 1;
+        for (int l = 0; l < w.blocks().size(); l++) {
+            BlockWeights b = w.blocks().get(l);
+            StreamingWeights.UnitLayout u = StreamingWeights.UnitLayout.of("block " + l, b.wq(), b.wk(), b.wv(), b.wo(),
+                    b.wGate(), b.wUp(), b.wDown());
+            units.add(u);
+            largestBlock = Math.max(largestBlock, u.bytes());
+        }
+        Weight out = w.output();
+        long outBytes = (long) out.rows() * out.rowBytes();
+        int slices = (int) Math.max(1, (outBytes + largestBlock - 1) / largestBlock);
+        int perSlice = (out.rows() + slices - 1) / slices;
+        for (int first = 0, i = 0; first < out.rows(); first += perSlice, i++) {
+            int n = Math.min(perSlice, out.rows() - first);
+            Weight part = out.rowSlice(first, n);
+            units.add(StreamingWeights.UnitLayout.of(slices == 1 ? "output" : "output " + (i + 1) + "/" + slices,
+                    part));
+        }
+        return units.toArray(StreamingWeights.UnitLayout[]::new);
+    }
+
+    /**
+     * Bytes the weight units may occupy. Automatic: free memory minus a margin, the activations and room for
+     * {@link #AUTO_RESERVED_KV_CACHES} full-context KV caches. Explicit: checked against what is free now.
+     */
+    private long weightBudget(OffloadOptions offload, long free, long activations, long kvPerCache,
+                              StreamingWeights.UnitLayout[] units) {
+        long others = activations + MARGIN_BYTES;
+        if (offload.gpuMemoryBudget() == OffloadOptions.AUTO) {
+            long budget = free - others - AUTO_RESERVED_KV_CACHES * kvPerCache;
+            if (budget <= 0) {
+                throw new IllegalStateException(String.format(Locale.ROOT, "%s has %s free, which the activations"
+                        + " (%s), %d KV caches of %s and a margin of %s already exceed; use a smaller context length"
+                        + " or --device cpu", device.name(), gib(free), gib(activations), AUTO_RESERVED_KV_CACHES,
+                        gib(kvPerCache), gib(MARGIN_BYTES)));
+            }
+            return budget;
+        }
+        long budget = offload.gpuMemoryBudget();
+        if (budget + others + kvPerCache > free) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "GPU memory budget of %s is larger than %s"
+                    + " can give: %s free, minus activations %s, one KV cache %s and a margin of %s leaves %s; lower"
+                    + " the budget, or leave it automatic", gib(budget), device.name(), gib(free), gib(activations),
+                    gib(kvPerCache), gib(MARGIN_BYTES), gib(Math.max(0, free - others - kvPerCache))));
+        }
+        return budget;
+    }
+
+    /**
+     * Host → device bandwidth from pinned memory (a 256 MiB copy, timed), and the CPU's weight bandwidth at one
+     * token (a fused dot product over a block's matrix on one thread, times the processors), both only when the
+     * model does not fit the budget: they matter to the planner only then.
+     */
+    private Bandwidths measureBandwidths(ModelWeights w, StreamingWeights.UnitLayout[] units, long budget) {
+        long total = 0;
+        for (StreamingWeights.UnitLayout u : units) {
+            total += u.bytes();
+        }
+        if (total <= budget) {
+            return new Bandwidths(1, 0);
+        }
+        long bytes = 256L << 20;
+        Pointer host = new Pointer();
+        CUdeviceptr dev = new CUdeviceptr();
+        double h2d;
+        try {
+            cuMemHostAlloc(host, bytes, 0);
+            cuMemAlloc(dev, bytes);
+            cuMemcpyHtoDAsync(dev, host, bytes, stream); // warm-up
+            cuStreamSynchronize(stream);
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 3; i++) {
+                cuMemcpyHtoDAsync(dev, host, bytes, stream);
+            }
+            cuStreamSynchronize(stream);
+            h2d = 3.0 * bytes / (System.nanoTime() - t0);
+        } finally {
+            cuMemFree(dev);
+            freeHost(host);
+        }
+        Weight m = w.blocks().getFirst().wGate();
+        RowKernel kernel = CpuKernels.of(m.type());
+        float[] xs = new float[m.cols()];
+        java.util.Arrays.fill(xs, 0.01f);
+        long read = 0;
+        long t0 = System.nanoTime();
+        float sink = 0;
+        for (int r = 0; System.nanoTime() - t0 < 20_000_000L; r = (r + 1) % m.rows()) {
+            sink += kernel.dot(m.data(), (long) r * m.rowBytes(), xs, 0, m.cols());
+            read += m.rowBytes();
+        }
+        double cpu = read / (double) (System.nanoTime() - t0) * Runtime.getRuntime().availableProcessors();
+        LOG.log(System.Logger.Level.DEBUG, "bandwidth probe checksum " + sink);
+        return new Bandwidths(h2d, cpu);
+    }
+
+    private static long physicalMemory() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getTotalMemorySize();
+        }
+        return Runtime.getRuntime().maxMemory();
+    }
+
+    private String memoryReport(PlacementPlan plan, StreamingWeights placed, long otherDevice, long kvPerCache,
+                                long freeAtStart, Bandwidths bw) {
+        StringBuilder r = new StringBuilder(String.format(Locale.ROOT, "memory on %s (%s free at load):%n",
+                device.name(), gib(freeAtStart)));
+        r.append(String.format(Locale.ROOT, "  GPU   resident weights %s (%d of %d units)%n", gib(plan.residentBytes()),
+                plan.count(io.offload4j.offload.Placement.RESIDENT), plan.placements().length));
+        r.append(String.format(Locale.ROOT, "  GPU   staging ring %s (%d slots)%n", gib(placed.stagingBytes()),
+                plan.stagingSlots()));
+        r.append(String.format(Locale.ROOT, "  GPU   activations, norms and scratch %s%n", gib(otherDevice)));
+        r.append(String.format(Locale.ROOT, "  GPU   KV cache %s per full-context sequence (allocated per request)%n",
+                gib(kvPerCache)));
+        r.append(String.format(Locale.ROOT, "  host  pinned streamed weights %s of %s streamed per step%n",
+                gib(placed.hostPinnedBytes()), gib(plan.streamedBytesPerStep())));
+        r.append(String.format(Locale.ROOT, "  host  token embeddings %s (file mapping, looked up on the CPU)",
+                gib(embedding.data().byteSize())));
+        if (!plan.allResident()) {
+            r.append(String.format(Locale.ROOT, "%n  measured: host→GPU %.1f GB/s pinned, CPU weights ~%.1f GB/s",
+                    bw.hostToDeviceGBs(), bw.cpuWeightGBs()));
+        }
+        return r.toString();
+    }
+
+    static String gib(long bytes) {
+        return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
+    }
+
     private static long activationBytes(ModelConfig c, int chunk, ModelWeights w) {
         long perToken = 4L * (c.embeddingLength() * 2L + c.queryDim() * 3L + c.keyValueDim() * 2L
-                + c.feedForwardLength() * 2L) + 2L * Math.max(c.feedForwardLength(), c.embeddingLength());
+                + c.feedForwardLength() * 2L) + 2L * Math.max(c.feedForwardLength(), c.embeddingLength())
+                + 8L * c.vocabularySize();
         long largest = 0;
         for (BlockWeights b : w.blocks()) {
             for (Weight m : new Weight[] {b.wq(), b.wk(), b.wv(), b.wo(), b.wGate(), b.wUp(), b.wDown()}) {
                 largest = Math.max(largest, 2L * m.rows() * m.cols());
             }
         }
-        return perToken * chunk + largest + 4L * c.vocabularySize();
+        return perToken * chunk + largest;
     }
 
     private void checkSupported(Model model) {
@@ -233,24 +448,6 @@ final class CudaForwardPass implements ForwardPass {
         return p;
     }
 
-    private DevMatrix upload(Weight w) {
-        DevMatrix d = uploaded.get(w);
-        if (d != null) {
-            return d;
-        }
-        MemorySegment src = w.data();
-        long size = src.byteSize();
-        CUdeviceptr p = alloc(size);
-        long slice = 1L << 30;  // ByteBuffer views are limited to 2 GiB
-        for (long off = 0; off < size; off += slice) {
-            long n = Math.min(slice, size - off);
-            cuMemcpyHtoD(p.withByteOffset(off), Pointer.to(src.asSlice(off, n).asByteBuffer()), n);
-        }
-        d = new DevMatrix(w.name(), w.type(), w.rows(), w.cols(), w.rowBytes(), p);
-        uploaded.put(w, d);
-        return d;
-    }
-
     private CUdeviceptr uploadFloats(float[] values) {
         if (values == null) {
             return null;
@@ -268,27 +465,33 @@ final class CudaForwardPass implements ForwardPass {
         return p;
     }
 
-    private DevBlock uploadBlock(BlockWeights b) {
-        DevMatrix wq = upload(b.wq());
-        DevMatrix wk = upload(b.wk());
-        DevMatrix wv = upload(b.wv());
-        DevMatrix wo = upload(b.wo());
-        DevMatrix gate = upload(b.wGate());
-        DevMatrix up = upload(b.wUp());
-        DevMatrix down = upload(b.wDown());
+    private DevBlock deviceBlock(BlockWeights b, StreamingWeights.UnitLayout unit, CUdeviceptr base) {
+        DevMatrix[] m = new DevMatrix[unit.parts().length];
+        for (int i = 0; i < m.length; i++) {
+            Weight w = unit.parts()[i];
+            m[i] = new DevMatrix(w.name(), w.type(), w.rows(), w.cols(), w.rowBytes(),
+                    base.withByteOffset(unit.offsets()[i]));
+        }
+        DevMatrix wq = m[0];
+        DevMatrix wk = m[1];
+        DevMatrix wv = m[2];
+        DevMatrix wo = m[3];
+        DevMatrix gate = m[4];
+        DevMatrix up = m[5];
+        DevMatrix down = m[6];
         // Q, K and V of one format run as one launch; a mixed block (Q4_K_M keeps V in Q6_K in some
         // blocks) groups by format.
         List<DevMatrix[]> groups = new ArrayList<>();
         List<DevMatrix> pending = new ArrayList<>(List.of(wq, wk, wv));
         while (!pending.isEmpty()) {
             GgmlType t = pending.getFirst().type();
-            List<DevMatrix> same = pending.stream().filter(m -> m.type() == t).toList();
+            List<DevMatrix> same = pending.stream().filter(d -> d.type() == t).toList();
             groups.add(same.toArray(DevMatrix[]::new));
             pending.removeAll(same);
         }
         boolean gemmOk = true;
-        for (DevMatrix m : new DevMatrix[] {wq, wk, wv, wo, gate, up, down}) {
-            gemmOk &= CudaKernels.gemmShapeOk(m.rows(), m.cols()) && CudaKernels.vectorisable(m.type(), m.cols());
+        for (DevMatrix d : m) {
+            gemmOk &= CudaKernels.gemmShapeOk(d.rows(), d.cols()) && CudaKernels.vectorisable(d.type(), d.cols());
         }
         return new DevBlock(uploadFloats(b.attentionNorm()), wq, wk, wv, wo, uploadFloats(b.qBias()),
                 uploadFloats(b.kBias()), uploadFloats(b.vBias()), uploadFloats(b.qNorm()), uploadFloats(b.kNorm()),
@@ -307,18 +510,26 @@ final class CudaForwardPass implements ForwardPass {
         return n;
     }
 
+    /** The placement this pass was prepared with. */
+    PlacementPlan plan() {
+        return weights.plan();
+    }
+
     void makeCurrent() {
         device.makeCurrent();
     }
 
-    /** Bytes of weights in device memory. */
+    /** Bytes of weights in device memory: the resident units and the staging ring. */
     long weightBytes() {
-        return weightBytes;
+        return weights.plan().residentBytes() + weights.stagingBytes();
     }
 
     /** Weight bytes one decode step reads: every block matrix and the output matrix. */
     long weightBytesPerToken() {
-        long n = output.rows() * output.rowBytes();
+        long n = 0;
+        for (OutputSlice o : outputSlices) {
+            n += o.matrix().rows() * o.matrix().rowBytes();
+        }
         for (DevBlock b : blocks) {
             for (DevMatrix m : new DevMatrix[] {b.wq(), b.wk(), b.wv(), b.wo(), b.gate(), b.up(), b.down()}) {
                 n += m.rows() * m.rowBytes();
@@ -345,6 +556,16 @@ final class CudaForwardPass implements ForwardPass {
     }
 
     @Override
+    public OffloadStats offloadStats() {
+        return weights.stats(0);
+    }
+
+    @Override
+    public String memoryReport() {
+        return memoryReport;
+    }
+
+    @Override
     public KvCache newKvCache(int capacity) {
         if (capacity < 1 || capacity > maxContext) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
@@ -358,46 +579,153 @@ final class CudaForwardPass implements ForwardPass {
         if (count < 1 || count > maxChunk) {
             throw new IllegalArgumentException("chunk of " + count + " tokens; this pass takes 1.." + maxChunk);
         }
-        if (!(kvCache instanceof CudaKvCache cache) || cache.owner != this) {
-            throw new IllegalArgumentException("the KV cache was not created by this forward pass");
-        }
-        if (startPos < 0 || startPos + count > cache.capacity()) {
-            throw new IllegalArgumentException("positions " + startPos + ".." + (startPos + count - 1)
-                    + " do not fit the KV cache of " + cache.capacity());
-        }
+        CudaKvCache cache = ownCache(kvCache);
+        checkPositions(cache, startPos, count);
         int vocab = config.vocabularySize();
         if (logits.length < vocab) {
             throw new IllegalArgumentException("logits array of " + logits.length + " < vocabulary " + vocab);
         }
-        for (int t = 0; t < count; t++) {
-            int id = tokens[offset + t];
-            if (id < 0 || id >= vocab) {
-                throw new IllegalArgumentException("token " + id + " outside the vocabulary 0.." + (vocab - 1));
-            }
-        }
+        checkTokens(tokens, offset, count);
         device.makeCurrent();
         paramsView.put(0, startPos);
         paramsView.put(1, count);
         for (int t = 0; t < count; t++) {
             paramsView.put(2 + t, tokens[offset + t]);
         }
-        if (count == 1 && useGraphs) {
-            if (cache.decodeGraph == null) {
-                cache.decodeGraph = capture(cache);
+        embedOnHost(tokens, offset, count);
+        stepCache = cache;
+        stepBatch = null;
+        try {
+            if (count == 1 && useGraphs) {
+                if (cache.decodeGraph == null) {
+                    cache.decodeGraph = capture(cache); // counts this step's accesses while recording
+                } else {
+                    weights.replayedResidentStep();
+                }
+                cuGraphLaunch(cache.decodeGraph, stream);
+            } else {
+                enqueue(count, 1);
             }
-            cuGraphLaunch(cache.decodeGraph, stream);
-        } else {
-            enqueue(cache, count);
+            cuStreamSynchronize(stream);
+            weights.stepCompleted();
+        } catch (RuntimeException | Error e) {
+            weights.reset();
+            throw e;
         }
-        cuStreamSynchronize(stream);
         logitsView.get(0, logits, 0, vocab);
+    }
+
+    @Override
+    public void forwardBatch(KvCache[] caches, int[] tokens, int[] positions, int batch, float[][] logits) {
+        if (batch < 1 || batch > caches.length || batch > tokens.length || batch > positions.length
+                || batch > logits.length) {
+            throw new IllegalArgumentException("batch of " + batch + " with " + caches.length + " caches, "
+                    + tokens.length + " tokens, " + positions.length + " positions and " + logits.length
+                    + " logits arrays");
+        }
+        if (batch > rows) { // more sequences than the activation buffers hold: in parts
+            for (int b0 = 0; b0 < batch; b0 += rows) {
+                int n = Math.min(rows, batch - b0);
+                forwardBatch(java.util.Arrays.copyOfRange(caches, b0, b0 + n),
+                        java.util.Arrays.copyOfRange(tokens, b0, b0 + n),
+                        java.util.Arrays.copyOfRange(positions, b0, b0 + n), n,
+                        java.util.Arrays.copyOfRange(logits, b0, b0 + n));
+            }
+            return;
+        }
+        if (batch == 1) {
+            forward(caches[0], tokens, 0, 1, positions[0], logits[0]);
+            return;
+        }
+        int vocab = config.vocabularySize();
+        if (stepBatchBuffer == null || stepBatchBuffer.length < rows) {
+            stepBatchBuffer = new CudaKvCache[rows]; // once: sized for the largest batch
+        }
+        for (int b = 0; b < batch; b++) {
+            CudaKvCache cache = ownCache(caches[b]);
+            checkPositions(cache, positions[b], 1);
+            if (logits[b].length < vocab) {
+                throw new IllegalArgumentException("logits array " + b + " of " + logits[b].length + " < vocabulary "
+                        + vocab);
+            }
+            for (int a = 0; a < b; a++) {
+                if (stepBatchBuffer[a] == cache) {
+                    throw new IllegalArgumentException("sequences " + a + " and " + b + " of the batch share a KV cache");
+                }
+            }
+            stepBatchBuffer[b] = cache;
+        }
+        checkTokens(tokens, 0, batch);
+        device.makeCurrent();
+        paramsView.put(0, 0);
+        paramsView.put(1, batch);
+        for (int b = 0; b < batch; b++) {
+            paramsView.put(2 + b, tokens[b]);
+            seqParamsView.put(4 * b, positions[b]);
+            seqParamsView.put(4 * b + 1, 1);
+            seqParamsView.put(4 * b + 2, tokens[b]);
+            seqParamsView.put(4 * b + 3, 0);
+        }
+        embedOnHost(tokens, 0, batch);
+        stepCache = null;
+        stepBatch = stepBatchBuffer;
+        try {
+            cuMemcpyHtoDAsync(seqParams, seqParamsHost, 16L * batch, stream);
+            enqueue(batch, batch);
+            cuStreamSynchronize(stream);
+            weights.stepCompleted();
+        } catch (RuntimeException | Error e) {
+            weights.reset();
+            throw e;
+        } finally {
+            stepBatch = null;
+        }
+        for (int b = 0; b < batch; b++) {
+            logitsView.get(b * vocab, logits[b], 0, vocab);
+        }
+    }
+
+    private CudaKvCache[] stepBatchBuffer;
+
+    private CudaKvCache ownCache(KvCache kvCache) {
+        if (!(kvCache instanceof CudaKvCache cache) || cache.owner != this) {
+            throw new IllegalArgumentException("the KV cache was not created by this forward pass");
+        }
+        return cache;
+    }
+
+    private static void checkPositions(CudaKvCache cache, int startPos, int count) {
+        if (startPos < 0 || startPos + count > cache.capacity()) {
+            throw new IllegalArgumentException("positions " + startPos + ".." + (startPos + count - 1)
+                    + " do not fit the KV cache of " + cache.capacity());
+        }
+    }
+
+    private void checkTokens(int[] tokens, int offset, int count) {
+        int vocab = config.vocabularySize();
+        for (int t = 0; t < count; t++) {
+            int id = tokens[offset + t];
+            if (id < 0 || id >= vocab) {
+                throw new IllegalArgumentException("token " + id + " outside the vocabulary 0.." + (vocab - 1));
+            }
+        }
+    }
+
+    /** Looks the tokens' embedding rows up on the host, into the pinned buffer the step copies to {@code x}. */
+    private void embedOnHost(int[] tokens, int offset, int count) {
+        int dim = config.embeddingLength();
+        for (int t = 0; t < count; t++) {
+            embeddingKernel.dequantize(embedding.data(), (long) tokens[offset + t] * embedding.rowBytes(), embedRow, 0,
+                    dim);
+            xView.put(t * dim, embedRow, 0, dim);
+        }
     }
 
     private CUgraphExec capture(CudaKvCache cache) {
         CUgraph graph = new CUgraph();
         cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
         try {
-            enqueue(cache, 1);
+            enqueue(1, 1);
         } finally {
             cuStreamEndCapture(stream, graph);
         }
@@ -410,27 +738,56 @@ final class CudaForwardPass implements ForwardPass {
         return exec;
     }
 
-    /** Everything one forward call does, on the stream: parameters in, logits out. */
-    private void enqueue(CudaKvCache cache, int count) {
+    /**
+     * Everything one forward step does, on the stream: parameters and embeddings in, logits out. {@code count}
+     * tokens go through the blocks; the logits of the last {@code outputs} of them come back (1 for a prompt chunk,
+     * all of them for a batch).
+     */
+    private void enqueue(int count, int outputs) {
         ModelConfig c = config;
         int dim = c.embeddingLength();
+        int vocab = c.vocabularySize();
         cuMemcpyHtoDAsync(params, paramsHost, 4L * (2 + count), stream);
-        kernels.embed(stream, embedding.type(), embedding.ptr(), embedding.rowBytes(), dim, params, x, count);
+        cuMemcpyHtoDAsync(x, xHost, 4L * count * dim, stream);
         for (int l = 0; l < blocks.size(); l++) {
-            block(l, blocks.get(l), cache, count);
+            weights.beforeUnit(l, stream);
+            block(l, blocks.get(l), count);
+            weights.afterUnit(l, stream);
         }
-        CUdeviceptr last = x.withByteOffset(4L * (count - 1) * dim);
-        matvecs(1, CudaKernels.STORE, new DevMatrix[] {output}, last, new CUdeviceptr[] {logitsDev}, outputNorm);
-        cuMemcpyDtoHAsync(logitsHost, logitsDev, 4L * c.vocabularySize(), stream);
+        CUdeviceptr last = x.withByteOffset(4L * (count - outputs) * dim);
+        int unit = blocks.size();
+        for (OutputSlice slice : outputSlices) {
+            weights.beforeUnit(unit, stream);
+            DevMatrix m = slice.matrix();
+            if (outputSlices.size() == 1) {
+                matvecs(outputs, CudaKernels.STORE, new DevMatrix[] {m}, last, new CUdeviceptr[] {logitsDev},
+                        outputNorm);
+            } else if (outputs == 1) {
+                matvecs(1, CudaKernels.STORE, new DevMatrix[] {m}, last,
+                        new CUdeviceptr[] {logitsDev.withByteOffset(4L * slice.firstRow())}, outputNorm);
+            } else {
+                // [outputs × sliceRows] → columns firstRow.. of the [outputs × vocab] logits
+                matvecs(outputs, CudaKernels.STORE, new DevMatrix[] {m}, last, new CUdeviceptr[] {sliceOut},
+                        outputNorm);
+                sliceCopy.srcDevice = sliceOut;
+                sliceCopy.srcPitch = 4L * m.rows();
+                sliceCopy.dstDevice = logitsDev.withByteOffset(4L * slice.firstRow());
+                sliceCopy.dstPitch = 4L * vocab;
+                sliceCopy.WidthInBytes = 4L * m.rows();
+                sliceCopy.Height = outputs;
+                cuMemcpy2DAsync(sliceCopy, stream);
+            }
+            weights.afterUnit(unit++, stream);
+        }
+        weights.endStep();
+        cuMemcpyDtoHAsync(logitsHost, logitsDev, 4L * outputs * vocab, stream);
     }
 
-    private void block(int l, DevBlock b, CudaKvCache cache, int count) {
+    private void block(int l, DevBlock b, int count) {
         ModelConfig c = config;
         int dim = c.embeddingLength();
         float eps = c.rmsNormEps();
         boolean gemm = count >= gemmMinTokens && b.gemmOk() && a16 != null;
-        CUdeviceptr kc = cache.keys(l);
-        CUdeviceptr vc = cache.values(l);
 
         // attention
         if (gemm) {
@@ -449,14 +806,12 @@ final class CudaForwardPass implements ForwardPass {
                 matvecs(count, CudaKernels.STORE, group, x, outs, b.attnNorm());
             }
         }
-        kernels.qkvPost(stream, q, k, v, b.qBias(), b.kBias(), b.vBias(), b.qNorm(), b.kNorm(), invFreq,
-                c.ropeDimensions(), c.architecture().ropeLayout() == RopeLayout.HALVES, eps, params, kc, vc,
-                c.headCount(), c.headCountKv(), c.headDim(), count);
-        if (count == 1) {
-            kernels.attnDecode(stream, q, kc, vc, params, partial, counters, attn, c.headCount(), c.headCountKv(),
-                    c.headDim(), splits);
+        if (stepBatch == null) {
+            attention(l, b, stepCache, params, 0, count);
         } else {
-            kernels.attnPrefill(stream, q, kc, vc, params, attn, count, c.headCount(), c.headCountKv(), c.headDim());
+            for (int s = 0; s < count; s++) { // each sequence attends to its own cache, at its own position
+                attention(l, b, stepBatch[s], seqParams.withByteOffset(16L * s), s, 1);
+            }
         }
         if (gemm) {
             kernels.f32ToF16(stream, attn, a16, (long) count * c.queryDim());
@@ -482,6 +837,29 @@ final class CudaForwardPass implements ForwardPass {
                         + b.gate().type() + ", " + b.up().type() + ")");
             }
             matvecs(count, CudaKernels.ADD, new DevMatrix[] {b.down()}, hb, new CUdeviceptr[] {x}, null);
+        }
+    }
+
+    /**
+     * RoPE, the KV-cache write and attention for {@code count} tokens starting at token row {@code row}, all of one
+     * sequence whose positions come from {@code p}.
+     */
+    private void attention(int l, DevBlock b, CudaKvCache cache, CUdeviceptr p, int row, int count) {
+        ModelConfig c = config;
+        CUdeviceptr kc = cache.keys(l);
+        CUdeviceptr vc = cache.values(l);
+        CUdeviceptr qr = q.withByteOffset(4L * row * c.queryDim());
+        CUdeviceptr kr = k.withByteOffset(4L * row * c.keyValueDim());
+        CUdeviceptr vr = v.withByteOffset(4L * row * c.valueDim());
+        CUdeviceptr out = attn.withByteOffset(4L * row * c.queryDim());
+        kernels.qkvPost(stream, qr, kr, vr, b.qBias(), b.kBias(), b.vBias(), b.qNorm(), b.kNorm(), invFreq,
+                c.ropeDimensions(), c.architecture().ropeLayout() == RopeLayout.HALVES, c.rmsNormEps(), p, kc, vc,
+                c.headCount(), c.headCountKv(), c.headDim(), count);
+        if (count == 1) {
+            kernels.attnDecode(stream, qr, kc, vc, p, partial, counters, out, c.headCount(), c.headCountKv(),
+                    c.headDim(), splits);
+        } else {
+            kernels.attnPrefill(stream, qr, kc, vc, p, out, count, c.headCount(), c.headCountKv(), c.headDim());
         }
     }
 
@@ -528,11 +906,16 @@ final class CudaForwardPass implements ForwardPass {
         }
         closed = true;
         device.makeCurrent();
+        if (weights != null) {
+            weights.close();
+        }
         for (CUdeviceptr p : allocations) {
             cuMemFree(p);
         }
         allocations.clear();
         freeHost(paramsHost);
+        freeHost(seqParamsHost);
+        freeHost(xHost);
         freeHost(logitsHost);
         try {
             cuStreamDestroy(stream);

@@ -1,0 +1,279 @@
+package io.offload4j.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.model.Architecture;
+import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.offload.OffloadOptions;
+import io.offload4j.offload.OffloadStats;
+import io.offload4j.offload.Placement;
+import io.offload4j.offload.PlacementPlan;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Offloading on the real GPU: a 32-block model run with GPU budgets from all of it down to a tenth, every logit
+ * compared with the fully resident run (the same kernels, so equal to rounding), prompt chunks on both the
+ * tensor-core and the matrix-vector path, single and batched decode; plus the steady-state cache numbers and the
+ * errors for budgets that cannot work.
+ */
+@Tag("gpu")
+@ExtendWith(GpuCondition.class)
+class OffloadGpuTest {
+
+    /** Same kernels, same inputs: any difference is a placement bug, not rounding. */
+    static final double TOL_SAME = 1e-6;
+
+    static CudaBackend gpu;
+
+    @TempDir
+    static Path tmp;
+
+    @BeforeAll
+    static void open() {
+        gpu = new CudaBackend(0);
+    }
+
+    @AfterAll
+    static void close() {
+        if (gpu != null) {
+            gpu.close();
+        }
+    }
+
+    static Path model(QuantPreset q) {
+        Path p = tmp.resolve("offload-" + q + ".gguf");
+        if (!p.toFile().exists()) {
+            SyntheticModelWriter.write(new SyntheticModelSpec("offload-test", Architecture.LLAMA, 256, 32, 512, 8, 4,
+                    32, 512, 256, q, false, 7), p);
+        }
+        return p;
+    }
+
+    /** Everything a run computes: the prompt's logits, greedy decode steps, then a batch of four for a few steps. */
+    static List<float[]> run(ForwardPass pass, int vocab) {
+        List<float[]> out = new ArrayList<>();
+        SplittableRandom rnd = new SplittableRandom(11);
+        int[] prompt = new int[20]; // ≥ 16 tokens: the tensor-core path
+        for (int i = 0; i < prompt.length; i++) {
+            prompt[i] = rnd.nextInt(vocab);
+        }
+        try (KvCache cache = pass.newKvCache(64)) {
+            float[] logits = new float[vocab];
+            pass.forward(cache, prompt, 0, prompt.length, 0, logits);
+            out.add(logits.clone());
+            int[] history = new int[64];
+            for (int t = 0; t < 6; t++) {
+                history[prompt.length + t] = argmax(logits);
+                pass.forward(cache, history, prompt.length + t, 1, prompt.length + t, logits);
+                out.add(logits.clone());
+            }
+        }
+        int batch = 4;
+        KvCache[] caches = new KvCache[batch];
+        int[] positions = new int[batch];
+        int[] tokens = new int[batch];
+        float[][] logits = new float[batch][vocab];
+        try {
+            for (int b = 0; b < batch; b++) {
+                caches[b] = pass.newKvCache(64);
+                int[] p = new int[3 + 2 * b]; // different lengths: different positions in one batch (matvec path)
+                for (int i = 0; i < p.length; i++) {
+                    p[i] = rnd.nextInt(vocab);
+                }
+                pass.forward(caches[b], p, 0, p.length, 0, logits[b]);
+                positions[b] = p.length;
+            }
+            for (int step = 0; step < 3; step++) {
+                for (int b = 0; b < batch; b++) {
+                    tokens[b] = argmax(logits[b]);
+                }
+                pass.forwardBatch(caches, tokens, positions, batch, logits);
+                for (int b = 0; b < batch; b++) {
+                    out.add(logits[b].clone());
+                    positions[b]++;
+                }
+            }
+        } finally {
+            for (KvCache c : caches) {
+                if (c != null) {
+                    c.close();
+                }
+            }
+        }
+        return out;
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    @ParameterizedTest(name = "{0}, budget {1} of the weights, prefetch depth {2}")
+    @CsvSource({"F16, 1.0, 2", "F16, 0.5, 2", "F16, 0.25, 2", "F16, 0.1, 2", "Q4_K_M, 0.5, 1", "Q4_K_M, 0.25, 3",
+            "Q8_0, 0.3, 2"})
+    void offloadedLogitsEqualTheResidentRun(QuantPreset quant, double fraction, int depth) {
+        try (Model model = Model.load(model(quant))) {
+            int vocab = model.config().vocabularySize();
+            List<float[]> want;
+            long total;
+            try (ForwardPass resident = gpu.prepare(model, 64, 32, OffloadOptions.DEFAULTS)) {
+                assertTrue(((CudaForwardPass) resident).plan().allResident());
+                total = ((CudaForwardPass) resident).plan().residentBytes();
+                want = run(resident, vocab);
+            }
+            long budget = (long) (fraction * total);
+            OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth);
+            try (ForwardPass offloaded = gpu.prepare(model, 64, 32, options)) {
+                PlacementPlan plan = ((CudaForwardPass) offloaded).plan();
+                assertTrue(plan.gpuBytes() <= budget, plan.toString());
+                if (fraction < 1) {
+                    assertTrue(plan.count(Placement.STREAMED) > 0, plan.toString());
+                }
+                List<float[]> got = run(offloaded, vocab);
+                double worst = 0;
+                for (int i = 0; i < want.size(); i++) {
+                    worst = Math.max(worst, relErr(got.get(i), want.get(i)));
+                }
+                GpuTests.report(String.format("offload %s budget %.0f%% depth %d: %d resident / %d streamed units,"
+                        + " max logit difference to the resident run %.2e", quant, fraction * 100, depth,
+                        plan.count(Placement.RESIDENT), plan.count(Placement.STREAMED), worst));
+                assertTrue(worst <= TOL_SAME, "max relative logit difference " + worst);
+
+                OffloadStats stats = offloaded.offloadStats();
+                int units = plan.placements().length;
+                assertEquals(plan.count(Placement.RESIDENT) / (double) units, stats.hitRate(), 1e-9, stats.toString());
+                assertEquals(stats.steps() * plan.streamedBytesPerStep(), stats.bytesStreamed(), stats.toString());
+                assertEquals(0, stats.cacheEvictions());
+            }
+        }
+    }
+
+    /**
+     * A batch step against each sequence run alone: 4 sequences take the matrix-vector kernels (fp32 activations),
+     * 20 the tensor-core path (fp16 operands), so the tolerances are CudaForwardPassGpuTest's.
+     */
+    @ParameterizedTest(name = "batch of {0}, streamed: {1}")
+    @CsvSource({"4, false", "20, false", "4, true", "20, true"})
+    void batchedDecodeEqualsEachSequenceAlone(int batch, boolean streamed) {
+        try (Model model = Model.load(model(QuantPreset.Q8_0))) {
+            int vocab = model.config().vocabularySize();
+            OffloadOptions options = OffloadOptions.DEFAULTS;
+            if (streamed) {
+                try (ForwardPass probe = gpu.prepare(model, 64, 32, options)) {
+                    options = options.withGpuMemoryBudget(((CudaForwardPass) probe).plan().residentBytes() / 3);
+                }
+            }
+            try (ForwardPass pass = gpu.prepare(model, 64, 32, options)) {
+                SplittableRandom rnd = new SplittableRandom(batch);
+                KvCache[] caches = new KvCache[batch];
+                KvCache[] alone = new KvCache[batch];
+                int[] tokens = new int[batch];
+                int[] positions = new int[batch];
+                float[][] batched = new float[batch][vocab];
+                float[] single = new float[vocab];
+                try {
+                    for (int b = 0; b < batch; b++) {
+                        int[] p = new int[1 + rnd.nextInt(9)];
+                        for (int i = 0; i < p.length; i++) {
+                            p[i] = rnd.nextInt(vocab);
+                        }
+                        caches[b] = pass.newKvCache(64);
+                        alone[b] = pass.newKvCache(64);
+                        pass.forward(caches[b], p, 0, p.length, 0, single);
+                        pass.forward(alone[b], p, 0, p.length, 0, single);
+                        positions[b] = p.length;
+                        tokens[b] = rnd.nextInt(vocab);
+                    }
+                    pass.forwardBatch(caches, tokens, positions, batch, batched);
+                    double tol = batch >= 16 ? CudaForwardPassGpuTest.TOL_GEMM : CudaForwardPassGpuTest.TOL_FP32;
+                    double worst = 0;
+                    for (int b = 0; b < batch; b++) {
+                        pass.forward(alone[b], tokens, b, 1, positions[b], single);
+                        worst = Math.max(worst, relErr(batched[b], single));
+                    }
+                    GpuTests.report(String.format("batched decode of %d (streamed %s) vs alone: %.2e (tolerance %.0e)",
+                            batch, streamed, worst, tol));
+                    assertTrue(worst <= tol, "batch " + batch + ": " + worst);
+                } finally {
+                    for (int b = 0; b < batch; b++) {
+                        if (caches[b] != null) {
+                            caches[b].close();
+                        }
+                        if (alone[b] != null) {
+                            alone[b].close();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void streamsFromTheMappingWhenThePinnedBudgetRunsOut() {
+        try (Model model = Model.load(model(QuantPreset.F16))) {
+            int vocab = model.config().vocabularySize();
+            List<float[]> want;
+            long total;
+            try (ForwardPass resident = gpu.prepare(model, 64, 32, OffloadOptions.DEFAULTS)) {
+                total = ((CudaForwardPass) resident).plan().residentBytes();
+                want = run(resident, vocab);
+            }
+            OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(total / 4)
+                    .withHostPinnedMemoryBudget(total / 5);
+            try (ForwardPass offloaded = gpu.prepare(model, 64, 32, options)) {
+                assertTrue(offloaded.offloadStats().hostPinnedBytes() <= total / 5);
+                List<float[]> got = run(offloaded, vocab);
+                for (int i = 0; i < want.size(); i++) {
+                    assertTrue(relErr(got.get(i), want.get(i)) <= TOL_SAME, "call " + i);
+                }
+                assertTrue(offloaded.memoryReport().contains("pinned streamed weights"), offloaded.memoryReport());
+            }
+        }
+    }
+
+    @Test
+    void budgetsThatCannotWorkAreClearErrors() {
+        try (Model model = Model.load(model(QuantPreset.F16))) {
+            IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class, () -> gpu.prepare(model,
+                    64, 32, OffloadOptions.DEFAULTS.withGpuMemoryBudget(gpu.device().totalMemory() * 2)));
+            assertTrue(tooBig.getMessage().contains("is larger than"), tooBig.getMessage());
+            assertTrue(tooBig.getMessage().contains("lower the budget, or leave it automatic"), tooBig.getMessage());
+            IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class, () -> gpu.prepare(model,
+                    64, 32, OffloadOptions.DEFAULTS.withGpuMemoryBudget(1 << 20)));
+            assertTrue(tooSmall.getMessage().contains("too small"), tooSmall.getMessage());
+        }
+    }
+
+    static double relErr(float[] got, float[] want) {
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < want.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+            maxRef = Math.max(maxRef, Math.abs(want[i]));
+        }
+        return maxDiff / maxRef;
+    }
+}
