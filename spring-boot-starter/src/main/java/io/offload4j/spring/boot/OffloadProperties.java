@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.validation.Errors;
+import org.springframework.validation.Validator;
 
 /**
  * The {@code langchain4j.offload.*} properties: which model to load, how the engine runs it, and the default
@@ -12,9 +14,11 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * they are bound ({@link OffloadPropertiesValidator}), so a mistake stops start-up with a message naming the key.
  */
 @ConfigurationProperties(prefix = OffloadProperties.PREFIX)
-public class OffloadProperties {
+public class OffloadProperties implements Validator {
 
     public static final String PREFIX = "langchain4j.offload";
+
+    private static final Validator VALIDATOR = new OffloadPropertiesValidator();
 
     /**
      * The model to load: a path to a GGUF file. Setting it turns the starter on.
@@ -151,6 +155,17 @@ public class OffloadProperties {
 
     public ChatModelProperties getChatModel() {
         return chatModel;
+    }
+
+    /** Spring Boot validates a bound target that is a {@link Validator} with itself. */
+    @Override
+    public boolean supports(Class<?> type) {
+        return VALIDATOR.supports(type);
+    }
+
+    @Override
+    public void validate(Object target, Errors errors) {
+        VALIDATOR.validate(target, errors);
     }
 
     /** Where a model's weights go on the GPU and how the rest is streamed. */
