@@ -21,7 +21,10 @@ public class OffloadProperties implements Validator {
     private static final Validator VALIDATOR = new OffloadPropertiesValidator();
 
     /**
-     * The model to load: a path to a GGUF file. Setting it turns the starter on.
+     * The model to load; setting it turns the starter on. A path to a GGUF file, or a Hugging Face Hub model:
+     * 'owner/repo:Q4_K_M' (the repository's GGUF file of that quantization) or 'hf:owner/repo/file.gguf'. Hub
+     * models are downloaded once into the hub cache (see cache-dir); HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE
+     * apply.
      */
     private String model;
 
@@ -55,7 +58,8 @@ public class OffloadProperties implements Validator {
     private MemoryBudget prefixCache = MemoryBudget.AUTO;
 
     /**
-     * Directory for models downloaded from the Hugging Face Hub; unset = the hub cache of the environment.
+     * The Hugging Face hub cache that hub models are looked up in and downloaded to (the folder holding
+     * models--owner--repo folders); unset = HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub.
      */
     private Path cacheDir;
 

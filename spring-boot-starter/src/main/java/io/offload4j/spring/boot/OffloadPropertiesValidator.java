@@ -47,7 +47,8 @@ final class OffloadPropertiesValidator implements Validator {
 
     private static void model(String model, Errors errors) {
         if (model == null || model.isBlank()) {
-            reject(errors, "model", model, "must name the model to load: the path of a GGUF file");
+            reject(errors, "model", model, "must name the model to load: the path of a GGUF file"
+                    + ModelLocations.OTHER_FORMS);
             return;
         }
         if (ModelLocations.isHubSpec(model)) {

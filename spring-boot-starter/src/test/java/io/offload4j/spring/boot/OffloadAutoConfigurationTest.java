@@ -303,6 +303,38 @@ class OffloadAutoConfigurationTest {
         return junk;
     }
 
+    // --- Hugging Face Hub models ---
+
+    @Test
+    void aHubModelIsTakenFromTheConfiguredCacheDir() throws Exception {
+        // A hub cache laid out as huggingface_hub writes it; a cached file is used without any request.
+        Path cache = dir.resolve("hub-cache");
+        String commit = "0123456789abcdef0123456789abcdef01234567";
+        Path snapshot = cache.resolve("models--offload4j--tiny/snapshots/" + commit);
+        java.nio.file.Files.createDirectories(snapshot);
+        java.nio.file.Files.copy(tiny, snapshot.resolve("tiny.gguf"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        java.nio.file.Files.createDirectories(cache.resolve("models--offload4j--tiny/refs"));
+        java.nio.file.Files.writeString(cache.resolve("models--offload4j--tiny/refs/main"), commit);
+        runner.withPropertyValues("langchain4j.offload.model=hf:offload4j/tiny/tiny.gguf",
+                "langchain4j.offload.cache-dir=" + cache).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(OffloadEngine.class).modelName()).isEqualTo("tiny-llama");
+            assertThat(context.getBean(OffloadHealthIndicator.class).health().getDetails())
+                    .containsEntry("source", "hf:offload4j/tiny/tiny.gguf");
+        });
+    }
+
+    @Test
+    void aHubModelIsNotLookedUpBeforeItIsLoaded() {
+        // Not in this (empty) cache: with a deferred load, start-up neither fails nor touches the network.
+        runner.withPropertyValues("langchain4j.offload.model=offload4j/not-there:Q4_K_M",
+                "langchain4j.offload.cache-dir=" + dir.resolve("empty-cache"),
+                "langchain4j.offload.load-on-startup=false").run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(OffloadEngineHolder.class).ifLoaded()).isEmpty();
+        });
+    }
+
     // --- deferred loading ---
 
     @Test
