@@ -80,16 +80,24 @@ public class OffloadAutoConfiguration {
         return new ChatModelConfigurer(properties.getChatModel(), listeners.orderedStream().toList());
     }
 
-    /** The {@code offload} health contributor, when the application has Spring Boot's health support (actuator). */
+    /**
+     * The {@code offload} health contributor, when the application has Spring Boot's health support (actuator).
+     * Two levels, because Spring loads every condition of a class together: the enabled-check's condition class
+     * is itself part of that library, so it is only looked at once the library is known to be there.
+     */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnClass(HealthIndicator.class)
-    @ConditionalOnEnabledHealthIndicator("offload")
     static class HealthConfiguration {
 
-        @Bean
-        @ConditionalOnMissingBean(name = "offloadHealthIndicator")
-        OffloadHealthIndicator offloadHealthIndicator(OffloadEngineHolder engine, OffloadProperties properties) {
-            return new OffloadHealthIndicator(engine, properties.getModel());
+        @Configuration(proxyBeanMethods = false)
+        @ConditionalOnEnabledHealthIndicator("offload")
+        static class EnabledHealthConfiguration {
+
+            @Bean
+            @ConditionalOnMissingBean(name = "offloadHealthIndicator")
+            OffloadHealthIndicator offloadHealthIndicator(OffloadEngineHolder engine, OffloadProperties properties) {
+                return new OffloadHealthIndicator(engine, properties.getModel());
+            }
         }
     }
 

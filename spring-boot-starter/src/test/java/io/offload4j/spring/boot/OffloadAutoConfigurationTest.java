@@ -10,7 +10,6 @@ import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.binder.MeterBinder;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.GenerationListener;
@@ -35,7 +34,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.health.contributor.Health;
-import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
@@ -410,12 +408,13 @@ class OffloadAutoConfigurationTest {
             assertThat(context).hasSingleBean(OffloadHealthIndicator.class);
             assertThat(context).hasSingleBean(OffloadMetrics.class);
         });
-        withTiny().withClassLoader(new FilteredClassLoader(HealthIndicator.class)).run(context -> {
+        // Without the whole library (its annotations included), as in an application without actuator.
+        withTiny().withClassLoader(new FilteredClassLoader("org.springframework.boot.health")).run(context -> {
             assertThat(context).hasNotFailed();
             assertThat(context).doesNotHaveBean(OffloadHealthIndicator.class);
             assertThat(context).hasSingleBean(OffloadMetrics.class);
         });
-        withTiny().withClassLoader(new FilteredClassLoader(MeterBinder.class)).run(context -> {
+        withTiny().withClassLoader(new FilteredClassLoader("io.micrometer.core")).run(context -> {
             assertThat(context).hasNotFailed();
             assertThat(context).doesNotHaveBean(OffloadMetrics.class);
             assertThat(context).hasSingleBean(OffloadHealthIndicator.class);

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.health.contributor.Status;
@@ -50,7 +51,9 @@ class OffloadStarterApplicationTest {
 
     private static Path model;
 
-    @SpringBootApplication
+    /** An application with auto-configuration and no beans of its own (no component scan of the test classes). */
+    @SpringBootConfiguration
+    @EnableAutoConfiguration
     static class App {}
 
     @BeforeAll
