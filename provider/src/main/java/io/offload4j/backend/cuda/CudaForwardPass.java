@@ -41,7 +41,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
-import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -356,11 +355,14 @@ final class CudaForwardPass implements ForwardPass {
         return new Bandwidths(h2d, cpu);
     }
 
+    /** Physical memory from /proc/meminfo (CUDA here means Linux), else the heap limit as a conservative guess. */
     private static long physicalMemory() {
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
-            return os.getTotalMemorySize();
+        try (var lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/meminfo"))) {
+            return lines.filter(l -> l.startsWith("MemTotal:")).findFirst()
+                    .map(l -> Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024).orElseThrow();
+        } catch (java.io.IOException | RuntimeException e) {
+            return Runtime.getRuntime().maxMemory();
         }
-        return Runtime.getRuntime().maxMemory();
     }
 
     private String memoryReport(PlacementPlan plan, StreamingWeights placed, long otherDevice, long kvPerCache,

@@ -109,7 +109,8 @@ final class StreamingWeights implements AutoCloseable {
         int m = schedule.streamedCount();
         this.copyBegin = new CUevent[2][m];
         this.copyEnd = new CUevent[2][m];
-        this.resident = new ResidentBlockCache<>(n, Math.max(1, plan.residentBytes() + n * ALIGN),
+        // the cache weighs in whole KiB (rounded up per unit): 2 KiB of slack per unit keeps the pinned set within it
+        this.resident = new ResidentBlockCache<>(n, Math.max(1, plan.residentBytes() + n * 2048L),
                 DeviceBuffer::bytes, b -> cuMemFree(b.ptr()));
         try {
             for (int u = 0; u < n; u++) {
