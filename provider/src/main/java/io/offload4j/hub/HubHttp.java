@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.Flow;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Speaks the hub's HTTP protocol, as {@code huggingface_hub} does:
@@ -24,7 +26,8 @@ import java.util.concurrent.Flow;
  *   <li>file metadata from {@code HEAD {endpoint}/{repo}/resolve/{revision}/{path}}, following only redirects on the
  *       hub's own host (a renamed repository) and reading {@code X-Repo-Commit}, {@code X-Linked-Etag} / {@code ETag},
  *       {@code X-Linked-Size} / {@code Content-Length} and, for a redirect to a CDN, {@code Location};</li>
- *   <li>the file list from {@code GET {endpoint}/api/models/{repo}/revision/main} ({@code sha}, {@code siblings});</li>
+ *   <li>the file list: main's commit from {@code GET {endpoint}/api/models/{repo}/revision/main}, the files from
+ *       {@code GET {endpoint}/api/models/{repo}/tree/{commit}?recursive=true} (paginated);</li>
  *   <li>downloads by {@code GET}, optionally from a byte offset ({@code Range}), following redirects itself so that
  *       the {@code Authorization} header only ever goes to the hub's own host, never to a CDN.</li>
  * </ul>
@@ -40,7 +43,8 @@ final class HubHttp {
     }
 
     private static final int MAX_REDIRECTS = 10;
-    private static final java.util.regex.Pattern COMMIT = java.util.regex.Pattern.compile("[0-9a-f]{40}");
+    private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
+    private static final Pattern NEXT_LINK = Pattern.compile("<([^>]+)>\\s*;\\s*rel=\"?next\"?");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpClient client;
@@ -102,34 +106,77 @@ final class HubHttp {
         return new FileMetadata(commit, etag, size, location);
     }
 
-    /** The repository's files on main and main's commit. */
+    /**
+     * Main's commit and the paths of all files at that commit, asked for as {@code huggingface_hub}'s
+     * {@code snapshot_download} asks: the commit from {@code GET /api/models/{repo}/revision/main}, the files from
+     * {@code GET /api/models/{repo}/tree/{commit}?recursive=true&expand=false}, page by page along the {@code Link:
+     * <...>; rel="next"} headers. A hub without the tree API (404) is answered from the first response's
+     * {@code siblings}.
+     */
     Listing listing(RepoId repo) throws IOException, InterruptedException {
-        URI uri = URI.create(endpoint + "/api/models/" + repo + "/revision/" + HubCache.REVISION);
-        HttpResponse<byte[]> r = retry.call(() -> sendSameHost(uri, "GET", HttpResponse.BodyHandlers.ofByteArray()),
-                HttpResponse::statusCode);
+        HttpResponse<byte[]> r = getJson(URI.create(endpoint + "/api/models/" + repo + "/revision/" + HubCache.REVISION));
         if (r.statusCode() >= 300) {
             throw HubErrors.of(r.statusCode(), r.headers(), r.uri(), endpoint, repo, null, hasToken());
         }
-        JsonNode info;
+        JsonNode info = parse(r);
+        JsonNode sha = info.path("sha");
+        if (!sha.isTextual()) {
+            throw new ModelResolutionException(r.uri() + " answered JSON without 'sha': " + endpoint
+                    + " does not look like a Hugging Face hub; check HF_ENDPOINT");
+        }
+        String commit = checkCommit(sha.asText(), r.uri());
+        List<String> files = new ArrayList<>();
+        URI page = URI.create(endpoint + "/api/models/" + repo + "/tree/" + commit + "?recursive=true&expand=false");
+        for (int n = 0; page != null; n++) {
+            HttpResponse<byte[]> p = getJson(page);
+            if (n == 0 && p.statusCode() == 404 && info.path("siblings").isArray()) {
+                info.path("siblings").forEach(f -> {
+                    if (f.path("rfilename").isTextual()) {
+                        files.add(f.path("rfilename").asText());
+                    }
+                });
+                break;
+            }
+            if (p.statusCode() >= 300) {
+                throw HubErrors.of(p.statusCode(), p.headers(), p.uri(), endpoint, repo, null, hasToken());
+            }
+            JsonNode entries = parse(p);
+            if (!entries.isArray()) {
+                throw new ModelResolutionException(p.uri() + " answered " + entries.getNodeType() + " instead of a JSON array"
+                        + " of files: " + endpoint + " does not look like a Hugging Face hub; check HF_ENDPOINT");
+            }
+            for (JsonNode e : entries) {
+                if (e.path("type").asText().equals("file") && e.path("path").isTextual()) {
+                    files.add(e.path("path").asText());
+                }
+            }
+            page = nextPage(p);
+        }
+        return new Listing(commit, List.copyOf(files));
+    }
+
+    private HttpResponse<byte[]> getJson(URI uri) throws IOException, InterruptedException {
+        return retry.call(() -> sendSameHost(uri, "GET", HttpResponse.BodyHandlers.ofByteArray()), HttpResponse::statusCode);
+    }
+
+    private JsonNode parse(HttpResponse<byte[]> r) {
         try {
-            info = JSON.readTree(r.body());
+            return JSON.readTree(r.body());
         } catch (IOException e) {
             throw new ModelResolutionException(r.uri() + " did not answer JSON (" + e.getMessage() + "): " + endpoint
                     + " does not look like a Hugging Face hub; check HF_ENDPOINT", e);
         }
-        JsonNode sha = info.path("sha");
-        JsonNode siblings = info.path("siblings");
-        if (!sha.isTextual() || !siblings.isArray()) {
-            throw new ModelResolutionException(r.uri() + " answered JSON without 'sha' and 'siblings': " + endpoint
-                    + " does not look like a Hugging Face hub; check HF_ENDPOINT");
-        }
-        List<String> files = new ArrayList<>();
-        for (JsonNode s : siblings) {
-            if (s.path("rfilename").isTextual()) {
-                files.add(s.path("rfilename").asText());
+    }
+
+    /** The {@code rel="next"} target of a {@code Link} header (RFC 8288, as GitHub and the hub write it), or null. */
+    static URI nextPage(HttpResponse<?> r) {
+        for (String link : r.headers().allValues("Link")) {
+            Matcher m = NEXT_LINK.matcher(link);
+            if (m.find()) {
+                return r.uri().resolve(m.group(1));
             }
         }
-        return new Listing(checkCommit(sha.asText(), r.uri()), List.copyOf(files));
+        return null;
     }
 
     /**

@@ -80,14 +80,23 @@ class ModelResolverSpecTest {
         Path p = r.resolve(GGUF_REPO + ":q8_0"); // mmproj-llm-Q8_0.gguf is a projector, not the model
         assertEquals("llm-Q8_0.gguf", p.getFileName().toString());
         assertArrayEquals(bytes(8_000, 3), Files.readAllBytes(p));
-        assertEquals(List.of("/api/models/" + GGUF_REPO + "/revision/main", "/" + GGUF_REPO + "/resolve/" + hub.commit(GGUF_REPO)
-                + "/llm-Q8_0.gguf"), hub.requests("hub").stream().map(FakeHub.Request::path).toList());
+        String tree = "/api/models/" + GGUF_REPO + "/tree/" + hub.commit(GGUF_REPO);
+        // 7 files and the folder "big": three pages of three, followed along the Link headers.
+        assertEquals(List.of("/api/models/" + GGUF_REPO + "/revision/main", tree, tree, tree, "/" + GGUF_REPO + "/resolve/"
+                + hub.commit(GGUF_REPO) + "/llm-Q8_0.gguf"), hub.requests("hub").stream().map(FakeHub.Request::path).toList());
         assertEquals(hub.commit(GGUF_REPO), Files.readString(cache.resolve("models--acme--llm-GGUF/refs/main")));
 
         hub.clearRequests();
         assertEquals(p, r.resolve("hf:" + GGUF_REPO + ":Q8_0"));
         assertEquals(List.of(), hub.requests(), "answered from the cache");
         assertEquals("llm-Q4_K_M.gguf", r.resolve(GGUF_REPO + ":Q4_K_M").getFileName().toString());
+    }
+
+    @Test
+    void aHubWithoutTheTreeApiIsListedFromSiblings() {
+        hub.treeApi = false;
+        Path p = resolver(hub, cache).build().resolve(GGUF_REPO + ":Q4_K_S");
+        assertEquals("llm-Q4_K_S.gguf", p.getFileName().toString());
     }
 
     @Test

@@ -30,6 +30,7 @@ import java.util.regex.Pattern;
  * {@code GET /{repo}/resolve/{revision}/{path}} with {@code X-Repo-Commit}, {@code ETag} (git SHA-1) or, for LFS files,
  * {@code X-Linked-Etag} (SHA-256), {@code X-Linked-Size} and a 302 to a second server, the "CDN", which serves
  * {@code Range} requests with 206; {@code GET /api/models/{repo}/revision/main} with {@code sha} and {@code siblings};
+ * {@code GET /api/models/{repo}/tree/{revision}?recursive=true} paginated with {@code Link} headers;
  * 401/403/404 with {@code X-Error-Code}. Every request is recorded, and faults can be switched on: a connection
  * dropped mid-body, a corrupted body, a server that ignores {@code Range}, server errors, a stalled body.
  */
@@ -48,6 +49,7 @@ public final class FakeHub implements AutoCloseable {
 
     private static final Pattern RESOLVE = Pattern.compile("/([^/]+/[^/]+)/resolve/([^/]+)/(.+)");
     private static final Pattern API = Pattern.compile("/api/models/([^/]+/[^/]+)/revision/([^/]+)");
+    private static final Pattern TREE = Pattern.compile("/api/models/([^/]+/[^/]+)/tree/([^/]+)");
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-");
 
     private final HttpServer hub;
@@ -68,12 +70,17 @@ public final class FakeHub implements AutoCloseable {
     public final AtomicInteger serverError = new AtomicInteger();
     public final AtomicInteger stallMidBody = new AtomicInteger();
     public final AtomicInteger expireLink = new AtomicInteger();
+    /** Files per page of the tree API (pages are linked with {@code Link: <...>; rel="next"}). */
+    public volatile int treePageSize = 3;
+    /** Off: the tree API answers 404, as on a hub that only has {@code siblings}. */
+    public volatile boolean treeApi = true;
     /** Where a dropped or stalled body stops, in bytes from the start of the body. */
     public volatile int faultAfterBytes = 100;
 
     public FakeHub() throws IOException {
         hub = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        cdn = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        // The CDN is "localhost", the hub 127.0.0.1: different host names, as with the real hub and its CDN.
+        cdn = HttpServer.create(new InetSocketAddress(InetAddress.getByName("localhost"), 0), 0);
         hub.createContext("/", this::handleHub);
         cdn.createContext("/", this::handleCdn);
         hub.setExecutor(executor);
@@ -88,7 +95,7 @@ public final class FakeHub implements AutoCloseable {
     }
 
     public URI cdnEndpoint() {
-        return URI.create("http://127.0.0.1:" + cdn.getAddress().getPort());
+        return URI.create("http://localhost:" + cdn.getAddress().getPort());
     }
 
     /** Adds (or replaces) a file; LFS files are served through the CDN. Each change makes a new commit. */
@@ -151,8 +158,11 @@ public final class FakeHub implements AutoCloseable {
             String path = URLDecoder.decode(ex.getRequestURI().getRawPath(), StandardCharsets.UTF_8);
             Matcher api = API.matcher(path);
             Matcher resolve = RESOLVE.matcher(path);
+            Matcher tree = TREE.matcher(path);
             if (api.matches()) {
                 listing(ex, api.group(1));
+            } else if (tree.matches() && treeApi) {
+                tree(ex, tree.group(1), tree.group(2));
             } else if (resolve.matches()) {
                 resolve(ex, resolve.group(1), resolve.group(2), resolve.group(3));
             } else {
@@ -171,6 +181,60 @@ public final class FakeHub implements AutoCloseable {
             json.append(i == 0 ? "" : ",").append("{\"rfilename\":\"").append(paths.get(i)).append("\"}");
         }
         byte[] body = json.append("]}").toString().getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(200, body.length);
+        ex.getResponseBody().write(body);
+    }
+
+    /** {@code /api/models/{repo}/tree/{commit}?recursive=true}: files and folders, paginated by a cursor. */
+    private void tree(HttpExchange ex, String repo, String revision) throws IOException {
+        if (!readable(ex, repo)) {
+            return;
+        }
+        if (!revision.equals(commits.get(repo)) && !revision.equals("main")) {
+            send(ex, 404, "RevisionNotFound", "Invalid rev id: " + revision);
+            return;
+        }
+        String query = ex.getRequestURI().getRawQuery() == null ? "" : ex.getRequestURI().getRawQuery();
+        if (!query.contains("recursive=true")) {
+            send(ex, 400, "BadRequest", "this fake hub only lists recursively");
+            return;
+        }
+        java.util.TreeSet<String> entries = new java.util.TreeSet<>();
+        Map<String, RepoFile> files = repos.get(repo);
+        for (String path : files.keySet()) {
+            entries.add(path);
+            for (int i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
+                entries.add(path.substring(0, i) + "/"); // a folder
+            }
+        }
+        List<String> all = new ArrayList<>(entries);
+        Matcher cursor = Pattern.compile("cursor=(\\d+)").matcher(query);
+        int from = cursor.find() ? Integer.parseInt(cursor.group(1)) : 0;
+        int to = Math.min(all.size(), from + treePageSize);
+        StringBuilder json = new StringBuilder("[");
+        for (int i = from; i < to; i++) {
+            String e = all.get(i);
+            json.append(i == from ? "" : ",");
+            if (e.endsWith("/")) {
+                json.append("{\"type\":\"directory\",\"oid\":\"0\",\"size\":0,\"path\":\"")
+                        .append(e, 0, e.length() - 1).append("\"}");
+            } else {
+                RepoFile f = files.get(e);
+                json.append("{\"type\":\"file\",\"oid\":\"").append(f.gitSha1()).append("\",\"size\":")
+                        .append(f.content().length).append(",\"path\":\"").append(e).append('"');
+                if (f.lfs()) {
+                    json.append(",\"lfs\":{\"oid\":\"").append(f.sha256()).append("\",\"size\":")
+                            .append(f.content().length).append(",\"pointerSize\":130}");
+                }
+                json.append('}');
+            }
+        }
+        if (to < all.size()) {
+            ex.getResponseHeaders().set("Link", "<" + endpoint() + ex.getRequestURI().getRawPath()
+                    + "?recursive=true&expand=false&cursor=" + to + ">; rel=\"next\"");
+        }
+        byte[] body = json.append(']').toString().getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", "application/json");
         ex.sendResponseHeaders(200, body.length);
         ex.getResponseBody().write(body);
