@@ -309,8 +309,9 @@ final class CudaForwardPass implements ForwardPass {
 
     /**
      * Host → device bandwidth from pinned memory (a 256 MiB copy, timed), and the CPU's weight bandwidth at one
-     * token (a fused dot product over a block's matrix on one thread, times the processors), both only when the
-     * model does not fit the budget: they matter to the planner only then.
+     * token (a fused dot product over a block's matrix on one thread, times the processors: an upper bound, since
+     * the cores share the memory bus), both only when the model does not fit the budget: they matter to the planner
+     * only then. Costs about 0.2 s.
      */
     private Bandwidths measureBandwidths(ModelWeights w, StreamingWeights.UnitLayout[] units, long budget) {
         long total = 0;
@@ -343,10 +344,15 @@ final class CudaForwardPass implements ForwardPass {
         RowKernel kernel = CpuKernels.of(m.type());
         float[] xs = new float[m.cols()];
         java.util.Arrays.fill(xs, 0.01f);
+        float sink = 0;
+        // 150 ms of warm-up lets the JIT compile the kernel; the next 50 ms are measured
+        long warm = System.nanoTime();
+        for (int r = 0; System.nanoTime() - warm < 150_000_000L; r = (r + 1) % m.rows()) {
+            sink += kernel.dot(m.data(), (long) r * m.rowBytes(), xs, 0, m.cols());
+        }
         long read = 0;
         long t0 = System.nanoTime();
-        float sink = 0;
-        for (int r = 0; System.nanoTime() - t0 < 20_000_000L; r = (r + 1) % m.rows()) {
+        for (int r = 0; System.nanoTime() - t0 < 50_000_000L; r = (r + 1) % m.rows()) {
             sink += kernel.dot(m.data(), (long) r * m.rowBytes(), xs, 0, m.cols());
             read += m.rowBytes();
         }
