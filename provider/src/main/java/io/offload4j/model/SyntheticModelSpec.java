@@ -38,6 +38,15 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
                 8192, q, false, 8);
     }
 
+    /**
+     * LLaMA-30B's block shape (6656 wide, 60 blocks, FFN 17920, 52 heads of 128) with 4 KV heads and a 32000-token
+     * vocabulary: about 32.5 B parameters, 18 GiB as Q4_K_M. For offloading benchmarks.
+     */
+    public static SyntheticModelSpec llama_30b(QuantPreset q) {
+        return new SyntheticModelSpec("synthetic-llama-30b", Architecture.LLAMA, 6656, 60, 17920, 52, 4, 128, 32000,
+                4096, q, false, 30);
+    }
+
     /** A ~410M-parameter llama that CPU benchmarks can run on two cores. */
     public static SyntheticModelSpec small(QuantPreset q) {
         return new SyntheticModelSpec("synthetic-llama-410m", Architecture.LLAMA, 1024, 24, 4096, 16, 4, 64, 32000,

@@ -126,6 +126,7 @@ public final class OffloadBenchmark {
             case "small" -> SyntheticModelSpec.small(q);
             case "llama32-3b" -> SyntheticModelSpec.llama32_3b(q);
             case "llama3-8b" -> SyntheticModelSpec.llama3_8b(q);
+            case "llama-30b" -> SyntheticModelSpec.llama_30b(q);
             default -> throw new IllegalArgumentException("unknown shape " + shape);
         };
     }
