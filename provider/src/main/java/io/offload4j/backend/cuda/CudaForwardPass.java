@@ -450,7 +450,7 @@ final class CudaForwardPass implements ForwardPass {
             }
         }
         kernels.qkvPost(stream, q, k, v, b.qBias(), b.kBias(), b.vBias(), b.qNorm(), b.kNorm(), invFreq,
-                c.ropeDimensions(), c.architecture().ropeLayout() == RopeLayout.HALVES, eps, params, kc, vc,
+                c.ropeDimensions(), c.ropeLayout() == RopeLayout.HALVES, eps, params, kc, vc,
                 c.headCount(), c.headCountKv(), c.headDim(), count);
         if (count == 1) {
             kernels.attnDecode(stream, q, kc, vc, params, partial, counters, attn, c.headCount(), c.headCountKv(),
