@@ -12,7 +12,7 @@ record CliOptions(Path model, String prompt, String system, boolean raw, int max
     static final String USAGE = """
             Usage: offload4j-chat --model PATH [options]
 
-              --model PATH          GGUF model file (required)
+              --model PATH          GGUF model file or Hugging Face model directory (required)
               --prompt TEXT         one-shot: answer TEXT and exit (without it: interactive chat)
               --system TEXT         system message for chat mode
               --raw                 plain completion: no chat template, BOS as the model's metadata says
