@@ -5,6 +5,7 @@ import io.offload4j.backend.Backends;
 import io.offload4j.offload.OffloadStats;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
+import io.offload4j.gguf.GgufMetadata;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
 import io.offload4j.tokenizer.Tokenizer;
@@ -37,10 +38,13 @@ public final class InferenceEngine implements AutoCloseable {
     private boolean closed;
     private boolean resourcesClosed;
     private volatile ChatPrompts chatPrompts;
+    /** Tokenizer and chat template keys: the GGUF file's metadata, or those converted from a Hugging Face directory. */
+    private final GgufMetadata tokenizerMetadata;
 
-    private InferenceEngine(Model model, Tokenizer tokenizer, Backend backend, ForwardPass pass, int contextLength,
-                            EngineOptions options) {
+    private InferenceEngine(Model model, GgufMetadata tokenizerMetadata, Tokenizer tokenizer, Backend backend,
+                            ForwardPass pass, int contextLength, EngineOptions options) {
         this.model = model;
+        this.tokenizerMetadata = tokenizerMetadata;
         this.tokenizer = tokenizer;
         this.backend = backend;
         this.pass = pass;
@@ -62,7 +66,10 @@ public final class InferenceEngine implements AutoCloseable {
         return Math.max(EngineOptions.MIN_AUTO_PREFIX_CACHE_BYTES, 2 * perPosition * contextLength);
     }
 
-    /** Loads a GGUF model file. */
+    /**
+     * Loads a model: a GGUF file, or a Hugging Face model directory (config.json, *.safetensors in F32/F16/BF16,
+     * tokenizer.json, optionally tokenizer_config.json / chat_template.jinja).
+     */
     public static InferenceEngine load(Path modelPath, EngineOptions options) {
         return load(modelPath, options, (pass, tokenizer) -> pass);
     }
@@ -73,10 +80,11 @@ public final class InferenceEngine implements AutoCloseable {
      */
     static InferenceEngine load(Path modelPath, EngineOptions options,
                                 BiFunction<ForwardPass, Tokenizer, ForwardPass> passDecorator) {
-        Model model = Model.load(modelPath);
+        Model model = ModelFiles.load(modelPath);
         Backend backend = null;
         try {
-            Tokenizer tokenizer = Tokenizers.fromGguf(model.metadata());
+            GgufMetadata tokenizerMetadata = ModelFiles.tokenizerMetadata(model);
+            Tokenizer tokenizer = Tokenizers.fromGguf(tokenizerMetadata);
             ModelConfig c = model.config();
             if (tokenizer.vocabularySize() != c.vocabularySize()) {
                 throw new io.offload4j.gguf.ModelFormatException(modelPath, "the tokenizer has "
@@ -88,7 +96,7 @@ public final class InferenceEngine implements AutoCloseable {
             backend = Backends.create(options.device(), options.threads());
             ForwardPass pass = passDecorator.apply(backend.prepare(model, context,
                     Math.min(options.chunkTokens(), context), options.offload()), tokenizer);
-            return new InferenceEngine(model, tokenizer, backend, pass, context, options);
+            return new InferenceEngine(model, tokenizerMetadata, tokenizer, backend, pass, context, options);
         } catch (RuntimeException e) {
             if (backend != null) {
                 backend.close();
@@ -120,7 +128,7 @@ public final class InferenceEngine implements AutoCloseable {
             synchronized (this) {
                 p = chatPrompts;
                 if (p == null) {
-                    p = new ChatPrompts(tokenizer, ChatTemplates.forModel(model.metadata()));
+                    p = new ChatPrompts(tokenizer, ChatTemplates.forModel(tokenizerMetadata));
                     chatPrompts = p;
                 }
             }

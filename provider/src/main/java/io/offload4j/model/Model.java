@@ -1,35 +1,47 @@
 package io.offload4j.model;
 
-import io.offload4j.gguf.GgmlType;
 import io.offload4j.gguf.GgufFile;
 import io.offload4j.gguf.GgufMetadata;
 import io.offload4j.gguf.GgufTensorInfo;
 import io.offload4j.gguf.ModelFormatException;
-import io.offload4j.quant.CpuKernels;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
- * A loaded model: its config, its weights (views of the memory-mapped GGUF file) and the file's
- * metadata (for the tokenizer and chat template). Closing it releases the mapping; nothing read
- * from it may be used afterwards.
+ * A loaded model: its config, its weights (views of the memory-mapped GGUF file or safetensors shards) and
+ * its metadata in GGUF form (for a Hugging Face directory: the keys its config.json amounts to). Closing it
+ * releases the mappings; nothing read from it may be used afterwards.
  */
 public final class Model implements AutoCloseable {
 
+    private final Path path;
+    private final GgufMetadata metadata;
     private final GgufFile file;
+    private final AutoCloseable resources;
     private final ModelConfig config;
     private final ModelWeights weights;
 
-    private Model(GgufFile file, ModelConfig config, ModelWeights weights) {
+    private Model(Path path, GgufMetadata metadata, GgufFile file, AutoCloseable resources, ModelConfig config,
+                  ModelWeights weights) {
+        this.path = path;
+        this.metadata = metadata;
         this.file = file;
+        this.resources = resources;
         this.config = config;
         this.weights = weights;
     }
 
-    /** Maps and validates a GGUF model. Every tensor the architecture needs is checked for presence and shape. */
+    /**
+     * Maps and validates a model: a GGUF file, or a Hugging Face model directory ({@code config.json} and
+     * {@code *.safetensors}, see {@link HuggingFaceModels}). Every tensor the architecture needs is checked
+     * for presence and shape.
+     */
     public static Model load(Path path) {
+        if (Files.isDirectory(path)) {
+            return HuggingFaceModels.load(path);
+        }
         GgufFile file = GgufFile.open(path);
         try {
             return fromFile(file);
@@ -39,7 +51,7 @@ public final class Model implements AutoCloseable {
         }
     }
 
-    /** Builds a model over an open file, taking ownership of it. */
+    /** Builds a model over an open GGUF file, taking ownership of it. */
     public static Model fromFile(GgufFile file) {
         GgufMetadata md = file.metadata();
         Path path = file.path();
@@ -51,7 +63,17 @@ public final class Model implements AutoCloseable {
         int vocab = md.has("tokenizer.ggml.tokens") ? md.getArray("tokenizer.ggml.tokens").length()
                 : embd != null ? (int) embd.dim(1) : 0;
         ModelConfig config = ModelConfig.fromMetadata(path, md, vocab);
-        TensorBinder t = new TensorBinder(file);
+        return assemble(path, md, file, file, config, new GgufTensorSource(file));
+    }
+
+    /**
+     * Binds every tensor {@code config} needs from {@code source} (GGUF names) into a model owning
+     * {@code resources}. The output projection is the embedding when the source has no {@code output.weight}.
+     */
+    static Model assemble(Path path, GgufMetadata md, GgufFile file, AutoCloseable resources, ModelConfig config,
+                          TensorSource source) {
+        TensorBinder t = new TensorBinder(source, config.architecture().ggufName());
+        int vocab = config.vocabularySize();
         int dim = config.embeddingLength();
         Weight tokenEmbedding = t.matrix("token_embd.weight", vocab, dim);
         List<BlockWeights> blocks = new ArrayList<>(config.blockCount());
@@ -59,12 +81,11 @@ public final class Model implements AutoCloseable {
             blocks.add(block(t, config, i));
         }
         float[] outputNorm = t.vector("output_norm.weight", dim);
-        boolean tied = !file.tensors().containsKey("output.weight");
+        boolean tied = !t.has("output.weight");
         Weight output = tied ? tokenEmbedding : t.matrix("output.weight", vocab, dim);
-        float[] ropeFreqs = file.tensors().containsKey("rope_freqs.weight")
-                ? t.vector("rope_freqs.weight", config.ropeDimensions() / 2) : null;
-        return new Model(file, config, new ModelWeights(tokenEmbedding, List.copyOf(blocks), outputNorm, output, tied,
-                ropeFreqs));
+        float[] ropeFreqs = t.has("rope_freqs.weight") ? t.vector("rope_freqs.weight", config.ropeDimensions() / 2) : null;
+        return new Model(path, md, file, resources, config,
+                new ModelWeights(tokenEmbedding, List.copyOf(blocks), outputNorm, output, tied, ropeFreqs));
     }
 
     private static BlockWeights block(TensorBinder t, ModelConfig c, int i) {
@@ -96,74 +117,41 @@ public final class Model implements AutoCloseable {
         return weights;
     }
 
+    /** The GGUF metadata; for a Hugging Face directory, the GGUF keys its config.json amounts to (no tokenizer keys). */
     public GgufMetadata metadata() {
-        return file.metadata();
+        return metadata;
     }
 
+    /** Whether the weights come from a GGUF file ({@link #file()}) rather than a safetensors directory. */
+    public boolean isGguf() {
+        return file != null;
+    }
+
+    /**
+     * The GGUF file.
+     *
+     * @throws IllegalStateException for a model loaded from a safetensors directory
+     */
     public GgufFile file() {
+        if (file == null) {
+            throw new IllegalStateException(path + " is a Hugging Face safetensors directory, not a GGUF file");
+        }
         return file;
     }
 
+    /** The GGUF file, or the Hugging Face model directory. */
     public Path path() {
-        return file.path();
+        return path;
     }
 
     @Override
     public void close() {
-        file.close();
-    }
-
-    /** Looks up tensors by name and checks their shape against the config. */
-    private static final class TensorBinder {
-        private final GgufFile file;
-
-        TensorBinder(GgufFile file) {
-            this.file = file;
-        }
-
-        private GgufTensorInfo require(String name, long... expectedDims) {
-            GgufTensorInfo info = file.tensors().get(name);
-            if (info == null) {
-                throw new ModelFormatException(file.path(), "tensor '" + name + "' is missing; a "
-                        + file.metadata().getString("general.architecture") + " model of this shape needs it with shape "
-                        + Arrays.toString(expectedDims) + " (incomplete or mis-converted file?)");
-            }
-            long[] dims = info.dims();
-            long[] expectedTrimmed = expectedDims;
-            if (!Arrays.equals(trimTrailingOnes(dims), trimTrailingOnes(expectedTrimmed))) {
-                throw new ModelFormatException(file.path(), "tensor '" + name + "' has shape " + Arrays.toString(dims)
-                        + ", expected " + Arrays.toString(expectedDims) + " (ggml order: row length first) from the"
-                        + " model's metadata; the file's metadata and tensors disagree");
-            }
-            return info;
-        }
-
-        Weight matrix(String name, int rows, int cols) {
-            GgufTensorInfo info = require(name, cols, rows);
-            return new Weight(name, info.type(), rows, cols, file.tensorData(info));
-        }
-
-        float[] vector(String name, int length) {
-            GgufTensorInfo info = require(name, length);
-            if (!CpuKernels.isSupported(info.type())) {
-                throw new ModelFormatException(file.path(), "tensor '" + name + "' is stored as " + info.type()
-                        + ", which cannot be decoded; supported: " + CpuKernels.supported());
-            }
-            float[] values = new float[length];
-            if (length % info.type().blockSize() != 0 && info.type() != GgmlType.F32) {
-                throw new ModelFormatException(file.path(), "tensor '" + name + "' length " + length
-                        + " is not a whole number of " + info.type() + " blocks");
-            }
-            CpuKernels.scalar(info.type()).dequantize(file.tensorData(info), 0, values, 0, length);
-            return values;
-        }
-
-        private static long[] trimTrailingOnes(long[] dims) {
-            int n = dims.length;
-            while (n > 1 && dims[n - 1] == 1) {
-                n--;
-            }
-            return Arrays.copyOf(dims, n);
+        try {
+            resources.close();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("closing " + path + " failed", e);
         }
     }
 }

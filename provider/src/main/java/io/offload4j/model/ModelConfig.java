@@ -13,6 +13,9 @@ import java.util.Locale;
  * @param valueHeadDim      size of one V head ({@code attention.value_length})
  * @param ropeDimensions    leading dimensions of each head that RoPE rotates
  * @param contextLength     the context length the model was trained for
+ * @param ropeLayout        which dimensions RoPE pairs: the architecture's for GGUF files (whose llama Q/K rows
+ *                          llama.cpp permuted for adjacent pairs), {@link RopeLayout#HALVES} for Hugging Face
+ *                          checkpoints of every architecture (their Q/K rows are as trained, for rotate-half)
  */
 public record ModelConfig(
         String name,
@@ -29,7 +32,19 @@ public record ModelConfig(
         int vocabularySize,
         int ropeDimensions,
         float ropeFreqBase,
-        RopeScaling ropeScaling) {
+        RopeScaling ropeScaling,
+        RopeLayout ropeLayout) {
+
+    public ModelConfig {
+        java.util.Objects.requireNonNull(ropeLayout, "ropeLayout");
+    }
+
+    /** The same config with RoPE pairing the dimensions as {@code layout} says. */
+    public ModelConfig withRopeLayout(RopeLayout layout) {
+        return new ModelConfig(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv,
+                headDim, valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
+                layout);
+    }
 
     public int queryDim() {
         return headCount * headDim;
@@ -80,7 +95,7 @@ public record ModelConfig(
         RopeScaling scaling = ropeScaling(file, md, p);
         String name = md.optString("general.name").orElse(file.getFileName().toString());
         return new ModelConfig(name, arch, dim, blocks, ffn, heads, kvHeads, headDim, valueHeadDim, eps, ctx,
-                vocabularySize, ropeDims, base, scaling);
+                vocabularySize, ropeDims, base, scaling, arch.ropeLayout());
     }
 
     private static RopeScaling ropeScaling(Path file, GgufMetadata md, String p) {

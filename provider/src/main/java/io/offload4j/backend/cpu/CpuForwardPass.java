@@ -264,7 +264,7 @@ final class CpuForwardPass implements ForwardPass {
     private void applyRope(float[] vectors, int count, int heads) {
         int hd = config.headDim();
         int half = inverseFrequencies.length;
-        boolean adjacent = config.architecture().ropeLayout() == RopeLayout.ADJACENT_PAIRS;
+        boolean adjacent = config.ropeLayout() == RopeLayout.ADJACENT_PAIRS;
         for (int t = 0; t < count; t++) {
             for (int h = 0; h < heads; h++) {
                 int base = (t * heads + h) * hd;

@@ -861,7 +861,7 @@ final class CudaForwardPass implements ForwardPass {
         CUdeviceptr vr = v.withByteOffset(4L * row * c.valueDim());
         CUdeviceptr out = attn.withByteOffset(4L * row * c.queryDim());
         kernels.qkvPost(stream, qr, kr, vr, b.qBias(), b.kBias(), b.vBias(), b.qNorm(), b.kNorm(), invFreq,
-                c.ropeDimensions(), c.architecture().ropeLayout() == RopeLayout.HALVES, c.rmsNormEps(), p, kc, vc,
+                c.ropeDimensions(), c.ropeLayout() == RopeLayout.HALVES, c.rmsNormEps(), p, kc, vc,
                 c.headCount(), c.headCountKv(), c.headDim(), count);
         if (count == 1) {
             kernels.attnDecode(stream, qr, kc, vc, p, partial, counters, out, c.headCount(), c.headCountKv(),

@@ -102,8 +102,8 @@ final class ReferenceTransformer {
         int rd = c.ropeDimensions();
         for (int i = 0; i < rd / 2; i++) {
             double theta = pos * Math.pow(c.ropeFreqBase(), -2.0 * i / rd);
-            int a = head * hd + (c.architecture().ropeLayout() == RopeLayout.ADJACENT_PAIRS ? 2 * i : i);
-            int b = c.architecture().ropeLayout() == RopeLayout.ADJACENT_PAIRS ? a + 1 : a + rd / 2;
+            int a = head * hd + (c.ropeLayout() == RopeLayout.ADJACENT_PAIRS ? 2 * i : i);
+            int b = c.ropeLayout() == RopeLayout.ADJACENT_PAIRS ? a + 1 : a + rd / 2;
             double x0 = vec[a];
             double x1 = vec[b];
             vec[a] = x0 * Math.cos(theta) - x1 * Math.sin(theta);

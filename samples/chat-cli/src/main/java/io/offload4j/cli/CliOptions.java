@@ -12,7 +12,8 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
     static final String USAGE = """
             Usage: offload4j-chat --model MODEL [options]
 
-              --model MODEL         the model (required): a GGUF file, or one from Hugging Face, downloaded once
+              --model MODEL         the model (required): a GGUF file, a Hugging Face model
+                                    directory (config.json + *.safetensors), or one from Hugging Face, downloaded once
                                     into the Hugging Face cache with a progress bar:
                                       hf:owner/repo/file.gguf   that file (also hf:owner/repo/sub/dir/file.gguf)
                                       owner/repo:Q4_K_M         the repo's GGUF file of that quantization

@@ -1,0 +1,319 @@
+package io.offload4j.model;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.offload4j.gguf.GgufMetadata;
+import io.offload4j.gguf.GgufValueType;
+import io.offload4j.gguf.ModelFormatException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A Hugging Face {@code config.json} of a supported decoder, read and checked with its own key names, and
+ * translated into the GGUF metadata llama.cpp's converter would write for it — so that {@link ModelConfig}
+ * interprets both formats with the same code. Both the transformers 4 ({@code rope_theta},
+ * {@code rope_scaling}) and the transformers 5 ({@code rope_parameters}) spellings of RoPE are read.
+ *
+ * @param metadata          {@code general.*} and {@code <arch>.*} keys
+ * @param vocabularySize    {@code vocab_size}: rows of the embedding
+ * @param tiedEmbeddings    {@code tie_word_embeddings}
+ * @param ropeFactors       Llama 3.1-style per-frequency divisors computed from {@code rope_scaling} of type
+ *                          {@code llama3}, exactly as llama.cpp's converter computes its {@code rope_freqs} tensor; or null
+ */
+record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata metadata, int vocabularySize,
+                         boolean tiedEmbeddings, float[] ropeFactors) {
+
+    /** {@code architectures[0]} values and {@code model_type}s this engine runs. */
+    private static final Map<String, Architecture> ARCHITECTURES = Map.of(
+            "LlamaForCausalLM", Architecture.LLAMA,
+            "MistralForCausalLM", Architecture.LLAMA,
+            "Qwen2ForCausalLM", Architecture.QWEN2,
+            "Qwen3ForCausalLM", Architecture.QWEN3);
+    private static final Map<String, Architecture> MODEL_TYPES = Map.of(
+            "llama", Architecture.LLAMA, "mistral", Architecture.LLAMA,
+            "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3);
+    static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM";
+
+    static HuggingFaceConfig read(Path file, String modelName) {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(Files.readString(file));
+        } catch (JsonProcessingException e) {
+            throw new ModelFormatException(file, "is not valid JSON (" + e.getOriginalMessage() + " at line "
+                    + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")", e);
+        } catch (IOException e) {
+            throw new ModelFormatException(file, "cannot be read: " + e.getMessage(), e);
+        }
+        if (root == null || !root.isObject()) {
+            throw new ModelFormatException(file, "is not a JSON object; expected a transformers model config");
+        }
+        return new Reader(file, root).read(modelName);
+    }
+
+    /** Reads the keys, each error naming the key and what was found. */
+    private record Reader(Path file, JsonNode root) {
+
+        HuggingFaceConfig read(String modelName) {
+            Architecture arch = architecture();
+            String family = architectureName();
+            String act = string("hidden_act", "silu");
+            if (!act.equals("silu")) {
+                throw fail("key 'hidden_act' is '" + act + "'; " + family + " models run here use silu (SwiGLU)");
+            }
+            if (bool("mlp_bias", false)) {
+                throw fail("key 'mlp_bias' is true; MLP biases are not supported");
+            }
+            if (arch != Architecture.QWEN2 && bool("attention_bias", false)) {
+                throw fail("key 'attention_bias' is true; attention biases are supported only for Qwen2ForCausalLM");
+            }
+            int hidden = positive("hidden_size");
+            int ffn = positive("intermediate_size");
+            int layers = positive("num_hidden_layers");
+            int heads = positive("num_attention_heads");
+            int kvHeads = has("num_key_value_heads") ? positive("num_key_value_heads") : heads;
+            if (heads % kvHeads != 0) {
+                throw fail("key 'num_attention_heads' (" + heads + ") is not a multiple of 'num_key_value_heads' ("
+                        + kvHeads + ")");
+            }
+            int headDim;
+            if (has("head_dim")) {
+                headDim = positive("head_dim");
+            } else if (hidden % heads != 0) {
+                throw fail("key 'hidden_size' (" + hidden + ") is not a multiple of 'num_attention_heads' (" + heads
+                        + ") and no 'head_dim' is given");
+            } else {
+                headDim = hidden / heads;
+            }
+            if (headDim % 2 != 0) {
+                throw fail("the head size is " + headDim + "; RoPE needs an even head size");
+            }
+            JsonNode partial = value("partial_rotary_factor");
+            if (partial != null && partial.asDouble() != 1.0) {
+                throw fail("key 'partial_rotary_factor' is " + partial + "; only full rotary embeddings (1.0) are supported");
+            }
+            int vocab = positive("vocab_size");
+            int context = has("max_position_embeddings") ? positive("max_position_embeddings") : 2048;
+            float eps = (float) number("rms_norm_eps", 1e-6);
+            if (!(eps > 0)) {
+                throw fail("key 'rms_norm_eps' is " + eps + "; expected a positive number");
+            }
+            boolean tied = bool("tie_word_embeddings", false);
+
+            String a = arch.ggufName();
+            Map<String, GgufMetadata.Entry> m = new LinkedHashMap<>();
+            put(m, "general.architecture", GgufValueType.STRING, a);
+            put(m, "general.name", GgufValueType.STRING, modelName);
+            put(m, "general.source.format", GgufValueType.STRING, "safetensors (Hugging Face " + family + ")");
+            put(m, a + ".context_length", GgufValueType.UINT32, (long) context);
+            put(m, a + ".embedding_length", GgufValueType.UINT32, (long) hidden);
+            put(m, a + ".block_count", GgufValueType.UINT32, (long) layers);
+            put(m, a + ".feed_forward_length", GgufValueType.UINT32, (long) ffn);
+            put(m, a + ".attention.head_count", GgufValueType.UINT32, (long) heads);
+            put(m, a + ".attention.head_count_kv", GgufValueType.UINT32, (long) kvHeads);
+            put(m, a + ".attention.key_length", GgufValueType.UINT32, (long) headDim);
+            put(m, a + ".attention.value_length", GgufValueType.UINT32, (long) headDim);
+            put(m, a + ".rope.dimension_count", GgufValueType.UINT32, (long) headDim);
+            put(m, a + ".attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, eps);
+            float[] factors = rope(m, a, arch, headDim);
+            return new HuggingFaceConfig(file, arch, new GgufMetadata(file, m), vocab, tied, factors);
+        }
+
+        /**
+         * Base frequency and scaling: {@code rope_theta}/{@code rope_scaling} (transformers 4) or
+         * {@code rope_parameters} (transformers 5). Returns llama3 frequency factors or null.
+         */
+        private float[] rope(Map<String, GgufMetadata.Entry> m, String a, Architecture arch, int headDim) {
+            JsonNode params = object("rope_parameters");
+            JsonNode scaling = object("rope_scaling");
+            String scalingKey = params != null && (params.has("rope_type") || params.has("type")) ? "rope_parameters"
+                    : "rope_scaling";
+            JsonNode s = scalingKey.equals("rope_parameters") ? params : scaling;
+            double theta = has("rope_theta") ? number("rope_theta", 10000)
+                    : params != null && params.has("rope_theta") ? nested(params, "rope_parameters", "rope_theta")
+                    : scaling != null && scaling.has("rope_theta") ? nested(scaling, "rope_scaling", "rope_theta") : 10000;
+            if (!(theta > 0)) {
+                throw fail("the RoPE base (rope_theta) is " + theta + "; expected a positive number");
+            }
+            put(m, a + ".rope.freq_base", GgufValueType.FLOAT32, (float) theta);
+            String type = "default";
+            if (s != null) {
+                JsonNode t = s.has("rope_type") ? s.get("rope_type") : s.get("type");
+                if (t != null && !t.isNull()) {
+                    type = t.asText().toLowerCase(Locale.ROOT);
+                }
+            }
+            switch (type) {
+                case "default" -> {
+                    return null;
+                }
+                case "linear" -> {
+                    double factor = nested(s, scalingKey, "factor");
+                    if (!(factor > 0)) {
+                        throw fail("key '" + scalingKey + ".factor' is " + factor + "; expected a positive number");
+                    }
+                    put(m, a + ".rope.scaling.type", GgufValueType.STRING, "linear");
+                    put(m, a + ".rope.scaling.factor", GgufValueType.FLOAT32, (float) factor);
+                    return null;
+                }
+                case "llama3" -> {
+                    if (arch != Architecture.LLAMA) {
+                        throw fail("key '" + scalingKey + "' has rope type 'llama3', which belongs to Llama models, not "
+                                + architectureName());
+                    }
+                    return llama3Factors(s, scalingKey, theta, headDim);
+                }
+                default -> throw fail("key '" + scalingKey + "' has rope type '" + type + "'; supported: default,"
+                        + " linear, llama3");
+            }
+        }
+
+        /**
+         * Llama 3.1's per-frequency divisors: 1 for wavelengths below original/high_freq_factor, {@code factor}
+         * above original/low_freq_factor, a smooth blend between — llama.cpp's converter writes these as
+         * {@code rope_freqs.weight}, and transformers divides its inverse frequencies by the same numbers.
+         */
+        private float[] llama3Factors(JsonNode s, String key, double theta, int headDim) {
+            double factor = nested(s, key, "factor");
+            double low = s.has("low_freq_factor") ? nested(s, key, "low_freq_factor") : 1.0;
+            double high = s.has("high_freq_factor") ? nested(s, key, "high_freq_factor") : 4.0;
+            double original = s.has("original_max_position_embeddings")
+                    ? nested(s, key, "original_max_position_embeddings") : 8192;
+            if (!(factor > 0) || !(low > 0) || !(high > low) || !(original > 0)) {
+                throw fail("key '" + key + "' (llama3) has factor " + factor + ", low_freq_factor " + low
+                        + ", high_freq_factor " + high + ", original_max_position_embeddings " + original
+                        + "; expected positive numbers with high_freq_factor > low_freq_factor");
+            }
+            double lowWavelength = original / low;
+            double highWavelength = original / high;
+            float[] f = new float[headDim / 2];
+            for (int i = 0; i < f.length; i++) {
+                double freq = 1.0 / Math.pow(theta, 2.0 * i / headDim);
+                double wavelength = 2 * Math.PI / freq;
+                if (wavelength < highWavelength) {
+                    f[i] = 1f;
+                } else if (wavelength > lowWavelength) {
+                    f[i] = (float) factor;
+                } else {
+                    double smooth = (original / wavelength - low) / (high - low);
+                    f[i] = (float) (1.0 / ((1 - smooth) / factor + smooth));
+                }
+            }
+            return f;
+        }
+
+        private Architecture architecture() {
+            JsonNode list = value("architectures");
+            if (list != null && list.isArray()) {
+                for (JsonNode n : list) {
+                    Architecture a = ARCHITECTURES.get(n.asText());
+                    if (a != null) {
+                        return a;
+                    }
+                }
+            }
+            String type = has("model_type") ? string("model_type", "") : "";
+            Architecture a = list == null || !list.isArray() || list.isEmpty() ? MODEL_TYPES.get(type) : null;
+            if (a == null) {
+                throw fail("key 'architectures' is " + (list == null ? "missing" : list.toString()) + " (model_type '"
+                        + type + "'); this engine runs " + SUPPORTED);
+            }
+            return a;
+        }
+
+        private String architectureName() {
+            JsonNode list = value("architectures");
+            if (list != null && list.isArray()) {
+                for (JsonNode n : list) {
+                    if (ARCHITECTURES.containsKey(n.asText())) {
+                        return n.asText();
+                    }
+                }
+            }
+            return string("model_type", "llama");
+        }
+
+        private JsonNode value(String key) {
+            JsonNode v = root.get(key);
+            return v == null || v.isNull() ? null : v;
+        }
+
+        private boolean has(String key) {
+            return value(key) != null;
+        }
+
+        private JsonNode object(String key) {
+            JsonNode v = value(key);
+            if (v != null && !v.isObject()) {
+                throw fail("key '" + key + "' is " + v + "; expected an object or null");
+            }
+            return v;
+        }
+
+        private int positive(String key) {
+            JsonNode v = value(key);
+            if (v == null) {
+                throw fail("key '" + key + "' is missing; a " + architectureName() + " config needs it");
+            }
+            if (!v.isNumber() || v.asDouble() != Math.rint(v.asDouble()) || v.asDouble() < 1
+                    || v.asDouble() > Integer.MAX_VALUE) {
+                throw fail("key '" + key + "' is " + v + "; expected a positive integer");
+            }
+            return v.asInt();
+        }
+
+        private double number(String key, double defaultValue) {
+            JsonNode v = value(key);
+            if (v == null) {
+                return defaultValue;
+            }
+            if (!v.isNumber()) {
+                throw fail("key '" + key + "' is " + v + "; expected a number");
+            }
+            return v.asDouble();
+        }
+
+        private double nested(JsonNode node, String parent, String key) {
+            JsonNode v = node.get(key);
+            if (v == null || !v.isNumber()) {
+                throw fail("key '" + parent + "." + key + "' is " + (v == null ? "missing" : v.toString())
+                        + "; expected a number");
+            }
+            return v.asDouble();
+        }
+
+        private boolean bool(String key, boolean defaultValue) {
+            JsonNode v = value(key);
+            if (v == null) {
+                return defaultValue;
+            }
+            if (!v.isBoolean()) {
+                throw fail("key '" + key + "' is " + v + "; expected true or false");
+            }
+            return v.booleanValue();
+        }
+
+        private String string(String key, String defaultValue) {
+            JsonNode v = value(key);
+            if (v == null) {
+                return defaultValue;
+            }
+            if (!v.isTextual()) {
+                throw fail("key '" + key + "' is " + v + "; expected a string");
+            }
+            return v.textValue();
+        }
+
+        private ModelFormatException fail(String message) {
+            return new ModelFormatException(file, message);
+        }
+
+        private static void put(Map<String, GgufMetadata.Entry> m, String key, GgufValueType type, Object value) {
+            m.put(key, new GgufMetadata.Entry(type, value));
+        }
+    }
+}

@@ -1,0 +1,164 @@
+package io.offload4j.model;
+
+import io.offload4j.gguf.GgmlType;
+import io.offload4j.gguf.ModelFormatException;
+import io.offload4j.safetensors.SafetensorsCheckpoint;
+import io.offload4j.safetensors.SafetensorsDtype;
+import io.offload4j.safetensors.SafetensorsTensorInfo;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The tensors of a Hugging Face checkpoint under their GGUF names: {@code model.layers.N.self_attn.q_proj.weight}
+ * is {@code blk.N.attn_q.weight}, and so on. A PyTorch {@code [out, in]} matrix is stored row after row exactly as
+ * ggml's {@code [in, out]}, so F32/F16/BF16 tensors are used in place. Q and K rows stay in Hugging Face's order
+ * (rotate-half RoPE); the model's {@link ModelConfig#ropeLayout()} says so instead of permuting them.
+ * {@code lm_head.weight} is absent when the config ties it to the embedding, and a llama3 {@code rope_scaling}
+ * appears as the {@code rope_freqs.weight} tensor llama.cpp's converter would write.
+ */
+final class HuggingFaceTensorSource implements TensorSource {
+
+    private static final Pattern BLOCK = Pattern.compile("blk\\.(\\d+)\\.(.+)");
+    private static final Map<String, String> TOP = Map.of(
+            "token_embd.weight", "model.embed_tokens.weight",
+            "output_norm.weight", "model.norm.weight",
+            "output.weight", "lm_head.weight");
+    private static final Map<String, String> IN_BLOCK = Map.ofEntries(
+            Map.entry("attn_norm.weight", "input_layernorm.weight"),
+            Map.entry("attn_q.weight", "self_attn.q_proj.weight"),
+            Map.entry("attn_k.weight", "self_attn.k_proj.weight"),
+            Map.entry("attn_v.weight", "self_attn.v_proj.weight"),
+            Map.entry("attn_output.weight", "self_attn.o_proj.weight"),
+            Map.entry("attn_q.bias", "self_attn.q_proj.bias"),
+            Map.entry("attn_k.bias", "self_attn.k_proj.bias"),
+            Map.entry("attn_v.bias", "self_attn.v_proj.bias"),
+            Map.entry("attn_q_norm.weight", "self_attn.q_norm.weight"),
+            Map.entry("attn_k_norm.weight", "self_attn.k_norm.weight"),
+            Map.entry("ffn_norm.weight", "post_attention_layernorm.weight"),
+            Map.entry("ffn_gate.weight", "mlp.gate_proj.weight"),
+            Map.entry("ffn_up.weight", "mlp.up_proj.weight"),
+            Map.entry("ffn_down.weight", "mlp.down_proj.weight"));
+    /** Buffers some transformers versions saved that carry nothing the engine needs. */
+    private static final Pattern IGNORED = Pattern.compile(".*\\.rotary_emb\\.inv_freq");
+    private static final String ROPE_FREQS = "rope_freqs.weight";
+
+    private final SafetensorsCheckpoint checkpoint;
+    private final HuggingFaceConfig config;
+    private final MemorySegment ropeFactors;
+    private final Set<String> used = new HashSet<>();
+
+    HuggingFaceTensorSource(SafetensorsCheckpoint checkpoint, HuggingFaceConfig config) {
+        this.checkpoint = checkpoint;
+        this.config = config;
+        float[] f = config.ropeFactors();
+        if (f == null) {
+            ropeFactors = null;
+        } else {
+            ropeFactors = Arena.ofAuto().allocate(4L * f.length, 4);
+            MemorySegment.copy(f, 0, ropeFactors, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0,
+                    f.length);
+        }
+    }
+
+    @Override
+    public Path path() {
+        return checkpoint.directory();
+    }
+
+    @Override
+    public Tensor find(String ggufName) {
+        if (ggufName.equals(ROPE_FREQS)) {
+            return ropeFactors == null ? null
+                    : new Tensor(GgmlType.F32, new long[] {ropeFactors.byteSize() / 4}, ropeFactors);
+        }
+        if (ggufName.equals("output.weight") && config.tiedEmbeddings()) {
+            return null; // transformers ties lm_head to the embedding, whatever the file holds
+        }
+        String name = sourceName(ggufName);
+        SafetensorsCheckpoint.Entry e = checkpoint.find(name).orElse(null);
+        if (e == null) {
+            if (ggufName.equals("output.weight")) {
+                throw new ModelFormatException(path(), "tensor 'lm_head.weight' is missing from " + checkpoint.describe()
+                        + ", and config.json says \"tie_word_embeddings\": false; download the complete checkpoint (or"
+                        + " set tie_word_embeddings to true if the model really shares its embedding)");
+            }
+            return null;
+        }
+        used.add(name);
+        SafetensorsTensorInfo info = e.info();
+        GgmlType type = info.dtype().ggmlType().orElseThrow(() -> new ModelFormatException(e.file().path(),
+                "tensor '" + name + "' is " + info.dtype() + "; supported dtypes: " + SafetensorsDtype.computableNames()
+                        + " (convert the checkpoint, e.g. model.to(torch.bfloat16).save_pretrained(...), or use a GGUF"
+                        + " quantization of it)"));
+        return new Tensor(type, reversed(info.shape()), e.data());
+    }
+
+    @Override
+    public String sourceName(String ggufName) {
+        String top = TOP.get(ggufName);
+        if (top != null) {
+            return top;
+        }
+        Matcher m = BLOCK.matcher(ggufName);
+        if (m.matches() && IN_BLOCK.containsKey(m.group(2))) {
+            return "model.layers." + m.group(1) + "." + IN_BLOCK.get(m.group(2));
+        }
+        return ggufName;
+    }
+
+    @Override
+    public String formatShape(long[] ggmlDims) {
+        return Arrays.toString(reversed(ggmlDims));
+    }
+
+    @Override
+    public String shapeNote() {
+        return "(PyTorch order: rows first) from config.json; config.json and the weights disagree";
+    }
+
+    @Override
+    public String missingHint(String ggufName) {
+        return "not in " + checkpoint.describe() + "; an incomplete download, or a config.json of another model?";
+    }
+
+    /**
+     * Refuses tensors the model did not use: a bias or norm the architecture lacks would otherwise be ignored
+     * silently and the model would compute something else than it was trained to.
+     */
+    void checkEverythingUsed() {
+        Set<String> unused = new TreeSet<>();
+        for (String name : checkpoint.tensors().keySet()) {
+            if (!used.contains(name) && !IGNORED.matcher(name).matches()
+                    && !(name.equals("lm_head.weight") && config.tiedEmbeddings())) {
+                unused.add(name);
+            }
+        }
+        if (!unused.isEmpty()) {
+            List<String> shown = unused.stream().limit(5).toList();
+            throw new ModelFormatException(path(), (unused.size() == 1 ? "tensor " : unused.size() + " tensors, e.g. ")
+                    + shown + (unused.size() == 1 ? " is" : " are") + " not part of a "
+                    + config.architecture().ggufName() + " model as config.json describes it (" + checkpoint.describe()
+                    + "); the checkpoint has weights this engine would ignore — is config.json from the same model,"
+                    + " or is it a variant (biases, extra norms) that is not supported?");
+        }
+    }
+
+    private static long[] reversed(long[] dims) {
+        long[] r = new long[dims.length];
+        for (int i = 0; i < dims.length; i++) {
+            r[i] = dims[dims.length - 1 - i];
+        }
+        return r;
+    }
+}

@@ -1,0 +1,66 @@
+package io.offload4j.model;
+
+import io.offload4j.gguf.GgmlType;
+import io.offload4j.gguf.ModelFormatException;
+import io.offload4j.quant.CpuKernels;
+import java.util.Arrays;
+
+/** Looks up a model's tensors by GGUF name and checks their shape against the config. */
+final class TensorBinder {
+
+    private final TensorSource source;
+    private final String architecture;
+
+    TensorBinder(TensorSource source, String architecture) {
+        this.source = source;
+        this.architecture = architecture;
+    }
+
+    boolean has(String name) {
+        return source.find(name) != null;
+    }
+
+    private TensorSource.Tensor require(String name, long... expectedDims) {
+        TensorSource.Tensor t = source.find(name);
+        if (t == null) {
+            throw new ModelFormatException(source.path(), "tensor '" + source.sourceName(name) + "' is missing; a "
+                    + architecture + " model of this shape needs it with shape " + source.formatShape(expectedDims)
+                    + " (" + source.missingHint(name) + ")");
+        }
+        long[] dims = t.ggmlDims();
+        if (!Arrays.equals(trimTrailingOnes(dims), trimTrailingOnes(expectedDims))) {
+            throw new ModelFormatException(source.path(), "tensor '" + source.sourceName(name) + "' has shape "
+                    + source.formatShape(dims) + ", expected " + source.formatShape(expectedDims) + " "
+                    + source.shapeNote());
+        }
+        return t;
+    }
+
+    Weight matrix(String name, int rows, int cols) {
+        TensorSource.Tensor t = require(name, cols, rows);
+        return new Weight(name, t.type(), rows, cols, t.data());
+    }
+
+    float[] vector(String name, int length) {
+        TensorSource.Tensor t = require(name, length);
+        if (!CpuKernels.isSupported(t.type())) {
+            throw new ModelFormatException(source.path(), "tensor '" + source.sourceName(name) + "' is stored as "
+                    + t.type() + ", which cannot be decoded; supported: " + CpuKernels.supported());
+        }
+        float[] values = new float[length];
+        if (length % t.type().blockSize() != 0 && t.type() != GgmlType.F32) {
+            throw new ModelFormatException(source.path(), "tensor '" + source.sourceName(name) + "' length " + length
+                    + " is not a whole number of " + t.type() + " blocks");
+        }
+        CpuKernels.scalar(t.type()).dequantize(t.data(), 0, values, 0, length);
+        return values;
+    }
+
+    private static long[] trimTrailingOnes(long[] dims) {
+        int n = dims.length;
+        while (n > 1 && dims[n - 1] == 1) {
+            n--;
+        }
+        return Arrays.copyOf(dims, n);
+    }
+}
