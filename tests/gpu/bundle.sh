@@ -51,5 +51,5 @@ fi
 for a in ${ALT:-}; do
     mkdir -p "$out/alt/${a%%=*}" && cp "${a#*=}" "$out/alt/${a%%=*}/"
 done
-cp tests/gpu/run.sh tests/gpu/peer_hf.py "$out/"
+cp tests/gpu/run.sh tests/gpu/hf_compare.sh tests/gpu/*.py "$out/"
 du -sh "$out"
