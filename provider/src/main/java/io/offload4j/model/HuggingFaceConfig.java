@@ -98,6 +98,12 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             }
             int vocab = positive("vocab_size");
             int context = has("max_position_embeddings") ? positive("max_position_embeddings") : 2048;
+            int window = slidingWindow(arch, layers);
+            if (window > 0 && window < context) {
+                // The engine attends to the whole context; with the context no longer than the window,
+                // that is exactly what sliding-window attention computes.
+                context = window;
+            }
             float eps = (float) number("rms_norm_eps", 1e-6);
             if (!(eps > 0)) {
                 throw fail("key 'rms_norm_eps' is " + eps + "; expected a positive number");
@@ -204,6 +210,32 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
                 }
             }
             return f;
+        }
+
+        /**
+         * The attention window when some layer attends to a sliding window ({@code layer_types} of transformers 5,
+         * Mistral's {@code sliding_window}, Qwen's {@code use_sliding_window} from layer {@code max_window_layers}
+         * on), else 0.
+         */
+        private int slidingWindow(Architecture arch, int layers) {
+            JsonNode window = value("sliding_window");
+            if (window == null) {
+                return 0;
+            }
+            JsonNode types = value("layer_types");
+            boolean sliding;
+            if (types != null && types.isArray()) {
+                sliding = false;
+                for (JsonNode t : types) {
+                    sliding |= t.asText().equals("sliding_attention");
+                }
+            } else if (arch == Architecture.LLAMA) {
+                sliding = true; // MistralConfig: a non-null sliding_window applies to every layer
+            } else {
+                sliding = bool("use_sliding_window", false)
+                        && (!has("max_window_layers") || positive("max_window_layers") < layers);
+            }
+            return sliding ? positive("sliding_window") : 0;
         }
 
         private Architecture architecture() {

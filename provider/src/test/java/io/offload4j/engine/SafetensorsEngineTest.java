@@ -5,7 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.langchain4j.data.message.UserMessage;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.response.ChatResponse;
 import io.offload4j.gguf.ModelFormatException;
+import io.offload4j.langchain4j.OffloadChatModel;
 import io.offload4j.model.Architecture;
 import io.offload4j.model.TwinModels;
 import io.offload4j.safetensors.SafetensorsDtype;
@@ -46,6 +50,19 @@ class SafetensorsEngineTest {
             assertEquals("<s>[INST] hi [/INST]", fromHf.chatPrompts().render(chat, List.of(), true),
                     "the chat template comes from tokenizer_config.json");
             assertEquals(1, fromHf.chatPrompts().encode(chat, List.of(), true)[0]);
+        }
+    }
+
+    /** The LangChain4j model built with modelPath(directory), rendering the template of the transformers-written model. */
+    @Test
+    void langChain4jModelFromADirectory() throws Exception {
+        Path dir = Path.of(getClass().getResource("/transformers/hf-llama/config.json").toURI()).getParent();
+        try (OffloadChatModel chat = OffloadChatModel.builder().modelPath(dir).device("cpu").threads(2).contextLength(64)
+                .temperature(0.0).maxTokens(5).build()) {
+            ChatResponse r = chat.chat(ChatRequest.builder().messages(UserMessage.from("hi")).build());
+            assertEquals("hf-llama", r.modelName());
+            assertEquals(5, r.tokenUsage().outputTokenCount());
+            assertTrue(r.tokenUsage().inputTokenCount() > 5, "the chat template's header tokens and the message");
         }
     }
 

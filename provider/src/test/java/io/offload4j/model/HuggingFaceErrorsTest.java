@@ -1,5 +1,6 @@
 package io.offload4j.model;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -161,6 +162,32 @@ class HuggingFaceErrorsTest {
         config(c -> c.put("tie_word_embeddings", true));
         try (Model m = Model.load(dir)) {
             assertTrue(m.weights().tiedEmbeddings(), "transformers ties lm_head to the embedding whatever the file holds");
+        }
+    }
+
+    @Test
+    void slidingWindowLimitsTheContext() {
+        config(c -> c.put("sliding_window", 128).putArray("architectures").add("MistralForCausalLM"));
+        try (Model m = Model.load(dir)) {
+            assertEquals(128, m.config().contextLength(), "full attention over 128 tokens = the model's window");
+        }
+        config(c -> c.putArray("layer_types").add("full_attention").add("full_attention"));
+        try (Model m = Model.load(dir)) {
+            assertEquals(512, m.config().contextLength(), "no layer slides: max_position_embeddings");
+        }
+    }
+
+    @Test
+    void qwenSlidingWindowFromMaxWindowLayers() {
+        Path qwen = TwinModels.writeHuggingFace(TwinModels.tiny(Architecture.QWEN2), tmp.resolve("qwen"));
+        dir = qwen;
+        config(c -> c.put("sliding_window", 64).put("use_sliding_window", true).put("max_window_layers", 28));
+        try (Model m = Model.load(qwen)) {
+            assertEquals(512, m.config().contextLength(), "max_window_layers 28 >= 2 layers: no layer slides");
+        }
+        config(c -> c.put("max_window_layers", 1));
+        try (Model m = Model.load(qwen)) {
+            assertEquals(64, m.config().contextLength());
         }
     }
 

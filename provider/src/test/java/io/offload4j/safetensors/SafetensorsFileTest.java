@@ -59,6 +59,22 @@ class SafetensorsFileTest {
         assertEquals(4, s.tensorData(s.tensors().get("x")).byteSize());
     }
 
+    /** Mixed dtypes leave tensors at any byte offset; the engine's kernels read unaligned data. */
+    @Test
+    void tensorsAfterAnOddSizedOneAreUnaligned() {
+        float[] v = {1.5f, -2.25f, 3f};
+        byte[] b = new SafetensorsWriter()
+                .add("odd", SafetensorsDtype.BF16, new long[] {1}, SafetensorsWriter.encode(new float[] {1}, SafetensorsDtype.BF16))
+                .add("f32", SafetensorsDtype.F32, new long[] {3}, SafetensorsWriter.encode(v, SafetensorsDtype.F32))
+                .bytes();
+        SafetensorsFile s = SafetensorsFile.parse(NAME, MemorySegment.ofArray(b));
+        SafetensorsTensorInfo t = s.tensors().get("f32");
+        assertEquals(2, t.begin());
+        float[] out = new float[3];
+        io.offload4j.quant.CpuKernels.scalar(GgmlType.F32).dequantize(s.tensorData(t), 0, out, 0, 3);
+        assertArrayEquals(v, out);
+    }
+
     // ---- one test per message ----
 
     @Test

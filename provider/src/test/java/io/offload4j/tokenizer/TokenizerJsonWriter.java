@@ -39,7 +39,7 @@ public final class TokenizerJsonWriter {
         for (int i = 0; i < tokens.length; i++) {
             vocab.put(tokens[i], i);
         }
-        record Merge(String left, String right, float score, int order) {}
+        record Merge(String left, String right, float score) {}
         List<Merge> merges = new ArrayList<>();
         for (int id = 0; id < tokens.length; id++) {
             String piece = tokens[id];
@@ -50,7 +50,7 @@ public final class TokenizerJsonWriter {
                 String l = piece.substring(0, at);
                 String r = piece.substring(at);
                 if (vocab.containsKey(l) && vocab.containsKey(r)) {
-                    local.add(new Merge(l, r, scores[id], 0));
+                    local.add(new Merge(l, r, scores[id]));
                 }
             }
             local.sort(Comparator.comparingInt((Merge m) -> vocab.get(m.left)).thenComparingInt(m -> vocab.get(m.right)));

@@ -1,0 +1,132 @@
+package io.offload4j.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Directories written by transformers 5.17 itself ({@code tests/gpu/make_hf_model.py} on the GPU machine: tiny
+ * random models, 4–6 shards each; llama bf16, qwen2 bf16 with tied embeddings and biases, qwen3 f16 with
+ * head_dim 32; norms and biases randomised) and transformers' own float32 logits and greedy tokens for them
+ * ({@code tests/gpu/hf_logits.py}), kept in {@code src/test/resources/transformers} with the logs of the run.
+ * offload4j must tokenize as transformers did, compute the same logits at every position, and pick the same
+ * greedy continuation.
+ */
+class TransformersReferenceTest {
+
+    private static final String TEXT = "Once upon a time, there was a little girl named Lily.";
+    private static final String UNICODE = "Über den Wolken: 1234567 日本語のテキスト!";
+    private static final EngineOptions CPU = EngineOptions.DEFAULTS.withDevice("cpu").withThreads(2).withContextLength(64);
+
+    @ParameterizedTest
+    @ValueSource(strings = {"hf-llama", "hf-qwen2", "hf-qwen3"})
+    void matchesTransformers(String name) throws Exception {
+        Path dir = resource(name);
+        JsonNode text = json(dir.resolve("ref-text.json"));
+        JsonNode unicode = json(dir.resolve("ref-unicode.json"));
+        JsonNode ids = json(dir.resolve("ref-ids.json"));
+        ForwardPass[] pass = new ForwardPass[1];
+        try (InferenceEngine engine = InferenceEngine.load(dir, CPU, (p, t) -> pass[0] = p)) {
+            assertArrayEquals(ints(text.get("ids")), engine.tokenizer().encode(TEXT, true, false),
+                    "tokenization (BOS from the post-processor) as transformers'");
+            assertArrayEquals(ints(unicode.get("ids")), engine.tokenizer().encode(UNICODE, false, false));
+            assertEquals(UNICODE, engine.tokenizer().decode(ints(unicode.get("ids"))));
+            for (JsonNode ref : new JsonNode[] {text, ids}) {
+                int[] prompt = ints(ref.get("ids"));
+                float[][] expected = f32(dir.resolve(ref == text ? "ref-text.f32" : "ref-ids.f32"), prompt.length,
+                        ref.get("vocab_size").asInt());
+                compare(pass[0], prompt, expected, ints(ref.get("greedy")), name);
+            }
+        }
+    }
+
+    /**
+     * Position by position (decode path), then the whole prompt as one chunk (prefill GEMM), then greedy steps —
+     * on the engine's own forward pass, from the test thread while the engine's scheduler has nothing to do.
+     */
+    private static void compare(ForwardPass pass, int[] prompt, float[][] expected, int[] greedy, String name) {
+        int vocab = expected[0].length;
+        float[] logits = new float[vocab];
+        try (KvCache cache = pass.newKvCache(64)) {
+            for (int p = 0; p < prompt.length; p++) {
+                pass.forward(cache, prompt, p, 1, p, logits);
+                double err = relativeError(logits, expected[p]);
+                assertTrue(err < 1e-5, name + " position " + p + ": relative error " + err);
+            }
+        }
+        try (KvCache cache = pass.newKvCache(64)) {
+            pass.forward(cache, prompt, 0, prompt.length, 0, logits);
+            double err = relativeError(logits, expected[prompt.length - 1]);
+            assertTrue(err < 1e-5, name + " whole prompt: relative error " + err);
+            int[] ours = new int[greedy.length];
+            int[] next = new int[1];
+            for (int i = 0; i < greedy.length; i++) {
+                next[0] = argmax(logits);
+                ours[i] = next[0];
+                pass.forward(cache, next, 0, 1, prompt.length + i, logits);
+            }
+            assertArrayEquals(greedy, ours, name + ": greedy continuation");
+        }
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static double relativeError(float[] a, float[] b) {
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < b.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+            maxRef = Math.max(maxRef, Math.abs(b[i]));
+        }
+        return maxDiff / maxRef;
+    }
+
+    private static Path resource(String name) throws URISyntaxException {
+        return Path.of(TransformersReferenceTest.class.getResource("/transformers/" + name + "/config.json").toURI())
+                .getParent();
+    }
+
+    private static JsonNode json(Path p) throws IOException {
+        return new ObjectMapper().readTree(p.toFile());
+    }
+
+    private static int[] ints(JsonNode a) {
+        int[] out = new int[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a.get(i).asInt();
+        }
+        return out;
+    }
+
+    private static float[][] f32(Path p, int rows, int cols) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(4L * rows * cols, b.capacity(), p + " size");
+        float[][] out = new float[rows][cols];
+        for (float[] row : out) {
+            b.asFloatBuffer().get(row);
+            b.position(b.position() + 4 * cols);
+        }
+        return out;
+    }
+}
