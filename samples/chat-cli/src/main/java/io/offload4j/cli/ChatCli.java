@@ -112,6 +112,14 @@ public final class ChatCli {
         }
         try (ProgressBarListener progress = new ProgressBarListener(err)) {
             return builder.build().resolve(options.model(), progress);
+        } catch (ModelResolutionException e) {
+            if (!options.model().equals(CliOptions.DEFAULT_MODEL)) {
+                throw e;
+            }
+            throw new ModelResolutionException(e.getMessage() + "\nWithout --model, offload4j-chat runs its default"
+                    + " model, " + CliOptions.DEFAULT_MODEL + ", which it downloads from Hugging Face once. To run"
+                    + " without the network, point it at a local GGUF file instead: --model /path/to/model.gguf (for"
+                    + " example: --model ../shared/models/stories260K.gguf --raw --prompt \"Once upon a time\").", e);
         }
     }
 

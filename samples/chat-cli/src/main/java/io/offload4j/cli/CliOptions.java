@@ -9,10 +9,14 @@ import java.util.List;
 record CliOptions(String model, Path cacheDir, String prompt, String system, boolean raw, int maxTokens, SamplingParams sampling,
                   String device, int threads, int contextLength, boolean json, List<String> stops, boolean help) {
 
-    static final String USAGE = """
-            Usage: offload4j-chat --model MODEL [options]
+    /** A small instruct model (Qwen2.5 0.5B Instruct, Q8_0, 0.5 GB), downloaded once when no --model is given. */
+    static final String DEFAULT_MODEL = "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q8_0.gguf";
 
-              --model MODEL         the model (required): a GGUF file, a Hugging Face model
+    static final String USAGE = """
+            Usage: offload4j-chat [--model MODEL] [options]
+
+              --model MODEL         the model (default: Qwen2.5 0.5B Instruct, Q8_0, 0.5 GB, downloaded from
+                                    Hugging Face on the first run): a GGUF file, a Hugging Face model
                                     directory (config.json + *.safetensors), or one from Hugging Face, downloaded once
                                     into the Hugging Face cache with a progress bar:
                                       hf:owner/repo/file.gguf   that file (also hf:owner/repo/sub/dir/file.gguf)
@@ -78,8 +82,8 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
                 default -> throw new UsageException("unknown option '" + a + "'");
             }
         }
-        if (!help && model == null) {
-            throw new UsageException("--model MODEL is required (a GGUF file or a Hugging Face id, see --help)");
+        if (model == null) {
+            model = DEFAULT_MODEL;
         }
         return new CliOptions(model, cacheDir, prompt, system, raw, maxTokens, s, device, threads, context, json, List.copyOf(stops), help);
     }

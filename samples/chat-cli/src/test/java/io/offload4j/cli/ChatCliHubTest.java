@@ -66,4 +66,19 @@ class ChatCliHubTest {
         assertEquals(0, r.code());
         assertTrue(r.out().contains("owner/repo:Q4_K_M") && r.out().contains("--cache-dir DIR"), r.out());
     }
+
+    /** No --model and no network: the default model cannot be fetched, and the error says how to use a local file. */
+    @Test
+    void withoutTheNetworkTheDefaultModelFailsWithHowToUseALocalFile(@org.junit.jupiter.api.io.TempDir Path cache) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = ChatCli.run(new String[] {"--prompt", "hi"}, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8),
+                () -> ModelResolver.builder().endpoint("http://127.0.0.1:9").token(null).offline(false).cacheDir(cache)
+                        .retries(0));
+        String e = err.toString(StandardCharsets.UTF_8);
+        assertEquals(1, code, e);
+        assertTrue(e.contains(CliOptions.DEFAULT_MODEL), e);
+        assertTrue(e.contains("point it at a local GGUF file instead: --model /path/to/model.gguf"), e);
+    }
 }
