@@ -1,0 +1,69 @@
+package io.offload4j.samples.ragweb;
+
+import io.offload4j.engine.EngineStats;
+import io.offload4j.engine.InferenceEngine;
+import io.offload4j.langchain4j.OffloadEngine;
+import io.offload4j.offload.OffloadStats;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+/**
+ * {@code GET /api/stats}: the model, its device, the engine's throughput and prefix-cache counters
+ * ({@link InferenceEngine#stats()}), where the weights are and what streaming them cost
+ * ({@link InferenceEngine#offloadStats()}), and the knowledge base's size.
+ */
+@RestController
+class StatsController {
+
+    private final OffloadEngine engine;
+    private final KnowledgeBase knowledgeBase;
+    private final ConversationMemories memories;
+
+    StatsController(OffloadEngine engine, KnowledgeBase knowledgeBase, ConversationMemories memories) {
+        this.engine = engine;
+        this.knowledgeBase = knowledgeBase;
+        this.memories = memories;
+    }
+
+    @GetMapping("/api/stats")
+    Stats stats() {
+        InferenceEngine e = engine.inferenceEngine();
+        return new Stats(engine.modelName(), e.deviceDescription(), e.contextLength(), Engine.of(e.stats()),
+                Offload.of(e.offloadStats()),
+                new Knowledge(knowledgeBase.documents(), knowledgeBase.passages(), memories.size(),
+                        memories.maxTokens()));
+    }
+
+    record Stats(String model, String device, int contextLength, Engine engine, Offload offload,
+                 Knowledge knowledgeBase) {}
+
+    /** {@link EngineStats} with its derived rates. */
+    record Engine(int queued, int running, long runningKvCacheBytes, long completed, long promptTokens,
+                  long generatedTokens, double prefillTokensPerSecond, double decodeTokensPerSecond,
+                  int prefixCacheEntries, long prefixCacheBytes, long prefixHits, long prefixMisses,
+                  long reusedPromptTokens, long prefixEvictions) {
+        static Engine of(EngineStats s) {
+            return new Engine(s.queued(), s.running(), s.runningKvCacheBytes(), s.completed(), s.promptTokens(),
+                    s.generatedTokens(), s.prefillTokensPerSecond(), s.decodeTokensPerSecond(),
+                    s.prefixCacheEntries(), s.prefixCacheBytes(), s.prefixHits(), s.prefixMisses(),
+                    s.reusedPromptTokens(), s.prefixEvictions());
+        }
+    }
+
+    /** {@link OffloadStats} with its derived rates. */
+    record Offload(int residentBlocks, int streamedBlocks, int cpuBlocks, long gpuBytesResident, long stagingBytes,
+                   long hostPinnedBytes, long cacheHits, long cacheMisses, long cacheEvictions, long cacheLoads,
+                   double hitRate, long bytesStreamed, double streamedGigabytesPerSecond, long steps) {
+        static Offload of(OffloadStats s) {
+            return new Offload(s.residentBlocks(), s.streamedBlocks(), s.cpuBlocks(), s.gpuBytesResident(),
+                    s.stagingBytes(), s.hostPinnedBytes(), s.cacheHits(), s.cacheMisses(), s.cacheEvictions(),
+                    s.cacheLoads(), s.hitRate(), s.bytesStreamed(), s.streamedGigabytesPerSecond(), s.steps());
+        }
+    }
+
+    /**
+     * @param conversations    conversations remembered now
+     * @param memoryTokenBudget tokens each conversation's memory may hold
+     */
+    record Knowledge(int documents, int passages, int conversations, int memoryTokenBudget) {}
+}
