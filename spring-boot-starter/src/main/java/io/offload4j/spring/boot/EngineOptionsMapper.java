@@ -1,0 +1,27 @@
+package io.offload4j.spring.boot;
+
+import io.offload4j.engine.EngineOptions;
+import io.offload4j.offload.OffloadOptions;
+
+/** Turns the bound {@link OffloadProperties} into the engine's {@link EngineOptions}. */
+final class EngineOptionsMapper {
+
+    private EngineOptionsMapper() {}
+
+    /** The engine options the properties describe; {@code auto} budgets become the engine's AUTO values. */
+    static EngineOptions toEngineOptions(OffloadProperties p) {
+        OffloadProperties.Gpu gpu = p.getGpu();
+        OffloadOptions offload = OffloadOptions.DEFAULTS
+                .withGpuMemoryBudget(gpu.getMemoryBudget().bytes())
+                .withHostPinnedMemoryBudget(p.getHost().getPinnedMemoryBudget().bytes())
+                .withPrefetchDepth(gpu.getPrefetchDepth())
+                .withPlacement(gpu.getPlacement().engineName());
+        return EngineOptions.DEFAULTS
+                .withDevice(p.getDevice())
+                .withThreads(p.getThreads())
+                .withContextLength(p.getContextLength())
+                .withMaxSequences(p.getMaxSequences())
+                .withPrefixCacheBytes(p.getPrefixCache().bytes())
+                .withOffload(offload);
+    }
+}

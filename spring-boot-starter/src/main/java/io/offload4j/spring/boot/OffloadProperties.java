@@ -1,0 +1,399 @@
+package io.offload4j.spring.boot;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * The {@code langchain4j.offload.*} properties: which model to load, how the engine runs it, and the default
+ * parameters of the {@code ChatModel} / {@code StreamingChatModel} beans. Every field's comment is what IDEs show
+ * for its key (through the generated {@code META-INF/spring-configuration-metadata.json}). Values are checked when
+ * they are bound ({@link OffloadPropertiesValidator}), so a mistake stops start-up with a message naming the key.
+ */
+@ConfigurationProperties(prefix = OffloadProperties.PREFIX)
+public class OffloadProperties {
+
+    public static final String PREFIX = "langchain4j.offload";
+
+    /**
+     * The model to load: a path to a GGUF file. Setting it turns the starter on.
+     */
+    private String model;
+
+    /**
+     * Where the model runs: 'auto' (the GPU when a usable one exists, else the CPU), 'cpu', 'cuda' or 'cuda:N'
+     * (the N-th GPU).
+     */
+    private String device = "auto";
+
+    /**
+     * CPU threads for the forward pass; 0 = one per processor.
+     */
+    private int threads = 0;
+
+    /**
+     * The longest prompt + reply, in tokens; 0 = the model's trained context, at most 4096.
+     */
+    private int contextLength = 0;
+
+    /**
+     * Requests served at once (interleaved token by token); further requests wait in a queue. Each running
+     * request holds a KV cache.
+     */
+    private int maxSequences = 8;
+
+    /**
+     * Memory for KV caches of finished conversations, kept so that a request starting with the same tokens (a
+     * conversation's next turn) skips their prefill: a size such as 1GB, 0 to switch reuse off, or 'auto' (room
+     * for two full-context KV caches, at least 512MB).
+     */
+    private MemoryBudget prefixCache = MemoryBudget.AUTO;
+
+    /**
+     * Directory for models downloaded from the Hugging Face Hub; unset = the hub cache of the environment.
+     */
+    private Path cacheDir;
+
+    /**
+     * Whether the model is loaded while the application starts (a bad model then stops start-up); false = load it
+     * on the first request, which then waits for the load.
+     */
+    private boolean loadOnStartup = true;
+
+    /**
+     * GPU settings, for models that may not fit in GPU memory.
+     */
+    private final Gpu gpu = new Gpu();
+
+    /**
+     * Pinned host memory settings, for blocks streamed to the GPU.
+     */
+    private final Host host = new Host();
+
+    /**
+     * Default parameters of the ChatModel and StreamingChatModel beans; a request's own parameters take
+     * precedence.
+     */
+    private final ChatModelProperties chatModel = new ChatModelProperties();
+
+    public String getModel() {
+        return model;
+    }
+
+    public void setModel(String model) {
+        this.model = model;
+    }
+
+    public String getDevice() {
+        return device;
+    }
+
+    public void setDevice(String device) {
+        this.device = device;
+    }
+
+    public int getThreads() {
+        return threads;
+    }
+
+    public void setThreads(int threads) {
+        this.threads = threads;
+    }
+
+    public int getContextLength() {
+        return contextLength;
+    }
+
+    public void setContextLength(int contextLength) {
+        this.contextLength = contextLength;
+    }
+
+    public int getMaxSequences() {
+        return maxSequences;
+    }
+
+    public void setMaxSequences(int maxSequences) {
+        this.maxSequences = maxSequences;
+    }
+
+    public MemoryBudget getPrefixCache() {
+        return prefixCache;
+    }
+
+    public void setPrefixCache(MemoryBudget prefixCache) {
+        this.prefixCache = prefixCache;
+    }
+
+    public Path getCacheDir() {
+        return cacheDir;
+    }
+
+    public void setCacheDir(Path cacheDir) {
+        this.cacheDir = cacheDir;
+    }
+
+    public boolean isLoadOnStartup() {
+        return loadOnStartup;
+    }
+
+    public void setLoadOnStartup(boolean loadOnStartup) {
+        this.loadOnStartup = loadOnStartup;
+    }
+
+    public Gpu getGpu() {
+        return gpu;
+    }
+
+    public Host getHost() {
+        return host;
+    }
+
+    public ChatModelProperties getChatModel() {
+        return chatModel;
+    }
+
+    /** Where a model's weights go on the GPU and how the rest is streamed. */
+    public static class Gpu {
+
+        /**
+         * GPU memory the weights may occupy (resident blocks plus the staging ring for streamed ones): a size such
+         * as 6GB, or 'auto' (free memory minus a margin, the KV cache and activations).
+         */
+        private MemoryBudget memoryBudget = MemoryBudget.AUTO;
+
+        /**
+         * How many streamed blocks are copied to the GPU ahead of the block being computed (at least 1).
+         */
+        private int prefetchDepth = 2;
+
+        /**
+         * What happens to blocks that do not fit on the GPU: 'auto' (decided per block from measured bandwidths),
+         * 'stream' (copied to the GPU for every step, never computed on the CPU) or 'cpu' (computed on the CPU).
+         */
+        private Placement placement = Placement.AUTO;
+
+        public MemoryBudget getMemoryBudget() {
+            return memoryBudget;
+        }
+
+        public void setMemoryBudget(MemoryBudget memoryBudget) {
+            this.memoryBudget = memoryBudget;
+        }
+
+        public int getPrefetchDepth() {
+            return prefetchDepth;
+        }
+
+        public void setPrefetchDepth(int prefetchDepth) {
+            this.prefetchDepth = prefetchDepth;
+        }
+
+        public Placement getPlacement() {
+            return placement;
+        }
+
+        public void setPlacement(Placement placement) {
+            this.placement = placement;
+        }
+    }
+
+    /** Host memory used for streaming weights to the GPU. */
+    public static class Host {
+
+        /**
+         * Pinned (page-locked) host memory for blocks streamed to the GPU: a size such as 16GB, or 'auto' (as much
+         * as the streamed blocks need, up to half of the physical memory). Blocks beyond it are streamed from the
+         * file mapping through pinned staging buffers.
+         */
+        private MemoryBudget pinnedMemoryBudget = MemoryBudget.AUTO;
+
+        public MemoryBudget getPinnedMemoryBudget() {
+            return pinnedMemoryBudget;
+        }
+
+        public void setPinnedMemoryBudget(MemoryBudget pinnedMemoryBudget) {
+            this.pinnedMemoryBudget = pinnedMemoryBudget;
+        }
+    }
+
+    /** Placement of the blocks that do not fit on the GPU (the engine's {@code OffloadOptions.placement}). */
+    public enum Placement {
+        /** Decided per block from measured bandwidths. */
+        AUTO,
+        /** Copied to the GPU for every step; never computed on the CPU. */
+        STREAM,
+        /** Computed on the CPU from host memory, as llama.cpp does. */
+        CPU;
+
+        /** The engine's name for it. */
+        public String engineName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /**
+     * Default request parameters of the chat model beans (the builders of {@code OffloadChatModel} and
+     * {@code OffloadStreamingChatModel}). Unset values take llama.cpp's defaults.
+     */
+    public static class ChatModelProperties {
+
+        /**
+         * The model name responses report; unset = the GGUF's general.name. A request naming another model is
+         * refused.
+         */
+        private String modelName;
+
+        /**
+         * Sampling temperature: 0 = always the most likely token (greedy); unset = 0.8.
+         */
+        private Double temperature;
+
+        /**
+         * Nucleus sampling: keep the smallest set of tokens whose probability reaches this, in (0, 1]; 1 = off;
+         * unset = 0.95.
+         */
+        private Double topP;
+
+        /**
+         * Keep only the k most likely tokens; 0 = off; unset = 40.
+         */
+        private Integer topK;
+
+        /**
+         * Drop tokens less likely than min-p times the most likely one, in [0, 1); 0 = off; unset = 0.05.
+         */
+        private Double minP;
+
+        /**
+         * Penalty on tokens seen in the last repeat-last-n tokens, greater than 0; 1 = off (unset).
+         */
+        private Double repeatPenalty;
+
+        /**
+         * How many recent tokens the repeat penalty looks at; unset = 64.
+         */
+        private Integer repeatLastN;
+
+        /**
+         * Seed of the sampler, for reproducible replies; unset = a random seed per request.
+         */
+        private Integer seed;
+
+        /**
+         * The most tokens a reply may have; unset = until the context is full.
+         */
+        private Integer maxTokens;
+
+        /**
+         * Texts that end a reply (not included in it); the model's own end-of-turn markers always end it.
+         */
+        private List<String> stopSequences = new ArrayList<>();
+
+        /**
+         * Log each request (rendered prompt, sampling settings) at INFO on logger io.offload4j.langchain4j.
+         */
+        private boolean logRequests = false;
+
+        /**
+         * Log each response (message, token usage, timings) at INFO on logger io.offload4j.langchain4j.
+         */
+        private boolean logResponses = false;
+
+        public String getModelName() {
+            return modelName;
+        }
+
+        public void setModelName(String modelName) {
+            this.modelName = modelName;
+        }
+
+        public Double getTemperature() {
+            return temperature;
+        }
+
+        public void setTemperature(Double temperature) {
+            this.temperature = temperature;
+        }
+
+        public Double getTopP() {
+            return topP;
+        }
+
+        public void setTopP(Double topP) {
+            this.topP = topP;
+        }
+
+        public Integer getTopK() {
+            return topK;
+        }
+
+        public void setTopK(Integer topK) {
+            this.topK = topK;
+        }
+
+        public Double getMinP() {
+            return minP;
+        }
+
+        public void setMinP(Double minP) {
+            this.minP = minP;
+        }
+
+        public Double getRepeatPenalty() {
+            return repeatPenalty;
+        }
+
+        public void setRepeatPenalty(Double repeatPenalty) {
+            this.repeatPenalty = repeatPenalty;
+        }
+
+        public Integer getRepeatLastN() {
+            return repeatLastN;
+        }
+
+        public void setRepeatLastN(Integer repeatLastN) {
+            this.repeatLastN = repeatLastN;
+        }
+
+        public Integer getSeed() {
+            return seed;
+        }
+
+        public void setSeed(Integer seed) {
+            this.seed = seed;
+        }
+
+        public Integer getMaxTokens() {
+            return maxTokens;
+        }
+
+        public void setMaxTokens(Integer maxTokens) {
+            this.maxTokens = maxTokens;
+        }
+
+        public List<String> getStopSequences() {
+            return stopSequences;
+        }
+
+        public void setStopSequences(List<String> stopSequences) {
+            this.stopSequences = stopSequences;
+        }
+
+        public boolean isLogRequests() {
+            return logRequests;
+        }
+
+        public void setLogRequests(boolean logRequests) {
+            this.logRequests = logRequests;
+        }
+
+        public boolean isLogResponses() {
+            return logResponses;
+        }
+
+        public void setLogResponses(boolean logResponses) {
+            this.logResponses = logResponses;
+        }
+    }
+}
