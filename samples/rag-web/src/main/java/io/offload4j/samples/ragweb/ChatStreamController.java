@@ -35,8 +35,8 @@ class ChatStreamController {
     }
 
     @GetMapping(path = "/api/chat/stream", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
-    SseEmitter streamGet(@RequestParam(required = false) String message,
-                         @RequestParam(required = false) String conversationId) {
+    SseEmitter streamGet(@RequestParam(name = "message", required = false) String message,
+                         @RequestParam(name = "conversationId", required = false) String conversationId) {
         return stream(new ChatRequest(conversationId, message));
     }
 

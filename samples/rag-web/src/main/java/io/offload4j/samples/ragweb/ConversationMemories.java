@@ -3,16 +3,16 @@ package io.offload4j.samples.ragweb;
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.memory.ChatMemory;
 import dev.langchain4j.memory.chat.ChatMemoryProvider;
-import dev.langchain4j.memory.chat.TokenWindowChatMemory;
 import dev.langchain4j.model.TokenCountEstimator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * One chat memory per conversation id. Each keeps as many of its latest messages as fit in {@code maxTokens} (the
- * model's context less room for the reply), counted with the model's tokenizer, so a long conversation forgets its
- * oldest turns instead of failing once its prompt outgrows the context; the system message is always kept.
+ * One chat memory per conversation id ({@link ContextBoundedMemory}). Each keeps as many of its latest messages as fit
+ * in {@code maxTokens} (the model's context less room for the reply), counted with the model's tokenizer, so a long
+ * conversation forgets its oldest turns instead of failing once its prompt outgrows the context; the system message
+ * is always kept.
  * At most {@code maxConversations} are kept; the least recently used is forgotten first, so a server that has seen
  * many visitors does not grow without bound. A forgotten conversation starts again with an empty memory.
  */
@@ -56,8 +56,7 @@ final class ConversationMemories implements ChatMemoryProvider {
 
     @Override
     public synchronized ChatMemory get(Object conversationId) {
-        return memories.computeIfAbsent(conversationId, id -> TokenWindowChatMemory.builder()
-                .id(id).maxTokens(maxTokens, tokens).build());
+        return memories.computeIfAbsent(conversationId, id -> new ContextBoundedMemory(id, maxTokens, tokens));
     }
 
     /** The messages a conversation holds now (empty for one never seen or already forgotten). */
