@@ -17,6 +17,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -66,7 +68,7 @@ class ChatPageBrowserTest extends StoriesModelTest {
         // network is closed, and refused background connections only slow the browser down.
         options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-quic", "--user-data-dir=" + profile);
+                "--disable-quic", "--window-size=1280,900", "--user-data-dir=" + profile);
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(driver)
                 .usingAnyFreePort().build();
         browser = new ChromeDriver(service, options);
@@ -103,6 +105,7 @@ class ChatPageBrowserTest extends StoriesModelTest {
         WebElement reply = wait.until(d -> d.findElement(By.cssSelector("#messages .assistant")));
         wait.until(d -> !"streaming".equals(reply.getDomAttribute("data-state")));
 
+        saveScreenshot();
         assertThat(reply.getDomAttribute("data-state")).as(reply.getText()).isEqualTo("done");
         String answer = reply.findElement(By.className("answer")).getText();
         assertThat(answer).isNotBlank();
@@ -115,5 +118,15 @@ class ChatPageBrowserTest extends StoriesModelTest {
         assertThat(reply.findElement(By.className("meta")).getText()).contains("tok/s");
         wait.until(d -> d.findElement(By.id("stat-decode")).getText().matches("[\\d.,]+ tok/s"));
         assertThat(browser.findElement(By.id("stat-prefix")).getText()).matches("[\\d,]+ / [\\d,]+");
+    }
+
+    /** The finished page as target/chat-page.png, to look at when this test fails. */
+    private static void saveScreenshot() {
+        try {
+            byte[] png = ((TakesScreenshot) browser).getScreenshotAs(OutputType.BYTES);
+            Files.write(Path.of("target", "chat-page.png"), png);
+        } catch (IOException | RuntimeException e) {
+            System.err.println("could not save target/chat-page.png: " + e);
+        }
     }
 }
