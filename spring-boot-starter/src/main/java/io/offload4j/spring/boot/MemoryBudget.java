@@ -59,8 +59,19 @@ public record MemoryBudget(long bytes) {
         return bytes == AUTO_BYTES;
     }
 
+    /** {@code auto}, or the size in the largest unit that divides it ({@code 6GB}, {@code 1536MB}, {@code 100B}). */
     @Override
     public String toString() {
-        return isAuto() ? "auto" : DataSize.ofBytes(bytes).toString();
+        if (isAuto()) {
+            return "auto";
+        }
+        String[] units = {"TB", "GB", "MB", "KB"};
+        for (int i = 0; i < units.length; i++) {
+            long unit = 1L << (10 * (units.length - i));
+            if (bytes != 0 && bytes % unit == 0) {
+                return bytes / unit + units[i];
+            }
+        }
+        return bytes + "B";
     }
 }

@@ -3,18 +3,29 @@ package io.offload4j.spring.boot;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import io.offload4j.langchain4j.OffloadEngine;
-import java.nio.file.Path;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator;
+import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Lazy;
 
 /**
  * Loads the model named by {@code langchain4j.offload.model} into one {@link OffloadEngine} and exposes it as
- * LangChain4j {@link ChatModel} and {@link StreamingChatModel} beans sharing that engine.
+ * LangChain4j {@link ChatModel} and {@link StreamingChatModel} beans sharing that engine (one scheduler, one
+ * prefix cache). Active only when that property is set; every bean backs off when the application defines its
+ * own of the same type.
+ *
+ * <p>The engine bean is lazy so that {@code load-on-startup=false} can defer it: with the default
+ * ({@code true}) the chat model beans ask for it while the context starts, so a model that cannot be loaded
+ * stops start-up; otherwise the first request loads it. The context closes it on shutdown.
  */
 @AutoConfiguration
 @ConditionalOnProperty(prefix = OffloadProperties.PREFIX, name = "model")
@@ -23,23 +34,82 @@ public class OffloadAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    OffloadEngine offloadEngine(OffloadProperties properties) {
-        return OffloadEngine.builder().modelPath(Path.of(properties.getModel()))
-                .options(EngineOptionsMapper.toEngineOptions(properties)).build();
+    OffloadEngineLoader offloadEngineLoader(OffloadProperties properties) {
+        return new OffloadEngineLoader(properties);
+    }
+
+    /** The shared engine; {@code close()} is called on context shutdown (inferred destroy method). */
+    @Bean
+    @Lazy
+    @ConditionalOnMissingBean
+    OffloadEngine offloadEngine(OffloadEngineLoader loader) {
+        return loader.load();
     }
 
     @Bean
     @ConditionalOnMissingBean
-    ChatModel offloadChatModel(OffloadEngine engine, OffloadProperties properties,
+    OffloadEngineHolder offloadEngineHolder(ObjectProvider<OffloadEngine> engine, OffloadProperties properties) {
+        OffloadEngineHolder holder = new OffloadEngineHolder(engine::getObject);
+        if (properties.isLoadOnStartup()) {
+            holder.get();
+        }
+        return holder;
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ChatModel offloadChatModel(OffloadEngineHolder engine, OffloadProperties properties,
                                ObjectProvider<ChatModelListener> listeners) {
-        return new ChatModelConfigurer(properties.getChatModel(), listeners.orderedStream().toList()).chatModel(engine);
+        ChatModelConfigurer configurer = configurer(properties, listeners);
+        return properties.isLoadOnStartup() ? configurer.chatModel(engine.get())
+                : new LazyOffloadChatModel(engine, configurer);
     }
 
     @Bean
     @ConditionalOnMissingBean
-    StreamingChatModel offloadStreamingChatModel(OffloadEngine engine, OffloadProperties properties,
+    StreamingChatModel offloadStreamingChatModel(OffloadEngineHolder engine, OffloadProperties properties,
                                                  ObjectProvider<ChatModelListener> listeners) {
-        return new ChatModelConfigurer(properties.getChatModel(), listeners.orderedStream().toList())
-                .streamingChatModel(engine);
+        ChatModelConfigurer configurer = configurer(properties, listeners);
+        return properties.isLoadOnStartup() ? configurer.streamingChatModel(engine.get())
+                : new LazyOffloadStreamingChatModel(engine, configurer);
+    }
+
+    /** The listener beans in {@code @Order} / {@code Ordered} order, as LangChain4j will call them. */
+    private static ChatModelConfigurer configurer(OffloadProperties properties,
+                                                  ObjectProvider<ChatModelListener> listeners) {
+        return new ChatModelConfigurer(properties.getChatModel(), listeners.orderedStream().toList());
+    }
+
+    /**
+     * The {@code offload} health contributor, when the application has Spring Boot's health support (actuator).
+     * Two levels, because Spring loads every condition of a class together: the enabled-check's condition class
+     * is itself part of that library, so it is only looked at once the library is known to be there.
+     */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(HealthIndicator.class)
+    static class HealthConfiguration {
+
+        @Configuration(proxyBeanMethods = false)
+        @ConditionalOnEnabledHealthIndicator("offload")
+        static class EnabledHealthConfiguration {
+
+            @Bean
+            @ConditionalOnMissingBean(name = "offloadHealthIndicator")
+            OffloadHealthIndicator offloadHealthIndicator(OffloadEngineHolder engine, OffloadProperties properties) {
+                return new OffloadHealthIndicator(engine, properties.getModel());
+            }
+        }
+    }
+
+    /** Meters of the engine, bound by Spring Boot to every registry, when the application has Micrometer. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(MeterBinder.class)
+    static class MetricsConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        OffloadMetrics offloadMetrics(OffloadEngineHolder engine, OffloadProperties properties) {
+            return new OffloadMetrics(engine, properties.getModel());
+        }
     }
 }

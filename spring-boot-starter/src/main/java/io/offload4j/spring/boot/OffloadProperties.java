@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.validation.Errors;
+import org.springframework.validation.Validator;
 
 /**
  * The {@code langchain4j.offload.*} properties: which model to load, how the engine runs it, and the default
@@ -12,12 +14,17 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * they are bound ({@link OffloadPropertiesValidator}), so a mistake stops start-up with a message naming the key.
  */
 @ConfigurationProperties(prefix = OffloadProperties.PREFIX)
-public class OffloadProperties {
+public class OffloadProperties implements Validator {
 
     public static final String PREFIX = "langchain4j.offload";
 
+    private static final Validator VALIDATOR = new OffloadPropertiesValidator();
+
     /**
-     * The model to load: a path to a GGUF file. Setting it turns the starter on.
+     * The model to load; setting it turns the starter on. A path to a GGUF file, or a Hugging Face Hub model:
+     * 'owner/repo:Q4_K_M' (the repository's GGUF file of that quantization) or 'hf:owner/repo/file.gguf'. Hub
+     * models are downloaded once into the hub cache (see cache-dir); HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE
+     * apply.
      */
     private String model;
 
@@ -51,7 +58,8 @@ public class OffloadProperties {
     private MemoryBudget prefixCache = MemoryBudget.AUTO;
 
     /**
-     * Directory for models downloaded from the Hugging Face Hub; unset = the hub cache of the environment.
+     * The Hugging Face hub cache that hub models are looked up in and downloaded to (the folder holding
+     * models--owner--repo folders); unset = HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub.
      */
     private Path cacheDir;
 
@@ -151,6 +159,17 @@ public class OffloadProperties {
 
     public ChatModelProperties getChatModel() {
         return chatModel;
+    }
+
+    /** Spring Boot validates a bound target that is a {@link Validator} with itself. */
+    @Override
+    public boolean supports(Class<?> type) {
+        return VALIDATOR.supports(type);
+    }
+
+    @Override
+    public void validate(Object target, Errors errors) {
+        VALIDATOR.validate(target, errors);
     }
 
     /** Where a model's weights go on the GPU and how the rest is streamed. */

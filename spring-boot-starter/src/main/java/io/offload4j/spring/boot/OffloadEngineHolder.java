@@ -1,0 +1,57 @@
+package io.offload4j.spring.boot;
+
+import io.offload4j.langchain4j.OffloadEngine;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * The application's engine, obtained once: at start-up, or on the first request when
+ * {@code langchain4j.offload.load-on-startup=false}. The health indicator and the meters ask it
+ * {@link #ifLoaded()} so that looking at the application never triggers a load.
+ *
+ * <p>It does not own the engine: the engine is a bean, closed by the context.
+ */
+public final class OffloadEngineHolder {
+
+    private final Supplier<OffloadEngine> source;
+    private volatile OffloadEngine engine;
+    private volatile RuntimeException failure;
+
+    /** @param source gives the engine bean, creating it on the first call */
+    public OffloadEngineHolder(Supplier<OffloadEngine> source) {
+        this.source = source;
+    }
+
+    /**
+     * The engine, loading it if that has not happened yet (the caller waits). A failed load is rethrown, and
+     * tried again on the next call: the cause (a missing file, no free memory) may have been fixed meanwhile.
+     */
+    public OffloadEngine get() {
+        OffloadEngine e = engine;
+        if (e != null) {
+            return e;
+        }
+        synchronized (this) {
+            if (engine == null) {
+                try {
+                    engine = source.get();
+                    failure = null;
+                } catch (RuntimeException ex) {
+                    failure = ex;
+                    throw ex;
+                }
+            }
+            return engine;
+        }
+    }
+
+    /** The engine if it has been loaded; never loads it. */
+    public Optional<OffloadEngine> ifLoaded() {
+        return Optional.ofNullable(engine);
+    }
+
+    /** Why the last load failed, if it did and no load has succeeded since. */
+    public Optional<RuntimeException> lastFailure() {
+        return Optional.ofNullable(failure);
+    }
+}
