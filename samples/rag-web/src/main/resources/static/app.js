@@ -134,6 +134,12 @@ async function refreshStats() {
   } catch (err) {
     return; // the server is restarting or gone; the next refresh tries again
   }
+  const k = s.knowledgeBase;
+  show("stat-docs", k.documents + " (" + k.passages + " passages)");
+  if (!s.loaded) {
+    show("model", "The model loads with the first question.");
+    return;
+  }
   show("model", s.model + " on " + s.device + " · context " + number(s.contextLength) + " tokens");
   const e = s.engine;
   show("stat-decode", number(e.decodeTokensPerSecond, 1) + " tok/s");
@@ -148,8 +154,6 @@ async function refreshStats() {
   show("stat-gpu-cache", number(o.hitRate * 100, 1) + " % hits (" + number(o.cacheHits) + " / "
       + number(o.cacheMisses) + ")");
   show("stat-streamed", bytes(o.bytesStreamed) + " at " + number(o.streamedGigabytesPerSecond, 1) + " GB/s");
-  const k = s.knowledgeBase;
-  show("stat-docs", k.documents + " (" + k.passages + " passages)");
 }
 
 refreshStats();

@@ -4,23 +4,31 @@ import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.rag.content.retriever.ContentRetriever;
 import dev.langchain4j.service.AiServices;
-import io.offload4j.langchain4j.OffloadEngine;
+import io.offload4j.engine.InferenceEngine;
+import io.offload4j.spring.boot.OffloadEngineHolder;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 /**
- * Wires the AI Service from the starter's engine and chat models, the knowledge base's retriever and
- * per-conversation memory.
+ * Wires the AI Service from the starter's chat models, the knowledge base's retriever and per-conversation memory
+ * sized to the loaded model's context.
  */
 @Configuration(proxyBeanMethods = false)
 class AssistantConfiguration {
 
     @Bean
-    ConversationMemories conversationMemories(OffloadEngine engine, ChatModel chatModel, RagProperties rag) {
-        int budget = ConversationMemories.tokenBudget(engine.inferenceEngine().contextLength(),
-                chatModel.defaultRequestParameters().maxOutputTokens());
-        return new ConversationMemories(budget, new EngineTokenCounter(engine.inferenceEngine().tokenizer()),
-                rag.maxConversations());
+    ConversationMemories conversationMemories(OffloadEngineHolder engine, ChatModel chatModel, RagProperties rag) {
+        Integer maxOutputTokens = chatModel.defaultRequestParameters().maxOutputTokens();
+        ConversationMemories memories = new ConversationMemories(() -> {
+            InferenceEngine e = engine.get().inferenceEngine();
+            return new ConversationMemories.Budget(
+                    ConversationMemories.tokenBudget(e.contextLength(), maxOutputTokens),
+                    new EngineTokenCounter(e.tokenizer()));
+        }, rag.maxConversations());
+        if (engine.ifLoaded().isPresent()) {
+            memories.budget(); // loaded at start-up: a context too small for the settings stops start-up now
+        }
+        return memories;
     }
 
     @Bean

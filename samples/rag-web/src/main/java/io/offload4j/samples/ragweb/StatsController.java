@@ -4,22 +4,26 @@ import io.offload4j.engine.EngineStats;
 import io.offload4j.engine.InferenceEngine;
 import io.offload4j.langchain4j.OffloadEngine;
 import io.offload4j.offload.OffloadStats;
+import io.offload4j.spring.boot.OffloadEngineHolder;
+import java.util.Optional;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RestController;
 
 /**
  * {@code GET /api/stats}: the model, its device, the engine's throughput and prefix-cache counters
  * ({@link InferenceEngine#stats()}), where the weights are and what streaming them cost
- * ({@link InferenceEngine#offloadStats()}), and the knowledge base's size.
+ * ({@link InferenceEngine#offloadStats()}), and the knowledge base's size. Before the model is loaded (the
+ * starter's {@code load-on-startup=false}) {@code loaded} is false and the engine's parts are null: looking at the
+ * statistics never loads the model.
  */
 @RestController
 class StatsController {
 
-    private final OffloadEngine engine;
+    private final OffloadEngineHolder engine;
     private final KnowledgeBase knowledgeBase;
     private final ConversationMemories memories;
 
-    StatsController(OffloadEngine engine, KnowledgeBase knowledgeBase, ConversationMemories memories) {
+    StatsController(OffloadEngineHolder engine, KnowledgeBase knowledgeBase, ConversationMemories memories) {
         this.engine = engine;
         this.knowledgeBase = knowledgeBase;
         this.memories = memories;
@@ -27,14 +31,18 @@ class StatsController {
 
     @GetMapping("/api/stats")
     Stats stats() {
-        InferenceEngine e = engine.inferenceEngine();
-        return new Stats(engine.modelName(), e.deviceDescription(), e.contextLength(), Engine.of(e.stats()),
-                Offload.of(e.offloadStats()),
-                new Knowledge(knowledgeBase.documents(), knowledgeBase.passages(), memories.size(),
-                        memories.maxTokens()));
+        Knowledge knowledge = new Knowledge(knowledgeBase.documents(), knowledgeBase.passages(), memories.size(),
+                memories.budgetIfKnown().map(ConversationMemories.Budget::maxTokens).orElse(null));
+        Optional<OffloadEngine> loaded = engine.ifLoaded();
+        if (loaded.isEmpty()) {
+            return new Stats(false, null, null, null, null, null, knowledge);
+        }
+        InferenceEngine e = loaded.get().inferenceEngine();
+        return new Stats(true, loaded.get().modelName(), e.deviceDescription(), e.contextLength(),
+                Engine.of(e.stats()), Offload.of(e.offloadStats()), knowledge);
     }
 
-    record Stats(String model, String device, int contextLength, Engine engine, Offload offload,
+    record Stats(boolean loaded, String model, String device, Integer contextLength, Engine engine, Offload offload,
                  Knowledge knowledgeBase) {}
 
     /** {@link EngineStats} with its derived rates. */
@@ -63,7 +71,7 @@ class StatsController {
 
     /**
      * @param conversations    conversations remembered now
-     * @param memoryTokenBudget tokens each conversation's memory may hold
+     * @param memoryTokenBudget tokens each conversation's memory may hold (null until the model is loaded)
      */
-    record Knowledge(int documents, int passages, int conversations, int memoryTokenBudget) {}
+    record Knowledge(int documents, int passages, int conversations, Integer memoryTokenBudget) {}
 }

@@ -158,6 +158,7 @@ class RagWebApplicationTest extends StoriesModelTest {
 
         assertThat(r.statusCode()).isEqualTo(200);
         JsonNode s = json.readTree(r.body());
+        assertThat(s.get("loaded").asBoolean()).isTrue();
         assertThat(s.get("model").asString()).isEqualTo(engine.modelName());
         assertThat(s.get("contextLength").asInt()).isEqualTo(engine.inferenceEngine().contextLength());
         JsonNode e = s.get("engine");
@@ -172,6 +173,7 @@ class RagWebApplicationTest extends StoriesModelTest {
         JsonNode k = s.get("knowledgeBase");
         assertThat(k.get("documents").asInt()).isEqualTo(5);
         assertThat(k.get("passages").asInt()).isGreaterThan(5);
+        assertThat(k.get("memoryTokenBudget").asInt()).isEqualTo(1024 - 24 - 16);
     }
 
     private void assertRetrieved(String question, String document, String passageText) {
