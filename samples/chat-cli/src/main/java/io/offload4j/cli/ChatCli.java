@@ -6,15 +6,19 @@ import io.offload4j.engine.GenerationRequest;
 import io.offload4j.engine.GenerationResult;
 import io.offload4j.engine.InferenceEngine;
 import io.offload4j.gguf.ModelFormatException;
+import io.offload4j.hub.ModelResolutionException;
+import io.offload4j.hub.ModelResolver;
 import io.offload4j.tokenizer.template.TemplateException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * {@code offload4j-chat}: one-shot or interactive chat with a GGUF model, from the terminal.
@@ -26,11 +30,13 @@ public final class ChatCli {
     private final CliOptions options;
     private final PrintStream out;
     private final PrintStream err;
+    private final Supplier<ModelResolver.Builder> resolvers;
 
-    ChatCli(CliOptions options, PrintStream out, PrintStream err) {
+    ChatCli(CliOptions options, PrintStream out, PrintStream err, Supplier<ModelResolver.Builder> resolvers) {
         this.options = options;
         this.out = out;
         this.err = err;
+        this.resolvers = resolvers;
     }
 
     public static void main(String[] args) {
@@ -44,6 +50,11 @@ public final class ChatCli {
 
     /** Runs the CLI and returns its exit code (used by tests, which capture the streams). */
     static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out, err, ModelResolver::builder);
+    }
+
+    /** As {@link #run(String[], PrintStream, PrintStream)}, with Hugging Face settings from {@code resolvers} (tests). */
+    static int run(String[] args, PrintStream out, PrintStream err, Supplier<ModelResolver.Builder> resolvers) {
         CliOptions options;
         try {
             options = CliOptions.parse(args);
@@ -57,8 +68,9 @@ public final class ChatCli {
             return 0;
         }
         try {
-            return new ChatCli(options, out, err).execute();
-        } catch (ModelFormatException | TemplateException | IllegalArgumentException | IllegalStateException e) {
+            return new ChatCli(options, out, err, resolvers).execute();
+        } catch (ModelResolutionException | ModelFormatException | TemplateException | IllegalArgumentException
+                 | IllegalStateException e) {
             err.println("offload4j-chat: " + e.getMessage());
             return 1;
         }
@@ -67,7 +79,7 @@ public final class ChatCli {
     private int execute() {
         EngineOptions engineOptions = EngineOptions.DEFAULTS.withDevice(options.device()).withThreads(options.threads())
                 .withContextLength(options.contextLength());
-        try (InferenceEngine engine = InferenceEngine.load(options.model(), engineOptions)) {
+        try (InferenceEngine engine = InferenceEngine.load(resolveModel(), engineOptions)) {
             if (!options.json()) {
                 err.println("offload4j: " + engine.config().name() + " (" + engine.config().architecture().ggufName() + ", "
                         + engine.config().blockCount() + " blocks) on " + engine.deviceDescription() + ", context "
@@ -89,6 +101,17 @@ public final class ChatCli {
                 return 0;
             }
             return interactive(engine, prompts);
+        }
+    }
+
+    /** The model's local path: the file given, or the Hugging Face download (cached after the first run). */
+    private Path resolveModel() {
+        ModelResolver.Builder builder = resolvers.get();
+        if (options.cacheDir() != null) {
+            builder.cacheDir(options.cacheDir());
+        }
+        try (ProgressBarListener progress = new ProgressBarListener(err)) {
+            return builder.build().resolve(options.model(), progress);
         }
     }
 

@@ -6,13 +6,21 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The command line, parsed and checked. Bad input is a {@link UsageException} with a message for the user. */
-record CliOptions(Path model, String prompt, String system, boolean raw, int maxTokens, SamplingParams sampling,
+record CliOptions(String model, Path cacheDir, String prompt, String system, boolean raw, int maxTokens, SamplingParams sampling,
                   String device, int threads, int contextLength, boolean json, List<String> stops, boolean help) {
 
     static final String USAGE = """
-            Usage: offload4j-chat --model PATH [options]
+            Usage: offload4j-chat --model MODEL [options]
 
-              --model PATH          GGUF model file (required)
+              --model MODEL         the model (required): a GGUF file, or one from Hugging Face, downloaded once
+                                    into the Hugging Face cache with a progress bar:
+                                      hf:owner/repo/file.gguf   that file (also hf:owner/repo/sub/dir/file.gguf)
+                                      owner/repo:Q4_K_M         the repo's GGUF file of that quantization
+                                      hf:owner/repo             a safetensors repo (config, weights, tokenizer)
+                                    HF_TOKEN (gated/private repos), HF_ENDPOINT, HF_HUB_OFFLINE=1 and
+                                    HF_HUB_CACHE / HF_HOME are honoured as by the huggingface_hub tools
+              --cache-dir DIR       Hugging Face cache folder (default: $HF_HUB_CACHE, $HF_HOME/hub or
+                                    ~/.cache/huggingface/hub)
               --prompt TEXT         one-shot: answer TEXT and exit (without it: interactive chat)
               --system TEXT         system message for chat mode
               --raw                 plain completion: no chat template, BOS as the model's metadata says
@@ -32,7 +40,8 @@ record CliOptions(Path model, String prompt, String system, boolean raw, int max
             """;
 
     static CliOptions parse(String[] args) {
-        Path model = null;
+        String model = null;
+        Path cacheDir = null;
         String prompt = null;
         String system = null;
         boolean raw = false;
@@ -47,7 +56,8 @@ record CliOptions(Path model, String prompt, String system, boolean raw, int max
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
-                case "--model" -> model = Path.of(value(args, ++i, a));
+                case "--model" -> model = value(args, ++i, a);
+                case "--cache-dir" -> cacheDir = pathValue(args, ++i, a);
                 case "--prompt" -> prompt = value(args, ++i, a);
                 case "--system" -> system = value(args, ++i, a);
                 case "--raw" -> raw = true;
@@ -68,9 +78,9 @@ record CliOptions(Path model, String prompt, String system, boolean raw, int max
             }
         }
         if (!help && model == null) {
-            throw new UsageException("--model PATH is required");
+            throw new UsageException("--model MODEL is required (a GGUF file or a Hugging Face id, see --help)");
         }
-        return new CliOptions(model, prompt, system, raw, maxTokens, s, device, threads, context, json, List.copyOf(stops), help);
+        return new CliOptions(model, cacheDir, prompt, system, raw, maxTokens, s, device, threads, context, json, List.copyOf(stops), help);
     }
 
     /** Applies a sampling setting, turning its validation error into a usage error naming the option. */
@@ -87,6 +97,15 @@ record CliOptions(Path model, String prompt, String system, boolean raw, int max
             throw new UsageException(option + " needs a value");
         }
         return args[i];
+    }
+
+    private static Path pathValue(String[] args, int i, String option) {
+        String v = value(args, i, option);
+        try {
+            return Path.of(v);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new UsageException(option + " expects a folder path, was '" + v + "': " + e.getMessage());
+        }
     }
 
     private static int intValue(String[] args, int i, String option, int min) {

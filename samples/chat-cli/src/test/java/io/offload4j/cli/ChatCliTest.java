@@ -101,7 +101,7 @@ class ChatCliTest {
     void badUsageExitsWith2AndSaysWhy() {
         Run noModel = run("--prompt", "hi");
         assertEquals(2, noModel.code());
-        assertTrue(noModel.err().contains("--model PATH is required"), noModel.err());
+        assertTrue(noModel.err().contains("--model MODEL is required"), noModel.err());
         Run badNumber = run("--model", "x.gguf", "--max-tokens", "many");
         assertEquals(2, badNumber.code());
         assertTrue(badNumber.err().contains("--max-tokens expects a whole number, was 'many'"), badNumber.err());
@@ -126,7 +126,7 @@ class ChatCliTest {
     void helpPrintsUsage() {
         Run r = run("--help");
         assertEquals(0, r.code());
-        assertTrue(r.out().contains("--model PATH"));
+        assertTrue(r.out().contains("--model MODEL"));
     }
 
     private static String field(String json, String regex) {

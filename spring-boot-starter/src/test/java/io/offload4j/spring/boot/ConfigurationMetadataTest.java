@@ -77,7 +77,7 @@ class ConfigurationMetadataTest {
         assertThat(properties.get("langchain4j.offload.gpu.memory-budget").get("type").asText())
                 .isEqualTo(MemoryBudget.class.getName());
         assertThat(properties.get("langchain4j.offload.gpu.placement").get("type").asText())
-                .isEqualTo(OffloadProperties.Placement.class.getName().replace('$', '$'));
+                .isEqualTo(OffloadProperties.Placement.class.getName());
     }
 
     @Test

@@ -357,6 +357,14 @@ class OffloadAutoConfigurationTest {
                     assertThat(", there was a little girl named Lily.").startsWith(r.aiMessage().text());
                     assertThat(context.getBean(OffloadHealthIndicator.class).health().getDetails())
                             .containsEntry("loaded", true);
+
+                    StreamingChatModel streaming = context.getBean(StreamingChatModel.class);
+                    assertThat(streaming).isInstanceOf(LazyOffloadStreamingChatModel.class);
+                    StreamRecorder recorder = new StreamRecorder();
+                    streaming.chat("Once upon a time", recorder);
+                    ChatResponse streamed = recorder.done.get(30, java.util.concurrent.TimeUnit.SECONDS);
+                    assertThat(streamed.aiMessage().text()).isEqualTo(r.aiMessage().text())
+                            .isEqualTo(String.join("", recorder.pieces));
                 });
     }
 
@@ -379,7 +387,34 @@ class OffloadAutoConfigurationTest {
                     Health h = context.getBean(OffloadHealthIndicator.class).health();
                     assertThat(h.getStatus()).isEqualTo(Status.DOWN);
                     assertThat(h.getDetails()).containsEntry("loaded", false);
+
+                    StreamRecorder recorder = new StreamRecorder();
+                    context.getBean(StreamingChatModel.class).chat("hi", recorder);
+                    assertThat(recorder.done).isCompletedExceptionally();
+                    assertThatThrownBy(recorder.done::join).hasStackTraceContaining("junk.gguf");
+                    assertThat(errors).hasSize(2);
                 });
+    }
+
+    /** Collects a stream's pieces; completes with its response or its error. */
+    static final class StreamRecorder implements dev.langchain4j.model.chat.response.StreamingChatResponseHandler {
+        final List<String> pieces = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final java.util.concurrent.CompletableFuture<ChatResponse> done = new java.util.concurrent.CompletableFuture<>();
+
+        @Override
+        public void onPartialResponse(String partialResponse) {
+            pieces.add(partialResponse);
+        }
+
+        @Override
+        public void onCompleteResponse(ChatResponse completeResponse) {
+            done.complete(completeResponse);
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            done.completeExceptionally(error);
+        }
     }
 
     // --- health and metrics ---
