@@ -2,7 +2,6 @@ package io.offload4j.samples.ragweb;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.File;
 import java.io.IOException;
@@ -12,9 +11,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ConditionEvaluationResult;
+import org.junit.jupiter.api.extension.ExecutionCondition;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
@@ -32,46 +34,73 @@ import org.springframework.util.FileSystemUtils;
  * sends it, and watches the answer element: the text must arrive in several steps (token by token, as the SSE
  * events come), not all at once, and the statistics panel must show the engine's tokens/s.
  *
- * <p>Skipped with a message when {@code /usr/bin/chromium} or {@code /usr/bin/chromedriver} is missing (override
- * with {@code -Doffload4j.chromium=…} / {@code -Doffload4j.chromedriver=…}), unless the environment variable
+ * <p>Skipped with a message when {@code /usr/bin/chromium} or {@code /usr/bin/chromedriver} is missing (other paths:
+ * {@code -Doffload4j.chromium=…} / {@code -Doffload4j.chromedriver=…}), unless the environment variable
  * {@code OFFLOAD4J_REQUIRE_BROWSER=true} (CI sets it) turns that into a failure.
  */
 @Timeout(120)
+@ExtendWith(ChatPageBrowserTest.BrowserPresent.class)
 class ChatPageBrowserTest extends StoriesModelTest {
 
     private static Path profile;
     private static WebDriver browser;
 
-    @BeforeAll
-    static void startBrowser() throws IOException {
-        File chromium = new File(System.getProperty("offload4j.chromium", "/usr/bin/chromium"));
-        File driver = new File(System.getProperty("offload4j.chromedriver", "/usr/bin/chromedriver"));
+    private static final File CHROMIUM = new File(System.getProperty("offload4j.chromium", "/usr/bin/chromium"));
+    private static final File CHROMEDRIVER = new File(System.getProperty("offload4j.chromedriver",
+            "/usr/bin/chromedriver"));
+    private static final String REQUIRED = "OFFLOAD4J_REQUIRE_BROWSER";
+
+    /** What is missing to run the browser, empty when nothing. */
+    static List<String> missing() {
         List<String> missing = new ArrayList<>();
-        if (!chromium.canExecute()) {
-            missing.add(chromium + " (Debian package chromium)");
+        if (!CHROMIUM.canExecute()) {
+            missing.add(CHROMIUM + " (Debian package chromium)");
         }
-        if (!driver.canExecute()) {
-            missing.add(driver + " (Debian package chromium-driver)");
+        if (!CHROMEDRIVER.canExecute()) {
+            missing.add(CHROMEDRIVER + " (Debian package chromium-driver)");
         }
-        if (!missing.isEmpty()) {
-            String message = "browser test needs " + String.join(" and ", missing)
-                    + "; install them with: apt-get install -y chromium chromium-driver";
-            if ("true".equals(System.getenv("OFFLOAD4J_REQUIRE_BROWSER"))) {
-                fail(message + " (OFFLOAD4J_REQUIRE_BROWSER=true makes this a failure)");
+        return missing;
+    }
+
+    static String missingMessage() {
+        return "browser test needs " + String.join(" and ", missing())
+                + "; install them with: apt-get install -y chromium chromium-driver";
+    }
+
+    /**
+     * Skips the class, with the reason, when the browser is missing, unless {@value #REQUIRED}=true: then the test
+     * runs and fails on the missing browser.
+     */
+    static final class BrowserPresent implements ExecutionCondition {
+        @Override
+        public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
+            if (missing().isEmpty() || "true".equals(System.getenv(REQUIRED))) {
+                return ConditionEvaluationResult.enabled("chromium and chromedriver are present, or required");
             }
-            assumeTrue(false, "skipped: " + message);
+            return ConditionEvaluationResult.disabled("skipped: " + missingMessage());
+        }
+    }
+
+    /** The browser, started on first use (so a skipped class starts nothing). */
+    private static WebDriver browser() throws IOException {
+        if (browser != null) {
+            return browser;
+        }
+        if (!missing().isEmpty()) {
+            fail(missingMessage() + " (" + REQUIRED + "=true makes this a failure)");
         }
         profile = Files.createTempDirectory("offload4j-chromium-");
         ChromeOptions options = new ChromeOptions();
-        options.setBinary(chromium);
+        options.setBinary(CHROMIUM);
         // Headless without a sandbox (CI runs as root), and none of Chromium's own network traffic: the machine's
         // network is closed, and refused background connections only slow the browser down.
         options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-quic", "--window-size=1280,900", "--user-data-dir=" + profile);
-        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(driver)
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER)
                 .usingAnyFreePort().build();
         browser = new ChromeDriver(service, options);
+        return browser;
     }
 
     @AfterAll
@@ -85,7 +114,8 @@ class ChatPageBrowserTest extends StoriesModelTest {
     }
 
     @Test
-    void theAnswerStreamsInTokenByToken() {
+    void theAnswerStreamsInTokenByToken() throws IOException {
+        WebDriver browser = browser();
         browser.get(url("/"));
         WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(60));
         wait.until(d -> d.findElement(By.id("model")).getText().contains("context"));

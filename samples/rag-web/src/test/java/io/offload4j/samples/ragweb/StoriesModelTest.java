@@ -2,15 +2,18 @@ package io.offload4j.samples.ragweb;
 
 import io.offload4j.testing.SharedData;
 import java.nio.file.Path;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.ConditionEvaluationResult;
+import org.junit.jupiter.api.extension.ExecutionCondition;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
 /**
- * The whole app on a real port with the real stories260K model from {@code ../shared} (skipped with a message when
- * it is absent). stories260K writes children's stories, not answers, so tests check what the app does around the
+ * The whole app on a real port with the real stories260K model from {@code ../shared}; when it is absent the tests
+ * are skipped with a message, before the application context (which would fail to load the model) is built. stories260K writes children's stories, not answers, so tests check what the app does around the
  * model (retrieval, memory, streaming, statistics), never what the model says.
  *
  * <p>It was trained on 128-token sequences, and a passage alone is longer than that in its 512-token vocabulary:
@@ -25,6 +28,7 @@ import org.springframework.test.context.DynamicPropertySource;
         "langchain4j.offload.chat-model.max-tokens=24",
         "rag.max-results=1",
         "rag.system-message=Answer from the documents."})
+@ExtendWith(StoriesModelTest.ModelPresent.class)
 abstract class StoriesModelTest {
 
     static final String MODEL = "models/stories260K.gguf";
@@ -32,9 +36,21 @@ abstract class StoriesModelTest {
     @LocalServerPort
     int port;
 
-    @BeforeAll
-    static void requireModel() {
-        SharedData.require(MODEL); // before the context loads: a missing model skips, not fails
+    /**
+     * Skips the class, with the reason, when the model is missing: before the test instance exists, whose
+     * preparation would load the context. A condition rather than an assumption in {@code @BeforeAll}: Surefire
+     * reports a disabled class as skipped, with its reason, but an aborted one not at all.
+     */
+    static final class ModelPresent implements ExecutionCondition {
+        @Override
+        public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
+            if (SharedData.find(MODEL).isPresent()) {
+                return ConditionEvaluationResult.enabled("shared/" + MODEL + " is present");
+            }
+            return ConditionEvaluationResult.disabled("skipped: reference file shared/" + MODEL + " not found (looked in "
+                    + SharedData.root().map(Path::toString).orElse("no shared folder")
+                    + "); set -Doffload4j.shared=DIR or OFFLOAD4J_SHARED=DIR to the folder holding the reference data");
+        }
     }
 
     @DynamicPropertySource
