@@ -9,16 +9,28 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The thread that owns the forward pass. Requests wait in a FIFO queue; up to {@code maxSequences} of them
- * run at once and are advanced round-robin, one forward call each per round (a prefill chunk or one decode
- * token), so a long prompt does not stall the others' streams and a short request does not wait for a long
- * one to finish. Each sequence has its own KV cache, and the forward pass computes a sequence's step from
- * its cache and tokens alone, so interleaving does not change any sequence's logits: greedy outputs equal
- * those of the same requests run one after another.
+ * The thread that owns the forward pass. Requests wait in a FIFO queue; up to {@code maxSequences} of them run
+ * at once. Each round, every running sequence advances by one step (continuous batching):
+ * <ol>
+ *   <li>all sequences past their prompt decode their next token together, in <em>one</em>
+ *       {@link ForwardPass#forwardBatch} call, so a backend reads (or streams over PCIe) each weight once per step
+ *       for the whole batch rather than once per sequence;</li>
+ *   <li>each sequence still in prefill then runs one prompt chunk of its own, so a long prompt neither stalls the
+ *       others' streams nor waits for them to finish.</li>
+ * </ol>
+ * Requests admitted at the start of a round prefill in it and join the decode batch in the round after their
+ * prompt is in; finished and cancelled sequences leave the batch at once. Each sequence has its own KV cache,
+ * and the forward pass computes a sequence's step from its cache and token alone, so batching does not change
+ * any sequence's logits beyond float rounding (a batched step sums in a different order than a single-token
+ * one): greedy outputs equal those of the same requests run one after another.
  *
  * <p>Admission takes a KV cache from the {@link PrefixCache} when one starts with the prompt's tokens, else
  * allocates one; a sequence that ends normally gives its cache back to the prefix cache, one that is cancelled
- * or fails closes it.
+ * or fails closes it. A failing forward call fails the sequences it computed (for a decode step, the whole
+ * batch); a throwing listener fails only its own sequence.
+ *
+ * <p>The per-token loop allocates nothing of its own: the batch arrays are sized for {@code maxSequences} here
+ * and reused every round (a sequence's step allocates only the text it emits).
  */
 final class Scheduler implements Runnable {
 
@@ -42,6 +54,13 @@ final class Scheduler implements Runnable {
     private final AtomicLong decodeNanos = new AtomicLong();
     private volatile boolean closing;
 
+    // The decode batch of the current round, slot b for the b-th decoding sequence; reused every round.
+    private final Sequence[] batch;
+    private final KvCache[] batchCaches;
+    private final int[] batchTokens;
+    private final int[] batchPositions;
+    private final float[][] batchLogits;
+
     Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
               String name, Runnable onExit) {
         this.pass = pass;
@@ -52,6 +71,11 @@ final class Scheduler implements Runnable {
         this.onExit = onExit;
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);
         this.thread = Thread.ofPlatform().name("offload4j-engine-" + name).daemon(true).unstarted(this);
+        this.batch = new Sequence[maxSequences];
+        this.batchCaches = new KvCache[maxSequences];
+        this.batchTokens = new int[maxSequences];
+        this.batchPositions = new int[maxSequences];
+        this.batchLogits = new float[maxSequences][];
     }
 
     void start() {
@@ -111,33 +135,9 @@ final class Scheduler implements Runnable {
                         admit(s);
                     }
                 }
-                for (int i = 0; i < running.size() && !closing; ) {
-                    Sequence s = running.get(i);
-                    Throwable error = null;
-                    boolean done;
-                    if (s.generation.isCancelled()) {
-                        s.cancel();
-                        done = true;
-                    } else {
-                        try {
-                            done = timedStep(s);
-                        } catch (RuntimeException | Error e) {
-                            error = e;
-                            done = true;
-                        }
-                    }
-                    if (!done) {
-                        i++;
-                        continue;
-                    }
-                    running.remove(i); // counted out before its caller can observe the end
-                    runningCount.decrementAndGet();
-                    if (error != null) {
-                        fail(s, error);
-                    } else {
-                        complete(s);
-                    }
-                }
+                dropCancelled();
+                decodeStep();
+                prefillSteps();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -160,21 +160,142 @@ final class Scheduler implements Runnable {
         }
     }
 
-    /** One step of {@code s}, its time and tokens counted as prefill (a prompt chunk) or decode. */
-    private boolean timedStep(Sequence s) {
+    /** Ends the running sequences whose generation was cancelled (before their next forward call). */
+    private void dropCancelled() {
+        for (int i = 0; i < running.size() && !closing; ) {
+            Sequence s = running.get(i);
+            if (s.generation.isCancelled()) {
+                s.cancel();
+                retire(i, null);
+            } else {
+                i++;
+            }
+        }
+    }
+
+    /**
+     * Decodes one token for every running sequence past its prompt, in one {@link ForwardPass#forwardBatch} call,
+     * then samples and emits each one's token. The step's time and tokens are counted once, as decode.
+     */
+    private void decodeStep() {
+        if (closing) {
+            return;
+        }
+        int n = 0;
+        for (int i = 0; i < running.size(); i++) {
+            Sequence s = running.get(i);
+            if (!s.inPrefill()) {
+                batch[n] = s;
+                batchCaches[n] = s.cache();
+                batchTokens[n] = s.decodeToken();
+                batchPositions[n] = s.decodePosition();
+                batchLogits[n] = s.logits();
+                n++;
+            }
+        }
+        if (n == 0) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        int sampled = 0;
+        try {
+            pass.forwardBatch(batchCaches, batchTokens, batchPositions, n, batchLogits);
+        } catch (RuntimeException | Error e) {
+            for (int b = 0; b < n; b++) {
+                retire(running.indexOf(batch[b]), e); // the step computed all of them: all fail with it
+            }
+            clearBatch(n);
+            decodeNanos.addAndGet(System.nanoTime() - t0);
+            return;
+        }
+        for (int b = 0; b < n && !closing; b++) {
+            Sequence s = batch[b];
+            if (s.generation.isCancelled()) { // cancelled meanwhile, e.g. by an earlier sequence's listener
+                s.cancel();
+                retire(running.indexOf(s), null);
+                continue;
+            }
+            int before = s.generatedTokens();
+            Throwable error = null;
+            boolean done;
+            try {
+                done = s.acceptDecoded();
+            } catch (RuntimeException | Error e) {
+                error = e;
+                done = true;
+            }
+            sampled += s.generatedTokens() - before;
+            if (done) {
+                retire(running.indexOf(s), error);
+            }
+        }
+        clearBatch(n);
+        decodeNanos.addAndGet(System.nanoTime() - t0);
+        generatedTokens.addAndGet(sampled);
+        decodeTokens.addAndGet(sampled);
+    }
+
+    /** Drops the batch's references, so that a finished sequence's buffers and KV cache are not kept reachable. */
+    private void clearBatch(int n) {
+        for (int b = 0; b < n; b++) {
+            batch[b] = null;
+            batchCaches[b] = null;
+            batchLogits[b] = null;
+        }
+    }
+
+    /** One prompt chunk for every running sequence still in prefill (cancellation checked just before each). */
+    private void prefillSteps() {
+        for (int i = 0; i < running.size() && !closing; ) {
+            Sequence s = running.get(i);
+            if (!s.inPrefill()) {
+                i++;
+                continue;
+            }
+            Throwable error = null;
+            boolean done;
+            if (s.generation.isCancelled()) {
+                s.cancel();
+                done = true;
+            } else {
+                try {
+                    done = timedPrefill(s);
+                } catch (RuntimeException | Error e) {
+                    error = e;
+                    done = true;
+                }
+            }
+            if (done) {
+                retire(i, error);
+            } else {
+                i++;
+            }
+        }
+    }
+
+    /** One prompt chunk of {@code s}: its time and tokens counted as prefill, the first token as generated. */
+    private boolean timedPrefill(Sequence s) {
         int prefilledBefore = s.prefilledTokens();
         int generatedBefore = s.generatedTokens();
-        boolean prefill = prefilledBefore < s.prompt().length;
         long t0 = System.nanoTime();
-        boolean done = s.step(pass);
-        long elapsed = System.nanoTime() - t0;
-        (prefill ? prefillNanos : decodeNanos).addAndGet(elapsed);
-        promptTokens.addAndGet(s.prefilledTokens() - prefilledBefore);
-        generatedTokens.addAndGet(s.generatedTokens() - generatedBefore);
-        if (!prefill) {
-            decodeTokens.addAndGet(s.generatedTokens() - generatedBefore);
+        try {
+            return s.prefillStep(pass);
+        } finally {
+            prefillNanos.addAndGet(System.nanoTime() - t0);
+            promptTokens.addAndGet(s.prefilledTokens() - prefilledBefore);
+            generatedTokens.addAndGet(s.generatedTokens() - generatedBefore);
         }
-        return done;
+    }
+
+    /** Takes the sequence at {@code index} out of the running set, then completes it, or fails it with {@code error}. */
+    private void retire(int index, Throwable error) {
+        Sequence s = running.remove(index); // counted out before its caller can observe the end
+        runningCount.decrementAndGet();
+        if (error != null) {
+            fail(s, error);
+        } else {
+            complete(s);
+        }
     }
 
     private void admit(Sequence s) {

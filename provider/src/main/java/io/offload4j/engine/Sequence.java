@@ -7,9 +7,14 @@ import io.offload4j.tokenizer.Tokenizer;
 import java.util.Arrays;
 
 /**
- * One request as the scheduler runs it: a state machine advanced by {@link #step}, one forward call per step
- * (a prefill chunk, or the last generated token). Every buffer is allocated at {@link #start}; a step allocates
- * only the text of the token it emits. Confined to the scheduler thread once submitted.
+ * One request as the scheduler runs it. While its prompt is not all in the KV cache, {@link #prefillStep} runs
+ * the next prompt chunk (the last chunk's logits give the first token). After that the sequence decodes, and a
+ * decode step is split in two so that the scheduler can run the decode steps of all sequences as one batched
+ * forward call: {@link #decodeToken()} / {@link #decodePosition()} say what to feed, the scheduler computes the
+ * logits into {@link #logits()}, and {@link #acceptDecoded()} samples and emits the next token from them.
+ *
+ * <p>Every buffer is allocated at {@link #start}; a step allocates only the text of the token it emits. Confined
+ * to the scheduler thread once submitted.
  */
 final class Sequence {
 
@@ -52,7 +57,6 @@ final class Sequence {
         this.maxTokens = limit - prompt.length;
     }
 
-    /** Positions this sequence may fill. */
     /** Prompt tokens whose KV entries exist (computed or reused). */
     int prefilledTokens() {
         return prefilled;
@@ -63,6 +67,7 @@ final class Sequence {
         return generated;
     }
 
+    /** The last position (exclusive) this sequence may reach. */
     int limit() {
         return limit;
     }
@@ -93,26 +98,54 @@ final class Sequence {
         this.admittedAt = System.nanoTime();
     }
 
+    /** True while prompt tokens remain to be computed: the next step is a {@link #prefillStep}. */
+    boolean inPrefill() {
+        return prefilled < prompt.length;
+    }
+
     /**
-     * Runs one forward call and, once the prompt is in, samples and emits one token.
+     * Runs the next prompt chunk (at most {@link ForwardPass#maxChunkTokens()} tokens) and, once the whole prompt
+     * is in, samples and emits the first token from the last chunk's logits.
      *
      * @return true when the sequence has finished
      */
-    boolean step(ForwardPass pass) {
+    boolean prefillStep(ForwardPass pass) {
+        int n = Math.min(pass.maxChunkTokens(), prompt.length - prefilled);
+        pass.forward(cache, prompt, prefilled, n, prefilled, logits);
+        prefilled += n;
+        kvLength = prefilled;
         if (prefilled < prompt.length) {
-            int n = Math.min(pass.maxChunkTokens(), prompt.length - prefilled);
-            pass.forward(cache, prompt, prefilled, n, prefilled, logits);
-            prefilled += n;
-            kvLength = prefilled;
-            if (prefilled < prompt.length) {
-                return false;
-            }
-            prefillEnd = System.nanoTime();
-            listener.onPromptProcessed(prompt.length, prefillEnd - admittedAt);
-        } else {
-            pass.forward(cache, history, length - 1, 1, length - 1, logits);
-            kvLength = length;
+            return false;
         }
+        prefillEnd = System.nanoTime();
+        listener.onPromptProcessed(prompt.length, prefillEnd - admittedAt);
+        emitNext();
+        return finish != null;
+    }
+
+    /** The token the next decode step feeds: the last one sampled (its KV entry is not in the cache yet). */
+    int decodeToken() {
+        return history[length - 1];
+    }
+
+    /** The position of {@link #decodeToken()}. */
+    int decodePosition() {
+        return length - 1;
+    }
+
+    /** Where a decode step writes this sequence's logits (vocabulary size). */
+    float[] logits() {
+        return logits;
+    }
+
+    /**
+     * Completes a decode step whose forward call has written the logits of {@link #decodeToken()} at
+     * {@link #decodePosition()} into {@link #logits()}: samples and emits the next token.
+     *
+     * @return true when the sequence has finished
+     */
+    boolean acceptDecoded() {
+        kvLength = length;
         emitNext();
         return finish != null;
     }

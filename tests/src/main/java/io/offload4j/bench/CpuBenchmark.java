@@ -35,8 +35,11 @@ import java.util.SplittableRandom;
  * <pre>
  * java --add-modules jdk.incubator.vector -cp ... io.offload4j.bench.CpuBenchmark \
  *     [--shape small] [--quant Q8_0,Q4_0,F16] [--model FILE.gguf] [-p 512] [-n 128] [-t 2] [-r 3]
- *     [--chunk N] [--llama-bench PATH] [--cache-dir DIR] [--ours-only] [--only pp|tg]
+ *     [--chunk N] [--llama-bench PATH] [--cache-dir DIR] [--ours-only] [--only pp|tg] [--batch 1,4,8]
  * </pre>
+ *
+ * <p>With {@code --batch} it measures batched decode instead ({@link BatchedDecode}): B sequences
+ * advanced together by {@code ForwardPass.forwardBatch}, aggregate tokens/s per batch size.
  */
 public final class CpuBenchmark {
 
@@ -99,6 +102,8 @@ public final class CpuBenchmark {
         int quietWaitSeconds = 0;
         /** "Idle": the rest of the machine used less than this fraction of all CPUs over half a second. */
         double quietBusyFraction = 0.10;
+        /** Batch sizes for the batched-decode measurement; null = the usual pp/tg comparison. */
+        List<Integer> batches;
     }
 
     private static String peerInfo = "";
@@ -117,6 +122,10 @@ public final class CpuBenchmark {
             return;
         }
         System.out.println(machine(o));
+        if (o.batches != null) {
+            BatchedDecode.run(o);
+            return;
+        }
         List<Row> rows = new ArrayList<>();
         if (o.model != null) {
             rows.add(bench(o, o.model.getFileName().toString(), o.model));
@@ -514,6 +523,7 @@ public final class CpuBenchmark {
                 case "--peer-timeout" -> o.peerTimeoutSeconds = positive(args, ++i, a);
                 case "--quiet-wait" -> o.quietWaitSeconds = Integer.parseInt(value(args, ++i, a));
                 case "--ours-only" -> o.oursOnly = true;
+                case "--batch" -> o.batches = positiveList(value(args, ++i, a), a);
                 case "--only" -> {
                     String t = value(args, ++i, a);
                     o.doPp = t.equals("pp");
@@ -540,6 +550,22 @@ public final class CpuBenchmark {
             throw new IllegalArgumentException(name + " needs a value");
         }
         return args[i];
+    }
+
+    private static List<Integer> positiveList(String value, String name) {
+        List<Integer> out = new ArrayList<>();
+        for (String part : value.split(",")) {
+            try {
+                int v = Integer.parseInt(part.trim());
+                if (v < 1) {
+                    throw new NumberFormatException();
+                }
+                out.add(v);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(name + " needs positive integers separated by commas, got '" + value + "'");
+            }
+        }
+        return out;
     }
 
     private static int positive(String[] args, int i, String name) {
@@ -569,6 +595,8 @@ public final class CpuBenchmark {
                   --cache-dir DIR                          where synthetic models are kept (default $TMPDIR/offload4j-bench)
                   --only pp|tg                             run one of the two tests
                   --ours-only                              skip llama.cpp
+                  --batch 1,4,8                            measure batched decode instead: -n steps of B sequences
+                                                           at once (forwardBatch), aggregate tokens/s per batch size
                   --quiet-wait SECONDS                     before each run, wait up to this long for other processes
                                                            to leave the CPUs idle (default 0: don't wait)
                 """.formatted(EngineOptions.DEFAULTS.chunkTokens());

@@ -15,13 +15,18 @@ import io.offload4j.quant.FloatOps;
 import io.offload4j.quant.RowKernel;
 
 /**
- * The transformer forward pass on the CPU, for a chunk of T tokens of one sequence at a time.
+ * The transformer forward pass on the CPU, for a chunk of T tokens of one sequence at a time, or for
+ * one token of each of B sequences ({@link #forwardBatch}).
  *
- * <p>Prefill runs the whole chunk through each projection as a matrix–matrix product: each weight
- * row is decoded once into a per-thread scratch row and dotted with all T activations, so weights
- * are read from memory once per chunk, not once per token. Decode (T = 1) uses the fused
- * quantized dot product, which never materialises the row. Every buffer is allocated here, at
- * preparation; {@link #forward} allocates nothing.
+ * <p>Both run their T (or B) tokens as rows of one activation matrix. Prefill runs the whole chunk
+ * through each projection as a matrix–matrix product: each weight row is decoded once into a
+ * per-thread scratch row and dotted with all T activations, so weights are read from memory once per
+ * chunk, not once per token. A batched decode step takes the same path with one row per sequence, so
+ * each weight is read once per step for the whole batch. Only RoPE, the KV-cache write and attention
+ * look at which sequence a row belongs to: each row carries its own KV cache and position. A single
+ * token (T = 1 or B = 1) uses the fused quantized dot product, which never materialises the row.
+ * Every buffer is allocated here, at preparation; {@link #forward} and {@link #forwardBatch} allocate
+ * nothing.
  */
 final class CpuForwardPass implements ForwardPass {
 
@@ -31,10 +36,21 @@ final class CpuForwardPass implements ForwardPass {
     private final FloatOps ops = CpuKernels.floatOps();
     private final Gemm gemm = Gemm.best();
     private final Attention attend = Attention.best();
+    private final RowKernel embeddingKernel;
+    /** The blocks as an array: iterating the model's list would allocate an iterator per call. */
+    private final BlockWeights[] blocks;
     private final int maxContext;
     private final int maxChunk;
+    /** Rows of the activation buffers: a prefill chunk's tokens, or a decode batch's sequences. */
+    private final int maxRows;
 
-    // Activations for up to maxChunk tokens, token-major.
+    // Per row of the current call: the KV cache it reads and extends, and its position in that sequence.
+    private final CpuKvCache[] rowCache;
+    private final int[] rowPos;
+    /** Logits of up to {@link #LOGIT_ROWS} rows of a decode batch, row-major (vocabulary-size rows). */
+    private final float[] batchLogits;
+
+    // Activations for up to maxRows tokens, token-major.
     private final float[] x;
     private final float[] xb;
     private final float[] q;
@@ -66,27 +82,34 @@ final class CpuForwardPass implements ForwardPass {
         }
         this.maxContext = maxContext;
         this.maxChunk = maxChunk;
+        this.maxRows = Math.max(maxChunk, MIN_BATCH_ROWS);
         checkSupported(model);
+        this.embeddingKernel = CpuKernels.of(weights.tokenEmbedding().type());
+        this.blocks = weights.blocks().toArray(new BlockWeights[0]);
         ModelConfig c = config;
         int dim = c.embeddingLength();
-        x = new float[maxChunk * dim];
-        xb = new float[maxChunk * Math.max(dim, c.queryDim())];
-        q = new float[maxChunk * c.queryDim()];
-        k = new float[maxChunk * c.keyValueDim()];
-        v = new float[maxChunk * c.valueDim()];
-        attnOut = new float[maxChunk * c.queryDim()];
-        hb = new float[maxChunk * c.feedForwardLength()];
-        hb2 = new float[maxChunk * c.feedForwardLength()];
+        int rows = maxRows;
+        rowCache = new CpuKvCache[rows];
+        rowPos = new int[rows];
+        batchLogits = new float[Math.multiplyExact(LOGIT_ROWS, c.vocabularySize())];
+        x = new float[rows * dim];
+        xb = new float[rows * Math.max(dim, c.queryDim())];
+        q = new float[rows * c.queryDim()];
+        k = new float[rows * c.keyValueDim()];
+        v = new float[rows * c.valueDim()];
+        attnOut = new float[rows * c.queryDim()];
+        hb = new float[rows * c.feedForwardLength()];
+        hb2 = new float[rows * c.feedForwardLength()];
         int half = c.ropeDimensions() / 2;
-        ropeCos = new float[maxChunk * half];
-        ropeSin = new float[maxChunk * half];
+        ropeCos = new float[rows * half];
+        ropeSin = new float[rows * half];
         inverseFrequencies = inverseFrequencies(c, weights.ropeFrequencyFactors());
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
         rowScratch = new float[pool.threads()][Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols];
         int pt = gemm.panelTokens();
         tileScratch = new float[pool.threads()][Math.max(1, gemm.packedRowTile() * pt)];
-        panel = pt == 0 || maxChunk < PACKED_MIN_TOKENS ? new float[0]
-                : new float[(maxChunk + pt - 1) / pt * pt * maxCols];
+        panel = pt == 0 || rows < PACKED_MIN_TOKENS ? new float[0]
+                : new float[(rows + pt - 1) / pt * pt * maxCols];
         int group = c.headCount() / c.headCountKv();
         scores = new float[pool.threads()][group * (maxContext + attend.padding())];
     }
@@ -158,26 +181,116 @@ final class CpuForwardPass implements ForwardPass {
             throw new IllegalArgumentException("positions " + startPos + ".." + (startPos + count - 1)
                     + " do not fit the KV cache of " + cache.capacity());
         }
-        ModelConfig c = config;
-        int dim = c.embeddingLength();
-        Weight embedding = weights.tokenEmbedding();
-        RowKernel embeddingKernel = CpuKernels.of(embedding.type());
+        int dim = config.embeddingLength();
         for (int t = 0; t < count; t++) {
-            embeddingKernel.dequantize(embedding.data(), (long) tokens[offset + t] * embedding.rowBytes(), x, t * dim, dim);
+            rowCache[t] = cache;
+            rowPos[t] = startPos + t;
+            embed(tokens[offset + t], t);
         }
-        computeRope(count, startPos);
-        for (BlockWeights block : weights.blocks()) {
-            block(block, cache, count, startPos);
-        }
+        layers(count);
         // Only the last token's logits are needed.
         rmsNorm(xb, 0, x, (count - 1) * dim, weights.outputNorm(), dim);
         matmul(weights.output(), xb, 1, logits);
+        releaseRows(count);
     }
 
-    private void block(BlockWeights b, CpuKvCache cache, int count, int startPos) {
+    /**
+     * The B tokens are the rows of one activation matrix, exactly like a prefill chunk, so every projection
+     * reads its weights once for the batch. Batches larger than the activation buffers ({@code max(maxChunk, 16)}
+     * rows) run in groups of that size; the output projection runs in groups of {@link #LOGIT_ROWS} rows.
+     */
+    @Override
+    public void forwardBatch(KvCache[] caches, int[] tokens, int[] positions, int batch, float[][] logits) {
+        checkBatch(caches, tokens, positions, batch, logits);
+        int dim = config.embeddingLength();
+        int vocab = config.vocabularySize();
+        for (int from = 0; from < batch; from += maxRows) {
+            int n = Math.min(maxRows, batch - from);
+            for (int t = 0; t < n; t++) {
+                rowCache[t] = (CpuKvCache) caches[from + t];
+                rowPos[t] = positions[from + t];
+                embed(tokens[from + t], t);
+            }
+            layers(n);
+            for (int g = 0; g < n; g += LOGIT_ROWS) {
+                int m = Math.min(LOGIT_ROWS, n - g);
+                for (int i = 0; i < m; i++) {
+                    rmsNorm(xb, i * dim, x, (g + i) * dim, weights.outputNorm(), dim);
+                }
+                if (m == 1) { // straight into the caller's array, by the same fused dot product as forward
+                    matmul(weights.output(), xb, 1, logits[from + g]);
+                    continue;
+                }
+                matmul(weights.output(), xb, m, batchLogits);
+                for (int i = 0; i < m; i++) {
+                    System.arraycopy(batchLogits, i * vocab, logits[from + g + i], 0, vocab);
+                }
+            }
+            releaseRows(n);
+        }
+    }
+
+    /** Every argument of a batch is checked before any work, so a bad one leaves all caches as they were. */
+    private void checkBatch(KvCache[] caches, int[] tokens, int[] positions, int batch, float[][] logits) {
+        if (batch < 1 || batch > caches.length || batch > tokens.length || batch > positions.length
+                || batch > logits.length) {
+            throw new IllegalArgumentException("batch of " + batch + " sequences, but the arrays hold " + caches.length
+                    + " caches, " + tokens.length + " tokens, " + positions.length + " positions and " + logits.length
+                    + " logit rows; the batch must be at least 1 and at most each length");
+        }
+        int vocab = config.vocabularySize();
+        for (int b = 0; b < batch; b++) {
+            if (!(caches[b] instanceof CpuKvCache cache)) {
+                throw new IllegalArgumentException("sequence " + b + " of the batch has "
+                        + (caches[b] == null ? "no KV cache" : "a KV cache of another backend ("
+                        + caches[b].getClass().getSimpleName() + ")") + "; use this pass's newKvCache");
+            }
+            if (positions[b] < 0 || positions[b] >= cache.capacity()) {
+                throw new IllegalArgumentException("sequence " + b + " of the batch is at position " + positions[b]
+                        + ", outside its KV cache of " + cache.capacity() + " positions");
+            }
+            if (tokens[b] < 0 || tokens[b] >= vocab) {
+                throw new IllegalArgumentException("sequence " + b + " of the batch feeds token " + tokens[b]
+                        + ", outside the vocabulary 0.." + (vocab - 1));
+            }
+            if (logits[b] == null || logits[b].length < vocab) {
+                throw new IllegalArgumentException("sequence " + b + " of the batch has a logits array of "
+                        + (logits[b] == null ? "null" : logits[b].length + " floats") + "; it needs " + vocab);
+            }
+            for (int o = 0; o < b; o++) {
+                if (caches[o] == cache) {
+                    throw new IllegalArgumentException("sequences " + o + " and " + b + " of the batch share one KV"
+                            + " cache; a batch decodes one token of each of distinct sequences");
+                }
+            }
+        }
+    }
+
+    /** Decodes token {@code token}'s embedding row into activation row {@code t}. */
+    private void embed(int token, int t) {
+        Weight embedding = weights.tokenEmbedding();
+        int dim = config.embeddingLength();
+        embeddingKernel.dequantize(embedding.data(), (long) token * embedding.rowBytes(), x, t * dim, dim);
+    }
+
+    /** Every block over the first {@code count} rows, whose caches and positions are set in {@link #rowCache}/{@link #rowPos}. */
+    private void layers(int count) {
+        computeRope(count);
+        for (BlockWeights block : blocks) {
+            block(block, count);
+        }
+    }
+
+    /** Forgets the rows' caches, so that this pass never keeps a finished sequence's KV cache reachable. */
+    private void releaseRows(int count) {
+        for (int t = 0; t < count; t++) {
+            rowCache[t] = null;
+        }
+    }
+
+    private void block(BlockWeights b, int count) {
         ModelConfig c = config;
         int dim = c.embeddingLength();
-        int qDim = c.queryDim();
         int kvDim = c.keyValueDim();
         int vDim = c.valueDim();
         for (int t = 0; t < count; t++) {
@@ -200,21 +313,25 @@ final class CpuForwardPass implements ForwardPass {
         }
         applyRope(q, count, c.headCount());
         applyRope(k, count, c.headCountKv());
-        float[] keys = cache.keys[b.index()];
-        float[] values = cache.values[b.index()];
-        // Keys go in transposed (per head: dimension-major), values as they are.
-        int stride = cache.keyStride;
+        // Each row's key and value go into its own cache at its own position: keys transposed (per head
+        // dimension-major), values as they are. All rows are written before any attends, so within a chunk
+        // a token sees the ones before it.
+        int block = b.index();
         for (int t = 0; t < count; t++) {
+            CpuKvCache cache = rowCache[t];
+            float[] keys = cache.keys[block];
+            int stride = cache.keyStride;
+            int pos = rowPos[t];
             for (int j = 0; j < kvDim; j++) {
-                keys[j * stride + startPos + t] = k[t * kvDim + j];
+                keys[j * stride + pos] = k[t * kvDim + j];
             }
+            System.arraycopy(v, t * vDim, cache.values[block], pos * vDim, vDim);
         }
-        System.arraycopy(v, 0, values, startPos * vDim, count * vDim);
 
         // One item per (token, KV head) and all the query heads that share it; per query head when
         // that would leave threads idle (decode).
         int split = count * c.headCountKv() >= 4 * pool.threads() ? 1 : c.headCount() / c.headCountKv();
-        attention.set(keys, values, stride, count, startPos, split);
+        attention.set(block, split);
         pool.run(count * c.headCountKv() * split, 1, attention);
 
         matmul(b.wo(), attnOut, count, xb);
@@ -249,10 +366,11 @@ final class CpuForwardPass implements ForwardPass {
         }
     }
 
-    private void computeRope(int count, int startPos) {
+    /** cos/sin of every row's position ({@link #rowPos}) and frequency. */
+    private void computeRope(int count) {
         int half = inverseFrequencies.length;
         for (int t = 0; t < count; t++) {
-            int pos = startPos + t;
+            int pos = rowPos[t];
             for (int i = 0; i < half; i++) {
                 double angle = pos * inverseFrequencies[i];
                 ropeCos[t * half + i] = (float) Math.cos(angle);
@@ -305,6 +423,16 @@ final class CpuForwardPass implements ForwardPass {
         matmul.add(up, scratch);
         runMatmul();
     }
+
+    /**
+     * The activation buffers hold at least this many rows even when prefill chunks are smaller, so that a decode
+     * batch of up to this many sequences reads each weight once. On the CPU a step is compute-bound well before
+     * that (see provider/README.md), so larger batches lose little by running in groups.
+     */
+    private static final int MIN_BATCH_ROWS = 16;
+
+    /** Rows of a batch whose logits one output projection computes (its scratch is this × vocabulary floats). */
+    private static final int LOGIT_ROWS = 16;
 
     /** Chunks of at least this many tokens use the packed GEMM (below, the padding of its panels costs more than it saves). */
     private static final int PACKED_MIN_TOKENS = 8;
@@ -432,19 +560,16 @@ final class CpuForwardPass implements ForwardPass {
         }
     }
 
-    /** Causal grouped-query attention: per index, one token's query heads of one KV head (or a part of them). */
+    /**
+     * Causal grouped-query attention: per index, one row's query heads of one KV head (or a part of them), over
+     * the positions {@code 0..rowPos[t]} of that row's own KV cache.
+     */
     private final class AttentionTask implements CpuThreadPool.RangeTask {
-        private float[] keys;
-        private float[] values;
-        private int stride;
-        private int startPos;
+        private int block;
         private int split;
 
-        void set(float[] keys, float[] values, int stride, int count, int startPos, int split) {
-            this.keys = keys;
-            this.values = values;
-            this.stride = stride;
-            this.startPos = startPos;
+        void set(int block, int split) {
+            this.block = block;
             this.split = split;
         }
 
@@ -464,8 +589,10 @@ final class CpuForwardPass implements ForwardPass {
                 int kvHead = rest / split;
                 int h = kvHead * split * perItem + (rest % split) * perItem;
                 int off = (t * heads + h) * hd;
-                attend.attend(q, off, perItem, hd, keys, kvHead * hd * stride, stride, values, kvHead * hd, vDim,
-                        startPos + t + 1, scale, att, attnOut, off);
+                CpuKvCache cache = rowCache[t];
+                int stride = cache.keyStride;
+                attend.attend(q, off, perItem, hd, cache.keys[block], kvHead * hd * stride, stride, cache.values[block],
+                        kvHead * hd, vDim, rowPos[t] + 1, scale, att, attnOut, off);
             }
         }
     }
