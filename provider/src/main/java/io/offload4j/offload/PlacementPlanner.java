@@ -47,6 +47,7 @@ public final class PlacementPlanner {
         int slots = r.prefetchDepth() + 1;
         double pcie = r.bandwidths().hostToDeviceGBs() * 1e9;
         double cpu = r.bandwidths().cpuWeightGBs() * 1e9;
+        boolean[] toCpu = chooseCpu(r, resident, pcie, cpu);
         long residentBytes = 0;
         long streamedBytes = 0;
         long cpuBytes = 0;
@@ -58,19 +59,8 @@ public final class PlacementPlanner {
                 continue;
             }
             offBytes += r.unitBytes()[i];
-            double streamSeconds = r.unitBytes()[i] / pcie;
-            double cpuSeconds = cpu > 0 ? r.unitBytes()[i] / cpu * r.batch() : Double.POSITIVE_INFINITY;
-            boolean toCpu = switch (r.policy()) {
-                case "cpu" -> true;
-                case "stream" -> false;
-                default -> r.cpuCanCompute() && cpuSeconds < streamSeconds;
-            };
-            if (toCpu && !r.cpuCanCompute()) {
-                throw new IllegalArgumentException("placement 'cpu' was asked for, but this backend cannot compute"
-                        + " blocks on the CPU next to the GPU yet; use placement 'stream' or 'auto'");
-            }
-            placements[i] = toCpu ? Placement.CPU : Placement.STREAMED;
-            if (toCpu) {
+            placements[i] = toCpu[i] ? Placement.CPU : Placement.STREAMED;
+            if (toCpu[i]) {
                 cpuBytes += r.unitBytes()[i];
             } else {
                 streamedBytes += r.unitBytes()[i];
@@ -87,8 +77,9 @@ public final class PlacementPlanner {
         slots = streamedUnits == 0 ? 0 : Math.min(slots, streamedUnits);
         String reasoning = String.format(Locale.ROOT, "GPU budget %s for %s of weights in %d units: %d resident"
                         + " (%s), %d streamed through %d staging slots of %s (%s per step, ≥ %.1f ms at %.1f GB/s"
-                        + " host→GPU), %d on the CPU (%s per sequence); computing the off-GPU %s on the CPU instead"
-                        + " would take ≥ %s per step at %.1f GB/s × batch %d, policy %s%s",
+                        + " host→GPU), %d on the CPU at batch-1 decode (%s; prompts and batches stream them);"
+                        + " computing all off-GPU %s on the CPU would take ≥ %s per step at %.1f GB/s × batch %d,"
+                        + " policy %s%s",
                 gib(r.weightBudget()), gib(total), n, count(resident), gib(residentBytes), streamedUnits, slots,
                 gib(streamedLargest), gib(streamedBytes), streamedBytes / pcie * 1e3, pcie / 1e9,
                 n - count(resident) - streamedUnits, gib(cpuBytes), gib(offBytes),
@@ -96,6 +87,60 @@ public final class PlacementPlanner {
                 cpu / 1e9, r.batch(), r.policy(), r.cpuCanCompute() ? "" : " (CPU compute not available here)");
         return new PlacementPlan(placements, slots, streamedLargest, residentBytes, streamedBytes, cpuBytes,
                 reasoning);
+    }
+
+    /**
+     * Which off-GPU units the CPU computes. Copies run on their own engine while the CPU works, so the two add up:
+     * policy {@code auto} moves eligible units to the CPU, spread evenly through the off-GPU ones, while that lowers
+     * {@code max(CPU time, copy time)} of a step; {@code cpu} moves every eligible one; {@code stream} none.
+     */
+    private static boolean[] chooseCpu(PlanRequest r, boolean[] resident, double pcie, double cpu) {
+        int n = r.units();
+        boolean[] toCpu = new boolean[n];
+        int[] off = java.util.stream.IntStream.range(0, Math.min(n, r.cpuEligible())).filter(i -> !resident[i])
+                .toArray();
+        if (r.policy().equals("stream") || off.length == 0) {
+            return toCpu;
+        }
+        if (!r.cpuCanCompute()) {
+            if (r.policy().equals("cpu")) {
+                throw new IllegalArgumentException("placement 'cpu' was asked for, but this backend cannot compute"
+                        + " blocks on the CPU next to the GPU yet; use placement 'stream' or 'auto'");
+            }
+            return toCpu;
+        }
+        if (r.policy().equals("cpu")) {
+            for (int i : off) {
+                toCpu[i] = true;
+            }
+            return toCpu;
+        }
+        if (!(cpu > 0)) {
+            return toCpu;
+        }
+        long streamAll = 0;
+        for (int i = 0; i < n; i++) {
+            if (!resident[i]) {
+                streamAll += r.unitBytes()[i];
+            }
+        }
+        double best = streamAll / pcie;
+        int bestCount = 0;
+        for (int c = 1; c <= off.length; c++) {
+            long onCpu = 0;
+            for (int j = 0; j < c; j++) {
+                onCpu += r.unitBytes()[off[(int) ((long) j * off.length / c)]];
+            }
+            double step = Math.max(onCpu / cpu * r.batch(), (streamAll - onCpu) / pcie);
+            if (step < best) {
+                best = step;
+                bestCount = c;
+            }
+        }
+        for (int j = 0; j < bestCount; j++) {
+            toCpu[off[(int) ((long) j * off.length / bestCount)]] = true;
+        }
+        return toCpu;
     }
 
     /**

@@ -14,9 +14,18 @@ import java.util.Objects;
  * @param policy        {@code auto}, {@code stream} or {@code cpu} (see {@link OffloadOptions#placement()})
  * @param cpuCanCompute whether the backend can hand a unit to the CPU; without it the CPU is only estimated, for
  *                      the log, and never chosen
+ * @param cpuEligible   units {@code 0 .. cpuEligible-1} may be given to the CPU (the transformer blocks, not the
+ *                      output head)
  */
 public record PlanRequest(String[] unitNames, long[] unitBytes, long weightBudget, int prefetchDepth,
-                          Bandwidths bandwidths, int batch, String policy, boolean cpuCanCompute) {
+                          Bandwidths bandwidths, int batch, String policy, boolean cpuCanCompute, int cpuEligible) {
+
+    /** Every unit eligible for the CPU. */
+    public PlanRequest(String[] unitNames, long[] unitBytes, long weightBudget, int prefetchDepth,
+                       Bandwidths bandwidths, int batch, String policy, boolean cpuCanCompute) {
+        this(unitNames, unitBytes, weightBudget, prefetchDepth, bandwidths, batch, policy, cpuCanCompute,
+                unitBytes.length);
+    }
 
     public PlanRequest {
         Objects.requireNonNull(unitNames, "unitNames");

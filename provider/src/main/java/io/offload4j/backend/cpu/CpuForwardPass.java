@@ -266,6 +266,53 @@ final class CpuForwardPass implements ForwardPass {
         }
     }
 
+    // ------------------------------------------------------------------ single blocks, for a GPU pass (CpuBlockRunner)
+
+    /**
+     * Block {@code layer} for one token at position {@code pos} of {@code cache}: {@code activation} (the residual
+     * stream, {@code embeddingLength} floats) is read and updated in place; the token's key and value go into the
+     * cache at {@code pos}. Allocation-free.
+     */
+    void runBlock(int layer, CpuKvCache cache, float[] activation, int pos) {
+        int dim = config.embeddingLength();
+        System.arraycopy(activation, 0, x, 0, dim);
+        rowCache[0] = cache;
+        rowPos[0] = pos;
+        computeRope(1);
+        block(blocks[layer], 1);
+        rowCache[0] = null;
+        System.arraycopy(x, 0, activation, 0, dim);
+    }
+
+    /** Writes one position's key and value ({@code keyValueDim} / {@code valueDim} floats) of block {@code layer}. */
+    static void writeKv(CpuKvCache cache, int layer, int pos, float[] key, float[] value) {
+        float[] keys = cache.keys[layer];
+        int stride = cache.keyStride;
+        for (int j = 0; j < key.length; j++) {
+            keys[j * stride + pos] = key[j];
+        }
+        System.arraycopy(value, 0, cache.values[layer], pos * value.length, value.length);
+    }
+
+    /** Reads one position's key and value of block {@code layer}. */
+    static void readKv(CpuKvCache cache, int layer, int pos, float[] key, float[] value) {
+        float[] keys = cache.keys[layer];
+        int stride = cache.keyStride;
+        for (int j = 0; j < key.length; j++) {
+            key[j] = keys[j * stride + pos];
+        }
+        System.arraycopy(cache.values[layer], pos * value.length, value, 0, value.length);
+    }
+
+    /** A KV cache holding only the blocks in {@code layers} (the others get empty arrays). */
+    CpuKvCache newKvCache(int capacity, boolean[] layers) {
+        if (capacity < 1 || capacity > maxContext) {
+            throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
+        }
+        return new CpuKvCache(config.blockCount(), capacity, capacity + attend.padding(), config.headCountKv(),
+                config.headDim(), config.valueDim(), layers);
+    }
+
     /** Decodes token {@code token}'s embedding row into activation row {@code t}. */
     private void embed(int token, int t) {
         Weight embedding = weights.tokenEmbedding();

@@ -16,6 +16,11 @@ final class CpuKvCache implements KvCache {
     private final int capacity;
 
     CpuKvCache(int blocks, int capacity, int keyStride, int kvHeads, int headDim, int valueDim) {
+        this(blocks, capacity, keyStride, kvHeads, headDim, valueDim, null);
+    }
+
+    /** With {@code layers} non-null, only the blocks it marks get storage (a GPU pass's CPU-computed blocks). */
+    CpuKvCache(int blocks, int capacity, int keyStride, int kvHeads, int headDim, int valueDim, boolean[] layers) {
         if (keyStride < capacity) {
             throw new IllegalArgumentException("key stride " + keyStride + " < capacity " + capacity);
         }
@@ -24,8 +29,9 @@ final class CpuKvCache implements KvCache {
         this.keys = new float[blocks][];
         this.values = new float[blocks][];
         for (int b = 0; b < blocks; b++) {
-            keys[b] = new float[Math.multiplyExact(Math.multiplyExact(kvHeads, headDim), keyStride)];
-            values[b] = new float[Math.multiplyExact(capacity, valueDim)];
+            boolean used = layers == null || layers[b];
+            keys[b] = new float[used ? Math.multiplyExact(Math.multiplyExact(kvHeads, headDim), keyStride) : 0];
+            values[b] = new float[used ? Math.multiplyExact(capacity, valueDim) : 0];
         }
     }
 

@@ -1,0 +1,60 @@
+package io.offload4j.backend.cpu;
+
+import io.offload4j.backend.KvCache;
+import io.offload4j.model.Model;
+
+/**
+ * The CPU computing single transformer blocks for a GPU pass that keeps some blocks in host memory: one token at a
+ * time (batch-1 decode, where host memory can outrun PCIe), on the residual-stream activation the GPU hands over.
+ * Keys and values live in CPU KV caches that hold only those blocks; the GPU pass mirrors them to and from its own.
+ * Same kernels and thread pool as the CPU backend; nothing allocated per call.
+ */
+public final class CpuBlockRunner implements AutoCloseable {
+
+    private final CpuForwardPass pass;
+    private final boolean[] layers;
+
+    /**
+     * @param layers  the blocks this runner computes (others get no KV storage)
+     * @param threads worker threads, 0 = one per available processor
+     */
+    public CpuBlockRunner(Model model, int maxContext, boolean[] layers, int threads) {
+        int n = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
+        this.pass = new CpuForwardPass(model, new CpuThreadPool(n), maxContext, 1);
+        this.layers = layers.clone();
+    }
+
+    /** A KV cache for one sequence, holding only this runner's blocks. */
+    public KvCache newKvCache(int capacity) {
+        return pass.newKvCache(capacity, layers);
+    }
+
+    /** Block {@code layer} for one token at {@code pos}: {@code activation} is updated in place. */
+    public void runBlock(int layer, KvCache cache, float[] activation, int pos) {
+        check(layer);
+        pass.runBlock(layer, (CpuKvCache) cache, activation, pos);
+    }
+
+    /** Stores a position's key and value computed elsewhere (by the GPU, during a prompt). */
+    public void writeKv(KvCache cache, int layer, int pos, float[] key, float[] value) {
+        check(layer);
+        CpuForwardPass.writeKv((CpuKvCache) cache, layer, pos, key, value);
+    }
+
+    /** Reads a position's key and value computed here, for the GPU's copy of the cache. */
+    public void readKv(KvCache cache, int layer, int pos, float[] key, float[] value) {
+        check(layer);
+        CpuForwardPass.readKv((CpuKvCache) cache, layer, pos, key, value);
+    }
+
+    private void check(int layer) {
+        if (layer < 0 || layer >= layers.length || !layers[layer]) {
+            throw new IllegalArgumentException("block " + layer + " is not computed by this CPU runner");
+        }
+    }
+
+    @Override
+    public void close() {
+        pass.close();
+    }
+}
