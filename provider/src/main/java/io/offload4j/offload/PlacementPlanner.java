@@ -66,15 +66,20 @@ public final class PlacementPlanner {
                 streamedBytes += r.unitBytes()[i];
             }
         }
+        // Prompts and batches stream the CPU units too, so the ring is sized for every off-GPU unit.
         long streamedLargest = 0;
         int streamedUnits = 0;
+        int offUnits = 0;
         for (int i = 0; i < n; i++) {
-            if (placements[i] == Placement.STREAMED) {
+            if (placements[i] != Placement.RESIDENT) {
                 streamedLargest = Math.max(streamedLargest, r.unitBytes()[i]);
+                offUnits++;
+            }
+            if (placements[i] == Placement.STREAMED) {
                 streamedUnits++;
             }
         }
-        slots = streamedUnits == 0 ? 0 : Math.min(slots, streamedUnits);
+        slots = offUnits == 0 ? 0 : Math.min(slots, offUnits);
         String reasoning = String.format(Locale.ROOT, "GPU budget %s for %s of weights in %d units: %d resident"
                         + " (%s), %d streamed through %d staging slots of %s (%s per step, ≥ %.1f ms at %.1f GB/s"
                         + " host→GPU), %d on the CPU at batch-1 decode (%s; prompts and batches stream them);"

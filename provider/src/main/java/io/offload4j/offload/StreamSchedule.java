@@ -19,16 +19,25 @@ public final class StreamSchedule {
     private final int[] nextOrdinal;
     private final int slots;
 
+    /** The streamed units of a batch-1 decode step (CPU units computed on the CPU). */
     public StreamSchedule(PlacementPlan plan) {
+        this(plan, false);
+    }
+
+    /**
+     * @param cpuUnitsStream whether the plan's CPU units are streamed too: in steps of several tokens (a prompt
+     *                       chunk, a batch), where the GPU computes every unit
+     */
+    public StreamSchedule(PlacementPlan plan, boolean cpuUnitsStream) {
         Placement[] p = plan.placements();
-        int m = plan.count(Placement.STREAMED);
+        int m = plan.count(Placement.STREAMED) + (cpuUnitsStream ? plan.count(Placement.CPU) : 0);
         this.streamedUnits = new int[m];
         this.ordinalOf = new int[p.length];
         this.nextOrdinal = new int[p.length];
         int j = 0;
         for (int u = 0; u < p.length; u++) {
             nextOrdinal[u] = j;
-            if (p[u] == Placement.STREAMED) {
+            if (p[u] == Placement.STREAMED || cpuUnitsStream && p[u] == Placement.CPU) {
                 ordinalOf[u] = j;
                 streamedUnits[j++] = u;
             } else {

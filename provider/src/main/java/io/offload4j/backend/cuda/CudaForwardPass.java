@@ -20,6 +20,7 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
+import io.offload4j.backend.cpu.CpuBlockRunner;
 import io.offload4j.gguf.GgmlType;
 import io.offload4j.gguf.ModelFormatException;
 import io.offload4j.model.BlockWeights;
@@ -32,6 +33,7 @@ import io.offload4j.model.Weight;
 import io.offload4j.offload.Bandwidths;
 import io.offload4j.offload.OffloadOptions;
 import io.offload4j.offload.OffloadStats;
+import io.offload4j.offload.Placement;
 import io.offload4j.offload.PlacementPlan;
 import io.offload4j.offload.PlacementPlanner;
 import io.offload4j.offload.PlanRequest;
@@ -41,6 +43,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
+import java.nio.ShortBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -113,7 +116,21 @@ final class CudaForwardPass implements ForwardPass {
     private final RowKernel embeddingKernel;
     private final CUdeviceptr outputNorm;
     private final CUdeviceptr invFreq;
-    private final List<DevBlock> blocks = new ArrayList<>();
+    /** Per step kind (0: batch-1 decode, 1: prompt chunks and batches): each block's device weights, or null where
+     *  the CPU computes it in that kind of step. */
+    private final List<List<DevBlock>> blocksByKind = List.of(new ArrayList<>(), new ArrayList<>());
+    private final List<DevBlock> blocks = blocksByKind.get(1);
+    private final Placement[] placements;
+    /** Computes the plan's CPU blocks at batch-1 decode; null when the plan has none. */
+    private final CpuBlockRunner cpuRunner;
+    private final int[] cpuLayerIndex;     // per block: its index among the CPU blocks, or -1
+    private final float[] cpuActivation;
+    private final float[] kvRowK;
+    private final float[] kvRowV;
+    private final Pointer kvUpHost = new Pointer();   // fp16 K/V rows the CPU computed, on their way to the GPU cache
+    private final ShortBuffer kvUpView;
+    private final Pointer kvDownHost = new Pointer(); // fp16 K/V rows the GPU computed, on their way to the CPU cache
+    private final ShortBuffer kvDownView;
     private final List<OutputSlice> outputSlices = new ArrayList<>();
     private final StreamingWeights weights;
     private final boolean useGraphs;
@@ -182,7 +199,8 @@ final class CudaForwardPass implements ForwardPass {
             long kvPerCache = 4L * maxContext * c.keyValueDim() * c.blockCount();
             long free = device.freeMemory();
             long budget = weightBudget(offload, free, activations, kvPerCache, units);
-            Bandwidths bandwidths = measureBandwidths(w, units, budget);
+            boolean cpuPossible = !offload.placement().equals("stream");
+            Bandwidths bandwidths = measureBandwidths(model, w, units, budget, cpuPossible);
             long[] sizes = new long[units.length];
             String[] names = new String[units.length];
             for (int i = 0; i < units.length; i++) {
@@ -190,24 +208,46 @@ final class CudaForwardPass implements ForwardPass {
                 names[i] = units[i].name();
             }
             PlacementPlan plan = PlacementPlanner.plan(new PlanRequest(names, sizes, budget, offload.prefetchDepth(),
-                    bandwidths, 1, offload.placement(), false));
+                    bandwidths, 1, offload.placement(), cpuPossible, w.blocks().size()));
+            this.placements = plan.placements();
             LOG.log(System.Logger.Level.INFO, "placement on " + device.name() + ": " + plan.reasoning());
             long hostBudget = offload.hostPinnedMemoryBudget() == OffloadOptions.AUTO
-                    ? Math.min(plan.streamedBytesPerStep(), physicalMemory() / 2) : offload.hostPinnedMemoryBudget();
+                    ? Math.min(plan.streamedBytesPerStep() + plan.cpuBytesPerStep(), physicalMemory() / 2)
+                    : offload.hostPinnedMemoryBudget();
             placed = new StreamingWeights(units, plan, hostBudget);
             this.weights = placed;
             this.useGraphs = !placed.streams()
                     && !"false".equalsIgnoreCase(System.getProperty("offload4j.cuda.graphs", "true"));
+            int kvDim = c.keyValueDim();
+            boolean[] cpuLayers = new boolean[w.blocks().size()];
+            this.cpuLayerIndex = new int[w.blocks().size()];
+            int cpuCount = 0;
             for (int l = 0; l < w.blocks().size(); l++) {
-                blocks.add(deviceBlock(w.blocks().get(l), units[l], placed.address(l)));
+                cpuLayers[l] = placements[l] == Placement.CPU;
+                cpuLayerIndex[l] = cpuLayers[l] ? cpuCount++ : -1;
+                BlockNorms norms = uploadNorms(w.blocks().get(l));
+                for (int kind = 0; kind < 2; kind++) {
+                    CUdeviceptr base = placed.address(l, kind);
+                    blocksByKind.get(kind).add(base == null ? null : deviceBlock(units[l], base, norms));
+                }
             }
+            this.cpuRunner = cpuCount == 0 ? null : new CpuBlockRunner(model, maxContext, cpuLayers, 0);
+            this.cpuActivation = new float[cpuCount == 0 ? 0 : c.embeddingLength()];
+            this.kvRowK = new float[cpuCount == 0 ? 0 : kvDim];
+            this.kvRowV = new float[cpuCount == 0 ? 0 : kvDim];
+            long upBytes = 4L * Math.max(1, cpuCount) * kvDim;
+            long downBytes = 4L * rows * kvDim;
+            cuMemHostAlloc(kvUpHost, upBytes, 0);
+            cuMemHostAlloc(kvDownHost, downBytes, 0);
+            kvUpView = kvUpHost.getByteBuffer(0, upBytes).order(ByteOrder.nativeOrder()).asShortBuffer();
+            kvDownView = kvDownHost.getByteBuffer(0, downBytes).order(ByteOrder.nativeOrder()).asShortBuffer();
             Weight out = w.output();
             for (int u = w.blocks().size(); u < units.length; u++) {
                 StreamingWeights.UnitLayout slice = units[u];
                 Weight part = slice.parts()[0];
                 int first = (int) ((part.data().address() - out.data().address()) / out.rowBytes());
                 outputSlices.add(new OutputSlice(first, new DevMatrix(part.name(), part.type(), part.rows(),
-                        part.cols(), part.rowBytes(), placed.address(u))));
+                        part.cols(), part.rowBytes(), placed.address(u, 1))));
             }
             outputNorm = uploadFloats(w.outputNorm());
             invFreq = uploadDoubles(inverseFrequencies(c, w.ropeFrequencyFactors()));
@@ -313,7 +353,8 @@ final class CudaForwardPass implements ForwardPass {
      * the cores share the memory bus), both only when the model does not fit the budget: they matter to the planner
      * only then. Costs about 0.2 s.
      */
-    private Bandwidths measureBandwidths(ModelWeights w, StreamingWeights.UnitLayout[] units, long budget) {
+    private Bandwidths measureBandwidths(Model model, ModelWeights w, StreamingWeights.UnitLayout[] units, long budget,
+                                         boolean cpuPossible) {
         long total = 0;
         for (StreamingWeights.UnitLayout u : units) {
             total += u.bytes();
@@ -340,28 +381,35 @@ final class CudaForwardPass implements ForwardPass {
             cuMemFree(dev);
             freeHost(host);
         }
-        Weight m = w.blocks().getFirst().wGate();
-        RowKernel kernel = CpuKernels.of(m.type());
-        float[] xs = new float[m.cols()];
-        java.util.Arrays.fill(xs, 0.01f);
-        float sink = 0;
-        // 150 ms of warm-up lets the JIT compile the kernel; the next 50 ms are measured
-        long warm = System.nanoTime();
-        for (int r = 0; System.nanoTime() - warm < 150_000_000L; r = (r + 1) % m.rows()) {
-            sink += kernel.dot(m.data(), (long) r * m.rowBytes(), xs, 0, m.cols());
-        }
-        long read = 0;
-        long t0 = System.nanoTime();
-        for (int r = 0; System.nanoTime() - t0 < 50_000_000L; r = (r + 1) % m.rows()) {
-            sink += kernel.dot(m.data(), (long) r * m.rowBytes(), xs, 0, m.cols());
-            read += m.rowBytes();
-        }
-        double cpu = read / (double) (System.nanoTime() - t0) * Runtime.getRuntime().availableProcessors();
-        LOG.log(System.Logger.Level.DEBUG, "bandwidth probe checksum " + sink);
+        double cpu = cpuPossible ? cpuBlockBandwidth(model, units[0].bytes()) : 0;
         return new Bandwidths(h2d, cpu);
     }
 
     /** Physical memory from /proc/meminfo (CUDA here means Linux), else the heap limit as a conservative guess. */
+    /**
+     * The CPU's weight bandwidth at one token, measured the way the CPU will be used: block 0 run by a
+     * {@link CpuBlockRunner} (all cores) for 1 s of warm-up (the JIT compiles the kernels), then timed over 5 runs.
+     */
+    private static double cpuBlockBandwidth(Model model, long blockBytes) {
+        boolean[] first = new boolean[model.config().blockCount()];
+        first[0] = true;
+        try (CpuBlockRunner runner = new CpuBlockRunner(model, 2, first, 0);
+             KvCache cache = runner.newKvCache(2)) {
+            float[] act = new float[model.config().embeddingLength()];
+            long warm = System.nanoTime();
+            while (System.nanoTime() - warm < 1_000_000_000L) {
+                java.util.Arrays.fill(act, 0.01f);
+                runner.runBlock(0, cache, act, 0);
+            }
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 5; i++) {
+                java.util.Arrays.fill(act, 0.01f);
+                runner.runBlock(0, cache, act, 0);
+            }
+            return 5.0 * blockBytes / (System.nanoTime() - t0);
+        }
+    }
+
     private static long physicalMemory() {
         try (var lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/meminfo"))) {
             return lines.filter(l -> l.startsWith("MemTotal:")).findFirst()
@@ -376,14 +424,18 @@ final class CudaForwardPass implements ForwardPass {
         StringBuilder r = new StringBuilder(String.format(Locale.ROOT, "memory on %s (%s free at load):%n",
                 device.name(), gib(freeAtStart)));
         r.append(String.format(Locale.ROOT, "  GPU   resident weights %s (%d of %d units)%n", gib(plan.residentBytes()),
-                plan.count(io.offload4j.offload.Placement.RESIDENT), plan.placements().length));
+                plan.count(Placement.RESIDENT), plan.placements().length));
         r.append(String.format(Locale.ROOT, "  GPU   staging ring %s (%d slots)%n", gib(placed.stagingBytes()),
                 plan.stagingSlots()));
         r.append(String.format(Locale.ROOT, "  GPU   activations, norms and scratch %s%n", gib(otherDevice)));
         r.append(String.format(Locale.ROOT, "  GPU   KV cache %s per full-context sequence (allocated per request)%n",
                 gib(kvPerCache)));
-        r.append(String.format(Locale.ROOT, "  host  pinned streamed weights %s of %s streamed per step%n",
-                gib(placed.hostPinnedBytes()), gib(plan.streamedBytesPerStep())));
+        r.append(String.format(Locale.ROOT, "  host  pinned streamed weights %s of %s streamed per prompt step%n",
+                gib(placed.hostPinnedBytes()), gib(placed.bytesPerStep(1))));
+        if (plan.count(Placement.CPU) > 0) {
+            r.append(String.format(Locale.ROOT, "  host  CPU-computed blocks %s (%d units, at batch-1 decode; streamed"
+                    + " for prompts and batches)%n", gib(plan.cpuBytesPerStep()), plan.count(Placement.CPU)));
+        }
         r.append(String.format(Locale.ROOT, "  host  token embeddings %s (file mapping, looked up on the CPU)",
                 gib(embedding.data().byteSize())));
         if (!plan.allResident()) {
@@ -473,7 +525,16 @@ final class CudaForwardPass implements ForwardPass {
         return p;
     }
 
-    private DevBlock deviceBlock(BlockWeights b, StreamingWeights.UnitLayout unit, CUdeviceptr base) {
+    /** A block's fp32 vectors on the device (norm weights, biases), shared by its step kinds. */
+    private record BlockNorms(CUdeviceptr attnNorm, CUdeviceptr qBias, CUdeviceptr kBias, CUdeviceptr vBias,
+                              CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr ffnNorm) {}
+
+    private BlockNorms uploadNorms(BlockWeights b) {
+        return new BlockNorms(uploadFloats(b.attentionNorm()), uploadFloats(b.qBias()), uploadFloats(b.kBias()),
+                uploadFloats(b.vBias()), uploadFloats(b.qNorm()), uploadFloats(b.kNorm()), uploadFloats(b.ffnNorm()));
+    }
+
+    private DevBlock deviceBlock(StreamingWeights.UnitLayout unit, CUdeviceptr base, BlockNorms n) {
         DevMatrix[] m = new DevMatrix[unit.parts().length];
         for (int i = 0; i < m.length; i++) {
             Weight w = unit.parts()[i];
@@ -501,9 +562,8 @@ final class CudaForwardPass implements ForwardPass {
         for (DevMatrix d : m) {
             gemmOk &= CudaKernels.gemmShapeOk(d.rows(), d.cols()) && CudaKernels.vectorisable(d.type(), d.cols());
         }
-        return new DevBlock(uploadFloats(b.attentionNorm()), wq, wk, wv, wo, uploadFloats(b.qBias()),
-                uploadFloats(b.kBias()), uploadFloats(b.vBias()), uploadFloats(b.qNorm()), uploadFloats(b.kNorm()),
-                uploadFloats(b.ffnNorm()), gate, up, down, List.copyOf(groups), gemmOk);
+        return new DevBlock(n.attnNorm(), wq, wk, wv, wo, n.qBias(), n.kBias(), n.vBias(), n.qNorm(), n.kNorm(),
+                n.ffnNorm(), gate, up, down, List.copyOf(groups), gemmOk);
     }
 
     private long largestNonF16Matrix() {
@@ -579,7 +639,11 @@ final class CudaForwardPass implements ForwardPass {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
         }
         device.makeCurrent();
-        return new CudaKvCache(this, config.blockCount(), capacity, config.keyValueDim());
+        CudaKvCache cache = new CudaKvCache(this, config.blockCount(), capacity, config.keyValueDim());
+        if (cpuRunner != null) {
+            cache.cpuMirror = cpuRunner.newKvCache(capacity);
+        }
+        return cache;
     }
 
     @Override
@@ -604,6 +668,7 @@ final class CudaForwardPass implements ForwardPass {
         stepCache = cache;
         stepBatch = null;
         try {
+            int kind = count == 1 && cpuRunner != null ? 0 : 1;
             if (count == 1 && useGraphs) {
                 if (cache.decodeGraph == null) {
                     cache.decodeGraph = capture(cache); // counts this step's accesses while recording
@@ -612,10 +677,13 @@ final class CudaForwardPass implements ForwardPass {
                 }
                 cuGraphLaunch(cache.decodeGraph, stream);
             } else {
-                enqueue(count, 1);
+                enqueue(count, 1, kind);
             }
             cuStreamSynchronize(stream);
             weights.stepCompleted();
+            if (kind == 1 && cpuRunner != null) {
+                mirrorToCpu(cache, startPos, count);
+            }
         } catch (RuntimeException | Error e) {
             weights.reset();
             throw e;
@@ -679,9 +747,14 @@ final class CudaForwardPass implements ForwardPass {
         stepBatch = stepBatchBuffer;
         try {
             cuMemcpyHtoDAsync(seqParams, seqParamsHost, 16L * batch, stream);
-            enqueue(batch, batch);
+            enqueue(batch, batch, 1);
             cuStreamSynchronize(stream);
             weights.stepCompleted();
+            if (cpuRunner != null) {
+                for (int b = 0; b < batch; b++) {
+                    mirrorToCpu(stepBatchBuffer[b], positions[b], 1);
+                }
+            }
         } catch (RuntimeException | Error e) {
             weights.reset();
             throw e;
@@ -733,7 +806,7 @@ final class CudaForwardPass implements ForwardPass {
         CUgraph graph = new CUgraph();
         cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
         try {
-            enqueue(1, 1);
+            enqueue(1, 1, 1);
         } finally {
             cuStreamEndCapture(stream, graph);
         }
@@ -751,15 +824,23 @@ final class CudaForwardPass implements ForwardPass {
      * tokens go through the blocks; the logits of the last {@code outputs} of them come back (1 for a prompt chunk,
      * all of them for a batch).
      */
-    private void enqueue(int count, int outputs) {
+    private void enqueue(int count, int outputs, int kind) {
         ModelConfig c = config;
         int dim = c.embeddingLength();
         int vocab = c.vocabularySize();
+        weights.beginStep(kind);
         cuMemcpyHtoDAsync(params, paramsHost, 4L * (2 + count), stream);
         cuMemcpyHtoDAsync(x, xHost, 4L * count * dim, stream);
-        for (int l = 0; l < blocks.size(); l++) {
+        List<DevBlock> stepBlocks = blocksByKind.get(kind);
+        for (int l = 0; l < stepBlocks.size(); l++) {
+            DevBlock b = stepBlocks.get(l);
+            if (b == null) {
+                weights.cpuUnit(l);
+                cpuBlock(l);
+                continue;
+            }
             weights.beforeUnit(l, stream);
-            block(l, blocks.get(l), count);
+            block(l, b, count);
             weights.afterUnit(l, stream);
         }
         CUdeviceptr last = x.withByteOffset(4L * (count - outputs) * dim);
@@ -849,6 +930,60 @@ final class CudaForwardPass implements ForwardPass {
     }
 
     /**
+     * Block {@code l} on the CPU, for the one token of a decode step: waits for the GPU's work so far, brings the
+     * activation over, runs the block from host memory (while the copy stream keeps filling slots for the streamed
+     * blocks ahead), sends the activation back, and mirrors the token's key and value into the GPU cache so that a
+     * later prompt chunk, computed on the GPU, sees them.
+     */
+    private void cpuBlock(int l) {
+        int dim = config.embeddingLength();
+        int kvDim = config.keyValueDim();
+        int pos = paramsView.get(0);
+        cuMemcpyDtoHAsync(xHost, x, 4L * dim, stream);
+        cuStreamSynchronize(stream);
+        xView.get(0, cpuActivation, 0, dim);
+        cpuRunner.runBlock(l, stepCache.cpuMirror, cpuActivation, pos);
+        xView.put(0, cpuActivation, 0, dim);
+        cuMemcpyHtoDAsync(x, xHost, 4L * dim, stream);
+        cpuRunner.readKv(stepCache.cpuMirror, l, pos, kvRowK, kvRowV);
+        int at = 2 * cpuLayerIndex[l] * kvDim;
+        for (int j = 0; j < kvDim; j++) {
+            kvUpView.put(at + j, Float.floatToFloat16(kvRowK[j]));
+            kvUpView.put(at + kvDim + j, Float.floatToFloat16(kvRowV[j]));
+        }
+        cuMemcpyHtoDAsync(stepCache.keys(l).withByteOffset(2L * pos * kvDim), kvUpHost.withByteOffset(2L * at),
+                2L * kvDim, stream);
+        cuMemcpyHtoDAsync(stepCache.values(l).withByteOffset(2L * pos * kvDim),
+                kvUpHost.withByteOffset(2L * (at + kvDim)), 2L * kvDim, stream);
+    }
+
+    /**
+     * After a step the GPU computed whole: the keys and values it wrote for the CPU's blocks, positions
+     * {@code pos .. pos+count}, copied into the sequence's CPU cache, so that decode can continue there.
+     */
+    private void mirrorToCpu(CudaKvCache cache, int pos, int count) {
+        int kvDim = config.keyValueDim();
+        for (int l = 0; l < cpuLayerIndex.length; l++) {
+            if (cpuLayerIndex[l] < 0) {
+                continue;
+            }
+            for (int side = 0; side < 2; side++) {
+                CUdeviceptr src = (side == 0 ? cache.keys(l) : cache.values(l)).withByteOffset(2L * pos * kvDim);
+                cuMemcpyDtoHAsync(kvDownHost.withByteOffset(2L * side * count * kvDim), src, 2L * count * kvDim,
+                        stream);
+            }
+            cuStreamSynchronize(stream);
+            for (int t = 0; t < count; t++) {
+                for (int j = 0; j < kvDim; j++) {
+                    kvRowK[j] = Float.float16ToFloat(kvDownView.get(t * kvDim + j));
+                    kvRowV[j] = Float.float16ToFloat(kvDownView.get((count + t) * kvDim + j));
+                }
+                cpuRunner.writeKv(cache.cpuMirror, l, pos + t, kvRowK, kvRowV);
+            }
+        }
+    }
+
+    /**
      * RoPE, the KV-cache write and attention for {@code count} tokens starting at token row {@code row}, all of one
      * sequence whose positions come from {@code p}.
      */
@@ -917,6 +1052,11 @@ final class CudaForwardPass implements ForwardPass {
         if (weights != null) {
             weights.close();
         }
+        if (cpuRunner != null) {
+            cpuRunner.close();
+        }
+        freeHost(kvUpHost);
+        freeHost(kvDownHost);
         for (CUdeviceptr p : allocations) {
             cuMemFree(p);
         }

@@ -23,6 +23,8 @@ final class CudaKvCache implements KvCache {
     private final long bytesPerBlock;
     private final int blocks;
     CUgraphExec decodeGraph;
+    /** The CPU's copy of the blocks the CPU computes at decode (offloading with CPU blocks), else null. */
+    KvCache cpuMirror;
     private boolean closed;
 
     CudaKvCache(CudaForwardPass owner, int blocks, int capacity, int kvDim) {
@@ -75,5 +77,8 @@ final class CudaKvCache implements KvCache {
         }
         cuMemFree(keys);
         cuMemFree(values);
+        if (cpuMirror != null) {
+            cpuMirror.close();
+        }
     }
 }

@@ -72,7 +72,11 @@ final class StreamingWeights implements AutoCloseable {
 
     private final UnitLayout[] units;
     private final PlacementPlan plan;
-    private final StreamSchedule schedule;
+    /** [0]: batch-1 decode (CPU units computed on the CPU); [1]: every other step (CPU units streamed too). */
+    private final StreamSchedule[] schedules;
+    private final long[] bytesPerStep;
+    private StreamSchedule schedule;
+    private int current;
     private final ResidentBlockCache<DeviceBuffer> resident;
     private final CUdeviceptr[] slots;
     private final Pointer[] pinned;          // per unit: pinned host copy, or null
@@ -101,12 +105,20 @@ final class StreamingWeights implements AutoCloseable {
     StreamingWeights(UnitLayout[] units, PlacementPlan plan, long hostPinnedBudget) {
         this.units = units;
         this.plan = plan;
-        this.schedule = new StreamSchedule(plan);
+        this.schedules = new StreamSchedule[] {new StreamSchedule(plan, false), new StreamSchedule(plan, true)};
+        this.bytesPerStep = new long[2];
+        for (int k = 0; k < 2; k++) {
+            for (int j = 0; j < schedules[k].streamedCount(); j++) {
+                bytesPerStep[k] += units[schedules[k].unitOf(j)].bytes();
+            }
+        }
+        this.schedule = schedules[0];
+        StreamSchedule widest = schedules[1];
         int n = units.length;
         this.pinned = new Pointer[n];
-        this.slots = new CUdeviceptr[schedule.slots()];
-        this.slotFree = new CUevent[schedule.slots()];
-        int m = schedule.streamedCount();
+        this.slots = new CUdeviceptr[widest.slots()];
+        this.slotFree = new CUevent[widest.slots()];
+        int m = widest.streamedCount();
         this.copyBegin = new CUevent[2][m];
         this.copyEnd = new CUevent[2][m];
         // the cache weighs in whole KiB (rounded up per unit): 2 KiB of slack per unit keeps the pinned set within it
@@ -119,25 +131,26 @@ final class StreamingWeights implements AutoCloseable {
                     cuMemAlloc(p, units[u].bytes());
                     resident.put(u, new DeviceBuffer(p, units[u].bytes()));
                     uploadSync(units[u], p);
-                } else if (plan.placement(u) != Placement.STREAMED) {
-                    throw new IllegalArgumentException(units[u].name() + " is placed on the " + plan.placement(u)
-                            + ", which the CUDA backend does not execute");
                 }
             }
             long pinnedSoFar = 0;
-            for (int j = 0; j < m; j++) {
-                UnitLayout unit = units[schedule.unitOf(j)];
-                if (pinnedSoFar + unit.bytes() <= hostPinnedBudget) {
-                    Pointer host = new Pointer();
-                    cuMemHostAlloc(host, unit.bytes(), 0);
-                    hostAllocations.add(host);
-                    gather(unit, host);
-                    pinned[schedule.unitOf(j)] = host;
-                    pinnedSoFar += unit.bytes();
+            // units streamed at every step first: they gain most from pinned memory
+            for (int k = 0; k < 2; k++) {
+                for (int j = 0; j < schedules[k].streamedCount(); j++) {
+                    int u = schedules[k].unitOf(j);
+                    UnitLayout unit = units[u];
+                    if (pinned[u] == null && pinnedSoFar + unit.bytes() <= hostPinnedBudget) {
+                        Pointer host = new Pointer();
+                        cuMemHostAlloc(host, unit.bytes(), 0);
+                        hostAllocations.add(host);
+                        gather(unit, host);
+                        pinned[u] = host;
+                        pinnedSoFar += unit.bytes();
+                    }
                 }
             }
             this.hostPinnedBytes = pinnedSoFar;
-            boolean staged = IntStream.range(0, m).anyMatch(j -> pinned[schedule.unitOf(j)] == null);
+            boolean staged = IntStream.range(0, m).anyMatch(j -> pinned[widest.unitOf(j)] == null);
             this.hostStaging = new Pointer[staged ? 2 : 0];
             this.hostStagingFree = new CUevent[hostStaging.length];
             for (int i = 0; i < hostStaging.length; i++) {
@@ -209,17 +222,43 @@ final class StreamingWeights implements AutoCloseable {
 
     // ------------------------------------------------------------------ per step
 
-    /** Device address of a unit for this plan: its resident buffer, or the staging slot it always streams into. */
-    CUdeviceptr address(int unit) {
+    /**
+     * Device address of a unit in steps of kind {@code kind} (0: batch-1 decode, 1: others): its resident buffer, the
+     * staging slot it always streams into, or null for a unit the CPU computes in such steps.
+     */
+    CUdeviceptr address(int unit, int kind) {
         DeviceBuffer b = resident.peek(unit);
         if (b != null) {
             return b.ptr();
         }
-        return slots[schedule.slotOf(schedule.ordinalOf(unit))];
+        int ordinal = schedules[kind].ordinalOf(unit);
+        return ordinal < 0 ? null : slots[schedules[kind].slotOf(ordinal)];
     }
 
+    /** Whether any step copies weights (a wholly resident model never does). */
     boolean streams() {
-        return schedule.streamedCount() > 0;
+        return schedules[1].streamedCount() > 0;
+    }
+
+    /**
+     * Starts a step of kind {@code kind}. Switching kinds throws away the copies issued ahead for the other kind:
+     * they are waited for (they fill slots the new kind then overwrites in its own order).
+     */
+    void beginStep(int kind) {
+        if (kind == current) {
+            return;
+        }
+        if (streams()) {
+            cuStreamSynchronize(copyStream);
+        }
+        current = kind;
+        schedule = schedules[kind];
+        issued = 0;
+    }
+
+    /** A unit the CPU computes in this step: a miss for the GPU tier. */
+    void cpuUnit(int unit) {
+        resident.access(unit);
     }
 
     /**
@@ -246,7 +285,7 @@ final class StreamingWeights implements AutoCloseable {
 
     /** After the step's last unit is enqueued: starts the next step's first copies, overlapping the host's work. */
     void endStep() {
-        if (!streams()) {
+        if (schedule.streamedCount() == 0) {
             return;
         }
         int next = parity ^ 1;
@@ -264,7 +303,7 @@ final class StreamingWeights implements AutoCloseable {
      */
     void stepCompleted() {
         steps++;
-        if (!streams()) {
+        if (schedule.streamedCount() == 0) {
             return;
         }
         int done = parity ^ 1;
@@ -272,7 +311,7 @@ final class StreamingWeights implements AutoCloseable {
             cuEventElapsedTime(elapsedMs, copyBegin[done][j], copyEnd[done][j]);
             copyNanos += (long) (elapsedMs[0] * 1e6);
         }
-        bytesStreamed += plan.streamedBytesPerStep();
+        bytesStreamed += bytesPerStep[current];
     }
 
     /** A step replayed from a CUDA graph (only when every unit is resident): every unit was a hit. */
@@ -315,6 +354,11 @@ final class StreamingWeights implements AutoCloseable {
 
     PlacementPlan plan() {
         return plan;
+    }
+
+    /** Bytes a step of kind {@code kind} copies. */
+    long bytesPerStep(int kind) {
+        return bytesPerStep[kind];
     }
 
     long stagingBytes() {

@@ -85,6 +85,19 @@ class OffloadGpuTest {
                 pass.forward(cache, history, prompt.length + t, 1, prompt.length + t, logits);
                 out.add(logits.clone());
             }
+            // a second prompt chunk continuing the sequence (a follow-up turn) attends to the decoded positions,
+            // then decode goes on after it
+            int at = prompt.length + 6;
+            for (int i = 0; i < 5; i++) {
+                history[at + i] = rnd.nextInt(vocab);
+            }
+            pass.forward(cache, history, at, 5, at, logits);
+            out.add(logits.clone());
+            for (int t = 0; t < 2; t++) {
+                history[at + 5 + t] = argmax(logits);
+                pass.forward(cache, history, at + 5 + t, 1, at + 5 + t, logits);
+                out.add(logits.clone());
+            }
         }
         int batch = 4;
         KvCache[] caches = new KvCache[batch];
@@ -111,6 +124,10 @@ class OffloadGpuTest {
                     positions[b]++;
                 }
             }
+            // and one sequence of the batch on its own again
+            tokens[0] = argmax(logits[0]);
+            pass.forward(caches[0], tokens, 0, 1, positions[0], logits[0]);
+            out.add(logits[0].clone());
         } finally {
             for (KvCache c : caches) {
                 if (c != null) {
@@ -145,7 +162,8 @@ class OffloadGpuTest {
                 want = run(resident, vocab);
             }
             long budget = (long) (fraction * total);
-            OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth);
+            OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth)
+                    .withPlacement("stream");
             try (ForwardPass offloaded = gpu.prepare(model, 64, 32, options)) {
                 PlacementPlan plan = ((CudaForwardPass) offloaded).plan();
                 assertTrue(plan.gpuBytes() <= budget, plan.toString());
@@ -183,7 +201,8 @@ class OffloadGpuTest {
             OffloadOptions options = OffloadOptions.DEFAULTS;
             if (streamed) {
                 try (ForwardPass probe = gpu.prepare(model, 64, 32, options)) {
-                    options = options.withGpuMemoryBudget(((CudaForwardPass) probe).plan().residentBytes() / 3);
+                    options = options.withGpuMemoryBudget(((CudaForwardPass) probe).plan().residentBytes() / 3)
+                            .withPlacement("stream");
                 }
             }
             try (ForwardPass pass = gpu.prepare(model, 64, 32, options)) {
@@ -231,6 +250,44 @@ class OffloadGpuTest {
         }
     }
 
+    /**
+     * Blocks computed by the CPU at batch-1 decode (and streamed for prompt chunks and batches): the CPU's kernels
+     * differ from the GPU's in summation order, so the logits agree to CudaForwardPassGpuTest's fp32 tolerance; the
+     * K/V mirroring between the two caches is what the follow-up chunk and the decode after the batch check.
+     */
+    @ParameterizedTest(name = "{0}, placement {1}, budget {2} of the weights")
+    @CsvSource({"F16, cpu, 0.5", "Q4_K_M, cpu, 0.3", "Q8_0, auto, 0.4"})
+    void blocksComputedOnTheCpuAgreeWithTheResidentRun(QuantPreset quant, String placement, double fraction) {
+        try (Model model = Model.load(model(quant))) {
+            int vocab = model.config().vocabularySize();
+            List<float[]> want;
+            long total;
+            try (ForwardPass resident = gpu.prepare(model, 64, 32, OffloadOptions.DEFAULTS)) {
+                total = ((CudaForwardPass) resident).plan().residentBytes();
+                want = run(resident, vocab);
+            }
+            OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total))
+                    .withPlacement(placement);
+            try (ForwardPass hybrid = gpu.prepare(model, 64, 32, options)) {
+                PlacementPlan plan = ((CudaForwardPass) hybrid).plan();
+                if (placement.equals("cpu")) {
+                    assertTrue(plan.count(Placement.CPU) > 0, plan.toString());
+                }
+                List<float[]> got = run(hybrid, vocab);
+                double worst = 0;
+                for (int i = 0; i < want.size(); i++) {
+                    worst = Math.max(worst, relErr(got.get(i), want.get(i)));
+                }
+                GpuTests.report(String.format("hybrid %s placement %s budget %.0f%%: %d resident / %d streamed / %d"
+                        + " CPU units, max logit difference to the resident run %.2e", quant, placement,
+                        fraction * 100, plan.count(Placement.RESIDENT), plan.count(Placement.STREAMED),
+                        plan.count(Placement.CPU), worst));
+                assertTrue(worst <= CudaForwardPassGpuTest.TOL_FP32, "max relative logit difference " + worst);
+                assertTrue(hybrid.memoryReport().contains("CPU"), hybrid.memoryReport());
+            }
+        }
+    }
+
     @Test
     void streamsFromTheMappingWhenThePinnedBudgetRunsOut() {
         try (Model model = Model.load(model(QuantPreset.F16))) {
@@ -242,7 +299,7 @@ class OffloadGpuTest {
                 want = run(resident, vocab);
             }
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(total / 4)
-                    .withHostPinnedMemoryBudget(total / 5);
+                    .withHostPinnedMemoryBudget(total / 5).withPlacement("stream");
             try (ForwardPass offloaded = gpu.prepare(model, 64, 32, options)) {
                 assertTrue(offloaded.offloadStats().hostPinnedBytes() <= total / 5);
                 List<float[]> got = run(offloaded, vocab);
