@@ -38,7 +38,7 @@ import jcuda.driver.CUdeviceptr;
  * <pre>
  * OffloadBenchmark [--dir DIR] [--shapes llama3-8b] [--quants F16] [--model PATH (a GGUF file or HF directory)]
  *                  [--budgets 1,0.5,0.25,0.1 | --budget-gib 8] [--batches 1,4,16] [--prefill 512]
- *                  [--decode-seconds 6] [--depth 2] [--out report.md]
+ *                  [--decode-seconds 6] [--depth 2] [--placements auto,stream,cpu] [--out report.md]
  * </pre>
  *
  * For each budget: the placement (resident / streamed units), GiB copied per step, prefill tokens/s of one
@@ -64,15 +64,16 @@ public final class OffloadBenchmark {
         int prefill = Integer.parseInt(arg(args, "--prefill", "512"));
         double decodeSeconds = Double.parseDouble(arg(args, "--decode-seconds", "6"));
         int depth = Integer.parseInt(arg(args, "--depth", "2"));
+        List<String> placements = List.of(arg(args, "--placements", "auto").split(","));
         String outFile = arg(args, "--out", null);
         Files.createDirectories(dir);
         try (CudaBackend gpu = new CudaBackend(0)) {
             double pinned = pinnedBandwidth();
             line(outFile, String.format(Locale.ROOT, "# Offloading benchmark%n%n%s; pinned host→device measured now:"
                     + " %.1f GB/s%n", gpu.description(), pinned));
-            StringBuilder header = new StringBuilder("| model | budget | resident / streamed units | GiB streamed per"
-                    + " step | prefill " + prefill + " tok/s |");
-            StringBuilder rule = new StringBuilder("|---|---|---|---|---|");
+            StringBuilder header = new StringBuilder("| model | budget | placement | resident / streamed / CPU units |"
+                    + " GiB streamed per decode step | prefill " + prefill + " tok/s |");
+            StringBuilder rule = new StringBuilder("|---|---|---|---|---|---|");
             for (int b : batches) {
                 header.append(" decode b").append(b).append(" tok/s |");
                 rule.append("---|");
@@ -113,8 +114,13 @@ public final class OffloadBenchmark {
                         }
                     }
                     for (long budget : budgetBytes) {
-                        run(gpu, model, labels.get(i), total, budget, depth, prefill, batches, decodeSeconds, pinned,
-                                outFile);
+                        for (String placement : placements) {
+                            if (budget == OffloadOptions.AUTO && !placement.equals(placements.getFirst())) {
+                                continue; // everything resident: the placement policy does not matter
+                            }
+                            run(gpu, model, labels.get(i), total, budget, depth, placement, prefill, batches,
+                                    decodeSeconds, pinned, outFile);
+                        }
                     }
                 }
             }
@@ -142,11 +148,12 @@ public final class OffloadBenchmark {
     }
 
     private static void run(CudaBackend gpu, Model model, String label, long total, long budget, int depth,
-                            int prefill, int[] batches, double decodeSeconds, double pinned, String outFile)
+                            String placement, int prefill, int[] batches, double decodeSeconds, double pinned, String outFile)
             throws IOException {
         int maxBatch = Arrays.stream(batches).max().orElse(1);
         int context = prefill + 64;
-        OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth);
+        OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth)
+                .withPlacement(placement);
         long t0 = System.nanoTime();
         try (ForwardPass pass = gpu.prepare(model, context, prefill, options)) {
             double load = (System.nanoTime() - t0) / 1e9;
@@ -223,15 +230,15 @@ public final class OffloadBenchmark {
                     }
                 }
             }
-            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %s | %d / %d | %.2f | %.0f |",
-                    label, budget == OffloadOptions.AUTO ? "all (auto)" : String.format(Locale.ROOT,
-                            "%.2f GiB (%.0f%%)", budget / (double) (1L << 30), 100.0 * budget / total),
-                    plan.count(Placement.RESIDENT), plan.count(Placement.STREAMED),
+            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %s | %s | %d / %d / %d | %.2f |"
+                    + " %.0f |", label, budget == OffloadOptions.AUTO ? "all (auto)" : String.format(Locale.ROOT,
+                            "%.2f GiB (%.0f%%)", budget / (double) (1L << 30), 100.0 * budget / total), placement,
+                    plan.count(Placement.RESIDENT), plan.count(Placement.STREAMED), plan.count(Placement.CPU),
                     plan.streamedBytesPerStep() / (double) (1L << 30), prefillTps));
             for (double d : decode) {
                 row.append(String.format(Locale.ROOT, " %.1f |", d));
             }
-            row.append(plan.count(Placement.STREAMED) == 0 ? " – | – |" : String.format(Locale.ROOT,
+            row.append(plan.count(Placement.STREAMED) == 0 || copyGbs == 0 ? " – | – |" : String.format(Locale.ROOT,
                     " %.1f (%.2f) | %.1f (%.2f) |", copyGbs, copyGbs / pinned, effectiveGbs, effectiveGbs / pinned));
             line(outFile, row.toString());
         }
