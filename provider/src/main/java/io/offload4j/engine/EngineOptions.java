@@ -10,8 +10,9 @@ import io.offload4j.offload.OffloadOptions;
  * @param contextLength    the longest sequence (prompt + generated) served; 0 = the model's trained
  *                         context, capped at {@link #DEFAULT_MAX_CONTEXT} to keep the KV cache small
  * @param chunkTokens      prompt tokens processed per forward call (prefill batch)
- * @param maxSequences     how many requests the scheduler advances together (interleaved token by token);
- *                         further requests wait in a FIFO queue. Each running sequence holds a KV cache.
+ * @param maxSequences     how many requests the scheduler advances together (their decode steps batched into
+ *                         one forward call per token); further requests wait in a FIFO queue. Each running
+ *                         sequence holds a KV cache.
  * @param prefixCacheBytes bytes of KV caches of finished sequences kept for prefix reuse (a new request that
  *                         starts with the same tokens continues from them instead of prefilling again);
  *                         0 switches prefix reuse off; {@link #AUTO_PREFIX_CACHE} (the default) keeps two

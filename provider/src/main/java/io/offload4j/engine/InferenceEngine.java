@@ -21,10 +21,10 @@ import java.util.function.BiFunction;
  * when done.
  *
  * <p>Requests ({@link #submit}, or {@link #generate} which waits) are queued and served by the engine's own
- * thread, never the caller's: up to {@link EngineOptions#maxSequences()} sequences are interleaved token by
- * token, the rest wait in FIFO order. KV caches of finished sequences are kept (bounded by
- * {@link EngineOptions#prefixCacheBytes()}) so that a request starting with the same tokens, such as a
- * conversation's next turn, skips the prefill of the shared prefix.
+ * thread, never the caller's: up to {@link EngineOptions#maxSequences()} sequences run at once, their decode
+ * steps batched into one forward call per token (continuous batching), the rest wait in FIFO order. KV caches
+ * of finished sequences are kept (bounded by {@link EngineOptions#prefixCacheBytes()}) so that a request
+ * starting with the same tokens, such as a conversation's next turn, skips the prefill of the shared prefix.
  */
 public final class InferenceEngine implements AutoCloseable {
 

@@ -320,7 +320,7 @@ final class CpuForwardPass implements ForwardPass {
         embeddingKernel.dequantize(embedding.data(), (long) token * embedding.rowBytes(), x, t * dim, dim);
     }
 
-    /** Every block over the first {@code count} rows, whose caches and positions are set in {@link #rowCache}/{@link #rowPos}. */
+    /** Every block over the first {@code count} rows (their caches and positions set in {@link #rowCache}, {@link #rowPos}). */
     private void layers(int count) {
         computeRope(count);
         for (BlockWeights block : blocks) {
@@ -473,8 +473,9 @@ final class CpuForwardPass implements ForwardPass {
 
     /**
      * The activation buffers hold at least this many rows even when prefill chunks are smaller, so that a decode
-     * batch of up to this many sequences reads each weight once. On the CPU a step is compute-bound well before
-     * that (see provider/README.md), so larger batches lose little by running in groups.
+     * batch of up to this many sequences reads each weight once. A 16-row step already runs the packed GEMM at
+     * its full panel width, near the CPU's multiply-add peak (provider/README.md), so larger batches lose little
+     * by running in groups.
      */
     private static final int MIN_BATCH_ROWS = 16;
 
