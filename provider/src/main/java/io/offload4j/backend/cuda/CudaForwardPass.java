@@ -131,7 +131,9 @@ final class CudaForwardPass implements ForwardPass {
     private final ShortBuffer kvUpView;
     private final Pointer kvDownHost = new Pointer(); // fp16 K/V rows the GPU computed, on their way to the CPU cache
     private final ShortBuffer kvDownView;
-    private final List<OutputSlice> outputSlices = new ArrayList<>();
+    /** Per step kind, like {@link #blocksByKind}: a streamed slice sits in a different slot in each kind. */
+    private final List<List<OutputSlice>> outputSlicesByKind = List.of(new ArrayList<>(), new ArrayList<>());
+    private final List<OutputSlice> outputSlices = outputSlicesByKind.get(1);
     private final StreamingWeights weights;
     private final boolean useGraphs;
     private final String memoryReport;
@@ -246,8 +248,10 @@ final class CudaForwardPass implements ForwardPass {
                 StreamingWeights.UnitLayout slice = units[u];
                 Weight part = slice.parts()[0];
                 int first = (int) ((part.data().address() - out.data().address()) / out.rowBytes());
-                outputSlices.add(new OutputSlice(first, new DevMatrix(part.name(), part.type(), part.rows(),
-                        part.cols(), part.rowBytes(), placed.address(u, 1))));
+                for (int kind = 0; kind < 2; kind++) {
+                    outputSlicesByKind.get(kind).add(new OutputSlice(first, new DevMatrix(part.name(), part.type(),
+                            part.rows(), part.cols(), part.rowBytes(), placed.address(u, kind))));
+                }
             }
             outputNorm = uploadFloats(w.outputNorm());
             invFreq = uploadDoubles(inverseFrequencies(c, w.ropeFrequencyFactors()));
@@ -381,32 +385,44 @@ final class CudaForwardPass implements ForwardPass {
             cuMemFree(dev);
             freeHost(host);
         }
-        double cpu = cpuPossible ? cpuBlockBandwidth(model, units[0].bytes()) : 0;
+        double cpu = cpuPossible ? cpuBlockBandwidth(model, units) : 0;
         return new Bandwidths(h2d, cpu);
     }
 
     /** Physical memory from /proc/meminfo (CUDA here means Linux), else the heap limit as a conservative guess. */
     /**
-     * The CPU's weight bandwidth at one token, measured the way the CPU will be used: block 0 run by a
-     * {@link CpuBlockRunner} (all cores) for 1 s of warm-up (the JIT compiles the kernels), then timed over 5 runs.
+     * The CPU's weight bandwidth at one token, measured the way the CPU will be used: the first few blocks (at least
+     * ~1 GiB of weights, so that caches do not flatter it) run one after another by a {@link CpuBlockRunner} on all
+     * cores, 1 s of warm-up (the JIT compiles the kernels), then two timed rounds.
      */
-    private static double cpuBlockBandwidth(Model model, long blockBytes) {
-        boolean[] first = new boolean[model.config().blockCount()];
-        first[0] = true;
-        try (CpuBlockRunner runner = new CpuBlockRunner(model, 2, first, 0);
+    private static double cpuBlockBandwidth(Model model, StreamingWeights.UnitLayout[] units) {
+        int blocks = model.config().blockCount();
+        boolean[] measured = new boolean[blocks];
+        long bytes = 0;
+        int k = 0;
+        while (k < blocks && (k < 2 || bytes < (1L << 30)) && k < 8) {
+            measured[k] = true;
+            bytes += units[k].bytes();
+            k++;
+        }
+        try (CpuBlockRunner runner = new CpuBlockRunner(model, 2, measured, 0);
              KvCache cache = runner.newKvCache(2)) {
             float[] act = new float[model.config().embeddingLength()];
             long warm = System.nanoTime();
             while (System.nanoTime() - warm < 1_000_000_000L) {
                 java.util.Arrays.fill(act, 0.01f);
-                runner.runBlock(0, cache, act, 0);
+                for (int l = 0; l < k; l++) {
+                    runner.runBlock(l, cache, act, 0);
+                }
             }
             long t0 = System.nanoTime();
-            for (int i = 0; i < 5; i++) {
+            for (int round = 0; round < 2; round++) {
                 java.util.Arrays.fill(act, 0.01f);
-                runner.runBlock(0, cache, act, 0);
+                for (int l = 0; l < k; l++) {
+                    runner.runBlock(l, cache, act, 0);
+                }
             }
-            return 5.0 * blockBytes / (System.nanoTime() - t0);
+            return 2.0 * bytes / (System.nanoTime() - t0);
         }
     }
 
@@ -845,7 +861,7 @@ final class CudaForwardPass implements ForwardPass {
         }
         CUdeviceptr last = x.withByteOffset(4L * (count - outputs) * dim);
         int unit = blocks.size();
-        for (OutputSlice slice : outputSlices) {
+        for (OutputSlice slice : outputSlicesByKind.get(kind)) {
             weights.beforeUnit(unit, stream);
             DevMatrix m = slice.matrix();
             if (outputSlices.size() == 1) {

@@ -1,0 +1,77 @@
+package io.offload4j.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.model.Architecture;
+import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.quant.CpuKernels;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The runner a GPU pass hands single blocks to must compute exactly what the CPU pass computes: keys and values
+ * written by block-by-block decode, fed with keys and values of earlier positions copied in through writeKv, equal
+ * those of a whole CPU forward pass over the same tokens.
+ */
+class CpuBlockRunnerTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void blockByBlockDecodeWritesTheSameKeysAndValuesAsTheForwardPass() {
+        Path file = tmp.resolve("m.gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.Q8_0), file);
+        try (Model model = Model.load(file)) {
+            int layers = model.config().blockCount();
+            int dim = model.config().embeddingLength();
+            int kvDim = model.config().keyValueDim();
+            boolean[] all = new boolean[layers];
+            java.util.Arrays.fill(all, true);
+            int[] tokens = {5, 17, 99, 3, 42, 7};
+            try (CpuBackend cpu = new CpuBackend(2);
+                 ForwardPass pass = cpu.prepare(model, 16, 8);
+                 KvCache reference = pass.newKvCache(16);
+                 CpuBlockRunner runner = new CpuBlockRunner(model, 16, all, 2);
+                 KvCache mirror = runner.newKvCache(16)) {
+                float[] logits = new float[model.config().vocabularySize()];
+                pass.forward(reference, tokens, 0, 4, 0, logits); // a prompt of 4, on the "GPU"
+                float[] k = new float[kvDim];
+                float[] v = new float[kvDim];
+                for (int l = 0; l < layers; l++) { // mirrored into the runner's cache
+                    for (int p = 0; p < 4; p++) {
+                        runner.readKv(reference, l, p, k, v);
+                        runner.writeKv(mirror, l, p, k, v);
+                    }
+                }
+                for (int p = 4; p < tokens.length; p++) {
+                    pass.forward(reference, tokens, p, 1, p, logits);
+                    float[] act = new float[dim];
+                    var e = model.weights().tokenEmbedding();
+                    CpuKernels.of(e.type()).dequantize(e.data(), (long) tokens[p] * e.rowBytes(), act, 0, dim);
+                    for (int l = 0; l < layers; l++) {
+                        runner.runBlock(l, mirror, act, p);
+                        float[] wantK = new float[kvDim];
+                        float[] wantV = new float[kvDim];
+                        runner.readKv(reference, l, p, wantK, wantV);
+                        runner.readKv(mirror, l, p, k, v);
+                        assertArrayEquals(wantK, k, 1e-4f, "keys of block " + l + " at " + p);
+                        assertArrayEquals(wantV, v, 1e-4f, "values of block " + l + " at " + p);
+                    }
+                }
+                boolean[] first = new boolean[layers];
+                first[0] = true;
+                try (CpuBlockRunner one = new CpuBlockRunner(model, 16, first, 1)) {
+                    assertThrows(IllegalArgumentException.class, () -> one.runBlock(1, mirror, new float[dim], 0));
+                }
+            }
+        }
+    }
+}
