@@ -370,6 +370,7 @@ final class CudaForwardPass implements ForwardPass {
         Pointer host = new Pointer();
         CUdeviceptr dev = new CUdeviceptr();
         double h2d;
+        double cpu;
         try {
             cuMemHostAlloc(host, bytes, 0);
             cuMemAlloc(dev, bytes);
@@ -381,11 +382,17 @@ final class CudaForwardPass implements ForwardPass {
             }
             cuStreamSynchronize(stream);
             h2d = 3.0 * bytes / (System.nanoTime() - t0);
+            // The CPU is measured while copies run, as it will work at decode: DMA from host memory competes with it.
+            cpu = cpuPossible ? cpuBlockBandwidth(model, units, () -> {
+                for (int i = 0; i < 16; i++) {
+                    cuMemcpyHtoDAsync(dev, host, bytes, stream);
+                }
+            }) : 0;
+            cuStreamSynchronize(stream);
         } finally {
             cuMemFree(dev);
             freeHost(host);
         }
-        double cpu = cpuPossible ? cpuBlockBandwidth(model, units) : 0;
         return new Bandwidths(h2d, cpu);
     }
 
@@ -393,9 +400,11 @@ final class CudaForwardPass implements ForwardPass {
     /**
      * The CPU's weight bandwidth at one token, measured the way the CPU will be used: the first few blocks (at least
      * ~1 GiB of weights, so that caches do not flatter it) run one after another by a {@link CpuBlockRunner} on all
-     * cores, 1 s of warm-up (the JIT compiles the kernels), then two timed rounds.
+     * cores, 1 s of warm-up (the JIT compiles the kernels), then two timed rounds while {@code startCopies}' copies
+     * keep the DMA engine reading host memory, as streamed blocks do at decode.
      */
-    private static double cpuBlockBandwidth(Model model, StreamingWeights.UnitLayout[] units) {
+    private static double cpuBlockBandwidth(Model model, StreamingWeights.UnitLayout[] units,
+                                            Runnable startCopies) {
         int blocks = model.config().blockCount();
         boolean[] measured = new boolean[blocks];
         long bytes = 0;
@@ -415,6 +424,7 @@ final class CudaForwardPass implements ForwardPass {
                     runner.runBlock(l, cache, act, 0);
                 }
             }
+            startCopies.run();
             long t0 = System.nanoTime();
             for (int round = 0; round < 2; round++) {
                 java.util.Arrays.fill(act, 0.01f);
