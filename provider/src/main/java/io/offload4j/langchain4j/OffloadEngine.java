@@ -211,6 +211,34 @@ public final class OffloadEngine implements AutoCloseable {
             return this;
         }
 
+        /**
+         * GPU memory the weights may occupy, in bytes (resident blocks plus the staging ring for streamed ones);
+         * default: free memory minus a margin, the activations and room for KV caches. A model larger than the
+         * budget keeps what fits on the GPU and streams or CPU-computes the rest.
+         */
+        public Builder gpuMemoryBudget(long bytes) {
+            options = options.withOffload(options.offload().withGpuMemoryBudget(bytes));
+            return this;
+        }
+
+        /** Pinned host memory for streamed blocks, in bytes; default: what they need, at most half the RAM. */
+        public Builder hostPinnedMemoryBudget(long bytes) {
+            options = options.withOffload(options.offload().withHostPinnedMemoryBudget(bytes));
+            return this;
+        }
+
+        /** Streamed blocks copied ahead of the one computing (default 2). */
+        public Builder prefetchDepth(int depth) {
+            options = options.withOffload(options.offload().withPrefetchDepth(depth));
+            return this;
+        }
+
+        /** Blocks that do not fit on the GPU: {@code auto} (default), {@code stream} or {@code cpu}. */
+        public Builder placement(String placement) {
+            options = options.withOffload(options.offload().withPlacement(placement));
+            return this;
+        }
+
         /** All engine settings at once. */
         public Builder options(EngineOptions options) {
             this.options = Objects.requireNonNull(options, "options");
