@@ -69,8 +69,27 @@ class PrefixReuseTest {
             int[] turn1 = e.tokenizer().encode("Once upon a time", true, false);
             GenerationResult r1 = greedy(e, turn1, 20);
             int[] turn2 = concat(turn1, r1.tokens(), e.tokenizer().encode(" Then", false, false));
+            // Hold the engine's thread in a listener while a and b are queued, so that both are admitted in the same
+            // round: otherwise, on a busy machine, a may finish before b is even submitted and b rightly reuses a's cache.
+            java.util.concurrent.CountDownLatch blocking = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            Generation blocker = e.submit(GenerationRequest.of(e.tokenizer().encode("Hi", true, false), 1,
+                    SamplingParams.GREEDY), new GenerationListener() {
+                        @Override
+                        public void onToken(int token) {
+                            blocking.countDown();
+                            try {
+                                release.await();
+                            } catch (InterruptedException ex) {
+                                Thread.currentThread().interrupt();
+                            }
+                        }
+                    });
+            blocking.await();
             Generation a = e.submit(GenerationRequest.of(turn2, 10, SamplingParams.GREEDY), GenerationListener.NONE);
             Generation b = e.submit(GenerationRequest.of(turn2, 10, SamplingParams.GREEDY), GenerationListener.NONE);
+            release.countDown();
+            blocker.join();
             GenerationResult ra = a.join();
             GenerationResult rb = b.join();
             assertEquals(1, (ra.cachedPromptTokens() > 0 ? 1 : 0) + (rb.cachedPromptTokens() > 0 ? 1 : 0),
