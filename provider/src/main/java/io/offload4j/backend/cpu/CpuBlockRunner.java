@@ -41,6 +41,15 @@ public final class CpuBlockRunner implements AutoCloseable {
         CpuForwardPass.writeKv((CpuKvCache) cache, layer, pos, key, value);
     }
 
+    /**
+     * Stores {@code count} positions' keys and values from {@code pos} on, token-major ({@code [t][kvDim]}), computed
+     * elsewhere (a prompt chunk on the GPU).
+     */
+    public void writeKvRows(KvCache cache, int layer, int pos, int count, float[] keys, float[] values) {
+        check(layer);
+        CpuForwardPass.writeKvRows((CpuKvCache) cache, layer, pos, count, keys, values, pass.config().keyValueDim());
+    }
+
     /** Reads a position's key and value computed here, for the GPU's copy of the cache. */
     public void readKv(KvCache cache, int layer, int pos, float[] key, float[] value) {
         check(layer);

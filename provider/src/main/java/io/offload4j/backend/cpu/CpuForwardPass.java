@@ -294,6 +294,23 @@ final class CpuForwardPass implements ForwardPass {
         System.arraycopy(value, 0, cache.values[layer], pos * value.length, value.length);
     }
 
+    /**
+     * Writes {@code count} positions' keys and values from {@code pos} on, token-major ({@code [t][kvDim]}), as a
+     * GPU computed them for a prompt. Keys are stored transposed, so the loop runs along the destination rows.
+     */
+    static void writeKvRows(CpuKvCache cache, int layer, int pos, int count, float[] keys, float[] values,
+                            int kvDim) {
+        float[] dst = cache.keys[layer];
+        int stride = cache.keyStride;
+        for (int j = 0; j < kvDim; j++) {
+            int row = j * stride + pos;
+            for (int t = 0; t < count; t++) {
+                dst[row + t] = keys[t * kvDim + j];
+            }
+        }
+        System.arraycopy(values, 0, cache.values[layer], pos * kvDim, count * kvDim);
+    }
+
     /** Reads one position's key and value of block {@code layer}. */
     static void readKv(CpuKvCache cache, int layer, int pos, float[] key, float[] value) {
         float[] keys = cache.keys[layer];

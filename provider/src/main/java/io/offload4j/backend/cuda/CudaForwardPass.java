@@ -131,6 +131,8 @@ final class CudaForwardPass implements ForwardPass {
     private final ShortBuffer kvUpView;
     private final Pointer kvDownHost = new Pointer(); // fp16 K/V rows the GPU computed, on their way to the CPU cache
     private final ShortBuffer kvDownView;
+    private final float[] kvDownK;                    // the same rows widened to fp32, token-major
+    private final float[] kvDownV;
     /** Per step kind, like {@link #blocksByKind}: a streamed slice sits in a different slot in each kind. */
     private final List<List<OutputSlice>> outputSlicesByKind = List.of(new ArrayList<>(), new ArrayList<>());
     private final List<OutputSlice> outputSlices = outputSlicesByKind.get(1);
@@ -237,6 +239,8 @@ final class CudaForwardPass implements ForwardPass {
             this.cpuActivation = new float[cpuCount == 0 ? 0 : c.embeddingLength()];
             this.kvRowK = new float[cpuCount == 0 ? 0 : kvDim];
             this.kvRowV = new float[cpuCount == 0 ? 0 : kvDim];
+            this.kvDownK = new float[cpuCount == 0 ? 0 : rows * kvDim];
+            this.kvDownV = new float[cpuCount == 0 ? 0 : rows * kvDim];
             long upBytes = 4L * Math.max(1, cpuCount) * kvDim;
             long downBytes = 4L * rows * kvDim;
             cuMemHostAlloc(kvUpHost, upBytes, 0);
@@ -999,13 +1003,12 @@ final class CudaForwardPass implements ForwardPass {
                         stream);
             }
             cuStreamSynchronize(stream);
-            for (int t = 0; t < count; t++) {
-                for (int j = 0; j < kvDim; j++) {
-                    kvRowK[j] = Float.float16ToFloat(kvDownView.get(t * kvDim + j));
-                    kvRowV[j] = Float.float16ToFloat(kvDownView.get((count + t) * kvDim + j));
-                }
-                cpuRunner.writeKv(cache.cpuMirror, l, pos + t, kvRowK, kvRowV);
+            int n = count * kvDim;
+            for (int i = 0; i < n; i++) {
+                kvDownK[i] = Float.float16ToFloat(kvDownView.get(i));
+                kvDownV[i] = Float.float16ToFloat(kvDownView.get(n + i));
             }
+            cpuRunner.writeKvRows(cache.cpuMirror, l, pos, count, kvDownK, kvDownV);
         }
     }
 
