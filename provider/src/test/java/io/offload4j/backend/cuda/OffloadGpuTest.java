@@ -288,6 +288,47 @@ class OffloadGpuTest {
         }
     }
 
+    /**
+     * The whole engine on an offloaded model: stories260K with 40 % of its weights on the GPU, four requests at once
+     * (decoded together through forwardBatch by the scheduler) give the same greedy text as each alone.
+     */
+    @ParameterizedTest(name = "placement {0}")
+    @CsvSource({"stream", "auto"})
+    void concurrentRequestsOnAnOffloadedModelGiveTheirSequentialText(String placement) throws Exception {
+        java.nio.file.Path stories = io.offload4j.testing.SharedData.require("models/stories260K.gguf");
+        long total;
+        try (Model model = Model.load(stories); ForwardPass probe = gpu.prepare(model, 64, 16,
+                OffloadOptions.DEFAULTS)) {
+            total = ((CudaForwardPass) probe).plan().residentBytes();
+        }
+        io.offload4j.engine.EngineOptions options = io.offload4j.engine.EngineOptions.DEFAULTS.withDevice("cuda")
+                .withOffload(OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (0.4 * total))
+                        .withPlacement(placement));
+        try (io.offload4j.engine.InferenceEngine e = io.offload4j.engine.InferenceEngine.load(stories, options)) {
+            String[] prompts = {"Once upon a time", "The cat", "Lily and Ben went", "One day, a little bird"};
+            List<int[]> alone = new ArrayList<>();
+            for (String p : prompts) {
+                alone.add(e.generate(io.offload4j.engine.GenerationRequest.of(e.tokenizer().encode(p, true, false), 40,
+                        io.offload4j.engine.SamplingParams.GREEDY), io.offload4j.engine.GenerationListener.NONE)
+                        .tokens());
+            }
+            List<io.offload4j.engine.Generation> together = new ArrayList<>();
+            for (String p : prompts) {
+                together.add(e.submit(io.offload4j.engine.GenerationRequest.of(e.tokenizer().encode(p, true, false),
+                        40, io.offload4j.engine.SamplingParams.GREEDY), io.offload4j.engine.GenerationListener.NONE));
+            }
+            for (int i = 0; i < prompts.length; i++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(alone.get(i), together.get(i).join().tokens(),
+                        "request " + i);
+            }
+            OffloadStats stats = e.offloadStats();
+            assertTrue(stats.streamedBlocks() + stats.cpuBlocks() > 0, stats.toString());
+            assertTrue(stats.bytesStreamed() > 0, stats.toString());
+            GpuTests.report("engine on offloaded stories260K (" + placement + "): 4 concurrent requests = alone; "
+                    + stats);
+        }
+    }
+
     @Test
     void streamsFromTheMappingWhenThePinnedBudgetRunsOut() {
         try (Model model = Model.load(model(QuantPreset.F16))) {
