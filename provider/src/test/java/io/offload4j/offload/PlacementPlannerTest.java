@@ -76,9 +76,9 @@ class PlacementPlannerTest {
 
     @Test
     void cpuAndCopiesShareTheOffGpuUnitsSoThatBothBandwidthsAddUp() {
-        // 7 units of 100 MB off the GPU, PCIe 50 GB/s, CPU 80 GB/s: 4 on the CPU (5.2 ms) and 3 streamed (6.3 ms)
-        // overlap, max 6.3 ms, against 14.7 ms streaming all and 9.2 ms computing all on the CPU
-        Bandwidths fastHost = new Bandwidths(50, 80);
+        // 7 units of 100 MiB off the GPU, PCIe 50 GB/s, CPU 80 / 0.6 GB/s probed (80 in a step): 4 on the CPU
+        // (5.2 ms) and 3 streamed (6.3 ms) overlap, max 6.3 ms, against 14.7 ms streaming all
+        Bandwidths fastHost = new Bandwidths(50, 80 / PlacementPlanner.CPU_IN_STEP_FACTOR);
         PlacementPlan one = PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, fastHost, 1, "auto", true));
         assertEquals(4, one.count(Placement.CPU), one.toString());
         assertEquals(3, one.count(Placement.STREAMED), one.toString());
@@ -87,10 +87,14 @@ class PlacementPlannerTest {
         PlacementPlan four = PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, fastHost, 4, "auto", true));
         assertTrue(four.count(Placement.CPU) >= 1 && four.count(Placement.CPU) < one.count(Placement.CPU),
                 four.toString());
-        // a slow host never gets a unit
+        // a slow host never gets a unit, nor one whose gain would be under 1.2×: at 10 GB/s in a step one unit of
+        // seven saves 1 ms of 14.7 (1.07×)
         PlacementPlan slow = PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, new Bandwidths(50, 5), 1,
                 "auto", true));
         assertEquals(0, slow.count(Placement.CPU), slow.toString());
+        PlacementPlan marginal = PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2,
+                new Bandwidths(50, 10 / PlacementPlanner.CPU_IN_STEP_FACTOR), 1, "auto", true));
+        assertEquals(0, marginal.count(Placement.CPU), marginal.toString());
         // a backend that cannot hand units to the CPU streams them and says so
         PlacementPlan noCpu = PlacementPlanner.plan(equalUnits(10, 100 * MB, 600 * MB, 2, fastHost, 1, "auto",
                 false));
