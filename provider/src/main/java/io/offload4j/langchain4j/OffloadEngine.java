@@ -196,7 +196,7 @@ public final class OffloadEngine implements AutoCloseable {
             return this;
         }
 
-        /** Requests served at once, interleaved token by token (default 8); more wait in a queue. */
+        /** Requests served at once, decoded together in one batched step per token (default 8); more wait in a queue. */
         public Builder maxConcurrentRequests(int n) {
             options = options.withMaxSequences(n);
             return this;

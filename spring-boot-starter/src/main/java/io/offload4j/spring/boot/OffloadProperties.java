@@ -45,7 +45,7 @@ public class OffloadProperties implements Validator {
     private int contextLength = 0;
 
     /**
-     * Requests served at once (interleaved token by token); further requests wait in a queue. Each running
+     * Requests served at once (decoded together, one batched step per token); further requests wait in a queue. Each running
      * request holds a KV cache.
      */
     private int maxSequences = 8;
