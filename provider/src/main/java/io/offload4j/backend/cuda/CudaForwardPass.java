@@ -202,9 +202,9 @@ final class CudaForwardPass implements ForwardPass {
             long activations = activationBytes(c, rows, w);
             long kvPerCache = 4L * maxContext * c.keyValueDim() * c.blockCount();
             long free = device.freeMemory();
-            long budget = weightBudget(offload, free, activations, kvPerCache, units);
+            long budget = weightBudget(offload, free, activations, kvPerCache);
             boolean cpuPossible = !offload.placement().equals("stream");
-            Bandwidths bandwidths = measureBandwidths(model, w, units, budget, cpuPossible);
+            Bandwidths bandwidths = measureBandwidths(model, units, budget, cpuPossible);
             long[] sizes = new long[units.length];
             String[] names = new String[units.length];
             for (int i = 0; i < units.length; i++) {
@@ -332,8 +332,7 @@ final class CudaForwardPass implements ForwardPass {
      * Bytes the weight units may occupy. Automatic: free memory minus a margin, the activations and room for
      * {@link #AUTO_RESERVED_KV_CACHES} full-context KV caches. Explicit: checked against what is free now.
      */
-    private long weightBudget(OffloadOptions offload, long free, long activations, long kvPerCache,
-                              StreamingWeights.UnitLayout[] units) {
+    private long weightBudget(OffloadOptions offload, long free, long activations, long kvPerCache) {
         long others = activations + MARGIN_BYTES;
         if (offload.gpuMemoryBudget() == OffloadOptions.AUTO) {
             long budget = free - others - AUTO_RESERVED_KV_CACHES * kvPerCache;
@@ -361,7 +360,7 @@ final class CudaForwardPass implements ForwardPass {
      * the cores share the memory bus), both only when the model does not fit the budget: they matter to the planner
      * only then. Costs about 0.2 s.
      */
-    private Bandwidths measureBandwidths(Model model, ModelWeights w, StreamingWeights.UnitLayout[] units, long budget,
+    private Bandwidths measureBandwidths(Model model, StreamingWeights.UnitLayout[] units, long budget,
                                          boolean cpuPossible) {
         long total = 0;
         for (StreamingWeights.UnitLayout u : units) {
@@ -655,7 +654,7 @@ final class CudaForwardPass implements ForwardPass {
 
     @Override
     public OffloadStats offloadStats() {
-        return weights.stats(0);
+        return weights.stats();
     }
 
     @Override

@@ -369,10 +369,10 @@ final class StreamingWeights implements AutoCloseable {
         return hostPinnedBytes;
     }
 
-    OffloadStats stats(long otherResidentBytes) {
+    OffloadStats stats() {
         var s = resident.stats();
         return new OffloadStats(plan.count(Placement.RESIDENT), plan.count(Placement.STREAMED),
-                plan.count(Placement.CPU), resident.residentBytes() + otherResidentBytes, stagingBytes(),
+                plan.count(Placement.CPU), resident.residentBytes(), stagingBytes(),
                 hostPinnedBytes, s.hitCount(), s.missCount(), s.evictionCount(), s.loadCount(), bytesStreamed,
                 copyNanos, steps);
     }
