@@ -369,6 +369,15 @@ extern "C" __global__ void swiglu_f16(const float* __restrict__ g, const float* 
     if (i < n) out[i] = __float2half_rn(silu_mul(g[i], u[i]));
 }
 
+// Small host-to-GPU transfers (a token's activation, a K/V row, step parameters) read by the SMs straight from
+// mapped pinned host memory. A cudaMemcpy would queue on the host-to-device copy engine behind whatever streamed
+// unit (hundreds of MiB, milliseconds) is being copied, and the step's critical path would wait for it.
+extern "C" __global__ void copy_words(const unsigned int* __restrict__ src, unsigned int* __restrict__ dst,
+                                      long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) dst[i] = src[i];
+}
+
 extern "C" __global__ void f32_to_f16(const float* __restrict__ in, __half* out, long long n) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) out[i] = __float2half_rn(in[i]);

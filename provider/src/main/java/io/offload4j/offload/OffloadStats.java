@@ -16,14 +16,18 @@ package io.offload4j.offload;
  * @param bytesStreamed    bytes copied host → GPU for streamed blocks, in total
  * @param copyNanos        time the copy stream spent on those copies (event-timed), in total
  * @param steps            forward steps (prefill chunks or decode batches) run
+ * @param cpuNanos         time the CPU spent computing its blocks (batch-1 decode), in total
+ * @param cpuWaitNanos     time the CPU waited, before its blocks, for the GPU's work ahead of them (the units
+ *                         before, and any copy those wait for), in total
  */
 public record OffloadStats(int residentBlocks, int streamedBlocks, int cpuBlocks, long gpuBytesResident,
                            long stagingBytes, long hostPinnedBytes, long cacheHits, long cacheMisses,
-                           long cacheEvictions, long cacheLoads, long bytesStreamed, long copyNanos, long steps) {
+                           long cacheEvictions, long cacheLoads, long bytesStreamed, long copyNanos, long steps,
+                           long cpuNanos, long cpuWaitNanos) {
 
     /** For a pass with nothing offloaded (the CPU backend, or a model wholly resident). */
     public static OffloadStats allResident(int blocks, long gpuBytes) {
-        return new OffloadStats(blocks, 0, 0, gpuBytes, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        return new OffloadStats(blocks, 0, 0, gpuBytes, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     /** Achieved host → GPU bandwidth of the streamed copies in GB/s (10^9 bytes/s), 0 before any copy. */

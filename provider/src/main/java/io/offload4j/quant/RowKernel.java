@@ -19,6 +19,21 @@ public interface RowKernel {
     float dot(MemorySegment src, long offset, float[] x, int xOffset, int n);
 
     /**
+     * {@link #dot(MemorySegment, long, float[], int, int)} with a caller-owned {@code scratch} of at least
+     * {@link #DOT_SCRATCH} floats that the kernel may overwrite. A format whose fused dot is compute-bound but
+     * whose {@link #dequantize} reaches a hardware conversion (F16 on the Vector API: C2 compiles the scalar
+     * half-to-float loop to {@code vcvtph2ps}) decodes into it instead, as much of the row at a time as it holds,
+     * and multiply-adds the floats back from cache. The result may differ from the scratch-free dot by summation
+     * order.
+     */
+    default float dot(MemorySegment src, long offset, float[] x, int xOffset, int n, float[] scratch) {
+        return dot(src, offset, x, xOffset, n);
+    }
+
+    /** Floats of scratch {@link #dot(MemorySegment, long, float[], int, int, float[])} needs. */
+    int DOT_SCRATCH = 1024;
+
+    /**
      * Encodes {@code n} floats (a whole number of blocks) into this format at byte {@code offset} of
      * {@code dst}. Used by the synthetic-model generator and converters; not a hot path.
      */

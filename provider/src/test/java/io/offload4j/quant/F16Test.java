@@ -93,4 +93,35 @@ class F16Test {
             }
         }
     }
+
+    /**
+     * The dot through caller scratch (decode a chunk, then multiply-add) against a double-precision sum of the exact
+     * products, for lengths around the chunk size and the vector width, at unaligned offsets, with scratch that
+     * holds garbage from before.
+     */
+    @Test
+    void scratchDotMatchesExactSum() {
+        java.util.Random r = new java.util.Random(7);
+        float[] scratch = new float[RowKernel.DOT_SCRATCH];
+        java.util.Arrays.fill(scratch, Float.NaN);
+        for (int n : new int[] {32, 64, 96, 1024, 1056, 2048, 3072, 4128, 8192}) {
+            MemorySegment row = MemorySegment.ofArray(new byte[2 * n + 6]);
+            float[] x = new float[n + 3];
+            double exact = 0;
+            double magnitude = 0;
+            for (int i = 0; i < n; i++) {
+                short h = Float.floatToFloat16((float) r.nextGaussian());
+                row.set(QuantTestData.LE_SHORT, 6 + 2L * i, h);
+                x[3 + i] = (float) r.nextGaussian();
+                exact += (double) Float.float16ToFloat(h) * x[3 + i];
+                magnitude += Math.abs((double) Float.float16ToFloat(h) * x[3 + i]);
+            }
+            for (RowKernel k : new RowKernel[] {CpuKernels.scalar(GgmlType.F16), CpuKernels.of(GgmlType.F16)}) {
+                float got = k.dot(row, 6, x, 3, n, scratch);
+                assertEquals(exact, got, 1e-6 * magnitude + 1e-6, k.getClass().getSimpleName() + " n=" + n);
+                assertEquals(k.dot(row, 6, x, 3, n), got, 2e-6 * magnitude + 1e-6,
+                        k.getClass().getSimpleName() + " n=" + n + " vs its scratch-free dot");
+            }
+        }
+    }
 }

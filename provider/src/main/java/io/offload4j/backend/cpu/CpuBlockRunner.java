@@ -12,6 +12,7 @@ import io.offload4j.model.Model;
 public final class CpuBlockRunner implements AutoCloseable {
 
     private final CpuForwardPass pass;
+    private final CpuThreadPool pool;
     private final boolean[] layers;
 
     /**
@@ -20,8 +21,17 @@ public final class CpuBlockRunner implements AutoCloseable {
      */
     public CpuBlockRunner(Model model, int maxContext, boolean[] layers, int threads) {
         int n = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
-        this.pass = new CpuForwardPass(model, new CpuThreadPool(n), maxContext, 1);
+        this.pool = new CpuThreadPool(n);
+        this.pass = new CpuForwardPass(model, pool, maxContext, 1);
         this.layers = layers.clone();
+    }
+
+    /**
+     * While on, the worker threads spin between blocks instead of parking: for a step that alternates GPU work and
+     * CPU blocks, so that each block starts on all cores at once. Turn it off when the step ends.
+     */
+    public void keepThreadsSpinning(boolean on) {
+        pool.keepSpinning(on);
     }
 
     /** A KV cache for one sequence, holding only this runner's blocks. */

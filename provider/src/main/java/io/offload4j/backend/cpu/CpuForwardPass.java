@@ -105,7 +105,8 @@ final class CpuForwardPass implements ForwardPass {
         ropeSin = new float[rows * half];
         inverseFrequencies = inverseFrequencies(c, weights.ropeFrequencyFactors());
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
-        rowScratch = new float[pool.threads()][Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols];
+        rowScratch = new float[pool.threads()][Math.max(RowKernel.DOT_SCRATCH,
+                Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols)];
         int pt = gemm.panelTokens();
         tileScratch = new float[pool.threads()][Math.max(1, gemm.packedRowTile() * pt)];
         panel = pt == 0 || rows < PACKED_MIN_TOKENS ? new float[0]
@@ -584,8 +585,9 @@ final class CpuForwardPass implements ForwardPass {
             int rows = weight.rows();
             long rowBytes = weight.rowBytes();
             if (count == 1) {
+                float[] scratch = rowScratch[worker];
                 for (int r = start; r < end; r++) {
-                    out[r] = kernel.dot(weight.data(), r * rowBytes, in, 0, cols);
+                    out[r] = kernel.dot(weight.data(), r * rowBytes, in, 0, cols, scratch);
                 }
                 return;
             }

@@ -25,6 +25,7 @@ public final class CpuThreadPool implements AutoCloseable {
     private final AtomicInteger pending = new AtomicInteger();
     private volatile long generation;
     private volatile boolean closed;
+    private volatile boolean spinning;
     private volatile Thread caller;
     // The current job; published by the volatile write of generation.
     private RangeTask task;
@@ -47,6 +48,14 @@ public final class CpuThreadPool implements AutoCloseable {
 
     public int threads() {
         return threads;
+    }
+
+    /**
+     * While on, idle workers spin without parking: for callers that alternate short runs with other work of a few
+     * milliseconds (a GPU step with CPU blocks in it), where waking parked threads would delay every run.
+     */
+    public void keepSpinning(boolean on) {
+        spinning = on;
     }
 
     /**
@@ -119,7 +128,7 @@ public final class CpuThreadPool implements AutoCloseable {
         while (!closed) {
             long spinUntil = System.nanoTime() + SPIN_NANOS;
             while (generation == seen && !closed) {
-                if (System.nanoTime() < spinUntil) {
+                if (spinning || System.nanoTime() < spinUntil) {
                     Thread.onSpinWait();
                 } else {
                     LockSupport.park(this);

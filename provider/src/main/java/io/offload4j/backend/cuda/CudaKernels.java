@@ -204,6 +204,11 @@ public final class CudaKernels implements AutoCloseable {
         launch("swiglu_f16", stream, Math.toIntExact((n + 255) / 256), 1, 256, 0, gate, up, out, n);
     }
 
+    /** {@code n} 32-bit words from {@code src} (device memory or mapped pinned host memory) to {@code dst}. */
+    public void copyWords(CUstream stream, CUdeviceptr src, CUdeviceptr dst, long n) {
+        launch("copy_words", stream, Math.toIntExact((n + 255) / 256), 1, 256, 0, src, dst, n);
+    }
+
     public void f32ToF16(CUstream stream, CUdeviceptr in, CUdeviceptr out, long n) {
         launch("f32_to_f16", stream, Math.toIntExact((n + 255) / 256), 1, 256, 0, in, out, n);
     }

@@ -369,12 +369,13 @@ final class StreamingWeights implements AutoCloseable {
         return hostPinnedBytes;
     }
 
-    OffloadStats stats() {
+    /** The statistics so far; the CPU's times are kept by the pass that runs its blocks. */
+    OffloadStats stats(long cpuNanos, long cpuWaitNanos) {
         var s = resident.stats();
         return new OffloadStats(plan.count(Placement.RESIDENT), plan.count(Placement.STREAMED),
                 plan.count(Placement.CPU), resident.residentBytes(), stagingBytes(),
                 hostPinnedBytes, s.hitCount(), s.missCount(), s.evictionCount(), s.loadCount(), bytesStreamed,
-                copyNanos, steps);
+                copyNanos, steps, cpuNanos, cpuWaitNanos);
     }
 
     @Override

@@ -78,8 +78,8 @@ public final class OffloadBenchmark {
                 header.append(" decode b").append(b).append(" tok/s |");
                 rule.append("---|");
             }
-            header.append(" copy GB/s (÷ pinned) | b1 effective GB/s (÷ pinned) |");
-            rule.append("---|---|");
+            header.append(" copy GB/s (÷ pinned) | b1 effective GB/s (÷ pinned) | b1 ms/step: CPU blocks, CPU waiting |");
+            rule.append("---|---|---|");
             line(outFile, header.toString());
             line(outFile, rule.toString());
             List<Path> files = new ArrayList<>();
@@ -183,6 +183,8 @@ public final class OffloadBenchmark {
             double[] decode = new double[batches.length];
             double copyGbs = 0;
             double effectiveGbs = 0;
+            double cpuMs = 0;
+            double cpuWaitMs = 0;
             for (int bi = 0; bi < batches.length; bi++) {
                 int batch = batches[bi];
                 KvCache[] caches = new KvCache[batch];
@@ -221,6 +223,8 @@ public final class OffloadBenchmark {
                         long nanos = after.copyNanos() - before.copyNanos();
                         copyGbs = nanos == 0 ? 0 : bytes / (double) nanos;
                         effectiveGbs = bytes / seconds / 1e9;
+                        cpuMs = (after.cpuNanos() - before.cpuNanos()) / 1e6 / steps;
+                        cpuWaitMs = (after.cpuWaitNanos() - before.cpuWaitNanos()) / 1e6 / steps;
                     }
                 } finally {
                     for (KvCache c : caches) {
@@ -240,6 +244,8 @@ public final class OffloadBenchmark {
             }
             row.append(plan.count(Placement.STREAMED) == 0 || copyGbs == 0 ? " – | – |" : String.format(Locale.ROOT,
                     " %.1f (%.2f) | %.1f (%.2f) |", copyGbs, copyGbs / pinned, effectiveGbs, effectiveGbs / pinned));
+            row.append(plan.count(Placement.CPU) == 0 ? " – |" : String.format(Locale.ROOT, " %.1f, %.1f |", cpuMs,
+                    cpuWaitMs));
             line(outFile, row.toString());
         }
     }
