@@ -46,7 +46,11 @@ public final class PlacementPlanner {
                     "all %d units resident: %s of weights within the GPU budget of %s", n, gib(total),
                     gib(r.weightBudget())));
         }
-        boolean[] resident = pickResident(r.unitBytes(), r.weightBudget(), r.prefetchDepth() + 1);
+        // When the CPU may take blocks, the units it cannot take (the output head's slices) are kept resident first:
+        // streamed, they would bunch at the end of every step, where the CPU has nothing left to overlap with.
+        boolean cpuMayHelp = !r.policy().equals("stream") && r.cpuCanCompute() && r.bandwidths().cpuWeightGBs() > 0;
+        boolean[] resident = pickResident(r.unitBytes(), r.weightBudget(), r.prefetchDepth() + 1,
+                cpuMayHelp ? Math.min(n, r.cpuEligible()) : n);
         if (resident == null) {
             long largest = Arrays.stream(r.unitBytes()).max().orElseThrow();
             int slots = Math.min(r.prefetchDepth() + 1, n);
@@ -167,16 +171,25 @@ public final class PlacementPlanner {
 
     /**
      * The most resident units that fit {@code budget} next to the staging ring, or null when not even the ring fits.
-     * For k resident units the ones at {@code floor(i·n/k)} are taken (spread evenly through the cycle), and the ring
-     * has {@code min(maxSlots, n-k)} slots of the largest remaining unit; k = n-1, n-2, … is tried until it fits.
+     * For k resident units, units {@code preferredFrom .. n-1} are taken first, then the rest are spread evenly
+     * through the cycle (the units at {@code floor(i·m/k')} of the first {@code m = preferredFrom}), and the ring has
+     * {@code min(maxSlots, n-k)} slots of the largest remaining unit; k = n-1, n-2, … is tried until it fits.
      */
-    static boolean[] pickResident(long[] bytes, long budget, int maxSlots) {
+    static boolean[] pickResident(long[] bytes, long budget, int maxSlots, int preferredFrom) {
         int n = bytes.length;
+        int preferred = n - preferredFrom;
         for (int k = n - 1; k >= 0; k--) {
             boolean[] pick = new boolean[n];
             long sum = 0;
-            for (int i = 0; i < k; i++) {
-                int u = (int) ((long) i * n / k);
+            int fromPreferred = Math.min(k, preferred);
+            for (int i = 0; i < fromPreferred; i++) {
+                int u = preferredFrom + (int) ((long) i * preferred / fromPreferred);
+                pick[u] = true;
+                sum += bytes[u];
+            }
+            int spread = k - fromPreferred;
+            for (int i = 0; i < spread; i++) {
+                int u = (int) ((long) i * preferredFrom / spread);
                 pick[u] = true;
                 sum += bytes[u];
             }

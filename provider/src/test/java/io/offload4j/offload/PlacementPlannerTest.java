@@ -100,15 +100,23 @@ class PlacementPlannerTest {
                 false));
         assertEquals(7, noCpu.count(Placement.STREAMED));
         assertTrue(noCpu.reasoning().contains("CPU compute not available here"), noCpu.reasoning());
-        // only eligible units (the blocks, not the output head) go to the CPU
+        // only eligible units (the blocks, not the output head) go to the CPU, and the others are the first kept
+        // resident: streamed, they would bunch at the end of every step, with nothing left for the CPU to overlap
         String[] names = new String[10];
         long[] sizes = new long[10];
         java.util.Arrays.fill(names, "u");
         java.util.Arrays.fill(sizes, 100 * MB);
         PlacementPlan eligible = PlacementPlanner.plan(new PlanRequest(names, sizes, 600 * MB, 2, fastHost, 1,
                 "cpu", true, 8));
-        assertEquals(Placement.STREAMED, eligible.placement(9), eligible.toString());
-        assertEquals(Placement.STREAMED, eligible.placement(8), eligible.toString());
+        assertEquals(Placement.RESIDENT, eligible.placement(9), eligible.toString());
+        assertEquals(Placement.RESIDENT, eligible.placement(8), eligible.toString());
+        assertEquals(Placement.RESIDENT, eligible.placement(0), eligible.toString());
+        assertEquals(7, eligible.count(Placement.CPU), eligible.toString());
+        // streaming only: no preference, the resident units are spread through the whole cycle
+        PlacementPlan streamed = PlacementPlanner.plan(new PlanRequest(names, sizes, 600 * MB, 2, fastHost, 1,
+                "stream", true, 8));
+        assertEquals(Placement.STREAMED, streamed.placement(9), streamed.toString());
+        assertEquals(Placement.RESIDENT, streamed.placement(6), streamed.toString());
     }
 
     @Test
