@@ -400,7 +400,9 @@ final class CudaForwardPass implements ForwardPass {
             h2d = 3.0 * bytes / (System.nanoTime() - t0);
             // The CPU is measured while copies run, as it will work at decode: DMA from host memory competes with it.
             cpu = cpuPossible ? cpuBlockBandwidth(model, units, () -> {
-                for (int i = 0; i < 16; i++) {
+                // enough 256 MiB copies to outlast the probe at any PCIe speed up to ~64 GB/s
+                long copies = (long) (CPU_PROBE_NANOS * 1.2 * 64 / bytes) + 1;
+                for (int i = 0; i < copies; i++) {
                     cuMemcpyHtoDAsync(dev, host, bytes, stream);
                 }
             }) : 0;
@@ -412,13 +414,15 @@ final class CudaForwardPass implements ForwardPass {
         return new Bandwidths(h2d, cpu);
     }
 
-    /** Physical memory from /proc/meminfo (CUDA here means Linux), else the heap limit as a conservative guess. */
     /**
      * The CPU's weight bandwidth at one token, measured the way the CPU will be used: the first few blocks (at least
      * ~1 GiB of weights, so that caches do not flatter it) run one after another by a {@link CpuBlockRunner} on all
-     * cores, 1 s of warm-up (the JIT compiles the kernels), then two timed rounds while {@code startCopies}' copies
-     * keep the DMA engine reading host memory, as streamed blocks do at decode.
+     * cores, 1 s of warm-up (the JIT compiles the kernels), then rounds for at least {@link #CPU_PROBE_NANOS} while
+     * {@code startCopies}' copies keep the DMA engine reading host memory, as streamed blocks do at decode. (Two
+     * rounds, ~30 ms, varied by ±20% from run to run on the lent machine, and the planner's split with them.)
      */
+    private static final long CPU_PROBE_NANOS = 400_000_000L;
+
     private static double cpuBlockBandwidth(Model model, StreamingWeights.UnitLayout[] units,
                                             Runnable startCopies) {
         int blocks = model.config().blockCount();
@@ -442,16 +446,19 @@ final class CudaForwardPass implements ForwardPass {
             }
             startCopies.run();
             long t0 = System.nanoTime();
-            for (int round = 0; round < 2; round++) {
+            int rounds = 0;
+            do {
                 java.util.Arrays.fill(act, 0.01f);
                 for (int l = 0; l < k; l++) {
                     runner.runBlock(l, cache, act, 0);
                 }
-            }
-            return 2.0 * bytes / (System.nanoTime() - t0);
+                rounds++;
+            } while (System.nanoTime() - t0 < CPU_PROBE_NANOS);
+            return (double) rounds * bytes / (System.nanoTime() - t0);
         }
     }
 
+    /** Physical memory from /proc/meminfo (CUDA here means Linux), else the heap limit as a conservative guess. */
     private static long physicalMemory() {
         try (var lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/meminfo"))) {
             return lines.filter(l -> l.startsWith("MemTotal:")).findFirst()
