@@ -2,6 +2,7 @@ package io.offload4j.backend.cpu;
 
 import io.offload4j.backend.KvCache;
 import io.offload4j.model.Model;
+import java.lang.foreign.MemorySegment;
 
 /**
  * The CPU computing single transformer blocks for a GPU pass that keeps some blocks in host memory: one token at a
@@ -58,6 +59,23 @@ public final class CpuBlockRunner implements AutoCloseable {
     public void writeKvRows(KvCache cache, int layer, int pos, int count, float[] keys, float[] values) {
         check(layer);
         CpuForwardPass.writeKvRows((CpuKvCache) cache, layer, pos, count, keys, values, pass.config().keyValueDim());
+    }
+
+    /**
+     * Stores {@code count} positions' keys and values from {@code pos} on, given as fp16 rows (token-major
+     * {@code [t][kvDim]}, little-endian) at byte offsets {@code keysOffset} and {@code valuesOffset} of
+     * {@code halves}: a GPU's cache rows copied to host memory as they are.
+     */
+    public void writeKvRowsHalves(KvCache cache, int layer, int pos, int count, MemorySegment halves, long keysOffset,
+                                  long valuesOffset) {
+        check(layer);
+        CpuForwardPass.writeKvRowsHalves((CpuKvCache) cache, layer, pos, count, halves, keysOffset, valuesOffset,
+                pass.config().keyValueDim());
+    }
+
+    /** Runs {@code task} over {@code [0, size)}, one index at a time, on this runner's threads. */
+    public void parallel(int size, CpuThreadPool.RangeTask task) {
+        pool.run(size, 1, task);
     }
 
     /** Reads a position's key and value computed here, for the GPU's copy of the cache. */

@@ -13,6 +13,9 @@ import io.offload4j.model.Weight;
 import io.offload4j.quant.CpuKernels;
 import io.offload4j.quant.FloatOps;
 import io.offload4j.quant.RowKernel;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 /**
  * The transformer forward pass on the CPU, for a chunk of T tokens of one sequence at a time, or for
@@ -311,6 +314,27 @@ final class CpuForwardPass implements ForwardPass {
         }
         System.arraycopy(values, 0, cache.values[layer], pos * kvDim, count * kvDim);
     }
+
+    /** {@link #writeKvRows} from fp16 rows in {@code src}: keys at byte {@code keysOffset}, values at {@code valuesOffset}. */
+    static void writeKvRowsHalves(CpuKvCache cache, int layer, int pos, int count, MemorySegment src, long keysOffset,
+                                  long valuesOffset, int kvDim) {
+        float[] keys = cache.keys[layer];
+        int stride = cache.keyStride;
+        for (int j = 0; j < kvDim; j++) {
+            int row = j * stride + pos;
+            for (int t = 0; t < count; t++) {
+                keys[row + t] = Float.float16ToFloat(src.get(HALF, keysOffset + 2L * ((long) t * kvDim + j)));
+            }
+        }
+        float[] values = cache.values[layer];
+        int base = pos * kvDim;
+        int n = count * kvDim;
+        for (int i = 0; i < n; i++) { // C2 turns this into the hardware conversion
+            values[base + i] = Float.float16ToFloat(src.get(HALF, valuesOffset + 2L * i));
+        }
+    }
+
+    private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** Reads one position's key and value of block {@code layer}. */
     static void readKv(CpuKvCache cache, int layer, int pos, float[] key, float[] value) {

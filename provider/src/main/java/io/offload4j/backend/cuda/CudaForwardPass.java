@@ -49,6 +49,8 @@ import java.nio.ShortBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import io.offload4j.backend.cpu.CpuThreadPool;
+import java.lang.foreign.MemorySegment;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUgraph;
@@ -134,9 +136,12 @@ final class CudaForwardPass implements ForwardPass {
     private final Pointer kvUpHost = new Pointer();   // fp16 K/V rows the CPU computed, on their way to the GPU cache
     private final ShortBuffer kvUpView;
     private final Pointer kvDownHost = new Pointer(); // fp16 K/V rows the GPU computed, on their way to the CPU cache
-    private final ShortBuffer kvDownView;
-    private final float[] kvDownK;                    // the same rows widened to fp32, token-major
-    private final float[] kvDownV;
+    private final MemorySegment kvDown;               // the same buffer, for the CPU's threads
+    private final int[] cpuBlocks;                    // the CPU blocks, in order
+    private final int mirrorGroup;                    // CPU blocks whose rows kvDown holds at once
+    private final MirrorTask mirrorTask = new MirrorTask();
+    private final CudaKvCache[] mirrorCaches;
+    private final int[] mirrorPositions;
     /** Per step kind, like {@link #blocksByKind}: a streamed slice sits in a different slot in each kind. */
     private final List<List<OutputSlice>> outputSlicesByKind = List.of(new ArrayList<>(), new ArrayList<>());
     private final List<OutputSlice> outputSlices = outputSlicesByKind.get(1);
@@ -248,15 +253,18 @@ final class CudaForwardPass implements ForwardPass {
             this.cpuActivation = new float[cpuCount == 0 ? 0 : c.embeddingLength()];
             this.kvRowK = new float[cpuCount == 0 ? 0 : kvDim];
             this.kvRowV = new float[cpuCount == 0 ? 0 : kvDim];
-            this.kvDownK = new float[cpuCount == 0 ? 0 : rows * kvDim];
-            this.kvDownV = new float[cpuCount == 0 ? 0 : rows * kvDim];
+            this.cpuBlocks = java.util.stream.IntStream.range(0, cpuLayers.length).filter(l -> cpuLayers[l]).toArray();
+            this.mirrorCaches = new CudaKvCache[rows];
+            this.mirrorPositions = new int[rows];
             long upBytes = 4L * Math.max(1, cpuCount) * kvDim;
-            long downBytes = 4L * rows * kvDim;
+            long mirrorLayerBytes = 2L * 2 * rows * kvDim; // keys and values, fp16, of a step's rows
+            this.mirrorGroup = (int) Math.clamp(MIRROR_BUFFER_BYTES / mirrorLayerBytes, 1, Math.max(1, cpuCount));
+            long downBytes = mirrorGroup * mirrorLayerBytes;
             cuMemHostAlloc(kvUpHost, upBytes, CU_MEMHOSTALLOC_DEVICEMAP);
             cuMemHostGetDevicePointer(kvUpMapped, kvUpHost, 0);
             cuMemHostAlloc(kvDownHost, downBytes, 0);
             kvUpView = kvUpHost.getByteBuffer(0, upBytes).order(ByteOrder.nativeOrder()).asShortBuffer();
-            kvDownView = kvDownHost.getByteBuffer(0, downBytes).order(ByteOrder.nativeOrder()).asShortBuffer();
+            kvDown = MemorySegment.ofBuffer(kvDownHost.getByteBuffer(0, downBytes));
             Weight out = w.output();
             for (int u = w.blocks().size(); u < units.length; u++) {
                 StreamingWeights.UnitLayout slice = units[u];
@@ -740,7 +748,9 @@ final class CudaForwardPass implements ForwardPass {
             cuStreamSynchronize(stream);
             weights.stepCompleted();
             if (kind == 1 && cpuRunner != null) {
-                mirrorToCpu(cache, startPos, count);
+                mirrorCaches[0] = cache;
+                mirrorPositions[0] = startPos;
+                mirrorToCpu(1, count);
             }
         } catch (RuntimeException | Error e) {
             weights.reset();
@@ -809,9 +819,9 @@ final class CudaForwardPass implements ForwardPass {
             cuStreamSynchronize(stream);
             weights.stepCompleted();
             if (cpuRunner != null) {
-                for (int b = 0; b < batch; b++) {
-                    mirrorToCpu(stepBatchBuffer[b], positions[b], 1);
-                }
+                System.arraycopy(stepBatchBuffer, 0, mirrorCaches, 0, batch);
+                System.arraycopy(positions, 0, mirrorPositions, 0, batch);
+                mirrorToCpu(batch, 1);
             }
         } catch (RuntimeException | Error e) {
             weights.reset();
@@ -1035,28 +1045,63 @@ final class CudaForwardPass implements ForwardPass {
         }
     }
 
+    /** Pinned host memory for the keys and values a step hands to the CPU's cache, at most (one block's at least). */
+    private static final long MIRROR_BUFFER_BYTES = 32L << 20;
+
     /**
-     * After a step the GPU computed whole: the keys and values it wrote for the CPU's blocks, positions
-     * {@code pos .. pos+count}, copied into the sequence's CPU cache, so that decode can continue there.
+     * After a step the GPU computed whole (a prompt chunk of {@code count} tokens of one sequence, or a batch of
+     * {@code sequences} sequences, one token each; caches and start positions in {@link #mirrorCaches} /
+     * {@link #mirrorPositions}): the keys and values it wrote for the CPU's blocks, copied into each sequence's CPU
+     * cache so that decode can continue there. The rows of as many blocks as the buffer holds come over with one
+     * synchronisation; the CPU's threads then widen them to fp32, a block and sequence each.
      */
-    private void mirrorToCpu(CudaKvCache cache, int pos, int count) {
+    private void mirrorToCpu(int sequences, int count) {
         int kvDim = config.keyValueDim();
-        for (int l = 0; l < cpuLayerIndex.length; l++) {
-            if (cpuLayerIndex[l] < 0) {
-                continue;
-            }
-            for (int side = 0; side < 2; side++) {
-                CUdeviceptr src = (side == 0 ? cache.keys(l) : cache.values(l)).withByteOffset(2L * pos * kvDim);
-                cuMemcpyDtoHAsync(kvDownHost.withByteOffset(2L * side * count * kvDim), src, 2L * count * kvDim,
-                        stream);
+        long rowBytes = 2L * kvDim;
+        for (int first = 0; first < cpuBlocks.length; first += mirrorGroup) {
+            int group = Math.min(mirrorGroup, cpuBlocks.length - first);
+            for (int g = 0; g < group; g++) {
+                int l = cpuBlocks[first + g];
+                for (int s = 0; s < sequences; s++) {
+                    CudaKvCache cache = mirrorCaches[s];
+                    long from = mirrorPositions[s] * rowBytes;
+                    cuMemcpyDtoHAsync(kvDownHost.withByteOffset(mirrorOffset(g, 0, s * count)),
+                            cache.keys(l).withByteOffset(from), count * rowBytes, stream);
+                    cuMemcpyDtoHAsync(kvDownHost.withByteOffset(mirrorOffset(g, 1, s * count)),
+                            cache.values(l).withByteOffset(from), count * rowBytes, stream);
+                }
             }
             cuStreamSynchronize(stream);
-            int n = count * kvDim;
-            for (int i = 0; i < n; i++) {
-                kvDownK[i] = Float.float16ToFloat(kvDownView.get(i));
-                kvDownV[i] = Float.float16ToFloat(kvDownView.get(n + i));
+            mirrorTask.set(first, sequences, count);
+            cpuRunner.parallel(group * sequences, mirrorTask);
+        }
+    }
+
+    /** Byte offset in {@link #kvDown} of row {@code row} of side {@code side} (0 keys, 1 values) of group block {@code g}. */
+    private long mirrorOffset(int g, int side, int row) {
+        return ((2L * g + side) * rows + row) * 2L * config.keyValueDim();
+    }
+
+    /** Widens one (block, sequence) pair's rows from {@link #kvDown} into that sequence's CPU cache. */
+    private final class MirrorTask implements CpuThreadPool.RangeTask {
+        private int first;
+        private int sequences;
+        private int count;
+
+        void set(int first, int sequences, int count) {
+            this.first = first;
+            this.sequences = sequences;
+            this.count = count;
+        }
+
+        @Override
+        public void run(int start, int end, int worker) {
+            for (int i = start; i < end; i++) {
+                int g = i / sequences;
+                int s = i % sequences;
+                cpuRunner.writeKvRowsHalves(mirrorCaches[s].cpuMirror, cpuBlocks[first + g], mirrorPositions[s], count,
+                        kvDown, mirrorOffset(g, 0, s * count), mirrorOffset(g, 1, s * count));
             }
-            cpuRunner.writeKvRows(cache.cpuMirror, l, pos, count, kvDownK, kvDownV);
         }
     }
 

@@ -83,4 +83,45 @@ class CpuBlockRunnerTest {
             }
         }
     }
+
+    /** fp16 rows handed over as a GPU cache holds them land in the CPU cache exactly widened, at their positions. */
+    @Test
+    void halfRowsLandExactlyWidened() throws Exception {
+        Path file = tmp.resolve("h.gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.Q8_0), file);
+        try (Model model = Model.load(file)) {
+            int layers = model.config().blockCount();
+            int kvDim = model.config().keyValueDim();
+            boolean[] all = new boolean[layers];
+            java.util.Arrays.fill(all, true);
+            int count = 3;
+            java.lang.foreign.MemorySegment rows = java.lang.foreign.MemorySegment.ofArray(new byte[4 + 4 * count * kvDim]);
+            var half = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+            java.util.Random r = new java.util.Random(3);
+            for (int i = 0; i < 2 * count * kvDim; i++) {
+                rows.set(half, 4 + 2L * i, Float.floatToFloat16((float) r.nextGaussian()));
+            }
+            try (CpuBlockRunner runner = new CpuBlockRunner(model, 16, all, 2);
+                 KvCache cache = runner.newKvCache(16)) {
+                int layer = layers - 1;
+                long valuesAt = 4 + 2L * count * kvDim;
+                runner.writeKvRowsHalves(cache, layer, 5, count, rows, 4, valuesAt);
+                float[] k = new float[kvDim];
+                float[] v = new float[kvDim];
+                for (int t = 0; t < count; t++) {
+                    runner.readKv(cache, layer, 5 + t, k, v);
+                    float[] wantK = new float[kvDim];
+                    float[] wantV = new float[kvDim];
+                    for (int j = 0; j < kvDim; j++) {
+                        wantK[j] = Float.float16ToFloat(rows.get(half, 4 + 2L * (t * kvDim + j)));
+                        wantV[j] = Float.float16ToFloat(rows.get(half, valuesAt + 2L * (t * kvDim + j)));
+                    }
+                    assertArrayEquals(wantK, k, 0f, "keys at " + (5 + t));
+                    assertArrayEquals(wantV, v, 0f, "values at " + (5 + t));
+                }
+                runner.readKv(cache, layer, 4, k, v); // untouched around them
+                assertArrayEquals(new float[kvDim], k, 0f);
+            }
+        }
+    }
 }
