@@ -489,6 +489,10 @@ class OffloadAutoConfigurationTest {
                     .isEqualTo(offload.cacheHits());
             assertThat(registry.get("offload4j.gpu.cache.misses").functionCounter().count())
                     .isEqualTo(offload.cacheMisses());
+            assertThat(registry.get("offload4j.cpu.blocks.time").functionCounter().count())
+                    .isEqualTo(offload.cpuNanos() / 1e9);
+            assertThat(registry.get("offload4j.cpu.wait.time").functionCounter().count())
+                    .isEqualTo(offload.cpuWaitNanos() / 1e9);
         });
     }
 }
