@@ -55,9 +55,9 @@ public class OffloadMetrics implements MeterBinder {
         offloadCounter(registry, "offload4j.gpu.bytes.streamed", "Bytes of weights copied host to GPU, in total",
                 BaseUnits.BYTES, s -> s.bytesStreamed());
         offloadCounter(registry, "offload4j.cpu.blocks.time", "Time the CPU spent computing the blocks it holds"
-                + " (batch-1 decode next to an offloaded GPU)", BaseUnits.SECONDS, s -> s.cpuNanos() / 1e9);
+                + " (batch-1 decode next to an offloaded GPU)", "seconds", s -> s.cpuNanos() / 1e9);
         offloadCounter(registry, "offload4j.cpu.wait.time", "Time the CPU waited for the GPU before its blocks",
-                BaseUnits.SECONDS, s -> s.cpuWaitNanos() / 1e9);
+                "seconds", s -> s.cpuWaitNanos() / 1e9);
         Gauge.builder("offload4j.gpu.bytes.resident", holder, h -> offload(h, s -> s.gpuBytesResident()))
                 .description("Bytes of weights resident in GPU memory").baseUnit(BaseUnits.BYTES).tags(tags)
                 .register(registry);
