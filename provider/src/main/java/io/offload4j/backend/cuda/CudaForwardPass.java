@@ -408,8 +408,8 @@ final class CudaForwardPass implements ForwardPass {
             h2d = 3.0 * bytes / (System.nanoTime() - t0);
             // The CPU is measured while copies run, as it will work at decode: DMA from host memory competes with it.
             cpu = cpuPossible ? cpuBlockBandwidth(model, units, () -> {
-                // enough 256 MiB copies to outlast the probe at any PCIe speed up to ~64 GB/s
-                long copies = (long) (CPU_PROBE_NANOS * 1.2 * 64 / bytes) + 1;
+                // enough 256 MiB copies, at the rate just measured, to outlast the probe
+                long copies = (long) (CPU_PROBE_NANOS * 1.2 * h2d / bytes) + 1;
                 for (int i = 0; i < copies; i++) {
                     cuMemcpyHtoDAsync(dev, host, bytes, stream);
                 }
@@ -735,7 +735,7 @@ final class CudaForwardPass implements ForwardPass {
                 cuGraphLaunch(cache.decodeGraph, stream);
             } else if (kind == 0) {
                 // The CPU's blocks come between GPU work: its threads keep spinning through the whole step rather
-                // than sleeping through the GPU's part and being woken (a wake-up costs more than a block's row).
+                // than parking during the GPU's part and being woken, one unpark after another, for every block.
                 cpuRunner.keepThreadsSpinning(true);
                 try {
                     enqueue(count, 1, kind);
