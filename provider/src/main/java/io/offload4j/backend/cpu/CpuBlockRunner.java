@@ -53,15 +53,6 @@ public final class CpuBlockRunner implements AutoCloseable {
     }
 
     /**
-     * Stores {@code count} positions' keys and values from {@code pos} on, token-major ({@code [t][kvDim]}), computed
-     * elsewhere (a prompt chunk on the GPU).
-     */
-    public void writeKvRows(KvCache cache, int layer, int pos, int count, float[] keys, float[] values) {
-        check(layer);
-        CpuForwardPass.writeKvRows((CpuKvCache) cache, layer, pos, count, keys, values, pass.config().keyValueDim());
-    }
-
-    /**
      * Stores {@code count} positions' keys and values from {@code pos} on, given as fp16 rows (token-major
      * {@code [t][kvDim]}, little-endian) at byte offsets {@code keysOffset} and {@code valuesOffset} of
      * {@code halves}: a GPU's cache rows copied to host memory as they are.

@@ -57,7 +57,7 @@ class CpuBlockRunnerTest {
                         System.arraycopy(v, 0, rowsV, p * kvDim, kvDim);
                     }
                     if (l % 2 == 0) { // even blocks all four positions at once, as a GPU prompt chunk hands them over
-                        runner.writeKvRows(mirror, l, 0, 4, rowsK, rowsV);
+                        CpuForwardPass.writeKvRows((CpuKvCache) mirror, l, 0, 4, rowsK, rowsV, kvDim);
                     }
                 }
                 for (int p = 4; p < tokens.length; p++) {
