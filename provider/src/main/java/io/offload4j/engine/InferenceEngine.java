@@ -10,7 +10,6 @@ import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
 import io.offload4j.tokenizer.Tokenizer;
 import io.offload4j.tokenizer.Tokenizers;
-import io.offload4j.tokenizer.template.ChatTemplates;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.function.BiFunction;
@@ -37,7 +36,6 @@ public final class InferenceEngine implements AutoCloseable {
     private final Object closeLock = new Object();
     private boolean closed;
     private boolean resourcesClosed;
-    private volatile ChatPrompts chatPrompts;
     /** Tokenizer and chat template keys: the GGUF file's metadata, or those converted from a Hugging Face directory. */
     private final GgufMetadata tokenizerMetadata;
 
@@ -119,21 +117,11 @@ public final class InferenceEngine implements AutoCloseable {
     }
 
     /**
-     * The model's chat format: its own {@code tokenizer.chat_template}, or a built-in fallback chosen from
-     * its special tokens. Compiled on first use, so a template this engine cannot parse only fails chat use.
+     * The tokenizer's metadata ({@code tokenizer.*} keys, the chat template among them): the GGUF file's, or
+     * those converted from a Hugging Face directory. {@code chat.ChatPrompts.forModel} turns it into a chat format.
      */
-    public ChatPrompts chatPrompts() {
-        ChatPrompts p = chatPrompts;
-        if (p == null) {
-            synchronized (this) {
-                p = chatPrompts;
-                if (p == null) {
-                    p = new ChatPrompts(tokenizer, ChatTemplates.forModel(tokenizerMetadata));
-                    chatPrompts = p;
-                }
-            }
-        }
-        return p;
+    public GgufMetadata tokenizerMetadata() {
+        return tokenizerMetadata;
     }
 
     /** The longest sequence (prompt + generated tokens) this engine serves. */

@@ -1,6 +1,6 @@
 package io.offload4j.langchain4j;
 
-import io.offload4j.engine.ChatPrompts;
+import io.offload4j.chat.ChatPrompts;
 import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.EngineStats;
 import io.offload4j.engine.InferenceEngine;
@@ -41,16 +41,16 @@ public final class OffloadEngine implements AutoCloseable {
     private final ToolCallFormat toolCallFormat;
     private final Set<Integer> markerTokens;
     private final SharedKey sharedKey;
+    private volatile ChatPrompts chatPrompts;
     private int references;
 
     private OffloadEngine(InferenceEngine engine, SharedKey sharedKey) {
         this.engine = engine;
         this.sharedKey = sharedKey;
         this.modelName = engine.config().name();
-        ChatPrompts prompts;
         ToolCallFormat format;
         try {
-            prompts = engine.chatPrompts();
+            ChatPrompts prompts = chatPrompts();
             var t = prompts.template();
             format = ToolCallFormat.detect(t.template().source(),
                     t.toolUseTemplate() == null ? null : t.toolUseTemplate().source());
@@ -119,8 +119,22 @@ public final class OffloadEngine implements AutoCloseable {
         return engine.stats();
     }
 
+    /**
+     * The model's chat format, compiled on first use, so a template this engine cannot parse only fails chat
+     * use (and is tried again by the next request).
+     */
     ChatPrompts chatPrompts() {
-        return engine.chatPrompts();
+        ChatPrompts p = chatPrompts;
+        if (p == null) {
+            synchronized (this) {
+                p = chatPrompts;
+                if (p == null) {
+                    p = ChatPrompts.forModel(engine.tokenizer(), engine.tokenizerMetadata());
+                    chatPrompts = p;
+                }
+            }
+        }
+        return p;
     }
 
     boolean isToolMarker(int token) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import io.offload4j.chat.ChatPrompts;
 import io.offload4j.gguf.ModelFormatException;
 import io.offload4j.langchain4j.OffloadChatModel;
 import io.offload4j.model.Architecture;
@@ -47,9 +48,9 @@ class SafetensorsEngineTest {
             assertEquals("tiny-llama-hf", fromHf.config().name());
 
             List<Map<String, Object>> chat = List.of(ChatPrompts.message("user", "hi"));
-            assertEquals("<s>[INST] hi [/INST]", fromHf.chatPrompts().render(chat, List.of(), true),
+            assertEquals("<s>[INST] hi [/INST]", ChatPrompts.forModel(fromHf.tokenizer(), fromHf.tokenizerMetadata()).render(chat, List.of(), true),
                     "the chat template comes from tokenizer_config.json");
-            assertEquals(1, fromHf.chatPrompts().encode(chat, List.of(), true)[0]);
+            assertEquals(1, ChatPrompts.forModel(fromHf.tokenizer(), fromHf.tokenizerMetadata()).encode(chat, List.of(), true)[0]);
         }
     }
 

@@ -16,7 +16,7 @@ import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
 import dev.langchain4j.model.chat.request.json.JsonObjectSchema;
 import io.offload4j.testing.SharedData;
-import io.offload4j.tokenizer.template.ChatTemplate;
+import io.offload4j.chat.ChatTemplate;
 import java.nio.file.Files;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -8,7 +8,7 @@ import io.offload4j.engine.InferenceEngine;
 import io.offload4j.gguf.ModelFormatException;
 import io.offload4j.hub.ModelResolutionException;
 import io.offload4j.hub.ModelResolver;
-import io.offload4j.tokenizer.template.TemplateException;
+import io.offload4j.chat.TemplateException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -1,6 +1,6 @@
 package io.offload4j.cli;
 
-import io.offload4j.engine.ChatPrompts;
+import io.offload4j.chat.ChatPrompts;
 import io.offload4j.engine.InferenceEngine;
 import io.offload4j.tokenizer.Tokenizer;
 import java.util.ArrayList;
@@ -14,6 +14,7 @@ final class Prompts {
 
     private final Tokenizer tokenizer;
     private final InferenceEngine engine;
+    private ChatPrompts chatPrompts;
 
     Prompts(InferenceEngine engine) {
         this.engine = engine;
@@ -34,16 +35,24 @@ final class Prompts {
         for (Turn t : turns) {
             messages.add(ChatPrompts.message(t.role(), t.content()));
         }
-        return engine.chatPrompts().encode(messages, null, true);
+        return chatPrompts().encode(messages, null, true);
     }
 
     /** Tokens that end the assistant's turn in chat mode (none extra in raw mode). */
     int[] stopTokens(boolean raw) {
-        return raw ? new int[0] : engine.chatPrompts().stopTokens();
+        return raw ? new int[0] : chatPrompts().stopTokens();
     }
 
     /** End-of-turn texts that are not single tokens (chat mode only). */
     List<String> stopStrings(boolean raw) {
-        return raw ? List.of() : engine.chatPrompts().stopStrings();
+        return raw ? List.of() : chatPrompts().stopStrings();
+    }
+
+    /** The model's chat format, compiled on first use (raw mode never needs it). */
+    private ChatPrompts chatPrompts() {
+        if (chatPrompts == null) {
+            chatPrompts = ChatPrompts.forModel(tokenizer, engine.tokenizerMetadata());
+        }
+        return chatPrompts;
     }
 }

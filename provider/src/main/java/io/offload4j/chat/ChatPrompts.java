@@ -1,7 +1,7 @@
-package io.offload4j.engine;
+package io.offload4j.chat;
 
 import io.offload4j.tokenizer.Tokenizer;
-import io.offload4j.tokenizer.template.ModelChatTemplate;
+import io.offload4j.gguf.GgufMetadata;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +33,16 @@ public final class ChatPrompts {
         }
         this.stopTokens = ids.stream().mapToInt(Integer::intValue).toArray();
         this.stopStrings = List.copyOf(texts);
+    }
+
+    /**
+     * The model's chat format: its own {@code tokenizer.chat_template}, or a built-in fallback chosen from
+     * its special tokens.
+     *
+     * @throws TemplateException when the model's template cannot be compiled
+     */
+    public static ChatPrompts forModel(Tokenizer tokenizer, GgufMetadata tokenizerMetadata) {
+        return new ChatPrompts(tokenizer, ChatTemplates.forModel(tokenizerMetadata));
     }
 
     public ModelChatTemplate template() {

@@ -1,4 +1,4 @@
-package io.offload4j.tokenizer.template;
+package io.offload4j.chat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.hubspot.jinjava.Jinjava;
@@ -22,8 +22,8 @@ import com.hubspot.jinjava.tree.Node;
 import com.hubspot.jinjava.tree.TagNode;
 import com.hubspot.jinjava.tree.output.RenderedOutputNode;
 import com.hubspot.jinjava.tree.parse.ExpressionToken;
-import io.offload4j.tokenizer.template.Jinja2Functions.RenderState;
-import io.offload4j.tokenizer.template.Jinja2Lexer.Translation;
+import io.offload4j.chat.Jinja2Functions.RenderState;
+import io.offload4j.chat.Jinja2Lexer.Translation;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collection;

@@ -1,4 +1,4 @@
-package io.offload4j.tokenizer.template;
+package io.offload4j.chat;
 
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.exptest.ExpTest;

@@ -1,4 +1,4 @@
-package io.offload4j.tokenizer.template;
+package io.offload4j.chat;
 
 /**
  * A Python-level error raised while a template runs (a {@code TypeError}, an unsafe attribute, ...); surfaces to

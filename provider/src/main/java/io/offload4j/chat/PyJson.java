@@ -1,4 +1,4 @@
-package io.offload4j.tokenizer.template;
+package io.offload4j.chat;
 
 import com.hubspot.jinjava.objects.SafeString;
 import java.math.BigDecimal;

@@ -1,4 +1,4 @@
-package io.offload4j.tokenizer.template;
+package io.offload4j.chat;
 
 import io.offload4j.gguf.GgufMetadata;
 import java.util.ArrayList;

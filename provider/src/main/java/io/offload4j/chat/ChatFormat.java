@@ -1,4 +1,4 @@
-package io.offload4j.tokenizer.template;
+package io.offload4j.chat;
 
 /**
  * Where a model's chat prompt format comes from: the model's own template ({@link #MODEL}) or one of the
