@@ -36,7 +36,7 @@ public final class Backends {
             String reason = CudaDevice.unavailableReason(ordinal);
             if (reason != null) {
                 throw new IllegalArgumentException("device '" + device + "' is not usable: " + reason
-                        + "; use --device cpu (or auto, which falls back to the CPU)");
+                        + "; use the cpu device (or auto, which falls back to the CPU)");
             }
             return new CudaBackend(ordinal);
         }

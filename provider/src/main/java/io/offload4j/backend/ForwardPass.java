@@ -1,7 +1,6 @@
 package io.offload4j.backend;
 
 import io.offload4j.model.ModelConfig;
-import io.offload4j.offload.OffloadStats;
 
 /**
  * A model prepared on a device. One call runs a chunk of a sequence's tokens through every block
@@ -40,11 +39,6 @@ public interface ForwardPass extends AutoCloseable {
         for (int b = 0; b < batch; b++) {
             forward(caches[b], tokens, b, 1, positions[b], logits[b]);
         }
-    }
-
-    /** Where the weights are and what streaming them has cost; all resident for a pass that does not offload. */
-    default OffloadStats offloadStats() {
-        return OffloadStats.allResident(config().blockCount(), 0);
     }
 
     /** A human-readable breakdown of the memory this pass holds (weights per tier, activations, staging). */

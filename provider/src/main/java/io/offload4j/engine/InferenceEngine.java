@@ -3,6 +3,8 @@ package io.offload4j.engine;
 import io.offload4j.backend.Backend;
 import io.offload4j.backend.Backends;
 import io.offload4j.offload.OffloadStats;
+import io.offload4j.offload.TieredForwardPass;
+import io.offload4j.offload.TieredPasses;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.gguf.GgufMetadata;
@@ -31,6 +33,8 @@ public final class InferenceEngine implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final Backend backend;
     private final ForwardPass pass;
+    /** The pass as prepared when it offloads (stats), else null; {@link #pass} may wrap it (tests). */
+    private final TieredForwardPass tiered;
     private final int contextLength;
     private final Scheduler scheduler;
     private final Object closeLock = new Object();
@@ -40,12 +44,13 @@ public final class InferenceEngine implements AutoCloseable {
     private final GgufMetadata tokenizerMetadata;
 
     private InferenceEngine(Model model, GgufMetadata tokenizerMetadata, Tokenizer tokenizer, Backend backend,
-                            ForwardPass pass, int contextLength, EngineOptions options) {
+                            ForwardPass pass, TieredForwardPass tiered, int contextLength, EngineOptions options) {
         this.model = model;
         this.tokenizerMetadata = tokenizerMetadata;
         this.tokenizer = tokenizer;
         this.backend = backend;
         this.pass = pass;
+        this.tiered = tiered;
         this.contextLength = contextLength;
         this.scheduler = new Scheduler(pass, tokenizer, contextLength, options.maxSequences(),
                 prefixCacheBytes(options, pass, contextLength), model.config().name(), this::closeResourcesIfClosed);
@@ -92,9 +97,11 @@ public final class InferenceEngine implements AutoCloseable {
             int context = options.contextLength() > 0 ? options.contextLength()
                     : Math.min(c.contextLength(), EngineOptions.DEFAULT_MAX_CONTEXT);
             backend = Backends.create(options.device(), options.threads());
-            ForwardPass pass = passDecorator.apply(backend.prepare(model, context,
-                    Math.min(options.chunkTokens(), context), options.offload()), tokenizer);
-            return new InferenceEngine(model, tokenizerMetadata, tokenizer, backend, pass, context, options);
+            ForwardPass prepared = TieredPasses.prepare(backend, model, context,
+                    Math.min(options.chunkTokens(), context), options.offload());
+            ForwardPass pass = passDecorator.apply(prepared, tokenizer);
+            return new InferenceEngine(model, tokenizerMetadata, tokenizer, backend, pass,
+                    prepared instanceof TieredForwardPass t ? t : null, context, options);
         } catch (RuntimeException e) {
             if (backend != null) {
                 backend.close();
@@ -188,7 +195,7 @@ public final class InferenceEngine implements AutoCloseable {
 
     /** Where the weights are (GPU, streamed, CPU) and what streaming has cost so far. */
     public OffloadStats offloadStats() {
-        return pass.offloadStats();
+        return tiered != null ? tiered.offloadStats() : OffloadStats.allResident(model.config().blockCount(), 0);
     }
 
     /** The memory the prepared model holds, per tier, as printed at load. */

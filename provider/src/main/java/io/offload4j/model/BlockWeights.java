@@ -22,6 +22,14 @@ public record BlockWeights(
         Weight wUp,
         Weight wDown) {
 
+    /**
+     * The block's seven projection matrices in the order every device lays out and streams them:
+     * Q, K, V, attention output, gate, up, down. A new array per call (preparation, not the per-step path).
+     */
+    public Weight[] matrices() {
+        return new Weight[] {wq, wk, wv, wo, wGate, wUp, wDown};
+    }
+
     /** Bytes of the block's projection matrices (what a forward pass streams through). */
     public long matrixBytes() {
         return wq.byteSize() + wk.byteSize() + wv.byteSize() + wo.byteSize()

@@ -1,7 +1,9 @@
 package io.offload4j.offload;
 
+import io.offload4j.backend.AcceleratorOptions;
+
 /**
- * How a model that may not fit in GPU memory is placed and streamed.
+ * How a model is placed on an accelerator, streamed, and run there.
  *
  * @param gpuMemoryBudget        bytes of GPU memory the weights may occupy (resident blocks plus the staging
  *                               ring); {@link #AUTO} = free memory minus a margin, the KV cache and activations
@@ -9,15 +11,19 @@ package io.offload4j.offload;
  *                               streamed blocks need, up to half of the physical memory. Blocks beyond it stream
  *                               from the file mapping through pinned staging buffers.
  * @param prefetchDepth          how many streamed blocks are copied ahead of the block being computed (≥ 1)
- * @param placement              {@code auto} (the planner decides per block from measured bandwidths),
- *                               {@code stream} (never compute on the CPU) or {@code cpu} (off-GPU blocks always
- *                               computed on the CPU, as llama.cpp does)
+ * @param placement              what happens to blocks that do not fit ({@link PlacementPolicy})
+ * @param maxBatchRows           the most sequences one batched decode step runs on the GPU at once (its activation
+ *                               rows); larger batches run in parts
+ * @param gemmMinTokens          GPU steps of at least this many rows multiply on tensor cores
+ * @param graphs                 whether a decode step with every block resident is replayed as a CUDA graph
  */
-public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth, String placement) {
+public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
+                             PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs) {
 
     public static final long AUTO = -1;
     public static final int DEFAULT_PREFETCH_DEPTH = 2;
-    public static final OffloadOptions DEFAULTS = new OffloadOptions(AUTO, AUTO, DEFAULT_PREFETCH_DEPTH, "auto");
+    public static final OffloadOptions DEFAULTS = new OffloadOptions(AUTO, AUTO, DEFAULT_PREFETCH_DEPTH,
+            PlacementPolicy.AUTO);
 
     public OffloadOptions {
         if (gpuMemoryBudget < 0 && gpuMemoryBudget != AUTO) {
@@ -31,26 +37,60 @@ public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, 
             throw new IllegalArgumentException("prefetchDepth must be >= 1, was " + prefetchDepth);
         }
         if (placement == null) {
-            placement = "auto";
+            placement = PlacementPolicy.AUTO;
         }
-        if (!placement.equals("auto") && !placement.equals("stream") && !placement.equals("cpu")) {
-            throw new IllegalArgumentException("placement must be auto, stream or cpu, was '" + placement + "'");
+        if (maxBatchRows < 1) {
+            throw new IllegalArgumentException("maxBatchRows must be >= 1, was " + maxBatchRows);
         }
+        if (gemmMinTokens < 1) {
+            throw new IllegalArgumentException("gemmMinTokens must be >= 1, was " + gemmMinTokens);
+        }
+    }
+
+    /** Budgets, depth and placement; the GPU's batch rows, tensor-core threshold and graphs at their defaults. */
+    public OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
+                          PlacementPolicy placement) {
+        this(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement,
+                AcceleratorOptions.DEFAULT_MAX_BATCH_ROWS, AcceleratorOptions.DEFAULT_GEMM_MIN_TOKENS, true);
     }
 
     public OffloadOptions withGpuMemoryBudget(long bytes) {
-        return new OffloadOptions(bytes, hostPinnedMemoryBudget, prefetchDepth, placement);
+        return new OffloadOptions(bytes, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
+                gemmMinTokens, graphs);
     }
 
     public OffloadOptions withHostPinnedMemoryBudget(long bytes) {
-        return new OffloadOptions(gpuMemoryBudget, bytes, prefetchDepth, placement);
+        return new OffloadOptions(gpuMemoryBudget, bytes, prefetchDepth, placement, maxBatchRows, gemmMinTokens,
+                graphs);
     }
 
     public OffloadOptions withPrefetchDepth(int depth) {
-        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, depth, placement);
+        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, depth, placement, maxBatchRows,
+                gemmMinTokens, graphs);
     }
 
+    public OffloadOptions withPlacement(PlacementPolicy p) {
+        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, p, maxBatchRows,
+                gemmMinTokens, graphs);
+    }
+
+    /** {@code auto}, {@code stream} or {@code cpu}, as users write it. */
     public OffloadOptions withPlacement(String p) {
-        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, p);
+        return withPlacement(PlacementPolicy.parse(p));
+    }
+
+    public OffloadOptions withMaxBatchRows(int rows) {
+        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, rows,
+                gemmMinTokens, graphs);
+    }
+
+    public OffloadOptions withGemmMinTokens(int tokens) {
+        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
+                tokens, graphs);
+    }
+
+    public OffloadOptions withGraphs(boolean on) {
+        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
+                gemmMinTokens, on);
     }
 }

@@ -48,7 +48,7 @@ public final class PlacementPlanner {
         }
         // When the CPU may take blocks, the units it cannot take (the output head's slices) are kept resident first:
         // streamed, they would bunch at the end of every step, where the CPU has nothing left to overlap with.
-        boolean cpuMayHelp = !r.policy().equals("stream") && r.cpuCanCompute() && r.bandwidths().cpuWeightGBs() > 0;
+        boolean cpuMayHelp = r.policy() != PlacementPolicy.STREAM && r.cpuCanCompute() && r.bandwidths().cpuWeightGBs() > 0;
         boolean[] resident = pickResident(r.unitBytes(), r.weightBudget(), r.prefetchDepth() + 1,
                 cpuMayHelp ? Math.min(n, r.cpuEligible()) : n);
         if (resident == null) {
@@ -121,17 +121,17 @@ public final class PlacementPlanner {
         boolean[] toCpu = new boolean[n];
         int[] off = java.util.stream.IntStream.range(0, Math.min(n, r.cpuEligible())).filter(i -> !resident[i])
                 .toArray();
-        if (r.policy().equals("stream") || off.length == 0) {
+        if (r.policy() == PlacementPolicy.STREAM || off.length == 0) {
             return toCpu;
         }
         if (!r.cpuCanCompute()) {
-            if (r.policy().equals("cpu")) {
+            if (r.policy() == PlacementPolicy.CPU) {
                 throw new IllegalArgumentException("placement 'cpu' was asked for, but this backend cannot compute"
                         + " blocks on the CPU next to the GPU yet; use placement 'stream' or 'auto'");
             }
             return toCpu;
         }
-        if (r.policy().equals("cpu")) {
+        if (r.policy() == PlacementPolicy.CPU) {
             for (int i : off) {
                 toCpu[i] = true;
             }

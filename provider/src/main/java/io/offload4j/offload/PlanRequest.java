@@ -11,18 +11,18 @@ import java.util.Objects;
  * @param prefetchDepth streamed units copied ahead of the one computing; the ring has {@code prefetchDepth + 1} slots
  * @param bandwidths    measured host → GPU and CPU bandwidths
  * @param batch         sequences that share each step (a streamed copy serves all of them; the CPU computes each)
- * @param policy        {@code auto}, {@code stream} or {@code cpu} (see {@link OffloadOptions#placement()})
+ * @param policy        what happens to units that do not fit (see {@link PlacementPolicy})
  * @param cpuCanCompute whether the backend can hand a unit to the CPU; without it the CPU is only estimated, for
  *                      the log, and never chosen
  * @param cpuEligible   units {@code 0 .. cpuEligible-1} may be given to the CPU (the transformer blocks, not the
  *                      output head)
  */
 public record PlanRequest(String[] unitNames, long[] unitBytes, long weightBudget, int prefetchDepth,
-                          Bandwidths bandwidths, int batch, String policy, boolean cpuCanCompute, int cpuEligible) {
+                          Bandwidths bandwidths, int batch, PlacementPolicy policy, boolean cpuCanCompute, int cpuEligible) {
 
     /** Every unit eligible for the CPU. */
     public PlanRequest(String[] unitNames, long[] unitBytes, long weightBudget, int prefetchDepth,
-                       Bandwidths bandwidths, int batch, String policy, boolean cpuCanCompute) {
+                       Bandwidths bandwidths, int batch, PlacementPolicy policy, boolean cpuCanCompute) {
         this(unitNames, unitBytes, weightBudget, prefetchDepth, bandwidths, batch, policy, cpuCanCompute,
                 unitBytes.length);
     }
@@ -49,7 +49,7 @@ public record PlanRequest(String[] unitNames, long[] unitBytes, long weightBudge
         if (batch < 1) {
             throw new IllegalArgumentException("batch must be >= 1, was " + batch);
         }
-        policy = policy == null ? "auto" : policy;
+        policy = policy == null ? PlacementPolicy.AUTO : policy;
     }
 
     int units() {

@@ -109,7 +109,7 @@ class SafetensorsModelTest {
 
     private static List<float[]> logits(Model m) {
         List<float[]> out = new ArrayList<>();
-        try (var backend = Backends.create("cpu", 2);
+        try (var backend = new io.offload4j.backend.cpu.CpuBackend(2);
              ForwardPass pass = backend.prepare(m, 64, CHUNK);
              KvCache cache = pass.newKvCache(64)) {
             for (int pos = 0; pos < TOKENS.length; pos += CHUNK) {

@@ -31,7 +31,7 @@ class SteadyStateStreamingTest {
             sizes[i] = UNIT;
         }
         PlacementPlan plan = PlacementPlanner.plan(new PlanRequest(names, sizes, budget, depth,
-                new Bandwidths(53.4, 0), 1, "auto", false));
+                new Bandwidths(53.4, 0), 1, PlacementPolicy.AUTO, false));
         int resident = plan.count(Placement.RESIDENT);
         assertTrue(resident >= k, plan.toString());
         StreamSchedule schedule = new StreamSchedule(plan);

@@ -25,7 +25,7 @@ public final class CpuBackend implements Backend {
                 + ")";
     }
 
-    @Override
+    /** The whole model on the CPU, computed from the file mapping. */
     public ForwardPass prepare(Model model, int maxContext, int maxChunkTokens) {
         return new CpuForwardPass(model, new CpuThreadPool(threads), maxContext, maxChunkTokens);
     }

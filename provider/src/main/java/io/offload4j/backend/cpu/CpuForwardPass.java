@@ -8,7 +8,8 @@ import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
 import io.offload4j.model.ModelWeights;
 import io.offload4j.model.RopeLayout;
-import io.offload4j.model.RopeScaling;
+import io.offload4j.model.ModelFormats;
+import io.offload4j.model.RopeFrequencies;
 import io.offload4j.model.Weight;
 import io.offload4j.quant.CpuKernels;
 import io.offload4j.quant.FloatOps;
@@ -86,7 +87,8 @@ final class CpuForwardPass implements ForwardPass {
         this.maxContext = maxContext;
         this.maxChunk = maxChunk;
         this.maxRows = Math.max(maxChunk, MIN_BATCH_ROWS);
-        checkSupported(model);
+        ModelFormats.require(model, CpuKernels.supported(), "the CPU backend",
+                "re-quantize the model, e.g. with llama-quantize to Q4_K_M or Q8_0");
         this.embeddingKernel = CpuKernels.of(weights.tokenEmbedding().type());
         this.blocks = weights.blocks().toArray(new BlockWeights[0]);
         ModelConfig c = config;
@@ -106,7 +108,7 @@ final class CpuForwardPass implements ForwardPass {
         int half = c.ropeDimensions() / 2;
         ropeCos = new float[rows * half];
         ropeSin = new float[rows * half];
-        inverseFrequencies = inverseFrequencies(c, weights.ropeFrequencyFactors());
+        inverseFrequencies = RopeFrequencies.inverse(c, weights.ropeFrequencyFactors());
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
         rowScratch = new float[pool.threads()][Math.max(RowKernel.DOT_SCRATCH,
                 Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols)];
@@ -116,39 +118,6 @@ final class CpuForwardPass implements ForwardPass {
                 : new float[(rows + pt - 1) / pt * pt * maxCols];
         int group = c.headCount() / c.headCountKv();
         scores = new float[pool.threads()][group * (maxContext + attend.padding())];
-    }
-
-    private static void checkSupported(Model model) {
-        ModelWeights w = model.weights();
-        check(model, w.tokenEmbedding());
-        check(model, w.output());
-        for (BlockWeights b : w.blocks()) {
-            for (Weight m : new Weight[] {b.wq(), b.wk(), b.wv(), b.wo(), b.wGate(), b.wUp(), b.wDown()}) {
-                check(model, m);
-            }
-        }
-    }
-
-    private static void check(Model model, Weight w) {
-        if (!CpuKernels.isSupported(w.type())) {
-            throw new ModelFormatException(model.path(), "tensor '" + w.name() + "' is stored as " + w.type()
-                    + ", which the CPU backend cannot compute with; supported formats: " + CpuKernels.supported()
-                    + " (re-quantize the model, e.g. with llama-quantize to Q4_K_M or Q8_0)");
-        }
-    }
-
-    /** θ_i = base^(-2i/d), divided by Llama 3.1-style frequency factors and linear scaling. */
-    private static double[] inverseFrequencies(ModelConfig c, float[] factors) {
-        int half = c.ropeDimensions() / 2;
-        double[] f = new double[half];
-        double linear = c.ropeScaling().type() == RopeScaling.Type.LINEAR ? c.ropeScaling().factor() : 1.0;
-        for (int i = 0; i < half; i++) {
-            f[i] = Math.pow(c.ropeFreqBase(), -2.0 * i / c.ropeDimensions()) / linear;
-            if (factors != null) {
-                f[i] /= factors[i];
-            }
-        }
-        return f;
     }
 
     @Override
@@ -377,6 +346,7 @@ final class CpuForwardPass implements ForwardPass {
         }
     }
 
+    /** One block over the first {@code count} rows, in the order of {@link io.offload4j.model.BlockRecipe}. */
     private void block(BlockWeights b, int count) {
         ModelConfig c = config;
         int dim = c.embeddingLength();

@@ -1,16 +1,30 @@
 package io.offload4j.backend.cuda;
 
-import io.offload4j.backend.Backend;
-import io.offload4j.backend.ForwardPass;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
+import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+
+import io.offload4j.backend.Accelerator;
+import io.offload4j.backend.AcceleratorModel;
+import io.offload4j.backend.AcceleratorOptions;
 import io.offload4j.model.Model;
-import io.offload4j.offload.OffloadOptions;
+import io.offload4j.model.ModelFormats;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
 
 /**
- * Runs models entirely on one NVIDIA GPU: weights uploaded once in their GGUF formats, our own kernels
- * (JCuda driver API, fatbin resource), fp16 KV cache, one compute stream, the decode step replayed
- * as a CUDA graph. The model must fit in device memory (streaming the rest is the offload layer's job).
+ * One NVIDIA GPU as an {@link Accelerator}: weights in their GGUF formats, our own kernels (JCuda driver API, fatbin
+ * resource), fp16 KV caches, one compute stream and a copy stream per {@link CudaCopyRing}. Where units live is not
+ * its business: the offload layer decides and drives it.
  */
-public final class CudaBackend implements Backend {
+public final class CudaBackend implements Accelerator {
 
     private final CudaDevice device;
     private final CudaKernels kernels;
@@ -43,15 +57,72 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public ForwardPass prepare(Model model, int maxContext, int maxChunkTokens) {
-        device.makeCurrent();
-        return new CudaForwardPass(device, kernels, model, maxContext, maxChunkTokens);
+    public String name() {
+        return device.name();
     }
 
     @Override
-    public ForwardPass prepare(Model model, int maxContext, int maxChunkTokens, OffloadOptions offload) {
+    public long freeMemory() {
         device.makeCurrent();
-        return new CudaForwardPass(device, kernels, model, maxContext, maxChunkTokens, offload);
+        return device.freeMemory();
+    }
+
+    @Override
+    public long workspaceBytes(Model model, AcceleratorOptions options) {
+        return CudaModel.workspaceBytes(model, options, device.multiprocessors());
+    }
+
+    @Override
+    public long kvCacheBytes(Model model, int capacity) {
+        return 4L * capacity * model.config().keyValueDim() * model.config().blockCount();
+    }
+
+    @Override
+    public AcceleratorModel load(Model model, AcceleratorOptions options) {
+        int hd = model.config().headDim();
+        if (hd % 8 != 0 || hd > CudaKernels.MAX_HEAD_DIM) {
+            throw new io.offload4j.gguf.ModelFormatException(model.path(), "head size " + hd + ": the CUDA attention"
+                    + " kernels need a multiple of 8 up to " + CudaKernels.MAX_HEAD_DIM + "; use --device cpu");
+        }
+        ModelFormats.require(model, CudaKernels.SUPPORTED, "the CUDA backend",
+                "use --device cpu, or re-quantize, e.g. to Q4_K_M or Q8_0");
+        device.makeCurrent();
+        return new CudaModel(device, kernels, model, options);
+    }
+
+    @Override
+    public double measureHostToDevice(long bytes, long busyNanos, Runnable whileRunning) {
+        device.makeCurrent();
+        Pointer host = new Pointer();
+        CUdeviceptr dev = new CUdeviceptr();
+        CUstream stream = new CUstream();
+        cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
+        try {
+            cuMemHostAlloc(host, bytes, 0);
+            cuMemAlloc(dev, bytes);
+            cuMemcpyHtoDAsync(dev, host, bytes, stream); // warm-up
+            cuStreamSynchronize(stream);
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 3; i++) {
+                cuMemcpyHtoDAsync(dev, host, bytes, stream);
+            }
+            cuStreamSynchronize(stream);
+            double gbs = 3.0 * bytes / (System.nanoTime() - t0);
+            if (whileRunning != null) {
+                // enough copies, at the rate just measured, to outlast what runs meanwhile
+                long copies = (long) (busyNanos * 1.2 * gbs / bytes) + 1;
+                for (int i = 0; i < copies; i++) {
+                    cuMemcpyHtoDAsync(dev, host, bytes, stream);
+                }
+                whileRunning.run();
+                cuStreamSynchronize(stream);
+            }
+            return gbs;
+        } finally {
+            cuMemFree(dev);
+            cuMemFreeHost(host);
+            cuStreamDestroy(stream);
+        }
     }
 
     @Override

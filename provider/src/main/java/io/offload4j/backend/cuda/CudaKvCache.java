@@ -15,7 +15,7 @@ import jcuda.driver.CUgraphExec;
  */
 final class CudaKvCache implements KvCache {
 
-    final CudaForwardPass owner;
+    final CudaModel owner;
     private final int capacity;
     private final int kvDim;
     private final CUdeviceptr keys = new CUdeviceptr();
@@ -23,11 +23,9 @@ final class CudaKvCache implements KvCache {
     private final long bytesPerBlock;
     private final int blocks;
     CUgraphExec decodeGraph;
-    /** The CPU's copy of the blocks the CPU computes at decode (offloading with CPU blocks), else null. */
-    KvCache cpuMirror;
     private boolean closed;
 
-    CudaKvCache(CudaForwardPass owner, int blocks, int capacity, int kvDim) {
+    CudaKvCache(CudaModel owner, int blocks, int capacity, int kvDim) {
         this.owner = owner;
         this.capacity = capacity;
         this.kvDim = kvDim;
@@ -77,8 +75,5 @@ final class CudaKvCache implements KvCache {
         }
         cuMemFree(keys);
         cuMemFree(values);
-        if (cpuMirror != null) {
-            cpuMirror.close();
-        }
     }
 }

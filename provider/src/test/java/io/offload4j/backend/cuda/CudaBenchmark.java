@@ -1,5 +1,6 @@
 package io.offload4j.backend.cuda;
 
+import io.offload4j.offload.TieredForwardPass;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.model.Model;
@@ -83,9 +84,9 @@ public final class CudaBenchmark {
         try (Model model = Model.load(file)) {
             int context = prefill + decode + 16;
             long t0 = System.nanoTime();
-            try (ForwardPass pass = gpu.prepare(model, context, prefill)) {
+            try (TieredForwardPass pass = Passes.on(gpu, model, context, prefill)) {
                 double upload = (System.nanoTime() - t0) / 1e9;
-                CudaForwardPass cp = (CudaForwardPass) pass;
+                TieredForwardPass cp = pass;
                 int vocab = model.config().vocabularySize();
                 SplittableRandom rnd = new SplittableRandom(1);
                 int[] tokens = new int[context];
@@ -113,7 +114,7 @@ public final class CudaBenchmark {
                     pass.forward(cache, tokens, 0, 16, 0, logits);
                     decodeShort = decodeLoop(pass, cache, tokens, 16, decode, logits);
                 }
-                long bytes = cp.weightBytesPerToken();
+                long bytes = OffloadBenchmark.weightBytes(model.weights());
                 double gbps = bytes * decodeShort / 1e9;
                 line(report, outFile, String.format("| %s | %s | %.2f | %.0f | %.1f | %.1f | %.0f | %.2f | %.1f | %.1f |",
                         shape, q, cp.weightBytes() / (double) (1L << 30), prefillTps, decodeShort, decodeLong, gbps,
@@ -127,7 +128,7 @@ public final class CudaBenchmark {
      * CUDA graph, so kernel launch i of step s is launch s * (launches per step) + i.
      */
     private static void profile(CudaBackend gpu, Path file, int steps) {
-        try (Model model = Model.load(file); ForwardPass pass = gpu.prepare(model, 64, 1);
+        try (Model model = Model.load(file); TieredForwardPass pass = Passes.on(gpu, model, 64, 1);
              KvCache cache = pass.newKvCache(64)) {
             float[] logits = new float[model.config().vocabularySize()];
             int[] tokens = new int[64];

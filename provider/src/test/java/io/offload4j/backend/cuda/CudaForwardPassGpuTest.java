@@ -1,5 +1,6 @@
 package io.offload4j.backend.cuda;
 
+import io.offload4j.offload.TieredForwardPass;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -120,7 +121,7 @@ class CudaForwardPassGpuTest {
     private void compare(Path path, String label) {
         try (Model model = Model.load(path);
              ForwardPass pc = cpu.prepare(model, 128, 64);
-             ForwardPass pg = gpu.prepare(model, 128, 64)) {
+             TieredForwardPass pg = Passes.on(gpu, model, 128, 64)) {
             int vocab = model.config().vocabularySize();
             SplittableRandom rnd = new SplittableRandom(label.hashCode());
             int[] tokens = new int[80];
@@ -176,7 +177,7 @@ class CudaForwardPassGpuTest {
             float[][] out = new float[2][];
             for (int mode = 0; mode < 2; mode++) {
                 System.setProperty("offload4j.cuda.graphs", mode == 0 ? "true" : "false");
-                try (ForwardPass pg = gpu.prepare(model, 64, 16); KvCache c = pg.newKvCache(64)) {
+                try (TieredForwardPass pg = Passes.on(gpu, model, 64, 16); KvCache c = pg.newKvCache(64)) {
                     int[] tokens = {1, 300, 301, 302, 303, 304, 305, 306, 307, 308};
                     float[] l = new float[model.config().vocabularySize()];
                     pg.forward(c, tokens, 0, 3, 0, l);

@@ -1,5 +1,6 @@
 package io.offload4j.backend.cuda;
 
+import io.offload4j.offload.TieredForwardPass;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.offload4j.backend.ForwardPass;
@@ -52,7 +53,7 @@ public final class HfLogitsCheck {
             long total = OffloadBenchmark.weightBytes(model.weights());
             for (OffloadOptions options : new OffloadOptions[] {OffloadOptions.DEFAULTS,
                     OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total))}) {
-                try (ForwardPass pass = gpu.prepare(model, ids.length + 8, 8, options);
+                try (TieredForwardPass pass = Passes.on(gpu, model, ids.length + 8, 8, options);
                      KvCache cache = pass.newKvCache(ids.length + 8)) {
                     float[] logits = new float[vocab];
                     double worst = 0;
@@ -77,7 +78,7 @@ public final class HfLogitsCheck {
                     System.out.printf(Locale.ROOT, "%s %s (%s): %d positions, max normwise error vs transformers %.2e"
                                     + " at position %d (tolerance %.0e) %s%n", dir.getFileName(),
                             options.gpuMemoryBudget() == OffloadOptions.AUTO ? "resident" : "offloaded",
-                            ((CudaForwardPass) pass).plan().count(io.offload4j.offload.Placement.STREAMED)
+                            (pass).plan().count(io.offload4j.offload.Placement.STREAMED)
                                     + " units streamed", ids.length, worst, worstAt, tol, pass1 ? "OK" : "FAIL");
                 }
             }

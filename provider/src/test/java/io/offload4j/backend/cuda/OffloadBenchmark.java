@@ -1,5 +1,6 @@
 package io.offload4j.backend.cuda;
 
+import io.offload4j.offload.TieredForwardPass;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
@@ -155,9 +156,9 @@ public final class OffloadBenchmark {
         OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth)
                 .withPlacement(placement);
         long t0 = System.nanoTime();
-        try (ForwardPass pass = gpu.prepare(model, context, prefill, options)) {
+        try (TieredForwardPass pass = Passes.on(gpu, model, context, prefill, options)) {
             double load = (System.nanoTime() - t0) / 1e9;
-            CudaForwardPass cp = (CudaForwardPass) pass;
+            TieredForwardPass cp = pass;
             PlacementPlan plan = cp.plan();
             System.out.println(pass.memoryReport());
             System.out.printf("prepared in %.1f s: %s%n", load, plan.reasoning());

@@ -1,5 +1,6 @@
 package io.offload4j.backend.cuda;
 
+import io.offload4j.offload.TieredForwardPass;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -156,16 +157,16 @@ class OffloadGpuTest {
             int vocab = model.config().vocabularySize();
             List<float[]> want;
             long total;
-            try (ForwardPass resident = gpu.prepare(model, 64, 32, OffloadOptions.DEFAULTS)) {
-                assertTrue(((CudaForwardPass) resident).plan().allResident());
-                total = ((CudaForwardPass) resident).plan().residentBytes();
+            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32, OffloadOptions.DEFAULTS)) {
+                assertTrue((resident).plan().allResident());
+                total = (resident).plan().residentBytes();
                 want = run(resident, vocab);
             }
             long budget = (long) (fraction * total);
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth)
                     .withPlacement("stream");
-            try (ForwardPass offloaded = gpu.prepare(model, 64, 32, options)) {
-                PlacementPlan plan = ((CudaForwardPass) offloaded).plan();
+            try (TieredForwardPass offloaded = Passes.on(gpu, model, 64, 32, options)) {
+                PlacementPlan plan = (offloaded).plan();
                 assertTrue(plan.gpuBytes() <= budget, plan.toString());
                 if (fraction < 1) {
                     assertTrue(plan.count(Placement.STREAMED) > 0, plan.toString());
@@ -200,12 +201,12 @@ class OffloadGpuTest {
             int vocab = model.config().vocabularySize();
             OffloadOptions options = OffloadOptions.DEFAULTS;
             if (streamed) {
-                try (ForwardPass probe = gpu.prepare(model, 64, 32, options)) {
-                    options = options.withGpuMemoryBudget(((CudaForwardPass) probe).plan().residentBytes() / 3)
+                try (TieredForwardPass probe = Passes.on(gpu, model, 64, 32, options)) {
+                    options = options.withGpuMemoryBudget((probe).plan().residentBytes() / 3)
                             .withPlacement("stream");
                 }
             }
-            try (ForwardPass pass = gpu.prepare(model, 64, 32, options)) {
+            try (TieredForwardPass pass = Passes.on(gpu, model, 64, 32, options)) {
                 SplittableRandom rnd = new SplittableRandom(batch);
                 KvCache[] caches = new KvCache[batch];
                 KvCache[] alone = new KvCache[batch];
@@ -262,14 +263,14 @@ class OffloadGpuTest {
             int vocab = model.config().vocabularySize();
             List<float[]> want;
             long total;
-            try (ForwardPass resident = gpu.prepare(model, 64, 32, OffloadOptions.DEFAULTS)) {
-                total = ((CudaForwardPass) resident).plan().residentBytes();
+            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32, OffloadOptions.DEFAULTS)) {
+                total = (resident).plan().residentBytes();
                 want = run(resident, vocab);
             }
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total))
                     .withPlacement(placement);
-            try (ForwardPass hybrid = gpu.prepare(model, 64, 32, options)) {
-                PlacementPlan plan = ((CudaForwardPass) hybrid).plan();
+            try (TieredForwardPass hybrid = Passes.on(gpu, model, 64, 32, options)) {
+                PlacementPlan plan = (hybrid).plan();
                 if (placement.equals("cpu")) {
                     assertTrue(plan.count(Placement.CPU) > 0, plan.toString());
                 }
@@ -297,9 +298,9 @@ class OffloadGpuTest {
     void concurrentRequestsOnAnOffloadedModelGiveTheirSequentialText(String placement) throws Exception {
         java.nio.file.Path stories = io.offload4j.testing.SharedData.require("models/stories260K.gguf");
         long total;
-        try (Model model = Model.load(stories); ForwardPass probe = gpu.prepare(model, 64, 16,
+        try (Model model = Model.load(stories); TieredForwardPass probe = Passes.on(gpu, model, 64, 16,
                 OffloadOptions.DEFAULTS)) {
-            total = ((CudaForwardPass) probe).plan().residentBytes();
+            total = (probe).plan().residentBytes();
         }
         io.offload4j.engine.EngineOptions options = io.offload4j.engine.EngineOptions.DEFAULTS.withDevice("cuda")
                 .withOffload(OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (0.7 * total)).withPrefetchDepth(1)
@@ -335,13 +336,13 @@ class OffloadGpuTest {
             int vocab = model.config().vocabularySize();
             List<float[]> want;
             long total;
-            try (ForwardPass resident = gpu.prepare(model, 64, 32, OffloadOptions.DEFAULTS)) {
-                total = ((CudaForwardPass) resident).plan().residentBytes();
+            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32, OffloadOptions.DEFAULTS)) {
+                total = (resident).plan().residentBytes();
                 want = run(resident, vocab);
             }
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(total / 4)
                     .withHostPinnedMemoryBudget(total / 5).withPlacement("stream");
-            try (ForwardPass offloaded = gpu.prepare(model, 64, 32, options)) {
+            try (TieredForwardPass offloaded = Passes.on(gpu, model, 64, 32, options)) {
                 assertTrue(offloaded.offloadStats().hostPinnedBytes() <= total / 5);
                 List<float[]> got = run(offloaded, vocab);
                 for (int i = 0; i < want.size(); i++) {
@@ -355,11 +356,11 @@ class OffloadGpuTest {
     @Test
     void budgetsThatCannotWorkAreClearErrors() {
         try (Model model = Model.load(model(QuantPreset.F16))) {
-            IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class, () -> gpu.prepare(model,
+            IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class, () -> Passes.on(gpu, model,
                     64, 32, OffloadOptions.DEFAULTS.withGpuMemoryBudget(gpu.device().totalMemory() * 2)));
             assertTrue(tooBig.getMessage().contains("is larger than"), tooBig.getMessage());
             assertTrue(tooBig.getMessage().contains("lower the budget, or leave it automatic"), tooBig.getMessage());
-            IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class, () -> gpu.prepare(model,
+            IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class, () -> Passes.on(gpu, model,
                     64, 32, OffloadOptions.DEFAULTS.withGpuMemoryBudget(1 << 20)));
             assertTrue(tooSmall.getMessage().contains("too small"), tooSmall.getMessage());
         }

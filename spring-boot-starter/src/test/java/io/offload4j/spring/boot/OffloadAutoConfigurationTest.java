@@ -122,7 +122,7 @@ class OffloadAutoConfigurationTest {
             assertThat(context).hasNotFailed();
             EngineOptions o = context.getBean(OffloadEngineLoader.class).options();
             assertThat(o).isEqualTo(new EngineOptions("CPU", 1, 96, EngineOptions.DEFAULTS.chunkTokens(), 3,
-                    64L << 20, new OffloadOptions(6L << 30, 1 << 20, 4, "stream")));
+                    64L << 20, new OffloadOptions(6L << 30, 1 << 20, 4, io.offload4j.offload.PlacementPolicy.STREAM)));
             assertThat(context.getBean(OffloadProperties.class).getCacheDir()).isEqualTo(dir.resolve("cache"));
             assertThat(context.getBean(OffloadEngine.class).inferenceEngine().contextLength()).isEqualTo(96);
         });

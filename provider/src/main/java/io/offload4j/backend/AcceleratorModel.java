@@ -1,0 +1,105 @@
+package io.offload4j.backend;
+
+import io.offload4j.model.ModelConfig;
+import io.offload4j.model.Weight;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A model on an accelerator: its workspace, and the operations a step is made of. The offload layer decides where
+ * each unit's weights are (uploaded once, or streamed into a slot of a {@link CopyRing}), binds each unit to that
+ * memory once, and then, per step, calls {@link #stageInputs}, {@link #beginStep}, {@link #runBlock} / {@link #runHeadSlice} for the
+ * units in order (interleaved with the ring's copies and, in a hybrid step, the CPU's blocks), {@link #endStep} and
+ * {@link #finishStep}. Every call enqueues work on the device's compute stream and returns; only the calls that say so
+ * wait. Nothing on the per-step path allocates on the host.
+ */
+public interface AcceleratorModel extends AutoCloseable {
+
+    ModelConfig config();
+
+    /** Device bytes of a unit made of {@code parts}, laid out back to back as the device computes from them. */
+    long unitBytes(Weight... parts);
+
+    /** Allocates device memory for a unit of {@code parts} and copies them in from the file mapping. */
+    DeviceWeights upload(Weight... parts);
+
+    /**
+     * A ring of {@code slots} staging slots of {@code slotBytes} each for the units in {@code units} whose
+     * {@code streamed} flag is set; those with {@code pinned} set are first copied into pinned host memory (the
+     * others are gathered from the file mapping at every copy). {@code tickets}: copies whose events it keeps.
+     */
+    CopyRing copyRing(Weight[][] units, boolean[] streamed, boolean[] pinned, int slots, long slotBytes, int tickets);
+
+    /** Block {@code block} of the model, computing from {@code weights}. */
+    BoundUnit bindBlock(int block, DeviceWeights weights);
+
+    /**
+     * Rows {@code firstRow ..} of the output head ({@code slice}, a row slice of the output matrix), computing from
+     * {@code weights}; {@code whole}: the slice is the whole head.
+     */
+    BoundUnit bindHeadSlice(int firstRow, Weight slice, DeviceWeights weights, boolean whole);
+
+    KvCache newKvCache(int capacity);
+
+    /**
+     * Writes the step's parameters and its tokens' embeddings (looked up on the host) into pinned host buffers; a
+     * batch's per-sequence parameters are uploaded at once. Host work: it stays outside a captured graph.
+     */
+    void stageInputs(Step step);
+
+    /** Enqueues the upload of the staged parameters and embeddings: the first work of a step (and of its graph). */
+    void beginStep(Step step);
+
+    void runBlock(BoundUnit block, Step step);
+
+    void runHeadSlice(BoundUnit slice, Step step);
+
+    /** Enqueues the copy of the step's logits to the host. */
+    void endStep(Step step);
+
+    /** Waits for everything enqueued so far. */
+    void finishStep();
+
+    /** Output row {@code row}'s logits of the finished step. */
+    void readLogits(int row, float[] logits);
+
+    /**
+     * Runs the step {@code enqueue} would enqueue (every unit resident, one sequence) as a graph captured once per KV
+     * cache and replayed after that. Returns true when it captured (and so ran {@code enqueue}) in this call.
+     */
+    boolean runAsGraph(KvCache cache, Runnable enqueue);
+
+    /** Whether {@link #runAsGraph} should be used for resident decode steps. */
+    boolean graphs();
+
+    // ------------------------------------------------------------------ hand-off to a host device (hybrid steps)
+
+    /** Waits for the work so far and copies the first row's activation (the residual stream) into {@code row}. */
+    void activationToHost(float[] row);
+
+    /** Uploads {@code row} as the first row's activation, on the compute stream. */
+    void activationFromHost(float[] row);
+
+    /** Stores one position's key and value of {@code block}, computed elsewhere, in {@code cache}. */
+    void writeKvRow(KvCache cache, int block, int position, float[] key, float[] value);
+
+    /** Pinned host memory of {@code bytes} for {@link #copyKvToHost}; allocated once, owned by this model. */
+    MemorySegment kvStaging(long bytes);
+
+    /**
+     * Enqueues the copy of {@code count} positions' keys and values of {@code block} from {@code from} on, as fp16
+     * rows ({@code [t][kvDim]}), into the {@link #kvStaging} buffer at byte offsets {@code keysAt} and
+     * {@code valuesAt}. {@link #finishStep} waits for it.
+     */
+    void copyKvToHost(KvCache cache, int block, int from, int count, long keysAt, long valuesAt);
+
+    // ------------------------------------------------------------------ reporting
+
+    /** Device bytes of the workspace (activations, norms, scratch). */
+    long workspaceBytes();
+
+    /** Makes this model's device current for the calling thread. */
+    void makeCurrent();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,232 @@
+package io.offload4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
+import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
+
+import io.offload4j.backend.CopyRing;
+import io.offload4j.backend.DeviceWeights;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
+
+/**
+ * Streaming on one GPU: staging slots in device memory, a copy stream of its own, pinned host copies of streamed
+ * units (filled once, at creation, by parallel copies from the file mapping), two pinned staging buffers for units
+ * beyond the pinned budget (gathered from the mapping at every copy), and the events that order copies against the
+ * compute stream. A copy into a slot waits for the event recorded after the compute of the slot's previous unit; a
+ * unit's compute waits for the event recorded after its copy; copies are timed with events.
+ */
+final class CudaCopyRing implements CopyRing {
+
+    private final CudaUnitLayout[] units;
+    private final CUstream compute;
+    private final CUstream copyStream = new CUstream();
+    private final CudaBuffer[] slots;
+    private final CUevent[] slotFree;
+    private final CUevent[] copyBegin;
+    private final CUevent[] copyEnd;
+    private final Pointer[] pinned;          // per unit: pinned host copy, or null
+    private final long pinnedBytes;
+    private final Pointer[] hostStaging;     // pinned staging for streamed units not in pinned memory
+    private final CUevent[] hostStagingFree;
+    private int nextHostStaging;
+    private final long slotBytes;
+    private final List<Pointer> hostAllocations = new ArrayList<>();
+    private final float[] elapsedMs = new float[1];
+    private boolean streamCreated;
+
+    CudaCopyRing(CudaUnitLayout[] units, boolean[] streamed, boolean[] pin, int slotCount, long slotBytes, int tickets,
+                 CUstream compute) {
+        this.units = units;
+        this.compute = compute;
+        this.slotBytes = slotBytes;
+        this.slots = new CudaBuffer[slotCount];
+        this.slotFree = new CUevent[slotCount];
+        this.copyBegin = new CUevent[tickets];
+        this.copyEnd = new CUevent[tickets];
+        this.pinned = new Pointer[units.length];
+        boolean staged = false;
+        try {
+            long pinnedSoFar = 0;
+            for (int u = 0; u < units.length; u++) {
+                if (streamed[u] && pin[u]) {
+                    Pointer host = new Pointer();
+                    cuMemHostAlloc(host, units[u].bytes(), 0);
+                    hostAllocations.add(host);
+                    gather(units[u], host);
+                    pinned[u] = host;
+                    pinnedSoFar += units[u].bytes();
+                }
+                staged |= streamed[u] && !pin[u];
+            }
+            this.pinnedBytes = pinnedSoFar;
+            this.hostStaging = new Pointer[staged ? 2 : 0];
+            this.hostStagingFree = new CUevent[hostStaging.length];
+            for (int i = 0; i < hostStaging.length; i++) {
+                hostStaging[i] = new Pointer();
+                cuMemHostAlloc(hostStaging[i], slotBytes, 0);
+                hostAllocations.add(hostStaging[i]);
+                hostStagingFree[i] = event(false);
+            }
+            for (int s = 0; s < slotCount; s++) {
+                CUdeviceptr p = new CUdeviceptr();
+                cuMemAlloc(p, slotBytes);
+                slots[s] = new CudaBuffer(p, slotBytes, false);
+                slotFree[s] = event(false);
+            }
+            for (int t = 0; t < tickets; t++) {
+                copyBegin[t] = event(true);
+                copyEnd[t] = event(true);
+            }
+            cuStreamCreate(copyStream, CUstream_flags.CU_STREAM_NON_BLOCKING);
+            streamCreated = true;
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
+    private static CUevent event(boolean timing) {
+        CUevent e = new CUevent();
+        cuEventCreate(e, timing ? CUevent_flags.CU_EVENT_DEFAULT : CUevent_flags.CU_EVENT_DISABLE_TIMING);
+        return e;
+    }
+
+    /** Copies a unit's matrices from the file mapping into host memory at {@code host}, in parallel 16 MiB pieces. */
+    private static void gather(CudaUnitLayout unit, Pointer host) {
+        MemorySegment dst = MemorySegment.ofAddress(MemorySegment.ofBuffer(host.getByteBuffer(0, 1)).address())
+                .reinterpret(unit.bytes());
+        long piece = 16L << 20;
+        List<long[]> jobs = new ArrayList<>();
+        for (int i = 0; i < unit.parts().length; i++) {
+            long size = unit.parts()[i].data().byteSize();
+            for (long off = 0; off < size; off += piece) {
+                jobs.add(new long[] {i, off, Math.min(piece, size - off)});
+            }
+        }
+        jobs.parallelStream().forEach(job -> MemorySegment.copy(unit.parts()[(int) job[0]].data(), job[1], dst,
+                unit.offsets()[(int) job[0]] + job[1], job[2]));
+    }
+
+    @Override
+    public int slots() {
+        return slots.length;
+    }
+
+    @Override
+    public DeviceWeights slot(int s) {
+        return slots[s];
+    }
+
+    @Override
+    public void copy(int unit, int slot, int ticket) {
+        CudaUnitLayout layout = units[unit];
+        cuStreamWaitEvent(copyStream, slotFree[slot], 0);
+        Pointer source = pinned[unit];
+        int staging = -1;
+        if (source == null) {
+            // not in pinned memory: gather it from the mapping into a free pinned staging buffer first
+            staging = nextHostStaging;
+            nextHostStaging = (nextHostStaging + 1) % hostStaging.length;
+            cuEventSynchronize(hostStagingFree[staging]);
+            gather(layout, hostStaging[staging]);
+            source = hostStaging[staging];
+        }
+        cuEventRecord(copyBegin[ticket], copyStream);
+        cuMemcpyHtoDAsync(slots[slot].ptr(), source, layout.bytes(), copyStream);
+        cuEventRecord(copyEnd[ticket], copyStream);
+        if (staging >= 0) {
+            cuEventRecord(hostStagingFree[staging], copyStream);
+        }
+    }
+
+    @Override
+    public void awaitCopy(int ticket) {
+        cuStreamWaitEvent(compute, copyEnd[ticket], 0);
+    }
+
+    @Override
+    public void slotUsed(int slot) {
+        cuEventRecord(slotFree[slot], compute);
+    }
+
+    @Override
+    public long copyNanos(int ticket) {
+        cuEventElapsedTime(elapsedMs, copyBegin[ticket], copyEnd[ticket]);
+        return (long) (elapsedMs[0] * 1e6);
+    }
+
+    @Override
+    public void drain() {
+        if (streamCreated) {
+            cuStreamSynchronize(copyStream);
+        }
+    }
+
+    @Override
+    public long pinnedBytes() {
+        return pinnedBytes;
+    }
+
+    @Override
+    public long slotBytes() {
+        return slots.length * slotBytes;
+    }
+
+    @Override
+    public void close() {
+        try {
+            drain();
+        } catch (RuntimeException ignored) {
+            // the context is already failing; free what can be freed
+        }
+        for (CudaBuffer s : slots) {
+            if (s != null) {
+                cuMemFree(s.ptr());
+            }
+        }
+        java.util.Arrays.fill(slots, null);
+        for (Pointer p : hostAllocations) {
+            cuMemFreeHost(p);
+        }
+        hostAllocations.clear();
+        destroy(copyBegin);
+        destroy(copyEnd);
+        destroy(slotFree);
+        destroy(hostStagingFree);
+        if (streamCreated) {
+            streamCreated = false;
+            cuStreamDestroy(copyStream);
+        }
+    }
+
+    private static void destroy(CUevent[] events) {
+        if (events == null) {
+            return;
+        }
+        for (int i = 0; i < events.length; i++) {
+            if (events[i] != null) {
+                cuEventDestroy(events[i]);
+                events[i] = null;
+            }
+        }
+    }
+}

@@ -1,0 +1,314 @@
+package io.offload4j.offload;
+
+import io.offload4j.backend.AcceleratorModel;
+import io.offload4j.backend.BoundUnit;
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.backend.Phase;
+import io.offload4j.backend.Step;
+import io.offload4j.backend.cpu.CpuBlockRunner;
+import io.offload4j.model.ModelConfig;
+
+/**
+ * The forward pass of a model placed across tiers: units resident on the accelerator, units streamed into it for
+ * every step, and (at batch-1 decode) units the CPU computes from host memory. Its per-step loop is the one of the
+ * architecture: for each unit in order, {@code acquire} (resident, or wait for the copy the ring started earlier,
+ * issuing the copies due by now), run it on the device the plan names, {@code release} its slot. Prepared by
+ * {@link TieredPasses}; a model that fits is simply all resident, and its decode steps replay a graph.
+ *
+ * <p>Neither device knows of the other: this pass hands the activation and the CPU blocks' keys and values between
+ * them ({@link KvHandOff}). Nothing on the per-step path allocates, logs or looks anything up in a map.
+ */
+public final class TieredForwardPass implements ForwardPass {
+
+    private final AcceleratorModel accelerator;
+    private final CpuBlockRunner cpu;            // null when the plan has no CPU units
+    private final KvHandOff handOff;             // null likewise
+    private final StreamingTier tier;
+    private final BoundUnit[][] bound;           // [route][unit]; null where the CPU computes the unit
+    private final int blocks;
+    private final int maxContext;
+    private final int maxChunk;
+    private final int rows;
+    private final boolean graphs;
+    private final String memoryReport;
+    private final Step step;
+    private final float[] activation;
+    private final KvCache[] acceleratorCaches;   // per sequence of a step, for the hand-off
+    private final Runnable residentDecode = () -> enqueue(StepRoute.ALL_ACCELERATOR, null);
+    private long cpuNanos;                       // time computing CPU blocks
+    private long cpuWaitNanos;                   // time waiting for the accelerator before them
+    private boolean closed;
+
+    TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
+                      int blocks, int maxContext, int maxChunk, int rows, String memoryReport) {
+        this.accelerator = accelerator;
+        this.cpu = cpu;
+        this.tier = tier;
+        this.bound = bound;
+        this.blocks = blocks;
+        this.maxContext = maxContext;
+        this.maxChunk = maxChunk;
+        this.rows = rows;
+        this.graphs = !tier.streams() && accelerator.graphs();
+        this.memoryReport = memoryReport;
+        this.step = new Step(rows);
+        this.acceleratorCaches = new KvCache[rows];
+        this.activation = new float[accelerator.config().embeddingLength()];
+        int[] cpuBlocks = java.util.stream.IntStream.range(0, blocks).filter(u -> bound[0][u] == null).toArray();
+        this.handOff = cpu == null ? null : new KvHandOff(accelerator, cpu, cpuBlocks, rows);
+    }
+
+    // ------------------------------------------------------------------ the step loop
+
+    /**
+     * Every unit of the step in {@link #step}, enqueued on the accelerator in order, the CPU's blocks run in between
+     * (route HYBRID), then the logits' copy to the host. {@code cache}: the sequence of a HYBRID step.
+     */
+    private void enqueue(StepRoute route, TieredKvCache cache) {
+        BoundUnit[] units = bound[route.ordinal()];
+        accelerator.beginStep(step);
+        tier.beginStep(route);
+        for (int u = 0; u < blocks; u++) {
+            BoundUnit unit = units[u];
+            if (unit == null) {
+                tier.cpuUnit(u);
+                cpuBlock(u, cache);
+                continue;
+            }
+            tier.acquire(u);
+            accelerator.runBlock(unit, step);
+            tier.release(u);
+        }
+        for (int u = blocks; u < units.length; u++) {
+            tier.acquire(u);
+            accelerator.runHeadSlice(units[u], step);
+            tier.release(u);
+        }
+        tier.endStep();
+        accelerator.endStep(step);
+    }
+
+    /**
+     * Block {@code block} on the CPU, for the one token of a decode step: waits for the accelerator's work so far,
+     * brings the activation over, runs the block from host memory (while the copy stream keeps filling slots for the
+     * streamed units ahead), sends the activation back, and hands the token's key and value to the accelerator's
+     * cache so that a later prompt chunk, computed there, sees them.
+     */
+    private void cpuBlock(int block, TieredKvCache cache) {
+        int position = step.startPosition();
+        long t0 = System.nanoTime();
+        accelerator.activationToHost(activation);
+        long t1 = System.nanoTime();
+        cpu.runBlock(block, cache.cpu, activation, position);
+        cpuNanos += System.nanoTime() - t1;
+        cpuWaitNanos += t1 - t0;
+        accelerator.activationFromHost(activation);
+        handOff.toAccelerator(cache, block, position);
+    }
+
+    // ------------------------------------------------------------------ ForwardPass
+
+    @Override
+    public void forward(KvCache kvCache, int[] tokens, int offset, int count, int startPos, float[] logits) {
+        if (count < 1 || count > maxChunk) {
+            throw new IllegalArgumentException("chunk of " + count + " tokens; this pass takes 1.." + maxChunk);
+        }
+        TieredKvCache cache = own(kvCache);
+        checkPositions(cache, startPos, count);
+        int vocab = config().vocabularySize();
+        if (logits.length < vocab) {
+            throw new IllegalArgumentException("logits array of " + logits.length + " < vocabulary " + vocab);
+        }
+        checkTokens(tokens, offset, count);
+        accelerator.makeCurrent();
+        boolean hybrid = count == 1 && cpu != null;
+        step.prompt(count == 1 ? Phase.DECODE : Phase.PROMPT, cache.accelerator, tokens, offset, count, startPos);
+        try {
+            accelerator.stageInputs(step);
+            if (count == 1 && graphs) {
+                if (!accelerator.runAsGraph(cache.accelerator, residentDecode)) {
+                    tier.replayedResidentStep(); // a capture counted its units' accesses as it recorded them
+                }
+            } else if (hybrid) {
+                // The CPU's blocks come between accelerator work: its threads keep spinning through the whole step
+                // rather than parking during the accelerator's part and being woken, one after another, per block.
+                cpu.keepThreadsSpinning(true);
+                try {
+                    enqueue(StepRoute.HYBRID, cache);
+                } finally {
+                    cpu.keepThreadsSpinning(false);
+                }
+            } else {
+                enqueue(StepRoute.ALL_ACCELERATOR, null);
+            }
+            accelerator.finishStep();
+            tier.stepCompleted();
+            if (!hybrid && cpu != null) {
+                handOff.set(0, cache, startPos);
+                acceleratorCaches[0] = cache.accelerator;
+                handOff.toCpu(acceleratorCaches, 1, count);
+                acceleratorCaches[0] = null;
+            }
+        } catch (RuntimeException | Error e) {
+            tier.reset();
+            throw e;
+        } finally {
+            step.clear();
+        }
+        accelerator.readLogits(0, logits);
+    }
+
+    @Override
+    public void forwardBatch(KvCache[] caches, int[] tokens, int[] positions, int batch, float[][] logits) {
+        if (batch < 1 || batch > caches.length || batch > tokens.length || batch > positions.length
+                || batch > logits.length) {
+            throw new IllegalArgumentException("batch of " + batch + " with " + caches.length + " caches, "
+                    + tokens.length + " tokens, " + positions.length + " positions and " + logits.length
+                    + " logits arrays");
+        }
+        for (int from = 0; from < batch; from += rows) { // more sequences than the activation rows hold: in parts
+            int n = Math.min(rows, batch - from);
+            if (n == 1) {
+                forward(caches[from], tokens, from, 1, positions[from], logits[from]);
+            } else {
+                batchPart(caches, tokens, positions, from, n, logits);
+            }
+        }
+    }
+
+    private void batchPart(KvCache[] caches, int[] tokens, int[] positions, int from, int n, float[][] logits) {
+        int vocab = config().vocabularySize();
+        for (int b = 0; b < n; b++) {
+            TieredKvCache cache = own(caches[from + b]);
+            checkPositions(cache, positions[from + b], 1);
+            if (logits[from + b].length < vocab) {
+                throw new IllegalArgumentException("logits array " + (from + b) + " of " + logits[from + b].length
+                        + " < vocabulary " + vocab);
+            }
+            for (int a = 0; a < b; a++) {
+                if (caches[from + a] == cache) {
+                    throw new IllegalArgumentException("sequences " + (from + a) + " and " + (from + b)
+                            + " of the batch share a KV cache");
+                }
+            }
+        }
+        checkTokens(tokens, from, n);
+        accelerator.makeCurrent();
+        step.batch(caches, tokens, positions, from, n);
+        for (int b = 0; b < n; b++) {
+            TieredKvCache cache = (TieredKvCache) caches[from + b];
+            step.setCache(b, cache.accelerator);
+            acceleratorCaches[b] = cache.accelerator;
+            if (handOff != null) {
+                handOff.set(b, cache, positions[from + b]);
+            }
+        }
+        try {
+            accelerator.stageInputs(step);
+            enqueue(StepRoute.ALL_ACCELERATOR, null);
+            accelerator.finishStep();
+            tier.stepCompleted();
+            if (handOff != null) {
+                handOff.toCpu(acceleratorCaches, n, 1);
+            }
+        } catch (RuntimeException | Error e) {
+            tier.reset();
+            throw e;
+        } finally {
+            step.clear();
+            java.util.Arrays.fill(acceleratorCaches, 0, n, null);
+        }
+        for (int b = 0; b < n; b++) {
+            accelerator.readLogits(b, logits[from + b]);
+        }
+    }
+
+    private TieredKvCache own(KvCache kvCache) {
+        if (!(kvCache instanceof TieredKvCache cache) || cache.owner != this) {
+            throw new IllegalArgumentException("the KV cache was not created by this forward pass");
+        }
+        return cache;
+    }
+
+    private static void checkPositions(KvCache cache, int startPos, int count) {
+        if (startPos < 0 || startPos + count > cache.capacity()) {
+            throw new IllegalArgumentException("positions " + startPos + ".." + (startPos + count - 1)
+                    + " do not fit the KV cache of " + cache.capacity());
+        }
+    }
+
+    private void checkTokens(int[] tokens, int offset, int count) {
+        int vocab = config().vocabularySize();
+        for (int t = 0; t < count; t++) {
+            int id = tokens[offset + t];
+            if (id < 0 || id >= vocab) {
+                throw new IllegalArgumentException("token " + id + " outside the vocabulary 0.." + (vocab - 1));
+            }
+        }
+    }
+
+    @Override
+    public KvCache newKvCache(int capacity) {
+        if (capacity < 1 || capacity > maxContext) {
+            throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
+        }
+        accelerator.makeCurrent();
+        KvCache onAccelerator = accelerator.newKvCache(capacity);
+        try {
+            return new TieredKvCache(this, onAccelerator, cpu == null ? null : cpu.newKvCache(capacity));
+        } catch (RuntimeException | Error e) {
+            onAccelerator.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public ModelConfig config() {
+        return accelerator.config();
+    }
+
+    @Override
+    public int maxChunkTokens() {
+        return maxChunk;
+    }
+
+    @Override
+    public int maxContext() {
+        return maxContext;
+    }
+
+    /** Where the units are and what streaming and the CPU's blocks have cost so far. */
+    public OffloadStats offloadStats() {
+        return tier.stats(cpuNanos, cpuWaitNanos);
+    }
+
+    /** The placement this pass was prepared with. */
+    public PlacementPlan plan() {
+        return tier.plan();
+    }
+
+    /** Bytes of weights in accelerator memory: the resident units and the staging ring. */
+    public long weightBytes() {
+        return tier.plan().residentBytes() + tier.stagingBytes();
+    }
+
+    @Override
+    public String memoryReport() {
+        return memoryReport;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        accelerator.makeCurrent();
+        tier.close();
+        if (cpu != null) {
+            cpu.close();
+        }
+        accelerator.close();
+    }
+}

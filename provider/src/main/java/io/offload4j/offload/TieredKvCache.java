@@ -1,0 +1,45 @@
+package io.offload4j.offload;
+
+import io.offload4j.backend.KvCache;
+
+/**
+ * One sequence's keys and values for a tiered pass: the accelerator's cache for every block, and, when the plan has
+ * CPU blocks, the CPU's cache for those, kept in step by {@link KvHandOff} so that either device can take the next
+ * step.
+ */
+final class TieredKvCache implements KvCache {
+
+    final TieredForwardPass owner;
+    final KvCache accelerator;
+    final KvCache cpu;          // null without CPU blocks
+    private boolean closed;
+
+    TieredKvCache(TieredForwardPass owner, KvCache accelerator, KvCache cpu) {
+        this.owner = owner;
+        this.accelerator = accelerator;
+        this.cpu = cpu;
+    }
+
+    @Override
+    public int capacity() {
+        return accelerator.capacity();
+    }
+
+    /** The accelerator's bytes: what limits how many sequences run at once. */
+    @Override
+    public long byteSize() {
+        return accelerator.byteSize();
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        accelerator.close();
+        if (cpu != null) {
+            cpu.close();
+        }
+    }
+}

@@ -1,0 +1,192 @@
+package io.offload4j.offload;
+
+import io.offload4j.backend.Accelerator;
+import io.offload4j.backend.AcceleratorModel;
+import io.offload4j.backend.AcceleratorOptions;
+import io.offload4j.backend.Backend;
+import io.offload4j.backend.BoundUnit;
+import io.offload4j.backend.CopyRing;
+import io.offload4j.backend.DeviceWeights;
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.cpu.CpuBackend;
+import io.offload4j.backend.cpu.CpuBlockRunner;
+import io.offload4j.model.Model;
+import java.util.Locale;
+
+/**
+ * Prepares a model's forward pass on a device: on the CPU, the CPU's own pass (every weight stays in the file
+ * mapping); on an accelerator, a {@link TieredForwardPass}: the model cut into {@link ModelUnits}, a weight budget
+ * ({@link WeightBudget}), bandwidths measured when the model does not fit ({@link BandwidthProbe}), a placement from
+ * the {@link PlacementPlanner}, the resident units uploaded into a {@link ResidentBlockCache}, the streamed ones
+ * pinned and given a {@link CopyRing}, and every unit bound once per {@link StepRoute} to the memory it computes from.
+ */
+public final class TieredPasses {
+
+    private static final System.Logger LOG = System.getLogger("io.offload4j.offload");
+
+    private TieredPasses() {}
+
+    /**
+     * @param maxContext the longest sequence a KV cache holds
+     * @param maxChunk   the most prompt tokens one forward call takes
+     */
+    public static ForwardPass prepare(Backend backend, Model model, int maxContext, int maxChunk,
+                                      OffloadOptions options) {
+        if (maxContext < 1 || maxChunk < 1) {
+            throw new IllegalArgumentException("maxContext and maxChunk must be positive");
+        }
+        if (backend instanceof CpuBackend cpu) {
+            return cpu.prepare(model, maxContext, maxChunk);
+        }
+        if (backend instanceof Accelerator accelerator) {
+            return prepare(accelerator, model, maxContext, maxChunk, options);
+        }
+        throw new IllegalArgumentException("no forward pass for " + backend.description());
+    }
+
+    private static TieredForwardPass prepare(Accelerator accelerator, Model model, int maxContext, int maxChunk,
+                                             OffloadOptions options) {
+        AcceleratorOptions deviceOptions = new AcceleratorOptions(maxContext, maxChunk, options.maxBatchRows(),
+                options.gemmMinTokens(), options.graphs());
+        long free = accelerator.freeMemory();
+        long workspace = accelerator.workspaceBytes(model, deviceOptions);
+        long kvPerCache = accelerator.kvCacheBytes(model, maxContext);
+        AcceleratorModel device = accelerator.load(model, deviceOptions);
+        StreamingTier tier = null;
+        CpuBlockRunner cpu = null;
+        try {
+            ModelUnits units = ModelUnits.of(model.weights(), device::unitBytes);
+            long budget = WeightBudget.of(options, accelerator.name(), free, workspace, kvPerCache);
+            boolean cpuPossible = options.placement() != PlacementPolicy.STREAM;
+            Bandwidths bandwidths = BandwidthProbe.measure(accelerator, model, units, budget, cpuPossible);
+            PlacementPlan plan = PlacementPlanner.plan(new PlanRequest(units.names(), units.bytes(), budget,
+                    options.prefetchDepth(), bandwidths, 1, options.placement(), cpuPossible, units.blocks()));
+            LOG.log(System.Logger.Level.INFO, "placement on " + accelerator.name() + ": " + plan.reasoning());
+            long pinnedBudget = options.hostPinnedMemoryBudget() == OffloadOptions.AUTO
+                    ? Math.min(plan.streamedBytesPerStep() + plan.cpuBytesPerStep(), HostMemory.physicalBytes() / 2)
+                    : options.hostPinnedMemoryBudget();
+            tier = placeUnits(device, units, plan, pinnedBudget);
+            BoundUnit[][] bound = bind(device, units, tier);
+            int cpuCount = plan.count(Placement.CPU);
+            if (cpuCount > 0) {
+                boolean[] cpuBlocks = new boolean[units.blocks()];
+                for (int l = 0; l < cpuBlocks.length; l++) {
+                    cpuBlocks[l] = plan.placement(l) == Placement.CPU;
+                }
+                cpu = new CpuBlockRunner(model, maxContext, cpuBlocks, 0);
+            }
+            String report = MemoryReport.of(accelerator.name(), free, plan, tier, device.workspaceBytes(), kvPerCache,
+                    model.weights().tokenEmbedding().data().byteSize(), bandwidths);
+            LOG.log(System.Logger.Level.INFO, report);
+            return new TieredForwardPass(device, cpu, tier, bound, units.blocks(), maxContext, maxChunk,
+                    deviceOptions.rows(), report);
+        } catch (RuntimeException | Error e) {
+            if (cpu != null) {
+                cpu.close();
+            }
+            if (tier != null) {
+                tier.close();
+            }
+            device.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Resident units uploaded (held by the cache, whose removal listener frees them); streamed units pinned in host
+     * memory up to {@code pinnedBudget}, those streamed at every step first (they gain most from it), and a ring of
+     * the plan's staging slots.
+     */
+    private static StreamingTier placeUnits(AcceleratorModel device, ModelUnits units, PlacementPlan plan,
+                                            long pinnedBudget) {
+        int n = units.count();
+        // the cache weighs in whole KiB (rounded up per unit): 2 KiB of slack per unit keeps the pinned set within it
+        ResidentBlockCache<DeviceWeights> resident = new ResidentBlockCache<>(n,
+                Math.max(1, plan.residentBytes() + n * 2048L), DeviceWeights::bytes, DeviceWeights::free);
+        CopyRing ring = null;
+        try {
+            for (int u = 0; u < n; u++) {
+                if (plan.placement(u) == Placement.RESIDENT) {
+                    resident.put(u, device.upload(units.parts()[u]));
+                }
+            }
+            StreamSchedule widest = StreamingTier.widest(plan);
+            if (widest.streamedCount() > 0) {
+                boolean[] streamed = new boolean[n];
+                boolean[] pinned = new boolean[n];
+                long pinnedSoFar = 0;
+                for (boolean cpuUnitsStream : new boolean[] {false, true}) {
+                    StreamSchedule s = new StreamSchedule(plan, cpuUnitsStream);
+                    for (int j = 0; j < s.streamedCount(); j++) {
+                        int u = s.unitOf(j);
+                        streamed[u] = true;
+                        if (!pinned[u] && pinnedSoFar + units.bytes()[u] <= pinnedBudget) {
+                            pinned[u] = true;
+                            pinnedSoFar += units.bytes()[u];
+                        }
+                    }
+                }
+                ring = device.copyRing(units.parts(), streamed, pinned, widest.slots(), plan.slotBytes(),
+                        2 * widest.streamedCount());
+            }
+            return new StreamingTier(plan, resident, ring, units.bytes());
+        } catch (RuntimeException | Error e) {
+            if (ring != null) {
+                ring.close();
+            }
+            resident.close();
+            throw e;
+        }
+    }
+
+    /** Every unit bound, per route, to the memory it computes from (null where the CPU computes it). */
+    private static BoundUnit[][] bind(AcceleratorModel device, ModelUnits units, StreamingTier tier) {
+        StepRoute[] routes = StepRoute.values();
+        BoundUnit[][] bound = new BoundUnit[routes.length][units.count()];
+        for (StepRoute r : routes) {
+            for (int u = 0; u < units.count(); u++) {
+                DeviceWeights at = tier.weightsOf(u, r);
+                if (at == null) {
+                    continue;
+                }
+                bound[r.ordinal()][u] = u < units.blocks() ? device.bindBlock(u, at)
+                        : device.bindHeadSlice(units.firstRows()[u], units.parts()[u][0], at, units.wholeHead());
+            }
+        }
+        return bound;
+    }
+
+    /** The memory breakdown logged at load and shown by health endpoints. */
+    static final class MemoryReport {
+        private MemoryReport() {}
+
+        static String of(String device, long freeAtStart, PlacementPlan plan, StreamingTier tier, long workspace,
+                         long kvPerCache, long embeddingBytes, Bandwidths bw) {
+            StringBuilder r = new StringBuilder(String.format(Locale.ROOT, "memory on %s (%s free at load):%n",
+                    device, WeightBudget.gib(freeAtStart)));
+            r.append(String.format(Locale.ROOT, "  GPU   resident weights %s (%d of %d units)%n",
+                    WeightBudget.gib(plan.residentBytes()), plan.count(Placement.RESIDENT), plan.placements().length));
+            r.append(String.format(Locale.ROOT, "  GPU   staging ring %s (%d slots)%n",
+                    WeightBudget.gib(tier.stagingBytes()), plan.stagingSlots()));
+            r.append(String.format(Locale.ROOT, "  GPU   activations, norms and scratch %s%n",
+                    WeightBudget.gib(workspace)));
+            r.append(String.format(Locale.ROOT, "  GPU   KV cache %s per full-context sequence (allocated per request)%n",
+                    WeightBudget.gib(kvPerCache)));
+            r.append(String.format(Locale.ROOT, "  host  pinned streamed weights %s of %s streamed per prompt step%n",
+                    WeightBudget.gib(tier.hostPinnedBytes()),
+                    WeightBudget.gib(tier.bytesPerStep(StepRoute.ALL_ACCELERATOR))));
+            if (plan.count(Placement.CPU) > 0) {
+                r.append(String.format(Locale.ROOT, "  host  CPU-computed blocks %s (%d units, at batch-1 decode;"
+                        + " streamed for prompts and batches)%n", WeightBudget.gib(plan.cpuBytesPerStep()),
+                        plan.count(Placement.CPU)));
+            }
+            r.append(String.format(Locale.ROOT, "  host  token embeddings %s (file mapping, looked up on the CPU)",
+                    WeightBudget.gib(embeddingBytes)));
+            if (!plan.allResident()) {
+                r.append(String.format(Locale.ROOT, "%n  measured: host→GPU %.1f GB/s pinned, CPU weights ~%.1f GB/s",
+                        bw.hostToDeviceGBs(), bw.cpuWeightGBs()));
+            }
+            return r.toString();
+        }
+    }
+}
