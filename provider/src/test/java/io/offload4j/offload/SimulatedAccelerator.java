@@ -1,0 +1,335 @@
+package io.offload4j.offload;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.offload4j.backend.Accelerator;
+import io.offload4j.backend.AcceleratorModel;
+import io.offload4j.backend.AcceleratorOptions;
+import io.offload4j.backend.BoundUnit;
+import io.offload4j.backend.CopyRing;
+import io.offload4j.backend.DeviceWeights;
+import io.offload4j.backend.KvCache;
+import io.offload4j.backend.Step;
+import io.offload4j.model.Model;
+import io.offload4j.model.ModelConfig;
+import io.offload4j.model.Weight;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * An accelerator that computes nothing but checks everything the offload layer asks of it: each unit computes from
+ * memory that holds it (a resident buffer, or a slot whose copy of that very unit the compute waited for), a copy
+ * never overwrites a slot before the slot's unit has computed, every unit of a step runs once and in order (here or,
+ * through the hand-off, on the CPU), and every byte a step copies is counted.
+ */
+final class SimulatedAccelerator implements Accelerator {
+
+    record Buffer(long bytes, int slot) implements DeviceWeights {
+        @Override
+        public void free() {}
+    }
+
+    record Bound(int unit, Buffer weights) implements BoundUnit {}
+
+    static final class Cache implements KvCache {
+        final int capacity;
+
+        Cache(int capacity) {
+            this.capacity = capacity;
+        }
+
+        @Override
+        public int capacity() {
+            return capacity;
+        }
+
+        @Override
+        public long byteSize() {
+            return capacity;
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    long copiedBytes;
+    int steps;
+    /** Marks, in a step's order, a unit the CPU computed. */
+    static final int ON_CPU = -1;
+    /** Per step, the units in the order they ran ({@link #ON_CPU} for one the CPU ran). */
+    final List<int[]> stepOrder = new ArrayList<>();
+    private final List<Integer> current = new ArrayList<>();
+    SimModel model;
+
+    @Override
+    public String description() {
+        return "simulated accelerator";
+    }
+
+    @Override
+    public String name() {
+        return "sim";
+    }
+
+    @Override
+    public long freeMemory() {
+        return 1L << 40;
+    }
+
+    @Override
+    public long workspaceBytes(Model model, AcceleratorOptions options) {
+        return 0;
+    }
+
+    @Override
+    public long kvCacheBytes(Model model, int capacity) {
+        return capacity;
+    }
+
+    @Override
+    public AcceleratorModel load(Model m, AcceleratorOptions options) {
+        model = new SimModel(m.config());
+        return model;
+    }
+
+    @Override
+    public double measureHostToDevice(long bytes, long busyNanos, Runnable whileRunning) {
+        if (whileRunning != null) {
+            whileRunning.run();
+        }
+        return 50;
+    }
+
+    @Override
+    public void close() {}
+
+    final class SimModel implements AcceleratorModel, CopyRing {
+        private final ModelConfig config;
+        private long[] unitBytes;
+        private int[] slotHolds;
+        private boolean[] slotFree;
+        private boolean[] slotAwaited;
+        private int[] ticketSlot;
+        private Buffer[] slots;
+        private boolean inStep;
+
+        SimModel(ModelConfig config) {
+            this.config = config;
+        }
+
+        @Override
+        public ModelConfig config() {
+            return config;
+        }
+
+        @Override
+        public long unitBytes(Weight... parts) {
+            return Arrays.stream(parts).mapToLong(w -> w.data().byteSize()).sum();
+        }
+
+        @Override
+        public DeviceWeights upload(Weight... parts) {
+            return new Buffer(unitBytes(parts), -1);
+        }
+
+        @Override
+        public CopyRing copyRing(Weight[][] units, boolean[] streamed, boolean[] pinned, int slots, long slotBytes,
+                                 int tickets) {
+            unitBytes = Arrays.stream(units).mapToLong(this::unitBytes).toArray();
+            for (int u = 0; u < units.length; u++) {
+                assertTrue(!streamed[u] || unitBytes[u] <= slotBytes, "unit " + u + " fits a slot");
+            }
+            this.slots = new Buffer[slots];
+            for (int s = 0; s < slots; s++) {
+                this.slots[s] = new Buffer(slotBytes, s);
+            }
+            slotHolds = new int[slots];
+            Arrays.fill(slotHolds, -1);
+            slotFree = new boolean[slots];
+            Arrays.fill(slotFree, true);
+            slotAwaited = new boolean[slots];
+            ticketSlot = new int[tickets];
+            return this;
+        }
+
+        @Override
+        public BoundUnit bindBlock(int block, DeviceWeights weights) {
+            return new Bound(block, (Buffer) weights);
+        }
+
+        @Override
+        public BoundUnit bindHeadSlice(int firstRow, Weight slice, DeviceWeights weights, boolean whole) {
+            return new Bound(config.blockCount() + (int) Math.round((double) firstRow / slice.rows()),
+                    (Buffer) weights);
+        }
+
+        @Override
+        public KvCache newKvCache(int capacity) {
+            return new Cache(capacity);
+        }
+
+        @Override
+        public void stageInputs(Step step) {
+            assertTrue(step.rows() > 0);
+        }
+
+        @Override
+        public void beginStep(Step step) {
+            inStep = true;
+            current.clear();
+        }
+
+        private void compute(BoundUnit b, Step step) {
+            assertTrue(inStep);
+            assertNotNull(step.cache(0));
+            Bound bound = (Bound) b;
+            Buffer w = bound.weights();
+            if (w.slot() >= 0) {
+                assertEquals(bound.unit(), slotHolds[w.slot()], "unit " + bound.unit() + " computes from slot "
+                        + w.slot() + ", which holds unit " + slotHolds[w.slot()]);
+                assertTrue(slotAwaited[w.slot()], "unit " + bound.unit() + " computes before waiting for its copy");
+            }
+            current.add(bound.unit());
+        }
+
+        @Override
+        public void runBlock(BoundUnit block, Step step) {
+            compute(block, step);
+        }
+
+        @Override
+        public void runHeadSlice(BoundUnit slice, Step step) {
+            compute(slice, step);
+        }
+
+        @Override
+        public void endStep(Step step) {
+            inStep = false;
+        }
+
+        @Override
+        public void finishStep() {
+            if (!current.isEmpty()) {
+                stepOrder.add(current.stream().mapToInt(Integer::intValue).toArray());
+                current.clear();
+                steps++;
+            }
+        }
+
+        @Override
+        public void readLogits(int row, float[] logits) {
+            Arrays.fill(logits, 0, config.vocabularySize(), 0);
+        }
+
+        @Override
+        public boolean runAsGraph(KvCache cache, Runnable enqueue) {
+            enqueue.run();
+            return true;
+        }
+
+        @Override
+        public boolean graphs() {
+            return false;
+        }
+
+        @Override
+        public void activationToHost(float[] row) {
+            current.add(ON_CPU); // the CPU computes the next unit
+        }
+
+        @Override
+        public void activationFromHost(float[] row) {
+            assertEquals(ON_CPU, current.getLast(), "an activation comes back only after a CPU block");
+        }
+
+        @Override
+        public void writeKvRow(KvCache cache, int block, int position, float[] key, float[] value) {
+            assertEquals(config.keyValueDim(), key.length);
+        }
+
+        private final Arena arena = Arena.ofAuto();
+
+        @Override
+        public MemorySegment kvStaging(long bytes) {
+            return arena.allocate(bytes);
+        }
+
+        @Override
+        public void copyKvToHost(KvCache cache, int block, int from, int count, long keysAt, long valuesAt) {
+            assertTrue(from >= 0 && count > 0);
+        }
+
+        @Override
+        public long workspaceBytes() {
+            return 0;
+        }
+
+        @Override
+        public void makeCurrent() {}
+
+        // ------------------------------------------------------------------ CopyRing
+
+        @Override
+        public int slots() {
+            return slots.length;
+        }
+
+        @Override
+        public DeviceWeights slot(int s) {
+            return slots[s];
+        }
+
+        @Override
+        public void copy(int unit, int slot, int ticket) {
+            assertTrue(slotFree[slot], "copy of unit " + unit + " would overwrite unit " + slotHolds[slot]
+                    + " before it computed");
+            slotHolds[slot] = unit;
+            slotFree[slot] = false;
+            slotAwaited[slot] = false;
+            ticketSlot[ticket] = slot;
+            copiedBytes += unitBytes[unit];
+        }
+
+        @Override
+        public void awaitCopy(int ticket) {
+            slotAwaited[ticketSlot[ticket]] = true;
+        }
+
+        @Override
+        public void slotUsed(int slot) {
+            slotFree[slot] = true;
+        }
+
+        @Override
+        public long copyNanos(int ticket) {
+            return 1000;
+        }
+
+        /** Every copy has landed; what was copied ahead and not yet computed is thrown away by the caller. */
+        @Override
+        public void drain() {
+            if (slots != null) {
+                Arrays.fill(slotFree, true);
+                Arrays.fill(slotHolds, -1);
+            }
+        }
+
+        @Override
+        public long pinnedBytes() {
+            return 0;
+        }
+
+        @Override
+        public long slotBytes() {
+            return slots.length * slots[0].bytes();
+        }
+
+        @Override
+        public void close() {}
+    }
+}

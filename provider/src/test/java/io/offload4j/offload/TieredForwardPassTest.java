@@ -1,0 +1,108 @@
+package io.offload4j.offload;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.model.Architecture;
+import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The tiered pass's per-step loop against a {@link SimulatedAccelerator}: prepared by {@link TieredPasses} as the
+ * engine prepares it, with the resident units, the ring and, for the CPU placement, real CPU blocks. Every step runs
+ * every unit once and in order, each from memory that holds it; the hit rate is the resident share; a decode step
+ * copies exactly the streamed units' bytes; hybrid decode steps hand the CPU its units and prompt chunks and batches
+ * stream them instead.
+ */
+class TieredForwardPassTest {
+
+    private static final int BLOCKS = 8;
+    @TempDir
+    static Path dir;
+    private static Path file;
+
+    @BeforeAll
+    static void writeModel() {
+        file = dir.resolve("eight-blocks.gguf");
+        SyntheticModelSpec tiny = SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.Q8_0);
+        SyntheticModelWriter.write(new SyntheticModelSpec("eight", tiny.architecture(), tiny.embeddingLength(),
+                BLOCKS, tiny.feedForwardLength(), tiny.headCount(), tiny.headCountKv(), 0, tiny.vocabularySize(),
+                tiny.contextLength(), tiny.quantization(), false, 7), file);
+    }
+
+    @ParameterizedTest(name = "room for {0} of the blocks, depth {1}, placement {2}")
+    @CsvSource({"8, 2, STREAM", "5, 2, STREAM", "2, 1, STREAM", "0, 3, STREAM", "4, 2, CPU", "1, 1, CPU"})
+    void everyStepRunsEveryUnitOnceInOrderFromMemoryThatHoldsIt(int room, int depth, PlacementPolicy placement) {
+        SimulatedAccelerator accelerator = new SimulatedAccelerator();
+        try (Model model = Model.load(file)) {
+            long block = model.weights().blocks().getFirst().matrixBytes();
+            long head = model.weights().output().byteSize();
+            long budget = room >= BLOCKS ? OffloadOptions.AUTO : room * block + (depth + 1) * Math.max(block, head);
+            OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth)
+                    .withPlacement(placement);
+            try (ForwardPass pass = TieredPasses.prepare(accelerator, model, 64, 16, options)) {
+                TieredForwardPass tiered = (TieredForwardPass) pass;
+                PlacementPlan plan = tiered.plan();
+                int units = plan.placements().length;
+                int[] prompt = {1, 5, 9, 13, 17, 21, 25, 29};
+                float[] logits = new float[model.config().vocabularySize()];
+                try (KvCache a = pass.newKvCache(64); KvCache b = pass.newKvCache(64)) {
+                    pass.forward(a, prompt, 0, prompt.length, 0, logits);
+                    assertOrder(accelerator, plan, units, false);
+                    long copiedBefore = accelerator.copiedBytes;
+                    int decodeSteps = 6;
+                    for (int i = 0; i < decodeSteps; i++) {
+                        pass.forward(a, new int[] {3 + i}, 0, 1, prompt.length + i, logits);
+                        assertOrder(accelerator, plan, units, true);
+                    }
+                    long streamedPerDecodeStep = 0;
+                    for (int u = 0; u < units; u++) {
+                        if (plan.placement(u) == Placement.STREAMED) {
+                            streamedPerDecodeStep += accelerator.model.unitBytes(
+                                    u < BLOCKS ? model.weights().blocks().get(u).matrices()
+                                            : new io.offload4j.model.Weight[] {model.weights().output()});
+                        }
+                    }
+                    if (plan.count(Placement.CPU) == 0) {
+                        // every decode step copies exactly the streamed units (the ring keeps copying ahead)
+                        assertEquals(decodeSteps * streamedPerDecodeStep, accelerator.copiedBytes - copiedBefore,
+                                plan.toString());
+                    }
+                    pass.forward(b, prompt, 0, 3, 0, logits);
+                    assertOrder(accelerator, plan, units, false);
+                    pass.forwardBatch(new KvCache[] {a, b}, new int[] {4, 5}, new int[] {prompt.length + decodeSteps, 3},
+                            2, new float[][] {new float[logits.length], new float[logits.length]});
+                    assertOrder(accelerator, plan, units, false);
+                    assertThrows(IllegalArgumentException.class, () -> pass.forwardBatch(new KvCache[] {a, a},
+                            new int[] {1, 1}, new int[] {20, 21}, 2, new float[][] {logits, logits}));
+                }
+                OffloadStats stats = tiered.offloadStats();
+                int resident = plan.count(Placement.RESIDENT);
+                assertEquals(resident / (double) units, stats.hitRate(), 1e-9, stats.toString());
+                assertEquals(0, stats.cacheEvictions(), "the layer cycle never evicts a pinned unit");
+                assertTrue(room >= BLOCKS || resident < units, plan.toString());
+            }
+        }
+    }
+
+    /** The last step ran every unit once, in order; in a hybrid decode step the CPU units ran on the CPU. */
+    private static void assertOrder(SimulatedAccelerator accelerator, PlacementPlan plan, int units, boolean decode) {
+        int[] order = accelerator.stepOrder.getLast();
+        assertEquals(units, order.length, java.util.Arrays.toString(order));
+        for (int u = 0; u < units; u++) {
+            boolean onCpu = decode && plan.placement(u) == Placement.CPU;
+            assertEquals(onCpu ? SimulatedAccelerator.ON_CPU : u, order[u], "unit " + u + " of "
+                    + java.util.Arrays.toString(order) + " for " + plan);
+        }
+    }
+}
