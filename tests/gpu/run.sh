@@ -7,7 +7,8 @@
 #        default llama32-3b); BENCH_ARGS passes
 #        arguments to CudaBenchmark (e.g. "--shapes llama32-3b,llama3-8b --quants Q4_K_M");
 #        OFFLOAD=1 runs the offloading benchmark (OFFLOAD_ARGS, e.g. "--shapes llama3-8b --quants F16
-#        --budgets 1,0.5,0.25,0.1") into offload.md / offload.log;
+#        --budgets 1,0.5,0.25,0.1") into offload.md / offload.log; OFFLOAD_AB=1 then runs it again for each
+#        earlier build bundled with ALT (bundle.sh) and for this build once more (an A/B in one call);
 #        JAVA_OPTS adds JVM options (e.g. -Doffload4j.cuda.graphs=false); PROFILE=1 runs Nsight Compute
 #        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv.
 #
@@ -67,6 +68,19 @@ if [ "${OFFLOAD:-0}" = 1 ]; then
         --dir /tmp/offload4j-bench --out "$OUT/offload.md" ${OFFLOAD_ARGS:-} > "$OUT/offload.log" 2>&1
     echo "offload: exit $?"
     grep -E "^\|" "$OUT/offload.md" | tail -n 20
+    # A/B: earlier builds bundled under alt/NAME (their provider jar and its tests jar, so that the benchmark is
+    # the one that build shipped), then this build again, same arguments, same machine, one after another.
+    if [ "${OFFLOAD_AB:-0}" = 1 ] && [ -d alt ]; then
+        for d in alt/*/ ""; do
+            name=${d:+$(basename "$d")}
+            printf '\n## %s\n\n' "${name:-this build again}" >> "$OUT/offload.md"
+            timeout "${OFFLOAD_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "${d:+$d*:}lib/*" \
+                io.offload4j.backend.cuda.OffloadBenchmark --dir /tmp/offload4j-bench --out "$OUT/offload.md" \
+                ${OFFLOAD_ARGS:-} >> "$OUT/offload.log" 2>&1
+            echo "offload ${name:-again}: exit $?"
+        done
+        grep -E "^## |^\|" "$OUT/offload.md" | tail -n 40
+    fi
 fi
 
 if [ "${PROFILE:-0}" = 1 ]; then
