@@ -1,11 +1,12 @@
 package io.offload4j.engine;
 
+import io.offload4j.backend.Device;
 import io.offload4j.offload.OffloadOptions;
 
 /**
  * How an engine is set up.
  *
- * @param device           auto, cpu, cuda or cuda:N
+ * @param device           which device runs the model ({@link Device#AUTO}: the GPU when usable, else the CPU)
  * @param threads          CPU threads (0 = one per processor)
  * @param contextLength    the longest sequence (prompt + generated) served; 0 = the model's trained
  *                         context, capped at {@link #DEFAULT_MAX_CONTEXT} to keep the KV cache small
@@ -20,7 +21,7 @@ import io.offload4j.offload.OffloadOptions;
  * @param offload          GPU and pinned-host budgets, prefetch depth and placement policy for models larger than
  *                         the GPU (ignored by the CPU backend)
  */
-public record EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
+public record EngineOptions(Device device, int threads, int contextLength, int chunkTokens, int maxSequences,
                             long prefixCacheBytes, OffloadOptions offload) {
 
     public static final int DEFAULT_MAX_CONTEXT = 4096;
@@ -28,10 +29,13 @@ public record EngineOptions(String device, int threads, int contextLength, int c
     /** {@code prefixCacheBytes}: room for two full-context KV caches, at least 512 MiB. */
     public static final long AUTO_PREFIX_CACHE = -1;
     public static final long MIN_AUTO_PREFIX_CACHE_BYTES = 512L << 20;
-    public static final EngineOptions DEFAULTS = new EngineOptions("auto", 0, 0, 64, DEFAULT_MAX_SEQUENCES,
+    public static final EngineOptions DEFAULTS = new EngineOptions(Device.AUTO, 0, 0, 64, DEFAULT_MAX_SEQUENCES,
             AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS);
 
     public EngineOptions {
+        if (device == null) {
+            device = Device.AUTO;
+        }
         if (offload == null) {
             offload = OffloadOptions.DEFAULTS;
         }
@@ -53,6 +57,12 @@ public record EngineOptions(String device, int threads, int contextLength, int c
         }
     }
 
+    /** With the device written as users write it ({@code auto}, {@code cpu}, {@code cuda}, {@code cuda:N}). */
+    public EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
+                         long prefixCacheBytes, OffloadOptions offload) {
+        this(Device.parse(device), threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
+    }
+
     /** The options of earlier versions; scheduler and prefix cache get their defaults. */
     public EngineOptions(String device, int threads, int contextLength, int chunkTokens) {
         this(device, threads, contextLength, chunkTokens, DEFAULT_MAX_SEQUENCES, AUTO_PREFIX_CACHE,
@@ -66,6 +76,10 @@ public record EngineOptions(String device, int threads, int contextLength, int c
     }
 
     public EngineOptions withDevice(String d) {
+        return withDevice(Device.parse(d));
+    }
+
+    public EngineOptions withDevice(Device d) {
         return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
     }
 

@@ -14,17 +14,17 @@ public final class CpuBlockRunner implements AutoCloseable {
 
     private final CpuForwardPass pass;
     private final CpuThreadPool pool;
-    private final boolean[] layers;
+    private final boolean[] blocks;
 
     /**
-     * @param layers  the blocks this runner computes (others get no KV storage)
+     * @param blocks  the blocks this runner computes (others get no KV storage)
      * @param threads worker threads, 0 = one per available processor
      */
-    public CpuBlockRunner(Model model, int maxContext, boolean[] layers, int threads) {
+    public CpuBlockRunner(Model model, int maxContext, boolean[] blocks, int threads) {
         int n = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
         this.pool = new CpuThreadPool(n);
         this.pass = new CpuForwardPass(model, pool, maxContext, 1);
-        this.layers = layers.clone();
+        this.blocks = blocks.clone();
     }
 
     /**
@@ -37,19 +37,19 @@ public final class CpuBlockRunner implements AutoCloseable {
 
     /** A KV cache for one sequence, holding only this runner's blocks. */
     public KvCache newKvCache(int capacity) {
-        return pass.newKvCache(capacity, layers);
+        return pass.newKvCache(capacity, blocks);
     }
 
-    /** Block {@code layer} for one token at {@code pos}: {@code activation} is updated in place. */
-    public void runBlock(int layer, KvCache cache, float[] activation, int pos) {
-        check(layer);
-        pass.runBlock(layer, (CpuKvCache) cache, activation, pos);
+    /** Block {@code block} for one token at {@code pos}: {@code activation} is updated in place. */
+    public void runBlock(int block, KvCache cache, float[] activation, int pos) {
+        check(block);
+        pass.runBlock(block, (CpuKvCache) cache, activation, pos);
     }
 
     /** Stores a position's key and value computed elsewhere (by the GPU, during a prompt). */
-    public void writeKv(KvCache cache, int layer, int pos, float[] key, float[] value) {
-        check(layer);
-        CpuForwardPass.writeKv((CpuKvCache) cache, layer, pos, key, value);
+    public void writeKv(KvCache cache, int block, int pos, float[] key, float[] value) {
+        check(block);
+        ((CpuKvCache) cache).write(block, pos, key, value);
     }
 
     /**
@@ -57,10 +57,10 @@ public final class CpuBlockRunner implements AutoCloseable {
      * {@code [t][kvDim]}, little-endian) at byte offsets {@code keysOffset} and {@code valuesOffset} of
      * {@code halves}: a GPU's cache rows copied to host memory as they are.
      */
-    public void writeKvRowsHalves(KvCache cache, int layer, int pos, int count, MemorySegment halves, long keysOffset,
+    public void writeKvRowsHalves(KvCache cache, int block, int pos, int count, MemorySegment halves, long keysOffset,
                                   long valuesOffset) {
-        check(layer);
-        CpuForwardPass.writeKvRowsHalves((CpuKvCache) cache, layer, pos, count, halves, keysOffset, valuesOffset,
+        check(block);
+        ((CpuKvCache) cache).writeHalves(block, pos, count, halves, keysOffset, valuesOffset,
                 pass.config().keyValueDim());
     }
 
@@ -70,14 +70,14 @@ public final class CpuBlockRunner implements AutoCloseable {
     }
 
     /** Reads a position's key and value computed here, for the GPU's copy of the cache. */
-    public void readKv(KvCache cache, int layer, int pos, float[] key, float[] value) {
-        check(layer);
-        CpuForwardPass.readKv((CpuKvCache) cache, layer, pos, key, value);
+    public void readKv(KvCache cache, int block, int pos, float[] key, float[] value) {
+        check(block);
+        ((CpuKvCache) cache).read(block, pos, key, value);
     }
 
-    private void check(int layer) {
-        if (layer < 0 || layer >= layers.length || !layers[layer]) {
-            throw new IllegalArgumentException("block " + layer + " is not computed by this CPU runner");
+    private void check(int block) {
+        if (block < 0 || block >= blocks.length || !blocks[block]) {
+            throw new IllegalArgumentException("block " + block + " is not computed by this CPU runner");
         }
     }
 

@@ -14,9 +14,6 @@ import io.offload4j.model.Weight;
 import io.offload4j.quant.CpuKernels;
 import io.offload4j.quant.FloatOps;
 import io.offload4j.quant.RowKernel;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * The transformer forward pass on the CPU, for a chunk of T tokens of one sequence at a time, or for
@@ -160,7 +157,7 @@ final class CpuForwardPass implements ForwardPass {
             rowPos[t] = startPos + t;
             embed(tokens[offset + t], t);
         }
-        layers(count);
+        allBlocks(count);
         // Only the last token's logits are needed.
         rmsNorm(xb, 0, x, (count - 1) * dim, weights.outputNorm(), dim);
         matmul(weights.output(), xb, 1, logits);
@@ -184,7 +181,7 @@ final class CpuForwardPass implements ForwardPass {
                 rowPos[t] = positions[from + t];
                 embed(tokens[from + t], t);
             }
-            layers(n);
+            allBlocks(n);
             for (int g = 0; g < n; g += LOGIT_ROWS) {
                 int m = Math.min(LOGIT_ROWS, n - g);
                 for (int i = 0; i < m; i++) {
@@ -242,86 +239,28 @@ final class CpuForwardPass implements ForwardPass {
     // ------------------------------------------------------------------ single blocks, for a GPU pass (CpuBlockRunner)
 
     /**
-     * Block {@code layer} for one token at position {@code pos} of {@code cache}: {@code activation} (the residual
+     * Block {@code block} for one token at position {@code pos} of {@code cache}: {@code activation} (the residual
      * stream, {@code embeddingLength} floats) is read and updated in place; the token's key and value go into the
      * cache at {@code pos}. Allocation-free.
      */
-    void runBlock(int layer, CpuKvCache cache, float[] activation, int pos) {
+    void runBlock(int block, CpuKvCache cache, float[] activation, int pos) {
         int dim = config.embeddingLength();
         System.arraycopy(activation, 0, x, 0, dim);
         rowCache[0] = cache;
         rowPos[0] = pos;
         computeRope(1);
-        block(blocks[layer], 1);
+        block(blocks[block], 1);
         rowCache[0] = null;
         System.arraycopy(x, 0, activation, 0, dim);
     }
 
-    /** Writes one position's key and value ({@code keyValueDim} / {@code valueDim} floats) of block {@code layer}. */
-    static void writeKv(CpuKvCache cache, int layer, int pos, float[] key, float[] value) {
-        float[] keys = cache.keys[layer];
-        int stride = cache.keyStride;
-        for (int j = 0; j < key.length; j++) {
-            keys[j * stride + pos] = key[j];
-        }
-        System.arraycopy(value, 0, cache.values[layer], pos * value.length, value.length);
-    }
-
-    /**
-     * Writes {@code count} positions' keys and values from {@code pos} on, token-major ({@code [t][kvDim]}), as a
-     * GPU computed them for a prompt. Keys are stored transposed, so the loop runs along the destination rows.
-     */
-    static void writeKvRows(CpuKvCache cache, int layer, int pos, int count, float[] keys, float[] values,
-                            int kvDim) {
-        float[] dst = cache.keys[layer];
-        int stride = cache.keyStride;
-        for (int j = 0; j < kvDim; j++) {
-            int row = j * stride + pos;
-            for (int t = 0; t < count; t++) {
-                dst[row + t] = keys[t * kvDim + j];
-            }
-        }
-        System.arraycopy(values, 0, cache.values[layer], pos * kvDim, count * kvDim);
-    }
-
-    /** {@link #writeKvRows} from fp16 rows in {@code src}: keys at byte {@code keysOffset}, values at {@code valuesOffset}. */
-    static void writeKvRowsHalves(CpuKvCache cache, int layer, int pos, int count, MemorySegment src, long keysOffset,
-                                  long valuesOffset, int kvDim) {
-        float[] keys = cache.keys[layer];
-        int stride = cache.keyStride;
-        for (int j = 0; j < kvDim; j++) {
-            int row = j * stride + pos;
-            for (int t = 0; t < count; t++) {
-                keys[row + t] = Float.float16ToFloat(src.get(HALF, keysOffset + 2L * ((long) t * kvDim + j)));
-            }
-        }
-        float[] values = cache.values[layer];
-        int base = pos * kvDim;
-        int n = count * kvDim;
-        for (int i = 0; i < n; i++) { // C2 turns this into the hardware conversion
-            values[base + i] = Float.float16ToFloat(src.get(HALF, valuesOffset + 2L * i));
-        }
-    }
-
-    private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
-    /** Reads one position's key and value of block {@code layer}. */
-    static void readKv(CpuKvCache cache, int layer, int pos, float[] key, float[] value) {
-        float[] keys = cache.keys[layer];
-        int stride = cache.keyStride;
-        for (int j = 0; j < key.length; j++) {
-            key[j] = keys[j * stride + pos];
-        }
-        System.arraycopy(cache.values[layer], pos * value.length, value, 0, value.length);
-    }
-
-    /** A KV cache holding only the blocks in {@code layers} (the others get empty arrays). */
-    CpuKvCache newKvCache(int capacity, boolean[] layers) {
+    /** A KV cache holding only the blocks marked in {@code blocks} (the others get empty arrays). */
+    CpuKvCache newKvCache(int capacity, boolean[] blocks) {
         if (capacity < 1 || capacity > maxContext) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
         }
         return new CpuKvCache(config.blockCount(), capacity, capacity + attend.padding(), config.headCountKv(),
-                config.headDim(), config.valueDim(), layers);
+                config.headDim(), config.valueDim(), blocks);
     }
 
     /** Decodes token {@code token}'s embedding row into activation row {@code t}. */
@@ -332,7 +271,7 @@ final class CpuForwardPass implements ForwardPass {
     }
 
     /** Every block over the first {@code count} rows (their caches and positions set in {@link #rowCache}, {@link #rowPos}). */
-    private void layers(int count) {
+    private void allBlocks(int count) {
         computeRope(count);
         for (BlockWeights block : blocks) {
             block(block, count);

@@ -45,19 +45,10 @@ class CpuBlockRunnerTest {
                 pass.forward(reference, tokens, 0, 4, 0, logits); // a prompt of 4, on the "GPU"
                 float[] k = new float[kvDim];
                 float[] v = new float[kvDim];
-                float[] rowsK = new float[4 * kvDim];
-                float[] rowsV = new float[4 * kvDim];
-                for (int l = 0; l < layers; l++) { // mirrored into the runner's cache: odd blocks row by row
+                for (int l = 0; l < layers; l++) { // mirrored into the runner's cache, row by row
                     for (int p = 0; p < 4; p++) {
                         runner.readKv(reference, l, p, k, v);
-                        if (l % 2 == 1) {
-                            runner.writeKv(mirror, l, p, k, v);
-                        }
-                        System.arraycopy(k, 0, rowsK, p * kvDim, kvDim);
-                        System.arraycopy(v, 0, rowsV, p * kvDim, kvDim);
-                    }
-                    if (l % 2 == 0) { // even blocks all four positions at once, as a GPU prompt chunk hands them over
-                        CpuForwardPass.writeKvRows((CpuKvCache) mirror, l, 0, 4, rowsK, rowsV, kvDim);
+                        runner.writeKv(mirror, l, p, k, v);
                     }
                 }
                 for (int p = 4; p < tokens.length; p++) {
