@@ -9,7 +9,7 @@
 #        OFFLOAD=1 runs the offloading benchmark (OFFLOAD_ARGS, e.g. "--shapes llama3-8b --quants F16
 #        --budgets 1,0.5,0.25,0.1") into offload.md / offload.log; OFFLOAD_AB=1 then runs it again for each
 #        earlier build bundled with ALT (bundle.sh) and for this build once more (an A/B in one call);
-#        JAVA_OPTS adds JVM options (e.g. -Doffload4j.cuda.graphs=false); PROFILE=1 runs Nsight Compute
+#        JAVA_OPTS adds JVM options (e.g. -Xlog:gc); PROFILE=1 runs Nsight Compute
 #        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv.
 #
 # Files written: gpu.txt (nvidia-smi), tests.log, tests-report.txt (every measured error),

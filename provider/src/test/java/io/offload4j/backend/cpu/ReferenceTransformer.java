@@ -1,5 +1,6 @@
 package io.offload4j.backend.cpu;
 
+import io.offload4j.model.BlockRecipe;
 import io.offload4j.model.BlockWeights;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
@@ -9,7 +10,8 @@ import io.offload4j.quant.CpuKernels;
 
 /**
  * A deliberately naive forward pass in double precision, written from the equations (no KV cache,
- * no chunking, no threads), to check the optimised CPU pass against. Slow; tiny models only.
+ * no chunking, no threads), to check the optimised CPU pass against; its blocks follow the shared
+ * {@link BlockRecipe} step by step, the description every device implements. Slow; tiny models only.
  */
 final class ReferenceTransformer {
 
@@ -30,71 +32,112 @@ final class ReferenceTransformer {
             x[t] = row(model.weights().tokenEmbedding(), tokens[t]);
         }
         for (BlockWeights b : model.weights().blocks()) {
-            double[][] q = new double[n][];
-            double[][] k = new double[n][];
-            double[][] v = new double[n][];
+            block(b, x);
+        }
+        return matvec(model.weights().output(), rmsNorm(x[n - 1], model.weights().outputNorm()));
+    }
+
+    /**
+     * One block over every token, interpreting the shared description of its order of operations
+     * ({@link BlockRecipe#of}) one step at a time: what both devices implement, written out plainly.
+     */
+    private void block(BlockWeights b, double[][] x) {
+        int n = x.length;
+        int dim = c.embeddingLength();
+        int hd = c.headDim();
+        double[][] xb = new double[n][];
+        double[][] q = new double[n][];
+        double[][] k = new double[n][];
+        double[][] v = new double[n][];
+        double[][] keys = new double[n][];
+        double[][] values = new double[n][];
+        double[][] attn = new double[n][];
+        double[][] h = new double[n][];
+        for (BlockRecipe step : BlockRecipe.of(b)) {
             for (int t = 0; t < n; t++) {
-                double[] h = rmsNorm(x[t], b.attentionNorm());
-                q[t] = add(matvec(b.wq(), h), b.qBias());
-                k[t] = add(matvec(b.wk(), h), b.kBias());
-                v[t] = add(matvec(b.wv(), h), b.vBias());
-                for (int head = 0; head < c.headCount(); head++) {
-                    if (b.qNorm() != null) {
-                        normHead(q[t], head, b.qNorm());
+                switch (step) {
+                    case ATTENTION_NORM -> xb[t] = rmsNorm(x[t], b.attentionNorm());
+                    case QKV_PROJECTIONS -> {
+                        q[t] = matvec(b.wq(), xb[t]);
+                        k[t] = matvec(b.wk(), xb[t]);
+                        v[t] = matvec(b.wv(), xb[t]);
                     }
-                    rope(q[t], head, t);
-                }
-                for (int head = 0; head < c.headCountKv(); head++) {
-                    if (b.kNorm() != null) {
-                        normHead(k[t], head, b.kNorm());
+                    case QKV_BIAS -> {
+                        add(q[t], b.qBias());
+                        add(k[t], b.kBias());
+                        add(v[t], b.vBias());
                     }
-                    rope(k[t], head, t);
-                }
-            }
-            int hd = c.headDim();
-            int group = c.headCount() / c.headCountKv();
-            for (int t = 0; t < n; t++) {
-                double[] attn = new double[c.queryDim()];
-                for (int head = 0; head < c.headCount(); head++) {
-                    int kvh = head / group;
-                    double[] w = new double[t + 1];
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int p = 0; p <= t; p++) {
-                        double s = 0;
-                        for (int d = 0; d < hd; d++) {
-                            s += q[t][head * hd + d] * k[p][kvh * hd + d];
+                    case QK_NORM -> {
+                        for (int head = 0; head < c.headCount(); head++) {
+                            normHead(q[t], head, b.qNorm());
                         }
-                        w[p] = s / Math.sqrt(hd);
-                        max = Math.max(max, w[p]);
-                    }
-                    double z = 0;
-                    for (int p = 0; p <= t; p++) {
-                        w[p] = Math.exp(w[p] - max);
-                        z += w[p];
-                    }
-                    for (int p = 0; p <= t; p++) {
-                        for (int d = 0; d < hd; d++) {
-                            attn[head * hd + d] += w[p] / z * v[p][kvh * hd + d];
+                        for (int head = 0; head < c.headCountKv(); head++) {
+                            normHead(k[t], head, b.kNorm());
                         }
                     }
-                }
-                double[] o = matvec(b.wo(), attn);
-                for (int i = 0; i < dim; i++) {
-                    x[t][i] += o[i];
-                }
-                double[] h = rmsNorm(x[t], b.ffnNorm());
-                double[] gate = matvec(b.wGate(), h);
-                double[] up = matvec(b.wUp(), h);
-                for (int i = 0; i < gate.length; i++) {
-                    gate[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
-                }
-                double[] down = matvec(b.wDown(), gate);
-                for (int i = 0; i < dim; i++) {
-                    x[t][i] += down[i];
+                    case ROPE -> {
+                        for (int head = 0; head < c.headCount(); head++) {
+                            rope(q[t], head, t);
+                        }
+                        for (int head = 0; head < c.headCountKv(); head++) {
+                            rope(k[t], head, t);
+                        }
+                    }
+                    case KV_WRITE -> {
+                        keys[t] = k[t];
+                        values[t] = v[t];
+                    }
+                    case ATTENTION -> attn[t] = attention(q[t], keys, values, t, hd);
+                    case OUTPUT_PROJECTION -> addTo(x[t], matvec(b.wo(), attn[t]), dim);
+                    case FFN_NORM -> xb[t] = rmsNorm(x[t], b.ffnNorm());
+                    case GATE_UP_SWIGLU -> {
+                        double[] gate = matvec(b.wGate(), xb[t]);
+                        double[] up = matvec(b.wUp(), xb[t]);
+                        for (int i = 0; i < gate.length; i++) {
+                            gate[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i];
+                        }
+                        h[t] = gate;
+                    }
+                    case DOWN_PROJECTION -> addTo(x[t], matvec(b.wDown(), h[t]), dim);
                 }
             }
         }
-        return matvec(model.weights().output(), rmsNorm(x[n - 1], model.weights().outputNorm()));
+    }
+
+    /** Causal grouped-query attention of token {@code t} over positions 0..t. */
+    private double[] attention(double[] q, double[][] keys, double[][] values, int t, int hd) {
+        int group = c.headCount() / c.headCountKv();
+        double[] attn = new double[c.queryDim()];
+        for (int head = 0; head < c.headCount(); head++) {
+            int kvh = head / group;
+            double[] w = new double[t + 1];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int p = 0; p <= t; p++) {
+                double s = 0;
+                for (int d = 0; d < hd; d++) {
+                    s += q[head * hd + d] * keys[p][kvh * hd + d];
+                }
+                w[p] = s / Math.sqrt(hd);
+                max = Math.max(max, w[p]);
+            }
+            double z = 0;
+            for (int p = 0; p <= t; p++) {
+                w[p] = Math.exp(w[p] - max);
+                z += w[p];
+            }
+            for (int p = 0; p <= t; p++) {
+                for (int d = 0; d < hd; d++) {
+                    attn[head * hd + d] += w[p] / z * values[p][kvh * hd + d];
+                }
+            }
+        }
+        return attn;
+    }
+
+    private static void addTo(double[] x, double[] delta, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] += delta[i];
+        }
     }
 
     private void rope(double[] vec, int head, int pos) {

@@ -1,5 +1,6 @@
 package io.offload4j.backend.cuda;
 
+import io.offload4j.offload.OffloadOptions;
 import io.offload4j.offload.TieredForwardPass;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -176,8 +177,8 @@ class CudaForwardPassGpuTest {
         try (Model model = Model.load(path)) {
             float[][] out = new float[2][];
             for (int mode = 0; mode < 2; mode++) {
-                System.setProperty("offload4j.cuda.graphs", mode == 0 ? "true" : "false");
-                try (TieredForwardPass pg = Passes.on(gpu, model, 64, 16); KvCache c = pg.newKvCache(64)) {
+                OffloadOptions options = OffloadOptions.DEFAULTS.withGraphs(mode == 0);
+                try (TieredForwardPass pg = Passes.on(gpu, model, 64, 16, options); KvCache c = pg.newKvCache(64)) {
                     int[] tokens = {1, 300, 301, 302, 303, 304, 305, 306, 307, 308};
                     float[] l = new float[model.config().vocabularySize()];
                     pg.forward(c, tokens, 0, 3, 0, l);
@@ -185,8 +186,6 @@ class CudaForwardPassGpuTest {
                         pg.forward(c, tokens, p, 1, p, l);
                     }
                     out[mode] = l;
-                } finally {
-                    System.clearProperty("offload4j.cuda.graphs");
                 }
             }
             assertEquals(0, java.util.Arrays.compare(out[0], out[1]), "graph and direct launches differ");

@@ -1,0 +1,31 @@
+package io.offload4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The shared description of a block takes each architecture's optional steps exactly where it has their weights. */
+class BlockRecipeTest {
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest
+    @EnumSource(Architecture.class)
+    void optionalStepsFollowTheWeights(Architecture arch) {
+        Path file = dir.resolve(arch + ".gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(arch, QuantPreset.F32), file);
+        try (Model model = Model.load(file)) {
+            List<BlockRecipe> steps = BlockRecipe.of(model.weights().blocks().getFirst());
+            assertEquals(arch == Architecture.QWEN2, steps.contains(BlockRecipe.QKV_BIAS), steps.toString());
+            assertEquals(arch == Architecture.QWEN3, steps.contains(BlockRecipe.QK_NORM), steps.toString());
+            assertEquals(BlockRecipe.ATTENTION_NORM, steps.getFirst());
+            assertEquals(BlockRecipe.DOWN_PROJECTION, steps.getLast());
+            assertEquals(steps.size(), steps.stream().distinct().count());
+        }
+    }
+}
