@@ -69,7 +69,7 @@ public final class CudaBackend implements Accelerator {
 
     @Override
     public long workspaceBytes(Model model, AcceleratorOptions options) {
-        return CudaModel.workspaceBytes(model, options, device.multiprocessors());
+        return CudaWorkspace.estimate(model, options);
     }
 
     @Override

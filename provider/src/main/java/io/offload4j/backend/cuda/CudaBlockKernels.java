@@ -1,0 +1,198 @@
+package io.offload4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuMemcpy2DAsync;
+
+import io.offload4j.backend.Phase;
+import io.offload4j.backend.Step;
+import io.offload4j.backend.cuda.CudaUnits.DevBlock;
+import io.offload4j.backend.cuda.CudaUnits.DevMatrix;
+import io.offload4j.backend.cuda.CudaUnits.OutputSlice;
+import io.offload4j.gguf.GgmlType;
+import io.offload4j.model.ModelConfig;
+import io.offload4j.model.RopeLayout;
+import jcuda.driver.CUDA_MEMCPY2D;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUmemorytype;
+
+/**
+ * The kernels of one transformer block and of one output-head slice, enqueued on the workspace's stream, in the
+ * order of {@link io.offload4j.model.BlockRecipe}: the norms are fused into the projections (matrix-vector path),
+ * bias, QK norm, RoPE and the KV write into one kernel ({@code qkvPost}), then attention. Steps of at least
+ * {@code gemmMinTokens} rows dequantize each weight to fp16 and multiply on tensor cores; shorter ones run the
+ * matrix-vector kernels on up to 8 rows per launch. Enqueuing allocates nothing but JCuda's pointer views.
+ */
+final class CudaBlockKernels {
+
+    private final CudaKernels kernels;
+    private final ModelConfig config;
+    private final CudaWorkspace ws;
+    private final int gemmMinTokens;
+    private final int splits;
+    private final CUDA_MEMCPY2D sliceCopy = new CUDA_MEMCPY2D();
+    private final DevMatrix[] one = new DevMatrix[1];
+    private final CUdeviceptr[] oneOut = new CUdeviceptr[1];
+    private final DevMatrix[] gateUp = new DevMatrix[2];
+    private final CUdeviceptr[] qkvOuts = new CUdeviceptr[3];
+
+    CudaBlockKernels(CudaKernels kernels, ModelConfig config, CudaWorkspace ws, int gemmMinTokens, int splits) {
+        this.kernels = kernels;
+        this.config = config;
+        this.ws = ws;
+        this.gemmMinTokens = gemmMinTokens;
+        this.splits = splits;
+        sliceCopy.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+        sliceCopy.dstMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+    }
+
+    void block(DevBlock b, Step step) {
+        int count = step.rows();
+        ModelConfig c = config;
+        int dim = c.embeddingLength();
+        float eps = c.rmsNormEps();
+        CudaUnits.BlockNorms n = b.norms();
+        boolean gemm = count >= gemmMinTokens && b.gemmOk() && ws.a16 != null;
+
+        // attention
+        if (gemm) {
+            kernels.rmsnorm(ws.stream, ws.x, n.attnNorm(), null, ws.a16, dim, eps, count);
+            gemm(b.wq(), ws.q, count, false);
+            gemm(b.wk(), ws.k, count, false);
+            gemm(b.wv(), ws.v, count, false);
+        } else {
+            // the attention norm is fused into the projections
+            for (DevMatrix[] group : b.qkvGroups()) {
+                for (int i = 0; i < group.length; i++) {
+                    DevMatrix m = group[i];
+                    qkvOuts[i] = m == b.wq() ? ws.q : m == b.wk() ? ws.k : ws.v;
+                }
+                matvecs(count, CudaKernels.STORE, group, ws.x, qkvOuts, n.attnNorm());
+            }
+        }
+        if (step.phase() != Phase.BATCH) {
+            attention(b, (CudaKvCache) step.cache(0), ws.params, 0, count);
+        } else {
+            for (int s = 0; s < count; s++) { // each sequence attends to its own cache, at its own position
+                attention(b, (CudaKvCache) step.cache(s), ws.seqParams.withByteOffset(16L * s), s, 1);
+            }
+        }
+        if (gemm) {
+            kernels.f32ToF16(ws.stream, ws.attn, ws.a16, (long) count * c.queryDim());
+            gemm(b.wo(), ws.x, count, true);
+        } else {
+            one[0] = b.wo();
+            oneOut[0] = ws.x;
+            matvecs(count, CudaKernels.ADD, one, ws.attn, oneOut, null);
+        }
+
+        // feed-forward
+        if (gemm) {
+            kernels.rmsnorm(ws.stream, ws.x, n.ffnNorm(), null, ws.a16, dim, eps, count);
+            gemm(b.gate(), ws.hb, count, false);
+            gemm(b.up(), ws.hb2, count, false);
+            kernels.swigluF16(ws.stream, ws.hb, ws.hb2, ws.a16, (long) count * c.feedForwardLength());
+            gemm(b.down(), ws.x, count, true);
+        } else {
+            // the FFN norm is fused into the gate/up projection
+            if (b.gate().type() != b.up().type()) {
+                throw new IllegalStateException("gate and up projections of block " + b.index() + " differ in format ("
+                        + b.gate().type() + ", " + b.up().type() + ")");
+            }
+            gateUp[0] = b.gate();
+            gateUp[1] = b.up();
+            oneOut[0] = ws.hb;
+            matvecs(count, CudaKernels.SWIGLU, gateUp, ws.x, oneOut, n.ffnNorm());
+            one[0] = b.down();
+            oneOut[0] = ws.x;
+            matvecs(count, CudaKernels.ADD, one, ws.hb, oneOut, null);
+        }
+    }
+
+    /** The output norm and this slice's rows of the logits, for the step's last {@code outputs} rows. */
+    void headSlice(OutputSlice slice, Step step) {
+        int outputs = step.outputs();
+        int vocab = config.vocabularySize();
+        CUdeviceptr last = ws.x.withByteOffset(4L * (step.rows() - outputs) * config.embeddingLength());
+        DevMatrix m = slice.matrix();
+        one[0] = m;
+        if (slice.whole()) {
+            oneOut[0] = ws.logits;
+            matvecs(outputs, CudaKernels.STORE, one, last, oneOut, ws.outputNorm);
+        } else if (outputs == 1) {
+            oneOut[0] = ws.logits.withByteOffset(4L * slice.firstRow());
+            matvecs(1, CudaKernels.STORE, one, last, oneOut, ws.outputNorm);
+        } else {
+            // [outputs × sliceRows] → columns firstRow.. of the [outputs × vocab] logits
+            CUdeviceptr out = ws.sliceOut(m.rows());
+            oneOut[0] = out;
+            matvecs(outputs, CudaKernels.STORE, one, last, oneOut, ws.outputNorm);
+            sliceCopy.srcDevice = out;
+            sliceCopy.srcPitch = 4L * m.rows();
+            sliceCopy.dstDevice = ws.logits.withByteOffset(4L * slice.firstRow());
+            sliceCopy.dstPitch = 4L * vocab;
+            sliceCopy.WidthInBytes = 4L * m.rows();
+            sliceCopy.Height = outputs;
+            cuMemcpy2DAsync(sliceCopy, ws.stream);
+        }
+    }
+
+    /**
+     * RoPE, the KV-cache write and attention for {@code count} tokens starting at token row {@code row}, all of one
+     * sequence whose positions come from {@code p}.
+     */
+    private void attention(DevBlock b, CudaKvCache cache, CUdeviceptr p, int row, int count) {
+        ModelConfig c = config;
+        int l = b.index();
+        CudaUnits.BlockNorms n = b.norms();
+        CUdeviceptr kc = cache.keys(l);
+        CUdeviceptr vc = cache.values(l);
+        CUdeviceptr qr = ws.q.withByteOffset(4L * row * c.queryDim());
+        CUdeviceptr kr = ws.k.withByteOffset(4L * row * c.keyValueDim());
+        CUdeviceptr vr = ws.v.withByteOffset(4L * row * c.valueDim());
+        CUdeviceptr out = ws.attn.withByteOffset(4L * row * c.queryDim());
+        kernels.qkvPost(ws.stream, qr, kr, vr, n.qBias(), n.kBias(), n.vBias(), n.qNorm(), n.kNorm(), ws.invFreq,
+                c.ropeDimensions(), c.ropeLayout() == RopeLayout.HALVES, c.rmsNormEps(), p, kc, vc,
+                c.headCount(), c.headCountKv(), c.headDim(), count);
+        if (count == 1) {
+            kernels.attnDecode(ws.stream, qr, kc, vc, p, ws.partial, ws.counters, out, c.headCount(), c.headCountKv(),
+                    c.headDim(), splits);
+        } else {
+            kernels.attnPrefill(ws.stream, qr, kc, vc, p, out, count, c.headCount(), c.headCountKv(), c.headDim());
+        }
+    }
+
+    /** out (+)= a16 · W^T on tensor cores, W dequantized to fp16 first unless it already is. */
+    private void gemm(DevMatrix w, CUdeviceptr out, int count, boolean accumulate) {
+        CUdeviceptr b = w.ptr();
+        if (w.type() != GgmlType.F16) {
+            kernels.dequantF16(ws.stream, w.type(), w.ptr(), w.rowBytes(), w.rows(), w.cols(), ws.w16);
+            b = ws.w16;
+        }
+        kernels.gemm(ws.stream, ws.a16, b, out, count, w.rows(), w.cols(), accumulate);
+    }
+
+    /**
+     * Matrix-vector products over {@code count} tokens, at most 8 per launch. {@code mats} share a format
+     * and row length; in SWIGLU mode they are (gate, up) and {@code outs} holds the one output. A non-null
+     * {@code norm} RMS-normalises the input on the fly.
+     */
+    private void matvecs(int count, int mode, DevMatrix[] mats, CUdeviceptr in, CUdeviceptr[] outs,
+                         CUdeviceptr norm) {
+        DevMatrix m0 = mats[0];
+        int cols = m0.cols();
+        boolean vector = CudaKernels.vectorisable(m0.type(), cols);
+        boolean swiglu = mode == CudaKernels.SWIGLU;
+        int n = mats.length;
+        for (int t0 = 0; t0 < count; ) {
+            int left = count - t0;
+            int nt = !vector ? Math.min(8, left) : left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            CUdeviceptr xin = in.withByteOffset(4L * t0 * cols);
+            CUdeviceptr y0 = outs[0].withByteOffset(4L * t0 * m0.rows());
+            CUdeviceptr y1 = !swiglu && n > 1 ? outs[1].withByteOffset(4L * t0 * mats[1].rows()) : null;
+            CUdeviceptr y2 = n > 2 ? outs[2].withByteOffset(4L * t0 * mats[2].rows()) : null;
+            kernels.matvec(ws.stream, m0.type(), nt, mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
+                    n > 2 ? mats[2].ptr() : null, m0.rows(), swiglu ? 0 : n > 1 ? mats[1].rows() : 0,
+                    n > 2 ? mats[2].rows() : 0, m0.rowBytes(), cols, xin, y0, y1, y2, norm, config.rmsNormEps());
+            t0 += nt;
+        }
+    }
+}

@@ -1,0 +1,281 @@
+package io.offload4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.CU_MEMHOSTALLOC_DEVICEMAP;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
+import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
+import static jcuda.driver.JCudaDriver.cuMemHostGetDevicePointer;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD8;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+
+import io.offload4j.backend.AcceleratorOptions;
+import io.offload4j.gguf.GgmlType;
+import io.offload4j.model.BlockWeights;
+import io.offload4j.model.Model;
+import io.offload4j.model.ModelConfig;
+import io.offload4j.model.ModelWeights;
+import io.offload4j.model.RopeFrequencies;
+import io.offload4j.model.Weight;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.ShortBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
+
+/**
+ * Everything a model on the GPU holds besides its unit weights and KV caches, allocated once at load so that a step
+ * allocates nothing: the compute stream, activations for {@code rows} tokens (token-major), an fp16 scratch for
+ * dequantized weights and tensor-core operands, attention scratch, the logits, each block's norm and bias vectors, and
+ * the pinned host buffers a step's inputs and outputs pass through. The small ones are also mapped into the GPU's
+ * address space, so that {@link #upload} can let the SMs read them (see there why).
+ */
+final class CudaWorkspace implements AutoCloseable {
+
+    /** Uploads up to this size are copied by the SMs from mapped memory; larger ones by the copy engine. */
+    private static final long SMALL_UPLOAD_BYTES = 256 << 10;
+
+    final CUstream stream = new CUstream();
+    final int rows;
+    private final CudaKernels kernels;
+    private final List<CUdeviceptr> allocations = new ArrayList<>();
+    private long deviceBytes;
+
+    final CudaUnits.BlockNorms[] norms;
+    final CUdeviceptr outputNorm;
+    final CUdeviceptr invFreq;
+    // activations, token-major, for up to `rows` tokens
+    final CUdeviceptr params;      // {start position, rows, token...}
+    final CUdeviceptr seqParams;   // per sequence of a batch: {position, 1, token, 0}
+    final CUdeviceptr x;
+    final CUdeviceptr q;
+    final CUdeviceptr k;
+    final CUdeviceptr v;
+    final CUdeviceptr attn;
+    final CUdeviceptr hb;
+    final CUdeviceptr hb2;
+    final CUdeviceptr a16;         // null without the tensor-core path
+    final CUdeviceptr w16;
+    final CUdeviceptr partial;
+    final CUdeviceptr counters;
+    final CUdeviceptr logits;
+    private CUdeviceptr sliceOut;  // one output slice's logits for a batch, before the strided copy
+    private int sliceOutRows;
+    // pinned host memory, and the same buffers as the GPU addresses them (for uploads the SMs read themselves)
+    final Pointer paramsHost = new Pointer();
+    final Pointer seqParamsHost = new Pointer();
+    final Pointer xHost = new Pointer();
+    final Pointer kvUpHost = new Pointer();   // fp16 K/V rows computed elsewhere, a region per block
+    final Pointer kvDownHost = new Pointer(); // fp16 K/V rows on their way to a host cache (allocated on demand)
+    final Pointer logitsHost = new Pointer();
+    final CUdeviceptr paramsMapped = new CUdeviceptr();
+    final CUdeviceptr seqParamsMapped = new CUdeviceptr();
+    final CUdeviceptr xMapped = new CUdeviceptr();
+    final CUdeviceptr kvUpMapped = new CUdeviceptr();
+    final IntBuffer paramsView;
+    final IntBuffer seqParamsView;
+    final FloatBuffer xView;
+    final FloatBuffer logitsView;
+    final ShortBuffer kvUpView;
+    private boolean closed;
+
+    CudaWorkspace(CudaKernels kernels, Model model, AcceleratorOptions options, int splits) {
+        this.kernels = kernels;
+        this.rows = options.rows();
+        ModelConfig c = model.config();
+        ModelWeights w = model.weights();
+        try {
+            cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING);
+            norms = new CudaUnits.BlockNorms[c.blockCount()];
+            for (int l = 0; l < norms.length; l++) {
+                BlockWeights b = w.blocks().get(l);
+                norms[l] = new CudaUnits.BlockNorms(uploadFloats(b.attentionNorm()), uploadFloats(b.qBias()),
+                        uploadFloats(b.kBias()), uploadFloats(b.vBias()), uploadFloats(b.qNorm()),
+                        uploadFloats(b.kNorm()), uploadFloats(b.ffnNorm()));
+            }
+            outputNorm = uploadFloats(w.outputNorm());
+            invFreq = uploadDoubles(RopeFrequencies.inverse(c, w.ropeFrequencyFactors()));
+            int dim = c.embeddingLength();
+            int ffn = c.feedForwardLength();
+            params = alloc(4L * (2 + rows));
+            seqParams = alloc(16L * rows);
+            x = alloc(4L * rows * dim);
+            q = alloc(4L * rows * c.queryDim());
+            k = alloc(4L * rows * c.keyValueDim());
+            v = alloc(4L * rows * c.valueDim());
+            attn = alloc(4L * rows * c.queryDim());
+            hb = alloc(4L * rows * ffn);
+            hb2 = alloc(4L * rows * ffn);
+            boolean gemm = usesGemm(w, options);
+            a16 = gemm ? alloc(2L * rows * widest(c)) : null;
+            w16 = gemm ? alloc(2L * largestNonF16Matrix(w)) : null;
+            partial = alloc(4L * CudaKernels.attnPartialFloats(c.headCount(), c.headDim(), splits));
+            counters = alloc(4L * c.headCount());
+            cuMemsetD8(counters, (byte) 0, 4L * c.headCount());
+            logits = alloc(4L * rows * c.vocabularySize());
+            cuMemHostAlloc(paramsHost, 4L * (2 + rows), CU_MEMHOSTALLOC_DEVICEMAP);
+            cuMemHostAlloc(seqParamsHost, 16L * rows, CU_MEMHOSTALLOC_DEVICEMAP);
+            cuMemHostAlloc(xHost, 4L * rows * dim, CU_MEMHOSTALLOC_DEVICEMAP);
+            long kvUpBytes = 4L * c.blockCount() * c.keyValueDim();
+            cuMemHostAlloc(kvUpHost, kvUpBytes, CU_MEMHOSTALLOC_DEVICEMAP);
+            cuMemHostGetDevicePointer(paramsMapped, paramsHost, 0);
+            cuMemHostGetDevicePointer(seqParamsMapped, seqParamsHost, 0);
+            cuMemHostGetDevicePointer(xMapped, xHost, 0);
+            cuMemHostGetDevicePointer(kvUpMapped, kvUpHost, 0);
+            cuMemHostAlloc(logitsHost, 4L * rows * c.vocabularySize(), 0);
+            paramsView = paramsHost.getByteBuffer(0, 4L * (2 + rows)).order(ByteOrder.nativeOrder()).asIntBuffer();
+            seqParamsView = seqParamsHost.getByteBuffer(0, 16L * rows).order(ByteOrder.nativeOrder()).asIntBuffer();
+            xView = xHost.getByteBuffer(0, 4L * rows * dim).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            kvUpView = kvUpHost.getByteBuffer(0, kvUpBytes).order(ByteOrder.nativeOrder()).asShortBuffer();
+            logitsView = logitsHost.getByteBuffer(0, 4L * rows * c.vocabularySize()).order(ByteOrder.nativeOrder())
+                    .asFloatBuffer();
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
+    /**
+     * Device bytes of the workspace for {@code options}, estimated before anything is allocated (the weight budget
+     * is set from it): per row the activations, fp16 scratch and logits, plus the largest matrix dequantized to fp16.
+     */
+    static long estimate(Model model, AcceleratorOptions options) {
+        ModelConfig c = model.config();
+        long perToken = 4L * (c.embeddingLength() * 2L + c.queryDim() * 3L + c.keyValueDim() * 2L
+                + c.feedForwardLength() * 2L) + 2L * Math.max(c.feedForwardLength(), c.embeddingLength())
+                + 8L * c.vocabularySize();
+        long largest = 0;
+        for (BlockWeights b : model.weights().blocks()) {
+            for (Weight m : b.matrices()) {
+                largest = Math.max(largest, 2L * m.rows() * m.cols());
+            }
+        }
+        return perToken * options.rows() + largest;
+    }
+
+    /** Whether steps of many rows can run on tensor cores: some block's every matrix has a GEMM-able shape. */
+    private static boolean usesGemm(ModelWeights w, AcceleratorOptions options) {
+        if (options.rows() < options.gemmMinTokens()) {
+            return false;
+        }
+        for (BlockWeights b : w.blocks()) {
+            if (CudaUnits.gemmOk(b.matrices())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int widest(ModelConfig c) {
+        return Math.max(Math.max(c.embeddingLength(), c.queryDim()), c.feedForwardLength());
+    }
+
+    private static long largestNonF16Matrix(ModelWeights w) {
+        long n = 1;
+        for (BlockWeights b : w.blocks()) {
+            for (Weight m : b.matrices()) {
+                if (m.type() != GgmlType.F16) {
+                    n = Math.max(n, (long) m.rows() * m.cols());
+                }
+            }
+        }
+        return n;
+    }
+
+    /** Room for one output slice's logits of a batch (at preparation: the widest slice decides). */
+    CUdeviceptr sliceOut(int sliceRows) {
+        if (sliceOutRows < sliceRows) {
+            if (sliceOut != null) {
+                cuMemFree(sliceOut);
+                allocations.remove(sliceOut);
+                deviceBytes -= 4L * rows * sliceOutRows;
+            }
+            sliceOut = alloc(4L * rows * sliceRows);
+            sliceOutRows = sliceRows;
+        }
+        return sliceOut;
+    }
+
+    /**
+     * Copies {@code bytes} from pinned host buffer {@code host} (at {@code offset}) to {@code dst} on the compute
+     * stream. Small transfers are read by a kernel through the buffer's mapped address ({@code mapped}): the copy
+     * engine may be busy for milliseconds with a streamed unit issued earlier, and a cuMemcpy would queue behind
+     * it, stalling the step (measured on the lent H200: ~11 ms per step with CPU blocks, before this).
+     */
+    void upload(CUdeviceptr dst, CUdeviceptr mapped, Pointer host, long offset, long bytes) {
+        if (bytes <= SMALL_UPLOAD_BYTES && bytes % 4 == 0) {
+            kernels.copyWords(stream, mapped.withByteOffset(offset), dst, bytes / 4);
+        } else {
+            cuMemcpyHtoDAsync(dst, host.withByteOffset(offset), bytes, stream);
+        }
+    }
+
+    long deviceBytes() {
+        return deviceBytes;
+    }
+
+    /** Device memory with 16 bytes to spare: decoders of 2-byte aligned blocks read whole aligned words. */
+    private CUdeviceptr alloc(long bytes) {
+        CUdeviceptr p = new CUdeviceptr();
+        cuMemAlloc(p, bytes + CudaKernels.PADDING);
+        allocations.add(p);
+        deviceBytes += bytes;
+        return p;
+    }
+
+    private CUdeviceptr uploadFloats(float[] values) {
+        if (values == null) {
+            return null;
+        }
+        CUdeviceptr p = alloc(4L * values.length);
+        cuMemcpyHtoD(p, Pointer.to(values), 4L * values.length);
+        return p;
+    }
+
+    private CUdeviceptr uploadDoubles(double[] values) {
+        CUdeviceptr p = alloc(8L * Math.max(1, values.length));
+        if (values.length > 0) {
+            cuMemcpyHtoD(p, Pointer.to(values), 8L * values.length);
+        }
+        return p;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (CUdeviceptr p : allocations) {
+            cuMemFree(p);
+        }
+        allocations.clear();
+        for (Pointer p : new Pointer[] {paramsHost, seqParamsHost, xHost, kvUpHost, kvDownHost, logitsHost}) {
+            freeHost(p);
+        }
+        try {
+            cuStreamDestroy(stream);
+        } catch (RuntimeException ignored) {
+            // never created (preparation failed before it)
+        }
+    }
+
+    private static void freeHost(Pointer p) {
+        if (p.equals(new Pointer())) {
+            return;  // never allocated
+        }
+        try {
+            cuMemFreeHost(p);
+        } catch (RuntimeException ignored) {
+            // never allocated (preparation failed before it)
+        }
+    }
+}
