@@ -81,7 +81,17 @@ public class OffloadAutoConfiguration {
     }
 
     /**
-     * The {@code offload} health contributor, when the application has Spring Boot's health support (actuator).
+     * The engine's health in no Spring Boot line's types: read by the Boot 4 indicator below and, on Boot 3.5, by
+     * the one the companion jar {@code langchain4j-offload-spring-boot3-health} registers.
+     */
+    @Bean
+    @ConditionalOnMissingBean
+    OffloadHealth offloadHealth(OffloadEngineHolder engine, OffloadProperties properties) {
+        return new OffloadHealth(engine, properties.getModel());
+    }
+
+    /**
+     * The {@code offload} health contributor on Spring Boot 4, when the application has Spring Boot's health support (actuator).
      * Two levels, because Spring loads every condition of a class together: the enabled-check's condition class
      * is itself part of that library, so it is only looked at once the library is known to be there.
      */
@@ -95,8 +105,8 @@ public class OffloadAutoConfiguration {
 
             @Bean
             @ConditionalOnMissingBean(name = "offloadHealthIndicator")
-            OffloadHealthIndicator offloadHealthIndicator(OffloadEngineHolder engine, OffloadProperties properties) {
-                return new OffloadHealthIndicator(engine, properties.getModel());
+            OffloadHealthIndicator offloadHealthIndicator(OffloadHealth health) {
+                return new OffloadHealthIndicator(health);
             }
         }
     }

@@ -33,8 +33,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
-import org.springframework.boot.health.contributor.Health;
-import org.springframework.boot.health.contributor.Status;
+import io.offload4j.spring.boot.health.OffloadHealthReport;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
@@ -317,7 +316,7 @@ class OffloadAutoConfigurationTest {
                 "langchain4j.offload.cache-dir=" + cache).run(context -> {
             assertThat(context).hasNotFailed();
             assertThat(context.getBean(OffloadEngine.class).modelName()).isEqualTo("tiny-llama");
-            assertThat(context.getBean(OffloadHealthIndicator.class).health().getDetails())
+            assertThat(context.getBean(OffloadHealth.class).report().details())
                     .containsEntry("source", "hf:offload4j/tiny/tiny.gguf");
         });
     }
@@ -343,9 +342,9 @@ class OffloadAutoConfigurationTest {
                 .run(context -> {
                     OffloadEngineHolder holder = context.getBean(OffloadEngineHolder.class);
                     assertThat(holder.ifLoaded()).isEmpty();
-                    Health before = context.getBean(OffloadHealthIndicator.class).health();
-                    assertThat(before.getStatus()).isEqualTo(Status.UP);
-                    assertThat(before.getDetails()).containsEntry("loaded", false);
+                    OffloadHealthReport before = context.getBean(OffloadHealth.class).report();
+                    assertThat(before.up()).isTrue();
+                    assertThat(before.details()).containsEntry("loaded", false);
                     ChatModel chat = context.getBean(ChatModel.class);
                     assertThat(chat).isInstanceOf(LazyOffloadChatModel.class);
                     assertThat(holder.ifLoaded()).isEmpty(); // asking for the bean does not load either
@@ -355,7 +354,7 @@ class OffloadAutoConfigurationTest {
                     assertThat(r.tokenUsage().outputTokenCount()).isEqualTo(8);
                     assertThat(r.modelName()).isEqualTo(holder.get().modelName());
                     assertThat(", there was a little girl named Lily.").startsWith(r.aiMessage().text());
-                    assertThat(context.getBean(OffloadHealthIndicator.class).health().getDetails())
+                    assertThat(context.getBean(OffloadHealth.class).report().details())
                             .containsEntry("loaded", true);
 
                     StreamingChatModel streaming = context.getBean(StreamingChatModel.class);
@@ -384,9 +383,10 @@ class OffloadAutoConfigurationTest {
                     assertThatThrownBy(() -> context.getBean(ChatModel.class).chat("hi"))
                             .hasStackTraceContaining("junk.gguf");
                     assertThat(errors).hasSize(1);
-                    Health h = context.getBean(OffloadHealthIndicator.class).health();
-                    assertThat(h.getStatus()).isEqualTo(Status.DOWN);
-                    assertThat(h.getDetails()).containsEntry("loaded", false);
+                    OffloadHealthReport h = context.getBean(OffloadHealth.class).report();
+                    assertThat(h.up()).isFalse();
+                    assertThat(h.error()).hasStackTraceContaining("junk.gguf");
+                    assertThat(h.details()).containsEntry("loaded", false);
 
                     StreamRecorder recorder = new StreamRecorder();
                     context.getBean(StreamingChatModel.class).chat("hi", recorder);
@@ -420,42 +420,19 @@ class OffloadAutoConfigurationTest {
     // --- health and metrics ---
 
     @Test
-    void healthReportsTheLoadedModelItsDeviceMemoryAndPlacement() {
+    void healthReportsTheLoadedModelItsDeviceAndMemoryButNoGpuFiguresOnTheCpu() {
         withTiny().run(context -> {
-            assertThat(context).hasBean("offloadHealthIndicator");
-            Health h = context.getBean(OffloadHealthIndicator.class).health();
-            assertThat(h.getStatus()).isEqualTo(Status.UP);
-            Map<String, Object> d = h.getDetails();
+            OffloadHealthReport h = context.getBean(OffloadHealth.class).report();
+            assertThat(h.up()).isTrue();
+            Map<String, Object> d = h.details();
             assertThat(d).containsEntry("loaded", true).containsEntry("model", "tiny-llama")
                     .containsEntry("contextLength", 128);
             OffloadEngine engine = context.getBean(OffloadEngine.class);
             assertThat(d).containsEntry("device", engine.inferenceEngine().deviceDescription())
-                    .containsEntry("memory", engine.inferenceEngine().memoryReport());
-            assertThat(d.get("placement")).asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.MAP)
-                    .containsEntry("residentBlocks", 2).containsEntry("streamedBlocks", 0)
-                    .containsEntry("cpuBlocks", 0);
+                    .containsEntry("memory", engine.inferenceEngine().memoryReport())
+                    .containsKey("requests")
+                    .doesNotContainKey("placement");
         });
-    }
-
-    @Test
-    void healthAndMetricsOnlyWithTheirLibraries() {
-        withTiny().run(context -> {
-            assertThat(context).hasSingleBean(OffloadHealthIndicator.class);
-            assertThat(context).hasSingleBean(OffloadMetrics.class);
-        });
-        // Without the whole library (its annotations included), as in an application without actuator.
-        withTiny().withClassLoader(new FilteredClassLoader("org.springframework.boot.health")).run(context -> {
-            assertThat(context).hasNotFailed();
-            assertThat(context).doesNotHaveBean(OffloadHealthIndicator.class);
-            assertThat(context).hasSingleBean(OffloadMetrics.class);
-        });
-        withTiny().withClassLoader(new FilteredClassLoader("io.micrometer.core")).run(context -> {
-            assertThat(context).hasNotFailed();
-            assertThat(context).doesNotHaveBean(OffloadMetrics.class);
-            assertThat(context).hasSingleBean(OffloadHealthIndicator.class);
-        });
-        withTiny().withPropertyValues("management.health.offload.enabled=false")
-                .run(context -> assertThat(context).doesNotHaveBean(OffloadHealthIndicator.class));
     }
 
     @Test
