@@ -3,8 +3,13 @@ package io.offload4j.spring.boot;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import io.micrometer.observation.ObservationRegistry;
 import io.offload4j.langchain4j.OffloadEngine;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -59,8 +64,9 @@ public class OffloadAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     ChatModel offloadChatModel(OffloadEngineHolder engine, OffloadProperties properties,
+                               ObjectProvider<OffloadChatInstrumentation> instrumentation,
                                ObjectProvider<ChatModelListener> listeners) {
-        ChatModelConfigurer configurer = configurer(properties, listeners);
+        ChatModelConfigurer configurer = configurer(properties, instrumentation, listeners);
         return properties.isLoadOnStartup() ? configurer.chatModel(engine.get())
                 : new LazyOffloadChatModel(engine, configurer);
     }
@@ -68,16 +74,31 @@ public class OffloadAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     StreamingChatModel offloadStreamingChatModel(OffloadEngineHolder engine, OffloadProperties properties,
+                                                 ObjectProvider<OffloadChatInstrumentation> instrumentation,
                                                  ObjectProvider<ChatModelListener> listeners) {
-        ChatModelConfigurer configurer = configurer(properties, listeners);
+        ChatModelConfigurer configurer = configurer(properties, instrumentation, listeners);
         return properties.isLoadOnStartup() ? configurer.streamingChatModel(engine.get())
                 : new LazyOffloadStreamingChatModel(engine, configurer);
     }
 
-    /** The listener beans in {@code @Order} / {@code Ordered} order, as LangChain4j will call them. */
+    /**
+     * The starter's own listeners (timers, observation) first, so that they time what the application's listeners
+     * do too; then the listener beans in {@code @Order} / {@code Ordered} order, as LangChain4j will call them.
+     */
     private static ChatModelConfigurer configurer(OffloadProperties properties,
+                                                  ObjectProvider<OffloadChatInstrumentation> instrumentation,
                                                   ObjectProvider<ChatModelListener> listeners) {
-        return new ChatModelConfigurer(properties.getChatModel(), listeners.orderedStream().toList());
+        List<ChatModelListener> all = new ArrayList<>();
+        instrumentation.orderedStream().forEach(i -> all.addAll(i.listeners()));
+        all.addAll(listeners.orderedStream().toList());
+        return new ChatModelConfigurer(properties.getChatModel(), all);
+    }
+
+    /** The name requests are tagged with before a response reports one: the configured name, else the model's. */
+    private static Supplier<String> defaultModelName(OffloadProperties properties, OffloadEngineHolder holder) {
+        String configured = properties.getChatModel().getModelName();
+        return () -> holder.ifLoaded().map(e -> ModelNames.of(configured, e))
+                .orElse(configured != null ? configured : "unknown");
     }
 
     /**
@@ -111,7 +132,10 @@ public class OffloadAutoConfiguration {
         }
     }
 
-    /** Meters of the engine, bound by Spring Boot to every registry, when the application has Micrometer. */
+    /**
+     * Meters of the engine, bound by Spring Boot to every registry, and timers of each chat request, when the
+     * application has Micrometer.
+     */
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnClass(MeterBinder.class)
     static class MetricsConfiguration {
@@ -119,7 +143,32 @@ public class OffloadAutoConfiguration {
         @Bean
         @ConditionalOnMissingBean
         OffloadMetrics offloadMetrics(OffloadEngineHolder engine, OffloadProperties properties) {
-            return new OffloadMetrics(engine, properties.getModel());
+            return new OffloadMetrics(engine, properties.getChatModel().getModelName());
+        }
+
+        @Bean
+        @ConditionalOnMissingBean(name = "offloadChatMetrics")
+        OffloadChatInstrumentation offloadChatMetrics(ObjectProvider<MeterRegistry> registry, OffloadEngineHolder engine,
+                                                      OffloadProperties properties) {
+            return new OffloadChatInstrumentation(List.of(new OffloadChatMetricsListener(registry::getIfAvailable,
+                    defaultModelName(properties, engine))));
+        }
+    }
+
+    /**
+     * An observation per chat request (a span with Spring Boot's tracing), when the application has Micrometer's
+     * observation API (Spring Framework brings it); without an {@link ObservationRegistry} bean it does nothing.
+     */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(ObservationRegistry.class)
+    static class ObservationConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean(name = "offloadChatObservation")
+        OffloadChatInstrumentation offloadChatObservation(ObjectProvider<ObservationRegistry> registry,
+                                                          OffloadEngineHolder engine, OffloadProperties properties) {
+            return new OffloadChatInstrumentation(List.of(new OffloadChatObservationListener(
+                    () -> registry.getIfAvailable(() -> ObservationRegistry.NOOP), defaultModelName(properties, engine))));
         }
     }
 }

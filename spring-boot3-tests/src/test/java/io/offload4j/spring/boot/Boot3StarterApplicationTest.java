@@ -73,7 +73,7 @@ class Boot3StarterApplicationTest {
     @Test
     void theModelsAnswerOnTheSharedEngineAndTheMetersCount() {
         assertThat(chatModel.chat("hello")).isNotNull();
-        assertThat(meters.get("offload4j.tokens.generated").functionCounter().count()).isGreaterThanOrEqualTo(4);
+        assertThat(meters.get("offload4j.generated.tokens").functionCounter().count()).isGreaterThanOrEqualTo(4);
         assertThat(streamingChatModel).isNotNull();
     }
 
