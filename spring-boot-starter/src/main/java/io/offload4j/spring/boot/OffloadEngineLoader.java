@@ -73,11 +73,16 @@ public class OffloadEngineLoader {
         }
         long millis = (System.nanoTime() - start) / 1_000_000;
         InferenceEngine e = engine.inferenceEngine();
-        OffloadStats s = e.offloadStats();
-        LOG.info("offload4j: loaded {} in {} ms on {} (context {} tokens); blocks: {} resident, {} streamed, {} on"
-                        + " the CPU; {} bytes of weights on the GPU, {} bytes pinned on the host",
-                engine.modelName(), millis, e.deviceDescription(), e.contextLength(), s.residentBlocks(),
-                s.streamedBlocks(), s.cpuBlocks(), s.gpuBytesResident(), s.hostPinnedBytes());
+        if (DeviceKind.isGpu(e)) {
+            OffloadStats s = e.offloadStats();
+            LOG.info("offload4j: loaded {} in {} ms on {} (context {} tokens); blocks: {} resident, {} streamed, {}"
+                            + " on the CPU; {} bytes of weights on the GPU, {} bytes pinned on the host",
+                    engine.modelName(), millis, e.deviceDescription(), e.contextLength(), s.residentBlocks(),
+                    s.streamedBlocks(), s.cpuBlocks(), s.gpuBytesResident(), s.hostPinnedBytes());
+        } else {
+            LOG.info("offload4j: loaded {} in {} ms on {} (context {} tokens)", engine.modelName(), millis,
+                    e.deviceDescription(), e.contextLength());
+        }
         LOG.info("offload4j: memory of {}: {}", engine.modelName(), e.memoryReport());
         StartupWarnings.contextBeyondTraining(options.contextLength(), e.config().contextLength(), engine.modelName())
                 .ifPresent(LOG::warn);
