@@ -13,8 +13,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,10 +48,10 @@ class OldJavaTest {
         Assumptions.assumeTrue(oldJava != null, "no JDK older than 25 found (/usr/bin/java, /usr/lib/jvm/*):"
                 + " the start on an old JVM is not tried");
         String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        Path classes = compileAppForJava17(classPath);
+        Path classes = ProbeApplication.compile(dir, classPath);
 
         Process p = new ProcessBuilder(oldJava.toString(), "-cp", classes + java.io.File.pathSeparator + classPath,
-                "probe.Java17App", "--langchain4j.offload.model=" + dir.resolve("any.gguf"))
+                ProbeApplication.MAIN, "--langchain4j.offload.model=" + dir.resolve("any.gguf"))
                 .redirectErrorStream(true).start();
         p.getOutputStream().close();
         byte[] out = p.getInputStream().readAllBytes();
@@ -66,35 +64,6 @@ class OldJavaTest {
                         + "offload4j needs Java 25 or newer, but this application runs on Java 2[0-4]\\S*")
                 .contains("run it with a Java 25 JDK")
                 .doesNotContain("UnsupportedClassVersionError");
-    }
-
-    /** An application as a user writes it, compiled for Java 17. */
-    private Path compileAppForJava17(String classPath) throws IOException {
-        Path src = Files.createDirectories(dir.resolve("src/probe"));
-        Path out = Files.createDirectories(dir.resolve("classes"));
-        Files.writeString(src.resolve("Java17App.java"), """
-                package probe;
-
-                import org.springframework.boot.SpringApplication;
-                import org.springframework.boot.WebApplicationType;
-                import org.springframework.boot.SpringBootConfiguration;
-                import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
-
-                @SpringBootConfiguration
-                @EnableAutoConfiguration
-                public class Java17App {
-                    public static void main(String[] args) {
-                        SpringApplication app = new SpringApplication(Java17App.class);
-                        app.setWebApplicationType(WebApplicationType.NONE);
-                        app.run(args);
-                    }
-                }
-                """);
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        int rc = javac.run(null, null, null, "--release", "17", "-proc:none", "-cp", classPath, "-d", out.toString(),
-                src.resolve("Java17App.java").toString());
-        assertThat(rc).as("javac of the probe application").isZero();
-        return out;
     }
 
     /** A JDK older than 25 (and at least 17, which Spring Boot needs) on this machine. */
