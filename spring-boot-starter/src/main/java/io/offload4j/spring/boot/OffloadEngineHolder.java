@@ -1,7 +1,10 @@
 package io.offload4j.spring.boot;
 
 import io.offload4j.langchain4j.OffloadEngine;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -16,6 +19,7 @@ public final class OffloadEngineHolder {
     private final Supplier<OffloadEngine> source;
     private volatile OffloadEngine engine;
     private volatile RuntimeException failure;
+    private final List<Consumer<OffloadEngine>> onLoad = new CopyOnWriteArrayList<>();
 
     /** @param source gives the engine bean, creating it on the first call */
     public OffloadEngineHolder(Supplier<OffloadEngine> source) {
@@ -33,16 +37,33 @@ public final class OffloadEngineHolder {
         }
         synchronized (this) {
             if (engine == null) {
+                OffloadEngine loaded;
                 try {
-                    engine = source.get();
+                    loaded = source.get();
                     failure = null;
                 } catch (RuntimeException ex) {
                     failure = ex;
                     throw ex;
                 }
+                engine = loaded;
+                onLoad.forEach(action -> action.accept(loaded));
             }
             return engine;
         }
+    }
+
+    /**
+     * Runs {@code action} with the engine once it is loaded: now if it is, else right after the load (on the
+     * loading thread). What needs the loaded model's name or device, such as the meters, registers this way.
+     */
+    public void whenLoaded(Consumer<OffloadEngine> action) {
+        synchronized (this) {
+            if (engine == null) {
+                onLoad.add(action);
+                return;
+            }
+        }
+        action.accept(engine);
     }
 
     /** The engine if it has been loaded; never loads it. */

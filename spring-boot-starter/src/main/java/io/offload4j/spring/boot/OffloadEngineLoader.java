@@ -4,6 +4,7 @@ import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.InferenceEngine;
 import io.offload4j.langchain4j.OffloadEngine;
 import io.offload4j.offload.OffloadStats;
+import io.offload4j.spring.boot.diagnostics.OffloadStartupException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,10 +38,24 @@ public class OffloadEngineLoader {
         return properties.getModel();
     }
 
-    /** Resolves the model and loads a new engine; the caller closes it. */
+    /**
+     * Resolves the model and loads a new engine; the caller closes it.
+     *
+     * @throws OffloadStartupException naming the property and its value, with what to do, when the model cannot
+     *                                 be fetched or loaded
+     */
     public OffloadEngine load() {
         String spec = properties.getModel();
-        Path path = ModelLocations.resolve(spec, properties.getCacheDir());
+        Path path;
+        try {
+            path = ModelLocations.resolve(spec, properties.getCacheDir());
+        } catch (IllegalStateException e) {
+            throw ModelLoadFailures.hubUnreachable(spec, e);
+        }
+        if (!Files.exists(path)) {
+            throw ModelLoadFailures.missing(spec, path);
+        }
+        StartupWarnings.vectorModule(StartupWarnings.vectorModulePresent()).ifPresent(LOG::warn);
         LOG.info("offload4j: loading {} ({}) on device {} (context {}, {} sequences, prefix cache {}, GPU budget {},"
                         + " pinned host budget {}, prefetch depth {}, placement {})",
                 path.toAbsolutePath(), size(path), options.device(),
@@ -50,15 +65,27 @@ public class OffloadEngineLoader {
                 properties.getHost().getPinnedMemoryBudget(), options.offload().prefetchDepth(),
                 options.offload().placement());
         long start = System.nanoTime();
-        OffloadEngine engine = OffloadEngine.builder().modelPath(path).options(options).build();
+        OffloadEngine engine;
+        try {
+            engine = OffloadEngine.builder().modelPath(path).options(options).build();
+        } catch (RuntimeException e) {
+            throw ModelLoadFailures.loadFailed(spec, path, options.device(), e);
+        }
         long millis = (System.nanoTime() - start) / 1_000_000;
         InferenceEngine e = engine.inferenceEngine();
-        OffloadStats s = e.offloadStats();
-        LOG.info("offload4j: loaded {} in {} ms on {} (context {} tokens); blocks: {} resident, {} streamed, {} on"
-                        + " the CPU; {} bytes of weights on the GPU, {} bytes pinned on the host",
-                engine.modelName(), millis, e.deviceDescription(), e.contextLength(), s.residentBlocks(),
-                s.streamedBlocks(), s.cpuBlocks(), s.gpuBytesResident(), s.hostPinnedBytes());
+        if (DeviceKind.isGpu(e)) {
+            OffloadStats s = e.offloadStats();
+            LOG.info("offload4j: loaded {} in {} ms on {} (context {} tokens); blocks: {} resident, {} streamed, {}"
+                            + " on the CPU; {} bytes of weights on the GPU, {} bytes pinned on the host",
+                    engine.modelName(), millis, e.deviceDescription(), e.contextLength(), s.residentBlocks(),
+                    s.streamedBlocks(), s.cpuBlocks(), s.gpuBytesResident(), s.hostPinnedBytes());
+        } else {
+            LOG.info("offload4j: loaded {} in {} ms on {} (context {} tokens)", engine.modelName(), millis,
+                    e.deviceDescription(), e.contextLength());
+        }
         LOG.info("offload4j: memory of {}: {}", engine.modelName(), e.memoryReport());
+        StartupWarnings.contextBeyondTraining(options.contextLength(), e.config().contextLength(), engine.modelName())
+                .ifPresent(LOG::warn);
         return engine;
     }
 

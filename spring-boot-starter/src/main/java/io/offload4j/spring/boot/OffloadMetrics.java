@@ -13,79 +13,98 @@ import java.util.function.ToDoubleFunction;
 
 /**
  * Micrometer meters of the engine, read from its {@link EngineStats} and {@link OffloadStats} snapshots when the
- * registry polls them (nothing is counted on the request path). Counters are the engine's running totals; before
- * the model is loaded every meter reads 0. All meters carry the tag {@code model} = the
- * {@code langchain4j.offload.model} property.
+ * registry polls them (nothing is counted on the request path). Counters are the engine's running totals.
+ *
+ * <p>Registered once the model is loaded (at start-up by default), because they carry the tag {@code model} = the
+ * model's name (the name responses report) and because the GPU meters exist only on a GPU device. Names end in
+ * their unit, which Micrometer's base units spell ({@code bytes}, {@code seconds}), so that they export to
+ * Prometheus as {@code offload4j_generated_tokens_total}, {@code offload4j_gpu_resident_weights_bytes}, ... without
+ * the unit twice.
  */
 public class OffloadMetrics implements MeterBinder {
 
-    private final OffloadEngineHolder holder;
-    private final Tags tags;
+    /** The unit of token counts and rates; not one of Micrometer's base units, which have no tokens. */
+    static final String TOKENS = "tokens";
 
-    public OffloadMetrics(OffloadEngineHolder holder, String modelSpec) {
+    private final OffloadEngineHolder holder;
+    private final String configuredModelName;
+
+    /**
+     * @param configuredModelName {@code langchain4j.offload.chat-model.model-name}, or null for the model's own
+     */
+    public OffloadMetrics(OffloadEngineHolder holder, String configuredModelName) {
         this.holder = holder;
-        this.tags = Tags.of("model", modelSpec);
+        this.configuredModelName = configuredModelName;
     }
 
     @Override
     public void bindTo(MeterRegistry registry) {
-        counter(registry, "offload4j.tokens.generated", "Tokens sampled, in total", "tokens", s -> s.generatedTokens());
-        counter(registry, "offload4j.tokens.prompt", "Prompt tokens computed (prefilled), in total; reused ones are"
-                + " not counted", "tokens", s -> s.promptTokens());
-        counter(registry, "offload4j.tokens.prompt.reused", "Prompt tokens not computed thanks to the prefix cache",
-                "tokens", s -> s.reusedPromptTokens());
-        counter(registry, "offload4j.requests.completed", "Requests that have ended (normally, cancelled or failed)",
-                "requests", s -> s.completed());
-        gauge(registry, "offload4j.prefill.tokens.per.second", "Prompt tokens per second of prefill time so far",
-                "tokens/s", EngineStats::prefillTokensPerSecond);
-        gauge(registry, "offload4j.decode.tokens.per.second", "Tokens per second of decode-step time so far",
-                "tokens/s", EngineStats::decodeTokensPerSecond);
-        gauge(registry, "offload4j.requests.queued", "Requests waiting for admission", "requests", s -> s.queued());
-        gauge(registry, "offload4j.requests.running", "Requests being generated", "requests", s -> s.running());
-        counter(registry, "offload4j.prefix.cache.hits", "Admissions that continued a kept KV cache", "requests",
+        holder.whenLoaded(engine -> register(registry, engine));
+    }
+
+    private void register(MeterRegistry r, OffloadEngine engine) {
+        Tags tags = Tags.of("model", ModelNames.of(configuredModelName, engine));
+        OffloadEngine e = engine;
+        counter(r, tags, e, "offload4j.generated.tokens", "Tokens sampled, in total", TOKENS,
+                s -> s.generatedTokens());
+        counter(r, tags, e, "offload4j.prompt.tokens", "Prompt tokens computed (prefilled), in total; reused ones"
+                + " are not counted", TOKENS, s -> s.promptTokens());
+        counter(r, tags, e, "offload4j.prompt.reused.tokens", "Prompt tokens not computed thanks to the prefix"
+                + " cache", TOKENS, s -> s.reusedPromptTokens());
+        counter(r, tags, e, "offload4j.completed.requests", "Requests that have ended (normally, cancelled or"
+                + " failed)", null, s -> s.completed());
+        gauge(r, tags, e, "offload4j.prefill.throughput", "Prompt tokens per second of prefill time so far",
+                "tokens.per.second", EngineStats::prefillTokensPerSecond);
+        gauge(r, tags, e, "offload4j.decode.throughput", "Tokens per second of decode-step time so far",
+                "tokens.per.second", EngineStats::decodeTokensPerSecond);
+        gauge(r, tags, e, "offload4j.queued.requests", "Requests waiting for admission", null, s -> s.queued());
+        gauge(r, tags, e, "offload4j.running.requests", "Requests being generated", null, s -> s.running());
+        counter(r, tags, e, "offload4j.prefix.cache.hits", "Admissions that continued a kept KV cache", null,
                 s -> s.prefixHits());
-        counter(registry, "offload4j.prefix.cache.misses", "Admissions that found no kept KV cache worth taking",
-                "requests", s -> s.prefixMisses());
-        gauge(registry, "offload4j.prefix.cache.size", "Bytes of KV caches kept for prefix reuse", BaseUnits.BYTES,
-                s -> s.prefixCacheBytes());
-        offloadCounter(registry, "offload4j.gpu.cache.hits", "Weight block accesses served from GPU memory",
-                "accesses", s -> s.cacheHits());
-        offloadCounter(registry, "offload4j.gpu.cache.misses", "Weight block accesses that needed a copy or CPU"
-                + " compute", "accesses", s -> s.cacheMisses());
-        offloadCounter(registry, "offload4j.gpu.bytes.streamed", "Bytes of weights copied host to GPU, in total",
-                BaseUnits.BYTES, s -> s.bytesStreamed());
-        offloadCounter(registry, "offload4j.cpu.blocks.time", "Time the CPU spent computing the blocks it holds"
-                + " (batch-1 decode next to an offloaded GPU)", "seconds", s -> s.cpuNanos() / 1e9);
-        offloadCounter(registry, "offload4j.cpu.wait.time", "Time the CPU waited for the GPU before its blocks",
-                "seconds", s -> s.cpuWaitNanos() / 1e9);
-        Gauge.builder("offload4j.gpu.bytes.resident", holder, h -> offload(h, s -> s.gpuBytesResident()))
+        counter(r, tags, e, "offload4j.prefix.cache.misses", "Admissions that found no kept KV cache worth taking",
+                null, s -> s.prefixMisses());
+        gauge(r, tags, e, "offload4j.prefix.cache.size", "Bytes of KV caches kept for prefix reuse",
+                BaseUnits.BYTES, s -> s.prefixCacheBytes());
+        if (DeviceKind.isGpu(engine.inferenceEngine())) {
+            registerGpu(r, tags, engine);
+        }
+    }
+
+    /** What only a GPU device has: weights resident or streamed, the GPU's block cache, the CPU's share. */
+    private static void registerGpu(MeterRegistry r, Tags tags, OffloadEngine engine) {
+        offloadCounter(r, tags, engine, "offload4j.gpu.cache.hits", "Weight block accesses served from GPU memory",
+                null, s -> s.cacheHits());
+        offloadCounter(r, tags, engine, "offload4j.gpu.cache.misses", "Weight block accesses that needed a copy or"
+                + " CPU compute", null, s -> s.cacheMisses());
+        offloadCounter(r, tags, engine, "offload4j.gpu.streamed.weights", "Bytes of weights copied host to GPU,"
+                + " in total", BaseUnits.BYTES, s -> s.bytesStreamed());
+        offloadCounter(r, tags, engine, "offload4j.cpu.blocks.time", "Time the CPU spent computing the blocks it"
+                + " holds (batch-1 decode next to an offloaded GPU)", "seconds", s -> s.cpuNanos() / 1e9);
+        offloadCounter(r, tags, engine, "offload4j.cpu.wait.time", "Time the CPU waited for the GPU before its"
+                + " blocks", "seconds", s -> s.cpuWaitNanos() / 1e9);
+        Gauge.builder("offload4j.gpu.resident.weights", engine,
+                        en -> en.inferenceEngine().offloadStats().gpuBytesResident())
                 .description("Bytes of weights resident in GPU memory").baseUnit(BaseUnits.BYTES).tags(tags)
-                .register(registry);
-    }
-
-    private void counter(MeterRegistry r, String name, String description, String unit,
-                         ToDoubleFunction<EngineStats> value) {
-        FunctionCounter.builder(name, holder, h -> engine(h, value)).description(description).baseUnit(unit)
-                .tags(tags).register(r);
-    }
-
-    private void gauge(MeterRegistry r, String name, String description, String unit,
-                       ToDoubleFunction<EngineStats> value) {
-        Gauge.builder(name, holder, h -> engine(h, value)).description(description).baseUnit(unit).tags(tags)
                 .register(r);
     }
 
-    private void offloadCounter(MeterRegistry r, String name, String description, String unit,
-                                ToDoubleFunction<OffloadStats> value) {
-        FunctionCounter.builder(name, holder, h -> offload(h, value)).description(description).baseUnit(unit)
+    // The meters reference the engine weakly, as Micrometer does; the context holds it (it is a bean).
+
+    private static void counter(MeterRegistry r, Tags tags, OffloadEngine e, String name, String description,
+                                String unit, ToDoubleFunction<EngineStats> value) {
+        FunctionCounter.builder(name, e, en -> value.applyAsDouble(en.stats())).description(description)
+                .baseUnit(unit).tags(tags).register(r);
+    }
+
+    private static void gauge(MeterRegistry r, Tags tags, OffloadEngine e, String name, String description,
+                              String unit, ToDoubleFunction<EngineStats> value) {
+        Gauge.builder(name, e, en -> value.applyAsDouble(en.stats())).description(description).baseUnit(unit)
                 .tags(tags).register(r);
     }
 
-    private static double engine(OffloadEngineHolder h, ToDoubleFunction<EngineStats> value) {
-        return h.ifLoaded().map(OffloadEngine::stats).map(value::applyAsDouble).orElse(0.0);
-    }
-
-    private static double offload(OffloadEngineHolder h, ToDoubleFunction<OffloadStats> value) {
-        return h.ifLoaded().map(e -> value.applyAsDouble(e.inferenceEngine().offloadStats())).orElse(0.0);
+    private static void offloadCounter(MeterRegistry r, Tags tags, OffloadEngine engine, String name,
+                                       String description, String unit, ToDoubleFunction<OffloadStats> value) {
+        FunctionCounter.builder(name, engine, en -> value.applyAsDouble(en.inferenceEngine().offloadStats()))
+                .description(description).baseUnit(unit).tags(tags).register(r);
     }
 }

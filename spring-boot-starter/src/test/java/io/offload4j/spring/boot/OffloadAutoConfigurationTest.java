@@ -33,8 +33,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
-import org.springframework.boot.health.contributor.Health;
-import org.springframework.boot.health.contributor.Status;
+import io.offload4j.spring.boot.health.OffloadHealthReport;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
@@ -214,14 +213,24 @@ class OffloadAutoConfigurationTest {
 
     @Test
     void listenerBeansAreGivenToBothModelsInTheirOrder() {
+        // After the starter's own (timers, observation), which are not beans.
         withTiny().withUserConfiguration(Listeners.class).run(context -> {
-            assertThat(context.getBean(ChatModel.class).listeners()).containsExactly(Listeners.FIRST, Listeners.SECOND);
-            assertThat(context.getBean(StreamingChatModel.class).listeners())
+            assertThat(applicationListeners(context.getBean(ChatModel.class).listeners()))
+                    .containsExactly(Listeners.FIRST, Listeners.SECOND);
+            assertThat(context.getBean(ChatModel.class).listeners()).endsWith(Listeners.FIRST, Listeners.SECOND)
+                    .hasAtLeastOneElementOfType(OffloadChatMetricsListener.class)
+                    .hasAtLeastOneElementOfType(OffloadChatObservationListener.class);
+            assertThat(applicationListeners(context.getBean(StreamingChatModel.class).listeners()))
                     .containsExactly(Listeners.FIRST, Listeners.SECOND);
         });
         withTiny().withPropertyValues("langchain4j.offload.load-on-startup=false")
-                .withUserConfiguration(Listeners.class).run(context -> assertThat(
-                        context.getBean(ChatModel.class).listeners()).containsExactly(Listeners.FIRST, Listeners.SECOND));
+                .withUserConfiguration(Listeners.class).run(context -> assertThat(applicationListeners(
+                        context.getBean(ChatModel.class).listeners())).containsExactly(Listeners.FIRST, Listeners.SECOND));
+    }
+
+    private static List<ChatModelListener> applicationListeners(List<ChatModelListener> all) {
+        return all.stream().filter(l -> !(l instanceof OffloadChatMetricsListener)
+                && !(l instanceof OffloadChatObservationListener)).toList();
     }
 
     // --- validation ---
@@ -317,7 +326,7 @@ class OffloadAutoConfigurationTest {
                 "langchain4j.offload.cache-dir=" + cache).run(context -> {
             assertThat(context).hasNotFailed();
             assertThat(context.getBean(OffloadEngine.class).modelName()).isEqualTo("tiny-llama");
-            assertThat(context.getBean(OffloadHealthIndicator.class).health().getDetails())
+            assertThat(context.getBean(OffloadHealth.class).report().details())
                     .containsEntry("source", "hf:offload4j/tiny/tiny.gguf");
         });
     }
@@ -343,9 +352,9 @@ class OffloadAutoConfigurationTest {
                 .run(context -> {
                     OffloadEngineHolder holder = context.getBean(OffloadEngineHolder.class);
                     assertThat(holder.ifLoaded()).isEmpty();
-                    Health before = context.getBean(OffloadHealthIndicator.class).health();
-                    assertThat(before.getStatus()).isEqualTo(Status.UP);
-                    assertThat(before.getDetails()).containsEntry("loaded", false);
+                    OffloadHealthReport before = context.getBean(OffloadHealth.class).report();
+                    assertThat(before.up()).isTrue();
+                    assertThat(before.details()).containsEntry("loaded", false);
                     ChatModel chat = context.getBean(ChatModel.class);
                     assertThat(chat).isInstanceOf(LazyOffloadChatModel.class);
                     assertThat(holder.ifLoaded()).isEmpty(); // asking for the bean does not load either
@@ -355,7 +364,7 @@ class OffloadAutoConfigurationTest {
                     assertThat(r.tokenUsage().outputTokenCount()).isEqualTo(8);
                     assertThat(r.modelName()).isEqualTo(holder.get().modelName());
                     assertThat(", there was a little girl named Lily.").startsWith(r.aiMessage().text());
-                    assertThat(context.getBean(OffloadHealthIndicator.class).health().getDetails())
+                    assertThat(context.getBean(OffloadHealth.class).report().details())
                             .containsEntry("loaded", true);
 
                     StreamingChatModel streaming = context.getBean(StreamingChatModel.class);
@@ -384,9 +393,10 @@ class OffloadAutoConfigurationTest {
                     assertThatThrownBy(() -> context.getBean(ChatModel.class).chat("hi"))
                             .hasStackTraceContaining("junk.gguf");
                     assertThat(errors).hasSize(1);
-                    Health h = context.getBean(OffloadHealthIndicator.class).health();
-                    assertThat(h.getStatus()).isEqualTo(Status.DOWN);
-                    assertThat(h.getDetails()).containsEntry("loaded", false);
+                    OffloadHealthReport h = context.getBean(OffloadHealth.class).report();
+                    assertThat(h.up()).isFalse();
+                    assertThat(h.error()).hasStackTraceContaining("junk.gguf");
+                    assertThat(h.details()).containsEntry("loaded", false);
 
                     StreamRecorder recorder = new StreamRecorder();
                     context.getBean(StreamingChatModel.class).chat("hi", recorder);
@@ -420,42 +430,19 @@ class OffloadAutoConfigurationTest {
     // --- health and metrics ---
 
     @Test
-    void healthReportsTheLoadedModelItsDeviceMemoryAndPlacement() {
+    void healthReportsTheLoadedModelItsDeviceAndMemoryButNoGpuFiguresOnTheCpu() {
         withTiny().run(context -> {
-            assertThat(context).hasBean("offloadHealthIndicator");
-            Health h = context.getBean(OffloadHealthIndicator.class).health();
-            assertThat(h.getStatus()).isEqualTo(Status.UP);
-            Map<String, Object> d = h.getDetails();
+            OffloadHealthReport h = context.getBean(OffloadHealth.class).report();
+            assertThat(h.up()).isTrue();
+            Map<String, Object> d = h.details();
             assertThat(d).containsEntry("loaded", true).containsEntry("model", "tiny-llama")
                     .containsEntry("contextLength", 128);
             OffloadEngine engine = context.getBean(OffloadEngine.class);
             assertThat(d).containsEntry("device", engine.inferenceEngine().deviceDescription())
-                    .containsEntry("memory", engine.inferenceEngine().memoryReport());
-            assertThat(d.get("placement")).asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.MAP)
-                    .containsEntry("residentBlocks", 2).containsEntry("streamedBlocks", 0)
-                    .containsEntry("cpuBlocks", 0);
+                    .containsEntry("memory", engine.inferenceEngine().memoryReport())
+                    .containsKey("requests")
+                    .doesNotContainKey("placement");
         });
-    }
-
-    @Test
-    void healthAndMetricsOnlyWithTheirLibraries() {
-        withTiny().run(context -> {
-            assertThat(context).hasSingleBean(OffloadHealthIndicator.class);
-            assertThat(context).hasSingleBean(OffloadMetrics.class);
-        });
-        // Without the whole library (its annotations included), as in an application without actuator.
-        withTiny().withClassLoader(new FilteredClassLoader("org.springframework.boot.health")).run(context -> {
-            assertThat(context).hasNotFailed();
-            assertThat(context).doesNotHaveBean(OffloadHealthIndicator.class);
-            assertThat(context).hasSingleBean(OffloadMetrics.class);
-        });
-        withTiny().withClassLoader(new FilteredClassLoader("io.micrometer.core")).run(context -> {
-            assertThat(context).hasNotFailed();
-            assertThat(context).doesNotHaveBean(OffloadMetrics.class);
-            assertThat(context).hasSingleBean(OffloadHealthIndicator.class);
-        });
-        withTiny().withPropertyValues("management.health.offload.enabled=false")
-                .run(context -> assertThat(context).doesNotHaveBean(OffloadHealthIndicator.class));
     }
 
     @Test
@@ -463,36 +450,25 @@ class OffloadAutoConfigurationTest {
         withTiny().run(context -> {
             MeterRegistry registry = new SimpleMeterRegistry();
             context.getBean(OffloadMetrics.class).bindTo(registry);
-            String tag = tiny.toString();
-            assertThat(registry.get("offload4j.tokens.generated").tag("model", tag).functionCounter().count()).isZero();
+            String tag = "tiny-llama"; // the model's name, not its path
+            assertThat(registry.get("offload4j.generated.tokens").tag("model", tag).functionCounter().count()).isZero();
             OffloadEngine engine = context.getBean(OffloadEngine.class);
             submitOneToken(engine);
             submitOneToken(engine);
             var stats = engine.stats();
-            assertThat(registry.get("offload4j.tokens.generated").functionCounter().count())
+            assertThat(registry.get("offload4j.generated.tokens").functionCounter().count())
                     .isEqualTo(stats.generatedTokens()).isEqualTo(2);
-            assertThat(registry.get("offload4j.tokens.prompt").functionCounter().count())
+            assertThat(registry.get("offload4j.prompt.tokens").functionCounter().count())
                     .isEqualTo(stats.promptTokens()).isPositive();
             assertThat(registry.get("offload4j.prefix.cache.hits").functionCounter().count())
                     .isEqualTo(stats.prefixHits());
             assertThat(registry.get("offload4j.prefix.cache.misses").functionCounter().count())
                     .isEqualTo(stats.prefixMisses());
-            assertThat(registry.get("offload4j.prefill.tokens.per.second").gauge().value())
+            assertThat(registry.get("offload4j.prefill.throughput").gauge().value())
                     .isEqualTo(engine.stats().prefillTokensPerSecond()).isPositive();
-            assertThat(registry.get("offload4j.decode.tokens.per.second").gauge().value()).isNotNegative();
-            var offload = engine.inferenceEngine().offloadStats();
-            assertThat(registry.get("offload4j.gpu.bytes.resident").gauge().value())
-                    .isEqualTo(offload.gpuBytesResident());
-            assertThat(registry.get("offload4j.gpu.bytes.streamed").functionCounter().count())
-                    .isEqualTo(offload.bytesStreamed());
-            assertThat(registry.get("offload4j.gpu.cache.hits").functionCounter().count())
-                    .isEqualTo(offload.cacheHits());
-            assertThat(registry.get("offload4j.gpu.cache.misses").functionCounter().count())
-                    .isEqualTo(offload.cacheMisses());
-            assertThat(registry.get("offload4j.cpu.blocks.time").functionCounter().count())
-                    .isEqualTo(offload.cpuNanos() / 1e9);
-            assertThat(registry.get("offload4j.cpu.wait.time").functionCounter().count())
-                    .isEqualTo(offload.cpuWaitNanos() / 1e9);
+            assertThat(registry.get("offload4j.decode.throughput").gauge().value()).isNotNegative();
+            assertThat(registry.find("offload4j.gpu.resident.weights").meter()).as("GPU meters on a GPU only").isNull();
+            assertThat(registry.find("offload4j.gpu.cache.hits").meter()).isNull();
         });
     }
 }
