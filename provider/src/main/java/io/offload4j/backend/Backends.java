@@ -34,7 +34,7 @@ public final class Backends {
                 String reason = CudaDevice.unavailableReason(device.ordinal());
                 if (reason != null) {
                     throw new IllegalArgumentException("device '" + device + "' is not usable: " + reason
-                            + "; use the cpu device (or auto, which falls back to the CPU)");
+                            + "; use --device cpu (or auto, which falls back to the CPU)");
                 }
                 return new CudaBackend(device.ordinal());
             }

@@ -136,6 +136,11 @@ public final class InferenceEngine implements AutoCloseable {
         return contextLength;
     }
 
+    /** Whether the model runs on an accelerator (a GPU), not on the CPU backend alone. */
+    public boolean onAccelerator() {
+        return backend instanceof io.offload4j.backend.Accelerator;
+    }
+
     public String deviceDescription() {
         return backend.description();
     }

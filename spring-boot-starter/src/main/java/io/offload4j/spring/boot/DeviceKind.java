@@ -7,12 +7,8 @@ final class DeviceKind {
 
     private DeviceKind() {}
 
-    /**
-     * True unless the engine runs on the CPU backend. The engine names its device only in its description
-     * ({@code "cpu (4 threads, Vector API)"}, {@code "NVIDIA H100 ..., JCuda driver API"}), and the CPU backend's
-     * always starts with {@code cpu}.
-     */
+    /** True when the engine runs on an accelerator (a GPU) rather than on the CPU backend alone. */
     static boolean isGpu(InferenceEngine engine) {
-        return !engine.deviceDescription().startsWith("cpu");
+        return engine.onAccelerator();
     }
 }
