@@ -15,7 +15,10 @@ final class EngineOptionsMapper {
                 .withGpuMemoryBudget(gpu.getMemoryBudget().bytes())
                 .withHostPinnedMemoryBudget(p.getHost().getPinnedMemoryBudget().bytes())
                 .withPrefetchDepth(gpu.getPrefetchDepth())
-                .withPlacement(gpu.getPlacement().engineName());
+                .withPlacement(gpu.getPlacement().engineName())
+                .withMaxBatchRows(gpu.getMaxBatchRows())
+                .withGemmMinTokens(gpu.getGemmMinTokens())
+                .withGraphs(gpu.isGraphs());
         return EngineOptions.DEFAULTS
                 .withDevice(p.getDevice())
                 .withThreads(p.getThreads())

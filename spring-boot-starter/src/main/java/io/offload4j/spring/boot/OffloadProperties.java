@@ -192,6 +192,48 @@ public class OffloadProperties implements Validator {
          */
         private Placement placement = Placement.AUTO;
 
+        /**
+         * The most sequences one batched decode step runs on the GPU at once (its activation rows); larger batches
+         * run in parts. More rows cost GPU memory for activations and logits.
+         */
+        private int maxBatchRows = 64;
+
+        /**
+         * Steps of at least this many tokens (prompt chunks, batches) multiply on the tensor cores; shorter ones use
+         * the matrix-vector kernels.
+         */
+        private int gemmMinTokens = 16;
+
+        /**
+         * Whether a decode step with every block on the GPU is captured once as a CUDA graph and replayed (fewer
+         * kernel launches per token); 'false' launches the kernels one by one.
+         */
+        private boolean graphs = true;
+
+        public int getMaxBatchRows() {
+            return maxBatchRows;
+        }
+
+        public void setMaxBatchRows(int maxBatchRows) {
+            this.maxBatchRows = maxBatchRows;
+        }
+
+        public int getGemmMinTokens() {
+            return gemmMinTokens;
+        }
+
+        public void setGemmMinTokens(int gemmMinTokens) {
+            this.gemmMinTokens = gemmMinTokens;
+        }
+
+        public boolean isGraphs() {
+            return graphs;
+        }
+
+        public void setGraphs(boolean graphs) {
+            this.graphs = graphs;
+        }
+
         public MemoryBudget getMemoryBudget() {
             return memoryBudget;
         }

@@ -38,6 +38,8 @@ final class OffloadPropertiesValidator implements Validator {
         budget(errors, "prefixCache", p.getPrefixCache());
         budget(errors, "gpu.memoryBudget", p.getGpu().getMemoryBudget());
         atLeast(errors, "gpu.prefetchDepth", p.getGpu().getPrefetchDepth(), 1, "");
+        atLeast(errors, "gpu.maxBatchRows", p.getGpu().getMaxBatchRows(), 1, "");
+        atLeast(errors, "gpu.gemmMinTokens", p.getGpu().getGemmMinTokens(), 1, "");
         if (p.getGpu().getPlacement() == null) {
             reject(errors, "gpu.placement", null, "must be set: auto, stream or cpu");
         }

@@ -30,6 +30,9 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.load-on-startup", true);
         KEYS.put("langchain4j.offload.gpu.memory-budget", "auto");
         KEYS.put("langchain4j.offload.gpu.prefetch-depth", 2);
+        KEYS.put("langchain4j.offload.gpu.max-batch-rows", 64);
+        KEYS.put("langchain4j.offload.gpu.gemm-min-tokens", 16);
+        KEYS.put("langchain4j.offload.gpu.graphs", true);
         KEYS.put("langchain4j.offload.gpu.placement", "auto");
         KEYS.put("langchain4j.offload.host.pinned-memory-budget", "auto");
         KEYS.put("langchain4j.offload.chat-model.model-name", null);

@@ -116,12 +116,16 @@ class OffloadAutoConfigurationTest {
                 "langchain4j.offload.gpu.memory-budget=6GB",
                 "langchain4j.offload.gpu.prefetch-depth=4",
                 "langchain4j.offload.gpu.placement=stream",
+                "langchain4j.offload.gpu.max-batch-rows=32",
+                "langchain4j.offload.gpu.gemm-min-tokens=8",
+                "langchain4j.offload.gpu.graphs=false",
                 "langchain4j.offload.host.pinned-memory-budget=1048576",
                 "langchain4j.offload.cache-dir=" + dir.resolve("cache")).run(context -> {
             assertThat(context).hasNotFailed();
             EngineOptions o = context.getBean(OffloadEngineLoader.class).options();
             assertThat(o).isEqualTo(new EngineOptions("CPU", 1, 96, EngineOptions.DEFAULTS.chunkTokens(), 3,
-                    64L << 20, new OffloadOptions(6L << 30, 1 << 20, 4, io.offload4j.offload.PlacementPolicy.STREAM)));
+                    64L << 20, new OffloadOptions(6L << 30, 1 << 20, 4, io.offload4j.offload.PlacementPolicy.STREAM,
+                    32, 8, false)));
             assertThat(context.getBean(OffloadProperties.class).getCacheDir()).isEqualTo(dir.resolve("cache"));
             assertThat(context.getBean(OffloadEngine.class).inferenceEngine().contextLength()).isEqualTo(96);
         });
@@ -254,6 +258,8 @@ class OffloadAutoConfigurationTest {
     void anInvalidNumberIsRefusedNamingThePropertyAndValue() {
         failsWith(withTiny().withPropertyValues("langchain4j.offload.gpu.prefetch-depth=0"),
                 "langchain4j.offload.gpu.prefetch-depth must be >= 1, was 0");
+        failsWith(withTiny().withPropertyValues("langchain4j.offload.gpu.max-batch-rows=0"),
+                "langchain4j.offload.gpu.max-batch-rows must be >= 1, was 0");
         failsWith(withTiny().withPropertyValues("langchain4j.offload.max-sequences=0"),
                 "langchain4j.offload.max-sequences must be >= 1, was 0");
         failsWith(withTiny().withPropertyValues("langchain4j.offload.threads=-2"),
