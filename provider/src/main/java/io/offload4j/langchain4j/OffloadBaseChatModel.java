@@ -23,6 +23,7 @@ import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.GenerationRequest;
 import io.offload4j.engine.GenerationResult;
 import io.offload4j.engine.SamplingParams;
+import io.offload4j.engine.grammar.Grammar;
 import io.offload4j.chat.TemplateException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -88,8 +89,8 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
                     .temperature(getOrDefault(b.temperature, common.temperature()))
                     .topP(getOrDefault(b.topP, common.topP()))
                     .topK(getOrDefault(b.topK, common.topK()))
-                    .frequencyPenalty(common.frequencyPenalty())
-                    .presencePenalty(common.presencePenalty())
+                    .frequencyPenalty(getOrDefault(b.frequencyPenalty, common.frequencyPenalty()))
+                    .presencePenalty(getOrDefault(b.presencePenalty, common.presencePenalty()))
                     .maxOutputTokens(getOrDefault(b.maxTokens, common.maxOutputTokens()))
                     .stopSequences(getOrDefault(b.stopSequences, common.stopSequences()))
                     .toolSpecifications(common.toolSpecifications())
@@ -125,9 +126,13 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         return ModelProvider.OTHER;
     }
 
-    /** None of {@link Capability}'s: a JSON schema response format needs constrained decoding, not there yet. */
+    /**
+     * {@link Capability#RESPONSE_FORMAT_JSON_SCHEMA}: a JSON schema response format is enforced by constrained
+     * decoding (the reply always parses and matches the schema), so AI Services returning records, enums and lists
+     * ask for it instead of describing the format in the prompt.
+     */
     public Set<Capability> supportedCapabilities() {
-        return Set.of();
+        return Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
     }
 
     /** The engine this model runs on (shared with the models given the same engine). */
@@ -146,17 +151,17 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         }
     }
 
-    /** A request turned into the engine's terms. */
+    /** A request turned into the engine's terms ({@code request.grammar()}: the reply's constraint, or null). */
     record Prepared(GenerationRequest request, ToolCallFormat toolFormat, List<String> toolNames, String modelName,
                     ChatRequest chatRequest) {}
 
     /**
      * Validates and renders a request.
      *
-     * @throws UnsupportedFeatureException for what offload4j cannot do (images, JSON response formats, forced tool
-     *                                     use, tools on a model whose template has none, another model's name)
-     * @throws InvalidRequestException     when the chat template rejects the conversation or it does not fit the
-     *                                     context
+     * @throws UnsupportedFeatureException for what offload4j cannot do (images, tools on a model whose template
+     *                                     has none, another model's name)
+     * @throws InvalidRequestException     when the chat template rejects the conversation, it does not fit the
+     *                                     context, or a JSON schema cannot be turned into a grammar
      */
     Prepared prepare(ChatRequest chatRequest) {
         ChatRequestParameters p = chatRequest.parameters();
@@ -181,18 +186,50 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         }
         List<String> stops = new ArrayList<>(p.stopSequences());
         stops.addAll(prompts.stopStrings());
-        Integer max = p.maxOutputTokens();
-        if (max != null && max < 1) {
-            throw new IllegalArgumentException("maxOutputTokens must be positive, was " + max);
-        }
-        GenerationRequest request = new GenerationRequest(tokens, max == null ? 0 : max, sampling(p), stops,
-                prompts.stopTokens());
+        GenerationRequest request = new GenerationRequest(tokens, maxTokens(p, tokens.length), sampling(p), stops,
+                prompts.stopTokens(), grammar(p, tools ? specs : List.of()));
         if (logRequests) {
             LOG.info("offload4j request to {}: {} prompt tokens, {}, prompt:\n{}", modelName, tokens.length,
                     request.sampling(), prompts.render(messages, tools ? HfMessages.tools(specs) : null, true));
         }
         return new Prepared(request, tools ? engine.toolCallFormat() : ToolCallFormat.NONE, List.copyOf(toolNames),
                 p.modelName() != null ? p.modelName() : modelName, chatRequest);
+    }
+
+    /**
+     * The request's token budget: its {@code maxOutputTokens}, but no more than the room the prompt leaves in the
+     * context, so that a long conversation ends its reply at the context with {@code LENGTH} rather than failing
+     * (0: until the context is full; a prompt that fills the context is refused by the engine).
+     */
+    private int maxTokens(ChatRequestParameters p, int promptTokens) {
+        Integer max = p.maxOutputTokens();
+        if (max == null) {
+            return 0;
+        }
+        int room = engine.inferenceEngine().contextLength() - promptTokens;
+        return room > 0 ? Math.min(max, room) : max;
+    }
+
+    /**
+     * The grammar the reply must follow: the tool-call format with the declared tools for
+     * {@link ToolChoice#REQUIRED}, the JSON schema (or any JSON) for a JSON response format; null otherwise.
+     */
+    private static Grammar grammar(ChatRequestParameters p, List<ToolSpecification> tools, ToolCallFormat format) {
+        try {
+            if (!tools.isEmpty() && p.toolChoice() == ToolChoice.REQUIRED) {
+                return ToolCallGrammar.of(format, tools);
+            }
+            if (p.responseFormat() != null && p.responseFormat().type() == ResponseFormatType.JSON) {
+                return JsonSchemaGrammar.of(p.responseFormat().jsonSchema());
+            }
+        } catch (IllegalArgumentException e) {
+            throw new InvalidRequestException("cannot constrain the reply: " + e.getMessage(), e);
+        }
+        return null;
+    }
+
+    private Grammar grammar(ChatRequestParameters p, List<ToolSpecification> tools) {
+        return grammar(p, tools, engine.toolCallFormat());
     }
 
     /** The response for a finished generation. */
@@ -247,21 +284,15 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         if (p.modelName() != null && !p.modelName().equals(modelName) && modelName != null) {
             throw modelNameNotSupported(p.modelName(), modelName);
         }
-        if (p.frequencyPenalty() != null) {
-            throw new UnsupportedFeatureException("'frequencyPenalty' parameter is not supported yet by offload4j;"
-                    + " use repeatPenalty (OffloadChatRequestParameters)");
+        if (p.maxOutputTokens() != null && p.maxOutputTokens() < 1) {
+            throw new IllegalArgumentException("maxOutputTokens (maxTokens) must be at least 1, was "
+                    + p.maxOutputTokens() + "; leave it unset to generate until the context is full");
         }
-        if (p.presencePenalty() != null) {
-            throw new UnsupportedFeatureException("'presencePenalty' parameter is not supported yet by offload4j;"
-                    + " use repeatPenalty (OffloadChatRequestParameters)");
-        }
-        if (p.responseFormat() != null && p.responseFormat().type() == ResponseFormatType.JSON) {
-            throw new UnsupportedFeatureException("JSON response format is not supported yet by offload4j"
-                    + " (it needs constrained decoding); ask for JSON in the prompt and parse the text instead");
-        }
-        if (!p.toolSpecifications().isEmpty() && p.toolChoice() == ToolChoice.REQUIRED) {
-            throw new UnsupportedFeatureException("ToolChoice.REQUIRED is not supported yet by offload4j (it needs"
-                    + " constrained decoding); use ToolChoice.AUTO");
+        for (String stop : p.stopSequences()) {
+            if (stop == null || stop.isEmpty()) {
+                throw new IllegalArgumentException("stop sequences must not be empty (an empty one would end every"
+                        + " reply before its first token), got " + p.stopSequences());
+            }
         }
         if (!p.toolSpecifications().isEmpty() && p.toolChoice() != ToolChoice.NONE
                 && engine.toolCallFormat() == ToolCallFormat.NONE) {
@@ -287,7 +318,9 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
                 getOrDefault(own.minP(), DEFAULT_SAMPLING.minP()),
                 getOrDefault(own.repeatPenalty(), DEFAULT_SAMPLING.repeatPenalty()),
                 getOrDefault(own.repeatLastN(), DEFAULT_SAMPLING.repeatLastN()),
-                own.seed() == null ? null : own.seed().longValue());
+                own.seed() == null ? null : own.seed().longValue(),
+                getOrDefault(p.frequencyPenalty(), 0.0),
+                getOrDefault(p.presencePenalty(), 0.0));
     }
 
     /** Builder options; the names are those of LangChain4j's Ollama models. */
@@ -301,6 +334,8 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         private Integer topK;
         private Double minP;
         private Double repeatPenalty;
+        private Double frequencyPenalty;
+        private Double presencePenalty;
         private Integer repeatLastN;
         private Integer seed;
         private Integer maxTokens;
@@ -372,6 +407,21 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         /** Penalise recently seen tokens; default 1 (off). */
         public B repeatPenalty(Double repeatPenalty) {
             this.repeatPenalty = repeatPenalty;
+            return self();
+        }
+
+        /**
+         * Subtracted from a token's logit per occurrence among the last {@code repeatLastN} tokens, in [-2, 2];
+         * default 0 (off). OpenAI's meaning.
+         */
+        public B frequencyPenalty(Double frequencyPenalty) {
+            this.frequencyPenalty = frequencyPenalty;
+            return self();
+        }
+
+        /** Subtracted once from the logit of every token among the last {@code repeatLastN}, in [-2, 2]; default 0. */
+        public B presencePenalty(Double presencePenalty) {
+            this.presencePenalty = presencePenalty;
             return self();
         }
 

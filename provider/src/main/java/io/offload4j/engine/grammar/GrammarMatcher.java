@@ -63,6 +63,8 @@ public final class GrammarMatcher {
     private final int[] levelSize;
     private final long[] levelBytes;
     private int budget;
+    /** In shortest-path mode, the shortest completion before the token; else -1. */
+    private int shortestPathFrom = -1;
     private boolean finished;
 
     /**
@@ -163,11 +165,14 @@ public final class GrammarMatcher {
         if (finished) {
             throw new IllegalStateException("the reply has ended; nothing may follow the end-of-generation token");
         }
-        fillMask(Math.max(0, tokensLeft - 1));
+        fillMask(Math.max(0, tokensLeft - 1), false);
         if (isEmpty(mask)) {
-            // the budget cannot be met (the prompt left too little room, or the vocabulary lacks single-byte
-            // tokens for the shortest path): stay within the grammar and let the length limit end the reply
-            fillMask(UNLIMITED);
+            // Too few tokens are left for the shortest completion at one byte per token: the only hope is that
+            // longer tokens close it in time, so allow exactly the tokens that advance along a shortest path.
+            fillMask(UNLIMITED, true);
+        }
+        if (isEmpty(mask)) {
+            fillMask(UNLIMITED, false); // the vocabulary cannot follow a shortest path: stay within the grammar
         }
         if (isEmpty(mask)) {
             throw new IllegalStateException("no token of the vocabulary can continue the " + g.rootName()
@@ -255,17 +260,22 @@ public final class GrammarMatcher {
         return false;
     }
 
-    private void fillMask(int budget) {
+    /**
+     * @param budget       most bytes the completion may need after the token
+     * @param shortestPath allow only tokens after which the shortest completion is shorter by the token's length
+     */
+    private void fillMask(int budget, boolean shortestPath) {
         Arrays.fill(mask, 0);
         this.budget = budget;
         int mark = nodeCount;
         loadState();
+        this.shortestPathFrom = shortestPath ? minCost(0) : -1;
         if (isComplete()) {
             for (int t : vocab.endOfGeneration) {
                 mask[t >>> 6] |= 1L << (t & 63);
             }
         }
-        if (hasFreeStringWithin(budget)) {
+        if (!shortestPath && hasFreeStringWithin(budget)) {
             long[] plain = vocab.plainBits;
             for (int w = 0; w < plain.length; w++) {
                 mask[w] |= plain[w];
@@ -281,7 +291,7 @@ public final class GrammarMatcher {
                 advance(k, b[k] & 0xFF);
                 ok = levelSize[k + 1] > 0;
             }
-            if (ok && minCost(b.length) <= budget) {
+            if (ok && fits(b.length)) {
                 int t = controlTokens[i];
                 mask[t >>> 6] |= 1L << (t & 63);
             }
@@ -334,7 +344,7 @@ public final class GrammarMatcher {
             if (levelSize[level + 1] > 0) {
                 int tokensFrom = trie.tokenFrom[c];
                 int tokensEnd = trie.tokenEnd[c];
-                if (tokensEnd > tokensFrom && minCost(level + 1) <= budget) {
+                if (tokensEnd > tokensFrom && fits(level + 1)) {
                     for (int k = tokensFrom; k < tokensEnd; k++) {
                         int t = trie.tokens[k];
                         mask[t >>> 6] |= 1L << (t & 63);
@@ -346,6 +356,12 @@ public final class GrammarMatcher {
             }
             nodeCount = mark;
         }
+    }
+
+    /** Whether a token of {@code length} bytes, which led to walk level {@code length}, keeps the reply completable. */
+    private boolean fits(int length) {
+        int after = minCost(length);
+        return shortestPathFrom >= 0 ? after + length <= shortestPathFrom : after <= budget;
     }
 
     private int minCost(int level) {
