@@ -25,8 +25,8 @@ import java.util.Map;
  * LangChain4j's JSON Schema types as grammar rules (see {@link JsonGrammar}): objects with their declared
  * properties in order (required ones always, optional ones may be left out, no others), arrays, enumerations,
  * strings, integers, numbers, booleans, null, {@code anyOf}, and {@code $ref} to the definitions of the root
- * object, recursive ones included. A {@code JsonRawSchema} (schema text LangChain4j does not model) is taken as
- * any JSON value.
+ * object, recursive ones included. A {@code JsonRawSchema} (schema text LangChain4j does not model) is refused
+ * by the chat models before this; nested in another schema it is taken as any JSON value.
  */
 final class JsonSchemaGrammar {
 

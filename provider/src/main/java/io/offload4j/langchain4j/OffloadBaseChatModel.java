@@ -14,6 +14,7 @@ import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.request.DefaultChatRequestParameters;
 import dev.langchain4j.model.chat.request.ResponseFormatType;
 import dev.langchain4j.model.chat.request.ToolChoice;
+import dev.langchain4j.model.chat.request.json.JsonRawSchema;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
@@ -293,6 +294,12 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
                 throw new IllegalArgumentException("stop sequences must not be empty (an empty one would end every"
                         + " reply before its first token), got " + p.stopSequences());
             }
+        }
+        if (p.responseFormat() != null && p.responseFormat().jsonSchema() != null
+                && p.responseFormat().jsonSchema().rootElement() instanceof JsonRawSchema) {
+            throw new UnsupportedFeatureException("a JsonRawSchema response format is not supported by offload4j (its"
+                    + " schema text would have to be parsed into a grammar); describe the schema with LangChain4j's"
+                    + " JsonObjectSchema and friends, or use ResponseFormat.JSON");
         }
         if (!p.toolSpecifications().isEmpty() && p.toolChoice() != ToolChoice.NONE
                 && engine.toolCallFormat() == ToolCallFormat.NONE) {
