@@ -26,6 +26,8 @@ import io.offload4j.engine.GenerationResult;
 import io.offload4j.engine.SamplingParams;
 import io.offload4j.engine.grammar.Grammar;
 import io.offload4j.chat.TemplateException;
+import io.offload4j.hub.DownloadListener;
+import io.offload4j.hub.ModelResolver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,20 +63,23 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
 
     OffloadBaseChatModel(Builder<?, ?> b) {
         if (b.engine != null) {
-            if (b.modelPath != null || b.contextLength != null || b.device != null || b.threads != null) {
+            if (b.modelPath != null || b.hubModel != null || b.contextLength != null || b.device != null
+                    || b.threads != null) {
                 throw new IllegalArgumentException("set either engine(...) or modelPath/contextLength/device/threads:"
                         + " the latter configure an engine this model would load, and one was given");
             }
             this.engine = b.engine;
             this.ownsEngine = false;
-        } else if (b.modelPath != null) {
+        } else if (b.modelPath != null || b.hubModel != null) {
             EngineOptions options = EngineOptions.DEFAULTS.withDevice(getOrDefault(b.device, "auto"))
                     .withContextLength(getOrDefault(b.contextLength, 0)).withThreads(getOrDefault(b.threads, 0));
-            this.engine = OffloadEngine.acquire(b.modelPath, options);
+            Path path = b.modelPath != null ? b.modelPath : b.resolveHubModel();
+            this.engine = OffloadEngine.acquire(path, options);
             this.ownsEngine = true;
         } else {
-            throw new IllegalArgumentException("a model is needed: set modelPath(path to a .gguf file), or engine(an"
-                    + " OffloadEngine shared with other models)");
+            throw new IllegalArgumentException("a model is needed: set model(a .gguf path or a Hugging Face id such as"
+                    + " owner/repo:Q4_K_M), modelPath(path to a .gguf file), or engine(an OffloadEngine shared with"
+                    + " other models)");
         }
         try {
             ChatRequestParameters common = getOrDefault(b.defaultRequestParameters, DefaultChatRequestParameters.EMPTY);
@@ -334,6 +339,8 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
     @SuppressWarnings("unchecked")
     abstract static class Builder<M, B extends Builder<M, B>> {
         private Path modelPath;
+        private String hubModel;
+        private ModelResolver modelResolver;
         private OffloadEngine engine;
         private String modelName;
         private Double temperature;
@@ -362,6 +369,7 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         /** The GGUF file to load; models given the same file and engine settings share one loaded engine. */
         public B modelPath(Path modelPath) {
             this.modelPath = modelPath;
+            this.hubModel = null;
             return self();
         }
 
@@ -370,9 +378,36 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
             return modelPath(modelPath == null ? null : Path.of(modelPath));
         }
 
-        /** The model: a path to a GGUF file, for now. */
+        /**
+         * The model, in any of the forms the CLI and the Spring Boot starter take: a path to a GGUF file or a
+         * Hugging Face model directory, or a Hugging Face Hub model — {@code owner/repo:Q4_K_M} (the repository's
+         * GGUF file of that quantization), {@code hf:owner/repo/file.gguf}, {@code hf:owner/repo} (safetensors).
+         * A Hub model is looked up in the Hugging Face cache and downloaded there once, when the model is built
+         * (progress logged on {@code io.offload4j.hub.ModelResolver}); {@code HF_TOKEN}, {@code HF_ENDPOINT},
+         * {@code HF_HUB_CACHE} / {@code HF_HOME} and {@code HF_HUB_OFFLINE} apply as for {@code huggingface_hub}.
+         */
         public B model(String model) {
-            return modelPath(model);
+            if (model != null && ModelResolver.isHubSpec(model.trim())) {
+                this.modelPath = null;
+                this.hubModel = model.trim();
+                return self();
+            }
+            return modelPath(model == null ? null : model.trim());
+        }
+
+        /**
+         * How {@link #model(String)} finds Hub models; default: {@link ModelResolver#fromEnvironment()} (the hub
+         * and cache of the environment). Set it for another cache folder, endpoint or token.
+         */
+        public B modelResolver(ModelResolver modelResolver) {
+            this.modelResolver = modelResolver;
+            return self();
+        }
+
+        /** The local path of the Hub model, downloaded if need be. */
+        Path resolveHubModel() {
+            ModelResolver resolver = modelResolver != null ? modelResolver : ModelResolver.fromEnvironment();
+            return resolver.resolve(hubModel, DownloadListener.logging());
         }
 
         /** A loaded engine to use (shared with other models; its owner closes it). */
