@@ -12,6 +12,7 @@ import dev.langchain4j.model.chat.request.json.JsonReferenceSchema;
 import dev.langchain4j.model.chat.request.json.JsonSchema;
 import dev.langchain4j.model.chat.request.json.JsonSchemaElement;
 import dev.langchain4j.model.chat.request.json.JsonStringSchema;
+import io.offload4j.chat.ThinkingFormat;
 import io.offload4j.engine.grammar.Grammar;
 import io.offload4j.engine.grammar.GrammarBuilder;
 import io.offload4j.engine.grammar.GrammarBuilder.Rule;
@@ -40,12 +41,20 @@ final class JsonSchemaGrammar {
 
     /** The grammar of a JSON reply matching {@code schema}, or of any JSON value when it is null. */
     static Grammar of(JsonSchema schema) {
+        return of(schema, null, false);
+    }
+
+    /**
+     * The same, after the model's thinking ({@link ThinkingGrammar}) when {@code thinking} is not null.
+     *
+     * @param opened the prompt already opened the thinking
+     */
+    static Grammar of(JsonSchema schema, ThinkingFormat thinking, boolean opened) {
         GrammarBuilder b = new GrammarBuilder();
         JsonGrammar json = new JsonGrammar(b);
-        if (schema == null || schema.rootElement() == null) {
-            return b.build(json.root(json.value()));
-        }
-        return b.build(json.root(new JsonSchemaGrammar(json).element(schema.rootElement())));
+        Rule value = schema == null || schema.rootElement() == null ? json.value()
+                : new JsonSchemaGrammar(json).element(schema.rootElement());
+        return b.build(ThinkingGrammar.wrap(b, json, json.root(value), thinking, opened));
     }
 
     /** The rule of one value matching {@code element}, written into {@code json}'s builder. */

@@ -19,6 +19,7 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.model.output.TokenUsage;
 import io.offload4j.chat.ChatPrompts;
+import io.offload4j.chat.ThinkingFormat;
 import io.offload4j.engine.ContextLengthExceededException;
 import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.GenerationRequest;
@@ -60,6 +61,10 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
     final List<ChatModelListener> listeners;
     final boolean logRequests;
     final boolean logResponses;
+    /** Fill {@code AiMessage.thinking()} and stream {@code onPartialThinking}. */
+    final boolean returnThinking;
+    /** null: the template's default; false: render with thinking off; true: on. */
+    final Boolean think;
 
     OffloadBaseChatModel(Builder<?, ?> b) {
         if (b.engine != null) {
@@ -112,6 +117,8 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
             this.listeners = b.listeners == null ? List.of() : List.copyOf(b.listeners);
             this.logRequests = Boolean.TRUE.equals(b.logRequests);
             this.logResponses = Boolean.TRUE.equals(b.logResponses);
+            this.returnThinking = Boolean.TRUE.equals(b.returnThinking);
+            this.think = b.think;
         } catch (RuntimeException e) {
             if (ownsEngine) {
                 engine.close();
@@ -159,7 +166,7 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
 
     /** A request turned into the engine's terms ({@code request.grammar()}: the reply's constraint, or null). */
     record Prepared(GenerationRequest request, ToolCallFormat toolFormat, List<String> toolNames, String modelName,
-                    ChatRequest chatRequest) {}
+                    ChatRequest chatRequest, ThinkingFormat thinking, boolean thinkingOpened) {}
 
     /**
      * Validates and renders a request.
@@ -183,23 +190,50 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
             }
         }
         ChatPrompts prompts = engine.chatPrompts();
-        int[] tokens;
+        List<Map<String, Object>> toolMaps = tools ? HfMessages.tools(specs) : null;
+        boolean constrained = constrains(p, tools);
+        ThinkingFormat thinking = engine.thinkingFormat();
+        // A constrained reply answers without thinking unless think(true) asked for it; think(false) always.
+        boolean thinkingOff = Boolean.FALSE.equals(think) || (constrained && !Boolean.TRUE.equals(think));
+        Map<String, Object> variables = thinking != null && thinking.hasSwitch()
+                && (think != null || thinkingOff) ? Map.of(ThinkingFormat.SWITCH_VARIABLE, !thinkingOff) : Map.of();
+        String text;
         try {
-            tokens = prompts.encode(messages, tools ? HfMessages.tools(specs) : null, true);
+            text = prompts.render(messages, toolMaps, true, variables);
         } catch (TemplateException e) {
             throw new InvalidRequestException("the chat template of " + modelName + " cannot render this conversation: "
                     + e.getMessage(), e);
         }
+        boolean opened = thinking != null && thinking.opensIn(text);
+        if (opened && thinkingOff && !thinking.hasSwitch()) {
+            // The template opens the thinking itself (DeepSeek-R1) and has no switch: close it at once, as Qwen3's
+            // template does with enable_thinking=false, so that the model answers directly.
+            text = text + "\n" + thinking.end() + "\n\n";
+            opened = false;
+        }
+        int[] tokens = prompts.encodeRendered(text);
+        ThinkingFormat thinkingInReply = thinking == null || (thinkingOff && !opened) ? null : thinking;
         List<String> stops = new ArrayList<>(p.stopSequences());
         stops.addAll(prompts.stopStrings());
         GenerationRequest request = new GenerationRequest(tokens, maxTokens(p, tokens.length), sampling(p), stops,
-                prompts.stopTokens(), grammar(p, tools ? specs : List.of()));
+                prompts.stopTokens(), grammar(p, tools ? specs : List.of(), constrained ? thinkingInReply : null,
+                        opened));
         if (logRequests) {
             LOG.info("offload4j request to {}: {} prompt tokens, {}, prompt:\n{}", modelName, tokens.length,
-                    request.sampling(), prompts.render(messages, tools ? HfMessages.tools(specs) : null, true));
+                    request.sampling(), text);
         }
         return new Prepared(request, tools ? engine.toolCallFormat() : ToolCallFormat.NONE, List.copyOf(toolNames),
-                p.modelName() != null ? p.modelName() : modelName, chatRequest);
+                p.modelName() != null ? p.modelName() : modelName, chatRequest, thinkingInReply, opened);
+    }
+
+    /** A new listener state for the reply of {@code prepared}: thinking splitter and tool-call assembler. */
+    ThinkingSplitter splitter(Prepared prepared) {
+        return new ThinkingSplitter(prepared.thinking(), prepared.thinkingOpened());
+    }
+
+    private static boolean constrains(ChatRequestParameters p, boolean tools) {
+        return (tools && p.toolChoice() == ToolChoice.REQUIRED)
+                || (p.responseFormat() != null && p.responseFormat().type() == ResponseFormatType.JSON);
     }
 
     /**
@@ -220,13 +254,14 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
      * The grammar the reply must follow: the tool-call format with the declared tools for
      * {@link ToolChoice#REQUIRED}, the JSON schema (or any JSON) for a JSON response format; null otherwise.
      */
-    private static Grammar grammar(ChatRequestParameters p, List<ToolSpecification> tools, ToolCallFormat format) {
+    private static Grammar grammar(ChatRequestParameters p, List<ToolSpecification> tools, ToolCallFormat format,
+                                   ThinkingFormat thinking, boolean opened) {
         try {
             if (!tools.isEmpty() && p.toolChoice() == ToolChoice.REQUIRED) {
-                return ToolCallGrammar.of(format, tools);
+                return ToolCallGrammar.of(format, tools, thinking, opened);
             }
             if (p.responseFormat() != null && p.responseFormat().type() == ResponseFormatType.JSON) {
-                return JsonSchemaGrammar.of(p.responseFormat().jsonSchema());
+                return JsonSchemaGrammar.of(p.responseFormat().jsonSchema(), thinking, opened);
             }
         } catch (IllegalArgumentException e) {
             throw new InvalidRequestException("cannot constrain the reply: " + e.getMessage(), e);
@@ -234,12 +269,13 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         return null;
     }
 
-    private Grammar grammar(ChatRequestParameters p, List<ToolSpecification> tools) {
-        return grammar(p, tools, engine.toolCallFormat());
+    private Grammar grammar(ChatRequestParameters p, List<ToolSpecification> tools, ThinkingFormat thinking,
+                            boolean opened) {
+        return grammar(p, tools, engine.toolCallFormat(), thinking, opened);
     }
 
     /** The response for a finished generation. */
-    ChatResponse response(Prepared prepared, GenerationResult r, ReplyAssembler.Reply reply) {
+    ChatResponse response(Prepared prepared, GenerationResult r, ReplyAssembler.Reply reply, String thinking) {
         FinishReason finish;
         if (!reply.toolCalls().isEmpty()) {
             finish = FinishReason.TOOL_EXECUTION;
@@ -250,7 +286,8 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
                 case CANCELLED -> FinishReason.OTHER;
             };
         }
-        AiMessage message = AiMessage.builder().text(reply.text()).toolExecutionRequests(reply.toolCalls()).build();
+        AiMessage message = AiMessage.builder().text(reply.text()).thinking(returnThinking ? thinking : null)
+                .toolExecutionRequests(reply.toolCalls()).build();
         ChatResponse response = ChatResponse.builder()
                 .aiMessage(message)
                 .metadata(OffloadChatResponseMetadata.builder()
@@ -361,6 +398,8 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         private ChatRequestParameters defaultRequestParameters;
         private Boolean logRequests;
         private Boolean logResponses;
+        private Boolean returnThinking;
+        private Boolean think;
 
         B self() {
             return (B) this;
@@ -534,6 +573,27 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         /** Logs each response (message, usage, timings) at INFO on logger {@code io.offload4j.langchain4j}. */
         public B logResponses(Boolean logResponses) {
             this.logResponses = logResponses;
+            return self();
+        }
+
+        /**
+         * For reasoning models ({@code <think>…</think>}: Qwen3, QwQ, DeepSeek-R1): return the thinking in
+         * {@code AiMessage.thinking()} and stream it to {@code onPartialThinking}; default false (it is dropped).
+         * Thinking never appears in {@code AiMessage.text()}.
+         */
+        public B returnThinking(Boolean returnThinking) {
+            this.returnThinking = returnThinking;
+            return self();
+        }
+
+        /**
+         * For reasoning models: {@code false} asks for an answer without thinking (the template is rendered with
+         * {@code enable_thinking=false}, or a thinking block the template opens is closed at once), {@code true}
+         * renders with {@code enable_thinking=true}; default: the template's own default. A JSON response format
+         * or a required tool call turns thinking off unless this is {@code true}.
+         */
+        public B think(Boolean think) {
+            this.think = think;
             return self();
         }
 

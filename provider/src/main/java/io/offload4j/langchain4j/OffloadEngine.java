@@ -1,6 +1,7 @@
 package io.offload4j.langchain4j;
 
 import io.offload4j.chat.ChatPrompts;
+import io.offload4j.chat.ThinkingFormat;
 import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.EngineStats;
 import io.offload4j.engine.InferenceEngine;
@@ -13,6 +14,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -39,6 +41,7 @@ public final class OffloadEngine implements AutoCloseable {
     private final InferenceEngine engine;
     private final String modelName;
     private final ToolCallFormat toolCallFormat;
+    private final ThinkingFormat thinkingFormat;
     private final Set<Integer> markerTokens;
     private final SharedKey sharedKey;
     private volatile ChatPrompts chatPrompts;
@@ -49,20 +52,29 @@ public final class OffloadEngine implements AutoCloseable {
         this.sharedKey = sharedKey;
         this.modelName = engine.config().name();
         ToolCallFormat format;
+        ThinkingFormat thinking;
         try {
             ChatPrompts prompts = chatPrompts();
             var t = prompts.template();
             format = ToolCallFormat.detect(t.template().source(),
                     t.toolUseTemplate() == null ? null : t.toolUseTemplate().source());
+            thinking = ThinkingFormat.detect(t, engine.tokenizer()).orElse(null);
         } catch (RuntimeException e) { // a template this engine cannot compile: chat fails later, with the cause
             format = ToolCallFormat.NONE;
+            thinking = null;
         }
         this.toolCallFormat = format;
+        this.thinkingFormat = thinking;
         Set<Integer> markers = new HashSet<>();
-        for (String m : format.markers()) {
+        List<String> markerTexts = new java.util.ArrayList<>(format.markers());
+        if (thinking != null) {
+            markerTexts.add(thinking.start());
+            markerTexts.add(thinking.end());
+        }
+        for (String m : markerTexts) {
             int id = engine.tokenizer().tokenId(m);
             if (id >= 0 && engine.tokenizer().isControl(id)) {
-                markers.add(id); // decodes to nothing: its text is put back for the tool-call parser
+                markers.add(id); // decodes to nothing: its text is put back for the tool-call and thinking parsers
             }
         }
         this.markerTokens = Set.copyOf(markers);
@@ -137,8 +149,14 @@ public final class OffloadEngine implements AutoCloseable {
         return p;
     }
 
-    boolean isToolMarker(int token) {
+    /** A control token whose text marks tool calls or thinking (the detokenizer drops it; the reply needs it). */
+    boolean isMarkerToken(int token) {
         return markerTokens.contains(token);
+    }
+
+    /** The model's thinking markers, or null when it is not a reasoning model. */
+    ThinkingFormat thinkingFormat() {
+        return thinkingFormat;
     }
 
     /**

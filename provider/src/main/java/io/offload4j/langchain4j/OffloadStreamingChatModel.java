@@ -3,6 +3,7 @@ package io.offload4j.langchain4j;
 import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.onCompleteResponse;
 import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.onCompleteToolCall;
 import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.onPartialResponse;
+import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.onPartialThinking;
 import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.withLoggingExceptions;
 
 import dev.langchain4j.agent.tool.ToolExecutionRequest;
@@ -94,7 +95,7 @@ public class OffloadStreamingChatModel extends OffloadBaseChatModel implements S
         volatile Generation generation;
 
         Stream(Prepared prepared, StreamingChatResponseHandler handler, HandlerThread callbacks) {
-            super(engine, new ReplyAssembler(prepared.toolFormat(), prepared.toolNames()));
+            super(engine, splitter(prepared), new ReplyAssembler(prepared.toolFormat(), prepared.toolNames()));
             this.prepared = prepared;
             this.handler = handler;
             this.callbacks = callbacks;
@@ -113,6 +114,13 @@ public class OffloadStreamingChatModel extends OffloadBaseChatModel implements S
         void shown(String text) {
             if (!text.isEmpty() && !cancelled) {
                 toHandler(() -> onPartialResponse(handler, text, this));
+            }
+        }
+
+        @Override
+        void thought(String text) {
+            if (returnThinking && !text.isEmpty() && !cancelled) {
+                toHandler(() -> onPartialThinking(handler, text, this));
             }
         }
 
@@ -138,14 +146,14 @@ public class OffloadStreamingChatModel extends OffloadBaseChatModel implements S
                 }
                 ChatResponse response;
                 try {
-                    ReplyAssembler.Reply reply = assembler().finish();
+                    ReplyAssembler.Reply reply = finishReply();
                     shown(reply.remainder());
                     List<ToolExecutionRequest> calls = reply.toolCalls();
                     for (int i = 0; i < calls.size(); i++) {
                         CompleteToolCall call = new CompleteToolCall(i, calls.get(i));
                         toHandler(() -> onCompleteToolCall(handler, call));
                     }
-                    response = response(prepared, result, reply);
+                    response = response(prepared, result, reply, thinking());
                 } catch (RuntimeException e) {
                     toHandler(() -> withLoggingExceptions(() -> handler.onError(e)));
                     return;

@@ -4,6 +4,7 @@ import static io.offload4j.engine.grammar.GrammarBuilder.literal;
 
 import dev.langchain4j.agent.tool.ToolSpecification;
 import dev.langchain4j.model.chat.request.json.JsonObjectSchema;
+import io.offload4j.chat.ThinkingFormat;
 import io.offload4j.engine.grammar.Grammar;
 import io.offload4j.engine.grammar.GrammarBuilder;
 import io.offload4j.engine.grammar.GrammarBuilder.Rule;
@@ -27,6 +28,11 @@ final class ToolCallGrammar {
     private ToolCallGrammar() {}
 
     static Grammar of(ToolCallFormat format, List<ToolSpecification> tools) {
+        return of(format, tools, null, false);
+    }
+
+    /** The same, after the model's thinking ({@link ThinkingGrammar}) when {@code thinking} is not null. */
+    static Grammar of(ToolCallFormat format, List<ToolSpecification> tools, ThinkingFormat thinking, boolean opened) {
         if (tools.isEmpty()) {
             throw new IllegalArgumentException("ToolChoice.REQUIRED needs at least one tool specification");
         }
@@ -61,6 +67,6 @@ final class ToolCallGrammar {
             case LLAMA3_JSON -> b.rule("tool_call").alt(call);
             case NONE -> throw new IllegalArgumentException("the model has no tool-call format");
         };
-        return b.build(root);
+        return b.build(ThinkingGrammar.wrap(b, json, root, thinking, opened));
     }
 }
