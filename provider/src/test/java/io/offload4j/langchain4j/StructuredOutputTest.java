@@ -40,6 +40,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -171,6 +172,49 @@ class StructuredOutputTest {
             }
         }
         assertThat(closedByBudget).as("replies whose budget ran out (a random model rambles in strings)").isPositive();
+    }
+
+    @Test
+    void concurrentStreamsAreConstrainedInTheBatchedDecode() throws Exception {
+        // several requests at once decode together (one batched forward step), each with its own grammar
+        List<CompletableFuture<ChatResponse>> done = new ArrayList<>();
+        List<StringBuilder> streamed = new ArrayList<>();
+        List<String> names = new ArrayList<>(schemas().keySet());
+        for (int i = 0; i < 6; i++) {
+            String name = names.get(i % names.size());
+            JsonSchema schema = JsonSchema.builder().name(name).rootElement(schemas().get(name)).build();
+            OffloadStreamingChatModel model = OffloadStreamingChatModel.builder().engine(random).seed(100 + i)
+                    .temperature(1.0).maxTokens(JsonSchemaGrammar.of(schema).minLength() + 60).build();
+            CompletableFuture<ChatResponse> future = new CompletableFuture<>();
+            StringBuilder pieces = new StringBuilder();
+            model.chat(ChatRequest.builder().messages(UserMessage.from("JSON please"))
+                    .responseFormat(ResponseFormat.builder().type(ResponseFormatType.JSON).jsonSchema(schema).build())
+                    .build(), new dev.langchain4j.model.chat.response.StreamingChatResponseHandler() {
+                        @Override
+                        public void onPartialResponse(String text) {
+                            pieces.append(text);
+                        }
+
+                        @Override
+                        public void onCompleteResponse(ChatResponse response) {
+                            future.complete(response);
+                        }
+
+                        @Override
+                        public void onError(Throwable error) {
+                            future.completeExceptionally(error);
+                        }
+                    });
+            done.add(future);
+            streamed.add(pieces);
+        }
+        for (int i = 0; i < done.size(); i++) {
+            ChatResponse r = done.get(i).get(60, java.util.concurrent.TimeUnit.SECONDS);
+            String name = names.get(i % names.size());
+            String text = r.aiMessage().text();
+            assertThat(streamed.get(i).toString()).isEqualTo(text);
+            assertThat(validator(schemas().get(name)).validate(parse(text, name))).as(text).isEmpty();
+        }
     }
 
     @Test
