@@ -26,6 +26,7 @@ import io.offload4j.engine.GenerationRequest;
 import io.offload4j.engine.GenerationResult;
 import io.offload4j.engine.SamplingParams;
 import io.offload4j.engine.grammar.Grammar;
+import io.offload4j.engine.grammar.GrammarVocabulary;
 import io.offload4j.chat.TemplateException;
 import io.offload4j.hub.DownloadListener;
 import io.offload4j.hub.ModelResolver;
@@ -218,6 +219,11 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         GenerationRequest request = new GenerationRequest(tokens, maxTokens(p, tokens.length), sampling(p), stops,
                 prompts.stopTokens(), grammar(p, tools ? specs : List.of(), constrained ? thinkingInReply : null,
                         opened));
+        if (request.grammar() != null) {
+            // built once per tokenizer (a fraction of a second for 150k tokens): here, on the caller's thread,
+            // rather than on the engine thread where every running stream would wait for it
+            GrammarVocabulary.of(engine.inferenceEngine().tokenizer());
+        }
         if (logRequests) {
             LOG.info("offload4j request to {}: {} prompt tokens, {}, prompt:\n{}", modelName, tokens.length,
                     request.sampling(), text);
