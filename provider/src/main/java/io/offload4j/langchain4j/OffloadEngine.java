@@ -1,6 +1,8 @@
 package io.offload4j.langchain4j;
 
 import io.offload4j.chat.ChatPrompts;
+import io.offload4j.hub.DownloadListener;
+import io.offload4j.hub.ModelResolver;
 import io.offload4j.chat.ThinkingFormat;
 import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.EngineStats;
@@ -200,13 +202,36 @@ public final class OffloadEngine implements AutoCloseable {
     /** Settings of a new engine. */
     public static final class Builder {
         private Path modelPath;
+        private String hubModel;
+        private ModelResolver modelResolver;
         private EngineOptions options = EngineOptions.DEFAULTS;
 
         private Builder() {}
 
-        /** The GGUF file to load (required). */
+        /** The GGUF file (or Hugging Face model directory) to load; this or {@link #model(String)} is required. */
         public Builder modelPath(Path modelPath) {
             this.modelPath = modelPath;
+            this.hubModel = null;
+            return this;
+        }
+
+        /**
+         * The model as the CLI and the starter take it: a local path, or a Hugging Face Hub model
+         * ({@code owner/repo:Q4_K_M}, {@code hf:owner/repo/file.gguf}, {@code hf:owner/repo}), downloaded once into
+         * the Hugging Face cache when the engine is built.
+         */
+        public Builder model(String model) {
+            if (model != null && ModelResolver.isHubSpec(model.trim())) {
+                this.modelPath = null;
+                this.hubModel = model.trim();
+                return this;
+            }
+            return modelPath(model == null ? null : Path.of(model.trim()));
+        }
+
+        /** How {@link #model(String)} finds Hub models; default {@link ModelResolver#fromEnvironment()}. */
+        public Builder modelResolver(ModelResolver modelResolver) {
+            this.modelResolver = modelResolver;
             return this;
         }
 
@@ -278,8 +303,13 @@ public final class OffloadEngine implements AutoCloseable {
         }
 
         public OffloadEngine build() {
+            if (hubModel != null) {
+                ModelResolver resolver = modelResolver != null ? modelResolver : ModelResolver.fromEnvironment();
+                modelPath = resolver.resolve(hubModel, DownloadListener.logging());
+            }
             if (modelPath == null) {
-                throw new IllegalArgumentException("modelPath is required: the GGUF file to load");
+                throw new IllegalArgumentException("modelPath is required: the GGUF file to load (or model(...) with a"
+                        + " path or a Hugging Face id such as owner/repo:Q4_K_M)");
             }
             if (!Files.exists(modelPath)) {
                 throw new IllegalArgumentException("model file " + modelPath.toAbsolutePath() + " does not exist");

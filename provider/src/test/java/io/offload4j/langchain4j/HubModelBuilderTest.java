@@ -35,6 +35,11 @@ class HubModelBuilderTest {
                     .threads(1).contextLength(Stories.CONTEXT).build()) {
                 assertThat(streaming.engine().modelName()).isNotBlank(); // the same cached file, no new download
             }
+            try (OffloadEngine engine = OffloadEngine.builder().model("tiny/stories-GGUF:Q8_0").modelResolver(resolver)
+                    .device("cpu").threads(1).contextLength(Stories.CONTEXT).build()) {
+                assertThat(OffloadChatModel.builder().engine(engine).temperature(0.0).maxTokens(5).build()
+                        .chat("Once upon a time")).isNotBlank();
+            }
         }
     }
 
