@@ -120,6 +120,48 @@ class GrammarMatcherTest {
         assertThatThrownBy(() -> b2.build(loop)).hasMessageContaining("no finite text");
     }
 
+    @Test
+    void maskingAndAcceptingAllocateNothingOnceWarm() {
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        Grammar json = JsonGrammar.anyValue();
+        // a reply through structure, a free string, an escape, a number and nesting, token by token
+        int[] reply = tokens("{", "\"name\"", ": ", "\"", " the", "abc", "\\u00", "e", "9", "\"", ", ", "\"age\"",
+                ": ", "123", ", ", "\"", "x", "\":{\"", "y", "\":", "[{", "\"", "z", "\":", "null", "}]", "}", "}");
+        float[] logits = new float[TOKENIZER.vocabularySize()];
+        for (int warm = 0; warm < 200; warm++) {
+            walk(json, reply, logits);
+        }
+        GrammarMatcher m = matcher(json);
+        long before = threads.getThreadAllocatedBytes(Thread.currentThread().threadId());
+        for (int t : reply) {
+            m.mask(logits, 1000);
+            m.accept(t);
+        }
+        long allocated = threads.getThreadAllocatedBytes(Thread.currentThread().threadId()) - before;
+        assertThat(m.isComplete()).isTrue();
+        assertThat(allocated).as("bytes allocated by %d masks and tokens", reply.length).isLessThan(1024);
+    }
+
+    private static void walk(Grammar json, int[] reply, float[] logits) {
+        GrammarMatcher m = matcher(json);
+        for (int t : reply) {
+            m.mask(logits, 1000);
+            assertThat(m.allowed(t)).isTrue();
+            m.accept(t);
+        }
+    }
+
+    private static int[] tokens(String... pieces) {
+        int[] ids = new int[pieces.length];
+        for (int i = 0; i < pieces.length; i++) {
+            int id = TOKENIZER.tokenId(pieces[i]);
+            ids[i] = id >= 0 ? id : ListTokenizer.byteToken(pieces[i].charAt(0));
+            assertThat(pieces[i].length() == 1 || id >= 0).as(pieces[i]).isTrue();
+        }
+        return ids;
+    }
+
     static GrammarMatcher matcher(Grammar g) {
         return new GrammarMatcher(g, GrammarVocabulary.of(TOKENIZER));
     }
