@@ -65,6 +65,17 @@ public final class ChatPrompts {
         return tokenizer.encode(text, !template.startsWithBos(text), true);
     }
 
+    /** The rendered prompt with extra template variables (e.g. {@code enable_thinking}). */
+    public String render(List<? extends Map<String, ?>> messages, List<? extends Map<String, ?>> tools,
+                         boolean addGenerationPrompt, Map<String, ?> extraVariables) {
+        return template.render(messages, tools, addGenerationPrompt, extraVariables);
+    }
+
+    /** Encodes a prompt rendered by {@link #render}: special tokens parsed, BOS added unless already written. */
+    public int[] encodeRendered(String text) {
+        return tokenizer.encode(text, !template.startsWithBos(text), true);
+    }
+
     /** Token ids that end the assistant's turn (besides the tokenizer's end-of-generation tokens). */
     public int[] stopTokens() {
         return stopTokens.clone();

@@ -151,7 +151,15 @@ public final class ChatTemplate {
      */
     public String render(List<? extends Map<String, ?>> messages, List<? extends Map<String, ?>> tools,
             boolean addGenerationPrompt, String bosToken, String eosToken) {
-        Map<String, Object> variables = new LinkedHashMap<>();
+        return render(messages, tools, addGenerationPrompt, bosToken, eosToken, Map.of());
+    }
+
+    /**
+     * The same, with extra template variables (e.g. {@code enable_thinking}); they cannot replace the ones above.
+     */
+    public String render(List<? extends Map<String, ?>> messages, List<? extends Map<String, ?>> tools,
+            boolean addGenerationPrompt, String bosToken, String eosToken, Map<String, ?> extraVariables) {
+        Map<String, Object> variables = new LinkedHashMap<>(extraVariables);
         variables.put("messages", Objects.requireNonNull(messages, "messages"));
         if (tools != null) {
             variables.put("tools", tools);

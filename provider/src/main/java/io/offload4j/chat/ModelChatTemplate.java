@@ -37,8 +37,14 @@ public record ModelChatTemplate(ChatFormat format, ChatTemplate template, ChatTe
      */
     public String render(List<? extends Map<String, ?>> messages, List<? extends Map<String, ?>> tools,
             boolean addGenerationPrompt) {
+        return render(messages, tools, addGenerationPrompt, Map.of());
+    }
+
+    /** The same, with extra template variables such as {@code enable_thinking}. */
+    public String render(List<? extends Map<String, ?>> messages, List<? extends Map<String, ?>> tools,
+            boolean addGenerationPrompt, Map<String, ?> extraVariables) {
         ChatTemplate t = tools != null && toolUseTemplate != null ? toolUseTemplate : template;
-        return t.render(messages, tools, addGenerationPrompt, bosToken, eosToken);
+        return t.render(messages, tools, addGenerationPrompt, bosToken, eosToken, extraVariables);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.offload4j.engine;
 
+import io.offload4j.engine.grammar.Grammar;
 import java.util.List;
 import java.util.Objects;
 
@@ -10,9 +11,17 @@ import java.util.Objects;
  * @param maxTokens          the most new tokens; 0 or negative means "until the context is full"
  * @param stopStrings        generation stops before the first occurrence of any of these in the new text
  * @param stopTokens         extra token ids that end generation (the model's end-of-generation tokens always do)
+ * @param grammar            when not null, the reply must be a sentence of this grammar: tokens that would leave it
+ *                           are masked before sampling, and as the token budget ends the shortest completion is
+ *                           forced (see {@link io.offload4j.engine.grammar.GrammarMatcher})
  */
 public record GenerationRequest(int[] promptTokens, int maxTokens, SamplingParams sampling, List<String> stopStrings,
-                                int[] stopTokens) {
+                                int[] stopTokens, Grammar grammar) {
+
+    public GenerationRequest(int[] promptTokens, int maxTokens, SamplingParams sampling, List<String> stopStrings,
+                             int[] stopTokens) {
+        this(promptTokens, maxTokens, sampling, stopStrings, stopTokens, null);
+    }
 
     public GenerationRequest {
         Objects.requireNonNull(promptTokens, "promptTokens");
@@ -32,6 +41,11 @@ public record GenerationRequest(int[] promptTokens, int maxTokens, SamplingParam
 
     public static GenerationRequest of(int[] promptTokens, int maxTokens, SamplingParams sampling) {
         return new GenerationRequest(promptTokens, maxTokens, sampling, List.of(), null);
+    }
+
+    /** This request with the reply constrained to {@code grammar} (null: unconstrained). */
+    public GenerationRequest withGrammar(Grammar grammar) {
+        return new GenerationRequest(promptTokens, maxTokens, sampling, stopStrings, stopTokens, grammar);
     }
 
     @Override

@@ -14,6 +14,7 @@ public final class Sampler {
     private final int[] candidates;
     private final float[] probabilities;
     private final boolean[] penalised;
+    private final int[] occurrences;
 
     public Sampler(SamplingParams params, int vocabularySize) {
         this.params = params;
@@ -21,6 +22,8 @@ public final class Sampler {
         this.candidates = new int[vocabularySize];
         this.probabilities = new float[vocabularySize];
         this.penalised = new boolean[vocabularySize];
+        this.occurrences = params.frequencyPenalty() != 0 || params.presencePenalty() != 0
+                ? new int[vocabularySize] : null;
     }
 
     public SamplingParams params() {
@@ -36,6 +39,7 @@ public final class Sampler {
     public int sample(float[] logits, int[] history, int historyLength) {
         int n = candidates.length;
         applyRepeatPenalty(logits, history, historyLength);
+        applyFrequencyAndPresencePenalties(logits, history, historyLength);
         if (params.temperature() == 0) {
             return argmax(logits, n);
         }
@@ -88,13 +92,17 @@ public final class Sampler {
         }
         double r = random.nextDouble() * total;
         double acc = 0;
+        int lastPossible = candidates[0];
         for (int i = 0; i < count; i++) {
             acc += probabilities[i];
+            if (probabilities[i] > 0) {
+                lastPossible = candidates[i];
+            }
             if (r < acc) {
                 return candidates[i];
             }
         }
-        return candidates[count - 1];
+        return lastPossible; // rounding left r just above the sum: never a token of probability 0 (masked)
     }
 
     private void applyRepeatPenalty(float[] logits, int[] history, int historyLength) {
@@ -112,6 +120,27 @@ public final class Sampler {
         }
         for (int i = from; i < historyLength; i++) {
             penalised[history[i]] = false;
+        }
+    }
+
+    /** OpenAI's penalties: {@code logit -= count * frequency + (count > 0 ? presence : 0)} over the window. */
+    private void applyFrequencyAndPresencePenalties(float[] logits, int[] history, int historyLength) {
+        if (occurrences == null || params.repeatLastN() == 0) {
+            return;
+        }
+        int from = Math.max(0, historyLength - params.repeatLastN());
+        for (int i = from; i < historyLength; i++) {
+            occurrences[history[i]]++;
+        }
+        float frequency = (float) params.frequencyPenalty();
+        float presence = (float) params.presencePenalty();
+        for (int i = from; i < historyLength; i++) {
+            int t = history[i];
+            int count = occurrences[t];
+            if (count > 0) {
+                logits[t] -= count * frequency + presence;
+                occurrences[t] = 0; // each token once
+            }
         }
     }
 

@@ -10,9 +10,18 @@ package io.offload4j.engine;
  * @param repeatPenalty     divide positive / multiply negative logits of recent tokens (1 = off)
  * @param repeatLastN       how many recent tokens the penalty looks at
  * @param seed              makes sampling reproducible; {@code null} picks a random seed
+ * @param frequencyPenalty  subtracted from a token's logit once per occurrence in the last {@code repeatLastN}
+ *                          tokens, in [-2, 2] (0 = off; OpenAI's meaning, over llama.cpp's window)
+ * @param presencePenalty   subtracted once from the logit of every token that occurs in the last
+ *                          {@code repeatLastN} tokens, in [-2, 2] (0 = off)
  */
 public record SamplingParams(double temperature, int topK, double topP, double minP, double repeatPenalty,
-                             int repeatLastN, Long seed) {
+                             int repeatLastN, Long seed, double frequencyPenalty, double presencePenalty) {
+
+    public SamplingParams(double temperature, int topK, double topP, double minP, double repeatPenalty,
+                          int repeatLastN, Long seed) {
+        this(temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, 0, 0);
+    }
 
     /** Greedy decoding: deterministic, what tests and reference comparisons use. */
     public static final SamplingParams GREEDY = new SamplingParams(0, 0, 1, 0, 1, 64, null);
@@ -39,29 +48,41 @@ public record SamplingParams(double temperature, int topK, double topP, double m
         if (repeatLastN < 0) {
             throw new IllegalArgumentException("repeatLastN must be >= 0, was " + repeatLastN);
         }
+        if (!(frequencyPenalty >= -2 && frequencyPenalty <= 2)) {
+            throw new IllegalArgumentException("frequencyPenalty must be in [-2, 2] (0 disables it), was "
+                    + frequencyPenalty);
+        }
+        if (!(presencePenalty >= -2 && presencePenalty <= 2)) {
+            throw new IllegalArgumentException("presencePenalty must be in [-2, 2] (0 disables it), was "
+                    + presencePenalty);
+        }
     }
 
     public SamplingParams withTemperature(double t) {
-        return new SamplingParams(t, topK, topP, minP, repeatPenalty, repeatLastN, seed);
+        return new SamplingParams(t, topK, topP, minP, repeatPenalty, repeatLastN, seed, frequencyPenalty, presencePenalty);
     }
 
     public SamplingParams withTopK(int k) {
-        return new SamplingParams(temperature, k, topP, minP, repeatPenalty, repeatLastN, seed);
+        return new SamplingParams(temperature, k, topP, minP, repeatPenalty, repeatLastN, seed, frequencyPenalty, presencePenalty);
     }
 
     public SamplingParams withTopP(double p) {
-        return new SamplingParams(temperature, topK, p, minP, repeatPenalty, repeatLastN, seed);
+        return new SamplingParams(temperature, topK, p, minP, repeatPenalty, repeatLastN, seed, frequencyPenalty, presencePenalty);
     }
 
     public SamplingParams withMinP(double p) {
-        return new SamplingParams(temperature, topK, topP, p, repeatPenalty, repeatLastN, seed);
+        return new SamplingParams(temperature, topK, topP, p, repeatPenalty, repeatLastN, seed, frequencyPenalty, presencePenalty);
     }
 
     public SamplingParams withRepeatPenalty(double p) {
-        return new SamplingParams(temperature, topK, topP, minP, p, repeatLastN, seed);
+        return new SamplingParams(temperature, topK, topP, minP, p, repeatLastN, seed, frequencyPenalty, presencePenalty);
+    }
+
+    public SamplingParams withPenalties(double frequency, double presence) {
+        return new SamplingParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, frequency, presence);
     }
 
     public SamplingParams withSeed(Long s) {
-        return new SamplingParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, s);
+        return new SamplingParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, s, frequencyPenalty, presencePenalty);
     }
 }

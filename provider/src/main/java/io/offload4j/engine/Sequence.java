@@ -2,6 +2,8 @@ package io.offload4j.engine;
 
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
+import io.offload4j.engine.grammar.GrammarMatcher;
+import io.offload4j.engine.grammar.GrammarVocabulary;
 import io.offload4j.tokenizer.StreamingDetokenizer;
 import io.offload4j.tokenizer.Tokenizer;
 import java.util.Arrays;
@@ -33,6 +35,8 @@ final class Sequence {
     private int[] history;
     private float[] logits;
     private Sampler sampler;
+    /** Null unless the request has a grammar. */
+    private GrammarMatcher grammar;
     private StopStringMatcher stops;
     private boolean hasStops;
     private int[] stopTokens;
@@ -88,6 +92,8 @@ final class Sequence {
         this.history = Arrays.copyOf(prompt, limit + 1);
         this.logits = new float[tokenizer.vocabularySize()];
         this.sampler = new Sampler(request.sampling(), logits.length);
+        this.grammar = request.grammar() == null ? null
+                : new GrammarMatcher(request.grammar(), GrammarVocabulary.of(tokenizer));
         this.stops = new StopStringMatcher(request.stopStrings());
         this.hasStops = !request.stopStrings().isEmpty();
         this.stopTokens = request.stopTokensUnsafe();
@@ -151,7 +157,13 @@ final class Sequence {
     }
 
     private void emitNext() {
+        if (grammar != null) {
+            grammar.mask(logits, limit - length); // the tokens left: the grammar closes its value within them
+        }
         int token = sampler.sample(logits, history, length);
+        if (grammar != null) {
+            grammar.accept(token);
+        }
         history[length++] = token;
         generated++;
         if (tokenizer.isEndOfGeneration(token) || contains(stopTokens, token)) {

@@ -37,7 +37,8 @@ public class OffloadChatModel extends OffloadBaseChatModel implements ChatModel 
     @Override
     public ChatResponse doChat(ChatRequest chatRequest) {
         Prepared prepared = prepare(chatRequest);
-        ReplyListener listener = new ReplyListener(engine, new ReplyAssembler(prepared.toolFormat(), prepared.toolNames()));
+        ReplyListener listener = new ReplyListener(engine, splitter(prepared),
+                new ReplyAssembler(prepared.toolFormat(), prepared.toolNames()));
         GenerationResult result;
         try {
             Generation generation = engine.inferenceEngine().submit(prepared.request(), listener);
@@ -49,7 +50,7 @@ public class OffloadChatModel extends OffloadBaseChatModel implements ChatModel 
             throw new LangChain4jException("interrupted while waiting for " + modelName + "; the generation was"
                     + " cancelled");
         }
-        return response(prepared, result, listener.assembler().finish());
+        return response(prepared, result, listener.finishReply(), listener.thinking());
     }
 
     /** Builds an {@link OffloadChatModel}; see the option descriptions. */

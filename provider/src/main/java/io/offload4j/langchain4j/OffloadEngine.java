@@ -1,6 +1,9 @@
 package io.offload4j.langchain4j;
 
 import io.offload4j.chat.ChatPrompts;
+import io.offload4j.hub.DownloadListener;
+import io.offload4j.hub.ModelResolver;
+import io.offload4j.chat.ThinkingFormat;
 import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.EngineStats;
 import io.offload4j.engine.InferenceEngine;
@@ -13,6 +16,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Objects;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -39,6 +43,7 @@ public final class OffloadEngine implements AutoCloseable {
     private final InferenceEngine engine;
     private final String modelName;
     private final ToolCallFormat toolCallFormat;
+    private final ThinkingFormat thinkingFormat;
     private final Set<Integer> markerTokens;
     private final SharedKey sharedKey;
     private volatile ChatPrompts chatPrompts;
@@ -49,20 +54,29 @@ public final class OffloadEngine implements AutoCloseable {
         this.sharedKey = sharedKey;
         this.modelName = engine.config().name();
         ToolCallFormat format;
+        ThinkingFormat thinking;
         try {
             ChatPrompts prompts = chatPrompts();
             var t = prompts.template();
             format = ToolCallFormat.detect(t.template().source(),
                     t.toolUseTemplate() == null ? null : t.toolUseTemplate().source());
+            thinking = ThinkingFormat.detect(t, engine.tokenizer()).orElse(null);
         } catch (RuntimeException e) { // a template this engine cannot compile: chat fails later, with the cause
             format = ToolCallFormat.NONE;
+            thinking = null;
         }
         this.toolCallFormat = format;
+        this.thinkingFormat = thinking;
         Set<Integer> markers = new HashSet<>();
-        for (String m : format.markers()) {
+        List<String> markerTexts = new java.util.ArrayList<>(format.markers());
+        if (thinking != null) {
+            markerTexts.add(thinking.start());
+            markerTexts.add(thinking.end());
+        }
+        for (String m : markerTexts) {
             int id = engine.tokenizer().tokenId(m);
             if (id >= 0 && engine.tokenizer().isControl(id)) {
-                markers.add(id); // decodes to nothing: its text is put back for the tool-call parser
+                markers.add(id); // decodes to nothing: its text is put back for the tool-call and thinking parsers
             }
         }
         this.markerTokens = Set.copyOf(markers);
@@ -137,8 +151,14 @@ public final class OffloadEngine implements AutoCloseable {
         return p;
     }
 
-    boolean isToolMarker(int token) {
+    /** A control token whose text marks tool calls or thinking (the detokenizer drops it; the reply needs it). */
+    boolean isMarkerToken(int token) {
         return markerTokens.contains(token);
+    }
+
+    /** The model's thinking markers, or null when it is not a reasoning model. */
+    ThinkingFormat thinkingFormat() {
+        return thinkingFormat;
     }
 
     /**
@@ -182,13 +202,36 @@ public final class OffloadEngine implements AutoCloseable {
     /** Settings of a new engine. */
     public static final class Builder {
         private Path modelPath;
+        private String hubModel;
+        private ModelResolver modelResolver;
         private EngineOptions options = EngineOptions.DEFAULTS;
 
         private Builder() {}
 
-        /** The GGUF file to load (required). */
+        /** The GGUF file (or Hugging Face model directory) to load; this or {@link #model(String)} is required. */
         public Builder modelPath(Path modelPath) {
             this.modelPath = modelPath;
+            this.hubModel = null;
+            return this;
+        }
+
+        /**
+         * The model as the CLI and the starter take it: a local path, or a Hugging Face Hub model
+         * ({@code owner/repo:Q4_K_M}, {@code hf:owner/repo/file.gguf}, {@code hf:owner/repo}), downloaded once into
+         * the Hugging Face cache when the engine is built.
+         */
+        public Builder model(String model) {
+            if (model != null && ModelResolver.isHubSpec(model.trim())) {
+                this.modelPath = null;
+                this.hubModel = model.trim();
+                return this;
+            }
+            return modelPath(model == null ? null : Path.of(model.trim()));
+        }
+
+        /** How {@link #model(String)} finds Hub models; default {@link ModelResolver#fromEnvironment()}. */
+        public Builder modelResolver(ModelResolver modelResolver) {
+            this.modelResolver = modelResolver;
             return this;
         }
 
@@ -260,8 +303,13 @@ public final class OffloadEngine implements AutoCloseable {
         }
 
         public OffloadEngine build() {
+            if (hubModel != null) {
+                ModelResolver resolver = modelResolver != null ? modelResolver : ModelResolver.fromEnvironment();
+                modelPath = resolver.resolve(hubModel, DownloadListener.logging());
+            }
             if (modelPath == null) {
-                throw new IllegalArgumentException("modelPath is required: the GGUF file to load");
+                throw new IllegalArgumentException("modelPath is required: the GGUF file to load (or model(...) with a"
+                        + " path or a Hugging Face id such as owner/repo:Q4_K_M)");
             }
             if (!Files.exists(modelPath)) {
                 throw new IllegalArgumentException("model file " + modelPath.toAbsolutePath() + " does not exist");

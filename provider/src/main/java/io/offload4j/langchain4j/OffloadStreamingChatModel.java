@@ -3,10 +3,10 @@ package io.offload4j.langchain4j;
 import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.onCompleteResponse;
 import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.onCompleteToolCall;
 import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.onPartialResponse;
+import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.onPartialThinking;
 import static dev.langchain4j.internal.InternalStreamingChatResponseHandlerUtils.withLoggingExceptions;
 
 import dev.langchain4j.agent.tool.ToolExecutionRequest;
-import dev.langchain4j.exception.UnsupportedFeatureException;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.ChatResponse;
@@ -19,7 +19,10 @@ import java.util.List;
 
 /**
  * A LangChain4j {@link StreamingChatModel} that runs a GGUF model in this JVM. Tokens are produced on the engine's
- * scheduler thread and handed to the handler there, never on the calling thread; {@code chat} returns at once.
+ * scheduler thread; each request's handler is called on a virtual thread of its own, in order, one call at a time,
+ * never on the engine thread and never on the calling thread; {@code chat} returns at once. A slow handler
+ * therefore slows only its own stream: the engine goes on decoding every request (the pieces queue up for the
+ * slow handler).
  *
  * <ul>
  *   <li>{@code onPartialResponse} receives whole UTF-8 characters, never part of a stop sequence or of a tool
@@ -28,11 +31,11 @@ import java.util.List;
  *   <li>Tool calls are parsed when the reply is complete: {@code onCompleteToolCall} for each, then
  *       {@code onCompleteResponse}.</li>
  *   <li>An exception thrown by a handler method goes to {@code onError} (as LangChain4j's providers do); the
- *       generation carries on. Every failure of the request reaches {@code onError}, except unsupported features
- *       ({@link UnsupportedFeatureException}), which {@code chat} throws before anything starts.</li>
+ *       generation carries on. Every failure of the request reaches {@code onError}, a refused request
+ *       (unsupported feature, invalid parameters) too, so that listeners see it; only a null handler makes
+ *       {@code chat} throw.</li>
  * </ul>
- * Thread-safe; the handler callbacks of one request run one at a time, so they should return quickly (every
- * request served by the engine waits meanwhile).
+ * Thread-safe.
  */
 public class OffloadStreamingChatModel extends OffloadBaseChatModel implements StreamingChatModel {
 
@@ -44,22 +47,41 @@ public class OffloadStreamingChatModel extends OffloadBaseChatModel implements S
         return new Builder();
     }
 
+    /**
+     * Refuses a null handler at once (LangChain4j would wrap it for its listeners, and every token would then
+     * fail inside the wrapper), then runs LangChain4j's listener-aware {@code chat}.
+     */
+    @Override
+    public void chat(ChatRequest chatRequest, StreamingChatResponseHandler handler) {
+        requireHandler(handler);
+        StreamingChatModel.super.chat(chatRequest, handler);
+    }
+
+    private static void requireHandler(StreamingChatResponseHandler handler) {
+        if (handler == null) {
+            throw new IllegalArgumentException("the streaming response handler is null; pass a handler that"
+                    + " receives the reply (onPartialResponse, onCompleteResponse, onError)");
+        }
+    }
+
     @Override
     public void doChat(ChatRequest chatRequest, StreamingChatResponseHandler handler) {
+        requireHandler(handler);
+        HandlerThread callbacks = new HandlerThread();
         Prepared prepared;
         try {
             prepared = prepare(chatRequest);
-        } catch (UnsupportedFeatureException e) {
-            throw e;
         } catch (RuntimeException e) {
-            withLoggingExceptions(() -> handler.onError(translate(e)));
+            callbacks.run(() -> withLoggingExceptions(() -> handler.onError(translate(e))));
+            callbacks.end();
             return;
         }
-        Stream stream = new Stream(prepared, handler);
+        Stream stream = new Stream(prepared, handler, callbacks);
         try {
             stream.generation = engine.inferenceEngine().submit(prepared.request(), stream);
         } catch (RuntimeException e) {
-            withLoggingExceptions(() -> handler.onError(translate(e)));
+            callbacks.run(() -> withLoggingExceptions(() -> handler.onError(translate(e))));
+            callbacks.end();
         }
     }
 
@@ -68,19 +90,37 @@ public class OffloadStreamingChatModel extends OffloadBaseChatModel implements S
 
         private final Prepared prepared;
         private final StreamingChatResponseHandler handler;
+        private final HandlerThread callbacks;
         private volatile boolean cancelled;
         volatile Generation generation;
 
-        Stream(Prepared prepared, StreamingChatResponseHandler handler) {
-            super(engine, new ReplyAssembler(prepared.toolFormat(), prepared.toolNames()));
+        Stream(Prepared prepared, StreamingChatResponseHandler handler, HandlerThread callbacks) {
+            super(engine, splitter(prepared), new ReplyAssembler(prepared.toolFormat(), prepared.toolNames()));
             this.prepared = prepared;
             this.handler = handler;
+            this.callbacks = callbacks;
+        }
+
+        /** Runs a handler call on the request's own thread, unless the stream was cancelled meanwhile. */
+        private void toHandler(Runnable call) {
+            callbacks.run(() -> {
+                if (!cancelled) {
+                    call.run();
+                }
+            });
         }
 
         @Override
         void shown(String text) {
             if (!text.isEmpty() && !cancelled) {
-                onPartialResponse(handler, text, this);
+                toHandler(() -> onPartialResponse(handler, text, this));
+            }
+        }
+
+        @Override
+        void thought(String text) {
+            if (returnThinking && !text.isEmpty() && !cancelled) {
+                toHandler(() -> onPartialThinking(handler, text, this));
             }
         }
 
@@ -100,30 +140,37 @@ public class OffloadStreamingChatModel extends OffloadBaseChatModel implements S
 
         @Override
         public void onComplete(GenerationResult result) {
-            if (cancelled) {
-                return;
-            }
-            ChatResponse response;
             try {
-                ReplyAssembler.Reply reply = assembler().finish();
-                shown(reply.remainder());
-                List<ToolExecutionRequest> calls = reply.toolCalls();
-                for (int i = 0; i < calls.size(); i++) {
-                    onCompleteToolCall(handler, new CompleteToolCall(i, calls.get(i)));
+                if (cancelled) {
+                    return;
                 }
-                response = response(prepared, result, reply);
-            } catch (RuntimeException e) {
-                withLoggingExceptions(() -> handler.onError(e));
-                return;
+                ChatResponse response;
+                try {
+                    ReplyAssembler.Reply reply = finishReply();
+                    shown(reply.remainder());
+                    List<ToolExecutionRequest> calls = reply.toolCalls();
+                    for (int i = 0; i < calls.size(); i++) {
+                        CompleteToolCall call = new CompleteToolCall(i, calls.get(i));
+                        toHandler(() -> onCompleteToolCall(handler, call));
+                    }
+                    response = response(prepared, result, reply, thinking());
+                } catch (RuntimeException e) {
+                    toHandler(() -> withLoggingExceptions(() -> handler.onError(e)));
+                    return;
+                }
+                toHandler(() -> onCompleteResponse(handler, response));
+            } finally {
+                callbacks.end();
             }
-            onCompleteResponse(handler, response);
         }
 
         @Override
         public void onError(Throwable error) {
             if (!cancelled) {
-                withLoggingExceptions(() -> handler.onError(translateQuietly(error)));
+                Throwable translated = translateQuietly(error);
+                toHandler(() -> withLoggingExceptions(() -> handler.onError(translated)));
             }
+            callbacks.end();
         }
     }
 

@@ -111,4 +111,35 @@ class SamplerTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> SamplingParams.DEFAULTS.withRepeatPenalty(0))
                 .getMessage().contains("repeatPenalty"));
     }
+
+    @Test
+    void frequencyAndPresencePenaltiesSubtractAsOpenAiDefinesThem() {
+        // token 1 (5.0) occurred twice, token 3 (4.5) once: frequency 0.4 and presence 0.3 give
+        // 5 - 2*0.4 - 0.3 = 3.9 and 4.5 - 0.4 - 0.3 = 3.8; token 1 still wins, but only just
+        float[] logits = LOGITS.clone();
+        Sampler s = new Sampler(SamplingParams.GREEDY.withPenalties(0.4, 0.3), LOGITS.length);
+        assertEquals(1, s.sample(logits, new int[] {1, 3, 1}, 3));
+        assertEquals(3.9f, logits[1], 1e-6f);
+        assertEquals(3.8f, logits[3], 1e-6f);
+        assertEquals(3f, logits[2], 0f); // not seen: untouched
+        // a stronger frequency penalty makes the repeated token lose
+        assertEquals(3, new Sampler(SamplingParams.GREEDY.withPenalties(1.0, 0), LOGITS.length)
+                .sample(LOGITS.clone(), new int[] {1, 3, 1}, 3));
+        // the window is repeatLastN tokens
+        assertEquals(1, new Sampler(new SamplingParams(0, 0, 1, 0, 1, 1, null, 2.0, 0), LOGITS.length)
+                .sample(LOGITS.clone(), new int[] {1, 1, 3}, 3));
+        assertThrows(IllegalArgumentException.class, () -> SamplingParams.GREEDY.withPenalties(2.5, 0));
+        assertThrows(IllegalArgumentException.class, () -> SamplingParams.GREEDY.withPenalties(0, -2.5));
+    }
+
+    @Test
+    void maskedTokensAreNeverDrawn() {
+        float[] logits = {Float.NEGATIVE_INFINITY, 1f, Float.NEGATIVE_INFINITY, 1f};
+        Sampler s = new Sampler(SamplingParams.DEFAULTS.withTemperature(2).withTopK(4).withMinP(0).withTopP(1)
+                .withSeed(3L), 4);
+        for (int i = 0; i < 2000; i++) {
+            int t = s.sample(logits.clone(), new int[0], 0);
+            assertTrue(t == 1 || t == 3, "drew masked token " + t);
+        }
+    }
 }

@@ -6,6 +6,12 @@ import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.common.AbstractChatModelListenerIT;
 import dev.langchain4j.model.chat.common.AbstractStreamingChatModelListenerIT;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
+import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.ResponseFormat;
+import dev.langchain4j.model.chat.request.ResponseFormatType;
+import dev.langchain4j.model.chat.request.json.JsonObjectSchema;
+import dev.langchain4j.model.chat.request.json.JsonReferenceSchema;
+import dev.langchain4j.model.chat.request.json.JsonSchema;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -13,13 +19,21 @@ import org.junit.jupiter.api.Nested;
 
 /**
  * LangChain4j's shared listener suites ({@code AbstractChatModelListenerIT}, {@code AbstractStreamingChatModelListenerIT})
- * against both models on stories260K. The failing model asks for more tokens than the context holds
- * ({@link InvalidRequestException}). Flag: {@code supportsTools} off (stories260K's template renders no tools).
+ * against both models on stories260K. The failing model asks for a JSON schema that refers to a definition it
+ * does not have ({@link InvalidRequestException}: no grammar can be made of it). Flag: {@code supportsTools} off (stories260K's template renders no tools).
  * No assertion is switched off.
  */
 class ListenerSuiteTest {
 
     private static OffloadEngine engine;
+
+    static final ChatRequestParameters BROKEN_SCHEMA = ChatRequestParameters.builder()
+            .responseFormat(ResponseFormat.builder().type(ResponseFormatType.JSON)
+                    .jsonSchema(JsonSchema.builder().name("broken").rootElement(JsonObjectSchema.builder()
+                            .addProperty("x", JsonReferenceSchema.builder().reference("Missing").build()).build())
+                            .build())
+                    .build())
+            .build();
 
     @BeforeAll
     static void load() {
@@ -48,8 +62,8 @@ class ListenerSuiteTest {
 
         @Override
         protected ChatModel createFailingModel(ChatModelListener listener) {
-            return OffloadChatModel.builder().engine(engine).maxTokens(Stories.CONTEXT).listeners(List.of(listener))
-                    .build();
+            return OffloadChatModel.builder().engine(engine).defaultRequestParameters(BROKEN_SCHEMA)
+                    .listeners(List.of(listener)).build();
         }
 
         @Override
@@ -78,7 +92,7 @@ class ListenerSuiteTest {
 
         @Override
         protected StreamingChatModel createFailingModel(ChatModelListener listener) {
-            return OffloadStreamingChatModel.builder().engine(engine).maxTokens(Stories.CONTEXT)
+            return OffloadStreamingChatModel.builder().engine(engine).defaultRequestParameters(BROKEN_SCHEMA)
                     .listeners(List.of(listener)).build();
         }
 

@@ -77,9 +77,9 @@ class ListenerTest {
         assertThat(events.response.attributes()).containsEntry("trace", "t-1");
 
         Events failing = new Events();
-        OffloadChatModel tooLong = OffloadChatModel.builder().engine(engine).maxTokens(Stories.CONTEXT)
-                .listeners(List.of(failing)).build();
-        assertThatThrownBy(() -> tooLong.chat("Once upon a time")).isInstanceOf(InvalidRequestException.class);
+        OffloadChatModel tooLong = OffloadChatModel.builder().engine(engine).listeners(List.of(failing)).build();
+        assertThatThrownBy(() -> tooLong.chat("Once upon a time ".repeat(100)))
+                .isInstanceOf(InvalidRequestException.class);
         assertThat(failing.seen).containsExactly("request", "error");
         assertThat(failing.error.error()).isInstanceOf(InvalidRequestException.class);
         assertThat(failing.error.attributes()).containsEntry("trace", "t-1");
@@ -99,9 +99,9 @@ class ListenerTest {
 
         Events failing = new Events();
         OffloadStreamingChatModel tooLong = OffloadStreamingChatModel.builder().engine(engine)
-                .maxTokens(Stories.CONTEXT).listeners(List.of(failing)).build();
+                .listeners(List.of(failing)).build();
         OffloadStreamingChatModelTest.Recorder fr = new OffloadStreamingChatModelTest.Recorder();
-        tooLong.chat("Once upon a time", fr);
+        tooLong.chat("Once upon a time ".repeat(100), fr);
         assertThat(fr.done).failsWithin(10, TimeUnit.SECONDS);
         assertThat(failing.seen).containsExactly("request", "error");
         assertThat(failing.error.error()).isSameAs(fr.errors.get(0)).isInstanceOf(InvalidRequestException.class);

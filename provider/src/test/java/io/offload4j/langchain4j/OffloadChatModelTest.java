@@ -1,5 +1,9 @@
 package io.offload4j.langchain4j;
 
+import dev.langchain4j.model.chat.request.json.JsonSchema;
+import dev.langchain4j.model.chat.request.json.JsonRawSchema;
+import dev.langchain4j.model.chat.request.ResponseFormatType;
+import dev.langchain4j.model.chat.Capability;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -124,7 +128,7 @@ class OffloadChatModelTest {
         assertThat(p.seed()).isEqualTo(5);
         assertThat(p.maxOutputTokens()).isEqualTo(50);
         assertThat(p.stopSequences()).containsExactly("x");
-        assertThat(model.supportedCapabilities()).isEmpty();
+        assertThat(model.supportedCapabilities()).containsExactly(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
     }
 
     @Test
@@ -134,10 +138,11 @@ class OffloadChatModelTest {
                 ImageContent.from("aGVsbG8=", "image/png"))))
                 .isExactlyInstanceOf(UnsupportedFeatureException.class)
                 .hasMessageContaining("image").hasMessageContaining("not supported");
-        assertThatThrownBy(() -> model.chat(request(ChatRequestParameters.builder().responseFormat(ResponseFormat.JSON)
-                .build())))
+        assertThatThrownBy(() -> model.chat(request(ChatRequestParameters.builder().responseFormat(ResponseFormat.builder()
+                .type(ResponseFormatType.JSON).jsonSchema(JsonSchema.builder().name("raw")
+                        .rootElement(JsonRawSchema.from("{\"type\": \"object\"}")).build()).build()).build())))
                 .isExactlyInstanceOf(UnsupportedFeatureException.class)
-                .hasMessageContaining("JSON response format").hasMessageContaining("not supported");
+                .hasMessageContaining("JsonRawSchema").hasMessageContaining("not supported");
         ToolSpecification tool = ToolSpecification.builder().name("weather").build();
         assertThatThrownBy(() -> model.chat(request(ChatRequestParameters.builder().toolSpecifications(tool).build())))
                 .isExactlyInstanceOf(UnsupportedFeatureException.class)
@@ -145,11 +150,10 @@ class OffloadChatModelTest {
         assertThatThrownBy(() -> model.chat(request(ChatRequestParameters.builder().modelName("gpt-4o").build())))
                 .isExactlyInstanceOf(UnsupportedFeatureException.class)
                 .hasMessageContaining("'modelName'").hasMessageContaining("gpt-4o");
-        assertThatThrownBy(() -> model.chat(request(ChatRequestParameters.builder().frequencyPenalty(0.5).build())))
-                .isExactlyInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("frequencyPenalty");
         assertThatThrownBy(() -> greedy().defaultRequestParameters(ChatRequestParameters.builder()
                 .toolSpecifications(tool).toolChoice(ToolChoice.REQUIRED).build()).build())
-                .isExactlyInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("ToolChoice.REQUIRED");
+                .isExactlyInstanceOf(UnsupportedFeatureException.class)
+                .hasMessageContaining("tools are not supported by " + engine.modelName());
         // Tools offered with ToolChoice.NONE are simply not shown to the model.
         ChatResponse r = model.chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time"))
                 .parameters(ChatRequestParameters.builder().toolSpecifications(tool).toolChoice(ToolChoice.NONE)
@@ -160,10 +164,42 @@ class OffloadChatModelTest {
 
     @Test
     void aPromptThatDoesNotFitIsAnInvalidRequest() {
-        ChatModel model = greedy().maxTokens(Stories.CONTEXT).build();
-        assertThatThrownBy(() -> model.chat("Once upon a time"))
+        ChatModel model = greedy().build();
+        assertThatThrownBy(() -> model.chat("Once upon a time ".repeat(100)))
                 .isExactlyInstanceOf(InvalidRequestException.class)
-                .hasMessageContaining("context length " + Stories.CONTEXT);
+                .hasMessageContaining("context of " + Stories.CONTEXT);
+    }
+
+    @Test
+    void maxTokensBeyondTheRoomLeftStopsAtTheContextWithLength() {
+        ChatModel model = greedy().maxTokens(Integer.MAX_VALUE / 2).build();
+        ChatResponse r = model.chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time")).build());
+        assertThat(r.finishReason()).isEqualTo(FinishReason.LENGTH);
+        assertThat(r.tokenUsage().totalTokenCount()).isEqualTo(Stories.CONTEXT);
+    }
+
+    @Test
+    void frequencyAndPresencePenaltiesChangeTheReply() {
+        String plain = greedy().maxTokens(40).build().chat("Once upon a time");
+        String frequency = greedy().maxTokens(40).frequencyPenalty(2.0).build().chat("Once upon a time");
+        String presence = greedy().maxTokens(40).presencePenalty(2.0).build().chat("Once upon a time");
+        assertThat(frequency).isNotEqualTo(plain);
+        assertThat(presence).isNotEqualTo(plain);
+        ChatResponse viaRequest = greedy().maxTokens(40).build().chat(request(ChatRequestParameters.builder()
+                .frequencyPenalty(2.0).build()));
+        assertThat(viaRequest.aiMessage().text()).isEqualTo(frequency);
+        assertThatThrownBy(() -> greedy().frequencyPenalty(2.5).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("frequencyPenalty");
+    }
+
+    @Test
+    void nonsenseLimitsAreRefusedAtBuild() {
+        assertThatThrownBy(() -> greedy().maxTokens(0).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxOutputTokens");
+        assertThatThrownBy(() -> greedy().stopSequences(List.of("end", "")).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("stop sequences must not be empty");
+        assertThatThrownBy(() -> OffloadStreamingChatModel.builder().engine(engine).maxTokens(-1).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxOutputTokens");
     }
 
     @Test

@@ -77,7 +77,7 @@ class OffloadStreamingChatModelTest {
     }
 
     @Test
-    void piecesArriveOnTheEngineThreadAndAddUpToTheReply() throws Exception {
+    void piecesArriveOnTheRequestsOwnThreadAndAddUpToTheReply() throws Exception {
         OffloadStreamingChatModel model = OffloadStreamingChatModel.builder().engine(engine).temperature(0.0)
                 .maxTokens(40).build();
         Recorder r = new Recorder();
@@ -89,7 +89,8 @@ class OffloadStreamingChatModelTest {
         assertThat(r.threads).hasSize(1);
         Thread t = r.threads.iterator().next();
         assertThat(t).isNotEqualTo(Thread.currentThread());
-        assertThat(t.getName()).startsWith("offload4j-engine-");
+        assertThat(t.getName()).startsWith("offload4j-stream-handler-"); // never the engine thread
+        assertThat(t.isVirtual()).isTrue();
         assertThat(response.finishReason()).isEqualTo(FinishReason.LENGTH);
         assertThat(response.tokenUsage().outputTokenCount()).isEqualTo(40);
         // the same reply as the blocking model
@@ -186,12 +187,40 @@ class OffloadStreamingChatModelTest {
 
     @Test
     void failuresGoToOnError() throws Exception {
-        OffloadStreamingChatModel model = OffloadStreamingChatModel.builder().engine(engine)
-                .maxTokens(Stories.CONTEXT).build();
+        OffloadStreamingChatModel model = OffloadStreamingChatModel.builder().engine(engine).build();
         Recorder r = new Recorder();
-        model.chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time")).build(), r);
+        model.chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time ".repeat(100))).build(), r);
         assertThat(r.done).failsWithin(10, TimeUnit.SECONDS);
         assertThat(r.errors).singleElement().isInstanceOf(InvalidRequestException.class);
         assertThat(r.pieces).isEmpty();
+    }
+
+    @Test
+    void aRefusedRequestGoesToOnErrorSoListenersSeeIt() throws Exception {
+        java.util.List<Throwable> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        dev.langchain4j.model.chat.listener.ChatModelListener listener =
+                new dev.langchain4j.model.chat.listener.ChatModelListener() {
+                    @Override
+                    public void onError(dev.langchain4j.model.chat.listener.ChatModelErrorContext context) {
+                        seen.add(context.error());
+                    }
+                };
+        OffloadStreamingChatModel model = OffloadStreamingChatModel.builder().engine(engine)
+                .listeners(java.util.List.of(listener)).build();
+        Recorder r = new Recorder();
+        model.chat(ChatRequest.builder().messages(UserMessage.from("x")).modelName("gpt-4o").build(), r);
+        assertThat(r.done).failsWithin(10, TimeUnit.SECONDS);
+        assertThat(r.errors).singleElement()
+                .isInstanceOf(dev.langchain4j.exception.UnsupportedFeatureException.class);
+        assertThat(seen).singleElement()
+                .isInstanceOf(dev.langchain4j.exception.UnsupportedFeatureException.class);
+    }
+
+    @Test
+    void aNullHandlerIsRefusedAtOnce() {
+        OffloadStreamingChatModel model = OffloadStreamingChatModel.builder().engine(engine).build();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> model.chat("Once upon a time",
+                        (dev.langchain4j.model.chat.response.StreamingChatResponseHandler) null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("handler");
     }
 }

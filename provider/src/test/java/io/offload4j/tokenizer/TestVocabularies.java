@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.zip.GZIPInputStream;
 
 /** Loads (once per JVM) the reference vocabularies of ../shared/vocab; skips the calling test when absent. */
-final class TestVocabularies {
+public final class TestVocabularies {
 
     private static ConvertedVocabulary llama3;
     private static ConvertedVocabulary qwen2;
@@ -32,7 +32,7 @@ final class TestVocabularies {
         return llama3;
     }
 
-    static synchronized Tokenizer llama3() {
+    public static synchronized Tokenizer llama3() {
         if (llama3Tokenizer == null) {
             llama3Tokenizer = llama3Vocabulary().tokenizer();
         }
@@ -55,14 +55,14 @@ final class TestVocabularies {
         return qwen2;
     }
 
-    static synchronized Tokenizer qwen2() {
+    public static synchronized Tokenizer qwen2() {
         if (qwen2Tokenizer == null) {
             qwen2Tokenizer = qwen2Vocabulary().tokenizer();
         }
         return qwen2Tokenizer;
     }
 
-    static Tokenizer gguf(String gzName, Path tmp) {
+    public static Tokenizer gguf(String gzName, Path tmp) {
         try (GgufFile f = GgufFile.open(SharedData.requireGunzipped("vocab/" + gzName, tmp))) {
             return Tokenizers.fromGguf(f.metadata());
         }
