@@ -53,7 +53,9 @@ final class Sequence {
         this.request = request;
         this.listener = listener == null ? GenerationListener.NONE : listener;
         this.prompt = request.promptTokensUnsafe();
-        this.limit = request.maxTokens() > 0 ? prompt.length + request.maxTokens() : contextLength;
+        // In long, then capped at the context: maxTokens may be Integer.MAX_VALUE ("as many as fit").
+        this.limit = request.maxTokens() > 0
+                ? (int) Math.min((long) prompt.length + request.maxTokens(), contextLength) : contextLength;
         this.maxTokens = limit - prompt.length;
     }
 
