@@ -154,6 +154,12 @@ final class Sequence {
 
     private void emitNext() {
         int token = sampler.sample(logits, history, length);
+        if (Float.isNaN(logits[token])) { // one compare per token; NaN weights would otherwise give silent <unk>s
+            throw new IllegalStateException("the model computed NaN logits at position " + length + " of this"
+                    + " request: its weights hold NaN or infinite values (a corrupt or badly converted model file)"
+                    + " or the computation overflowed; check the file against its published checksum or convert it"
+                    + " again");
+        }
         history[length++] = token;
         generated++;
         if (tokenizer.isEndOfGeneration(token) || contains(stopTokens, token)) {

@@ -7,7 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
+import io.offload4j.gguf.GgufFile;
+import io.offload4j.gguf.GgufTensorInfo;
+import io.offload4j.model.Architecture;
 import io.offload4j.model.ModelConfig;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import org.junit.jupiter.api.io.TempDir;
 import io.offload4j.testing.SharedData;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -202,6 +213,33 @@ class EngineLimitsTest {
         @Override
         public void close() {
             real.close();
+        }
+    }
+
+    @Test
+    void nanWeightsFailTheRequestWithAClearMessageInsteadOfSilentUnknownTokens(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("nan-weights.gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.F32), model);
+        long offset;
+        int n;
+        try (GgufFile f = GgufFile.open(model)) {
+            GgufTensorInfo norm = f.tensors().get("output_norm.weight");
+            offset = f.dataStart() + norm.dataOffset();
+            n = (int) norm.elementCount();
+        }
+        ByteBuffer nan = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+        while (nan.hasRemaining()) {
+            nan.putFloat(Float.NaN);
+        }
+        try (FileChannel ch = FileChannel.open(model, StandardOpenOption.WRITE)) {
+            ch.write(nan.flip(), offset);
+        }
+        try (InferenceEngine e = InferenceEngine.load(model, CPU)) {
+            IllegalStateException ex = assertThrows(IllegalStateException.class,
+                    () -> e.generate(GenerationRequest.of(new int[] {1, 300, 301}, 4, SamplingParams.GREEDY),
+                            GenerationListener.NONE));
+            assertTrue(ex.getMessage().startsWith("the model computed NaN logits at position 3"), ex.getMessage());
+            assertEquals(0, e.stats().running(), "the engine is idle and serving");
         }
     }
 
