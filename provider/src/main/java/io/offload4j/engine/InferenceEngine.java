@@ -92,7 +92,12 @@ public final class InferenceEngine implements AutoCloseable {
         Backend backend = null;
         try {
             GgufMetadata tokenizerMetadata = ModelFiles.tokenizerMetadata(model);
-            Tokenizer tokenizer = Tokenizers.fromGguf(tokenizerMetadata);
+            Tokenizer tokenizer;
+            try {
+                tokenizer = Tokenizers.fromGguf(tokenizerMetadata);
+            } catch (io.offload4j.tokenizer.TokenizerException e) { // name the file the tokenizer came from
+                throw new io.offload4j.gguf.ModelFormatException(modelPath, e.getMessage(), e);
+            }
             ModelConfig c = model.config();
             if (tokenizer.vocabularySize() != c.vocabularySize()) {
                 throw new io.offload4j.gguf.ModelFormatException(modelPath, "the tokenizer has "
