@@ -24,6 +24,9 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
     /** Context positions a CPU array may hold per block: Java arrays end at 2^31 − 1 elements, less some padding. */
     static final long MAX_ARRAY_ELEMENTS = Integer.MAX_VALUE - 1024;
 
+    /** Positions a KV cache may hold beyond its capacity: the padding that vector loads of the keys may read. */
+    static final int PADDING_POSITIONS = 64;
+
     /** The share of the free heap that KV caches (running and kept) may take; the rest is for everything else. */
     static final double HEAP_SHARE_FOR_KV = 0.75;
 
@@ -69,7 +72,8 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
                     + MAX_ARRAY_ELEMENTS + "); lower the context length to at most " + MAX_ARRAY_ELEMENTS / widest);
         }
         long perPosition = bytesPerPosition(config);
-        long perSequence = perPosition * context; // < 2^31 · blocks · 8: no overflow after the check above
+        // < 2^31 · blocks · 8: no overflow after the check above
+        long perSequence = perPosition * (context + PADDING_POSITIONS);
         int requested = options.maxSequences();
         if (!kvOnHeap) { // device memory: the prefix cache is sized from the device's KV caches once they exist
             return new MemoryPlan(context, requested, options.prefixCacheBytes(), perSequence, 0);

@@ -109,13 +109,13 @@ class EngineLimitsTest {
         assertTrue(plan.prefixCacheBytes() <= kvBudget * MemoryPlan.AUTO_PREFIX_SHARE, "prefix " + plan.prefixCacheBytes());
         assertTrue(plan.prefixCacheBytes() + plan.maxRunning() * plan.bytesPerSequence() <= kvBudget,
                 "running and kept caches together stay inside the heap's KV budget");
-        assertEquals(64 * MIB, plan.bytesPerSequence());
+        assertEquals(16 * 1024 * (4096 + MemoryPlan.PADDING_POSITIONS), plan.bytesPerSequence());
         assertEquals(3, plan.maxRunning(), "8 sequences of 64 MiB do not fit next to the prefix cache: lowered");
         assertEquals(8, plan.loweredFrom());
         assertTrue(plan.loweredMessage().startsWith("max sequences lowered from 8 to 3"), plan.loweredMessage());
 
         MemoryPlan roomy = MemoryPlan.of(Path.of("m.gguf"), c, CPU, true, 1, new MemoryPlan.Heap(16L << 30, 0));
-        assertEquals(2 * 64 * MIB, roomy.prefixCacheBytes(), "with room: two full-context caches");
+        assertEquals(2 * roomy.bytesPerSequence(), roomy.prefixCacheBytes(), "with room: two full-context caches");
         assertEquals(8, roomy.maxRunning());
         assertEquals(0, roomy.loweredFrom());
     }
@@ -126,7 +126,7 @@ class EngineLimitsTest {
         MemoryPlan.Heap heap = new MemoryPlan.Heap(256 * MIB, 0);
         IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class,
                 () -> MemoryPlan.of(Path.of("m.gguf"), c, CPU.withContextLength(65536), true, 1, heap));
-        assertTrue(tooLong.getMessage().startsWith("context length 65536 needs 1024 MiB of Java heap"),
+        assertTrue(tooLong.getMessage().startsWith("context length 65536 needs 1025 MiB of Java heap"),
                 tooLong.getMessage());
         assertTrue(tooLong.getMessage().contains("-Xmx"), tooLong.getMessage());
         IllegalArgumentException prefix = assertThrows(IllegalArgumentException.class,
