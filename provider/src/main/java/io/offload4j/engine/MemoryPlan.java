@@ -79,7 +79,8 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
             return new MemoryPlan(context, requested, options.prefixCacheBytes(), perSequence, 0);
         }
         // The forward pass's attention scores (one row per thread, as long as the context) come first.
-        long budget = (long) (heap.free() * HEAP_SHARE_FOR_KV) - scratchBytesPerPosition(config, threads) * context;
+        long budget = Math.max(0,
+                (long) (heap.free() * HEAP_SHARE_FOR_KV) - scratchBytesPerPosition(config, threads) * context);
         if (perSequence > budget) {
             throw new IllegalArgumentException("context length " + context + " needs " + mib(perSequence)
                     + " MiB of Java heap for one sequence's KV cache, but the heap has room for " + mib(budget)
