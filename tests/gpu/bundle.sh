@@ -32,6 +32,8 @@ rm -rf "$tmpjre"
 
 # Jars: provider (main + tests), its runtime dependencies, the console launcher.
 cp provider/target/langchain4j-offload-*-SNAPSHOT.jar provider/target/langchain4j-offload-*-tests.jar "$out/lib/"
+# The reliability programs (ProviderSoak for the GPU soak: run.sh with SOAK=1).
+cp tests/target/offload4j-tests-*-SNAPSHOT.jar "$out/lib/"
 (cd provider && ../mvnw -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out/lib")
 # JCuda's natives jar carries NVRTC and the PTX compiler too (24 MB); we only load the driver API.
 natives=$(ls "$out"/lib/jcuda-natives-*.jar)

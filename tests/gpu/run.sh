@@ -10,7 +10,9 @@
 #        --budgets 1,0.5,0.25,0.1") into offload.md / offload.log; OFFLOAD_AB=1 then runs it again for each
 #        earlier build bundled with ALT (bundle.sh) and for this build once more (an A/B in one call);
 #        JAVA_OPTS adds JVM options (e.g. -Xlog:gc); PROFILE=1 runs Nsight Compute
-#        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv.
+#        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv;
+#        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
+#        small; SOAK_DEVICE, default cuda; SOAK_ARGS) into soak.log.
 #
 # Files written: gpu.txt (nvidia-smi), tests.log, tests-report.txt (every measured error),
 # bench.md (the table), bench.log, peer.log.
@@ -30,6 +32,17 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max
 cat "$OUT/gpu.txt"
 opts=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx24g
       -Doffload4j.shared="$here/shared" ${JAVA_OPTS:-})
+
+if [ "${SOAK:-0}" = 1 ]; then
+    # Issue 19's GPU soak: mixed load (prompt lengths, streaming, cancelled, batched) for SOAK_MINUTES, heap, RSS and
+    # device memory (cuMemGetInfo) sampled every 30 s; see tests/reliability/README.md.
+    t0=$(date +%s)
+    timeout $(( ${SOAK_MINUTES:-10} * 60 + 300 )) "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.reliability.ProviderSoak \
+        --device "${SOAK_DEVICE:-cuda}" --shape "${SOAK_SHAPE:-small}" --minutes "${SOAK_MINUTES:-10}" \
+        --sample-seconds 30 --rounds 1000000 --requests 64 --clients 16 --max-tokens 64 ${SOAK_ARGS:-} > "$OUT/soak.log" 2>&1
+    echo "soak: exit $? in $(( $(date +%s) - t0 )) s"
+    grep -E "^(loaded|sample|end|soak|FAILURE)" "$OUT/soak.log"
+fi
 
 if [ "${TESTS:-1}" = 1 ]; then
     rm -f "$OUT/tests-report.txt"

@@ -9,7 +9,9 @@ import io.offload4j.offload.OffloadOptions;
  * @param device           which device runs the model ({@link Device#AUTO}: the GPU when usable, else the CPU)
  * @param threads          CPU threads (0 = one per processor)
  * @param contextLength    the longest sequence (prompt + generated) served; 0 = the model's trained
- *                         context, capped at {@link #DEFAULT_MAX_CONTEXT} to keep the KV cache small
+ *                         context, capped at {@link #DEFAULT_MAX_CONTEXT} to keep the KV cache small. More than
+ *                         the trained context is refused unless {@code contextBeyondTraining} is set; either way
+ *                         the KV caches it needs are checked against the memory the process has before loading
  * @param chunkTokens      prompt tokens processed per forward call (prefill batch)
  * @param maxSequences     how many requests the scheduler advances together (their decode steps batched into
  *                         one forward call per token); further requests wait in a FIFO queue. Each running
@@ -17,20 +19,23 @@ import io.offload4j.offload.OffloadOptions;
  * @param prefixCacheBytes bytes of KV caches of finished sequences kept for prefix reuse (a new request that
  *                         starts with the same tokens continues from them instead of prefilling again);
  *                         0 switches prefix reuse off; {@link #AUTO_PREFIX_CACHE} (the default) keeps two
- *                         full-context KV caches, and at least {@link #MIN_AUTO_PREFIX_CACHE_BYTES}
+ *                         full-context KV caches, and for KV caches on the Java heap (the CPU backend) at most a
+ *                         quarter of what the heap has room for (see {@code Runtime.maxMemory()})
  * @param offload          GPU and pinned-host budgets, prefetch depth and placement policy for models larger than
  *                         the GPU (ignored by the CPU backend)
+ * @param contextBeyondTraining allows a {@code contextLength} above the context the model was trained for. Only for
+ *                         a model whose positions were stretched for it (RoPE scaling in its config or a fine-tune
+ *                         for longer contexts): otherwise its output degrades past the trained length.
  */
 public record EngineOptions(Device device, int threads, int contextLength, int chunkTokens, int maxSequences,
-                            long prefixCacheBytes, OffloadOptions offload) {
+                            long prefixCacheBytes, OffloadOptions offload, boolean contextBeyondTraining) {
 
     public static final int DEFAULT_MAX_CONTEXT = 4096;
     public static final int DEFAULT_MAX_SEQUENCES = 8;
-    /** {@code prefixCacheBytes}: room for two full-context KV caches, at least 512 MiB. */
+    /** {@code prefixCacheBytes}: room for two full-context KV caches, bounded by the heap for heap KV caches. */
     public static final long AUTO_PREFIX_CACHE = -1;
-    public static final long MIN_AUTO_PREFIX_CACHE_BYTES = 512L << 20;
     public static final EngineOptions DEFAULTS = new EngineOptions(Device.AUTO, 0, 0, 64, DEFAULT_MAX_SEQUENCES,
-            AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS);
+            AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS, false);
 
     public EngineOptions {
         if (device == null) {
@@ -57,10 +62,11 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
         }
     }
 
-    /** With the device written as users write it ({@code auto}, {@code cpu}, {@code cuda}, {@code cuda:N}). */
+    /** The options before {@code contextBeyondTraining}: the context stays within the trained one. */
     public EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
                          long prefixCacheBytes, OffloadOptions offload) {
-        this(Device.parse(device), threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
+        this(Device.parse(device), threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                false);
     }
 
     /** The options of earlier versions; scheduler and prefix cache get their defaults. */
@@ -75,35 +81,41 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
         this(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, OffloadOptions.DEFAULTS);
     }
 
+    /** With the device written as users write it ({@code auto}, {@code cpu}, {@code cuda}, {@code cuda:N}). */
     public EngineOptions withDevice(String d) {
         return withDevice(Device.parse(d));
     }
 
     public EngineOptions withDevice(Device d) {
-        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
+        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining);
     }
 
     public EngineOptions withThreads(int t) {
-        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
+        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining);
     }
 
     public EngineOptions withContextLength(int c) {
-        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes, offload);
+        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining);
     }
 
     public EngineOptions withChunkTokens(int c) {
-        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes, offload);
+        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes, offload, contextBeyondTraining);
     }
 
     public EngineOptions withMaxSequences(int n) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes, offload);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes, offload, contextBeyondTraining);
     }
 
     public EngineOptions withPrefixCacheBytes(long bytes) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes, offload);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes, offload, contextBeyondTraining);
     }
 
     public EngineOptions withOffload(OffloadOptions o) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, o);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, o, contextBeyondTraining);
+    }
+
+    public EngineOptions withContextBeyondTraining(boolean allowed) {
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                allowed);
     }
 }

@@ -7,6 +7,7 @@ import io.offload4j.offload.TieredForwardPass;
 import io.offload4j.offload.TieredPasses;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
+import io.offload4j.backend.Accelerator;
 import io.offload4j.gguf.GgufMetadata;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
@@ -15,6 +16,8 @@ import io.offload4j.tokenizer.Tokenizers;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.function.BiFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A loaded model ready to generate: the model file, its tokenizer, and its forward pass on a backend, driven by
@@ -28,6 +31,10 @@ import java.util.function.BiFunction;
  * starting with the same tokens, such as a conversation's next turn, skips the prefill of the shared prefix.
  */
 public final class InferenceEngine implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(InferenceEngine.class);
+    /** The least an {@code auto} prefix cache keeps in device memory (host heap caches are sized by {@link MemoryPlan}). */
+    static final long MIN_AUTO_DEVICE_PREFIX_CACHE_BYTES = 512L << 20;
 
     private final Model model;
     private final Tokenizer tokenizer;
@@ -44,29 +51,32 @@ public final class InferenceEngine implements AutoCloseable {
     private final GgufMetadata tokenizerMetadata;
 
     private InferenceEngine(Model model, GgufMetadata tokenizerMetadata, Tokenizer tokenizer, Backend backend,
-                            ForwardPass pass, TieredForwardPass tiered, int contextLength, EngineOptions options) {
+                            ForwardPass pass, TieredForwardPass tiered, MemoryPlan plan) {
         this.model = model;
         this.tokenizerMetadata = tokenizerMetadata;
         this.tokenizer = tokenizer;
         this.backend = backend;
         this.pass = pass;
         this.tiered = tiered;
-        this.contextLength = contextLength;
-        this.scheduler = new Scheduler(pass, tokenizer, contextLength, options.maxSequences(),
-                prefixCacheBytes(options, pass, contextLength), model.config().name(), this::closeResourcesIfClosed);
+        this.contextLength = plan.contextLength();
+        this.scheduler = new Scheduler(pass, tokenizer, contextLength, plan.maxRunning(),
+                prefixCacheBytes(plan, pass), model.config().name(), this::closeResourcesIfClosed);
         scheduler.start();
     }
 
-    /** The prefix cache's budget: as set, or for {@link EngineOptions#AUTO_PREFIX_CACHE} two full-context caches. */
-    private static long prefixCacheBytes(EngineOptions options, ForwardPass pass, int contextLength) {
-        if (options.prefixCacheBytes() != EngineOptions.AUTO_PREFIX_CACHE) {
-            return options.prefixCacheBytes();
+    /**
+     * The prefix cache's budget: as planned, or for {@link EngineOptions#AUTO_PREFIX_CACHE} with KV caches in device
+     * memory, two full-context caches (at least {@link #MIN_AUTO_DEVICE_PREFIX_CACHE_BYTES}).
+     */
+    private static long prefixCacheBytes(MemoryPlan plan, ForwardPass pass) {
+        if (plan.prefixCacheBytes() != EngineOptions.AUTO_PREFIX_CACHE) {
+            return plan.prefixCacheBytes();
         }
         long perPosition;
         try (KvCache probe = pass.newKvCache(1)) {
             perPosition = probe.byteSize();
         }
-        return Math.max(EngineOptions.MIN_AUTO_PREFIX_CACHE_BYTES, 2 * perPosition * contextLength);
+        return Math.max(MIN_AUTO_DEVICE_PREFIX_CACHE_BYTES, 2 * perPosition * plan.contextLength());
     }
 
     /**
@@ -87,21 +97,31 @@ public final class InferenceEngine implements AutoCloseable {
         Backend backend = null;
         try {
             GgufMetadata tokenizerMetadata = ModelFiles.tokenizerMetadata(model);
-            Tokenizer tokenizer = Tokenizers.fromGguf(tokenizerMetadata);
+            Tokenizer tokenizer;
+            try {
+                tokenizer = Tokenizers.fromGguf(tokenizerMetadata);
+            } catch (io.offload4j.tokenizer.TokenizerException e) { // name the file the tokenizer came from
+                throw new io.offload4j.gguf.ModelFormatException(modelPath, e.getMessage(), e);
+            }
             ModelConfig c = model.config();
             if (tokenizer.vocabularySize() != c.vocabularySize()) {
                 throw new io.offload4j.gguf.ModelFormatException(modelPath, "the tokenizer has "
                         + tokenizer.vocabularySize() + " tokens but the model's embedding has " + c.vocabularySize()
                         + " rows");
             }
-            int context = options.contextLength() > 0 ? options.contextLength()
-                    : Math.min(c.contextLength(), EngineOptions.DEFAULT_MAX_CONTEXT);
             backend = Backends.create(options.device(), options.threads());
+            MemoryPlan plan = MemoryPlan.of(modelPath, c, options, keepsKvCachesOnHeap(backend),
+                    options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors(),
+                    MemoryPlan.Heap.now());
+            if (plan.loweredFrom() > 0) {
+                LOG.warn("offload4j: {}", plan.loweredMessage());
+            }
+            int context = plan.contextLength();
             ForwardPass prepared = TieredPasses.prepare(backend, model, context,
                     Math.min(options.chunkTokens(), context), options.offload());
             ForwardPass pass = passDecorator.apply(prepared, tokenizer);
             return new InferenceEngine(model, tokenizerMetadata, tokenizer, backend, pass,
-                    prepared instanceof TieredForwardPass t ? t : null, context, options);
+                    prepared instanceof TieredForwardPass t ? t : null, plan);
         } catch (RuntimeException e) {
             if (backend != null) {
                 backend.close();
@@ -109,6 +129,14 @@ public final class InferenceEngine implements AutoCloseable {
             model.close();
             throw e;
         }
+    }
+
+    /**
+     * Whether the backend keeps KV caches on the Java heap, where they count against {@code -Xmx}: the CPU backend
+     * does; a GPU keeps them in device memory (and a CPU copy only of the blocks the CPU computes).
+     */
+    private static boolean keepsKvCachesOnHeap(Backend backend) {
+        return !(backend instanceof Accelerator);
     }
 
     public ModelConfig config() {
@@ -183,9 +211,9 @@ public final class InferenceEngine implements AutoCloseable {
                     + " the context of " + contextLength + " tokens; shorten the prompt or raise the context length");
         }
         int maxTokens = request.maxTokens();
-        if (maxTokens > 0 && promptLength + maxTokens > contextLength) {
+        if (maxTokens > 0 && (long) promptLength + maxTokens > contextLength) { // long: MAX_VALUE must not wrap
             throw new ContextLengthExceededException("the prompt has " + promptLength + " tokens and max tokens is "
-                    + maxTokens + ": together " + (promptLength + maxTokens) + ", more than the context length "
+                    + maxTokens + ": together " + ((long) promptLength + maxTokens) + ", more than the context length "
                     + contextLength + "; shorten the prompt, lower max tokens or raise the context length");
         }
         synchronized (closeLock) {

@@ -40,6 +40,7 @@ final class Scheduler implements Runnable {
     private final int maxSequences;
     private final PrefixCache prefixCache;
     private final Runnable onExit;
+    private final String modelName;
     private final LinkedBlockingQueue<Sequence> queue = new LinkedBlockingQueue<>();
     private final ArrayList<Sequence> running = new ArrayList<>();
     private final Sequence wakeUp;
@@ -69,6 +70,7 @@ final class Scheduler implements Runnable {
         this.maxSequences = maxSequences;
         this.prefixCache = new PrefixCache(prefixCacheBytes);
         this.onExit = onExit;
+        this.modelName = name;
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);
         this.thread = Thread.ofPlatform().name("offload4j-engine-" + name).daemon(true).unstarted(this);
         this.batch = new Sequence[maxSequences];
@@ -120,24 +122,13 @@ final class Scheduler implements Runnable {
     public void run() {
         try {
             while (!closing) {
-                if (running.isEmpty()) {
-                    Sequence s = queue.take();
-                    if (s != wakeUp) {
-                        admit(s);
-                    }
+                try {
+                    round();
+                } catch (RuntimeException | Error e) {
+                    // Outside the guarded forward and listener calls (e.g. the heap ran out while finishing a
+                    // sequence): the sequences of this round fail, the engine keeps serving the next requests.
+                    failRunning(e);
                 }
-                while (running.size() < maxSequences && !closing) {
-                    Sequence s = queue.poll();
-                    if (s == null) {
-                        break;
-                    }
-                    if (s != wakeUp) {
-                        admit(s);
-                    }
-                }
-                dropCancelled();
-                decodeStep();
-                prefillSteps();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -157,6 +148,40 @@ final class Scheduler implements Runnable {
             }
             prefixCache.clear();
             onExit.run();
+        }
+    }
+
+    /** Admits what the queue holds (waiting when nothing runs), then advances every running sequence one step. */
+    private void round() throws InterruptedException {
+        if (running.isEmpty()) {
+            Sequence s = queue.take();
+            if (s != wakeUp) {
+                admit(s);
+            }
+        }
+        while (running.size() < maxSequences && !closing) {
+            Sequence s = queue.poll();
+            if (s == null) {
+                break;
+            }
+            if (s != wakeUp) {
+                admit(s);
+            }
+        }
+        dropCancelled();
+        decodeStep();
+        prefillSteps();
+    }
+
+    /** Fails every running sequence with {@code error} (each only once: a sequence is removed before it fails). */
+    private void failRunning(Throwable error) {
+        clearBatch(maxSequences);
+        while (!running.isEmpty()) {
+            Sequence s = running.removeLast();
+            runningCount.decrementAndGet();
+            if (!s.generation.isDone()) {
+                fail(s, error);
+            }
         }
     }
 
@@ -291,10 +316,16 @@ final class Scheduler implements Runnable {
     private void retire(int index, Throwable error) {
         Sequence s = running.remove(index); // counted out before its caller can observe the end
         runningCount.decrementAndGet();
-        if (error != null) {
-            fail(s, error);
-        } else {
-            complete(s);
+        try {
+            if (error != null) {
+                fail(s, error);
+            } else {
+                complete(s);
+            }
+        } catch (RuntimeException | Error e) { // e.g. the heap ran out while finishing it: it fails, nothing else
+            if (!s.generation.isDone()) {
+                fail(s, e);
+            }
         }
     }
 
@@ -308,8 +339,8 @@ final class Scheduler implements Runnable {
             int capacity = prefixCache.enabled() ? contextLength : s.limit();
             PrefixCache.Reuse reuse = prefixCache.take(s.prompt(), capacity);
             KvCache cache = reuse != null ? reuse.cache() : pass.newKvCache(capacity);
+            runningKvBytes.addAndGet(cache.byteSize()); // before start: a failing start releases (and subtracts) it
             s.start(cache, reuse != null ? reuse.length() : 0, tokenizer);
-            runningKvBytes.addAndGet(cache.byteSize());
         } catch (RuntimeException | OutOfMemoryError e) {
             fail(s, e);
             return;
@@ -348,7 +379,8 @@ final class Scheduler implements Runnable {
         s.generation.complete(result);
     }
 
-    private void fail(Sequence s, Throwable error) {
+    private void fail(Sequence s, Throwable cause) {
+        Throwable error = EngineFailures.describe(cause, modelName);
         KvCache cache = s.releaseCache();
         if (cache != null) {
             runningKvBytes.addAndGet(-cache.byteSize());

@@ -57,7 +57,9 @@ final class Sequence {
         this.request = request;
         this.listener = listener == null ? GenerationListener.NONE : listener;
         this.prompt = request.promptTokensUnsafe();
-        this.limit = request.maxTokens() > 0 ? prompt.length + request.maxTokens() : contextLength;
+        // In long, then capped at the context: maxTokens may be Integer.MAX_VALUE ("as many as fit").
+        this.limit = request.maxTokens() > 0
+                ? (int) Math.min((long) prompt.length + request.maxTokens(), contextLength) : contextLength;
         this.maxTokens = limit - prompt.length;
     }
 
@@ -161,6 +163,12 @@ final class Sequence {
             grammar.mask(logits, limit - length); // the tokens left: the grammar closes its value within them
         }
         int token = sampler.sample(logits, history, length);
+        if (Float.isNaN(logits[token])) { // one compare per token; NaN weights would otherwise give silent <unk>s
+            throw new IllegalStateException("the model computed NaN logits at position " + length + " of this"
+                    + " request: its weights hold NaN or infinite values (a corrupt or badly converted model file)"
+                    + " or the computation overflowed; check the file against its published checksum or convert it"
+                    + " again");
+        }
         if (grammar != null) {
             grammar.accept(token);
         }

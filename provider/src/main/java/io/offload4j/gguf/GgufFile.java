@@ -86,6 +86,10 @@ public final class GgufFile implements AutoCloseable {
         if (Files.isDirectory(path)) {
             throw new ModelFormatException(path, "is a directory; expected a .gguf file");
         }
+        if (!Files.isRegularFile(path)) { // a FIFO or a device: opening it would wait for a writer forever
+            throw new ModelFormatException(path, "is not a regular file (a pipe, socket or device); expected a .gguf"
+                    + " file on disk: pass the model file itself");
+        }
         Arena arena = Arena.ofShared();
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = channel.size();

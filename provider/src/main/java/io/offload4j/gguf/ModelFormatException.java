@@ -21,6 +21,17 @@ public class ModelFormatException extends RuntimeException {
         this.file = file;
     }
 
+    /**
+     * What a JSON parser found wrong and where: {@code "<problem> at line L, column C"}, or only the problem when the
+     * parser gives no position (Jackson's limits, such as nesting deeper than it allows, come without one).
+     */
+    public static String jsonProblem(com.fasterxml.jackson.core.JsonProcessingException e) {
+        com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+        String problem = e.getOriginalMessage();
+        return at == null || at.getLineNr() < 0 ? problem
+                : problem + " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+    }
+
     /** The file the problem was found in. */
     public Path file() {
         return file;

@@ -167,6 +167,9 @@ final class BlobDownloader {
             out.position(have);
             for (List<ByteBuffer> chunk; (chunk = body.next()) != null; ) {
                 for (ByteBuffer buf : chunk) {
+                    if (total >= 0 && have + buf.remaining() > total) {
+                        throw oversized(file, location, total, part, out);
+                    }
                     checksum.update(buf.duplicate());
                     while (buf.hasRemaining()) {
                         have += out.write(buf);
@@ -178,5 +181,19 @@ final class BlobDownloader {
         if (total >= 0 && have != total) {
             throw new IOException("the connection ended after " + have + " of " + total + " bytes");
         }
+    }
+
+    /**
+     * A server that sends more than the file's announced size is not sending the file (a broken proxy, a wrong
+     * redirect): nothing past the size is written, the partial file is deleted, and retrying would only repeat it.
+     */
+    private static ModelResolutionException oversized(String file, URI location, long total, Path part,
+                                                      FileChannel out) throws IOException {
+        out.close();
+        Files.deleteIfExists(part);
+        return new ModelResolutionException("downloading " + file + " from " + location.getHost() + " stopped: the"
+                + " server sent more than the " + total + " bytes announced for it, so it is not sending this file;"
+                + " nothing was kept. Check HF_ENDPOINT and any proxy in between, or download the file yourself and"
+                + " pass its local path (e.g. --model /path/to/model.gguf)");
     }
 }

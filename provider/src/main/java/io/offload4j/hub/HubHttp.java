@@ -87,6 +87,7 @@ final class HubHttp {
      * @throws IOException              when the hub cannot be reached
      */
     FileMetadata head(RepoId repo, String revision, String path) throws IOException, InterruptedException {
+        HubCache.checkRepoPath(repo, path); // refused before any request: a path with '..' must not reach the hub
         URI uri = resolveUrl(repo, revision, path);
         HttpResponse<Void> r = retry.call(() -> sendSameHost(uri, "HEAD", HttpResponse.BodyHandlers.discarding()),
                 HttpResponse::statusCode);
@@ -151,6 +152,11 @@ final class HubHttp {
                 }
             }
             page = nextPage(p);
+            if (page != null && !onHub(page)) {
+                throw new ModelResolutionException(p.uri() + " links the next page of the file list to " + page.getHost()
+                        + ", another host than the hub's (" + endpoint.getHost() + "); not followed. " + endpoint
+                        + " does not behave like a Hugging Face hub; check HF_ENDPOINT");
+            }
         }
         return new Listing(commit, List.copyOf(files));
     }

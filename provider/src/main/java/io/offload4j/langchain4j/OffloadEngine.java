@@ -253,6 +253,15 @@ public final class OffloadEngine implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Allows a {@link #contextLength} above the context the model was trained for (refused otherwise): only for
+         * a model whose positions were stretched for longer contexts (RoPE scaling); default false.
+         */
+        public Builder contextBeyondTraining(boolean allowed) {
+            options = options.withContextBeyondTraining(allowed);
+            return this;
+        }
+
         /** Requests served at once, decoded together in one batched step per token (default 8); more wait in a queue. */
         public Builder maxConcurrentRequests(int n) {
             options = options.withMaxSequences(n);
@@ -261,7 +270,7 @@ public final class OffloadEngine implements AutoCloseable {
 
         /**
          * Bytes of finished conversations' KV caches kept for prefix reuse; 0 = off; default: room for two
-         * full-context KV caches, at least 512 MiB.
+         * full-context KV caches (on the CPU at most a quarter of what the Java heap has room for).
          */
         public Builder prefixCacheBytes(long bytes) {
             options = options.withPrefixCacheBytes(bytes);

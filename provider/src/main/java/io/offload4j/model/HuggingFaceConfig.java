@@ -44,8 +44,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
         try {
             root = new ObjectMapper().readTree(Files.readString(file));
         } catch (JsonProcessingException e) {
-            throw new ModelFormatException(file, "is not valid JSON (" + e.getOriginalMessage() + " at line "
-                    + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")", e);
+            throw new ModelFormatException(file, "is not valid JSON (" + ModelFormatException.jsonProblem(e) + ")", e);
         } catch (IOException e) {
             throw new ModelFormatException(file, "cannot be read: " + e.getMessage(), e);
         }

@@ -76,7 +76,8 @@ public final class Model implements AutoCloseable {
         int vocab = config.vocabularySize();
         int dim = config.embeddingLength();
         Weight tokenEmbedding = t.matrix("token_embd.weight", vocab, dim);
-        List<BlockWeights> blocks = new ArrayList<>(config.blockCount());
+        // No capacity taken from the file: a block count of 2^31-1 must fail on its missing tensors, not on memory.
+        List<BlockWeights> blocks = new ArrayList<>();
         for (int i = 0; i < config.blockCount(); i++) {
             blocks.add(block(t, config, i));
         }

@@ -103,8 +103,7 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
         try {
             root = JSON.readTree(index.toFile());
         } catch (JsonProcessingException e) {
-            throw new ModelFormatException(index, "is not valid JSON (" + e.getOriginalMessage() + " at line "
-                    + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr()
+            throw new ModelFormatException(index, "is not valid JSON (" + ModelFormatException.jsonProblem(e)
                     + "); download the model's index file again", e);
         } catch (IOException e) {
             throw new ModelFormatException(index, "cannot be read: " + e.getMessage(), e);

@@ -80,6 +80,10 @@ public final class SafetensorsFile implements AutoCloseable {
         if (Files.isDirectory(path)) {
             throw new ModelFormatException(path, "is a directory; expected a .safetensors file");
         }
+        if (!Files.isRegularFile(path)) { // a FIFO or a device: opening it would wait for a writer forever
+            throw new ModelFormatException(path, "is not a regular file (a pipe, socket or device); expected a .safetensors"
+                    + " file on disk: pass the model file itself");
+        }
         Arena arena = Arena.ofShared();
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = channel.size();

@@ -398,8 +398,7 @@ public final class HuggingFaceTokenizerFiles {
             }
             return n;
         } catch (JsonProcessingException e) {
-            throw new ModelFormatException(file, "is not valid JSON (" + e.getOriginalMessage() + " at line "
-                    + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")", e);
+            throw new ModelFormatException(file, "is not valid JSON (" + ModelFormatException.jsonProblem(e) + ")", e);
         } catch (IOException e) {
             throw new ModelFormatException(file, "cannot be read: " + e.getMessage(), e);
         }

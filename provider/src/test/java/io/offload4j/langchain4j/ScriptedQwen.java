@@ -26,7 +26,8 @@ final class ScriptedQwen {
         if (!Files.exists(model)) {
             ScriptedEngines.withChatTemplate(Stories.path(), model, Templates.source("Qwen-Qwen2.5-7B-Instruct.jinja"));
         }
-        EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withContextLength(2048);
+        EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withContextLength(2048)
+                .withContextBeyondTraining(true); // stories260K was trained on 128 positions
         return OffloadEngine.of(ScriptedEngines.load(model, options, text -> {
             if (!text.endsWith(GENERATION_PROMPT)) {
                 return null; // not where the assistant speaks

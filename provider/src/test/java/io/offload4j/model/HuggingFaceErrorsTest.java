@@ -191,6 +191,49 @@ class HuggingFaceErrorsTest {
         }
     }
 
+    // ---- hostile input (issue 19) ----
+
+    /** An object nested deeper than any parser should follow: {@code {"a":{"a":...}}}. */
+    private static String deeplyNested(int depth) {
+        return "{\"a\":".repeat(depth) + "1" + "}".repeat(depth);
+    }
+
+    @Test
+    void deeplyNestedConfigIsRefusedInOneLine() throws IOException {
+        Files.writeString(dir.resolve("config.json"), deeplyNested(100_000));
+        fails("config.json: is not valid JSON (");
+    }
+
+    @Test
+    void deeplyNestedTokenizerIsRefusedInOneLine() throws IOException {
+        Files.writeString(dir.resolve("tokenizer.json"), deeplyNested(100_000));
+        ModelFormatException x = assertThrows(ModelFormatException.class,
+                () -> io.offload4j.tokenizer.HuggingFaceTokenizerFiles.load(dir, spec.vocab()));
+        assertTrue(x.getMessage().contains("tokenizer.json: is not valid JSON ("), x.getMessage());
+    }
+
+    @Test
+    void deeplyNestedIndexIsRefusedInOneLine() throws IOException {
+        Path sharded = TwinModels.writeHuggingFace(spec.shards(2), tmp.resolve("sharded"));
+        Files.writeString(sharded.resolve("model.safetensors.index.json"), deeplyNested(100_000));
+        fails(sharded, "model.safetensors.index.json: is not valid JSON (");
+    }
+
+    @Test
+    void aFifoAsTheModelIsRefusedInsteadOfWaitingForAWriter() throws Exception {
+        for (String name : new String[] {"model.gguf", "model.safetensors"}) {
+            Path fifo = tmp.resolve(name);
+            Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+            org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo is not available here");
+            Executable open = name.endsWith(".gguf") ? () -> io.offload4j.gguf.GgufFile.open(fifo).close()
+                    : () -> SafetensorsFile.open(fifo).close();
+            ModelFormatException x = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                    java.time.Duration.ofSeconds(10), () -> assertThrows(ModelFormatException.class, open));
+            assertTrue(x.getMessage().contains(name + ": is not a regular file (a pipe, socket or device)"),
+                    x.getMessage());
+        }
+    }
+
     // ---- shards ----
 
     @Test

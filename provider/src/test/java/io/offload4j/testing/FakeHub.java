@@ -70,6 +70,11 @@ public final class FakeHub implements AutoCloseable {
     public final AtomicInteger serverError = new AtomicInteger();
     public final AtomicInteger stallMidBody = new AtomicInteger();
     public final AtomicInteger expireLink = new AtomicInteger();
+    /** The body runs on past the file's size ({@code oversizeBytes} more, without a Content-Length). */
+    public final AtomicInteger oversizeBody = new AtomicInteger();
+    public volatile int oversizeBytes = 1 << 20;
+    /** When set, the tree API's {@code Link: rel="next"} points to this base URL instead of the hub. */
+    public volatile URI foreignNextPage;
     /** Files per page of the tree API (pages are linked with {@code Link: <...>; rel="next"}). */
     public volatile int treePageSize = 3;
     /** Off: the tree API answers 404, as on a hub that only has {@code siblings}. */
@@ -231,7 +236,8 @@ public final class FakeHub implements AutoCloseable {
             }
         }
         if (to < all.size()) {
-            ex.getResponseHeaders().set("Link", "<" + endpoint() + ex.getRequestURI().getRawPath()
+            ex.getResponseHeaders().set("Link", "<" + (foreignNextPage != null ? foreignNextPage : endpoint())
+                    + ex.getRequestURI().getRawPath()
                     + "?recursive=true&expand=false&cursor=" + to + ">; rel=\"next\"");
         }
         byte[] body = json.append(']').toString().getBytes(StandardCharsets.UTF_8);
@@ -339,6 +345,12 @@ public final class FakeHub implements AutoCloseable {
         byte[] body = java.util.Arrays.copyOfRange(content, from, content.length);
         if (faults && take(corruptBody)) {
             body[body.length / 2] ^= 0x5A;
+        }
+        if (faults && take(oversizeBody)) {
+            ex.sendResponseHeaders(partial ? 206 : 200, 0); // chunked: the client learns the length only at the end
+            ex.getResponseBody().write(body);
+            ex.getResponseBody().write(new byte[oversizeBytes]);
+            return;
         }
         ex.sendResponseHeaders(partial ? 206 : 200, length);
         OutputStream out = ex.getResponseBody();

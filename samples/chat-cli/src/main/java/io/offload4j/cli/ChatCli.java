@@ -11,6 +11,7 @@ import io.offload4j.hub.ModelResolver;
 import io.offload4j.chat.TemplateException;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -31,9 +32,12 @@ public final class ChatCli {
     private final PrintStream out;
     private final PrintStream err;
     private final Supplier<ModelResolver.Builder> resolvers;
+    private final InputStream in;
 
-    ChatCli(CliOptions options, PrintStream out, PrintStream err, Supplier<ModelResolver.Builder> resolvers) {
+    ChatCli(CliOptions options, InputStream in, PrintStream out, PrintStream err,
+            Supplier<ModelResolver.Builder> resolvers) {
         this.options = options;
+        this.in = in;
         this.out = out;
         this.err = err;
         this.resolvers = resolvers;
@@ -43,6 +47,7 @@ public final class ChatCli {
         if (VectorModuleRelauncher.relaunchIfNeeded(args)) {
             return; // unreachable: the relauncher exits with the child's status
         }
+        VectorModuleRelauncher.exitWithParentIfRelaunched();
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
         PrintStream err = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.err), true, StandardCharsets.UTF_8);
         System.exit(run(args, out, err));
@@ -55,6 +60,12 @@ public final class ChatCli {
 
     /** As {@link #run(String[], PrintStream, PrintStream)}, with Hugging Face settings from {@code resolvers} (tests). */
     static int run(String[] args, PrintStream out, PrintStream err, Supplier<ModelResolver.Builder> resolvers) {
+        return run(args, System.in, out, err, resolvers);
+    }
+
+    /** As {@link #run(String[], PrintStream, PrintStream)}, reading the interactive chat from {@code in} (tests). */
+    static int run(String[] args, InputStream in, PrintStream out, PrintStream err,
+                   Supplier<ModelResolver.Builder> resolvers) {
         CliOptions options;
         try {
             options = CliOptions.parse(args);
@@ -68,7 +79,7 @@ public final class ChatCli {
             return 0;
         }
         try {
-            return new ChatCli(options, out, err, resolvers).execute();
+            return new ChatCli(options, in, out, err, resolvers).execute();
         } catch (ModelResolutionException | ModelFormatException | TemplateException | IllegalArgumentException
                  | IllegalStateException e) {
             err.println("offload4j-chat: " + e.getMessage());
@@ -78,7 +89,7 @@ public final class ChatCli {
 
     private int execute() {
         EngineOptions engineOptions = EngineOptions.DEFAULTS.withDevice(options.device()).withThreads(options.threads())
-                .withContextLength(options.contextLength());
+                .withContextLength(options.contextLength()).withContextBeyondTraining(options.contextBeyondTraining());
         try (InferenceEngine engine = InferenceEngine.load(resolveModel(), engineOptions)) {
             if (!options.json()) {
                 err.println("offload4j: " + engine.config().name() + " (" + engine.config().architecture().ggufName() + ", "
@@ -124,9 +135,14 @@ public final class ChatCli {
     }
 
     private GenerationResult generate(InferenceEngine engine, int[] tokens, Prompts prompts, String echo) {
+        return generate(engine, tokens, prompts, echo, options.maxTokens());
+    }
+
+    private GenerationResult generate(InferenceEngine engine, int[] tokens, Prompts prompts, String echo,
+                                      int maxTokens) {
         List<String> stops = new ArrayList<>(options.stops());
         stops.addAll(prompts.stopStrings(options.raw()));
-        GenerationRequest request = new GenerationRequest(tokens, options.maxTokens(), options.sampling(), stops,
+        GenerationRequest request = new GenerationRequest(tokens, maxTokens, options.sampling(), stops,
                 prompts.stopTokens(options.raw()));
         GenerationListener listener = options.json() ? GenerationListener.NONE : new GenerationListener() {
             @Override
@@ -143,17 +159,22 @@ public final class ChatCli {
         return engine.generate(request, listener);
     }
 
+    /**
+     * Reads messages until an empty line or the end of input. The conversation (or, with {@code --raw}, the text)
+     * grows with every exchange; once it would leave less than the reply's room in the context, its oldest
+     * exchanges are dropped, as a chat window scrolls, instead of the request being refused.
+     */
     private int interactive(InferenceEngine engine, Prompts prompts) {
         err.println("Interactive chat: type a message and press Enter; an empty line or Ctrl-D ends.");
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        List<Prompts.Turn> turns = new ArrayList<>();
-        StringBuilder rawText = new StringBuilder();
+        BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+        List<Prompts.Turn> turns = new ArrayList<>(); // raw mode: the text pieces, each a "user" or "assistant" turn
+        int replyRoom = replyRoom(engine.contextLength());
         while (true) {
             err.print("> ");
             err.flush();
             String line;
             try {
-                line = in.readLine();
+                line = reader.readLine();
             } catch (IOException e) {
                 err.println("offload4j-chat: cannot read input: " + e.getMessage());
                 return 1;
@@ -161,23 +182,51 @@ public final class ChatCli {
             if (line == null || line.isBlank()) {
                 return 0;
             }
-            int[] tokens;
-            if (options.raw()) {
-                rawText.append(line);
-                tokens = prompts.raw(rawText.toString());
-            } else {
-                turns.add(new Prompts.Turn("user", line));
-                tokens = prompts.chat(options.system(), turns);
+            turns.add(new Prompts.Turn("user", line));
+            int[] tokens = prompt(prompts, turns);
+            int dropped = 0;
+            while (tokens.length + replyRoom > engine.contextLength() && turns.size() > 1) {
+                turns.removeFirst(); // the oldest message, then its reply: the window keeps whole exchanges
+                if (!turns.isEmpty() && turns.getFirst().role().equals("assistant")) {
+                    turns.removeFirst();
+                }
+                dropped++;
+                tokens = prompt(prompts, turns);
             }
-            GenerationResult r = generate(engine, tokens, prompts, "");
+            if (dropped > 0) {
+                err.println("[dropped the " + dropped + " oldest exchange" + (dropped == 1 ? "" : "s") + " to fit the"
+                        + " context of " + engine.contextLength() + " tokens]");
+            }
+            if (tokens.length >= engine.contextLength()) {
+                turns.removeLast();
+                err.println("offload4j-chat: this message alone has " + tokens.length + " tokens, more than the"
+                        + " context of " + engine.contextLength() + "; shorten it or start with a larger --context");
+                continue;
+            }
+            int maxTokens = Math.min(options.maxTokens() > 0 ? options.maxTokens() : Integer.MAX_VALUE,
+                    engine.contextLength() - tokens.length);
+            GenerationResult r = generate(engine, tokens, prompts, "", maxTokens);
             out.println();
             printStats(r);
-            if (options.raw()) {
-                rawText.append(r.text());
-            } else {
-                turns.add(new Prompts.Turn("assistant", r.text()));
-            }
+            turns.add(new Prompts.Turn("assistant", r.text()));
         }
+    }
+
+    /** Tokens kept free for the reply: --max-tokens, but never more than half the context. */
+    private int replyRoom(int context) {
+        int wanted = options.maxTokens() > 0 ? options.maxTokens() : context / 4;
+        return Math.max(1, Math.min(wanted, context / 2));
+    }
+
+    private int[] prompt(Prompts prompts, List<Prompts.Turn> turns) {
+        if (!options.raw()) {
+            return prompts.chat(options.system(), turns);
+        }
+        StringBuilder text = new StringBuilder();
+        for (Prompts.Turn t : turns) {
+            text.append(t.content());
+        }
+        return prompts.raw(text.toString());
     }
 
     private void printStats(GenerationResult r) {

@@ -7,7 +7,7 @@ import java.util.List;
 
 /** The command line, parsed and checked. Bad input is a {@link UsageException} with a message for the user. */
 record CliOptions(String model, Path cacheDir, String prompt, String system, boolean raw, int maxTokens, SamplingParams sampling,
-                  String device, int threads, int contextLength, boolean json, List<String> stops, boolean help) {
+                  String device, int threads, int contextLength, boolean contextBeyondTraining, boolean json, List<String> stops, boolean help) {
 
     /** A small instruct model (Qwen2.5 0.5B Instruct, Q8_0, 0.5 GB), downloaded once when no --model is given. */
     static final String DEFAULT_MODEL = "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q8_0.gguf";
@@ -40,6 +40,8 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
               --device D            auto | cpu | cuda (default auto)
               --threads N           CPU threads (default: one per core)
               --context N           context length (default: the model's, at most 4096)
+              --context-beyond-training  allow --context above the model's trained context (only
+                                    for a model stretched for it with RoPE scaling)
               --json                print one JSON object (text, token ids, finish reason, usage, timings)
               --help                this text
             """;
@@ -56,6 +58,7 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
         String device = "auto";
         int threads = 0;
         int context = 0;
+        boolean contextBeyondTraining = false;
         List<String> stops = new ArrayList<>();
         SamplingParams s = SamplingParams.DEFAULTS;
         for (int i = 0; i < args.length; i++) {
@@ -79,13 +82,15 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
                 case "--device" -> device = value(args, ++i, a);
                 case "--threads" -> threads = intValue(args, ++i, a, 0);
                 case "--context" -> context = intValue(args, ++i, a, 0);
+                case "--context-beyond-training" -> contextBeyondTraining = true;
                 default -> throw new UsageException("unknown option '" + a + "'");
             }
         }
         if (model == null) {
             model = DEFAULT_MODEL;
         }
-        return new CliOptions(model, cacheDir, prompt, system, raw, maxTokens, s, device, threads, context, json, List.copyOf(stops), help);
+        return new CliOptions(model, cacheDir, prompt, system, raw, maxTokens, s, device, threads, context,
+                contextBeyondTraining, json, List.copyOf(stops), help);
     }
 
     /** Applies a sampling setting, turning its validation error into a usage error naming the option. */

@@ -43,6 +43,22 @@ class ChatCliTest {
     }
 
     @Test
+    void interactiveChatDropsTheOldestExchangesInsteadOfExitingWhenTheContextIsFull() {
+        Path model = SharedData.require("models/stories260K.gguf"); // trained (and run) with 128 positions
+        String lines = "Tom went to the park and saw a big dog.\n".repeat(8) + "\n";
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = ChatCli.run(new String[] {"--model", model.toString(), "--temperature", "0", "--max-tokens", "30"},
+                new java.io.ByteArrayInputStream(lines.getBytes(StandardCharsets.UTF_8)),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                io.offload4j.hub.ModelResolver::builder);
+        String diagnostics = err.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, diagnostics);
+        assertTrue(diagnostics.contains("oldest exchange"), diagnostics);
+        assertEquals(8, diagnostics.split("prompt tokens", -1).length - 1, "every message got an answer: " + diagnostics);
+    }
+
+    @Test
     void chatModeUsesTheModelsChatFormat() {
         // stories260K has no chat template and no chat tokens: the plain fallback format renders the
         // user's text as is, so chat mode continues it exactly as a raw completion does.

@@ -23,6 +23,7 @@ final class EngineOptionsMapper {
                 .withDevice(p.getDevice())
                 .withThreads(p.getThreads())
                 .withContextLength(p.getContextLength())
+                .withContextBeyondTraining(p.isContextBeyondTraining())
                 .withMaxSequences(p.getMaxSequences())
                 .withPrefixCacheBytes(p.getPrefixCache().bytes())
                 .withOffload(offload);

@@ -45,6 +45,12 @@ public class OffloadProperties implements Validator {
     private int contextLength = 0;
 
     /**
+     * Allows a context-length above the context the model was trained for (refused otherwise): only for a model
+     * whose positions were stretched for longer contexts (RoPE scaling), else its output degrades past that length.
+     */
+    private boolean contextBeyondTraining = false;
+
+    /**
      * Requests served at once (decoded together, one batched step per token); further requests wait in a queue. Each running
      * request holds a KV cache.
      */
@@ -53,7 +59,7 @@ public class OffloadProperties implements Validator {
     /**
      * Memory for KV caches of finished conversations, kept so that a request starting with the same tokens (a
      * conversation's next turn) skips their prefill: a size such as 1GB, 0 to switch reuse off, or 'auto' (room
-     * for two full-context KV caches, at least 512MB).
+     * for two full-context KV caches; on the CPU at most a quarter of what the Java heap (-Xmx) has room for).
      */
     private MemoryBudget prefixCache = MemoryBudget.AUTO;
 
@@ -115,6 +121,14 @@ public class OffloadProperties implements Validator {
 
     public void setContextLength(int contextLength) {
         this.contextLength = contextLength;
+    }
+
+    public boolean isContextBeyondTraining() {
+        return contextBeyondTraining;
+    }
+
+    public void setContextBeyondTraining(boolean contextBeyondTraining) {
+        this.contextBeyondTraining = contextBeyondTraining;
     }
 
     public int getMaxSequences() {

@@ -24,6 +24,7 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.device", "auto");
         KEYS.put("langchain4j.offload.threads", 0);
         KEYS.put("langchain4j.offload.context-length", 0);
+        KEYS.put("langchain4j.offload.context-beyond-training", false);
         KEYS.put("langchain4j.offload.max-sequences", 8);
         KEYS.put("langchain4j.offload.prefix-cache", "auto");
         KEYS.put("langchain4j.offload.cache-dir", null);

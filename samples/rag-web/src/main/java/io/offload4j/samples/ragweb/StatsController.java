@@ -35,15 +35,39 @@ class StatsController {
                 memories.budgetIfKnown().map(ConversationMemories.Budget::maxTokens).orElse(null));
         Optional<OffloadEngine> loaded = engine.ifLoaded();
         if (loaded.isEmpty()) {
-            return new Stats(false, null, null, null, null, null, knowledge);
+            return new Stats(false, null, null, null, null, null, knowledge, Jvm.now());
         }
         InferenceEngine e = loaded.get().inferenceEngine();
         return new Stats(true, loaded.get().modelName(), e.deviceDescription(), e.contextLength(),
-                Engine.of(e.stats()), Offload.of(e.offloadStats()), knowledge);
+                Engine.of(e.stats()), Offload.of(e.offloadStats()), knowledge, Jvm.now());
     }
 
     record Stats(boolean loaded, String model, String device, Integer contextLength, Engine engine, Offload offload,
-                 Knowledge knowledgeBase) {}
+                 Knowledge knowledgeBase, Jvm jvm) {}
+
+    /**
+     * The server process's memory, for watching it under load: Java heap in use and its limit, and the resident set
+     * size (Linux; 0 elsewhere).
+     */
+    record Jvm(long heapUsedBytes, long heapMaxBytes, long rssBytes) {
+        static Jvm now() {
+            Runtime r = Runtime.getRuntime();
+            return new Jvm(r.totalMemory() - r.freeMemory(), r.maxMemory(), rss());
+        }
+
+        private static long rss() {
+            try {
+                for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                    if (line.startsWith("VmRSS:")) {
+                        return Long.parseLong(line.substring(6).trim().split("\\s+")[0]) * 1024;
+                    }
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                return 0;
+            }
+            return 0;
+        }
+    }
 
     /** {@link EngineStats} with its derived rates. */
     record Engine(int queued, int running, long runningKvCacheBytes, long completed, long promptTokens,

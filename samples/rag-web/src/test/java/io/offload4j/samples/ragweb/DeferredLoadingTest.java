@@ -33,6 +33,7 @@ class DeferredLoadingTest {
                 .withUserConfiguration(App.class)
                 .withPropertyValues("langchain4j.offload.model=" + model, "langchain4j.offload.load-on-startup=false",
                         "langchain4j.offload.device=cpu", "langchain4j.offload.context-length=1024",
+                        "langchain4j.offload.context-beyond-training=true",
                         "langchain4j.offload.chat-model.max-tokens=8", "rag.documents=classpath:docs/overview.md",
                         "rag.max-results=1")
                 .run(context -> {

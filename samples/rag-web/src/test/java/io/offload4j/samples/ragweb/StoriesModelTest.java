@@ -24,6 +24,7 @@ import org.springframework.test.context.DynamicPropertySource;
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
         "langchain4j.offload.device=cpu",
         "langchain4j.offload.context-length=1024",
+        "langchain4j.offload.context-beyond-training=true",
         "langchain4j.offload.chat-model.temperature=0",
         "langchain4j.offload.chat-model.max-tokens=24",
         "rag.max-results=1",
