@@ -6,6 +6,7 @@ import io.offload4j.backend.AcceleratorOptions;
 import io.offload4j.backend.Backend;
 import io.offload4j.backend.BoundUnit;
 import io.offload4j.backend.CopyRing;
+import io.offload4j.backend.DeviceMemoryException;
 import io.offload4j.backend.DeviceWeights;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.cpu.CpuBackend;
@@ -39,24 +40,61 @@ public final class TieredPasses {
             return cpu.prepare(model, maxContext, maxChunk);
         }
         if (backend instanceof Accelerator accelerator) {
-            return prepare(accelerator, model, maxContext, maxChunk, options);
+            return prepareWithin(accelerator, model, maxContext, maxChunk, options);
         }
         throw new IllegalArgumentException("no forward pass for " + backend.description());
     }
 
-    private static TieredForwardPass prepare(Accelerator accelerator, Model model, int maxContext, int maxChunk,
-                                             OffloadOptions options) {
+    /** Tries an automatic budget this many times, each time smaller, when the device runs out of memory at load. */
+    static final int AUTO_BUDGET_ATTEMPTS = 3;
+    /** Each retry keeps this share of the budget that did not fit. */
+    static final double AUTO_BUDGET_SHRINK = 0.8;
+
+    /**
+     * An automatic budget is what the device reports free minus a margin; other processes (or fragmentation) can make
+     * less available by the time the units are uploaded. Then the whole preparation is undone and tried again with a
+     * smaller budget, so that more units stream. An explicit budget that does not fit is the user's error, reported.
+     */
+    private static TieredForwardPass prepareWithin(Accelerator accelerator, Model model, int maxContext, int maxChunk,
+                                                   OffloadOptions options) {
         AcceleratorOptions deviceOptions = new AcceleratorOptions(maxContext, maxChunk, options.maxBatchRows(),
                 options.gemmMinTokens(), options.graphs());
         long free = accelerator.freeMemory();
         long workspace = accelerator.workspaceBytes(model, deviceOptions);
         long kvPerCache = accelerator.kvCacheBytes(model, maxContext);
+        long budget = WeightBudget.of(options, accelerator.name(), free, workspace, kvPerCache);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return prepare(accelerator, model, deviceOptions, options, new Memory(free, kvPerCache, budget));
+            } catch (DeviceMemoryException e) {
+                if (options.gpuMemoryBudget() != OffloadOptions.AUTO || attempt >= AUTO_BUDGET_ATTEMPTS) {
+                    throw e;
+                }
+                // what is free now (after undoing this attempt), and in any case less than the budget that failed
+                free = accelerator.freeMemory();
+                budget = Math.min((long) (budget * AUTO_BUDGET_SHRINK),
+                        WeightBudget.of(options, accelerator.name(), free, workspace, kvPerCache));
+                LOG.log(System.Logger.Level.WARNING, "placement on " + accelerator.name() + ": " + e.getMessage()
+                        + "; trying again with a GPU budget of " + WeightBudget.gib(budget));
+            }
+        }
+    }
+
+    /** What the budget was set from: free device memory at load, one full-context KV cache, the weight budget. */
+    private record Memory(long free, long kvPerCache, long budget) {}
+
+    private static TieredForwardPass prepare(Accelerator accelerator, Model model, AcceleratorOptions deviceOptions,
+                                             OffloadOptions options, Memory memory) {
+        int maxContext = deviceOptions.maxContext();
+        int maxChunk = deviceOptions.maxChunk();
+        long free = memory.free();
+        long kvPerCache = memory.kvPerCache();
         AcceleratorModel device = accelerator.load(model, deviceOptions);
         StreamingTier tier = null;
         CpuBlockRunner cpu = null;
         try {
             ModelUnits units = ModelUnits.of(model.weights(), device::unitBytes);
-            long budget = WeightBudget.of(options, accelerator.name(), free, workspace, kvPerCache);
+            long budget = memory.budget();
             boolean cpuPossible = options.placement() != PlacementPolicy.STREAM;
             Bandwidths bandwidths = BandwidthProbe.measure(accelerator, model, units, budget, cpuPossible);
             PlacementPlan plan = PlacementPlanner.plan(new PlanRequest(units.names(), units.bytes(), budget,

@@ -9,6 +9,7 @@ import io.offload4j.backend.AcceleratorModel;
 import io.offload4j.backend.AcceleratorOptions;
 import io.offload4j.backend.BoundUnit;
 import io.offload4j.backend.CopyRing;
+import io.offload4j.backend.DeviceMemoryException;
 import io.offload4j.backend.DeviceWeights;
 import io.offload4j.backend.KvCache;
 import io.offload4j.backend.Step;
@@ -76,9 +77,16 @@ final class SimulatedAccelerator implements Accelerator {
         return "sim";
     }
 
+    /** What {@link #freeMemory} answers, call after call (the last one repeats): another process may take some. */
+    long[] free = {1L << 40};
+    private int freeCalls;
+    /** Resident bytes one load may upload before the device runs out of memory. */
+    long uploadLimit = Long.MAX_VALUE;
+    int loads;
+
     @Override
     public long freeMemory() {
-        return 1L << 40;
+        return free[Math.min(freeCalls++, free.length - 1)];
     }
 
     @Override
@@ -93,6 +101,7 @@ final class SimulatedAccelerator implements Accelerator {
 
     @Override
     public AcceleratorModel load(Model m, AcceleratorOptions options) {
+        loads++;
         model = new SimModel(m.config());
         return model;
     }
@@ -132,9 +141,16 @@ final class SimulatedAccelerator implements Accelerator {
             return Arrays.stream(parts).mapToLong(w -> w.data().byteSize()).sum();
         }
 
+        private long uploaded;
+
         @Override
         public DeviceWeights upload(Weight... parts) {
-            return new Buffer(unitBytes(parts), -1);
+            long bytes = unitBytes(parts);
+            if (uploaded + bytes > uploadLimit) {
+                throw new DeviceMemoryException("sim", "a resident unit of weights", bytes, null);
+            }
+            uploaded += bytes;
+            return new Buffer(bytes, -1);
         }
 
         @Override

@@ -95,6 +95,41 @@ class TieredForwardPassTest {
         }
     }
 
+    /**
+     * Another process took GPU memory between the budget and the uploads: an automatic budget is tried again, smaller
+     * and within what is free then, and the model loads with more units streamed; an explicit budget that does not
+     * fit is the user's error and is reported, naming the device and what ran out.
+     */
+    @org.junit.jupiter.api.Test
+    void outOfDeviceMemoryAtLoadShrinksAnAutomaticBudgetAndReportsAnExplicitOne() {
+        try (Model model = Model.load(file)) {
+            long total = model.weights().output().byteSize()
+                    + model.weights().blocks().stream().mapToLong(b -> b.matrixBytes()).sum();
+            SimulatedAccelerator accelerator = new SimulatedAccelerator();
+            long margin = WeightBudget.MARGIN_BYTES;
+            // plenty free at first; once the first attempt has failed, only about half the model's bytes are
+            accelerator.free = new long[] {margin + 4 * total, margin + total / 2};
+            accelerator.uploadLimit = total / 2;
+            try (ForwardPass pass = TieredPasses.prepare(accelerator, model, 64, 16,
+                    OffloadOptions.DEFAULTS.withPlacement(PlacementPolicy.STREAM))) {
+                PlacementPlan plan = ((TieredForwardPass) pass).plan();
+                assertEquals(2, accelerator.loads, "one failed attempt, one that fits");
+                assertTrue(plan.count(Placement.STREAMED) > 0, plan.toString());
+                float[] logits = new float[model.config().vocabularySize()];
+                try (KvCache c = pass.newKvCache(16)) {
+                    pass.forward(c, new int[] {1, 2, 3}, 0, 3, 0, logits);
+                }
+            }
+            SimulatedAccelerator small = new SimulatedAccelerator();
+            small.uploadLimit = total / 4;
+            io.offload4j.backend.DeviceMemoryException e = assertThrows(
+                    io.offload4j.backend.DeviceMemoryException.class, () -> TieredPasses.prepare(small, model, 64, 16,
+                            OffloadOptions.DEFAULTS.withGpuMemoryBudget(total).withPlacement(PlacementPolicy.STREAM)));
+            assertTrue(e.getMessage().contains("sim is out of memory: a resident unit of weights"), e.getMessage());
+            assertEquals(1, small.loads, "an explicit budget is not changed behind the user's back");
+        }
+    }
+
     /** The last step ran every unit once, in order; in a hybrid decode step the CPU units ran on the CPU. */
     private static void assertOrder(SimulatedAccelerator accelerator, PlacementPlan plan, int units, boolean decode) {
         int[] order = accelerator.stepOrder.getLast();

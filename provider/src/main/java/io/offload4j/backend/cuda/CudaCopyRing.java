@@ -5,7 +5,6 @@ import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuEventSynchronize;
-import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
 import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
@@ -69,7 +68,7 @@ final class CudaCopyRing implements CopyRing {
             for (int u = 0; u < units.length; u++) {
                 if (streamed[u] && pin[u]) {
                     Pointer host = new Pointer();
-                    cuMemHostAlloc(host, units[u].bytes(), 0);
+                    CudaMemory.allocHost(host, units[u].bytes(), 0, "a streamed unit's pinned copy");
                     hostAllocations.add(host);
                     gather(units[u], host);
                     pinned[u] = host;
@@ -88,7 +87,7 @@ final class CudaCopyRing implements CopyRing {
             }
             for (int s = 0; s < slotCount; s++) {
                 CUdeviceptr p = new CUdeviceptr();
-                cuMemAlloc(p, slotBytes);
+                CudaMemory.alloc(p, slotBytes, "the GPU", "a staging slot of the copy ring");
                 slots[s] = new CudaBuffer(p, slotBytes, false);
                 slotFree[s] = event(false);
             }

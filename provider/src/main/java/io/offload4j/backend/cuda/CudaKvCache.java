@@ -1,7 +1,6 @@
 package io.offload4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
-import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 
 import io.offload4j.backend.KvCache;
@@ -25,15 +24,16 @@ final class CudaKvCache implements KvCache {
     CUgraphExec decodeGraph;
     private boolean closed;
 
-    CudaKvCache(CudaModel owner, int blocks, int capacity, int kvDim) {
+    CudaKvCache(CudaModel owner, int blocks, int capacity, int kvDim, String device) {
         this.owner = owner;
         this.capacity = capacity;
         this.kvDim = kvDim;
         this.blocks = blocks;
         this.bytesPerBlock = 2L * capacity * kvDim;
-        cuMemAlloc(keys, bytesPerBlock * blocks);
+        CudaMemory.alloc(keys, bytesPerBlock * blocks, device, "the keys of a " + capacity + "-position KV cache");
         try {
-            cuMemAlloc(values, bytesPerBlock * blocks);
+            CudaMemory.alloc(values, bytesPerBlock * blocks, device,
+                    "the values of a " + capacity + "-position KV cache");
         } catch (RuntimeException e) {
             cuMemFree(keys);
             throw e;

@@ -3,8 +3,6 @@ package io.offload4j.backend.cuda;
 import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
 import static jcuda.driver.JCudaDriver.cuGraphLaunch;
-import static jcuda.driver.JCudaDriver.cuMemAlloc;
-import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
@@ -64,7 +62,7 @@ final class CudaModel implements AcceleratorModel {
         this.options = options;
         int splits = Math.clamp(2L * device.multiprocessors() / config.headCount(), 1, 32);
         device.makeCurrent();
-        this.ws = new CudaWorkspace(kernels, model, options, splits);
+        this.ws = new CudaWorkspace(kernels, model, options, splits, device.name());
         this.blocks = new CudaBlockKernels(kernels, config, ws, options.gemmMinTokens(), splits);
         this.embedding = model.weights().tokenEmbedding();
         this.embeddingKernel = CpuKernels.of(embedding.type());
@@ -88,7 +86,7 @@ final class CudaModel implements AcceleratorModel {
         device.makeCurrent();
         CudaUnitLayout unit = CudaUnitLayout.of(parts);
         CUdeviceptr dst = new CUdeviceptr();
-        cuMemAlloc(dst, unit.bytes());
+        CudaMemory.alloc(dst, unit.bytes(), device.name(), "a resident unit of weights");
         long slice = 1L << 30;  // ByteBuffer views are limited to 2 GiB
         for (int i = 0; i < parts.length; i++) {
             MemorySegment src = parts[i].data();
@@ -131,7 +129,7 @@ final class CudaModel implements AcceleratorModel {
     @Override
     public KvCache newKvCache(int capacity) {
         device.makeCurrent();
-        return new CudaKvCache(this, config.blockCount(), capacity, config.keyValueDim());
+        return new CudaKvCache(this, config.blockCount(), capacity, config.keyValueDim(), device.name());
     }
 
     // ------------------------------------------------------------------ a step
@@ -267,7 +265,7 @@ final class CudaModel implements AcceleratorModel {
             throw new IllegalStateException("the K/V staging buffer is allocated once");
         }
         device.makeCurrent();
-        cuMemHostAlloc(ws.kvDownHost, bytes, 0);
+        CudaMemory.allocHost(ws.kvDownHost, bytes, 0, "the K/V hand-over buffer");
         kvDown = MemorySegment.ofBuffer(ws.kvDownHost.getByteBuffer(0, bytes));
         return kvDown;
     }

@@ -1,7 +1,6 @@
 package io.offload4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.CU_MEMHOSTALLOC_DEVICEMAP;
-import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
 import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
@@ -46,6 +45,7 @@ final class CudaWorkspace implements AutoCloseable {
     final CUstream stream = new CUstream();
     final int rows;
     private final CudaKernels kernels;
+    private final String device;
     private final List<CUdeviceptr> allocations = new ArrayList<>();
     private long deviceBytes;
 
@@ -87,8 +87,9 @@ final class CudaWorkspace implements AutoCloseable {
     final ShortBuffer kvUpView;
     private boolean closed;
 
-    CudaWorkspace(CudaKernels kernels, Model model, AcceleratorOptions options, int splits) {
+    CudaWorkspace(CudaKernels kernels, Model model, AcceleratorOptions options, int splits, String device) {
         this.kernels = kernels;
+        this.device = device;
         this.rows = options.rows();
         ModelConfig c = model.config();
         ModelWeights w = model.weights();
@@ -225,7 +226,7 @@ final class CudaWorkspace implements AutoCloseable {
     /** Device memory with 16 bytes to spare: decoders of 2-byte aligned blocks read whole aligned words. */
     private CUdeviceptr alloc(long bytes) {
         CUdeviceptr p = new CUdeviceptr();
-        cuMemAlloc(p, bytes + CudaKernels.PADDING);
+        CudaMemory.alloc(p, bytes + CudaKernels.PADDING, device, "the activations and scratch of a step");
         allocations.add(p);
         deviceBytes += bytes;
         return p;
