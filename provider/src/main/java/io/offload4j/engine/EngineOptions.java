@@ -1,6 +1,7 @@
 package io.offload4j.engine;
 
 import io.offload4j.backend.Device;
+import io.offload4j.engine.speculative.SpeculativeOptions;
 import io.offload4j.offload.OffloadOptions;
 
 /**
@@ -20,9 +21,12 @@ import io.offload4j.offload.OffloadOptions;
  *                         full-context KV caches, and at least {@link #MIN_AUTO_PREFIX_CACHE_BYTES}
  * @param offload          GPU and pinned-host budgets, prefetch depth and placement policy for models larger than
  *                         the GPU (ignored by the CPU backend)
+ * @param speculative      speculative decoding: a drafter (prompt lookup, a draft model) whose proposals the model
+ *                         verifies several at a time; {@link SpeculativeOptions#OFF} (the default) decodes one token
+ *                         per step
  */
 public record EngineOptions(Device device, int threads, int contextLength, int chunkTokens, int maxSequences,
-                            long prefixCacheBytes, OffloadOptions offload) {
+                            long prefixCacheBytes, OffloadOptions offload, SpeculativeOptions speculative) {
 
     public static final int DEFAULT_MAX_CONTEXT = 4096;
     public static final int DEFAULT_MAX_SEQUENCES = 8;
@@ -30,7 +34,7 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
     public static final long AUTO_PREFIX_CACHE = -1;
     public static final long MIN_AUTO_PREFIX_CACHE_BYTES = 512L << 20;
     public static final EngineOptions DEFAULTS = new EngineOptions(Device.AUTO, 0, 0, 64, DEFAULT_MAX_SEQUENCES,
-            AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS);
+            AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS, SpeculativeOptions.OFF);
 
     public EngineOptions {
         if (device == null) {
@@ -38,6 +42,9 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
         }
         if (offload == null) {
             offload = OffloadOptions.DEFAULTS;
+        }
+        if (speculative == null) {
+            speculative = SpeculativeOptions.OFF;
         }
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = one per processor), was " + threads);
@@ -60,7 +67,15 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
     /** With the device written as users write it ({@code auto}, {@code cpu}, {@code cuda}, {@code cuda:N}). */
     public EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
                          long prefixCacheBytes, OffloadOptions offload) {
-        this(Device.parse(device), threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
+        this(Device.parse(device), threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                SpeculativeOptions.OFF);
+    }
+
+    /** The options before speculative decoding: it is off. */
+    public EngineOptions(Device device, int threads, int contextLength, int chunkTokens, int maxSequences,
+                         long prefixCacheBytes, OffloadOptions offload) {
+        this(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                SpeculativeOptions.OFF);
     }
 
     /** The options of earlier versions; scheduler and prefix cache get their defaults. */
@@ -80,30 +95,42 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
     }
 
     public EngineOptions withDevice(Device d) {
-        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
+        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                speculative);
     }
 
     public EngineOptions withThreads(int t) {
-        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload);
+        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                speculative);
     }
 
     public EngineOptions withContextLength(int c) {
-        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes, offload);
+        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                speculative);
     }
 
     public EngineOptions withChunkTokens(int c) {
-        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes, offload);
+        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes, offload,
+                speculative);
     }
 
     public EngineOptions withMaxSequences(int n) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes, offload);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes, offload,
+                speculative);
     }
 
     public EngineOptions withPrefixCacheBytes(long bytes) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes, offload);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes, offload,
+                speculative);
     }
 
     public EngineOptions withOffload(OffloadOptions o) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, o);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, o,
+                speculative);
+    }
+
+    public EngineOptions withSpeculative(SpeculativeOptions sp) {
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                sp);
     }
 }

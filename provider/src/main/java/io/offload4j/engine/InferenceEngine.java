@@ -7,6 +7,8 @@ import io.offload4j.offload.TieredForwardPass;
 import io.offload4j.offload.TieredPasses;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
+import io.offload4j.engine.speculative.DrafterFactory;
+import io.offload4j.engine.speculative.SpeculativeCounters;
 import io.offload4j.gguf.GgufMetadata;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
@@ -37,6 +39,8 @@ public final class InferenceEngine implements AutoCloseable {
     private final TieredForwardPass tiered;
     private final int contextLength;
     private final Scheduler scheduler;
+    /** Speculative decoding (its drafter factory closed with the engine), or null. */
+    private final SpeculativeDecoding speculation;
     private final Object closeLock = new Object();
     private boolean closed;
     private boolean resourcesClosed;
@@ -44,7 +48,8 @@ public final class InferenceEngine implements AutoCloseable {
     private final GgufMetadata tokenizerMetadata;
 
     private InferenceEngine(Model model, GgufMetadata tokenizerMetadata, Tokenizer tokenizer, Backend backend,
-                            ForwardPass pass, TieredForwardPass tiered, int contextLength, EngineOptions options) {
+                            ForwardPass pass, TieredForwardPass tiered, int contextLength, EngineOptions options,
+                            DrafterFactory drafters) {
         this.model = model;
         this.tokenizerMetadata = tokenizerMetadata;
         this.tokenizer = tokenizer;
@@ -52,8 +57,12 @@ public final class InferenceEngine implements AutoCloseable {
         this.pass = pass;
         this.tiered = tiered;
         this.contextLength = contextLength;
+        SpeculativeCounters counters = new SpeculativeCounters();
+        this.speculation = drafters == null ? null
+                : new SpeculativeDecoding(drafters, options.speculative().maxDraftTokens(), pass, counters);
         this.scheduler = new Scheduler(pass, tokenizer, contextLength, options.maxSequences(),
-                prefixCacheBytes(options, pass, contextLength), model.config().name(), this::closeResourcesIfClosed);
+                prefixCacheBytes(options, pass, contextLength), model.config().name(), this::closeResourcesIfClosed,
+                speculation, counters);
         scheduler.start();
     }
 
@@ -85,6 +94,7 @@ public final class InferenceEngine implements AutoCloseable {
                                 BiFunction<ForwardPass, Tokenizer, ForwardPass> passDecorator) {
         Model model = ModelFiles.load(modelPath);
         Backend backend = null;
+        DrafterFactory drafters = null;
         try {
             GgufMetadata tokenizerMetadata = ModelFiles.tokenizerMetadata(model);
             Tokenizer tokenizer = Tokenizers.fromGguf(tokenizerMetadata);
@@ -97,12 +107,17 @@ public final class InferenceEngine implements AutoCloseable {
             int context = options.contextLength() > 0 ? options.contextLength()
                     : Math.min(c.contextLength(), EngineOptions.DEFAULT_MAX_CONTEXT);
             backend = Backends.create(options.device(), options.threads());
-            ForwardPass prepared = TieredPasses.prepare(backend, model, context,
-                    Math.min(options.chunkTokens(), context), options.offload());
+            int chunk = Math.min(options.chunkTokens(), context);
+            // a draft model first: on a GPU it must be resident, and the target's automatic budget takes the rest
+            drafters = SpeculativeSetup.drafters(options.speculative(), backend, modelPath, tokenizer, context, chunk);
+            ForwardPass prepared = TieredPasses.prepare(backend, model, context, chunk, options.offload());
             ForwardPass pass = passDecorator.apply(prepared, tokenizer);
             return new InferenceEngine(model, tokenizerMetadata, tokenizer, backend, pass,
-                    prepared instanceof TieredForwardPass t ? t : null, context, options);
+                    prepared instanceof TieredForwardPass t ? t : null, context, options, drafters);
         } catch (RuntimeException e) {
+            if (drafters != null) {
+                drafters.close();
+            }
             if (backend != null) {
                 backend.close();
             }
@@ -235,8 +250,14 @@ public final class InferenceEngine implements AutoCloseable {
             }
             resourcesClosed = true;
         }
-        pass.close();
-        backend.close();
-        model.close();
+        try {
+            if (speculation != null) {
+                speculation.close();
+            }
+        } finally {
+            pass.close();
+            backend.close();
+            model.close();
+        }
     }
 }
