@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>each sequence still in prefill then runs one prompt chunk of its own, so a long prompt neither stalls the
  *       others' streams nor waits for them to finish.</li>
  * </ol>
+ * With speculative decoding on ({@link SpeculativeDecoding}), a decoding sequence that has drafts is instead
+ * verified by a {@code forwardAll} pass of its own after the batched step, and may emit several tokens.
  * Requests admitted at the start of a round prefill in it and join the decode batch in the round after their
  * prompt is in; finished and cancelled sequences leave the batch at once. Each sequence has its own KV cache,
  * and the forward pass computes a sequence's step from its cache and token alone, so batching does not change

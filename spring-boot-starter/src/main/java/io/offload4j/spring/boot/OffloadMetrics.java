@@ -40,6 +40,14 @@ public class OffloadMetrics implements MeterBinder {
                 "tokens/s", EngineStats::prefillTokensPerSecond);
         gauge(registry, "offload4j.decode.tokens.per.second", "Tokens per second of decode-step time so far",
                 "tokens/s", EngineStats::decodeTokensPerSecond);
+        counter(registry, "offload4j.speculative.tokens.drafted", "Speculative decoding: drafted tokens verified by"
+                + " the model", "tokens", s -> s.draftedTokens());
+        counter(registry, "offload4j.speculative.tokens.accepted", "Speculative decoding: drafted tokens the model"
+                + " accepted", "tokens", s -> s.acceptedDraftTokens());
+        gauge(registry, "offload4j.speculative.acceptance.rate", "Speculative decoding: the share of drafted tokens"
+                + " accepted so far", "ratio", EngineStats::acceptanceRate);
+        gauge(registry, "offload4j.decode.tokens.per.pass", "Decode tokens per model pass of a sequence so far (1"
+                + " without speculative decoding)", "tokens", EngineStats::tokensPerTargetPass);
         gauge(registry, "offload4j.requests.queued", "Requests waiting for admission", "requests", s -> s.queued());
         gauge(registry, "offload4j.requests.running", "Requests being generated", "requests", s -> s.running());
         counter(registry, "offload4j.prefix.cache.hits", "Admissions that continued a kept KV cache", "requests",
