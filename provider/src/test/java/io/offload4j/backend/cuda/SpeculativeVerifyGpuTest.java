@@ -74,6 +74,61 @@ class SpeculativeVerifyGpuTest {
     }
 
     /**
+     * The engine on the GPU: stories260K resident and with 70 % of its weights on the GPU (blocks streamed, or on the
+     * CPU at decode), prompt lookup and the model as its own draft model (a second model on the GPU, wholly resident,
+     * prepared before the target): four concurrent requests give the greedy tokens of decoding without a drafter.
+     */
+    @ParameterizedTest(name = "budget {0}, placement {1}, draft model {2}")
+    @CsvSource({"1.0, auto, false", "1.0, auto, true", "0.7, stream, false", "0.7, auto, false", "0.7, auto, true"})
+    void speculativeEngineGivesTheGreedyTokensOfPlainDecoding(double fraction, String placement, boolean draftModel) {
+        java.nio.file.Path stories = io.offload4j.testing.SharedData.require("models/stories260K.gguf");
+        long total;
+        try (Model model = Model.load(stories); TieredForwardPass probe = Passes.on(gpu, model, 64, 16,
+                OffloadOptions.DEFAULTS)) {
+            total = probe.plan().residentBytes();
+        }
+        OffloadOptions offload = fraction >= 1 ? OffloadOptions.DEFAULTS : OffloadOptions.DEFAULTS
+                .withGpuMemoryBudget((long) (fraction * total)).withPrefetchDepth(1).withPlacement(placement);
+        io.offload4j.engine.EngineOptions plain = io.offload4j.engine.EngineOptions.DEFAULTS.withDevice("cuda")
+                .withContextLength(256).withPrefixCacheBytes(0).withOffload(offload);
+        io.offload4j.engine.speculative.SpeculativeOptions speculative = draftModel
+                ? io.offload4j.engine.speculative.SpeculativeOptions.draftModel(stories).withMaxDraftTokens(8)
+                : io.offload4j.engine.speculative.SpeculativeOptions.promptLookupDefaults().withMaxDraftTokens(8);
+        String[] prompts = {"Once upon a time", "The cat sat. The cat sat. The", "Lily and Ben went",
+                "One day, a little bird"};
+        java.util.List<int[]> want = generate(stories, plain, prompts);
+        long[] stats = new long[2];
+        java.util.List<int[]> got = generate(stories, plain.withSpeculative(speculative), prompts, stats);
+        for (int i = 0; i < prompts.length; i++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(want.get(i), got.get(i), "request " + i);
+        }
+        assertTrue(stats[1] > 0, "drafts accepted: " + stats[1] + " of " + stats[0]);
+        GpuTests.report(String.format("speculative engine on the GPU, stories260K budget %.0f%% %s, %s: greedy tokens"
+                + " = plain decoding; accepted %d of %d drafts", fraction * 100, placement,
+                draftModel ? "draft model" : "prompt lookup", stats[1], stats[0]));
+    }
+
+    private static java.util.List<int[]> generate(java.nio.file.Path model, io.offload4j.engine.EngineOptions options,
+                                                  String[] prompts, long... stats) {
+        try (io.offload4j.engine.InferenceEngine e = io.offload4j.engine.InferenceEngine.load(model, options)) {
+            java.util.List<io.offload4j.engine.Generation> all = new java.util.ArrayList<>();
+            for (String p : prompts) {
+                all.add(e.submit(io.offload4j.engine.GenerationRequest.of(e.tokenizer().encode(p, true, false), 60,
+                        io.offload4j.engine.SamplingParams.GREEDY), io.offload4j.engine.GenerationListener.NONE));
+            }
+            java.util.List<int[]> out = new java.util.ArrayList<>();
+            for (io.offload4j.engine.Generation g : all) {
+                out.add(g.join().tokens());
+            }
+            if (stats.length == 2) {
+                stats[0] = e.stats().draftedTokens();
+                stats[1] = e.stats().acceptedDraftTokens();
+            }
+            return out;
+        }
+    }
+
+    /**
      * Two copies of one prompt: A verifies {@code count} tokens in one pass, B decodes the first
      * {@code accepted + 1} of them one by one (rows compared); then both decode greedily from the first rejected
      * position on (logits compared): A's cache still held rejected rows there.
