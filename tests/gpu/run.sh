@@ -9,6 +9,8 @@
 #        OFFLOAD=1 runs the offloading benchmark (OFFLOAD_ARGS, e.g. "--shapes llama3-8b --quants F16
 #        --budgets 1,0.5,0.25,0.1") into offload.md / offload.log; OFFLOAD_AB=1 then runs it again for each
 #        earlier build bundled with ALT (bundle.sh) and for this build once more (an A/B in one call);
+#        SPECULATIVE=1 runs the speculative decoding benchmark (SPECULATIVE_ARGS, e.g. "--shapes llama3-8b
+#        --quants F16 --budgets 1,0.25 --acceptance 0,0.7,1") into speculative.md / speculative.log;
 #        JAVA_OPTS adds JVM options (e.g. -Xlog:gc); PROFILE=1 runs Nsight Compute
 #        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv;
 #        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
@@ -73,6 +75,14 @@ if [ "${BENCH:-1}" = 1 ]; then
         done
         grep -E "^## |^\| llama" "$OUT/bench.md" | tail -n 12
     fi
+fi
+
+if [ "${SPECULATIVE:-0}" = 1 ]; then
+    # Speculative decoding: the cost of verifying k tokens per budget, then decode tokens/s at set acceptance rates.
+    timeout "${SPECULATIVE_TIMEOUT:-540}" "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.SpeculativeBenchmark \
+        --dir /tmp/offload4j-bench --out "$OUT/speculative.md" ${SPECULATIVE_ARGS:-} > "$OUT/speculative.log" 2>&1
+    echo "speculative: exit $?"
+    grep -E "^\|" "$OUT/speculative.md" | tail -n 24
 fi
 
 if [ "${OFFLOAD:-0}" = 1 ]; then

@@ -29,6 +29,26 @@ public interface ForwardPass extends AutoCloseable {
     void forward(KvCache cache, int[] tokens, int offset, int count, int startPos, float[] logits);
 
     /**
+     * Runs {@code tokens[offset .. offset+count)} at positions {@code startPos ..} of one sequence like
+     * {@link #forward}, but writes the logits of <em>every</em> one of these tokens: row {@code t}'s into
+     * {@code logits[t]}. This is the verification pass of speculative decoding: the last accepted token and k
+     * drafted ones checked in one pass, which reads (or streams) each weight once. Row {@code t}'s logits equal those
+     * of a one-token {@link #forward} at position {@code startPos + t} (to rounding). The KV entries of all the rows
+     * are written; those of rejected drafts are simply overwritten by later steps (attention at position p reads
+     * positions 0..p only). This default runs the tokens one after another, so a decorator that only overrides
+     * {@link #forward} stays correct.
+     */
+    default void forwardAll(KvCache cache, int[] tokens, int offset, int count, int startPos, float[][] logits) {
+        if (count < 1 || count > logits.length) {
+            throw new IllegalArgumentException("forwardAll of " + count + " tokens with " + logits.length
+                    + " logits rows; it takes 1 to logits.length tokens");
+        }
+        for (int t = 0; t < count; t++) {
+            forward(cache, tokens, offset + t, 1, startPos + t, logits[t]);
+        }
+    }
+
+    /**
      * Decodes one token for each of {@code batch} sequences in one step: token {@code tokens[b]} at position
      * {@code positions[b]} of the sequence whose cache is {@code caches[b]}; its logits go to {@code logits[b]}.
      * A backend that streams weights reads each of them once per step for the whole batch. Each sequence's

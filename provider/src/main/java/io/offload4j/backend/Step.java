@@ -43,6 +43,18 @@ public final class Step {
         return this;
     }
 
+    /**
+     * Makes a prompt step produce the logits of every row (a speculative verification pass), not only the last one's:
+     * row t's logits are output row t.
+     */
+    public Step allOutputs() {
+        if (phase == Phase.BATCH) {
+            throw new IllegalStateException("a batch step already produces every row's logits");
+        }
+        this.outputs = rows;
+        return this;
+    }
+
     /** One token of each of {@code count} sequences, from index {@code from} of the arrays; every row's logits. */
     public Step batch(KvCache[] rowCaches, int[] rowTokens, int[] rowPositions, int from, int count) {
         this.phase = Phase.BATCH;
@@ -77,7 +89,10 @@ public final class Step {
         return rows;
     }
 
-    /** Rows whose logits the step produces: the last one (prompt, decode) or all (batch). */
+    /**
+     * Rows whose logits the step produces, the last ones of the step: the last row (prompt, decode) or all (batch, or
+     * a prompt step after {@link #allOutputs()}).
+     */
     public int outputs() {
         return outputs;
     }

@@ -1,6 +1,7 @@
 package io.offload4j.engine;
 
 import io.offload4j.backend.Device;
+import io.offload4j.engine.speculative.SpeculativeOptions;
 import io.offload4j.offload.OffloadOptions;
 
 /**
@@ -26,20 +27,27 @@ import io.offload4j.offload.OffloadOptions;
  * @param contextBeyondTraining allows a {@code contextLength} above the context the model was trained for. Only for
  *                         a model whose positions were stretched for it (RoPE scaling in its config or a fine-tune
  *                         for longer contexts): otherwise its output degrades past the trained length.
+ * @param speculative      speculative decoding: a drafter (prompt lookup, a draft model) whose proposals the model
+ *                         verifies several at a time; {@link SpeculativeOptions#OFF} (the default) decodes one token
+ *                         per step
  */
 public record EngineOptions(Device device, int threads, int contextLength, int chunkTokens, int maxSequences,
-                            long prefixCacheBytes, OffloadOptions offload, boolean contextBeyondTraining) {
+                            long prefixCacheBytes, OffloadOptions offload, boolean contextBeyondTraining,
+                            SpeculativeOptions speculative) {
 
     public static final int DEFAULT_MAX_CONTEXT = 4096;
     public static final int DEFAULT_MAX_SEQUENCES = 8;
     /** {@code prefixCacheBytes}: room for two full-context KV caches, bounded by the heap for heap KV caches. */
     public static final long AUTO_PREFIX_CACHE = -1;
     public static final EngineOptions DEFAULTS = new EngineOptions(Device.AUTO, 0, 0, 64, DEFAULT_MAX_SEQUENCES,
-            AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS, false);
+            AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS, false, SpeculativeOptions.OFF);
 
     public EngineOptions {
         if (device == null) {
             device = Device.AUTO;
+        }
+        if (speculative == null) {
+            speculative = SpeculativeOptions.OFF;
         }
         if (offload == null) {
             offload = OffloadOptions.DEFAULTS;
@@ -66,7 +74,14 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
     public EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
                          long prefixCacheBytes, OffloadOptions offload) {
         this(Device.parse(device), threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
-                false);
+                false, SpeculativeOptions.OFF);
+    }
+
+    /** Within the trained context, without speculative decoding. */
+    public EngineOptions(Device device, int threads, int contextLength, int chunkTokens, int maxSequences,
+                         long prefixCacheBytes, OffloadOptions offload) {
+        this(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, false,
+                SpeculativeOptions.OFF);
     }
 
     /** The options of earlier versions; scheduler and prefix cache get their defaults. */
@@ -87,35 +102,40 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
     }
 
     public EngineOptions withDevice(Device d) {
-        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining);
+        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative);
     }
 
     public EngineOptions withThreads(int t) {
-        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining);
+        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative);
     }
 
     public EngineOptions withContextLength(int c) {
-        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining);
+        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative);
     }
 
     public EngineOptions withChunkTokens(int c) {
-        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes, offload, contextBeyondTraining);
+        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative);
     }
 
     public EngineOptions withMaxSequences(int n) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes, offload, contextBeyondTraining);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes, offload, contextBeyondTraining, speculative);
     }
 
     public EngineOptions withPrefixCacheBytes(long bytes) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes, offload, contextBeyondTraining);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes, offload, contextBeyondTraining, speculative);
     }
 
     public EngineOptions withOffload(OffloadOptions o) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, o, contextBeyondTraining);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, o, contextBeyondTraining, speculative);
     }
 
     public EngineOptions withContextBeyondTraining(boolean allowed) {
         return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
-                allowed);
+                allowed, speculative);
+    }
+
+    public EngineOptions withSpeculative(SpeculativeOptions sp) {
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                contextBeyondTraining, sp);
     }
 }

@@ -17,12 +17,18 @@ package io.offload4j.engine;
  * @param generatedTokens      tokens sampled, in total
  * @param decodeTokens         tokens sampled by decode steps (the first token of a request comes from its prefill)
  * @param prefillNanos         time spent in prefill steps, in total
- * @param decodeNanos          time spent in decode steps, in total
+ * @param decodeNanos          time spent in decode steps, in total (drafting and verification included)
+ * @param draftedTokens        speculative decoding: tokens drafted and checked by verification passes
+ * @param acceptedDraftTokens  speculative decoding: drafted tokens the model accepted
+ * @param verifications        speculative decoding: verification passes (one sequence's drafts checked in one pass)
+ * @param targetPasses         passes of the model that decoding sequences took: verifications, and one per sequence
+ *                             and decode step without drafts (a batched step counts once per sequence)
  */
 public record EngineStats(int queued, int running, long runningKvCacheBytes, int prefixCacheEntries,
                           long prefixCacheBytes, long prefixHits, long prefixMisses, long reusedPromptTokens,
                           long prefixEvictions, long completed, long promptTokens, long generatedTokens,
-                          long decodeTokens, long prefillNanos, long decodeNanos) {
+                          long decodeTokens, long prefillNanos, long decodeNanos, long draftedTokens,
+                          long acceptedDraftTokens, long verifications, long targetPasses) {
 
     /** Prompt tokens per second of prefill time so far, 0 before any prefill. */
     public double prefillTokensPerSecond() {
@@ -32,5 +38,15 @@ public record EngineStats(int queued, int running, long runningKvCacheBytes, int
     /** Tokens per second of decode-step time so far, 0 before any decode step. */
     public double decodeTokensPerSecond() {
         return decodeNanos == 0 ? 0 : decodeTokens * 1e9 / decodeNanos;
+    }
+
+    /** Speculative decoding: the share of drafted tokens accepted, 0 before any verification. */
+    public double acceptanceRate() {
+        return draftedTokens == 0 ? 0 : (double) acceptedDraftTokens / draftedTokens;
+    }
+
+    /** Decode tokens per model pass of a sequence: 1 without drafting, up to k + 1 with k tokens drafted. */
+    public double tokensPerTargetPass() {
+        return targetPasses == 0 ? 0 : (double) decodeTokens / targetPasses;
     }
 }

@@ -8,6 +8,8 @@ import io.offload4j.offload.TieredPasses;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.backend.Accelerator;
+import io.offload4j.engine.speculative.DrafterFactory;
+import io.offload4j.engine.speculative.SpeculativeCounters;
 import io.offload4j.gguf.GgufMetadata;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
@@ -44,6 +46,8 @@ public final class InferenceEngine implements AutoCloseable {
     private final TieredForwardPass tiered;
     private final int contextLength;
     private final Scheduler scheduler;
+    /** Speculative decoding (its drafter factory closed with the engine), or null. */
+    private final SpeculativeDecoding speculation;
     private final Object closeLock = new Object();
     private boolean closed;
     private boolean resourcesClosed;
@@ -51,7 +55,8 @@ public final class InferenceEngine implements AutoCloseable {
     private final GgufMetadata tokenizerMetadata;
 
     private InferenceEngine(Model model, GgufMetadata tokenizerMetadata, Tokenizer tokenizer, Backend backend,
-                            ForwardPass pass, TieredForwardPass tiered, MemoryPlan plan) {
+                            ForwardPass pass, TieredForwardPass tiered, MemoryPlan plan, EngineOptions options,
+                            DrafterFactory drafters) {
         this.model = model;
         this.tokenizerMetadata = tokenizerMetadata;
         this.tokenizer = tokenizer;
@@ -59,8 +64,12 @@ public final class InferenceEngine implements AutoCloseable {
         this.pass = pass;
         this.tiered = tiered;
         this.contextLength = plan.contextLength();
+        SpeculativeCounters counters = new SpeculativeCounters();
+        this.speculation = drafters == null ? null
+                : new SpeculativeDecoding(drafters, options.speculative().maxDraftTokens(), pass, counters);
         this.scheduler = new Scheduler(pass, tokenizer, contextLength, plan.maxRunning(),
-                prefixCacheBytes(plan, pass), model.config().name(), this::closeResourcesIfClosed);
+                prefixCacheBytes(plan, pass), model.config().name(), this::closeResourcesIfClosed,
+                speculation, counters);
         scheduler.start();
     }
 
@@ -95,6 +104,7 @@ public final class InferenceEngine implements AutoCloseable {
                                 BiFunction<ForwardPass, Tokenizer, ForwardPass> passDecorator) {
         Model model = ModelFiles.load(modelPath);
         Backend backend = null;
+        DrafterFactory drafters = null;
         try {
             GgufMetadata tokenizerMetadata = ModelFiles.tokenizerMetadata(model);
             Tokenizer tokenizer;
@@ -117,12 +127,17 @@ public final class InferenceEngine implements AutoCloseable {
                 LOG.warn("offload4j: {}", plan.loweredMessage());
             }
             int context = plan.contextLength();
-            ForwardPass prepared = TieredPasses.prepare(backend, model, context,
-                    Math.min(options.chunkTokens(), context), options.offload());
+            int chunk = Math.min(options.chunkTokens(), context);
+            // a draft model first: on a GPU it must be resident, and the target's automatic budget takes the rest
+            drafters = SpeculativeSetup.drafters(options.speculative(), backend, modelPath, tokenizer, context, chunk);
+            ForwardPass prepared = TieredPasses.prepare(backend, model, context, chunk, options.offload());
             ForwardPass pass = passDecorator.apply(prepared, tokenizer);
             return new InferenceEngine(model, tokenizerMetadata, tokenizer, backend, pass,
-                    prepared instanceof TieredForwardPass t ? t : null, plan);
+                    prepared instanceof TieredForwardPass t ? t : null, plan, options, drafters);
         } catch (RuntimeException e) {
+            if (drafters != null) {
+                drafters.close();
+            }
             if (backend != null) {
                 backend.close();
             }
@@ -268,8 +283,14 @@ public final class InferenceEngine implements AutoCloseable {
             }
             resourcesClosed = true;
         }
-        pass.close();
-        backend.close();
-        model.close();
+        try {
+            if (speculation != null) {
+                speculation.close();
+            }
+        } finally {
+            pass.close();
+            backend.close();
+            model.close();
+        }
     }
 }

@@ -15,6 +15,9 @@ public final class Sampler {
     private final float[] probabilities;
     private final boolean[] penalised;
     private final int[] occurrences;
+    /** The distribution of the last {@link #distribution} call: candidates and weights in use, and their sum. */
+    private int count;
+    private double total;
 
     public Sampler(SamplingParams params, int vocabularySize) {
         this.params = params;
@@ -31,12 +34,11 @@ public final class Sampler {
     }
 
     /**
-     * Chooses the next token. {@code logits} may be modified (penalty).
-     *
-     * @param history       the sequence so far (prompt and generated tokens)
-     * @param historyLength how many entries of {@code history} are valid
+     * The distribution a token is drawn from, after the penalty, top-k, top-p, min-p and temperature: weights
+     * {@code probabilities[0 .. count)} (summing to {@code total}) of tokens {@code candidates[0 .. count)}. Returns
+     * the token at temperature 0 (then nothing is drawn), else -1.
      */
-    public int sample(float[] logits, int[] history, int historyLength) {
+    private int distribution(float[] logits, int[] history, int historyLength) {
         int n = candidates.length;
         applyRepeatPenalty(logits, history, historyLength);
         applyFrequencyAndPresencePenalties(logits, history, historyLength);
@@ -90,19 +92,75 @@ public final class Sampler {
             probabilities[i] = (float) p;
             total += p;
         }
-        double r = random.nextDouble() * total;
-        double acc = 0;
-        int lastPossible = candidates[0];
+        this.count = count;
+        this.total = total;
+        return -1;
+    }
+
+    /**
+     * Chooses the next token. {@code logits} may be modified (penalty).
+     *
+     * @param history       the sequence so far (prompt and generated tokens)
+     * @param historyLength how many entries of {@code history} are valid
+     */
+    public int sample(float[] logits, int[] history, int historyLength) {
+        int greedy = distribution(logits, history, historyLength);
+        if (greedy >= 0) {
+            return greedy;
+        }
+        return draw(random.nextDouble() * total, -1);
+    }
+
+    /**
+     * Speculative sampling for a drafted token: chooses the next token so that it is distributed exactly as
+     * {@link #sample} would choose it, keeping {@code draft} whenever that rule allows. The draft was proposed
+     * deterministically (its proposal q is a point mass), so the standard rule, accept with probability
+     * min(1, p/q), accepts it with probability p(draft), and on rejection draws from the residual max(0, p - q)
+     * normalised: p without the draft. Greedy (temperature 0): the argmax, so the draft only when it is the argmax.
+     *
+     * @return {@code draft} when accepted, else another token
+     */
+    public int verify(float[] logits, int[] history, int historyLength, int draft) {
+        int greedy = distribution(logits, history, historyLength);
+        if (greedy >= 0) {
+            return greedy;
+        }
+        int at = -1;
         for (int i = 0; i < count; i++) {
+            if (candidates[i] == draft) {
+                at = i;
+                break;
+            }
+        }
+        double pDraft = at < 0 ? 0 : probabilities[at];
+        if (at >= 0 && random.nextDouble() * total < pDraft) {
+            return draft;
+        }
+        double residual = total - pDraft;
+        if (residual <= 0) { // the draft holds all the probability: it cannot have been rejected
+            return draft;
+        }
+        return draw(random.nextDouble() * residual, at);
+    }
+
+    /** The candidate at cumulative weight {@code r} of the distribution, skipping candidate {@code skip}. */
+    private int draw(double r, int skip) {
+        double acc = 0;
+        int last = -1;
+        for (int i = 0; i < count; i++) {
+            if (i == skip) {
+                continue;
+            }
             acc += probabilities[i];
             if (probabilities[i] > 0) {
-                lastPossible = candidates[i];
+                last = i;
             }
             if (r < acc) {
                 return candidates[i];
             }
         }
-        return lastPossible; // rounding left r just above the sum: never a token of probability 0 (masked)
+        // rounding left r just above the sum: never a token of probability 0 (masked)
+        return last >= 0 ? candidates[last] : candidates[0];
     }
 
     private void applyRepeatPenalty(float[] logits, int[] history, int historyLength) {

@@ -2,6 +2,7 @@ package io.offload4j.engine;
 
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
+import io.offload4j.engine.speculative.SpeculativeCounters;
 import io.offload4j.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -18,6 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>each sequence still in prefill then runs one prompt chunk of its own, so a long prompt neither stalls the
  *       others' streams nor waits for them to finish.</li>
  * </ol>
+ * With speculative decoding on ({@link SpeculativeDecoding}), a decoding sequence that has drafts is instead
+ * verified by a {@code forwardAll} pass of its own after the batched step, and may emit several tokens.
  * Requests admitted at the start of a round prefill in it and join the decode batch in the round after their
  * prompt is in; finished and cancelled sequences leave the batch at once. Each sequence has its own KV cache,
  * and the forward pass computes a sequence's step from its cache and token alone, so batching does not change
@@ -61,9 +64,23 @@ final class Scheduler implements Runnable {
     private final int[] batchTokens;
     private final int[] batchPositions;
     private final float[][] batchLogits;
+    /** Speculative decoding, or null when off; the sequences of this round that verify drafts. */
+    private final SpeculativeDecoding speculation;
+    private final Sequence[] verifying;
+    private final SpeculativeCounters counters;
 
     Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
               String name, Runnable onExit) {
+        this(pass, tokenizer, contextLength, maxSequences, prefixCacheBytes, name, onExit, null,
+                new SpeculativeCounters());
+    }
+
+    /** {@code speculation}: speculative decoding (its counters are {@code counters}), or null. */
+    Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
+              String name, Runnable onExit, SpeculativeDecoding speculation, SpeculativeCounters counters) {
+        this.speculation = speculation;
+        this.verifying = new Sequence[maxSequences];
+        this.counters = counters;
         this.pass = pass;
         this.tokenizer = tokenizer;
         this.contextLength = contextLength;
@@ -207,9 +224,15 @@ final class Scheduler implements Runnable {
             return;
         }
         int n = 0;
+        int v = 0;
+        long drafting = System.nanoTime();
         for (int i = 0; i < running.size(); i++) {
             Sequence s = running.get(i);
             if (!s.inPrefill()) {
+                if (speculation != null && speculation.draft(s)) {
+                    verifying[v++] = s; // verified in a pass of its own (SpeculativeDecoding says why)
+                    continue;
+                }
                 batch[n] = s;
                 batchCaches[n] = s.cache();
                 batchTokens[n] = s.decodeToken();
@@ -218,9 +241,17 @@ final class Scheduler implements Runnable {
                 n++;
             }
         }
-        if (n == 0) {
-            return;
+        if (speculation != null) {
+            decodeNanos.addAndGet(System.nanoTime() - drafting);
         }
+        if (n > 0) {
+            batchedDecode(n);
+        }
+        verifySteps(v);
+    }
+
+    /** The decode step of the {@code n} sequences in {@link #batch}: one forwardBatch call, then each samples. */
+    private void batchedDecode(int n) {
         long t0 = System.nanoTime();
         int sampled = 0;
         try {
@@ -258,6 +289,40 @@ final class Scheduler implements Runnable {
         decodeNanos.addAndGet(System.nanoTime() - t0);
         generatedTokens.addAndGet(sampled);
         decodeTokens.addAndGet(sampled);
+        counters.decoded(n);
+    }
+
+    /** Speculative decoding: each of the {@code v} sequences in {@link #verifying} verifies its drafts in one pass. */
+    private void verifySteps(int v) {
+        for (int i = 0; i < v; i++) {
+            Sequence s = verifying[i];
+            verifying[i] = null;
+            if (closing) {
+                continue;
+            }
+            if (s.generation.isCancelled()) {
+                s.cancel();
+                retire(running.indexOf(s), null);
+                continue;
+            }
+            int before = s.generatedTokens();
+            long t0 = System.nanoTime();
+            Throwable error = null;
+            boolean done;
+            try {
+                done = speculation.verify(s, pass);
+            } catch (RuntimeException | Error e) {
+                error = e;
+                done = true;
+            }
+            decodeNanos.addAndGet(System.nanoTime() - t0);
+            int sampled = s.generatedTokens() - before;
+            generatedTokens.addAndGet(sampled);
+            decodeTokens.addAndGet(sampled);
+            if (done) {
+                retire(running.indexOf(s), error);
+            }
+        }
     }
 
     /** Drops the batch's references, so that a finished sequence's buffers and KV cache are not kept reachable. */
@@ -341,6 +406,9 @@ final class Scheduler implements Runnable {
             KvCache cache = reuse != null ? reuse.cache() : pass.newKvCache(capacity);
             runningKvBytes.addAndGet(cache.byteSize()); // before start: a failing start releases (and subtracts) it
             s.start(cache, reuse != null ? reuse.length() : 0, tokenizer);
+            if (speculation != null) {
+                s.speculation = speculation.open(cache.capacity());
+            }
         } catch (RuntimeException | OutOfMemoryError e) {
             fail(s, e);
             return;
@@ -409,6 +477,7 @@ final class Scheduler implements Runnable {
         return new EngineStats(queued, runningCount.get(), runningKvBytes.get(), prefixCache.size(),
                 prefixCache.bytes(), prefixCache.hits(), prefixCache.misses(), prefixCache.reusedTokens(),
                 prefixCache.evictions(), completed.get(), promptTokens.get(), generatedTokens.get(),
-                decodeTokens.get(), prefillNanos.get(), decodeNanos.get());
+                decodeTokens.get(), prefillNanos.get(), decodeNanos.get(), counters.draftedTokens(),
+                counters.acceptedTokens(), counters.verifications(), counters.targetPasses());
     }
 }

@@ -163,15 +163,71 @@ final class Sequence {
             grammar.mask(logits, limit - length); // the tokens left: the grammar closes its value within them
         }
         int token = sampler.sample(logits, history, length);
-        if (Float.isNaN(logits[token])) { // one compare per token; NaN weights would otherwise give silent <unk>s
+        checkFinite(logits[token]);
+        if (grammar != null) {
+            grammar.accept(token);
+        }
+        emit(token);
+    }
+
+    /** One compare per token: NaN weights would otherwise give silent {@code <unk>}s. */
+    private void checkFinite(float logit) {
+        if (Float.isNaN(logit)) {
             throw new IllegalStateException("the model computed NaN logits at position " + length + " of this"
                     + " request: its weights hold NaN or infinite values (a corrupt or badly converted model file)"
                     + " or the computation overflowed; check the file against its published checksum or convert it"
                     + " again");
         }
-        if (grammar != null) {
-            grammar.accept(token);
+    }
+
+    // ------------------------------------------------------------------ speculative decoding (SpeculativeDecoding)
+
+    /** Speculative decoding's state of this sequence (its drafter, draft length and drafts), or null. */
+    SpeculativeDecoding.State speculation;
+
+    /** The tokens so far, prompt and generated: {@code history()[0 .. length())}. Read only. */
+    int[] history() {
+        return history;
+    }
+
+    int length() {
+        return length;
+    }
+
+    /** The most tokens a step may draft: a verification emits up to drafts + 1 tokens within the limits. */
+    int draftRoom() {
+        if (grammar != null) { // a constrained reply masks every token before it is sampled: no drafts
+            return 0;
         }
+        return Math.min(limit - length, maxTokens - generated - 1);
+    }
+
+    /**
+     * Completes a verification pass: {@code rows[i]} are the logits after {@code tokens[i]} at position
+     * {@link #decodePosition()} + i, where {@code tokens[0]} is {@link #decodeToken()} and {@code tokens[1 .. drafted]}
+     * the drafts. Emits tokens while the sampler accepts the drafts ({@link Sampler#verify}), then the token it chose
+     * instead, or after all of them one more from the last row; stops early when the sequence finishes. Only emitted
+     * tokens count as cached: the KV rows of rejected drafts are overwritten by the next step.
+     *
+     * @return how many drafts were accepted
+     */
+    int acceptVerified(float[][] rows, int[] tokens, int drafted) {
+        int accepted = 0;
+        for (int i = 0; i <= drafted && finish == null; i++) {
+            kvLength = length; // tokens[i], at position length - 1, is in the cache
+            int token = i < drafted ? sampler.verify(rows[i], history, length, tokens[i + 1])
+                    : sampler.sample(rows[i], history, length);
+            checkFinite(rows[i][token]);
+            emit(token);
+            if (i == drafted || token != tokens[i + 1]) {
+                break;
+            }
+            accepted++;
+        }
+        return accepted;
+    }
+
+    private void emit(int token) {
         history[length++] = token;
         generated++;
         if (tokenizer.isEndOfGeneration(token) || contains(stopTokens, token)) {
@@ -251,6 +307,10 @@ final class Sequence {
 
     /** Hands the KV cache over (to the prefix cache or to be closed); the sequence no longer refers to it. */
     KvCache releaseCache() {
+        if (speculation != null) {
+            speculation.close(); // the drafter's own state (a draft model's KV cache)
+            speculation = null;
+        }
         KvCache c = cache;
         cache = null;
         return c;

@@ -5,6 +5,7 @@ import io.offload4j.hub.DownloadListener;
 import io.offload4j.hub.ModelResolver;
 import io.offload4j.chat.ThinkingFormat;
 import io.offload4j.engine.EngineOptions;
+import io.offload4j.engine.speculative.SpeculativeOptions;
 import io.offload4j.engine.EngineStats;
 import io.offload4j.engine.InferenceEngine;
 import java.io.IOException;
@@ -302,6 +303,36 @@ public final class OffloadEngine implements AutoCloseable {
         /** Blocks that do not fit on the GPU: {@code auto} (default), {@code stream} or {@code cpu}. */
         public Builder placement(String placement) {
             options = options.withOffload(options.offload().withPlacement(placement));
+            return this;
+        }
+
+        /**
+         * Speculative decoding by prompt lookup: drafts copied from earlier in the prompt and the reply (for answers
+         * that quote their input, such as RAG answers), verified several at a time; the output is unchanged.
+         */
+        public Builder promptLookup(boolean on) {
+            options = options.withSpeculative(options.speculative().withPromptLookup(on));
+            return this;
+        }
+
+        /**
+         * Speculative decoding with a small draft model of the same vocabulary (e.g. Qwen2.5-0.5B for Qwen2.5-7B),
+         * kept on the CPU or wholly on the GPU; the output is unchanged.
+         */
+        public Builder draftModel(Path draftModel) {
+            options = options.withSpeculative(options.speculative().withDraftModel(draftModel));
+            return this;
+        }
+
+        /** The most tokens speculative decoding drafts per step (default 8; the step adapts below it). */
+        public Builder maxDraftTokens(int n) {
+            options = options.withSpeculative(options.speculative().withMaxDraftTokens(n));
+            return this;
+        }
+
+        /** All speculative decoding settings at once (a drafter of your own among them). */
+        public Builder speculative(SpeculativeOptions speculative) {
+            options = options.withSpeculative(speculative);
             return this;
         }
 

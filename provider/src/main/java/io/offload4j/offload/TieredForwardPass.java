@@ -121,9 +121,54 @@ public final class TieredForwardPass implements ForwardPass {
             throw new IllegalArgumentException("logits array of " + logits.length + " < vocabulary " + vocab);
         }
         checkTokens(tokens, offset, count);
+        sequenceStep(cache, tokens, offset, count, startPos, false);
+        accelerator.readLogits(0, logits);
+    }
+
+    /**
+     * A chunk of one sequence whose every row's logits are needed (speculative verification): a prompt step of the
+     * chunk, route ALL_ACCELERATOR (the CPU's blocks are streamed like the others: one copy serves every row), with
+     * the head computing every row. The CPU blocks' rows come down into the CPU cache as after a prompt chunk, so
+     * that a following decode step can run them on the CPU. One token is a plain decode step (hybrid route or graph).
+     */
+    @Override
+    public void forwardAll(KvCache kvCache, int[] tokens, int offset, int count, int startPos, float[][] logits) {
+        if (count < 1 || count > maxChunk || count > logits.length) {
+            throw new IllegalArgumentException("forwardAll of " + count + " tokens with " + logits.length
+                    + " logits rows; this pass takes 1.." + maxChunk + " tokens, at most one per row");
+        }
+        if (count == 1) {
+            forward(kvCache, tokens, offset, 1, startPos, logits[0]);
+            return;
+        }
+        TieredKvCache cache = own(kvCache);
+        checkPositions(cache, startPos, count);
+        int vocab = config().vocabularySize();
+        for (int t = 0; t < count; t++) {
+            if (logits[t] == null || logits[t].length < vocab) {
+                throw new IllegalArgumentException("logits row " + t + " of "
+                        + (logits[t] == null ? "null" : logits[t].length + " floats") + " < vocabulary " + vocab);
+            }
+        }
+        checkTokens(tokens, offset, count);
+        sequenceStep(cache, tokens, offset, count, startPos, true);
+        for (int t = 0; t < count; t++) {
+            accelerator.readLogits(t, logits[t]);
+        }
+    }
+
+    /**
+     * One step of one sequence (checked by the caller): a decode step (one token: the graph when resident, the hybrid
+     * route when the plan has CPU blocks) or a prompt chunk; {@code allOutputs}: every row's logits, not the last's.
+     */
+    private void sequenceStep(TieredKvCache cache, int[] tokens, int offset, int count, int startPos,
+                              boolean allOutputs) {
         accelerator.makeCurrent();
         boolean hybrid = count == 1 && cpu != null;
         step.prompt(count == 1 ? Phase.DECODE : Phase.PROMPT, cache.accelerator, tokens, offset, count, startPos);
+        if (allOutputs) {
+            step.allOutputs();
+        }
         try {
             accelerator.stageInputs(step);
             if (count == 1 && graphs) {
@@ -156,7 +201,6 @@ public final class TieredForwardPass implements ForwardPass {
         } finally {
             step.clear();
         }
-        accelerator.readLogits(0, logits);
     }
 
     @Override

@@ -64,6 +64,10 @@ final class SimulatedAccelerator implements Accelerator {
     static final int ON_CPU = -1;
     /** Per step, the units in the order they ran ({@link #ON_CPU} for one the CPU ran). */
     final List<int[]> stepOrder = new ArrayList<>();
+    /** The last step's rows and the rows whose logits it produced; the last K/V hand-off to the host (from, count). */
+    int lastRows;
+    int lastOutputs;
+    int[] lastKvHandOff;
     private final List<Integer> current = new ArrayList<>();
     SimModel model;
 
@@ -226,6 +230,8 @@ final class SimulatedAccelerator implements Accelerator {
         @Override
         public void endStep(Step step) {
             inStep = false;
+            lastRows = step.rows();
+            lastOutputs = step.outputs();
         }
 
         @Override
@@ -278,6 +284,7 @@ final class SimulatedAccelerator implements Accelerator {
         @Override
         public void copyKvToHost(KvCache cache, int block, int from, int count, long keysAt, long valuesAt) {
             assertTrue(from >= 0 && count > 0);
+            lastKvHandOff = new int[] {from, count};
         }
 
         @Override

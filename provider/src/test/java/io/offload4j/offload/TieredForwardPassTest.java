@@ -83,6 +83,20 @@ class TieredForwardPassTest {
                     pass.forwardBatch(new KvCache[] {a, b}, new int[] {4, 5}, new int[] {prompt.length + decodeSteps, 3},
                             2, new float[][] {new float[logits.length], new float[logits.length]});
                     assertOrder(accelerator, plan, units, false);
+                    // a speculative verification: a prompt step of 5 rows, every row's logits, the CPU units streamed
+                    // and their 5 K/V rows handed to the CPU cache
+                    float[][] rows = new float[5][logits.length];
+                    pass.forwardAll(a, new int[] {7, 8, 9, 10, 11}, 0, 5, prompt.length + decodeSteps + 1, rows);
+                    assertOrder(accelerator, plan, units, false);
+                    assertEquals(5, accelerator.lastRows);
+                    assertEquals(5, accelerator.lastOutputs, "every row's logits");
+                    if (plan.count(Placement.CPU) > 0) {
+                        assertEquals(prompt.length + decodeSteps + 1, accelerator.lastKvHandOff[0]);
+                        assertEquals(5, accelerator.lastKvHandOff[1]);
+                    }
+                    pass.forward(a, new int[] {12}, 0, 1, prompt.length + decodeSteps + 3, logits); // after a rollback
+                    assertOrder(accelerator, plan, units, true);
+                    assertEquals(1, accelerator.lastOutputs);
                     assertThrows(IllegalArgumentException.class, () -> pass.forwardBatch(new KvCache[] {a, a},
                             new int[] {1, 1}, new int[] {20, 21}, 2, new float[][] {logits, logits}));
                 }

@@ -143,25 +143,68 @@ final class CpuForwardPass implements ForwardPass {
 
     @Override
     public void forward(KvCache kvCache, int[] tokens, int offset, int count, int startPos, float[] logits) {
+        chunk(kvCache, tokens, offset, count, startPos);
+        // Only the last token's logits are needed.
+        int dim = config.embeddingLength();
+        rmsNorm(xb, 0, x, (count - 1) * dim, weights.outputNorm(), dim);
+        matmul(weights.output(), xb, 1, logits);
+        releaseRows(count);
+    }
+
+    /** Like {@link #forward}, with the logits of every token of the chunk (the output projection as for a batch). */
+    @Override
+    public void forwardAll(KvCache kvCache, int[] tokens, int offset, int count, int startPos, float[][] logits) {
+        if (count > logits.length) {
+            throw new IllegalArgumentException("forwardAll of " + count + " tokens with " + logits.length
+                    + " logits rows; it takes 1 to logits.length tokens");
+        }
+        chunk(kvCache, tokens, offset, count, startPos);
+        outputRows(count, logits, 0);
+        releaseRows(count);
+    }
+
+    /** Checks a chunk of one sequence and runs it through every block (its logits not yet computed). */
+    private void chunk(KvCache kvCache, int[] tokens, int offset, int count, int startPos) {
         if (count < 1 || count > maxChunk) {
             throw new IllegalArgumentException("chunk of " + count + " tokens; this pass takes 1.." + maxChunk);
         }
-        CpuKvCache cache = (CpuKvCache) kvCache;
+        if (!(kvCache instanceof CpuKvCache cache)) {
+            throw new IllegalArgumentException("the KV cache was not created by this pass ("
+                    + (kvCache == null ? "null" : kvCache.getClass().getSimpleName()) + "); use newKvCache");
+        }
         if (startPos < 0 || startPos + count > cache.capacity()) {
             throw new IllegalArgumentException("positions " + startPos + ".." + (startPos + count - 1)
                     + " do not fit the KV cache of " + cache.capacity());
         }
-        int dim = config.embeddingLength();
         for (int t = 0; t < count; t++) {
             rowCache[t] = cache;
             rowPos[t] = startPos + t;
             embed(tokens[offset + t], t);
         }
         allBlocks(count);
-        // Only the last token's logits are needed.
-        rmsNorm(xb, 0, x, (count - 1) * dim, weights.outputNorm(), dim);
-        matmul(weights.output(), xb, 1, logits);
-        releaseRows(count);
+    }
+
+    /**
+     * The logits of activation rows {@code 0..n)} into {@code logits[from ..)}: the output projection in groups of
+     * {@link #LOGIT_ROWS} rows (one row: the fused dot product straight into the caller's array, as {@link #forward}).
+     */
+    private void outputRows(int n, float[][] logits, int from) {
+        int dim = config.embeddingLength();
+        int vocab = config.vocabularySize();
+        for (int g = 0; g < n; g += LOGIT_ROWS) {
+            int m = Math.min(LOGIT_ROWS, n - g);
+            for (int i = 0; i < m; i++) {
+                rmsNorm(xb, i * dim, x, (g + i) * dim, weights.outputNorm(), dim);
+            }
+            if (m == 1) {
+                matmul(weights.output(), xb, 1, logits[from + g]);
+                continue;
+            }
+            matmul(weights.output(), xb, m, batchLogits);
+            for (int i = 0; i < m; i++) {
+                System.arraycopy(batchLogits, i * vocab, logits[from + g + i], 0, vocab);
+            }
+        }
     }
 
     /**
@@ -172,8 +215,6 @@ final class CpuForwardPass implements ForwardPass {
     @Override
     public void forwardBatch(KvCache[] caches, int[] tokens, int[] positions, int batch, float[][] logits) {
         checkBatch(caches, tokens, positions, batch, logits);
-        int dim = config.embeddingLength();
-        int vocab = config.vocabularySize();
         for (int from = 0; from < batch; from += maxRows) {
             int n = Math.min(maxRows, batch - from);
             for (int t = 0; t < n; t++) {
@@ -182,20 +223,7 @@ final class CpuForwardPass implements ForwardPass {
                 embed(tokens[from + t], t);
             }
             allBlocks(n);
-            for (int g = 0; g < n; g += LOGIT_ROWS) {
-                int m = Math.min(LOGIT_ROWS, n - g);
-                for (int i = 0; i < m; i++) {
-                    rmsNorm(xb, i * dim, x, (g + i) * dim, weights.outputNorm(), dim);
-                }
-                if (m == 1) { // straight into the caller's array, by the same fused dot product as forward
-                    matmul(weights.output(), xb, 1, logits[from + g]);
-                    continue;
-                }
-                matmul(weights.output(), xb, m, batchLogits);
-                for (int i = 0; i < m; i++) {
-                    System.arraycopy(batchLogits, i * vocab, logits[from + g + i], 0, vocab);
-                }
-            }
+            outputRows(n, logits, from);
             releaseRows(n);
         }
     }

@@ -1,6 +1,7 @@
 package io.offload4j.spring.boot;
 
 import io.offload4j.engine.EngineOptions;
+import io.offload4j.engine.speculative.SpeculativeOptions;
 import io.offload4j.offload.OffloadOptions;
 
 /** Turns the bound {@link OffloadProperties} into the engine's {@link EngineOptions}. */
@@ -26,6 +27,9 @@ final class EngineOptionsMapper {
                 .withContextBeyondTraining(p.isContextBeyondTraining())
                 .withMaxSequences(p.getMaxSequences())
                 .withPrefixCacheBytes(p.getPrefixCache().bytes())
-                .withOffload(offload);
+                .withOffload(offload)
+                .withSpeculative(SpeculativeOptions.OFF.withPromptLookup(p.getSpeculative().isPromptLookup())
+                        .withDraftModel(p.getSpeculative().getDraftModel())
+                        .withMaxDraftTokens(p.getSpeculative().getMaxDraftTokens()));
     }
 }

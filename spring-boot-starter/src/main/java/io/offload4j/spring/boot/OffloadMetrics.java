@@ -57,6 +57,14 @@ public class OffloadMetrics implements MeterBinder {
                 "tokens.per.second", EngineStats::prefillTokensPerSecond);
         gauge(r, tags, e, "offload4j.decode.throughput", "Tokens per second of decode-step time so far",
                 "tokens.per.second", EngineStats::decodeTokensPerSecond);
+        counter(r, tags, e, "offload4j.speculative.drafted.tokens", "Speculative decoding: drafted tokens verified"
+                + " by the model", TOKENS, s -> s.draftedTokens());
+        counter(r, tags, e, "offload4j.speculative.accepted.tokens", "Speculative decoding: drafted tokens the model"
+                + " accepted", TOKENS, s -> s.acceptedDraftTokens());
+        gauge(r, tags, e, "offload4j.speculative.acceptance.rate", "Speculative decoding: the share of drafted"
+                + " tokens accepted so far", null, EngineStats::acceptanceRate);
+        gauge(r, tags, e, "offload4j.decode.tokens.per.pass", "Decode tokens per model pass of a sequence so far (1"
+                + " without speculative decoding)", null, EngineStats::tokensPerTargetPass);
         gauge(r, tags, e, "offload4j.queued.requests", "Requests waiting for admission", null, s -> s.queued());
         gauge(r, tags, e, "offload4j.running.requests", "Requests being generated", null, s -> s.running());
         counter(r, tags, e, "offload4j.prefix.cache.hits", "Admissions that continued a kept KV cache", null,

@@ -86,6 +86,12 @@ public class OffloadProperties implements Validator {
     private final Host host = new Host();
 
     /**
+     * Speculative decoding: a drafter proposes tokens that the model verifies several at a time (the output is
+     * unchanged; decoding is faster when drafts are accepted, most of all when weights are streamed).
+     */
+    private final Speculative speculative = new Speculative();
+
+    /**
      * Default parameters of the ChatModel and StreamingChatModel beans; a request's own parameters take
      * precedence.
      */
@@ -173,6 +179,10 @@ public class OffloadProperties implements Validator {
 
     public ChatModelProperties getChatModel() {
         return chatModel;
+    }
+
+    public Speculative getSpeculative() {
+        return speculative;
     }
 
     /** Spring Boot validates a bound target that is a {@link Validator} with itself. */
@@ -270,6 +280,49 @@ public class OffloadProperties implements Validator {
 
         public void setPlacement(Placement placement) {
             this.placement = placement;
+        }
+    }
+
+    /** Speculative decoding: which drafter, and how many tokens it drafts at most per step. */
+    public static class Speculative {
+
+        /**
+         * Draft by prompt lookup: tokens copied from where the last few tokens occurred earlier in the prompt or the
+         * reply; suits answers that quote their input (RAG). Needs no second model.
+         */
+        private boolean promptLookup = false;
+
+        /**
+         * A small draft model with the model's vocabulary (e.g. Qwen2.5-0.5B for Qwen2.5-7B): the path of a GGUF
+         * file or Hugging Face directory. Kept on the CPU, or wholly on the GPU. Not together with prompt-lookup.
+         */
+        private Path draftModel;
+
+        /** The most tokens drafted per step (1..63); the engine adapts the count below it to the acceptance rate. */
+        private int maxDraftTokens = 8;
+
+        public boolean isPromptLookup() {
+            return promptLookup;
+        }
+
+        public void setPromptLookup(boolean promptLookup) {
+            this.promptLookup = promptLookup;
+        }
+
+        public Path getDraftModel() {
+            return draftModel;
+        }
+
+        public void setDraftModel(Path draftModel) {
+            this.draftModel = draftModel;
+        }
+
+        public int getMaxDraftTokens() {
+            return maxDraftTokens;
+        }
+
+        public void setMaxDraftTokens(int maxDraftTokens) {
+            this.maxDraftTokens = maxDraftTokens;
         }
     }
 

@@ -44,6 +44,7 @@ final class OffloadPropertiesValidator implements Validator {
             reject(errors, "gpu.placement", null, "must be set: auto, stream or cpu");
         }
         budget(errors, "host.pinnedMemoryBudget", p.getHost().getPinnedMemoryBudget());
+        speculative(p.getSpeculative(), errors);
         chatModel(p.getChatModel(), errors);
     }
 
@@ -68,6 +69,21 @@ final class OffloadPropertiesValidator implements Validator {
                     + "); set it to the path of a GGUF file" + ModelLocations.OTHER_FORMS);
         } else if (!Files.isReadable(path)) {
             reject(errors, "model", model, "names a file this process cannot read (" + path.toAbsolutePath() + ")");
+        }
+    }
+
+    private static void speculative(OffloadProperties.Speculative s, Errors errors) {
+        int max = s.getMaxDraftTokens();
+        if (max < 1 || max > io.offload4j.engine.speculative.SpeculativeOptions.MAX_DRAFT_TOKENS) {
+            reject(errors, "speculative.maxDraftTokens", max, "must be 1.."
+                    + io.offload4j.engine.speculative.SpeculativeOptions.MAX_DRAFT_TOKENS);
+        }
+        if (s.isPromptLookup() && s.getDraftModel() != null) {
+            reject(errors, "speculative.draftModel", s.getDraftModel(), "cannot be used together with"
+                    + " speculative.prompt-lookup; choose one drafter");
+        } else if (s.getDraftModel() != null && !Files.exists(s.getDraftModel())) {
+            reject(errors, "speculative.draftModel", s.getDraftModel(), "names no existing file (looked for "
+                    + s.getDraftModel().toAbsolutePath() + "); set it to a GGUF file or Hugging Face directory");
         }
     }
 

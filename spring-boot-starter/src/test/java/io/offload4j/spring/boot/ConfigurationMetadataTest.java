@@ -36,6 +36,9 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.gpu.graphs", true);
         KEYS.put("langchain4j.offload.gpu.placement", "auto");
         KEYS.put("langchain4j.offload.host.pinned-memory-budget", "auto");
+        KEYS.put("langchain4j.offload.speculative.prompt-lookup", false);
+        KEYS.put("langchain4j.offload.speculative.draft-model", null);
+        KEYS.put("langchain4j.offload.speculative.max-draft-tokens", 8);
         KEYS.put("langchain4j.offload.chat-model.model-name", null);
         KEYS.put("langchain4j.offload.chat-model.temperature", null);
         KEYS.put("langchain4j.offload.chat-model.top-p", null);

@@ -120,12 +120,16 @@ class OffloadAutoConfigurationTest {
                 "langchain4j.offload.gpu.gemm-min-tokens=8",
                 "langchain4j.offload.gpu.graphs=false",
                 "langchain4j.offload.host.pinned-memory-budget=1048576",
+                "langchain4j.offload.speculative.prompt-lookup=true",
+                "langchain4j.offload.speculative.max-draft-tokens=5",
                 "langchain4j.offload.cache-dir=" + dir.resolve("cache")).run(context -> {
             assertThat(context).hasNotFailed();
             EngineOptions o = context.getBean(OffloadEngineLoader.class).options();
             assertThat(o).isEqualTo(new EngineOptions("CPU", 1, 96, EngineOptions.DEFAULTS.chunkTokens(), 3,
                     64L << 20, new OffloadOptions(6L << 30, 1 << 20, 4, io.offload4j.offload.PlacementPolicy.STREAM,
-                    32, 8, false)));
+                    32, 8, false))
+                    .withSpeculative(io.offload4j.engine.speculative.SpeculativeOptions.OFF.withPromptLookup(true)
+                            .withMaxDraftTokens(5)));
             assertThat(context.getBean(OffloadProperties.class).getCacheDir()).isEqualTo(dir.resolve("cache"));
             assertThat(context.getBean(OffloadEngine.class).inferenceEngine().contextLength()).isEqualTo(96);
         });
@@ -260,6 +264,8 @@ class OffloadAutoConfigurationTest {
                 "langchain4j.offload.gpu.prefetch-depth must be >= 1, was 0");
         failsWith(withTiny().withPropertyValues("langchain4j.offload.gpu.max-batch-rows=0"),
                 "langchain4j.offload.gpu.max-batch-rows must be >= 1, was 0");
+        failsWith(withTiny().withPropertyValues("langchain4j.offload.speculative.max-draft-tokens=0"),
+                "langchain4j.offload.speculative.max-draft-tokens must be 1..63, was 0");
         failsWith(withTiny().withPropertyValues("langchain4j.offload.max-sequences=0"),
                 "langchain4j.offload.max-sequences must be >= 1, was 0");
         failsWith(withTiny().withPropertyValues("langchain4j.offload.threads=-2"),
@@ -473,6 +479,8 @@ class OffloadAutoConfigurationTest {
             assertThat(registry.get("offload4j.prefill.throughput").gauge().value())
                     .isEqualTo(engine.stats().prefillTokensPerSecond()).isPositive();
             assertThat(registry.get("offload4j.decode.throughput").gauge().value()).isNotNegative();
+            assertThat(registry.get("offload4j.speculative.acceptance.rate").gauge().value()).isZero();
+            assertThat(registry.get("offload4j.speculative.drafted.tokens").functionCounter().count()).isZero();
             assertThat(registry.find("offload4j.gpu.resident.weights").meter()).as("GPU meters on a GPU only").isNull();
             assertThat(registry.find("offload4j.gpu.cache.hits").meter()).isNull();
         });

@@ -1,0 +1,353 @@
+package io.offload4j.backend.cuda;
+
+import io.offload4j.backend.Backend;
+import io.offload4j.backend.Backends;
+import io.offload4j.backend.Device;
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.engine.EngineOptions;
+import io.offload4j.engine.EngineStats;
+import io.offload4j.engine.GenerationListener;
+import io.offload4j.engine.GenerationRequest;
+import io.offload4j.engine.GenerationResult;
+import io.offload4j.engine.InferenceEngine;
+import io.offload4j.engine.SamplingParams;
+import io.offload4j.engine.speculative.Drafter;
+import io.offload4j.engine.speculative.DrafterFactory;
+import io.offload4j.engine.speculative.SpeculativeOptions;
+import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.offload.OffloadOptions;
+import io.offload4j.offload.Placement;
+import io.offload4j.offload.PlacementPlan;
+import io.offload4j.offload.TieredForwardPass;
+import io.offload4j.offload.TieredPasses;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * Speculative decoding's two factors, measured apart (random-weight models agree with no drafter, so the acceptance
+ * rate is set, not found):
+ * <ol>
+ *   <li><b>the cost of a verification pass</b>: {@code ForwardPass.forwardAll} of k tokens of one sequence
+ *       (k = 1 is the plain decode step: the graph when resident, the hybrid route with CPU blocks) at each GPU
+ *       budget, median of {@code --reps} passes, and its ratio to k = 1;</li>
+ *   <li><b>end-to-end decode tokens/s</b> through the engine, greedy, one request of {@code --tokens} tokens: first
+ *       without drafting (the baseline, same engine, same run), then with a drafter that proposes the model's own
+ *       greedy continuation (known from the baseline) with each draft token replaced by another with probability
+ *       1 − a, for each {@code --acceptance} a, k adaptive up to {@code --max-draft}. Every speculative run's tokens
+ *       must equal the baseline's (printed as "identical").</li>
+ * </ol>
+ * With {@code --lookup-prompt FILE} (a real model, {@code --model}), a third table runs prompt lookup on that text
+ * against no drafting.
+ *
+ * <pre>
+ * SpeculativeBenchmark [--device cuda|cpu] [--threads 0] [--dir DIR] [--shapes llama3-8b] [--quants F16]
+ *                      [--model PATH] [--budgets 1,0.25] [--placement auto] [--ks 1,2,4,8,16] [--reps 5]
+ *                      [--acceptance 0,0.7,1] [--max-draft 16] [--tokens 128] [--prompt 32]
+ *                      [--lookup-prompt FILE] [--out report.md]
+ * </pre>
+ * Shapes are OffloadBenchmark's plus {@code tiny} (for a run on the CPU here). Budgets are fractions of the weights
+ * (1: automatic); the CPU ignores them.
+ */
+public final class SpeculativeBenchmark {
+
+    private SpeculativeBenchmark() {}
+
+    public static void main(String[] args) throws IOException {
+        Device device = Device.parse(arg(args, "--device", "cuda"));
+        int threads = Integer.parseInt(arg(args, "--threads", "0"));
+        Path dir = Path.of(arg(args, "--dir", "/tmp/offload4j-bench"));
+        String modelArg = arg(args, "--model", null);
+        List<String> shapes = List.of(arg(args, "--shapes", "llama3-8b").split(","));
+        List<String> quants = List.of(arg(args, "--quants", "F16").split(","));
+        double[] budgets = doubles(arg(args, "--budgets", "1,0.25"));
+        String placement = arg(args, "--placement", "auto");
+        int[] ks = Arrays.stream(arg(args, "--ks", "1,2,4,8,16").split(",")).mapToInt(Integer::parseInt).toArray();
+        int reps = Integer.parseInt(arg(args, "--reps", "5"));
+        double[] acceptance = doubles(arg(args, "--acceptance", "0,0.7,1"));
+        int maxDraft = Integer.parseInt(arg(args, "--max-draft", "16"));
+        int tokens = Integer.parseInt(arg(args, "--tokens", "128"));
+        int prompt = Integer.parseInt(arg(args, "--prompt", "32"));
+        String lookupPrompt = arg(args, "--lookup-prompt", null);
+        String out = arg(args, "--out", null);
+        Files.createDirectories(dir);
+
+        List<Path> files = new ArrayList<>();
+        List<String> labels = new ArrayList<>();
+        if (modelArg != null) {
+            files.add(Path.of(modelArg));
+            labels.add(Path.of(modelArg).getFileName().toString());
+        } else {
+            for (String shape : shapes) {
+                for (String quant : quants) {
+                    QuantPreset q = QuantPreset.parse(quant);
+                    Path file = dir.resolve(shape + "-" + q + ".gguf");
+                    if (!Files.exists(file)) {
+                        long t0 = System.nanoTime();
+                        SyntheticModelWriter.write(spec(shape, q), file);
+                        System.out.printf("wrote %s in %.0f s%n", file, (System.nanoTime() - t0) / 1e9);
+                    }
+                    files.add(file);
+                    labels.add(shape + " " + q);
+                }
+            }
+        }
+        int maxK = Math.max(Arrays.stream(ks).max().orElse(1), maxDraft + 1);
+        int chunk = Math.max(64, maxK);
+        int context = prompt + tokens + maxK + 64;
+
+        line(out, "# Speculative decoding benchmark\n");
+        StringBuilder head = new StringBuilder("| model | budget | resident / streamed / CPU units |");
+        StringBuilder rule = new StringBuilder("|---|---|---|");
+        for (int k : ks) {
+            head.append(" k=").append(k).append(" ms (× k=1) |");
+            rule.append("---|");
+        }
+        List<String> passRows = new ArrayList<>();
+        List<String> engineRows = new ArrayList<>();
+        for (int i = 0; i < files.size(); i++) {
+            try (Model model = Model.load(files.get(i))) {
+                long total = OffloadBenchmark.weightBytes(model.weights());
+                for (double f : budgets) {
+                    long budget = f >= 1 ? OffloadOptions.AUTO : (long) (f * total);
+                    OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget)
+                            .withPlacement(placement);
+                    String budgetLabel = f >= 1 ? "auto (all)" : String.format(Locale.ROOT, "%.0f %%", f * 100);
+                    passRows.add(passCosts(device, threads, model, labels.get(i), budgetLabel, options, context, chunk,
+                            prompt, ks, reps));
+                    System.out.println(passRows.getLast());
+                    engineRows.addAll(endToEnd(device, threads, files.get(i), labels.get(i), budgetLabel, options,
+                            context, chunk, prompt, tokens, maxDraft, acceptance, model.config().vocabularySize()));
+                    if (lookupPrompt != null) {
+                        engineRows.add(promptLookup(device, threads, files.get(i), labels.get(i), budgetLabel, options,
+                                context, chunk, tokens, maxDraft, Files.readString(Path.of(lookupPrompt))));
+                    }
+                }
+            }
+        }
+        line(out, "## 1. Cost of a verification pass of k tokens (one sequence)\n");
+        line(out, head.toString());
+        line(out, rule.toString());
+        for (String r : passRows) {
+            line(out, r);
+        }
+        line(out, "\n## 2. End-to-end greedy decode, drafts = the model's own greedy tokens, each kept with probability a"
+                + " (k adaptive ≤ " + maxDraft + ")\n");
+        line(out, "| model | budget | drafter | decode tok/s | speed-up | acceptance (accepted ÷ drafted) |"
+                + " tokens per target pass | identical to no drafting |");
+        line(out, "|---|---|---|---|---|---|---|---|");
+        for (String r : engineRows) {
+            line(out, r);
+        }
+    }
+
+    /** Part 1: the median time of a forwardAll of k tokens at the same positions (rejected rows overwritten). */
+    private static String passCosts(Device device, int threads, Model model, String label, String budget,
+                                    OffloadOptions options, int context, int chunk, int prompt, int[] ks, int reps) {
+        try (Backend backend = Backends.create(device, threads);
+             ForwardPass pass = TieredPasses.prepare(backend, model, context, chunk, options)) {
+            String units = "all (CPU)";
+            if (pass instanceof TieredForwardPass tiered) {
+                PlacementPlan plan = tiered.plan();
+                System.out.println(pass.memoryReport());
+                units = plan.count(Placement.RESIDENT) + " / " + plan.count(Placement.STREAMED) + " / "
+                        + plan.count(Placement.CPU);
+            }
+            int vocab = model.config().vocabularySize();
+            SplittableRandom rnd = new SplittableRandom(3);
+            int[] tokens = rnd.ints(context, 3, vocab).toArray();
+            int maxK = Arrays.stream(ks).max().orElse(1);
+            float[][] rows = new float[maxK][vocab];
+            StringBuilder row = new StringBuilder("| " + label + " | " + budget + " | " + units + " |");
+            try (KvCache cache = pass.newKvCache(context)) {
+                for (int at = 0; at < prompt; at += chunk) {
+                    pass.forward(cache, tokens, at, Math.min(chunk, prompt - at), at, rows[0]);
+                }
+                double base = 0;
+                for (int k : ks) {
+                    double[] ms = new double[reps];
+                    pass.forwardAll(cache, tokens, prompt, k, prompt, rows); // warm-up (a graph's capture)
+                    for (int r = 0; r < reps; r++) {
+                        long t0 = System.nanoTime();
+                        pass.forwardAll(cache, tokens, prompt, k, prompt, rows);
+                        ms[r] = (System.nanoTime() - t0) / 1e6;
+                    }
+                    Arrays.sort(ms);
+                    double median = ms[reps / 2];
+                    if (k == ks[0]) {
+                        base = median;
+                    }
+                    row.append(String.format(Locale.ROOT, " %.2f (%.2f×) |", median, median / base));
+                }
+            }
+            return row.toString();
+        }
+    }
+
+    /** Part 2: one engine; a baseline without drafts, then the oracle drafter at each acceptance. */
+    private static List<String> endToEnd(Device device, int threads, Path file, String label, String budget,
+                                         OffloadOptions offload, int context, int chunk, int prompt, int tokens,
+                                         int maxDraft, double[] acceptance, int vocab) {
+        Oracle oracle = new Oracle(vocab);
+        List<String> rows = new ArrayList<>();
+        try (InferenceEngine engine = InferenceEngine.load(file, options(device, threads, context, chunk, offload,
+                SpeculativeOptions.OFF.withDrafter(oracle).withMaxDraftTokens(Math.min(maxDraft, chunk - 1)))))  {
+            int[] promptTokens = new SplittableRandom(5).ints(prompt, 3, vocab).toArray();
+            GenerationRequest request = GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY);
+            engine.generate(GenerationRequest.of(promptTokens, 8, SamplingParams.GREEDY), GenerationListener.NONE);
+            Run baseline = timed(engine, request);
+            oracle.reference(promptTokens, baseline.tokens);
+            rows.add(row(label, budget, "none", baseline, baseline));
+            System.out.println(rows.getLast());
+            for (double a : acceptance) {
+                oracle.keep(a);
+                Run run = timed(engine, request);
+                rows.add(row(label, budget, String.format(Locale.ROOT, "oracle a=%.2f", a), run, baseline));
+                System.out.println(rows.getLast());
+            }
+        }
+        return rows;
+    }
+
+    /** Part 3: prompt lookup on a text against no drafting (two engines on the same model). */
+    private static String promptLookup(Device device, int threads, Path file, String label, String budget,
+                                       OffloadOptions offload, int context, int chunk, int tokens, int maxDraft,
+                                       String text) {
+        Run baseline;
+        int[] promptTokens;
+        try (InferenceEngine plain = InferenceEngine.load(file, options(device, threads, context + 4096, chunk,
+                offload, SpeculativeOptions.OFF))) {
+            promptTokens = plain.tokenizer().encode(text, true, true);
+            baseline = timed(plain, GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY));
+        }
+        try (InferenceEngine lookup = InferenceEngine.load(file, options(device, threads, context + 4096, chunk,
+                offload, SpeculativeOptions.promptLookupDefaults().withMaxDraftTokens(Math.min(maxDraft, chunk - 1))))) {
+            Run run = timed(lookup, GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY));
+            return row(label, budget, "prompt lookup (" + promptTokens.length + "-token prompt)", run, baseline);
+        }
+    }
+
+    private static EngineOptions options(Device device, int threads, int context, int chunk, OffloadOptions offload,
+                                         SpeculativeOptions speculative) {
+        return EngineOptions.DEFAULTS.withDevice(device).withThreads(threads).withContextLength(context)
+                .withChunkTokens(chunk).withMaxSequences(1).withPrefixCacheBytes(0).withOffload(offload)
+                .withSpeculative(speculative);
+    }
+
+    private record Run(int[] tokens, double tokensPerSecond, double acceptance, double tokensPerPass) {}
+
+    private static Run timed(InferenceEngine engine, GenerationRequest request) {
+        EngineStats before = engine.stats();
+        GenerationResult result = engine.generate(request, GenerationListener.NONE);
+        EngineStats after = engine.stats();
+        for (long deadline = System.nanoTime() + 2_000_000_000L; after.decodeTokens() - before.decodeTokens()
+                < result.tokens().length - 1 && System.nanoTime() < deadline; after = engine.stats()) {
+            Thread.onSpinWait(); // a step's counters are added just after the request completes
+        }
+        long decodeTokens = after.decodeTokens() - before.decodeTokens();
+        long nanos = after.decodeNanos() - before.decodeNanos();
+        long drafted = after.draftedTokens() - before.draftedTokens();
+        long accepted = after.acceptedDraftTokens() - before.acceptedDraftTokens();
+        long passes = after.targetPasses() - before.targetPasses();
+        return new Run(result.tokens(), decodeTokens * 1e9 / Math.max(1, nanos),
+                drafted == 0 ? 0 : (double) accepted / drafted, passes == 0 ? 0 : (double) decodeTokens / passes);
+    }
+
+    private static String row(String label, String budget, String drafter, Run run, Run baseline) {
+        return String.format(Locale.ROOT, "| %s | %s | %s | %.2f | %.2f× | %.2f | %.2f | %s |", label, budget, drafter,
+                run.tokensPerSecond(), run.tokensPerSecond() / baseline.tokensPerSecond(), run.acceptance(),
+                run.tokensPerPass(), Arrays.equals(run.tokens(), baseline.tokens()) ? "yes" : "NO");
+    }
+
+    /**
+     * Drafts the model's known greedy continuation, each token kept with probability {@code keep} (else replaced by
+     * another token), decided by a hash of its position so that a re-draft of the same position agrees. Before
+     * {@link #reference} (and with keep < 0) it drafts nothing: the engine then decodes as without a drafter.
+     */
+    private static final class Oracle implements Drafter, DrafterFactory {
+        private final int vocab;
+        private int[] full = new int[0];
+        private double keep = -1;
+
+        Oracle(int vocab) {
+            this.vocab = vocab;
+        }
+
+        void reference(int[] prompt, int[] continuation) {
+            full = Arrays.copyOf(prompt, prompt.length + continuation.length);
+            System.arraycopy(continuation, 0, full, prompt.length, continuation.length);
+        }
+
+        void keep(double probability) {
+            keep = probability;
+        }
+
+        @Override
+        public int draft(int[] history, int length, int max, int[] out) {
+            if (keep < 0 || length > full.length || length == 0 || history[length - 1] != full[length - 1]) {
+                return 0;
+            }
+            int n = Math.min(max, full.length - length);
+            for (int i = 0; i < n; i++) {
+                int pos = length + i;
+                double u = (mix(pos) >>> 11) * 0x1.0p-53;
+                out[i] = u < keep ? full[pos] : (full[pos] + 1 + (int) (mix(pos + 7919) >>> 40) % (vocab - 1)) % vocab;
+            }
+            return n;
+        }
+
+        private static long mix(long x) {
+            long z = x * 0x9E3779B97F4A7C15L;
+            z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+            z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+            return z ^ (z >>> 31);
+        }
+
+        @Override
+        public Drafter open(int capacity) {
+            return this;
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    static SyntheticModelSpec spec(String shape, QuantPreset q) {
+        if (shape.equals("tiny")) {
+            return SyntheticModelSpec.tiny(io.offload4j.model.Architecture.LLAMA, q);
+        }
+        return OffloadBenchmark.spec(shape, q);
+    }
+
+    private static double[] doubles(String csv) {
+        return Arrays.stream(csv.split(",")).mapToDouble(Double::parseDouble).toArray();
+    }
+
+    private static void line(String outFile, String s) throws IOException {
+        System.out.println(s);
+        if (outFile != null) {
+            Files.writeString(Path.of(outFile), s + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        }
+    }
+
+    private static String arg(String[] args, String name, String dflt) {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals(name)) {
+                return args[i + 1];
+            }
+        }
+        return dflt;
+    }
+}

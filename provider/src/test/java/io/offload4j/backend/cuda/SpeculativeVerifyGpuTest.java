@@ -1,0 +1,171 @@
+package io.offload4j.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.offload4j.backend.KvCache;
+import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.offload.OffloadOptions;
+import io.offload4j.offload.Placement;
+import io.offload4j.offload.PlacementPlan;
+import io.offload4j.offload.TieredForwardPass;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The verification pass of speculative decoding on the GPU: {@code forwardAll} (every row's logits of a chunk of one
+ * sequence) against a one-token decode per row, on OffloadGpuTest's 32-block model resident, streamed and with blocks
+ * on the CPU; and the rollback: after a verification whose tail is rejected, decoding goes on at the first rejected
+ * position (its KV rows, on the GPU and in the CPU mirror of the hybrid plan, overwritten) exactly as a sequence that
+ * never saw the rejected tokens. Chunks of 2..9 rows take the fp32 matrix-vector kernels, 17 the tensor cores.
+ */
+@Tag("gpu")
+@ExtendWith(GpuCondition.class)
+class SpeculativeVerifyGpuTest {
+
+    static CudaBackend gpu;
+
+    @BeforeAll
+    static void open() {
+        gpu = new CudaBackend(0);
+    }
+
+    @AfterAll
+    static void close() {
+        if (gpu != null) {
+            gpu.close();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, placement {1}, budget {2} of the weights")
+    @CsvSource({"Q8_0, stream, 1.0", "Q8_0, stream, 0.3", "F16, stream, 0.25", "Q8_0, auto, 0.4", "F16, cpu, 0.5"})
+    void everyRowEqualsAOneTokenDecodeAndRejectedRowsAreOverwritten(QuantPreset quant, String placement,
+                                                                    double fraction) {
+        try (Model model = Model.load(OffloadGpuTest.model(quant))) {
+            long total;
+            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32, OffloadOptions.DEFAULTS)) {
+                total = resident.plan().residentBytes();
+            }
+            OffloadOptions options = fraction >= 1 ? OffloadOptions.DEFAULTS
+                    : OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total)).withPlacement(placement);
+            try (TieredForwardPass pass = Passes.on(gpu, model, 64, 32, options)) {
+                PlacementPlan plan = pass.plan();
+                if (placement.equals("cpu")) {
+                    assertTrue(plan.count(Placement.CPU) > 0, plan.toString());
+                }
+                double worst = 0;
+                for (int count : new int[] {2, 5, 9, 17}) {
+                    for (int accepted : new int[] {0, count / 2, count - 1}) {
+                        worst = Math.max(worst, compare(model, pass, count, accepted));
+                    }
+                }
+                GpuTests.report(String.format("speculative verification %s placement %s budget %.0f%% (%d resident /"
+                        + " %d streamed / %d CPU units): forwardAll rows and the decode after a rollback vs one-token"
+                        + " decode, max relative difference %.2e", quant, placement, fraction * 100,
+                        plan.count(Placement.RESIDENT), plan.count(Placement.STREAMED), plan.count(Placement.CPU),
+                        worst));
+            }
+        }
+    }
+
+    /**
+     * The engine on the GPU: stories260K resident and with 70 % of its weights on the GPU (blocks streamed, or on the
+     * CPU at decode), prompt lookup and the model as its own draft model (a second model on the GPU, wholly resident,
+     * prepared before the target): four concurrent requests give the greedy tokens of decoding without a drafter.
+     */
+    @ParameterizedTest(name = "budget {0}, placement {1}, draft model {2}")
+    @CsvSource({"1.0, auto, false", "1.0, auto, true", "0.7, stream, false", "0.7, auto, false", "0.7, auto, true"})
+    void speculativeEngineGivesTheGreedyTokensOfPlainDecoding(double fraction, String placement, boolean draftModel) {
+        java.nio.file.Path stories = io.offload4j.testing.SharedData.require("models/stories260K.gguf");
+        long total;
+        try (Model model = Model.load(stories); TieredForwardPass probe = Passes.on(gpu, model, 64, 16,
+                OffloadOptions.DEFAULTS)) {
+            total = probe.plan().residentBytes();
+        }
+        OffloadOptions offload = fraction >= 1 ? OffloadOptions.DEFAULTS : OffloadOptions.DEFAULTS
+                .withGpuMemoryBudget((long) (fraction * total)).withPrefetchDepth(1).withPlacement(placement);
+        io.offload4j.engine.EngineOptions plain = io.offload4j.engine.EngineOptions.DEFAULTS.withDevice("cuda")
+                .withContextLength(256).withPrefixCacheBytes(0).withOffload(offload);
+        io.offload4j.engine.speculative.SpeculativeOptions speculative = draftModel
+                ? io.offload4j.engine.speculative.SpeculativeOptions.draftModel(stories).withMaxDraftTokens(8)
+                : io.offload4j.engine.speculative.SpeculativeOptions.promptLookupDefaults().withMaxDraftTokens(8);
+        String[] prompts = {"Once upon a time", "The cat sat. The cat sat. The", "Lily and Ben went",
+                "One day, a little bird"};
+        java.util.List<int[]> want = generate(stories, plain, prompts);
+        long[] stats = new long[2];
+        java.util.List<int[]> got = generate(stories, plain.withSpeculative(speculative), prompts, stats);
+        for (int i = 0; i < prompts.length; i++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(want.get(i), got.get(i), "request " + i);
+        }
+        assertTrue(stats[1] > 0, "drafts accepted: " + stats[1] + " of " + stats[0]);
+        GpuTests.report(String.format("speculative engine on the GPU, stories260K budget %.0f%% %s, %s: greedy tokens"
+                + " = plain decoding; accepted %d of %d drafts", fraction * 100, placement,
+                draftModel ? "draft model" : "prompt lookup", stats[1], stats[0]));
+    }
+
+    private static java.util.List<int[]> generate(java.nio.file.Path model, io.offload4j.engine.EngineOptions options,
+                                                  String[] prompts, long... stats) {
+        try (io.offload4j.engine.InferenceEngine e = io.offload4j.engine.InferenceEngine.load(model, options)) {
+            java.util.List<io.offload4j.engine.Generation> all = new java.util.ArrayList<>();
+            for (String p : prompts) {
+                all.add(e.submit(io.offload4j.engine.GenerationRequest.of(e.tokenizer().encode(p, true, false), 60,
+                        io.offload4j.engine.SamplingParams.GREEDY), io.offload4j.engine.GenerationListener.NONE));
+            }
+            java.util.List<int[]> out = new java.util.ArrayList<>();
+            for (io.offload4j.engine.Generation g : all) {
+                out.add(g.join().tokens());
+            }
+            if (stats.length == 2) {
+                stats[0] = e.stats().draftedTokens();
+                stats[1] = e.stats().acceptedDraftTokens();
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Two copies of one prompt: A verifies {@code count} tokens in one pass, B decodes the first
+     * {@code accepted + 1} of them one by one (rows compared); then both decode greedily from the first rejected
+     * position on (logits compared): A's cache still held rejected rows there.
+     */
+    private static double compare(Model model, TieredForwardPass pass, int count, int accepted) {
+        int vocab = model.config().vocabularySize();
+        SplittableRandom rnd = new SplittableRandom(count * 131L + accepted);
+        int length = 10;
+        int[] prompt = rnd.ints(length, 0, vocab).toArray();
+        int[] chunk = rnd.ints(count, 0, vocab).toArray();
+        float[][] all = new float[count][vocab];
+        float[] single = new float[vocab];
+        float[] verified = new float[vocab];
+        double tol = count >= 16 ? CudaForwardPassGpuTest.TOL_GEMM : CudaForwardPassGpuTest.TOL_FP32;
+        String what = "k+1 = " + count + ", accepted " + accepted;
+        double worst = 0;
+        try (KvCache a = pass.newKvCache(64); KvCache b = pass.newKvCache(64)) {
+            pass.forward(a, prompt, 0, length, 0, single);
+            pass.forward(b, prompt, 0, length, 0, single);
+            pass.forwardAll(a, chunk, 0, count, length, all);
+            for (int t = 0; t <= accepted; t++) {
+                pass.forward(b, chunk, t, 1, length + t, single);
+                double err = OffloadGpuTest.relErr(all[t], single);
+                assertTrue(err <= tol, what + ", row " + t + ": " + err);
+                worst = Math.max(worst, err);
+            }
+            int[] next = {(chunk[Math.min(accepted + 1, count - 1)] + 1) % vocab};
+            int pos = length + accepted + 1;
+            for (int step = 0; step < 4; step++, pos++) {
+                pass.forward(a, next, 0, 1, pos, verified);
+                pass.forward(b, next, 0, 1, pos, single);
+                double err = OffloadGpuTest.relErr(verified, single);
+                assertTrue(err <= tol, what + ", decode step " + step + " after the rollback: " + err);
+                worst = Math.max(worst, err);
+                next[0] = OffloadGpuTest.argmax(single);
+            }
+        }
+        return worst;
+    }
+}
