@@ -87,10 +87,13 @@ fi
 
 if [ "${OFFLOAD:-0}" = 1 ]; then
     # Offloading: GPU budgets from all of the weights down to a tenth, decode at several batch sizes.
-    timeout "${OFFLOAD_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.OffloadBenchmark \
-        --dir /tmp/offload4j-bench --out "$OUT/offload.md" ${OFFLOAD_ARGS:-} > "$OUT/offload.log" 2>&1
-    echo "offload: exit $?"
-    grep -E "^\|" "$OUT/offload.md" | tail -n 20
+    # OFFLOAD_FIRST=0 skips this first run of this build (an A/B then runs the earlier build, then this one).
+    if [ "${OFFLOAD_FIRST:-1}" = 1 ]; then
+        timeout "${OFFLOAD_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.OffloadBenchmark \
+            --dir /tmp/offload4j-bench --out "$OUT/offload.md" ${OFFLOAD_ARGS:-} > "$OUT/offload.log" 2>&1
+        echo "offload: exit $?"
+        grep -E "^\|" "$OUT/offload.md" | tail -n 20
+    fi
     # A/B: earlier builds bundled under alt/NAME (their provider jar and its tests jar, so that the benchmark is
     # the one that build shipped), then this build again, same arguments, same machine, one after another.
     if [ "${OFFLOAD_AB:-0}" = 1 ] && [ -d alt ]; then

@@ -70,7 +70,7 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
     OffloadBaseChatModel(Builder<?, ?> b) {
         if (b.engine != null) {
             if (b.modelPath != null || b.hubModel != null || b.contextLength != null || b.device != null
-                    || b.threads != null) {
+                    || b.threads != null || b.contextBeyondTraining != null) {
                 throw new IllegalArgumentException("set either engine(...) or modelPath/contextLength/device/threads:"
                         + " the latter configure an engine this model would load, and one was given");
             }
@@ -78,7 +78,8 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
             this.ownsEngine = false;
         } else if (b.modelPath != null || b.hubModel != null) {
             EngineOptions options = EngineOptions.DEFAULTS.withDevice(getOrDefault(b.device, "auto"))
-                    .withContextLength(getOrDefault(b.contextLength, 0)).withThreads(getOrDefault(b.threads, 0));
+                    .withContextLength(getOrDefault(b.contextLength, 0)).withThreads(getOrDefault(b.threads, 0))
+                    .withContextBeyondTraining(getOrDefault(b.contextBeyondTraining, false));
             Path path = b.modelPath != null ? b.modelPath : b.resolveHubModel();
             this.engine = OffloadEngine.acquire(path, options);
             this.ownsEngine = true;
@@ -398,6 +399,7 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         private Integer maxTokens;
         private List<String> stopSequences;
         private Integer contextLength;
+        private Boolean contextBeyondTraining;
         private String device;
         private Integer threads;
         private List<ChatModelListener> listeners;
@@ -544,6 +546,15 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         /** The longest prompt + reply of the engine this model loads; default: the model's, at most 4096. */
         public B contextLength(Integer contextLength) {
             this.contextLength = contextLength;
+            return self();
+        }
+
+        /**
+         * Allows a {@link #contextLength} above the context the model was trained for (refused otherwise): only for a
+         * model whose positions were stretched for it (RoPE scaling, a long-context fine-tune).
+         */
+        public B contextBeyondTraining(Boolean allowed) {
+            this.contextBeyondTraining = allowed;
             return self();
         }
 

@@ -24,7 +24,7 @@ class HubModelBuilderTest {
                 .file("tiny/stories-GGUF", "stories260K.F16.gguf", new byte[] {1, 2, 3}, true)) {
             ModelResolver resolver = ModelResolver.builder().endpoint(hub.endpoint()).cacheDir(cache).build();
             try (OffloadChatModel model = OffloadChatModel.builder().model("tiny/stories-GGUF:Q8_0")
-                    .modelResolver(resolver).device("cpu").threads(1).contextLength(Stories.CONTEXT)
+                    .modelResolver(resolver).device("cpu").threads(1).contextLength(Stories.CONTEXT).contextBeyondTraining(true)
                     .temperature(0.0).maxTokens(20).build()) {
                 assertThat(Stories.CONTINUATION).startsWith(model.chat("Once upon a time").strip().substring(0, 10));
                 assertThat(model.engine().modelName()).isNotBlank();
@@ -32,11 +32,11 @@ class HubModelBuilderTest {
             assertThat(Files.list(cache).map(p -> p.getFileName().toString())).contains("models--tiny--stories-GGUF");
             try (OffloadStreamingChatModel streaming = OffloadStreamingChatModel.builder()
                     .model("hf:tiny/stories-GGUF/stories260K.Q8_0.gguf").modelResolver(resolver).device("cpu")
-                    .threads(1).contextLength(Stories.CONTEXT).build()) {
+                    .threads(1).contextLength(Stories.CONTEXT).contextBeyondTraining(true).build()) {
                 assertThat(streaming.engine().modelName()).isNotBlank(); // the same cached file, no new download
             }
             try (OffloadEngine engine = OffloadEngine.builder().model("tiny/stories-GGUF:Q8_0").modelResolver(resolver)
-                    .device("cpu").threads(1).contextLength(Stories.CONTEXT).build()) {
+                    .device("cpu").threads(1).contextLength(Stories.CONTEXT).contextBeyondTraining(true).build()) {
                 assertThat(OffloadChatModel.builder().engine(engine).temperature(0.0).maxTokens(5).build()
                         .chat("Once upon a time")).isNotBlank();
             }
@@ -46,7 +46,7 @@ class HubModelBuilderTest {
     @Test
     void aLocalPathStaysAPath() {
         try (OffloadChatModel model = OffloadChatModel.builder().model(Stories.path().toString()).device("cpu")
-                .threads(1).contextLength(Stories.CONTEXT).maxTokens(5).build()) {
+                .threads(1).contextLength(Stories.CONTEXT).contextBeyondTraining(true).maxTokens(5).build()) {
             assertThat(model.chat("Once upon a time")).isNotBlank();
         }
     }

@@ -15,7 +15,8 @@ class SpeculativeChatModelTest {
     @Test
     void promptLookupThroughTheBuilderKeepsTheReply() {
         try (OffloadEngine engine = OffloadEngine.builder().modelPath(Stories.path()).device("cpu").threads(1)
-                .contextLength(Stories.CONTEXT).promptLookup(true).maxDraftTokens(5).build()) {
+                .contextLength(Stories.CONTEXT).contextBeyondTraining(true).promptLookup(true).maxDraftTokens(5)
+                .build()) {
             assertThat(engine.inferenceEngine().stats().verifications()).isZero();
             ChatModel model = OffloadChatModel.builder().engine(engine).temperature(0.0).maxTokens(20).build();
             String reply = model.chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time")).build())

@@ -44,7 +44,7 @@ class ThinkingTest {
         Path model = dir.resolve("thinking-" + Math.abs(template.hashCode()) + ".gguf");
         ScriptedEngines.withChatTemplate(Stories.path(), model, template);
         return OffloadEngine.of(ScriptedEngines.load(model, EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1)
-                .withContextLength(1024), script));
+                .withContextLength(1024).withContextBeyondTraining(true), script));
     }
 
     /** Qwen3-style: thinks unless the prompt already holds an empty thinking block. */

@@ -241,6 +241,7 @@ public final class SpeculativeBenchmark {
     private static EngineOptions options(Device device, int threads, int context, int chunk, OffloadOptions offload,
                                          SpeculativeOptions speculative) {
         return EngineOptions.DEFAULTS.withDevice(device).withThreads(threads).withContextLength(context)
+                .withContextBeyondTraining(true) // random weights: positions past training change nothing measured
                 .withChunkTokens(chunk).withMaxSequences(1).withPrefixCacheBytes(0).withOffload(offload)
                 .withSpeculative(speculative);
     }

@@ -90,7 +90,7 @@ class SpeculativeVerifyGpuTest {
         OffloadOptions offload = fraction >= 1 ? OffloadOptions.DEFAULTS : OffloadOptions.DEFAULTS
                 .withGpuMemoryBudget((long) (fraction * total)).withPrefetchDepth(1).withPlacement(placement);
         io.offload4j.engine.EngineOptions plain = io.offload4j.engine.EngineOptions.DEFAULTS.withDevice("cuda")
-                .withContextLength(256).withPrefixCacheBytes(0).withOffload(offload);
+                .withContextLength(256).withContextBeyondTraining(true).withPrefixCacheBytes(0).withOffload(offload);
         io.offload4j.engine.speculative.SpeculativeOptions speculative = draftModel
                 ? io.offload4j.engine.speculative.SpeculativeOptions.draftModel(stories).withMaxDraftTokens(8)
                 : io.offload4j.engine.speculative.SpeculativeOptions.promptLookupDefaults().withMaxDraftTokens(8);
