@@ -104,21 +104,30 @@ final class VectorAttention implements Attention {
     /** Replaces att[a .. a+positions) by exp(s - max) and returns 1 / their sum. */
     private static float softmax(float[] att, int a, int positions) {
         int vec = positions - positions % L;
-        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        for (int p = 0; p < vec; p += L) {
-            m = m.max(FloatVector.fromArray(F, att, a + p));
+        // Vector work only where there is a whole vector of positions: C2 can compile the vector part of this method
+        // into code that boxes (seen on a 16-lane AVX-512 host: one box per call, CpuForwardBatchTest), and short
+        // contexts then need not touch it at all.
+        float max = Float.NEGATIVE_INFINITY;
+        if (vec > 0) {
+            FloatVector m = FloatVector.fromArray(F, att, a);
+            for (int p = L; p < vec; p += L) {
+                m = m.max(FloatVector.fromArray(F, att, a + p));
+            }
+            max = m.reduceLanes(VectorOperators.MAX);
         }
-        float max = m.reduceLanes(VectorOperators.MAX);
         for (int p = vec; p < positions; p++) {
             max = Math.max(max, att[a + p]);
         }
-        FloatVector sum = FloatVector.zero(F);
-        for (int p = 0; p < vec; p += L) {
-            FloatVector e = FloatVector.fromArray(F, att, a + p).sub(max).lanewise(VectorOperators.EXP);
-            e.intoArray(att, a + p);
-            sum = sum.add(e);
+        float s = 0;
+        if (vec > 0) {
+            FloatVector sum = FloatVector.zero(F);
+            for (int p = 0; p < vec; p += L) {
+                FloatVector e = FloatVector.fromArray(F, att, a + p).sub(max).lanewise(VectorOperators.EXP);
+                e.intoArray(att, a + p);
+                sum = sum.add(e);
+            }
+            s = sum.reduceLanes(VectorOperators.ADD);
         }
-        float s = sum.reduceLanes(VectorOperators.ADD);
         for (int p = vec; p < positions; p++) {
             float e = (float) Math.exp(att[a + p] - max);
             att[a + p] = e;
