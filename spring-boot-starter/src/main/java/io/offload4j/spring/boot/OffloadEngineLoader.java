@@ -69,7 +69,7 @@ public class OffloadEngineLoader {
         try {
             engine = OffloadEngine.builder().modelPath(path).options(options).build();
         } catch (RuntimeException e) {
-            throw ModelLoadFailures.loadFailed(spec, path, options.device().toString(), e);
+            throw ModelLoadFailures.loadFailed(spec, path, properties.getDevice(), e); // as the user wrote it
         }
         long millis = (System.nanoTime() - start) / 1_000_000;
         InferenceEngine e = engine.inferenceEngine();
