@@ -404,10 +404,13 @@ public final class CpuBenchmark {
         return switch (shape) {
             case "tiny" -> SyntheticModelSpec.tiny(Architecture.LLAMA, q);
             case "small" -> SyntheticModelSpec.small(q);
+            // Llama 3.2 1B's shape (1.24 B parameters, tied embeddings, 128256-token vocabulary).
+            case "llama32-1b" -> new SyntheticModelSpec("synthetic-llama-3.2-1b", Architecture.LLAMA, 2048, 16, 8192,
+                    32, 8, 64, 128256, 4096, q, true, 1);
             case "llama32-3b" -> SyntheticModelSpec.llama32_3b(q);
             case "llama3-8b" -> SyntheticModelSpec.llama3_8b(q);
             default -> throw new IllegalArgumentException("unknown shape '" + shape
-                    + "'; choose tiny, small, llama32-3b, llama3-8b");
+                    + "'; choose tiny, small, llama32-1b, llama32-3b, llama3-8b");
         };
     }
 
@@ -583,7 +586,7 @@ public final class CpuBenchmark {
     static String usage() {
         return """
                 usage: CpuBenchmark [options]
-                  --shape tiny|small|llama32-3b|llama3-8b  synthetic model shape (default small, ~410M params)
+                  --shape tiny|small|llama32-1b|llama32-3b|llama3-8b  synthetic model shape (default small, ~410M params)
                   --quant Q8_0,Q4_0,F16                    quantizations to write and compare (default Q8_0,Q4_0,F16)
                   --model FILE.gguf                        benchmark this file instead of synthetic models
                   -p, --prompt N                           prefill length (default 512)
