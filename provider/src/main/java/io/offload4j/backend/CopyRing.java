@@ -11,8 +11,6 @@ package io.offload4j.backend;
  */
 public interface CopyRing extends AutoCloseable {
 
-    int slots();
-
     /** Slot {@code s}, as device weights a unit can be bound to. */
     DeviceWeights slot(int s);
 

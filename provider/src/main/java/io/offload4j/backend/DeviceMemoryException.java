@@ -6,17 +6,9 @@ package io.offload4j.backend;
  */
 public final class DeviceMemoryException extends RuntimeException {
 
-    private final long bytes;
-
     public DeviceMemoryException(String device, String what, long bytes, Throwable cause) {
         super(String.format(java.util.Locale.ROOT, "%s is out of memory: %s needs %.1f MiB more than it has free; lower"
                 + " the GPU memory budget, the context length or the number of sequences served at once, or run on"
                 + " the cpu device", device, what, bytes / (double) (1L << 20)), cause);
-        this.bytes = bytes;
-    }
-
-    /** Bytes the failed allocation asked for. */
-    public long bytes() {
-        return bytes;
     }
 }

@@ -113,8 +113,4 @@ public final class Step {
     public int startPosition() {
         return positions[0];
     }
-
-    public int maxRows() {
-        return tokens.length;
-    }
 }

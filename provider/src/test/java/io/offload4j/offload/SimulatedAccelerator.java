@@ -298,11 +298,6 @@ final class SimulatedAccelerator implements Accelerator {
         // ------------------------------------------------------------------ CopyRing
 
         @Override
-        public int slots() {
-            return slots.length;
-        }
-
-        @Override
         public DeviceWeights slot(int s) {
             return slots[s];
         }

@@ -126,11 +126,6 @@ final class CudaCopyRing implements CopyRing {
     }
 
     @Override
-    public int slots() {
-        return slots.length;
-    }
-
-    @Override
     public DeviceWeights slot(int s) {
         return slots[s];
     }
