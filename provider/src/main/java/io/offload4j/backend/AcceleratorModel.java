@@ -71,13 +71,16 @@ public interface AcceleratorModel extends AutoCloseable {
     /** Whether {@link #runAsGraph} should be used for resident decode steps. */
     boolean graphs();
 
-    // ------------------------------------------------------------------ hand-off to a host device (hybrid steps)
+    // ------------------------------------------------------------------ hand-off to another device (hybrid steps, pipelines)
 
-    /** Waits for the work so far and copies the first row's activation (the residual stream) into {@code row}. */
-    void activationToHost(float[] row);
+    /**
+     * Waits for the work so far and copies the first {@code count} rows of the activation (the residual stream),
+     * row after row, into {@code rows}.
+     */
+    void activationToHost(float[] rows, int count);
 
-    /** Uploads {@code row} as the first row's activation, on the compute stream. */
-    void activationFromHost(float[] row);
+    /** Uploads {@code count} rows from {@code rows} as the activation's first rows, on the compute stream. */
+    void activationFromHost(float[] rows, int count);
 
     /** Stores one position's key and value of {@code block}, computed elsewhere, in {@code cache}. */
     void writeKvRow(KvCache cache, int block, int position, float[] key, float[] value);

@@ -151,7 +151,7 @@ public final class InferenceEngine implements AutoCloseable {
      * does; a GPU keeps them in device memory (and a CPU copy only of the blocks the CPU computes).
      */
     private static boolean keepsKvCachesOnHeap(Backend backend) {
-        return !(backend instanceof Accelerator);
+        return !onAccelerators(backend);
     }
 
     public ModelConfig config() {
@@ -181,7 +181,11 @@ public final class InferenceEngine implements AutoCloseable {
 
     /** Whether the model runs on an accelerator (a GPU), not on the CPU backend alone. */
     public boolean onAccelerator() {
-        return backend instanceof io.offload4j.backend.Accelerator;
+        return onAccelerators(backend);
+    }
+
+    private static boolean onAccelerators(Backend backend) {
+        return backend instanceof Accelerator || backend instanceof io.offload4j.backend.AcceleratorGroup;
     }
 
     public String deviceDescription() {

@@ -49,6 +49,29 @@ record ModelUnits(String[] names, Weight[][] parts, long[] bytes, int[] firstRow
                 firstRows.stream().mapToInt(Integer::intValue).toArray(), w.blocks().size());
     }
 
+    /**
+     * The units of one pipeline stage: blocks {@code first .. end-1} (numbered from 0 here) and, for the last stage,
+     * the head slices.
+     */
+    ModelUnits stage(int first, int end, boolean withHead) {
+        if (first < 0 || end > blocks || end <= first) {
+            throw new IllegalArgumentException("blocks " + first + ".." + end + " of " + blocks);
+        }
+        int n = (end - first) + (withHead ? count() - blocks : 0);
+        String[] names = new String[n];
+        Weight[][] parts = new Weight[n][];
+        long[] bytes = new long[n];
+        int[] firstRows = new int[n];
+        for (int i = 0; i < n; i++) {
+            int u = i < end - first ? first + i : blocks + (i - (end - first));
+            names[i] = this.names[u];
+            parts[i] = this.parts[u];
+            bytes[i] = this.bytes[u];
+            firstRows[i] = this.firstRows[u];
+        }
+        return new ModelUnits(names, parts, bytes, firstRows, end - first);
+    }
+
     int count() {
         return bytes.length;
     }

@@ -36,12 +36,18 @@ public final class TieredForwardPass implements ForwardPass {
     private final float[] activation;
     private final KvCache[] acceleratorCaches;   // per sequence of a step, for the hand-off
     private final Runnable residentDecode = () -> enqueue(StepRoute.ALL_ACCELERATOR, null);
+    // a pipeline stage (see PipelineForwardPass): the activation rows it starts from (null for the first stage, which
+    // starts from the token embeddings) and where it leaves its own (null for the last, which computes the logits)
+    private final boolean computesHead;
+    private float[] stageInput;
+    private float[] stageOutput;
     private long cpuNanos;                       // time computing CPU blocks
     private long cpuWaitNanos;                   // time waiting for the accelerator before them
     private boolean closed;
 
     TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
-                      int blocks, int maxContext, int maxChunk, int rows, String memoryReport) {
+                      int blocks, int maxContext, int maxChunk, int rows, String memoryReport,
+                      TieredPasses.Stage stage) {
         this.accelerator = accelerator;
         this.cpu = cpu;
         this.tier = tier;
@@ -50,7 +56,9 @@ public final class TieredForwardPass implements ForwardPass {
         this.maxContext = maxContext;
         this.maxChunk = maxChunk;
         this.rows = rows;
-        this.graphs = !tier.streams() && accelerator.graphs();
+        this.computesHead = stage == null || stage.last();
+        // a stage's steps begin and end with activation copies between devices: not captured in a graph
+        this.graphs = !tier.streams() && accelerator.graphs() && stage == null;
         this.memoryReport = memoryReport;
         this.step = new Step(rows);
         this.acceleratorCaches = new KvCache[rows];
@@ -68,6 +76,9 @@ public final class TieredForwardPass implements ForwardPass {
     private void enqueue(StepRoute route, TieredKvCache cache) {
         BoundUnit[] units = bound[route.ordinal()];
         accelerator.beginStep(step);
+        if (stageInput != null) {
+            accelerator.activationFromHost(stageInput, step.rows());
+        }
         tier.beginStep(route);
         for (int u = 0; u < blocks; u++) {
             BoundUnit unit = units[u];
@@ -86,7 +97,16 @@ public final class TieredForwardPass implements ForwardPass {
             tier.release(u);
         }
         tier.endStep();
-        accelerator.endStep(step);
+        if (computesHead) {
+            accelerator.endStep(step);
+        }
+    }
+
+    /** Joins this pass, a pipeline stage, to its neighbours: {@code input} for all but the first, {@code output} for
+     * all but the last; each holds the activation rows of one step. */
+    void connect(float[] input, float[] output) {
+        this.stageInput = input;
+        this.stageOutput = output;
     }
 
     /**
@@ -98,12 +118,12 @@ public final class TieredForwardPass implements ForwardPass {
     private void cpuBlock(int block, TieredKvCache cache) {
         int position = step.startPosition();
         long t0 = System.nanoTime();
-        accelerator.activationToHost(activation);
+        accelerator.activationToHost(activation, 1);
         long t1 = System.nanoTime();
         cpu.runBlock(block, cache.cpu, activation, position);
         cpuNanos += System.nanoTime() - t1;
         cpuWaitNanos += t1 - t0;
-        accelerator.activationFromHost(activation);
+        accelerator.activationFromHost(activation, 1);
         handOff.toAccelerator(cache, block, position);
     }
 
@@ -123,6 +143,17 @@ public final class TieredForwardPass implements ForwardPass {
         checkTokens(tokens, offset, count);
         sequenceStep(cache, tokens, offset, count, startPos, false);
         accelerator.readLogits(0, logits);
+    }
+
+    /** A pipeline stage before the last: {@link #forward}'s step without logits (the activation goes on). */
+    void stageForward(KvCache kvCache, int[] tokens, int offset, int count, int startPos) {
+        if (count < 1 || count > maxChunk) {
+            throw new IllegalArgumentException("chunk of " + count + " tokens; this pass takes 1.." + maxChunk);
+        }
+        TieredKvCache cache = own(kvCache);
+        checkPositions(cache, startPos, count);
+        checkTokens(tokens, offset, count);
+        sequenceStep(cache, tokens, offset, count, startPos, false);
     }
 
     /**
@@ -189,6 +220,9 @@ public final class TieredForwardPass implements ForwardPass {
             }
             accelerator.finishStep();
             tier.stepCompleted();
+            if (stageOutput != null) {
+                accelerator.activationToHost(stageOutput, step.rows());
+            }
             if (!hybrid && cpu != null) {
                 handOff.set(0, cache, startPos);
                 acceleratorCaches[0] = cache.accelerator;
@@ -212,12 +246,28 @@ public final class TieredForwardPass implements ForwardPass {
                     + " logits arrays");
         }
         for (int from = 0; from < batch; from += rows) { // more sequences than the activation rows hold: in parts
-            int n = Math.min(rows, batch - from);
-            if (n == 1) {
-                forward(caches[from], tokens, from, 1, positions[from], logits[from]);
+            batchRows(caches, tokens, positions, from, Math.min(rows, batch - from), logits);
+        }
+    }
+
+    /** The most sequences one batched step takes (a pipeline splits its batches by the same rule). */
+    int rows() {
+        return rows;
+    }
+
+    /**
+     * Sequences {@code from .. from+n-1} ({@code n <= rows()}) as one step; {@code logits} null for a pipeline stage
+     * before the last.
+     */
+    void batchRows(KvCache[] caches, int[] tokens, int[] positions, int from, int n, float[][] logits) {
+        if (n == 1) {
+            if (logits == null) {
+                stageForward(caches[from], tokens, from, 1, positions[from]);
             } else {
-                batchPart(caches, tokens, positions, from, n, logits);
+                forward(caches[from], tokens, from, 1, positions[from], logits[from]);
             }
+        } else {
+            batchPart(caches, tokens, positions, from, n, logits);
         }
     }
 
@@ -226,7 +276,7 @@ public final class TieredForwardPass implements ForwardPass {
         for (int b = 0; b < n; b++) {
             TieredKvCache cache = own(caches[from + b]);
             checkPositions(cache, positions[from + b], 1);
-            if (logits[from + b].length < vocab) {
+            if (logits != null && logits[from + b].length < vocab) {
                 throw new IllegalArgumentException("logits array " + (from + b) + " of " + logits[from + b].length
                         + " < vocabulary " + vocab);
             }
@@ -253,6 +303,9 @@ public final class TieredForwardPass implements ForwardPass {
             enqueue(StepRoute.ALL_ACCELERATOR, null);
             accelerator.finishStep();
             tier.stepCompleted();
+            if (stageOutput != null) {
+                accelerator.activationToHost(stageOutput, n);
+            }
             if (handOff != null) {
                 handOff.toCpu(acceleratorCaches, n, 1);
             }
@@ -263,7 +316,7 @@ public final class TieredForwardPass implements ForwardPass {
             step.clear();
             java.util.Arrays.fill(acceleratorCaches, 0, n, null);
         }
-        for (int b = 0; b < n; b++) {
+        for (int b = 0; logits != null && b < n; b++) {
             accelerator.readLogits(b, logits[from + b]);
         }
     }

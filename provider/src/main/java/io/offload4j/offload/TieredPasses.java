@@ -1,6 +1,7 @@
 package io.offload4j.offload;
 
 import io.offload4j.backend.Accelerator;
+import io.offload4j.backend.AcceleratorGroup;
 import io.offload4j.backend.AcceleratorModel;
 import io.offload4j.backend.AcceleratorOptions;
 import io.offload4j.backend.Backend;
@@ -42,6 +43,9 @@ public final class TieredPasses {
         if (backend instanceof Accelerator accelerator) {
             return prepareWithin(accelerator, model, maxContext, maxChunk, options);
         }
+        if (backend instanceof AcceleratorGroup group) {
+            return preparePipeline(group, model, maxContext, maxChunk, options);
+        }
         throw new IllegalArgumentException("no forward pass for " + backend.description());
     }
 
@@ -65,7 +69,7 @@ public final class TieredPasses {
         long budget = WeightBudget.of(options, accelerator.name(), free, workspace, kvPerCache);
         for (int attempt = 1; ; attempt++) {
             try {
-                return prepare(accelerator, model, deviceOptions, options, new Memory(free, kvPerCache, budget));
+                return prepare(accelerator, model, deviceOptions, options, new Memory(free, kvPerCache, budget), null);
             } catch (DeviceMemoryException e) {
                 if (options.gpuMemoryBudget() != OffloadOptions.AUTO || attempt >= AUTO_BUDGET_ATTEMPTS) {
                     throw e;
@@ -83,8 +87,77 @@ public final class TieredPasses {
     /** What the budget was set from: free device memory at load, one full-context KV cache, the weight budget. */
     private record Memory(long free, long kvPerCache, long budget) {}
 
+    /**
+     * A model split over the accelerators of a group, in pipeline order: each gets a run of consecutive blocks in
+     * proportion to its weight budget ({@link PipelineSplit}), the last one also the head; each stage is prepared as a
+     * tiered pass of its own (its resident units, its own staging ring for what does not fit it, no CPU blocks). An
+     * explicit GPU budget applies to each GPU. Where a GPU appears more than once, each entry budgets with its share.
+     */
+    private static ForwardPass preparePipeline(AcceleratorGroup group, Model model, int maxContext, int maxChunk,
+                                               OffloadOptions options) {
+        AcceleratorOptions deviceOptions = new AcceleratorOptions(maxContext, maxChunk, options.maxBatchRows(),
+                options.gemmMinTokens(), false);
+        int n = group.members().size();
+        int blocks = model.config().blockCount();
+        long[] free = new long[n];
+        long[] workspace = new long[n];
+        long[] kvWhole = new long[n];
+        long[] budgets = new long[n];
+        for (int i = 0; i < n; i++) {
+            Accelerator a = group.members().get(i);
+            free[i] = (long) (a.freeMemory() * group.memoryShare(i));
+            workspace[i] = a.workspaceBytes(model, deviceOptions);
+            kvWhole[i] = a.kvCacheBytes(model, maxContext);
+            // before the split, each stage's KV cache is taken as its even share of the blocks
+            budgets[i] = Math.max(1, WeightBudget.of(options, a.name(), free[i], workspace[i], kvWhole[i] / n));
+        }
+        ModelUnits all = ModelUnits.of(model.weights(), w -> java.util.Arrays.stream(w)
+                .mapToLong(x -> x.data().byteSize()).sum());
+        long head = 0;
+        for (int u = all.blocks(); u < all.count(); u++) {
+            head += all.bytes()[u];
+        }
+        int[] starts = PipelineSplit.split(java.util.Arrays.copyOf(all.bytes(), blocks), head, budgets);
+        TieredForwardPass[] stages = new TieredForwardPass[n];
+        try {
+            for (int i = 0; i < n; i++) {
+                Accelerator a = group.members().get(i);
+                int first = starts[i];
+                int end = starts[i + 1];
+                AcceleratorOptions stageOptions = deviceOptions.withBlocks(first, end);
+                long kv = kvWhole[i] * (end - first) / blocks;
+                long budget = WeightBudget.of(options, a.name(), free[i], workspace[i], kv);
+                Stage stage = new Stage(i, n, first, end);
+                LOG.log(System.Logger.Level.INFO, "pipeline: " + a.name() + " computes " + stage);
+                stages[i] = prepare(a, model, stageOptions, options, new Memory(free[i], kv, budget), stage);
+            }
+            return new PipelineForwardPass(stages, starts);
+        } catch (RuntimeException | Error e) {
+            for (TieredForwardPass s : stages) {
+                if (s != null) {
+                    s.close();
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** Stage {@code index} of {@code count} of a pipeline: blocks {@code first .. end-1}, the head if last. */
+    record Stage(int index, int count, int first, int end) {
+        boolean last() {
+            return index == count - 1;
+        }
+
+        @Override
+        public String toString() {
+            return "stage " + (index + 1) + "/" + count + ": blocks " + first + ".." + (end - 1)
+                    + (last() ? " and the output head" : "");
+        }
+    }
+
+    /** {@code stage}: null for a model on one accelerator. */
     private static TieredForwardPass prepare(Accelerator accelerator, Model model, AcceleratorOptions deviceOptions,
-                                             OffloadOptions options, Memory memory) {
+                                             OffloadOptions options, Memory memory, Stage stage) {
         int maxContext = deviceOptions.maxContext();
         int maxChunk = deviceOptions.maxChunk();
         long free = memory.free();
@@ -93,18 +166,23 @@ public final class TieredPasses {
         StreamingTier tier = null;
         CpuBlockRunner cpu = null;
         try {
-            ModelUnits units = ModelUnits.of(model.weights(), device::unitBytes);
+            ModelUnits whole = ModelUnits.of(model.weights(), device::unitBytes);
+            ModelUnits units = stage == null ? whole : whole.stage(stage.first(), stage.end(), stage.last());
+            int firstBlock = stage == null ? 0 : stage.first();
             long budget = memory.budget();
-            boolean cpuPossible = options.placement() != PlacementPolicy.STREAM;
+            // a pipeline's stages hand the activation between accelerators only: no CPU blocks in between
+            boolean cpuPossible = stage == null && options.placement() != PlacementPolicy.STREAM;
             Bandwidths bandwidths = BandwidthProbe.measure(accelerator, model, units, budget, cpuPossible);
+            PlacementPolicy policy = cpuPossible || options.placement() == PlacementPolicy.STREAM
+                    ? options.placement() : PlacementPolicy.STREAM;
             PlacementPlan plan = PlacementPlanner.plan(new PlanRequest(units.names(), units.bytes(), budget,
-                    options.prefetchDepth(), bandwidths, 1, options.placement(), cpuPossible, units.blocks()));
+                    options.prefetchDepth(), bandwidths, 1, policy, cpuPossible, units.blocks()));
             LOG.log(System.Logger.Level.INFO, "placement on " + accelerator.name() + ": " + plan.reasoning());
             long pinnedBudget = options.hostPinnedMemoryBudget() == OffloadOptions.AUTO
                     ? Math.min(plan.streamedBytesPerStep() + plan.cpuBytesPerStep(), HostMemory.physicalBytes() / 2)
                     : options.hostPinnedMemoryBudget();
             tier = placeUnits(device, units, plan, pinnedBudget);
-            BoundUnit[][] bound = bind(device, units, tier);
+            BoundUnit[][] bound = bind(device, units, tier, firstBlock);
             int cpuCount = plan.count(Placement.CPU);
             if (cpuCount > 0) {
                 boolean[] cpuBlocks = new boolean[units.blocks()];
@@ -113,11 +191,12 @@ public final class TieredPasses {
                 }
                 cpu = new CpuBlockRunner(model, maxContext, cpuBlocks, 0);
             }
-            String report = MemoryReport.of(accelerator.name(), free, plan, tier, device.workspaceBytes(), kvPerCache,
-                    model.weights().tokenEmbedding().data().byteSize(), bandwidths);
+            String report = MemoryReport.of(accelerator.name() + (stage == null ? "" : ", " + stage), free, plan, tier,
+                    device.workspaceBytes(), kvPerCache, model.weights().tokenEmbedding().data().byteSize(),
+                    bandwidths);
             LOG.log(System.Logger.Level.INFO, report);
             return new TieredForwardPass(device, cpu, tier, bound, units.blocks(), maxContext, maxChunk,
-                    deviceOptions.rows(), report);
+                    deviceOptions.rows(), report, stage);
         } catch (RuntimeException | Error e) {
             if (cpu != null) {
                 cpu.close();
@@ -178,7 +257,7 @@ public final class TieredPasses {
     }
 
     /** Every unit bound, per route, to the memory it computes from (null where the CPU computes it). */
-    private static BoundUnit[][] bind(AcceleratorModel device, ModelUnits units, StreamingTier tier) {
+    private static BoundUnit[][] bind(AcceleratorModel device, ModelUnits units, StreamingTier tier, int firstBlock) {
         StepRoute[] routes = StepRoute.values();
         BoundUnit[][] bound = new BoundUnit[routes.length][units.count()];
         for (StepRoute r : routes) {
@@ -187,7 +266,7 @@ public final class TieredPasses {
                 if (at == null) {
                     continue;
                 }
-                bound[r.ordinal()][u] = u < units.blocks() ? device.bindBlock(u, at)
+                bound[r.ordinal()][u] = u < units.blocks() ? device.bindBlock(firstBlock + u, at)
                         : device.bindHeadSlice(units.firstRows()[u], units.parts()[u][0], at, units.wholeHead());
             }
         }

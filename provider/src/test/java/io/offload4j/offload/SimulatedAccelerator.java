@@ -70,6 +70,11 @@ final class SimulatedAccelerator implements Accelerator {
     int[] lastKvHandOff;
     private final List<Integer> current = new ArrayList<>();
     SimModel model;
+    /** Set by a test of a pipeline: activations go to and come from other stages, not the CPU. */
+    boolean pipelineStage;
+    /** The rows the last step received from the previous stage and handed to the next. */
+    int received;
+    int handedOn;
 
     @Override
     public String description() {
@@ -260,13 +265,23 @@ final class SimulatedAccelerator implements Accelerator {
         }
 
         @Override
-        public void activationToHost(float[] row) {
-            current.add(ON_CPU); // the CPU computes the next unit
+        public void activationToHost(float[] rows, int count) {
+            assertTrue(count >= 1 && rows.length >= count * config.embeddingLength());
+            if (pipelineStage) {
+                handedOn = count; // the next stage's turn
+            } else {
+                current.add(ON_CPU); // the CPU computes the next unit
+            }
         }
 
         @Override
-        public void activationFromHost(float[] row) {
-            assertEquals(ON_CPU, current.getLast(), "an activation comes back only after a CPU block");
+        public void activationFromHost(float[] rows, int count) {
+            if (pipelineStage) {
+                assertTrue(inStep && current.isEmpty(), "a stage's input comes before its first block");
+                received = count;
+            } else {
+                assertEquals(ON_CPU, current.getLast(), "an activation comes back only after a CPU block");
+            }
         }
 
         @Override

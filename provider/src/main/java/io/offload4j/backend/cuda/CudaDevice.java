@@ -112,6 +112,19 @@ public final class CudaDevice implements AutoCloseable {
         }
     }
 
+    /** How many CUDA devices the driver shows; 0 when there is no usable driver. Never throws. */
+    public static int count() {
+        try {
+            JCudaDriver.setExceptionsEnabled(true);
+            cuInit(0);
+            int[] count = new int[1];
+            cuDeviceGetCount(count);
+            return count[0];
+        } catch (LinkageError | RuntimeException e) {
+            return 0;
+        }
+    }
+
     private static String firstLine(String s) {
         if (s == null) {
             return "no message";

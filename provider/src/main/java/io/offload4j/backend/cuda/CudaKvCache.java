@@ -8,7 +8,8 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUgraphExec;
 
 /**
- * Keys and values of one sequence in device memory, fp16: one allocation each for all blocks,
+ * Keys and values of one sequence in device memory, fp16: one allocation each for the blocks this device computes
+ * ({@code firstBlock ..}, all of them unless the model is split over several devices),
  * {@code [block][position][kvDim]}. It also keeps the CUDA graph of the decode step, which bakes in
  * these addresses: captured on the first one-token forward call, replayed for every later token.
  */
@@ -21,11 +22,13 @@ final class CudaKvCache implements KvCache {
     private final CUdeviceptr values = new CUdeviceptr();
     private final long bytesPerBlock;
     private final int blocks;
+    private final int firstBlock;
     CUgraphExec decodeGraph;
     private boolean closed;
 
-    CudaKvCache(CudaModel owner, int blocks, int capacity, int kvDim, String device) {
+    CudaKvCache(CudaModel owner, int firstBlock, int blocks, int capacity, int kvDim, String device) {
         this.owner = owner;
+        this.firstBlock = firstBlock;
         this.capacity = capacity;
         this.kvDim = kvDim;
         this.blocks = blocks;
@@ -41,11 +44,11 @@ final class CudaKvCache implements KvCache {
     }
 
     CUdeviceptr keys(int block) {
-        return keys.withByteOffset(block * bytesPerBlock);
+        return keys.withByteOffset((block - firstBlock) * bytesPerBlock);
     }
 
     CUdeviceptr values(int block) {
-        return values.withByteOffset(block * bytesPerBlock);
+        return values.withByteOffset((block - firstBlock) * bytesPerBlock);
     }
 
     int kvDim() {

@@ -129,7 +129,8 @@ final class CudaModel implements AcceleratorModel {
     @Override
     public KvCache newKvCache(int capacity) {
         device.makeCurrent();
-        return new CudaKvCache(this, config.blockCount(), capacity, config.keyValueDim(), device.name());
+        return new CudaKvCache(this, options.firstBlock(), options.blockCount(config.blockCount()), capacity,
+                config.keyValueDim(), device.name());
     }
 
     // ------------------------------------------------------------------ a step
@@ -229,18 +230,18 @@ final class CudaModel implements AcceleratorModel {
     // ------------------------------------------------------------------ hand-off
 
     @Override
-    public void activationToHost(float[] row) {
-        int dim = config.embeddingLength();
-        cuMemcpyDtoHAsync(ws.xHost, ws.x, 4L * dim, ws.stream);
+    public void activationToHost(float[] rows, int count) {
+        int n = count * config.embeddingLength();
+        cuMemcpyDtoHAsync(ws.xHost, ws.x, 4L * n, ws.stream);
         cuStreamSynchronize(ws.stream);
-        ws.xView.get(0, row, 0, dim);
+        ws.xView.get(0, rows, 0, n);
     }
 
     @Override
-    public void activationFromHost(float[] row) {
-        int dim = config.embeddingLength();
-        ws.xView.put(0, row, 0, dim);
-        ws.upload(ws.x, ws.xMapped, ws.xHost, 0, 4L * dim);
+    public void activationFromHost(float[] rows, int count) {
+        int n = count * config.embeddingLength();
+        ws.xView.put(0, rows, 0, n);
+        ws.upload(ws.x, ws.xMapped, ws.xHost, 0, 4L * n);
     }
 
     @Override

@@ -30,7 +30,7 @@ public class OffloadProperties implements Validator {
 
     /**
      * Where the model runs: 'auto' (the GPU when a usable one exists, else the CPU), 'cpu', 'cuda' or 'cuda:N'
-     * (the N-th GPU).
+     * (the N-th GPU), 'cuda:all' or 'cuda:N,M,...' (one model split over several GPUs, consecutive blocks per GPU).
      */
     private String device = "auto";
 

@@ -16,7 +16,8 @@ import org.springframework.validation.Validator;
  */
 final class OffloadPropertiesValidator implements Validator {
 
-    private static final Pattern DEVICE = Pattern.compile("auto|cpu|cuda|cuda:\\d+");
+    private static final Pattern DEVICE =
+            Pattern.compile("auto|cpu|cuda|cuda:\\d{1,4}|cuda:all|cuda:\\d{1,4}(,\\d{1,4})+");
     private static final String P = OffloadProperties.PREFIX + ".";
 
     @Override
@@ -30,7 +31,8 @@ final class OffloadPropertiesValidator implements Validator {
         model(p.getModel(), errors);
         String device = p.getDevice() == null ? "" : p.getDevice().trim().toLowerCase(Locale.ROOT);
         if (!DEVICE.matcher(device).matches()) {
-            reject(errors, "device", p.getDevice(), "must be auto, cpu, cuda or cuda:N (N = the GPU's index)");
+            reject(errors, "device", p.getDevice(), "must be auto, cpu, cuda, cuda:N (N = the GPU's index), cuda:all"
+                    + " or cuda:N,M,… (one model over several GPUs)");
         }
         atLeast(errors, "threads", p.getThreads(), 0, " (0 = one per processor)");
         atLeast(errors, "contextLength", p.getContextLength(), 0, " (0 = the model's, at most 4096)");

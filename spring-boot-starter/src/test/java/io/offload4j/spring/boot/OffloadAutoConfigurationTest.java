@@ -283,7 +283,7 @@ class OffloadAutoConfigurationTest {
         failsWith(withTiny().withPropertyValues("langchain4j.offload.gpu.prefetch-depth=0",
                         "langchain4j.offload.device=gpu", "langchain4j.offload.chat-model.min-p=1"),
                 "langchain4j.offload.gpu.prefetch-depth must be >= 1, was 0",
-                "langchain4j.offload.device must be auto, cpu, cuda or cuda:N (N = the GPU's index), was 'gpu'",
+                "langchain4j.offload.device must be auto, cpu, cuda, cuda:N (N = the GPU's index), cuda:all or cuda:N,M,… (one model over several GPUs), was 'gpu'",
                 "langchain4j.offload.chat-model.min-p must be in [0, 1) (0 = off), was 1.0");
     }
 

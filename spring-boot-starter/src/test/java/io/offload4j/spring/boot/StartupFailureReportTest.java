@@ -146,7 +146,7 @@ class StartupFailureReportTest {
                 "langchain4j.offload.max-sequences=0", "langchain4j.offload.device=gpu");
         assertThat(report).contains("Invalid offload4j configuration:")
                 .contains("  - langchain4j.offload.max-sequences must be >= 1, was 0 (from ")
-                .contains("  - langchain4j.offload.device must be auto, cpu, cuda or cuda:N");
+                .contains("  - langchain4j.offload.device must be auto, cpu, cuda, cuda:N");
     }
 
     @Test
