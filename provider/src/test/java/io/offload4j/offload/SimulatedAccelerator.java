@@ -35,7 +35,9 @@ final class SimulatedAccelerator implements Accelerator {
         public void free() {}
     }
 
-    record Bound(int unit, Buffer weights) implements BoundUnit {}
+    /** {@code unit}: the index the ring copies it by (from 0 on each device); {@code id}: block or head-slice number
+     * in the whole model (blocks first), as a step's order records it. */
+    record Bound(int unit, int id, Buffer weights) implements BoundUnit {}
 
     static final class Cache implements KvCache {
         final int capacity;
@@ -111,7 +113,7 @@ final class SimulatedAccelerator implements Accelerator {
     @Override
     public AcceleratorModel load(Model m, AcceleratorOptions options) {
         loads++;
-        model = new SimModel(m.config());
+        model = new SimModel(m.config(), options.firstBlock());
         return model;
     }
 
@@ -128,6 +130,7 @@ final class SimulatedAccelerator implements Accelerator {
 
     final class SimModel implements AcceleratorModel, CopyRing {
         private final ModelConfig config;
+        private final int firstBlock;
         private long[] unitBytes;
         private int[] slotHolds;
         private boolean[] slotFree;
@@ -136,8 +139,9 @@ final class SimulatedAccelerator implements Accelerator {
         private Buffer[] slots;
         private boolean inStep;
 
-        SimModel(ModelConfig config) {
+        SimModel(ModelConfig config, int firstBlock) {
             this.config = config;
+            this.firstBlock = firstBlock;
         }
 
         @Override
@@ -184,13 +188,13 @@ final class SimulatedAccelerator implements Accelerator {
 
         @Override
         public BoundUnit bindBlock(int block, DeviceWeights weights) {
-            return new Bound(block, (Buffer) weights);
+            return new Bound(block - firstBlock, block, (Buffer) weights);
         }
 
         @Override
         public BoundUnit bindHeadSlice(int firstRow, Weight slice, DeviceWeights weights, boolean whole) {
-            return new Bound(config.blockCount() + (int) Math.round((double) firstRow / slice.rows()),
-                    (Buffer) weights);
+            int id = config.blockCount() + (int) Math.round((double) firstRow / slice.rows());
+            return new Bound(id - firstBlock, id, (Buffer) weights);
         }
 
         @Override
@@ -219,7 +223,7 @@ final class SimulatedAccelerator implements Accelerator {
                         + w.slot() + ", which holds unit " + slotHolds[w.slot()]);
                 assertTrue(slotAwaited[w.slot()], "unit " + bound.unit() + " computes before waiting for its copy");
             }
-            current.add(bound.unit());
+            current.add(bound.id());
         }
 
         @Override
