@@ -3,7 +3,8 @@
 # the benchmark (synthetic models written to this machine's disk), then optionally the PyTorch peer.
 #
 #   bash BUNDLE/run.sh                 reports under $OUT (default BUNDLE/out)
-#   env: TESTS=0 / BENCH=0 skip a part; PEER=1 adds the HF transformers peer (PEER_SHAPES,
+#   env: TESTS=0 / BENCH=0 skip a part; TEST_SELECT picks tests (default: every gpu-tagged test under
+#        io.offload4j; e.g. "--select-class io.offload4j.backend.cuda.PipelineGpuTest"); PEER=1 adds the HF transformers peer (PEER_SHAPES,
 #        default llama32-3b); BENCH_ARGS passes
 #        arguments to CudaBenchmark (e.g. "--shapes llama32-3b,llama3-8b --quants Q4_K_M");
 #        OFFLOAD=1 runs the offloading benchmark (OFFLOAD_ARGS, e.g. "--shapes llama3-8b --quants F16
@@ -50,7 +51,7 @@ if [ "${TESTS:-1}" = 1 ]; then
     rm -f "$OUT/tests-report.txt"
     t0=$(date +%s)
     timeout "${TEST_TIMEOUT:-300}" "$JAVA" "${opts[@]}" -Doffload4j.report="$OUT/tests-report.txt" -cp "lib/*" \
-        org.junit.platform.console.ConsoleLauncher execute --select-package io.offload4j.backend.cuda \
+        org.junit.platform.console.ConsoleLauncher execute ${TEST_SELECT:---select-package io.offload4j} \
         --include-tag gpu --details=tree --disable-banner > "$OUT/tests.log" 2>&1
     echo "tests: exit $? in $(( $(date +%s) - t0 )) s"
     grep -E "tests (successful|failed|aborted|skipped)|containers failed" "$OUT/tests.log"

@@ -64,8 +64,8 @@ class PipelineGpuTest {
     }
 
     @ParameterizedTest(name = "{0} over {1}, GPU budget {2} blocks per stage")
-    @CsvSource({"Q8_0, 'cuda:0,0', 0", "Q8_0, 'cuda:0,0,0', 0", "Q4_K, 'cuda:0,0', 0", "F16, 'cuda:0,0', 0",
-                "Q8_0, 'cuda:0,0', 4", "Q4_K, 'cuda:0,0,0', 3"})
+    @CsvSource({"Q8_0, 'cuda:0,0', 0", "Q8_0, 'cuda:0,0,0', 0", "Q4_K_M, 'cuda:0,0', 0", "F16, 'cuda:0,0', 0",
+                "Q8_0, 'cuda:0,0', 4", "Q4_K_M, 'cuda:0,0,0', 3"})
     void logitsAreBitIdenticalToOneDevice(QuantPreset q, String device, int blocksPerStage) {
         try (Model model = Model.load(model(q))) {
             int vocab = model.config().vocabularySize();
