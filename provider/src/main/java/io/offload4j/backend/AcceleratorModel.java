@@ -82,6 +82,18 @@ public interface AcceleratorModel extends AutoCloseable {
     /** Uploads {@code count} rows from {@code rows} as the activation's first rows, on the compute stream. */
     void activationFromHost(float[] rows, int count);
 
+    /**
+     * Whether {@link #activationFrom} can copy from {@code previous} (the same model on another device of this kind)
+     * without going through a host array.
+     */
+    boolean canCopyActivationFrom(AcceleratorModel previous);
+
+    /**
+     * Copies the first {@code count} rows of {@code previous}'s activation, whose step has finished, into this
+     * model's, on the compute stream (device to device: a pipeline's hand-off between GPUs).
+     */
+    void activationFrom(AcceleratorModel previous, int count);
+
     /** Stores one position's key and value of {@code block}, computed elsewhere, in {@code cache}. */
     void writeKvRow(KvCache cache, int block, int position, float[] key, float[] value);
 

@@ -8,7 +8,8 @@ import io.offload4j.model.ModelConfig;
  * A model split over several accelerators as a pipeline: stage {@code i} is a {@link TieredForwardPass} over a run
  * of consecutive blocks on accelerator {@code i} (with its own resident units and, when its share does not fit, its
  * own staging ring); the last stage also computes the head. A step runs the stages in order and hands the activation
- * rows from one to the next through host memory ({@link TieredForwardPass#connect}). Each sequence has one KV cache per
+ * rows from one to the next, device to device where the devices allow it, else through host memory
+ * ({@link TieredForwardPass#connectAfter}). Each sequence has one KV cache per
  * stage, holding that stage's blocks ({@link PipelineKvCache}). Prepared by {@link TieredPasses} for an
  * {@link io.offload4j.backend.AcceleratorGroup}.
  *
@@ -37,10 +38,9 @@ public final class PipelineForwardPass implements ForwardPass {
             rows = Math.min(rows, s.rows());
         }
         this.rows = rows;
-        float[] between = new float[rows * c.embeddingLength()]; // stage i writes it, stage i+1 reads it, in turn
-        int last = stages.length - 1;
-        for (int i = 0; i <= last; i++) {
-            stages[i].connect(i == 0 ? null : between, i == last ? null : between);
+        float[] between = new float[rows * c.embeddingLength()]; // where no device copy: stage i writes, i+1 reads
+        for (int i = 1; i < stages.length; i++) {
+            stages[i].connectAfter(stages[i - 1], between);
         }
         this.stageCaches = new KvCache[stages.length][rows];
         this.partTokens = new int[rows];

@@ -41,6 +41,7 @@ public final class TieredForwardPass implements ForwardPass {
     private final boolean computesHead;
     private float[] stageInput;
     private float[] stageOutput;
+    private AcceleratorModel stageSource;  // the previous stage's device, when this one copies from it directly
     private long cpuNanos;                       // time computing CPU blocks
     private long cpuWaitNanos;                   // time waiting for the accelerator before them
     private boolean closed;
@@ -76,7 +77,9 @@ public final class TieredForwardPass implements ForwardPass {
     private void enqueue(StepRoute route, TieredKvCache cache) {
         BoundUnit[] units = bound[route.ordinal()];
         accelerator.beginStep(step);
-        if (stageInput != null) {
+        if (stageSource != null) {
+            accelerator.activationFrom(stageSource, step.rows());
+        } else if (stageInput != null) {
             accelerator.activationFromHost(stageInput, step.rows());
         }
         tier.beginStep(route);
@@ -102,11 +105,17 @@ public final class TieredForwardPass implements ForwardPass {
         }
     }
 
-    /** Joins this pass, a pipeline stage, to its neighbours: {@code input} for all but the first, {@code output} for
-     * all but the last; each holds the activation rows of one step. */
-    void connect(float[] input, float[] output) {
-        this.stageInput = input;
-        this.stageOutput = output;
+    /**
+     * Joins this pass, a pipeline stage, to the stage before it: its device copies the activation from the previous
+     * device directly where it can, else the previous stage leaves it in {@code between} (host memory) for this one.
+     */
+    void connectAfter(TieredForwardPass previous, float[] between) {
+        if (accelerator.canCopyActivationFrom(previous.accelerator)) {
+            stageSource = previous.accelerator;
+        } else {
+            previous.stageOutput = between;
+            stageInput = between;
+        }
     }
 
     /**

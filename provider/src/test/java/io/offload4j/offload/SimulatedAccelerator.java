@@ -74,6 +74,8 @@ final class SimulatedAccelerator implements Accelerator {
     SimModel model;
     /** Set by a test of a pipeline: activations go to and come from other stages, not the CPU. */
     boolean pipelineStage;
+    /** Whether stages copy activations device to device (else through a host array). */
+    boolean peerCopies;
     /** The rows the last step received from the previous stage and handed to the next. */
     int received;
     int handedOn;
@@ -286,6 +288,17 @@ final class SimulatedAccelerator implements Accelerator {
             } else {
                 assertEquals(ON_CPU, current.getLast(), "an activation comes back only after a CPU block");
             }
+        }
+
+        @Override
+        public boolean canCopyActivationFrom(AcceleratorModel previous) {
+            return peerCopies && previous instanceof SimModel;
+        }
+
+        @Override
+        public void activationFrom(AcceleratorModel previous, int count) {
+            assertTrue(peerCopies && inStep && current.isEmpty(), "a stage's input comes before its first block");
+            received = count;
         }
 
         @Override

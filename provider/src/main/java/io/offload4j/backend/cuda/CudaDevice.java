@@ -138,6 +138,31 @@ public final class CudaDevice implements AutoCloseable {
         cuCtxSetCurrent(context);
     }
 
+    CUcontext context() {
+        return context;
+    }
+
+    /**
+     * Lets this device's kernels and copies reach {@code other}'s memory directly (NVLink or PCIe peer to peer);
+     * false where the GPUs cannot (copies between them are then staged through host memory by the driver).
+     */
+    boolean enablePeerAccess(CudaDevice other) {
+        int[] can = new int[1];
+        jcuda.driver.JCudaDriver.cuDeviceCanAccessPeer(can, device, other.device);
+        if (can[0] == 0) {
+            return false;
+        }
+        makeCurrent();
+        try {
+            jcuda.driver.JCudaDriver.cuCtxEnablePeerAccess(other.context, 0);
+        } catch (jcuda.CudaException e) {
+            if (!e.getMessage().contains("CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED")) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Bytes of device memory free right now. */
     public long freeMemory() {
         makeCurrent();

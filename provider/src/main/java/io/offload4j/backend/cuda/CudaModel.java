@@ -4,6 +4,7 @@ import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
 import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyPeerAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
@@ -53,6 +54,7 @@ final class CudaModel implements AcceleratorModel {
     private final RowKernel embeddingKernel;
     private final float[] embedRow;
     private MemorySegment kvDown;
+    private boolean peerTried;
     private boolean closed;
 
     CudaModel(CudaDevice device, CudaKernels kernels, Model model, AcceleratorOptions options) {
@@ -242,6 +244,29 @@ final class CudaModel implements AcceleratorModel {
         int n = count * config.embeddingLength();
         ws.xView.put(0, rows, 0, n);
         ws.upload(ws.x, ws.xMapped, ws.xHost, 0, 4L * n);
+    }
+
+    @Override
+    public boolean canCopyActivationFrom(AcceleratorModel previous) {
+        return previous instanceof CudaModel;
+    }
+
+    /**
+     * A peer copy: within one context (two logical devices on one GPU) a device-to-device copy; between GPUs direct
+     * over NVLink or PCIe where the driver enables peer access, else staged through host memory by the driver.
+     */
+    @Override
+    public void activationFrom(AcceleratorModel previous, int count) {
+        CudaModel from = (CudaModel) previous;
+        if (from.device.ordinal() != device.ordinal() && !peerTried) {
+            peerTried = true;
+            boolean direct = device.enablePeerAccess(from.device);
+            System.getLogger("io.offload4j.backend.cuda").log(System.Logger.Level.INFO, device.name() + " takes "
+                    + from.device.name() + "'s activations " + (direct ? "directly (peer access)"
+                    : "through host memory (no peer access between them)"));
+        }
+        cuMemcpyPeerAsync(ws.x, device.context(), from.ws.x, from.device.context(),
+                4L * count * config.embeddingLength(), ws.stream);
     }
 
     @Override
