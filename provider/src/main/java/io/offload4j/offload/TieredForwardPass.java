@@ -30,7 +30,7 @@ public final class TieredForwardPass implements ForwardPass {
     private final int maxContext;
     private final int maxChunk;
     private final int rows;
-    private final boolean graphs;
+    private boolean graphs;
     private final String memoryReport;
     private final Step step;
     private final float[] activation;
@@ -58,8 +58,7 @@ public final class TieredForwardPass implements ForwardPass {
         this.maxChunk = maxChunk;
         this.rows = rows;
         this.computesHead = stage == null || stage.last();
-        // a stage's steps begin and end with activation copies between devices: not captured in a graph
-        this.graphs = !tier.streams() && accelerator.graphs() && stage == null;
+        this.graphs = !tier.streams() && accelerator.graphs();
         this.memoryReport = memoryReport;
         this.step = new Step(rows);
         this.acceleratorCaches = new KvCache[rows];
@@ -115,6 +114,9 @@ public final class TieredForwardPass implements ForwardPass {
         } else {
             previous.stageOutput = between;
             stageInput = between;
+            // a copy through a host array waits for the host between the stages: not a graph's work
+            previous.graphs = false;
+            graphs = false;
         }
     }
 
