@@ -37,7 +37,7 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
               --repeat-penalty R    (default 1.0 = off)
               --seed S              makes sampling reproducible
               --stop TEXT           stop before TEXT (repeatable)
-              --device D            auto | cpu | cuda (default auto)
+              --device D            auto | cpu | cuda | cuda:N | cuda:all | cuda:N,M,... (default auto)
               --threads N           CPU threads (default: one per core)
               --context N           context length (default: the model's, at most 4096)
               --context-beyond-training  allow --context above the model's trained context (only
