@@ -21,6 +21,7 @@ cd "$root"
 ./mvnw -q -B install -DskipTests
 rm -rf "$out"
 mkdir -p "$out/lib" "$out/shared/models"
+rm -rf "$out/transformers" && cp -r provider/src/test/resources/transformers "$out/transformers"  # TransformersGpuTest
 
 # Java runtime: the modules the engine and the JUnit launcher use (no chat templates, so no java.desktop
 # for Jinjava). Uncompressed image + xz: 16 MB instead of 28 MB for a zip-compressed image + gzip.

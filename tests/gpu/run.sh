@@ -34,7 +34,7 @@ JAVA="$jre/jre/bin/java"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$OUT/gpu.txt" 2>&1
 cat "$OUT/gpu.txt"
 opts=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx24g
-      -Doffload4j.shared="$here/shared" ${JAVA_OPTS:-})
+      -Doffload4j.shared="$here/shared" -Doffload4j.transformers="$here/transformers" ${JAVA_OPTS:-})
 
 if [ "${SOAK:-0}" = 1 ]; then
     # Issue 19's GPU soak: mixed load (prompt lengths, streaming, cancelled, batched) for SOAK_MINUTES, heap, RSS and
