@@ -83,7 +83,7 @@ final class BandwidthProbe {
         private void round() {
             Arrays.fill(activation, 0.01f);
             for (int l = 0; l < blocks; l++) {
-                runner.runBlock(l, cache, activation, 0);
+                runner.runBlock(l, cache, activation, 1, 0);
             }
         }
 

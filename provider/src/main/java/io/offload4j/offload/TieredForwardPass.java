@@ -62,7 +62,7 @@ public final class TieredForwardPass implements ForwardPass {
         this.memoryReport = memoryReport;
         this.step = new Step(rows);
         this.acceleratorCaches = new KvCache[rows];
-        this.activation = new float[accelerator.config().embeddingLength()];
+        this.activation = new float[CpuBlockRunner.MAX_ROWS * accelerator.config().embeddingLength()];
         int[] cpuBlocks = java.util.stream.IntStream.range(0, blocks).filter(u -> bound[0][u] == null).toArray();
         this.handOff = cpu == null ? null : new KvHandOff(accelerator, cpu, cpuBlocks, rows);
     }
@@ -121,21 +121,24 @@ public final class TieredForwardPass implements ForwardPass {
     }
 
     /**
-     * Block {@code block} on the CPU, for the one token of a decode step: waits for the accelerator's work so far,
-     * brings the activation over, runs the block from host memory (while the copy stream keeps filling slots for the
-     * streamed units ahead), sends the activation back, and hands the token's key and value to the accelerator's
-     * cache so that a later prompt chunk, computed there, sees them.
+     * Block {@code block} on the CPU, for the rows of a hybrid step (one decode token, or a speculative verification's
+     * few): waits for the accelerator's work so far, brings the activation rows over, runs the block from host memory
+     * (while the copy stream keeps filling slots for the streamed units ahead), sends the rows back, and hands their
+     * keys and values to the accelerator's cache so that a later step computed there sees them.
      */
     private void cpuBlock(int block, TieredKvCache cache) {
         int position = step.startPosition();
+        int rows = step.rows();
         long t0 = System.nanoTime();
-        accelerator.activationToHost(activation, 1);
+        accelerator.activationToHost(activation, rows);
         long t1 = System.nanoTime();
-        cpu.runBlock(block, cache.cpu, activation, position);
+        cpu.runBlock(block, cache.cpu, activation, rows, position);
         cpuNanos += System.nanoTime() - t1;
         cpuWaitNanos += t1 - t0;
-        accelerator.activationFromHost(activation, 1);
-        handOff.toAccelerator(cache, block, position);
+        accelerator.activationFromHost(activation, rows);
+        for (int t = 0; t < rows; t++) {
+            handOff.toAccelerator(cache, block, position + t);
+        }
     }
 
     // ------------------------------------------------------------------ ForwardPass
@@ -206,7 +209,9 @@ public final class TieredForwardPass implements ForwardPass {
     private void sequenceStep(TieredKvCache cache, int[] tokens, int offset, int count, int startPos,
                               boolean allOutputs) {
         accelerator.makeCurrent();
-        boolean hybrid = count == 1 && cpu != null;
+        // the CPU computes its blocks for a decode token, and for a verification's few rows: it reads their weights
+        // once for all rows, where streaming them would copy them over PCIe (a prompt chunk streams them instead)
+        boolean hybrid = cpu != null && (count == 1 || allOutputs && count <= CpuBlockRunner.MAX_ROWS);
         step.prompt(count == 1 ? Phase.DECODE : Phase.PROMPT, cache.accelerator, tokens, offset, count, startPos);
         if (allOutputs) {
             step.allOutputs();
@@ -217,7 +222,7 @@ public final class TieredForwardPass implements ForwardPass {
                 if (!accelerator.runAsGraph(cache.accelerator, residentDecode)) {
                     tier.replayedResidentStep(); // a capture counted its units' accesses as it recorded them
                 }
-            } else if (hybrid) {
+            } else if (hybrid) { // (allOutputs set by then: the step's head computes every row)
                 // The CPU's blocks come between accelerator work: its threads keep spinning through the whole step
                 // rather than parking during the accelerator's part and being woken, one after another, per block.
                 cpu.keepThreadsSpinning(true);

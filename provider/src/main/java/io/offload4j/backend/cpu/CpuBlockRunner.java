@@ -12,6 +12,12 @@ import java.lang.foreign.MemorySegment;
  */
 public final class CpuBlockRunner implements AutoCloseable {
 
+    /**
+     * The most tokens of one sequence a call computes: a decode step's one, or a speculative verification's last token
+     * and drafts (whose rows cost the CPU little more than one: the weights are read once for all of them).
+     */
+    public static final int MAX_ROWS = 16;
+
     private final CpuForwardPass pass;
     private final CpuThreadPool pool;
     private final boolean[] blocks;
@@ -23,7 +29,7 @@ public final class CpuBlockRunner implements AutoCloseable {
     public CpuBlockRunner(Model model, int maxContext, boolean[] blocks, int threads) {
         int n = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
         this.pool = new CpuThreadPool(n);
-        this.pass = new CpuForwardPass(model, pool, maxContext, 1);
+        this.pass = new CpuForwardPass(model, pool, maxContext, MAX_ROWS);
         this.blocks = blocks.clone();
     }
 
@@ -40,10 +46,13 @@ public final class CpuBlockRunner implements AutoCloseable {
         return pass.newKvCache(capacity, blocks);
     }
 
-    /** Block {@code block} for one token at {@code pos}: {@code activation} is updated in place. */
-    public void runBlock(int block, KvCache cache, float[] activation, int pos) {
+    /**
+     * Block {@code block} for {@code count} (≤ {@link #MAX_ROWS}) consecutive tokens from {@code pos}:
+     * {@code activations} ({@code count} rows) are updated in place.
+     */
+    public void runBlock(int block, KvCache cache, float[] activations, int count, int pos) {
         check(block);
-        pass.runBlock(block, (CpuKvCache) cache, activation, pos);
+        pass.runBlock(block, (CpuKvCache) cache, activations, count, pos);
     }
 
     /** Stores a position's key and value computed elsewhere (by the GPU, during a prompt). */

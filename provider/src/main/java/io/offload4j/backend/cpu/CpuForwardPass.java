@@ -267,19 +267,24 @@ final class CpuForwardPass implements ForwardPass {
     // ------------------------------------------------------------------ single blocks, for a GPU pass (CpuBlockRunner)
 
     /**
-     * Block {@code block} for one token at position {@code pos} of {@code cache}: {@code activation} (the residual
-     * stream, {@code embeddingLength} floats) is read and updated in place; the token's key and value go into the
-     * cache at {@code pos}. Allocation-free.
+     * Block {@code block} for {@code count} consecutive tokens from position {@code pos} of {@code cache} (at most the
+     * pass's chunk): {@code activations} (the residual stream, {@code count} rows of {@code embeddingLength} floats)
+     * are read and updated in place; the tokens' keys and values go into the cache. Allocation-free.
      */
-    void runBlock(int block, CpuKvCache cache, float[] activation, int pos) {
-        int dim = config.embeddingLength();
-        System.arraycopy(activation, 0, x, 0, dim);
-        rowCache[0] = cache;
-        rowPos[0] = pos;
-        computeRope(1);
-        block(blocks[block], 1);
-        rowCache[0] = null;
-        System.arraycopy(x, 0, activation, 0, dim);
+    void runBlock(int block, CpuKvCache cache, float[] activations, int count, int pos) {
+        if (count < 1 || count > maxChunk) {
+            throw new IllegalArgumentException(count + " rows; this pass takes 1.." + maxChunk);
+        }
+        int n = count * config.embeddingLength();
+        System.arraycopy(activations, 0, x, 0, n);
+        for (int t = 0; t < count; t++) {
+            rowCache[t] = cache;
+            rowPos[t] = pos + t;
+        }
+        computeRope(count);
+        block(blocks[block], count);
+        releaseRows(count);
+        System.arraycopy(x, 0, activations, 0, n);
     }
 
     /** A KV cache holding only the blocks marked in {@code blocks} (the others get empty arrays). */

@@ -57,7 +57,7 @@ class CpuBlockRunnerTest {
                     var e = model.weights().tokenEmbedding();
                     CpuKernels.of(e.type()).dequantize(e.data(), (long) tokens[p] * e.rowBytes(), act, 0, dim);
                     for (int l = 0; l < layers; l++) {
-                        runner.runBlock(l, mirror, act, p);
+                        runner.runBlock(l, mirror, act, 1, p);
                         float[] wantK = new float[kvDim];
                         float[] wantV = new float[kvDim];
                         runner.readKv(reference, l, p, wantK, wantV);
@@ -66,10 +66,38 @@ class CpuBlockRunnerTest {
                         assertArrayEquals(wantV, v, 1e-4f, "values of block " + l + " at " + p);
                     }
                 }
+                // the same two tokens as one call of two rows (a speculative verification's rows): same keys and values
+                try (KvCache rows = runner.newKvCache(16)) {
+                    for (int l = 0; l < layers; l++) {
+                        for (int p = 0; p < 4; p++) {
+                            runner.readKv(reference, l, p, k, v);
+                            runner.writeKv(rows, l, p, k, v);
+                        }
+                    }
+                    float[] act = new float[2 * dim];
+                    var e = model.weights().tokenEmbedding();
+                    for (int t = 0; t < 2; t++) {
+                        CpuKernels.of(e.type()).dequantize(e.data(), (long) tokens[4 + t] * e.rowBytes(), act, t * dim,
+                                dim);
+                    }
+                    for (int l = 0; l < layers; l++) {
+                        runner.runBlock(l, rows, act, 2, 4);
+                        for (int p = 4; p < 6; p++) {
+                            float[] wantK = new float[kvDim];
+                            float[] wantV = new float[kvDim];
+                            runner.readKv(reference, l, p, wantK, wantV);
+                            runner.readKv(rows, l, p, k, v);
+                            assertArrayEquals(wantK, k, 1e-4f, "two rows: keys of block " + l + " at " + p);
+                            assertArrayEquals(wantV, v, 1e-4f, "two rows: values of block " + l + " at " + p);
+                        }
+                    }
+                    assertThrows(IllegalArgumentException.class, () -> runner.runBlock(0, rows,
+                            new float[(CpuBlockRunner.MAX_ROWS + 1) * dim], CpuBlockRunner.MAX_ROWS + 1, 6));
+                }
                 boolean[] first = new boolean[layers];
                 first[0] = true;
                 try (CpuBlockRunner one = new CpuBlockRunner(model, 16, first, 1)) {
-                    assertThrows(IllegalArgumentException.class, () -> one.runBlock(1, mirror, new float[dim], 0));
+                    assertThrows(IllegalArgumentException.class, () -> one.runBlock(1, mirror, new float[dim], 1, 0));
                 }
             }
         }
