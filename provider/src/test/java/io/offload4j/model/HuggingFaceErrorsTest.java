@@ -166,14 +166,15 @@ class HuggingFaceErrorsTest {
     }
 
     @Test
-    void slidingWindowLimitsTheContext() {
+    void slidingWindowIsCarriedInTheConfig() {
         config(c -> c.put("sliding_window", 128).putArray("architectures").add("MistralForCausalLM"));
         try (Model m = Model.load(dir)) {
-            assertEquals(128, m.config().contextLength(), "full attention over 128 tokens = the model's window");
+            assertEquals(128, m.config().slidingWindow(), "Mistral's window applies to every layer");
+            assertEquals(512, m.config().contextLength(), "the trained context stays max_position_embeddings");
         }
         config(c -> c.putArray("layer_types").add("full_attention").add("full_attention"));
         try (Model m = Model.load(dir)) {
-            assertEquals(512, m.config().contextLength(), "no layer slides: max_position_embeddings");
+            assertEquals(0, m.config().slidingWindow(), "no layer slides");
         }
     }
 
@@ -183,11 +184,11 @@ class HuggingFaceErrorsTest {
         dir = qwen;
         config(c -> c.put("sliding_window", 64).put("use_sliding_window", true).put("max_window_layers", 28));
         try (Model m = Model.load(qwen)) {
-            assertEquals(512, m.config().contextLength(), "max_window_layers 28 >= 2 layers: no layer slides");
+            assertEquals(0, m.config().slidingWindow(), "max_window_layers 28 >= 2 layers: no layer slides");
         }
         config(c -> c.put("max_window_layers", 1));
         try (Model m = Model.load(qwen)) {
-            assertEquals(64, m.config().contextLength());
+            assertEquals(64, m.config().slidingWindow());
         }
     }
 
