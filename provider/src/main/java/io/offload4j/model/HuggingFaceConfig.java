@@ -135,7 +135,12 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
          * of them, as transformers computes it ({@code int(head_dim * factor)}).
          */
         private int ropeDimensions(Architecture arch, int headDim) {
+            JsonNode params = object("rope_parameters"); // transformers 5 keeps the factor there
             JsonNode partial = value("partial_rotary_factor");
+            if (partial == null && params != null && params.has("partial_rotary_factor")
+                    && !params.get("partial_rotary_factor").isNull()) {
+                partial = params.get("partial_rotary_factor");
+            }
             if (partial == null || partial.asDouble() == 1.0) {
                 return headDim;
             }
