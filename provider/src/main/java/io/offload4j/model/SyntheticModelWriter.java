@@ -199,19 +199,26 @@ public final class SyntheticModelWriter {
         }));
     }
 
-    /** Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf} (SHAPE: tiny, small, llama32-3b, llama3-8b). */
+    /**
+     * Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf} (SHAPE: tiny, tiny-phi3, tiny-mistral, small,
+     * llama32-3b, llama3-8b).
+     */
     public static void main(String[] args) {
         if (args.length != 3) {
-            System.err.println("usage: SyntheticModelWriter tiny|small|llama32-3b|llama3-8b QUANT OUT.gguf");
+            System.err.println("usage: SyntheticModelWriter tiny|tiny-phi3|tiny-mistral|small|llama32-3b|llama3-8b QUANT"
+                    + " OUT.gguf");
             System.exit(2);
         }
         QuantPreset q = QuantPreset.parse(args[1]);
         SyntheticModelSpec spec = switch (args[0]) {
             case "tiny" -> SyntheticModelSpec.tiny(Architecture.LLAMA, q);
+            case "tiny-phi3" -> SyntheticModelSpec.tiny(Architecture.PHI3, q);
+            case "tiny-mistral" -> SyntheticModelSpec.tinyMistral(q);
             case "small" -> SyntheticModelSpec.small(q);
             case "llama32-3b" -> SyntheticModelSpec.llama32_3b(q);
             case "llama3-8b" -> SyntheticModelSpec.llama3_8b(q);
-            default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, small, llama32-3b, llama3-8b");
+            default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, tiny-phi3,"
+                    + " tiny-mistral, small, llama32-3b, llama3-8b");
         };
         long t0 = System.nanoTime();
         write(spec, Path.of(args[2]));
