@@ -77,6 +77,9 @@ class TransformersReferenceTest {
                     () -> InferenceEngine.load(model, CPU).close());
             assertTrue(e.getMessage().contains("sliding window of 8") && e.getMessage().contains("at most 8"),
                     e.getMessage());
+            try (InferenceEngine auto = InferenceEngine.load(model, CPU.withContextLength(0))) {
+                assertEquals(8, auto.contextLength(), "an automatic context is the window");
+            }
             ForwardPass[] pass = new ForwardPass[1];
             try (InferenceEngine engine = InferenceEngine.load(model, CPU.withContextLength(8),
                     (p, t) -> pass[0] = p)) {
