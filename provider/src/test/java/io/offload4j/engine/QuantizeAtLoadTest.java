@@ -189,6 +189,18 @@ class QuantizeAtLoadTest {
         }
     }
 
+    /** A GGUF file quantized throughout is loaded as it is (re-quantizing would only lose precision). */
+    @Test
+    void anAlreadyQuantizedModelIsLoadedAsItIs() {
+        Path q8 = tmp.resolve("q8.gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.Q8_0), q8);
+        try (InferenceEngine e = InferenceEngine.load(q8, EngineOptions.DEFAULTS.withDevice("cpu").withThreads(2)
+                .withContextLength(32).withQuantization("q4_k"))) {
+            assertEquals(q8, e.model().path());
+            assertEquals(GgmlType.Q8_0, e.model().weights().blocks().getFirst().wq().type());
+        }
+    }
+
     @Test
     void badValuesNameTheOptionAndTheAllowedOnes() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
