@@ -391,12 +391,13 @@ extern "C" __global__ void f32_to_f16(const float* __restrict__ in, __half* out,
 // heads. hd / 2 threads, each owning one pair of elements: the pair RoPE rotates together (adjacent
 // (2i, 2i+1) for llama's GGUF layout, (i, i + ropeDims/2) for NEOX/qwen), or two untouched elements
 // past ropeDims. Angles are computed in double, as on the CPU, so both sides rotate by the same
-// float cos/sin.
+// float cos/sin; both are multiplied by ropeScale (LongRoPE's attention factor, else 1), which scales the
+// rotated dimensions only, as transformers and llama.cpp do.
 extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, const float* qBias,
                                     const float* kBias, const float* vBias, const float* qNorm, const float* kNorm,
                                     const double* invFreq, int ropeDims, int halvesLayout, float eps,
                                     const int* __restrict__ params, __half* kCache, __half* vCache, int heads,
-                                    int kvHeads, int hd) {
+                                    int kvHeads, int hd, float ropeScale) {
     __shared__ float scratch[32];
     int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
     int pos = params[P_POS] + t;
@@ -444,7 +445,7 @@ extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, co
     if (i < half) {
         double s, c;
         sincos((double)pos * invFreq[i], &s, &c);
-        float cs = (float)c, sn = (float)s;
+        float cs = (float)c * ropeScale, sn = (float)s * ropeScale;
         float ra = xa * cs - xb * sn;
         float rb = xa * sn + xb * cs;
         xa = ra;

@@ -1,6 +1,8 @@
 package io.offload4j.engine;
 
 import io.offload4j.backend.Device;
+import io.offload4j.model.LoadQuantization;
+import io.offload4j.model.Quantization;
 import io.offload4j.engine.speculative.SpeculativeOptions;
 import io.offload4j.offload.OffloadOptions;
 
@@ -30,17 +32,21 @@ import io.offload4j.offload.OffloadOptions;
  * @param speculative      speculative decoding: a drafter (prompt lookup, a draft model) whose proposals the model
  *                         verifies several at a time; {@link SpeculativeOptions#OFF} (the default) decodes one token
  *                         per step
+ * @param quantization     quantize at load: F32/F16/BF16 matrices become Q8_0, Q4_K (llama.cpp's Q4_K_M mix) or Q6_K
+ *                         as they load, written tensor by tensor into a GGUF file that is then mapped (a temporary one,
+ *                         or a cache file the next start maps directly); {@link LoadQuantization#NONE} (the default)
+ *                         loads the weights as they are
  */
 public record EngineOptions(Device device, int threads, int contextLength, int chunkTokens, int maxSequences,
                             long prefixCacheBytes, OffloadOptions offload, boolean contextBeyondTraining,
-                            SpeculativeOptions speculative) {
+                            SpeculativeOptions speculative, LoadQuantization quantization) {
 
     public static final int DEFAULT_MAX_CONTEXT = 4096;
     public static final int DEFAULT_MAX_SEQUENCES = 8;
     /** {@code prefixCacheBytes}: room for two full-context KV caches, bounded by the heap for heap KV caches. */
     public static final long AUTO_PREFIX_CACHE = -1;
     public static final EngineOptions DEFAULTS = new EngineOptions(Device.AUTO, 0, 0, 64, DEFAULT_MAX_SEQUENCES,
-            AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS, false, SpeculativeOptions.OFF);
+            AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS, false, SpeculativeOptions.OFF, LoadQuantization.NONE);
 
     public EngineOptions {
         if (device == null) {
@@ -48,6 +54,9 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
         }
         if (speculative == null) {
             speculative = SpeculativeOptions.OFF;
+        }
+        if (quantization == null) {
+            quantization = LoadQuantization.NONE;
         }
         if (offload == null) {
             offload = OffloadOptions.DEFAULTS;
@@ -74,14 +83,14 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
     public EngineOptions(String device, int threads, int contextLength, int chunkTokens, int maxSequences,
                          long prefixCacheBytes, OffloadOptions offload) {
         this(Device.parse(device), threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
-                false, SpeculativeOptions.OFF);
+                false, SpeculativeOptions.OFF, LoadQuantization.NONE);
     }
 
     /** Within the trained context, without speculative decoding. */
     public EngineOptions(Device device, int threads, int contextLength, int chunkTokens, int maxSequences,
                          long prefixCacheBytes, OffloadOptions offload) {
         this(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, false,
-                SpeculativeOptions.OFF);
+                SpeculativeOptions.OFF, LoadQuantization.NONE);
     }
 
     /** The options of earlier versions; scheduler and prefix cache get their defaults. */
@@ -102,40 +111,67 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
     }
 
     public EngineOptions withDevice(Device d) {
-        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative);
+        return new EngineOptions(d, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative, quantization);
     }
 
     public EngineOptions withThreads(int t) {
-        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative);
+        return new EngineOptions(device, t, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative, quantization);
     }
 
     public EngineOptions withContextLength(int c) {
-        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative);
+        return new EngineOptions(device, threads, c, chunkTokens, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative, quantization);
     }
 
     public EngineOptions withChunkTokens(int c) {
-        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative);
+        return new EngineOptions(device, threads, contextLength, c, maxSequences, prefixCacheBytes, offload, contextBeyondTraining, speculative, quantization);
     }
 
     public EngineOptions withMaxSequences(int n) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes, offload, contextBeyondTraining, speculative);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, n, prefixCacheBytes, offload, contextBeyondTraining, speculative, quantization);
     }
 
     public EngineOptions withPrefixCacheBytes(long bytes) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes, offload, contextBeyondTraining, speculative);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, bytes, offload, contextBeyondTraining, speculative, quantization);
     }
 
     public EngineOptions withOffload(OffloadOptions o) {
-        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, o, contextBeyondTraining, speculative);
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, o, contextBeyondTraining, speculative, quantization);
     }
 
     public EngineOptions withContextBeyondTraining(boolean allowed) {
         return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
-                allowed, speculative);
+                allowed, speculative, quantization);
     }
 
     public EngineOptions withSpeculative(SpeculativeOptions sp) {
         return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
-                contextBeyondTraining, sp);
+                contextBeyondTraining, sp, quantization);
+    }
+
+    /** The options before quantize at load: weights load as they are. */
+    public EngineOptions(Device device, int threads, int contextLength, int chunkTokens, int maxSequences,
+                         long prefixCacheBytes, OffloadOptions offload, boolean contextBeyondTraining,
+                         SpeculativeOptions speculative) {
+        this(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                contextBeyondTraining, speculative, LoadQuantization.NONE);
+    }
+
+    public EngineOptions withQuantization(LoadQuantization q) {
+        return new EngineOptions(device, threads, contextLength, chunkTokens, maxSequences, prefixCacheBytes, offload,
+                contextBeyondTraining, speculative, q);
+    }
+
+    /**
+     * Quantize at load as users write it: none, q8_0, q4_k or q6_k.
+     *
+     * @throws IllegalArgumentException for any other value, listing the allowed ones
+     */
+    public EngineOptions withQuantization(String format) {
+        return withQuantization(quantization.withFormat(Quantization.parse(format, "quantization")));
+    }
+
+    /** Where the quantized GGUF is kept for the next start (a file, or a folder to put it in); null: a temporary file. */
+    public EngineOptions withQuantizationCache(java.nio.file.Path file) {
+        return withQuantization(quantization.withCacheFile(file));
     }
 }

@@ -107,6 +107,14 @@ public final class InferenceEngine implements AutoCloseable {
         DrafterFactory drafters = null;
         try {
             GgufMetadata tokenizerMetadata = ModelFiles.tokenizerMetadata(model);
+            if (options.quantization().enabled()) {
+                Model quantized = quantizeAtLoad(model, tokenizerMetadata, options.quantization());
+                if (quantized != model) {
+                    model.close();
+                    model = quantized;
+                    tokenizerMetadata = quantized.metadata();
+                }
+            }
             Tokenizer tokenizer;
             try {
                 tokenizer = Tokenizers.fromGguf(tokenizerMetadata);
@@ -144,6 +152,32 @@ public final class InferenceEngine implements AutoCloseable {
             model.close();
             throw e;
         }
+    }
+
+    /**
+     * The model quantized as {@code q} says (see {@link io.offload4j.model.QuantizedGguf}), or {@code model} itself
+     * when none of its matrices is F32, F16 or BF16 (a GGUF file already quantized).
+     */
+    private static Model quantizeAtLoad(Model model, GgufMetadata metadata, io.offload4j.model.LoadQuantization q) {
+        boolean anyFloat = io.offload4j.model.ModelFormats.matrices(model.weights()).stream()
+                .anyMatch(w -> w.type() == io.offload4j.gguf.GgmlType.F32 || w.type() == io.offload4j.gguf.GgmlType.F16
+                        || w.type() == io.offload4j.gguf.GgmlType.BF16);
+        if (!anyFloat) {
+            LOG.warn("offload4j: quantization {} ignored: {} is already quantized (no F32/F16/BF16 matrix)",
+                    q.format().optionName(), model.path().getFileName());
+            return model;
+        }
+        io.offload4j.model.QuantizedGguf.Result r = io.offload4j.model.QuantizedGguf.load(model, metadata, q);
+        if (r.reused()) {
+            LOG.info("offload4j: mapped {}, the {} quantization of {} an earlier start wrote", r.file(),
+                    q.format().optionName(), model.path().getFileName());
+        } else {
+            LOG.info("offload4j: quantized {} to {} in {} s: {} MiB of matrices, {} MiB before{}",
+                    model.path().getFileName(), q.format().optionName(), String.format("%.1f", r.nanos() / 1e9),
+                    r.model().weights().totalMatrixBytes() >> 20, model.weights().totalMatrixBytes() >> 20,
+                    q.cacheFile() != null ? " (kept in " + r.file() + " for the next start)" : "");
+        }
+        return r.model();
     }
 
     /**

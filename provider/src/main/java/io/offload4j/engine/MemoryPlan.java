@@ -57,6 +57,7 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
         int trained = config.contextLength();
         int context = options.contextLength() > 0 ? options.contextLength()
                 : Math.min(trained, EngineOptions.DEFAULT_MAX_CONTEXT);
+        context = withinSlidingWindow(model, config, options, context);
         if (context > trained && !options.contextBeyondTraining()) {
             throw new IllegalArgumentException("context length " + context + " is more than the " + trained
                     + " tokens " + model.getFileName() + " was trained for, and past that a model's output degrades;"
@@ -102,6 +103,25 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
         int fits = (int) Math.min(Integer.MAX_VALUE, (budget - prefix) / perSequence);
         int running = Math.min(requested, Math.max(1, fits));
         return new MemoryPlan(context, running, prefix, perSequence, running < requested ? requested : 0);
+    }
+
+    /**
+     * A model trained with sliding-window attention (Mistral 7B v0.1: 4096, Phi-3-mini-4k: 2047) computes exactly
+     * what full attention computes while the context is no longer than its window; the engine attends to the whole
+     * context, so a longer context is refused when asked for, and an automatic one is the window.
+     */
+    private static int withinSlidingWindow(Path model, ModelConfig config, EngineOptions options, int context) {
+        int window = config.slidingWindow();
+        if (window <= 0 || context <= window) {
+            return context;
+        }
+        if (options.contextLength() <= 0) {
+            return window;
+        }
+        throw new IllegalArgumentException("context length " + context + " is longer than the sliding window of "
+                + window + " positions " + model.getFileName() + " attends to; sliding-window attention is not"
+                + " implemented for this model yet, and within the window full attention computes the same: lower the"
+                + " context length to at most " + window);
     }
 
     /** fp32 keys and values of every block at one position, as the CPU backend keeps them (the most any does). */

@@ -70,7 +70,7 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
     OffloadBaseChatModel(Builder<?, ?> b) {
         if (b.engine != null) {
             if (b.modelPath != null || b.hubModel != null || b.contextLength != null || b.device != null
-                    || b.threads != null || b.contextBeyondTraining != null) {
+                    || b.threads != null || b.contextBeyondTraining != null || b.quantization != null) {
                 throw new IllegalArgumentException("set either engine(...) or modelPath/contextLength/device/threads:"
                         + " the latter configure an engine this model would load, and one was given");
             }
@@ -79,7 +79,8 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         } else if (b.modelPath != null || b.hubModel != null) {
             EngineOptions options = EngineOptions.DEFAULTS.withDevice(getOrDefault(b.device, "auto"))
                     .withContextLength(getOrDefault(b.contextLength, 0)).withThreads(getOrDefault(b.threads, 0))
-                    .withContextBeyondTraining(getOrDefault(b.contextBeyondTraining, false));
+                    .withContextBeyondTraining(getOrDefault(b.contextBeyondTraining, false))
+                    .withQuantization(getOrDefault(b.quantization, "none"));
             Path path = b.modelPath != null ? b.modelPath : b.resolveHubModel();
             this.engine = OffloadEngine.acquire(path, options);
             this.ownsEngine = true;
@@ -400,6 +401,7 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
         private List<String> stopSequences;
         private Integer contextLength;
         private Boolean contextBeyondTraining;
+        private String quantization;
         private String device;
         private Integer threads;
         private List<ChatModelListener> listeners;
@@ -555,6 +557,15 @@ abstract class OffloadBaseChatModel implements AutoCloseable {
          */
         public B contextBeyondTraining(Boolean allowed) {
             this.contextBeyondTraining = allowed;
+            return self();
+        }
+
+        /**
+         * Quantize at load, for the engine this model loads: {@code none} (default), {@code q8_0}, {@code q4_k}
+         * (llama.cpp's Q4_K_M mix) or {@code q6_k} (F16/BF16/F32 weights quantized as they load).
+         */
+        public B quantization(String format) {
+            this.quantization = format;
             return self();
         }
 

@@ -263,6 +263,25 @@ public final class OffloadEngine implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Quantize at load, as bitsandbytes' {@code load_in_8bit}/{@code load_in_4bit}: {@code none} (default),
+         * {@code q8_0}, {@code q4_k} (llama.cpp's Q4_K_M mix) or {@code q6_k}; F16/BF16/F32 weights are quantized
+         * tensor by tensor as they load. Other values are refused, listing the allowed ones.
+         */
+        public Builder quantization(String format) {
+            options = options.withQuantization(format);
+            return this;
+        }
+
+        /**
+         * Keeps the quantized model as a GGUF file (or in this folder) and maps it directly on the next start while
+         * the source is unchanged; default: a temporary file, deleted once mapped.
+         */
+        public Builder quantizationCache(Path file) {
+            options = options.withQuantizationCache(file);
+            return this;
+        }
+
         /** Requests served at once, decoded together in one batched step per token (default 8); more wait in a queue. */
         public Builder maxConcurrentRequests(int n) {
             options = options.withMaxSequences(n);

@@ -14,7 +14,12 @@ public enum Architecture {
     /** As llama plus Q/K/V biases; RoPE rotates the two halves of each head (NEOX). */
     QWEN2("qwen2", RopeLayout.HALVES, true, false),
     /** As qwen2 without biases, plus an RMSNorm of each Q and K head before RoPE. */
-    QWEN3("qwen3", RopeLayout.HALVES, false, true);
+    QWEN3("qwen3", RopeLayout.HALVES, false, true),
+    /**
+     * Phi-3, 3.5 and 4: llama's block with RoPE on halves, Q/K/V in one fused {@code attn_qkv} tensor and gate/up
+     * in one {@code ffn_up} of twice the FFN width (split into views at load), optionally LongRoPE factors.
+     */
+    PHI3("phi3", RopeLayout.HALVES, false, false);
 
     private final String ggufName;
     private final RopeLayout ropeLayout;
@@ -44,6 +49,11 @@ public enum Architecture {
     /** Whether each Q and K head is RMS-normalised before RoPE. */
     public boolean hasQkNorm() {
         return qkNorm;
+    }
+
+    /** Whether gate and up are one {@code ffn_up} tensor of 2 × FFN rows, gate first (phi3). */
+    public boolean hasFusedGateUp() {
+        return this == PHI3;
     }
 
     public static Optional<Architecture> byGgufName(String name) {

@@ -24,20 +24,24 @@ import java.util.Map;
  * @param tiedEmbeddings    {@code tie_word_embeddings}
  * @param ropeFactors       Llama 3.1-style per-frequency divisors computed from {@code rope_scaling} of type
  *                          {@code llama3}, exactly as llama.cpp's converter computes its {@code rope_freqs} tensor; or null
+ * @param longRopeShort     Phi-3's LongRoPE {@code short_factor} (the converter's {@code rope_factors_short}), or null
+ * @param longRopeLong      its {@code long_factor} ({@code rope_factors_long}), or null
  */
 record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata metadata, int vocabularySize,
-                         boolean tiedEmbeddings, float[] ropeFactors) {
+                         boolean tiedEmbeddings, float[] ropeFactors, float[] longRopeShort, float[] longRopeLong) {
 
     /** {@code architectures[0]} values and {@code model_type}s this engine runs. */
     private static final Map<String, Architecture> ARCHITECTURES = Map.of(
             "LlamaForCausalLM", Architecture.LLAMA,
             "MistralForCausalLM", Architecture.LLAMA,
             "Qwen2ForCausalLM", Architecture.QWEN2,
-            "Qwen3ForCausalLM", Architecture.QWEN3);
+            "Qwen3ForCausalLM", Architecture.QWEN3,
+            "Phi3ForCausalLM", Architecture.PHI3);
     private static final Map<String, Architecture> MODEL_TYPES = Map.of(
             "llama", Architecture.LLAMA, "mistral", Architecture.LLAMA,
-            "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3);
-    static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM";
+            "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3, "phi3", Architecture.PHI3);
+    static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,"
+            + " Phi3ForCausalLM";
 
     static HuggingFaceConfig read(Path file, String modelName) {
         JsonNode root;
@@ -91,18 +95,10 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             if (headDim % 2 != 0) {
                 throw fail("the head size is " + headDim + "; RoPE needs an even head size");
             }
-            JsonNode partial = value("partial_rotary_factor");
-            if (partial != null && partial.asDouble() != 1.0) {
-                throw fail("key 'partial_rotary_factor' is " + partial + "; only full rotary embeddings (1.0) are supported");
-            }
+            int ropeDims = ropeDimensions(arch, headDim);
             int vocab = positive("vocab_size");
             int context = has("max_position_embeddings") ? positive("max_position_embeddings") : 2048;
             int window = slidingWindow(arch, layers);
-            if (window > 0 && window < context) {
-                // The engine attends to the whole context; with the context no longer than the window,
-                // that is exactly what sliding-window attention computes.
-                context = window;
-            }
             float eps = (float) number("rms_norm_eps", 1e-6);
             if (!(eps > 0)) {
                 throw fail("key 'rms_norm_eps' is " + eps + "; expected a positive number");
@@ -122,17 +118,52 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             put(m, a + ".attention.head_count_kv", GgufValueType.UINT32, (long) kvHeads);
             put(m, a + ".attention.key_length", GgufValueType.UINT32, (long) headDim);
             put(m, a + ".attention.value_length", GgufValueType.UINT32, (long) headDim);
-            put(m, a + ".rope.dimension_count", GgufValueType.UINT32, (long) headDim);
+            put(m, a + ".rope.dimension_count", GgufValueType.UINT32, (long) ropeDims);
             put(m, a + ".attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, eps);
-            float[] factors = rope(m, a, arch, headDim);
-            return new HuggingFaceConfig(file, arch, new GgufMetadata(file, m), vocab, tied, factors);
+            if (window > 0) {
+                // carried, not applied: the engine refuses contexts longer than the window (see ModelConfig)
+                put(m, a + ".attention.sliding_window", GgufValueType.UINT32, (long) window);
+            }
+            float[][] factors = new float[3][];
+            rope(m, a, arch, ropeDims, context, factors);
+            return new HuggingFaceConfig(file, arch, new GgufMetadata(file, m), vocab, tied, factors[0], factors[1],
+                    factors[2]);
+        }
+
+        /**
+         * The rotated dimensions of each head: all, or for Phi-3 (Phi-4-mini: 0.75) {@code partial_rotary_factor}
+         * of them, as transformers computes it ({@code int(head_dim * factor)}).
+         */
+        private int ropeDimensions(Architecture arch, int headDim) {
+            JsonNode params = object("rope_parameters"); // transformers 5 keeps the factor there
+            JsonNode partial = value("partial_rotary_factor");
+            if (partial == null && params != null && params.has("partial_rotary_factor")
+                    && !params.get("partial_rotary_factor").isNull()) {
+                partial = params.get("partial_rotary_factor");
+            }
+            if (partial == null || partial.asDouble() == 1.0) {
+                return headDim;
+            }
+            if (arch != Architecture.PHI3) {
+                throw fail("key 'partial_rotary_factor' is " + partial + "; partial rotary embeddings are supported"
+                        + " for Phi3ForCausalLM only (1.0 elsewhere)");
+            }
+            double f = partial.asDouble();
+            int dims = (int) (headDim * f);
+            if (!partial.isNumber() || !(f > 0) || f > 1 || dims < 2 || dims % 2 != 0) {
+                throw fail("key 'partial_rotary_factor' is " + partial + "; expected a number in (0, 1] that leaves"
+                        + " an even number of the " + headDim + " head dimensions rotated");
+            }
+            return dims;
         }
 
         /**
          * Base frequency and scaling: {@code rope_theta}/{@code rope_scaling} (transformers 4) or
-         * {@code rope_parameters} (transformers 5). Returns llama3 frequency factors or null.
+         * {@code rope_parameters} (transformers 5). Puts llama3 frequency factors into {@code factors[0]}, LongRoPE's
+         * short and long ones into {@code factors[1]} and {@code factors[2]}.
          */
-        private float[] rope(Map<String, GgufMetadata.Entry> m, String a, Architecture arch, int headDim) {
+        private void rope(Map<String, GgufMetadata.Entry> m, String a, Architecture arch, int headDim, int context,
+                          float[][] factors) {
             JsonNode params = object("rope_parameters");
             JsonNode scaling = object("rope_scaling");
             String scalingKey = params != null && (params.has("rope_type") || params.has("type")) ? "rope_parameters"
@@ -154,7 +185,13 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             }
             switch (type) {
                 case "default" -> {
-                    return null;
+                }
+                case "longrope", "su" -> {
+                    if (arch != Architecture.PHI3) {
+                        throw fail("key '" + scalingKey + "' has rope type '" + type + "', which belongs to Phi-3"
+                                + " models, not " + architectureName());
+                    }
+                    longRope(m, a, s, scalingKey, headDim, context, factors);
                 }
                 case "linear" -> {
                     double factor = nested(s, scalingKey, "factor");
@@ -163,18 +200,71 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
                     }
                     put(m, a + ".rope.scaling.type", GgufValueType.STRING, "linear");
                     put(m, a + ".rope.scaling.factor", GgufValueType.FLOAT32, (float) factor);
-                    return null;
                 }
                 case "llama3" -> {
                     if (arch != Architecture.LLAMA) {
                         throw fail("key '" + scalingKey + "' has rope type 'llama3', which belongs to Llama models, not "
                                 + architectureName());
                     }
-                    return llama3Factors(s, scalingKey, theta, headDim);
+                    factors[0] = llama3Factors(s, scalingKey, theta, headDim);
                 }
                 default -> throw fail("key '" + scalingKey + "' has rope type '" + type + "'; supported: default,"
-                        + " linear, llama3");
+                        + " linear, llama3, longrope (su)");
             }
+        }
+
+        /**
+         * Phi-3's LongRoPE as llama.cpp's converter and transformers read it: {@code short_factor} and
+         * {@code long_factor} (one divisor per rotated pair), the pre-training context
+         * ({@code original_max_position_embeddings}, at the top level or inside the RoPE object; else
+         * {@code max_position_embeddings}) and the attention factor: {@code attention_factor} if given, else
+         * √(1 + ln(s) / ln(original)) for s = max_position_embeddings / original above 1, else 1.
+         */
+        private void longRope(Map<String, GgufMetadata.Entry> m, String a, JsonNode s, String key, int ropeDims,
+                              int context, float[][] factors) {
+            factors[1] = factorList(s, key, "short_factor", ropeDims / 2);
+            factors[2] = factorList(s, key, "long_factor", ropeDims / 2);
+            int original = has("original_max_position_embeddings") ? positive("original_max_position_embeddings")
+                    : s.has("original_max_position_embeddings")
+                    ? (int) nested(s, key, "original_max_position_embeddings")
+                    : PHI3_DEFAULT_ORIGINAL_CONTEXT;
+            if (original < 1) {
+                throw fail("key '" + key + ".original_max_position_embeddings' is " + original
+                        + "; expected a positive integer");
+            }
+            double attention;
+            if (s.has("attention_factor") && !s.get("attention_factor").isNull()) {
+                attention = nested(s, key, "attention_factor");
+            } else {
+                double scale = (double) context / original;
+                attention = scale <= 1 ? 1 : Math.sqrt(1 + Math.log(scale) / Math.log(original));
+            }
+            if (!(attention > 0)) {
+                throw fail("key '" + key + ".attention_factor' is " + attention + "; expected a positive number");
+            }
+            put(m, a + ".rope.scaling.original_context_length", GgufValueType.UINT32, (long) original);
+            put(m, a + ".rope.scaling.attn_factor", GgufValueType.FLOAT32, (float) attention);
+        }
+
+        /** transformers' Phi3Config default for {@code original_max_position_embeddings}. */
+        private static final int PHI3_DEFAULT_ORIGINAL_CONTEXT = 4096;
+
+        private float[] factorList(JsonNode s, String key, String name, int length) {
+            JsonNode list = s.get(name);
+            if (list == null || !list.isArray() || list.size() != length) {
+                throw fail("key '" + key + "." + name + "' is " + (list == null ? "missing" : list.isArray()
+                        ? "a list of " + list.size() + " numbers" : list.toString()) + "; expected a list of " + length
+                        + " numbers (one per rotated pair of head dimensions)");
+            }
+            float[] f = new float[length];
+            for (int i = 0; i < length; i++) {
+                JsonNode v = list.get(i);
+                if (!v.isNumber() || !(v.asDouble() > 0)) {
+                    throw fail("key '" + key + "." + name + "[" + i + "]' is " + v + "; expected a positive number");
+                }
+                f[i] = (float) v.asDouble();
+            }
+            return f;
         }
 
         /**
@@ -228,8 +318,8 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
                 for (JsonNode t : types) {
                     sliding |= t.asText().equals("sliding_attention");
                 }
-            } else if (arch == Architecture.LLAMA) {
-                sliding = true; // MistralConfig: a non-null sliding_window applies to every layer
+            } else if (arch == Architecture.LLAMA || arch == Architecture.PHI3) {
+                sliding = true; // MistralConfig, Phi3Config: a non-null sliding_window applies to every layer
             } else {
                 sliding = bool("use_sliding_window", false)
                         && (!has("max_window_layers") || positive("max_window_layers") < layers);

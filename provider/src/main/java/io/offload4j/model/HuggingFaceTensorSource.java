@@ -48,7 +48,10 @@ final class HuggingFaceTensorSource implements TensorSource {
             Map.entry("ffn_norm.weight", "post_attention_layernorm.weight"),
             Map.entry("ffn_gate.weight", "mlp.gate_proj.weight"),
             Map.entry("ffn_up.weight", "mlp.up_proj.weight"),
-            Map.entry("ffn_down.weight", "mlp.down_proj.weight"));
+            Map.entry("ffn_down.weight", "mlp.down_proj.weight"),
+            Map.entry("attn_qkv.weight", "self_attn.qkv_proj.weight"));
+    /** Phi-3's fused gate and up projection is GGUF's {@code ffn_up} of twice the rows (gate first, as in both). */
+    private static final String PHI3_GATE_UP = "mlp.gate_up_proj.weight";
     /** Buffers some transformers versions saved that carry nothing the engine needs. */
     private static final Pattern IGNORED = Pattern.compile(".*\\.rotary_emb\\.inv_freq");
     private static final String ROPE_FREQS = "rope_freqs.weight";
@@ -56,19 +59,30 @@ final class HuggingFaceTensorSource implements TensorSource {
     private final SafetensorsCheckpoint checkpoint;
     private final HuggingFaceConfig config;
     private final MemorySegment ropeFactors;
+    private final MemorySegment longRopeShort;
+    private final MemorySegment longRopeLong;
     private final Set<String> used = new HashSet<>();
 
     HuggingFaceTensorSource(SafetensorsCheckpoint checkpoint, HuggingFaceConfig config) {
         this.checkpoint = checkpoint;
         this.config = config;
-        float[] f = config.ropeFactors();
+        ropeFactors = f32(config.ropeFactors());
+        longRopeShort = f32(config.longRopeShort());
+        longRopeLong = f32(config.longRopeLong());
+    }
+
+    /** A computed F32 vector tensor (what the converter would have written), or null. */
+    private static MemorySegment f32(float[] f) {
         if (f == null) {
-            ropeFactors = null;
-        } else {
-            ropeFactors = Arena.ofAuto().allocate(4L * f.length, 4);
-            MemorySegment.copy(f, 0, ropeFactors, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0,
-                    f.length);
+            return null;
         }
+        MemorySegment m = Arena.ofAuto().allocate(4L * f.length, 4);
+        MemorySegment.copy(f, 0, m, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, f.length);
+        return m;
+    }
+
+    private static Tensor vector(MemorySegment m) {
+        return m == null ? null : new Tensor(GgmlType.F32, new long[] {m.byteSize() / 4}, m);
     }
 
     @Override
@@ -79,8 +93,13 @@ final class HuggingFaceTensorSource implements TensorSource {
     @Override
     public Tensor find(String ggufName) {
         if (ggufName.equals(ROPE_FREQS)) {
-            return ropeFactors == null ? null
-                    : new Tensor(GgmlType.F32, new long[] {ropeFactors.byteSize() / 4}, ropeFactors);
+            return vector(ropeFactors);
+        }
+        if (ggufName.equals(Model.LONG_ROPE_SHORT)) {
+            return vector(longRopeShort);
+        }
+        if (ggufName.equals(Model.LONG_ROPE_LONG)) {
+            return vector(longRopeLong);
         }
         if (ggufName.equals("output.weight") && config.tiedEmbeddings()) {
             return null; // transformers ties lm_head to the embedding, whatever the file holds
@@ -111,6 +130,9 @@ final class HuggingFaceTensorSource implements TensorSource {
             return top;
         }
         Matcher m = BLOCK.matcher(ggufName);
+        if (m.matches() && m.group(2).equals("ffn_up.weight") && config.architecture().hasFusedGateUp()) {
+            return "model.layers." + m.group(1) + "." + PHI3_GATE_UP;
+        }
         if (m.matches() && IN_BLOCK.containsKey(m.group(2))) {
             return "model.layers." + m.group(1) + "." + IN_BLOCK.get(m.group(2));
         }

@@ -86,27 +86,88 @@ public final class Model implements AutoCloseable {
         Weight output = tied ? tokenEmbedding : t.matrix("output.weight", vocab, dim);
         float[] ropeFreqs = t.has("rope_freqs.weight") ? t.vector("rope_freqs.weight", config.ropeDimensions() / 2) : null;
         return new Model(path, md, file, resources, config,
-                new ModelWeights(tokenEmbedding, List.copyOf(blocks), outputNorm, output, tied, ropeFreqs));
+                new ModelWeights(tokenEmbedding, List.copyOf(blocks), outputNorm, output, tied, ropeFreqs,
+                        longRope(t, md, config)));
+    }
+
+    /**
+     * Phi-3's LongRoPE factors ({@code rope_factors_short/long.weight}, both or neither) with the original context
+     * and attention factor from the metadata, as llama.cpp's converter writes them; null without the tensors.
+     */
+    private static LongRope longRope(TensorBinder t, GgufMetadata md, ModelConfig c) {
+        boolean hasShort = t.has(LONG_ROPE_SHORT);
+        boolean hasLong = t.has(LONG_ROPE_LONG);
+        if (!hasShort && !hasLong) {
+            return null;
+        }
+        String p = c.architecture().ggufName() + ".";
+        int half = c.ropeDimensions() / 2;
+        // Each named in the error when the other is present but this one is not.
+        float[] shortFactors = t.vector(LONG_ROPE_SHORT, half);
+        float[] longFactors = t.vector(LONG_ROPE_LONG, half);
+        int original = md.getInt(p + "rope.scaling.original_context_length", c.contextLength());
+        float attention = md.getFloat(p + "rope.scaling.attn_factor", 1f);
+        return new LongRope(shortFactors, longFactors, original, attention);
+    }
+
+    static final String LONG_ROPE_SHORT = "rope_factors_short.weight";
+    static final String LONG_ROPE_LONG = "rope_factors_long.weight";
+
+    /**
+     * Q, K and V: separate tensors, or views of the rows of one fused {@code attn_qkv} (phi3; Q's rows, then K's,
+     * then V's), so that every device computes them as three matrices without copying anything.
+     */
+    private static Weight[] qkv(TensorBinder t, ModelConfig c, String p) {
+        int dim = c.embeddingLength();
+        if (t.has(p + "attn_qkv.weight")) {
+            Weight fused = t.matrix(p + "attn_qkv.weight", c.queryDim() + c.keyValueDim() + c.valueDim(), dim);
+            return new Weight[] {fused.rowSlice(0, c.queryDim()), fused.rowSlice(c.queryDim(), c.keyValueDim()),
+                    fused.rowSlice(c.queryDim() + c.keyValueDim(), c.valueDim())};
+        }
+        return new Weight[] {t.matrix(p + "attn_q.weight", c.queryDim(), dim),
+                t.matrix(p + "attn_k.weight", c.keyValueDim(), dim),
+                t.matrix(p + "attn_v.weight", c.valueDim(), dim)};
+    }
+
+    /** Gate and up: separate tensors, or views of one {@code ffn_up} of twice the FFN rows, gate first (phi3). */
+    private static Weight[] gateUp(TensorBinder t, ModelConfig c, String p) {
+        int dim = c.embeddingLength();
+        int ffn = c.feedForwardLength();
+        if (c.architecture().hasFusedGateUp()) {
+            Weight fused = t.matrix(p + "ffn_up.weight", 2 * ffn, dim);
+            return new Weight[] {fused.rowSlice(0, ffn), fused.rowSlice(ffn, ffn)};
+        }
+        return new Weight[] {t.matrix(p + "ffn_gate.weight", ffn, dim), t.matrix(p + "ffn_up.weight", ffn, dim)};
     }
 
     private static BlockWeights block(TensorBinder t, ModelConfig c, int i) {
         String p = "blk." + i + ".";
         int dim = c.embeddingLength();
         Architecture a = c.architecture();
+        float[] attentionNorm = t.vector(p + "attn_norm.weight", dim);
+        Weight[] qkv = qkv(t, c, p);
+        Weight wo = t.matrix(p + "attn_output.weight", dim, c.queryDim());
+        float[][] qkvBias = a.hasQkvBias() ? new float[][] {t.vector(p + "attn_q.bias", c.queryDim()),
+                t.vector(p + "attn_k.bias", c.keyValueDim()), t.vector(p + "attn_v.bias", c.valueDim())}
+                : new float[3][];
+        float[] qNorm = a.hasQkNorm() ? t.vector(p + "attn_q_norm.weight", c.headDim()) : null;
+        float[] kNorm = a.hasQkNorm() ? t.vector(p + "attn_k_norm.weight", c.headDim()) : null;
+        float[] ffnNorm = t.vector(p + "ffn_norm.weight", dim);
+        Weight[] gateUp = gateUp(t, c, p);
         return new BlockWeights(i,
-                t.vector(p + "attn_norm.weight", dim),
-                t.matrix(p + "attn_q.weight", c.queryDim(), dim),
-                t.matrix(p + "attn_k.weight", c.keyValueDim(), dim),
-                t.matrix(p + "attn_v.weight", c.valueDim(), dim),
-                t.matrix(p + "attn_output.weight", dim, c.queryDim()),
-                a.hasQkvBias() ? t.vector(p + "attn_q.bias", c.queryDim()) : null,
-                a.hasQkvBias() ? t.vector(p + "attn_k.bias", c.keyValueDim()) : null,
-                a.hasQkvBias() ? t.vector(p + "attn_v.bias", c.valueDim()) : null,
-                a.hasQkNorm() ? t.vector(p + "attn_q_norm.weight", c.headDim()) : null,
-                a.hasQkNorm() ? t.vector(p + "attn_k_norm.weight", c.headDim()) : null,
-                t.vector(p + "ffn_norm.weight", dim),
-                t.matrix(p + "ffn_gate.weight", c.feedForwardLength(), dim),
-                t.matrix(p + "ffn_up.weight", c.feedForwardLength(), dim),
+                attentionNorm,
+                qkv[0],
+                qkv[1],
+                qkv[2],
+                wo,
+                qkvBias[0],
+                qkvBias[1],
+                qkvBias[2],
+                qNorm,
+                kNorm,
+                ffnNorm,
+                gateUp[0],
+                gateUp[1],
                 t.matrix(p + "ffn_down.weight", dim, c.feedForwardLength()));
     }
 

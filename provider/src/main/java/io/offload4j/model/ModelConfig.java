@@ -16,6 +16,10 @@ import java.util.Locale;
  * @param ropeLayout        which dimensions RoPE pairs: the architecture's for GGUF files (whose llama Q/K rows
  *                          llama.cpp permuted for adjacent pairs), {@link RopeLayout#HALVES} for Hugging Face
  *                          checkpoints of every architecture (their Q/K rows are as trained, for rotate-half)
+ * @param slidingWindow     positions a token attends to when the model was trained with sliding-window attention
+ *                          ({@code attention.sliding_window}; Hugging Face {@code sliding_window}), else 0. The
+ *                          engine attends to the whole context, which is exactly sliding-window attention while the
+ *                          context is no longer than the window; the engine refuses longer contexts for such models.
  */
 public record ModelConfig(
         String name,
@@ -33,17 +37,28 @@ public record ModelConfig(
         int ropeDimensions,
         float ropeFreqBase,
         RopeScaling ropeScaling,
-        RopeLayout ropeLayout) {
+        RopeLayout ropeLayout,
+        int slidingWindow) {
 
     public ModelConfig {
         java.util.Objects.requireNonNull(ropeLayout, "ropeLayout");
+    }
+
+    /** A config without sliding-window attention. */
+    public ModelConfig(String name, Architecture architecture, int embeddingLength, int blockCount,
+                       int feedForwardLength, int headCount, int headCountKv, int headDim, int valueHeadDim,
+                       float rmsNormEps, int contextLength, int vocabularySize, int ropeDimensions, float ropeFreqBase,
+                       RopeScaling ropeScaling, RopeLayout ropeLayout) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
+                ropeLayout, 0);
     }
 
     /** The same config with RoPE pairing the dimensions as {@code layout} says. */
     public ModelConfig withRopeLayout(RopeLayout layout) {
         return new ModelConfig(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv,
                 headDim, valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
-                layout);
+                layout, slidingWindow);
     }
 
     public int queryDim() {
@@ -94,8 +109,14 @@ public record ModelConfig(
         float base = md.getFloat(p + "rope.freq_base", 10000f);
         RopeScaling scaling = ropeScaling(file, md, p);
         String name = md.optString("general.name").orElse(file.getFileName().toString());
+        // 0 (Phi-4's converter writes it so) and absent both mean full attention
+        int window = md.has(p + "attention.sliding_window") ? md.getInt(p + "attention.sliding_window") : 0;
+        if (window < 0) {
+            throw new ModelFormatException(file, "metadata key '" + p + "attention.sliding_window' is " + window
+                    + "; expected 0 (none) or a positive number of positions");
+        }
         return new ModelConfig(name, arch, dim, blocks, ffn, heads, kvHeads, headDim, valueHeadDim, eps, ctx,
-                vocabularySize, ropeDims, base, scaling, arch.ropeLayout());
+                vocabularySize, ropeDims, base, scaling, arch.ropeLayout(), window);
     }
 
     private static RopeScaling ropeScaling(Path file, GgufMetadata md, String p) {

@@ -18,7 +18,8 @@ public enum QuantPreset {
 
     /** The format of the tensor named {@code name} (GGUF naming) in block {@code layer} of {@code layers}. */
     public GgmlType typeOf(String name, int layer, int layers) {
-        if (name.endsWith("norm.weight") || name.endsWith(".bias") || name.equals("rope_freqs.weight")) {
+        if (name.endsWith("norm.weight") || name.endsWith(".bias") || name.equals("rope_freqs.weight")
+                || name.startsWith("rope_factors_")) {
             return GgmlType.F32;
         }
         return switch (this) {

@@ -5,6 +5,24 @@ public final class RopeFrequencies {
 
     private RopeFrequencies() {}
 
+    /**
+     * The inverse frequencies of a model prepared for sequences of up to {@code context} positions: with
+     * {@link ModelWeights#longRope()} its short or long divisors (see {@link LongRope#factorsFor}), else the
+     * {@code rope_freqs} divisors, if any.
+     */
+    public static double[] inverse(ModelConfig c, ModelWeights w, int context) {
+        return inverse(c, w.longRope() != null ? w.longRope().factorsFor(context) : w.ropeFrequencyFactors());
+    }
+
+    /**
+     * What cos and sin are multiplied by: LongRoPE's attention factor, else 1. transformers and llama.cpp scale
+     * the rotated dimensions only (with a partial rotary factor the others stay as they are), so it cannot be
+     * folded into the attention scale; every device multiplies its float cos and sin by it.
+     */
+    public static float magnitude(ModelWeights w) {
+        return w.longRope() != null ? w.longRope().attentionFactor() : 1f;
+    }
+
     /** θ_i = base^(-2i/d), divided by linear scaling and the Llama 3.1-style frequency factors (when present). */
     public static double[] inverse(ModelConfig c, float[] factors) {
         int half = c.ropeDimensions() / 2;

@@ -26,6 +26,14 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
         return new SyntheticModelSpec("tiny-" + arch.ggufName(), arch, 256, 2, 512, 8, 4, 0, 512, 512, q, false, 42);
     }
 
+    /**
+     * A tiny Mistral-Nemo-shaped llama: the head dimension (64) is not width / heads (512 / 4), so queries are
+     * narrower than the model (Nemo 12B: width 5120, 32 heads of 128), as GGUF's {@code attention.key_length} says.
+     */
+    public static SyntheticModelSpec tinyMistral(QuantPreset q) {
+        return new SyntheticModelSpec("tiny-mistral", Architecture.LLAMA, 512, 2, 512, 4, 2, 64, 512, 512, q, false, 12);
+    }
+
     /** Llama 3.2 3B's shape (3.2 B parameters). */
     public static SyntheticModelSpec llama32_3b(QuantPreset q) {
         return new SyntheticModelSpec("synthetic-llama-3.2-3b", Architecture.LLAMA, 3072, 28, 8192, 24, 8, 128, 128256,

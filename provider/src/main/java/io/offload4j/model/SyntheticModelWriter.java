@@ -36,10 +36,13 @@ public final class SyntheticModelWriter {
         w.putUInt32(a + ".attention.head_count_kv", s.headCountKv());
         w.putUInt32(a + ".attention.key_length", s.headDim());
         w.putUInt32(a + ".attention.value_length", s.headDim());
-        w.putUInt32(a + ".rope.dimension_count", s.headDim());
+        w.putUInt32(a + ".rope.dimension_count", ropeDimensions(s));
         w.putFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
         w.putFloat32(a + ".rope.freq_base", 10000f);
         writeVocabulary(w, s.vocabularySize());
+        if (s.architecture() == Architecture.PHI3) {
+            writeLongRope(w, s);
+        }
 
         int dim = s.embeddingLength();
         int qDim = s.headCount() * s.headDim();
@@ -50,9 +53,13 @@ public final class SyntheticModelWriter {
         for (int i = 0; i < layers; i++) {
             String p = "blk." + i + ".";
             ones(w, p + "attn_norm.weight", dim);
-            matrix(w, s, p + "attn_q.weight", i, qDim, dim);
-            matrix(w, s, p + "attn_k.weight", i, kvDim, dim);
-            matrix(w, s, p + "attn_v.weight", i, kvDim, dim);
+            if (s.architecture() == Architecture.PHI3) { // as llama.cpp's converter writes Phi-3: Q, K, V fused
+                matrix(w, s, p + "attn_qkv.weight", i, qDim + 2 * kvDim, dim);
+            } else {
+                matrix(w, s, p + "attn_q.weight", i, qDim, dim);
+                matrix(w, s, p + "attn_k.weight", i, kvDim, dim);
+                matrix(w, s, p + "attn_v.weight", i, kvDim, dim);
+            }
             matrix(w, s, p + "attn_output.weight", i, dim, qDim);
             if (s.architecture().hasQkvBias()) {
                 matrix(w, s, p + "attn_q.bias", i, 1, qDim);
@@ -64,8 +71,12 @@ public final class SyntheticModelWriter {
                 ones(w, p + "attn_k_norm.weight", s.headDim());
             }
             ones(w, p + "ffn_norm.weight", dim);
-            matrix(w, s, p + "ffn_gate.weight", i, ffn, dim);
-            matrix(w, s, p + "ffn_up.weight", i, ffn, dim);
+            if (s.architecture().hasFusedGateUp()) { // gate's rows, then up's
+                matrix(w, s, p + "ffn_up.weight", i, 2 * ffn, dim);
+            } else {
+                matrix(w, s, p + "ffn_gate.weight", i, ffn, dim);
+                matrix(w, s, p + "ffn_up.weight", i, ffn, dim);
+            }
             matrix(w, s, p + "ffn_down.weight", i, dim, ffn);
         }
         ones(w, "output_norm.weight", dim);
@@ -73,6 +84,37 @@ public final class SyntheticModelWriter {
             matrix(w, s, "output.weight", layers, s.vocabularySize(), dim);
         }
         w.write(target);
+    }
+
+    /**
+     * The dimensions RoPE rotates: every one, except for phi3, which gets Phi-4-mini's partial rotary factor of
+     * 3/4 so that tests cover partial rotation on every device.
+     */
+    public static int ropeDimensions(SyntheticModelSpec s) {
+        return s.architecture() == Architecture.PHI3 ? s.headDim() * 3 / 4 / 2 * 2 : s.headDim();
+    }
+
+    /**
+     * Phi-3.5's LongRoPE as the converter writes it: short and long divisors (made-up values around Phi-3.5's,
+     * short ones near 1, long ones growing with the wavelength), the pre-training context (a quarter of the
+     * context, so that an engine picks either set depending on its context) and the attention factor
+     * √(1 + ln(context / original) / ln(original)).
+     */
+    private static void writeLongRope(GgufWriter w, SyntheticModelSpec s) {
+        String a = s.architecture().ggufName();
+        int half = ropeDimensions(s) / 2;
+        float[] shortFactors = new float[half];
+        float[] longFactors = new float[half];
+        for (int i = 0; i < half; i++) {
+            shortFactors[i] = 1f + 0.02f * i;
+            longFactors[i] = 1f + 40f * i / half;
+        }
+        int original = Math.max(1, s.contextLength() / 4);
+        double scale = (double) s.contextLength() / original;
+        w.putUInt32(a + ".rope.scaling.original_context_length", original);
+        w.putFloat32(a + ".rope.scaling.attn_factor", (float) Math.sqrt(1 + Math.log(scale) / Math.log(original)));
+        w.addF32("rope_factors_short.weight", new long[] {half}, shortFactors);
+        w.addF32("rope_factors_long.weight", new long[] {half}, longFactors);
     }
 
     /**
@@ -157,19 +199,26 @@ public final class SyntheticModelWriter {
         }));
     }
 
-    /** Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf} (SHAPE: tiny, small, llama32-3b, llama3-8b). */
+    /**
+     * Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf} (SHAPE: tiny, tiny-phi3, tiny-mistral, small,
+     * llama32-3b, llama3-8b).
+     */
     public static void main(String[] args) {
         if (args.length != 3) {
-            System.err.println("usage: SyntheticModelWriter tiny|small|llama32-3b|llama3-8b QUANT OUT.gguf");
+            System.err.println("usage: SyntheticModelWriter tiny|tiny-phi3|tiny-mistral|small|llama32-3b|llama3-8b QUANT"
+                    + " OUT.gguf");
             System.exit(2);
         }
         QuantPreset q = QuantPreset.parse(args[1]);
         SyntheticModelSpec spec = switch (args[0]) {
             case "tiny" -> SyntheticModelSpec.tiny(Architecture.LLAMA, q);
+            case "tiny-phi3" -> SyntheticModelSpec.tiny(Architecture.PHI3, q);
+            case "tiny-mistral" -> SyntheticModelSpec.tinyMistral(q);
             case "small" -> SyntheticModelSpec.small(q);
             case "llama32-3b" -> SyntheticModelSpec.llama32_3b(q);
             case "llama3-8b" -> SyntheticModelSpec.llama3_8b(q);
-            default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, small, llama32-3b, llama3-8b");
+            default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, tiny-phi3,"
+                    + " tiny-mistral, small, llama32-3b, llama3-8b");
         };
         long t0 = System.nanoTime();
         write(spec, Path.of(args[2]));

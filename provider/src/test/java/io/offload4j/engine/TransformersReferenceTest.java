@@ -14,6 +14,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -32,14 +36,85 @@ class TransformersReferenceTest {
     private static final EngineOptions CPU = EngineOptions.DEFAULTS.withDevice("cpu").withThreads(2).withContextLength(64);
 
     @ParameterizedTest
-    @ValueSource(strings = {"hf-llama", "hf-qwen2", "hf-qwen3"})
+    @ValueSource(strings = {"hf-llama", "hf-qwen2", "hf-qwen3", "hf-phi3", "hf-phi3-longrope"})
     void matchesTransformers(String name) throws Exception {
-        Path dir = resource(name);
+        check(resource(name), name);
+    }
+
+    /**
+     * The same weights written as GGUF by our writer (what llama.cpp's converter makes of the directory: GGUF
+     * names, Phi-3's fused tensors, llama's Q/K rows permuted for adjacent-pair RoPE, F32) compute transformers'
+     * logits too.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"hf-llama", "hf-qwen2", "hf-qwen3", "hf-phi3", "hf-phi3-longrope"})
+    void ggufConversionMatchesTransformers(String name, @TempDir Path tmp) throws Exception {
+        Path gguf = tmp.resolve(name + ".gguf");
+        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(resource(name))) {
+            io.offload4j.model.QuantizedGguf.writeAs(m, ModelFiles.tokenizerMetadata(m),
+                    io.offload4j.model.QuantPreset.F32, gguf);
+        }
+        check(gguf, name + " as GGUF");
+    }
+
+    /**
+     * Mistral with a sliding window of 8 (and head_dim 32 where hidden / heads is 16): within its window full
+     * attention is exactly what transformers computes, so the first 8 positions of both references match; a context
+     * beyond the window is refused until sliding-window attention is wired to this architecture.
+     */
+    @Test
+    void mistralMatchesTransformersWithinItsSlidingWindow(@TempDir Path tmp) throws Exception {
+        Path dir = resource("hf-mistral");
+        Path gguf = tmp.resolve("mistral.gguf");
+        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(dir)) {
+            assertEquals(8, m.config().slidingWindow());
+            assertEquals(32, m.config().headDim());
+            io.offload4j.model.QuantizedGguf.writeAs(m, ModelFiles.tokenizerMetadata(m),
+                    io.offload4j.model.QuantPreset.F32, gguf);
+        }
+        for (Path model : new Path[] {dir, gguf}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> InferenceEngine.load(model, CPU).close());
+            assertTrue(e.getMessage().contains("sliding window of 8") && e.getMessage().contains("at most 8"),
+                    e.getMessage());
+            try (InferenceEngine auto = InferenceEngine.load(model, CPU.withContextLength(0))) {
+                assertEquals(8, auto.contextLength(), "an automatic context is the window");
+            }
+            ForwardPass[] pass = new ForwardPass[1];
+            try (InferenceEngine engine = InferenceEngine.load(model, CPU.withContextLength(8),
+                    (p, t) -> pass[0] = p)) {
+                JsonNode text = json(dir.resolve("ref-text.json"));
+                assertArrayEquals(ints(text.get("ids")), engine.tokenizer().encode(TEXT, true, false));
+                for (String ref : new String[] {"ref-text", "ref-ids"}) {
+                    JsonNode r = json(dir.resolve(ref + ".json"));
+                    int[] prompt = ints(r.get("ids"));
+                    float[][] expected = f32(dir.resolve(ref + ".f32"), prompt.length, r.get("vocab_size").asInt());
+                    float[] logits = new float[expected[0].length];
+                    try (KvCache cache = pass[0].newKvCache(8)) {
+                        for (int p = 0; p < 8; p++) {
+                            pass[0].forward(cache, prompt, p, 1, p, logits);
+                            double err = relativeError(logits, expected[p]);
+                            assertTrue(err < 1e-5, model + " " + ref + " position " + p + ": relative error " + err);
+                        }
+                    }
+                    try (KvCache cache = pass[0].newKvCache(8)) {
+                        pass[0].forward(cache, prompt, 0, 8, 0, logits);
+                        double err = relativeError(logits, expected[7]);
+                        assertTrue(err < 1e-5, model + " " + ref + " 8 positions at once: relative error " + err);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void check(Path dir0, String name) throws Exception {
+        Path dir = resource(name.replace(" as GGUF", ""));
+        Path model = dir0;
         JsonNode text = json(dir.resolve("ref-text.json"));
         JsonNode unicode = json(dir.resolve("ref-unicode.json"));
         JsonNode ids = json(dir.resolve("ref-ids.json"));
         ForwardPass[] pass = new ForwardPass[1];
-        try (InferenceEngine engine = InferenceEngine.load(dir, CPU, (p, t) -> pass[0] = p)) {
+        try (InferenceEngine engine = InferenceEngine.load(model, CPU, (p, t) -> pass[0] = p)) {
             assertArrayEquals(ints(text.get("ids")), engine.tokenizer().encode(TEXT, true, false),
                     "tokenization (BOS from the post-processor) as transformers'");
             assertArrayEquals(ints(unicode.get("ids")), engine.tokenizer().encode(UNICODE, false, false));

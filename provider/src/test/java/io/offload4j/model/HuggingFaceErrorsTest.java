@@ -166,14 +166,15 @@ class HuggingFaceErrorsTest {
     }
 
     @Test
-    void slidingWindowLimitsTheContext() {
+    void slidingWindowIsCarriedInTheConfig() {
         config(c -> c.put("sliding_window", 128).putArray("architectures").add("MistralForCausalLM"));
         try (Model m = Model.load(dir)) {
-            assertEquals(128, m.config().contextLength(), "full attention over 128 tokens = the model's window");
+            assertEquals(128, m.config().slidingWindow(), "Mistral's window applies to every layer");
+            assertEquals(512, m.config().contextLength(), "the trained context stays max_position_embeddings");
         }
         config(c -> c.putArray("layer_types").add("full_attention").add("full_attention"));
         try (Model m = Model.load(dir)) {
-            assertEquals(512, m.config().contextLength(), "no layer slides: max_position_embeddings");
+            assertEquals(0, m.config().slidingWindow(), "no layer slides");
         }
     }
 
@@ -183,11 +184,11 @@ class HuggingFaceErrorsTest {
         dir = qwen;
         config(c -> c.put("sliding_window", 64).put("use_sliding_window", true).put("max_window_layers", 28));
         try (Model m = Model.load(qwen)) {
-            assertEquals(512, m.config().contextLength(), "max_window_layers 28 >= 2 layers: no layer slides");
+            assertEquals(0, m.config().slidingWindow(), "max_window_layers 28 >= 2 layers: no layer slides");
         }
         config(c -> c.put("max_window_layers", 1));
         try (Model m = Model.load(qwen)) {
-            assertEquals(64, m.config().contextLength());
+            assertEquals(64, m.config().slidingWindow());
         }
     }
 
@@ -300,6 +301,45 @@ class HuggingFaceErrorsTest {
         byte[] b = Files.readAllBytes(f);
         Files.write(f, java.util.Arrays.copyOf(b, b.length - 100));
         fails("model.safetensors: tensor 'lm_head.weight': data_offsets");
+    }
+
+    // ---- Phi-3 ----
+
+    @Test
+    void longRopeFactorsOfTheWrongLength() {
+        dir = TwinModels.writeHuggingFace(TwinModels.tiny(Architecture.PHI3).rope(TwinModels.Rope.LONGROPE),
+                tmp.resolve("phi3"));
+        config(c -> ((ObjectNode) c.get("rope_scaling")).putArray("short_factor").add(1.0).add(1.0));
+        fails("config.json: key 'rope_scaling.short_factor' is a list of 2 numbers; expected a list of 6 numbers (one"
+                + " per rotated pair of head dimensions)");
+        config(c -> ((ObjectNode) c.get("rope_scaling")).putArray("short_factor").add(1.0).add(1.0).add(1.0).add(1.0)
+                .add(-2.0).add(1.0));
+        fails("config.json: key 'rope_scaling.short_factor[4]' is -2.0; expected a positive number");
+    }
+
+    @Test
+    void longRopeAndPartialRotaryBelongToPhi3() {
+        config(c -> c.putObject("rope_scaling").put("type", "longrope"));
+        fails("config.json: key 'rope_scaling' has rope type 'longrope', which belongs to Phi-3 models, not"
+                + " LlamaForCausalLM");
+        config(c -> c.putNull("rope_scaling").put("partial_rotary_factor", 0.5));
+        fails("config.json: key 'partial_rotary_factor' is 0.5; partial rotary embeddings are supported for"
+                + " Phi3ForCausalLM only");
+    }
+
+    @Test
+    void phi3PartialRotaryMustLeaveAnEvenNumberOfDimensions() {
+        dir = TwinModels.writeHuggingFace(TwinModels.tiny(Architecture.PHI3), tmp.resolve("phi3"));
+        config(c -> c.put("partial_rotary_factor", 0.6)); // 16 × 0.6 = 9
+        fails("config.json: key 'partial_rotary_factor' is 0.6; expected a number in (0, 1] that leaves an even number"
+                + " of the 16 head dimensions rotated");
+    }
+
+    @Test
+    void phi3WithoutItsFusedGateUpNamesTheTensor() throws IOException {
+        dir = TwinModels.writeHuggingFace(TwinModels.tiny(Architecture.PHI3), tmp.resolve("phi3"));
+        rewrite(l -> without(l, "model.layers.1.mlp.gate_up_proj.weight"));
+        fails("tensor 'model.layers.1.mlp.gate_up_proj.weight' is missing");
     }
 
     // ---- helpers ----

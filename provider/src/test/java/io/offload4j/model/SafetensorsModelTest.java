@@ -40,7 +40,11 @@ class SafetensorsModelTest {
         Spec llama = TwinModels.tiny(Architecture.LLAMA);
         Spec qwen2 = TwinModels.tiny(Architecture.QWEN2);
         Spec qwen3 = TwinModels.tiny(Architecture.QWEN3);
+        Spec phi3 = TwinModels.tiny(Architecture.PHI3);
         return Stream.of(
+                phi3,
+                phi3.with(SafetensorsDtype.BF16).shards(2).rope(Rope.LONGROPE),
+                phi3.with(SafetensorsDtype.F16).tied(true).rope(Rope.LONGROPE_TRANSFORMERS5),
                 llama,
                 llama.with(SafetensorsDtype.BF16).tied(true).shards(3),
                 llama.with(SafetensorsDtype.F16).shards(2).rope(Rope.LLAMA3_TRANSFORMERS5),
@@ -69,6 +73,16 @@ class SafetensorsModelTest {
             } else {
                 assertNull(fromHf.weights().ropeFrequencyFactors());
             }
+            LongRope g = fromGguf.weights().longRope();
+            LongRope h = fromHf.weights().longRope();
+            assertEquals(g == null, h == null);
+            if (g != null) {
+                assertArrayEquals(g.shortFactors(), h.shortFactors());
+                assertArrayEquals(g.longFactors(), h.longFactors());
+                assertEquals(g.originalContext(), h.originalContext());
+                assertEquals(g.attentionFactor(), h.attentionFactor(), 1e-6f);
+            }
+            assertEquals(fromGguf.config().ropeDimensions(), fromHf.config().ropeDimensions());
             List<float[]> a = logits(fromHf);
             List<float[]> b = logits(fromGguf);
             for (int i = 0; i < a.size(); i++) {

@@ -30,7 +30,7 @@ import java.util.SplittableRandom;
 public final class TwinModels {
 
     /** How config.json spells RoPE. */
-    public enum Rope { DEFAULT, LINEAR, LLAMA3, LLAMA3_TRANSFORMERS5 }
+    public enum Rope { DEFAULT, LINEAR, LLAMA3, LLAMA3_TRANSFORMERS5, LONGROPE, LONGROPE_TRANSFORMERS5 }
 
     /**
      * @param headDim 0 = hidden / heads (no head_dim key in config.json)
@@ -80,6 +80,30 @@ public final class TwinModels {
 
     private TwinModels() {}
 
+    /** Phi-3's twins rotate 3/4 of each head, as Phi-4-mini ({@code partial_rotary_factor} 0.75). */
+    public static final double PHI3_PARTIAL_ROTARY = 0.75;
+    /** LongRoPE's pre-training context: below the 512 of max_position_embeddings, so the factors apply. */
+    public static final int LONGROPE_ORIGINAL = 128;
+
+    /** The dimensions of each head RoPE rotates. */
+    public static int ropeDims(Spec s) {
+        return s.arch() == Architecture.PHI3 ? (int) (s.hd() * PHI3_PARTIAL_ROTARY) : s.hd();
+    }
+
+    /** LongRoPE's short (near 1) and long divisors, one per rotated pair. */
+    public static float[] longRopeFactors(Spec s, boolean longOnes) {
+        float[] f = new float[ropeDims(s) / 2];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = longOnes ? 1f + 3f * i : 1f + 0.03f * i;
+        }
+        return f;
+    }
+
+    /** √(1 + ln(512 / 128) / ln(128)), as transformers and the converter compute it. */
+    public static double longRopeAttentionFactor() {
+        return Math.sqrt(1 + Math.log(512.0 / LONGROPE_ORIGINAL) / Math.log(LONGROPE_ORIGINAL));
+    }
+
     public static Spec tiny(Architecture arch) {
         return new Spec(arch, 64, 2, 4, 2, 0, 96, 320, SafetensorsDtype.F32, false, 1, Rope.DEFAULT, 11);
     }
@@ -99,11 +123,16 @@ public final class TwinModels {
             String h = "model.layers." + i + ".";
             String g = "blk." + i + ".";
             t.add(new Tensor(h + "input_layernorm.weight", g + "attn_norm.weight", 1, s.hidden(), Kind.NORM, 0));
-            t.add(new Tensor(h + "self_attn.q_proj.weight", g + "attn_q.weight", q, s.hidden(), Kind.MATRIX,
-                    llama ? s.heads() : 0));
-            t.add(new Tensor(h + "self_attn.k_proj.weight", g + "attn_k.weight", kv, s.hidden(), Kind.MATRIX,
-                    llama ? s.kvHeads() : 0));
-            t.add(new Tensor(h + "self_attn.v_proj.weight", g + "attn_v.weight", kv, s.hidden(), Kind.MATRIX, 0));
+            if (s.arch() == Architecture.PHI3) {
+                t.add(new Tensor(h + "self_attn.qkv_proj.weight", g + "attn_qkv.weight", q + 2 * kv, s.hidden(),
+                        Kind.MATRIX, 0));
+            } else {
+                t.add(new Tensor(h + "self_attn.q_proj.weight", g + "attn_q.weight", q, s.hidden(), Kind.MATRIX,
+                        llama ? s.heads() : 0));
+                t.add(new Tensor(h + "self_attn.k_proj.weight", g + "attn_k.weight", kv, s.hidden(), Kind.MATRIX,
+                        llama ? s.kvHeads() : 0));
+                t.add(new Tensor(h + "self_attn.v_proj.weight", g + "attn_v.weight", kv, s.hidden(), Kind.MATRIX, 0));
+            }
             t.add(new Tensor(h + "self_attn.o_proj.weight", g + "attn_output.weight", s.hidden(), q, Kind.MATRIX, 0));
             if (s.arch().hasQkvBias()) {
                 t.add(new Tensor(h + "self_attn.q_proj.bias", g + "attn_q.bias", 1, q, Kind.BIAS, 0));
@@ -115,8 +144,13 @@ public final class TwinModels {
                 t.add(new Tensor(h + "self_attn.k_norm.weight", g + "attn_k_norm.weight", 1, s.hd(), Kind.NORM, 0));
             }
             t.add(new Tensor(h + "post_attention_layernorm.weight", g + "ffn_norm.weight", 1, s.hidden(), Kind.NORM, 0));
-            t.add(new Tensor(h + "mlp.gate_proj.weight", g + "ffn_gate.weight", s.ffn(), s.hidden(), Kind.MATRIX, 0));
-            t.add(new Tensor(h + "mlp.up_proj.weight", g + "ffn_up.weight", s.ffn(), s.hidden(), Kind.MATRIX, 0));
+            if (s.arch().hasFusedGateUp()) {
+                t.add(new Tensor(h + "mlp.gate_up_proj.weight", g + "ffn_up.weight", 2 * s.ffn(), s.hidden(),
+                        Kind.MATRIX, 0));
+            } else {
+                t.add(new Tensor(h + "mlp.gate_proj.weight", g + "ffn_gate.weight", s.ffn(), s.hidden(), Kind.MATRIX, 0));
+                t.add(new Tensor(h + "mlp.up_proj.weight", g + "ffn_up.weight", s.ffn(), s.hidden(), Kind.MATRIX, 0));
+            }
             t.add(new Tensor(h + "mlp.down_proj.weight", g + "ffn_down.weight", s.hidden(), s.ffn(), Kind.MATRIX, 0));
         }
         t.add(new Tensor("model.norm.weight", "output_norm.weight", 1, s.hidden(), Kind.NORM, 0));
@@ -207,7 +241,11 @@ public final class TwinModels {
             case LLAMA -> "LlamaForCausalLM";
             case QWEN2 -> "Qwen2ForCausalLM";
             case QWEN3 -> "Qwen3ForCausalLM";
+            case PHI3 -> "Phi3ForCausalLM";
         }));
+        if (s.arch() == Architecture.PHI3) {
+            c.put("partial_rotary_factor", PHI3_PARTIAL_ROTARY);
+        }
         c.put("model_type", s.arch().ggufName());
         c.put("attention_bias", s.arch() == Architecture.QWEN2);
         c.put("bos_token_id", 1);
@@ -248,6 +286,24 @@ public final class TwinModels {
                 llama3.put("rope_theta", ROPE_THETA);
                 c.put("rope_parameters", llama3);
             }
+            case LONGROPE -> { // Phi-3.5-mini's spelling: "type", the original context at the top level
+                Map<String, Object> longRope = new LinkedHashMap<>();
+                longRope.put("type", "longrope");
+                longRope.put("short_factor", asList(longRopeFactors(s, false)));
+                longRope.put("long_factor", asList(longRopeFactors(s, true)));
+                c.put("rope_scaling", longRope);
+                c.put("original_max_position_embeddings", LONGROPE_ORIGINAL);
+                c.put("rope_theta", ROPE_THETA);
+            }
+            case LONGROPE_TRANSFORMERS5 -> {
+                Map<String, Object> longRope = new LinkedHashMap<>();
+                longRope.put("rope_type", "longrope");
+                longRope.put("rope_theta", ROPE_THETA);
+                longRope.put("short_factor", asList(longRopeFactors(s, false)));
+                longRope.put("long_factor", asList(longRopeFactors(s, true)));
+                longRope.put("original_max_position_embeddings", LONGROPE_ORIGINAL);
+                c.put("rope_parameters", longRope);
+            }
         }
         c.put("tie_word_embeddings", s.tied());
         c.put("dtype", s.dtype() == SafetensorsDtype.BF16 ? "bfloat16" : s.dtype() == SafetensorsDtype.F16 ? "float16"
@@ -256,6 +312,14 @@ public final class TwinModels {
         c.put("use_cache", true);
         c.put("vocab_size", s.vocab());
         return c;
+    }
+
+    private static List<Double> asList(float[] f) {
+        List<Double> l = new ArrayList<>();
+        for (float x : f) {
+            l.add((double) x);
+        }
+        return l;
     }
 
     /** The SentencePiece vocabulary of {@link SyntheticModelWriter}, as tokenizer.json + tokenizer_config.json. */
@@ -303,8 +367,14 @@ public final class TwinModels {
         w.putUInt32(a + ".attention.head_count_kv", s.kvHeads());
         w.putUInt32(a + ".attention.key_length", s.hd());
         w.putUInt32(a + ".attention.value_length", s.hd());
-        w.putUInt32(a + ".rope.dimension_count", s.hd());
+        w.putUInt32(a + ".rope.dimension_count", ropeDims(s));
         w.putFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
+        if (s.rope() == Rope.LONGROPE || s.rope() == Rope.LONGROPE_TRANSFORMERS5) {
+            w.putUInt32(a + ".rope.scaling.original_context_length", LONGROPE_ORIGINAL);
+            w.putFloat32(a + ".rope.scaling.attn_factor", (float) longRopeAttentionFactor());
+            w.addF32("rope_factors_long.weight", new long[] {ropeDims(s) / 2}, longRopeFactors(s, true));
+            w.addF32("rope_factors_short.weight", new long[] {ropeDims(s) / 2}, longRopeFactors(s, false));
+        }
         w.putFloat32(a + ".rope.freq_base", (float) ROPE_THETA);
         if (s.rope() == Rope.LINEAR) {
             w.putString(a + ".rope.scaling.type", "linear");

@@ -41,6 +41,20 @@ class Phi3AndSpecialTokensTest {
         assertFalse(t.isEndOfGeneration(32010));
     }
 
+    /**
+     * llama.cpp's tokenizer test vectors: its answer key for the Phi-3 vocabulary ({@code ggml-vocab-phi-3.gguf.out})
+     * is byte for byte its key for Llama 2's ({@code ggml-vocab-llama-spm.gguf.out}) — Phi-3 is Llama 2's
+     * SentencePiece model plus added tokens — so the Phi-3 vocabulary must reproduce the llama-spm key of
+     * {@code ../shared} on its inputs, every one of them.
+     */
+    @Test
+    void phi3PassesLlamaCppsTokenizerTestVectors() {
+        Tokenizer t = TestVocabularies.gguf("ggml-vocab-phi-3.gguf.gz", tmp);
+        List<ReferenceVectors.Case> cases = ReferenceVectors.load("ggml-vocab-llama-bpe.gguf.inp",
+                "ggml-vocab-llama-spm.gguf.out");
+        assertEquals(cases.size(), ReferenceVectors.check(t, cases));
+    }
+
     @Test
     void phi3SpecialTokensInTemplatesSwallowFollowingWhitespace() {
         Tokenizer t = TestVocabularies.gguf("ggml-vocab-phi-3.gguf.gz", tmp);

@@ -63,6 +63,8 @@ final class CpuForwardPass implements ForwardPass {
     private final float[] ropeCos;
     private final float[] ropeSin;
     private final double[] inverseFrequencies;
+    /** cos and sin are multiplied by this ({@link RopeFrequencies#magnitude}: LongRoPE's attention factor, else 1). */
+    private final float ropeMagnitude;
     // Per worker thread.
     private final float[][] rowScratch;
     private final float[][] tileScratch;
@@ -105,7 +107,8 @@ final class CpuForwardPass implements ForwardPass {
         int half = c.ropeDimensions() / 2;
         ropeCos = new float[rows * half];
         ropeSin = new float[rows * half];
-        inverseFrequencies = RopeFrequencies.inverse(c, weights.ropeFrequencyFactors());
+        inverseFrequencies = RopeFrequencies.inverse(c, weights, maxContext);
+        ropeMagnitude = RopeFrequencies.magnitude(weights);
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
         rowScratch = new float[pool.threads()][Math.max(RowKernel.DOT_SCRATCH,
                 Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols)];
@@ -404,8 +407,8 @@ final class CpuForwardPass implements ForwardPass {
             int pos = rowPos[t];
             for (int i = 0; i < half; i++) {
                 double angle = pos * inverseFrequencies[i];
-                ropeCos[t * half + i] = (float) Math.cos(angle);
-                ropeSin[t * half + i] = (float) Math.sin(angle);
+                ropeCos[t * half + i] = (float) Math.cos(angle) * ropeMagnitude;
+                ropeSin[t * half + i] = (float) Math.sin(angle) * ropeMagnitude;
             }
         }
     }

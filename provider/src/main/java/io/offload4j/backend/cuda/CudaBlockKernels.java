@@ -151,7 +151,7 @@ final class CudaBlockKernels {
         CUdeviceptr out = ws.attn.withByteOffset(4L * row * c.queryDim());
         kernels.qkvPost(ws.stream, qr, kr, vr, n.qBias(), n.kBias(), n.vBias(), n.qNorm(), n.kNorm(), ws.invFreq,
                 c.ropeDimensions(), c.ropeLayout() == RopeLayout.HALVES, c.rmsNormEps(), p, kc, vc,
-                c.headCount(), c.headCountKv(), c.headDim(), count);
+                c.headCount(), c.headCountKv(), c.headDim(), count, ws.ropeMagnitude);
         if (count == 1) {
             kernels.attnDecode(ws.stream, qr, kc, vc, p, ws.partial, ws.counters, out, c.headCount(), c.headCountKv(),
                     c.headDim(), splits);

@@ -218,9 +218,19 @@ public final class CudaKernels implements AutoCloseable {
                         CUdeviceptr kBias, CUdeviceptr vBias, CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr invFreq,
                         int ropeDims, boolean halvesLayout, float eps, CUdeviceptr params, CUdeviceptr kCache,
                         CUdeviceptr vCache, int heads, int kvHeads, int headDim, int count) {
+        qkvPost(stream, q, k, v, qBias, kBias, vBias, qNorm, kNorm, invFreq, ropeDims, halvesLayout, eps, params, kCache,
+                vCache, heads, kvHeads, headDim, count, 1f);
+    }
+
+    /** {@link #qkvPost} with RoPE's cos and sin multiplied by {@code ropeMagnitude} (LongRoPE's attention factor). */
+    public void qkvPost(CUstream stream, CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr qBias,
+                        CUdeviceptr kBias, CUdeviceptr vBias, CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr invFreq,
+                        int ropeDims, boolean halvesLayout, float eps, CUdeviceptr params, CUdeviceptr kCache,
+                        CUdeviceptr vCache, int heads, int kvHeads, int headDim, int count, float ropeMagnitude) {
         int threads = Math.max(32, (headDim / 2 + 31) / 32 * 32);
         launch("qkv_post", stream, count, heads + 2 * kvHeads, threads, 0, q, k, v, qBias, kBias, vBias, qNorm, kNorm,
-                invFreq, ropeDims, halvesLayout ? 1 : 0, eps, params, kCache, vCache, heads, kvHeads, headDim);
+                invFreq, ropeDims, halvesLayout ? 1 : 0, eps, params, kCache, vCache, heads, kvHeads, headDim,
+                ropeMagnitude);
     }
 
     /** Floats of partial results attnDecode needs for {@code splits} splits. */

@@ -52,6 +52,8 @@ final class CudaWorkspace implements AutoCloseable {
     final CudaUnits.BlockNorms[] norms;
     final CUdeviceptr outputNorm;
     final CUdeviceptr invFreq;
+    /** cos and sin are multiplied by this (RopeFrequencies.magnitude: LongRoPE's attention factor, else 1). */
+    final float ropeMagnitude;
     // activations, token-major, for up to `rows` tokens
     final CUdeviceptr params;      // {start position, rows, token...}
     final CUdeviceptr seqParams;   // per sequence of a batch: {position, 1, token, 0}
@@ -103,7 +105,8 @@ final class CudaWorkspace implements AutoCloseable {
                         uploadFloats(b.kNorm()), uploadFloats(b.ffnNorm()));
             }
             outputNorm = uploadFloats(w.outputNorm());
-            invFreq = uploadDoubles(RopeFrequencies.inverse(c, w.ropeFrequencyFactors()));
+            invFreq = uploadDoubles(RopeFrequencies.inverse(c, w, options.maxContext()));
+            ropeMagnitude = RopeFrequencies.magnitude(w);
             int dim = c.embeddingLength();
             int ffn = c.feedForwardLength();
             params = alloc(4L * (2 + rows));

@@ -52,10 +52,57 @@ class CpuForwardPassTest {
             for (int pos = 0; pos < TOKENS.length; pos += 4) {
                 pass.forward(cache, TOKENS, pos, Math.min(4, TOKENS.length - pos), pos, logits);
             }
-            double[] reference = new ReferenceTransformer(m).logits(TOKENS);
+            double[] reference = new ReferenceTransformer(m, 32).logits(TOKENS);
             double err = relativeError(logits, reference);
             // float32 accumulation over rows of 256–512 elements against double precision.
             assertTrue(err < 1e-4, arch + ": relative error " + err);
+        }
+    }
+
+    /**
+     * Phi-3's LongRoPE: a pass prepared for more than the pre-training context (the synthetic phi3's is 128 of 512)
+     * rotates with the long factors and one within it with the short ones, each as the reference does; and the two
+     * differ, so the choice is really made.
+     */
+    @org.junit.jupiter.api.Test
+    void phi3PicksLongRopeFactorsByTheContextItIsPreparedFor() {
+        try (Model m = Model.load(model(Architecture.PHI3, false))) {
+            assertEquals(128, m.weights().longRope().originalContext());
+            float[] shortCtx = logits(m, 128);
+            float[] longCtx = logits(m, 129);
+            assertTrue(relativeError(shortCtx, new ReferenceTransformer(m, 128).logits(TOKENS)) < 1e-4);
+            assertTrue(relativeError(longCtx, new ReferenceTransformer(m, 129).logits(TOKENS)) < 1e-4);
+            double[] asDouble = new double[longCtx.length];
+            for (int i = 0; i < asDouble.length; i++) {
+                asDouble[i] = longCtx[i];
+            }
+            assertTrue(relativeError(shortCtx, asDouble) > 1e-3, "short and long factors gave the same logits");
+        }
+    }
+
+    /** A Mistral-Nemo-shaped llama (head dimension not width / heads) against the reference. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @ValueSource(strings = {"F32", "Q8_0", "Q4_K_M"})
+    void mistralShapedLlamaMatchesTheReference(String quant) {
+        Path p = dir.resolve("mistral-" + quant + ".gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tinyMistral(QuantPreset.parse(quant)), p);
+        try (Model m = Model.load(p)) {
+            assertEquals(64, m.config().headDim());
+            assertEquals(256, m.config().queryDim());
+            float[] logits = logits(m, 32);
+            double err = relativeError(logits, new ReferenceTransformer(m, 32).logits(TOKENS));
+            assertTrue(err < 1e-4, quant + ": relative error " + err);
+        }
+    }
+
+    private static float[] logits(Model m, int context) {
+        try (ForwardPass pass = new CpuBackend(2).prepare(m, context, 4);
+             KvCache cache = pass.newKvCache(context)) {
+            float[] logits = new float[m.config().vocabularySize()];
+            for (int pos = 0; pos < TOKENS.length; pos += 4) {
+                pass.forward(cache, TOKENS, pos, Math.min(4, TOKENS.length - pos), pos, logits);
+            }
+            return logits;
         }
     }
 
@@ -75,7 +122,7 @@ class CpuForwardPassTest {
             for (int pos = 0; pos < TOKENS.length; pos += 4) {
                 pass.forward(cache, TOKENS, pos, Math.min(4, TOKENS.length - pos), pos, logits);
             }
-            double err = relativeError(logits, new ReferenceTransformer(m).logits(TOKENS));
+            double err = relativeError(logits, new ReferenceTransformer(m, 32).logits(TOKENS));
             assertTrue(err < 1e-4, format + ": relative error " + err);
         }
     }

@@ -2,9 +2,11 @@ package io.offload4j.backend.cpu;
 
 import io.offload4j.model.BlockRecipe;
 import io.offload4j.model.BlockWeights;
+import io.offload4j.model.LongRope;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
 import io.offload4j.model.RopeLayout;
+import io.offload4j.model.RopeScaling;
 import io.offload4j.model.Weight;
 import io.offload4j.quant.CpuKernels;
 
@@ -17,10 +19,19 @@ final class ReferenceTransformer {
 
     private final Model model;
     private final ModelConfig c;
+    /** RoPE's divisor of each frequency (rope_freqs, or LongRoPE's set for the context), or null. */
+    private final float[] ropeDivisors;
+    /** transformers' "attention_factor": multiplies cos and sin (LongRoPE), else 1. */
+    private final double ropeMagnitude;
 
-    ReferenceTransformer(Model model) {
+    /** For a pass prepared for {@code context} positions (which decides LongRoPE's short or long factors). */
+    ReferenceTransformer(Model model, int context) {
         this.model = model;
         this.c = model.config();
+        LongRope longRope = model.weights().longRope();
+        this.ropeDivisors = longRope == null ? model.weights().ropeFrequencyFactors()
+                : context > longRope.originalContext() ? longRope.longFactors() : longRope.shortFactors();
+        this.ropeMagnitude = longRope == null ? 1 : longRope.attentionFactor();
     }
 
     /** Logits after the last of {@code tokens} (positions 0..n-1). */
@@ -144,13 +155,17 @@ final class ReferenceTransformer {
         int hd = c.headDim();
         int rd = c.ropeDimensions();
         for (int i = 0; i < rd / 2; i++) {
-            double theta = pos * Math.pow(c.ropeFreqBase(), -2.0 * i / rd);
+            double theta = pos * Math.pow(c.ropeFreqBase(), -2.0 * i / rd)
+                    / (c.ropeScaling().type() == RopeScaling.Type.LINEAR ? c.ropeScaling().factor() : 1)
+                    / (ropeDivisors == null ? 1 : ropeDivisors[i]);
             int a = head * hd + (c.ropeLayout() == RopeLayout.ADJACENT_PAIRS ? 2 * i : i);
             int b = c.ropeLayout() == RopeLayout.ADJACENT_PAIRS ? a + 1 : a + rd / 2;
             double x0 = vec[a];
             double x1 = vec[b];
-            vec[a] = x0 * Math.cos(theta) - x1 * Math.sin(theta);
-            vec[b] = x0 * Math.sin(theta) + x1 * Math.cos(theta);
+            double cos = Math.cos(theta) * ropeMagnitude;
+            double sin = Math.sin(theta) * ropeMagnitude;
+            vec[a] = x0 * cos - x1 * sin;
+            vec[b] = x0 * sin + x1 * cos;
         }
     }
 

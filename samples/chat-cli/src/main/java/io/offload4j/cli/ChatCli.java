@@ -89,7 +89,8 @@ public final class ChatCli {
 
     private int execute() {
         EngineOptions engineOptions = EngineOptions.DEFAULTS.withDevice(options.device()).withThreads(options.threads())
-                .withContextLength(options.contextLength()).withContextBeyondTraining(options.contextBeyondTraining());
+                .withContextLength(options.contextLength()).withContextBeyondTraining(options.contextBeyondTraining())
+                .withQuantization(options.quantization());
         try (InferenceEngine engine = InferenceEngine.load(resolveModel(), engineOptions)) {
             if (!options.json()) {
                 err.println("offload4j: " + engine.config().name() + " (" + engine.config().architecture().ggufName() + ", "

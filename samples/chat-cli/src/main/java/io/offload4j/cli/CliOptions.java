@@ -1,13 +1,16 @@
 package io.offload4j.cli;
 
 import io.offload4j.engine.SamplingParams;
+import io.offload4j.model.LoadQuantization;
+import io.offload4j.model.Quantization;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /** The command line, parsed and checked. Bad input is a {@link UsageException} with a message for the user. */
 record CliOptions(String model, Path cacheDir, String prompt, String system, boolean raw, int maxTokens, SamplingParams sampling,
-                  String device, int threads, int contextLength, boolean contextBeyondTraining, boolean json, List<String> stops, boolean help) {
+                  String device, int threads, int contextLength, boolean contextBeyondTraining, boolean json, List<String> stops, boolean help,
+                  LoadQuantization quantization) {
 
     /** A small instruct model (Qwen2.5 0.5B Instruct, Q8_0, 0.5 GB), downloaded once when no --model is given. */
     static final String DEFAULT_MODEL = "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q8_0.gguf";
@@ -42,6 +45,10 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
               --context N           context length (default: the model's, at most 4096)
               --context-beyond-training  allow --context above the model's trained context (only
                                     for a model stretched for it with RoPE scaling)
+              --quantize Q          quantize F16/BF16/F32 weights as they load: none | q8_0 | q4_k | q6_k
+                                    (q4_k is llama.cpp's Q4_K_M mix; default none)
+              --quantize-save PATH  keep the quantized model as a GGUF file (or in folder PATH) and map it
+                                    directly on the next start while the source is unchanged
               --json                print one JSON object (text, token ids, finish reason, usage, timings)
               --help                this text
             """;
@@ -59,6 +66,7 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
         int threads = 0;
         int context = 0;
         boolean contextBeyondTraining = false;
+        LoadQuantization quantization = LoadQuantization.NONE;
         List<String> stops = new ArrayList<>();
         SamplingParams s = SamplingParams.DEFAULTS;
         for (int i = 0; i < args.length; i++) {
@@ -83,6 +91,8 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
                 case "--threads" -> threads = intValue(args, ++i, a, 0);
                 case "--context" -> context = intValue(args, ++i, a, 0);
                 case "--context-beyond-training" -> contextBeyondTraining = true;
+                case "--quantize" -> quantization = quantization.withFormat(quantizationValue(args, ++i, a));
+                case "--quantize-save" -> quantization = quantization.withCacheFile(pathValue(args, ++i, a));
                 default -> throw new UsageException("unknown option '" + a + "'");
             }
         }
@@ -90,7 +100,15 @@ record CliOptions(String model, Path cacheDir, String prompt, String system, boo
             model = DEFAULT_MODEL;
         }
         return new CliOptions(model, cacheDir, prompt, system, raw, maxTokens, s, device, threads, context,
-                contextBeyondTraining, json, List.copyOf(stops), help);
+                contextBeyondTraining, json, List.copyOf(stops), help, quantization);
+    }
+
+    private static Quantization quantizationValue(String[] args, int i, String option) {
+        try {
+            return Quantization.parse(value(args, i, option), option);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
     }
 
     /** Applies a sampling setting, turning its validation error into a usage error naming the option. */

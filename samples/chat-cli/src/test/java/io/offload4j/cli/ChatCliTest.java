@@ -121,9 +121,27 @@ class ChatCliTest {
         Run badTemperature = run("--model", "x.gguf", "--temperature", "-1");
         assertEquals(2, badTemperature.code());
         assertTrue(badTemperature.err().contains("--temperature: temperature must be"), badTemperature.err());
+        Run badQuantize = run("--model", "x.gguf", "--quantize", "int4");
+        assertEquals(2, badQuantize.code());
+        assertTrue(badQuantize.err().contains("--quantize is 'int4'; allowed values: none, q8_0, q4_k, q6_k"),
+                badQuantize.err());
         Run unknown = run("--model", "x.gguf", "--frobnicate");
         assertEquals(2, unknown.code());
         assertTrue(unknown.err().contains("unknown option '--frobnicate'"), unknown.err());
+    }
+
+    /** --quantize q8_0 with --quantize-save: the model runs quantized and the GGUF is kept for the next start. */
+    @Test
+    void quantizeAtLoadKeepsTheQuantizedModel(@TempDir Path tmp) {
+        Path model = SharedData.require("models/stories260K.gguf");
+        Path saved = tmp.resolve("stories-q8_0.gguf");
+        for (int i = 0; i < 2; i++) { // the second run maps the saved file
+            Run r = run("--model", model.toString(), "--raw", "--prompt", "Once upon a time", "--temperature", "0",
+                    "--max-tokens", "20", "--quantize", "q8_0", "--quantize-save", saved.toString());
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().startsWith("Once upon a time"), r.out());
+            assertTrue(Files.isRegularFile(saved), "kept");
+        }
     }
 
     @Test

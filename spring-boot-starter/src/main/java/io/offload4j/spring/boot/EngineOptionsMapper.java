@@ -2,7 +2,10 @@ package io.offload4j.spring.boot;
 
 import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.speculative.SpeculativeOptions;
+import io.offload4j.model.LoadQuantization;
+import io.offload4j.model.Quantization;
 import io.offload4j.offload.OffloadOptions;
+import java.nio.file.Path;
 
 /** Turns the bound {@link OffloadProperties} into the engine's {@link EngineOptions}. */
 final class EngineOptionsMapper {
@@ -25,6 +28,9 @@ final class EngineOptionsMapper {
                 .withThreads(p.getThreads())
                 .withContextLength(p.getContextLength())
                 .withContextBeyondTraining(p.isContextBeyondTraining())
+                .withQuantization(new LoadQuantization(Quantization.parse(p.getQuantization(),
+                        OffloadProperties.PREFIX + ".quantization"), p.getQuantizationCache() == null
+                        || p.getQuantizationCache().isBlank() ? null : Path.of(p.getQuantizationCache())))
                 .withMaxSequences(p.getMaxSequences())
                 .withPrefixCacheBytes(p.getPrefixCache().bytes())
                 .withOffload(offload)

@@ -51,6 +51,19 @@ public class OffloadProperties implements Validator {
     private boolean contextBeyondTraining = false;
 
     /**
+     * Quantize at load (as bitsandbytes' load_in_8bit / load_in_4bit): none, q8_0, q4_k (llama.cpp's Q4_K_M mix) or
+     * q6_k. F16/BF16/F32 weights (a Hugging Face directory, an F16 GGUF) are quantized tensor by tensor as they load,
+     * on every core; norms stay float.
+     */
+    private String quantization = "none";
+
+    /**
+     * Where the quantized model is kept as a GGUF file (a file, or a folder to put it in), mapped directly on the next
+     * start while the source is unchanged; unset: a temporary file, deleted once mapped.
+     */
+    private String quantizationCache;
+
+    /**
      * Requests served at once (decoded together, one batched step per token); further requests wait in a queue. Each running
      * request holds a KV cache.
      */
@@ -135,6 +148,22 @@ public class OffloadProperties implements Validator {
 
     public void setContextBeyondTraining(boolean contextBeyondTraining) {
         this.contextBeyondTraining = contextBeyondTraining;
+    }
+
+    public String getQuantization() {
+        return quantization;
+    }
+
+    public void setQuantization(String quantization) {
+        this.quantization = quantization;
+    }
+
+    public String getQuantizationCache() {
+        return quantizationCache;
+    }
+
+    public void setQuantizationCache(String quantizationCache) {
+        this.quantizationCache = quantizationCache;
     }
 
     public int getMaxSequences() {

@@ -37,6 +37,12 @@ final class OffloadPropertiesValidator implements Validator {
         atLeast(errors, "threads", p.getThreads(), 0, " (0 = one per processor)");
         atLeast(errors, "contextLength", p.getContextLength(), 0, " (0 = the model's, at most 4096)");
         atLeast(errors, "maxSequences", p.getMaxSequences(), 1, "");
+        try {
+            io.offload4j.model.Quantization.parse(p.getQuantization(), P + "quantization");
+        } catch (IllegalArgumentException e) {
+            reject(errors, "quantization", p.getQuantization(), "must be one of "
+                    + io.offload4j.model.Quantization.allowed());
+        }
         budget(errors, "prefixCache", p.getPrefixCache());
         budget(errors, "gpu.memoryBudget", p.getGpu().getMemoryBudget());
         atLeast(errors, "gpu.prefetchDepth", p.getGpu().getPrefetchDepth(), 1, "");

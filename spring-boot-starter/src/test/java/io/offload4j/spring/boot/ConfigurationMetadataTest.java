@@ -26,6 +26,8 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.context-length", 0);
         KEYS.put("langchain4j.offload.context-beyond-training", false);
         KEYS.put("langchain4j.offload.max-sequences", 8);
+        KEYS.put("langchain4j.offload.quantization", "none");
+        KEYS.put("langchain4j.offload.quantization-cache", null);
         KEYS.put("langchain4j.offload.prefix-cache", "auto");
         KEYS.put("langchain4j.offload.cache-dir", null);
         KEYS.put("langchain4j.offload.load-on-startup", true);

@@ -276,6 +276,22 @@ class OffloadAutoConfigurationTest {
                 "langchain4j.offload.chat-model.temperature must be a finite number >= 0 (0 = greedy), was -1.0");
         failsWith(withTiny().withPropertyValues("langchain4j.offload.chat-model.max-tokens=0"),
                 "langchain4j.offload.chat-model.max-tokens must be >= 1");
+        failsWith(withTiny().withPropertyValues("langchain4j.offload.quantization=int4"),
+                "langchain4j.offload.quantization must be one of none, q8_0, q4_k, q6_k, was 'int4'");
+    }
+
+    @Test
+    void quantizationPropertiesReachTheEngine() {
+        Path cache = dir.resolve("quantized.gguf");
+        withTiny().withPropertyValues("langchain4j.offload.device=cpu", "langchain4j.offload.quantization=Q8_0",
+                "langchain4j.offload.quantization-cache=" + cache).run(context -> {
+            assertThat(context).hasNotFailed();
+            EngineOptions o = context.getBean(OffloadEngineLoader.class).options();
+            assertThat(o.quantization()).isEqualTo(new io.offload4j.model.LoadQuantization(
+                    io.offload4j.model.Quantization.Q8_0, cache));
+            context.getBean(OffloadEngine.class).inferenceEngine();
+            assertThat(cache).isRegularFile();
+        });
     }
 
     @Test
