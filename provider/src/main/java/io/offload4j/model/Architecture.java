@@ -14,7 +14,11 @@ public enum Architecture {
     /** As llama plus Q/K/V biases; RoPE rotates the two halves of each head (NEOX). */
     QWEN2("qwen2", RopeLayout.HALVES, true, false),
     /** As qwen2 without biases, plus an RMSNorm of each Q and K head before RoPE. */
-    QWEN3("qwen3", RopeLayout.HALVES, false, true);
+    QWEN3("qwen3", RopeLayout.HALVES, false, true),
+    /** Qwen2-MoE / Qwen1.5-MoE: qwen2's attention, sparse FFN blocks with a sigmoid-gated shared expert. */
+    QWEN2MOE("qwen2moe", RopeLayout.HALVES, true, false),
+    /** Qwen3-MoE (30B-A3B, 235B-A22B): qwen3's attention, sparse FFN blocks. */
+    QWEN3MOE("qwen3moe", RopeLayout.HALVES, false, true);
 
     private final String ggufName;
     private final RopeLayout ropeLayout;
@@ -44,6 +48,14 @@ public enum Architecture {
     /** Whether each Q and K head is RMS-normalised before RoPE. */
     public boolean hasQkNorm() {
         return qkNorm;
+    }
+
+    /**
+     * Whether every model of this architecture is a mixture of experts (a llama may be one too: Mixtral, when its
+     * metadata has {@code llama.expert_count}; see {@link MoeConfig}).
+     */
+    public boolean isMixtureOfExperts() {
+        return this == QWEN2MOE || this == QWEN3MOE;
     }
 
     public static Optional<Architecture> byGgufName(String name) {

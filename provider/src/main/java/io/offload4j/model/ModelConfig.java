@@ -16,6 +16,7 @@ import java.util.Locale;
  * @param ropeLayout        which dimensions RoPE pairs: the architecture's for GGUF files (whose llama Q/K rows
  *                          llama.cpp permuted for adjacent pairs), {@link RopeLayout#HALVES} for Hugging Face
  *                          checkpoints of every architecture (their Q/K rows are as trained, for rotate-half)
+ * @param moe               the mixture-of-experts shape, or null for a dense model
  */
 public record ModelConfig(
         String name,
@@ -33,17 +34,33 @@ public record ModelConfig(
         int ropeDimensions,
         float ropeFreqBase,
         RopeScaling ropeScaling,
-        RopeLayout ropeLayout) {
+        RopeLayout ropeLayout,
+        MoeConfig moe) {
 
     public ModelConfig {
         java.util.Objects.requireNonNull(ropeLayout, "ropeLayout");
+    }
+
+    /** A dense model's config (no experts). */
+    public ModelConfig(String name, Architecture architecture, int embeddingLength, int blockCount,
+                       int feedForwardLength, int headCount, int headCountKv, int headDim, int valueHeadDim,
+                       float rmsNormEps, int contextLength, int vocabularySize, int ropeDimensions, float ropeFreqBase,
+                       RopeScaling ropeScaling, RopeLayout ropeLayout) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
+                ropeLayout, null);
+    }
+
+    /** Whether the model has sparse (mixture-of-experts) blocks. */
+    public boolean isMixtureOfExperts() {
+        return moe != null;
     }
 
     /** The same config with RoPE pairing the dimensions as {@code layout} says. */
     public ModelConfig withRopeLayout(RopeLayout layout) {
         return new ModelConfig(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv,
                 headDim, valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
-                layout);
+                layout, moe);
     }
 
     public int queryDim() {
@@ -94,8 +111,9 @@ public record ModelConfig(
         float base = md.getFloat(p + "rope.freq_base", 10000f);
         RopeScaling scaling = ropeScaling(file, md, p);
         String name = md.optString("general.name").orElse(file.getFileName().toString());
+        MoeConfig moe = MoeConfig.fromMetadata(file, md, arch, ffn);
         return new ModelConfig(name, arch, dim, blocks, ffn, heads, kvHeads, headDim, valueHeadDim, eps, ctx,
-                vocabularySize, ropeDims, base, scaling, arch.ropeLayout());
+                vocabularySize, ropeDims, base, scaling, arch.ropeLayout(), moe);
     }
 
     private static RopeScaling ropeScaling(Path file, GgufMetadata md, String p) {

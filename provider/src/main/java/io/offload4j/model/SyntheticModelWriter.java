@@ -16,6 +16,17 @@ import java.util.stream.IntStream;
  *
  * <p>Weights are uniform in ±1/√(row length), which keeps activations in a realistic range through
  * many blocks; norm weights are 1.
+ *
+ * <p>A mixture of experts ({@link SyntheticModelSpec#moe()}) gets a router with controlled skew, because random
+ * routers send tokens to experts almost uniformly, which hides everything an expert cache does. One channel of the
+ * residual stream (dimension 0) is made constant: every embedding row holds {@link #CONSTANT_CHANNEL} there and
+ * row 0 of every matrix that writes the residual stream (attention output, each expert's and the shared
+ * expert's down projection) is zero, so every token reaches each router with the same positive value in that
+ * channel. Router column 0 then holds a per-expert bias of {@code −s · ln(rank)} (scaled by the channel's expected
+ * normalised value), and the other columns random noise of about the spread of Gumbel noise: the top choice of
+ * "log-probability + Gumbel noise" is drawn from exactly that probability, so the r-th most popular expert of a block
+ * is chosen about ∝ 1/r^s. The ranks are a random permutation per block. {@code MoeRoutingSkewTest} measures the
+ * exponent the CPU pass actually sees.
  */
 public final class SyntheticModelWriter {
 
@@ -39,6 +50,15 @@ public final class SyntheticModelWriter {
         w.putUInt32(a + ".rope.dimension_count", s.headDim());
         w.putFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
         w.putFloat32(a + ".rope.freq_base", 10000f);
+        SyntheticMoe moe = s.moe();
+        if (moe != null) {
+            w.putUInt32(a + ".expert_count", moe.experts());
+            w.putUInt32(a + ".expert_used_count", moe.used());
+            w.putUInt32(a + ".expert_feed_forward_length", moe.expertFfn());
+            if (moe.sharedFfn() > 0) {
+                w.putUInt32(a + ".expert_shared_feed_forward_length", moe.sharedFfn());
+            }
+        }
         writeVocabulary(w, s.vocabularySize());
 
         int dim = s.embeddingLength();
@@ -46,14 +66,22 @@ public final class SyntheticModelWriter {
         int kvDim = s.headCountKv() * s.headDim();
         int ffn = s.feedForwardLength();
         int layers = s.blockCount();
-        matrix(w, s, "token_embd.weight", -1, s.vocabularySize(), dim);
+        if (moe == null) {
+            matrix(w, s, "token_embd.weight", -1, s.vocabularySize(), dim);
+        } else {
+            tensor(w, s, "token_embd.weight", -1, s.vocabularySize(), dim, 1, (r, row) -> row[0] = CONSTANT_CHANNEL);
+        }
         for (int i = 0; i < layers; i++) {
             String p = "blk." + i + ".";
             ones(w, p + "attn_norm.weight", dim);
             matrix(w, s, p + "attn_q.weight", i, qDim, dim);
             matrix(w, s, p + "attn_k.weight", i, kvDim, dim);
             matrix(w, s, p + "attn_v.weight", i, kvDim, dim);
-            matrix(w, s, p + "attn_output.weight", i, dim, qDim);
+            if (moe == null) {
+                matrix(w, s, p + "attn_output.weight", i, dim, qDim);
+            } else {
+                tensor(w, s, p + "attn_output.weight", i, dim, qDim, 1, SyntheticModelWriter::zeroResidualRow);
+            }
             if (s.architecture().hasQkvBias()) {
                 matrix(w, s, p + "attn_q.bias", i, 1, qDim);
                 matrix(w, s, p + "attn_k.bias", i, 1, kvDim);
@@ -64,6 +92,10 @@ public final class SyntheticModelWriter {
                 ones(w, p + "attn_k_norm.weight", s.headDim());
             }
             ones(w, p + "ffn_norm.weight", dim);
+            if (moe != null) {
+                experts(w, s, i);
+                continue;
+            }
             matrix(w, s, p + "ffn_gate.weight", i, ffn, dim);
             matrix(w, s, p + "ffn_up.weight", i, ffn, dim);
             matrix(w, s, p + "ffn_down.weight", i, dim, ffn);
@@ -140,6 +172,111 @@ public final class SyntheticModelWriter {
         w.addF32(name, new long[] {n}, v);
     }
 
+    /** The value of the constant residual channel (dimension 0) of a synthetic mixture of experts. */
+    static final float CONSTANT_CHANNEL = 0.5f;
+
+    /** Noise of the router's random columns, as a multiple of Gumbel noise's standard deviation (π/√6). */
+    private static final double ROUTER_NOISE = 1.0;
+
+    /** The sparse FFN of block {@code i}: router, experts (merged or per-expert tensors), shared expert. */
+    private static void experts(GgufWriter w, SyntheticModelSpec s, int i) {
+        SyntheticMoe moe = s.moe();
+        String p = "blk." + i + ".";
+        int dim = s.embeddingLength();
+        int n = moe.experts();
+        int ffn = moe.expertFfn();
+        // The router's bias column: the expert of rank r (a random permutation per block) gets -s ln r, divided by
+        // the channel's normalised value sqrt(dim * c^2 / (c^2 + 1/3)) (the embedding's other entries have mean
+        // square 1/(3 dim)), so the bias reaches the logit at about its own size.
+        double channel = Math.sqrt(dim * CONSTANT_CHANNEL * CONSTANT_CHANNEL
+                / (CONSTANT_CHANNEL * CONSTANT_CHANNEL + 1.0 / 3));
+        int[] rank = permutation(n, s.seed() * 31 + i);
+        // Uniform noise ±b on dim-1 columns against an input of norm ~sqrt(dim): standard deviation b * sqrt(dim/3).
+        float noise = (float) (ROUTER_NOISE * Math.PI / Math.sqrt(6) * Math.sqrt(3.0 / dim));
+        float[] bias = new float[n];
+        for (int e = 0; e < n; e++) {
+            bias[e] = (float) (-moe.zipfExponent() * Math.log(rank[e] + 1) / channel);
+        }
+        tensor(w, p + "ffn_gate_inp.weight", GgmlType.F32, new long[] {dim, n}, n, dim,
+                s.seed() * 1_000_003L + (p + "ffn_gate_inp.weight").hashCode(), noise, (r, row) -> row[0] = bias[r]);
+        if (moe.mergedTensors()) {
+            tensor(w, s, p + "ffn_gate_exps.weight", i, n * ffn, dim, n, null);
+            tensor(w, s, p + "ffn_up_exps.weight", i, n * ffn, dim, n, null);
+            tensor(w, s, p + "ffn_down_exps.weight", i, n * dim, ffn, n, SyntheticModelWriter::zeroResidualRow);
+        } else {
+            for (int e = 0; e < n; e++) {
+                tensor(w, s, p + "ffn_gate." + e + ".weight", i, ffn, dim, 1, null);
+                tensor(w, s, p + "ffn_up." + e + ".weight", i, ffn, dim, 1, null);
+                tensor(w, s, p + "ffn_down." + e + ".weight", i, dim, ffn, 1, SyntheticModelWriter::zeroResidualRow);
+            }
+        }
+        if (moe.sharedFfn() > 0) {
+            int shared = moe.sharedFfn();
+            tensor(w, p + "ffn_gate_inp_shexp.weight", GgmlType.F32, new long[] {dim}, 1, dim,
+                    s.seed() * 1_000_003L + (p + "ffn_gate_inp_shexp.weight").hashCode(),
+                    (float) (1.0 / Math.sqrt(dim)), null);
+            tensor(w, s, p + "ffn_gate_shexp.weight", i, shared, dim, 1, null);
+            tensor(w, s, p + "ffn_up_shexp.weight", i, shared, dim, 1, null);
+            tensor(w, s, p + "ffn_down_shexp.weight", i, dim, shared, 1, SyntheticModelWriter::zeroResidualRow);
+        }
+    }
+
+    /** Row 0 of a matrix writing the residual stream (of each expert's slab) is zero: the constant channel stays. */
+    private static void zeroResidualRow(int r, float[] row) {
+        if (r == 0) {
+            java.util.Arrays.fill(row, 0f);
+        }
+    }
+
+    /** A random permutation of 0..n-1. */
+    private static int[] permutation(int n, long seed) {
+        int[] p = IntStream.range(0, n).toArray();
+        SplittableRandom random = new SplittableRandom(seed);
+        for (int i = n - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+
+    /** Changes a random row (row index within its expert's slab) before it is stored. */
+    @FunctionalInterface
+    private interface RowEdit {
+        void edit(int row, float[] values);
+    }
+
+    /**
+     * A random matrix of {@code slabs} stacked {@code rows/slabs × cols} slabs (a 3-D tensor when more than one),
+     * in the preset's format, each row passed through {@code edit} (its index within the slab) when not null.
+     */
+    private static void tensor(GgufWriter w, SyntheticModelSpec s, String name, int layer, int rows, int cols,
+                               int slabs, RowEdit edit) {
+        GgmlType type = s.quantization().typeOf(name, layer, s.blockCount());
+        int slabRows = rows / slabs;
+        long[] dims = slabs > 1 ? new long[] {cols, slabRows, slabs} : new long[] {cols, rows};
+        tensor(w, name, type, dims, rows, cols, s.seed() * 1_000_003L + name.hashCode(), (float) (1.0 / Math.sqrt(cols)),
+                edit == null ? null : (r, row) -> edit.edit(r % slabRows, row));
+    }
+
+    private static void tensor(GgufWriter w, String name, GgmlType type, long[] dims, int rows, int cols,
+                               long tensorSeed, float bound, RowEdit edit) {
+        RowKernel kernel = CpuKernels.scalar(type);
+        long rowBytes = type.bytesFor(cols);
+        w.addTensor(name, type, dims, dst -> IntStream.range(0, rows).parallel().forEach(r -> {
+            float[] row = new float[cols];
+            SplittableRandom random = new SplittableRandom(tensorSeed ^ (r * 0x9E3779B97F4A7C15L));
+            for (int c = 0; c < cols; c++) {
+                row[c] = (float) (random.nextDouble() * 2 - 1) * bound;
+            }
+            if (edit != null) {
+                edit.edit(r, row);
+            }
+            kernel.quantize(row, 0, dst, r * rowBytes, cols);
+        }));
+    }
+
     private static void matrix(GgufWriter w, SyntheticModelSpec s, String name, int layer, int rows, int cols) {
         GgmlType type = s.quantization().typeOf(name, layer, s.blockCount());
         RowKernel kernel = CpuKernels.scalar(type);
@@ -157,19 +294,27 @@ public final class SyntheticModelWriter {
         }));
     }
 
-    /** Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf} (SHAPE: tiny, small, llama32-3b, llama3-8b). */
+    /**
+     * Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf [ZIPF]} (SHAPE: tiny, small, llama32-3b,
+     * llama3-8b, qwen3-30b-a3b, mixtral-8x7b; ZIPF: the router's skew for the mixtures of experts, default 0).
+     */
     public static void main(String[] args) {
-        if (args.length != 3) {
-            System.err.println("usage: SyntheticModelWriter tiny|small|llama32-3b|llama3-8b QUANT OUT.gguf");
+        if (args.length != 3 && args.length != 4) {
+            System.err.println("usage: SyntheticModelWriter tiny|small|llama32-3b|llama3-8b|qwen3-30b-a3b|mixtral-8x7b"
+                    + " QUANT OUT.gguf [ZIPF_EXPONENT]");
             System.exit(2);
         }
+        double zipf = args.length == 4 ? Double.parseDouble(args[3]) : 0;
         QuantPreset q = QuantPreset.parse(args[1]);
         SyntheticModelSpec spec = switch (args[0]) {
             case "tiny" -> SyntheticModelSpec.tiny(Architecture.LLAMA, q);
             case "small" -> SyntheticModelSpec.small(q);
             case "llama32-3b" -> SyntheticModelSpec.llama32_3b(q);
             case "llama3-8b" -> SyntheticModelSpec.llama3_8b(q);
-            default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, small, llama32-3b, llama3-8b");
+            case "qwen3-30b-a3b" -> SyntheticModelSpec.qwen3_30b_a3b(q, zipf);
+            case "mixtral-8x7b" -> SyntheticModelSpec.mixtral_8x7b(q, zipf);
+            default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, small,"
+                    + " llama32-3b, llama3-8b, qwen3-30b-a3b, mixtral-8x7b");
         };
         long t0 = System.nanoTime();
         write(spec, Path.of(args[2]));

@@ -79,6 +79,11 @@ public final class CudaBackend implements Accelerator {
 
     @Override
     public AcceleratorModel load(Model model, AcceleratorOptions options) {
+        if (model.config().isMixtureOfExperts()) {
+            throw new io.offload4j.gguf.ModelFormatException(model.path(), "is a mixture of experts ("
+                    + model.config().moe().expertCount() + " experts per block); the CUDA backend does not run"
+                    + " experts yet: use --device cpu");
+        }
         int hd = model.config().headDim();
         if (hd % 8 != 0 || hd > CudaKernels.MAX_HEAD_DIM) {
             throw new io.offload4j.gguf.ModelFormatException(model.path(), "head size " + hd + ": the CUDA attention"
