@@ -71,8 +71,14 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
                 headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed, m);
     }
 
-    /** A tiny llama for fast tests (every format: width and FFN are multiples of 256). */
+    /**
+     * A tiny model for fast tests (every format: width and FFN are multiples of 256); for a mixture-of-experts
+     * architecture, {@link #tinyMoe} with uniform routing.
+     */
     public static SyntheticModelSpec tiny(Architecture arch, QuantPreset q) {
+        if (arch.isMixtureOfExperts()) {
+            return tinyMoe(arch, q, 0);
+        }
         return new SyntheticModelSpec("tiny-" + arch.ggufName(), arch, 256, 2, 512, 8, 4, 0, 512, 512, q, false, 42);
     }
 

@@ -207,6 +207,7 @@ public final class TwinModels {
             case LLAMA -> "LlamaForCausalLM";
             case QWEN2 -> "Qwen2ForCausalLM";
             case QWEN3 -> "Qwen3ForCausalLM";
+            case QWEN2MOE, QWEN3MOE -> throw new IllegalArgumentException("TwinModels writes dense models only");
         }));
         c.put("model_type", s.arch().ggufName());
         c.put("attention_bias", s.arch() == Architecture.QWEN2);
