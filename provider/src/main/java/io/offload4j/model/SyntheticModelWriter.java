@@ -17,16 +17,10 @@ import java.util.stream.IntStream;
  * <p>Weights are uniform in ±1/√(row length), which keeps activations in a realistic range through
  * many blocks; norm weights are 1.
  *
- * <p>A mixture of experts ({@link SyntheticModelSpec#moe()}) gets a router with controlled skew, because random
- * routers send tokens to experts almost uniformly, which hides everything an expert cache does. One channel of the
- * residual stream (dimension 0) is made constant: every embedding row holds {@link #CONSTANT_CHANNEL} there and
- * row 0 of every matrix that writes the residual stream (attention output, each expert's and the shared
- * expert's down projection) is zero, so every token reaches each router with the same positive value in that
- * channel. Router column 0 then holds a per-expert bias of {@code −s · ln(rank)} (scaled by the channel's expected
- * normalised value), and the other columns random noise of about the spread of Gumbel noise: the top choice of
- * "log-probability + Gumbel noise" is drawn from exactly that probability, so the r-th most popular expert of a block
- * is chosen about ∝ 1/r^s. The ranks are a random permutation per block. {@code MoeRoutingSkewTest} measures the
- * exponent the CPU pass actually sees.
+ * <p>A mixture of experts ({@link SyntheticModelSpec#moe()}) gets routers whose expert popularity follows a Zipf law
+ * with the spec's exponent (see {@link SyntheticRouter}: a few channels of the residual stream are reserved for
+ * routing, so which experts a token chooses depends on the token alone and the routers' biases can be fitted to the
+ * target shares when the file is written). {@code MoeRoutingSkewTest} measures what the CPU pass then chooses.
  */
 public final class SyntheticModelWriter {
 
@@ -66,21 +60,28 @@ public final class SyntheticModelWriter {
         int kvDim = s.headCountKv() * s.headDim();
         int ffn = s.feedForwardLength();
         int layers = s.blockCount();
+        float[][] signatures = moe == null ? null : routingSignatures(s);
         if (moe == null) {
             matrix(w, s, "token_embd.weight", -1, s.vocabularySize(), dim);
         } else {
-            tensor(w, s, "token_embd.weight", -1, s.vocabularySize(), dim, 1, (r, row) -> row[0] = CONSTANT_CHANNEL);
+            tensor(w, s, "token_embd.weight", -1, s.vocabularySize(), dim, 1, SyntheticModelWriter::constantChannel);
         }
         for (int i = 0; i < layers; i++) {
             String p = "blk." + i + ".";
             ones(w, p + "attn_norm.weight", dim);
-            matrix(w, s, p + "attn_q.weight", i, qDim, dim);
-            matrix(w, s, p + "attn_k.weight", i, kvDim, dim);
-            matrix(w, s, p + "attn_v.weight", i, kvDim, dim);
+            if (moe == null) {
+                matrix(w, s, p + "attn_q.weight", i, qDim, dim);
+                matrix(w, s, p + "attn_k.weight", i, kvDim, dim);
+                matrix(w, s, p + "attn_v.weight", i, kvDim, dim);
+            } else {
+                tensor(w, s, p + "attn_q.weight", i, qDim, dim, 1, ignoreChannels(dim));
+                tensor(w, s, p + "attn_k.weight", i, kvDim, dim, 1, ignoreChannels(dim));
+                tensor(w, s, p + "attn_v.weight", i, kvDim, dim, 1, ignoreChannels(dim));
+            }
             if (moe == null) {
                 matrix(w, s, p + "attn_output.weight", i, dim, qDim);
             } else {
-                tensor(w, s, p + "attn_output.weight", i, dim, qDim, 1, SyntheticModelWriter::zeroResidualRow);
+                tensor(w, s, p + "attn_output.weight", i, dim, qDim, 1, keepChannels(dim));
             }
             if (s.architecture().hasQkvBias()) {
                 matrix(w, s, p + "attn_q.bias", i, 1, qDim);
@@ -93,7 +94,7 @@ public final class SyntheticModelWriter {
             }
             ones(w, p + "ffn_norm.weight", dim);
             if (moe != null) {
-                experts(w, s, i);
+                experts(w, s, i, signatures);
                 continue;
             }
             matrix(w, s, p + "ffn_gate.weight", i, ffn, dim);
@@ -172,73 +173,89 @@ public final class SyntheticModelWriter {
         w.addF32(name, new long[] {n}, v);
     }
 
-    /** The value of the constant residual channel (dimension 0) of a synthetic mixture of experts. */
-    static final float CONSTANT_CHANNEL = 0.5f;
-
-    /** Noise of the router's random columns, as a multiple of Gumbel noise's standard deviation (π/√6). */
-    private static final double ROUTER_NOISE = 1.0;
-
     /** The sparse FFN of block {@code i}: router, experts (merged or per-expert tensors), shared expert. */
-    private static void experts(GgufWriter w, SyntheticModelSpec s, int i) {
+    private static void experts(GgufWriter w, SyntheticModelSpec s, int i, float[][] signatures) {
         SyntheticMoe moe = s.moe();
         String p = "blk." + i + ".";
         int dim = s.embeddingLength();
         int n = moe.experts();
         int ffn = moe.expertFfn();
-        // The router's bias column: the expert of rank r (a random permutation per block) gets -s ln r, divided by
-        // the channel's normalised value sqrt(dim * c^2 / (c^2 + 1/3)) (the embedding's other entries have mean
-        // square 1/(3 dim)), so the bias reaches the logit at about its own size.
-        double channel = Math.sqrt(dim * CONSTANT_CHANNEL * CONSTANT_CHANNEL
-                / (CONSTANT_CHANNEL * CONSTANT_CHANNEL + 1.0 / 3));
-        int[] rank = permutation(n, s.seed() * 31 + i);
-        // Uniform noise ±b on dim-1 columns against an input of norm ~sqrt(dim): standard deviation b * sqrt(dim/3).
-        float noise = (float) (ROUTER_NOISE * Math.PI / Math.sqrt(6) * Math.sqrt(3.0 / dim));
-        float[] bias = new float[n];
-        for (int e = 0; e < n; e++) {
-            bias[e] = (float) (-moe.zipfExponent() * Math.log(rank[e] + 1) / channel);
-        }
-        tensor(w, p + "ffn_gate_inp.weight", GgmlType.F32, new long[] {dim, n}, n, dim,
-                s.seed() * 1_000_003L + (p + "ffn_gate_inp.weight").hashCode(), noise, (r, row) -> row[0] = bias[r]);
+        float[] router = SyntheticRouter.weights(n, moe.used(), moe.zipfExponent(), dim, signatures,
+                s.seed() * 31 + i);
+        w.addF32(p + "ffn_gate_inp.weight", new long[] {dim, n}, router);
         if (moe.mergedTensors()) {
-            tensor(w, s, p + "ffn_gate_exps.weight", i, n * ffn, dim, n, null);
-            tensor(w, s, p + "ffn_up_exps.weight", i, n * ffn, dim, n, null);
-            tensor(w, s, p + "ffn_down_exps.weight", i, n * dim, ffn, n, SyntheticModelWriter::zeroResidualRow);
+            tensor(w, s, p + "ffn_gate_exps.weight", i, n * ffn, dim, n, ignoreChannels(dim));
+            tensor(w, s, p + "ffn_up_exps.weight", i, n * ffn, dim, n, ignoreChannels(dim));
+            tensor(w, s, p + "ffn_down_exps.weight", i, n * dim, ffn, n, keepChannels(dim));
         } else {
             for (int e = 0; e < n; e++) {
-                tensor(w, s, p + "ffn_gate." + e + ".weight", i, ffn, dim, 1, null);
-                tensor(w, s, p + "ffn_up." + e + ".weight", i, ffn, dim, 1, null);
-                tensor(w, s, p + "ffn_down." + e + ".weight", i, dim, ffn, 1, SyntheticModelWriter::zeroResidualRow);
+                tensor(w, s, p + "ffn_gate." + e + ".weight", i, ffn, dim, 1, ignoreChannels(dim));
+                tensor(w, s, p + "ffn_up." + e + ".weight", i, ffn, dim, 1, ignoreChannels(dim));
+                tensor(w, s, p + "ffn_down." + e + ".weight", i, dim, ffn, 1, keepChannels(dim));
             }
         }
         if (moe.sharedFfn() > 0) {
             int shared = moe.sharedFfn();
             tensor(w, p + "ffn_gate_inp_shexp.weight", GgmlType.F32, new long[] {dim}, 1, dim,
                     s.seed() * 1_000_003L + (p + "ffn_gate_inp_shexp.weight").hashCode(),
-                    (float) (1.0 / Math.sqrt(dim)), null);
-            tensor(w, s, p + "ffn_gate_shexp.weight", i, shared, dim, 1, null);
-            tensor(w, s, p + "ffn_up_shexp.weight", i, shared, dim, 1, null);
-            tensor(w, s, p + "ffn_down_shexp.weight", i, dim, shared, 1, SyntheticModelWriter::zeroResidualRow);
+                    (float) (1.0 / Math.sqrt(dim)), ignoreChannels(dim));
+            tensor(w, s, p + "ffn_gate_shexp.weight", i, shared, dim, 1, ignoreChannels(dim));
+            tensor(w, s, p + "ffn_up_shexp.weight", i, shared, dim, 1, ignoreChannels(dim));
+            tensor(w, s, p + "ffn_down_shexp.weight", i, dim, shared, 1, keepChannels(dim));
         }
     }
 
-    /** Row 0 of a matrix writing the residual stream (of each expert's slab) is zero: the constant channel stays. */
-    private static void zeroResidualRow(int r, float[] row) {
-        if (r == 0) {
-            java.util.Arrays.fill(row, 0f);
-        }
+    /** Embedding rows: the constant routing channel. */
+    private static void constantChannel(int r, float[] row) {
+        row[0] = SyntheticRouter.CONSTANT;
     }
 
-    /** A random permutation of 0..n-1. */
-    private static int[] permutation(int n, long seed) {
-        int[] p = IntStream.range(0, n).toArray();
-        SplittableRandom random = new SplittableRandom(seed);
-        for (int i = n - 1; i > 0; i--) {
-            int j = random.nextInt(i + 1);
-            int t = p[i];
-            p[i] = p[j];
-            p[j] = t;
+    /** Matrices reading the normalised residual stream (Q, K, V, gate, up) ignore the routing channels. */
+    private static RowEdit ignoreChannels(int dim) {
+        int ch = SyntheticRouter.channels(dim);
+        return (r, row) -> java.util.Arrays.fill(row, 0, ch, 0f);
+    }
+
+    /** Matrices writing the residual stream (attention output, down projections) leave the routing channels alone. */
+    private static RowEdit keepChannels(int dim) {
+        int ch = SyntheticRouter.channels(dim);
+        return (r, row) -> {
+            if (r < ch) {
+                java.util.Arrays.fill(row, 0f);
+            }
+        };
+    }
+
+    /**
+     * The routing channels 1.. of a sample of the vocabulary (every token up to 4096, else 4096 evenly spaced), as
+     * the model will hold them: each embedding row regenerated as {@link #tensor} generates it and passed through
+     * its storage format.
+     */
+    private static float[][] routingSignatures(SyntheticModelSpec s) {
+        int dim = s.embeddingLength();
+        int ch = SyntheticRouter.channels(dim);
+        String name = "token_embd.weight";
+        GgmlType type = s.quantization().typeOf(name, -1, s.blockCount());
+        RowKernel kernel = CpuKernels.scalar(type);
+        long tensorSeed = s.seed() * 1_000_003L + name.hashCode();
+        float bound = (float) (1.0 / Math.sqrt(dim));
+        int vocab = s.vocabularySize();
+        int samples = Math.min(vocab, 4096);
+        float[][] out = new float[samples][ch - 1];
+        java.lang.foreign.MemorySegment q = java.lang.foreign.Arena.ofAuto().allocate(type.bytesFor(dim));
+        float[] row = new float[dim];
+        for (int i = 0; i < samples; i++) {
+            int r = (int) ((long) i * vocab / samples);
+            SplittableRandom random = new SplittableRandom(tensorSeed ^ (r * 0x9E3779B97F4A7C15L));
+            for (int c = 0; c < dim; c++) {
+                row[c] = (float) (random.nextDouble() * 2 - 1) * bound;
+            }
+            constantChannel(r, row);
+            kernel.quantize(row, 0, q, 0, dim);
+            kernel.dequantize(q, 0, row, 0, dim);
+            System.arraycopy(row, 1, out[i], 0, ch - 1);
         }
-        return p;
+        return out;
     }
 
     /** Changes a random row (row index within its expert's slab) before it is stored. */

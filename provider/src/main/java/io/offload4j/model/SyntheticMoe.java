@@ -24,6 +24,14 @@ public record SyntheticMoe(int experts, int used, int expertFfn, int sharedFfn, 
         }
     }
 
+    /**
+     * The share of tokens that choose the expert of each popularity rank (index 0 = the most popular), as the writer
+     * calibrates its routers: {@code min(1, c / rank^s)}, adding up to {@link #used()}.
+     */
+    public double[] targetShares() {
+        return SyntheticRouter.targetShares(experts, used, zipfExponent);
+    }
+
     public SyntheticMoe withZipfExponent(double s) {
         return new SyntheticMoe(experts, used, expertFfn, sharedFfn, mergedTensors, s);
     }
