@@ -154,7 +154,8 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
                 }
                 return;
             }
-            int experts = positive(mixtral ? "num_local_experts" : "num_experts");
+            // Mixtral and transformers 5's Qwen3-MoE say num_local_experts; Qwen2-MoE (and older Qwen3-MoE) num_experts.
+            int experts = positive(!mixtral && has("num_experts") ? "num_experts" : "num_local_experts");
             int used = positive("num_experts_per_tok");
             if (used > experts) {
                 throw fail("key 'num_experts_per_tok' (" + used + ") is larger than the number of experts ("
