@@ -79,10 +79,23 @@ public final class CudaBackend implements Accelerator {
 
     @Override
     public AcceleratorModel load(Model model, AcceleratorOptions options) {
-        if (model.config().isMixtureOfExperts()) {
-            throw new io.offload4j.gguf.ModelFormatException(model.path(), "is a mixture of experts ("
-                    + model.config().moe().expertCount() + " experts per block); the CUDA backend does not run"
-                    + " experts yet: use --device cpu");
+        io.offload4j.model.MoeConfig moe = model.config().moe();
+        if (moe != null) {
+            for (io.offload4j.model.BlockWeights b : model.weights().blocks()) {
+                if (b.moe() == null) {
+                    continue;
+                }
+                io.offload4j.model.Weight gate = b.moe().gate()[0];
+                io.offload4j.model.Weight down = b.moe().down()[0];
+                if (CudaKernels.SUPPORTED.contains(gate.type()) && CudaKernels.SUPPORTED.contains(down.type())
+                        && (!CudaKernels.vectorisable(gate.type(), gate.cols())
+                        || !CudaKernels.vectorisable(down.type(), down.cols()))) {
+                    throw new io.offload4j.gguf.ModelFormatException(model.path(), "expert matrices of block "
+                            + b.index() + " have rows of " + gate.cols() + " and " + down.cols()
+                            + " elements; the CUDA expert kernels need multiples of " + CudaKernels.unit(gate.type())
+                            + " (" + gate.type() + "): use --device cpu");
+                }
+            }
         }
         int hd = model.config().headDim();
         if (hd % 8 != 0 || hd > CudaKernels.MAX_HEAD_DIM) {
