@@ -219,6 +219,55 @@ class CpuMoeForwardTest {
         }
     }
 
+    /**
+     * Qwen's mlp_only_layers / decoder_sparse_step leave some blocks dense: a block without a router takes the dense
+     * FFN tensors. Block 1 of a qwen3moe file rewritten that way computes what the reference says, and the
+     * expert_weights_norm key overrides the architecture's default.
+     */
+    @Test
+    void denseBlocksBetweenSparseOnesAndTheNormKey() {
+        Path sparse = dir.resolve("all-sparse.gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tinyMoe(Architecture.QWEN3MOE, QuantPreset.F32, 0.5), sparse);
+        Path mixed = dir.resolve("mixed.gguf");
+        try (io.offload4j.gguf.GgufFile in = io.offload4j.gguf.GgufFile.open(sparse)) {
+            io.offload4j.gguf.GgufWriter w = new io.offload4j.gguf.GgufWriter();
+            w.putAll(in.metadata());
+            w.putBool("qwen3moe.expert_weights_norm", false);
+            for (io.offload4j.gguf.GgufTensorInfo t : in.tensors().values()) {
+                if (!t.name().startsWith("blk.1.ffn_gate_inp") && !t.name().matches("blk\\.1\\.ffn_.*_exps.*")) {
+                    java.lang.foreign.MemorySegment data = in.tensorData(t);
+                    w.addTensor(t.name(), t.type(), t.dims(), dst -> dst.copyFrom(data));
+                }
+            }
+            java.util.SplittableRandom random = new java.util.SplittableRandom(8);
+            int dim = 256;
+            int ffn = 512;
+            for (String name : new String[] {"ffn_gate", "ffn_up", "ffn_down"}) {
+                boolean down = name.equals("ffn_down");
+                float[] v = new float[dim * ffn];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = (float) (random.nextDouble() * 2 - 1) / 16;
+                }
+                w.addF32("blk.1." + name + ".weight", down ? new long[] {ffn, dim} : new long[] {dim, ffn}, v);
+            }
+            w.write(mixed);
+        }
+        try (Model m = Model.load(mixed);
+             ForwardPass pass = new CpuBackend(2).prepare(m, 32, 4);
+             KvCache cache = pass.newKvCache(32)) {
+            assertTrue(m.weights().blocks().get(0).isSparse());
+            assertTrue(!m.weights().blocks().get(1).isSparse() && m.weights().blocks().get(1).wGate() != null);
+            assertTrue(!m.config().moe().normalizeTopK(), "expert_weights_norm = false overrides qwen3moe's default");
+            float[] logits = new float[m.config().vocabularySize()];
+            for (int pos = 0; pos < TOKENS.length - 1; pos += 4) {
+                pass.forward(cache, TOKENS, pos, Math.min(4, TOKENS.length - 1 - pos), pos, logits);
+            }
+            pass.forward(cache, TOKENS, TOKENS.length - 1, 1, TOKENS.length - 1, logits);
+            double err = relativeError(logits, new ReferenceTransformer(m).logits(TOKENS));
+            assertTrue(err < 1e-4, "relative error " + err);
+        }
+    }
+
     /** Largest |a-b| relative to the largest |b|. */
     static double relativeError(float[] a, double[] b) {
         double maxDiff = 0;
