@@ -126,6 +126,20 @@ class CpuMoeForwardTest {
         }
     }
 
+    /** A long chunk (48 tokens: a dozen rows per expert, the shared expert over all) against the reference. */
+    @Test
+    void aLongChunkMatchesTheReference() {
+        try (Model m = model(Architecture.QWEN2MOE, QuantPreset.Q8_0, true, 0.3);
+             ForwardPass pass = new CpuBackend(2).prepare(m, 64, 64);
+             KvCache cache = pass.newKvCache(64)) {
+            int[] tokens = new java.util.SplittableRandom(4).ints(48, 3, 512).toArray();
+            float[] logits = new float[m.config().vocabularySize()];
+            pass.forward(cache, tokens, 0, tokens.length, 0, logits);
+            double err = relativeError(logits, new ReferenceTransformer(m).logits(tokens));
+            assertTrue(err < 1e-4, "relative error " + err);
+        }
+    }
+
     /** Sequences decoded together (their rows grouped by expert across sequences) equal each decoded alone. */
     @Test
     void batchEqualsSingleSequences() {
