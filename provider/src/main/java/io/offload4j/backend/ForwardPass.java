@@ -68,4 +68,14 @@ public interface ForwardPass extends AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * Sets who is told which experts each sparse block chose ({@link MoeRoutingListener#NONE} to stop). A pass of a
+     * dense model has nothing to tell; a device that cannot report routing says so by throwing.
+     */
+    default void routingListener(MoeRoutingListener listener) {
+        if (config().isMixtureOfExperts()) {
+            throw new UnsupportedOperationException(getClass().getSimpleName() + " does not report expert routing");
+        }
+    }
 }

@@ -19,7 +19,11 @@ public enum Architecture {
      * Phi-3, 3.5 and 4: llama's block with RoPE on halves, Q/K/V in one fused {@code attn_qkv} tensor and gate/up
      * in one {@code ffn_up} of twice the FFN width (split into views at load), optionally LongRoPE factors.
      */
-    PHI3("phi3", RopeLayout.HALVES, false, false);
+    PHI3("phi3", RopeLayout.HALVES, false, false),
+    /** Qwen2-MoE / Qwen1.5-MoE: qwen2's attention, sparse FFN blocks with a sigmoid-gated shared expert. */
+    QWEN2MOE("qwen2moe", RopeLayout.HALVES, true, false),
+    /** Qwen3-MoE (30B-A3B, 235B-A22B): qwen3's attention, sparse FFN blocks. */
+    QWEN3MOE("qwen3moe", RopeLayout.HALVES, false, true);
 
     private final String ggufName;
     private final RopeLayout ropeLayout;
@@ -54,6 +58,14 @@ public enum Architecture {
     /** Whether gate and up are one {@code ffn_up} tensor of 2 × FFN rows, gate first (phi3). */
     public boolean hasFusedGateUp() {
         return this == PHI3;
+    }
+
+    /**
+     * Whether every model of this architecture is a mixture of experts (a llama may be one too: Mixtral, when its
+     * metadata has {@code llama.expert_count}; see {@link MoeConfig}).
+     */
+    public boolean isMixtureOfExperts() {
+        return this == QWEN2MOE || this == QWEN3MOE;
     }
 
     public static Optional<Architecture> byGgufName(String name) {

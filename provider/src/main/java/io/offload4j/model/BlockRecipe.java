@@ -31,13 +31,29 @@ public enum BlockRecipe {
     /** h = SiLU(xb · Wgate) ⊙ (xb · Wup). */
     GATE_UP_SWIGLU,
     /** x += h · Wdown. */
-    DOWN_PROJECTION;
+    DOWN_PROJECTION,
+    /**
+     * Sparse blocks (mixture of experts) instead of the two steps above: router logits = xb · Wrouter, softmax over
+     * every expert, the k most probable chosen, their probabilities renormalised to sum 1 where the architecture
+     * says so ({@link MoeConfig#normalizeTopK()}) and scaled by {@link MoeConfig#weightsScale()}.
+     */
+    MOE_ROUTER,
+    /** x += Σ over the chosen experts of weight · (SiLU(xb · Wgate_e) ⊙ (xb · Wup_e)) · Wdown_e. */
+    MOE_EXPERTS,
+    /** x += sigmoid(xb · sharedGateInput) · (SiLU(xb · Wgate_s) ⊙ (xb · Wup_s)) · Wdown_s (qwen2moe). */
+    MOE_SHARED_EXPERT;
 
     /** The steps block {@code b} takes, in order: optional ones only where the block has their weights. */
     public static List<BlockRecipe> of(BlockWeights b) {
         List<BlockRecipe> steps = new ArrayList<>();
         for (BlockRecipe r : values()) {
             if (r == QKV_BIAS && b.qBias() == null || r == QK_NORM && b.qNorm() == null) {
+                continue;
+            }
+            boolean sparse = b.moe() != null;
+            if ((r == GATE_UP_SWIGLU || r == DOWN_PROJECTION) && sparse
+                    || (r == MOE_ROUTER || r == MOE_EXPERTS) && !sparse
+                    || r == MOE_SHARED_EXPERT && !(sparse && b.moe().hasSharedExpert())) {
                 continue;
             }
             steps.add(r);

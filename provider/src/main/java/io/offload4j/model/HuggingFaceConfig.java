@@ -34,14 +34,18 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
     private static final Map<String, Architecture> ARCHITECTURES = Map.of(
             "LlamaForCausalLM", Architecture.LLAMA,
             "MistralForCausalLM", Architecture.LLAMA,
+            "MixtralForCausalLM", Architecture.LLAMA,
             "Qwen2ForCausalLM", Architecture.QWEN2,
             "Qwen3ForCausalLM", Architecture.QWEN3,
-            "Phi3ForCausalLM", Architecture.PHI3);
+            "Phi3ForCausalLM", Architecture.PHI3,
+            "Qwen2MoeForCausalLM", Architecture.QWEN2MOE,
+            "Qwen3MoeForCausalLM", Architecture.QWEN3MOE);
     private static final Map<String, Architecture> MODEL_TYPES = Map.of(
-            "llama", Architecture.LLAMA, "mistral", Architecture.LLAMA,
-            "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3, "phi3", Architecture.PHI3);
-    static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,"
-            + " Phi3ForCausalLM";
+            "llama", Architecture.LLAMA, "mistral", Architecture.LLAMA, "mixtral", Architecture.LLAMA,
+            "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3, "phi3", Architecture.PHI3,
+            "qwen2_moe", Architecture.QWEN2MOE, "qwen3_moe", Architecture.QWEN3MOE);
+    static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, Qwen2ForCausalLM,"
+            + " Qwen3ForCausalLM, Phi3ForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM";
 
     static HuggingFaceConfig read(Path file, String modelName) {
         JsonNode root;
@@ -71,8 +75,9 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             if (bool("mlp_bias", false)) {
                 throw fail("key 'mlp_bias' is true; MLP biases are not supported");
             }
-            if (arch != Architecture.QWEN2 && bool("attention_bias", false)) {
-                throw fail("key 'attention_bias' is true; attention biases are supported only for Qwen2ForCausalLM");
+            if (!arch.hasQkvBias() && bool("attention_bias", false)) {
+                throw fail("key 'attention_bias' is true; attention biases are supported only for Qwen2ForCausalLM"
+                        + " and Qwen2MoeForCausalLM");
             }
             int hidden = positive("hidden_size");
             int ffn = positive("intermediate_size");
@@ -120,6 +125,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             put(m, a + ".attention.value_length", GgufValueType.UINT32, (long) headDim);
             put(m, a + ".rope.dimension_count", GgufValueType.UINT32, (long) ropeDims);
             put(m, a + ".attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, eps);
+            experts(m, a, arch, family, ffn);
             if (window > 0) {
                 // carried, not applied: the engine refuses contexts longer than the window (see ModelConfig)
                 put(m, a + ".attention.sliding_window", GgufValueType.UINT32, (long) window);
@@ -155,6 +161,43 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
                         + " an even number of the " + headDim + " head dimensions rotated");
             }
             return dims;
+        }
+
+        /**
+         * The mixture-of-experts keys, as llama.cpp's converter writes them: Mixtral's {@code num_local_experts}
+         * (its {@code intermediate_size} is each expert's), Qwen-MoE's {@code num_experts},
+         * {@code moe_intermediate_size} and (Qwen2-MoE) {@code shared_expert_intermediate_size};
+         * {@code num_experts_per_tok} for all. {@code norm_topk_prob} (Qwen; default false as in transformers)
+         * becomes {@code expert_weights_norm}; Mixtral always renormalises. Which Qwen blocks are sparse
+         * ({@code decoder_sparse_step}, {@code mlp_only_layers}) the checkpoint's tensors tell: a block with a
+         * router is sparse, one with {@code mlp.gate_proj} dense.
+         */
+        private void experts(Map<String, GgufMetadata.Entry> m, String a, Architecture arch, String family, int ffn) {
+            boolean mixtral = family.equals("MixtralForCausalLM") || family.equals("mixtral");
+            if (!arch.isMixtureOfExperts() && !mixtral) {
+                if (has("num_local_experts") || has("num_experts")) {
+                    throw fail("key '" + (has("num_experts") ? "num_experts" : "num_local_experts") + "' is set, but "
+                            + family + " is not a mixture-of-experts architecture here; expected "
+                            + "MixtralForCausalLM, Qwen2MoeForCausalLM or Qwen3MoeForCausalLM");
+                }
+                return;
+            }
+            // Mixtral and transformers 5's Qwen3-MoE say num_local_experts; Qwen2-MoE (and older Qwen3-MoE) num_experts.
+            int experts = positive(!mixtral && has("num_experts") ? "num_experts" : "num_local_experts");
+            int used = positive("num_experts_per_tok");
+            if (used > experts) {
+                throw fail("key 'num_experts_per_tok' (" + used + ") is larger than the number of experts ("
+                        + experts + ")");
+            }
+            put(m, a + ".expert_count", GgufValueType.UINT32, (long) experts);
+            put(m, a + ".expert_used_count", GgufValueType.UINT32, (long) used);
+            put(m, a + ".expert_feed_forward_length", GgufValueType.UINT32,
+                    (long) (mixtral ? ffn : positive("moe_intermediate_size")));
+            if (arch == Architecture.QWEN2MOE) {
+                put(m, a + ".expert_shared_feed_forward_length", GgufValueType.UINT32,
+                        (long) positive("shared_expert_intermediate_size"));
+            }
+            put(m, a + ".expert_weights_norm", GgufValueType.BOOL, mixtral || bool("norm_topk_prob", false));
         }
 
         /**

@@ -52,6 +52,15 @@ final class HuggingFaceTensorSource implements TensorSource {
             Map.entry("attn_qkv.weight", "self_attn.qkv_proj.weight"));
     /** Phi-3's fused gate and up projection is GGUF's {@code ffn_up} of twice the rows (gate first, as in both). */
     private static final String PHI3_GATE_UP = "mlp.gate_up_proj.weight";
+    /** Mixture-of-experts tensors of a Qwen-MoE block, under {@code model.layers.N.}. */
+    private static final Map<String, String> QWEN_MOE = Map.of(
+            "ffn_gate_inp.weight", "mlp.gate.weight",
+            "ffn_gate_inp_shexp.weight", "mlp.shared_expert_gate.weight",
+            "ffn_gate_shexp.weight", "mlp.shared_expert.gate_proj.weight",
+            "ffn_up_shexp.weight", "mlp.shared_expert.up_proj.weight",
+            "ffn_down_shexp.weight", "mlp.shared_expert.down_proj.weight");
+    /** Per-expert tensors: {@code blk.N.ffn_gate.E.weight} and so on. */
+    private static final Pattern EXPERT = Pattern.compile("(ffn_gate|ffn_up|ffn_down)\\.(\\d+)\\.weight");
     /** Buffers some transformers versions saved that carry nothing the engine needs. */
     private static final Pattern IGNORED = Pattern.compile(".*\\.rotary_emb\\.inv_freq");
     private static final String ROPE_FREQS = "rope_freqs.weight";
@@ -136,7 +145,35 @@ final class HuggingFaceTensorSource implements TensorSource {
         if (m.matches() && IN_BLOCK.containsKey(m.group(2))) {
             return "model.layers." + m.group(1) + "." + IN_BLOCK.get(m.group(2));
         }
+        if (m.matches()) {
+            String moe = expertName(m.group(2));
+            if (moe != null) {
+                return "model.layers." + m.group(1) + "." + moe;
+            }
+        }
         return ggufName;
+    }
+
+    /**
+     * The Hugging Face name of a mixture-of-experts tensor inside a block: Mixtral's
+     * {@code block_sparse_moe.gate} and {@code experts.E.w1/w3/w2} (gate, up, down), Qwen-MoE's {@code mlp.gate},
+     * {@code mlp.experts.E.gate_proj/up_proj/down_proj} and its shared expert; null for other names.
+     */
+    private String expertName(String inBlock) {
+        boolean mixtral = config.architecture() == Architecture.LLAMA;
+        Matcher e = EXPERT.matcher(inBlock);
+        if (e.matches()) {
+            String kind = e.group(1);
+            if (mixtral) {
+                String w = kind.equals("ffn_gate") ? "w1" : kind.equals("ffn_up") ? "w3" : "w2";
+                return "block_sparse_moe.experts." + e.group(2) + "." + w + ".weight";
+            }
+            return "mlp.experts." + e.group(2) + "." + kind.substring(4) + "_proj.weight";
+        }
+        if (mixtral) {
+            return inBlock.equals("ffn_gate_inp.weight") ? "block_sparse_moe.gate.weight" : null;
+        }
+        return QWEN_MOE.get(inBlock);
     }
 
     @Override

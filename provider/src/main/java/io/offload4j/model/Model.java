@@ -153,7 +153,10 @@ public final class Model implements AutoCloseable {
         float[] qNorm = a.hasQkNorm() ? t.vector(p + "attn_q_norm.weight", c.headDim()) : null;
         float[] kNorm = a.hasQkNorm() ? t.vector(p + "attn_k_norm.weight", c.headDim()) : null;
         float[] ffnNorm = t.vector(p + "ffn_norm.weight", dim);
-        Weight[] gateUp = gateUp(t, c, p);
+        // A block of a mixture-of-experts model is sparse when it has a router; Qwen's decoder_sparse_step and
+        // mlp_only_layers leave some blocks dense, with the dense FFN tensors instead.
+        boolean sparse = c.moe() != null && (t.has(p + "ffn_gate_inp.weight") || !t.has(p + "ffn_gate.weight"));
+        Weight[] gateUp = sparse ? new Weight[2] : gateUp(t, c, p);
         return new BlockWeights(i,
                 attentionNorm,
                 qkv[0],
@@ -168,7 +171,27 @@ public final class Model implements AutoCloseable {
                 ffnNorm,
                 gateUp[0],
                 gateUp[1],
-                t.matrix(p + "ffn_down.weight", dim, c.feedForwardLength()));
+                sparse ? null : t.matrix(p + "ffn_down.weight", dim, c.feedForwardLength()),
+                sparse ? experts(t, c, i) : null);
+    }
+
+    /** The sparse FFN of block {@code i}: router, experts (merged 3-D or per-expert tensors), shared expert. */
+    private static MoeWeights experts(TensorBinder t, ModelConfig c, int i) {
+        String p = "blk." + i + ".";
+        int dim = c.embeddingLength();
+        MoeConfig m = c.moe();
+        int n = m.expertCount();
+        int ffn = m.expertFeedForwardLength();
+        int shared = m.sharedFeedForwardLength();
+        return new MoeWeights(
+                t.matrix(p + "ffn_gate_inp.weight", n, dim),
+                t.experts(i, "ffn_gate", n, ffn, dim),
+                t.experts(i, "ffn_up", n, ffn, dim),
+                t.experts(i, "ffn_down", n, dim, ffn),
+                shared > 0 ? t.vector(p + "ffn_gate_inp_shexp.weight", dim) : null,
+                shared > 0 ? t.matrix(p + "ffn_gate_shexp.weight", shared, dim) : null,
+                shared > 0 ? t.matrix(p + "ffn_up_shexp.weight", shared, dim) : null,
+                shared > 0 ? t.matrix(p + "ffn_down_shexp.weight", dim, shared) : null);
     }
 
     public ModelConfig config() {

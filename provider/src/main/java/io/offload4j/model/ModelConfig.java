@@ -20,6 +20,7 @@ import java.util.Locale;
  *                          ({@code attention.sliding_window}; Hugging Face {@code sliding_window}), else 0. The
  *                          engine attends to the whole context, which is exactly sliding-window attention while the
  *                          context is no longer than the window; the engine refuses longer contexts for such models.
+ * @param moe               the mixture-of-experts shape, or null for a dense model
  */
 public record ModelConfig(
         String name,
@@ -38,27 +39,53 @@ public record ModelConfig(
         float ropeFreqBase,
         RopeScaling ropeScaling,
         RopeLayout ropeLayout,
-        int slidingWindow) {
+        int slidingWindow,
+        MoeConfig moe) {
 
     public ModelConfig {
         java.util.Objects.requireNonNull(ropeLayout, "ropeLayout");
     }
 
-    /** A config without sliding-window attention. */
+    /** A dense model's config without sliding-window attention. */
     public ModelConfig(String name, Architecture architecture, int embeddingLength, int blockCount,
                        int feedForwardLength, int headCount, int headCountKv, int headDim, int valueHeadDim,
                        float rmsNormEps, int contextLength, int vocabularySize, int ropeDimensions, float ropeFreqBase,
                        RopeScaling ropeScaling, RopeLayout ropeLayout) {
         this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
                 valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
-                ropeLayout, 0);
+                ropeLayout, 0, null);
+    }
+
+    /** A dense model's config with {@code slidingWindow}. */
+    public ModelConfig(String name, Architecture architecture, int embeddingLength, int blockCount,
+                       int feedForwardLength, int headCount, int headCountKv, int headDim, int valueHeadDim,
+                       float rmsNormEps, int contextLength, int vocabularySize, int ropeDimensions, float ropeFreqBase,
+                       RopeScaling ropeScaling, RopeLayout ropeLayout, int slidingWindow) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
+                ropeLayout, slidingWindow, null);
+    }
+
+    /** A config with the mixture-of-experts shape {@code moe} (null: dense), without sliding-window attention. */
+    public ModelConfig(String name, Architecture architecture, int embeddingLength, int blockCount,
+                       int feedForwardLength, int headCount, int headCountKv, int headDim, int valueHeadDim,
+                       float rmsNormEps, int contextLength, int vocabularySize, int ropeDimensions, float ropeFreqBase,
+                       RopeScaling ropeScaling, RopeLayout ropeLayout, MoeConfig moe) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
+                ropeLayout, 0, moe);
+    }
+
+    /** Whether the model has sparse (mixture-of-experts) blocks. */
+    public boolean isMixtureOfExperts() {
+        return moe != null;
     }
 
     /** The same config with RoPE pairing the dimensions as {@code layout} says. */
     public ModelConfig withRopeLayout(RopeLayout layout) {
         return new ModelConfig(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv,
                 headDim, valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
-                layout, slidingWindow);
+                layout, slidingWindow, moe);
     }
 
     public int queryDim() {
@@ -109,6 +136,7 @@ public record ModelConfig(
         float base = md.getFloat(p + "rope.freq_base", 10000f);
         RopeScaling scaling = ropeScaling(file, md, p);
         String name = md.optString("general.name").orElse(file.getFileName().toString());
+        MoeConfig moe = MoeConfig.fromMetadata(file, md, arch, ffn);
         // 0 (Phi-4's converter writes it so) and absent both mean full attention
         int window = md.has(p + "attention.sliding_window") ? md.getInt(p + "attention.sliding_window") : 0;
         if (window < 0) {
@@ -116,7 +144,7 @@ public record ModelConfig(
                     + "; expected 0 (none) or a positive number of positions");
         }
         return new ModelConfig(name, arch, dim, blocks, ffn, heads, kvHeads, headDim, valueHeadDim, eps, ctx,
-                vocabularySize, ropeDims, base, scaling, arch.ropeLayout(), window);
+                vocabularySize, ropeDims, base, scaling, arch.ropeLayout(), window, moe);
     }
 
     private static RopeScaling ropeScaling(Path file, GgufMetadata md, String p) {

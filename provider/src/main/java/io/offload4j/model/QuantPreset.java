@@ -40,7 +40,9 @@ public enum QuantPreset {
             return GgmlType.Q6_K;
         }
         boolean moreBits = layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
-        if ((name.endsWith("attn_v.weight") || name.endsWith("ffn_down.weight")) && moreBits) {
+        // ffn_down_exps / ffn_down_shexp / ffn_down.E of a mixture of experts count as ffn_down, as in llama.cpp.
+        if ((name.endsWith("attn_v.weight") || name.endsWith("ffn_down.weight") || name.contains(".ffn_down_")
+                || name.matches(".*\\.ffn_down\\.\\d+\\.weight")) && moreBits) {
             return GgmlType.Q6_K;
         }
         return base;

@@ -4,10 +4,20 @@ package io.offload4j.model;
  * The shape of a random-weight model for tests and benchmarks.
  *
  * @param headDim 0 = width / heads
+ * @param moe     the experts of a mixture-of-experts model (every block sparse), or null for a dense model
  */
 public record SyntheticModelSpec(String name, Architecture architecture, int embeddingLength, int blockCount,
                                  int feedForwardLength, int headCount, int headCountKv, int headDim, int vocabularySize,
-                                 int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed) {
+                                 int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed,
+                                 SyntheticMoe moe) {
+
+    /** A dense model. */
+    public SyntheticModelSpec(String name, Architecture architecture, int embeddingLength, int blockCount,
+                              int feedForwardLength, int headCount, int headCountKv, int headDim, int vocabularySize,
+                              int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                vocabularySize, contextLength, quantization, tiedEmbeddings, seed, null);
+    }
 
     public SyntheticModelSpec {
         if (headDim == 0) {
@@ -19,10 +29,56 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
         if (headCount % headCountKv != 0) {
             throw new IllegalArgumentException("headCount must be a multiple of headCountKv");
         }
+        if (architecture.isMixtureOfExperts() && moe == null) {
+            throw new IllegalArgumentException(architecture.ggufName() + " is a mixture of experts: give its experts");
+        }
+        if (moe != null && moe.sharedFfn() > 0 && architecture != Architecture.QWEN2MOE) {
+            throw new IllegalArgumentException("a shared expert belongs to qwen2moe, not " + architecture.ggufName());
+        }
+        if (moe != null && architecture != Architecture.LLAMA && !architecture.isMixtureOfExperts()) {
+            throw new IllegalArgumentException(architecture.ggufName() + " has no experts; use llama (Mixtral),"
+                    + " qwen2moe or qwen3moe");
+        }
     }
 
-    /** A tiny llama for fast tests (every format: width and FFN are multiples of 256). */
+    /**
+     * A tiny mixture of experts for fast tests (every format): qwen3moe and Mixtral-style llama with 8 experts of
+     * which 2 are used; qwen2moe also with a shared expert. Router skew {@code zipf} (0 = uniform).
+     */
+    public static SyntheticModelSpec tinyMoe(Architecture arch, QuantPreset q, double zipf) {
+        SyntheticMoe moe = new SyntheticMoe(8, 2, 256, arch == Architecture.QWEN2MOE ? 512 : 0, true, zipf);
+        return new SyntheticModelSpec("tiny-moe-" + arch.ggufName(), arch, 256, 2, 512, 8, 4, 0, 512, 512, q, false,
+                42, moe);
+    }
+
+    /**
+     * Qwen3-30B-A3B's shape: 48 blocks, 2048 wide, 32 query and 4 KV heads of 128, 128 experts of FFN 768 with 8
+     * used per token, 151936-token vocabulary (30.5 B parameters; 17 GiB as Q4_K_M). Router skew {@code zipf}.
+     */
+    public static SyntheticModelSpec qwen3_30b_a3b(QuantPreset q, double zipf) {
+        return new SyntheticModelSpec("synthetic-qwen3-30b-a3b", Architecture.QWEN3MOE, 2048, 48, 6144, 32, 4, 128,
+                151936, 4096, q, false, 303, new SyntheticMoe(128, 8, 768, 0, true, zipf));
+    }
+
+    /** Mixtral 8x7B's shape: 32 blocks, 4096 wide, 32/8 heads, 8 experts of FFN 14336, 2 per token (46.7 B). */
+    public static SyntheticModelSpec mixtral_8x7b(QuantPreset q, double zipf) {
+        return new SyntheticModelSpec("synthetic-mixtral-8x7b", Architecture.LLAMA, 4096, 32, 14336, 32, 8, 128,
+                32000, 4096, q, false, 87, new SyntheticMoe(8, 2, 14336, 0, true, zipf));
+    }
+
+    public SyntheticModelSpec withMoe(SyntheticMoe m) {
+        return new SyntheticModelSpec(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount,
+                headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed, m);
+    }
+
+    /**
+     * A tiny model for fast tests (every format: width and FFN are multiples of 256); for a mixture-of-experts
+     * architecture, {@link #tinyMoe} with uniform routing.
+     */
     public static SyntheticModelSpec tiny(Architecture arch, QuantPreset q) {
+        if (arch.isMixtureOfExperts()) {
+            return tinyMoe(arch, q, 0);
+        }
         return new SyntheticModelSpec("tiny-" + arch.ggufName(), arch, 256, 2, 512, 8, 4, 0, 512, 512, q, false, 42);
     }
 
@@ -63,16 +119,16 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
 
     public SyntheticModelSpec withQuantization(QuantPreset q) {
         return new SyntheticModelSpec(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount,
-                headCountKv, headDim, vocabularySize, contextLength, q, tiedEmbeddings, seed);
+                headCountKv, headDim, vocabularySize, contextLength, q, tiedEmbeddings, seed, moe);
     }
 
     public SyntheticModelSpec withArchitecture(Architecture a) {
         return new SyntheticModelSpec(name, a, embeddingLength, blockCount, feedForwardLength, headCount,
-                headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed);
+                headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed, moe);
     }
 
     public SyntheticModelSpec withTiedEmbeddings(boolean tied) {
         return new SyntheticModelSpec(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount,
-                headCountKv, headDim, vocabularySize, contextLength, quantization, tied, seed);
+                headCountKv, headDim, vocabularySize, contextLength, quantization, tied, seed, moe);
     }
 }

@@ -16,6 +16,11 @@ import java.util.stream.IntStream;
  *
  * <p>Weights are uniform in ±1/√(row length), which keeps activations in a realistic range through
  * many blocks; norm weights are 1.
+ *
+ * <p>A mixture of experts ({@link SyntheticModelSpec#moe()}) gets routers whose expert popularity follows a Zipf law
+ * with the spec's exponent (see {@link SyntheticRouter}: a few channels of the residual stream are reserved for
+ * routing, so which experts a token chooses depends on the token alone and the routers' biases can be fitted to the
+ * target shares when the file is written). {@code MoeRoutingSkewTest} measures what the CPU pass then chooses.
  */
 public final class SyntheticModelWriter {
 
@@ -39,6 +44,15 @@ public final class SyntheticModelWriter {
         w.putUInt32(a + ".rope.dimension_count", ropeDimensions(s));
         w.putFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
         w.putFloat32(a + ".rope.freq_base", 10000f);
+        SyntheticMoe moe = s.moe();
+        if (moe != null) {
+            w.putUInt32(a + ".expert_count", moe.experts());
+            w.putUInt32(a + ".expert_used_count", moe.used());
+            w.putUInt32(a + ".expert_feed_forward_length", moe.expertFfn());
+            if (moe.sharedFfn() > 0) {
+                w.putUInt32(a + ".expert_shared_feed_forward_length", moe.sharedFfn());
+            }
+        }
         writeVocabulary(w, s.vocabularySize());
         if (s.architecture() == Architecture.PHI3) {
             writeLongRope(w, s);
@@ -49,18 +63,31 @@ public final class SyntheticModelWriter {
         int kvDim = s.headCountKv() * s.headDim();
         int ffn = s.feedForwardLength();
         int layers = s.blockCount();
-        matrix(w, s, "token_embd.weight", -1, s.vocabularySize(), dim);
+        float[][] signatures = moe == null ? null : routingSignatures(s);
+        if (moe == null) {
+            matrix(w, s, "token_embd.weight", -1, s.vocabularySize(), dim);
+        } else {
+            tensor(w, s, "token_embd.weight", -1, s.vocabularySize(), dim, 1, SyntheticModelWriter::constantChannel);
+        }
         for (int i = 0; i < layers; i++) {
             String p = "blk." + i + ".";
             ones(w, p + "attn_norm.weight", dim);
             if (s.architecture() == Architecture.PHI3) { // as llama.cpp's converter writes Phi-3: Q, K, V fused
                 matrix(w, s, p + "attn_qkv.weight", i, qDim + 2 * kvDim, dim);
-            } else {
+            } else if (moe == null) {
                 matrix(w, s, p + "attn_q.weight", i, qDim, dim);
                 matrix(w, s, p + "attn_k.weight", i, kvDim, dim);
                 matrix(w, s, p + "attn_v.weight", i, kvDim, dim);
+            } else {
+                tensor(w, s, p + "attn_q.weight", i, qDim, dim, 1, ignoreChannels(dim));
+                tensor(w, s, p + "attn_k.weight", i, kvDim, dim, 1, ignoreChannels(dim));
+                tensor(w, s, p + "attn_v.weight", i, kvDim, dim, 1, ignoreChannels(dim));
             }
-            matrix(w, s, p + "attn_output.weight", i, dim, qDim);
+            if (moe == null) {
+                matrix(w, s, p + "attn_output.weight", i, dim, qDim);
+            } else {
+                tensor(w, s, p + "attn_output.weight", i, dim, qDim, 1, keepChannels(dim));
+            }
             if (s.architecture().hasQkvBias()) {
                 matrix(w, s, p + "attn_q.bias", i, 1, qDim);
                 matrix(w, s, p + "attn_k.bias", i, 1, kvDim);
@@ -71,6 +98,10 @@ public final class SyntheticModelWriter {
                 ones(w, p + "attn_k_norm.weight", s.headDim());
             }
             ones(w, p + "ffn_norm.weight", dim);
+            if (moe != null) {
+                experts(w, s, i, signatures);
+                continue;
+            }
             if (s.architecture().hasFusedGateUp()) { // gate's rows, then up's
                 matrix(w, s, p + "ffn_up.weight", i, 2 * ffn, dim);
             } else {
@@ -182,6 +213,127 @@ public final class SyntheticModelWriter {
         w.addF32(name, new long[] {n}, v);
     }
 
+    /** The sparse FFN of block {@code i}: router, experts (merged or per-expert tensors), shared expert. */
+    private static void experts(GgufWriter w, SyntheticModelSpec s, int i, float[][] signatures) {
+        SyntheticMoe moe = s.moe();
+        String p = "blk." + i + ".";
+        int dim = s.embeddingLength();
+        int n = moe.experts();
+        int ffn = moe.expertFfn();
+        float[] router = SyntheticRouter.weights(n, moe.used(), moe.zipfExponent(), dim, signatures,
+                s.seed() * 31 + i);
+        w.addF32(p + "ffn_gate_inp.weight", new long[] {dim, n}, router);
+        if (moe.mergedTensors()) {
+            tensor(w, s, p + "ffn_gate_exps.weight", i, n * ffn, dim, n, ignoreChannels(dim));
+            tensor(w, s, p + "ffn_up_exps.weight", i, n * ffn, dim, n, ignoreChannels(dim));
+            tensor(w, s, p + "ffn_down_exps.weight", i, n * dim, ffn, n, keepChannels(dim));
+        } else {
+            for (int e = 0; e < n; e++) {
+                tensor(w, s, p + "ffn_gate." + e + ".weight", i, ffn, dim, 1, ignoreChannels(dim));
+                tensor(w, s, p + "ffn_up." + e + ".weight", i, ffn, dim, 1, ignoreChannels(dim));
+                tensor(w, s, p + "ffn_down." + e + ".weight", i, dim, ffn, 1, keepChannels(dim));
+            }
+        }
+        if (moe.sharedFfn() > 0) {
+            int shared = moe.sharedFfn();
+            tensor(w, p + "ffn_gate_inp_shexp.weight", GgmlType.F32, new long[] {dim}, 1, dim,
+                    s.seed() * 1_000_003L + (p + "ffn_gate_inp_shexp.weight").hashCode(),
+                    (float) (1.0 / Math.sqrt(dim)), ignoreChannels(dim));
+            tensor(w, s, p + "ffn_gate_shexp.weight", i, shared, dim, 1, ignoreChannels(dim));
+            tensor(w, s, p + "ffn_up_shexp.weight", i, shared, dim, 1, ignoreChannels(dim));
+            tensor(w, s, p + "ffn_down_shexp.weight", i, dim, shared, 1, keepChannels(dim));
+        }
+    }
+
+    /** Embedding rows: the constant routing channel. */
+    private static void constantChannel(int r, float[] row) {
+        row[0] = SyntheticRouter.CONSTANT;
+    }
+
+    /** Matrices reading the normalised residual stream (Q, K, V, gate, up) ignore the routing channels. */
+    private static RowEdit ignoreChannels(int dim) {
+        int ch = SyntheticRouter.channels(dim);
+        return (r, row) -> java.util.Arrays.fill(row, 0, ch, 0f);
+    }
+
+    /** Matrices writing the residual stream (attention output, down projections) leave the routing channels alone. */
+    private static RowEdit keepChannels(int dim) {
+        int ch = SyntheticRouter.channels(dim);
+        return (r, row) -> {
+            if (r < ch) {
+                java.util.Arrays.fill(row, 0f);
+            }
+        };
+    }
+
+    /**
+     * The routing channels 1.. of a sample of the vocabulary (every token up to 4096, else 4096 evenly spaced), as
+     * the model will hold them: each embedding row regenerated as {@link #tensor} generates it and passed through
+     * its storage format.
+     */
+    private static float[][] routingSignatures(SyntheticModelSpec s) {
+        int dim = s.embeddingLength();
+        int ch = SyntheticRouter.channels(dim);
+        String name = "token_embd.weight";
+        GgmlType type = s.quantization().typeOf(name, -1, s.blockCount());
+        RowKernel kernel = CpuKernels.scalar(type);
+        long tensorSeed = s.seed() * 1_000_003L + name.hashCode();
+        float bound = (float) (1.0 / Math.sqrt(dim));
+        int vocab = s.vocabularySize();
+        int samples = Math.min(vocab, 4096);
+        float[][] out = new float[samples][ch - 1];
+        java.lang.foreign.MemorySegment q = java.lang.foreign.Arena.ofAuto().allocate(type.bytesFor(dim));
+        float[] row = new float[dim];
+        for (int i = 0; i < samples; i++) {
+            int r = (int) ((long) i * vocab / samples);
+            SplittableRandom random = new SplittableRandom(tensorSeed ^ (r * 0x9E3779B97F4A7C15L));
+            for (int c = 0; c < dim; c++) {
+                row[c] = (float) (random.nextDouble() * 2 - 1) * bound;
+            }
+            constantChannel(r, row);
+            kernel.quantize(row, 0, q, 0, dim);
+            kernel.dequantize(q, 0, row, 0, dim);
+            System.arraycopy(row, 1, out[i], 0, ch - 1);
+        }
+        return out;
+    }
+
+    /** Changes a random row (row index within its expert's slab) before it is stored. */
+    @FunctionalInterface
+    private interface RowEdit {
+        void edit(int row, float[] values);
+    }
+
+    /**
+     * A random matrix of {@code slabs} stacked {@code rows/slabs × cols} slabs (a 3-D tensor when more than one),
+     * in the preset's format, each row passed through {@code edit} (its index within the slab) when not null.
+     */
+    private static void tensor(GgufWriter w, SyntheticModelSpec s, String name, int layer, int rows, int cols,
+                               int slabs, RowEdit edit) {
+        GgmlType type = s.quantization().typeOf(name, layer, s.blockCount());
+        int slabRows = rows / slabs;
+        long[] dims = slabs > 1 ? new long[] {cols, slabRows, slabs} : new long[] {cols, rows};
+        tensor(w, name, type, dims, rows, cols, s.seed() * 1_000_003L + name.hashCode(), (float) (1.0 / Math.sqrt(cols)),
+                edit == null ? null : (r, row) -> edit.edit(r % slabRows, row));
+    }
+
+    private static void tensor(GgufWriter w, String name, GgmlType type, long[] dims, int rows, int cols,
+                               long tensorSeed, float bound, RowEdit edit) {
+        RowKernel kernel = CpuKernels.scalar(type);
+        long rowBytes = type.bytesFor(cols);
+        w.addTensor(name, type, dims, dst -> IntStream.range(0, rows).parallel().forEach(r -> {
+            float[] row = new float[cols];
+            SplittableRandom random = new SplittableRandom(tensorSeed ^ (r * 0x9E3779B97F4A7C15L));
+            for (int c = 0; c < cols; c++) {
+                row[c] = (float) (random.nextDouble() * 2 - 1) * bound;
+            }
+            if (edit != null) {
+                edit.edit(r, row);
+            }
+            kernel.quantize(row, 0, dst, r * rowBytes, cols);
+        }));
+    }
+
     private static void matrix(GgufWriter w, SyntheticModelSpec s, String name, int layer, int rows, int cols) {
         GgmlType type = s.quantization().typeOf(name, layer, s.blockCount());
         RowKernel kernel = CpuKernels.scalar(type);
@@ -200,15 +352,17 @@ public final class SyntheticModelWriter {
     }
 
     /**
-     * Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf} (SHAPE: tiny, tiny-phi3, tiny-mistral, small,
-     * llama32-3b, llama3-8b).
+     * Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf [ZIPF]} (SHAPE: tiny, tiny-phi3, tiny-mistral,
+     * small, llama32-3b, llama3-8b, qwen3-30b-a3b, mixtral-8x7b; ZIPF: the router's skew for the mixtures of experts,
+     * default 0).
      */
     public static void main(String[] args) {
-        if (args.length != 3) {
-            System.err.println("usage: SyntheticModelWriter tiny|tiny-phi3|tiny-mistral|small|llama32-3b|llama3-8b QUANT"
-                    + " OUT.gguf");
+        if (args.length != 3 && args.length != 4) {
+            System.err.println("usage: SyntheticModelWriter tiny|tiny-phi3|tiny-mistral|small|llama32-3b|llama3-8b"
+                    + "|qwen3-30b-a3b|mixtral-8x7b QUANT OUT.gguf [ZIPF_EXPONENT]");
             System.exit(2);
         }
+        double zipf = args.length == 4 ? Double.parseDouble(args[3]) : 0;
         QuantPreset q = QuantPreset.parse(args[1]);
         SyntheticModelSpec spec = switch (args[0]) {
             case "tiny" -> SyntheticModelSpec.tiny(Architecture.LLAMA, q);
@@ -217,8 +371,10 @@ public final class SyntheticModelWriter {
             case "small" -> SyntheticModelSpec.small(q);
             case "llama32-3b" -> SyntheticModelSpec.llama32_3b(q);
             case "llama3-8b" -> SyntheticModelSpec.llama3_8b(q);
+            case "qwen3-30b-a3b" -> SyntheticModelSpec.qwen3_30b_a3b(q, zipf);
+            case "mixtral-8x7b" -> SyntheticModelSpec.mixtral_8x7b(q, zipf);
             default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, tiny-phi3,"
-                    + " tiny-mistral, small, llama32-3b, llama3-8b");
+                    + " tiny-mistral, small, llama32-3b, llama3-8b, qwen3-30b-a3b, mixtral-8x7b");
         };
         long t0 = System.nanoTime();
         write(spec, Path.of(args[2]));

@@ -41,6 +41,31 @@ final class TensorBinder {
         return new Weight(name, t.type(), rows, cols, t.data());
     }
 
+    /**
+     * The {@code experts} matrices ({@code rows × cols} each) of one kind in a sparse block: from the merged 3-D
+     * tensor {@code blk.N.<kind>_exps.weight} ({@code [cols, rows, experts]} in ggml order; expert e's matrix is
+     * its e-th slab of contiguous rows), else from the per-expert tensors {@code blk.N.<kind>.E.weight} of older
+     * Mixtral files and of Hugging Face checkpoints.
+     *
+     * @param kind {@code ffn_gate}, {@code ffn_up} or {@code ffn_down}
+     */
+    Weight[] experts(int block, String kind, int experts, int rows, int cols) {
+        String merged = "blk." + block + "." + kind + "_exps.weight";
+        Weight[] out = new Weight[experts];
+        if (source.find(merged) != null || source.find("blk." + block + "." + kind + ".0.weight") == null) {
+            TensorSource.Tensor t = require(merged, cols, rows, experts);
+            long slab = t.type().bytesFor(cols) * rows;
+            for (int e = 0; e < experts; e++) {
+                out[e] = new Weight(merged + "[" + e + "]", t.type(), rows, cols, t.data().asSlice(e * slab, slab));
+            }
+            return out;
+        }
+        for (int e = 0; e < experts; e++) {
+            out[e] = matrix("blk." + block + "." + kind + "." + e + ".weight", rows, cols);
+        }
+        return out;
+    }
+
     float[] vector(String name, int length) {
         TensorSource.Tensor t = require(name, length);
         if (!CpuKernels.isSupported(t.type())) {

@@ -132,7 +132,7 @@ class TransformersReferenceTest {
      * Position by position (decode path), then the whole prompt as one chunk (prefill GEMM), then greedy steps —
      * on the engine's own forward pass, from the test thread while the engine's scheduler has nothing to do.
      */
-    private static void compare(ForwardPass pass, int[] prompt, float[][] expected, int[] greedy, String name) {
+    static void compare(ForwardPass pass, int[] prompt, float[][] expected, int[] greedy, String name) {
         int vocab = expected[0].length;
         float[] logits = new float[vocab];
         try (KvCache cache = pass.newKvCache(64)) {
@@ -177,16 +177,16 @@ class TransformersReferenceTest {
         return maxDiff / maxRef;
     }
 
-    private static Path resource(String name) throws URISyntaxException {
+    static Path resource(String name) throws URISyntaxException {
         return Path.of(TransformersReferenceTest.class.getResource("/transformers/" + name + "/config.json").toURI())
                 .getParent();
     }
 
-    private static JsonNode json(Path p) throws IOException {
+    static JsonNode json(Path p) throws IOException {
         return new ObjectMapper().readTree(p.toFile());
     }
 
-    private static int[] ints(JsonNode a) {
+    static int[] ints(JsonNode a) {
         int[] out = new int[a.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = a.get(i).asInt();
@@ -194,7 +194,7 @@ class TransformersReferenceTest {
         return out;
     }
 
-    private static float[][] f32(Path p, int rows, int cols) throws IOException {
+    static float[][] f32(Path p, int rows, int cols) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
         assertEquals(4L * rows * cols, b.capacity(), p + " size");
         float[][] out = new float[rows][cols];

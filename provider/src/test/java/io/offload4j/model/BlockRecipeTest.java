@@ -21,10 +21,14 @@ class BlockRecipeTest {
         SyntheticModelWriter.write(SyntheticModelSpec.tiny(arch, QuantPreset.F32), file);
         try (Model model = Model.load(file)) {
             List<BlockRecipe> steps = BlockRecipe.of(model.weights().blocks().getFirst());
-            assertEquals(arch == Architecture.QWEN2, steps.contains(BlockRecipe.QKV_BIAS), steps.toString());
-            assertEquals(arch == Architecture.QWEN3, steps.contains(BlockRecipe.QK_NORM), steps.toString());
+            assertEquals(arch.hasQkvBias(), steps.contains(BlockRecipe.QKV_BIAS), steps.toString());
+            assertEquals(arch.hasQkNorm(), steps.contains(BlockRecipe.QK_NORM), steps.toString());
             assertEquals(BlockRecipe.ATTENTION_NORM, steps.getFirst());
-            assertEquals(BlockRecipe.DOWN_PROJECTION, steps.getLast());
+            BlockRecipe last = arch == Architecture.QWEN2MOE ? BlockRecipe.MOE_SHARED_EXPERT
+                    : arch.isMixtureOfExperts() ? BlockRecipe.MOE_EXPERTS : BlockRecipe.DOWN_PROJECTION;
+            assertEquals(last, steps.getLast());
+            assertEquals(arch.isMixtureOfExperts(), steps.contains(BlockRecipe.MOE_ROUTER), steps.toString());
+            assertEquals(!arch.isMixtureOfExperts(), steps.contains(BlockRecipe.GATE_UP_SWIGLU), steps.toString());
             assertEquals(steps.size(), steps.stream().distinct().count());
         }
     }

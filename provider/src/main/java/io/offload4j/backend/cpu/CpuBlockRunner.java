@@ -41,6 +41,11 @@ public final class CpuBlockRunner implements AutoCloseable {
         pool.keepSpinning(on);
     }
 
+    /** Sets who is told which experts the sparse blocks this runner computes chose (see {@link CpuForwardPass}). */
+    public void routingListener(io.offload4j.backend.MoeRoutingListener listener) {
+        pass.routingListener(listener);
+    }
+
     /** A KV cache for one sequence, holding only this runner's blocks. */
     public KvCache newKvCache(int capacity) {
         return pass.newKvCache(capacity, blocks);

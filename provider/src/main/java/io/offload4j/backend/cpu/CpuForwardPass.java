@@ -73,6 +73,9 @@ final class CpuForwardPass implements ForwardPass {
     private final PackTask pack = new PackTask();
     private final float[][] scores;
 
+    /** The sparse FFN of mixture-of-experts blocks; null for a dense model. */
+    private final CpuMoeRunner moe;
+
     private final MatmulTask matmul = new MatmulTask();
     private final AttentionTask attention = new AttentionTask();
 
@@ -118,6 +121,14 @@ final class CpuForwardPass implements ForwardPass {
                 : new float[(rows + pt - 1) / pt * pt * maxCols];
         int group = c.headCount() / c.headCountKv();
         scores = new float[pool.threads()][group * (maxContext + attend.padding())];
+        moe = c.moe() == null ? null : new CpuMoeRunner(c.moe(), dim, rows, pool, gemm);
+    }
+
+    @Override
+    public void routingListener(io.offload4j.backend.MoeRoutingListener listener) {
+        if (moe != null) {
+            moe.listener(listener);
+        }
     }
 
     @Override
@@ -375,6 +386,10 @@ final class CpuForwardPass implements ForwardPass {
 
         for (int t = 0; t < count; t++) {
             rmsNorm(xb, t * dim, x, t * dim, b.ffnNorm(), dim);
+        }
+        if (b.moe() != null) {
+            moe.run(block, b.moe(), xb, x, count);
+            return;
         }
         swiglu(b.wGate(), b.wUp(), xb, count, hb, hb2);
         matmul(b.wDown(), hb, count, xb);

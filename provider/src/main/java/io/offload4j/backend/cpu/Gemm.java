@@ -10,7 +10,14 @@ interface Gemm {
      * For {@code i < rows} and {@code t < count}:
      * {@code out[outOff + t * outStride + i] = Σ_k w[wOff + i * cols + k] * in[t * cols + k]} (k < cols).
      */
-    void multiply(float[] w, int wOff, int rows, float[] in, int count, int cols, float[] out, int outOff, int outStride);
+    default void multiply(float[] w, int wOff, int rows, float[] in, int count, int cols, float[] out, int outOff,
+                          int outStride) {
+        multiply(w, wOff, rows, in, 0, count, cols, out, outOff, outStride);
+    }
+
+    /** {@link #multiply} with the token rows starting at {@code in[inOff]} (one expert's tokens of a grouped step). */
+    void multiply(float[] w, int wOff, int rows, float[] in, int inOff, int count, int cols, float[] out, int outOff,
+                  int outStride);
 
     /** {@code g[i] = silu(g[i]) * u[i]} for {@code from <= i < to}, silu(x) = x / (1 + e^-x). */
     void swiglu(float[] g, float[] u, int from, int to);

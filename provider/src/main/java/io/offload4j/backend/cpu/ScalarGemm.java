@@ -41,13 +41,13 @@ final class ScalarGemm implements Gemm {
     }
 
     @Override
-    public void multiply(float[] w, int wOff, int rows, float[] in, int count, int cols, float[] out, int outOff,
+    public void multiply(float[] w, int wOff, int rows, float[] in, int inOff, int count, int cols, float[] out, int outOff,
                          int outStride) {
         for (int i = 0; i < rows; i++) {
             int wi = wOff + i * cols;
             int t = 0;
             for (; t + 1 < count; t += 2) {
-                int x0 = t * cols;
+                int x0 = inOff + t * cols;
                 int x1 = x0 + cols;
                 float s0 = 0;
                 float s1 = 0;
@@ -60,7 +60,7 @@ final class ScalarGemm implements Gemm {
                 out[outOff + (t + 1) * outStride + i] = s1;
             }
             if (t < count) {
-                int x0 = t * cols;
+                int x0 = inOff + t * cols;
                 float s0 = 0;
                 for (int k = 0; k < cols; k++) {
                     s0 += w[wi + k] * in[x0 + k];

@@ -163,22 +163,22 @@ final class VectorGemm implements Gemm {
     }
 
     @Override
-    public void multiply(float[] w, int wOff, int rows, float[] in, int count, int cols, float[] out, int outOff,
+    public void multiply(float[] w, int wOff, int rows, float[] in, int inOff, int count, int cols, float[] out, int outOff,
                          int outStride) {
         int vecCols = cols - cols % L;
         int i = 0;
         for (; i + 3 < rows; i += 4) {
             int t = 0;
             for (; t + 1 < count; t += 2) {
-                tile4x2(w, wOff + i * cols, in, t * cols, cols, vecCols, out, outOff + t * outStride + i, outStride);
+                tile4x2(w, wOff + i * cols, in, inOff + t * cols, cols, vecCols, out, outOff + t * outStride + i, outStride);
             }
             for (; t < count; t++) {
-                tile4x1(w, wOff + i * cols, in, t * cols, cols, vecCols, out, outOff + t * outStride + i);
+                tile4x1(w, wOff + i * cols, in, inOff + t * cols, cols, vecCols, out, outOff + t * outStride + i);
             }
         }
         for (; i < rows; i++) {
             for (int t = 0; t < count; t++) {
-                out[outOff + t * outStride + i] = dot(w, wOff + i * cols, in, t * cols, cols, vecCols);
+                out[outOff + t * outStride + i] = dot(w, wOff + i * cols, in, inOff + t * cols, cols, vecCols);
             }
         }
     }

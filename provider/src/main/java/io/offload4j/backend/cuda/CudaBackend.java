@@ -79,6 +79,24 @@ public final class CudaBackend implements Accelerator {
 
     @Override
     public AcceleratorModel load(Model model, AcceleratorOptions options) {
+        io.offload4j.model.MoeConfig moe = model.config().moe();
+        if (moe != null) {
+            for (io.offload4j.model.BlockWeights b : model.weights().blocks()) {
+                if (b.moe() == null) {
+                    continue;
+                }
+                io.offload4j.model.Weight gate = b.moe().gate()[0];
+                io.offload4j.model.Weight down = b.moe().down()[0];
+                if (CudaKernels.SUPPORTED.contains(gate.type()) && CudaKernels.SUPPORTED.contains(down.type())
+                        && (!CudaKernels.vectorisable(gate.type(), gate.cols())
+                        || !CudaKernels.vectorisable(down.type(), down.cols()))) {
+                    throw new io.offload4j.gguf.ModelFormatException(model.path(), "expert matrices of block "
+                            + b.index() + " have rows of " + gate.cols() + " and " + down.cols()
+                            + " elements; the CUDA expert kernels need multiples of " + CudaKernels.unit(gate.type())
+                            + " (" + gate.type() + "): use --device cpu");
+                }
+            }
+        }
         int hd = model.config().headDim();
         if (hd % 8 != 0 || hd > CudaKernels.MAX_HEAD_DIM) {
             throw new io.offload4j.gguf.ModelFormatException(model.path(), "head size " + hd + ": the CUDA attention"

@@ -85,6 +85,10 @@ final class CudaBlockKernels {
         }
 
         // feed-forward
+        if (b.experts() != null) {
+            experts(b, count);
+            return;
+        }
         if (gemm) {
             kernels.rmsnorm(ws.stream, ws.x, n.ffnNorm(), null, ws.a16, dim, eps, count);
             gemm(b.gate(), ws.hb, count, false);
@@ -104,6 +108,49 @@ final class CudaBlockKernels {
             one[0] = b.down();
             oneOut[0] = ws.x;
             matvecs(count, CudaKernels.ADD, one, ws.hb, oneOut, null);
+        }
+    }
+
+    /**
+     * A sparse block's FFN (BlockRecipe's MOE_ROUTER, MOE_EXPERTS, MOE_SHARED_EXPERT), all on the device: the FFN
+     * norm, the router's logits (matrix-vector), softmax and top-k ({@code moe_topk}), then each (token, choice)
+     * slot's gate and up rows of its expert, and per token the weighted sum of its experts' down projections added
+     * into the residual stream. The shared expert runs as a dense SwiGLU scaled by its sigmoid gate. No host round
+     * trip, so resident decode still runs as one CUDA graph.
+     */
+    private void experts(DevBlock b, int count) {
+        ModelConfig c = config;
+        io.offload4j.model.MoeConfig mc = c.moe();
+        CudaMoeBuffers m = ws.moe;
+        CudaUnits.DevExperts e = b.experts();
+        int dim = c.embeddingLength();
+        int k = mc.expertUsedCount();
+        kernels.rmsnorm(ws.stream, ws.x, b.norms().ffnNorm(), m.xb, null, dim, c.rmsNormEps(), count);
+        one[0] = e.router();
+        oneOut[0] = m.logits;
+        matvecs(count, CudaKernels.STORE, one, m.xb, oneOut, null);
+        kernels.moeTopk(ws.stream, m.logits, m.chosen, m.weights, mc.expertCount(), k, mc.normalizeTopK(),
+                mc.weightsScale(), count);
+        DevMatrix g = e.gate();
+        if (e.up().type() != g.type()) {
+            throw new IllegalStateException("gate and up experts of block " + b.index() + " differ in format ("
+                    + g.type() + ", " + e.up().type() + ")");
+        }
+        kernels.moeGateUp(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(), dim, m.xb,
+                m.chosen, k, m.hidden, count * k);
+        DevMatrix d = e.down();
+        kernels.moeDown(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hidden, m.chosen,
+                m.weights, k, ws.x, count);
+        if (e.sharedGate() != null) {
+            gateUp[0] = e.sharedGate();
+            gateUp[1] = e.sharedUp();
+            oneOut[0] = m.sharedHidden;
+            matvecs(count, CudaKernels.SWIGLU, gateUp, m.xb, oneOut, null);
+            kernels.moeSharedScale(ws.stream, m.xb, m.sharedGateInput[b.index()], m.sharedHidden, dim,
+                    e.sharedGate().rows(), count);
+            one[0] = e.sharedDown();
+            oneOut[0] = ws.x;
+            matvecs(count, CudaKernels.ADD, one, m.sharedHidden, oneOut, null);
         }
     }
 

@@ -276,6 +276,51 @@ public final class CudaKernels implements AutoCloseable {
         launch("gemm_f16", stream, n / GEMM_N, (m + 63) / 64, 256, 0, a, b, c, m, n, k, accumulate ? 1 : 0);
     }
 
+    // ------------------------------------------------------------------ mixture of experts (moe.cuh)
+
+    /**
+     * Softmax of each of {@code count} rows of {@code experts} router logits (in place), the {@code k} most
+     * probable experts into {@code chosen} ([count][k] ints) and their probabilities, renormalised when
+     * {@code normalize}, times {@code scale}, into {@code weights}.
+     */
+    public void moeTopk(CUstream stream, CUdeviceptr logits, CUdeviceptr chosen, CUdeviceptr weights, int experts,
+                        int k, boolean normalize, float scale, int count) {
+        launch("moe_topk", stream, count, 1, 32, 0, logits, chosen, weights, experts, k, normalize ? 1 : 0, scale);
+    }
+
+    /**
+     * {@code h[s] = silu(gate_e · xb[s / k]) ⊙ (up_e · xb[s / k])} for each of {@code slots} (token, choice) slots,
+     * e = chosen[s]: expert e's matrices are {@code e × stride} bytes after expert 0's.
+     */
+    public void moeGateUp(CUstream stream, GgmlType type, CUdeviceptr gate, CUdeviceptr up, long stride, int ffn,
+                          long rowBytes, int cols, CUdeviceptr xb, CUdeviceptr chosen, int k, CUdeviceptr h,
+                          int slots) {
+        requireVectorisable(type, cols);
+        launch("moe_gate_up_" + suffix(type), stream, (ffn + MV_WARPS - 1) / MV_WARPS, slots, 32 * MV_WARPS, 0,
+                gate, up, stride, ffn, rowBytes, cols, xb, chosen, k, h);
+    }
+
+    /** {@code x[t] += Σ_j weights[t,j] · down_e · h[t,j]} for {@code count} tokens, e = chosen[t,j]. */
+    public void moeDown(CUstream stream, GgmlType type, CUdeviceptr down, long stride, int dim, long rowBytes, int ffn,
+                        CUdeviceptr h, CUdeviceptr chosen, CUdeviceptr weights, int k, CUdeviceptr x, int count) {
+        requireVectorisable(type, ffn);
+        launch("moe_down_" + suffix(type), stream, (dim + MV_WARPS - 1) / MV_WARPS, count, 32 * MV_WARPS, 0,
+                down, stride, dim, rowBytes, ffn, h, chosen, weights, k, x);
+    }
+
+    /** {@code h[t] *= sigmoid(gateInput · xb[t])} for {@code count} tokens (the shared expert's gate). */
+    public void moeSharedScale(CUstream stream, CUdeviceptr xb, CUdeviceptr gateInput, CUdeviceptr h, int dim, int ffn,
+                               int count) {
+        launch("moe_shared_scale", stream, count, 1, 128, 0, xb, gateInput, h, dim, ffn);
+    }
+
+    private static void requireVectorisable(GgmlType type, int cols) {
+        if (!vectorisable(type, cols)) {
+            throw new IllegalArgumentException("expert rows of " + cols + " " + type + " elements: the expert kernels"
+                    + " need a multiple of " + unit(type));
+        }
+    }
+
     @Override
     public void close() {
         cuModuleUnload(module);

@@ -115,8 +115,8 @@ final class CudaModel implements AcceleratorModel {
 
     @Override
     public BoundUnit bindBlock(int block, DeviceWeights weights) {
-        return CudaUnits.block(block, model.weights().blocks().get(block).matrices(), ((CudaBuffer) weights).ptr(),
-                ws.norms[block]);
+        io.offload4j.model.BlockWeights b = model.weights().blocks().get(block);
+        return CudaUnits.block(block, b.matrices(), ((CudaBuffer) weights).ptr(), ws.norms[block], b.moe());
     }
 
     @Override

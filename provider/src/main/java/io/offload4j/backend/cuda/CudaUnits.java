@@ -2,6 +2,7 @@ package io.offload4j.backend.cuda;
 
 import io.offload4j.backend.BoundUnit;
 import io.offload4j.gguf.GgmlType;
+import io.offload4j.model.MoeWeights;
 import io.offload4j.model.Weight;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,13 +25,27 @@ final class CudaUnits {
      * group; {@code gemmOk}: every matrix has a shape the tensor-core path takes.
      */
     record DevBlock(int index, BlockNorms norms, DevMatrix wq, DevMatrix wk, DevMatrix wv, DevMatrix wo,
-                    DevMatrix gate, DevMatrix up, DevMatrix down, DevMatrix[][] qkvGroups, boolean gemmOk)
+                    DevMatrix gate, DevMatrix up, DevMatrix down, DevMatrix[][] qkvGroups, boolean gemmOk,
+                    DevExperts experts)
             implements BoundUnit {}
+
+    /**
+     * A sparse block's FFN bound to device memory: the router, expert 0's gate, up and down (expert e's are
+     * {@code e × stride} bytes further: the unit lays the experts out one after another, all the same size), and
+     * the shared expert's matrices (null without one).
+     */
+    record DevExperts(DevMatrix router, DevMatrix gate, DevMatrix up, DevMatrix down, long stride,
+                      DevMatrix sharedGate, DevMatrix sharedUp, DevMatrix sharedDown) {}
 
     /** Rows {@code firstRow ..} of the output head bound to device memory; {@code whole}: the head is one slice. */
     record OutputSlice(int firstRow, DevMatrix matrix, boolean whole) implements BoundUnit {}
 
     static DevBlock block(int index, Weight[] parts, CUdeviceptr base, BlockNorms norms) {
+        return block(index, parts, base, norms, null);
+    }
+
+    /** A block whose {@code parts} are {@link io.offload4j.model.BlockWeights#matrices()}; {@code moe} when sparse. */
+    static DevBlock block(int index, Weight[] parts, CUdeviceptr base, BlockNorms norms, MoeWeights moe) {
         DevMatrix[] m = place(parts, base);
         // Q, K and V of one format run as one launch; a mixed block (Q4_K_M keeps V in Q6_K in some blocks) groups
         // by format.
@@ -42,8 +57,28 @@ final class CudaUnits {
             groups.add(same.toArray(DevMatrix[]::new));
             pending.removeAll(same);
         }
-        return new DevBlock(index, norms, m[0], m[1], m[2], m[3], m[4], m[5], m[6],
-                groups.toArray(DevMatrix[][]::new), gemmOk(parts));
+        DevMatrix[][] qkv = groups.toArray(DevMatrix[][]::new);
+        if (moe == null) {
+            return new DevBlock(index, norms, m[0], m[1], m[2], m[3], m[4], m[5], m[6], qkv, gemmOk(parts), null);
+        }
+        // Q, K, V, O, router, [shared gate, up, down], then gate, up, down of each expert (MoeWeights.matrices()).
+        int s = moe.hasSharedExpert() ? 3 : 0;
+        int first = 5 + s;
+        long[] offsets = CudaUnitLayout.of(parts).offsets();
+        long stride = moe.expertCount() > 1 ? offsets[first + 3] - offsets[first] : 0;
+        for (int e = 1; e < moe.expertCount(); e++) {
+            for (int i = 0; i < 3; i++) {
+                if (offsets[first + 3 * e + i] - offsets[first + i] != e * stride) {
+                    throw new IllegalStateException("block " + index + ": expert " + e + " is not laid out "
+                            + e + " strides after expert 0 (experts of different sizes or formats?)");
+                }
+            }
+        }
+        DevExperts experts = new DevExperts(m[4], m[first], m[first + 1], m[first + 2], stride,
+                s > 0 ? m[5] : null, s > 0 ? m[6] : null, s > 0 ? m[7] : null);
+        // The attention part takes the tensor-core path when its four matrices can; the experts never do.
+        return new DevBlock(index, norms, m[0], m[1], m[2], m[3], null, null, null, qkv,
+                gemmOk(java.util.Arrays.copyOf(parts, 4)), experts);
     }
 
     static OutputSlice headSlice(int firstRow, Weight slice, CUdeviceptr base, boolean whole) {

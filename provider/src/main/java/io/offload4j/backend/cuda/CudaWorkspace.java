@@ -69,6 +69,8 @@ final class CudaWorkspace implements AutoCloseable {
     final CUdeviceptr partial;
     final CUdeviceptr counters;
     final CUdeviceptr logits;
+    /** The sparse FFN's buffers of a mixture of experts; null for a dense model. */
+    final CudaMoeBuffers moe;
     private CUdeviceptr sliceOut;  // one output slice's logits for a batch, before the strided copy
     private int sliceOutRows;
     // pinned host memory, and the same buffers as the GPU addresses them (for uploads the SMs read themselves)
@@ -125,6 +127,7 @@ final class CudaWorkspace implements AutoCloseable {
             counters = alloc(4L * c.headCount());
             cuMemsetD8(counters, (byte) 0, 4L * c.headCount());
             logits = alloc(4L * rows * c.vocabularySize());
+            moe = c.moe() == null ? null : new CudaMoeBuffers(model, rows, this::alloc, this::uploadFloats);
             cuMemHostAlloc(paramsHost, 4L * (2 + rows), CU_MEMHOSTALLOC_DEVICEMAP);
             cuMemHostAlloc(seqParamsHost, 16L * rows, CU_MEMHOSTALLOC_DEVICEMAP);
             cuMemHostAlloc(xHost, 4L * rows * dim, CU_MEMHOSTALLOC_DEVICEMAP);
@@ -162,7 +165,7 @@ final class CudaWorkspace implements AutoCloseable {
                 largest = Math.max(largest, 2L * m.rows() * m.cols());
             }
         }
-        return perToken * options.rows() + largest;
+        return perToken * options.rows() + largest + CudaMoeBuffers.estimate(c, options.rows());
     }
 
     /** Whether steps of many rows can run on tensor cores: some block's every matrix has a GEMM-able shape. */

@@ -5,6 +5,8 @@ import io.offload4j.model.BlockWeights;
 import io.offload4j.model.LongRope;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
+import io.offload4j.model.MoeConfig;
+import io.offload4j.model.MoeWeights;
 import io.offload4j.model.RopeLayout;
 import io.offload4j.model.RopeScaling;
 import io.offload4j.model.Weight;
@@ -23,6 +25,14 @@ final class ReferenceTransformer {
     private final float[] ropeDivisors;
     /** transformers' "attention_factor": multiplies cos and sin (LongRoPE), else 1. */
     private final double ropeMagnitude;
+
+    /** For a model without LongRoPE factors (the context then decides nothing). */
+    ReferenceTransformer(Model model) {
+        this(model, 0);
+        if (model.weights().longRope() != null) {
+            throw new IllegalArgumentException("a LongRoPE model's reference needs the pass's context");
+        }
+    }
 
     /** For a pass prepared for {@code context} positions (which decides LongRoPE's short or long factors). */
     ReferenceTransformer(Model model, int context) {
@@ -64,6 +74,8 @@ final class ReferenceTransformer {
         double[][] values = new double[n][];
         double[][] attn = new double[n][];
         double[][] h = new double[n][];
+        int[][] chosen = new int[n][];
+        double[][] chosenWeight = new double[n][];
         for (BlockRecipe step : BlockRecipe.of(b)) {
             for (int t = 0; t < n; t++) {
                 switch (step) {
@@ -110,9 +122,78 @@ final class ReferenceTransformer {
                         h[t] = gate;
                     }
                     case DOWN_PROJECTION -> addTo(x[t], matvec(b.wDown(), h[t]), dim);
+                    case MOE_ROUTER -> route(b.moe(), xb[t], chosen, chosenWeight, t);
+                    case MOE_EXPERTS -> {
+                        MoeWeights m = b.moe();
+                        for (int j = 0; j < chosen[t].length; j++) {
+                            int e = chosen[t][j];
+                            double[] out = ffn(m.gate()[e], m.up()[e], m.down()[e], xb[t]);
+                            for (int i = 0; i < dim; i++) {
+                                x[t][i] += chosenWeight[t][j] * out[i];
+                            }
+                        }
+                    }
+                    case MOE_SHARED_EXPERT -> {
+                        MoeWeights m = b.moe();
+                        double s = 0;
+                        for (int i = 0; i < dim; i++) {
+                            s += m.sharedGateInput()[i] * xb[t][i];
+                        }
+                        double gate = 1 / (1 + Math.exp(-s));
+                        double[] out = ffn(m.sharedGate(), m.sharedUp(), m.sharedDown(), xb[t]);
+                        for (int i = 0; i < dim; i++) {
+                            x[t][i] += gate * out[i];
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /**
+     * The router as the architectures define it (transformers' Mixtral/Qwen-MoE blocks, llama.cpp's build_moe_ffn):
+     * softmax over all experts, the k largest, renormalised if the config says so, times the weights scale.
+     */
+    private void route(MoeWeights m, double[] xb, int[][] chosen, double[][] chosenWeight, int t) {
+        MoeConfig mc = c.moe();
+        double[] logits = matvec(m.router(), xb);
+        double max = Double.NEGATIVE_INFINITY;
+        for (double l : logits) {
+            max = Math.max(max, l);
+        }
+        double z = 0;
+        double[] p = new double[logits.length];
+        for (int e = 0; e < p.length; e++) {
+            p[e] = Math.exp(logits[e] - max);
+            z += p[e];
+        }
+        int k = mc.expertUsedCount();
+        Integer[] order = new Integer[p.length];
+        for (int e = 0; e < p.length; e++) {
+            order[e] = e;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(p[b], p[a]));
+        chosen[t] = new int[k];
+        chosenWeight[t] = new double[k];
+        double sum = 0;
+        for (int j = 0; j < k; j++) {
+            chosen[t][j] = order[j];
+            chosenWeight[t][j] = p[order[j]] / z;
+            sum += chosenWeight[t][j];
+        }
+        for (int j = 0; j < k; j++) {
+            chosenWeight[t][j] = (mc.normalizeTopK() ? chosenWeight[t][j] / sum : chosenWeight[t][j]) * mc.weightsScale();
+        }
+    }
+
+    /** down · (SiLU(gate · x) ⊙ (up · x)). */
+    private static double[] ffn(Weight gate, Weight up, Weight down, double[] x) {
+        double[] g = matvec(gate, x);
+        double[] u = matvec(up, x);
+        for (int i = 0; i < g.length; i++) {
+            g[i] = g[i] / (1 + Math.exp(-g[i])) * u[i];
+        }
+        return matvec(down, g);
     }
 
     /** Causal grouped-query attention of token {@code t} over positions 0..t. */

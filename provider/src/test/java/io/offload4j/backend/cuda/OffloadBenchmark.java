@@ -15,7 +15,6 @@ import io.offload4j.model.ModelWeights;
 import io.offload4j.model.QuantPreset;
 import io.offload4j.model.SyntheticModelSpec;
 import io.offload4j.model.SyntheticModelWriter;
-import io.offload4j.model.Weight;
 import io.offload4j.offload.OffloadOptions;
 import io.offload4j.offload.OffloadStats;
 import io.offload4j.offload.Placement;
@@ -38,6 +37,7 @@ import jcuda.driver.CUdeviceptr;
  *
  * <pre>
  * OffloadBenchmark [--dir DIR] [--shapes llama3-8b] [--quants F16] [--model PATH (a GGUF file or HF directory)]
+ *                  [--zipf 0 (router skew of the mixture-of-experts shapes qwen3-30b-a3b, mixtral-8x7b)]
  *                  [--budgets 1,0.5,0.25,0.1 | --budget-gib 8] [--batches 1,4,16] [--prefill 512]
  *                  [--decode-seconds 6] [--depth 2] [--placements auto,stream,cpu] [--out report.md]
  * </pre>
@@ -56,6 +56,7 @@ public final class OffloadBenchmark {
         Path dir = Path.of(arg(args, "--dir", "/tmp/offload4j-bench"));
         String modelArg = arg(args, "--model", null);
         List<String> shapes = List.of(arg(args, "--shapes", "llama3-8b").split(","));
+        zipf = Double.parseDouble(arg(args, "--zipf", "0"));
         List<String> quants = List.of(arg(args, "--quants", "F16").split(","));
         String budgetGib = arg(args, "--budget-gib", null);
         double[] budgets = Arrays.stream(arg(args, "--budgets", "1,0.5,0.25,0.1").split(","))
@@ -92,7 +93,8 @@ public final class OffloadBenchmark {
                 for (String shape : shapes) {
                     for (String quant : quants) {
                         QuantPreset q = QuantPreset.parse(quant);
-                        Path file = dir.resolve(shape + "-" + q + ".gguf");
+                        Path file = dir.resolve(shape + "-" + q + (shape.contains("-a3b") || shape.startsWith("mixtral")
+                                ? "-zipf" + zipf : "") + ".gguf");
                         if (!Files.exists(file)) {
                             long t0 = System.nanoTime();
                             SyntheticModelWriter.write(spec(shape, q), file);
@@ -128,8 +130,13 @@ public final class OffloadBenchmark {
         }
     }
 
+    /** Router skew of the mixture-of-experts shapes ({@code --zipf}). */
+    private static double zipf;
+
     static SyntheticModelSpec spec(String shape, QuantPreset q) {
         return switch (shape) {
+            case "qwen3-30b-a3b" -> SyntheticModelSpec.qwen3_30b_a3b(q, zipf);
+            case "mixtral-8x7b" -> SyntheticModelSpec.mixtral_8x7b(q, zipf);
             case "small" -> SyntheticModelSpec.small(q);
             case "llama32-3b" -> SyntheticModelSpec.llama32_3b(q);
             case "llama3-8b" -> SyntheticModelSpec.llama3_8b(q);
@@ -141,9 +148,7 @@ public final class OffloadBenchmark {
     static long weightBytes(ModelWeights w) {
         long n = w.output().byteSize();
         for (BlockWeights b : w.blocks()) {
-            for (Weight m : new Weight[] {b.wq(), b.wk(), b.wv(), b.wo(), b.wGate(), b.wUp(), b.wDown()}) {
-                n += m.byteSize();
-            }
+            n += b.matrixBytes(); // a sparse block: attention, router, shared expert and every expert
         }
         return n;
     }
