@@ -72,7 +72,7 @@ class HuggingFaceErrorsTest {
         config(c -> c.putArray("architectures").add("GPT2LMHeadModel"));
         fails("config.json: key 'architectures' is [\"GPT2LMHeadModel\"] (model_type 'llama'); this engine runs"
                 + " LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,"
-                + " Qwen2MoeForCausalLM, Qwen3MoeForCausalLM");
+                + " Phi3ForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM");
     }
 
     @Test
