@@ -33,7 +33,10 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             "LlamaForCausalLM", Architecture.LLAMA,
             "MistralForCausalLM", Architecture.LLAMA,
             "Qwen2ForCausalLM", Architecture.QWEN2,
-            "Qwen3ForCausalLM", Architecture.QWEN3);
+            "Qwen3ForCausalLM", Architecture.QWEN3,
+            // base models without an LM head, as embedding models (Qwen3-Embedding, gte-Qwen2) are saved
+            "Qwen2Model", Architecture.QWEN2,
+            "Qwen3Model", Architecture.QWEN3);
     private static final Map<String, Architecture> MODEL_TYPES = Map.of(
             "llama", Architecture.LLAMA, "mistral", Architecture.LLAMA,
             "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3);

@@ -57,10 +57,17 @@ final class HuggingFaceTensorSource implements TensorSource {
     private final HuggingFaceConfig config;
     private final MemorySegment ropeFactors;
     private final Set<String> used = new HashSet<>();
+    /**
+     * A base model saved on its own ({@code Qwen3Model.save_pretrained}: embedding models) names its tensors without
+     * the {@code model.} prefix and has no LM head; the head is then the embedding (never used by an embedding model).
+     */
+    private final boolean baseModel;
 
     HuggingFaceTensorSource(SafetensorsCheckpoint checkpoint, HuggingFaceConfig config) {
         this.checkpoint = checkpoint;
         this.config = config;
+        this.baseModel = checkpoint.find("model.embed_tokens.weight").isEmpty()
+                && checkpoint.find("embed_tokens.weight").isPresent() && checkpoint.find("lm_head.weight").isEmpty();
         float[] f = config.ropeFactors();
         if (f == null) {
             ropeFactors = null;
@@ -82,7 +89,7 @@ final class HuggingFaceTensorSource implements TensorSource {
             return ropeFactors == null ? null
                     : new Tensor(GgmlType.F32, new long[] {ropeFactors.byteSize() / 4}, ropeFactors);
         }
-        if (ggufName.equals("output.weight") && config.tiedEmbeddings()) {
+        if (ggufName.equals("output.weight") && (config.tiedEmbeddings() || baseModel)) {
             return null; // transformers ties lm_head to the embedding, whatever the file holds
         }
         String name = sourceName(ggufName);
@@ -106,6 +113,11 @@ final class HuggingFaceTensorSource implements TensorSource {
 
     @Override
     public String sourceName(String ggufName) {
+        String name = prefixedName(ggufName);
+        return baseModel && name.startsWith("model.") ? name.substring("model.".length()) : name;
+    }
+
+    private static String prefixedName(String ggufName) {
         String top = TOP.get(ggufName);
         if (top != null) {
             return top;

@@ -106,6 +106,28 @@ public final class EncoderTokenizers {
                 + "' token");
     }
 
+    /** SentencePiece's {@code nmt} rule: some control characters dropped, unusual spaces made plain ones. */
+    static String nmt(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); ) {
+            int c = s.codePointAt(i);
+            i += Character.charCount(c);
+            if ((c >= 0x0001 && c <= 0x0008) || c == 0x000B || (c >= 0x000E && c <= 0x001F) || c == 0x007F
+                    || c == 0x008F || c == 0x009F) {
+                continue;
+            }
+            boolean space = c == 0x0009 || c == 0x000A || c == 0x000C || c == 0x000D || c == 0x1680
+                    || (c >= 0x200B && c <= 0x200F) || c == 0x2028 || c == 0x2029 || c == 0x2581 || c == 0xFEFF
+                    || c == 0xFFFD;
+            if (space) {
+                b.append(' ');
+            } else {
+                b.appendCodePoint(c);
+            }
+        }
+        return b.toString();
+    }
+
     private static String nfkcCollapsingSpaces(String s) {
         return Normalizer.normalize(s, Normalizer.Form.NFKC).replaceAll(" {2,}", " ").strip();
     }
@@ -255,6 +277,7 @@ public final class EncoderTokenizers {
     private static UnaryOperator<String> normalizer(Path file, JsonNode n) {
         String type = HuggingFacePreTokenizers.type(n);
         return switch (type) {
+            case "Nmt" -> EncoderTokenizers::nmt;
             case "Precompiled", "NFKC" -> s -> Normalizer.normalize(s, Normalizer.Form.NFKC);
             case "NFC" -> s -> Normalizer.normalize(s, Normalizer.Form.NFC);
             case "NFD" -> s -> Normalizer.normalize(s, Normalizer.Form.NFD);
@@ -281,7 +304,7 @@ public final class EncoderTokenizers {
                 yield s -> s.replace(literal, content);
             }
             default -> throw new ModelFormatException(file, "normalizer '" + type + "' is not supported for a Unigram"
-                    + " tokenizer (supported: Precompiled (as NFKC), NFKC, NFC, NFD, NFKD, Lowercase, Strip, Prepend,"
+                    + " tokenizer (supported: Precompiled (as NFKC), Nmt, NFKC, NFC, NFD, NFKD, Lowercase, Strip, Prepend,"
                     + " Replace)");
         };
     }
