@@ -6,7 +6,9 @@ import dev.langchain4j.model.scoring.ScoringModel;
 import io.offload4j.langchain4j.OffloadEmbeddingModel;
 import io.offload4j.langchain4j.OffloadScoringModel;
 import org.springframework.beans.factory.ObjectProvider;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -39,6 +41,19 @@ public class OffloadEmbeddingAutoConfiguration {
                             .batchTokens(p.getBatchTokens()).maxTokens(p.getMaxTokens()).pooling(p.getPooling())
                             .normalize(p.getNormalize()).queryInstruction(p.getQueryInstruction())
                             .listeners(listeners.orderedStream().toList()).build());
+        }
+    }
+
+    /** Timers and counters of the embedding model's requests, when the application has Micrometer. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnProperty(prefix = OffloadEmbeddingProperties.PREFIX, name = "model")
+    @ConditionalOnClass(MeterRegistry.class)
+    static class EmbeddingMetricsConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean(name = "offloadEmbeddingMetrics")
+        EmbeddingModelListener offloadEmbeddingMetrics(ObjectProvider<MeterRegistry> registry) {
+            return new OffloadEmbeddingMetricsListener(registry::getIfAvailable);
         }
     }
 

@@ -128,6 +128,23 @@ class OffloadEmbeddingAutoConfigurationTest {
     }
 
     @Test
+    void embeddingRequestsAreTimedAndCounted() {
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        runner.withPropertyValues("langchain4j.offload.embedding-model.model=" + BERT)
+                .withBean(io.micrometer.core.instrument.MeterRegistry.class, () -> registry).run(context -> {
+                    assertThat(context).hasNotFailed();
+                    context.getBean(EmbeddingModel.class).embedAll(List.of(TextSegment.from("hello"),
+                            TextSegment.from("The quick brown fox jumps over the lazy dog.")));
+                    assertThat(registry.get("offload4j.embedding.duration").tag("model", "hf-bert")
+                            .tag("outcome", "success").timer().count()).isEqualTo(1);
+                    assertThat(registry.get("offload4j.embedding.texts").counter().count()).isEqualTo(2);
+                    // [CLS] hello [SEP] and the fox's 12 ids
+                    assertThat(registry.get("offload4j.embedding.tokens").counter().count()).isEqualTo(5 + 12);
+                });
+    }
+
+    @Test
     void backsOffForTheApplicationsOwnBeans() {
         EmbeddingModel own = new dev.langchain4j.model.embedding.DisabledEmbeddingModel();
         runner.withPropertyValues("langchain4j.offload.embedding-model.model=" + BERT)
