@@ -38,6 +38,10 @@ final class CpuEncoderPass implements EncoderPass {
     private final int[] rowStart;     // per row: the first row of its input
     private final int[] rowEnd;       // per row: one past the last row of its input
     private final float[][] rowScratch;
+    private final float[][] tileScratch;
+    /** The rows' activations transposed into panels for the packed GEMM (empty without one). */
+    private final float[] panel;
+    private final PackTask pack = new PackTask();
     private final float[][] scores;
     private final float[] headIn;
     private final float[] headMid;
@@ -76,7 +80,12 @@ final class CpuEncoderPass implements EncoderPass {
         h = new float[maxRows * ffn];
         rowStart = new int[maxRows];
         rowEnd = new int[maxRows];
-        rowScratch = new float[pool.threads()][Math.max(RowKernel.DOT_SCRATCH, gemm.rowTile() * Math.max(dim, ffn))];
+        int maxCols = Math.max(dim, ffn);
+        rowScratch = new float[pool.threads()][Math.max(RowKernel.DOT_SCRATCH,
+                Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols)];
+        int pt = gemm.panelTokens();
+        tileScratch = new float[pool.threads()][Math.max(1, gemm.packedRowTile() * pt)];
+        panel = pt == 0 ? new float[0] : new float[(maxRows + pt - 1) / pt * pt * maxCols];
         scores = new float[pool.threads()][maxRows];
         headIn = new float[dim];
         headMid = new float[dim];
@@ -247,9 +256,19 @@ final class CpuEncoderPass implements EncoderPass {
 
     // ------------------------------------------------------------------ projections
 
+    /** Inputs of at least this many rows use the packed GEMM (below, padding its panels costs more than it saves). */
+    private static final int PACKED_MIN_ROWS = 8;
+
     private void runMatmul() {
         int rows = matmul.totalRows();
-        int tile = gemm.rowTile();
+        boolean packed = matmul.count >= PACKED_MIN_ROWS && panel.length > 0;
+        if (packed) {
+            int cols = matmul.ws[0].cols();
+            pack.set(matmul.in, matmul.count, cols);
+            pool.run(cols, Math.max(64, (cols + 2 * pool.threads() - 1) / (2 * pool.threads())), pack);
+        }
+        matmul.packed = packed;
+        int tile = packed ? gemm.packedRowTile() : gemm.rowTile();
         int grain = Math.max(16, (rows + 16 * pool.threads() - 1) / (16 * pool.threads()));
         grain = (grain + tile - 1) / tile * tile;
         pool.run(rows, grain, matmul);
@@ -266,6 +285,7 @@ final class CpuEncoderPass implements EncoderPass {
         private float[] in;
         private int count;
         private boolean gelu;
+        private boolean packed;
 
         void set(float[] in, int count, boolean gelu) {
             this.in = in;
@@ -307,13 +327,17 @@ final class CpuEncoderPass implements EncoderPass {
             int rows = w.rows();
             long rowBytes = w.rowBytes();
             float[] tileRows = rowScratch[worker];
-            int tile = gemm.rowTile();
+            int tile = packed ? gemm.packedRowTile() : gemm.rowTile();
             for (int r = start; r < end; r += tile) {
                 int n = Math.min(tile, end - r);
                 for (int i = 0; i < n; i++) {
                     kernel.dequantize(w.data(), (r + i) * rowBytes, tileRows, i * cols, cols);
                 }
-                gemm.multiply(tileRows, 0, n, in, count, cols, out, r, rows);
+                if (packed) {
+                    gemm.multiplyPacked(tileRows, 0, n, panel, count, cols, out, r, rows, tileScratch[worker]);
+                } else {
+                    gemm.multiply(tileRows, 0, n, in, count, cols, out, r, rows);
+                }
             }
             for (int t = 0; t < count; t++) {
                 int base = t * rows;
@@ -322,6 +346,24 @@ final class CpuEncoderPass implements EncoderPass {
                     out[base + r] = gelu ? (config.geluTanh() ? Gelu.tanh(y) : Gelu.exact(y)) : y;
                 }
             }
+        }
+    }
+
+    /** Transposes a range of the input's columns into {@link #panel}. */
+    private final class PackTask implements CpuThreadPool.RangeTask {
+        private float[] in;
+        private int count;
+        private int cols;
+
+        void set(float[] in, int count, int cols) {
+            this.in = in;
+            this.count = count;
+            this.cols = cols;
+        }
+
+        @Override
+        public void run(int start, int end, int worker) {
+            gemm.pack(in, count, cols, panel, start, end);
         }
     }
 
