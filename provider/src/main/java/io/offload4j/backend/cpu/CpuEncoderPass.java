@@ -6,7 +6,6 @@ import io.offload4j.model.EncoderModel;
 import io.offload4j.model.EncoderWeights;
 import io.offload4j.model.Weight;
 import io.offload4j.quant.CpuKernels;
-import io.offload4j.quant.FloatOps;
 import io.offload4j.quant.RowKernel;
 
 /**
@@ -23,14 +22,17 @@ final class CpuEncoderPass implements EncoderPass {
     private final EncoderWeights.Layer[] layers;
     private final CpuThreadPool pool;
     private final String description;
-    private final FloatOps ops = CpuKernels.floatOps();
     private final Gemm gemm = Gemm.best();
+    private final Attention attend = Attention.best();
     private final RowKernel embeddingKernel;
     private final int maxRows;
 
     private final float[] x;
     private final float[] q;
     private final float[] k;
+    /** The keys transposed, {@code keysT[c * keyStride + row]}, as {@link Attention} reads them. */
+    private final float[] keysT;
+    private final int keyStride;
     private final float[] v;
     private final float[] ctx;
     private final float[] tmp;
@@ -74,6 +76,8 @@ final class CpuEncoderPass implements EncoderPass {
         x = new float[maxRows * dim];
         q = new float[maxRows * dim];
         k = new float[maxRows * dim];
+        keyStride = maxRows + attend.padding();
+        keysT = new float[dim * keyStride + attend.padding()];
         v = new float[maxRows * dim];
         ctx = new float[maxRows * dim];
         tmp = new float[maxRows * dim];
@@ -86,7 +90,7 @@ final class CpuEncoderPass implements EncoderPass {
         int pt = gemm.panelTokens();
         tileScratch = new float[pool.threads()][Math.max(1, gemm.packedRowTile() * pt)];
         panel = pt == 0 ? new float[0] : new float[(maxRows + pt - 1) / pt * pt * maxCols];
-        scores = new float[pool.threads()][maxRows];
+        scores = new float[pool.threads()][keyStride];
         headIn = new float[dim];
         headMid = new float[dim];
     }
@@ -182,6 +186,11 @@ final class CpuEncoderPass implements EncoderPass {
         matmul.add(l.wk(), l.bk(), k);
         matmul.add(l.wv(), l.bv(), v);
         runMatmul();
+        for (int t = 0; t < rows; t++) {
+            for (int c = 0; c < dim; c++) {
+                keysT[c * keyStride + t] = k[t * dim + c];
+            }
+        }
         pool.run(rows * config.headCount(), 1, attention);
         matmul.set(ctx, rows, false);
         matmul.add(l.wo(), l.bo(), tmp);
@@ -367,7 +376,10 @@ final class CpuEncoderPass implements EncoderPass {
         }
     }
 
-    /** Per (row, head): softmax(q·k / √d) over the rows of the row's own input, times V, into {@link #ctx}. */
+    /**
+     * Per (row, head): softmax(q·k / √d) over the rows of the row's own input, times V, into {@link #ctx}: the
+     * decoder's attention kernel over the input's keys (its run of {@link #keysT} columns), every position allowed.
+     */
     private final class AttentionTask implements CpuThreadPool.RangeTask {
         @Override
         public void run(int start, int end, int worker) {
@@ -380,25 +392,8 @@ final class CpuEncoderPass implements EncoderPass {
                 int t = item / heads;
                 int off = (item % heads) * hd;
                 int from = rowStart[t];
-                int to = rowEnd[t];
-                float max = Float.NEGATIVE_INFINITY;
-                for (int j = from; j < to; j++) {
-                    float s = ops.dot(q, t * dim + off, k, j * dim + off, hd) * scale;
-                    att[j - from] = s;
-                    max = Math.max(max, s);
-                }
-                float sum = 0;
-                for (int j = 0; j < to - from; j++) {
-                    float e = (float) Math.exp(att[j] - max);
-                    att[j] = e;
-                    sum += e;
-                }
-                int o = t * dim + off;
-                java.util.Arrays.fill(ctx, o, o + hd, 0f);
-                float inv = 1f / sum;
-                for (int j = from; j < to; j++) {
-                    ops.axpy(att[j - from] * inv, v, j * dim + off, ctx, o, hd);
-                }
+                attend.attend(q, t * dim + off, 1, hd, keysT, off * keyStride + from, keyStride, v, from * dim + off,
+                        dim, rowEnd[t] - from, scale, att, ctx, t * dim + off);
             }
         }
     }
