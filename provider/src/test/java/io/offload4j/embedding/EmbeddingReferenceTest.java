@@ -25,12 +25,12 @@ import org.junit.jupiter.api.Test;
  * reference (every score within 1e-4). The references were computed padded as one batch; ours packed: equal results
  * also show that packing several texts in a pass keeps each text to itself.
  */
-class EmbeddingReferenceTest {
+public class EmbeddingReferenceTest {
 
     private static final EmbeddingOptions CPU = EmbeddingOptions.DEFAULTS.withDevice("cpu").withThreads(2);
     private static final List<AutoCloseable> OPEN = new ArrayList<>();
 
-    static Path resource(String name) {
+    public static Path resource(String name) {
         try {
             return Path.of(EmbeddingReferenceTest.class.getResource("/transformers/" + name).toURI());
         } catch (URISyntaxException e) {
@@ -132,7 +132,7 @@ class EmbeddingReferenceTest {
         }
     }
 
-    static void assertCosine(float[] expected, float[] actual, String what) {
+    public static void assertCosine(float[] expected, float[] actual, String what) {
         assertEquals(expected.length, actual.length, what + ": dimension");
         double dot = 0;
         double a = 0;
@@ -146,17 +146,17 @@ class EmbeddingReferenceTest {
         assertTrue(cosine >= 0.9999, what + ": cosine " + cosine + " < 0.9999");
     }
 
-    static JsonNode json(Path p) throws IOException {
+    public static JsonNode json(Path p) throws IOException {
         return new ObjectMapper().readTree(p.toFile());
     }
 
-    static List<String> strings(JsonNode a) {
+    public static List<String> strings(JsonNode a) {
         List<String> out = new ArrayList<>();
         a.forEach(n -> out.add(n.asText()));
         return out;
     }
 
-    static int[] ints(JsonNode a) {
+    public static int[] ints(JsonNode a) {
         int[] out = new int[a.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = a.get(i).asInt();
@@ -164,7 +164,7 @@ class EmbeddingReferenceTest {
         return out;
     }
 
-    static float[][] f32(Path p, int rows, int cols) throws IOException {
+    public static float[][] f32(Path p, int rows, int cols) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
         assertEquals(4L * rows * cols, b.capacity(), p + " size");
         float[][] out = new float[rows][cols];
