@@ -44,7 +44,8 @@ final class DecoderRuntime implements AutoCloseable {
             this.tokenizer = Tokenizers.fromGguf(md);
             int trained = m.config().contextLength();
             this.maxTokens = Math.min(trained, options.maxTokens() == 0 ? DEFAULT_MAX_TOKENS : options.maxTokens());
-            int chunk = Math.max(options.batchTokens(), maxTokens);
+            int chunk = Math.max(options.batchTokens() == 0 ? EmbeddingOptions.DECODER_BATCH_TOKENS
+                    : options.batchTokens(), maxTokens);
             b = Backends.create(options.device(), options.threads());
             this.pass = TieredPasses.prepare(b, m, maxTokens, chunk, options.offload());
             this.backend = b;

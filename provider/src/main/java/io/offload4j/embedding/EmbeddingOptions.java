@@ -10,7 +10,9 @@ import io.offload4j.offload.OffloadOptions;
  * @param maxTokens   the longest input in tokens (longer ones are cut); 0 = the model's limit, at most 512 for
  *                    decoder models (their training context is far longer than a passage needs)
  * @param batchTokens tokens of several texts run together in one pass (packed); the memory of the activations
- *                    grows with it
+ *                    grows with it. 0 = {@link #ENCODER_BATCH_TOKENS} for BERT-family models,
+ *                    {@link #DECODER_BATCH_TOKENS} for decoder models, whose GPU workspace also holds a row of
+ *                    logits per token (rows × vocabulary floats)
  * @param pooling     null: what the model says (sentence-transformers config, GGUF {@code pooling_type}, last token
  *                    for decoders)
  * @param normalize   null: what the model says (a sentence-transformers {@code Normalize} module; true for decoders
@@ -20,12 +22,16 @@ import io.offload4j.offload.OffloadOptions;
 public record EmbeddingOptions(String device, int threads, int maxTokens, int batchTokens, Pooling pooling,
                                Boolean normalize, OffloadOptions offload) {
 
-    public static final EmbeddingOptions DEFAULTS = new EmbeddingOptions("auto", 0, 0, 2048, null, null,
+    public static final EmbeddingOptions DEFAULTS = new EmbeddingOptions("auto", 0, 0, 0, null, null,
             OffloadOptions.DEFAULTS);
+    /** Tokens per pass of a BERT-family model when {@code batchTokens} is 0. */
+    public static final int ENCODER_BATCH_TOKENS = 2048;
+    /** Tokens per pass of a decoder model when {@code batchTokens} is 0. */
+    public static final int DECODER_BATCH_TOKENS = 512;
 
     public EmbeddingOptions {
-        if (threads < 0 || maxTokens < 0 || batchTokens < 1) {
-            throw new IllegalArgumentException("threads and maxTokens must be 0 or more and batchTokens positive: "
+        if (threads < 0 || maxTokens < 0 || batchTokens < 0) {
+            throw new IllegalArgumentException("threads, maxTokens and batchTokens must be 0 (automatic) or more: "
                     + threads + ", " + maxTokens + ", " + batchTokens);
         }
         device = device == null || device.isBlank() ? "auto" : device.trim();

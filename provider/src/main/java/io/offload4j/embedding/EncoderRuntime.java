@@ -43,7 +43,8 @@ final class EncoderRuntime implements AutoCloseable {
                     : EncoderTokenizers.fromDirectory(m.path());
             int limit = m.config().maxTokens();
             this.maxTokens = options.maxTokens() == 0 ? limit : Math.min(options.maxTokens(), limit);
-            int rows = Math.max(options.batchTokens(), maxTokens);
+            int rows = Math.max(options.batchTokens() == 0 ? EmbeddingOptions.ENCODER_BATCH_TOKENS
+                    : options.batchTokens(), maxTokens);
             Device device = Device.parse(options.device());
             if (device.kind() != Device.Kind.CPU) {
                 LOG.log(System.Logger.Level.INFO, "offload4j: " + m.config().name() + " is a BERT-family encoder;"

@@ -161,7 +161,7 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
             return this;
         }
 
-        /** Tokens of several texts run together in one pass (default 2048). */
+        /** Tokens of several texts run together in one pass; 0 (default) = 2048 for encoders, 512 for decoders. */
         public Builder batchTokens(int tokens) {
             options = options.withBatchTokens(tokens);
             return this;

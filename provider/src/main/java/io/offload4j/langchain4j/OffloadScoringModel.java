@@ -64,7 +64,7 @@ public class OffloadScoringModel implements ScoringModel, AutoCloseable {
         private Path modelPath;
         private String hubModel;
         private ModelResolver modelResolver;
-        private EmbeddingOptions options = EmbeddingOptions.DEFAULTS.withBatchTokens(4096);
+        private EmbeddingOptions options = EmbeddingOptions.DEFAULTS;
         private boolean sigmoid = true;
         private String instruction;
 
@@ -101,7 +101,10 @@ public class OffloadScoringModel implements ScoringModel, AutoCloseable {
             return this;
         }
 
-        /** Tokens of several (query, document) pairs run together in one pass of a cross-encoder (default 4096). */
+        /**
+         * Tokens of several (query, document) pairs run together in one pass of a cross-encoder; 0 (default) = 2048
+         * (a decoder re-ranker: its prompt chunk, 512).
+         */
         public Builder batchTokens(int tokens) {
             options = options.withBatchTokens(tokens);
             return this;

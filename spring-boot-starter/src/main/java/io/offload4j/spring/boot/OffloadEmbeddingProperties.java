@@ -35,9 +35,10 @@ public class OffloadEmbeddingProperties implements Validator {
 
     /**
      * Tokens of several texts embedded together in one pass; more texts take more passes. The activations' memory
-     * grows with it.
+     * grows with it. 0 = 2048 for BERT-family models, 512 for decoder models (whose GPU workspace also holds a row of
+     * logits per token).
      */
-    private int batchTokens = 2048;
+    private int batchTokens = 0;
 
     /**
      * The longest text in tokens (longer texts are cut); 0 = the model's limit (512 for decoder models).

@@ -32,9 +32,10 @@ public class OffloadScoringProperties implements Validator {
     private int threads = 0;
 
     /**
-     * Tokens of several (query, document) pairs scored together in one pass of a cross-encoder.
+     * Tokens of several (query, document) pairs scored together in one pass of a cross-encoder; 0 = 2048 (for a
+     * decoder re-ranker: its prompt chunk, 512).
      */
-    private int batchTokens = 4096;
+    private int batchTokens = 0;
 
     /**
      * The longest (query, document) input in tokens (the longer text is cut first); 0 = the model's limit (512 for

@@ -19,9 +19,9 @@ final class SubModelChecks {
             errors.rejectValue("threads", "offload.threads", prefix + ".threads = " + threads
                     + " must be 0 (one per processor) or more");
         }
-        if (batchTokens < 1) {
+        if (batchTokens < 0) {
             errors.rejectValue("batchTokens", "offload.batchTokens", prefix + ".batch-tokens = " + batchTokens
-                    + " must be a positive number of tokens");
+                    + " must be 0 (the model's default) or a positive number of tokens");
         }
         if (maxTokens < 0) {
             errors.rejectValue("maxTokens", "offload.maxTokens", prefix + ".max-tokens = " + maxTokens

@@ -54,7 +54,7 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.embedding-model.model", null);
         KEYS.put("langchain4j.offload.embedding-model.device", "auto");
         KEYS.put("langchain4j.offload.embedding-model.threads", 0);
-        KEYS.put("langchain4j.offload.embedding-model.batch-tokens", 2048);
+        KEYS.put("langchain4j.offload.embedding-model.batch-tokens", 0);
         KEYS.put("langchain4j.offload.embedding-model.max-tokens", 0);
         KEYS.put("langchain4j.offload.embedding-model.pooling", null);
         KEYS.put("langchain4j.offload.embedding-model.normalize", null);
@@ -62,7 +62,7 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.scoring-model.model", null);
         KEYS.put("langchain4j.offload.scoring-model.device", "auto");
         KEYS.put("langchain4j.offload.scoring-model.threads", 0);
-        KEYS.put("langchain4j.offload.scoring-model.batch-tokens", 4096);
+        KEYS.put("langchain4j.offload.scoring-model.batch-tokens", 0);
         KEYS.put("langchain4j.offload.scoring-model.max-tokens", 0);
         KEYS.put("langchain4j.offload.scoring-model.sigmoid", true);
         KEYS.put("langchain4j.offload.scoring-model.instruction", null);

@@ -159,11 +159,12 @@ class OffloadEmbeddingAutoConfigurationTest {
     void badValuesStopStartUpNamingTheKey() {
         runner.withPropertyValues("langchain4j.offload.embedding-model.model=" + BERT,
                 "langchain4j.offload.embedding-model.pooling=max",
-                "langchain4j.offload.embedding-model.batch-tokens=0").run(context -> {
+                "langchain4j.offload.embedding-model.batch-tokens=-1").run(context -> {
             assertThat(context).hasFailed();
             assertThat(messages(context.getStartupFailure()))
                     .contains("langchain4j.offload.embedding-model.pooling = 'max' is not one of cls, mean, last")
-                    .contains("langchain4j.offload.embedding-model.batch-tokens = 0 must be a positive number");
+                    .contains("langchain4j.offload.embedding-model.batch-tokens = -1 must be 0 (the model's default) or a"
+                            + " positive number");
         });
         runner.withPropertyValues("langchain4j.offload.scoring-model.model=" + BERT).run(context -> {
             assertThat(context).hasFailed();
