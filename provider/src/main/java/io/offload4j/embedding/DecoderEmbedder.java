@@ -72,10 +72,14 @@ public final class DecoderEmbedder implements TextEmbedder {
     }
 
     @Override
-    public synchronized List<float[]> embed(List<String> texts) {
+    public synchronized List<float[]> embed(List<String> texts, int[] tokenCounts) {
         List<int[]> inputs = new ArrayList<>(texts.size());
-        for (String t : texts) {
-            inputs.add(tokenize(t));
+        for (int k = 0; k < texts.size(); k++) {
+            int[] ids = tokenize(texts.get(k));
+            inputs.add(ids);
+            if (tokenCounts != null) {
+                tokenCounts[k] = ids.length;
+            }
         }
         int dim = dimension();
         float[][] out = new float[texts.size()][];

@@ -37,6 +37,7 @@ final class DecoderRuntime implements AutoCloseable {
     private final Backend backend;
 
     DecoderRuntime(Path path, EmbeddingOptions options) {
+        refuseBidirectional(path);
         Model m = ModelFiles.load(path);
         Backend b = null;
         try {
@@ -87,6 +88,24 @@ final class DecoderRuntime implements AutoCloseable {
             eos = eos.path(0);
         }
         return eos.isInt() ? eos.asInt() : tokenizer.eosToken();
+    }
+
+    /**
+     * Some decoder embedding models were trained with bidirectional attention (gte-Qwen2's card says so, and its
+     * config may say {@code "is_causal": false}); this engine's decoder attention is causal, so such a model would
+     * give other vectors than it was trained for: refused rather than silently different.
+     */
+    private static void refuseBidirectional(Path path) {
+        if (!Files.isDirectory(path)) {
+            return;
+        }
+        Path config = path.resolve("config.json");
+        JsonNode causal = json(config).path("is_causal");
+        if (causal.isBoolean() && !causal.asBoolean()) {
+            throw new ModelFormatException(config, "key 'is_causal' is false: the model attends bidirectionally,"
+                    + " which this engine's decoder pass does not do (it is causal); use a causally trained embedding"
+                    + " model such as Qwen3-Embedding");
+        }
     }
 
     private static JsonNode json(Path file) {

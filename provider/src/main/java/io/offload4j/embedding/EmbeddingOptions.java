@@ -7,8 +7,10 @@ import io.offload4j.offload.OffloadOptions;
  *
  * @param device      {@code auto}, {@code cpu}, {@code cuda} or {@code cuda:N}; BERT-family encoders run on the CPU
  * @param threads     CPU threads, 0 = one per processor
- * @param maxTokens   the longest input in tokens (longer ones are cut); 0 = the model's limit, at most 512 for
- *                    decoder models (their training context is far longer than a passage needs)
+ * @param maxTokens   the longest input in tokens (longer ones are cut); 0 = the model's limit: for an encoder
+ *                    directory {@code sentence_bert_config.json}'s {@code max_seq_length} (where sentence-transformers
+ *                    cuts), else its position table; 512 for decoder models (their training context is far longer
+ *                    than a passage needs)
  * @param batchTokens tokens of several texts run together in one pass (packed); the memory of the activations
  *                    grows with it. 0 = {@link #ENCODER_BATCH_TOKENS} for BERT-family models,
  *                    {@link #DECODER_BATCH_TOKENS} for decoder models, whose GPU workspace also holds a row of

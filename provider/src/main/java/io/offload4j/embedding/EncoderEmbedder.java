@@ -72,10 +72,14 @@ public final class EncoderEmbedder implements TextEmbedder {
     }
 
     @Override
-    public List<float[]> embed(List<String> texts) {
+    public List<float[]> embed(List<String> texts, int[] tokens) {
         List<EncoderTokenizer.Encoding> inputs = new ArrayList<>(texts.size());
-        for (String t : texts) {
-            inputs.add(runtime.tokenizer.encode(t, runtime.maxTokens));
+        for (int i = 0; i < texts.size(); i++) {
+            EncoderTokenizer.Encoding e = runtime.tokenizer.encode(texts.get(i), runtime.maxTokens);
+            inputs.add(e);
+            if (tokens != null) {
+                tokens[i] = e.length();
+            }
         }
         int dim = dimension();
         float[][] out = new float[texts.size()][];

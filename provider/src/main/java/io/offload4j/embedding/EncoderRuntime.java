@@ -42,7 +42,10 @@ final class EncoderRuntime implements AutoCloseable {
             this.tokenizer = m.isGguf() ? EncoderTokenizers.fromGguf(m.ggufMetadata())
                     : EncoderTokenizers.fromDirectory(m.path());
             int limit = m.config().maxTokens();
-            this.maxTokens = options.maxTokens() == 0 ? limit : Math.min(options.maxTokens(), limit);
+            // sentence-transformers cuts at max_seq_length, special tokens included
+            int trained = m.isGguf() ? 0 : SentenceTransformersConfig.maxSeqLength(m.path());
+            int wanted = options.maxTokens() != 0 ? options.maxTokens() : trained != 0 ? trained : limit;
+            this.maxTokens = Math.min(wanted, limit);
             int rows = Math.max(options.batchTokens() == 0 ? EmbeddingOptions.ENCODER_BATCH_TOKENS
                     : options.batchTokens(), maxTokens);
             Device device = Device.parse(options.device());

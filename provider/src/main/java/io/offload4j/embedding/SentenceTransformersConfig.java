@@ -15,6 +15,15 @@ import java.util.Optional;
  */
 record SentenceTransformersConfig(Pooling pooling, boolean normalize) {
 
+    /**
+     * {@code sentence_bert_config.json}'s {@code max_seq_length}: the length sentence-transformers cuts texts to
+     * (all-MiniLM-L6-v2: 256, though its positions reach 512), or 0 when the directory does not say.
+     */
+    static int maxSeqLength(Path directory) {
+        Path file = directory.resolve("sentence_bert_config.json");
+        return Files.isRegularFile(file) ? Math.max(0, json(file).path("max_seq_length").asInt(0)) : 0;
+    }
+
     /** The directory's configuration, or empty when it is not a sentence-transformers model. */
     static Optional<SentenceTransformersConfig> read(Path directory) {
         Path modules = directory.resolve("modules.json");

@@ -12,7 +12,12 @@ public interface TextEmbedder extends AutoCloseable {
     String modelName();
 
     /** One vector per text, in order; texts are embedded as given (instructions already applied). */
-    List<float[]> embed(List<String> texts);
+    default List<float[]> embed(List<String> texts) {
+        return embed(texts, null);
+    }
+
+    /** {@link #embed(List)}, writing each text's token count (after truncation) into {@code tokens} when not null. */
+    List<float[]> embed(List<String> texts, int[] tokens);
 
     /** The number of tokens {@code text} becomes (after truncation), for usage reports. */
     int tokenCount(String text);

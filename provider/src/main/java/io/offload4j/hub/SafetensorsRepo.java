@@ -27,7 +27,7 @@ final class SafetensorsRepo {
     static final List<String> OPTIONAL = List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json",
             "special_tokens_map.json", "tokenizer.model",
             // sentence-transformers embedding models: which pooling, whether normalised
-            "modules.json", "1_Pooling/config.json");
+            "modules.json", "1_Pooling/config.json", "sentence_bert_config.json");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -70,12 +70,13 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
             String text = Objects.requireNonNull(input.text(), "an embedding input without text");
             texts.add(query ? instructed(queryInstruction, text) : text);
         }
-        List<float[]> vectors = embedder.embed(texts);
+        int[] counts = new int[texts.size()];
+        List<float[]> vectors = embedder.embed(texts, counts);
         List<Embedding> embeddings = new ArrayList<>(vectors.size());
         int tokens = 0;
         for (int i = 0; i < vectors.size(); i++) {
             embeddings.add(Embedding.from(vectors.get(i)));
-            tokens += embedder.tokenCount(texts.get(i));
+            tokens += counts[i];
         }
         return EmbeddingResponse.builder().embeddings(embeddings).modelName(embedder.modelName())
                 .tokenUsage(new TokenUsage(tokens, 0)).build();

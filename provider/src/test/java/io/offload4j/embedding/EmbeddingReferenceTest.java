@@ -132,6 +132,44 @@ public class EmbeddingReferenceTest {
         }
     }
 
+    @Test
+    void sentenceTransformersMaxSeqLengthCutsTexts(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Path src = resource("hf-bert");
+        try (var files = Files.walk(src)) {
+            for (Path f : files.toList()) {
+                Path to = tmp.resolve(src.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(f, to);
+                }
+            }
+        }
+        Files.writeString(tmp.resolve("sentence_bert_config.json"), "{\"max_seq_length\": 4}");
+        try (EncoderEmbedder bert = (EncoderEmbedder) TextEmbedders.load(tmp, CPU)) {
+            // [CLS] the quick [SEP]: sentence-transformers counts the special tokens in max_seq_length
+            assertArrayEquals(new int[] {2, 101, 182, 3}, bert.tokenize("The quick brown fox jumps over the lazy dog."));
+        }
+        try (EncoderEmbedder bert = (EncoderEmbedder) TextEmbedders.load(tmp, CPU.withMaxTokens(6))) {
+            assertEquals(6, bert.tokenize("The quick brown fox jumps over the lazy dog.").length, "an explicit limit wins");
+        }
+    }
+
+    @Test
+    void aBidirectionallyTrainedDecoderIsRefused(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Path src = resource("hf-qwen3-embed");
+        try (var files = Files.list(src)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, tmp.resolve(f.getFileName().toString()));
+            }
+        }
+        String config = Files.readString(tmp.resolve("config.json"));
+        Files.writeString(tmp.resolve("config.json"), config.replaceFirst("\\{", "{\n  \"is_causal\": false,"));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(io.offload4j.gguf.ModelFormatException.class,
+                () -> TextEmbedders.load(tmp, CPU));
+        assertTrue(e.getMessage().contains("'is_causal' is false"), e.getMessage());
+    }
+
     public static void assertCosine(float[] expected, float[] actual, String what) {
         assertEquals(expected.length, actual.length, what + ": dimension");
         double dot = 0;
