@@ -63,6 +63,14 @@ public interface AcceleratorModel extends AutoCloseable {
     void readLogits(int row, float[] logits);
 
     /**
+     * Row {@code row}'s final hidden state (after the output norm) of a finished {@link Step#hiddenOutputs()} step,
+     * into {@code out[offset .. offset + embeddingLength)}.
+     */
+    default void readHidden(int row, float[] out, int offset) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not produce hidden states");
+    }
+
+    /**
      * Runs the step {@code enqueue} would enqueue (every unit resident, one sequence) as a graph captured once per KV
      * cache and replayed after that. Returns true when it captured (and so ran {@code enqueue}) in this call.
      */

@@ -12,6 +12,14 @@ public interface Backend extends AutoCloseable {
     /** Human-readable description, e.g. {@code "cpu (2 threads, Vector API)"}. */
     String description();
 
+    /**
+     * A BERT-family encoder on this device, taking up to {@code maxRows} tokens per call; devices without encoder
+     * kernels refuse (the caller then uses the CPU).
+     */
+    default EncoderPass prepareEncoder(io.offload4j.model.EncoderModel model, int maxRows) {
+        throw new UnsupportedOperationException(description() + " has no encoder kernels");
+    }
+
     @Override
     void close();
 }

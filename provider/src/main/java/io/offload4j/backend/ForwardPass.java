@@ -61,6 +61,17 @@ public interface ForwardPass extends AutoCloseable {
         }
     }
 
+    /**
+     * The final hidden states of several whole sequences, for embedding models: sequence {@code s} is
+     * {@code lengths[s]} tokens of {@code tokens}, following sequence {@code s-1}'s, run from position 0 of its own
+     * fresh cache {@code caches[s]} (causal attention within each sequence), all in one pass of at most
+     * {@link #maxChunkTokens()} tokens together. Row {@code t}'s hidden state after the output norm goes to
+     * {@code hidden[t * embeddingLength ..]}. The output head is not computed.
+     */
+    default void forwardHidden(KvCache[] caches, int[] tokens, int[] lengths, int sequences, float[] hidden) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not produce hidden states");
+    }
+
     /** A human-readable breakdown of the memory this pass holds (weights per tier, activations, staging). */
     default String memoryReport() {
         return "all weights in host memory (file mapping)";

@@ -16,12 +16,20 @@ public final class Step {
     private final int[] tokens;
     private final int[] positions;
     private final KvCache[] caches;
+    /** Sequences of a packed step (see {@link #packed}); 0 for the other kinds. */
+    private int segments;
+    private final int[] segmentStart;
+    private final int[] segmentLength;
+    /** The step produces its rows' final hidden states instead of logits (no output head). */
+    private boolean hiddenOutputs;
 
     /** @param maxRows the most rows a step may have: the larger of a prompt chunk and a decode batch */
     public Step(int maxRows) {
         this.tokens = new int[maxRows];
         this.positions = new int[maxRows];
         this.caches = new KvCache[maxRows];
+        this.segmentStart = new int[maxRows];
+        this.segmentLength = new int[maxRows];
     }
 
     /**
@@ -35,6 +43,8 @@ public final class Step {
         this.phase = phase;
         this.rows = count;
         this.outputs = 1;
+        this.segments = 0;
+        this.hiddenOutputs = false;
         for (int t = 0; t < count; t++) {
             tokens[t] = source[offset + t];
             positions[t] = startPos + t;
@@ -60,12 +70,59 @@ public final class Step {
         this.phase = Phase.BATCH;
         this.rows = count;
         this.outputs = count;
+        this.segments = 0;
+        this.hiddenOutputs = false;
         for (int t = 0; t < count; t++) {
             tokens[t] = rowTokens[from + t];
             positions[t] = rowPositions[from + t];
             caches[t] = rowCaches[from + t];
         }
         return this;
+    }
+
+    /**
+     * Whole sequences packed as the rows of one prompt step (embedding models): sequence {@code s} is
+     * {@code lengths[s]} tokens of {@code source}, following sequence {@code s-1}'s, at positions {@code 0..} of its
+     * own (fresh) cache {@code seqCaches[s]}. Every row's final hidden state is produced, no logits: the output head
+     * is not computed.
+     */
+    public Step packed(KvCache[] seqCaches, int[] source, int[] lengths, int sequences) {
+        this.phase = Phase.PROMPT;
+        int row = 0;
+        for (int s = 0; s < sequences; s++) {
+            segmentStart[s] = row;
+            segmentLength[s] = lengths[s];
+            for (int p = 0; p < lengths[s]; p++, row++) {
+                tokens[row] = source[row];
+                positions[row] = p;
+                caches[row] = seqCaches[s];
+            }
+        }
+        this.rows = row;
+        this.outputs = row;
+        this.segments = sequences;
+        this.hiddenOutputs = true;
+        return this;
+    }
+
+    /** Sequences of a {@link #packed} step, else 0. */
+    public int segments() {
+        return segments;
+    }
+
+    /** The first row of sequence {@code s} of a packed step. */
+    public int segmentStart(int s) {
+        return segmentStart[s];
+    }
+
+    /** The rows of sequence {@code s} of a packed step. */
+    public int segmentLength(int s) {
+        return segmentLength[s];
+    }
+
+    /** Whether the step produces hidden states (after the output norm) rather than logits. */
+    public boolean hiddenOutputs() {
+        return hiddenOutputs;
     }
 
     /** Replaces every row's cache (a pass that keeps one cache per device hands each device its own). */

@@ -17,12 +17,12 @@ import java.util.Map;
  * What the engine loads from a model path: a GGUF file (weights, tokenizer and template in one file), or a
  * Hugging Face directory, whose tokenizer files are converted to the same {@code tokenizer.*} metadata.
  */
-final class ModelFiles {
+public final class ModelFiles {
 
     private ModelFiles() {}
 
     /** Loads the weights; for a directory, first checks that every file the engine needs is there. */
-    static Model load(Path path) {
+    public static Model load(Path path) {
         if (Files.isDirectory(path)) {
             List<String> missing = new ArrayList<>();
             if (!Files.isRegularFile(path.resolve(HuggingFaceModels.CONFIG_FILE))) {
@@ -43,7 +43,7 @@ final class ModelFiles {
     }
 
     /** The metadata the tokenizer and the chat template are built from. */
-    static GgufMetadata tokenizerMetadata(Model model) {
+    public static GgufMetadata tokenizerMetadata(Model model) {
         if (model.isGguf()) {
             return model.metadata();
         }

@@ -25,7 +25,9 @@ final class SafetensorsRepo {
     static final String INDEX = "model.safetensors.index.json";
     /** Small files fetched when the repository has them. */
     static final List<String> OPTIONAL = List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json",
-            "special_tokens_map.json", "tokenizer.model");
+            "special_tokens_map.json", "tokenizer.model",
+            // sentence-transformers embedding models: which pooling, whether normalised
+            "modules.json", "1_Pooling/config.json", "sentence_bert_config.json");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -39,7 +39,10 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             "Qwen3ForCausalLM", Architecture.QWEN3,
             "Phi3ForCausalLM", Architecture.PHI3,
             "Qwen2MoeForCausalLM", Architecture.QWEN2MOE,
-            "Qwen3MoeForCausalLM", Architecture.QWEN3MOE);
+            "Qwen3MoeForCausalLM", Architecture.QWEN3MOE,
+            // base models without an LM head, as embedding models (Qwen3-Embedding, gte-Qwen2) are saved
+            "Qwen2Model", Architecture.QWEN2,
+            "Qwen3Model", Architecture.QWEN3);
     private static final Map<String, Architecture> MODEL_TYPES = Map.of(
             "llama", Architecture.LLAMA, "mistral", Architecture.LLAMA, "mixtral", Architecture.LLAMA,
             "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3, "phi3", Architecture.PHI3,

@@ -71,10 +71,17 @@ final class HuggingFaceTensorSource implements TensorSource {
     private final MemorySegment longRopeShort;
     private final MemorySegment longRopeLong;
     private final Set<String> used = new HashSet<>();
+    /**
+     * A base model saved on its own ({@code Qwen3Model.save_pretrained}: embedding models) names its tensors without
+     * the {@code model.} prefix and has no LM head; the head is then the embedding (never used by an embedding model).
+     */
+    private final boolean baseModel;
 
     HuggingFaceTensorSource(SafetensorsCheckpoint checkpoint, HuggingFaceConfig config) {
         this.checkpoint = checkpoint;
         this.config = config;
+        this.baseModel = checkpoint.find("model.embed_tokens.weight").isEmpty()
+                && checkpoint.find("embed_tokens.weight").isPresent() && checkpoint.find("lm_head.weight").isEmpty();
         ropeFactors = f32(config.ropeFactors());
         longRopeShort = f32(config.longRopeShort());
         longRopeLong = f32(config.longRopeLong());
@@ -110,7 +117,7 @@ final class HuggingFaceTensorSource implements TensorSource {
         if (ggufName.equals(Model.LONG_ROPE_LONG)) {
             return vector(longRopeLong);
         }
-        if (ggufName.equals("output.weight") && config.tiedEmbeddings()) {
+        if (ggufName.equals("output.weight") && (config.tiedEmbeddings() || baseModel)) {
             return null; // transformers ties lm_head to the embedding, whatever the file holds
         }
         String name = sourceName(ggufName);
@@ -134,6 +141,11 @@ final class HuggingFaceTensorSource implements TensorSource {
 
     @Override
     public String sourceName(String ggufName) {
+        String name = prefixedName(ggufName);
+        return baseModel && name.startsWith("model.") ? name.substring("model.".length()) : name;
+    }
+
+    private String prefixedName(String ggufName) {
         String top = TOP.get(ggufName);
         if (top != null) {
             return top;

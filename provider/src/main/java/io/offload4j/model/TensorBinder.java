@@ -81,6 +81,21 @@ final class TensorBinder {
         return values;
     }
 
+    /** A {@code rows × cols} table (position or token-type embeddings) decoded to floats, row-major. */
+    float[] vector2(String name, int rows, int cols) {
+        TensorSource.Tensor t = require(name, cols, rows);
+        if (!CpuKernels.isSupported(t.type())) {
+            throw new ModelFormatException(source.path(), "tensor '" + source.sourceName(name) + "' is stored as "
+                    + t.type() + ", which cannot be decoded; supported: " + CpuKernels.supported());
+        }
+        float[] values = new float[Math.multiplyExact(rows, cols)];
+        long rowBytes = t.type().bytesFor(cols);
+        for (int r = 0; r < rows; r++) {
+            CpuKernels.scalar(t.type()).dequantize(t.data(), r * rowBytes, values, r * cols, cols);
+        }
+        return values;
+    }
+
     private static long[] trimTrailingOnes(long[] dims) {
         int n = dims.length;
         while (n > 1 && dims[n - 1] == 1) {

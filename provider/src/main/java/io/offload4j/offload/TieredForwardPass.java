@@ -93,9 +93,14 @@ public final class TieredForwardPass implements ForwardPass {
             accelerator.runBlock(unit, step);
             tier.release(u);
         }
+        boolean head = !step.hiddenOutputs();
         for (int u = blocks; u < units.length; u++) {
+            // A hidden-state step computes no head; a streamed head slice is still taken through the ring, whose
+            // copy schedule is fixed per route.
             tier.acquire(u);
-            accelerator.runHeadSlice(units[u], step);
+            if (head) {
+                accelerator.runHeadSlice(units[u], step);
+            }
             tier.release(u);
         }
         tier.endStep();
@@ -334,6 +339,50 @@ public final class TieredForwardPass implements ForwardPass {
         }
         for (int b = 0; logits != null && b < n; b++) {
             accelerator.readLogits(b, logits[from + b]);
+        }
+    }
+
+    /**
+     * Packed whole sequences in one prompt step of route ALL_ACCELERATOR, the head left out; the rows' hidden states
+     * (after the output norm, computed on the device) come back instead of logits. The caches are those of an
+     * embedding request, thrown away after it: nothing is handed to the CPU's blocks.
+     */
+    @Override
+    public void forwardHidden(KvCache[] caches, int[] tokens, int[] lengths, int sequences, float[] hidden) {
+        int dim = config().embeddingLength();
+        if (sequences < 1 || sequences > caches.length || sequences > lengths.length) {
+            throw new IllegalArgumentException(sequences + " sequences with " + caches.length + " caches and "
+                    + lengths.length + " lengths");
+        }
+        int total = 0;
+        for (int s = 0; s < sequences; s++) {
+            TieredKvCache cache = own(caches[s]);
+            checkPositions(cache, 0, lengths[s]);
+            acceleratorCaches[s] = cache.accelerator;
+            total += lengths[s];
+        }
+        if (total > maxChunk || total > rows || hidden.length < total * dim) {
+            java.util.Arrays.fill(acceleratorCaches, 0, sequences, null);
+            throw new IllegalArgumentException(total + " tokens together; this pass takes up to "
+                    + Math.min(maxChunk, rows) + " per call, into " + hidden.length / dim + " hidden rows");
+        }
+        checkTokens(tokens, 0, total);
+        accelerator.makeCurrent();
+        step.packed(acceleratorCaches, tokens, lengths, sequences);
+        try {
+            accelerator.stageInputs(step);
+            enqueue(StepRoute.ALL_ACCELERATOR, null);
+            accelerator.finishStep();
+            tier.stepCompleted();
+        } catch (RuntimeException | Error e) {
+            tier.reset();
+            throw e;
+        } finally {
+            step.clear();
+            java.util.Arrays.fill(acceleratorCaches, 0, sequences, null);
+        }
+        for (int t = 0; t < total; t++) {
+            accelerator.readHidden(t, hidden, t * dim);
         }
     }
 

@@ -43,6 +43,11 @@ final class IntList {
         return size;
     }
 
+    /** Drops every value from index {@code newSize} on. */
+    void truncate(int newSize) {
+        size = Math.min(size, newSize);
+    }
+
     int[] toArray() {
         return Arrays.copyOf(data, size);
     }

@@ -107,6 +107,16 @@ class DependencyRulesTest {
                 .should().dependOnClassesThat().resideInAnyPackage(packages("chat")));
     }
 
+    /** Embeddings and re-ranking sit at the engine's level: models, passes and tokenizers, never a device's insides. */
+    @Test
+    void embeddingsUseThePassesNotTheDevices() {
+        check(noClasses().that().resideInAnyPackage(packages("embedding"))
+                .should().dependOnClassesThat().resideInAnyPackage(ROOT + "langchain4j..", ROOT + "chat..",
+                        ROOT + "backend.cuda..", ROOT + "backend.cpu..", "jcuda.."));
+        check(noClasses().that().resideInAnyPackage(packages("engine", "offload", "backend", "model", "tokenizer"))
+                .should().dependOnClassesThat().resideInAnyPackage(ROOT + "embedding.."));
+    }
+
     @Test
     void langchain4jUsesTheEngineNotTheDevices() {
         check(noClasses().that().resideInAnyPackage(packages("langchain4j"))

@@ -30,6 +30,12 @@ public final class CpuBackend implements Backend {
         return new CpuForwardPass(model, new CpuThreadPool(threads), maxContext, maxChunkTokens);
     }
 
+    /** A BERT-family encoder on the CPU, computed from the file mapping. */
+    @Override
+    public io.offload4j.backend.EncoderPass prepareEncoder(io.offload4j.model.EncoderModel model, int maxRows) {
+        return new CpuEncoderPass(model, new CpuThreadPool(threads), maxRows, description());
+    }
+
     @Override
     public void close() {
         // pools belong to the forward passes

@@ -177,6 +177,46 @@ final class CpuForwardPass implements ForwardPass {
         releaseRows(count);
     }
 
+    /**
+     * Packed sequences as the rows of one chunk: each row carries its own cache and position, so attention stays
+     * within its sequence exactly as for a decode batch.
+     */
+    @Override
+    public void forwardHidden(KvCache[] caches, int[] tokens, int[] lengths, int sequences, float[] hidden) {
+        int dim = config.embeddingLength();
+        int rows = 0;
+        for (int s = 0; s < sequences; s++) {
+            if (!(caches[s] instanceof CpuKvCache cache)) {
+                throw new IllegalArgumentException("sequence " + s + " has no KV cache of this pass; use newKvCache");
+            }
+            if (lengths[s] < 1 || lengths[s] > cache.capacity()) {
+                throw new IllegalArgumentException("sequence " + s + " of " + lengths[s] + " tokens does not fit its"
+                        + " KV cache of " + cache.capacity());
+            }
+            rows += lengths[s];
+        }
+        if (rows > maxChunk || hidden.length < rows * dim) {
+            throw new IllegalArgumentException(rows + " tokens together; this pass takes up to " + maxChunk
+                    + " per call into " + hidden.length / dim + " hidden rows");
+        }
+        int row = 0;
+        for (int s = 0; s < sequences; s++) {
+            for (int p = 0; p < lengths[s]; p++, row++) {
+                if (tokens[row] < 0 || tokens[row] >= config.vocabularySize()) {
+                    throw new IllegalArgumentException("token " + tokens[row] + " outside the vocabulary");
+                }
+                rowCache[row] = (CpuKvCache) caches[s];
+                rowPos[row] = p;
+                embed(tokens[row], row);
+            }
+        }
+        allBlocks(rows);
+        for (int t = 0; t < rows; t++) {
+            rmsNorm(hidden, t * dim, x, t * dim, weights.outputNorm(), dim);
+        }
+        releaseRows(rows);
+    }
+
     /** Checks a chunk of one sequence and runs it through every block (its logits not yet computed). */
     private void chunk(KvCache kvCache, int[] tokens, int offset, int count, int startPos) {
         if (count < 1 || count > maxChunk) {

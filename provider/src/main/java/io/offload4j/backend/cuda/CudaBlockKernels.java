@@ -68,7 +68,13 @@ final class CudaBlockKernels {
                 matvecs(count, CudaKernels.STORE, group, ws.x, qkvOuts, n.attnNorm());
             }
         }
-        if (step.phase() != Phase.BATCH) {
+        if (step.segments() > 0) { // packed sequences: each attends within its own rows and cache
+            for (int s = 0; s < step.segments(); s++) {
+                int first = step.segmentStart(s);
+                attention(b, (CudaKvCache) step.cache(first), ws.seqParams.withByteOffset(16L * s), first,
+                        step.segmentLength(s));
+            }
+        } else if (step.phase() != Phase.BATCH) {
             attention(b, (CudaKvCache) step.cache(0), ws.params, 0, count);
         } else {
             for (int s = 0; s < count; s++) { // each sequence attends to its own cache, at its own position
@@ -152,6 +158,20 @@ final class CudaBlockKernels {
             oneOut[0] = ws.x;
             matvecs(count, CudaKernels.ADD, one, m.sharedHidden, oneOut, null);
         }
+    }
+
+    /**
+     * The final hidden states of a step's {@code rows} rows: the output norm of the residual stream into
+     * {@code ws.hb} (room for rows × feed-forward length floats, at least rows × embedding length: checked at load).
+     */
+    void hiddenStates(int rows) {
+        if (config.feedForwardLength() < config.embeddingLength()) {
+            throw new IllegalStateException("hidden states need a feed-forward length of at least the embedding length"
+                    + " (the scratch they are written to); this model has " + config.feedForwardLength() + " < "
+                    + config.embeddingLength());
+        }
+        kernels.rmsnorm(ws.stream, ws.x, ws.outputNorm, ws.hb, null, config.embeddingLength(), config.rmsNormEps(),
+                rows);
     }
 
     /** The output norm and this slice's rows of the logits, for the step's last {@code outputs} rows. */

@@ -157,6 +157,16 @@ final class CudaModel implements AcceleratorModel {
             for (int t = 0; t < count; t++) {
                 ws.paramsView.put(2 + t, step.token(t));
             }
+            if (step.segments() > 0) { // packed sequences: each attends from position 0 of its own cache
+                for (int s = 0; s < step.segments(); s++) {
+                    int first = step.segmentStart(s);
+                    ws.seqParamsView.put(4 * s, 0);
+                    ws.seqParamsView.put(4 * s + 1, step.segmentLength(s));
+                    ws.seqParamsView.put(4 * s + 2, step.token(first));
+                    ws.seqParamsView.put(4 * s + 3, 0);
+                }
+                ws.upload(ws.seqParams, ws.seqParamsMapped, ws.seqParamsHost, 0, 16L * step.segments());
+            }
         }
         int dim = config.embeddingLength();
         for (int t = 0; t < count; t++) {
@@ -185,6 +195,11 @@ final class CudaModel implements AcceleratorModel {
 
     @Override
     public void endStep(Step step) {
+        if (step.hiddenOutputs()) {
+            blocks.hiddenStates(step.rows());
+            cuMemcpyDtoHAsync(ws.xHost, ws.hb, 4L * step.rows() * config.embeddingLength(), ws.stream);
+            return;
+        }
         cuMemcpyDtoHAsync(ws.logitsHost, ws.logits, 4L * step.outputs() * config.vocabularySize(), ws.stream);
     }
 
@@ -197,6 +212,12 @@ final class CudaModel implements AcceleratorModel {
     public void readLogits(int row, float[] logits) {
         int vocab = config.vocabularySize();
         ws.logitsView.get(row * vocab, logits, 0, vocab);
+    }
+
+    @Override
+    public void readHidden(int row, float[] out, int offset) {
+        int dim = config.embeddingLength();
+        ws.xView.get(row * dim, out, offset, dim);
     }
 
     @Override

@@ -53,6 +53,21 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.chat-model.stop-sequences", null);
         KEYS.put("langchain4j.offload.chat-model.log-requests", false);
         KEYS.put("langchain4j.offload.chat-model.log-responses", false);
+        KEYS.put("langchain4j.offload.embedding-model.model", null);
+        KEYS.put("langchain4j.offload.embedding-model.device", "auto");
+        KEYS.put("langchain4j.offload.embedding-model.threads", 0);
+        KEYS.put("langchain4j.offload.embedding-model.batch-tokens", 0);
+        KEYS.put("langchain4j.offload.embedding-model.max-tokens", 0);
+        KEYS.put("langchain4j.offload.embedding-model.pooling", null);
+        KEYS.put("langchain4j.offload.embedding-model.normalize", null);
+        KEYS.put("langchain4j.offload.embedding-model.query-instruction", null);
+        KEYS.put("langchain4j.offload.scoring-model.model", null);
+        KEYS.put("langchain4j.offload.scoring-model.device", "auto");
+        KEYS.put("langchain4j.offload.scoring-model.threads", 0);
+        KEYS.put("langchain4j.offload.scoring-model.batch-tokens", 0);
+        KEYS.put("langchain4j.offload.scoring-model.max-tokens", 0);
+        KEYS.put("langchain4j.offload.scoring-model.sigmoid", true);
+        KEYS.put("langchain4j.offload.scoring-model.instruction", null);
     }
 
     private static JsonNode metadata() throws Exception {
@@ -96,6 +111,9 @@ class ConfigurationMetadataTest {
             hints.put(h.get("name").asText(), h.findValuesAsText("value"));
         }
         assertThat(hints.get("langchain4j.offload.device")).contains("auto", "cpu", "cuda", "cuda:0");
+        assertThat(hints.get("langchain4j.offload.embedding-model.device")).contains("auto", "cpu", "cuda");
+        assertThat(hints.get("langchain4j.offload.scoring-model.device")).contains("auto", "cpu", "cuda");
+        assertThat(hints.get("langchain4j.offload.embedding-model.pooling")).containsExactly("cls", "mean", "last");
         assertThat(hints.get("langchain4j.offload.gpu.memory-budget")).contains("auto");
         assertThat(hints.get("langchain4j.offload.host.pinned-memory-budget")).contains("auto");
         assertThat(hints.get("langchain4j.offload.prefix-cache")).contains("auto", "0");

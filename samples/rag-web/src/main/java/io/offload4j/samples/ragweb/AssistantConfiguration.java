@@ -6,6 +6,12 @@ import dev.langchain4j.rag.content.retriever.ContentRetriever;
 import dev.langchain4j.service.AiServices;
 import io.offload4j.engine.InferenceEngine;
 import io.offload4j.spring.boot.OffloadEngineHolder;
+import dev.langchain4j.model.scoring.ScoringModel;
+import dev.langchain4j.rag.DefaultRetrievalAugmentor;
+import dev.langchain4j.rag.RetrievalAugmentor;
+import dev.langchain4j.rag.content.aggregator.DefaultContentAggregator;
+import dev.langchain4j.rag.content.aggregator.ReRankingContentAggregator;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -33,14 +39,24 @@ class AssistantConfiguration {
 
     @Bean
     DocsAssistant docsAssistant(ChatModel chatModel, StreamingChatModel streamingChatModel,
-                                ContentRetriever contentRetriever, ConversationMemories memories, RagProperties rag) {
+                                ContentRetriever contentRetriever, ConversationMemories memories, RagProperties rag,
+                                ObjectProvider<ScoringModel> reranker) {
         // The passages retrieved for a question stay in memory with it (LangChain4j's default): the next turn's
         // prompt then starts with this turn's prompt token for token, so the engine's prefix cache continues its KV
         // cache instead of computing the conversation again.
+        ScoringModel scoring = reranker.getIfAvailable();
+        // With a re-ranker (langchain4j.offload.scoring-model.model), the retrieved candidates are scored against
+        // the question by a cross-encoder and only the best rag.max-results reach the prompt.
+        RetrievalAugmentor augmentor = DefaultRetrievalAugmentor.builder()
+                .contentRetriever(contentRetriever)
+                .contentAggregator(scoring == null ? new DefaultContentAggregator()
+                        : ReRankingContentAggregator.builder().scoringModel(scoring).maxResults(rag.maxResults())
+                                .build())
+                .build();
         return AiServices.builder(DocsAssistant.class)
                 .chatModel(chatModel)
                 .streamingChatModel(streamingChatModel)
-                .contentRetriever(contentRetriever)
+                .retrievalAugmentor(augmentor)
                 .chatMemoryProvider(memories)
                 .systemMessage(rag.systemMessage())
                 .build();

@@ -17,6 +17,9 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  * @param maxConversations conversations remembered at once; the least recently used is forgotten first
  * @param systemMessage   the instruction that opens every conversation
  * @param streamTimeout   how long a streamed answer may take before the server ends the stream
+ * @param rerankCandidates passages retrieved per question before re-ranking, when a re-ranker
+ *                        ({@code langchain4j.offload.scoring-model.model}) is set; the best {@code maxResults} of
+ *                        them go into the prompt
  */
 @ConfigurationProperties("rag")
 public record RagProperties(
@@ -27,7 +30,8 @@ public record RagProperties(
         @DefaultValue("0.3") double minScore,
         @DefaultValue("1000") int maxConversations,
         @DefaultValue(DEFAULT_SYSTEM_MESSAGE) String systemMessage,
-        @DefaultValue("5m") Duration streamTimeout) {
+        @DefaultValue("5m") Duration streamTimeout,
+        @DefaultValue("10") int rerankCandidates) {
 
     static final String DEFAULT_SYSTEM_MESSAGE = "You answer questions about offload4j, a Java library for running "
             + "large language models in-process. Answer briefly, using only the information given with the "
@@ -43,6 +47,8 @@ public record RagProperties(
         require(minScore >= 0 && minScore <= 1, "rag.min-score must be between 0 and 1, was " + minScore);
         require(maxConversations >= 1, "rag.max-conversations must be >= 1, was " + maxConversations);
         require(systemMessage != null && !systemMessage.isBlank(), "rag.system-message must not be empty");
+        require(rerankCandidates >= maxResults, "rag.rerank-candidates must be >= rag.max-results (" + maxResults
+                + "), was " + rerankCandidates);
         require(streamTimeout != null && streamTimeout.isPositive(), "rag.stream-timeout must be positive, was "
                 + streamTimeout);
     }

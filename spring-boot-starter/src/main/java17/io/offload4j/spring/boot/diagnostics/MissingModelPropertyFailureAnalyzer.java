@@ -35,7 +35,7 @@ public class MissingModelPropertyFailureAnalyzer extends AbstractFailureAnalyzer
                 || OffloadPropertyKeys.modelIsSet(environment)) {
             return null;
         }
-        Set<String> keys = OffloadPropertyKeys.present(environment);
+        Set<String> keys = OffloadPropertyKeys.presentWithoutEffect(environment);
         if (keys.isEmpty()) {
             return null; // nothing says the application meant to use offload4j: Spring's own report fits
         }

@@ -18,8 +18,32 @@ final class OffloadPropertyKeys {
 
     /** Whether {@code langchain4j.offload.model} is set (in any of Spring's relaxed forms) to a non-blank value. */
     static boolean modelIsSet(Environment environment) {
-        String model = environment.getProperty(MODEL);
+        return isSet(environment, MODEL);
+    }
+
+    /** The embedding and scoring models, each turned on by its own {@code model} key. */
+    static final java.util.List<String> SUB_MODELS = java.util.List.of(PREFIX + "embedding-model.",
+            PREFIX + "scoring-model.");
+
+    /** Whether any offload4j model is set: the chat model, or an embedding or scoring model. */
+    static boolean anyModelIsSet(Environment environment) {
+        return modelIsSet(environment) || SUB_MODELS.stream().anyMatch(p -> isSet(environment, p + "model"));
+    }
+
+    private static boolean isSet(Environment environment, String key) {
+        String model = environment.getProperty(key);
         return model != null && !model.isBlank();
+    }
+
+    /** {@link #present} less the keys of embedding and scoring models whose own model is set (those do something). */
+    static Set<String> presentWithoutEffect(Environment environment) {
+        Set<String> keys = present(environment);
+        for (String sub : SUB_MODELS) {
+            if (isSet(environment, sub + "model")) {
+                keys.removeIf(k -> k.startsWith(sub));
+            }
+        }
+        return keys;
     }
 
     /**

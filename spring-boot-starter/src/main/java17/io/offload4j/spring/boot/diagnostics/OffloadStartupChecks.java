@@ -28,12 +28,14 @@ public class OffloadStartupChecks implements ApplicationContextInitializer<Confi
     @Override
     public void initialize(ConfigurableApplicationContext context) {
         ConfigurableEnvironment environment = context.getEnvironment();
-        if (OffloadPropertyKeys.modelIsSet(environment)) {
+        if (OffloadPropertyKeys.anyModelIsSet(environment)) {
             requireJava(Runtime.version().feature(), System.getProperty("java.version"),
                     System.getProperty("java.home"));
+        }
+        if (OffloadPropertyKeys.modelIsSet(environment)) {
             return;
         }
-        Set<String> keys = OffloadPropertyKeys.present(environment);
+        Set<String> keys = OffloadPropertyKeys.presentWithoutEffect(environment);
         if (!keys.isEmpty()) {
             LOG.warn(OffloadPropertyKeys.unusedKeysSentence(keys) + ". " + OffloadPropertyKeys.SET_MODEL_ACTION);
         }

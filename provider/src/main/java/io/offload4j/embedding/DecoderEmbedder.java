@@ -1,0 +1,129 @@
+package io.offload4j.embedding;
+
+import io.offload4j.backend.KvCache;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Embeddings from a decoder model (Qwen3-Embedding, gte-Qwen2-style): each text tokenized without BOS, the model's
+ * end-of-text token appended, run causally; the final hidden state after the output norm is pooled (the last token
+ * by default, whose state has seen the whole text; mean as an option) and scaled to unit length. Texts are packed
+ * into passes of up to {@code batchTokens} tokens, each in its own KV cache, and the output head is never computed.
+ */
+public final class DecoderEmbedder implements TextEmbedder {
+
+    private final DecoderRuntime runtime;
+    private final Pooling pooling;
+    private final boolean normalize;
+    private final int passTokens;
+    private final int[] tokens;
+    private final int[] lengths;
+    private final float[] hidden;
+
+    DecoderEmbedder(Path path, EmbeddingOptions options) {
+        this.runtime = new DecoderRuntime(path, options);
+        this.pooling = options.pooling() != null ? options.pooling() : Pooling.LAST;
+        this.normalize = options.normalize() == null || options.normalize();
+        if (pooling == Pooling.CLS) {
+            runtime.close();
+            throw new IllegalArgumentException("CLS pooling needs an encoder; a decoder's first token sees only"
+                    + " itself (use last or mean)");
+        }
+        this.passTokens = runtime.pass.maxChunkTokens();
+        this.tokens = new int[passTokens];
+        this.lengths = new int[passTokens];
+        this.hidden = new float[passTokens * dimension()];
+    }
+
+    public Pooling pooling() {
+        return pooling;
+    }
+
+    @Override
+    public int dimension() {
+        return runtime.model.config().embeddingLength();
+    }
+
+    @Override
+    public String modelName() {
+        return runtime.model.config().name();
+    }
+
+    /** A text's ids as the model sees them: no BOS, cut to the limit, the end-of-text token last. */
+    public int[] tokenize(String text) {
+        int[] ids = runtime.tokenizer.encode(text, false, false);
+        int end = runtime.endToken;
+        int room = end >= 0 ? runtime.maxTokens - 1 : runtime.maxTokens;
+        int n = Math.min(ids.length, room);
+        int[] out = Arrays.copyOf(ids, end >= 0 ? n + 1 : Math.max(n, 1));
+        if (end >= 0) {
+            out[n] = end;
+        } else if (n == 0) {
+            out[0] = runtime.tokenizer.eosToken() >= 0 ? runtime.tokenizer.eosToken() : 0;
+        }
+        return out;
+    }
+
+    @Override
+    public int tokenCount(String text) {
+        return tokenize(text).length;
+    }
+
+    @Override
+    public synchronized List<float[]> embed(List<String> texts, int[] tokenCounts) {
+        List<int[]> inputs = new ArrayList<>(texts.size());
+        for (int k = 0; k < texts.size(); k++) {
+            int[] ids = tokenize(texts.get(k));
+            inputs.add(ids);
+            if (tokenCounts != null) {
+                tokenCounts[k] = ids.length;
+            }
+        }
+        int dim = dimension();
+        float[][] out = new float[texts.size()][];
+        int i = 0;
+        while (i < inputs.size()) {
+            int from = i;
+            int rows = 0;
+            int n = 0;
+            while (i < inputs.size() && rows + inputs.get(i).length <= passTokens) {
+                int[] ids = inputs.get(i);
+                System.arraycopy(ids, 0, tokens, rows, ids.length);
+                lengths[n++] = ids.length;
+                rows += ids.length;
+                i++;
+            }
+            KvCache[] caches = new KvCache[n];
+            try {
+                for (int s = 0; s < n; s++) {
+                    caches[s] = runtime.newCache(lengths[s]);
+                }
+                runtime.pass.forwardHidden(caches, tokens, lengths, n, hidden);
+            } finally {
+                for (KvCache c : caches) {
+                    if (c != null) {
+                        c.close();
+                    }
+                }
+            }
+            int row = 0;
+            for (int s = 0; s < n; s++) {
+                float[] v = new float[dim];
+                pooling.pool(hidden, row, lengths[s], dim, v);
+                if (normalize) {
+                    Pooling.normalize(v);
+                }
+                out[from + s] = v;
+                row += lengths[s];
+            }
+        }
+        return List.of(out);
+    }
+
+    @Override
+    public void close() {
+        runtime.close();
+    }
+}

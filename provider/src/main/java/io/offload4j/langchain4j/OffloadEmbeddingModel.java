@@ -1,0 +1,230 @@
+package io.offload4j.langchain4j;
+
+import dev.langchain4j.data.embedding.Embedding;
+import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.embedding.EmbeddingModel;
+import dev.langchain4j.model.embedding.listener.EmbeddingModelListener;
+import dev.langchain4j.model.embedding.request.EmbeddingInput;
+import dev.langchain4j.model.embedding.request.EmbeddingInputType;
+import dev.langchain4j.model.embedding.request.EmbeddingParameter;
+import dev.langchain4j.model.embedding.request.EmbeddingRequest;
+import dev.langchain4j.model.embedding.request.EmbeddingRequestParameters;
+import dev.langchain4j.model.embedding.response.EmbeddingResponse;
+import dev.langchain4j.model.output.TokenUsage;
+import io.offload4j.embedding.EmbeddingOptions;
+import io.offload4j.embedding.Pooling;
+import io.offload4j.embedding.TextEmbedder;
+import io.offload4j.embedding.TextEmbedders;
+import io.offload4j.hub.DownloadListener;
+import io.offload4j.hub.ModelResolver;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A LangChain4j {@link EmbeddingModel} computed in-process by offload4j, from a GGUF file or a Hugging Face
+ * directory: BERT-family encoders (all-MiniLM, bge, e5, gte; CPU) and decoder embedding models (Qwen3-Embedding,
+ * gte-Qwen2; CPU or GPU, offloaded when larger than the GPU budget). {@link #embedAll} embeds many texts in passes
+ * of several texts each.
+ *
+ * <p><b>Queries and documents.</b> Instruction-tuned models (Qwen3-Embedding) embed a query as
+ * {@code Instruct: {task}\nQuery:{query}} and a document as it is. LangChain4j says which is which with the
+ * {@link EmbeddingInputType} of a request: its content retriever asks for {@code QUERY}, its ingestor for
+ * {@code DOCUMENT}. With a {@link Builder#queryInstruction query instruction} set, QUERY inputs get it; everything
+ * else ({@code DOCUMENT}, no type, {@link #embed(String)}) is embedded as given.
+ *
+ * <pre>{@code
+ * EmbeddingModel model = OffloadEmbeddingModel.builder()
+ *         .model("Qwen/Qwen3-Embedding-0.6B-GGUF:Q8_0")
+ *         .queryInstruction("Given a web search query, retrieve relevant passages that answer the query")
+ *         .build();
+ * }</pre>
+ */
+public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
+
+    private static final Set<EmbeddingParameter<?>> SUPPORTED = Set.of(EmbeddingRequestParameters.INPUT_TYPE);
+
+    private final TextEmbedder embedder;
+    private final String queryInstruction;
+    private final List<EmbeddingModelListener> listeners;
+
+    protected OffloadEmbeddingModel(Builder b) {
+        this.embedder = TextEmbedders.load(b.resolvePath(), b.options);
+        this.queryInstruction = b.queryInstruction;
+        this.listeners = List.copyOf(b.listeners);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    public EmbeddingResponse doEmbed(EmbeddingRequest request) {
+        EmbeddingInputType type = request.inputType() != null ? request.inputType()
+                : request.parameters() == null ? null : request.parameters().inputType();
+        boolean query = type == EmbeddingInputType.QUERY && queryInstruction != null && !queryInstruction.isBlank();
+        List<String> texts = new ArrayList<>(request.inputs().size());
+        for (EmbeddingInput input : request.inputs()) {
+            String text = Objects.requireNonNull(input.text(), "an embedding input without text");
+            texts.add(query ? instructed(queryInstruction, text) : text);
+        }
+        int[] counts = new int[texts.size()];
+        List<float[]> vectors = embedder.embed(texts, counts);
+        List<Embedding> embeddings = new ArrayList<>(vectors.size());
+        int tokens = 0;
+        for (int i = 0; i < vectors.size(); i++) {
+            embeddings.add(Embedding.from(vectors.get(i)));
+            tokens += counts[i];
+        }
+        return EmbeddingResponse.builder().embeddings(embeddings).modelName(embedder.modelName())
+                .tokenUsage(new TokenUsage(tokens, 0)).build();
+    }
+
+    /** Qwen3-Embedding's query form, as its model card writes it. */
+    static String instructed(String instruction, String query) {
+        return "Instruct: " + instruction + "\nQuery:" + query;
+    }
+
+    @Override
+    public Set<EmbeddingParameter<?>> supportedParameters() {
+        return SUPPORTED;
+    }
+
+    @Override
+    public List<EmbeddingModelListener> listeners() {
+        return listeners;
+    }
+
+    @Override
+    public ModelProvider provider() {
+        return ModelProvider.OTHER;
+    }
+
+    @Override
+    public int dimension() {
+        return embedder.dimension();
+    }
+
+    @Override
+    public String modelName() {
+        return embedder.modelName();
+    }
+
+    /** Releases the model's weights (the file mapping) and threads. */
+    @Override
+    public void close() {
+        embedder.close();
+    }
+
+    /** Settings of an embedding model. */
+    public static class Builder {
+        private Path modelPath;
+        private String hubModel;
+        private ModelResolver modelResolver;
+        private EmbeddingOptions options = EmbeddingOptions.DEFAULTS;
+        private String queryInstruction;
+        private final List<EmbeddingModelListener> listeners = new ArrayList<>();
+
+        protected Builder() {}
+
+        /** The GGUF file or Hugging Face directory; this or {@link #model(String)} is required. */
+        public Builder modelPath(Path modelPath) {
+            this.modelPath = modelPath;
+            this.hubModel = null;
+            return this;
+        }
+
+        /** A local path, or a Hugging Face Hub model ({@code owner/repo:Q8_0}, {@code hf:owner/repo}) downloaded once. */
+        public Builder model(String model) {
+            if (model != null && ModelResolver.isHubSpec(model.trim())) {
+                this.modelPath = null;
+                this.hubModel = model.trim();
+                return this;
+            }
+            return modelPath(model == null ? null : Path.of(model.trim()));
+        }
+
+        public Builder modelResolver(ModelResolver resolver) {
+            this.modelResolver = resolver;
+            return this;
+        }
+
+        /** {@code auto} (default), {@code cpu}, {@code cuda}, {@code cuda:N}; BERT-family encoders use the CPU. */
+        public Builder device(String device) {
+            options = options.withDevice(device);
+            return this;
+        }
+
+        public Builder threads(int threads) {
+            options = options.withThreads(threads);
+            return this;
+        }
+
+        /** Tokens of several texts run together in one pass; 0 (default) = 2048 for encoders, 512 for decoders. */
+        public Builder batchTokens(int tokens) {
+            options = options.withBatchTokens(tokens);
+            return this;
+        }
+
+        /** The longest text in tokens (longer ones are cut); 0 = the model's limit (512 for decoder models). */
+        public Builder maxTokens(int tokens) {
+            options = options.withMaxTokens(tokens);
+            return this;
+        }
+
+        /** {@code cls}, {@code mean} or {@code last}; default: what the model's files say. */
+        public Builder pooling(String pooling) {
+            options = options.withPooling(pooling == null || pooling.isBlank() ? null : Pooling.parse(pooling));
+            return this;
+        }
+
+        /** Unit-length vectors; default: what the model's files say (true when they say nothing). */
+        public Builder normalize(Boolean normalize) {
+            options = options.withNormalize(normalize);
+            return this;
+        }
+
+        /** The task put in front of QUERY inputs ({@code Instruct: {task}\nQuery:{text}}); none by default. */
+        public Builder queryInstruction(String instruction) {
+            this.queryInstruction = instruction;
+            return this;
+        }
+
+        /** GPU memory for a decoder model's weights in bytes (it streams or CPU-computes what does not fit). */
+        public Builder gpuMemoryBudget(long bytes) {
+            options = options.withOffload(options.offload().withGpuMemoryBudget(bytes));
+            return this;
+        }
+
+        public Builder options(EmbeddingOptions options) {
+            this.options = Objects.requireNonNull(options, "options");
+            return this;
+        }
+
+        public Builder listeners(List<EmbeddingModelListener> listeners) {
+            this.listeners.clear();
+            if (listeners != null) {
+                this.listeners.addAll(listeners);
+            }
+            return this;
+        }
+
+        Path resolvePath() {
+            if (hubModel != null) {
+                ModelResolver resolver = modelResolver != null ? modelResolver : ModelResolver.fromEnvironment();
+                return resolver.resolve(hubModel, DownloadListener.logging());
+            }
+            if (modelPath == null) {
+                throw new IllegalArgumentException("modelPath is required: the embedding model's GGUF file or Hugging"
+                        + " Face directory (or model(...) with a path or a Hugging Face id)");
+            }
+            return modelPath;
+        }
+
+        public OffloadEmbeddingModel build() {
+            return new OffloadEmbeddingModel(this);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+package io.offload4j.backend.cuda;
+
+import static io.offload4j.embedding.EmbeddingReferenceTest.assertCosine;
+import static io.offload4j.embedding.EmbeddingReferenceTest.f32;
+import static io.offload4j.embedding.EmbeddingReferenceTest.json;
+import static io.offload4j.embedding.EmbeddingReferenceTest.resource;
+import static io.offload4j.embedding.EmbeddingReferenceTest.strings;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.backend.cpu.CpuBackend;
+import io.offload4j.embedding.EmbeddingOptions;
+import io.offload4j.embedding.TextEmbedder;
+import io.offload4j.embedding.TextEmbedders;
+import io.offload4j.model.Architecture;
+import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.offload.OffloadOptions;
+import io.offload4j.offload.Placement;
+import io.offload4j.offload.TieredForwardPass;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Hidden states and embeddings on the GPU: Qwen3-Embedding-shaped fixture against transformers (as on the CPU,
+ * {@code EmbeddingReferenceTest}); packed sequences against each sequence alone; a streamed (offloaded) model against
+ * the resident run and against the CPU. The step computes no output head (the hidden states come from the workspace
+ * after the output norm).
+ */
+@Tag("gpu")
+@ExtendWith(GpuCondition.class)
+class EmbeddingGpuTest {
+
+    static CudaBackend gpu;
+
+    @TempDir
+    static Path tmp;
+
+    @BeforeAll
+    static void open() {
+        gpu = new CudaBackend(0);
+    }
+
+    @AfterAll
+    static void close() {
+        if (gpu != null) {
+            gpu.close();
+        }
+    }
+
+    @Test
+    void qwen3EmbeddingOnTheGpuMatchesTransformers() throws Exception {
+        Path dir = resource("hf-qwen3-embed");
+        JsonNode ref = json(dir.resolve("ref-embed.json"));
+        List<String> texts = strings(ref.path("texts"));
+        float[][] expected = f32(dir.resolve("ref-embed.f32"), texts.size(), 64);
+        // float32 matrix-vector kernels only: the same arithmetic as transformers' float32 run
+        EmbeddingOptions fp32 = EmbeddingOptions.DEFAULTS.withDevice("cuda")
+                .withOffload(OffloadOptions.DEFAULTS.withGemmMinTokens(1 << 20));
+        try (TextEmbedder e = TextEmbedders.load(dir, fp32)) {
+            List<float[]> got = e.embed(texts);
+            for (int i = 0; i < texts.size(); i++) {
+                assertCosine(expected[i], got.get(i), "fp32 kernels, text " + i);
+            }
+        }
+        // default: prompts of 16+ rows multiply fp16 activations on tensor cores
+        try (TextEmbedder e = TextEmbedders.load(dir, EmbeddingOptions.DEFAULTS.withDevice("cuda"))) {
+            List<float[]> got = e.embed(texts);
+            double worst = 1;
+            for (int i = 0; i < texts.size(); i++) {
+                worst = Math.min(worst, cosine(expected[i], got.get(i)));
+            }
+            GpuTests.report(String.format("qwen3-embed fixture on the GPU, tensor cores: worst cosine %.6f", worst));
+            assertTrue(worst >= 0.999, "tensor-core path: worst cosine " + worst);
+        }
+    }
+
+    static Path model(QuantPreset q) {
+        Path p = tmp.resolve("embed-" + q + ".gguf");
+        if (!p.toFile().exists()) {
+            SyntheticModelWriter.write(new SyntheticModelSpec("embed-test", Architecture.QWEN3, 256, 16, 512, 8, 4,
+                    32, 512, 256, q, false, 5), p);
+        }
+        return p;
+    }
+
+    /** Three sequences of 5, 17 and 1 tokens, packed. */
+    static final int[] LENGTHS = {5, 17, 1};
+
+    static float[] hidden(ForwardPass pass, int[] tokens, int[] lengths, int sequences) {
+        int dim = pass.config().embeddingLength();
+        int total = 0;
+        for (int s = 0; s < sequences; s++) {
+            total += lengths[s];
+        }
+        float[] out = new float[total * dim];
+        KvCache[] caches = new KvCache[sequences];
+        try {
+            for (int s = 0; s < sequences; s++) {
+                caches[s] = pass.newKvCache(lengths[s]);
+            }
+            pass.forwardHidden(caches, tokens, lengths, sequences, out);
+        } finally {
+            for (KvCache c : caches) {
+                if (c != null) {
+                    c.close();
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void packedStreamedAndCpuHiddenStatesAgree() {
+        try (Model model = Model.load(model(QuantPreset.F16))) {
+            int vocab = model.config().vocabularySize();
+            int dim = model.config().embeddingLength();
+            SplittableRandom rnd = new SplittableRandom(3);
+            int[] tokens = new int[23];
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = rnd.nextInt(vocab);
+            }
+            float[] resident;
+            long total;
+            try (TieredForwardPass pass = Passes.on(gpu, model, 32, 32)) {
+                total = pass.plan().residentBytes();
+                resident = hidden(pass, tokens, LENGTHS, 3);
+                // each sequence alone gives the rows it gave packed
+                int at = 0;
+                for (int s = 0; s < 3; s++) {
+                    int[] one = java.util.Arrays.copyOfRange(tokens, at, at + LENGTHS[s]);
+                    float[] alone = hidden(pass, one, new int[] {LENGTHS[s]}, 1);
+                    float[] packed = java.util.Arrays.copyOfRange(resident, at * dim, (at + LENGTHS[s]) * dim);
+                    assertTrue(GpuTests.relErr(alone, packed) < 1e-2, "sequence " + s + " alone vs packed: "
+                            + GpuTests.relErr(alone, packed));
+                    at += LENGTHS[s];
+                }
+            }
+            OffloadOptions streamed = OffloadOptions.DEFAULTS.withGpuMemoryBudget(total / 4).withPlacement("stream");
+            try (TieredForwardPass pass = Passes.on(gpu, model, 32, 32, streamed)) {
+                assertTrue(pass.plan().count(Placement.STREAMED) > 0, pass.plan().toString());
+                float[] got = hidden(pass, tokens, LENGTHS, 3);
+                assertEquals(0, GpuTests.relErr(got, resident), 1e-6, "streamed vs resident: same kernels");
+            }
+            try (CpuBackend cpu = new CpuBackend(2); ForwardPass pass = cpu.prepare(model, 32, 32)) {
+                float[] want = hidden(pass, tokens, LENGTHS, 3);
+                double err = GpuTests.relErr(resident, want);
+                GpuTests.report(String.format("hidden states GPU vs CPU (F16 weights): relative error %.2e", err));
+                assertTrue(err < 1e-2, "GPU vs CPU hidden states: " + err);
+            }
+        }
+    }
+
+    static double cosine(float[] a, float[] b) {
+        double d = 0;
+        double x = 0;
+        double y = 0;
+        for (int i = 0; i < a.length; i++) {
+            d += (double) a[i] * b[i];
+            x += (double) a[i] * a[i];
+            y += (double) b[i] * b[i];
+        }
+        return d / Math.sqrt(x * y);
+    }
+}
