@@ -68,7 +68,9 @@ final class VectorKernels {
             for (RowKernel k : new RowKernel[] {
                     new VectorF32Kernel(), new VectorF16Kernel(), new VectorBf16Kernel(),
                     new VectorQ8_0Kernel(), new VectorQ4_0Kernel(), new VectorQ4_1Kernel(),
-                    new VectorQ4KKernel(), new VectorQ5KKernel(), new VectorQ6KKernel()}) {
+                    new VectorQ4KKernel(), new VectorQ5KKernel(), new VectorQ6KKernel(),
+                    new VectorQ5_0Kernel(), new VectorQ5_1Kernel(), new VectorQ2KKernel(), new VectorQ3KKernel(),
+                    new VectorIq4NlKernel(), new VectorIq4XsKernel()}) {
                 into.put(k.type(), k);
             }
         }
@@ -104,5 +106,36 @@ final class VectorKernels {
 
     static FloatVector load(float[] x, int offset) {
         return FloatVector.fromArray(F, x, offset);
+    }
+
+    private static final int[] LANE_INDEX = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+    /** 0, 1, ..., L-1: per-lane shift counts for bits packed in a scalar word (Q5_0/Q5_1's {@code qh}). */
+    static IntVector laneIndex() {
+        return IntVector.fromArray(I, LANE_INDEX, 0);
+    }
+
+    /** The first {@code L} levels of {@link Iq4Values} as ints (with 16 lanes: all of them). */
+    static IntVector iq4LevelsLow() {
+        return IntVector.fromArray(I, Iq4Values.INT_LEVELS, 0);
+    }
+
+    /** Levels 8-15 of {@link Iq4Values} with 8 lanes; with 16 lanes the whole table, as {@link #iq4LevelsLow}. */
+    static IntVector iq4LevelsHigh() {
+        return IntVector.fromArray(I, Iq4Values.INT_LEVELS, 16 - L);
+    }
+
+    /**
+     * The IQ4 levels of {@code codes} (each 0-15) as floats, from the table as {@link #iq4LevelsLow} and
+     * {@link #iq4LevelsHigh} return it (load both once per call, not per chunk). With 16 lanes one permute
+     * ({@code vpermd}); with 8 lanes codes 8-15 are out-of-range ("exceptional") shuffle indexes, which the
+     * two-vector rearrange takes from {@code high}: two permutes and a blend. The permute is done on int
+     * lanes, where the codes already are, and the levels converted afterwards (exactly: small integers).
+     */
+    static FloatVector iq4Levels(IntVector codes, IntVector low, IntVector high) {
+        if (L == 16) {
+            return toFloats(low.rearrange(codes.toShuffle()));
+        }
+        return toFloats(low.rearrange(codes.toShuffle(), high));
     }
 }
