@@ -55,6 +55,17 @@ def sha256(path):
     return h.hexdigest()
 
 
+def weights_sha256(path):
+    """SHA-256 over every tensor, in name order: the name, a newline, the stored bytes. Unlike the file's own
+    checksum it does not change when the writer adds or reorders metadata; QuantFixtureModelsTest recomputes it."""
+    h = hashlib.sha256()
+    r = gguf.GGUFReader(path)
+    for t in sorted(r.tensors, key=lambda t: t.name):
+        h.update(t.name.encode() + b"\n")
+        h.update(np.asarray(t.data).tobytes())
+    return h.hexdigest()
+
+
 def tensor(reader, name):
     for t in reader.tensors:
         if t.name == name:
@@ -137,7 +148,9 @@ def main():
             "sha256": {p: sha256(os.path.join(src, p)) for p in
                        ("ggml/src/ggml-quants.c", "gguf-py/gguf/quants.py", "src/llama-quant.cpp")},
         },
-        "f32Model": {"writer": "io.offload4j.testing.QuantFixtureModel", "sha256": sha256(os.path.join(work, "F32.gguf"))},
+        "f32Model": {"writer": "io.offload4j.testing.QuantFixtureModel",
+                     "sha256": sha256(os.path.join(work, "F32.gguf")),
+                     "weightsSha256": weights_sha256(os.path.join(work, "F32.gguf"))},
         "models": models,
         "tensors": entries,
     }

@@ -3,15 +3,21 @@ package io.offload4j.testing;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.offload4j.gguf.GgmlType;
+import io.offload4j.gguf.GgufFile;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.TreeSet;
 
 /**
  * The committed quantization fixtures of {@code src/test/resources/quant/} (made by
@@ -88,9 +94,26 @@ public final class QuantFixtures {
         return list;
     }
 
-    /** The SHA-256 of the F32 model the fixtures were quantized from. */
-    public static String f32Sha256() {
-        return manifest().get("f32Model").get("sha256").asText();
+    /** {@link #weightsSha256} of the F32 model the fixtures were quantized from. */
+    public static String f32WeightsSha256() {
+        return manifest().get("f32Model").get("weightsSha256").asText();
+    }
+
+    /**
+     * SHA-256 over every tensor of a GGUF file, in name order: the name, a newline, the stored bytes (as
+     * make_reference.py computes it). Metadata does not enter, so a writer that adds keys keeps the value.
+     */
+    public static String weightsSha256(Path gguf) {
+        try (GgufFile f = GgufFile.open(gguf)) {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            for (String name : new TreeSet<>(f.tensors().keySet())) {
+                sha.update((name + "\n").getBytes(StandardCharsets.UTF_8));
+                sha.update(f.tensorData(f.tensors().get(name)).asByteBuffer());
+            }
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static InputStream open(String name) {
