@@ -11,7 +11,10 @@ import io.offload4j.engine.GenerationRequest;
 import io.offload4j.engine.InferenceEngine;
 import io.offload4j.engine.SamplingParams;
 import io.offload4j.gguf.GgmlType;
+import io.offload4j.model.Architecture;
 import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
 import io.offload4j.model.SyntheticModelWriter;
 import io.offload4j.model.Weight;
 import io.offload4j.quant.CpuKernels;
@@ -24,6 +27,7 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -107,6 +111,21 @@ class QuantFixtureModelsTest {
         try (InferenceEngine e = InferenceEngine.load(file, EngineOptions.DEFAULTS.withDevice("cpu"))) {
             int[] out = e.generate(GenerationRequest.of(TOKENS, 4, SamplingParams.GREEDY), GenerationListener.NONE).tokens();
             assertEquals(4, out.length, fixture + " generated " + out.length + " tokens");
+        }
+    }
+
+    /**
+     * Synthetic models in the presets of the newer formats (this package's own encoders, {@code QuantPreset}):
+     * the optimised pass against the double-precision reference on the same weights, as for the files above.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = QuantPreset.class, names = {"Q5_0", "Q5_1", "Q2_K", "Q3_K_M", "IQ4_NL", "IQ4_XS"})
+    void syntheticModelsOfTheNewPresetsComputeWhatTheirWeightsSay(QuantPreset preset) {
+        Path file = dir.resolve("tiny-" + preset + ".gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, preset), file);
+        try (Model m = Model.load(file)) {
+            double err = maxRelative(logits(m), new ReferenceTransformer(m).logits(TOKENS));
+            assertTrue(err < 1e-4, preset + ": relative error " + err);
         }
     }
 
