@@ -22,7 +22,7 @@ import jdk.incubator.vector.VectorSpecies;
  * float species. Quant bytes are loaded {@code L} at a time into a byte vector of {@code L} lanes and
  * widened lane-for-lane to ints ({@code vpmovsxbd} on x86), so no conversion ever has to pick a "part"
  * of a wider vector. The block layouts need {@code L} to divide 16 (the smallest run of values sharing
- * a scale, in Q6_K), so the quant kernels are used for 8 lanes (AVX2, 256-bit SVE) and 16 lanes
+ * a scale, in Q6_K, Q3_K and Q2_K), so the quant kernels are used for 8 lanes (AVX2, 256-bit SVE) and 16 lanes
  * (AVX-512); any other width (128-bit NEON) keeps the scalar quant kernels and vectorizes only
  * {@link FloatOps}.
  *
