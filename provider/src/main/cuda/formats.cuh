@@ -13,8 +13,16 @@
 //   Q8_0 16 elements (half a 34-byte block)       Q4_0/Q4_1 32 elements (one block)
 //   Q4_K/Q5_K 16 elements (8 quant bytes = 8 low + 8 high nibbles of one 64-element chunk)
 //   Q6_K 32 elements (8 positions of one 128-element half, in each of its four 32-element groups)
-// Blocks of 34 (Q8_0), 18 (Q4_0) and 210 (Q6_K) bytes are only 2-byte aligned, so those formats read
-// pairs of 16-bit words; 20-, 144- and 176-byte blocks allow 4-, 8- and 16-byte loads.
+//   Q5_0/Q5_1/IQ4_NL 32 elements (one block)
+//   Q2_K/Q3_K 32 elements (8 quant bytes of one 128-element half: four 2-bit fields each)
+//   IQ4_XS 16 elements (8 quant bytes = 8 low + 8 high nibbles of one 32-element sub-block)
+// Blocks of 34 (Q8_0), 18 (Q4_0, IQ4_NL), 22 (Q5_0), 110 (Q3_K) and 210 (Q6_K) bytes are only 2-byte
+// aligned, so those formats read pairs of 16-bit words; 20-, 24-, 84-, 136-, 144- and 176-byte blocks
+// allow 4-, 8- and 16-byte loads.
+//
+// The formats added for llama-quantize's low-bit presets (Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS) decode
+// bit for bit as ggml's reference dequantization (gguf-py) and the CPU kernels do: where ggml rounds a
+// product before adding (d * q + m), __fmul_rn keeps nvcc from contracting the two into one fma.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -29,6 +37,12 @@
 #define T_Q4_K 12
 #define T_Q5_K 13
 #define T_Q6_K 14
+#define T_Q5_0 6
+#define T_Q5_1 7
+#define T_Q2_K 10
+#define T_Q3_K 11
+#define T_IQ4_NL 20
+#define T_IQ4_XS 23
 #define T_BF16 30
 
 __device__ __forceinline__ uint32_t ld_u16(const uint8_t* p) {
@@ -339,6 +353,239 @@ template <> struct Fmt<T_Q6_K> {
         off[1] = base + 32;
         off[2] = base + 64;
         off[3] = base + 96;
+    }
+};
+
+// Q5_0: {fp16 d; uint8 qh[4]; uint8 qs[16]} = 22 bytes; element j = d * (((qs[j] & 15) | bit j of qh << 4) - 16),
+// element j+16 = d * (((qs[j] >> 4) | bit j+16 of qh << 4) - 16), qh read as a little-endian word.
+template <> struct Fmt<T_Q5_0> {
+    static constexpr int UNIT = 32, RUNS = 2, RUNLEN = 16, UNR = 2;
+    struct Raw { uint32_t d, qh, q[4]; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 22 * (size_t)u;
+        Raw r;
+        r.d = ld_u16(blk);
+        r.qh = ld_u32_a2(blk + 2);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(blk + 6 + 4 * i);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        float d = h2f(r.d);
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            uint32_t b = ubyte(r.q[i >> 2], i & 3);
+            w[i] = d * (float)((int)((b & 0xF) | (((r.qh >> i) & 1) << 4)) - 16);
+            w[16 + i] = d * (float)((int)((b >> 4) | (((r.qh >> (i + 16)) & 1) << 4)) - 16);
+        }
+        off[0] = 32 * u;
+        off[1] = 32 * u + 16;
+    }
+};
+
+// Q5_1: {fp16 d; fp16 m; uint8 qh[4]; uint8 qs[16]} = 24 bytes; quants as Q5_0, unsigned; x = d * q + m
+// (the product rounded first, as ggml).
+template <> struct Fmt<T_Q5_1> {
+    static constexpr int UNIT = 32, RUNS = 2, RUNLEN = 16, UNR = 2;
+    struct Raw { uint32_t dm, qh, q[4]; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint32_t* blk = reinterpret_cast<const uint32_t*>(row + 24 * (size_t)u);
+        Raw r;
+        r.dm = __ldg(blk);
+        r.qh = __ldg(blk + 1);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = __ldg(blk + 2 + i);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        float d = h2f(r.dm), m = h2f(r.dm >> 16);
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            uint32_t b = ubyte(r.q[i >> 2], i & 3);
+            w[i] = __fmul_rn(d, (float)((b & 0xF) | (((r.qh >> i) & 1) << 4))) + m;
+            w[16 + i] = __fmul_rn(d, (float)((b >> 4) | (((r.qh >> (i + 16)) & 1) << 4))) + m;
+        }
+        off[0] = 32 * u;
+        off[1] = 32 * u + 16;
+    }
+};
+
+// Q2_K: {uint8 scales[16]; uint8 qs[64]; fp16 d; fp16 dmin} = 84 bytes, 256 elements in two halves of
+// 128. In half n, qs[32n + l] holds elements 128n + 32g + l (g = 0..3) in its bit pairs 2g..2g+1; their
+// sub-block is 8n + 2g + l/16, whose byte in scales has the 4-bit scale (low nibble) and min (high);
+// x = (d * sc) * q - dmin * m. A unit is 8 positions l0..l0+7 of one half: 32 elements in four runs of 8.
+template <> struct Fmt<T_Q2_K> {
+    static constexpr int UNIT = 32, RUNS = 4, RUNLEN = 8, UNR = 2;
+    struct Raw { uint32_t dd, q0, q1, sc0, sc1; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 84 * (size_t)(u >> 3);
+        int k = u & 7, n = k >> 2, l0 = (k & 3) * 8;
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
+        Raw r;
+        r.dd = __ldg(w + 20);
+        r.q0 = __ldg(w + 4 + 8 * n + (l0 >> 2));
+        r.q1 = __ldg(w + 5 + 8 * n + (l0 >> 2));
+        r.sc0 = __ldg(w + 2 * n);  // scales[8n..8n+7]: the unit's are bytes l0/16 + 0, 2, 4, 6
+        r.sc1 = __ldg(w + 2 * n + 1);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        int k = u & 7, n = k >> 2, l0 = (k & 3) * 8, hi = l0 >> 4;
+        float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
+        uint32_t sc[4] = {ubyte(r.sc0, hi), ubyte(r.sc0, hi + 2), ubyte(r.sc1, hi), ubyte(r.sc1, hi + 2)};
+        uint32_t q[2] = {r.q0, r.q1};
+#pragma unroll
+        for (int g = 0; g < 4; g++) {
+            float dl = d * (float)(sc[g] & 0xF), ml = dmin * (float)(sc[g] >> 4);
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                uint32_t b = ubyte(q[i >> 2], i & 3);
+                w[8 * g + i] = __fmul_rn(dl, (float)((b >> (2 * g)) & 3)) - ml;
+            }
+        }
+        int base = 256 * (u >> 3) + 128 * n + l0;
+        off[0] = base;
+        off[1] = base + 32;
+        off[2] = base + 64;
+        off[3] = base + 96;
+    }
+};
+
+// Q3_K's 6-bit signed scale j (0..15) from the 12-byte field held in three words: low 4 bits in nibble
+// j/8 of byte j%8, top 2 bits in bit pair j/4 of byte 8 + j%4, biased by 32.
+__device__ __forceinline__ int q3k_scale(uint32_t s0, uint32_t s1, uint32_t s2, int j) {
+    uint32_t lo = (kbyte(s0, s1, s2, j & 7) >> (4 * (j >> 3))) & 0xF;
+    uint32_t hi = (kbyte(s0, s1, s2, 8 + (j & 3)) >> (2 * (j >> 2))) & 3;
+    return (int)(lo | (hi << 4)) - 32;
+}
+
+// Q3_K: {uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d} = 110 bytes, 256 elements in two halves
+// of 128. Element 128n + 32g + l takes bit pair 2g of qs[32n + l] and bit 4n + g of hmask[l]; q = low2 - 4
+// when that bit is clear, low2 when set; sub-block 8n + 2g + l/16; x = (d * sc) * q. A unit is 8 positions
+// l0..l0+7 of one half: 32 elements in four runs of 8.
+template <> struct Fmt<T_Q3_K> {
+    static constexpr int UNIT = 32, RUNS = 4, RUNLEN = 8, UNR = 2;
+    struct Raw { uint32_t d, q0, q1, h0, h1, s0, s1, s2; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 110 * (size_t)(u >> 3);
+        int k = u & 7, n = k >> 2, l0 = (k & 3) * 8;
+        Raw r;
+        r.d = ld_u16(blk + 108);
+        r.q0 = ld_u32_a2(blk + 32 + 32 * n + l0);
+        r.q1 = ld_u32_a2(blk + 36 + 32 * n + l0);
+        r.h0 = ld_u32_a2(blk + l0);
+        r.h1 = ld_u32_a2(blk + l0 + 4);
+        r.s0 = ld_u32_a2(blk + 96);
+        r.s1 = ld_u32_a2(blk + 100);
+        r.s2 = ld_u32_a2(blk + 104);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        int k = u & 7, n = k >> 2, l0 = (k & 3) * 8, hi = l0 >> 4;
+        float d = h2f(r.d);
+        uint32_t q[2] = {r.q0, r.q1}, h[2] = {r.h0, r.h1};
+#pragma unroll
+        for (int g = 0; g < 4; g++) {
+            float dl = d * (float)q3k_scale(r.s0, r.s1, r.s2, 8 * n + 2 * g + hi);
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                uint32_t b = ubyte(q[i >> 2], i & 3), m = ubyte(h[i >> 2], i & 3);
+                int qv = (int)(((b >> (2 * g)) & 3) | (((m >> (4 * n + g)) & 1) << 2)) - 4;
+                w[8 * g + i] = dl * (float)qv;
+            }
+        }
+        int base = 256 * (u >> 3) + 128 * n + l0;
+        off[0] = base;
+        off[1] = base + 32;
+        off[2] = base + 64;
+        off[3] = base + 96;
+    }
+};
+
+// IQ4_NL / IQ4_XS: a 4-bit code selects one of ggml's 16 non-linear levels (kvalues_iq4nl). The table is
+// held as 16 signed bytes in four immediate words, and four codes are looked up at once with byte
+// permutes (prmt): codes 0-7 from the first two words, 8-15 from the last two, then per byte the half
+// that bit 3 of its code names. No memory access, and no divergence as a constant-memory table would
+// have when a warp's lanes read different entries.
+#define IQ4_T0 0xBFAD9881u  // -127, -104,  -83,  -65
+#define IQ4_T1 0xF6EADDCFu  //  -49,  -35,  -22,  -10
+#define IQ4_T2 0x26190D01u  //    1,   13,   25,   38
+#define IQ4_T3 0x71594535u  //   53,   69,   89,  113
+
+// The levels (signed bytes) of the four codes held in nibble `shift` / 4 of each byte of q.
+__device__ __forceinline__ uint32_t iq4_levels4(uint32_t q, int shift) {
+    uint32_t c = (q >> shift) & 0x0F0F0F0Fu;
+    uint32_t c7 = c & 0x07070707u;
+    uint32_t t = c7 | (c7 >> 4);                       // byte 0: c0 | c1 << 4, byte 2: c2 | c3 << 4
+    uint32_t sel = (t & 0xFFu) | ((t >> 8) & 0xFF00u);  // one selector nibble per code
+    uint32_t a = __byte_perm(IQ4_T0, IQ4_T1, sel);
+    uint32_t b = __byte_perm(IQ4_T2, IQ4_T3, sel);
+    uint32_t m = ((c >> 3) & 0x01010101u) * 0xFFu;     // 0xFF in the bytes whose code is 8-15
+    return (a & ~m) | (b & m);
+}
+
+// IQ4_NL: {fp16 d; uint8 qs[16]} = 18 bytes, nibbles laid out as Q4_0; x = d * level.
+template <> struct Fmt<T_IQ4_NL> {
+    static constexpr int UNIT = 32, RUNS = 2, RUNLEN = 16, UNR = 2;
+    struct Raw { uint32_t d, q[4]; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 18 * (size_t)u;
+        Raw r;
+        r.d = ld_u16(blk);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(blk + 2 + 4 * i);
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        float d = h2f(r.d);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            uint32_t lo = iq4_levels4(r.q[j], 0), hi = iq4_levels4(r.q[j], 4);
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                w[4 * j + i] = d * (float)sbyte(lo, i);
+                w[16 + 4 * j + i] = d * (float)sbyte(hi, i);
+            }
+        }
+        off[0] = 32 * u;
+        off[1] = 32 * u + 16;
+    }
+};
+
+// IQ4_XS: {fp16 d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128]} = 136 bytes, 256 elements in eight
+// sub-blocks of 32. Sub-block ib's 6-bit scale: nibble ib % 2 of scales_l[ib / 2], top bits from bit pair
+// ib of scales_h, biased by 32; its codes are qs[16ib..16ib+15] laid out as an IQ4_NL block; x = (d * sc)
+// * level. A unit is 8 quant bytes of one sub-block: 8 low + 8 high elements.
+template <> struct Fmt<T_IQ4_XS> {
+    static constexpr int UNIT = 16, RUNS = 2, RUNLEN = 8, UNR = 4;
+    struct Raw { uint32_t dh, sl; uint2 q; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 136 * (size_t)(u >> 4);
+        int k = u & 15, ib = k >> 1, l0 = (k & 1) * 8;
+        const uint32_t* w = reinterpret_cast<const uint32_t*>(blk);
+        Raw r;
+        r.dh = __ldg(w);
+        r.sl = __ldg(w + 1);
+        r.q = __ldg(reinterpret_cast<const uint2*>(blk + 8 + 16 * ib + l0));
+        return r;
+    }
+    __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
+        int k = u & 15, ib = k >> 1, l0 = (k & 1) * 8;
+        int ls = (int)(((r.sl >> (4 * ib)) & 0xF) | (((r.dh >> (16 + 2 * ib)) & 3) << 4)) - 32;
+        float dl = h2f(r.dh) * (float)ls;
+        uint32_t qw[2] = {r.q.x, r.q.y};
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            uint32_t lo = iq4_levels4(qw[j], 0), hi = iq4_levels4(qw[j], 4);
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                w[4 * j + i] = dl * (float)sbyte(lo, i);
+                w[8 + 4 * j + i] = dl * (float)sbyte(hi, i);
+            }
+        }
+        int base = 256 * (u >> 4) + 32 * ib + l0;
+        off[0] = base;
+        off[1] = base + 16;
     }
 };
 

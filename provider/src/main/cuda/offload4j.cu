@@ -198,6 +198,12 @@ MV_ALL(T_Q4_1, q4_1)
 MV_ALL(T_Q4_K, q4_k)
 MV_ALL(T_Q5_K, q5_k)
 MV_ALL(T_Q6_K, q6_k)
+MV_ALL(T_Q5_0, q5_0)
+MV_ALL(T_Q5_1, q5_1)
+MV_ALL(T_Q2_K, q2_k)
+MV_ALL(T_Q3_K, q3_k)
+MV_ALL(T_IQ4_NL, iq4_nl)
+MV_ALL(T_IQ4_XS, iq4_xs)
 
 // Unquantized rows whose length is not a multiple of the vector width: one element at a time, one
 // block (64 threads) per row. Here `nt` packs the token count (low byte, <= 8) and the mode (nt >> 8),
@@ -320,6 +326,12 @@ DQ_INST(T_Q4_1, q4_1)
 DQ_INST(T_Q4_K, q4_k)
 DQ_INST(T_Q5_K, q5_k)
 DQ_INST(T_Q6_K, q6_k)
+DQ_INST(T_Q5_0, q5_0)
+DQ_INST(T_Q5_1, q5_1)
+DQ_INST(T_Q2_K, q2_k)
+DQ_INST(T_Q3_K, q3_k)
+DQ_INST(T_IQ4_NL, iq4_nl)
+DQ_INST(T_IQ4_XS, iq4_xs)
 
 // Embedding gather for unquantized rows of any length.
 template <int TYPE>

@@ -14,7 +14,19 @@ public enum QuantPreset {
     /** llama.cpp's Q4_K_M: Q4_K, with Q6_K for the output and for attn_v/ffn_down in "more bits" layers. */
     Q4_K_M,
     /** llama.cpp's Q5_K_M: Q5_K, with Q6_K for the output and for attn_v/ffn_down in "more bits" layers. */
-    Q5_K_M;
+    Q5_K_M,
+    /** Q5_0 everywhere but the output (Q6_K), as llama.cpp's Q5_0. */
+    Q5_0,
+    /** Q5_1 everywhere but the output (Q6_K), as llama.cpp's Q5_1. */
+    Q5_1,
+    /** llama.cpp's Q2_K: Q2_K, with Q3_K for attn_v, attn_output and ffn_down, Q6_K for the output. */
+    Q2_K,
+    /** llama.cpp's Q3_K_M: Q3_K, with Q4_K for attn_output and ffn_down, Q5_K for attn_v in the first blocks, else Q4_K. */
+    Q3_K_M,
+    /** IQ4_NL everywhere but the output (Q6_K), as llama.cpp's IQ4_NL. */
+    IQ4_NL,
+    /** IQ4_XS everywhere but the output (Q6_K), as llama.cpp's IQ4_XS. */
+    IQ4_XS;
 
     /** The format of the tensor named {@code name} (GGUF naming) in block {@code layer} of {@code layers}. */
     public GgmlType typeOf(String name, int layer, int layers) {
@@ -32,6 +44,17 @@ public enum QuantPreset {
             case Q6_K -> GgmlType.Q6_K;
             case Q4_K_M -> kMixed(name, layer, layers, GgmlType.Q4_K);
             case Q5_K_M -> kMixed(name, layer, layers, GgmlType.Q5_K);
+            case Q5_0 -> name.equals("output.weight") ? GgmlType.Q6_K : GgmlType.Q5_0;
+            case Q5_1 -> name.equals("output.weight") ? GgmlType.Q6_K : GgmlType.Q5_1;
+            case IQ4_NL -> name.equals("output.weight") ? GgmlType.Q6_K : GgmlType.IQ4_NL;
+            case IQ4_XS -> name.equals("output.weight") ? GgmlType.Q6_K : GgmlType.IQ4_XS;
+            case Q2_K -> name.equals("output.weight") ? GgmlType.Q6_K
+                    : name.endsWith("attn_v.weight") || name.endsWith("attn_output.weight")
+                            || name.endsWith("ffn_down.weight") ? GgmlType.Q3_K : GgmlType.Q2_K;
+            case Q3_K_M -> name.equals("output.weight") ? GgmlType.Q6_K
+                    : name.endsWith("attn_v.weight") ? (layer < 2 ? GgmlType.Q5_K : GgmlType.Q4_K)
+                    : name.endsWith("attn_output.weight") || name.endsWith("ffn_down.weight") ? GgmlType.Q4_K
+                    : GgmlType.Q3_K;
         };
     }
 

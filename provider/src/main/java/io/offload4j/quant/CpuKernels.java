@@ -35,7 +35,9 @@ public final class CpuKernels {
         for (RowKernel k : new RowKernel[] {
                 new ScalarF32Kernel(), new ScalarF16Kernel(), new ScalarBf16Kernel(),
                 new ScalarQ8_0Kernel(), new ScalarQ4_0Kernel(), new ScalarQ4_1Kernel(),
-                new ScalarQ4KKernel(), new ScalarQ5KKernel(), new ScalarQ6KKernel()}) {
+                new ScalarQ4KKernel(), new ScalarQ5KKernel(), new ScalarQ6KKernel(),
+                new ScalarQ5_0Kernel(), new ScalarQ5_1Kernel(), new ScalarQ2KKernel(), new ScalarQ3KKernel(),
+                new ScalarIq4NlKernel(), new ScalarIq4XsKernel()}) {
             SCALAR.put(k.type(), k);
         }
         FAST.putAll(SCALAR);

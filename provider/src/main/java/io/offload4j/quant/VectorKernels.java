@@ -8,7 +8,9 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -20,7 +22,7 @@ import jdk.incubator.vector.VectorSpecies;
  * float species. Quant bytes are loaded {@code L} at a time into a byte vector of {@code L} lanes and
  * widened lane-for-lane to ints ({@code vpmovsxbd} on x86), so no conversion ever has to pick a "part"
  * of a wider vector. The block layouts need {@code L} to divide 16 (the smallest run of values sharing
- * a scale, in Q6_K), so the quant kernels are used for 8 lanes (AVX2, 256-bit SVE) and 16 lanes
+ * a scale, in Q6_K, Q3_K and Q2_K), so the quant kernels are used for 8 lanes (AVX2, 256-bit SVE) and 16 lanes
  * (AVX-512); any other width (128-bit NEON) keeps the scalar quant kernels and vectorizes only
  * {@link FloatOps}.
  *
@@ -68,7 +70,9 @@ final class VectorKernels {
             for (RowKernel k : new RowKernel[] {
                     new VectorF32Kernel(), new VectorF16Kernel(), new VectorBf16Kernel(),
                     new VectorQ8_0Kernel(), new VectorQ4_0Kernel(), new VectorQ4_1Kernel(),
-                    new VectorQ4KKernel(), new VectorQ5KKernel(), new VectorQ6KKernel()}) {
+                    new VectorQ4KKernel(), new VectorQ5KKernel(), new VectorQ6KKernel(),
+                    new VectorQ5_0Kernel(), new VectorQ5_1Kernel(), new VectorQ2KKernel(), new VectorQ3KKernel(),
+                    new VectorIq4NlKernel(), new VectorIq4XsKernel()}) {
                 into.put(k.type(), k);
             }
         }
@@ -104,5 +108,38 @@ final class VectorKernels {
 
     static FloatVector load(float[] x, int offset) {
         return FloatVector.fromArray(F, x, offset);
+    }
+
+    private static final int[] LANE_INDEX = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+    /** 0, 1, ..., L-1: per-lane shift counts for bits packed in a scalar word (Q5_0/Q5_1's {@code qh}). */
+    static IntVector laneIndex() {
+        return IntVector.fromArray(I, LANE_INDEX, 0);
+    }
+
+    /** The first {@code L} levels of {@link Iq4Values} as ints (with 16 lanes: all of them). */
+    static IntVector iq4LevelsLow() {
+        return IntVector.fromArray(I, Iq4Values.INT_LEVELS, 0);
+    }
+
+    /** Levels 8-15 of {@link Iq4Values} with 8 lanes; with 16 lanes the whole table, as {@link #iq4LevelsLow}. */
+    static IntVector iq4LevelsHigh() {
+        return IntVector.fromArray(I, Iq4Values.INT_LEVELS, 16 - L);
+    }
+
+    /**
+     * The IQ4 levels of {@code codes} (each 0-15) as floats, from the table as {@link #iq4LevelsLow} and
+     * {@link #iq4LevelsHigh} return it (load both once per call, not per chunk). With 16 lanes one permute
+     * ({@code vpermd}); with 8 lanes both halves of the table are permuted by the code's low 3 bits and blended
+     * by its bit 3 (measured 20 % faster on AVX2 than the two-vector {@code rearrange(shuffle, high)}). The
+     * permute is done on int lanes, where the codes already are, and the levels converted afterwards (exactly:
+     * small integers).
+     */
+    static FloatVector iq4Levels(IntVector codes, IntVector low, IntVector high) {
+        if (L == 16) {
+            return toFloats(low.rearrange(codes.toShuffle()));
+        }
+        VectorShuffle<Integer> within = codes.and(7).toShuffle();
+        return toFloats(low.rearrange(within).blend(high.rearrange(within), codes.compare(VectorOperators.GT, 7)));
     }
 }

@@ -432,6 +432,20 @@ class GgufBadInputTest {
                 "data offset 9223372036854775776) extends past the end of the file");
     }
 
+    /** The low-bit formats of llama-quantize's presets: their block sizes enter the same checks. */
+    @Test
+    void truncatedOrMisshapenLowBitTensors() {
+        // Two rows of 256 Q2_K values are 2 x 84 bytes; 100 bytes of data hold only part of them.
+        fails(oneTensor(b -> b.tensorInfo("blk.0.attn_q.weight", GgmlType.Q2_K, 0, 256, 2), 100),
+                "tensor 'blk.0.attn_q.weight' (Q2_K [256, 2], 168 bytes at file offset 96", "extends past the end of the file",
+                TRUNCATED);
+        fails(oneTensor(b -> b.tensorInfo("blk.0.ffn_down.weight", GgmlType.IQ4_XS, 0, 384, 2), 1024),
+                "tensor 'blk.0.ffn_down.weight' (IQ4_XS) has rows of 384 elements, but IQ4_XS stores blocks of 256 "
+                        + "elements: the row length must be a multiple of 256", CORRUPT);
+        fails(oneTensor(b -> b.tensorInfo("blk.0.ffn_down.weight", GgmlType.Q5_0, 0, 48, 2), 1024),
+                "(Q5_0) has rows of 48 elements, but Q5_0 stores blocks of 32 elements", CORRUPT);
+    }
+
     @Test
     void duplicateTensorName() {
         byte[] b = RawGguf.header(3, 2, 0).tensorInfo("w", GgmlType.F32, 0, 8).tensorInfo("w", GgmlType.F32, 32, 8)

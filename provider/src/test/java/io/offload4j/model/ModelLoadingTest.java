@@ -110,13 +110,16 @@ class ModelLoadingTest {
 
     @Test
     void formatTheCpuCannotComputeIsRefusedAtPreparation() {
-        // Q3_K is a valid ggml type the CPU kernels do not implement.
+        // IQ2_XXS is a valid ggml type the CPU kernels do not implement.
         long[] dims = {256, 512};
-        Path f = GgufRewriter.rewrite(tiny, dir.resolve("q3k.gguf"), w -> w.addTensor("blk.0.ffn_up.weight",
-                GgmlType.Q3_K, dims, dst -> dst.fill((byte) 0)), t -> !t.equals("blk.0.ffn_up.weight"));
+        Path f = GgufRewriter.rewrite(tiny, dir.resolve("iq2xxs.gguf"), w -> w.addTensor("blk.0.ffn_up.weight",
+                GgmlType.IQ2_XXS, dims, dst -> dst.fill((byte) 0)), t -> !t.equals("blk.0.ffn_up.weight"));
         try (Model m = Model.load(f); CpuBackend cpu = new CpuBackend(1)) {
             String msg = assertThrows(ModelFormatException.class, () -> cpu.prepare(m, 16, 4)).getMessage();
-            assertTrue(msg.contains("tensor 'blk.0.ffn_up.weight' is stored as Q3_K") && msg.contains("supported formats"), msg);
+            assertTrue(msg.contains("tensor 'blk.0.ffn_up.weight' is stored as IQ2_XXS") && msg.contains("supported formats"), msg);
+            for (String listed : new String[] {"Q5_0", "Q5_1", "Q2_K", "Q3_K", "IQ4_NL", "IQ4_XS", "Q4_K", "Q6_K"}) {
+                assertTrue(msg.contains(listed), "the supported formats listed lack " + listed + ": " + msg);
+            }
         }
     }
 

@@ -37,7 +37,7 @@ class ArgumentChecksTest {
         assertFalse(CpuKernels.isSupported(GgmlType.IQ2_XXS));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CpuKernels.of(GgmlType.IQ2_XXS));
         assertTrue(e.getMessage().contains("IQ2_XXS"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> CpuKernels.scalar(GgmlType.Q3_K));
+        assertThrows(IllegalArgumentException.class, () -> CpuKernels.scalar(GgmlType.IQ3_S));
     }
 
     @Test

@@ -14,7 +14,8 @@ final class QuantTestData {
     /** The formats this package implements. */
     static final GgmlType[] FORMATS = {
         GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1,
-        GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K
+        GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K,
+        GgmlType.Q3_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS
     };
 
     private QuantTestData() {}
@@ -43,12 +44,17 @@ final class QuantTestData {
                 case F32 -> s.set(LE_FLOAT, o, (float) r.nextGaussian());
                 case F16 -> s.set(LE_SHORT, o, Float.floatToFloat16((float) r.nextGaussian()));
                 case BF16 -> s.set(LE_SHORT, o, (short) (Float.floatToRawIntBits((float) r.nextGaussian()) >>> 16));
-                case Q8_0, Q4_0 -> s.set(LE_SHORT, o, randomScale(r));
-                case Q4_1, Q4_K, Q5_K -> {
+                case Q8_0, Q4_0, Q5_0, IQ4_NL, IQ4_XS -> s.set(LE_SHORT, o, randomScale(r));
+                case Q4_1, Q4_K, Q5_K, Q5_1 -> {
                     s.set(LE_SHORT, o, randomScale(r));
                     s.set(LE_SHORT, o + 2, randomScale(r));
                 }
                 case Q6_K -> s.set(LE_SHORT, o + 208, randomScale(r));
+                case Q3_K -> s.set(LE_SHORT, o + 108, randomScale(r));
+                case Q2_K -> {
+                    s.set(LE_SHORT, o + 80, randomScale(r));
+                    s.set(LE_SHORT, o + 82, randomScale(r));
+                }
                 default -> throw new IllegalArgumentException(type.toString());
             }
         }

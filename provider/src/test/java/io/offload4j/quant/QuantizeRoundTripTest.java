@@ -16,23 +16,31 @@ import org.junit.jupiter.params.provider.FieldSource;
  * the data's RMS must stay under the bound below. Measured on this data (seed 12345), the quantizers
  * give (relative RMS error):
  * F32 0, F16 2.07e-4, BF16 1.66e-3, Q8_0 5.36e-3, Q4_0 0.0859, Q4_1 0.0782, Q4_K 0.0783,
- * Q5_K 0.0381, Q6_K 0.0194 (printed by the test). The K-quant encoders are the simple min/max ones of {@link KQuantizer}, meant for
- * synthetic models; llama.cpp's searching quantizer does somewhat better.
+ * Q5_K 0.0381, Q6_K 0.0194, Q5_0 0.0426, Q5_1 0.0377, Q2_K 0.329, Q3_K 0.155, IQ4_NL 0.0799, IQ4_XS 0.0799
+ * (printed by the test). The K-quant and IQ4 encoders are the simple min/max ones of {@link KQuantizer} and
+ * {@link LowBitQuantizer}, meant for synthetic models; llama.cpp's searching quantizer does somewhat better
+ * (Q2_K's four levels per sub-block of 16 Gaussian values leave a step of about 1.2σ, hence its 0.33).
  */
 class QuantizeRoundTripTest {
     static final GgmlType[] FORMATS = QuantTestData.FORMATS;
 
     /** Upper bounds for the relative RMS error (measured value plus margin). */
-    private static final Map<GgmlType, Double> BOUND = Map.of(
-            GgmlType.F32, 0.0,
-            GgmlType.F16, 2.5e-4,
-            GgmlType.BF16, 2e-3,
-            GgmlType.Q8_0, 6e-3,
-            GgmlType.Q4_0, 0.10,
-            GgmlType.Q4_1, 0.09,
-            GgmlType.Q4_K, 0.09,
-            GgmlType.Q5_K, 0.045,
-            GgmlType.Q6_K, 0.023);
+    private static final Map<GgmlType, Double> BOUND = Map.ofEntries(
+            Map.entry(GgmlType.F32, 0.0),
+            Map.entry(GgmlType.F16, 2.5e-4),
+            Map.entry(GgmlType.BF16, 2e-3),
+            Map.entry(GgmlType.Q8_0, 6e-3),
+            Map.entry(GgmlType.Q4_0, 0.10),
+            Map.entry(GgmlType.Q4_1, 0.09),
+            Map.entry(GgmlType.Q4_K, 0.09),
+            Map.entry(GgmlType.Q5_K, 0.045),
+            Map.entry(GgmlType.Q6_K, 0.023),
+            Map.entry(GgmlType.Q5_0, 0.05),
+            Map.entry(GgmlType.Q5_1, 0.045),
+            Map.entry(GgmlType.Q2_K, 0.36),
+            Map.entry(GgmlType.Q3_K, 0.18),
+            Map.entry(GgmlType.IQ4_NL, 0.09),
+            Map.entry(GgmlType.IQ4_XS, 0.09));
 
     @ParameterizedTest
     @FieldSource("FORMATS")

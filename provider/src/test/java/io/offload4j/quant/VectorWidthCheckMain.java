@@ -1,13 +1,15 @@
 package io.offload4j.quant;
 
 import io.offload4j.gguf.GgmlType;
+import io.offload4j.testing.QuantFixtures;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 
 /**
  * Run in a child JVM by {@link VectorWidthTest}, with {@code -Doffload4j.vector.bits}: checks every
  * selected kernel against the scalar one (dequantize bit for bit, dot within 1e-5 of Σ|w·x|, as in
- * {@link DotConsistencyTest}) and the float ops against scalar ones, on small random rows. Prints the
+ * {@link DotConsistencyTest}) and the float ops against scalar ones, on small random rows, and the kernels of
+ * the formats with committed ggml fixtures ({@link QuantFixtures}) against those, bit for bit. Prints the
  * kernel description, then one line per problem, then {@code checked N}.
  */
 public final class VectorWidthCheckMain {
@@ -44,6 +46,19 @@ public final class VectorWidthCheckMain {
                 }
                 checked++;
             }
+        }
+        // ggml's own dequantization of the newer formats (the committed fixtures), bit for bit at this width.
+        for (QuantFixtures.Tensor t : QuantFixtures.tensors()) {
+            RowKernel fast = CpuKernels.of(t.format());
+            float[] v = new float[t.rows() * t.cols()];
+            fast.dequantize(MemorySegment.ofArray(t.quantized()), 0, v, 0, v.length);
+            for (int i = 0; i < v.length; i++) {
+                if (Float.floatToRawIntBits(v[i]) != Float.floatToRawIntBits(t.reference()[i])) {
+                    System.out.println("FAIL " + fast.getClass().getSimpleName() + " differs from ggml on " + t + " at " + i);
+                    break;
+                }
+            }
+            checked++;
         }
         FloatOps ops = CpuKernels.floatOps();
         for (int n : new int[] {0, 3, 16, 45, 100}) {

@@ -32,7 +32,7 @@ class VectorWidthTest {
         assertEquals(0, p.exitValue(), out);
         assertTrue(out.contains("description=Vector API, " + bits + "-bit"), out);
         assertFalse(out.contains("FAIL"), out);
-        assertTrue(out.contains("checked 29"), out);
+        assertTrue(out.contains("checked 57"), out);
         assertTrue(out.contains("floatOps=VectorFloatOps"), out);
         assertTrue(out.contains("vectorized=" + (bits >= 256)), out);
     }

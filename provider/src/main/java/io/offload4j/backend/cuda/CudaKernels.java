@@ -9,6 +9,8 @@ import io.offload4j.gguf.GgmlType;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -38,8 +40,9 @@ public final class CudaKernels implements AutoCloseable {
     public static final int SWIGLU = 2;
 
     /** Formats with GPU kernels. */
-    public static final Set<GgmlType> SUPPORTED = Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
-            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
+    public static final Set<GgmlType> SUPPORTED = Collections.unmodifiableSet(EnumSet.of(GgmlType.F32, GgmlType.F16,
+            GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K,
+            GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS));
 
     /**
      * Spare bytes at the end of every device buffer, so that a decoder may read whole aligned words
@@ -92,8 +95,8 @@ public final class CudaKernels implements AutoCloseable {
         return switch (type) {
             case F32 -> 4;
             case F16, BF16 -> 8;
-            case Q8_0, Q4_K, Q5_K -> 16;
-            case Q4_0, Q4_1, Q6_K -> 32;
+            case Q8_0, Q4_K, Q5_K, IQ4_XS -> 16;
+            case Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q6_K, IQ4_NL -> 32;
             default -> throw new IllegalArgumentException("no CUDA kernel for " + type + "; supported: " + SUPPORTED);
         };
     }

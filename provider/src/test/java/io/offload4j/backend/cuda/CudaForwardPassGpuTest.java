@@ -18,6 +18,7 @@ import io.offload4j.engine.SamplingParams;
 import io.offload4j.model.Architecture;
 import io.offload4j.model.Model;
 import io.offload4j.model.QuantPreset;
+import io.offload4j.testing.QuantFixtures;
 import io.offload4j.model.SyntheticModelSpec;
 import io.offload4j.model.SyntheticModelWriter;
 import io.offload4j.quant.CpuKernels;
@@ -98,12 +99,27 @@ class CudaForwardPassGpuTest {
         compare(path, relative);
     }
 
+    static List<QuantFixtures.Model> fixtureModels() {
+        return QuantFixtures.models();
+    }
+
+    /**
+     * llama-quantize's own Q2_K, Q3_K_M, IQ4_XS and Q5_1 files (the committed fixtures; between them Q5_0, Q5_1,
+     * Q2_K, Q3_K, IQ4_NL and IQ4_XS next to Q4_0, Q4_K, Q5_K and Q6_K), GPU against CPU on both kernel paths.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtureModels")
+    void llamaQuantizeFilesMatchCpu(QuantFixtures.Model fixture) {
+        compare(fixture.copyTo(tmp), "llama-quantize " + fixture.preset());
+    }
+
     static Stream<Arguments> syntheticCases() {
         List<Arguments> l = new ArrayList<>();
         for (Architecture a : Architecture.values()) {
             l.add(Arguments.of(a, QuantPreset.F32));
         }
-        for (QuantPreset q : new QuantPreset[] {QuantPreset.BF16, QuantPreset.Q4_1, QuantPreset.Q5_K_M}) {
+        for (QuantPreset q : new QuantPreset[] {QuantPreset.BF16, QuantPreset.Q4_1, QuantPreset.Q5_K_M, QuantPreset.Q5_0,
+                QuantPreset.Q5_1, QuantPreset.Q2_K, QuantPreset.Q3_K_M, QuantPreset.IQ4_NL, QuantPreset.IQ4_XS}) {
             l.add(Arguments.of(Architecture.LLAMA, q));
         }
         l.add(Arguments.of(Architecture.QWEN3, QuantPreset.Q8_0));

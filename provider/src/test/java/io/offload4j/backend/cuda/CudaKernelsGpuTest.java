@@ -12,6 +12,7 @@ import io.offload4j.gguf.GgufFile;
 import io.offload4j.gguf.GgufTensorInfo;
 import io.offload4j.quant.CpuKernels;
 import io.offload4j.quant.RowKernel;
+import io.offload4j.testing.QuantFixtures;
 import io.offload4j.testing.SharedData;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -48,7 +49,11 @@ class CudaKernelsGpuTest {
 
     static final double TOL = 1e-3;
     static final GgmlType[] FORMATS = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
-        GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K};
+        GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K,
+        GgmlType.Q3_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS};
+    /** The formats whose GPU decoders round exactly as ggml and the CPU kernels (no fused multiply-add). */
+    static final GgmlType[] BIT_EXACT_FORMATS = {GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K,
+        GgmlType.IQ4_NL, GgmlType.IQ4_XS};
 
     static CudaDevice device;
     static CudaKernels kernels;
@@ -613,5 +618,120 @@ class CudaKernelsGpuTest {
     void unitSizesMatchTheKernels() {
         assertEquals(16, CudaKernels.unit(GgmlType.Q4_K));
         assertEquals(32, CudaKernels.unit(GgmlType.Q6_K));
+        assertEquals(32, CudaKernels.unit(GgmlType.Q5_0));
+        assertEquals(32, CudaKernels.unit(GgmlType.Q5_1));
+        assertEquals(32, CudaKernels.unit(GgmlType.Q2_K));
+        assertEquals(32, CudaKernels.unit(GgmlType.Q3_K));
+        assertEquals(32, CudaKernels.unit(GgmlType.IQ4_NL));
+        assertEquals(16, CudaKernels.unit(GgmlType.IQ4_XS));
+    }
+
+    /**
+     * The GPU decoders of Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL and IQ4_XS against ggml's own dequantization (the
+     * committed fixtures: rows quantized by llama-quantize and random blocks, with gguf-py's values) and the
+     * CPU kernels on the same bytes: the embedding gather must give every float bit for bit, the fp16 copy
+     * every value rounded to nearest half (as {@link Float#floatToFloat16}), and the matrix-vector product the
+     * CPU kernel's dot within float summation order (1e-5 of Σ|w·x|).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("ggmlFixtures")
+    void decodersMatchGgmlFixtures(QuantFixtures.Tensor t) {
+        device.makeCurrent();
+        int rows = t.rows();
+        int cols = t.cols();
+        int[] params = new int[2 + rows];
+        params[1] = rows;
+        for (int r = 0; r < rows; r++) {
+            params[2 + r] = r;
+        }
+        RowKernel cpu = CpuKernels.scalar(t.format());
+        MemorySegment seg = MemorySegment.ofArray(t.quantized());
+        float[] x = randomFloats(new SplittableRandom(t.id().hashCode()), cols, 1.0);
+        try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
+            CUdeviceptr dw = buf.of(t.quantized());
+            CUdeviceptr dx = buf.alloc(4L * rows * cols);
+            CUdeviceptr d16 = buf.alloc(2L * rows * cols);
+            CUdeviceptr dy = buf.alloc(4L * rows);
+            kernels.embed(stream, t.format(), dw, t.rowBytes(), cols, buf.of(params), dx, rows);
+            kernels.dequantF16(stream, t.format(), dw, t.rowBytes(), rows, cols, d16);
+            kernels.matvec(stream, t.format(), 1, CudaKernels.STORE, dw, null, null, rows, 0, 0, t.rowBytes(), cols,
+                    buf.of(x), dy, null, null, null, 0f);
+            cuStreamSynchronize(stream);
+            float[] got = GpuTests.Buffers.floats(dx, rows * cols);
+            short[] got16 = GpuTests.Buffers.shorts(d16, rows * cols);
+            float[] y = GpuTests.Buffers.floats(dy, rows);
+            float[] cpuRow = new float[cols];
+            int differ = 0;
+            for (int r = 0; r < rows; r++) {
+                cpu.dequantize(seg, (long) r * t.rowBytes(), cpuRow, 0, cols);
+                for (int i = 0; i < cols; i++) {
+                    int k = r * cols + i;
+                    float want = t.reference()[k];
+                    assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(cpuRow[i]), t + ": CPU vs ggml");
+                    if (Float.floatToRawIntBits(want) != Float.floatToRawIntBits(got[k])
+                            || got16[k] != Float.floatToFloat16(want)) {
+                        if (differ++ == 0) {
+                            GpuTests.report(String.format("ggml-fixture %s first difference at row %d col %d: ggml %s,"
+                                    + " gpu %s, gpu fp16 %s", t, r, i, want, got[k], Float.float16ToFloat(got16[k])));
+                        }
+                    }
+                }
+                double want = dot(java.util.Arrays.copyOfRange(t.reference(), r * cols, r * cols + cols), x, 0);
+                double scale = 0;
+                for (int i = 0; i < cols; i++) {
+                    scale += Math.abs((double) t.reference()[r * cols + i] * x[i]);
+                }
+                float cpuDot = cpu.dot(seg, (long) r * t.rowBytes(), x, 0, cols);
+                assertTrue(Math.abs(y[r] - want) <= 1e-5 * scale && Math.abs(y[r] - cpuDot) <= 1e-5 * scale,
+                        t + " matvec row " + r + ": gpu " + y[r] + ", cpu " + cpuDot + ", double " + want);
+            }
+            GpuTests.report(String.format("ggml-fixture %-28s %d of %d values differ from ggml (embed or fp16)", t,
+                    differ, rows * cols));
+            assertEquals(0, differ, t + ": GPU decode differs from ggml's dequantization");
+        }
+    }
+
+    static List<QuantFixtures.Tensor> ggmlFixtures() {
+        return QuantFixtures.tensors();
+    }
+
+    /** On random rows of every bit pattern, the GPU decoders of the newer formats equal the CPU kernels bit for bit. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("bitExactFormats")
+    void decodersEqualTheCpuKernelsBitForBit(GgmlType type) {
+        device.makeCurrent();
+        int rows = 24;
+        int cols = 1024;
+        SplittableRandom rnd = new SplittableRandom(31L * type.ordinal());
+        byte[] w = RefDequant.randomRows(type, rows, cols, rnd);
+        int rowBytes = Math.toIntExact(type.bytesFor(cols));
+        int[] params = new int[2 + rows];
+        params[1] = rows;
+        for (int r = 0; r < rows; r++) {
+            params[2 + r] = rows - 1 - r;
+        }
+        try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
+            CUdeviceptr dx = buf.alloc(4L * rows * cols);
+            kernels.embed(stream, type, buf.of(w), rowBytes, cols, buf.of(params), dx, rows);
+            cuStreamSynchronize(stream);
+            float[] got = GpuTests.Buffers.floats(dx, rows * cols);
+            float[] cpu = new float[cols];
+            for (int t = 0; t < rows; t++) {
+                int r = rows - 1 - t;
+                CpuKernels.of(type).dequantize(MemorySegment.ofArray(w), (long) r * rowBytes, cpu, 0, cols);
+                float[] ref = RefDequant.row(type, w, r * rowBytes, cols);
+                for (int i = 0; i < cols; i++) {
+                    assertEquals(Float.floatToRawIntBits(ref[i]), Float.floatToRawIntBits(cpu[i]),
+                            type + " CPU kernel vs RefDequant, row " + r + " col " + i);
+                    assertEquals(Float.floatToRawIntBits(cpu[i]), Float.floatToRawIntBits(got[t * cols + i]),
+                            type + " GPU vs CPU, row " + r + " col " + i + ": " + got[t * cols + i] + " vs " + cpu[i]);
+                }
+            }
+            GpuTests.report(String.format("bit-exact %-6s %d x %d: GPU embed == CPU kernel", type, rows, cols));
+        }
+    }
+
+    static Stream<GgmlType> bitExactFormats() {
+        return Stream.of(BIT_EXACT_FORMATS);
     }
 }

@@ -151,7 +151,7 @@ class OffloadGpuTest {
 
     @ParameterizedTest(name = "{0}, budget {1} of the weights, prefetch depth {2}")
     @CsvSource({"F16, 1.0, 2", "F16, 0.5, 2", "F16, 0.25, 2", "F16, 0.1, 2", "Q4_K_M, 0.5, 1", "Q4_K_M, 0.25, 3",
-            "Q8_0, 0.3, 2"})
+            "Q8_0, 0.3, 2", "Q2_K, 0.4, 2", "Q3_K_M, 0.3, 2", "IQ4_XS, 0.5, 2", "Q5_0, 0.3, 1"})
     void offloadedLogitsEqualTheResidentRun(QuantPreset quant, double fraction, int depth) {
         try (Model model = Model.load(model(quant))) {
             int vocab = model.config().vocabularySize();
@@ -257,7 +257,8 @@ class OffloadGpuTest {
      * K/V mirroring between the two caches is what the follow-up chunk and the decode after the batch check.
      */
     @ParameterizedTest(name = "{0}, placement {1}, budget {2} of the weights")
-    @CsvSource({"F16, cpu, 0.5", "Q4_K_M, cpu, 0.3", "Q8_0, auto, 0.4"})
+    @CsvSource({"F16, cpu, 0.5", "Q4_K_M, cpu, 0.3", "Q8_0, auto, 0.4", "Q2_K, cpu, 0.3", "IQ4_NL, cpu, 0.4",
+            "Q5_1, cpu, 0.4"})
     void blocksComputedOnTheCpuAgreeWithTheResidentRun(QuantPreset quant, String placement, double fraction) {
         try (Model model = Model.load(model(quant))) {
             int vocab = model.config().vocabularySize();

@@ -130,10 +130,115 @@ final class RefDequant {
                     }
                 }
             }
+            case Q5_0, Q5_1 -> {
+                boolean one = type == GgmlType.Q5_1;
+                int bs = one ? 24 : 22;
+                for (int blk = 0; blk < n / 32; blk++) {
+                    int o = off + bs * blk;
+                    float d = f16(b, o);
+                    float m = one ? f16(b, o + 2) : 0;
+                    int qhAt = o + (one ? 4 : 2);
+                    long qh = (b[qhAt] & 0xFFL) | (b[qhAt + 1] & 0xFFL) << 8 | (b[qhAt + 2] & 0xFFL) << 16
+                            | (b[qhAt + 3] & 0xFFL) << 24;
+                    for (int j = 0; j < 16; j++) {
+                        int q = b[qhAt + 4 + j] & 0xFF;
+                        int x0 = (q & 0xF) | (int) ((qh >> j) & 1) << 4;
+                        int x1 = (q >> 4) | (int) ((qh >> (j + 16)) & 1) << 4;
+                        if (one) {
+                            y[32 * blk + j] = x0 * d + m;
+                            y[32 * blk + j + 16] = x1 * d + m;
+                        } else {
+                            y[32 * blk + j] = (x0 - 16) * d;
+                            y[32 * blk + j + 16] = (x1 - 16) * d;
+                        }
+                    }
+                }
+            }
+            case Q2_K -> {
+                for (int blk = 0; blk < n / 256; blk++) {
+                    int o = off + 84 * blk;
+                    float d = f16(b, o + 80);
+                    float min = f16(b, o + 82);
+                    int yi = 256 * blk;
+                    int is = 0;
+                    for (int half = 0; half < 2; half++) {
+                        int q = o + 16 + 32 * half;
+                        for (int shift = 0; shift < 8; shift += 2) {
+                            for (int part = 0; part < 2; part++) {
+                                int sc = b[o + is++] & 0xFF;
+                                float dl = d * (sc & 0xF);
+                                float ml = min * (sc >> 4);
+                                for (int l = 0; l < 16; l++) {
+                                    y[yi++] = dl * (((b[q + 16 * part + l] & 0xFF) >> shift) & 3) - ml;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            case Q3_K -> {
+                for (int blk = 0; blk < n / 256; blk++) {
+                    int o = off + 110 * blk;
+                    float d = f16(b, o + 108);
+                    int[] scales = new int[16];
+                    for (int j = 0; j < 16; j++) {
+                        int low = ((b[o + 96 + (j % 8)] & 0xFF) >> (j < 8 ? 0 : 4)) & 0xF;
+                        int high = ((b[o + 96 + 8 + (j % 4)] & 0xFF) >> (2 * (j / 4))) & 3;
+                        scales[j] = (low | high << 4) - 32;
+                    }
+                    int yi = 256 * blk;
+                    int is = 0;
+                    int mask = 1;
+                    for (int half = 0; half < 2; half++) {
+                        int q = o + 32 + 32 * half;
+                        for (int shift = 0; shift < 8; shift += 2) {
+                            for (int part = 0; part < 2; part++) {
+                                float dl = d * scales[is++];
+                                for (int l = 16 * part; l < 16 * part + 16; l++) {
+                                    int low = ((b[q + l] & 0xFF) >> shift) & 3;
+                                    int sub = (b[o + l] & mask) != 0 ? 0 : 4;
+                                    y[yi++] = dl * (low - sub);
+                                }
+                            }
+                            mask <<= 1;
+                        }
+                    }
+                }
+            }
+            case IQ4_NL -> {
+                for (int blk = 0; blk < n / 32; blk++) {
+                    int o = off + 18 * blk;
+                    float d = f16(b, o);
+                    for (int j = 0; j < 16; j++) {
+                        int q = b[o + 2 + j] & 0xFF;
+                        y[32 * blk + j] = d * IQ4_LEVELS[q & 0xF];
+                        y[32 * blk + j + 16] = d * IQ4_LEVELS[q >> 4];
+                    }
+                }
+            }
+            case IQ4_XS -> {
+                for (int blk = 0; blk < n / 256; blk++) {
+                    int o = off + 136 * blk;
+                    float d = f16(b, o);
+                    int scalesH = (b[o + 2] & 0xFF) | (b[o + 3] & 0xFF) << 8;
+                    for (int ib = 0; ib < 8; ib++) {
+                        int ls = (((b[o + 4 + ib / 2] & 0xFF) >> (4 * (ib % 2))) & 0xF) | ((scalesH >> (2 * ib)) & 3) << 4;
+                        float dl = d * (ls - 32);
+                        for (int j = 0; j < 16; j++) {
+                            int q = b[o + 8 + 16 * ib + j] & 0xFF;
+                            y[256 * blk + 32 * ib + j] = dl * IQ4_LEVELS[q & 0xF];
+                            y[256 * blk + 32 * ib + j + 16] = dl * IQ4_LEVELS[q >> 4];
+                        }
+                    }
+                }
+            }
             default -> throw new IllegalArgumentException("no reference for " + type);
         }
         return y;
     }
+
+    /** ggml's kvalues_iq4nl. */
+    private static final int[] IQ4_LEVELS = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
     /** ggml's get_scale_min_k4. */
     private static int[] scaleMin(byte[] b, int sc, int j) {
@@ -171,23 +276,30 @@ final class RefDequant {
                 rnd.nextBytes(b);
                 int bpb = type.bytesPerBlock();
                 int[] halves = switch (type) {
-                    case Q8_0, Q4_0 -> new int[] {0};
-                    case Q4_1, Q4_K, Q5_K -> new int[] {0, 2};
+                    case Q8_0, Q4_0, Q5_0, IQ4_NL, IQ4_XS -> new int[] {0};
+                    case Q4_1, Q5_1, Q4_K, Q5_K -> new int[] {0, 2};
                     case Q6_K -> new int[] {208};
+                    case Q3_K -> new int[] {108};
+                    case Q2_K -> new int[] {80, 82};
                     default -> throw new IllegalArgumentException("no generator for " + type);
                 };
                 double scale = switch (type) {
                     case Q8_0 -> 0.1 / 127;
                     case Q4_0, Q4_1 -> 0.1 / 8;
+                    case Q5_0, Q5_1 -> 0.1 / 16;
                     case Q4_K, Q5_K -> 0.1 / 16 / 63;
                     case Q6_K -> 0.1 / 32 / 127;
+                    case Q2_K -> 0.1 / 3 / 15;
+                    case Q3_K -> 0.1 / 4 / 32;
+                    case IQ4_NL -> 0.1 / 127;
+                    case IQ4_XS -> 0.1 / 127 / 32;
                     default -> 0;
                 };
                 for (int blk = 0; blk < b.length / bpb; blk++) {
                     for (int h : halves) {
                         double v = scale * (0.25 + rnd.nextDouble());
-                        if (type == GgmlType.Q4_1 && h == 2) {
-                            v = -0.05 * rnd.nextDouble();  // the min of a Q4_1 block
+                        if ((type == GgmlType.Q4_1 || type == GgmlType.Q5_1) && h == 2) {
+                            v = -0.05 * rnd.nextDouble();  // the min of a Q4_1 / Q5_1 block
                         }
                         putShort(b, blk * bpb + h, Float.floatToFloat16((float) v));
                     }

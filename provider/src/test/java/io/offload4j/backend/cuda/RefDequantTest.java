@@ -1,10 +1,12 @@
 package io.offload4j.backend.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.offload4j.gguf.GgufFile;
 import io.offload4j.gguf.GgufTensorInfo;
+import io.offload4j.testing.QuantFixtures;
 import io.offload4j.testing.SharedData;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -17,6 +19,21 @@ import org.junit.jupiter.api.Test;
 
 /** The GPU tests' reference decoder agrees with ggml's dequantization of the K-quant files (no GPU). */
 class RefDequantTest {
+
+    /** ... and with ggml's dequantization of the committed Q5_0/Q5_1/Q2_K/Q3_K/IQ4_NL/IQ4_XS fixtures, bit for bit. */
+    @Test
+    void matchesGgmlFixtures() {
+        for (QuantFixtures.Tensor t : QuantFixtures.tensors()) {
+            for (int r = 0; r < t.rows(); r++) {
+                float[] got = RefDequant.row(t.format(), t.quantized(), r * t.rowBytes(), t.cols());
+                for (int c = 0; c < t.cols(); c++) {
+                    float w = t.reference()[r * t.cols() + c];
+                    assertEquals(Float.floatToRawIntBits(w), Float.floatToRawIntBits(got[c]),
+                            t + " row " + r + " col " + c + ": " + got[c] + " vs " + w);
+                }
+            }
+        }
+    }
 
     @Test
     void matchesGgml() throws Exception {
