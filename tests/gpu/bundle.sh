@@ -21,7 +21,6 @@ cd "$root"
 ./mvnw -q -B install -DskipTests
 rm -rf "$out"
 mkdir -p "$out/lib" "$out/shared/models"
-rm -rf "$out/transformers" && cp -r provider/src/test/resources/transformers "$out/transformers"  # TransformersGpuTest
 
 # Java runtime: the modules the engine and the JUnit launcher use (no chat templates, so no java.desktop
 # for Jinjava). Uncompressed image + xz: 16 MB instead of 28 MB for a zip-compressed image + gzip.
@@ -33,6 +32,9 @@ rm -rf "$tmpjre"
 
 # Jars: provider (main + tests), its runtime dependencies, the console launcher.
 cp provider/target/langchain4j-offload-*-SNAPSHOT.jar provider/target/langchain4j-offload-*-tests.jar "$out/lib/"
+# The test fixtures under provider/src/test/resources travel with the repository itself (the device copies the
+# working tree): run.sh puts that folder on the class path, so the bundle leaves its copies out of the tests jar.
+(cd "$out/lib" && zip -q -d langchain4j-offload-*-tests.jar 'transformers/*' 'quant/*' >/dev/null || true)
 # The reliability programs (ProviderSoak for the GPU soak: run.sh with SOAK=1).
 cp tests/target/offload4j-tests-*-SNAPSHOT.jar "$out/lib/"
 (cd provider && ../mvnw -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out/lib")
@@ -45,8 +47,9 @@ rm -rf "$tmpn"
 cp "$m2/org/junit/platform/junit-platform-console-standalone/$junit_version/junit-platform-console-standalone-$junit_version.jar" "$out/lib/" \
     || { echo "fetch it once: ./mvnw dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_version"; exit 1; }
 
-# Reference models for the whole-model tests.
-if [ -d "$shared/models" ]; then
+# Reference models for the whole-model tests (SHARED_MODELS=0 leaves them out when the 64 MiB carry limit is near:
+# the tests that need them skip).
+if [ -d "$shared/models" ] && [ "${SHARED_MODELS:-1}" = 1 ]; then
     cp "$shared/models/stories260K.gguf" "$out/shared/models/" 2>/dev/null || true
     cp -r "$shared/models/kquant" "$out/shared/models/" 2>/dev/null || true
 fi

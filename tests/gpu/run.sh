@@ -31,16 +31,19 @@ if [ ! -x "$jre/jre/bin/java" ]; then
         || python3 -c "import tarfile,sys; tarfile.open('jre.txz').extractall(sys.argv[1])" "$jre"
 fi
 JAVA="$jre/jre/bin/java"
+# The repository's test resources (fixtures; bundle.sh leaves them out of the tests jar): on the class path.
+resources="$(cd "$here/../.." 2>/dev/null && pwd)/provider/src/test/resources"
+[ -d "$resources" ] || resources="${RESOURCES:-$here/resources}"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$OUT/gpu.txt" 2>&1
 cat "$OUT/gpu.txt"
 opts=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx24g
-      -Doffload4j.shared="$here/shared" -Doffload4j.transformers="$here/transformers" ${JAVA_OPTS:-})
+      -Doffload4j.shared="$here/shared" -Doffload4j.transformers="$resources/transformers" ${JAVA_OPTS:-})
 
 if [ "${SOAK:-0}" = 1 ]; then
     # Issue 19's GPU soak: mixed load (prompt lengths, streaming, cancelled, batched) for SOAK_MINUTES, heap, RSS and
     # device memory (cuMemGetInfo) sampled every 30 s; see tests/reliability/README.md.
     t0=$(date +%s)
-    timeout $(( ${SOAK_MINUTES:-10} * 60 + 300 )) "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.reliability.ProviderSoak \
+    timeout $(( ${SOAK_MINUTES:-10} * 60 + 300 )) "$JAVA" "${opts[@]}" -cp "lib/*:$resources" io.offload4j.reliability.ProviderSoak \
         --device "${SOAK_DEVICE:-cuda}" --shape "${SOAK_SHAPE:-small}" --minutes "${SOAK_MINUTES:-10}" \
         --sample-seconds 30 --rounds 1000000 --requests 64 --clients 16 --max-tokens 64 ${SOAK_ARGS:-} > "$OUT/soak.log" 2>&1
     echo "soak: exit $? in $(( $(date +%s) - t0 )) s"
@@ -50,7 +53,7 @@ fi
 if [ "${TESTS:-1}" = 1 ]; then
     rm -f "$OUT/tests-report.txt"
     t0=$(date +%s)
-    timeout "${TEST_TIMEOUT:-300}" "$JAVA" "${opts[@]}" -Doffload4j.report="$OUT/tests-report.txt" -cp "lib/*" \
+    timeout "${TEST_TIMEOUT:-300}" "$JAVA" "${opts[@]}" -Doffload4j.report="$OUT/tests-report.txt" -cp "lib/*:$resources" \
         org.junit.platform.console.ConsoleLauncher execute ${TEST_SELECT:---select-package io.offload4j} \
         --include-tag gpu --details=tree --disable-banner > "$OUT/tests.log" 2>&1
     echo "tests: exit $? in $(( $(date +%s) - t0 )) s"
@@ -60,7 +63,7 @@ fi
 
 if [ "${BENCH:-1}" = 1 ]; then
     rm -f "$OUT/bench.md"
-    timeout "${BENCH_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.CudaBenchmark \
+    timeout "${BENCH_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "lib/*:$resources" io.offload4j.backend.cuda.CudaBenchmark \
         --dir /tmp/offload4j-bench --out "$OUT/bench.md" ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1
     echo "bench: exit $?"
     tail -n 30 "$OUT/bench.log"
@@ -80,7 +83,7 @@ fi
 
 if [ "${SPECULATIVE:-0}" = 1 ]; then
     # Speculative decoding: the cost of verifying k tokens per budget, then decode tokens/s at set acceptance rates.
-    timeout "${SPECULATIVE_TIMEOUT:-540}" "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.SpeculativeBenchmark \
+    timeout "${SPECULATIVE_TIMEOUT:-540}" "$JAVA" "${opts[@]}" -cp "lib/*:$resources" io.offload4j.backend.cuda.SpeculativeBenchmark \
         --dir /tmp/offload4j-bench --out "$OUT/speculative.md" ${SPECULATIVE_ARGS:-} > "$OUT/speculative.log" 2>&1
     echo "speculative: exit $?"
     grep -E "^\|" "$OUT/speculative.md" | tail -n 24
@@ -90,7 +93,7 @@ if [ "${OFFLOAD:-0}" = 1 ]; then
     # Offloading: GPU budgets from all of the weights down to a tenth, decode at several batch sizes.
     # OFFLOAD_FIRST=0 skips this first run of this build (an A/B then runs the earlier build, then this one).
     if [ "${OFFLOAD_FIRST:-1}" = 1 ]; then
-        timeout "${OFFLOAD_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.OffloadBenchmark \
+        timeout "${OFFLOAD_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "lib/*:$resources" io.offload4j.backend.cuda.OffloadBenchmark \
             --dir /tmp/offload4j-bench --out "$OUT/offload.md" ${OFFLOAD_ARGS:-} > "$OUT/offload.log" 2>&1
         echo "offload: exit $?"
         grep -E "^\|" "$OUT/offload.md" | tail -n 20
@@ -117,7 +120,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
         timeout "${PROFILE_TIMEOUT:-150}" "$ncu" --clock-control none --target-processes all \
             --kernel-name-base function --launch-skip "${PROFILE_SKIP:-200}" --launch-count "${PROFILE_COUNT:-190}" \
             --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats --csv \
-            "$JAVA" "${opts[@]}" -cp "lib/*" io.offload4j.backend.cuda.CudaBenchmark --dir /tmp/offload4j-bench \
+            "$JAVA" "${opts[@]}" -cp "lib/*:$resources" io.offload4j.backend.cuda.CudaBenchmark --dir /tmp/offload4j-bench \
             --shapes "${PROFILE_SHAPE:-llama32-3b}" --quants "$q" --profile 4 > "$OUT/ncu-$q.csv" 2> "$OUT/ncu-$q.log"
         echo "ncu $q: exit $? ($(wc -l < "$OUT/ncu-$q.csv") lines)"
         tail -n 3 "$OUT/ncu-$q.log"

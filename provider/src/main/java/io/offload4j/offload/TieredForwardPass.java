@@ -214,9 +214,10 @@ public final class TieredForwardPass implements ForwardPass {
     private void sequenceStep(TieredKvCache cache, int[] tokens, int offset, int count, int startPos,
                               boolean allOutputs) {
         accelerator.makeCurrent();
-        // the CPU computes its blocks for a decode token, and for a verification's few rows: it reads their weights
-        // once for all rows, where streaming them would copy them over PCIe (a prompt chunk streams them instead)
-        boolean hybrid = cpu != null && (count == 1 || allOutputs && count <= CpuBlockRunner.MAX_ROWS);
+        // the CPU computes its blocks for a decode token. A speculative verification's few rows could run hybrid too
+        // (cpuBlock takes up to CpuBlockRunner.MAX_ROWS rows, weights read once for all): not switched on until an
+        // A/B on the GPU shows it beats streaming those blocks; today every multi-row step streams them
+        boolean hybrid = cpu != null && count == 1;
         step.prompt(count == 1 ? Phase.DECODE : Phase.PROMPT, cache.accelerator, tokens, offset, count, startPos);
         if (allOutputs) {
             step.allOutputs();
@@ -227,7 +228,7 @@ public final class TieredForwardPass implements ForwardPass {
                 if (!accelerator.runAsGraph(cache.accelerator, residentDecode)) {
                     tier.replayedResidentStep(); // a capture counted its units' accesses as it recorded them
                 }
-            } else if (hybrid) { // (allOutputs set by then: the step's head computes every row)
+            } else if (hybrid) {
                 // The CPU's blocks come between accelerator work: its threads keep spinning through the whole step
                 // rather than parking during the accelerator's part and being woken, one after another, per block.
                 cpu.keepThreadsSpinning(true);
