@@ -14,7 +14,17 @@ public enum Architecture {
     /** As llama plus Q/K/V biases; RoPE rotates the two halves of each head (NEOX). */
     QWEN2("qwen2", RopeLayout.HALVES, true, false),
     /** As qwen2 without biases, plus an RMSNorm of each Q and K head before RoPE. */
-    QWEN3("qwen3", RopeLayout.HALVES, false, true);
+    QWEN3("qwen3", RopeLayout.HALVES, false, true),
+    /**
+     * Gemma 2: embeddings × √width, RMSNorm before and after attention and the FFN, GeGLU (tanh GELU), attention
+     * scores and logits soft-capped, every other block (from the first) a sliding window. RoPE on halves.
+     */
+    GEMMA2("gemma2", RopeLayout.HALVES, false, false),
+    /**
+     * Gemma 3 (text): as gemma2 without soft-capping, plus Q/K head norms; five sliding blocks for every global one,
+     * the sliding ones with their own RoPE base.
+     */
+    GEMMA3("gemma3", RopeLayout.HALVES, false, true);
 
     private final String ggufName;
     private final RopeLayout ropeLayout;
@@ -46,11 +56,19 @@ public enum Architecture {
         return qkNorm;
     }
 
+    /**
+     * Gemma's block: embeddings scaled by √width, a norm after attention and after the FFN as well as before,
+     * GeGLU with the tanh GELU instead of SwiGLU.
+     */
+    public boolean isGemma() {
+        return this == GEMMA2 || this == GEMMA3;
+    }
+
     public static Optional<Architecture> byGgufName(String name) {
         return Arrays.stream(values()).filter(a -> a.ggufName.equals(name)).findFirst();
     }
 
-    /** "llama, qwen2, qwen3" — for error messages. */
+    /** "llama, qwen2, qwen3, gemma2, gemma3" — for error messages. */
     public static String supportedNames() {
         return Arrays.stream(values()).map(Architecture::ggufName).collect(Collectors.joining(", "));
     }

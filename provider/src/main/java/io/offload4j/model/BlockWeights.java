@@ -4,6 +4,10 @@ package io.offload4j.model;
  * The weights of one transformer block. Norm weights and biases are small and decoded to floats
  * at load; the projections stay in the file's format. Optional tensors are {@code null} when the
  * architecture has none.
+ *
+ * @param attentionPostNorm RMSNorm weight applied to the attention output before the residual add (Gemma), or null
+ * @param ffnPostNorm       RMSNorm weight applied to the FFN output before the residual add (Gemma), or null
+ * @param geluFeedForward   whether the FFN is GeGLU with the tanh GELU (Gemma) rather than SwiGLU
  */
 public record BlockWeights(
         int index,
@@ -20,7 +24,18 @@ public record BlockWeights(
         float[] ffnNorm,
         Weight wGate,
         Weight wUp,
-        Weight wDown) {
+        Weight wDown,
+        float[] attentionPostNorm,
+        float[] ffnPostNorm,
+        boolean geluFeedForward) {
+
+    /** A pre-norm SwiGLU block without post-norms (llama, qwen2, qwen3). */
+    public BlockWeights(int index, float[] attentionNorm, Weight wq, Weight wk, Weight wv, Weight wo, float[] qBias,
+                        float[] kBias, float[] vBias, float[] qNorm, float[] kNorm, float[] ffnNorm, Weight wGate,
+                        Weight wUp, Weight wDown) {
+        this(index, attentionNorm, wq, wk, wv, wo, qBias, kBias, vBias, qNorm, kNorm, ffnNorm, wGate, wUp, wDown, null,
+                null, false);
+    }
 
     /**
      * The block's seven projection matrices in the order every device lays out and streams them:

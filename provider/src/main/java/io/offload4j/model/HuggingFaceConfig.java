@@ -33,11 +33,15 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             "LlamaForCausalLM", Architecture.LLAMA,
             "MistralForCausalLM", Architecture.LLAMA,
             "Qwen2ForCausalLM", Architecture.QWEN2,
-            "Qwen3ForCausalLM", Architecture.QWEN3);
+            "Qwen3ForCausalLM", Architecture.QWEN3,
+            "Gemma2ForCausalLM", Architecture.GEMMA2,
+            "Gemma3ForCausalLM", Architecture.GEMMA3);
     private static final Map<String, Architecture> MODEL_TYPES = Map.of(
             "llama", Architecture.LLAMA, "mistral", Architecture.LLAMA,
-            "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3);
-    static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM";
+            "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3,
+            "gemma2", Architecture.GEMMA2, "gemma3_text", Architecture.GEMMA3);
+    static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,"
+            + " Gemma2ForCausalLM, Gemma3ForCausalLM";
 
     static HuggingFaceConfig read(Path file, String modelName) {
         JsonNode root;
@@ -55,14 +59,18 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
     }
 
     /** Reads the keys, each error naming the key and what was found. */
-    private record Reader(Path file, JsonNode root) {
+    record Reader(Path file, JsonNode root) {
 
         HuggingFaceConfig read(String modelName) {
             Architecture arch = architecture();
             String family = architectureName();
-            String act = string("hidden_act", "silu");
-            if (!act.equals("silu")) {
-                throw fail("key 'hidden_act' is '" + act + "'; " + family + " models run here use silu (SwiGLU)");
+            if (arch.isGemma()) {
+                GemmaConfigKeys.checkActivation(this, family);
+            } else {
+                String act = string("hidden_act", "silu");
+                if (!act.equals("silu")) {
+                    throw fail("key 'hidden_act' is '" + act + "'; " + family + " models run here use silu (SwiGLU)");
+                }
             }
             if (bool("mlp_bias", false)) {
                 throw fail("key 'mlp_bias' is true; MLP biases are not supported");
@@ -97,7 +105,8 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             }
             int vocab = positive("vocab_size");
             int context = has("max_position_embeddings") ? positive("max_position_embeddings") : 2048;
-            int window = slidingWindow(arch, layers);
+            // Gemma's windows are its own (some blocks local, some global): GemmaConfigKeys writes them below.
+            int window = arch.isGemma() ? 0 : slidingWindow(arch, layers);
             if (window > 0 && window < context) {
                 // The engine attends to the whole context; with the context no longer than the window,
                 // that is exactly what sliding-window attention computes.
@@ -124,7 +133,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             put(m, a + ".attention.value_length", GgufValueType.UINT32, (long) headDim);
             put(m, a + ".rope.dimension_count", GgufValueType.UINT32, (long) headDim);
             put(m, a + ".attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, eps);
-            float[] factors = rope(m, a, arch, headDim);
+            float[] factors = arch.isGemma() ? GemmaConfigKeys.write(this, m, a, arch, layers) : rope(m, a, arch, headDim);
             return new HuggingFaceConfig(file, arch, new GgufMetadata(file, m), vocab, tied, factors);
         }
 
@@ -239,6 +248,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
 
         private Architecture architecture() {
             JsonNode list = value("architectures");
+            GemmaConfigKeys.refuseMultimodal(this, list);
             if (list != null && list.isArray()) {
                 for (JsonNode n : list) {
                     Architecture a = ARCHITECTURES.get(n.asText());
@@ -256,7 +266,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return a;
         }
 
-        private String architectureName() {
+        String architectureName() {
             JsonNode list = value("architectures");
             if (list != null && list.isArray()) {
                 for (JsonNode n : list) {
@@ -268,16 +278,16 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return string("model_type", "llama");
         }
 
-        private JsonNode value(String key) {
+        JsonNode value(String key) {
             JsonNode v = root.get(key);
             return v == null || v.isNull() ? null : v;
         }
 
-        private boolean has(String key) {
+        boolean has(String key) {
             return value(key) != null;
         }
 
-        private JsonNode object(String key) {
+        JsonNode object(String key) {
             JsonNode v = value(key);
             if (v != null && !v.isObject()) {
                 throw fail("key '" + key + "' is " + v + "; expected an object or null");
@@ -285,7 +295,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v;
         }
 
-        private int positive(String key) {
+        int positive(String key) {
             JsonNode v = value(key);
             if (v == null) {
                 throw fail("key '" + key + "' is missing; a " + architectureName() + " config needs it");
@@ -297,7 +307,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.asInt();
         }
 
-        private double number(String key, double defaultValue) {
+        double number(String key, double defaultValue) {
             JsonNode v = value(key);
             if (v == null) {
                 return defaultValue;
@@ -308,7 +318,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.asDouble();
         }
 
-        private double nested(JsonNode node, String parent, String key) {
+        double nested(JsonNode node, String parent, String key) {
             JsonNode v = node.get(key);
             if (v == null || !v.isNumber()) {
                 throw fail("key '" + parent + "." + key + "' is " + (v == null ? "missing" : v.toString())
@@ -317,7 +327,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.asDouble();
         }
 
-        private boolean bool(String key, boolean defaultValue) {
+        boolean bool(String key, boolean defaultValue) {
             JsonNode v = value(key);
             if (v == null) {
                 return defaultValue;
@@ -328,7 +338,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.booleanValue();
         }
 
-        private String string(String key, String defaultValue) {
+        String string(String key, String defaultValue) {
             JsonNode v = value(key);
             if (v == null) {
                 return defaultValue;
@@ -339,11 +349,11 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.textValue();
         }
 
-        private ModelFormatException fail(String message) {
+        ModelFormatException fail(String message) {
             return new ModelFormatException(file, message);
         }
 
-        private static void put(Map<String, GgufMetadata.Entry> m, String key, GgufValueType type, Object value) {
+        static void put(Map<String, GgufMetadata.Entry> m, String key, GgufValueType type, Object value) {
             m.put(key, new GgufMetadata.Entry(type, value));
         }
     }

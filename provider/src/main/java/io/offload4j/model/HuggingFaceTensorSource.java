@@ -49,6 +49,14 @@ final class HuggingFaceTensorSource implements TensorSource {
             Map.entry("ffn_gate.weight", "mlp.gate_proj.weight"),
             Map.entry("ffn_up.weight", "mlp.up_proj.weight"),
             Map.entry("ffn_down.weight", "mlp.down_proj.weight"));
+    /**
+     * Gemma's names where they differ from the map above: its post_attention_layernorm is a norm of the attention
+     * output (llama.cpp: post_attention_norm), the FFN's pre-norm is pre_feedforward_layernorm.
+     */
+    private static final Map<String, String> GEMMA_IN_BLOCK = Map.of(
+            "ffn_norm.weight", "pre_feedforward_layernorm.weight",
+            "post_attention_norm.weight", "post_attention_layernorm.weight",
+            "post_ffw_norm.weight", "post_feedforward_layernorm.weight");
     /** Buffers some transformers versions saved that carry nothing the engine needs. */
     private static final Pattern IGNORED = Pattern.compile(".*\\.rotary_emb\\.inv_freq");
     private static final String ROPE_FREQS = "rope_freqs.weight";
@@ -101,7 +109,11 @@ final class HuggingFaceTensorSource implements TensorSource {
                 "tensor '" + name + "' is " + info.dtype() + "; supported dtypes: " + SafetensorsDtype.computableNames()
                         + " (convert the checkpoint, e.g. model.to(torch.bfloat16).save_pretrained(...), or use a GGUF"
                         + " quantization of it)"));
-        return new Tensor(type, reversed(info.shape()), e.data());
+        Tensor tensor = new Tensor(type, reversed(info.shape()), e.data());
+        if (config.architecture().isGemma() && ggufName.endsWith("norm.weight")) {
+            return GemmaNorms.plusOne(tensor); // Gemma's RMSNorm scales by (1 + w); GGUF files store 1 + w
+        }
+        return tensor;
     }
 
     @Override
@@ -111,6 +123,9 @@ final class HuggingFaceTensorSource implements TensorSource {
             return top;
         }
         Matcher m = BLOCK.matcher(ggufName);
+        if (m.matches() && config.architecture().isGemma() && GEMMA_IN_BLOCK.containsKey(m.group(2))) {
+            return "model.layers." + m.group(1) + "." + GEMMA_IN_BLOCK.get(m.group(2));
+        }
         if (m.matches() && IN_BLOCK.containsKey(m.group(2))) {
             return "model.layers." + m.group(1) + "." + IN_BLOCK.get(m.group(2));
         }

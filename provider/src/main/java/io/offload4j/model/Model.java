@@ -93,6 +93,8 @@ public final class Model implements AutoCloseable {
         String p = "blk." + i + ".";
         int dim = c.embeddingLength();
         Architecture a = c.architecture();
+        // Gemma: ffn_norm is the pre-FFN norm; its post-norms are extra tensors (llama.cpp's names).
+        boolean gemma = a.isGemma();
         return new BlockWeights(i,
                 t.vector(p + "attn_norm.weight", dim),
                 t.matrix(p + "attn_q.weight", c.queryDim(), dim),
@@ -107,7 +109,10 @@ public final class Model implements AutoCloseable {
                 t.vector(p + "ffn_norm.weight", dim),
                 t.matrix(p + "ffn_gate.weight", c.feedForwardLength(), dim),
                 t.matrix(p + "ffn_up.weight", c.feedForwardLength(), dim),
-                t.matrix(p + "ffn_down.weight", dim, c.feedForwardLength()));
+                t.matrix(p + "ffn_down.weight", dim, c.feedForwardLength()),
+                gemma ? t.vector(p + "post_attention_norm.weight", dim) : null,
+                gemma ? t.vector(p + "post_ffw_norm.weight", dim) : null,
+                gemma);
     }
 
     public ModelConfig config() {

@@ -16,6 +16,8 @@ import java.util.Locale;
  * @param ropeLayout        which dimensions RoPE pairs: the architecture's for GGUF files (whose llama Q/K rows
  *                          llama.cpp permuted for adjacent pairs), {@link RopeLayout#HALVES} for Hugging Face
  *                          checkpoints of every architecture (their Q/K rows are as trained, for rotate-half)
+ * @param traits            embedding and attention scales, soft caps and sliding-window blocks ({@link ModelTraits};
+ *                          {@link ModelTraits#standard} unless the architecture or metadata says otherwise)
  */
 public record ModelConfig(
         String name,
@@ -33,17 +35,31 @@ public record ModelConfig(
         int ropeDimensions,
         float ropeFreqBase,
         RopeScaling ropeScaling,
-        RopeLayout ropeLayout) {
+        RopeLayout ropeLayout,
+        ModelTraits traits) {
 
     public ModelConfig {
         java.util.Objects.requireNonNull(ropeLayout, "ropeLayout");
+        if (traits == null) {
+            traits = ModelTraits.standard(blockCount, headDim, ropeFreqBase, ropeScaling);
+        }
+    }
+
+    /** A config with the {@linkplain ModelTraits#standard standard} traits (llama, qwen2, qwen3). */
+    public ModelConfig(String name, Architecture architecture, int embeddingLength, int blockCount,
+                       int feedForwardLength, int headCount, int headCountKv, int headDim, int valueHeadDim,
+                       float rmsNormEps, int contextLength, int vocabularySize, int ropeDimensions, float ropeFreqBase,
+                       RopeScaling ropeScaling, RopeLayout ropeLayout) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
+                ropeLayout, null);
     }
 
     /** The same config with RoPE pairing the dimensions as {@code layout} says. */
     public ModelConfig withRopeLayout(RopeLayout layout) {
         return new ModelConfig(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv,
                 headDim, valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
-                layout);
+                layout, traits);
     }
 
     public int queryDim() {
@@ -94,8 +110,9 @@ public record ModelConfig(
         float base = md.getFloat(p + "rope.freq_base", 10000f);
         RopeScaling scaling = ropeScaling(file, md, p);
         String name = md.optString("general.name").orElse(file.getFileName().toString());
+        ModelTraits traits = ModelTraitsReader.read(file, md, arch, dim, blocks, heads, headDim, base, scaling);
         return new ModelConfig(name, arch, dim, blocks, ffn, heads, kvHeads, headDim, valueHeadDim, eps, ctx,
-                vocabularySize, ropeDims, base, scaling, arch.ropeLayout());
+                vocabularySize, ropeDims, base, scaling, arch.ropeLayout(), traits);
     }
 
     private static RopeScaling ropeScaling(Path file, GgufMetadata md, String p) {

@@ -32,7 +32,7 @@ class TransformersReferenceTest {
     private static final EngineOptions CPU = EngineOptions.DEFAULTS.withDevice("cpu").withThreads(2).withContextLength(64);
 
     @ParameterizedTest
-    @ValueSource(strings = {"hf-llama", "hf-qwen2", "hf-qwen3"})
+    @ValueSource(strings = {"hf-llama", "hf-qwen2", "hf-qwen3", "hf-gemma2", "hf-gemma3"})
     void matchesTransformers(String name) throws Exception {
         Path dir = resource(name);
         JsonNode text = json(dir.resolve("ref-text.json"));

@@ -207,6 +207,8 @@ public final class TwinModels {
             case LLAMA -> "LlamaForCausalLM";
             case QWEN2 -> "Qwen2ForCausalLM";
             case QWEN3 -> "Qwen3ForCausalLM";
+            default -> throw new IllegalArgumentException("TwinModels writes llama, qwen2 and qwen3 models, not "
+                    + s.arch().ggufName() + " (Gemma's are checked against transformers' own files)");
         }));
         c.put("model_type", s.arch().ggufName());
         c.put("attention_bias", s.arch() == Architecture.QWEN2);

@@ -6,6 +6,7 @@ import io.offload4j.gguf.ModelFormatException;
 import io.offload4j.model.BlockWeights;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
+import io.offload4j.model.ModelTraits;
 import io.offload4j.model.ModelWeights;
 import io.offload4j.model.RopeLayout;
 import io.offload4j.model.ModelFormats;
@@ -63,6 +64,12 @@ final class CpuForwardPass implements ForwardPass {
     private final float[] ropeCos;
     private final float[] ropeSin;
     private final double[] inverseFrequencies;
+    /** Sliding-window blocks' RoPE (Gemma 3's local base); the same arrays as the global ones when they agree. */
+    private final float[] slidingRopeCos;
+    private final float[] slidingRopeSin;
+    private final double[] slidingInverseFrequencies;
+    /** Embedding scale, attention scale and soft caps, sliding-window blocks. */
+    private final ModelTraits traits;
     // Per worker thread.
     private final float[][] rowScratch;
     private final float[][] tileScratch;
@@ -106,6 +113,12 @@ final class CpuForwardPass implements ForwardPass {
         ropeCos = new float[rows * half];
         ropeSin = new float[rows * half];
         inverseFrequencies = RopeFrequencies.inverse(c, weights.ropeFrequencyFactors());
+        traits = c.traits();
+        double[] sliding = RopeFrequencies.inverseSliding(c, weights.ropeFrequencyFactors());
+        boolean sameRope = !traits.hasSlidingWindow() || java.util.Arrays.equals(sliding, inverseFrequencies);
+        slidingInverseFrequencies = sameRope ? inverseFrequencies : sliding;
+        slidingRopeCos = sameRope ? ropeCos : new float[rows * half];
+        slidingRopeSin = sameRope ? ropeSin : new float[rows * half];
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
         rowScratch = new float[pool.threads()][Math.max(RowKernel.DOT_SCRATCH,
                 Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols)];
@@ -137,8 +150,7 @@ final class CpuForwardPass implements ForwardPass {
         if (capacity < 1 || capacity > maxContext) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
         }
-        return new CpuKvCache(config.blockCount(), capacity, capacity + attend.padding(), config.headCountKv(),
-                config.headDim(), config.valueDim());
+        return newKvCache(capacity, null);
     }
 
     @Override
@@ -148,6 +160,7 @@ final class CpuForwardPass implements ForwardPass {
         int dim = config.embeddingLength();
         rmsNorm(xb, 0, x, (count - 1) * dim, weights.outputNorm(), dim);
         matmul(weights.output(), xb, 1, logits);
+        finalSoftcap(logits, 0);
         releaseRows(count);
     }
 
@@ -198,11 +211,13 @@ final class CpuForwardPass implements ForwardPass {
             }
             if (m == 1) {
                 matmul(weights.output(), xb, 1, logits[from + g]);
+                finalSoftcap(logits[from + g], 0);
                 continue;
             }
             matmul(weights.output(), xb, m, batchLogits);
             for (int i = 0; i < m; i++) {
                 System.arraycopy(batchLogits, i * vocab, logits[from + g + i], 0, vocab);
+                finalSoftcap(logits[from + g + i], 0);
             }
         }
     }
@@ -287,8 +302,19 @@ final class CpuForwardPass implements ForwardPass {
         if (capacity < 1 || capacity > maxContext) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
         }
-        return new CpuKvCache(config.blockCount(), capacity, capacity + attend.padding(), config.headCountKv(),
-                config.headDim(), config.valueDim(), blocks);
+        int[] ring = new int[config.blockCount()];
+        int rewind = Integer.MAX_VALUE;
+        // A sliding block keeps a ring of W + maxChunk rows (CpuKvCache says why) where its two copies take less
+        // room than every position would.
+        int ringRows = traits.slidingWindow() + maxChunk;
+        for (int b = 0; b < ring.length; b++) {
+            if (traits.sliding(b) && 2L * ringRows < capacity) {
+                ring[b] = ringRows;
+                rewind = maxChunk;
+            }
+        }
+        return new CpuKvCache(config.blockCount(), capacity, attend.padding(), config.headCountKv(),
+                config.headDim(), config.valueDim(), blocks, ring, rewind);
     }
 
     /** Decodes token {@code token}'s embedding row into activation row {@code t}. */
@@ -296,6 +322,22 @@ final class CpuForwardPass implements ForwardPass {
         Weight embedding = weights.tokenEmbedding();
         int dim = config.embeddingLength();
         embeddingKernel.dequantize(embedding.data(), (long) token * embedding.rowBytes(), x, t * dim, dim);
+        float scale = traits.embeddingScale();
+        if (scale != 1f) {
+            for (int i = t * dim; i < (t + 1) * dim; i++) {
+                x[i] *= scale;
+            }
+        }
+    }
+
+    /** Gemma 2's cap on the logits: cap · tanh(logit / cap); nothing without one. */
+    private void finalSoftcap(float[] logits, int from) {
+        float cap = traits.finalSoftcap();
+        if (cap > 0) {
+            for (int i = from; i < from + config.vocabularySize(); i++) {
+                logits[i] = ModelTraits.softcap(logits[i], cap);
+            }
+        }
     }
 
     /** Every block over the first {@code count} rows (their caches and positions set in {@link #rowCache}, {@link #rowPos}). */
@@ -337,21 +379,15 @@ final class CpuForwardPass implements ForwardPass {
                 rmsNorm(k, i * hd, k, i * hd, b.kNorm(), hd);
             }
         }
-        applyRope(q, count, c.headCount());
-        applyRope(k, count, c.headCountKv());
+        boolean sliding = traits.sliding(b.index());
+        applyRope(q, count, c.headCount(), sliding);
+        applyRope(k, count, c.headCountKv(), sliding);
         // Each row's key and value go into its own cache at its own position: keys transposed (per head
         // dimension-major), values as they are. All rows are written before any attends, so within a chunk
         // a token sees the ones before it.
         int block = b.index();
         for (int t = 0; t < count; t++) {
-            CpuKvCache cache = rowCache[t];
-            float[] keys = cache.keys[block];
-            int stride = cache.keyStride;
-            int pos = rowPos[t];
-            for (int j = 0; j < kvDim; j++) {
-                keys[j * stride + pos] = k[t * kvDim + j];
-            }
-            System.arraycopy(v, t * vDim, cache.values[block], pos * vDim, vDim);
+            rowCache[t].store(block, rowPos[t], k, t * kvDim, v, t * vDim, kvDim);
         }
 
         // One item per (token, KV head) and all the query heads that share it; per query head when
@@ -361,15 +397,24 @@ final class CpuForwardPass implements ForwardPass {
         pool.run(count * c.headCountKv() * split, 1, attention);
 
         matmul(b.wo(), attnOut, count, xb);
-        for (int i = 0; i < count * dim; i++) {
-            x[i] += xb[i];
-        }
+        addResidual(b.attentionPostNorm(), count);
 
         for (int t = 0; t < count; t++) {
             rmsNorm(xb, t * dim, x, t * dim, b.ffnNorm(), dim);
         }
-        swiglu(b.wGate(), b.wUp(), xb, count, hb, hb2);
+        swiglu(b.wGate(), b.wUp(), xb, count, hb, hb2, b.geluFeedForward());
         matmul(b.wDown(), hb, count, xb);
+        addResidual(b.ffnPostNorm(), count);
+    }
+
+    /** x += xb, the rows of xb RMS-normalised with {@code postNorm} first when the block has one (Gemma). */
+    private void addResidual(float[] postNorm, int count) {
+        int dim = config.embeddingLength();
+        if (postNorm != null) {
+            for (int t = 0; t < count; t++) {
+                rmsNorm(xb, t * dim, xb, t * dim, postNorm, dim);
+            }
+        }
         for (int i = 0; i < count * dim; i++) {
             x[i] += xb[i];
         }
@@ -394,18 +439,27 @@ final class CpuForwardPass implements ForwardPass {
 
     /** cos/sin of every row's position ({@link #rowPos}) and frequency. */
     private void computeRope(int count) {
-        int half = inverseFrequencies.length;
+        computeRope(count, inverseFrequencies, ropeCos, ropeSin);
+        if (slidingInverseFrequencies != inverseFrequencies) {
+            computeRope(count, slidingInverseFrequencies, slidingRopeCos, slidingRopeSin);
+        }
+    }
+
+    private void computeRope(int count, double[] frequencies, float[] cosines, float[] sines) {
+        int half = frequencies.length;
         for (int t = 0; t < count; t++) {
             int pos = rowPos[t];
             for (int i = 0; i < half; i++) {
-                double angle = pos * inverseFrequencies[i];
-                ropeCos[t * half + i] = (float) Math.cos(angle);
-                ropeSin[t * half + i] = (float) Math.sin(angle);
+                double angle = pos * frequencies[i];
+                cosines[t * half + i] = (float) Math.cos(angle);
+                sines[t * half + i] = (float) Math.sin(angle);
             }
         }
     }
 
-    private void applyRope(float[] vectors, int count, int heads) {
+    private void applyRope(float[] vectors, int count, int heads, boolean sliding) {
+        float[] ropeCos = sliding ? slidingRopeCos : this.ropeCos;
+        float[] ropeSin = sliding ? slidingRopeSin : this.ropeSin;
         int hd = config.headDim();
         int half = inverseFrequencies.length;
         boolean adjacent = config.ropeLayout() == RopeLayout.ADJACENT_PAIRS;
@@ -443,8 +497,9 @@ final class CpuForwardPass implements ForwardPass {
     }
 
     /** gate[t][r] = silu(Wg[r] · in[t]) * (Wu[r] · in[t]): both projections and the activation in one run. */
-    private void swiglu(Weight gate, Weight up, float[] in, int count, float[] out, float[] scratch) {
+    private void swiglu(Weight gate, Weight up, float[] in, int count, float[] out, float[] scratch, boolean gelu) {
         matmul.set(in, count, true);
+        matmul.gelu = gelu;
         matmul.add(gate, out);
         matmul.add(up, scratch);
         runMatmul();
@@ -492,6 +547,8 @@ final class CpuForwardPass implements ForwardPass {
         private final int[] firstRow = new int[4];
         private int parts;
         private boolean swiglu;
+        /** In SwiGLU mode: GELU (tanh) instead of SiLU, i.e. GeGLU (Gemma). */
+        private boolean gelu;
         private boolean packed;
         private float[] in;
         private int count;
@@ -500,6 +557,7 @@ final class CpuForwardPass implements ForwardPass {
             this.in = in;
             this.count = count;
             this.swiglu = swiglu;
+            this.gelu = false;
             this.parts = 0;
         }
 
@@ -524,7 +582,11 @@ final class CpuForwardPass implements ForwardPass {
                 float[] u = outs[1];
                 int rows = weights[0].rows();
                 for (int t = 0; t < count; t++) {
-                    gemm.swiglu(g, u, t * rows + start, t * rows + end);
+                    if (gelu) {
+                        geglu(g, u, t * rows + start, t * rows + end);
+                    } else {
+                        gemm.swiglu(g, u, t * rows + start, t * rows + end);
+                    }
                 }
                 return;
             }
@@ -570,6 +632,19 @@ final class CpuForwardPass implements ForwardPass {
         }
     }
 
+    /** g[i] = GELU(g[i]) · u[i] with GELU's tanh approximation (transformers' gelu_pytorch_tanh). */
+    static void geglu(float[] g, float[] u, int from, int to) {
+        for (int i = from; i < to; i++) {
+            g[i] = geluTanh(g[i]) * u[i];
+        }
+    }
+
+    /** 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))). */
+    static float geluTanh(float x) {
+        float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+        return 0.5f * x * (1f + (float) Math.tanh(inner));
+    }
+
     /** Transposes a range of the input's columns into {@link #panel}. */
     private final class PackTask implements CpuThreadPool.RangeTask {
         private float[] in;
@@ -609,7 +684,8 @@ final class CpuForwardPass implements ForwardPass {
             int hd = c.headDim();
             int vDim = c.valueDim();
             int perItem = heads / kvHeads / split;
-            float scale = (float) (1.0 / Math.sqrt(hd));
+            float scale = traits.attentionScale();
+            float softcap = traits.attentionSoftcap();
             float[] att = scores[worker];
             for (int item = start; item < end; item++) {
                 int t = item / (kvHeads * split);
@@ -618,9 +694,14 @@ final class CpuForwardPass implements ForwardPass {
                 int h = kvHead * split * perItem + (rest % split) * perItem;
                 int off = (t * heads + h) * hd;
                 CpuKvCache cache = rowCache[t];
-                int stride = cache.keyStride;
-                attend.attend(q, off, perItem, hd, cache.keys[block], kvHead * hd * stride, stride, cache.values[block],
-                        kvHead * hd, vDim, rowPos[t] + 1, scale, att, attnOut, off);
+                int stride = cache.keyStrides[block];
+                // positions first..pos: in a sliding block only the window, contiguous in the cache's rows
+                int pos = rowPos[t];
+                int first = traits.firstAttended(block, pos);
+                int row = cache.slot(block, first);
+                attend.attend(q, off, perItem, hd, cache.keys[block], kvHead * hd * stride + row, stride,
+                        cache.values[block], row * vDim + kvHead * hd, vDim, pos - first + 1, scale, softcap, att,
+                        attnOut, off);
             }
         }
     }

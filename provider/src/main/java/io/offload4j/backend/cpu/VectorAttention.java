@@ -25,13 +25,21 @@ final class VectorAttention implements Attention {
 
     @Override
     public void attend(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, float[] values, int vOff,
-                       int vStride, int positions, float scale, float[] att, float[] out, int outOff) {
+                       int vStride, int positions, float scale, float softcap, float[] att, float[] out,
+                       int outOff) {
         int g = 0;
         for (; g + 3 < n; g += 4) {
             scores4(q, qOff + g * hd, hd, keys, kOff, stride, positions, scale, att, g * stride);
         }
         for (; g < n; g++) {
             scores1(q, qOff + g * hd, hd, keys, kOff, stride, positions, scale, att, g * stride);
+        }
+        if (softcap > 0) {
+            for (g = 0; g < n; g++) {
+                for (int p = g * stride, end = p + positions; p < end; p++) {
+                    att[p] = softcap * (float) Math.tanh(att[p] / softcap);
+                }
+            }
         }
         for (g = 0; g < n; g++) {
             float inv = softmax(att, g * stride, positions);
