@@ -3,11 +3,22 @@ package io.offload4j.model;
 /**
  * The shape of a random-weight model for tests and benchmarks.
  *
- * @param headDim 0 = width / heads
+ * @param headDim       0 = width / heads
+ * @param slidingWindow gemma2/gemma3: the window of their sliding blocks (0: gemma2 gets llama.cpp's default 4096,
+ *                      gemma3 none); ignored by the other architectures
  */
 public record SyntheticModelSpec(String name, Architecture architecture, int embeddingLength, int blockCount,
                                  int feedForwardLength, int headCount, int headCountKv, int headDim, int vocabularySize,
-                                 int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed) {
+                                 int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed,
+                                 int slidingWindow) {
+
+    /** A spec without a sliding window. */
+    public SyntheticModelSpec(String name, Architecture architecture, int embeddingLength, int blockCount,
+                              int feedForwardLength, int headCount, int headCountKv, int headDim, int vocabularySize,
+                              int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                vocabularySize, contextLength, quantization, tiedEmbeddings, seed, 0);
+    }
 
     public SyntheticModelSpec {
         if (headDim == 0) {
@@ -15,6 +26,12 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
         }
         if (vocabularySize < 300) {
             throw new IllegalArgumentException("vocabularySize must be at least 300 (control, byte and word tokens)");
+        }
+        if (architecture == Architecture.GEMMA2) {
+            tiedEmbeddings = true; // llama.cpp's gemma2 always computes the logits with the embedding
+        }
+        if (slidingWindow < 0) {
+            throw new IllegalArgumentException("slidingWindow must not be negative");
         }
         if (headCount % headCountKv != 0) {
             throw new IllegalArgumentException("headCount must be a multiple of headCountKv");
@@ -24,6 +41,27 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
     /** A tiny llama for fast tests (every format: width and FFN are multiples of 256). */
     public static SyntheticModelSpec tiny(Architecture arch, QuantPreset q) {
         return new SyntheticModelSpec("tiny-" + arch.ggufName(), arch, 256, 2, 512, 8, 4, 0, 512, 512, q, false, 42);
+    }
+
+    /**
+     * A tiny Gemma (gemma2 or gemma3) for fast tests: as {@link #tiny}, 4 blocks, a window of {@code window}
+     * positions on the sliding ones (blocks 0 and 2; 1 and 3 are global), tied embeddings.
+     */
+    public static SyntheticModelSpec tinyGemma(Architecture arch, QuantPreset q, int window) {
+        return new SyntheticModelSpec("tiny-" + arch.ggufName(), arch, 256, 4, 512, 8, 4, 0, 512, 512, q, true, 42,
+                window);
+    }
+
+    /** Gemma 2 2B's shape (2.6 B parameters; vocabulary 256000, window 4096). */
+    public static SyntheticModelSpec gemma2_2b(QuantPreset q) {
+        return new SyntheticModelSpec("synthetic-gemma-2-2b", Architecture.GEMMA2, 2304, 26, 9216, 8, 4, 256, 256000,
+                8192, q, true, 22, 4096);
+    }
+
+    /** Gemma 3 1B's shape (1.0 B parameters; vocabulary 262144, window 512). */
+    public static SyntheticModelSpec gemma3_1b(QuantPreset q) {
+        return new SyntheticModelSpec("synthetic-gemma-3-1b", Architecture.GEMMA3, 1152, 26, 6912, 4, 1, 256, 262144,
+                32768, q, true, 31, 512);
     }
 
     /** Llama 3.2 3B's shape (3.2 B parameters). */
@@ -55,16 +93,21 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
 
     public SyntheticModelSpec withQuantization(QuantPreset q) {
         return new SyntheticModelSpec(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount,
-                headCountKv, headDim, vocabularySize, contextLength, q, tiedEmbeddings, seed);
+                headCountKv, headDim, vocabularySize, contextLength, q, tiedEmbeddings, seed, slidingWindow);
     }
 
     public SyntheticModelSpec withArchitecture(Architecture a) {
         return new SyntheticModelSpec(name, a, embeddingLength, blockCount, feedForwardLength, headCount,
-                headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed);
+                headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed, slidingWindow);
     }
 
     public SyntheticModelSpec withTiedEmbeddings(boolean tied) {
         return new SyntheticModelSpec(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount,
-                headCountKv, headDim, vocabularySize, contextLength, quantization, tied, seed);
+                headCountKv, headDim, vocabularySize, contextLength, quantization, tied, seed, slidingWindow);
+    }
+
+    public SyntheticModelSpec withSlidingWindow(int window) {
+        return new SyntheticModelSpec(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount,
+                headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed, window);
     }
 }

@@ -38,7 +38,8 @@ public final class SyntheticModelWriter {
         w.putUInt32(a + ".attention.value_length", s.headDim());
         w.putUInt32(a + ".rope.dimension_count", s.headDim());
         w.putFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
-        w.putFloat32(a + ".rope.freq_base", 10000f);
+        w.putFloat32(a + ".rope.freq_base", s.architecture() == Architecture.GEMMA3 ? 1_000_000f : 10000f);
+        GemmaMetadata.write(w, s);
         writeVocabulary(w, s.vocabularySize());
 
         int dim = s.embeddingLength();
@@ -47,9 +48,10 @@ public final class SyntheticModelWriter {
         int ffn = s.feedForwardLength();
         int layers = s.blockCount();
         matrix(w, s, "token_embd.weight", -1, s.vocabularySize(), dim);
+        boolean gemma = s.architecture().isGemma();
         for (int i = 0; i < layers; i++) {
             String p = "blk." + i + ".";
-            ones(w, p + "attn_norm.weight", dim);
+            norm(w, s, p + "attn_norm.weight", dim);
             matrix(w, s, p + "attn_q.weight", i, qDim, dim);
             matrix(w, s, p + "attn_k.weight", i, kvDim, dim);
             matrix(w, s, p + "attn_v.weight", i, kvDim, dim);
@@ -60,15 +62,21 @@ public final class SyntheticModelWriter {
                 matrix(w, s, p + "attn_v.bias", i, 1, kvDim);
             }
             if (s.architecture().hasQkNorm()) {
-                ones(w, p + "attn_q_norm.weight", s.headDim());
-                ones(w, p + "attn_k_norm.weight", s.headDim());
+                norm(w, s, p + "attn_q_norm.weight", s.headDim());
+                norm(w, s, p + "attn_k_norm.weight", s.headDim());
             }
-            ones(w, p + "ffn_norm.weight", dim);
+            if (gemma) {
+                norm(w, s, p + "post_attention_norm.weight", dim);
+            }
+            norm(w, s, p + "ffn_norm.weight", dim);
             matrix(w, s, p + "ffn_gate.weight", i, ffn, dim);
             matrix(w, s, p + "ffn_up.weight", i, ffn, dim);
             matrix(w, s, p + "ffn_down.weight", i, dim, ffn);
+            if (gemma) {
+                norm(w, s, p + "post_ffw_norm.weight", dim);
+            }
         }
-        ones(w, "output_norm.weight", dim);
+        norm(w, s, "output_norm.weight", dim);
         if (!s.tiedEmbeddings()) {
             matrix(w, s, "output.weight", layers, s.vocabularySize(), dim);
         }
@@ -134,6 +142,23 @@ public final class SyntheticModelWriter {
         return b.reverse().toString();
     }
 
+    /**
+     * A norm weight: ones, except for Gemma, whose files hold 1 + w (llama.cpp's converter adds the 1): there random
+     * in 1 ± 0.25, so that a swapped or missing one of its four norms per block shows in the logits.
+     */
+    private static void norm(GgufWriter w, SyntheticModelSpec s, String name, int n) {
+        if (!s.architecture().isGemma()) {
+            ones(w, name, n);
+            return;
+        }
+        float[] v = new float[n];
+        SplittableRandom random = new SplittableRandom(s.seed() * 7_919L + name.hashCode());
+        for (int i = 0; i < n; i++) {
+            v[i] = 1f + (float) (random.nextDouble() - 0.5) * 0.5f;
+        }
+        w.addF32(name, new long[] {n}, v);
+    }
+
     private static void ones(GgufWriter w, String name, int n) {
         float[] v = new float[n];
         java.util.Arrays.fill(v, 1f);
@@ -157,10 +182,11 @@ public final class SyntheticModelWriter {
         }));
     }
 
-    /** Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf} (SHAPE: tiny, small, llama32-3b, llama3-8b). */
+    /** Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf} (SHAPE: tiny, small, llama32-3b, llama3-8b, gemma2-2b,
+     * gemma3-1b). */
     public static void main(String[] args) {
         if (args.length != 3) {
-            System.err.println("usage: SyntheticModelWriter tiny|small|llama32-3b|llama3-8b QUANT OUT.gguf");
+            System.err.println("usage: SyntheticModelWriter tiny|small|llama32-3b|llama3-8b|gemma2-2b|gemma3-1b QUANT OUT.gguf");
             System.exit(2);
         }
         QuantPreset q = QuantPreset.parse(args[1]);
@@ -169,7 +195,9 @@ public final class SyntheticModelWriter {
             case "small" -> SyntheticModelSpec.small(q);
             case "llama32-3b" -> SyntheticModelSpec.llama32_3b(q);
             case "llama3-8b" -> SyntheticModelSpec.llama3_8b(q);
-            default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, small, llama32-3b, llama3-8b");
+            case "gemma2-2b" -> SyntheticModelSpec.gemma2_2b(q);
+            case "gemma3-1b" -> SyntheticModelSpec.gemma3_1b(q);
+            default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, small, llama32-3b, llama3-8b, gemma2-2b, gemma3-1b");
         };
         long t0 = System.nanoTime();
         write(spec, Path.of(args[2]));

@@ -22,9 +22,12 @@ class BlockRecipeTest {
         try (Model model = Model.load(file)) {
             List<BlockRecipe> steps = BlockRecipe.of(model.weights().blocks().getFirst());
             assertEquals(arch == Architecture.QWEN2, steps.contains(BlockRecipe.QKV_BIAS), steps.toString());
-            assertEquals(arch == Architecture.QWEN3, steps.contains(BlockRecipe.QK_NORM), steps.toString());
+            assertEquals(arch.hasQkNorm(), steps.contains(BlockRecipe.QK_NORM), steps.toString());
+            assertEquals(arch.isGemma(), steps.contains(BlockRecipe.ATTENTION_POST_NORM), steps.toString());
+            assertEquals(arch.isGemma(), steps.contains(BlockRecipe.GATE_UP_GEGLU), steps.toString());
+            assertEquals(!arch.isGemma(), steps.contains(BlockRecipe.GATE_UP_SWIGLU), steps.toString());
             assertEquals(BlockRecipe.ATTENTION_NORM, steps.getFirst());
-            assertEquals(BlockRecipe.DOWN_PROJECTION, steps.getLast());
+            assertEquals(arch.isGemma() ? BlockRecipe.FFN_POST_NORM : BlockRecipe.DOWN_PROJECTION, steps.getLast());
             assertEquals(steps.size(), steps.stream().distinct().count());
         }
     }
