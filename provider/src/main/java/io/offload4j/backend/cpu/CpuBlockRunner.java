@@ -35,10 +35,17 @@ public final class CpuBlockRunner implements AutoCloseable {
         pool.keepSpinning(on);
     }
 
-    /** A KV cache for one sequence, holding only this runner's blocks. */
+    /**
+     * A KV cache for one sequence, holding only this runner's blocks. Sliding-window blocks keep a ring with
+     * {@link #RING_SURPLUS} rows beyond the window, so that the GPU pass may rewind the sequence that far (a rejected
+     * speculative draft, a reused prefix) while the CPU's copy still holds the window behind it.
+     */
     public KvCache newKvCache(int capacity) {
-        return pass.newKvCache(capacity, blocks);
+        return pass.newKvCache(capacity, blocks, RING_SURPLUS);
     }
+
+    /** Rows a sliding block's ring keeps beyond the window (see {@link #newKvCache}). */
+    static final int RING_SURPLUS = 64;
 
     /** Block {@code block} for one token at {@code pos}: {@code activation} is updated in place. */
     public void runBlock(int block, KvCache cache, float[] activation, int pos) {

@@ -299,6 +299,14 @@ final class CpuForwardPass implements ForwardPass {
 
     /** A KV cache holding only the blocks marked in {@code blocks} (the others get empty arrays). */
     CpuKvCache newKvCache(int capacity, boolean[] blocks) {
+        return newKvCache(capacity, blocks, maxChunk);
+    }
+
+    /**
+     * As above, sliding blocks in a ring of W + {@code surplus} rows ({@code surplus} at least this pass's chunk):
+     * the surplus is how far the cache may be rewound ({@link KvCache#maxRewind()}).
+     */
+    CpuKvCache newKvCache(int capacity, boolean[] blocks, int surplus) {
         if (capacity < 1 || capacity > maxContext) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
         }
@@ -306,11 +314,12 @@ final class CpuForwardPass implements ForwardPass {
         int rewind = Integer.MAX_VALUE;
         // A sliding block keeps a ring of W + maxChunk rows (CpuKvCache says why) where its two copies take less
         // room than every position would.
-        int ringRows = traits.slidingWindow() + maxChunk;
+        int extra = Math.max(surplus, maxChunk);
+        int ringRows = traits.slidingWindow() + extra;
         for (int b = 0; b < ring.length; b++) {
             if (traits.sliding(b) && 2L * ringRows < capacity) {
                 ring[b] = ringRows;
-                rewind = maxChunk;
+                rewind = extra;
             }
         }
         return new CpuKvCache(config.blockCount(), capacity, attend.padding(), config.headCountKv(),

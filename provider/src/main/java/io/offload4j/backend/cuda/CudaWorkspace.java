@@ -52,6 +52,8 @@ final class CudaWorkspace implements AutoCloseable {
     final CudaUnits.BlockNorms[] norms;
     final CUdeviceptr outputNorm;
     final CUdeviceptr invFreq;
+    /** Sliding-window blocks' RoPE frequencies (Gemma 3's local base); {@link #invFreq} when there are none. */
+    final CUdeviceptr invFreqSliding;
     // activations, token-major, for up to `rows` tokens
     final CUdeviceptr params;      // {start position, rows, token...}
     final CUdeviceptr seqParams;   // per sequence of a batch: {position, 1, token, 0}
@@ -100,10 +102,13 @@ final class CudaWorkspace implements AutoCloseable {
                 BlockWeights b = w.blocks().get(l);
                 norms[l] = new CudaUnits.BlockNorms(uploadFloats(b.attentionNorm()), uploadFloats(b.qBias()),
                         uploadFloats(b.kBias()), uploadFloats(b.vBias()), uploadFloats(b.qNorm()),
-                        uploadFloats(b.kNorm()), uploadFloats(b.ffnNorm()));
+                        uploadFloats(b.kNorm()), uploadFloats(b.ffnNorm()), uploadFloats(b.attentionPostNorm()),
+                        uploadFloats(b.ffnPostNorm()));
             }
             outputNorm = uploadFloats(w.outputNorm());
             invFreq = uploadDoubles(RopeFrequencies.inverse(c, w.ropeFrequencyFactors()));
+            invFreqSliding = c.traits().hasSlidingWindow()
+                    ? uploadDoubles(RopeFrequencies.inverseSliding(c, w.ropeFrequencyFactors())) : invFreq;
             int dim = c.embeddingLength();
             int ffn = c.feedForwardLength();
             params = alloc(4L * (2 + rows));

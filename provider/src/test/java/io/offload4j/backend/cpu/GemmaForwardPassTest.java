@@ -199,13 +199,16 @@ class GemmaForwardPassTest {
             int kvDim = model.config().keyValueDim();
             boolean[] all = new boolean[layers];
             Arrays.fill(all, true);
-            int[] tokens = tokens(24);
+            int[] tokens = tokens(100); // past the runner's ring of 5 + 64 rows
             int prompt = 12;
+            int context = 256;
             try (CpuBackend cpu = new CpuBackend(2);
-                 ForwardPass pass = cpu.prepare(model, CONTEXT, 8);
-                 KvCache reference = pass.newKvCache(CONTEXT);
-                 CpuBlockRunner runner = new CpuBlockRunner(model, CONTEXT, all, 2);
-                 KvCache mirror = runner.newKvCache(CONTEXT)) {
+                 ForwardPass pass = cpu.prepare(model, context, 8);
+                 KvCache reference = pass.newKvCache(context);
+                 CpuBlockRunner runner = new CpuBlockRunner(model, context, all, 2);
+                 KvCache mirror = runner.newKvCache(context)) {
+                assertEquals(CpuBlockRunner.RING_SURPLUS, mirror.maxRewind());
+                assertEquals(8, reference.maxRewind());
                 float[] logits = new float[model.config().vocabularySize()];
                 pass.forward(reference, tokens, 0, 8, 0, logits);
                 pass.forward(reference, tokens, 8, prompt - 8, 8, logits);
