@@ -48,6 +48,10 @@ final class GemmaConfigKeys {
     static float[] write(HuggingFaceConfig.Reader r, Map<String, GgufMetadata.Entry> m, String a, Architecture arch,
                          int layers) {
         boolean gemma3 = arch == Architecture.GEMMA3;
+        if (r.bool("use_bidirectional_attention", false)) {
+            throw r.fail("key 'use_bidirectional_attention' is true: an encoder (embedding) variant; this engine runs"
+                    + " Gemma as a causal language model");
+        }
         boolean[] sliding = slidingLayers(r, gemma3, layers);
         boolean anySliding = false;
         for (boolean s : sliding) {

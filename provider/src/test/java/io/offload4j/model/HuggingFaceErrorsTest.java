@@ -71,7 +71,8 @@ class HuggingFaceErrorsTest {
     void unsupportedArchitecture() {
         config(c -> c.putArray("architectures").add("GPT2LMHeadModel"));
         fails("config.json: key 'architectures' is [\"GPT2LMHeadModel\"] (model_type 'llama'); this engine runs"
-                + " LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM");
+                + " LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma2ForCausalLM,"
+                + " Gemma3ForCausalLM");
     }
 
     @Test
