@@ -98,15 +98,18 @@ final class CpuKvCache implements KvCache {
      */
     void writeHalves(int block, int pos, int count, MemorySegment src, long keysOffset, long valuesOffset,
                      int kvDim) {
-        if (ring[block] != 0) {
-            float[] key = new float[kvDim]; // a prompt chunk's hand-over, not the per-token path
-            float[] value = new float[kvDim];
+        if (ring[block] != 0) { // position by position, each into both copies of its row (a batch step's path too)
+            float[] k = keys[block];
+            float[] v = values[block];
+            int keyStride = keyStrides[block];
             for (int t = 0; t < count; t++) {
-                for (int j = 0; j < kvDim; j++) {
-                    key[j] = Float.float16ToFloat(src.get(HALF, keysOffset + 2L * ((long) t * kvDim + j)));
-                    value[j] = Float.float16ToFloat(src.get(HALF, valuesOffset + 2L * ((long) t * kvDim + j)));
+                for (int row = slot(block, pos + t), c = 0; c < 2; c++, row += ring[block]) {
+                    for (int j = 0; j < kvDim; j++) {
+                        long at = 2L * ((long) t * kvDim + j);
+                        k[j * keyStride + row] = Float.float16ToFloat(src.get(HALF, keysOffset + at));
+                        v[row * kvDim + j] = Float.float16ToFloat(src.get(HALF, valuesOffset + at));
+                    }
                 }
-                write(block, pos + t, key, value);
             }
             return;
         }

@@ -243,6 +243,47 @@ class GemmaForwardPassTest {
         }
     }
 
+    /** fp16 rows handed over in GPU-sized chunks land in the ring, both copies, and the newest win. */
+    @Test
+    void halfRowsLandInBothCopiesOfTheRing() {
+        try (Model model = load(Architecture.GEMMA2, QuantPreset.F32, WINDOW)) {
+            int layers = model.config().blockCount();
+            int kvDim = model.config().keyValueDim();
+            boolean[] all = new boolean[layers];
+            Arrays.fill(all, true);
+            int positions = 100;
+            java.lang.foreign.MemorySegment rows = java.lang.foreign.MemorySegment.ofArray(new byte[4 * positions * kvDim]);
+            var half = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+            java.util.Random r = new java.util.Random(5);
+            for (int i = 0; i < 2 * positions * kvDim; i++) {
+                rows.set(half, 2L * i, Float.floatToFloat16((float) r.nextGaussian()));
+            }
+            long valuesAt = 2L * positions * kvDim;
+            try (CpuBlockRunner runner = new CpuBlockRunner(model, 256, all, 2);
+                 KvCache cache = runner.newKvCache(256)) {
+                for (int p = 0; p < positions; p += 30) { // chunks of 30, as a GPU prompt step hands them over
+                    int n = Math.min(30, positions - p);
+                    runner.writeKvRowsHalves(cache, 0, p, n, rows, 2L * p * kvDim, valuesAt + 2L * p * kvDim);
+                }
+                CpuKvCache c = (CpuKvCache) cache;
+                int ring = WINDOW + CpuBlockRunner.RING_SURPLUS;
+                float[] k = new float[kvDim];
+                float[] v = new float[kvDim];
+                for (int p = positions - ring; p < positions; p++) {
+                    runner.readKv(cache, 0, p, k, v);
+                    for (int j = 0; j < kvDim; j++) {
+                        assertEquals(Float.float16ToFloat(rows.get(half, 2L * (p * kvDim + j))), k[j], "key " + p);
+                        assertEquals(Float.float16ToFloat(rows.get(half, valuesAt + 2L * (p * kvDim + j))), v[j],
+                                "value " + p);
+                        int row = c.slot(0, p);
+                        assertEquals(c.keys[0][j * c.keyStrides[0] + row], c.keys[0][j * c.keyStrides[0] + row + ring]);
+                        assertEquals(c.values[0][row * kvDim + j], c.values[0][(row + ring) * kvDim + j]);
+                    }
+                }
+            }
+        }
+    }
+
     private static double[] toDouble(float[] f) {
         double[] d = new double[f.length];
         for (int i = 0; i < f.length; i++) {
