@@ -149,6 +149,65 @@ class GemmaGpuTest {
         }
     }
 
+    /**
+     * transformers' own Gemma 2 / Gemma 3 directories (window 8, a 38-token text; src/test/resources/transformers) on
+     * the GPU in a context of 256, where the sliding blocks keep a ring of 8 + 64 rows: every position's logits,
+     * token by token and as one prompt, against transformers' float32 logits (tolerance 2e-3: the fp16 KV cache), and
+     * the greedy continuation — resident, and with 40 % of the weights on the GPU and the CPU taking blocks.
+     */
+    @ParameterizedTest(name = "{0} placement {1}")
+    @CsvSource({"hf-gemma2, resident", "hf-gemma3, resident", "hf-gemma2, cpu", "hf-gemma3, stream"})
+    void transformersLogitsOnTheGpu(String name, String placement) throws Exception {
+        Path dir = Path.of(getClass().getResource("/transformers/" + name + "/config.json").toURI()).getParent();
+        com.fasterxml.jackson.databind.JsonNode ref = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(dir.resolve("ref-text.json").toFile());
+        int[] prompt = new int[ref.get("ids").size()];
+        for (int i = 0; i < prompt.length; i++) {
+            prompt[i] = ref.get("ids").get(i).asInt();
+        }
+        int[] greedy = new int[ref.get("greedy").size()];
+        for (int i = 0; i < greedy.length; i++) {
+            greedy[i] = ref.get("greedy").get(i).asInt();
+        }
+        int vocab = ref.get("vocab_size").asInt();
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(java.nio.file.Files.readAllBytes(dir.resolve("ref-text.f32")))
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        float[][] expected = new float[prompt.length][vocab];
+        for (float[] row : expected) {
+            bytes.asFloatBuffer().get(row);
+            bytes.position(bytes.position() + 4 * vocab);
+        }
+        try (Model model = Model.load(dir);
+             TieredForwardPass pg = Passes.on(gpu, model, 256, 64, options(placement, model, 256))) {
+            float[] logits = new float[vocab];
+            double worst = 0;
+            try (KvCache cache = pg.newKvCache(256)) {
+                assertTrue(cache.maxRewind() < Integer.MAX_VALUE, "sliding blocks keep a ring");
+                for (int p = 0; p < prompt.length; p++) {
+                    pg.forward(cache, prompt, p, 1, p, logits);
+                    worst = Math.max(worst, check(logits, expected[p], 2e-3, name + " decode position " + p));
+                }
+            }
+            try (KvCache cache = pg.newKvCache(256)) {
+                pg.forward(cache, prompt, 0, prompt.length, 0, logits);
+                worst = Math.max(worst, check(logits, expected[prompt.length - 1], 2e-3, name + " whole prompt"));
+                int[] next = new int[1];
+                for (int i = 0; i < greedy.length; i++) {
+                    int best = 0;
+                    for (int t = 1; t < vocab; t++) {
+                        if (logits[t] > logits[best]) {
+                            best = t;
+                        }
+                    }
+                    org.junit.jupiter.api.Assertions.assertEquals(greedy[i], best, name + " greedy token " + i);
+                    next[0] = best;
+                    pg.forward(cache, next, 0, 1, prompt.length + i, logits);
+                }
+            }
+            GpuTests.report(String.format("gemma transformers %s %s: worst relErr %.2e", name, placement, worst));
+        }
+    }
+
     /** Resident: everything; stream / cpu: 40 % of the resident plan's bytes, the rest streamed or on the CPU. */
     private static OffloadOptions options(String placement, Model model, int context) {
         if (placement.equals("resident")) {
