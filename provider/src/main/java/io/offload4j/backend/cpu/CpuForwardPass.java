@@ -343,9 +343,7 @@ final class CpuForwardPass implements ForwardPass {
     private void finalSoftcap(float[] logits, int from) {
         float cap = traits.finalSoftcap();
         if (cap > 0) {
-            for (int i = from; i < from + config.vocabularySize(); i++) {
-                logits[i] = ModelTraits.softcap(logits[i], cap);
-            }
+            attend.softcap(logits, from, from + config.vocabularySize(), cap);
         }
     }
 

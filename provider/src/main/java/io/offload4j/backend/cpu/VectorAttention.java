@@ -36,9 +36,7 @@ final class VectorAttention implements Attention {
         }
         if (softcap > 0) {
             for (g = 0; g < n; g++) {
-                for (int p = g * stride, end = p + positions; p < end; p++) {
-                    att[p] = softcap * (float) Math.tanh(att[p] / softcap);
-                }
+                softcap(att, g * stride, g * stride + positions, softcap);
             }
         }
         for (g = 0; g < n; g++) {
@@ -106,6 +104,19 @@ final class VectorAttention implements Attention {
             }
             s0.add(s1).mul(scale).intoArray(att, a + p);
             t0.add(t1).mul(scale).intoArray(att, a + p + L);
+        }
+    }
+
+    /** Vector tanh (a few ulps, like exp in the softmax): Gemma 2 caps every score, so this is per position. */
+    @Override
+    public void softcap(float[] x, int from, int to, float cap) {
+        int i = from;
+        float inv = 1f / cap;
+        for (; i + L <= to; i += L) {
+            FloatVector.fromArray(F, x, i).mul(inv).lanewise(VectorOperators.TANH).mul(cap).intoArray(x, i);
+        }
+        for (; i < to; i++) {
+            x[i] = cap * (float) Math.tanh(x[i] / cap);
         }
     }
 
