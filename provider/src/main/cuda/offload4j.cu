@@ -535,8 +535,8 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int kvh = h / (heads / kvHeads);
     int kvDim = kvHeads * hd;
-    // positions first..pos: the last `window` of them in a sliding block, contiguous rows from `row0` (a ring
-    // stores each position twice, so a window never wraps)
+    // positions first..pos: the last `window` of them in a sliding block, in consecutive rows from the row of
+    // `first` (kRows, vRows; a ring stores each position twice, so a window never wraps)
     int pos = params[P_POS];
     int first = window > 0 ? max(0, pos - window + 1) : 0;
     int n = pos - first + 1;
