@@ -590,7 +590,7 @@ final class CpuForwardPass implements ForwardPass {
                 int rows = weights[0].rows();
                 for (int t = 0; t < count; t++) {
                     if (gelu) {
-                        geglu(g, u, t * rows + start, t * rows + end);
+                        gemm.geglu(g, u, t * rows + start, t * rows + end);
                     } else {
                         gemm.swiglu(g, u, t * rows + start, t * rows + end);
                     }
@@ -637,19 +637,6 @@ final class CpuForwardPass implements ForwardPass {
                 }
             }
         }
-    }
-
-    /** g[i] = GELU(g[i]) · u[i] with GELU's tanh approximation (transformers' gelu_pytorch_tanh). */
-    static void geglu(float[] g, float[] u, int from, int to) {
-        for (int i = from; i < to; i++) {
-            g[i] = geluTanh(g[i]) * u[i];
-        }
-    }
-
-    /** 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))). */
-    static float geluTanh(float x) {
-        float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-        return 0.5f * x * (1f + (float) Math.tanh(inner));
     }
 
     /** Transposes a range of the input's columns into {@link #panel}. */
