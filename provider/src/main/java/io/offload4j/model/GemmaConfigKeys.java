@@ -30,20 +30,6 @@ final class GemmaConfigKeys {
         }
     }
 
-    /** A multimodal Gemma 3 directory: only its text part would run, which this engine does not load from it. */
-    static void refuseMultimodal(HuggingFaceConfig.Reader r, JsonNode architectures) {
-        if (architectures != null && architectures.isArray()) {
-            for (JsonNode n : architectures) {
-                if (n.asText().equals("Gemma3ForConditionalGeneration")) {
-                    throw r.fail("key 'architectures' is " + architectures + ": a multimodal Gemma 3 (text and vision),"
-                            + " which this engine does not load from a safetensors directory; use its GGUF conversion"
-                            + " (llama.cpp's convert_hf_to_gguf.py writes the text model as gemma3) or a text-only"
-                            + " Gemma3ForCausalLM checkpoint. This engine runs " + HuggingFaceConfig.SUPPORTED);
-                }
-            }
-        }
-    }
-
     /** Writes the Gemma keys into {@code m}; returns null (no Llama 3.1-style frequency factors). */
     static float[] write(HuggingFaceConfig.Reader r, Map<String, GgufMetadata.Entry> m, String a, Architecture arch,
                          int layers) {

@@ -41,7 +41,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3,
             "gemma2", Architecture.GEMMA2, "gemma3_text", Architecture.GEMMA3);
     static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,"
-            + " Gemma2ForCausalLM, Gemma3ForCausalLM";
+            + " Gemma2ForCausalLM, Gemma3ForCausalLM, Gemma3ForConditionalGeneration (its text model)";
 
     static HuggingFaceConfig read(Path file, String modelName) {
         JsonNode root;
@@ -55,7 +55,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
         if (root == null || !root.isObject()) {
             throw new ModelFormatException(file, "is not a JSON object; expected a transformers model config");
         }
-        return new Reader(file, root).read(modelName);
+        return new Reader(file, GemmaMultimodal.textRoot(file, root)).read(modelName);
     }
 
     /** Reads the keys, each error naming the key and what was found. */
@@ -248,7 +248,6 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
 
         private Architecture architecture() {
             JsonNode list = value("architectures");
-            GemmaConfigKeys.refuseMultimodal(this, list);
             if (list != null && list.isArray()) {
                 for (JsonNode n : list) {
                     Architecture a = ARCHITECTURES.get(n.asText());

@@ -65,10 +65,26 @@ final class HuggingFaceTensorSource implements TensorSource {
     private final HuggingFaceConfig config;
     private final MemorySegment ropeFactors;
     private final Set<String> used = new HashSet<>();
+    /** A multimodal Gemma 3's language model: where its "model." tensors and lm_head are; null otherwise. */
+    private final String textPrefix;
+    private final String textLmHead;
 
     HuggingFaceTensorSource(SafetensorsCheckpoint checkpoint, HuggingFaceConfig config) {
         this.checkpoint = checkpoint;
         this.config = config;
+        String prefix = null;
+        String lmHead = null;
+        if (config.architecture() == Architecture.GEMMA3 && checkpoint.find("model.embed_tokens.weight").isEmpty()) {
+            for (String[] p : GemmaMultimodal.TEXT_PREFIXES) {
+                if (checkpoint.find(p[0] + "embed_tokens.weight").isPresent()) {
+                    prefix = p[0];
+                    lmHead = p[1];
+                    break;
+                }
+            }
+        }
+        this.textPrefix = prefix;
+        this.textLmHead = lmHead;
         float[] f = config.ropeFactors();
         if (f == null) {
             ropeFactors = null;
@@ -118,6 +134,15 @@ final class HuggingFaceTensorSource implements TensorSource {
 
     @Override
     public String sourceName(String ggufName) {
+        String name = hfName(ggufName);
+        if (textPrefix != null) { // a multimodal Gemma 3: its language model's tensors
+            return name.equals("lm_head.weight") ? textLmHead
+                    : name.startsWith("model.") ? textPrefix + name.substring("model.".length()) : name;
+        }
+        return name;
+    }
+
+    private String hfName(String ggufName) {
         String top = TOP.get(ggufName);
         if (top != null) {
             return top;
@@ -155,7 +180,8 @@ final class HuggingFaceTensorSource implements TensorSource {
         Set<String> unused = new TreeSet<>();
         for (String name : checkpoint.tensors().keySet()) {
             if (!used.contains(name) && !IGNORED.matcher(name).matches()
-                    && !(name.equals("lm_head.weight") && config.tiedEmbeddings())) {
+                    && !(name.equals(textLmHead != null ? textLmHead : "lm_head.weight") && config.tiedEmbeddings())
+                    && !(textPrefix != null && GemmaMultimodal.isVisionTensor(name))) {
                 unused.add(name);
             }
         }

@@ -16,11 +16,18 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.offload4j.safetensors.SafetensorsDtype;
+import io.offload4j.safetensors.SafetensorsFile;
+import io.offload4j.safetensors.SafetensorsTensorInfo;
+import io.offload4j.safetensors.SafetensorsWriter;
+import java.lang.foreign.ValueLayout;
 
 /**
  * What a Gemma config.json amounts to (transformers' hf-gemma2 / hf-gemma3 and their transformers 4 spellings), the
- * (1 + w) norms of a Hugging Face directory, and the clear refusals: a multimodal Gemma 3, another activation, a
- * missing post-norm.
+ * (1 + w) norms of a Hugging Face directory, a multimodal Gemma 3's text model, and the clear refusals.
  */
 class GemmaConfigTest {
 
@@ -115,13 +122,86 @@ class GemmaConfigTest {
         }
     }
 
+    /**
+     * hf-gemma3 re-saved as a multimodal Gemma 3 would be: its keys in text_config (those equal to Gemma3TextConfig's
+     * defaults left out, as transformers saves it), its tensors under the language model's prefix of transformers 5
+     * or 4, a vision tower and projector beside them. The text model loads and computes transformers' logits.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"model.language_model.", "language_model.model."})
+    void multimodalGemma3LoadsItsTextModel(String prefix) throws Exception {
+        Path src = copy("hf-gemma3");
+        Path dir = tmp.resolve("multimodal-" + prefix.replace('.', '-'));
+        Files.createDirectories(dir);
+        for (String f : new String[] {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}) {
+            Files.copy(src.resolve(f), dir.resolve(f));
+        }
+        ObjectNode text = (ObjectNode) JSON.readTree(src.resolve("config.json").toFile());
+        for (String k : new String[] {"architectures", "transformers_version", "dtype", "rms_norm_eps",
+                "tie_word_embeddings", "bos_token_id", "eos_token_id", "pad_token_id"}) {
+            text.remove(k);
+        }
+        ObjectNode top = JSON.createObjectNode();
+        top.putArray("architectures").add("Gemma3ForConditionalGeneration");
+        top.put("model_type", "gemma3");
+        top.set("text_config", text);
+        top.putObject("vision_config").put("model_type", "siglip_vision_model");
+        top.put("bos_token_id", 2);
+        top.put("eos_token_id", 1);
+        JSON.writeValue(dir.resolve("config.json").toFile(), top);
+        SafetensorsWriter w = new SafetensorsWriter();
+        try (Stream<Path> files = Files.list(src)) {
+            for (Path shard : files.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList()) {
+                try (SafetensorsFile f = SafetensorsFile.open(shard)) {
+                    for (SafetensorsTensorInfo t : f.tensors().values()) {
+                        String name = t.name().startsWith("model.") ? prefix + t.name().substring(6) : t.name();
+                        w.add(name, t.dtype(), t.shape(), f.tensorData(t).toArray(ValueLayout.JAVA_BYTE));
+                    }
+                }
+            }
+        }
+        w.add("model.vision_tower.vision_model.embeddings.patch_embedding.weight", SafetensorsDtype.F32,
+                new long[] {2, 2}, new byte[16]);
+        w.add("model.multi_modal_projector.mm_input_projection_weight", SafetensorsDtype.F32, new long[] {2, 2},
+                new byte[16]);
+        w.write(dir.resolve("model.safetensors"));
+        JsonNode ref = JSON.readTree(src.resolve("ref-text.json").toFile());
+        int[] ids = new int[ref.get("ids").size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = ref.get("ids").get(i).asInt();
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(Files.readAllBytes(src.resolve("ref-text.f32")))
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        try (Model m = Model.load(dir);
+             io.offload4j.backend.cpu.CpuBackend cpu = new io.offload4j.backend.cpu.CpuBackend(2);
+             io.offload4j.backend.ForwardPass pass = cpu.prepare(m, 64, 8);
+             io.offload4j.backend.KvCache cache = pass.newKvCache(64)) {
+            assertEquals(Architecture.GEMMA3, m.config().architecture());
+            assertEquals(1e-6f, m.config().rmsNormEps(), "Gemma3TextConfig's default");
+            assertTrue(m.weights().tiedEmbeddings(), "Gemma3TextConfig's default");
+            float[] logits = new float[384];
+            float[] want = new float[384];
+            for (int p = 0; p < ids.length; p++) {
+                pass.forward(cache, ids, p, 1, p, logits);
+                b.asFloatBuffer().get(want);
+                b.position(b.position() + 4 * 384);
+                double maxDiff = 0;
+                double maxRef = 0;
+                for (int i = 0; i < 384; i++) {
+                    maxDiff = Math.max(maxDiff, Math.abs(logits[i] - want[i]));
+                    maxRef = Math.max(maxRef, Math.abs(want[i]));
+                }
+                assertTrue(maxDiff / maxRef < 1e-5, "position " + p + ": relative error " + maxDiff / maxRef);
+            }
+        }
+    }
+
     @Test
-    void multimodalGemma3IsRefusedWithAWayOut() throws Exception {
+    void multimodalGemma3WithoutTextConfigIsRefused() throws Exception {
         Path dir = copy("hf-gemma3");
         config(dir, c -> c.putArray("architectures").add("Gemma3ForConditionalGeneration"));
         String msg = loadError(dir);
-        assertTrue(msg.contains("Gemma3ForConditionalGeneration") && msg.contains("multimodal")
-                && msg.contains("GGUF") && msg.contains("Gemma3ForCausalLM"), msg);
+        assertTrue(msg.contains("key 'text_config' is missing") && msg.contains("Gemma3ForConditionalGeneration"), msg);
     }
 
     @Test
