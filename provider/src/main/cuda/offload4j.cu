@@ -640,6 +640,9 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
 // are already in the cache). grid (heads, ceil(T / 8)), 4 warps, 2 queries per warp. Keys and values
 // are staged through shared memory 32 positions at a time and shared by the block's 8 queries; each
 // warp runs the same online softmax as attn_decode for each of its queries.
+// cap * tanh(s / cap), out of line: only Gemma 2 takes it, and inlined its registers would cost attn_prefill a spill.
+__device__ __noinline__ float softcap_score(float s, float cap) { return cap * tanhf(s / cap); }
+
 #define PF_Q 8
 #define PF_KT 32
 extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __restrict__ q,
@@ -677,7 +680,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
     // In a sliding block the first query sees keys from kStart on; key position p is in row rowBase + p - kStart
     // (a ring stores each position twice, so the block's keys never wrap).
     int kStart = window > 0 ? max(0, pos0 + t0 - window + 1) : 0;
-    int rowBase = ring ? kStart % ring : kStart;
+    int rowOff = (ring ? kStart % ring : kStart) - kStart;  // row of key position p: p + rowOff
     int chunks = hd / 8;
     for (int kt = kStart; kt <= lastPos; kt += PF_KT) {
         __syncthreads();
@@ -686,7 +689,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
             int key = kt + r;
             uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
             if (key <= lastPos) {
-                size_t krow = (size_t)(rowBase + key - kStart) * kvDim + kvh * hd;
+                size_t krow = (size_t)(key + rowOff) * kvDim + kvh * hd;
                 kv = reinterpret_cast<const uint4*>(kCache + krow)[cc];
                 vv = reinterpret_cast<const uint4*>(vCache + krow)[cc];
             }
@@ -701,9 +704,8 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
             if (qi >= nq) continue;  // warp-uniform
             int qpos = pos0 + t0 + qi;
             if (kt > qpos) continue;
-            int qfirst = window > 0 ? max(0, qpos - window + 1) : 0;
             int key = kt + lane;
-            bool seen = key <= qpos && key >= qfirst;
+            bool seen = key <= qpos && (window == 0 || key > qpos - window);
             float sc = -INFINITY;
             if (seen) {
                 const float* qq = qs + qi * hd;
@@ -714,7 +716,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
                     acc = fmaf(qq[2 * d2], f.x, acc);
                     acc = fmaf(qq[2 * d2 + 1], f.y, acc);
                 }
-                sc = cap > 0.f ? cap * tanhf(acc / cap) : acc;  // Gemma 2's attention soft-cap
+                sc = cap > 0.f ? softcap_score(acc, cap) : acc;  // Gemma 2's attention soft-cap
             }
             float mt = warp_max(sc);
             float mn = fmaxf(m[a], mt);
