@@ -39,13 +39,17 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             "Qwen3ForCausalLM", Architecture.QWEN3,
             "Phi3ForCausalLM", Architecture.PHI3,
             "Qwen2MoeForCausalLM", Architecture.QWEN2MOE,
-            "Qwen3MoeForCausalLM", Architecture.QWEN3MOE);
+            "Qwen3MoeForCausalLM", Architecture.QWEN3MOE,
+            "Gemma2ForCausalLM", Architecture.GEMMA2,
+            "Gemma3ForCausalLM", Architecture.GEMMA3);
     private static final Map<String, Architecture> MODEL_TYPES = Map.of(
             "llama", Architecture.LLAMA, "mistral", Architecture.LLAMA, "mixtral", Architecture.LLAMA,
             "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3, "phi3", Architecture.PHI3,
-            "qwen2_moe", Architecture.QWEN2MOE, "qwen3_moe", Architecture.QWEN3MOE);
+            "qwen2_moe", Architecture.QWEN2MOE, "qwen3_moe", Architecture.QWEN3MOE,
+            "gemma2", Architecture.GEMMA2, "gemma3_text", Architecture.GEMMA3);
     static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, Qwen2ForCausalLM,"
-            + " Qwen3ForCausalLM, Phi3ForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM";
+            + " Qwen3ForCausalLM, Phi3ForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, Gemma2ForCausalLM,"
+            + " Gemma3ForCausalLM, Gemma3ForConditionalGeneration (its text model)";
 
     static HuggingFaceConfig read(Path file, String modelName) {
         JsonNode root;
@@ -59,18 +63,22 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
         if (root == null || !root.isObject()) {
             throw new ModelFormatException(file, "is not a JSON object; expected a transformers model config");
         }
-        return new Reader(file, root).read(modelName);
+        return new Reader(file, GemmaMultimodal.textRoot(file, root)).read(modelName);
     }
 
     /** Reads the keys, each error naming the key and what was found. */
-    private record Reader(Path file, JsonNode root) {
+    record Reader(Path file, JsonNode root) {
 
         HuggingFaceConfig read(String modelName) {
             Architecture arch = architecture();
             String family = architectureName();
-            String act = string("hidden_act", "silu");
-            if (!act.equals("silu")) {
-                throw fail("key 'hidden_act' is '" + act + "'; " + family + " models run here use silu (SwiGLU)");
+            if (arch.isGemma()) {
+                GemmaConfigKeys.checkActivation(this, family);
+            } else {
+                String act = string("hidden_act", "silu");
+                if (!act.equals("silu")) {
+                    throw fail("key 'hidden_act' is '" + act + "'; " + family + " models run here use silu (SwiGLU)");
+                }
             }
             if (bool("mlp_bias", false)) {
                 throw fail("key 'mlp_bias' is true; MLP biases are not supported");
@@ -103,7 +111,8 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             int ropeDims = ropeDimensions(arch, headDim);
             int vocab = positive("vocab_size");
             int context = has("max_position_embeddings") ? positive("max_position_embeddings") : 2048;
-            int window = slidingWindow(arch, layers);
+            // Gemma's windows are its own (some blocks local, some global): GemmaConfigKeys writes them below.
+            int window = arch.isGemma() ? 0 : slidingWindow(arch, layers);
             float eps = (float) number("rms_norm_eps", 1e-6);
             if (!(eps > 0)) {
                 throw fail("key 'rms_norm_eps' is " + eps + "; expected a positive number");
@@ -131,7 +140,11 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
                 put(m, a + ".attention.sliding_window", GgufValueType.UINT32, (long) window);
             }
             float[][] factors = new float[3][];
-            rope(m, a, arch, ropeDims, context, factors);
+            if (arch.isGemma()) {
+                GemmaConfigKeys.write(this, m, a, arch, layers); // no frequency factors
+            } else {
+                rope(m, a, arch, ropeDims, context, factors);
+            }
             return new HuggingFaceConfig(file, arch, new GgufMetadata(file, m), vocab, tied, factors[0], factors[1],
                     factors[2]);
         }
@@ -389,7 +402,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return a;
         }
 
-        private String architectureName() {
+        String architectureName() {
             JsonNode list = value("architectures");
             if (list != null && list.isArray()) {
                 for (JsonNode n : list) {
@@ -401,16 +414,16 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return string("model_type", "llama");
         }
 
-        private JsonNode value(String key) {
+        JsonNode value(String key) {
             JsonNode v = root.get(key);
             return v == null || v.isNull() ? null : v;
         }
 
-        private boolean has(String key) {
+        boolean has(String key) {
             return value(key) != null;
         }
 
-        private JsonNode object(String key) {
+        JsonNode object(String key) {
             JsonNode v = value(key);
             if (v != null && !v.isObject()) {
                 throw fail("key '" + key + "' is " + v + "; expected an object or null");
@@ -418,7 +431,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v;
         }
 
-        private int positive(String key) {
+        int positive(String key) {
             JsonNode v = value(key);
             if (v == null) {
                 throw fail("key '" + key + "' is missing; a " + architectureName() + " config needs it");
@@ -430,7 +443,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.asInt();
         }
 
-        private double number(String key, double defaultValue) {
+        double number(String key, double defaultValue) {
             JsonNode v = value(key);
             if (v == null) {
                 return defaultValue;
@@ -441,7 +454,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.asDouble();
         }
 
-        private double nested(JsonNode node, String parent, String key) {
+        double nested(JsonNode node, String parent, String key) {
             JsonNode v = node.get(key);
             if (v == null || !v.isNumber()) {
                 throw fail("key '" + parent + "." + key + "' is " + (v == null ? "missing" : v.toString())
@@ -450,7 +463,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.asDouble();
         }
 
-        private boolean bool(String key, boolean defaultValue) {
+        boolean bool(String key, boolean defaultValue) {
             JsonNode v = value(key);
             if (v == null) {
                 return defaultValue;
@@ -461,7 +474,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.booleanValue();
         }
 
-        private String string(String key, String defaultValue) {
+        String string(String key, String defaultValue) {
             JsonNode v = value(key);
             if (v == null) {
                 return defaultValue;
@@ -472,11 +485,11 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.textValue();
         }
 
-        private ModelFormatException fail(String message) {
+        ModelFormatException fail(String message) {
             return new ModelFormatException(file, message);
         }
 
-        private static void put(Map<String, GgufMetadata.Entry> m, String key, GgufValueType type, Object value) {
+        static void put(Map<String, GgufMetadata.Entry> m, String key, GgufValueType type, Object value) {
             m.put(key, new GgufMetadata.Entry(type, value));
         }
     }

@@ -36,7 +36,8 @@ class TransformersReferenceTest {
     private static final EngineOptions CPU = EngineOptions.DEFAULTS.withDevice("cpu").withThreads(2).withContextLength(64);
 
     @ParameterizedTest
-    @ValueSource(strings = {"hf-llama", "hf-qwen2", "hf-qwen3", "hf-phi3", "hf-phi3-longrope"})
+    @ValueSource(strings = {"hf-llama", "hf-qwen2", "hf-qwen3", "hf-phi3", "hf-phi3-longrope", "hf-gemma2",
+            "hf-gemma3"})
     void matchesTransformers(String name) throws Exception {
         check(resource(name), name);
     }
