@@ -106,13 +106,14 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
     }
 
     /**
-     * A model trained with sliding-window attention (Mistral 7B v0.1: 4096, Phi-3-mini-4k: 2047) computes exactly
-     * what full attention computes while the context is no longer than its window; the engine attends to the whole
+     * A model trained with sliding-window attention whose windows the engine does not compute (Qwen's windowed
+     * layers; Mistral's and Phi-3's are computed, see {@link ModelConfig#slidingWindow()}) computes exactly what
+     * full attention computes while the context is no longer than its window; the engine attends to the whole
      * context, so a longer context is refused when asked for, and an automatic one is the window.
      */
     private static int withinSlidingWindow(Path model, ModelConfig config, EngineOptions options, int context) {
         int window = config.slidingWindow();
-        if (window <= 0 || context <= window) {
+        if (window <= 0 || context <= window || config.traits().hasSlidingWindow()) {
             return context;
         }
         if (options.contextLength() <= 0) {

@@ -136,7 +136,8 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             put(m, a + ".attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, eps);
             experts(m, a, arch, family, ffn);
             if (window > 0) {
-                // carried, not applied: the engine refuses contexts longer than the window (see ModelConfig)
+                // llama (Mistral) and phi3: computed as sliding-window attention; Qwen's: carried, and the engine
+                // refuses contexts longer than the window (see ModelConfig.slidingWindow)
                 put(m, a + ".attention.sliding_window", GgufValueType.UINT32, (long) window);
             }
             float[][] factors = new float[3][];

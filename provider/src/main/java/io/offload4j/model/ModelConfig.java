@@ -17,11 +17,13 @@ import java.util.Locale;
  *                          llama.cpp permuted for adjacent pairs), {@link RopeLayout#HALVES} for Hugging Face
  *                          checkpoints of every architecture (their Q/K rows are as trained, for rotate-half)
  * @param slidingWindow     positions a token attends to when the model was trained with sliding-window attention
- *                          in every block ({@code attention.sliding_window}; Hugging Face {@code sliding_window}:
- *                          Mistral, Phi-3), else 0. The engine attends to the whole context, which is exactly
- *                          sliding-window attention while the context is no longer than the window; the engine
- *                          refuses longer contexts for such models. Gemma's windows (some blocks local, some global)
- *                          are in {@code traits} instead, and this is 0 for Gemma.
+ *                          ({@code attention.sliding_window}; Hugging Face {@code sliding_window}), else 0. For
+ *                          llama (Mistral) and phi3 the window applies to every block and becomes {@code traits}'
+ *                          sliding window (computed as Gemma's, with a ring KV cache); for other architectures
+ *                          (Qwen's windowed layers) the engine attends to the whole context, which is exactly
+ *                          sliding-window attention while the context is no longer than the window, and refuses
+ *                          longer contexts. Gemma's windows (some blocks local, some global) are in {@code traits}
+ *                          only, and this is 0 for Gemma.
  * @param moe               the mixture-of-experts shape, or null for a dense model
  * @param traits            embedding and attention scales, soft caps and sliding-window blocks ({@link ModelTraits};
  *                          {@link ModelTraits#standard} unless the architecture or metadata says otherwise)
@@ -51,6 +53,14 @@ public record ModelConfig(
         java.util.Objects.requireNonNull(ropeLayout, "ropeLayout");
         if (traits == null) {
             traits = ModelTraits.standard(blockCount, headDim, ropeFreqBase, ropeScaling);
+        }
+        if (slidingWindow > 0 && !traits.hasSlidingWindow()
+                && (architecture == Architecture.LLAMA || architecture == Architecture.PHI3)) {
+            // Mistral's and Phi-3's window applies to every block: Gemma's sliding-window attention (and its ring KV
+            // cache) computes it. Qwen's windows (some layers only) are not wired; MemoryPlan keeps within them.
+            boolean[] all = new boolean[blockCount];
+            java.util.Arrays.fill(all, true);
+            traits = traits.withSlidingWindow(slidingWindow, all);
         }
     }
 

@@ -37,6 +37,19 @@ public final class RopeFrequencies {
         return inverse(c.ropeDimensions(), t.slidingRopeBase(), t.slidingRopeScaling(), factors);
     }
 
+    /**
+     * The frequencies of sliding-window blocks of a model prepared for {@code context} positions: the model's own
+     * ({@link #inverse(ModelConfig, ModelWeights, int)}, LongRoPE included) where the sliding blocks share its RoPE
+     * base and scaling (Mistral, Phi-3, Gemma 2), else {@link #inverseSliding(ModelConfig, float[])} (Gemma 3).
+     */
+    public static double[] inverseSliding(ModelConfig c, ModelWeights w, int context) {
+        ModelTraits t = c.traits();
+        if (t.slidingRopeBase() == c.ropeFreqBase() && t.slidingRopeScaling().equals(c.ropeScaling())) {
+            return inverse(c, w, context);
+        }
+        return inverseSliding(c, w.ropeFrequencyFactors());
+    }
+
     private static double[] inverse(int dims, float base, RopeScaling scaling, float[] factors) {
         int half = dims / 2;
         double[] f = new double[half];

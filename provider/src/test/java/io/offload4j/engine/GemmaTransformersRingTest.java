@@ -19,8 +19,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * transformers' Gemma 2 / Gemma 3 directories (window 8, text of 38 tokens; {@code src/test/resources/transformers})
- * on a CPU pass whose sliding blocks keep a ring of 2 × (8 + 4) rows in a context of 256: every position's logits
+ * transformers' Gemma 2 / Gemma 3 directories (window 8, text of 38 tokens; {@code src/test/resources/transformers}),
+ * and its Mistral one (window 8 on every block, text of 28 tokens), on a CPU pass whose sliding blocks keep a ring of 2 × (8 + 4) rows in a context of 256: every position's logits
  * token by token and four rows at a time, and the greedy continuation, as transformers computed them. (The
  * engine-level {@link TransformersReferenceTest} runs the same files with a context of 64, where no ring is smaller
  * than the whole cache.)
@@ -31,7 +31,7 @@ class GemmaTransformersRingTest {
     private static final int CHUNK = 4;
 
     @ParameterizedTest
-    @ValueSource(strings = {"hf-gemma2", "hf-gemma3"})
+    @ValueSource(strings = {"hf-gemma2", "hf-gemma3", "hf-mistral"})
     void matchesTransformersThroughTheRing(String name) throws Exception {
         Path dir = Path.of(getClass().getResource("/transformers/" + name + "/config.json").toURI()).getParent();
         try (Model model = Model.load(dir);

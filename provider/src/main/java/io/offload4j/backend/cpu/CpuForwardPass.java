@@ -120,7 +120,7 @@ final class CpuForwardPass implements ForwardPass {
         inverseFrequencies = RopeFrequencies.inverse(c, weights, maxContext);
         ropeMagnitude = RopeFrequencies.magnitude(weights);
         traits = c.traits();
-        double[] sliding = RopeFrequencies.inverseSliding(c, weights.ropeFrequencyFactors());
+        double[] sliding = RopeFrequencies.inverseSliding(c, weights, maxContext);
         boolean sameRope = !traits.hasSlidingWindow() || java.util.Arrays.equals(sliding, inverseFrequencies);
         slidingInverseFrequencies = sameRope ? inverseFrequencies : sliding;
         slidingRopeCos = sameRope ? ropeCos : new float[rows * half];

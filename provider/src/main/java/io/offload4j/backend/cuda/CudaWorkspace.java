@@ -113,7 +113,7 @@ final class CudaWorkspace implements AutoCloseable {
             invFreq = uploadDoubles(RopeFrequencies.inverse(c, w, options.maxContext()));
             ropeMagnitude = RopeFrequencies.magnitude(w);
             invFreqSliding = c.traits().hasSlidingWindow()
-                    ? uploadDoubles(RopeFrequencies.inverseSliding(c, w.ropeFrequencyFactors())) : invFreq;
+                    ? uploadDoubles(RopeFrequencies.inverseSliding(c, w, options.maxContext())) : invFreq;
             int dim = c.embeddingLength();
             int ffn = c.feedForwardLength();
             params = alloc(4L * (2 + rows));
