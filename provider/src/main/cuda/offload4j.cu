@@ -381,6 +381,44 @@ extern "C" __global__ void swiglu_f16(const float* __restrict__ g, const float* 
     if (i < n) out[i] = __float2half_rn(silu_mul(g[i], u[i]));
 }
 
+// Gemma's GeGLU: GELU with the tanh approximation (transformers' gelu_pytorch_tanh), as the CPU pass computes it.
+__device__ __forceinline__ float gelu_tanh_mul(float g, float u) {
+    float inner = 0.7978845608028654f * (g + 0.044715f * g * g * g);
+    return 0.5f * g * (1.f + tanhf(inner)) * u;
+}
+
+// g = gelu(g) * u in place (matrix-vector path: gate and up stored by one STORE launch).
+extern "C" __global__ void geglu(float* g, const float* __restrict__ u, long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) g[i] = gelu_tanh_mul(g[i], u[i]);
+}
+
+// out16 = gelu(g) * u, for the GEMM path.
+extern "C" __global__ void geglu_f16(const float* __restrict__ g, const float* __restrict__ u, __half* out,
+                                     long long n) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __float2half_rn(gelu_tanh_mul(g[i], u[i]));
+}
+
+// Gemma's post-norms: x += RMSNorm(t) * weight, one row per block (t is the attention or FFN output).
+extern "C" __global__ void rmsnorm_add(const float* __restrict__ t, const float* __restrict__ weight, float* x,
+                                       int n, float eps) {
+    __shared__ float scratch[32];
+    const float* tr = t + (size_t)blockIdx.x * n;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) ss = fmaf(tr[i], tr[i], ss);
+    ss = block_sum(ss, scratch);
+    float mean = ss / (float)n + eps;
+    float scale = (float)(1.0 / sqrt((double)mean));
+    for (int i = threadIdx.x; i < n; i += blockDim.x) x[(size_t)blockIdx.x * n + i] += tr[i] * scale * weight[i];
+}
+
+// Gemma 2's final logit soft-cap: x = cap * tanh(x / cap).
+extern "C" __global__ void softcap(float* x, long long n, float cap) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] = cap * tanhf(x[i] / cap);
+}
+
 // Small host-to-GPU transfers (a token's activation, a K/V row, step parameters) read by the SMs straight from
 // mapped pinned host memory. A cudaMemcpy would queue on the host-to-device copy engine behind whatever streamed
 // unit (hundreds of MiB, milliseconds) is being copied, and the step's critical path would wait for it.
@@ -409,10 +447,12 @@ extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, co
                                     const float* kBias, const float* vBias, const float* qNorm, const float* kNorm,
                                     const double* invFreq, int ropeDims, int halvesLayout, float eps,
                                     const int* __restrict__ params, __half* kCache, __half* vCache, int heads,
-                                    int kvHeads, int hd, float ropeScale) {
+                                    int kvHeads, int hd, float ropeScale, int ring) {
     __shared__ float scratch[32];
     int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
     int pos = params[P_POS] + t;
+    // a sliding block's ring of R rows keeps position p in row p mod R and again in row p mod R + R
+    int row = ring ? pos % ring : pos;
     int kvDim = kvHeads * hd;
     int half = ropeDims / 2;
     bool active = i < hd / 2;
@@ -431,9 +471,11 @@ extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, co
             const float* src = v + (size_t)t * kvDim + vh * hd;
             float va = src[2 * i], vb = src[2 * i + 1];
             if (vBias) { va += vBias[vh * hd + 2 * i]; vb += vBias[vh * hd + 2 * i + 1]; }
-            __half* dst = vCache + (size_t)pos * kvDim + vh * hd;
-            dst[2 * i] = __float2half_rn(va);
-            dst[2 * i + 1] = __float2half_rn(vb);
+            for (int c = 0, r = row; c < (ring ? 2 : 1); c++, r += ring) {
+                __half* dst = vCache + (size_t)r * kvDim + vh * hd;
+                dst[2 * i] = __float2half_rn(va);
+                dst[2 * i + 1] = __float2half_rn(vb);
+            }
         }
         return;
     }
@@ -468,9 +510,11 @@ extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, co
         dst[a] = xa;
         dst[b] = xb;
     } else {
-        __half* dst = kCache + (size_t)pos * kvDim + hh * hd;
-        dst[a] = __float2half_rn(xa);
-        dst[b] = __float2half_rn(xb);
+        for (int c = 0, r = row; c < (ring ? 2 : 1); c++, r += ring) {
+            __half* dst = kCache + (size_t)r * kvDim + hh * hd;
+            dst[a] = __float2half_rn(xa);
+            dst[b] = __float2half_rn(xb);
+        }
     }
 }
 
@@ -494,7 +538,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
                                                               const __half* __restrict__ vCache,
                                                               const int* __restrict__ params, float* part, float* out,
                                                               int* counters, int heads, int kvHeads, int hd,
-                                                              float scale) {
+                                                              float scale, float cap, int window, int ring) {
     extern __shared__ float sm[];
     float* qs = sm;                       // hd
     float* wm = qs + hd;                  // ATT_WARPS maxima
@@ -504,7 +548,13 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int kvh = h / (heads / kvHeads);
     int kvDim = kvHeads * hd;
-    int n = params[P_POS] + 1;
+    // positions first..pos: the last `window` of them in a sliding block, in consecutive rows from the row of
+    // `first` (kRows, vRows; a ring stores each position twice, so a window never wraps)
+    int pos = params[P_POS];
+    int first = window > 0 ? max(0, pos - window + 1) : 0;
+    int n = pos - first + 1;
+    const __half* kRows = kCache + (size_t)(ring ? first % ring : first) * kvDim;
+    const __half* vRows = vCache + (size_t)(ring ? first % ring : first) * kvDim;
     int chunk = (n + S - 1) / S;
     int k0 = s * chunk, k1 = min(n, k0 + chunk);
     for (int i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = q[(size_t)h * hd + i] * scale;
@@ -518,7 +568,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
         int key = base + lane;
         float sc = -INFINITY;
         if (key < k1) {
-            const uint4* kp = reinterpret_cast<const uint4*>(kCache + (size_t)key * kvDim + kvh * hd);
+            const uint4* kp = reinterpret_cast<const uint4*>(kRows + (size_t)key * kvDim + kvh * hd);
             float acc = 0.f;
             for (int c = 0; c < hd / 8; c++) {
                 uint4 kv = kp[c];
@@ -530,7 +580,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
                     acc = fmaf(qs[8 * c + 2 * j + 1], f.y, acc);
                 }
             }
-            sc = acc;
+            sc = cap > 0.f ? cap * tanhf(acc / cap) : acc;  // Gemma 2's attention soft-cap
         }
         float mt = warp_max(sc);
         float mn = fmaxf(m, mt);
@@ -542,7 +592,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
         int cnt = min(32, k1 - base);
         for (int j = 0; j < cnt; j++) {
             float pj = __shfl_sync(0xffffffffu, p, j);
-            const __half* vr = vCache + (size_t)(base + j) * kvDim + kvh * hd;
+            const __half* vr = vRows + (size_t)(base + j) * kvDim + kvh * hd;
 #pragma unroll
             for (int i = 0; i < MAX_HD / 32; i++) {
                 int d = lane + 32 * i;
@@ -603,13 +653,17 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
 // are already in the cache). grid (heads, ceil(T / 8)), 4 warps, 2 queries per warp. Keys and values
 // are staged through shared memory 32 positions at a time and shared by the block's 8 queries; each
 // warp runs the same online softmax as attn_decode for each of its queries.
+// cap * tanh(s / cap), out of line: only Gemma 2 takes it, and inlined its registers would cost attn_prefill a spill.
+__device__ __noinline__ float softcap_score(float s, float cap) { return cap * tanhf(s / cap); }
+
 #define PF_Q 8
 #define PF_KT 32
 extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __restrict__ q,
                                                                const __half* __restrict__ kCache,
                                                                const __half* __restrict__ vCache,
                                                                const int* __restrict__ params, float* out, int T,
-                                                               int heads, int kvHeads, int hd, float scale) {
+                                                               int heads, int kvHeads, int hd, float scale, float cap,
+                                                               int window, int ring) {
     extern __shared__ float sm[];
     const int kld = hd + 2;  // K rows padded to an odd number of words: lane j reads row j, all in different banks
     float* qs = sm;                                                   // PF_Q * hd
@@ -636,16 +690,21 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
         for (int i = 0; i < MAX_HD / 32; i++) o[a][i] = 0.f;
     }
     int lastPos = pos0 + t0 + nq - 1;  // the block's last query sees keys 0..lastPos
+    // In a sliding block the first query sees keys from kStart on; key position p is in row rowBase + p - kStart
+    // (a ring stores each position twice, so the block's keys never wrap).
+    int kStart = window > 0 ? max(0, pos0 + t0 - window + 1) : 0;
+    int rowOff = (ring ? kStart % ring : kStart) - kStart;  // row of key position p: p + rowOff
     int chunks = hd / 8;
-    for (int kt = 0; kt <= lastPos; kt += PF_KT) {
+    for (int kt = kStart; kt <= lastPos; kt += PF_KT) {
         __syncthreads();
         for (int c = threadIdx.x; c < PF_KT * chunks; c += blockDim.x) {
             int r = c / chunks, cc = c % chunks;
             int key = kt + r;
             uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
             if (key <= lastPos) {
-                kv = reinterpret_cast<const uint4*>(kCache + (size_t)key * kvDim + kvh * hd)[cc];
-                vv = reinterpret_cast<const uint4*>(vCache + (size_t)key * kvDim + kvh * hd)[cc];
+                size_t krow = (size_t)(key + rowOff) * kvDim + kvh * hd;
+                kv = reinterpret_cast<const uint4*>(kCache + krow)[cc];
+                vv = reinterpret_cast<const uint4*>(vCache + krow)[cc];
             }
             uint32_t* kd = reinterpret_cast<uint32_t*>(ks + r * kld + 8 * cc);  // 4-byte aligned only
             kd[0] = kv.x; kd[1] = kv.y; kd[2] = kv.z; kd[3] = kv.w;
@@ -659,8 +718,9 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
             int qpos = pos0 + t0 + qi;
             if (kt > qpos) continue;
             int key = kt + lane;
+            bool seen = key <= qpos && (window == 0 || key > qpos - window);
             float sc = -INFINITY;
-            if (key <= qpos) {
+            if (seen) {
                 const float* qq = qs + qi * hd;
                 const __half2* kr = reinterpret_cast<const __half2*>(ks + lane * kld);
                 float acc = 0.f;
@@ -669,12 +729,12 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
                     acc = fmaf(qq[2 * d2], f.x, acc);
                     acc = fmaf(qq[2 * d2 + 1], f.y, acc);
                 }
-                sc = acc;
+                sc = cap > 0.f ? softcap_score(acc, cap) : acc;  // Gemma 2's attention soft-cap
             }
             float mt = warp_max(sc);
             float mn = fmaxf(m[a], mt);
             float corr = m[a] == -INFINITY ? 0.f : expf(m[a] - mn);
-            float p = key <= qpos ? expf(sc - mn) : 0.f;
+            float p = seen ? expf(sc - mn) : 0.f;
             l[a] = l[a] * corr + warp_sum(p);
             int cnt = min(PF_KT, qpos - kt + 1);
 #pragma unroll

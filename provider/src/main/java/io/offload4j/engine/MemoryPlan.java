@@ -74,7 +74,7 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
         }
         long perPosition = bytesPerPosition(config);
         // < 2^31 · blocks · 8: no overflow after the check above
-        long perSequence = perPosition * (context + PADDING_POSITIONS);
+        long perSequence = sequenceBytes(config, context, options.chunkTokens());
         int requested = options.maxSequences();
         if (!kvOnHeap) { // device memory: the prefix cache is sized from the device's KV caches once they exist
             return new MemoryPlan(context, requested, options.prefixCacheBytes(), perSequence, 0);
@@ -106,13 +106,14 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
     }
 
     /**
-     * A model trained with sliding-window attention (Mistral 7B v0.1: 4096, Phi-3-mini-4k: 2047) computes exactly
-     * what full attention computes while the context is no longer than its window; the engine attends to the whole
+     * A model trained with sliding-window attention whose windows the engine does not compute (Qwen's windowed
+     * layers; Mistral's and Phi-3's are computed, see {@link ModelConfig#slidingWindow()}) computes exactly what
+     * full attention computes while the context is no longer than its window; the engine attends to the whole
      * context, so a longer context is refused when asked for, and an automatic one is the window.
      */
     private static int withinSlidingWindow(Path model, ModelConfig config, EngineOptions options, int context) {
         int window = config.slidingWindow();
-        if (window <= 0 || context <= window) {
+        if (window <= 0 || context <= window || config.traits().hasSlidingWindow()) {
             return context;
         }
         if (options.contextLength() <= 0) {
@@ -122,6 +123,22 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
                 + window + " positions " + model.getFileName() + " attends to; sliding-window attention is not"
                 + " implemented for this model yet, and within the window full attention computes the same: lower the"
                 + " context length to at most " + window);
+    }
+
+    /**
+     * A full-context KV cache: every block's positions, except that a sliding-window block keeps a ring of at most
+     * 2 × (W + max(chunk, 64)) rows (the CPU's rings, CpuKvCache, are 2 × (W + chunk), its block runner's
+     * 2 × (W + 64): this bounds both) where that is less than the context.
+     */
+    static long sequenceBytes(ModelConfig c, int context, int chunk) {
+        long perBlockRow = 4L * c.headCountKv() * ((long) c.headDim() + c.valueHeadDim());
+        io.offload4j.model.ModelTraits t = c.traits();
+        long ring = 2L * (t.slidingWindow() + Math.max(chunk, 64L));
+        long rows = 0;
+        for (int b = 0; b < c.blockCount(); b++) {
+            rows += (t.sliding(b) && ring < context ? ring : context) + PADDING_POSITIONS;
+        }
+        return rows * perBlockRow;
     }
 
     /** fp32 keys and values of every block at one position, as the CPU backend keeps them (the most any does). */

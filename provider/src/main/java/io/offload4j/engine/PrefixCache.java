@@ -21,7 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * more than what taking it destroys: the whole prompt of the request that produced it (the new request continues
  * that conversation, even if its reply was tokenized differently this time), at least half of the entry's tokens,
  * or at least {@link #MIN_SHARED} tokens; a request that shares only a BOS token or a system prompt with every
- * entry allocates a fresh cache instead.
+ * entry allocates a fresh cache instead. An entry whose KV cache keeps sliding-window blocks as a ring is taken only
+ * when at most {@link KvCache#maxRewind()} of its positions lie past the shared prefix (the ring still holds the
+ * window before it): a conversation's next turn qualifies, a prompt that branches off far back does not.
  *
  * <p>Victims are chosen by recency before an insertion could exceed the budget (least recently finished or used
  * first), so Caffeine's own size eviction is only a hard bound. Caffeine's W-TinyLFU admission would otherwise
@@ -112,6 +114,11 @@ final class PrefixCache {
                 continue;
             }
             int shared = commonPrefix(e.tokens, prompt, limit);
+            if (e.tokens.length - shared > e.cache.maxRewind()) {
+                // A sliding-window model's ring no longer holds the window before the shared prefix: the rows
+                // written after it overwrote those. Reusing it would attend to wrong keys; compute afresh.
+                continue;
+            }
             if (shared > bestShared) {
                 best = e;
                 bestShared = shared;

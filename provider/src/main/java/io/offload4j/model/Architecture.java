@@ -23,7 +23,17 @@ public enum Architecture {
     /** Qwen2-MoE / Qwen1.5-MoE: qwen2's attention, sparse FFN blocks with a sigmoid-gated shared expert. */
     QWEN2MOE("qwen2moe", RopeLayout.HALVES, true, false),
     /** Qwen3-MoE (30B-A3B, 235B-A22B): qwen3's attention, sparse FFN blocks. */
-    QWEN3MOE("qwen3moe", RopeLayout.HALVES, false, true);
+    QWEN3MOE("qwen3moe", RopeLayout.HALVES, false, true),
+    /**
+     * Gemma 2: embeddings × √width, RMSNorm before and after attention and the FFN, GeGLU (tanh GELU), attention
+     * scores and logits soft-capped, every other block (from the first) a sliding window. RoPE on halves.
+     */
+    GEMMA2("gemma2", RopeLayout.HALVES, false, false),
+    /**
+     * Gemma 3 (text): as gemma2 without soft-capping, plus Q/K head norms; five sliding blocks for every global one,
+     * the sliding ones with their own RoPE base.
+     */
+    GEMMA3("gemma3", RopeLayout.HALVES, false, true);
 
     private final String ggufName;
     private final RopeLayout ropeLayout;
@@ -68,11 +78,19 @@ public enum Architecture {
         return this == QWEN2MOE || this == QWEN3MOE;
     }
 
+    /**
+     * Gemma's block: embeddings scaled by √width, a norm after attention and after the FFN as well as before,
+     * GeGLU with the tanh GELU instead of SwiGLU.
+     */
+    public boolean isGemma() {
+        return this == GEMMA2 || this == GEMMA3;
+    }
+
     public static Optional<Architecture> byGgufName(String name) {
         return Arrays.stream(values()).filter(a -> a.ggufName.equals(name)).findFirst();
     }
 
-    /** "llama, qwen2, qwen3" — for error messages. */
+    /** "llama, qwen2, qwen3, gemma2, gemma3" — for error messages. */
     public static String supportedNames() {
         return Arrays.stream(values()).map(Architecture::ggufName).collect(Collectors.joining(", "));
     }

@@ -5,6 +5,10 @@ package io.offload4j.model;
  * at load; the projections stay in the file's format. Optional tensors are {@code null} when the
  * architecture has none. A mixture-of-experts block has {@code moe} and no dense FFN ({@code wGate},
  * {@code wUp}, {@code wDown} null); a dense block has no {@code moe}.
+ *
+ * @param attentionPostNorm RMSNorm weight applied to the attention output before the residual add (Gemma), or null
+ * @param ffnPostNorm       RMSNorm weight applied to the FFN output before the residual add (Gemma), or null
+ * @param geluFeedForward   whether the FFN is GeGLU with the tanh GELU (Gemma) rather than SwiGLU
  */
 public record BlockWeights(
         int index,
@@ -22,13 +26,34 @@ public record BlockWeights(
         Weight wGate,
         Weight wUp,
         Weight wDown,
-        MoeWeights moe) {
+        MoeWeights moe,
+        float[] attentionPostNorm,
+        float[] ffnPostNorm,
+        boolean geluFeedForward) {
 
-    /** A dense block. */
+    /** A pre-norm SwiGLU dense block without post-norms (llama, qwen2, qwen3, phi3). */
     public BlockWeights(int index, float[] attentionNorm, Weight wq, Weight wk, Weight wv, Weight wo, float[] qBias,
                         float[] kBias, float[] vBias, float[] qNorm, float[] kNorm, float[] ffnNorm, Weight wGate,
                         Weight wUp, Weight wDown) {
-        this(index, attentionNorm, wq, wk, wv, wo, qBias, kBias, vBias, qNorm, kNorm, ffnNorm, wGate, wUp, wDown, null);
+        this(index, attentionNorm, wq, wk, wv, wo, qBias, kBias, vBias, qNorm, kNorm, ffnNorm, wGate, wUp, wDown, null,
+                null, null, false);
+    }
+
+    /** A pre-norm SwiGLU block without post-norms; sparse when {@code moe} is not null. */
+    public BlockWeights(int index, float[] attentionNorm, Weight wq, Weight wk, Weight wv, Weight wo, float[] qBias,
+                        float[] kBias, float[] vBias, float[] qNorm, float[] kNorm, float[] ffnNorm, Weight wGate,
+                        Weight wUp, Weight wDown, MoeWeights moe) {
+        this(index, attentionNorm, wq, wk, wv, wo, qBias, kBias, vBias, qNorm, kNorm, ffnNorm, wGate, wUp, wDown, moe,
+                null, null, false);
+    }
+
+    /** A dense block with Gemma's post-norms (null: none) and its FFN's activation. */
+    public BlockWeights(int index, float[] attentionNorm, Weight wq, Weight wk, Weight wv, Weight wo, float[] qBias,
+                        float[] kBias, float[] vBias, float[] qNorm, float[] kNorm, float[] ffnNorm, Weight wGate,
+                        Weight wUp, Weight wDown, float[] attentionPostNorm, float[] ffnPostNorm,
+                        boolean geluFeedForward) {
+        this(index, attentionNorm, wq, wk, wv, wo, qBias, kBias, vBias, qNorm, kNorm, ffnNorm, wGate, wUp, wDown, null,
+                attentionPostNorm, ffnPostNorm, geluFeedForward);
     }
 
     /** Whether the block's FFN is a mixture of experts. */

@@ -31,24 +31,34 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
                          boolean tiedEmbeddings, float[] ropeFactors, float[] longRopeShort, float[] longRopeLong) {
 
     /** {@code architectures[0]} values and {@code model_type}s this engine runs. */
-    private static final Map<String, Architecture> ARCHITECTURES = Map.of(
-            "LlamaForCausalLM", Architecture.LLAMA,
-            "MistralForCausalLM", Architecture.LLAMA,
-            "MixtralForCausalLM", Architecture.LLAMA,
-            "Qwen2ForCausalLM", Architecture.QWEN2,
-            "Qwen3ForCausalLM", Architecture.QWEN3,
-            "Phi3ForCausalLM", Architecture.PHI3,
-            "Qwen2MoeForCausalLM", Architecture.QWEN2MOE,
-            "Qwen3MoeForCausalLM", Architecture.QWEN3MOE,
+    private static final Map<String, Architecture> ARCHITECTURES = Map.ofEntries(
+            Map.entry("LlamaForCausalLM", Architecture.LLAMA),
+            Map.entry("MistralForCausalLM", Architecture.LLAMA),
+            Map.entry("MixtralForCausalLM", Architecture.LLAMA),
+            Map.entry("Qwen2ForCausalLM", Architecture.QWEN2),
+            Map.entry("Qwen3ForCausalLM", Architecture.QWEN3),
+            Map.entry("Phi3ForCausalLM", Architecture.PHI3),
+            Map.entry("Qwen2MoeForCausalLM", Architecture.QWEN2MOE),
+            Map.entry("Qwen3MoeForCausalLM", Architecture.QWEN3MOE),
             // base models without an LM head, as embedding models (Qwen3-Embedding, gte-Qwen2) are saved
-            "Qwen2Model", Architecture.QWEN2,
-            "Qwen3Model", Architecture.QWEN3);
-    private static final Map<String, Architecture> MODEL_TYPES = Map.of(
-            "llama", Architecture.LLAMA, "mistral", Architecture.LLAMA, "mixtral", Architecture.LLAMA,
-            "qwen2", Architecture.QWEN2, "qwen3", Architecture.QWEN3, "phi3", Architecture.PHI3,
-            "qwen2_moe", Architecture.QWEN2MOE, "qwen3_moe", Architecture.QWEN3MOE);
+            Map.entry("Qwen2Model", Architecture.QWEN2),
+            Map.entry("Qwen3Model", Architecture.QWEN3),
+            Map.entry("Gemma2ForCausalLM", Architecture.GEMMA2),
+            Map.entry("Gemma3ForCausalLM", Architecture.GEMMA3));
+    private static final Map<String, Architecture> MODEL_TYPES = Map.ofEntries(
+            Map.entry("llama", Architecture.LLAMA),
+            Map.entry("mistral", Architecture.LLAMA),
+            Map.entry("mixtral", Architecture.LLAMA),
+            Map.entry("qwen2", Architecture.QWEN2),
+            Map.entry("qwen3", Architecture.QWEN3),
+            Map.entry("phi3", Architecture.PHI3),
+            Map.entry("qwen2_moe", Architecture.QWEN2MOE),
+            Map.entry("qwen3_moe", Architecture.QWEN3MOE),
+            Map.entry("gemma2", Architecture.GEMMA2),
+            Map.entry("gemma3_text", Architecture.GEMMA3));
     static final String SUPPORTED = "LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, Qwen2ForCausalLM,"
-            + " Qwen3ForCausalLM, Phi3ForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM";
+            + " Qwen3ForCausalLM, Phi3ForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, Gemma2ForCausalLM,"
+            + " Gemma3ForCausalLM, Gemma3ForConditionalGeneration (its text model)";
 
     static HuggingFaceConfig read(Path file, String modelName) {
         JsonNode root;
@@ -62,18 +72,22 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
         if (root == null || !root.isObject()) {
             throw new ModelFormatException(file, "is not a JSON object; expected a transformers model config");
         }
-        return new Reader(file, root).read(modelName);
+        return new Reader(file, GemmaMultimodal.textRoot(file, root)).read(modelName);
     }
 
     /** Reads the keys, each error naming the key and what was found. */
-    private record Reader(Path file, JsonNode root) {
+    record Reader(Path file, JsonNode root) {
 
         HuggingFaceConfig read(String modelName) {
             Architecture arch = architecture();
             String family = architectureName();
-            String act = string("hidden_act", "silu");
-            if (!act.equals("silu")) {
-                throw fail("key 'hidden_act' is '" + act + "'; " + family + " models run here use silu (SwiGLU)");
+            if (arch.isGemma()) {
+                GemmaConfigKeys.checkActivation(this, family);
+            } else {
+                String act = string("hidden_act", "silu");
+                if (!act.equals("silu")) {
+                    throw fail("key 'hidden_act' is '" + act + "'; " + family + " models run here use silu (SwiGLU)");
+                }
             }
             if (bool("mlp_bias", false)) {
                 throw fail("key 'mlp_bias' is true; MLP biases are not supported");
@@ -106,7 +120,8 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             int ropeDims = ropeDimensions(arch, headDim);
             int vocab = positive("vocab_size");
             int context = has("max_position_embeddings") ? positive("max_position_embeddings") : 2048;
-            int window = slidingWindow(arch, layers);
+            // Gemma's windows are its own (some blocks local, some global): GemmaConfigKeys writes them below.
+            int window = arch.isGemma() ? 0 : slidingWindow(arch, layers);
             float eps = (float) number("rms_norm_eps", 1e-6);
             if (!(eps > 0)) {
                 throw fail("key 'rms_norm_eps' is " + eps + "; expected a positive number");
@@ -130,11 +145,16 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             put(m, a + ".attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, eps);
             experts(m, a, arch, family, ffn);
             if (window > 0) {
-                // carried, not applied: the engine refuses contexts longer than the window (see ModelConfig)
+                // llama (Mistral) and phi3: computed as sliding-window attention; Qwen's: carried, and the engine
+                // refuses contexts longer than the window (see ModelConfig.slidingWindow)
                 put(m, a + ".attention.sliding_window", GgufValueType.UINT32, (long) window);
             }
             float[][] factors = new float[3][];
-            rope(m, a, arch, ropeDims, context, factors);
+            if (arch.isGemma()) {
+                GemmaConfigKeys.write(this, m, a, arch, layers); // no frequency factors
+            } else {
+                rope(m, a, arch, ropeDims, context, factors);
+            }
             return new HuggingFaceConfig(file, arch, new GgufMetadata(file, m), vocab, tied, factors[0], factors[1],
                     factors[2]);
         }
@@ -392,7 +412,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return a;
         }
 
-        private String architectureName() {
+        String architectureName() {
             JsonNode list = value("architectures");
             if (list != null && list.isArray()) {
                 for (JsonNode n : list) {
@@ -404,16 +424,16 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return string("model_type", "llama");
         }
 
-        private JsonNode value(String key) {
+        JsonNode value(String key) {
             JsonNode v = root.get(key);
             return v == null || v.isNull() ? null : v;
         }
 
-        private boolean has(String key) {
+        boolean has(String key) {
             return value(key) != null;
         }
 
-        private JsonNode object(String key) {
+        JsonNode object(String key) {
             JsonNode v = value(key);
             if (v != null && !v.isObject()) {
                 throw fail("key '" + key + "' is " + v + "; expected an object or null");
@@ -421,7 +441,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v;
         }
 
-        private int positive(String key) {
+        int positive(String key) {
             JsonNode v = value(key);
             if (v == null) {
                 throw fail("key '" + key + "' is missing; a " + architectureName() + " config needs it");
@@ -433,7 +453,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.asInt();
         }
 
-        private double number(String key, double defaultValue) {
+        double number(String key, double defaultValue) {
             JsonNode v = value(key);
             if (v == null) {
                 return defaultValue;
@@ -444,7 +464,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.asDouble();
         }
 
-        private double nested(JsonNode node, String parent, String key) {
+        double nested(JsonNode node, String parent, String key) {
             JsonNode v = node.get(key);
             if (v == null || !v.isNumber()) {
                 throw fail("key '" + parent + "." + key + "' is " + (v == null ? "missing" : v.toString())
@@ -453,7 +473,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.asDouble();
         }
 
-        private boolean bool(String key, boolean defaultValue) {
+        boolean bool(String key, boolean defaultValue) {
             JsonNode v = value(key);
             if (v == null) {
                 return defaultValue;
@@ -464,7 +484,7 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.booleanValue();
         }
 
-        private String string(String key, String defaultValue) {
+        String string(String key, String defaultValue) {
             JsonNode v = value(key);
             if (v == null) {
                 return defaultValue;
@@ -475,11 +495,11 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             return v.textValue();
         }
 
-        private ModelFormatException fail(String message) {
+        ModelFormatException fail(String message) {
             return new ModelFormatException(file, message);
         }
 
-        private static void put(Map<String, GgufMetadata.Entry> m, String key, GgufValueType type, Object value) {
+        static void put(Map<String, GgufMetadata.Entry> m, String key, GgufValueType type, Object value) {
             m.put(key, new GgufMetadata.Entry(type, value));
         }
     }

@@ -10,7 +10,9 @@ import java.nio.file.Path;
  * {@code model.safetensors} or sharded {@code model-0000X-of-0000N.safetensors} with their index, in F32, F16 or
  * BF16. The weights stay in the mapped shards; the result computes exactly what the same weights converted to
  * GGUF by llama.cpp compute. Supported: {@code LlamaForCausalLM}, {@code MistralForCausalLM} (as llama),
- * {@code Qwen2ForCausalLM}, {@code Qwen3ForCausalLM}, {@code Phi3ForCausalLM}. The tokenizer files are read by the tokenizer package.
+ * {@code Qwen2ForCausalLM}, {@code Qwen3ForCausalLM}, {@code Phi3ForCausalLM}, {@code Gemma2ForCausalLM},
+ * {@code Gemma3ForCausalLM} and the text model of {@code Gemma3ForConditionalGeneration}. The tokenizer files are
+ * read by the tokenizer package.
  */
 public final class HuggingFaceModels {
 

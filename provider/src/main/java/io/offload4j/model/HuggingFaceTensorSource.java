@@ -61,6 +61,14 @@ final class HuggingFaceTensorSource implements TensorSource {
             "ffn_down_shexp.weight", "mlp.shared_expert.down_proj.weight");
     /** Per-expert tensors: {@code blk.N.ffn_gate.E.weight} and so on. */
     private static final Pattern EXPERT = Pattern.compile("(ffn_gate|ffn_up|ffn_down)\\.(\\d+)\\.weight");
+    /**
+     * Gemma's names where they differ from the map above: its post_attention_layernorm is a norm of the attention
+     * output (llama.cpp: post_attention_norm), the FFN's pre-norm is pre_feedforward_layernorm.
+     */
+    private static final Map<String, String> GEMMA_IN_BLOCK = Map.of(
+            "ffn_norm.weight", "pre_feedforward_layernorm.weight",
+            "post_attention_norm.weight", "post_attention_layernorm.weight",
+            "post_ffw_norm.weight", "post_feedforward_layernorm.weight");
     /** Buffers some transformers versions saved that carry nothing the engine needs. */
     private static final Pattern IGNORED = Pattern.compile(".*\\.rotary_emb\\.inv_freq");
     private static final String ROPE_FREQS = "rope_freqs.weight";
@@ -76,12 +84,28 @@ final class HuggingFaceTensorSource implements TensorSource {
      * the {@code model.} prefix and has no LM head; the head is then the embedding (never used by an embedding model).
      */
     private final boolean baseModel;
+    /** A multimodal Gemma 3's language model: where its "model." tensors and lm_head are; null otherwise. */
+    private final String textPrefix;
+    private final String textLmHead;
 
     HuggingFaceTensorSource(SafetensorsCheckpoint checkpoint, HuggingFaceConfig config) {
         this.checkpoint = checkpoint;
         this.config = config;
         this.baseModel = checkpoint.find("model.embed_tokens.weight").isEmpty()
                 && checkpoint.find("embed_tokens.weight").isPresent() && checkpoint.find("lm_head.weight").isEmpty();
+        String prefix = null;
+        String lmHead = null;
+        if (config.architecture() == Architecture.GEMMA3 && checkpoint.find("model.embed_tokens.weight").isEmpty()) {
+            for (String[] p : GemmaMultimodal.TEXT_PREFIXES) {
+                if (checkpoint.find(p[0] + "embed_tokens.weight").isPresent()) {
+                    prefix = p[0];
+                    lmHead = p[1];
+                    break;
+                }
+            }
+        }
+        this.textPrefix = prefix;
+        this.textLmHead = lmHead;
         ropeFactors = f32(config.ropeFactors());
         longRopeShort = f32(config.longRopeShort());
         longRopeLong = f32(config.longRopeLong());
@@ -136,16 +160,24 @@ final class HuggingFaceTensorSource implements TensorSource {
                 "tensor '" + name + "' is " + info.dtype() + "; supported dtypes: " + SafetensorsDtype.computableNames()
                         + " (convert the checkpoint, e.g. model.to(torch.bfloat16).save_pretrained(...), or use a GGUF"
                         + " quantization of it)"));
-        return new Tensor(type, reversed(info.shape()), e.data());
+        Tensor tensor = new Tensor(type, reversed(info.shape()), e.data());
+        if (config.architecture().isGemma() && ggufName.endsWith("norm.weight")) {
+            return GemmaNorms.plusOne(tensor); // Gemma's RMSNorm scales by (1 + w); GGUF files store 1 + w
+        }
+        return tensor;
     }
 
     @Override
     public String sourceName(String ggufName) {
-        String name = prefixedName(ggufName);
+        String name = hfName(ggufName);
+        if (textPrefix != null) { // a multimodal Gemma 3: its language model's tensors
+            return name.equals("lm_head.weight") ? textLmHead
+                    : name.startsWith("model.") ? textPrefix + name.substring("model.".length()) : name;
+        }
         return baseModel && name.startsWith("model.") ? name.substring("model.".length()) : name;
     }
 
-    private String prefixedName(String ggufName) {
+    private String hfName(String ggufName) {
         String top = TOP.get(ggufName);
         if (top != null) {
             return top;
@@ -153,6 +185,9 @@ final class HuggingFaceTensorSource implements TensorSource {
         Matcher m = BLOCK.matcher(ggufName);
         if (m.matches() && m.group(2).equals("ffn_up.weight") && config.architecture().hasFusedGateUp()) {
             return "model.layers." + m.group(1) + "." + PHI3_GATE_UP;
+        }
+        if (m.matches() && config.architecture().isGemma() && GEMMA_IN_BLOCK.containsKey(m.group(2))) {
+            return "model.layers." + m.group(1) + "." + GEMMA_IN_BLOCK.get(m.group(2));
         }
         if (m.matches() && IN_BLOCK.containsKey(m.group(2))) {
             return "model.layers." + m.group(1) + "." + IN_BLOCK.get(m.group(2));
@@ -211,7 +246,8 @@ final class HuggingFaceTensorSource implements TensorSource {
         Set<String> unused = new TreeSet<>();
         for (String name : checkpoint.tensors().keySet()) {
             if (!used.contains(name) && !IGNORED.matcher(name).matches()
-                    && !(name.equals("lm_head.weight") && config.tiedEmbeddings())) {
+                    && !(name.equals(textLmHead != null ? textLmHead : "lm_head.weight") && config.tiedEmbeddings())
+                    && !(textPrefix != null && GemmaMultimodal.isVisionTensor(name))) {
                 unused.add(name);
             }
         }

@@ -157,6 +157,8 @@ public final class Model implements AutoCloseable {
         // mlp_only_layers leave some blocks dense, with the dense FFN tensors instead.
         boolean sparse = c.moe() != null && (t.has(p + "ffn_gate_inp.weight") || !t.has(p + "ffn_gate.weight"));
         Weight[] gateUp = sparse ? new Weight[2] : gateUp(t, c, p);
+        // Gemma: ffn_norm is the pre-FFN norm; its post-norms are extra tensors (llama.cpp's names).
+        boolean gemma = a.isGemma();
         return new BlockWeights(i,
                 attentionNorm,
                 qkv[0],
@@ -172,7 +174,10 @@ public final class Model implements AutoCloseable {
                 gateUp[0],
                 gateUp[1],
                 sparse ? null : t.matrix(p + "ffn_down.weight", dim, c.feedForwardLength()),
-                sparse ? experts(t, c, i) : null);
+                sparse ? experts(t, c, i) : null,
+                gemma ? t.vector(p + "post_attention_norm.weight", dim) : null,
+                gemma ? t.vector(p + "post_ffw_norm.weight", dim) : null,
+                gemma);
     }
 
     /** The sparse FFN of block {@code i}: router, experts (merged 3-D or per-expert tensors), shared expert. */

@@ -17,10 +17,16 @@ import java.util.Locale;
  *                          llama.cpp permuted for adjacent pairs), {@link RopeLayout#HALVES} for Hugging Face
  *                          checkpoints of every architecture (their Q/K rows are as trained, for rotate-half)
  * @param slidingWindow     positions a token attends to when the model was trained with sliding-window attention
- *                          ({@code attention.sliding_window}; Hugging Face {@code sliding_window}), else 0. The
- *                          engine attends to the whole context, which is exactly sliding-window attention while the
- *                          context is no longer than the window; the engine refuses longer contexts for such models.
+ *                          ({@code attention.sliding_window}; Hugging Face {@code sliding_window}), else 0. For
+ *                          llama (Mistral) and phi3 the window applies to every block and becomes {@code traits}'
+ *                          sliding window (computed as Gemma's, with a ring KV cache); for other architectures
+ *                          (Qwen's windowed layers) the engine attends to the whole context, which is exactly
+ *                          sliding-window attention while the context is no longer than the window, and refuses
+ *                          longer contexts. Gemma's windows (some blocks local, some global) are in {@code traits}
+ *                          only, and this is 0 for Gemma.
  * @param moe               the mixture-of-experts shape, or null for a dense model
+ * @param traits            embedding and attention scales, soft caps and sliding-window blocks ({@link ModelTraits};
+ *                          {@link ModelTraits#standard} unless the architecture or metadata says otherwise)
  */
 public record ModelConfig(
         String name,
@@ -40,20 +46,55 @@ public record ModelConfig(
         RopeScaling ropeScaling,
         RopeLayout ropeLayout,
         int slidingWindow,
-        MoeConfig moe) {
+        MoeConfig moe,
+        ModelTraits traits) {
 
     public ModelConfig {
         java.util.Objects.requireNonNull(ropeLayout, "ropeLayout");
+        if (traits == null) {
+            traits = ModelTraits.standard(blockCount, headDim, ropeFreqBase, ropeScaling);
+        }
+        if (slidingWindow > 0 && !traits.hasSlidingWindow()
+                && (architecture == Architecture.LLAMA || architecture == Architecture.PHI3)) {
+            // Mistral's and Phi-3's window applies to every block: Gemma's sliding-window attention (and its ring KV
+            // cache) computes it. Qwen's windows (some layers only) are not wired; MemoryPlan keeps within them.
+            boolean[] all = new boolean[blockCount];
+            java.util.Arrays.fill(all, true);
+            traits = traits.withSlidingWindow(slidingWindow, all);
+        }
     }
 
-    /** A dense model's config without sliding-window attention. */
+    /**
+     * A dense model's config with the {@linkplain ModelTraits#standard standard} traits (llama, qwen2, qwen3) and
+     * without sliding-window attention.
+     */
     public ModelConfig(String name, Architecture architecture, int embeddingLength, int blockCount,
                        int feedForwardLength, int headCount, int headCountKv, int headDim, int valueHeadDim,
                        float rmsNormEps, int contextLength, int vocabularySize, int ropeDimensions, float ropeFreqBase,
                        RopeScaling ropeScaling, RopeLayout ropeLayout) {
         this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
                 valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
-                ropeLayout, 0, null);
+                ropeLayout, 0, null, null);
+    }
+
+    /** A dense model's config with {@code traits} (null: the standard ones), as Gemma's. */
+    public ModelConfig(String name, Architecture architecture, int embeddingLength, int blockCount,
+                       int feedForwardLength, int headCount, int headCountKv, int headDim, int valueHeadDim,
+                       float rmsNormEps, int contextLength, int vocabularySize, int ropeDimensions, float ropeFreqBase,
+                       RopeScaling ropeScaling, RopeLayout ropeLayout, ModelTraits traits) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
+                ropeLayout, 0, null, traits);
+    }
+
+    /** A config with {@code slidingWindow} and the mixture-of-experts shape {@code moe} (null: dense). */
+    public ModelConfig(String name, Architecture architecture, int embeddingLength, int blockCount,
+                       int feedForwardLength, int headCount, int headCountKv, int headDim, int valueHeadDim,
+                       float rmsNormEps, int contextLength, int vocabularySize, int ropeDimensions, float ropeFreqBase,
+                       RopeScaling ropeScaling, RopeLayout ropeLayout, int slidingWindow, MoeConfig moe) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
+                ropeLayout, slidingWindow, moe, null);
     }
 
     /** A dense model's config with {@code slidingWindow}. */
@@ -85,7 +126,7 @@ public record ModelConfig(
     public ModelConfig withRopeLayout(RopeLayout layout) {
         return new ModelConfig(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv,
                 headDim, valueHeadDim, rmsNormEps, contextLength, vocabularySize, ropeDimensions, ropeFreqBase, ropeScaling,
-                layout, slidingWindow, moe);
+                layout, slidingWindow, moe, traits);
     }
 
     public int queryDim() {
@@ -137,14 +178,16 @@ public record ModelConfig(
         RopeScaling scaling = ropeScaling(file, md, p);
         String name = md.optString("general.name").orElse(file.getFileName().toString());
         MoeConfig moe = MoeConfig.fromMetadata(file, md, arch, ffn);
-        // 0 (Phi-4's converter writes it so) and absent both mean full attention
-        int window = md.has(p + "attention.sliding_window") ? md.getInt(p + "attention.sliding_window") : 0;
+        // 0 (Phi-4's converter writes it so) and absent both mean full attention; Gemma's window is in its traits
+        int window = !arch.isGemma() && md.has(p + "attention.sliding_window")
+                ? md.getInt(p + "attention.sliding_window") : 0;
         if (window < 0) {
             throw new ModelFormatException(file, "metadata key '" + p + "attention.sliding_window' is " + window
                     + "; expected 0 (none) or a positive number of positions");
         }
+        ModelTraits traits = ModelTraitsReader.read(file, md, arch, dim, blocks, heads, headDim, base, scaling);
         return new ModelConfig(name, arch, dim, blocks, ffn, heads, kvHeads, headDim, valueHeadDim, eps, ctx,
-                vocabularySize, ropeDims, base, scaling, arch.ropeLayout(), window, moe);
+                vocabularySize, ropeDims, base, scaling, arch.ropeLayout(), window, moe, traits);
     }
 
     private static RopeScaling ropeScaling(Path file, GgufMetadata md, String p) {

@@ -3,20 +3,40 @@ package io.offload4j.model;
 /**
  * The shape of a random-weight model for tests and benchmarks.
  *
- * @param headDim 0 = width / heads
- * @param moe     the experts of a mixture-of-experts model (every block sparse), or null for a dense model
+ * @param headDim       0 = width / heads
+ * @param moe           the experts of a mixture-of-experts model (every block sparse), or null for a dense model
+ * @param slidingWindow gemma2/gemma3: the window of their sliding blocks (0: gemma2 gets llama.cpp's default 4096,
+ *                      gemma3 none); ignored by the other architectures
  */
 public record SyntheticModelSpec(String name, Architecture architecture, int embeddingLength, int blockCount,
                                  int feedForwardLength, int headCount, int headCountKv, int headDim, int vocabularySize,
                                  int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed,
-                                 SyntheticMoe moe) {
+                                 SyntheticMoe moe, int slidingWindow) {
 
-    /** A dense model. */
+    /** A mixture-of-experts model (moe not null) or a dense one, without a sliding window. */
+    public SyntheticModelSpec(String name, Architecture architecture, int embeddingLength, int blockCount,
+                              int feedForwardLength, int headCount, int headCountKv, int headDim, int vocabularySize,
+                              int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed,
+                              SyntheticMoe moe) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                vocabularySize, contextLength, quantization, tiedEmbeddings, seed, moe, 0);
+    }
+
+    /** A dense model with a sliding window (gemma2/gemma3). */
+    public SyntheticModelSpec(String name, Architecture architecture, int embeddingLength, int blockCount,
+                              int feedForwardLength, int headCount, int headCountKv, int headDim, int vocabularySize,
+                              int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed,
+                              int slidingWindow) {
+        this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
+                vocabularySize, contextLength, quantization, tiedEmbeddings, seed, null, slidingWindow);
+    }
+
+    /** A dense model without a sliding window. */
     public SyntheticModelSpec(String name, Architecture architecture, int embeddingLength, int blockCount,
                               int feedForwardLength, int headCount, int headCountKv, int headDim, int vocabularySize,
                               int contextLength, QuantPreset quantization, boolean tiedEmbeddings, long seed) {
         this(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, headDim,
-                vocabularySize, contextLength, quantization, tiedEmbeddings, seed, null);
+                vocabularySize, contextLength, quantization, tiedEmbeddings, seed, null, 0);
     }
 
     public SyntheticModelSpec {
@@ -25,6 +45,12 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
         }
         if (vocabularySize < 300) {
             throw new IllegalArgumentException("vocabularySize must be at least 300 (control, byte and word tokens)");
+        }
+        if (architecture == Architecture.GEMMA2) {
+            tiedEmbeddings = true; // llama.cpp's gemma2 always computes the logits with the embedding
+        }
+        if (slidingWindow < 0) {
+            throw new IllegalArgumentException("slidingWindow must not be negative");
         }
         if (headCount % headCountKv != 0) {
             throw new IllegalArgumentException("headCount must be a multiple of headCountKv");
@@ -90,6 +116,27 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
         return new SyntheticModelSpec("tiny-mistral", Architecture.LLAMA, 512, 2, 512, 4, 2, 64, 512, 512, q, false, 12);
     }
 
+    /**
+     * A tiny Gemma (gemma2 or gemma3) for fast tests: as {@link #tiny}, 4 blocks, a window of {@code window}
+     * positions on the sliding ones (blocks 0 and 2; 1 and 3 are global), tied embeddings.
+     */
+    public static SyntheticModelSpec tinyGemma(Architecture arch, QuantPreset q, int window) {
+        return new SyntheticModelSpec("tiny-" + arch.ggufName(), arch, 256, 4, 512, 8, 4, 0, 512, 512, q, true, 42,
+                window);
+    }
+
+    /** Gemma 2 2B's shape (2.6 B parameters; vocabulary 256000, window 4096). */
+    public static SyntheticModelSpec gemma2_2b(QuantPreset q) {
+        return new SyntheticModelSpec("synthetic-gemma-2-2b", Architecture.GEMMA2, 2304, 26, 9216, 8, 4, 256, 256000,
+                8192, q, true, 22, 4096);
+    }
+
+    /** Gemma 3 1B's shape (1.0 B parameters; vocabulary 262144, window 512). */
+    public static SyntheticModelSpec gemma3_1b(QuantPreset q) {
+        return new SyntheticModelSpec("synthetic-gemma-3-1b", Architecture.GEMMA3, 1152, 26, 6912, 4, 1, 256, 262144,
+                32768, q, true, 31, 512);
+    }
+
     /** Llama 3.2 3B's shape (3.2 B parameters). */
     public static SyntheticModelSpec llama32_3b(QuantPreset q) {
         return new SyntheticModelSpec("synthetic-llama-3.2-3b", Architecture.LLAMA, 3072, 28, 8192, 24, 8, 128, 128256,
@@ -119,16 +166,22 @@ public record SyntheticModelSpec(String name, Architecture architecture, int emb
 
     public SyntheticModelSpec withQuantization(QuantPreset q) {
         return new SyntheticModelSpec(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount,
-                headCountKv, headDim, vocabularySize, contextLength, q, tiedEmbeddings, seed, moe);
+                headCountKv, headDim, vocabularySize, contextLength, q, tiedEmbeddings, seed, moe, slidingWindow);
     }
 
     public SyntheticModelSpec withArchitecture(Architecture a) {
         return new SyntheticModelSpec(name, a, embeddingLength, blockCount, feedForwardLength, headCount,
-                headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed, moe);
+                headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed, moe,
+                slidingWindow);
     }
 
     public SyntheticModelSpec withTiedEmbeddings(boolean tied) {
         return new SyntheticModelSpec(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount,
-                headCountKv, headDim, vocabularySize, contextLength, quantization, tied, seed, moe);
+                headCountKv, headDim, vocabularySize, contextLength, quantization, tied, seed, moe, slidingWindow);
+    }
+
+    public SyntheticModelSpec withSlidingWindow(int window) {
+        return new SyntheticModelSpec(name, architecture, embeddingLength, blockCount, feedForwardLength, headCount,
+                headCountKv, headDim, vocabularySize, contextLength, quantization, tiedEmbeddings, seed, moe, window);
     }
 }

@@ -43,7 +43,8 @@ public final class SyntheticModelWriter {
         w.putUInt32(a + ".attention.value_length", s.headDim());
         w.putUInt32(a + ".rope.dimension_count", ropeDimensions(s));
         w.putFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
-        w.putFloat32(a + ".rope.freq_base", 10000f);
+        w.putFloat32(a + ".rope.freq_base", s.architecture() == Architecture.GEMMA3 ? 1_000_000f : 10000f);
+        GemmaMetadata.write(w, s);
         SyntheticMoe moe = s.moe();
         if (moe != null) {
             w.putUInt32(a + ".expert_count", moe.experts());
@@ -69,9 +70,10 @@ public final class SyntheticModelWriter {
         } else {
             tensor(w, s, "token_embd.weight", -1, s.vocabularySize(), dim, 1, SyntheticModelWriter::constantChannel);
         }
+        boolean gemma = s.architecture().isGemma();
         for (int i = 0; i < layers; i++) {
             String p = "blk." + i + ".";
-            ones(w, p + "attn_norm.weight", dim);
+            norm(w, s, p + "attn_norm.weight", dim);
             if (s.architecture() == Architecture.PHI3) { // as llama.cpp's converter writes Phi-3: Q, K, V fused
                 matrix(w, s, p + "attn_qkv.weight", i, qDim + 2 * kvDim, dim);
             } else if (moe == null) {
@@ -94,10 +96,13 @@ public final class SyntheticModelWriter {
                 matrix(w, s, p + "attn_v.bias", i, 1, kvDim);
             }
             if (s.architecture().hasQkNorm()) {
-                ones(w, p + "attn_q_norm.weight", s.headDim());
-                ones(w, p + "attn_k_norm.weight", s.headDim());
+                norm(w, s, p + "attn_q_norm.weight", s.headDim());
+                norm(w, s, p + "attn_k_norm.weight", s.headDim());
             }
-            ones(w, p + "ffn_norm.weight", dim);
+            if (gemma) {
+                norm(w, s, p + "post_attention_norm.weight", dim);
+            }
+            norm(w, s, p + "ffn_norm.weight", dim);
             if (moe != null) {
                 experts(w, s, i, signatures);
                 continue;
@@ -109,8 +114,11 @@ public final class SyntheticModelWriter {
                 matrix(w, s, p + "ffn_up.weight", i, ffn, dim);
             }
             matrix(w, s, p + "ffn_down.weight", i, dim, ffn);
+            if (gemma) {
+                norm(w, s, p + "post_ffw_norm.weight", dim);
+            }
         }
-        ones(w, "output_norm.weight", dim);
+        norm(w, s, "output_norm.weight", dim);
         if (!s.tiedEmbeddings()) {
             matrix(w, s, "output.weight", layers, s.vocabularySize(), dim);
         }
@@ -205,6 +213,23 @@ public final class SyntheticModelWriter {
         }
         b.append((char) ('a' + x));
         return b.reverse().toString();
+    }
+
+    /**
+     * A norm weight: ones, except for Gemma, whose files hold 1 + w (llama.cpp's converter adds the 1): there random
+     * in 1 ± 0.25, so that a swapped or missing one of its four norms per block shows in the logits.
+     */
+    private static void norm(GgufWriter w, SyntheticModelSpec s, String name, int n) {
+        if (!s.architecture().isGemma()) {
+            ones(w, name, n);
+            return;
+        }
+        float[] v = new float[n];
+        SplittableRandom random = new SplittableRandom(s.seed() * 7_919L + name.hashCode());
+        for (int i = 0; i < n; i++) {
+            v[i] = 1f + (float) (random.nextDouble() - 0.5) * 0.5f;
+        }
+        w.addF32(name, new long[] {n}, v);
     }
 
     private static void ones(GgufWriter w, String name, int n) {
@@ -353,13 +378,13 @@ public final class SyntheticModelWriter {
 
     /**
      * Command line: {@code SyntheticModelWriter SHAPE QUANT OUT.gguf [ZIPF]} (SHAPE: tiny, tiny-phi3, tiny-mistral,
-     * small, llama32-3b, llama3-8b, qwen3-30b-a3b, mixtral-8x7b; ZIPF: the router's skew for the mixtures of experts,
-     * default 0).
+     * small, llama32-3b, llama3-8b, qwen3-30b-a3b, mixtral-8x7b, gemma2-2b, gemma3-1b; ZIPF: the router's skew for
+     * the mixtures of experts, default 0).
      */
     public static void main(String[] args) {
         if (args.length != 3 && args.length != 4) {
             System.err.println("usage: SyntheticModelWriter tiny|tiny-phi3|tiny-mistral|small|llama32-3b|llama3-8b"
-                    + "|qwen3-30b-a3b|mixtral-8x7b QUANT OUT.gguf [ZIPF_EXPONENT]");
+                    + "|qwen3-30b-a3b|mixtral-8x7b|gemma2-2b|gemma3-1b QUANT OUT.gguf [ZIPF_EXPONENT]");
             System.exit(2);
         }
         double zipf = args.length == 4 ? Double.parseDouble(args[3]) : 0;
@@ -373,8 +398,10 @@ public final class SyntheticModelWriter {
             case "llama3-8b" -> SyntheticModelSpec.llama3_8b(q);
             case "qwen3-30b-a3b" -> SyntheticModelSpec.qwen3_30b_a3b(q, zipf);
             case "mixtral-8x7b" -> SyntheticModelSpec.mixtral_8x7b(q, zipf);
+            case "gemma2-2b" -> SyntheticModelSpec.gemma2_2b(q);
+            case "gemma3-1b" -> SyntheticModelSpec.gemma3_1b(q);
             default -> throw new IllegalArgumentException("unknown shape '" + args[0] + "'; choose tiny, tiny-phi3,"
-                    + " tiny-mistral, small, llama32-3b, llama3-8b, qwen3-30b-a3b, mixtral-8x7b");
+                    + " tiny-mistral, small, llama32-3b, llama3-8b, qwen3-30b-a3b, mixtral-8x7b, gemma2-2b, gemma3-1b");
         };
         long t0 = System.nanoTime();
         write(spec, Path.of(args[2]));

@@ -199,6 +199,16 @@ public final class PipelineForwardPass implements ForwardPass {
             return parts[0].capacity();
         }
 
+        /** As far as every stage's cache allows (a stage with sliding-window blocks keeps a ring; see KvCache). */
+        @Override
+        public int maxRewind() {
+            int n = Integer.MAX_VALUE;
+            for (KvCache p : parts) {
+                n = Math.min(n, p.maxRewind());
+            }
+            return n;
+        }
+
         @Override
         public long byteSize() {
             long n = 0;

@@ -25,6 +25,12 @@ final class TieredKvCache implements KvCache {
         return accelerator.capacity();
     }
 
+    /** Both caches may hold a sliding-window ring: the smaller rewind holds for the pair. */
+    @Override
+    public int maxRewind() {
+        return cpu == null ? accelerator.maxRewind() : Math.min(accelerator.maxRewind(), cpu.maxRewind());
+    }
+
     /** The accelerator's bytes: what limits how many sequences run at once. */
     @Override
     public long byteSize() {

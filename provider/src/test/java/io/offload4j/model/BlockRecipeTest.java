@@ -23,12 +23,16 @@ class BlockRecipeTest {
             List<BlockRecipe> steps = BlockRecipe.of(model.weights().blocks().getFirst());
             assertEquals(arch.hasQkvBias(), steps.contains(BlockRecipe.QKV_BIAS), steps.toString());
             assertEquals(arch.hasQkNorm(), steps.contains(BlockRecipe.QK_NORM), steps.toString());
+            assertEquals(arch.isGemma(), steps.contains(BlockRecipe.ATTENTION_POST_NORM), steps.toString());
+            assertEquals(arch.isGemma(), steps.contains(BlockRecipe.GATE_UP_GEGLU), steps.toString());
+            assertEquals(!arch.isGemma() && !arch.isMixtureOfExperts(), steps.contains(BlockRecipe.GATE_UP_SWIGLU),
+                    steps.toString());
             assertEquals(BlockRecipe.ATTENTION_NORM, steps.getFirst());
             BlockRecipe last = arch == Architecture.QWEN2MOE ? BlockRecipe.MOE_SHARED_EXPERT
-                    : arch.isMixtureOfExperts() ? BlockRecipe.MOE_EXPERTS : BlockRecipe.DOWN_PROJECTION;
+                    : arch.isMixtureOfExperts() ? BlockRecipe.MOE_EXPERTS
+                    : arch.isGemma() ? BlockRecipe.FFN_POST_NORM : BlockRecipe.DOWN_PROJECTION;
             assertEquals(last, steps.getLast());
             assertEquals(arch.isMixtureOfExperts(), steps.contains(BlockRecipe.MOE_ROUTER), steps.toString());
-            assertEquals(!arch.isMixtureOfExperts(), steps.contains(BlockRecipe.GATE_UP_SWIGLU), steps.toString());
             assertEquals(steps.size(), steps.stream().distinct().count());
         }
     }

@@ -72,7 +72,8 @@ class HuggingFaceErrorsTest {
         config(c -> c.putArray("architectures").add("GPT2LMHeadModel"));
         fails("config.json: key 'architectures' is [\"GPT2LMHeadModel\"] (model_type 'llama'); this engine runs"
                 + " LlamaForCausalLM, MistralForCausalLM, MixtralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,"
-                + " Phi3ForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM");
+                + " Phi3ForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM,"
+                + " Gemma3ForConditionalGeneration (its text model)");
     }
 
     @Test

@@ -74,7 +74,7 @@ class ModelLoadingTest {
                 t -> true);
         String msg = loadError(f);
         assertTrue(msg.contains("mamba.gguf"), msg);
-        assertTrue(msg.contains("'general.architecture' is 'mamba'") && msg.contains("supported: llama, qwen2, qwen3"), msg);
+        assertTrue(msg.contains("'general.architecture' is 'mamba'") && msg.contains("supported: llama, qwen2, qwen3, phi3, qwen2moe, qwen3moe, gemma2, gemma3"), msg);
     }
 
     @Test

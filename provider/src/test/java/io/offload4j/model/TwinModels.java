@@ -242,7 +242,8 @@ public final class TwinModels {
             case QWEN2 -> "Qwen2ForCausalLM";
             case QWEN3 -> "Qwen3ForCausalLM";
             case PHI3 -> "Phi3ForCausalLM";
-            case QWEN2MOE, QWEN3MOE -> throw new IllegalArgumentException("TwinModels writes dense models only");
+            default -> throw new IllegalArgumentException("TwinModels writes dense llama, qwen2, qwen3 and phi3"
+                    + " models, not " + s.arch().ggufName() + " (Gemma's are checked against transformers' own files)");
         }));
         if (s.arch() == Architecture.PHI3) {
             c.put("partial_rotary_factor", PHI3_PARTIAL_ROTARY);

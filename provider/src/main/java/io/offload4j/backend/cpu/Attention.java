@@ -15,8 +15,24 @@ interface Attention {
      *
      * @param att scratch of at least {@code n * stride} floats
      */
+    default void attend(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, float[] values,
+                        int vOff, int vStride, int positions, float scale, float[] att, float[] out, int outOff) {
+        attend(q, qOff, n, hd, keys, kOff, stride, values, vOff, vStride, positions, scale, 0f, att, out, outOff);
+    }
+
+    /**
+     * As above, each scaled score {@code s} soft-capped to {@code softcap · tanh(s / softcap)} before the softmax
+     * when {@code softcap > 0} (Gemma 2).
+     */
     void attend(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, float[] values, int vOff,
-                int vStride, int positions, float scale, float[] att, float[] out, int outOff);
+                int vStride, int positions, float scale, float softcap, float[] att, float[] out, int outOff);
+
+    /** x[i] = cap · tanh(x[i] / cap) for i in [from, to): Gemma 2's soft-cap (the final logits use it too). */
+    default void softcap(float[] x, int from, int to, float cap) {
+        for (int i = from; i < to; i++) {
+            x[i] = cap * (float) Math.tanh(x[i] / cap);
+        }
+    }
 
     /** How many positions past the last one the cache must have room for (reads may run over them, unused). */
     int padding();

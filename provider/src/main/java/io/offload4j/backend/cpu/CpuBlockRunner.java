@@ -46,10 +46,21 @@ public final class CpuBlockRunner implements AutoCloseable {
         pass.routingListener(listener);
     }
 
-    /** A KV cache for one sequence, holding only this runner's blocks. */
+    /**
+     * A KV cache for one sequence, holding only this runner's blocks. Sliding-window blocks keep a ring with
+     * {@link #RING_SURPLUS} rows beyond the window, so that the GPU pass may rewind the sequence that far (a rejected
+     * speculative draft, a reused prefix) while the CPU's copy still holds the window behind it. A call's rows
+     * (up to {@link #MAX_ROWS}) all fit the ring's surplus too.
+     */
     public KvCache newKvCache(int capacity) {
-        return pass.newKvCache(capacity, blocks);
+        return pass.newKvCache(capacity, blocks, RING_SURPLUS);
     }
+
+    /**
+     * Rows a sliding block's ring keeps beyond the window (see {@link #newKvCache}): at least {@link #MAX_ROWS}, so
+     * that a multi-row call's rows, all written before any attends, never overwrite the window of its first row.
+     */
+    static final int RING_SURPLUS = Math.max(64, MAX_ROWS);
 
     /**
      * Block {@code block} for {@code count} (≤ {@link #MAX_ROWS}) consecutive tokens from {@code pos}:

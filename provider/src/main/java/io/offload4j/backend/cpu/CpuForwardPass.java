@@ -6,6 +6,7 @@ import io.offload4j.gguf.ModelFormatException;
 import io.offload4j.model.BlockWeights;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
+import io.offload4j.model.ModelTraits;
 import io.offload4j.model.ModelWeights;
 import io.offload4j.model.RopeLayout;
 import io.offload4j.model.ModelFormats;
@@ -65,6 +66,12 @@ final class CpuForwardPass implements ForwardPass {
     private final double[] inverseFrequencies;
     /** cos and sin are multiplied by this ({@link RopeFrequencies#magnitude}: LongRoPE's attention factor, else 1). */
     private final float ropeMagnitude;
+    /** Sliding-window blocks' RoPE (Gemma 3's local base); the same arrays as the global ones when they agree. */
+    private final float[] slidingRopeCos;
+    private final float[] slidingRopeSin;
+    private final double[] slidingInverseFrequencies;
+    /** Embedding scale, attention scale and soft caps, sliding-window blocks. */
+    private final ModelTraits traits;
     // Per worker thread.
     private final float[][] rowScratch;
     private final float[][] tileScratch;
@@ -112,6 +119,12 @@ final class CpuForwardPass implements ForwardPass {
         ropeSin = new float[rows * half];
         inverseFrequencies = RopeFrequencies.inverse(c, weights, maxContext);
         ropeMagnitude = RopeFrequencies.magnitude(weights);
+        traits = c.traits();
+        double[] sliding = RopeFrequencies.inverseSliding(c, weights, maxContext);
+        boolean sameRope = !traits.hasSlidingWindow() || java.util.Arrays.equals(sliding, inverseFrequencies);
+        slidingInverseFrequencies = sameRope ? inverseFrequencies : sliding;
+        slidingRopeCos = sameRope ? ropeCos : new float[rows * half];
+        slidingRopeSin = sameRope ? ropeSin : new float[rows * half];
         int maxCols = Math.max(Math.max(dim, c.feedForwardLength()), c.queryDim());
         rowScratch = new float[pool.threads()][Math.max(RowKernel.DOT_SCRATCH,
                 Math.max(gemm.rowTile(), gemm.packedRowTile()) * maxCols)];
@@ -151,8 +164,7 @@ final class CpuForwardPass implements ForwardPass {
         if (capacity < 1 || capacity > maxContext) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
         }
-        return new CpuKvCache(config.blockCount(), capacity, capacity + attend.padding(), config.headCountKv(),
-                config.headDim(), config.valueDim());
+        return newKvCache(capacity, null);
     }
 
     @Override
@@ -162,6 +174,7 @@ final class CpuForwardPass implements ForwardPass {
         int dim = config.embeddingLength();
         rmsNorm(xb, 0, x, (count - 1) * dim, weights.outputNorm(), dim);
         matmul(weights.output(), xb, 1, logits);
+        finalSoftcap(logits, 0);
         releaseRows(count);
     }
 
@@ -252,11 +265,13 @@ final class CpuForwardPass implements ForwardPass {
             }
             if (m == 1) {
                 matmul(weights.output(), xb, 1, logits[from + g]);
+                finalSoftcap(logits[from + g], 0);
                 continue;
             }
             matmul(weights.output(), xb, m, batchLogits);
             for (int i = 0; i < m; i++) {
                 System.arraycopy(batchLogits, i * vocab, logits[from + g + i], 0, vocab);
+                finalSoftcap(logits[from + g + i], 0);
             }
         }
     }
@@ -343,11 +358,31 @@ final class CpuForwardPass implements ForwardPass {
 
     /** A KV cache holding only the blocks marked in {@code blocks} (the others get empty arrays). */
     CpuKvCache newKvCache(int capacity, boolean[] blocks) {
+        return newKvCache(capacity, blocks, maxChunk);
+    }
+
+    /**
+     * As above, sliding blocks in a ring of W + {@code surplus} rows ({@code surplus} at least this pass's chunk):
+     * the surplus is how far the cache may be rewound ({@link KvCache#maxRewind()}).
+     */
+    CpuKvCache newKvCache(int capacity, boolean[] blocks, int surplus) {
         if (capacity < 1 || capacity > maxContext) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + maxContext);
         }
-        return new CpuKvCache(config.blockCount(), capacity, capacity + attend.padding(), config.headCountKv(),
-                config.headDim(), config.valueDim(), blocks);
+        int[] ring = new int[config.blockCount()];
+        int rewind = Integer.MAX_VALUE;
+        // A sliding block keeps a ring of W + maxChunk rows (CpuKvCache says why) where its two copies take less
+        // room than every position would.
+        int extra = Math.max(surplus, maxChunk);
+        int ringRows = traits.slidingWindow() + extra;
+        for (int b = 0; b < ring.length; b++) {
+            if (traits.sliding(b) && 2L * ringRows < capacity) {
+                ring[b] = ringRows;
+                rewind = extra;
+            }
+        }
+        return new CpuKvCache(config.blockCount(), capacity, attend.padding(), config.headCountKv(),
+                config.headDim(), config.valueDim(), blocks, ring, rewind);
     }
 
     /** Decodes token {@code token}'s embedding row into activation row {@code t}. */
@@ -355,6 +390,20 @@ final class CpuForwardPass implements ForwardPass {
         Weight embedding = weights.tokenEmbedding();
         int dim = config.embeddingLength();
         embeddingKernel.dequantize(embedding.data(), (long) token * embedding.rowBytes(), x, t * dim, dim);
+        float scale = traits.embeddingScale();
+        if (scale != 1f) {
+            for (int i = t * dim; i < (t + 1) * dim; i++) {
+                x[i] *= scale;
+            }
+        }
+    }
+
+    /** Gemma 2's cap on the logits: cap · tanh(logit / cap); nothing without one. */
+    private void finalSoftcap(float[] logits, int from) {
+        float cap = traits.finalSoftcap();
+        if (cap > 0) {
+            attend.softcap(logits, from, from + config.vocabularySize(), cap);
+        }
     }
 
     /** Every block over the first {@code count} rows (their caches and positions set in {@link #rowCache}, {@link #rowPos}). */
@@ -396,21 +445,15 @@ final class CpuForwardPass implements ForwardPass {
                 rmsNorm(k, i * hd, k, i * hd, b.kNorm(), hd);
             }
         }
-        applyRope(q, count, c.headCount());
-        applyRope(k, count, c.headCountKv());
+        boolean sliding = traits.sliding(b.index());
+        applyRope(q, count, c.headCount(), sliding);
+        applyRope(k, count, c.headCountKv(), sliding);
         // Each row's key and value go into its own cache at its own position: keys transposed (per head
         // dimension-major), values as they are. All rows are written before any attends, so within a chunk
         // a token sees the ones before it.
         int block = b.index();
         for (int t = 0; t < count; t++) {
-            CpuKvCache cache = rowCache[t];
-            float[] keys = cache.keys[block];
-            int stride = cache.keyStride;
-            int pos = rowPos[t];
-            for (int j = 0; j < kvDim; j++) {
-                keys[j * stride + pos] = k[t * kvDim + j];
-            }
-            System.arraycopy(v, t * vDim, cache.values[block], pos * vDim, vDim);
+            rowCache[t].store(block, rowPos[t], k, t * kvDim, v, t * vDim, kvDim);
         }
 
         // One item per (token, KV head) and all the query heads that share it; per query head when
@@ -420,9 +463,7 @@ final class CpuForwardPass implements ForwardPass {
         pool.run(count * c.headCountKv() * split, 1, attention);
 
         matmul(b.wo(), attnOut, count, xb);
-        for (int i = 0; i < count * dim; i++) {
-            x[i] += xb[i];
-        }
+        addResidual(b.attentionPostNorm(), count);
 
         for (int t = 0; t < count; t++) {
             rmsNorm(xb, t * dim, x, t * dim, b.ffnNorm(), dim);
@@ -431,8 +472,19 @@ final class CpuForwardPass implements ForwardPass {
             moe.run(block, b.moe(), xb, x, count);
             return;
         }
-        swiglu(b.wGate(), b.wUp(), xb, count, hb, hb2);
+        swiglu(b.wGate(), b.wUp(), xb, count, hb, hb2, b.geluFeedForward());
         matmul(b.wDown(), hb, count, xb);
+        addResidual(b.ffnPostNorm(), count);
+    }
+
+    /** x += xb, the rows of xb RMS-normalised with {@code postNorm} first when the block has one (Gemma). */
+    private void addResidual(float[] postNorm, int count) {
+        int dim = config.embeddingLength();
+        if (postNorm != null) {
+            for (int t = 0; t < count; t++) {
+                rmsNorm(xb, t * dim, xb, t * dim, postNorm, dim);
+            }
+        }
         for (int i = 0; i < count * dim; i++) {
             x[i] += xb[i];
         }
@@ -457,18 +509,27 @@ final class CpuForwardPass implements ForwardPass {
 
     /** cos/sin of every row's position ({@link #rowPos}) and frequency. */
     private void computeRope(int count) {
-        int half = inverseFrequencies.length;
+        computeRope(count, inverseFrequencies, ropeCos, ropeSin);
+        if (slidingInverseFrequencies != inverseFrequencies) {
+            computeRope(count, slidingInverseFrequencies, slidingRopeCos, slidingRopeSin);
+        }
+    }
+
+    private void computeRope(int count, double[] frequencies, float[] cosines, float[] sines) {
+        int half = frequencies.length;
         for (int t = 0; t < count; t++) {
             int pos = rowPos[t];
             for (int i = 0; i < half; i++) {
-                double angle = pos * inverseFrequencies[i];
-                ropeCos[t * half + i] = (float) Math.cos(angle) * ropeMagnitude;
-                ropeSin[t * half + i] = (float) Math.sin(angle) * ropeMagnitude;
+                double angle = pos * frequencies[i];
+                cosines[t * half + i] = (float) Math.cos(angle) * ropeMagnitude;
+                sines[t * half + i] = (float) Math.sin(angle) * ropeMagnitude;
             }
         }
     }
 
-    private void applyRope(float[] vectors, int count, int heads) {
+    private void applyRope(float[] vectors, int count, int heads, boolean sliding) {
+        float[] ropeCos = sliding ? slidingRopeCos : this.ropeCos;
+        float[] ropeSin = sliding ? slidingRopeSin : this.ropeSin;
         int hd = config.headDim();
         int half = inverseFrequencies.length;
         boolean adjacent = config.ropeLayout() == RopeLayout.ADJACENT_PAIRS;
@@ -506,8 +567,9 @@ final class CpuForwardPass implements ForwardPass {
     }
 
     /** gate[t][r] = silu(Wg[r] · in[t]) * (Wu[r] · in[t]): both projections and the activation in one run. */
-    private void swiglu(Weight gate, Weight up, float[] in, int count, float[] out, float[] scratch) {
+    private void swiglu(Weight gate, Weight up, float[] in, int count, float[] out, float[] scratch, boolean gelu) {
         matmul.set(in, count, true);
+        matmul.gelu = gelu;
         matmul.add(gate, out);
         matmul.add(up, scratch);
         runMatmul();
@@ -555,6 +617,8 @@ final class CpuForwardPass implements ForwardPass {
         private final int[] firstRow = new int[4];
         private int parts;
         private boolean swiglu;
+        /** In SwiGLU mode: GELU (tanh) instead of SiLU, i.e. GeGLU (Gemma). */
+        private boolean gelu;
         private boolean packed;
         private float[] in;
         private int count;
@@ -563,6 +627,7 @@ final class CpuForwardPass implements ForwardPass {
             this.in = in;
             this.count = count;
             this.swiglu = swiglu;
+            this.gelu = false;
             this.parts = 0;
         }
 
@@ -587,7 +652,11 @@ final class CpuForwardPass implements ForwardPass {
                 float[] u = outs[1];
                 int rows = weights[0].rows();
                 for (int t = 0; t < count; t++) {
-                    gemm.swiglu(g, u, t * rows + start, t * rows + end);
+                    if (gelu) {
+                        gemm.geglu(g, u, t * rows + start, t * rows + end);
+                    } else {
+                        gemm.swiglu(g, u, t * rows + start, t * rows + end);
+                    }
                 }
                 return;
             }
@@ -672,7 +741,8 @@ final class CpuForwardPass implements ForwardPass {
             int hd = c.headDim();
             int vDim = c.valueDim();
             int perItem = heads / kvHeads / split;
-            float scale = (float) (1.0 / Math.sqrt(hd));
+            float scale = traits.attentionScale();
+            float softcap = traits.attentionSoftcap();
             float[] att = scores[worker];
             for (int item = start; item < end; item++) {
                 int t = item / (kvHeads * split);
@@ -681,9 +751,14 @@ final class CpuForwardPass implements ForwardPass {
                 int h = kvHead * split * perItem + (rest % split) * perItem;
                 int off = (t * heads + h) * hd;
                 CpuKvCache cache = rowCache[t];
-                int stride = cache.keyStride;
-                attend.attend(q, off, perItem, hd, cache.keys[block], kvHead * hd * stride, stride, cache.values[block],
-                        kvHead * hd, vDim, rowPos[t] + 1, scale, att, attnOut, off);
+                int stride = cache.keyStrides[block];
+                // positions first..pos: in a sliding block only the window, contiguous in the cache's rows
+                int pos = rowPos[t];
+                int first = traits.firstAttended(block, pos);
+                int row = cache.slot(block, first);
+                attend.attend(q, off, perItem, hd, cache.keys[block], kvHead * hd * stride + row, stride,
+                        cache.values[block], row * vDim + kvHead * hd, vDim, pos - first + 1, scale, softcap, att,
+                        attnOut, off);
             }
         }
     }

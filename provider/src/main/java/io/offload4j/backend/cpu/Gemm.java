@@ -23,6 +23,18 @@ interface Gemm {
     void swiglu(float[] g, float[] u, int from, int to);
 
     /**
+     * {@code g[i] = gelu(g[i]) * u[i]} for {@code from <= i < to}, GELU's tanh approximation
+     * 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (Gemma's GeGLU).
+     */
+    default void geglu(float[] g, float[] u, int from, int to) {
+        for (int i = from; i < to; i++) {
+            float x = g[i];
+            float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+            g[i] = 0.5f * x * (1f + (float) Math.tanh(inner)) * u[i];
+        }
+    }
+
+    /**
      * Tokens per panel of {@link #pack}ed activations, or 0 where this kernel has no packed form.
      * With a packed input, {@link #multiplyPacked} broadcasts weights against runs of tokens, with
      * no horizontal sums.

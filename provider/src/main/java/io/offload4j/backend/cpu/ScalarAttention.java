@@ -15,7 +15,8 @@ final class ScalarAttention implements Attention {
 
     @Override
     public void attend(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, float[] values, int vOff,
-                       int vStride, int positions, float scale, float[] att, float[] out, int outOff) {
+                       int vStride, int positions, float scale, float softcap, float[] att, float[] out,
+                       int outOff) {
         for (int g = 0; g < n; g++) {
             int qi = qOff + g * hd;
             int a = g * stride;
@@ -30,6 +31,9 @@ final class ScalarAttention implements Attention {
             float max = Float.NEGATIVE_INFINITY;
             for (int p = 0; p < positions; p++) {
                 float s = att[a + p] * scale;
+                if (softcap > 0) {
+                    s = softcap * (float) Math.tanh(s / softcap);
+                }
                 att[a + p] = s;
                 max = Math.max(max, s);
             }

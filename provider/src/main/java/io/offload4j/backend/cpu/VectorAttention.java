@@ -25,13 +25,19 @@ final class VectorAttention implements Attention {
 
     @Override
     public void attend(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, float[] values, int vOff,
-                       int vStride, int positions, float scale, float[] att, float[] out, int outOff) {
+                       int vStride, int positions, float scale, float softcap, float[] att, float[] out,
+                       int outOff) {
         int g = 0;
         for (; g + 3 < n; g += 4) {
             scores4(q, qOff + g * hd, hd, keys, kOff, stride, positions, scale, att, g * stride);
         }
         for (; g < n; g++) {
             scores1(q, qOff + g * hd, hd, keys, kOff, stride, positions, scale, att, g * stride);
+        }
+        if (softcap > 0) {
+            for (g = 0; g < n; g++) {
+                softcap(att, g * stride, g * stride + positions, softcap);
+            }
         }
         for (g = 0; g < n; g++) {
             float inv = softmax(att, g * stride, positions);
@@ -98,6 +104,19 @@ final class VectorAttention implements Attention {
             }
             s0.add(s1).mul(scale).intoArray(att, a + p);
             t0.add(t1).mul(scale).intoArray(att, a + p + L);
+        }
+    }
+
+    /** Vector tanh (a few ulps, like exp in the softmax): Gemma 2 caps every score, so this is per position. */
+    @Override
+    public void softcap(float[] x, int from, int to, float cap) {
+        int i = from;
+        float inv = 1f / cap;
+        for (; i + L <= to; i += L) {
+            FloatVector.fromArray(F, x, i).mul(inv).lanewise(VectorOperators.TANH).mul(cap).intoArray(x, i);
+        }
+        for (; i < to; i++) {
+            x[i] = cap * (float) Math.tanh(x[i] / cap);
         }
     }
 

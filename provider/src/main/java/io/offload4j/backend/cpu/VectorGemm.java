@@ -32,6 +32,18 @@ final class VectorGemm implements Gemm {
         }
     }
 
+    @Override
+    public void geglu(float[] g, float[] u, int from, int to) {
+        int i = from;
+        for (int end = to - L; i <= end; i += L) {
+            FloatVector x = FloatVector.fromArray(F, g, i);
+            FloatVector inner = x.mul(x).mul(0.044715f).add(1f).mul(x).mul(0.7978845608028654f);
+            x.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).mul(FloatVector.fromArray(F, u, i))
+                    .intoArray(g, i);
+        }
+        Gemm.super.geglu(g, u, i, to);
+    }
+
     /** Two vectors of tokens per panel: 6 rows × 2 vectors = 12 accumulators, 2 loads + 6 broadcasts per step. */
     private static final int P = 2 * L;
     private static final int PACKED_ROWS = 6;

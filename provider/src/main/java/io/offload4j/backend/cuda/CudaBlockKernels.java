@@ -9,6 +9,7 @@ import io.offload4j.backend.cuda.CudaUnits.DevMatrix;
 import io.offload4j.backend.cuda.CudaUnits.OutputSlice;
 import io.offload4j.gguf.GgmlType;
 import io.offload4j.model.ModelConfig;
+import io.offload4j.model.ModelTraits;
 import io.offload4j.model.RopeLayout;
 import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUdeviceptr;
@@ -33,6 +34,11 @@ final class CudaBlockKernels {
     private final CUdeviceptr[] oneOut = new CUdeviceptr[1];
     private final DevMatrix[] gateUp = new DevMatrix[2];
     private final CUdeviceptr[] qkvOuts = new CUdeviceptr[3];
+    private final CUdeviceptr[] gateUpOuts = new CUdeviceptr[2];
+    /** Per block: scale, soft-cap and window of its attention, over a cache of positions or (sliding) a ring. */
+    private final CudaKernels.AttentionShape[] shapes;
+    private final CudaKernels.AttentionShape[] ringShapes;
+    private final boolean geglu;
 
     CudaBlockKernels(CudaKernels kernels, ModelConfig config, CudaWorkspace ws, int gemmMinTokens, int splits) {
         this.kernels = kernels;
@@ -42,6 +48,22 @@ final class CudaBlockKernels {
         this.splits = splits;
         sliceCopy.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
         sliceCopy.dstMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+        ModelTraits t = config.traits();
+        this.geglu = config.architecture().isGemma();
+        if (geglu && config.feedForwardLength() < config.embeddingLength()) {
+            // the post-norms take their input from the FFN buffers
+            throw new IllegalArgumentException(config.architecture().ggufName() + " with an FFN of "
+                    + config.feedForwardLength() + " narrower than its width " + config.embeddingLength()
+                    + " is not supported on the GPU");
+        }
+        this.shapes = new CudaKernels.AttentionShape[config.blockCount()];
+        this.ringShapes = new CudaKernels.AttentionShape[config.blockCount()];
+        int ring = CudaKvCache.ringRows(t.slidingWindow(), ws.rows);
+        for (int l = 0; l < shapes.length; l++) {
+            int window = t.sliding(l) ? t.slidingWindow() : 0;
+            shapes[l] = new CudaKernels.AttentionShape(t.attentionScale(), t.attentionSoftcap(), window, 0);
+            ringShapes[l] = new CudaKernels.AttentionShape(t.attentionScale(), t.attentionSoftcap(), window, ring);
+        }
     }
 
     void block(DevBlock b, Step step) {
@@ -81,13 +103,18 @@ final class CudaBlockKernels {
                 attention(b, (CudaKvCache) step.cache(s), ws.seqParams.withByteOffset(16L * s), s, 1);
             }
         }
+        // with a post-attention norm (Gemma) the projection goes to hb (free until the FFN), then x += norm(hb)
+        CUdeviceptr attnPost = n.attnPostNorm();
         if (gemm) {
             kernels.f32ToF16(ws.stream, ws.attn, ws.a16, (long) count * c.queryDim());
-            gemm(b.wo(), ws.x, count, true);
+            gemm(b.wo(), attnPost == null ? ws.x : ws.hb, count, attnPost == null);
         } else {
             one[0] = b.wo();
-            oneOut[0] = ws.x;
-            matvecs(count, CudaKernels.ADD, one, ws.attn, oneOut, null);
+            oneOut[0] = attnPost == null ? ws.x : ws.hb;
+            matvecs(count, attnPost == null ? CudaKernels.ADD : CudaKernels.STORE, one, ws.attn, oneOut, null);
+        }
+        if (attnPost != null) {
+            kernels.rmsnormAdd(ws.stream, ws.hb, attnPost, ws.x, dim, eps, count);
         }
 
         // feed-forward
@@ -95,12 +122,33 @@ final class CudaBlockKernels {
             experts(b, count);
             return;
         }
+        // feed-forward; with a post-FFN norm (Gemma) the down projection goes to hb2, then x += norm(hb2)
+        CUdeviceptr ffnPost = n.ffnPostNorm();
         if (gemm) {
             kernels.rmsnorm(ws.stream, ws.x, n.ffnNorm(), null, ws.a16, dim, eps, count);
             gemm(b.gate(), ws.hb, count, false);
             gemm(b.up(), ws.hb2, count, false);
-            kernels.swigluF16(ws.stream, ws.hb, ws.hb2, ws.a16, (long) count * c.feedForwardLength());
-            gemm(b.down(), ws.x, count, true);
+            if (geglu) {
+                kernels.gegluF16(ws.stream, ws.hb, ws.hb2, ws.a16, (long) count * c.feedForwardLength());
+            } else {
+                kernels.swigluF16(ws.stream, ws.hb, ws.hb2, ws.a16, (long) count * c.feedForwardLength());
+            }
+            gemm(b.down(), ffnPost == null ? ws.x : ws.hb2, count, ffnPost == null);
+        } else if (geglu) {
+            // GeGLU: gate and up stored by one launch (the FFN norm fused in), then gelu(gate) · up
+            if (b.gate().type() != b.up().type()) {
+                throw new IllegalStateException("gate and up projections of block " + b.index() + " differ in format ("
+                        + b.gate().type() + ", " + b.up().type() + ")");
+            }
+            gateUp[0] = b.gate();
+            gateUp[1] = b.up();
+            gateUpOuts[0] = ws.hb;
+            gateUpOuts[1] = ws.hb2;
+            matvecs(count, CudaKernels.STORE, gateUp, ws.x, gateUpOuts, n.ffnNorm());
+            kernels.geglu(ws.stream, ws.hb, ws.hb2, (long) count * c.feedForwardLength());
+            one[0] = b.down();
+            oneOut[0] = ffnPost == null ? ws.x : ws.hb2;
+            matvecs(count, ffnPost == null ? CudaKernels.ADD : CudaKernels.STORE, one, ws.hb, oneOut, null);
         } else {
             // the FFN norm is fused into the gate/up projection
             if (b.gate().type() != b.up().type()) {
@@ -115,6 +163,14 @@ final class CudaBlockKernels {
             oneOut[0] = ws.x;
             matvecs(count, CudaKernels.ADD, one, ws.hb, oneOut, null);
         }
+        if (ffnPost != null) {
+            kernels.rmsnormAdd(ws.stream, ws.hb2, ffnPost, ws.x, dim, eps, count);
+        }
+    }
+
+    /** Gemma 2's final soft-cap on the step's {@code outputs} rows of logits. */
+    void softcapLogits(int outputs, float cap) {
+        kernels.softcap(ws.stream, ws.logits, (long) outputs * config.vocabularySize(), cap);
     }
 
     /**
@@ -216,14 +272,23 @@ final class CudaBlockKernels {
         CUdeviceptr kr = ws.k.withByteOffset(4L * row * c.keyValueDim());
         CUdeviceptr vr = ws.v.withByteOffset(4L * row * c.valueDim());
         CUdeviceptr out = ws.attn.withByteOffset(4L * row * c.queryDim());
-        kernels.qkvPost(ws.stream, qr, kr, vr, n.qBias(), n.kBias(), n.vBias(), n.qNorm(), n.kNorm(), ws.invFreq,
-                c.ropeDimensions(), c.ropeLayout() == RopeLayout.HALVES, c.rmsNormEps(), p, kc, vc,
-                c.headCount(), c.headCountKv(), c.headDim(), count, ws.ropeMagnitude);
+        boolean sliding = c.traits().sliding(l);
+        int ring = cache.ring(l);
+        CudaKernels.AttentionShape shape = ring == 0 ? shapes[l] : ringShapes[l];
+        if (shape.ring() != ring) {
+            throw new IllegalStateException("KV cache ring of " + ring + " rows in block " + l + "; this model's is "
+                    + shape.ring());
+        }
+        kernels.qkvPost(ws.stream, qr, kr, vr, n.qBias(), n.kBias(), n.vBias(), n.qNorm(), n.kNorm(),
+                sliding ? ws.invFreqSliding : ws.invFreq, c.ropeDimensions(), c.ropeLayout() == RopeLayout.HALVES,
+                c.rmsNormEps(), p, kc, vc, c.headCount(), c.headCountKv(), c.headDim(), count, ws.ropeMagnitude,
+                ring);
         if (count == 1) {
             kernels.attnDecode(ws.stream, qr, kc, vc, p, ws.partial, ws.counters, out, c.headCount(), c.headCountKv(),
-                    c.headDim(), splits);
+                    c.headDim(), splits, shape);
         } else {
-            kernels.attnPrefill(ws.stream, qr, kc, vc, p, out, count, c.headCount(), c.headCountKv(), c.headDim());
+            kernels.attnPrefill(ws.stream, qr, kc, vc, p, out, count, c.headCount(), c.headCountKv(), c.headDim(),
+                    shape);
         }
     }
 

@@ -221,19 +221,57 @@ public final class CudaKernels implements AutoCloseable {
                         CUdeviceptr kBias, CUdeviceptr vBias, CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr invFreq,
                         int ropeDims, boolean halvesLayout, float eps, CUdeviceptr params, CUdeviceptr kCache,
                         CUdeviceptr vCache, int heads, int kvHeads, int headDim, int count) {
-        qkvPost(stream, q, k, v, qBias, kBias, vBias, qNorm, kNorm, invFreq, ropeDims, halvesLayout, eps, params, kCache,
-                vCache, heads, kvHeads, headDim, count, 1f);
+        qkvPost(stream, q, k, v, qBias, kBias, vBias, qNorm, kNorm, invFreq, ropeDims, halvesLayout, eps, params,
+                kCache, vCache, heads, kvHeads, headDim, count, 1f, 0);
     }
 
-    /** {@link #qkvPost} with RoPE's cos and sin multiplied by {@code ropeMagnitude} (LongRoPE's attention factor). */
+    /**
+     * As above, into a cache whose rows are a ring of {@code ring} rows (0: row = position): position p is stored in
+     * row p mod ring and again in row p mod ring + ring (a sliding-window block, see {@code CudaKvCache}).
+     */
     public void qkvPost(CUstream stream, CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr qBias,
                         CUdeviceptr kBias, CUdeviceptr vBias, CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr invFreq,
                         int ropeDims, boolean halvesLayout, float eps, CUdeviceptr params, CUdeviceptr kCache,
-                        CUdeviceptr vCache, int heads, int kvHeads, int headDim, int count, float ropeMagnitude) {
+                        CUdeviceptr vCache, int heads, int kvHeads, int headDim, int count, int ring) {
+        qkvPost(stream, q, k, v, qBias, kBias, vBias, qNorm, kNorm, invFreq, ropeDims, halvesLayout, eps, params,
+                kCache, vCache, heads, kvHeads, headDim, count, 1f, ring);
+    }
+
+    /**
+     * {@link #qkvPost} with RoPE's cos and sin multiplied by {@code ropeMagnitude} (LongRoPE's attention factor, else
+     * 1), into a cache whose rows are a ring of {@code ring} rows (0: row = position).
+     */
+    public void qkvPost(CUstream stream, CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr qBias,
+                        CUdeviceptr kBias, CUdeviceptr vBias, CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr invFreq,
+                        int ropeDims, boolean halvesLayout, float eps, CUdeviceptr params, CUdeviceptr kCache,
+                        CUdeviceptr vCache, int heads, int kvHeads, int headDim, int count, float ropeMagnitude,
+                        int ring) {
         int threads = Math.max(32, (headDim / 2 + 31) / 32 * 32);
         launch("qkv_post", stream, count, heads + 2 * kvHeads, threads, 0, q, k, v, qBias, kBias, vBias, qNorm, kNorm,
                 invFreq, ropeDims, halvesLayout ? 1 : 0, eps, params, kCache, vCache, heads, kvHeads, headDim,
-                ropeMagnitude);
+                ropeMagnitude, ring);
+    }
+
+    /** g = GELU(g) · u (tanh approximation), {@code n} elements: Gemma's GeGLU on the matrix-vector path. */
+    public void geglu(CUstream stream, CUdeviceptr gate, CUdeviceptr up, long n) {
+        launch("geglu", stream, Math.toIntExact((n + 255) / 256), 1, 256, 0, gate, up, n);
+    }
+
+    /** out16 = GELU(g) · u (tanh approximation): Gemma's GeGLU on the GEMM path. */
+    public void gegluF16(CUstream stream, CUdeviceptr gate, CUdeviceptr up, CUdeviceptr out, long n) {
+        launch("geglu_f16", stream, Math.toIntExact((n + 255) / 256), 1, 256, 0, gate, up, out, n);
+    }
+
+    /** x += RMSNorm(t) · weight for {@code count} rows of {@code n}: Gemma's post-attention and post-FFN norms. */
+    public void rmsnormAdd(CUstream stream, CUdeviceptr t, CUdeviceptr weight, CUdeviceptr x, int n, float eps,
+                           int count) {
+        int threads = Math.clamp((n / 4 + 31) / 32 * 32, 32, 256);
+        launch("rmsnorm_add", stream, count, 1, threads, 0, t, weight, x, n, eps);
+    }
+
+    /** x = cap · tanh(x / cap) over {@code n} floats: Gemma 2's final logit soft-cap. */
+    public void softcap(CUstream stream, CUdeviceptr x, long n, float cap) {
+        launch("softcap", stream, Math.toIntExact((n + 255) / 256), 1, 256, 0, x, n, cap);
     }
 
     /** Floats of partial results attnDecode needs for {@code splits} splits. */
@@ -249,19 +287,47 @@ public final class CudaKernels implements AutoCloseable {
     public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
                            CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
                            int headDim, int splits) {
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        attnDecode(stream, q, kCache, vCache, params, partial, counters, out, heads, kvHeads, headDim, splits,
+                AttentionShape.of(headDim));
+    }
+
+    /**
+     * As above, with the scores scaled and soft-capped as {@code shape} says, over the last {@code shape.window()}
+     * positions only when it has a window, in a cache whose rows may be a ring ({@link #qkvPost}).
+     */
+    public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
+                           CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
+                           int headDim, int splits, AttentionShape shape) {
         int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
         launch("attn_decode", stream, heads, splits, 32 * ATT_WARPS, shared, q, kCache, vCache, params, partial, out,
-                counters, heads, kvHeads, headDim, scale);
+                counters, heads, kvHeads, headDim, shape.scale(), shape.softcap(), shape.window(), shape.ring());
     }
 
     /** Causal attention of {@code count} query tokens at positions params.pos.. (their K/V already cached). */
     public void attnPrefill(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
                             CUdeviceptr out, int count, int heads, int kvHeads, int headDim) {
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+        attnPrefill(stream, q, kCache, vCache, params, out, count, heads, kvHeads, headDim, AttentionShape.of(headDim));
+    }
+
+    /** As above, scaled, soft-capped and windowed as {@code shape} says (see {@link #attnDecode}). */
+    public void attnPrefill(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
+                            CUdeviceptr out, int count, int heads, int kvHeads, int headDim, AttentionShape shape) {
         int shared = 4 * PREFILL_QUERIES * headDim + 2 * PREFILL_KEYS * (headDim + 2) + 2 * PREFILL_KEYS * headDim;
         launch("attn_prefill", stream, heads, (count + PREFILL_QUERIES - 1) / PREFILL_QUERIES, 32 * ATT_WARPS, shared,
-                q, kCache, vCache, params, out, count, heads, kvHeads, headDim, scale);
+                q, kCache, vCache, params, out, count, heads, kvHeads, headDim, shape.scale(), shape.softcap(),
+                shape.window(), shape.ring());
+    }
+
+    /**
+     * How one block's attention reads its cache: the score scale (1/√headDim unless the model says otherwise), the
+     * soft-cap (0: none), the window (0: every position) and the ring the cache rows form (0: row = position).
+     */
+    public record AttentionShape(float scale, float softcap, int window, int ring) {
+
+        /** Plain causal attention over every position, scaled by 1/√headDim. */
+        public static AttentionShape of(int headDim) {
+            return new AttentionShape((float) (1.0 / Math.sqrt(headDim)), 0f, 0, 0);
+        }
     }
 
     /** Whether {@link #gemm} takes an [n][k] weight. */

@@ -9,9 +9,12 @@ import jcuda.driver.CUgraphExec;
 
 /**
  * Keys and values of one sequence in device memory, fp16: one allocation each for the blocks this device computes
- * ({@code firstBlock ..}, all of them unless the model is split over several devices),
- * {@code [block][position][kvDim]}. It also keeps the CUDA graph of the decode step, which bakes in
- * these addresses: captured on the first one-token forward call, replayed for every later token.
+ * ({@code firstBlock ..}, all of them unless the model is split over several devices), {@code [block][row][kvDim]}
+ * (arrays are indexed by {@code block - firstBlock}). A block row is its position, except in a sliding-window block
+ * whose cache is a ring of R rows (as {@code backend.cpu.CpuKvCache}: position p in row p mod R and again in row
+ * p mod R + R, so a window is always contiguous; 2R rows where the block would otherwise hold the whole capacity).
+ * It also keeps the CUDA graph of the decode step, which bakes in these addresses: captured on the first one-token
+ * forward call, replayed for every later token.
  */
 final class CudaKvCache implements KvCache {
 
@@ -20,23 +23,40 @@ final class CudaKvCache implements KvCache {
     private final int kvDim;
     private final CUdeviceptr keys = new CUdeviceptr();
     private final CUdeviceptr values = new CUdeviceptr();
-    private final long bytesPerBlock;
-    private final int blocks;
+    private final long[] blockOffsets;
+    private final int[] ring;
+    private final int rewind;
+    private final long bytes;
     private final int firstBlock;
     CUgraphExec decodeGraph;
     private boolean closed;
 
     CudaKvCache(CudaModel owner, int firstBlock, int blocks, int capacity, int kvDim, String device) {
+        this(owner, firstBlock, blocks, capacity, kvDim, device, new int[blocks], Integer.MAX_VALUE);
+    }
+
+    /**
+     * @param firstBlock the first block this cache holds; {@code blocks} blocks from there
+     * @param ring       per block held ({@code block - firstBlock}), R for a ring of R rows, 0 for every position
+     * @param rewind     how many of the last positions may be written again ({@link KvCache#maxRewind()})
+     */
+    CudaKvCache(CudaModel owner, int firstBlock, int blocks, int capacity, int kvDim, String device, int[] ring,
+                int rewind) {
         this.owner = owner;
         this.firstBlock = firstBlock;
         this.capacity = capacity;
         this.kvDim = kvDim;
-        this.blocks = blocks;
-        this.bytesPerBlock = 2L * capacity * kvDim;
-        CudaMemory.alloc(keys, bytesPerBlock * blocks, device, "the keys of a " + capacity + "-position KV cache");
+        this.ring = ring.clone();
+        this.rewind = rewind;
+        this.blockOffsets = new long[blocks + 1];
+        for (int b = 0; b < blocks; b++) {
+            blockOffsets[b + 1] = blockOffsets[b] + 2L * (ring[b] > 0 ? 2L * ring[b] : capacity) * kvDim;
+        }
+        long total = blockOffsets[blocks];
+        this.bytes = 2 * total;
+        CudaMemory.alloc(keys, total, device, "the keys of a " + capacity + "-position KV cache");
         try {
-            CudaMemory.alloc(values, bytesPerBlock * blocks, device,
-                    "the values of a " + capacity + "-position KV cache");
+            CudaMemory.alloc(values, total, device, "the values of a " + capacity + "-position KV cache");
         } catch (RuntimeException e) {
             cuMemFree(keys);
             throw e;
@@ -44,11 +64,32 @@ final class CudaKvCache implements KvCache {
     }
 
     CUdeviceptr keys(int block) {
-        return keys.withByteOffset((block - firstBlock) * bytesPerBlock);
+        return keys.withByteOffset(blockOffsets[block - firstBlock]);
     }
 
     CUdeviceptr values(int block) {
-        return values.withByteOffset((block - firstBlock) * bytesPerBlock);
+        return values.withByteOffset(blockOffsets[block - firstBlock]);
+    }
+
+    /**
+     * R of a sliding block's ring for a window of {@code window} and steps of up to {@code stepRows} rows:
+     * W + max(stepRows, 8). A step's rows are all written before any attends, so the ring must hold the window
+     * behind its first row plus every row of the step (8: the queries one attn_prefill block takes at once); the
+     * surplus over W is also how far a sequence may be rewound ({@link #maxRewind()}).
+     */
+    static int ringRows(int window, int stepRows) {
+        return window + Math.max(stepRows, 8);
+    }
+
+    /** R of the block's ring, or 0 when its rows are positions. */
+    int ring(int block) {
+        return ring[block - firstBlock];
+    }
+
+    /** The row of {@code position} in {@code block} (its first copy, in a ring). */
+    int row(int block, int position) {
+        int r = ring[block - firstBlock];
+        return r == 0 ? position : position % r;
     }
 
     int kvDim() {
@@ -61,8 +102,13 @@ final class CudaKvCache implements KvCache {
     }
 
     @Override
+    public int maxRewind() {
+        return rewind;
+    }
+
+    @Override
     public long byteSize() {
-        return 2 * bytesPerBlock * blocks;
+        return bytes;
     }
 
     @Override

@@ -20,6 +20,7 @@ import io.offload4j.backend.Phase;
 import io.offload4j.backend.Step;
 import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
+import io.offload4j.model.ModelTraits;
 import io.offload4j.model.Weight;
 import io.offload4j.quant.CpuKernels;
 import io.offload4j.quant.RowKernel;
@@ -131,8 +132,20 @@ final class CudaModel implements AcceleratorModel {
     @Override
     public KvCache newKvCache(int capacity) {
         device.makeCurrent();
-        return new CudaKvCache(this, options.firstBlock(), options.blockCount(config.blockCount()), capacity,
-                config.keyValueDim(), device.name());
+        // Sliding-window blocks keep a ring (CudaKvCache.ringRows) where its two copies take less room than the
+        // capacity; see CudaKvCache and CpuKvCache. The cache holds this device's blocks only (firstBlock ..).
+        ModelTraits traits = config.traits();
+        int first = options.firstBlock();
+        int[] ring = new int[options.blockCount(config.blockCount())];
+        int rows = CudaKvCache.ringRows(traits.slidingWindow(), ws.rows);
+        int rewind = Integer.MAX_VALUE;
+        for (int i = 0; i < ring.length; i++) {
+            if (traits.sliding(first + i) && 2L * rows < capacity) {
+                ring[i] = rows;
+                rewind = rows - traits.slidingWindow();
+            }
+        }
+        return new CudaKvCache(this, first, ring.length, capacity, config.keyValueDim(), device.name(), ring, rewind);
     }
 
     // ------------------------------------------------------------------ a step
@@ -169,9 +182,15 @@ final class CudaModel implements AcceleratorModel {
             }
         }
         int dim = config.embeddingLength();
+        float scale = config.traits().embeddingScale();
         for (int t = 0; t < count; t++) {
             embeddingKernel.dequantize(embedding.data(), (long) step.token(t) * embedding.rowBytes(), embedRow, 0,
                     dim);
+            if (scale != 1f) { // Gemma: × √width, as the CPU pass does
+                for (int i = 0; i < dim; i++) {
+                    embedRow[i] *= scale;
+                }
+            }
             ws.xView.put(t * dim, embedRow, 0, dim);
         }
     }
@@ -199,6 +218,10 @@ final class CudaModel implements AcceleratorModel {
             blocks.hiddenStates(step.rows());
             cuMemcpyDtoHAsync(ws.xHost, ws.hb, 4L * step.rows() * config.embeddingLength(), ws.stream);
             return;
+        }
+        float cap = config.traits().finalSoftcap();
+        if (cap > 0) {
+            blocks.softcapLogits(step.outputs(), cap);
         }
         cuMemcpyDtoHAsync(ws.logitsHost, ws.logits, 4L * step.outputs() * config.vocabularySize(), ws.stream);
     }
@@ -300,10 +323,13 @@ final class CudaModel implements AcceleratorModel {
             ws.kvUpView.put(at + j, Float.floatToFloat16(key[j]));
             ws.kvUpView.put(at + kvDim + j, Float.floatToFloat16(value[j]));
         }
-        ws.upload(cache.keys(block).withByteOffset(2L * position * kvDim), ws.kvUpMapped, ws.kvUpHost, 2L * at,
-                2L * kvDim);
-        ws.upload(cache.values(block).withByteOffset(2L * position * kvDim), ws.kvUpMapped, ws.kvUpHost,
-                2L * (at + kvDim), 2L * kvDim);
+        int row = cache.row(block, position);
+        for (int copy = 0; copy < (cache.ring(block) == 0 ? 1 : 2); copy++, row += cache.ring(block)) {
+            ws.upload(cache.keys(block).withByteOffset(2L * row * kvDim), ws.kvUpMapped, ws.kvUpHost, 2L * at,
+                    2L * kvDim);
+            ws.upload(cache.values(block).withByteOffset(2L * row * kvDim), ws.kvUpMapped, ws.kvUpHost,
+                    2L * (at + kvDim), 2L * kvDim);
+        }
     }
 
     @Override
@@ -321,9 +347,11 @@ final class CudaModel implements AcceleratorModel {
     public void copyKvToHost(KvCache kvCache, int block, int from, int count, long keysAt, long valuesAt) {
         CudaKvCache cache = (CudaKvCache) kvCache;
         long rowBytes = 2L * config.keyValueDim();
-        cuMemcpyDtoHAsync(ws.kvDownHost.withByteOffset(keysAt), cache.keys(block).withByteOffset(from * rowBytes),
+        // in a ring, a step's rows (at most R) are contiguous from the first one's row: each position is stored twice
+        long row = cache.row(block, from);
+        cuMemcpyDtoHAsync(ws.kvDownHost.withByteOffset(keysAt), cache.keys(block).withByteOffset(row * rowBytes),
                 count * rowBytes, ws.stream);
-        cuMemcpyDtoHAsync(ws.kvDownHost.withByteOffset(valuesAt), cache.values(block).withByteOffset(from * rowBytes),
+        cuMemcpyDtoHAsync(ws.kvDownHost.withByteOffset(valuesAt), cache.values(block).withByteOffset(row * rowBytes),
                 count * rowBytes, ws.stream);
     }
 

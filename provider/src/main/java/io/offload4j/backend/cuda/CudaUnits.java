@@ -18,7 +18,8 @@ final class CudaUnits {
 
     /** A block's fp32 vectors on the device (norm weights, biases; null where absent), uploaded once. */
     record BlockNorms(CUdeviceptr attnNorm, CUdeviceptr qBias, CUdeviceptr kBias, CUdeviceptr vBias,
-                      CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr ffnNorm) {}
+                      CUdeviceptr qNorm, CUdeviceptr kNorm, CUdeviceptr ffnNorm, CUdeviceptr attnPostNorm,
+                      CUdeviceptr ffnPostNorm) {}
 
     /**
      * One transformer block bound to device memory. {@code qkvGroups}: Q, K and V grouped by format, one launch per

@@ -54,6 +54,8 @@ final class CudaWorkspace implements AutoCloseable {
     final CUdeviceptr invFreq;
     /** cos and sin are multiplied by this (RopeFrequencies.magnitude: LongRoPE's attention factor, else 1). */
     final float ropeMagnitude;
+    /** Sliding-window blocks' RoPE frequencies (Gemma 3's local base); {@link #invFreq} when there are none. */
+    final CUdeviceptr invFreqSliding;
     // activations, token-major, for up to `rows` tokens
     final CUdeviceptr params;      // {start position, rows, token...}
     final CUdeviceptr seqParams;   // per sequence of a batch: {position, 1, token, 0}
@@ -104,11 +106,14 @@ final class CudaWorkspace implements AutoCloseable {
                 BlockWeights b = w.blocks().get(l);
                 norms[l] = new CudaUnits.BlockNorms(uploadFloats(b.attentionNorm()), uploadFloats(b.qBias()),
                         uploadFloats(b.kBias()), uploadFloats(b.vBias()), uploadFloats(b.qNorm()),
-                        uploadFloats(b.kNorm()), uploadFloats(b.ffnNorm()));
+                        uploadFloats(b.kNorm()), uploadFloats(b.ffnNorm()), uploadFloats(b.attentionPostNorm()),
+                        uploadFloats(b.ffnPostNorm()));
             }
             outputNorm = uploadFloats(w.outputNorm());
             invFreq = uploadDoubles(RopeFrequencies.inverse(c, w, options.maxContext()));
             ropeMagnitude = RopeFrequencies.magnitude(w);
+            invFreqSliding = c.traits().hasSlidingWindow()
+                    ? uploadDoubles(RopeFrequencies.inverseSliding(c, w, options.maxContext())) : invFreq;
             int dim = c.embeddingLength();
             int ffn = c.feedForwardLength();
             params = alloc(4L * (2 + rows));

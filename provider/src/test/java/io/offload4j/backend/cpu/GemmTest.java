@@ -63,6 +63,27 @@ class GemmTest {
     }
 
     @Test
+    void gegluMatchesTheFormula() {
+        SplittableRandom random = new SplittableRandom(6);
+        for (Gemm g : new Gemm[] {ScalarGemm.INSTANCE, Gemm.best()}) {
+            float[] gate = new float[103];
+            float[] up = new float[103];
+            for (int i = 0; i < gate.length; i++) {
+                gate[i] = (float) random.nextDouble(-8, 8);
+                up[i] = (float) random.nextDouble(-2, 2);
+            }
+            float[] out = gate.clone();
+            g.geglu(out, up, 3, 100);
+            for (int i = 0; i < gate.length; i++) {
+                double x = gate[i];
+                double ref = i < 3 || i >= 100 ? x
+                        : 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))) * up[i];
+                assertEquals(ref, out[i], 1e-6 * Math.max(1, Math.abs(ref)), g.getClass().getSimpleName() + " " + i);
+            }
+        }
+    }
+
+    @Test
     void packedKernelMatchesADoublePrecisionReference() {
         Gemm g = Gemm.best();
         int pt = g.panelTokens();

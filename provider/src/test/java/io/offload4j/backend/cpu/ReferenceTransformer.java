@@ -7,6 +7,7 @@ import io.offload4j.model.Model;
 import io.offload4j.model.ModelConfig;
 import io.offload4j.model.MoeConfig;
 import io.offload4j.model.MoeWeights;
+import io.offload4j.model.ModelTraits;
 import io.offload4j.model.RopeLayout;
 import io.offload4j.model.RopeScaling;
 import io.offload4j.model.Weight;
@@ -46,16 +47,34 @@ final class ReferenceTransformer {
 
     /** Logits after the last of {@code tokens} (positions 0..n-1). */
     double[] logits(int[] tokens) {
+        double[][] all = allLogits(tokens);
+        return all[all.length - 1];
+    }
+
+    /** Logits after each of {@code tokens} (positions 0..n-1). */
+    double[][] allLogits(int[] tokens) {
         int n = tokens.length;
-        int dim = c.embeddingLength();
+        ModelTraits traits = c.traits();
         double[][] x = new double[n][];
         for (int t = 0; t < n; t++) {
             x[t] = row(model.weights().tokenEmbedding(), tokens[t]);
+            for (int i = 0; i < x[t].length; i++) {
+                x[t][i] *= traits.embeddingScale(); // Gemma: √width (as a float, as transformers rounds it)
+            }
         }
         for (BlockWeights b : model.weights().blocks()) {
             block(b, x);
         }
-        return matvec(model.weights().output(), rmsNorm(x[n - 1], model.weights().outputNorm()));
+        double[][] logits = new double[n][];
+        for (int t = 0; t < n; t++) {
+            logits[t] = matvec(model.weights().output(), rmsNorm(x[t], model.weights().outputNorm()));
+            if (traits.finalSoftcap() > 0) {
+                for (int i = 0; i < logits[t].length; i++) {
+                    logits[t][i] = traits.finalSoftcap() * Math.tanh(logits[t][i] / traits.finalSoftcap());
+                }
+            }
+        }
+        return logits;
     }
 
     /**
@@ -76,6 +95,8 @@ final class ReferenceTransformer {
         double[][] h = new double[n][];
         int[][] chosen = new int[n][];
         double[][] chosenWeight = new double[n][];
+        double[][] o = new double[n][];
+        boolean sliding = c.traits().sliding(b.index());
         for (BlockRecipe step : BlockRecipe.of(b)) {
             for (int t = 0; t < n; t++) {
                 switch (step) {
@@ -100,18 +121,25 @@ final class ReferenceTransformer {
                     }
                     case ROPE -> {
                         for (int head = 0; head < c.headCount(); head++) {
-                            rope(q[t], head, t);
+                            rope(q[t], head, t, sliding);
                         }
                         for (int head = 0; head < c.headCountKv(); head++) {
-                            rope(k[t], head, t);
+                            rope(k[t], head, t, sliding);
                         }
                     }
                     case KV_WRITE -> {
                         keys[t] = k[t];
                         values[t] = v[t];
                     }
-                    case ATTENTION -> attn[t] = attention(q[t], keys, values, t, hd);
-                    case OUTPUT_PROJECTION -> addTo(x[t], matvec(b.wo(), attn[t]), dim);
+                    case ATTENTION -> attn[t] = attention(q[t], keys, values, t, hd,
+                            sliding ? Math.max(0, t - c.traits().slidingWindow() + 1) : 0);
+                    case OUTPUT_PROJECTION -> {
+                        o[t] = matvec(b.wo(), attn[t]);
+                        if (b.attentionPostNorm() == null) {
+                            addTo(x[t], o[t], dim);
+                        }
+                    }
+                    case ATTENTION_POST_NORM -> addTo(x[t], rmsNorm(o[t], b.attentionPostNorm()), dim);
                     case FFN_NORM -> xb[t] = rmsNorm(x[t], b.ffnNorm());
                     case GATE_UP_SWIGLU -> {
                         double[] gate = matvec(b.wGate(), xb[t]);
@@ -121,7 +149,23 @@ final class ReferenceTransformer {
                         }
                         h[t] = gate;
                     }
-                    case DOWN_PROJECTION -> addTo(x[t], matvec(b.wDown(), h[t]), dim);
+                    case GATE_UP_GEGLU -> {
+                        double[] gate = matvec(b.wGate(), xb[t]);
+                        double[] up = matvec(b.wUp(), xb[t]);
+                        for (int i = 0; i < gate.length; i++) {
+                            double g = gate[i];
+                            gate[i] = 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g)))
+                                    * up[i];
+                        }
+                        h[t] = gate;
+                    }
+                    case DOWN_PROJECTION -> {
+                        o[t] = matvec(b.wDown(), h[t]);
+                        if (b.ffnPostNorm() == null) {
+                            addTo(x[t], o[t], dim);
+                        }
+                    }
+                    case FFN_POST_NORM -> addTo(x[t], rmsNorm(o[t], b.ffnPostNorm()), dim);
                     case MOE_ROUTER -> route(b.moe(), xb[t], chosen, chosenWeight, t);
                     case MOE_EXPERTS -> {
                         MoeWeights m = b.moe();
@@ -196,28 +240,36 @@ final class ReferenceTransformer {
         return matvec(down, g);
     }
 
-    /** Causal grouped-query attention of token {@code t} over positions 0..t. */
-    private double[] attention(double[] q, double[][] keys, double[][] values, int t, int hd) {
+    /**
+     * Causal grouped-query attention of token {@code t} over positions first..t (first > 0 in a sliding block),
+     * scores scaled by the model's attention scale and soft-capped when it has a cap.
+     */
+    private double[] attention(double[] q, double[][] keys, double[][] values, int t, int hd, int first) {
+        double scale = c.traits().attentionScale();
+        double cap = c.traits().attentionSoftcap();
         int group = c.headCount() / c.headCountKv();
         double[] attn = new double[c.queryDim()];
         for (int head = 0; head < c.headCount(); head++) {
             int kvh = head / group;
             double[] w = new double[t + 1];
             double max = Double.NEGATIVE_INFINITY;
-            for (int p = 0; p <= t; p++) {
+            for (int p = first; p <= t; p++) {
                 double s = 0;
                 for (int d = 0; d < hd; d++) {
                     s += q[head * hd + d] * keys[p][kvh * hd + d];
                 }
-                w[p] = s / Math.sqrt(hd);
+                w[p] = s * scale;
+                if (cap > 0) {
+                    w[p] = cap * Math.tanh(w[p] / cap);
+                }
                 max = Math.max(max, w[p]);
             }
             double z = 0;
-            for (int p = 0; p <= t; p++) {
+            for (int p = first; p <= t; p++) {
                 w[p] = Math.exp(w[p] - max);
                 z += w[p];
             }
-            for (int p = 0; p <= t; p++) {
+            for (int p = first; p <= t; p++) {
                 for (int d = 0; d < hd; d++) {
                     attn[head * hd + d] += w[p] / z * values[p][kvh * hd + d];
                 }
@@ -232,13 +284,15 @@ final class ReferenceTransformer {
         }
     }
 
-    private void rope(double[] vec, int head, int pos) {
+    /** RoPE; a sliding block turns by its own base and scaling (Gemma 3's local layers), the others by the model's. */
+    private void rope(double[] vec, int head, int pos, boolean sliding) {
         int hd = c.headDim();
         int rd = c.ropeDimensions();
+        double base = sliding ? c.traits().slidingRopeBase() : c.ropeFreqBase();
+        RopeScaling scaling = sliding ? c.traits().slidingRopeScaling() : c.ropeScaling();
+        double linear = scaling.type() == RopeScaling.Type.LINEAR ? scaling.factor() : 1;
         for (int i = 0; i < rd / 2; i++) {
-            double theta = pos * Math.pow(c.ropeFreqBase(), -2.0 * i / rd)
-                    / (c.ropeScaling().type() == RopeScaling.Type.LINEAR ? c.ropeScaling().factor() : 1)
-                    / (ropeDivisors == null ? 1 : ropeDivisors[i]);
+            double theta = pos * Math.pow(base, -2.0 * i / rd) / linear / (ropeDivisors == null ? 1 : ropeDivisors[i]);
             int a = head * hd + (c.ropeLayout() == RopeLayout.ADJACENT_PAIRS ? 2 * i : i);
             int b = c.ropeLayout() == RopeLayout.ADJACENT_PAIRS ? a + 1 : a + rd / 2;
             double x0 = vec[a];
