@@ -49,6 +49,9 @@ public record ModelConfig(
         MoeConfig moe,
         ModelTraits traits) {
 
+    /** More transformer blocks than any model has: a larger {@code block_count} is a damaged file. */
+    public static final int MAX_BLOCKS = 1 << 16;
+
     public ModelConfig {
         java.util.Objects.requireNonNull(ropeLayout, "ropeLayout");
         if (traits == null) {
@@ -150,6 +153,10 @@ public record ModelConfig(
         String p = archName + ".";
         int dim = positive(file, md, p + "embedding_length");
         int blocks = positive(file, md, p + "block_count");
+        if (blocks > MAX_BLOCKS) { // before anything sized by it is allocated
+            throw new ModelFormatException(file, "metadata key '" + p + "block_count' is " + blocks + "; the largest"
+                    + " models have a few hundred blocks (at most " + MAX_BLOCKS + " are accepted): the file is damaged");
+        }
         int ffn = positive(file, md, p + "feed_forward_length");
         int heads = positive(file, md, p + "attention.head_count");
         int kvHeads = md.has(p + "attention.head_count_kv") ? positive(file, md, p + "attention.head_count_kv") : heads;
