@@ -179,6 +179,17 @@ class MoeGpuTest {
         assertArrayEquals(out[0], out[1], arch + ": greedy tokens on the GPU differ from the CPU's");
     }
 
+    /**
+     * hf-mixtral's {@code ref-ids} prompt has an exact near-tie in a router: at position 1, block 2's second and third
+     * experts have probabilities 0.20952 and 0.20938 (recomputed from the checkpoint in float64 by
+     * {@code tests/gpu/moe_router_margins.py}, which matches transformers' logits to 6e-7). A difference of 1.4e-4 is
+     * below what fp16 activations resolve, so the GPU may pick the third expert; that choice alone gives relErr 8.4e-2
+     * at that position (the script reproduces the GPU's number exactly with {@code --flip 2,1}). That one position
+     * is reported, not compared; every other position and the greedy text are.
+     */
+    private static final String ROUTER_NEAR_TIE_FIXTURE = "hf-mixtral";
+    private static final int ROUTER_NEAR_TIE_POSITION = 1;
+
     /** The transformers fixtures on the GPU: transformers' float32 logits (fp16 KV cache here) and greedy tokens. */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"hf-qwen3moe", "hf-qwen2moe", "hf-mixtral"})
@@ -197,6 +208,11 @@ class MoeGpuTest {
                 pg.forward(cache, prompt, p, 1, p, logits);
                 bytes.position(4 * p * vocab);
                 bytes.asFloatBuffer().get(want);
+                if (name.equals(ROUTER_NEAR_TIE_FIXTURE) && p == ROUTER_NEAR_TIE_POSITION) {
+                    GpuTests.report(String.format("moe %s position %d (router near-tie, not compared): relErr=%.2e",
+                            name, p, GpuTests.relErr(logits, want)));
+                    continue;
+                }
                 worst = Math.max(worst, check(logits, want, name + " position " + p));
             }
             int[] greedy = ints(ref.get("greedy"));
@@ -238,7 +254,7 @@ class MoeGpuTest {
                 want = run(resident, tokens, vocab);
             }
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total))
-                    .withPlacement(placement);
+                    .withPrefetchDepth(1).withPlacement(placement);
             try (TieredForwardPass offloaded = Passes.on(gpu, model, 64, 32, options)) {
                 PlacementPlan plan = offloaded.plan();
                 assertTrue(plan.count(Placement.STREAMED) + plan.count(Placement.CPU) > 0, plan.toString());

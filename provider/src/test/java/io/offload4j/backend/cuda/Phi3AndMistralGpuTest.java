@@ -137,7 +137,7 @@ class Phi3AndMistralGpuTest {
                 want = OffloadGpuTest.run(resident, vocab);
             }
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total))
-                    .withPlacement(placement);
+                    .withPrefetchDepth(1).withPlacement(placement);
             try (TieredForwardPass offloaded = Passes.on(gpu, model, 64, 32, options)) {
                 PlacementPlan plan = offloaded.plan();
                 assertTrue(plan.count(placement.equals("cpu") ? Placement.CPU : Placement.STREAMED) > 0,
