@@ -180,25 +180,28 @@ class MoeGpuTest {
     }
 
     /**
-     * hf-mixtral's {@code ref-ids} prompt has an exact near-tie in a router: at position 1, block 2's second and third
-     * experts have probabilities 0.20952 and 0.20938 (recomputed from the checkpoint in float64 by
+     * hf-mixtral's {@code ref-ids} prompt holds an exact near-tie in a router: at position 1, block 2's second and
+     * third experts have probabilities 0.20952 and 0.20938 (recomputed from the checkpoint in float64 by
      * {@code tests/gpu/moe_router_margins.py}, which matches transformers' logits to 6e-7). A difference of 1.4e-4 is
-     * below what fp16 activations resolve, so the GPU may pick the third expert; that choice alone gives relErr 8.4e-2
-     * at that position (the script reproduces the GPU's number exactly with {@code --flip 2,1}). That one position
-     * is reported, not compared; every other position and the greedy text are.
+     * below what fp16 activations resolve, and the H100 picked the third expert: that choice alone gives relErr
+     * 8.4e-2 at that position and 1.5e-2 / 9.9e-3 at the next two (the script reproduces the GPU's number exactly
+     * with {@code --flip 2,1}). So this fixture is checked on its {@code ref-text} prompt (28 positions and 16
+     * greedy tokens, no near-tie), the others on {@code ref-ids}.
      */
-    private static final String ROUTER_NEAR_TIE_FIXTURE = "hf-mixtral";
-    private static final int ROUTER_NEAR_TIE_POSITION = 1;
+    private static String referenceFor(String fixture) {
+        return fixture.equals("hf-mixtral") ? "ref-text" : "ref-ids";
+    }
 
     /** The transformers fixtures on the GPU: transformers' float32 logits (fp16 KV cache here) and greedy tokens. */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"hf-qwen3moe", "hf-qwen2moe", "hf-mixtral"})
     void transformersFixturesOnTheGpu(String name) throws Exception {
         Path dir = Path.of(MoeGpuTest.class.getResource("/transformers/" + name + "/config.json").toURI()).getParent();
-        JsonNode ref = new ObjectMapper().readTree(dir.resolve("ref-ids.json").toFile());
+        JsonNode ref = new ObjectMapper().readTree(dir.resolve(referenceFor(name) + ".json").toFile());
         int[] prompt = ints(ref.get("ids"));
         int vocab = ref.get("vocab_size").asInt();
-        ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(dir.resolve("ref-ids.f32"))).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(dir.resolve(referenceFor(name) + ".f32")))
+                .order(ByteOrder.LITTLE_ENDIAN);
         try (Model model = Model.load(dir); TieredForwardPass pg = Passes.on(gpu, model, 64, 32);
              KvCache cache = pg.newKvCache(64)) {
             float[] logits = new float[vocab];
@@ -208,11 +211,6 @@ class MoeGpuTest {
                 pg.forward(cache, prompt, p, 1, p, logits);
                 bytes.position(4 * p * vocab);
                 bytes.asFloatBuffer().get(want);
-                if (name.equals(ROUTER_NEAR_TIE_FIXTURE) && p == ROUTER_NEAR_TIE_POSITION) {
-                    GpuTests.report(String.format("moe %s position %d (router near-tie, not compared): relErr=%.2e",
-                            name, p, GpuTests.relErr(logits, want)));
-                    continue;
-                }
                 worst = Math.max(worst, check(logits, want, name + " position " + p));
             }
             int[] greedy = ints(ref.get("greedy"));
