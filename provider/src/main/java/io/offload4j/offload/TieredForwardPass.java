@@ -214,10 +214,10 @@ public final class TieredForwardPass implements ForwardPass {
     private void sequenceStep(TieredKvCache cache, int[] tokens, int offset, int count, int startPos,
                               boolean allOutputs) {
         accelerator.makeCurrent();
-        // the CPU computes its blocks for a decode token. A speculative verification's few rows could run hybrid too
-        // (cpuBlock takes up to CpuBlockRunner.MAX_ROWS rows, weights read once for all): not switched on until an
-        // A/B on the GPU shows it beats streaming those blocks; today every multi-row step streams them
-        boolean hybrid = cpu != null && count == 1;
+        // The CPU computes its blocks for a decode token and for a speculative verification's few rows (cpuBlock
+        // takes up to CpuBlockRunner.MAX_ROWS rows and reads each weight once for all of them): streaming those
+        // blocks instead would make a verification cost a streamed step, not a decode step. Prompt chunks stream.
+        boolean hybrid = cpu != null && (count == 1 || allOutputs && count <= CpuBlockRunner.MAX_ROWS);
         step.prompt(count == 1 ? Phase.DECODE : Phase.PROMPT, cache.accelerator, tokens, offset, count, startPos);
         if (allOutputs) {
             step.allOutputs();

@@ -70,6 +70,9 @@ final class SimulatedAccelerator implements Accelerator {
     int lastRows;
     int lastOutputs;
     int[] lastKvHandOff;
+    /** K/V rows the CPU's blocks wrote into the accelerator's cache (hybrid steps), and the highest position. */
+    int kvRowsWritten;
+    int lastKvRowPosition = -1;
     private final List<Integer> current = new ArrayList<>();
     SimModel model;
     /** Set by a test of a pipeline: activations go to and come from other stages, not the CPU. */
@@ -304,6 +307,8 @@ final class SimulatedAccelerator implements Accelerator {
         @Override
         public void writeKvRow(KvCache cache, int block, int position, float[] key, float[] value) {
             assertEquals(config.keyValueDim(), key.length);
+            kvRowsWritten++;
+            lastKvRowPosition = Math.max(lastKvRowPosition, position);
         }
 
         private final Arena arena = Arena.ofAuto();

@@ -83,17 +83,19 @@ class TieredForwardPassTest {
                     pass.forwardBatch(new KvCache[] {a, b}, new int[] {4, 5}, new int[] {prompt.length + decodeSteps, 3},
                             2, new float[][] {new float[logits.length], new float[logits.length]});
                     assertOrder(accelerator, plan, units, false);
-                    // a speculative verification: a prompt step of 5 rows, every row's logits, the CPU units streamed
-                    // and their 5 K/V rows handed to the CPU cache
+                    // a speculative verification: 5 rows, every row's logits; like a decode step, the CPU units run
+                    // on the CPU (all 5 rows at once) and write their 5 K/V rows into the accelerator's cache too
                     float[][] rows = new float[5][logits.length];
-                    pass.forwardAll(a, new int[] {7, 8, 9, 10, 11}, 0, 5, prompt.length + decodeSteps + 1, rows);
-                    assertOrder(accelerator, plan, units, false);
+                    int verifyAt = prompt.length + decodeSteps + 1;
+                    int kvRowsBefore = accelerator.kvRowsWritten;
+                    accelerator.lastKvRowPosition = -1;
+                    pass.forwardAll(a, new int[] {7, 8, 9, 10, 11}, 0, 5, verifyAt, rows);
+                    assertOrder(accelerator, plan, units, true);
                     assertEquals(5, accelerator.lastRows);
                     assertEquals(5, accelerator.lastOutputs, "every row's logits");
-                    if (plan.count(Placement.CPU) > 0) {
-                        assertEquals(prompt.length + decodeSteps + 1, accelerator.lastKvHandOff[0]);
-                        assertEquals(5, accelerator.lastKvHandOff[1]);
-                    }
+                    int cpuUnits = plan.count(Placement.CPU);
+                    assertEquals(5 * cpuUnits, accelerator.kvRowsWritten - kvRowsBefore, plan.toString());
+                    assertEquals(cpuUnits > 0 ? verifyAt + 4 : -1, accelerator.lastKvRowPosition);
                     pass.forward(a, new int[] {12}, 0, 1, prompt.length + decodeSteps + 3, logits); // after a rollback
                     assertOrder(accelerator, plan, units, true);
                     assertEquals(1, accelerator.lastOutputs);
