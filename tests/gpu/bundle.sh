@@ -35,6 +35,10 @@ cp provider/target/langchain4j-offload-*-SNAPSHOT.jar provider/target/langchain4
 # The test fixtures under provider/src/test/resources travel with the repository itself (the device copies the
 # working tree): run.sh puts that folder on the class path, so the bundle leaves its copies out of the tests jar.
 (cd "$out/lib" && zip -q -d langchain4j-offload-*-tests.jar 'transformers/*' 'quant/*' >/dev/null || true)
+# The CUDA fatbin (8.7 MB) is in the working tree too (provider/src/main/resources): run.sh puts that folder on the
+# class path ahead of the jar, so the jar travels without its copy. Earlier builds (ALT) keep theirs.
+(cd "$out/lib" && zip -q -d "$(ls langchain4j-offload-*.jar | grep -v -- -tests.jar)" \
+    'io/offload4j/backend/cuda/offload4j.fatbin' >/dev/null || true)
 # The reliability programs (ProviderSoak for the GPU soak: run.sh with SOAK=1).
 cp tests/target/offload4j-tests-*-SNAPSHOT.jar "$out/lib/"
 (cd provider && ../mvnw -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out/lib")

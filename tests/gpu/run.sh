@@ -34,6 +34,9 @@ JAVA="$jre/jre/bin/java"
 # The repository's test resources (fixtures; bundle.sh leaves them out of the tests jar): on the class path.
 resources="$(cd "$here/../.." 2>/dev/null && pwd)/provider/src/test/resources"
 [ -d "$resources" ] || resources="${RESOURCES:-$here/resources}"
+# ... and its main resources (the CUDA fatbin, which bundle.sh leaves out of the provider jar), ahead of the jars.
+mainres="$(cd "$here/../.." 2>/dev/null && pwd)/provider/src/main/resources"
+[ -d "$mainres" ] && resources="$mainres:$resources"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv > "$OUT/gpu.txt" 2>&1
 cat "$OUT/gpu.txt"
 opts=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx24g
@@ -73,7 +76,7 @@ if [ "${BENCH:-1}" = 1 ]; then
         for d in alt/*/ ""; do
             name=${d:+$(basename "$d")}
             printf '\n## %s\n\n' "${name:-this build again}" >> "$OUT/bench.md"
-            timeout "${ALT_TIMEOUT:-150}" "$JAVA" "${opts[@]}" -cp "${d:+$d*:}lib/*" io.offload4j.backend.cuda.CudaBenchmark \
+            timeout "${ALT_TIMEOUT:-150}" "$JAVA" "${opts[@]}" -cp "${d:+$d*:}lib/*:$resources" io.offload4j.backend.cuda.CudaBenchmark \
                 --dir /tmp/offload4j-bench --out "$OUT/bench.md" ${ALT_BENCH_ARGS:---shapes llama32-3b} >> "$OUT/bench.log" 2>&1
             echo "bench ${name:-again}: exit $?"
         done
@@ -104,7 +107,7 @@ if [ "${OFFLOAD:-0}" = 1 ]; then
         for d in alt/*/ ""; do
             name=${d:+$(basename "$d")}
             printf '\n## %s\n\n' "${name:-this build again}" >> "$OUT/offload.md"
-            timeout "${OFFLOAD_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "${d:+$d*:}lib/*" \
+            timeout "${OFFLOAD_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "${d:+$d*:}lib/*:$resources" \
                 io.offload4j.backend.cuda.OffloadBenchmark --dir /tmp/offload4j-bench --out "$OUT/offload.md" \
                 ${OFFLOAD_ARGS:-} >> "$OUT/offload.log" 2>&1
             echo "offload ${name:-again}: exit $?"
