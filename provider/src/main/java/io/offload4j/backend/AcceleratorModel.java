@@ -102,7 +102,18 @@ public interface AcceleratorModel extends AutoCloseable {
      */
     void activationFrom(AcceleratorModel previous, int count);
 
-    /** Stores one position's key and value of {@code block}, computed elsewhere, in {@code cache}. */
+    /**
+     * The most positions of one block that a step hands over with {@link #writeKvRow} (a hybrid step's rows: one
+     * decode token or a speculative verification's few). An implementation may stage the rows of one step
+     * asynchronously, each (block, position) in its own place, so that a later row does not overwrite an earlier one
+     * before the device has read it.
+     */
+    int KV_ROWS_PER_STEP = 16;
+
+    /**
+     * Stores one position's key and value of {@code block}, computed elsewhere, in {@code cache}. Within one step, at
+     * most {@link #KV_ROWS_PER_STEP} consecutive positions per block.
+     */
     void writeKvRow(KvCache cache, int block, int position, float[] key, float[] value);
 
     /** Pinned host memory of {@code bytes} for {@link #copyKvToHost}; allocated once, owned by this model. */

@@ -67,6 +67,9 @@ public final class TieredForwardPass implements ForwardPass {
         this.handOff = cpu == null ? null : new KvHandOff(accelerator, cpu, cpuBlocks, rows);
     }
 
+    /** The most rows a hybrid step takes: what the CPU runner computes at once and the device takes K/V rows of. */
+    private static final int HYBRID_ROWS = Math.min(CpuBlockRunner.MAX_ROWS, AcceleratorModel.KV_ROWS_PER_STEP);
+
     // ------------------------------------------------------------------ the step loop
 
     /**
@@ -217,7 +220,7 @@ public final class TieredForwardPass implements ForwardPass {
         // The CPU computes its blocks for a decode token and for a speculative verification's few rows (cpuBlock
         // takes up to CpuBlockRunner.MAX_ROWS rows and reads each weight once for all of them): streaming those
         // blocks instead would make a verification cost a streamed step, not a decode step. Prompt chunks stream.
-        boolean hybrid = cpu != null && (count == 1 || allOutputs && count <= CpuBlockRunner.MAX_ROWS);
+        boolean hybrid = cpu != null && (count == 1 || allOutputs && count <= HYBRID_ROWS);
         step.prompt(count == 1 ? Phase.DECODE : Phase.PROMPT, cache.accelerator, tokens, offset, count, startPos);
         if (allOutputs) {
             step.allOutputs();

@@ -317,8 +317,9 @@ final class CudaModel implements AcceleratorModel {
     public void writeKvRow(KvCache kvCache, int block, int position, float[] key, float[] value) {
         CudaKvCache cache = (CudaKvCache) kvCache;
         int kvDim = config.keyValueDim();
-        // each block has its own part of the buffer: the copy kernel of an earlier block may not have read its part yet
-        int at = 2 * block * kvDim;
+        // each (block, position mod KV_ROWS_PER_STEP) has its own part of the buffer: the copy kernel of an earlier
+        // block, or of this block's earlier row in a multi-row hybrid step, may not have read its part yet
+        int at = 2 * kvDim * (block * KV_ROWS_PER_STEP + Math.floorMod(position, KV_ROWS_PER_STEP));
         for (int j = 0; j < kvDim; j++) {
             ws.kvUpView.put(at + j, Float.floatToFloat16(key[j]));
             ws.kvUpView.put(at + kvDim + j, Float.floatToFloat16(value[j]));

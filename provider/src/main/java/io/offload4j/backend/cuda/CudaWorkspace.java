@@ -11,6 +11,7 @@ import static jcuda.driver.JCudaDriver.cuMemsetD8;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 
+import io.offload4j.backend.AcceleratorModel;
 import io.offload4j.backend.AcceleratorOptions;
 import io.offload4j.gguf.GgmlType;
 import io.offload4j.model.BlockWeights;
@@ -136,7 +137,8 @@ final class CudaWorkspace implements AutoCloseable {
             cuMemHostAlloc(paramsHost, 4L * (2 + rows), CU_MEMHOSTALLOC_DEVICEMAP);
             cuMemHostAlloc(seqParamsHost, 16L * rows, CU_MEMHOSTALLOC_DEVICEMAP);
             cuMemHostAlloc(xHost, 4L * rows * dim, CU_MEMHOSTALLOC_DEVICEMAP);
-            long kvUpBytes = 4L * c.blockCount() * c.keyValueDim();
+            // fp16 keys and values: a region per (block, position mod KV_ROWS_PER_STEP), see CudaModel.writeKvRow
+            long kvUpBytes = 4L * c.blockCount() * AcceleratorModel.KV_ROWS_PER_STEP * c.keyValueDim();
             cuMemHostAlloc(kvUpHost, kvUpBytes, CU_MEMHOSTALLOC_DEVICEMAP);
             cuMemHostGetDevicePointer(paramsMapped, paramsHost, 0);
             cuMemHostGetDevicePointer(seqParamsMapped, seqParamsHost, 0);
