@@ -45,9 +45,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  *
  * <p>Tolerances (normwise: max |gpu − cpu| / max |cpu| over the vocabulary):
  * <ul>
- *   <li>{@value #TOL_FP32} where activations stay fp32 (decode and prompts of fewer than 16 tokens): the
+ *   <li>{@value #TOL_FP32} where activations stay fp32 (decode, batches and prompts of at most 16 tokens): the
  *       differences are summation order and the fp16 KV cache;</li>
- *   <li>{@value #TOL_GEMM} for prompt chunks of 16+ tokens, which run on tensor cores with fp16 operands
+ *   <li>{@value #TOL_GEMM} for prompt chunks of 17+ tokens, which run on tensor cores with fp16 operands
  *       (weights and activations rounded to fp16, fp32 accumulation).</li>
  * </ul>
  * stories260K, a real trained model, must generate exactly the CPU's greedy text.
