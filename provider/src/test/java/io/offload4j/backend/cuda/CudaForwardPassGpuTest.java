@@ -149,7 +149,7 @@ class CudaForwardPassGpuTest {
             float[] lg = new float[vocab];
             double worstFp32 = 0;
             double worstGemm = 0;
-            // A: a 12-token prompt (matrix-vector kernels, 8 + 4 tokens per launch), then 6 decode steps
+            // A: a 12-token prompt (the batched matrix-vector kernels, one launch per projection), then 6 decode steps
             try (KvCache cc = pc.newKvCache(128); KvCache cg = pg.newKvCache(128)) {
                 pc.forward(cc, tokens, 0, 12, 0, lc);
                 pg.forward(cg, tokens, 0, 12, 0, lg);
