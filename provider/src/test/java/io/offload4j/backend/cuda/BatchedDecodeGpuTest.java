@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -196,25 +197,37 @@ class BatchedDecodeGpuTest {
         }
     }
 
-    static QuantPreset[] presets() {
-        return new QuantPreset[] {QuantPreset.F16, QuantPreset.Q8_0, QuantPreset.Q4_K_M, QuantPreset.Q4_0,
-            QuantPreset.IQ4_XS, QuantPreset.F32};
+    /** Llama in the formats that matter most, and the other block shapes that reach the batched kernels. */
+    static java.util.stream.Stream<Arguments> models() {
+        java.util.List<Arguments> l = new java.util.ArrayList<>();
+        for (QuantPreset q : new QuantPreset[] {QuantPreset.F16, QuantPreset.Q8_0, QuantPreset.Q4_K_M, QuantPreset.Q4_0,
+                QuantPreset.IQ4_XS, QuantPreset.F32}) {
+            l.add(Arguments.of("llama " + q, SyntheticModelSpec.tiny(Architecture.LLAMA, q)));
+        }
+        // Q/K/V biases; Q/K norms; GeGLU (gate and up stored by one two-matrix launch), post-norms and a sliding window
+        // (ring KV cache); a mixture of experts (router and shared expert through the batched kernels)
+        l.add(Arguments.of("qwen2 Q8_0", SyntheticModelSpec.tiny(Architecture.QWEN2, QuantPreset.Q8_0)));
+        l.add(Arguments.of("qwen3 Q4_K_M", SyntheticModelSpec.tiny(Architecture.QWEN3, QuantPreset.Q4_K_M)));
+        l.add(Arguments.of("gemma2 Q4_K_M window 8",
+                SyntheticModelSpec.tinyGemma(Architecture.GEMMA2, QuantPreset.Q4_K_M, 8)));
+        l.add(Arguments.of("qwen2moe Q8_0", SyntheticModelSpec.tiny(Architecture.QWEN2MOE, QuantPreset.Q8_0)));
+        return l.stream();
     }
 
     /**
      * A batched decode step of B sequences (each at its own position, its own cache) gives each sequence the logits
      * it gets decoded alone, for B = 2, 5, 13 and 16 (the batched kernels' range), over three steps in a row (so the
-     * K/V rows a batched step writes are checked too).
+     * K/V rows a batched step writes are checked too, and the second and third steps replay the batch's graph).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("presets")
-    void batchedStepEqualsEachSequenceAlone(QuantPreset quant) {
-        Path path = tmp.resolve("batched-" + quant + ".gguf");
-        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, quant), path);
+    @MethodSource("models")
+    void batchedStepEqualsEachSequenceAlone(String label, SyntheticModelSpec spec) {
+        Path path = tmp.resolve("batched-" + label.replace(' ', '-') + ".gguf");
+        SyntheticModelWriter.write(spec, path);
         try (CudaBackend gpu = new CudaBackend(0); Model model = Model.load(path);
              TieredForwardPass pass = Passes.on(gpu, model, 64, 16)) {
             int vocab = model.config().vocabularySize();
-            SplittableRandom rnd = new SplittableRandom(quant.ordinal());
+            SplittableRandom rnd = new SplittableRandom(label.hashCode());
             double worst = 0;
             long exact = 0;
             long total = 0;
@@ -251,7 +264,7 @@ class BatchedDecodeGpuTest {
                                 exact += Float.floatToRawIntBits(got[s][i]) == Float.floatToRawIntBits(want[i]) ? 1 : 0;
                             }
                             total += vocab;
-                            assertTrue(err <= TOL_MODEL, quant + " batch " + batch + " step " + step + " sequence " + s
+                            assertTrue(err <= TOL_MODEL, label + " batch " + batch + " step " + step + " sequence " + s
                                     + ": relErr " + err + " > " + TOL_MODEL);
                             positions[s]++;
                         }
@@ -267,8 +280,8 @@ class BatchedDecodeGpuTest {
                     }
                 }
             }
-            GpuTests.report(String.format("batched decode %-7s B=2,5,13,16 vs alone: relErr=%.2e, bit-identical %d/%d",
-                    quant, worst, exact, total));
+            GpuTests.report(String.format("batched decode %-22s B=2,5,13,16 vs alone: relErr=%.2e, bit-identical %d/%d",
+                    label, worst, exact, total));
         }
     }
 
