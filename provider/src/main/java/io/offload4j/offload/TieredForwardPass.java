@@ -325,7 +325,14 @@ public final class TieredForwardPass implements ForwardPass {
         }
         try {
             accelerator.stageInputs(step);
-            enqueue(StepRoute.ALL_ACCELERATOR, null);
+            // resident and no CPU blocks to hand K/V to: the graph of this batch size, if kept for these caches
+            if (graphs && handOff == null) {
+                if (!accelerator.runBatchAsGraph(acceleratorCaches, n, residentDecode)) {
+                    tier.replayedResidentStep();
+                }
+            } else {
+                enqueue(StepRoute.ALL_ACCELERATOR, null);
+            }
             accelerator.finishStep();
             tier.stepCompleted();
             if (stageOutput != null) {
