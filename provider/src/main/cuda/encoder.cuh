@@ -7,7 +7,8 @@
 // accumulation (the CPU pass's arithmetic; LayerNorm statistics in double, as on the CPU): encoders are small
 // and their users compare vectors by cosine, so the tensor-core fp16 path of the decoders is not used here.
 //
-//  * enc_gemm: C = A · B^T + bias, then an optional GELU (erf or tanh): every projection of a block;
+//  * enc_gemm, enc_gemm_wide: C = A · B^T + bias, then an optional GELU (erf or tanh): every projection of a block
+//    (the wide one for big products, where its larger tiles still fill the GPU);
 //  * enc_embed_norm: word rows (gathered by the decoders' embed_* kernels) + position + token type, LayerNorm;
 //  * enc_add_layernorm: x = LayerNorm(x + t), the post-LayerNorm residual of BERT's blocks;
 //  * enc_attention: softmax(q·k / sqrt(hd)) · v per (row, head) over the row's own input, non-causal.
@@ -79,6 +80,80 @@ extern "C" __global__ void __launch_bounds__(256) enc_gemm(const float* __restri
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         int m = m0 + ty * 4 + i;
+        if (m >= M) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int n = n0 + tx * 4 + j;
+            if (n < N) C[(size_t)m * N + n] = enc_activation(acc[i][j] + (bias ? bias[n] : 0.f), act);
+        }
+    }
+}
+
+// The same product for large problems: block tile 128 x 64, 8 x 4 outputs per thread (3 shared-memory reads per
+// 32 multiply-adds instead of 2 per 16), float4 global loads where K is a multiple of 4. Fewer, bigger blocks: the
+// backend takes it only when the grid still has a few blocks per SM.
+#define EW_BM 128
+#define EW_BN 64
+#define EW_BK 16
+#define EW_LDA (EW_BM + 4)
+#define EW_LDB (EW_BN + 4)
+
+extern "C" __global__ void __launch_bounds__(256) enc_gemm_wide(const float* __restrict__ A,
+                                                                const float* __restrict__ B,
+                                                                const float* __restrict__ bias, float* __restrict__ C,
+                                                                int M, int N, int K, int act) {
+    __shared__ __align__(16) float As[EW_BK * EW_LDA];
+    __shared__ __align__(16) float Bs[EW_BK * EW_LDB];
+    int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    int m0 = blockIdx.y * EW_BM, n0 = blockIdx.x * EW_BN;
+    int ar = tid >> 1, ak = (tid & 1) * 8;  // A: 128 rows x 16 k, 8 per thread
+    int br = tid >> 2, bk = (tid & 3) * 4;  // B: 64 rows x 16 k, 4 per thread
+    bool aok = m0 + ar < M, bok = n0 + br < N;
+    bool vec = (K & 3) == 0;
+    const float* arow = A + (size_t)(aok ? m0 + ar : 0) * K;
+    const float* brow = B + (size_t)(bok ? n0 + br : 0) * K;
+    float acc[8][4];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+    for (int k0 = 0; k0 < K; k0 += EW_BK) {
+        float av[8], bv[4];
+        if (vec && k0 + EW_BK <= K) {
+            float4 a0 = aok ? *reinterpret_cast<const float4*>(arow + k0 + ak) : make_float4(0.f, 0.f, 0.f, 0.f);
+            float4 a1 = aok ? *reinterpret_cast<const float4*>(arow + k0 + ak + 4) : make_float4(0.f, 0.f, 0.f, 0.f);
+            float4 b0 = bok ? *reinterpret_cast<const float4*>(brow + k0 + bk) : make_float4(0.f, 0.f, 0.f, 0.f);
+            av[0] = a0.x; av[1] = a0.y; av[2] = a0.z; av[3] = a0.w;
+            av[4] = a1.x; av[5] = a1.y; av[6] = a1.z; av[7] = a1.w;
+            bv[0] = b0.x; bv[1] = b0.y; bv[2] = b0.z; bv[3] = b0.w;
+        } else {
+#pragma unroll
+            for (int i = 0; i < 8; i++) av[i] = aok && k0 + ak + i < K ? arow[k0 + ak + i] : 0.f;
+#pragma unroll
+            for (int i = 0; i < 4; i++) bv[i] = bok && k0 + bk + i < K ? brow[k0 + bk + i] : 0.f;
+        }
+#pragma unroll
+        for (int i = 0; i < 8; i++) As[(ak + i) * EW_LDA + ar] = av[i];
+#pragma unroll
+        for (int i = 0; i < 4; i++) Bs[(bk + i) * EW_LDB + br] = bv[i];
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < EW_BK; kk++) {
+            float4 a0 = *reinterpret_cast<const float4*>(As + kk * EW_LDA + ty * 8);
+            float4 a1 = *reinterpret_cast<const float4*>(As + kk * EW_LDA + ty * 8 + 4);
+            float4 b = *reinterpret_cast<const float4*>(Bs + kk * EW_LDB + tx * 4);
+            float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+            float bb[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(a[i], bb[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        int m = m0 + ty * 8 + i;
         if (m >= M) continue;
 #pragma unroll
         for (int j = 0; j < 4; j++) {

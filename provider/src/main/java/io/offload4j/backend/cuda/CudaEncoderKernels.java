@@ -19,22 +19,49 @@ final class CudaEncoderKernels {
     static final int MAX_HEAD_DIM = 128;
     private static final int ATT_QUERIES = 8;   // EA_Q
     private static final int ATT_KEYS = 32;     // EA_KT
-    private static final int GEMM_TILE = 64;    // EG_BM, EG_BN
+    private static final int GEMM_TILE = 64;    // EG_BM, EG_BN, EW_BN
+    private static final int WIDE_ROWS = 128;   // EW_BM
+
+    /**
+     * Which GEMM kernel the encoder uses: {@code auto} (default: {@code enc_gemm_wide} where its grid still has
+     * {@link #WIDE_BLOCKS_PER_SM} blocks per SM, else {@code enc_gemm}), {@code simple} or {@code wide} (for A/B
+     * measurements and tests).
+     */
+    static final String GEMM_PROPERTY = "offload4j.encoder.gemm";
+    private static final int WIDE_BLOCKS_PER_SM = 2;
 
     private final CudaKernels kernels;
+    private final int multiprocessors;
+    private final String gemmChoice;
 
-    CudaEncoderKernels(CudaKernels kernels) {
+    CudaEncoderKernels(CudaKernels kernels, int multiprocessors) {
+        this(kernels, multiprocessors, System.getProperty(GEMM_PROPERTY, "auto"));
+    }
+
+    CudaEncoderKernels(CudaKernels kernels, int multiprocessors, String gemmChoice) {
+        if (!gemmChoice.equals("auto") && !gemmChoice.equals("simple") && !gemmChoice.equals("wide")) {
+            throw new IllegalArgumentException(GEMM_PROPERTY + " is '" + gemmChoice + "'; use auto, simple or wide");
+        }
         this.kernels = kernels;
+        this.multiprocessors = multiprocessors;
+        this.gemmChoice = gemmChoice;
     }
 
     /** c[m][n] = act(a[m][k] · b[n][k]^T + bias[n]), all fp32, any sizes. */
     void gemm(CUstream stream, CUdeviceptr a, CUdeviceptr b, CUdeviceptr bias, CUdeviceptr c, int m, int n, int k,
               int act) {
-        int gy = (m + GEMM_TILE - 1) / GEMM_TILE;
+        int gx = (n + GEMM_TILE - 1) / GEMM_TILE;
+        int wideRows = (m + WIDE_ROWS - 1) / WIDE_ROWS;
+        boolean wide = switch (gemmChoice) {
+            case "wide" -> true;
+            case "simple" -> false;
+            default -> (long) gx * wideRows >= (long) WIDE_BLOCKS_PER_SM * multiprocessors;
+        };
+        int gy = wide ? wideRows : (m + GEMM_TILE - 1) / GEMM_TILE;
         if (gy > 65_535) {
             throw new IllegalArgumentException(m + " rows in one encoder GEMM; at most " + 65_535 * GEMM_TILE);
         }
-        kernels.launch("enc_gemm", stream, (n + GEMM_TILE - 1) / GEMM_TILE, gy, 256, 0, a, b, bias, c, m, n, k, act);
+        kernels.launch(wide ? "enc_gemm_wide" : "enc_gemm", stream, gx, gy, 256, 0, a, b, bias, c, m, n, k, act);
     }
 
     /** x[r] = LayerNorm(x[r] + t[r]) for {@code rows} rows of {@code n} (t null: LayerNorm(x[r])). */

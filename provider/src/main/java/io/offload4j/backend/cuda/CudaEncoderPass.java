@@ -69,7 +69,7 @@ final class CudaEncoderPass implements EncoderPass {
     CudaEncoderPass(CudaDevice device, CudaKernels kernels, EncoderModel model, int maxRows) {
         this.device = device;
         this.kernels = kernels;
-        this.enc = new CudaEncoderKernels(kernels);
+        this.enc = new CudaEncoderKernels(kernels, device.multiprocessors());
         this.config = model.config();
         this.hostWeights = model.weights();
         if (maxRows < 1) {

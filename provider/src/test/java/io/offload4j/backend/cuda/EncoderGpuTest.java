@@ -9,6 +9,9 @@ import static io.offload4j.embedding.EmbeddingReferenceTest.strings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.langchain4j.data.embedding.Embedding;
@@ -28,6 +31,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import jcuda.driver.CUstream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -217,6 +221,162 @@ class EncoderGpuTest {
             float[] again = Packed.of(new int[][] {inputs[0]}).run(onGpu);
             assertEquals(0.0, GpuTests.relErr(again, Packed.of(new int[][] {inputs[0]}).run(onGpu)), 0.0);
         }
+    }
+
+    // ------------------------------------------------------------------ the kernels alone, at real models' sizes
+
+    /**
+     * Both GEMM kernels (the fixtures are too small for the wide one) against a double-precision product, with bias
+     * and each activation, over sizes that are and are not multiples of the tiles and of 4 (the wide kernel's
+     * vector loads).
+     */
+    @Test
+    void gemmKernelsMatchADoubleReference() {
+        gpu.device().makeCurrent();
+        int[][] sizes = {{300, 200, 132}, {37, 130, 130}, {1, 64, 64}, {513, 384, 1536}, {129, 1536, 384}};
+        int[] acts = {CudaEncoderKernels.ACT_NONE, CudaEncoderKernels.ACT_GELU_ERF, CudaEncoderKernels.ACT_GELU_TANH};
+        CUstream stream = new CUstream();
+        cuStreamCreate(stream, 0);
+        try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
+            int c = 0;
+            for (int[] size : sizes) {
+                int m = size[0];
+                int n = size[1];
+                int k = size[2];
+                SplittableRandom random = new SplittableRandom(m * 31L + n * 7L + k);
+                float[] a = randoms(random, m * k, 1f);
+                float[] b = randoms(random, n * k, (float) (1 / Math.sqrt(k)));
+                float[] bias = randoms(random, n, 0.5f);
+                for (String variant : new String[] {"simple", "wide"}) {
+                    int act = acts[c++ % acts.length];
+                    CudaEncoderKernels enc = new CudaEncoderKernels(gpu.kernels(), gpu.device().multiprocessors(),
+                            variant);
+                    var out = buf.alloc(4L * m * n);
+                    enc.gemm(stream, buf.of(a), buf.of(b), buf.of(bias), out, m, n, k, act);
+                    cuStreamSynchronize(stream);
+                    double[] want = new double[m * n];
+                    for (int i = 0; i < m; i++) {
+                        for (int j = 0; j < n; j++) {
+                            double y = bias[j];
+                            for (int q = 0; q < k; q++) {
+                                y += (double) a[i * k + q] * b[j * k + q];
+                            }
+                            want[i * n + j] = activation(y, act);
+                        }
+                    }
+                    double err = GpuTests.relErr(GpuTests.Buffers.floats(out, m * n), want);
+                    GpuTests.report(String.format("encoder enc_gemm %s %d×%d×%d act %d: rel err %.2e", variant, m, n,
+                            k, act, err));
+                    assertTrue(err <= 1e-5, variant + " GEMM " + m + "×" + n + "×" + k + ": rel err " + err);
+                }
+            }
+        } finally {
+            cuStreamDestroy(stream);
+        }
+    }
+
+    /** Packed bidirectional attention at BERT's head sizes (64, and the largest, 128) against double precision. */
+    @Test
+    void attentionKernelMatchesADoubleReference() {
+        gpu.device().makeCurrent();
+        int[] lengths = {1, 5, 70, 200, 31, 8};
+        int rows = java.util.Arrays.stream(lengths).sum();
+        int heads = 3;
+        CUstream stream = new CUstream();
+        cuStreamCreate(stream, 0);
+        try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
+            for (int hd : new int[] {64, 128}) {
+                int dim = heads * hd;
+                SplittableRandom random = new SplittableRandom(hd);
+                float[] qkv = randoms(random, rows * 3 * dim, 1f);
+                int[] start = new int[rows];
+                int[] end = new int[rows];
+                for (int s = 0, r = 0; s < lengths.length; r += lengths[s], s++) {
+                    for (int t = r; t < r + lengths[s]; t++) {
+                        start[t] = r;
+                        end[t] = r + lengths[s];
+                    }
+                }
+                float scale = (float) (1 / Math.sqrt(hd));
+                var out = buf.alloc(4L * rows * dim);
+                new CudaEncoderKernels(gpu.kernels(), gpu.device().multiprocessors()).attention(stream, buf.of(qkv),
+                        buf.of(start), buf.of(end), out, rows, heads, hd, scale);
+                cuStreamSynchronize(stream);
+                double[] want = new double[rows * dim];
+                for (int t = 0; t < rows; t++) {
+                    for (int h = 0; h < heads; h++) {
+                        double[] p = new double[end[t] - start[t]];
+                        double max = Double.NEGATIVE_INFINITY;
+                        for (int j = 0; j < p.length; j++) {
+                            double dot = 0;
+                            for (int d = 0; d < hd; d++) {
+                                dot += (double) qkv[t * 3 * dim + h * hd + d]
+                                        * qkv[(start[t] + j) * 3 * dim + dim + h * hd + d];
+                            }
+                            p[j] = dot * scale;
+                            max = Math.max(max, p[j]);
+                        }
+                        double sum = 0;
+                        for (int j = 0; j < p.length; j++) {
+                            p[j] = Math.exp(p[j] - max);
+                            sum += p[j];
+                        }
+                        for (int d = 0; d < hd; d++) {
+                            double o = 0;
+                            for (int j = 0; j < p.length; j++) {
+                                o += p[j] * qkv[(start[t] + j) * 3 * dim + 2 * dim + h * hd + d];
+                            }
+                            want[t * dim + h * hd + d] = o / sum;
+                        }
+                    }
+                }
+                double err = GpuTests.relErr(GpuTests.Buffers.floats(out, rows * dim), want);
+                GpuTests.report(String.format("encoder enc_attention hd %d, %d rows in %d inputs: rel err %.2e", hd,
+                        rows, lengths.length, err));
+                assertTrue(err <= 1e-5, "attention, head size " + hd + ": rel err " + err);
+            }
+        } finally {
+            cuStreamDestroy(stream);
+        }
+    }
+
+    private static float[] randoms(SplittableRandom random, int n, float bound) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (random.nextDouble() * 2 - 1) * bound;
+        }
+        return v;
+    }
+
+    private static double activation(double y, int act) {
+        return switch (act) {
+            case CudaEncoderKernels.ACT_GELU_ERF -> 0.5 * y * (1 + erf(y / Math.sqrt(2)));
+            case CudaEncoderKernels.ACT_GELU_TANH -> 0.5 * y * (1 + Math.tanh(Math.sqrt(2 / Math.PI)
+                    * (y + 0.044715 * y * y * y)));
+            default -> y;
+        };
+    }
+
+    /** The error function by its Taylor series (|x| small) or the continued fraction of erfc, to double precision. */
+    private static double erf(double x) {
+        double z = Math.abs(x);
+        double r;
+        if (z < 3) {
+            double term = z;
+            double sum = z;
+            for (int n = 1; n < 200 && Math.abs(term) > 1e-17; n++) {
+                term *= -z * z / n;
+                sum += term / (2 * n + 1);
+            }
+            r = 2 / Math.sqrt(Math.PI) * sum;
+        } else {
+            double f = 0;
+            for (int n = 60; n >= 1; n--) {
+                f = n / 2.0 / (z + f);
+            }
+            r = 1 - Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + f);
+        }
+        return x < 0 ? -r : r;
     }
 
     // ------------------------------------------------------------------ LangChain4j, device cuda
