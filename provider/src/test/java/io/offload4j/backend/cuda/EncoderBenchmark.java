@@ -27,6 +27,9 @@ import java.util.stream.IntStream;
  *        [--batches 1,64] [--quant F32|F16|Q8_0] [--devices cpu,cuda] [--threads 0] [--seconds 3]
  *        [--dir /tmp/offload4j-encoder-bench]
  * </pre>
+ *
+ * A device {@code cuda/simple} or {@code cuda/wide} runs the GPU with that GEMM kernel forced
+ * ({@code offload4j.encoder.gemm}); plain {@code cuda} lets the pass choose.
  */
 public final class EncoderBenchmark {
 
@@ -80,6 +83,8 @@ public final class EncoderBenchmark {
             try (EncoderModel model = EncoderModel.load(file)) {
                 float[][] reference = new float[batches.length][];
                 for (String device : devices) {
+                    String gemm = device.contains("/") ? device.substring(device.indexOf('/') + 1) : "auto";
+                    System.setProperty(CudaEncoderKernels.GEMM_PROPERTY, gemm);
                     try (Backend backend = device.equals("cpu") ? new CpuBackend(threads) : new CudaBackend(0);
                          EncoderPass pass = backend.prepareEncoder(model, maxBatch * len)) {
                         for (int b = 0; b < batches.length; b++) {
@@ -105,7 +110,8 @@ public final class EncoderBenchmark {
                             } while (elapsed < seconds * 1e9);
                             double ms = elapsed / 1e6 / runs;
                             System.out.printf(Locale.ROOT, "| %s | %s | %s | %d × %d | %.3f | %.1f |%n", s.name(),
-                                    quant, pass.description(), texts, len, ms, texts * 1000.0 / ms);
+                                    quant, pass.description() + (device.equals("cpu") ? "" : ", GEMM " + gemm), texts,
+                                    len, ms, texts * 1000.0 / ms);
                             if (reference[b] == null) {
                                 reference[b] = hidden.clone();
                             } else {
