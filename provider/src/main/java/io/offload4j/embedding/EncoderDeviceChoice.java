@@ -1,5 +1,6 @@
 package io.offload4j.embedding;
 
+import io.offload4j.backend.Accelerator;
 import io.offload4j.backend.Backend;
 import io.offload4j.backend.Backends;
 import io.offload4j.backend.Device;
@@ -35,7 +36,7 @@ final class EncoderDeviceChoice {
             }
             case AUTO -> {
                 Backend b = Backends.create(Device.AUTO, threads);
-                if (b instanceof io.offload4j.backend.cpu.CpuBackend) {
+                if (!(b instanceof Accelerator)) { // no usable GPU: the CPU
                     yield new Prepared(b, prepareOrClose(b, model, rows));
                 }
                 try {

@@ -167,7 +167,11 @@ final class CudaEncoderWeights implements AutoCloseable {
         long slice = 1L << 30; // ByteBuffer views are limited to 2 GiB
         for (long off = 0; off < size; off += slice) {
             long len = Math.min(slice, size - off);
-            cuMemcpyHtoD(p.withByteOffset(off), Pointer.to(src.asSlice(off, len).asByteBuffer()), len);
+            MemorySegment part = src.asSlice(off, len);
+            // a mapped file is copied from where it lies; a heap segment (any array type) through a byte[] copy
+            Pointer from = part.isNative() ? Pointer.to(part.asByteBuffer())
+                    : Pointer.to(part.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+            cuMemcpyHtoD(p.withByteOffset(off), from, len);
         }
         return p;
     }
