@@ -13,8 +13,9 @@ public interface Backend extends AutoCloseable {
     String description();
 
     /**
-     * A BERT-family encoder on this device, taking up to {@code maxRows} tokens per call; devices without encoder
-     * kernels refuse (the caller then uses the CPU).
+     * A BERT-family encoder on this device, taking up to {@code maxRows} tokens per call (the CPU's, or one GPU's,
+     * weights resident); devices without encoder kernels refuse ({@code embedding.EncoderDeviceChoice} then uses the
+     * CPU for {@code auto}, and reports the refusal for a device asked for by name).
      */
     default EncoderPass prepareEncoder(io.offload4j.model.EncoderModel model, int maxRows) {
         throw new UnsupportedOperationException(description() + " has no encoder kernels");

@@ -5,7 +5,8 @@ import io.offload4j.offload.OffloadOptions;
 /**
  * Settings of an embedding or scoring model.
  *
- * @param device      {@code auto}, {@code cpu}, {@code cuda} or {@code cuda:N}; BERT-family encoders run on the CPU
+ * @param device      {@code auto}, {@code cpu}, {@code cuda} or {@code cuda:N}; a BERT-family encoder on a GPU is
+ *                    resident in fp32, and {@code auto} uses the CPU where no GPU is usable or the encoder does not fit
  * @param threads     CPU threads, 0 = one per processor
  * @param maxTokens   the longest input in tokens (longer ones are cut); 0 = the model's limit: for an encoder
  *                    directory {@code sentence_bert_config.json}'s {@code max_seq_length} (where sentence-transformers

@@ -1,8 +1,6 @@
 package io.offload4j.embedding;
 
 import io.offload4j.backend.Backend;
-import io.offload4j.backend.Backends;
-import io.offload4j.backend.Device;
 import io.offload4j.backend.EncoderPass;
 import io.offload4j.model.EncoderModel;
 import io.offload4j.tokenizer.EncoderTokenizer;
@@ -12,9 +10,9 @@ import java.util.List;
 
 /**
  * A BERT-family encoder loaded for use: the model, its tokenizer and its pass, and the packing of many inputs into
- * passes of at most {@code batchTokens} rows. The encoder runs on the CPU: there are no GPU encoder kernels yet, so a
- * {@code cuda}/{@code auto} device says so in the log and uses the CPU (a GPU, where present, stays free for the
- * chat model).
+ * passes of at most {@code batchTokens} rows. The device follows {@link EncoderDeviceChoice}: {@code cpu}, a GPU
+ * ({@code cuda}, {@code cuda:N}; the first of a group), or {@code auto}: the GPU where one is usable and takes the
+ * encoder (its fp32 weights resident), else the CPU. The load log names the device the encoder runs on.
  */
 final class EncoderRuntime implements AutoCloseable {
 
@@ -38,6 +36,7 @@ final class EncoderRuntime implements AutoCloseable {
     EncoderRuntime(Path path, EmbeddingOptions options) {
         EncoderModel m = EncoderModel.load(path);
         Backend b = null;
+        EncoderPass preparedPass = null;
         try {
             this.tokenizer = m.isGguf() ? EncoderTokenizers.fromGguf(m.ggufMetadata())
                     : EncoderTokenizers.fromDirectory(m.path());
@@ -48,14 +47,11 @@ final class EncoderRuntime implements AutoCloseable {
             this.maxTokens = Math.min(wanted, limit);
             int rows = Math.max(options.batchTokens() == 0 ? EmbeddingOptions.ENCODER_BATCH_TOKENS
                     : options.batchTokens(), maxTokens);
-            Device device = Device.parse(options.device());
-            if (device.kind() != Device.Kind.CPU) {
-                LOG.log(System.Logger.Level.INFO, "offload4j: " + m.config().name() + " is a BERT-family encoder;"
-                        + " encoders run on the CPU in this version (device '" + options.device() + "' is used by"
-                        + " decoder models only)");
-            }
-            b = Backends.create(Device.CPU, options.threads());
-            this.pass = b.prepareEncoder(m, rows);
+            EncoderDeviceChoice.Prepared prepared = EncoderDeviceChoice.prepare(m, rows, options.device(),
+                    options.threads());
+            b = prepared.backend();
+            preparedPass = prepared.pass();
+            this.pass = preparedPass;
             this.backend = b;
             this.model = m;
             int dim = m.config().embeddingLength();
@@ -67,6 +63,9 @@ final class EncoderRuntime implements AutoCloseable {
                     + m.config().family() + ", " + m.config().blockCount() + " layers, " + dim + " wide) on "
                     + pass.description() + ", up to " + maxTokens + " tokens per text, " + rows + " per pass");
         } catch (RuntimeException | Error e) {
+            if (preparedPass != null) {
+                preparedPass.close();
+            }
             if (b != null) {
                 b.close();
             }

@@ -25,7 +25,7 @@ import java.util.Set;
 
 /**
  * A LangChain4j {@link EmbeddingModel} computed in-process by offload4j, from a GGUF file or a Hugging Face
- * directory: BERT-family encoders (all-MiniLM, bge, e5, gte; CPU) and decoder embedding models (Qwen3-Embedding,
+ * directory: BERT-family encoders (all-MiniLM, bge, e5, gte; CPU or GPU) and decoder embedding models (Qwen3-Embedding,
  * gte-Qwen2; CPU or GPU, offloaded when larger than the GPU budget). {@link #embedAll} embeds many texts in passes
  * of several texts each.
  *
@@ -151,7 +151,7 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
             return this;
         }
 
-        /** {@code auto} (default), {@code cpu}, {@code cuda}, {@code cuda:N}; BERT-family encoders use the CPU. */
+        /** {@code auto} (default), {@code cpu}, {@code cuda}, {@code cuda:N}; for any model kind, encoders included. */
         public Builder device(String device) {
             options = options.withDevice(device);
             return this;

@@ -108,6 +108,13 @@ public final class CudaBackend implements Accelerator {
         return new CudaModel(device, kernels, model, options);
     }
 
+    /** A BERT-family encoder resident on this GPU, in fp32 ({@link CudaEncoderPass}). */
+    @Override
+    public io.offload4j.backend.EncoderPass prepareEncoder(io.offload4j.model.EncoderModel model, int maxRows) {
+        device.makeCurrent();
+        return new CudaEncoderPass(device, kernels, model, maxRows);
+    }
+
     @Override
     public double measureHostToDevice(long bytes, long busyNanos, Runnable whileRunning) {
         device.makeCurrent();

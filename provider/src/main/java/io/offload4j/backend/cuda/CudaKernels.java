@@ -131,7 +131,7 @@ public final class CudaKernels implements AutoCloseable {
         return Pointer.to(p);
     }
 
-    private void launch(String name, CUstream stream, int gx, int gy, int bx, int sharedBytes, Object... a) {
+    void launch(String name, CUstream stream, int gx, int gy, int bx, int sharedBytes, Object... a) {
         cuLaunchKernel(function(name), gx, gy, 1, bx, 1, 1, sharedBytes, stream, args(a), null);
     }
 

@@ -24,7 +24,8 @@ public class OffloadEmbeddingProperties implements Validator {
     private String model;
 
     /**
-     * Where a decoder embedding model runs: 'auto', 'cpu', 'cuda' or 'cuda:N'. BERT-family encoders run on the CPU.
+     * Where the embedding model runs: 'auto', 'cpu', 'cuda' or 'cuda:N' ('auto': the GPU when a usable one exists and
+     * a BERT-family encoder fits there, else the CPU).
      */
     private String device = "auto";
 

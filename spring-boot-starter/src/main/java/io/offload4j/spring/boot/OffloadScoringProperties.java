@@ -21,8 +21,8 @@ public class OffloadScoringProperties implements Validator {
     private String model;
 
     /**
-     * Where a decoder re-ranker (Qwen3-Reranker) runs: 'auto', 'cpu', 'cuda' or 'cuda:N'. Cross-encoders run on the
-     * CPU.
+     * Where the re-ranker runs: 'auto', 'cpu', 'cuda' or 'cuda:N' ('auto': the GPU when a usable one exists and the
+     * model fits, else the CPU).
      */
     private String device = "auto";
 
