@@ -16,9 +16,14 @@ import io.offload4j.backend.AcceleratorOptions;
  *                               rows); larger batches run in parts
  * @param gemmMinTokens          GPU steps of at least this many rows multiply on tensor cores
  * @param graphs                 whether a decode step with every block resident is replayed as a CUDA graph
+ * @param expertCache            a mixture of experts that does not fit the GPU: {@code true} places its experts one
+ *                               by one (the attention parts first, the experts in a GPU cache of expert slots, see
+ *                               {@link ExpertTier}); {@code false} (default) places each sparse block whole, like a
+ *                               dense block. A model that fits is resident either way.
  */
 public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
-                             PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs) {
+                             PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs,
+                             boolean expertCache) {
 
     public static final long AUTO = -1;
     public static final int DEFAULT_PREFETCH_DEPTH = 2;
@@ -47,6 +52,13 @@ public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, 
         }
     }
 
+    /** As before expert placement was an option: sparse blocks are placed whole. */
+    public OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
+                          PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs) {
+        this(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows, gemmMinTokens, graphs,
+                false);
+    }
+
     /** Budgets, depth and placement; the GPU's batch rows, tensor-core threshold and graphs at their defaults. */
     public OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
                           PlacementPolicy placement) {
@@ -56,22 +68,22 @@ public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, 
 
     public OffloadOptions withGpuMemoryBudget(long bytes) {
         return new OffloadOptions(bytes, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
-                gemmMinTokens, graphs);
+                gemmMinTokens, graphs, expertCache);
     }
 
     public OffloadOptions withHostPinnedMemoryBudget(long bytes) {
         return new OffloadOptions(gpuMemoryBudget, bytes, prefetchDepth, placement, maxBatchRows, gemmMinTokens,
-                graphs);
+                graphs, expertCache);
     }
 
     public OffloadOptions withPrefetchDepth(int depth) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, depth, placement, maxBatchRows,
-                gemmMinTokens, graphs);
+                gemmMinTokens, graphs, expertCache);
     }
 
     public OffloadOptions withPlacement(PlacementPolicy p) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, p, maxBatchRows,
-                gemmMinTokens, graphs);
+                gemmMinTokens, graphs, expertCache);
     }
 
     /** {@code auto}, {@code stream} or {@code cpu}, as users write it. */
@@ -81,16 +93,22 @@ public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, 
 
     public OffloadOptions withMaxBatchRows(int rows) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, rows,
-                gemmMinTokens, graphs);
+                gemmMinTokens, graphs, expertCache);
     }
 
     public OffloadOptions withGemmMinTokens(int tokens) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
-                tokens, graphs);
+                tokens, graphs, expertCache);
+    }
+
+    /** Experts of a mixture of experts placed one by one in a GPU expert cache (see {@link #expertCache}). */
+    public OffloadOptions withExpertCache(boolean on) {
+        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
+                gemmMinTokens, graphs, on);
     }
 
     public OffloadOptions withGraphs(boolean on) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
-                gemmMinTokens, on);
+                gemmMinTokens, on, expertCache);
     }
 }

@@ -32,6 +32,7 @@ public final class TieredForwardPass implements ForwardPass {
     private final int rows;
     private boolean graphs;
     private final String memoryReport;
+    private final String expertReasoning;
     private final Step step;
     private final float[] activation;
     private final KvCache[] acceleratorCaches;   // per sequence of a step, for the hand-off
@@ -42,6 +43,8 @@ public final class TieredForwardPass implements ForwardPass {
     private float[] stageInput;
     private float[] stageOutput;
     private AcceleratorModel stageSource;  // the previous stage's device, when this one copies from it directly
+    private final ExpertTier experts;            // null unless the experts are placed one by one
+    private final boolean[] pooled;              // per block: its routed experts come from the expert pool
     private long cpuNanos;                       // time computing CPU blocks
     private long cpuWaitNanos;                   // time waiting for the accelerator before them
     private boolean closed;
@@ -49,7 +52,20 @@ public final class TieredForwardPass implements ForwardPass {
     TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
                       int blocks, int maxContext, int maxChunk, int rows, String memoryReport,
                       TieredPasses.Stage stage) {
+        this(accelerator, cpu, tier, bound, blocks, maxContext, maxChunk, rows, memoryReport, stage, null, null);
+    }
+
+    /** {@code experts}: the expert tier of a mixture of experts whose experts are placed one by one, or null. */
+    TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
+                      int blocks, int maxContext, int maxChunk, int rows, String memoryReport,
+                      TieredPasses.Stage stage, ExpertTier experts, String expertReasoning) {
         this.accelerator = accelerator;
+        this.experts = experts;
+        this.pooled = new boolean[blocks];
+        for (int l = 0; experts != null && l < blocks; l++) {
+            pooled[l] = experts.pooled(l);
+        }
+        this.expertReasoning = expertReasoning;
         this.cpu = cpu;
         this.tier = tier;
         this.bound = bound;
@@ -58,7 +74,8 @@ public final class TieredForwardPass implements ForwardPass {
         this.maxChunk = maxChunk;
         this.rows = rows;
         this.computesHead = stage == null || stage.last();
-        this.graphs = !tier.streams() && accelerator.graphs();
+        // a block whose experts are pooled reads its router's choices back to the host: no graph can span that
+        this.graphs = !tier.streams() && experts == null && accelerator.graphs();
         this.memoryReport = memoryReport;
         this.step = new Step(rows);
         this.acceleratorCaches = new KvCache[rows];
@@ -90,7 +107,14 @@ public final class TieredForwardPass implements ForwardPass {
                 continue;
             }
             tier.acquire(u);
-            accelerator.runBlock(unit, step);
+            if (pooled[u]) {
+                // attention and router on the device, the choices to the host, each expert from its pool slot
+                accelerator.runSparseAttention(unit, step);
+                experts.run(accelerator, unit, u, step);
+                accelerator.runSharedExpert(unit, step);
+            } else {
+                accelerator.runBlock(unit, step);
+            }
             tier.release(u);
         }
         boolean head = !step.hiddenOutputs();
@@ -253,6 +277,9 @@ public final class TieredForwardPass implements ForwardPass {
             }
         } catch (RuntimeException | Error e) {
             tier.reset();
+            if (experts != null) {
+                experts.reset();
+            }
             throw e;
         } finally {
             step.clear();
@@ -333,6 +360,9 @@ public final class TieredForwardPass implements ForwardPass {
             }
         } catch (RuntimeException | Error e) {
             tier.reset();
+            if (experts != null) {
+                experts.reset();
+            }
             throw e;
         } finally {
             step.clear();
@@ -377,6 +407,9 @@ public final class TieredForwardPass implements ForwardPass {
             tier.stepCompleted();
         } catch (RuntimeException | Error e) {
             tier.reset();
+            if (experts != null) {
+                experts.reset();
+            }
             throw e;
         } finally {
             step.clear();
@@ -446,6 +479,14 @@ public final class TieredForwardPass implements ForwardPass {
         return tier.stats(cpuNanos, cpuWaitNanos);
     }
 
+    /**
+     * The expert cache's statistics when the experts are placed one by one (per block: hits, misses, evictions,
+     * refused admissions), else null.
+     */
+    public ExpertCacheStats expertStats() {
+        return experts == null ? null : experts.snapshot(expertReasoning);
+    }
+
     /** The placement this pass was prepared with. */
     public PlacementPlan plan() {
         return tier.plan();
@@ -469,6 +510,9 @@ public final class TieredForwardPass implements ForwardPass {
         closed = true;
         accelerator.makeCurrent();
         tier.close();
+        if (experts != null) {
+            experts.close();
+        }
         if (cpu != null) {
             cpu.close();
         }

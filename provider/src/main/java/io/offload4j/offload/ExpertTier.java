@@ -1,0 +1,229 @@
+package io.offload4j.offload;
+
+import io.offload4j.backend.AcceleratorModel;
+import io.offload4j.backend.BoundUnit;
+import io.offload4j.backend.CopyRing;
+import io.offload4j.backend.Step;
+import java.util.Arrays;
+
+/**
+ * The experts of a mixture of experts placed one by one (when the model does not fit the GPU): a pool of GPU expert
+ * slots, an {@link ExpertCache} deciding which experts stay in them (W-TinyLFU admission), and per sparse block of a
+ * step the host's part between the router and the experts: read the choices, look each chosen expert up, copy the
+ * missing ones into free slots, and let the device compute every choice from its slot.
+ *
+ * <p><b>Slots.</b> The pool has {@code slots} slots; the cache may hold {@code slots - k} of them, so at the start of
+ * a block at least k slots are free — a decode token's k misses always fit one pass. A step with more distinct
+ * missing experts than free slots (a prompt chunk) computes the block in passes: the first pass computes the hits and
+ * as many misses as there are free slots, each later pass the next misses (choices of other passes are sent as -1,
+ * which the kernels skip). An expert evicted (or refused) while the block runs keeps its slot until the pass that
+ * reads it has been enqueued; a copy into a slot waits (on the device) for the last compute that read it.
+ *
+ * <p><b>Counts.</b> Each step counts, per block, one access per (token, choice): the first use of an expert in a step
+ * is a cache hit or miss, its later uses in the same step hits (the one copy serves them). So hits + misses =
+ * k × tokens per sparse block.
+ *
+ * <p><b>Per-step cost.</b> The resident table is an array indexed by expert; Caffeine is consulted once per distinct
+ * expert of a block and step (a hit feeds its frequency sketch: a lock-free read-buffer offer, tens of nanoseconds,
+ * k per block at decode — well under 1 % of a step that reads the choices back over PCIe), and on a miss, which costs
+ * a PCIe copy of the expert anyway, a put (Caffeine allocates its node there). Nothing else allocates.
+ */
+final class ExpertTier implements AutoCloseable {
+
+    /** A pool slot, as the cache holds it (one object per slot, made at preparation). */
+    record Slot(int index) {}
+
+    private static final int UNSEEN = -2;
+
+    private final CopyRing pool;
+    private final ExpertCache<Slot> cache;
+    private final int experts;
+    private final int k;
+    private final int[] unitOf;          // expert id (block × experts + e) → the pool's unit index, -1 for dense blocks
+    private final long[] unitBytes;      // per pool unit
+    private final Slot[] slots;
+    private final int[] free;            // a stack of free slot numbers
+    private int freeCount;
+    private final int[] pending;         // slots released while the current pass has not yet been enqueued
+    private int pendingCount;
+    private final boolean[] usedInPass;  // per slot
+    private final int[] used;            // the slots the pass being prepared reads
+    private int usedCount;
+    // per step scratch, sized for the step's most rows
+    private final int[] chosen;
+    private final float[] weights;
+    private final int[] sendSlots;
+    private final int[] where;           // per expert of the block: its slot, or UNSEEN
+    private final int[] pass;            // per expert of the block: the pass that computes it
+    private final int[] misses;          // distinct missing experts of the block, in order of first use
+    private final int cacheSlots;
+    private long bytesCopied;
+    private long expertCopies;
+    private long passes;
+
+    /**
+     * @param pool      the device's expert pool: unit u is an expert, slot s at {@code s × slotBytes}
+     * @param cacheSlots how many slots the cache may hold (the others stay free for a block's misses)
+     */
+    ExpertTier(CopyRing pool, int blocks, int experts, int k, int[] unitOf, long[] unitBytes, int slotCount,
+               int cacheSlots, long slotBytes, int rows) {
+        if (cacheSlots < 0 || slotCount - cacheSlots < k) {
+            throw new IllegalArgumentException(slotCount + " expert slots, " + cacheSlots + " cached: " + k
+                    + " must stay free");
+        }
+        this.pool = pool;
+        this.cacheSlots = cacheSlots;
+        this.experts = experts;
+        this.k = k;
+        this.unitOf = unitOf;
+        this.unitBytes = unitBytes;
+        this.slots = new Slot[slotCount];
+        this.free = new int[slotCount];
+        for (int s = 0; s < slotCount; s++) {
+            slots[s] = new Slot(s);
+            free[freeCount++] = slotCount - 1 - s; // slot 0 on top
+        }
+        this.pending = new int[slotCount];
+        this.usedInPass = new boolean[slotCount];
+        this.used = new int[slotCount];
+        long slotKib = (slotBytes + 1023) >>> 10;
+        long[] bytes = new long[blocks * experts];
+        Arrays.fill(bytes, slotKib << 10);
+        // every expert weighs one slot: the cache holds at most cacheSlots of them
+        this.cache = new ExpertCache<>(blocks, experts, bytes, cacheSlots * (slotKib << 10), this::released);
+        this.chosen = new int[rows * k];
+        this.weights = new float[rows * k];
+        this.sendSlots = new int[rows * k];
+        this.where = new int[experts];
+        this.pass = new int[experts];
+        this.misses = new int[experts];
+    }
+
+    /** The cache's removal listener: the slot becomes free once the pass being prepared has been enqueued. */
+    private void released(Slot s) {
+        pending[pendingCount++] = s.index();
+    }
+
+    /**
+     * Block {@code block}'s routed experts for {@code step}: after {@link AcceleratorModel#runSparseAttention} and
+     * before {@link AcceleratorModel#runSharedExpert}.
+     */
+    void run(AcceleratorModel device, BoundUnit bound, int block, Step step) {
+        int rows = step.rows();
+        int n = rows * k;
+        device.readRouting(rows, chosen, weights);
+        Arrays.fill(where, UNSEEN);
+        int missCount = 0;
+        int repeats = 0;
+        for (int i = 0; i < n; i++) {
+            int e = chosen[i];
+            if (where[e] != UNSEEN) {
+                repeats++;
+                continue;
+            }
+            Slot s = cache.lookup(block, e);
+            if (s != null) {
+                where[e] = s.index();
+                pass[e] = 0;
+            } else {
+                where[e] = -1;
+                misses[missCount++] = e;
+            }
+        }
+        cache.recordHits(block, repeats);
+        int next = 0;
+        int p = 0;
+        do {
+            // this pass: the hits (first pass only) and as many misses as there are free slots
+            int take = Math.min(missCount - next, freeCount);
+            for (int j = 0; j < take; j++) {
+                int e = misses[next + j];
+                int slot = free[--freeCount];
+                int unit = unitOf[block * experts + e];
+                pool.copy(unit, slot, slot);
+                pool.awaitCopy(slot);
+                bytesCopied += unitBytes[unit];
+                expertCopies++;
+                where[e] = slot;
+                pass[e] = p;
+                cache.offer(block, e, slots[slot]); // may evict (or refuse it): released slots wait in pending
+            }
+            next += take;
+            for (int i = 0; i < n; i++) {
+                int e = chosen[i];
+                boolean here = where[e] >= 0 && pass[e] == p;
+                sendSlots[i] = here ? where[e] : -1;
+                if (here && !usedInPass[where[e]]) {
+                    usedInPass[where[e]] = true;
+                    used[usedCount++] = where[e];
+                }
+            }
+            device.runPooledExperts(bound, step, sendSlots, weights);
+            while (usedCount > 0) {
+                int s = used[--usedCount];
+                usedInPass[s] = false;
+                pool.slotUsed(s);
+            }
+            while (pendingCount > 0) {
+                free[freeCount++] = pending[--pendingCount];
+            }
+            passes++;
+            p++;
+        } while (next < missCount);
+    }
+
+    /** Whether block {@code block}'s routed experts are in the pool (it is sparse). */
+    boolean pooled(int block) {
+        return unitOf[block * experts] >= 0;
+    }
+
+    /** The counters so far, with the planner's reasoning. */
+    ExpertCacheStats snapshot(String reasoning) {
+        ExpertCache.Stats s = cache.stats();
+        return new ExpertCacheStats(s.hits(), s.misses(), s.evictions(), s.rejections(), expertCopies, bytesCopied,
+                passes, slots.length, cacheSlots, reasoning);
+    }
+
+    CopyRing pool() {
+        return pool;
+    }
+
+    ExpertCache.Stats stats() {
+        return cache.stats();
+    }
+
+    long bytesCopied() {
+        return bytesCopied;
+    }
+
+    long expertCopies() {
+        return expertCopies;
+    }
+
+    long passes() {
+        return passes;
+    }
+
+    int slotCount() {
+        return slots.length;
+    }
+
+    long poolBytes() {
+        return pool.slotBytes();
+    }
+
+    long hostPinnedBytes() {
+        return pool.pinnedBytes();
+    }
+
+    /** After a failed step: the copies in flight land before anything else uses the pool. */
+    void reset() {
+        pool.drain();
+    }
+
+    @Override
+    public void close() {
+        cache.close();
+        pool.close();
+    }
+}
