@@ -476,7 +476,8 @@ public final class TieredForwardPass implements ForwardPass {
 
     /** Where the units are and what streaming and the CPU's blocks have cost so far. */
     public OffloadStats offloadStats() {
-        return tier.stats(cpuNanos, cpuWaitNanos);
+        OffloadStats s = tier.stats(cpuNanos, cpuWaitNanos);
+        return experts == null ? s : s.withExperts(expertStats());
     }
 
     /**

@@ -263,6 +263,21 @@ public class OffloadProperties implements Validator {
          */
         private boolean graphs = true;
 
+        /**
+         * A mixture of experts larger than the GPU: 'true' places its experts one by one (the attention parts
+         * first, the experts in a GPU cache of expert slots with W-TinyLFU admission); 'false' places each sparse
+         * block whole, like a dense block.
+         */
+        private boolean expertCache = false;
+
+        public boolean isExpertCache() {
+            return expertCache;
+        }
+
+        public void setExpertCache(boolean expertCache) {
+            this.expertCache = expertCache;
+        }
+
         public int getMaxBatchRows() {
             return maxBatchRows;
         }
