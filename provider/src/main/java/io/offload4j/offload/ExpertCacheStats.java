@@ -12,6 +12,8 @@ package io.offload4j.offload;
  * @param rejections   per block
  * @param copies       experts copied host → GPU, in total
  * @param bytesCopied  their bytes
+ * @param cpuComputed  misses of decode tokens computed on the CPU from host memory (each also copied to the GPU in the
+ *                     background, for admission)
  * @param passes       device passes over a block's experts (more than one per block when a prompt chunk misses more
  *                     experts than there are free slots)
  * @param slots        expert slots in the GPU pool
@@ -19,7 +21,7 @@ package io.offload4j.offload;
  * @param reasoning    the planner's decision, in words
  */
 public record ExpertCacheStats(long[] hits, long[] misses, long[] evictions, long[] rejections, long copies,
-                               long bytesCopied, long passes, int slots, int cacheSlots, String reasoning) {
+                               long bytesCopied, long cpuComputed, long passes, int slots, int cacheSlots, String reasoning) {
 
     public long totalHits() {
         return sum(hits);

@@ -4,6 +4,7 @@ import io.offload4j.backend.AcceleratorModel;
 import io.offload4j.backend.BoundUnit;
 import io.offload4j.backend.CopyRing;
 import io.offload4j.backend.Step;
+import io.offload4j.backend.cpu.CpuExpertRunner;
 import java.util.Arrays;
 
 /**
@@ -34,6 +35,8 @@ final class ExpertTier implements AutoCloseable {
     record Slot(int index) {}
 
     private static final int UNSEEN = -2;
+    /** A miss computed on the CPU in this step. */
+    private static final int ON_CPU = -3;
 
     private final CopyRing pool;
     private final ExpertCache<Slot> cache;
@@ -57,6 +60,12 @@ final class ExpertTier implements AutoCloseable {
     private final int[] pass;            // per expert of the block: the pass that computes it
     private final int[] misses;          // distinct missing experts of the block, in order of first use
     private final int cacheSlots;
+    private final CpuExpertRunner cpu;    // null: every miss is copied and computed on the GPU
+    private final float[] activation;     // one row, for the CPU's misses
+    private final int[] cpuExperts;
+    private final float[] cpuWeights;
+    private final boolean[] copyPending;  // per slot: an admission copy the compute has not waited for yet
+    private long cpuComputed;
     private long bytesCopied;
     private long expertCopies;
     private long passes;
@@ -67,6 +76,16 @@ final class ExpertTier implements AutoCloseable {
      */
     ExpertTier(CopyRing pool, int blocks, int experts, int k, int[] unitOf, long[] unitBytes, int slotCount,
                int cacheSlots, long slotBytes, int rows) {
+        this(pool, blocks, experts, k, unitOf, unitBytes, slotCount, cacheSlots, slotBytes, rows, null, 0);
+    }
+
+    /**
+     * @param cpu a decode token's misses computed on the CPU (and copied to the GPU for admission in the
+     *            background), or null
+     * @param dim the model's width (the activation row the CPU takes)
+     */
+    ExpertTier(CopyRing pool, int blocks, int experts, int k, int[] unitOf, long[] unitBytes, int slotCount,
+               int cacheSlots, long slotBytes, int rows, CpuExpertRunner cpu, int dim) {
         if (cacheSlots < 0 || slotCount - cacheSlots < k) {
             throw new IllegalArgumentException(slotCount + " expert slots, " + cacheSlots + " cached: " + k
                     + " must stay free");
@@ -97,6 +116,11 @@ final class ExpertTier implements AutoCloseable {
         this.where = new int[experts];
         this.pass = new int[experts];
         this.misses = new int[experts];
+        this.cpu = cpu;
+        this.activation = new float[Math.max(1, dim)];
+        this.cpuExperts = new int[k];
+        this.cpuWeights = new float[k];
+        this.copyPending = new boolean[slotCount];
     }
 
     /** The cache's removal listener: the slot becomes free once the pass being prepared has been enqueued. */
@@ -125,12 +149,19 @@ final class ExpertTier implements AutoCloseable {
             if (s != null) {
                 where[e] = s.index();
                 pass[e] = 0;
+                if (copyPending[s.index()]) { // admitted in the background after a CPU miss: landed by now?
+                    copyPending[s.index()] = false;
+                    pool.awaitCopy(s.index());
+                }
             } else {
                 where[e] = -1;
                 misses[missCount++] = e;
             }
         }
         cache.recordHits(block, repeats);
+        if (cpu != null && rows == 1 && missCount > 0) {
+            missCount = computeMissesOnCpu(device, block, missCount);
+        }
         int next = 0;
         int p = 0;
         do {
@@ -181,11 +212,57 @@ final class ExpertTier implements AutoCloseable {
     ExpertCacheStats snapshot(String reasoning) {
         ExpertCache.Stats s = cache.stats();
         return new ExpertCacheStats(s.hits(), s.misses(), s.evictions(), s.rejections(), expertCopies, bytesCopied,
-                passes, slots.length, cacheSlots, reasoning);
+                cpuComputed, passes, slots.length, cacheSlots, reasoning);
     }
 
     CopyRing pool() {
         return pool;
+    }
+
+    /**
+     * A decode token's misses from host memory: the activation row comes down, the CPU adds the missing experts'
+     * weighted outputs, the row goes back; the GPU then computes the hits only. Each missing expert is still copied
+     * into a free slot on the copy stream (nothing waits for it) and offered to the cache, so that admission sees
+     * the traffic and a hot expert becomes a hit. Returns the misses left to the GPU: none.
+     */
+    private int computeMissesOnCpu(AcceleratorModel device, int block, int missCount) {
+        int c = 0;
+        for (int i = 0; i < k; i++) {
+            int e = chosen[i];
+            if (where[e] == -1) {
+                where[e] = ON_CPU;
+                cpuExperts[c] = e;
+                cpuWeights[c] = weights[i];
+                c++;
+            }
+        }
+        device.activationToHost(activation, 1);
+        cpu.addExperts(block, activation, cpuExperts, cpuWeights, c);
+        device.activationFromHost(activation, 1);
+        cpuComputed += c;
+        for (int j = 0; j < missCount && freeCount > 0; j++) {
+            int e = misses[j];
+            int slot = free[--freeCount];
+            int unit = unitOf[block * experts + e];
+            pool.copy(unit, slot, slot);
+            copyPending[slot] = true;
+            bytesCopied += unitBytes[unit];
+            expertCopies++;
+            cache.offer(block, e, slots[slot]);
+        }
+        return 0; // slots evicted or refused meanwhile stay pending until the hits' pass has been enqueued
+
+    }
+
+    long cpuComputed() {
+        return cpuComputed;
+    }
+
+    /** While on (a decode step), the CPU's threads spin between blocks instead of parking. */
+    void keepCpuSpinning(boolean on) {
+        if (cpu != null) {
+            cpu.keepThreadsSpinning(on);
+        }
     }
 
     ExpertCache.Stats stats() {
@@ -225,5 +302,8 @@ final class ExpertTier implements AutoCloseable {
     public void close() {
         cache.close();
         pool.close();
+        if (cpu != null) {
+            cpu.close();
+        }
     }
 }

@@ -261,6 +261,14 @@ public final class TieredForwardPass implements ForwardPass {
                 } finally {
                     cpu.keepThreadsSpinning(false);
                 }
+            } else if (experts != null && count == 1) {
+                // a decode token's expert misses may run on the CPU between blocks: keep its threads spinning
+                experts.keepCpuSpinning(true);
+                try {
+                    enqueue(StepRoute.ALL_ACCELERATOR, null);
+                } finally {
+                    experts.keepCpuSpinning(false);
+                }
             } else {
                 enqueue(StepRoute.ALL_ACCELERATOR, null);
             }

@@ -12,6 +12,7 @@ import io.offload4j.backend.DeviceWeights;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.cpu.CpuBackend;
 import io.offload4j.backend.cpu.CpuBlockRunner;
+import io.offload4j.backend.cpu.CpuExpertRunner;
 import io.offload4j.model.Model;
 import java.util.Locale;
 
@@ -241,9 +242,23 @@ public final class TieredPasses {
             }
             pool = device.expertPool(ep.experts(), pinned, ep.slots(), ep.slotBytes());
             var moe = model.config().moe();
+            CpuExpertRunner cpuExperts = cpuExperts(model);
+            ExpertCpuProbe.Decision cpuMisses;
+            try {
+                cpuMisses = ExpertCpuProbe.decide(model, cpuExperts, bandwidths.hostToDeviceGBs(),
+                        options.placement());
+            } catch (RuntimeException | Error e) {
+                cpuExperts.close();
+                throw e;
+            }
+            LOG.log(System.Logger.Level.INFO, "expert misses on " + accelerator.name() + ": " + cpuMisses.reasoning());
+            if (!cpuMisses.cpu()) {
+                cpuExperts.close();
+                cpuExperts = null;
+            }
             ExpertTier experts = new ExpertTier(pool, model.config().blockCount(), moe.expertCount(),
                     moe.expertUsedCount(), ep.unitOf(), ep.expertBytes(), ep.slots(), ep.cacheSlots(),
-                    ep.slotBytes(), deviceOptions.rows());
+                    ep.slotBytes(), deviceOptions.rows(), cpuExperts, model.config().embeddingLength());
             pool = null; // owned by the expert tier from here
             try {
                 BoundUnit[][] bound = bind(device, ep.units(), tier, 0, model, experts);
@@ -255,7 +270,7 @@ public final class TieredPasses {
                 LOG.log(System.Logger.Level.INFO, report);
                 return new TieredForwardPass(device, null, tier, bound, ep.units().blocks(),
                         deviceOptions.maxContext(), deviceOptions.maxChunk(), deviceOptions.rows(), report, null,
-                        experts, ep.reasoning());
+                        experts, ep.reasoning() + "; " + cpuMisses.reasoning());
             } catch (RuntimeException | Error e) {
                 experts.close();
                 throw e;
@@ -267,6 +282,20 @@ public final class TieredPasses {
             tier.close();
             throw e;
         }
+    }
+
+    /** The CPU side of expert misses: every sparse block's experts and FFN norm, all cores. */
+    private static CpuExpertRunner cpuExperts(Model model) {
+        int n = model.config().blockCount();
+        io.offload4j.model.MoeWeights[] moe = new io.offload4j.model.MoeWeights[n];
+        float[][] norms = new float[n][];
+        for (int l = 0; l < n; l++) {
+            moe[l] = model.weights().blocks().get(l).moe();
+            norms[l] = model.weights().blocks().get(l).ffnNorm();
+        }
+        return new CpuExpertRunner(moe, norms, model.config().embeddingLength(),
+                model.config().moe().expertUsedCount(), model.config().rmsNormEps(),
+                Runtime.getRuntime().availableProcessors());
     }
 
     /**

@@ -78,9 +78,10 @@ class ExpertOffloadTest {
     /** Tokens the conversation above runs through each block. */
     private static final int TOKENS = 16 + 5 + 6 + 7 + 2 + 1;
 
-    @ParameterizedTest(name = "cache for {0} of 64 experts, attention resident {1}")
-    @CsvSource({"4, true", "12, true", "40, true", "48, true", "4, false"})
-    void expertsInAPoolGiveTheResidentRunsSums(int cached, boolean attentionResident) {
+    @ParameterizedTest(name = "cache for {0} of 64 experts, attention resident {1}, placement {2}")
+    @CsvSource({"4, true, stream", "12, true, stream", "40, true, stream", "48, true, stream", "4, false, stream",
+            "4, true, cpu", "24, true, cpu", "4, false, cpu"})
+    void expertsInAPoolGiveTheResidentRunsSums(int cached, boolean attentionResident, String placement) {
         try (Model model = Model.load(file)) {
             int vocab = model.config().vocabularySize();
             SimulatedAccelerator residentSim = new SimulatedAccelerator();
@@ -100,7 +101,8 @@ class ExpertOffloadTest {
             long budget = units + (cached + K) * slot;
             SimulatedAccelerator sim = new SimulatedAccelerator();
             try (ForwardPass pass = TieredPasses.prepare(sim, model, 64, 16,
-                    OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withExpertCache(true))) {
+                    OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withExpertCache(true)
+                            .withPlacement(placement))) {
                 TieredForwardPass tiered = (TieredForwardPass) pass;
                 assertEquals(attentionResident, tiered.plan().allResident(), tiered.plan().toString());
                 ExpertCacheStats before = tiered.expertStats();
@@ -133,6 +135,10 @@ class ExpertOffloadTest {
                     assertTrue(stats.totalEvictions() + stats.totalRejections() > 0, "a small cache turns over");
                 }
                 assertTrue(stats.hitRate() > 0 && stats.hitRate() < 1, "hit rate " + stats.hitRate());
+                // placement cpu: a decode token's misses were computed on the CPU (checked against a reference by
+                // the simulated device), and copied to the GPU in the background all the same
+                assertEquals(stats.cpuComputed(), sim.cpuExpertsChecked);
+                assertEquals(placement.equals("cpu"), stats.cpuComputed() > 0, "CPU misses " + stats.cpuComputed());
             }
         }
     }

@@ -141,6 +141,10 @@ final class SimulatedAccelerator implements Accelerator {
         return Math.sin(block * 1.7 + expert * 0.37) + 1.5;
     }
 
+    private io.offload4j.model.ModelWeights loadedWeights;
+    /** Expert misses of decode tokens the CPU computed (checked against a reference), in total. */
+    long cpuExpertsChecked;
+
     /** Per step, each row's sum of expert contributions (see {@link #route}). */
     final List<double[]> expertSums = new ArrayList<>();
     private double[] sums = new double[0];
@@ -222,6 +226,7 @@ final class SimulatedAccelerator implements Accelerator {
     @Override
     public AcceleratorModel load(Model m, AcceleratorOptions options) {
         loads++;
+        loadedWeights = m.weights();
         model = new SimModel(m.config(), options.firstBlock());
         return model;
     }
@@ -335,6 +340,68 @@ final class SimulatedAccelerator implements Accelerator {
                 }
             }
             contributions = new int[step.rows()][k];
+            inPooledBlock = true;
+            cpuRow = null;
+        }
+
+        private boolean inPooledBlock;
+        private float[] x0;
+        private float[] cpuRow;
+
+        /** The activation a pooled block's CPU misses start from, made up per block. */
+        private float[] activationFor(int block) {
+            int dim = config.embeddingLength();
+            float[] x = new float[dim];
+            for (int i = 0; i < dim; i++) {
+                x[i] = (float) Math.sin(0.1 * i + block);
+            }
+            return x;
+        }
+
+        /**
+         * Expert {@code e} of {@code block} on {@code x}, from scalar dequantised rows in double precision: the
+         * reference for the CPU's expert misses.
+         */
+        private double[] referenceExpert(int block, int e, float[] x) {
+            io.offload4j.model.BlockWeights b = loadedWeights.blocks().get(block);
+            int dim = config.embeddingLength();
+            double ss = 0;
+            for (float v : x) {
+                ss += (double) v * v;
+            }
+            double inv = 1 / Math.sqrt(ss / dim + config.rmsNormEps());
+            float[] xn = new float[dim];
+            for (int i = 0; i < dim; i++) {
+                xn[i] = (float) (x[i] * inv * b.ffnNorm()[i]);
+            }
+            Weight g = b.moe().gate()[e];
+            Weight u = b.moe().up()[e];
+            Weight d = b.moe().down()[e];
+            float[] row = new float[Math.max(dim, g.rows())];
+            double[] h = new double[g.rows()];
+            for (int r = 0; r < g.rows(); r++) {
+                double a = dot(g, r, row, xn);
+                double c = dot(u, r, row, xn);
+                h[r] = a / (1 + Math.exp(-a)) * c;
+            }
+            float[] hf = new float[h.length];
+            for (int r = 0; r < h.length; r++) {
+                hf[r] = (float) h[r];
+            }
+            double[] y = new double[dim];
+            for (int r = 0; r < dim; r++) {
+                y[r] = dot(d, r, row, hf);
+            }
+            return y;
+        }
+
+        private static double dot(Weight w, int r, float[] row, float[] x) {
+            io.offload4j.quant.CpuKernels.scalar(w.type()).dequantize(w.data(), r * w.rowBytes(), row, 0, w.cols());
+            double s = 0;
+            for (int i = 0; i < w.cols(); i++) {
+                s += (double) row[i] * x[i];
+            }
+            return s;
         }
 
         @Override
@@ -349,6 +416,33 @@ final class SimulatedAccelerator implements Accelerator {
             PooledBound b = (PooledBound) block;
             int k = config.moe().expertUsedCount();
             int experts = config.moe().expertCount();
+            if (cpuRow != null) {
+                // the CPU computed this decode token's misses: the row came back with exactly their weighted outputs
+                assertEquals(1, step.rows(), "the CPU takes misses of decode tokens only");
+                int dim = config.embeddingLength();
+                double[] want = new double[dim];
+                for (int i = 0; i < k; i++) {
+                    if (slots[i] >= 0) {
+                        continue;
+                    }
+                    double[] y = referenceExpert(b.id(), stepChosen[i], x0);
+                    for (int r = 0; r < dim; r++) {
+                        want[r] += stepWeights[i] * y[r];
+                    }
+                    contributions[0][i]++;
+                    sums[0] += stepWeights[i] * value(b.id(), stepChosen[i]);
+                    cpuExpertsChecked++;
+                }
+                double scale = 0;
+                for (double v : want) {
+                    scale = Math.max(scale, Math.abs(v));
+                }
+                for (int r = 0; r < dim; r++) {
+                    assertEquals(want[r], cpuRow[r] - x0[r], 1e-3 * scale + 1e-6, "block " + b.id() + " row " + r
+                            + " of the CPU's experts");
+                }
+                cpuRow = null;
+            }
             for (int i = 0; i < step.rows() * k; i++) {
                 if (slots[i] < 0) {
                     continue;
@@ -366,6 +460,7 @@ final class SimulatedAccelerator implements Accelerator {
 
         @Override
         public void runSharedExpert(BoundUnit block, Step step) {
+            inPooledBlock = false;
             for (int[] row : contributions) {
                 for (int c : row) {
                     assertEquals(1, c, "every choice is computed once: " + Arrays.deepToString(contributions));
@@ -472,6 +567,11 @@ final class SimulatedAccelerator implements Accelerator {
         @Override
         public void activationToHost(float[] rows, int count) {
             assertTrue(count >= 1 && rows.length >= count * config.embeddingLength());
+            if (inPooledBlock) {
+                x0 = activationFor(current.getLast());
+                System.arraycopy(x0, 0, rows, 0, x0.length);
+                return;
+            }
             if (pipelineStage) {
                 handedOn = count; // the next stage's turn
             } else {
@@ -481,6 +581,11 @@ final class SimulatedAccelerator implements Accelerator {
 
         @Override
         public void activationFromHost(float[] rows, int count) {
+            if (inPooledBlock) {
+                assertEquals(1, count);
+                cpuRow = Arrays.copyOf(rows, config.embeddingLength());
+                return;
+            }
             if (pipelineStage) {
                 assertTrue(inStep && current.isEmpty(), "a stage's input comes before its first block");
                 received = count;
