@@ -122,12 +122,14 @@ class MoeOffloadGpuTest {
                 slot = Math.max(slot, CudaUnitLayout.of(b.moe().expert(0)).bytes());
             }
             int pooled = BLOCKS * experts;
-            // {units on the GPU, cached experts}: smallest pool, a quarter, three quarters, attention streamed
-            long[][] budgets = {
-                    {attention, k}, {attention, pooled / 4}, {attention, 3 * pooled / 4}, {3 * largest, k}};
+            // {units on the GPU, cached experts, placement}: smallest pool, a quarter, three quarters, attention
+            // streamed; placement cpu: a decode token's misses computed on the CPU
+            long[][] budgets = {{attention, k, 0}, {attention, pooled / 4, 0}, {attention, 3 * pooled / 4, 0},
+                    {3 * largest, k, 0}, {attention, k, 1}, {attention, pooled / 4, 1}, {3 * largest, k, 1}};
             for (long[] b : budgets) {
                 long budget = b[0] + (b[1] + k) * slot;
-                OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withExpertCache(true);
+                OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withExpertCache(true)
+                        .withPlacement(b[2] == 1 ? "cpu" : "stream");
                 try (TieredForwardPass pg = Passes.on(gpu, model, 128, 64, options)) {
                     ExpertCacheStats before = pg.expertStats();
                     assertNotNull(before, "experts placed one by one at " + budget + " bytes");
@@ -142,10 +144,12 @@ class MoeOffloadGpuTest {
                     for (int l = 0; l < BLOCKS; l++) {
                         assertEquals((long) k * TOKENS, s.hits()[l] + s.misses()[l], label + " block " + l);
                     }
+                    assertEquals(b[2] == 1, s.cpuComputed() > 0, label + ": misses on the CPU " + s.cpuComputed());
                     GpuTests.report(String.format("moe experts offloaded %-14s %d units resident, %d slots (%d cached"
-                                    + " of %d): hit rate %.3f, %d copies, %d passes; relErr to CPU %.2e, to resident"
-                                    + " GPU %.2e", label, pg.plan().count(io.offload4j.offload.Placement.RESIDENT),
-                            s.slots(), s.cacheSlots(), pooled, s.hitRate(), s.copies(), s.passes(), toCpu,
+                                    + " of %d), misses on the CPU at decode %s: hit rate %.3f, %d copies, %d CPU"
+                                    + " experts, %d passes; relErr to CPU %.2e, to resident GPU %.2e", label,
+                            pg.plan().count(io.offload4j.offload.Placement.RESIDENT), s.slots(), s.cacheSlots(),
+                            pooled, b[2] == 1, s.hitRate(), s.copies(), s.cpuComputed(), s.passes(), toCpu,
                             toResident));
                     assertTrue(toCpu <= CudaForwardPassGpuTest.TOL_FP32, label + ": relErr to the CPU " + toCpu);
                     assertTrue(toResident <= CudaForwardPassGpuTest.TOL_FP32,
