@@ -126,6 +126,21 @@ public interface AcceleratorModel extends AutoCloseable {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot offload experts one by one");
     }
 
+    /**
+     * Enqueues pooled block {@code next}'s router (its attention part must be resident) applied to the FFN input of
+     * the sparse block just run by {@link #runSparseAttention}, and the copy of its top-k choices to the host: a
+     * prediction of {@code next}'s experts, read with {@link #readPredicted} once the following
+     * {@link #readRouting} has waited for the stream.
+     */
+    default void predictRouting(BoundUnit next, Step step) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot predict experts");
+    }
+
+    /** The step's rows × k experts predicted by the last {@link #predictRouting}, after a {@link #readRouting}. */
+    default void readPredicted(int rows, int[] predicted) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot predict experts");
+    }
+
     /** A pooled block's last part: its shared expert (if it has one) added into the activation. */
     default void runSharedExpert(BoundUnit block, Step step) {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot offload experts one by one");

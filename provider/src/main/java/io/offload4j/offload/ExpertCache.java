@@ -96,6 +96,11 @@ public final class ExpertCache<E> implements AutoCloseable {
         return e;
     }
 
+    /** Whether an expert is resident, without counting an access or telling Caffeine (a prefetch's question). */
+    public boolean contains(int block, int expert) {
+        return byId[block * experts + expert] != null;
+    }
+
     /**
      * Counts {@code n} more hits of block {@code block} without consulting the cache: later tokens of a step whose
      * first use of an expert was looked up (and, on a miss, copied) find it on the device.

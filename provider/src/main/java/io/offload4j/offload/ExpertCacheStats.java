@@ -14,6 +14,9 @@ package io.offload4j.offload;
  * @param bytesCopied  their bytes
  * @param cpuComputed  misses of decode tokens computed on the CPU from host memory (each also copied to the GPU in the
  *                     background, for admission)
+ * @param prefetches   experts copied ahead because the block before predicted them (with expert prefetching)
+ * @param predicted    choices checked against a prediction (decode tokens with expert prefetching)
+ * @param predictedRight of those, choices the prediction contained
  * @param passes       device passes over a block's experts (more than one per block when a prompt chunk misses more
  *                     experts than there are free slots)
  * @param slots        expert slots in the GPU pool
@@ -21,7 +24,8 @@ package io.offload4j.offload;
  * @param reasoning    the planner's decision, in words
  */
 public record ExpertCacheStats(long[] hits, long[] misses, long[] evictions, long[] rejections, long copies,
-                               long bytesCopied, long cpuComputed, long passes, int slots, int cacheSlots, String reasoning) {
+                               long bytesCopied, long cpuComputed, long prefetches, long predicted,
+                               long predictedRight, long passes, int slots, int cacheSlots, String reasoning) {
 
     public long totalHits() {
         return sum(hits);
@@ -37,6 +41,11 @@ public record ExpertCacheStats(long[] hits, long[] misses, long[] evictions, lon
 
     public long totalRejections() {
         return sum(rejections);
+    }
+
+    /** Share of predicted choices the prediction got right, 0 before any. */
+    public double predictionHitRate() {
+        return predicted == 0 ? 0 : (double) predictedRight / predicted;
     }
 
     /** Share of expert accesses served from the GPU, 0 before any. */

@@ -66,6 +66,14 @@ final class ExpertTier implements AutoCloseable {
     private final float[] cpuWeights;
     private final boolean[] copyPending;  // per slot: an admission copy the compute has not waited for yet
     private long cpuComputed;
+    // prediction: the experts the block before predicted for a block, marked with that prediction's serial
+    private final int[] predictedIds;
+    private final long[] predictedMark;  // per expert id
+    private final long[] predictionOf;   // per block: the serial of the prediction made for it, 0 = none
+    private long predictionSerial;
+    private long prefetches;
+    private long predicted;
+    private long predictedRight;
     private long bytesCopied;
     private long expertCopies;
     private long passes;
@@ -121,6 +129,9 @@ final class ExpertTier implements AutoCloseable {
         this.cpuExperts = new int[k];
         this.cpuWeights = new float[k];
         this.copyPending = new boolean[slotCount];
+        this.predictedIds = new int[rows * k];
+        this.predictedMark = new long[blocks * experts];
+        this.predictionOf = new long[blocks];
     }
 
     /** The cache's removal listener: the slot becomes free once the pass being prepared has been enqueued. */
@@ -133,9 +144,26 @@ final class ExpertTier implements AutoCloseable {
      * before {@link AcceleratorModel#runSharedExpert}.
      */
     void run(AcceleratorModel device, BoundUnit bound, int block, Step step) {
+        run(device, bound, block, step, false);
+    }
+
+    /**
+     * {@code predictedNext}: {@link AcceleratorModel#predictRouting} was enqueued for block {@code block + 1} after
+     * this block's attention; its predicted experts are copied ahead (those not on the GPU) once this block's own
+     * work is enqueued.
+     */
+    void run(AcceleratorModel device, BoundUnit bound, int block, Step step, boolean predictedNext) {
         int rows = step.rows();
         int n = rows * k;
         device.readRouting(rows, chosen, weights);
+        long prediction = predictionOf[block];
+        if (prediction != 0) { // how good was the block before's guess?
+            predictionOf[block] = 0;
+            for (int i = 0; i < n; i++) {
+                predicted++;
+                predictedRight += predictedMark[block * experts + chosen[i]] == prediction ? 1 : 0;
+            }
+        }
         Arrays.fill(where, UNSEEN);
         int missCount = 0;
         int repeats = 0;
@@ -173,6 +201,7 @@ final class ExpertTier implements AutoCloseable {
                 int unit = unitOf[block * experts + e];
                 pool.copy(unit, slot, slot);
                 pool.awaitCopy(slot);
+                copyPending[slot] = false;
                 bytesCopied += unitBytes[unit];
                 expertCopies++;
                 where[e] = slot;
@@ -201,6 +230,40 @@ final class ExpertTier implements AutoCloseable {
             passes++;
             p++;
         } while (next < missCount);
+        if (predictedNext) {
+            prefetch(device, block + 1, rows);
+        }
+    }
+
+    /**
+     * Copies the experts predicted for {@code block} that are not on the GPU into free slots, on the copy stream
+     * (after this block's own copies), and offers them to the cache; a hit on one waits for its copy first.
+     */
+    private void prefetch(AcceleratorModel device, int block, int rows) {
+        device.readPredicted(rows, predictedIds);
+        long serial = ++predictionSerial;
+        predictionOf[block] = serial;
+        for (int i = 0; i < rows * k; i++) {
+            int e = predictedIds[i];
+            int id = block * experts + e;
+            if (predictedMark[id] == serial) {
+                continue;
+            }
+            predictedMark[id] = serial;
+            if (cache.contains(block, e) || freeCount == 0) {
+                continue;
+            }
+            int slot = free[--freeCount];
+            int unit = unitOf[id];
+            pool.copy(unit, slot, slot);
+            copyPending[slot] = true;
+            bytesCopied += unitBytes[unit];
+            prefetches++;
+            cache.offer(block, e, slots[slot]);
+        }
+        while (pendingCount > 0) { // this block's passes are enqueued: nothing reads a released slot any more
+            free[freeCount++] = pending[--pendingCount];
+        }
     }
 
     /** Whether block {@code block}'s routed experts are in the pool (it is sparse). */
@@ -212,7 +275,7 @@ final class ExpertTier implements AutoCloseable {
     ExpertCacheStats snapshot(String reasoning) {
         ExpertCache.Stats s = cache.stats();
         return new ExpertCacheStats(s.hits(), s.misses(), s.evictions(), s.rejections(), expertCopies, bytesCopied,
-                cpuComputed, passes, slots.length, cacheSlots, reasoning);
+                cpuComputed, prefetches, predicted, predictedRight, passes, slots.length, cacheSlots, reasoning);
     }
 
     CopyRing pool() {

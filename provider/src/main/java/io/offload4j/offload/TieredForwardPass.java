@@ -45,6 +45,7 @@ public final class TieredForwardPass implements ForwardPass {
     private AcceleratorModel stageSource;  // the previous stage's device, when this one copies from it directly
     private final ExpertTier experts;            // null unless the experts are placed one by one
     private final boolean[] pooled;              // per block: its routed experts come from the expert pool
+    private final boolean[] predictable;         // per block: it predicts the next block's experts (prefetch)
     private long cpuNanos;                       // time computing CPU blocks
     private long cpuWaitNanos;                   // time waiting for the accelerator before them
     private boolean closed;
@@ -59,11 +60,26 @@ public final class TieredForwardPass implements ForwardPass {
     TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
                       int blocks, int maxContext, int maxChunk, int rows, String memoryReport,
                       TieredPasses.Stage stage, ExpertTier experts, String expertReasoning) {
+        this(accelerator, cpu, tier, bound, blocks, maxContext, maxChunk, rows, memoryReport, stage, experts,
+                expertReasoning, false);
+    }
+
+    /**
+     * {@code prefetch}: a pooled block whose successor is pooled and resident applies the successor's router to its
+     * own FFN input at decode, and the predicted experts are copied ahead.
+     */
+    TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
+                      int blocks, int maxContext, int maxChunk, int rows, String memoryReport,
+                      TieredPasses.Stage stage, ExpertTier experts, String expertReasoning, boolean prefetch) {
         this.accelerator = accelerator;
         this.experts = experts;
         this.pooled = new boolean[blocks];
         for (int l = 0; experts != null && l < blocks; l++) {
             pooled[l] = experts.pooled(l);
+        }
+        this.predictable = new boolean[blocks];
+        for (int l = 0; prefetch && l + 1 < blocks; l++) {
+            predictable[l] = pooled[l] && pooled[l + 1] && tier.plan().placement(l + 1) == Placement.RESIDENT;
         }
         this.expertReasoning = expertReasoning;
         this.cpu = cpu;
@@ -110,7 +126,11 @@ public final class TieredForwardPass implements ForwardPass {
             if (pooled[u]) {
                 // attention and router on the device, the choices to the host, each expert from its pool slot
                 accelerator.runSparseAttention(unit, step);
-                experts.run(accelerator, unit, u, step);
+                boolean predict = predictable[u] && step.rows() == 1;
+                if (predict) {
+                    accelerator.predictRouting(units[u + 1], step);
+                }
+                experts.run(accelerator, unit, u, step, predict);
                 accelerator.runSharedExpert(unit, step);
             } else {
                 accelerator.runBlock(unit, step);

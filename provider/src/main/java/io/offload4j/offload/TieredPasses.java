@@ -270,7 +270,9 @@ public final class TieredPasses {
                 LOG.log(System.Logger.Level.INFO, report);
                 return new TieredForwardPass(device, null, tier, bound, ep.units().blocks(),
                         deviceOptions.maxContext(), deviceOptions.maxChunk(), deviceOptions.rows(), report, null,
-                        experts, ep.reasoning() + "; " + cpuMisses.reasoning());
+                        experts, ep.reasoning() + "; " + cpuMisses.reasoning() + (options.expertPrefetch()
+                        ? "; experts predicted by the next block's router are copied ahead at decode" : ""),
+                        options.expertPrefetch());
             } catch (RuntimeException | Error e) {
                 experts.close();
                 throw e;

@@ -143,6 +143,49 @@ class ExpertOffloadTest {
         }
     }
 
+    /**
+     * With prefetching, each decode token's next block's experts are predicted (here exactly for even tokens, one
+     * expert off for odd ones) and the cold ones copied ahead: the sums stay the resident run's, a prefetched expert
+     * computes only after its copy, and the prediction's hit rate is counted.
+     */
+    @ParameterizedTest(name = "cache for {0} of 64 experts, placement {1}")
+    @CsvSource({"8, stream", "24, stream", "8, cpu"})
+    void prefetchingPredictedExpertsKeepsTheSumsAndCountsThePredictions(int cached, String placement) {
+        try (Model model = Model.load(file)) {
+            int vocab = model.config().vocabularySize();
+            SimulatedAccelerator residentSim = new SimulatedAccelerator();
+            List<double[]> expected;
+            try (ForwardPass pass = TieredPasses.prepare(residentSim, model, 64, 16, OffloadOptions.DEFAULTS)) {
+                expected = List.copyOf(converse(pass, residentSim, vocab));
+            }
+            ModelUnits attention = ModelUnits.of(model.weights(), ExpertOffloadTest::bytes, true);
+            long slot = bytes(model.weights().blocks().getFirst().moe().expert(0));
+            long budget = attention.totalBytes() + (cached + K) * slot;
+            SimulatedAccelerator sim = new SimulatedAccelerator();
+            try (ForwardPass pass = TieredPasses.prepare(sim, model, 64, 16, OffloadOptions.DEFAULTS
+                    .withGpuMemoryBudget(budget).withExpertCache(true).withExpertPrefetch(true)
+                    .withPlacement(placement))) {
+                TieredForwardPass tiered = (TieredForwardPass) pass;
+                List<double[]> actual = converse(pass, sim, vocab);
+                for (int s = 0; s < expected.size(); s++) {
+                    assertArrayEquals(expected.get(s), actual.get(s), 1e-9 * Math.abs(expected.get(s)[0]),
+                            "step " + s);
+                }
+                ExpertCacheStats stats = tiered.expertStats();
+                int decodeTokens = 7; // the single-token forward calls of the conversation
+                assertEquals((long) decodeTokens * (BLOCKS - 1), sim.model.predictions, "one per block but the last");
+                assertEquals((long) decodeTokens * (BLOCKS - 1) * K, stats.predicted());
+                assertTrue(stats.predictionHitRate() > 0.5 && stats.predictionHitRate() < 1,
+                        "prediction hit rate " + stats.predictionHitRate());
+                assertTrue(stats.prefetches() > 0, "cold predicted experts were copied ahead");
+                for (int l = 0; l < BLOCKS; l++) {
+                    assertEquals((long) K * TOKENS, stats.hits()[l] + stats.misses()[l], "block " + l);
+                }
+                assertEquals(sim.model.pool.copies, stats.copies() + stats.prefetches());
+            }
+        }
+    }
+
     @Test
     void aBudgetBelowTheSmallestPoolIsRefusedWithWhatItNeeds() {
         try (Model model = Model.load(file)) {

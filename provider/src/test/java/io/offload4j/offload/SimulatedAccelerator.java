@@ -404,6 +404,32 @@ final class SimulatedAccelerator implements Accelerator {
             return s;
         }
 
+        private int[] predictedIds = new int[0];
+        /** Predictions made (each checked: the next block's attention part is resident). */
+        int predictions;
+
+        /** The next block's routing, exact for even tokens, one expert off for odd ones. */
+        @Override
+        public void predictRouting(BoundUnit next, Step step) {
+            PooledBound b = (PooledBound) next;
+            assertTrue(b.weights().slot() < 0, "a prediction reads the next block's router from resident memory");
+            int k = config.moe().expertUsedCount();
+            int experts = config.moe().expertCount();
+            predictedIds = new int[step.rows() * k];
+            for (int t = 0; t < step.rows(); t++) {
+                int[] c = route(b.id(), step.token(t), experts, k);
+                for (int j = 0; j < k; j++) {
+                    predictedIds[t * k + j] = step.token(t) % 2 == 1 && j == 0 ? (c[j] + 1) % experts : c[j];
+                }
+            }
+            predictions++;
+        }
+
+        @Override
+        public void readPredicted(int rows, int[] predicted) {
+            System.arraycopy(predictedIds, 0, predicted, 0, predictedIds.length);
+        }
+
         @Override
         public void readRouting(int rows, int[] chosen, float[] weights) {
             assertEquals(stepChosen.length, rows * config.moe().expertUsedCount());

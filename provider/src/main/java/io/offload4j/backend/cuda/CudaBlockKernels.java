@@ -203,6 +203,19 @@ final class CudaBlockKernels {
     }
 
     /**
+     * Block {@code b}'s router applied to the FFN input already in {@code ws.moe.xb} ({@code count} rows, normalised
+     * by the block before it): logits, softmax and top-k into the given buffers — a prediction of b's experts.
+     */
+    void routerTopK(DevBlock b, int count, CUdeviceptr logits, CUdeviceptr chosen, CUdeviceptr weights) {
+        io.offload4j.model.MoeConfig mc = config.moe();
+        one[0] = b.experts().router();
+        oneOut[0] = logits;
+        matvecs(count, CudaKernels.STORE, one, ws.moe.xb, oneOut, null);
+        kernels.moeTopk(ws.stream, logits, chosen, weights, mc.expertCount(), mc.expertUsedCount(),
+                mc.normalizeTopK(), mc.weightsScale(), count);
+    }
+
+    /**
      * The routed experts of {@code count} rows from the choices in {@code ws.moe.chosen} / {@code weights}: expert
      * ids in a block bound to its unit, pool slot numbers in a pooled block (uploaded by the host).
      */

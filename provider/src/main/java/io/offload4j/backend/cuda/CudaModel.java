@@ -319,6 +319,16 @@ final class CudaModel implements AcceleratorModel {
     }
 
     @Override
+    public void predictRouting(BoundUnit next, Step step) {
+        routing.predict(blocks, (CudaUnits.DevBlock) next, step.rows(), config.moe());
+    }
+
+    @Override
+    public void readPredicted(int rows, int[] predicted) {
+        routing.predicted(rows, predicted);
+    }
+
+    @Override
     public void runSharedExpert(BoundUnit block, Step step) {
         blocks.sharedExpert((CudaUnits.DevBlock) block, step.rows());
     }

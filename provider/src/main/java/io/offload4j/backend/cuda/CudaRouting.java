@@ -26,7 +26,7 @@ import jcuda.driver.CUevent_flags;
  */
 final class CudaRouting implements AutoCloseable {
 
-    private static final int REGIONS = 3;
+    private static final int REGIONS = 4;  // download, two uploads, prediction
 
     private final CudaWorkspace ws;
     private final int k;
@@ -38,6 +38,10 @@ final class CudaRouting implements AutoCloseable {
     private final CUevent[] uploaded = new CUevent[2];
     private int nextUpload;
     private boolean allocated;
+    /** The predicted next block's router logits, choices and weights (device), made on the first prediction. */
+    private CUdeviceptr predLogits;
+    private CUdeviceptr predChosen;
+    private CUdeviceptr predWeights;
 
     CudaRouting(CudaWorkspace ws, int k) {
         this.ws = ws;
@@ -88,8 +92,37 @@ final class CudaRouting implements AutoCloseable {
         cuEventRecord(uploaded[u], ws.stream);
     }
 
+    /**
+     * Enqueues the top-k of {@code next}'s router over the FFN input in {@code ws.moe.xb} ({@code rows} rows), by
+     * {@code blocks}, and the copy of the predicted ids to the host (region 3); read with {@link #predicted}.
+     */
+    void predict(CudaBlockKernels blocks, CudaUnits.DevBlock next, int rows, io.offload4j.model.MoeConfig mc) {
+        if (predLogits == null) {
+            predLogits = new CUdeviceptr();
+            predChosen = new CUdeviceptr();
+            predWeights = new CUdeviceptr();
+            CudaMemory.alloc(predLogits, 4L * ws.rows * mc.expertCount() + CudaKernels.PADDING, "the GPU",
+                    "the expert prediction's router logits");
+            CudaMemory.alloc(predChosen, 4L * ws.rows * k + CudaKernels.PADDING, "the GPU", "predicted experts");
+            CudaMemory.alloc(predWeights, 4L * ws.rows * k + CudaKernels.PADDING, "the GPU", "predicted weights");
+        }
+        blocks.routerTopK(next, rows, predLogits, predChosen, predWeights);
+        cuMemcpyDtoHAsync(host.withByteOffset(3 * regionBytes), predChosen, 4L * rows * k, ws.stream);
+    }
+
+    /** The ids of the last {@link #predict}, once the stream has passed its copy (a later {@link #download}). */
+    void predicted(int rows, int[] out) {
+        ids[3].get(0, out, 0, rows * k);
+    }
+
     @Override
     public void close() {
+        for (CUdeviceptr p : new CUdeviceptr[] {predLogits, predChosen, predWeights}) {
+            if (p != null) {
+                jcuda.driver.JCudaDriver.cuMemFree(p);
+            }
+        }
+        predLogits = null;
         for (int i = 0; i < uploaded.length; i++) {
             if (uploaded[i] != null) {
                 cuEventDestroy(uploaded[i]);

@@ -27,7 +27,8 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * MoeOffloadBenchmark [--dir /tmp/offload4j-bench] [--shape qwen3-30b-a3b] [--quant Q4_K_M] [--zipf 1.0]
- *                     [--model PATH] [--budgets 1,0.5,0.25,0.1] [--modes blocks,experts] [--prefill 512]
+ *                     [--model PATH] [--budgets 1,0.5,0.25,0.1] [--modes blocks,experts,experts+prefetch]
+ *                     [--prefill 512]
  *                     [--decode-tokens 64] [--out moe.md]
  * </pre>
  *
@@ -47,7 +48,7 @@ public final class MoeOffloadBenchmark {
         double zipf = Double.parseDouble(arg(args, "--zipf", "1.0"));
         double[] budgets = Arrays.stream(arg(args, "--budgets", "1,0.5,0.25,0.1").split(","))
                 .mapToDouble(Double::parseDouble).toArray();
-        String[] modes = arg(args, "--modes", "blocks,experts").split(",");
+        String[] modes = arg(args, "--modes", "blocks,experts,experts+prefetch").split(",");
         int prefill = Integer.parseInt(arg(args, "--prefill", "512"));
         int decodeTokens = Integer.parseInt(arg(args, "--decode-tokens", "64"));
         String out = arg(args, "--out", null);
@@ -68,8 +69,9 @@ public final class MoeOffloadBenchmark {
                     + " pinned host→device now: %.1f GB/s%n", file.getFileName(), total / (double) (1L << 30), zipf,
                     gpu.description(), pinned));
             line(out, "| budget | mode | units resident / streamed | expert slots (cached) | prefill " + prefill
-                    + " tok/s | decode b1 tok/s | hit rate decode | hit rate prefill | experts copied per token |");
-            line(out, "|---|---|---|---|---|---|---|---|---|");
+                    + " tok/s | decode b1 tok/s | hit rate decode | hit rate prefill | experts copied per token |"
+                    + " CPU experts per token | prediction hit rate |");
+            line(out, "|---|---|---|---|---|---|---|---|---|---|---|");
             for (double f : budgets) {
                 long budget = f >= 1 ? OffloadOptions.AUTO : (long) (f * total);
                 for (String mode : modes) {
@@ -117,7 +119,7 @@ public final class MoeOffloadBenchmark {
                             int decodeTokens, String out) throws IOException {
         int context = prefill + decodeTokens + 32;
         OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget)
-                .withExpertCache(mode.equals("experts"));
+                .withExpertCache(mode.startsWith("experts")).withExpertPrefetch(mode.equals("experts+prefetch"));
         long t0 = System.nanoTime();
         try (TieredForwardPass pass = Passes.on(gpu, model, context, prefill, options)) {
             System.out.println(pass.memoryReport());
@@ -161,13 +163,17 @@ public final class MoeOffloadBenchmark {
             }
             OffloadStats st = pass.offloadStats();
             String slots = d1 == null ? "–" : d1.slots() + " (" + d1.cacheSlots() + ")";
-            line(out, String.format(Locale.ROOT, "| %s | %s | %d / %d | %s | %.0f | %.2f | %s | %s | %s |",
+            line(out, String.format(Locale.ROOT, "| %s | %s | %d / %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s |",
                     budget == OffloadOptions.AUTO ? "all (auto)" : String.format(Locale.ROOT, "%.2f GiB (%.0f%%)",
                             budget / (double) (1L << 30), 100.0 * budget / total), mode,
                     pass.plan().count(Placement.RESIDENT), pass.plan().count(Placement.STREAMED) + st.cpuBlocks(),
                     slots, prefillTps, decodeTps, rate(d0, d1), rate(p0, p1),
-                    d1 == null ? "–" : String.format(Locale.ROOT, "%.1f", (d1.copies() - d0.copies())
-                            / (double) decodeTokens)));
+                    d1 == null ? "–" : String.format(Locale.ROOT, "%.1f", (d1.copies() + d1.prefetches()
+                            - d0.copies() - d0.prefetches()) / (double) decodeTokens),
+                    d1 == null ? "–" : String.format(Locale.ROOT, "%.1f", (d1.cpuComputed() - d0.cpuComputed())
+                            / (double) decodeTokens),
+                    d1 == null || d1.predicted() == d0.predicted() ? "–" : String.format(Locale.ROOT, "%.3f",
+                            (d1.predictedRight() - d0.predictedRight()) / (double) (d1.predicted() - d0.predicted()))));
         }
     }
 

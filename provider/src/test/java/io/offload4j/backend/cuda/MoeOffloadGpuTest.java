@@ -124,12 +124,14 @@ class MoeOffloadGpuTest {
             int pooled = BLOCKS * experts;
             // {units on the GPU, cached experts, placement}: smallest pool, a quarter, three quarters, attention
             // streamed; placement cpu: a decode token's misses computed on the CPU
-            long[][] budgets = {{attention, k, 0}, {attention, pooled / 4, 0}, {attention, 3 * pooled / 4, 0},
-                    {3 * largest, k, 0}, {attention, k, 1}, {attention, pooled / 4, 1}, {3 * largest, k, 1}};
+            // streamed; placement cpu (b[2] = 1): a decode token's misses computed on the CPU; b[3] = 1: prefetching
+            long[][] budgets = {{attention, k, 0, 0}, {attention, pooled / 4, 0, 0}, {attention, 3 * pooled / 4, 0, 0},
+                    {3 * largest, k, 0, 0}, {attention, k, 1, 0}, {attention, pooled / 4, 1, 0}, {3 * largest, k, 1, 0},
+                    {attention, pooled / 4, 0, 1}, {attention, pooled / 4, 1, 1}};
             for (long[] b : budgets) {
                 long budget = b[0] + (b[1] + k) * slot;
                 OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withExpertCache(true)
-                        .withPlacement(b[2] == 1 ? "cpu" : "stream");
+                        .withPlacement(b[2] == 1 ? "cpu" : "stream").withExpertPrefetch(b[3] == 1);
                 try (TieredForwardPass pg = Passes.on(gpu, model, 128, 64, options)) {
                     ExpertCacheStats before = pg.expertStats();
                     assertNotNull(before, "experts placed one by one at " + budget + " bytes");
@@ -145,6 +147,12 @@ class MoeOffloadGpuTest {
                         assertEquals((long) k * TOKENS, s.hits()[l] + s.misses()[l], label + " block " + l);
                     }
                     assertEquals(b[2] == 1, s.cpuComputed() > 0, label + ": misses on the CPU " + s.cpuComputed());
+                    assertEquals(b[3] == 1, s.predicted() > 0, label + ": predictions " + s.predicted());
+                    if (b[3] == 1) {
+                        GpuTests.report(String.format("moe experts prefetched %-14s prediction hit rate %.3f (%d of"
+                                + " %d choices), %d prefetches", label, s.predictionHitRate(), s.predictedRight(),
+                                s.predicted(), s.prefetches()));
+                    }
                     GpuTests.report(String.format("moe experts offloaded %-14s %d units resident, %d slots (%d cached"
                                     + " of %d), misses on the CPU at decode %s: hit rate %.3f, %d copies, %d CPU"
                                     + " experts, %d passes; relErr to CPU %.2e, to resident GPU %.2e", label,

@@ -23,7 +23,8 @@ final class EngineOptionsMapper {
                 .withMaxBatchRows(gpu.getMaxBatchRows())
                 .withGemmMinTokens(gpu.getGemmMinTokens())
                 .withGraphs(gpu.isGraphs())
-                .withExpertCache(gpu.isExpertCache());
+                .withExpertCache(gpu.isExpertCache())
+                .withExpertPrefetch(gpu.isExpertPrefetch());
         return EngineOptions.DEFAULTS
                 .withDevice(p.getDevice())
                 .withThreads(p.getThreads())

@@ -270,6 +270,20 @@ public class OffloadProperties implements Validator {
          */
         private boolean expertCache = false;
 
+        /**
+         * With expert-cache: at decode, each sparse block applies the next block's router to its own FFN input and
+         * copies the predicted experts that are not on the GPU ahead, while it computes.
+         */
+        private boolean expertPrefetch = false;
+
+        public boolean isExpertPrefetch() {
+            return expertPrefetch;
+        }
+
+        public void setExpertPrefetch(boolean expertPrefetch) {
+            this.expertPrefetch = expertPrefetch;
+        }
+
         public boolean isExpertCache() {
             return expertCache;
         }
