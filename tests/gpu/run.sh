@@ -15,6 +15,8 @@
 #        JAVA_OPTS adds JVM options (e.g. -Xlog:gc); PROFILE=1 runs Nsight Compute
 #        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv;
 #        BATCHED=1 times the batched matrix-vector kernels (BATCHED_ARGS) into batched.md;
+#        MOE=1 runs the MoE expert-offloading benchmark (MOE_ARGS, e.g. "--shape qwen3-30b-a3b --quant Q4_K_M
+#        --zipf 1.0 --budgets 1,0.5,0.25,0.1") into moe.md / moe.log;
 #        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
 #        small; SOAK_DEVICE, default cuda; SOAK_ARGS) into soak.log.
 #
@@ -124,6 +126,16 @@ if [ "${BATCHED:-0}" = 1 ]; then
         ${BATCHED_ARGS:-} > "$OUT/batched.md" 2> "$OUT/batched.log"
     echo "batched: exit $?"
     grep -E "^\|" "$OUT/batched.md" | tail -n 30
+fi
+
+if [ "${MOE:-0}" = 1 ]; then
+    # Issue 13: a mixture of experts larger than the GPU, sparse blocks placed whole vs experts in a GPU expert cache,
+    # at MOE_ARGS (default: a 12-block Qwen3-30B-A3B-shaped Q4_K_M model, Zipf 1.0, budgets 1/0.5/0.25/0.1), with
+    # the llama.cpp command for the same file; into moe.md / moe.log.
+    timeout "${MOE_TIMEOUT:-540}" "$JAVA" "${opts[@]}" -cp "lib/*:$resources" io.offload4j.backend.cuda.MoeOffloadBenchmark \
+        --dir /tmp/offload4j-bench --out "$OUT/moe.md" ${MOE_ARGS:---shape qwen3-moe-small} > "$OUT/moe.log" 2>&1
+    echo "moe: exit $?"
+    grep -E "^\||llama-bench" "$OUT/moe.md" | tail -n 24
 fi
 
 if [ "${PROFILE:-0}" = 1 ]; then

@@ -58,7 +58,8 @@ extern "C" __global__ void moe_topk(float* logits, int* chosen, float* weights, 
 }
 
 // h[s][r] = silu(gate_e[r] . xb[t]) * (up_e[r] . xb[t]) for slot s = t * k + j, e = chosen[s]: one warp per row r
-// of one slot (grid: rows / MV_WARPS × slots).
+// of one slot (grid: rows / MV_WARPS × slots). A negative e (an expert offloaded elsewhere) is skipped, here and in
+// moe_down.
 template <int TYPE>
 __device__ __forceinline__ void moe_gate_up_body(const uint8_t* __restrict__ gate, const uint8_t* __restrict__ up,
                                                  long long stride, int ffn, long long rowBytes, int cols,
@@ -70,6 +71,7 @@ __device__ __forceinline__ void moe_gate_up_body(const uint8_t* __restrict__ gat
     const int slot = blockIdx.y;
     if (r >= ffn) return;
     const int e = chosen[slot];
+    if (e < 0) return;  // a choice computed elsewhere (the host, or another pass over an expert pool): h unused
     const float* x = xb + (size_t)(slot / k) * cols;
     const uint8_t* rowA = gate + (size_t)e * stride + (size_t)r * rowBytes;
     const uint8_t* rowB = up + (size_t)e * stride + (size_t)r * rowBytes;
@@ -106,6 +108,7 @@ __device__ __forceinline__ void moe_down_body(const uint8_t* __restrict__ down, 
     for (int j = 0; j < k; j++) {
         const int slot = t * k + j;
         const int e = chosen[slot];
+        if (e < 0) continue;  // computed elsewhere: adds nothing here
         const uint8_t* row = down + (size_t)e * stride + (size_t)r * rowBytes;
         const float* hv = h + (size_t)slot * ffn;
         float acc[1] = {0.f}, acc2[1] = {0.f}, ss[1] = {0.f};

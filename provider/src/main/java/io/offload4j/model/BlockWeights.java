@@ -80,6 +80,17 @@ public record BlockWeights(
         return all;
     }
 
+    /**
+     * A sparse block's matrices without its routed experts: Q, K, V, attention output, router and the shared expert
+     * (the prefix of {@link #matrices()}), the unit placed before the experts when experts are placed one by one.
+     */
+    public Weight[] attentionMatrices() {
+        if (moe == null) {
+            throw new IllegalStateException("block " + index + " is dense: it has no routed experts to leave out");
+        }
+        return java.util.Arrays.copyOf(matrices(), 5 + (moe.hasSharedExpert() ? 3 : 0));
+    }
+
     /** Bytes of the block's projection matrices (what a forward pass streams through; a sparse block: every expert). */
     public long matrixBytes() {
         long attention = wq.byteSize() + wk.byteSize() + wv.byteSize() + wo.byteSize();

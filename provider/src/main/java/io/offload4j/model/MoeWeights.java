@@ -31,6 +31,11 @@ public record MoeWeights(Weight router, Weight[] gate, Weight[] up, Weight[] dow
         return gate[e].byteSize() + up[e].byteSize() + down[e].byteSize();
     }
 
+    /** Expert {@code e}'s gate, up and down: the unit an expert cache places. */
+    public Weight[] expert(int e) {
+        return new Weight[] {gate[e], up[e], down[e]};
+    }
+
     /** Bytes of every matrix that is not an expert: the router and the shared expert. */
     public long denseBytes() {
         long n = router.byteSize();

@@ -96,6 +96,19 @@ public final class ExpertCache<E> implements AutoCloseable {
         return e;
     }
 
+    /** Whether an expert is resident, without counting an access or telling Caffeine (a prefetch's question). */
+    public boolean contains(int block, int expert) {
+        return byId[block * experts + expert] != null;
+    }
+
+    /**
+     * Counts {@code n} more hits of block {@code block} without consulting the cache: later tokens of a step whose
+     * first use of an expert was looked up (and, on a miss, copied) find it on the device.
+     */
+    public void recordHits(int block, int n) {
+        hits[block] += n;
+    }
+
     /**
      * Offers an expert just copied to the device. Returns whether the cache kept it: admission may reject it (it is
      * then released at once, after the step that copied it has used it, as the releaser's contract says).

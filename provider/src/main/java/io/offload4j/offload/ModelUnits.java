@@ -20,13 +20,23 @@ import java.util.function.ToLongFunction;
 record ModelUnits(String[] names, Weight[][] parts, long[] bytes, int[] firstRows, int blocks) {
 
     static ModelUnits of(ModelWeights w, ToLongFunction<Weight[]> deviceBytes) {
+        return of(w, deviceBytes, false);
+    }
+
+    /**
+     * {@code withoutExperts}: a sparse block's unit is its attention part (attention, router, shared expert), its
+     * routed experts being placed one by one ({@link ExpertTier}).
+     */
+    static ModelUnits of(ModelWeights w, ToLongFunction<Weight[]> deviceBytes, boolean withoutExperts) {
         List<String> names = new ArrayList<>();
         List<Weight[]> parts = new ArrayList<>();
         List<Integer> firstRows = new ArrayList<>();
         long largestBlock = 1;
         for (int l = 0; l < w.blocks().size(); l++) {
-            Weight[] m = w.blocks().get(l).matrices();
-            names.add("block " + l);
+            var b = w.blocks().get(l);
+            boolean attentionOnly = withoutExperts && b.isSparse();
+            Weight[] m = attentionOnly ? b.attentionMatrices() : b.matrices();
+            names.add(attentionOnly ? "block " + l + " (attention)" : "block " + l);
             parts.add(m);
             firstRows.add(-1);
             largestBlock = Math.max(largestBlock, deviceBytes.applyAsLong(m));

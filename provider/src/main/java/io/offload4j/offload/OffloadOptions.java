@@ -16,9 +16,18 @@ import io.offload4j.backend.AcceleratorOptions;
  *                               rows); larger batches run in parts
  * @param gemmMinTokens          GPU steps of at least this many rows multiply on tensor cores
  * @param graphs                 whether a decode step with every block resident is replayed as a CUDA graph
+ * @param expertCache            a mixture of experts that does not fit the GPU: {@code true} places its experts one
+ *                               by one (the attention parts first, the experts in a GPU cache of expert slots, see
+ *                               {@link ExpertTier}); {@code false} (default) places each sparse block whole, like a
+ *                               dense block. A model that fits is resident either way.
+ * @param expertPrefetch         with {@code expertCache}: each sparse block's successor's router is applied to the
+ *                               block's own FFN input, and the experts it predicts that are not on the GPU are copied
+ *                               while the block computes (decode steps; the successor's attention part must be
+ *                               resident). Default false.
  */
 public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
-                             PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs) {
+                             PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs,
+                             boolean expertCache, boolean expertPrefetch) {
 
     public static final long AUTO = -1;
     public static final int DEFAULT_PREFETCH_DEPTH = 2;
@@ -47,6 +56,21 @@ public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, 
         }
     }
 
+    /** As before expert placement was an option: sparse blocks are placed whole. */
+    public OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
+                          PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs) {
+        this(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows, gemmMinTokens, graphs,
+                false, false);
+    }
+
+    /** Without expert prefetching. */
+    public OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
+                          PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs,
+                          boolean expertCache) {
+        this(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows, gemmMinTokens, graphs,
+                expertCache, false);
+    }
+
     /** Budgets, depth and placement; the GPU's batch rows, tensor-core threshold and graphs at their defaults. */
     public OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
                           PlacementPolicy placement) {
@@ -56,22 +80,22 @@ public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, 
 
     public OffloadOptions withGpuMemoryBudget(long bytes) {
         return new OffloadOptions(bytes, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
-                gemmMinTokens, graphs);
+                gemmMinTokens, graphs, expertCache, expertPrefetch);
     }
 
     public OffloadOptions withHostPinnedMemoryBudget(long bytes) {
         return new OffloadOptions(gpuMemoryBudget, bytes, prefetchDepth, placement, maxBatchRows, gemmMinTokens,
-                graphs);
+                graphs, expertCache, expertPrefetch);
     }
 
     public OffloadOptions withPrefetchDepth(int depth) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, depth, placement, maxBatchRows,
-                gemmMinTokens, graphs);
+                gemmMinTokens, graphs, expertCache, expertPrefetch);
     }
 
     public OffloadOptions withPlacement(PlacementPolicy p) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, p, maxBatchRows,
-                gemmMinTokens, graphs);
+                gemmMinTokens, graphs, expertCache, expertPrefetch);
     }
 
     /** {@code auto}, {@code stream} or {@code cpu}, as users write it. */
@@ -81,16 +105,28 @@ public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, 
 
     public OffloadOptions withMaxBatchRows(int rows) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, rows,
-                gemmMinTokens, graphs);
+                gemmMinTokens, graphs, expertCache, expertPrefetch);
     }
 
     public OffloadOptions withGemmMinTokens(int tokens) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
-                tokens, graphs);
+                tokens, graphs, expertCache, expertPrefetch);
+    }
+
+    /** Experts of a mixture of experts placed one by one in a GPU expert cache (see {@link #expertCache}). */
+    public OffloadOptions withExpertCache(boolean on) {
+        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
+                gemmMinTokens, graphs, on, expertPrefetch);
+    }
+
+    /** With the expert cache: copy the experts the next block's router predicts ahead (see {@link #expertPrefetch}). */
+    public OffloadOptions withExpertPrefetch(boolean on) {
+        return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
+                gemmMinTokens, graphs, expertCache, on);
     }
 
     public OffloadOptions withGraphs(boolean on) {
         return new OffloadOptions(gpuMemoryBudget, hostPinnedMemoryBudget, prefetchDepth, placement, maxBatchRows,
-                gemmMinTokens, on);
+                gemmMinTokens, on, expertCache, expertPrefetch);
     }
 }

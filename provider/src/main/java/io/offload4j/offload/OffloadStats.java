@@ -19,11 +19,31 @@ package io.offload4j.offload;
  * @param cpuNanos         time the CPU spent computing its blocks (batch-1 decode), in total
  * @param cpuWaitNanos     time the CPU waited, before its blocks, for the GPU's work ahead of them (the units
  *                         before, and any copy those wait for), in total
+ * @param experts          the GPU expert cache's counts (per block and in total) when a mixture of experts has its
+ *                         experts placed one by one ({@code OffloadOptions.expertCache}), else null; the fields above
+ *                         then count the attention parts (and head slices) as the units
  */
 public record OffloadStats(int residentBlocks, int streamedBlocks, int cpuBlocks, long gpuBytesResident,
                            long stagingBytes, long hostPinnedBytes, long cacheHits, long cacheMisses,
                            long cacheEvictions, long cacheLoads, long bytesStreamed, long copyNanos, long steps,
-                           long cpuNanos, long cpuWaitNanos) {
+                           long cpuNanos, long cpuWaitNanos, ExpertCacheStats experts) {
+
+    /** Without an expert cache. */
+    public OffloadStats(int residentBlocks, int streamedBlocks, int cpuBlocks, long gpuBytesResident,
+                        long stagingBytes, long hostPinnedBytes, long cacheHits, long cacheMisses,
+                        long cacheEvictions, long cacheLoads, long bytesStreamed, long copyNanos, long steps,
+                        long cpuNanos, long cpuWaitNanos) {
+        this(residentBlocks, streamedBlocks, cpuBlocks, gpuBytesResident, stagingBytes, hostPinnedBytes, cacheHits,
+                cacheMisses, cacheEvictions, cacheLoads, bytesStreamed, copyNanos, steps, cpuNanos, cpuWaitNanos,
+                null);
+    }
+
+    /** These statistics with the expert cache's. */
+    public OffloadStats withExperts(ExpertCacheStats x) {
+        return new OffloadStats(residentBlocks, streamedBlocks, cpuBlocks, gpuBytesResident, stagingBytes,
+                hostPinnedBytes, cacheHits, cacheMisses, cacheEvictions, cacheLoads, bytesStreamed, copyNanos, steps,
+                cpuNanos, cpuWaitNanos, x);
+    }
 
     /** For a pass with nothing offloaded (the CPU backend, or a model wholly resident). */
     public static OffloadStats allResident(int blocks, long gpuBytes) {

@@ -32,6 +32,7 @@ public final class TieredForwardPass implements ForwardPass {
     private final int rows;
     private boolean graphs;
     private final String memoryReport;
+    private final String expertReasoning;
     private final Step step;
     private final float[] activation;
     private final KvCache[] acceleratorCaches;   // per sequence of a step, for the hand-off
@@ -42,6 +43,9 @@ public final class TieredForwardPass implements ForwardPass {
     private float[] stageInput;
     private float[] stageOutput;
     private AcceleratorModel stageSource;  // the previous stage's device, when this one copies from it directly
+    private final ExpertTier experts;            // null unless the experts are placed one by one
+    private final boolean[] pooled;              // per block: its routed experts come from the expert pool
+    private final boolean[] predictable;         // per block: it predicts the next block's experts (prefetch)
     private long cpuNanos;                       // time computing CPU blocks
     private long cpuWaitNanos;                   // time waiting for the accelerator before them
     private boolean closed;
@@ -49,7 +53,35 @@ public final class TieredForwardPass implements ForwardPass {
     TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
                       int blocks, int maxContext, int maxChunk, int rows, String memoryReport,
                       TieredPasses.Stage stage) {
+        this(accelerator, cpu, tier, bound, blocks, maxContext, maxChunk, rows, memoryReport, stage, null, null);
+    }
+
+    /** {@code experts}: the expert tier of a mixture of experts whose experts are placed one by one, or null. */
+    TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
+                      int blocks, int maxContext, int maxChunk, int rows, String memoryReport,
+                      TieredPasses.Stage stage, ExpertTier experts, String expertReasoning) {
+        this(accelerator, cpu, tier, bound, blocks, maxContext, maxChunk, rows, memoryReport, stage, experts,
+                expertReasoning, false);
+    }
+
+    /**
+     * {@code prefetch}: a pooled block whose successor is pooled and resident applies the successor's router to its
+     * own FFN input at decode, and the predicted experts are copied ahead.
+     */
+    TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
+                      int blocks, int maxContext, int maxChunk, int rows, String memoryReport,
+                      TieredPasses.Stage stage, ExpertTier experts, String expertReasoning, boolean prefetch) {
         this.accelerator = accelerator;
+        this.experts = experts;
+        this.pooled = new boolean[blocks];
+        for (int l = 0; experts != null && l < blocks; l++) {
+            pooled[l] = experts.pooled(l);
+        }
+        this.predictable = new boolean[blocks];
+        for (int l = 0; prefetch && l + 1 < blocks; l++) {
+            predictable[l] = pooled[l] && pooled[l + 1] && tier.plan().placement(l + 1) == Placement.RESIDENT;
+        }
+        this.expertReasoning = expertReasoning;
         this.cpu = cpu;
         this.tier = tier;
         this.bound = bound;
@@ -58,7 +90,8 @@ public final class TieredForwardPass implements ForwardPass {
         this.maxChunk = maxChunk;
         this.rows = rows;
         this.computesHead = stage == null || stage.last();
-        this.graphs = !tier.streams() && accelerator.graphs();
+        // a block whose experts are pooled reads its router's choices back to the host: no graph can span that
+        this.graphs = !tier.streams() && experts == null && accelerator.graphs();
         this.memoryReport = memoryReport;
         this.step = new Step(rows);
         this.acceleratorCaches = new KvCache[rows];
@@ -93,7 +126,18 @@ public final class TieredForwardPass implements ForwardPass {
                 continue;
             }
             tier.acquire(u);
-            accelerator.runBlock(unit, step);
+            if (pooled[u]) {
+                // attention and router on the device, the choices to the host, each expert from its pool slot
+                accelerator.runSparseAttention(unit, step);
+                boolean predict = predictable[u] && step.rows() == 1;
+                if (predict) {
+                    accelerator.predictRouting(units[u + 1], step);
+                }
+                experts.run(accelerator, unit, u, step, predict);
+                accelerator.runSharedExpert(unit, step);
+            } else {
+                accelerator.runBlock(unit, step);
+            }
             tier.release(u);
         }
         boolean head = !step.hiddenOutputs();
@@ -240,6 +284,14 @@ public final class TieredForwardPass implements ForwardPass {
                 } finally {
                     cpu.keepThreadsSpinning(false);
                 }
+            } else if (experts != null && count == 1) {
+                // a decode token's expert misses may run on the CPU between blocks: keep its threads spinning
+                experts.keepCpuSpinning(true);
+                try {
+                    enqueue(StepRoute.ALL_ACCELERATOR, null);
+                } finally {
+                    experts.keepCpuSpinning(false);
+                }
             } else {
                 enqueue(StepRoute.ALL_ACCELERATOR, null);
             }
@@ -256,6 +308,9 @@ public final class TieredForwardPass implements ForwardPass {
             }
         } catch (RuntimeException | Error e) {
             tier.reset();
+            if (experts != null) {
+                experts.reset();
+            }
             throw e;
         } finally {
             step.clear();
@@ -343,6 +398,9 @@ public final class TieredForwardPass implements ForwardPass {
             }
         } catch (RuntimeException | Error e) {
             tier.reset();
+            if (experts != null) {
+                experts.reset();
+            }
             throw e;
         } finally {
             step.clear();
@@ -387,6 +445,9 @@ public final class TieredForwardPass implements ForwardPass {
             tier.stepCompleted();
         } catch (RuntimeException | Error e) {
             tier.reset();
+            if (experts != null) {
+                experts.reset();
+            }
             throw e;
         } finally {
             step.clear();
@@ -453,7 +514,16 @@ public final class TieredForwardPass implements ForwardPass {
 
     /** Where the units are and what streaming and the CPU's blocks have cost so far. */
     public OffloadStats offloadStats() {
-        return tier.stats(cpuNanos, cpuWaitNanos);
+        OffloadStats s = tier.stats(cpuNanos, cpuWaitNanos);
+        return experts == null ? s : s.withExperts(expertStats());
+    }
+
+    /**
+     * The expert cache's statistics when the experts are placed one by one (per block: hits, misses, evictions,
+     * refused admissions), else null.
+     */
+    public ExpertCacheStats expertStats() {
+        return experts == null ? null : experts.snapshot(expertReasoning);
     }
 
     /** The placement this pass was prepared with. */
@@ -479,6 +549,9 @@ public final class TieredForwardPass implements ForwardPass {
         closed = true;
         accelerator.makeCurrent();
         tier.close();
+        if (experts != null) {
+            experts.close();
+        }
         if (cpu != null) {
             cpu.close();
         }

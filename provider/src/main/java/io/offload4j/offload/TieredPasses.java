@@ -12,6 +12,7 @@ import io.offload4j.backend.DeviceWeights;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.cpu.CpuBackend;
 import io.offload4j.backend.cpu.CpuBlockRunner;
+import io.offload4j.backend.cpu.CpuExpertRunner;
 import io.offload4j.model.Model;
 import java.util.Locale;
 
@@ -170,6 +171,10 @@ public final class TieredPasses {
             ModelUnits units = stage == null ? whole : whole.stage(stage.first(), stage.end(), stage.last());
             int firstBlock = stage == null ? 0 : stage.first();
             long budget = memory.budget();
+            if (options.expertCache() && stage == null && model.config().moe() != null
+                    && whole.totalBytes() > budget) {
+                return prepareExperts(accelerator, device, model, deviceOptions, options, memory);
+            }
             // a pipeline's stages hand the activation between accelerators only: no CPU blocks in between
             boolean cpuPossible = stage == null && options.placement() != PlacementPolicy.STREAM;
             Bandwidths bandwidths = BandwidthProbe.measure(accelerator, model, units, budget, cpuPossible);
@@ -207,6 +212,92 @@ public final class TieredPasses {
             device.close();
             throw e;
         }
+    }
+
+    /**
+     * A mixture of experts larger than its budget, its experts placed one by one ({@link ExpertPlan}): the attention
+     * parts and head placed (resident, or streamed through a ring) like dense units, the experts pinned in host memory
+     * and cached in a pool of GPU expert slots ({@link ExpertTier}). No CPU units: the CPU would compute whole blocks.
+     */
+    private static TieredForwardPass prepareExperts(Accelerator accelerator, AcceleratorModel device, Model model,
+                                                    AcceleratorOptions deviceOptions, OffloadOptions options,
+                                                    Memory memory) {
+        ModelUnits attention = ModelUnits.of(model.weights(), device::unitBytes, true);
+        Bandwidths bandwidths = BandwidthProbe.measure(accelerator, model, attention, 0, false);
+        ExpertPlan ep = ExpertPlan.of(model, device::unitBytes, memory.budget(), options.prefetchDepth(), bandwidths);
+        LOG.log(System.Logger.Level.INFO, "placement on " + accelerator.name() + ": " + ep.reasoning());
+        PlacementPlan plan = ep.plan();
+        long physicalHalf = HostMemory.physicalBytes() / 2;
+        long streamedAttention = plan.streamedBytesPerStep();
+        long pinnedBudget = options.hostPinnedMemoryBudget() == OffloadOptions.AUTO
+                ? physicalHalf : options.hostPinnedMemoryBudget();
+        StreamingTier tier = placeUnits(device, ep.units(), plan, Math.min(streamedAttention, pinnedBudget));
+        CopyRing pool = null;
+        try {
+            boolean[] pinned = new boolean[ep.experts().length];
+            long left = pinnedBudget - tier.hostPinnedBytes();
+            for (int u = 0; u < pinned.length && ep.expertBytes()[u] <= left; u++) {
+                pinned[u] = true;
+                left -= ep.expertBytes()[u];
+            }
+            pool = device.expertPool(ep.experts(), pinned, ep.slots(), ep.slotBytes());
+            var moe = model.config().moe();
+            CpuExpertRunner cpuExperts = cpuExperts(model);
+            ExpertCpuProbe.Decision cpuMisses;
+            try {
+                cpuMisses = ExpertCpuProbe.decide(model, cpuExperts, bandwidths.hostToDeviceGBs(),
+                        options.placement());
+            } catch (RuntimeException | Error e) {
+                cpuExperts.close();
+                throw e;
+            }
+            LOG.log(System.Logger.Level.INFO, "expert misses on " + accelerator.name() + ": " + cpuMisses.reasoning());
+            if (!cpuMisses.cpu()) {
+                cpuExperts.close();
+                cpuExperts = null;
+            }
+            ExpertTier experts = new ExpertTier(pool, model.config().blockCount(), moe.expertCount(),
+                    moe.expertUsedCount(), ep.unitOf(), ep.expertBytes(), ep.slots(), ep.cacheSlots(),
+                    ep.slotBytes(), deviceOptions.rows(), cpuExperts, model.config().embeddingLength());
+            pool = null; // owned by the expert tier from here
+            try {
+                BoundUnit[][] bound = bind(device, ep.units(), tier, 0, model, experts);
+                String report = MemoryReport.of(accelerator.name(), memory.free(), plan, tier, device.workspaceBytes(),
+                        memory.kvPerCache(), model.weights().tokenEmbedding().data().byteSize(), bandwidths)
+                        + String.format(Locale.ROOT, "%n  GPU   expert pool %s (%d slots, up to %d cached experts)"
+                        + "%n  host  pinned experts %s", WeightBudget.gib(experts.poolBytes()), experts.slotCount(),
+                        ep.cacheSlots(), WeightBudget.gib(experts.hostPinnedBytes()));
+                LOG.log(System.Logger.Level.INFO, report);
+                return new TieredForwardPass(device, null, tier, bound, ep.units().blocks(),
+                        deviceOptions.maxContext(), deviceOptions.maxChunk(), deviceOptions.rows(), report, null,
+                        experts, ep.reasoning() + "; " + cpuMisses.reasoning() + (options.expertPrefetch()
+                        ? "; experts predicted by the next block's router are copied ahead at decode" : ""),
+                        options.expertPrefetch());
+            } catch (RuntimeException | Error e) {
+                experts.close();
+                throw e;
+            }
+        } catch (RuntimeException | Error e) {
+            if (pool != null) {
+                pool.close();
+            }
+            tier.close();
+            throw e;
+        }
+    }
+
+    /** The CPU side of expert misses: every sparse block's experts and FFN norm, all cores. */
+    private static CpuExpertRunner cpuExperts(Model model) {
+        int n = model.config().blockCount();
+        io.offload4j.model.MoeWeights[] moe = new io.offload4j.model.MoeWeights[n];
+        float[][] norms = new float[n][];
+        for (int l = 0; l < n; l++) {
+            moe[l] = model.weights().blocks().get(l).moe();
+            norms[l] = model.weights().blocks().get(l).ffnNorm();
+        }
+        return new CpuExpertRunner(moe, norms, model.config().embeddingLength(),
+                model.config().moe().expertUsedCount(), model.config().rmsNormEps(),
+                Runtime.getRuntime().availableProcessors());
     }
 
     /**
@@ -258,12 +349,22 @@ public final class TieredPasses {
 
     /** Every unit bound, per route, to the memory it computes from (null where the CPU computes it). */
     private static BoundUnit[][] bind(AcceleratorModel device, ModelUnits units, StreamingTier tier, int firstBlock) {
+        return bind(device, units, tier, firstBlock, null, null);
+    }
+
+    /** {@code experts} not null: sparse blocks are bound to their attention part and the expert pool. */
+    private static BoundUnit[][] bind(AcceleratorModel device, ModelUnits units, StreamingTier tier, int firstBlock,
+                                      Model model, ExpertTier experts) {
         StepRoute[] routes = StepRoute.values();
         BoundUnit[][] bound = new BoundUnit[routes.length][units.count()];
         for (StepRoute r : routes) {
             for (int u = 0; u < units.count(); u++) {
                 DeviceWeights at = tier.weightsOf(u, r);
                 if (at == null) {
+                    continue;
+                }
+                if (experts != null && u < units.blocks() && model.weights().blocks().get(firstBlock + u).isSparse()) {
+                    bound[r.ordinal()][u] = device.bindPooledBlock(firstBlock + u, at, experts.pool());
                     continue;
                 }
                 bound[r.ordinal()][u] = u < units.blocks() ? device.bindBlock(firstBlock + u, at)

@@ -39,6 +39,117 @@ final class SimulatedAccelerator implements Accelerator {
      * in the whole model (blocks first), as a step's order records it. */
     record Bound(int unit, int id, Buffer weights) implements BoundUnit {}
 
+    /** A sparse block bound to its attention part and an expert pool. */
+    record PooledBound(int unit, int id, Buffer weights, Pool pool) implements BoundUnit {}
+
+    /**
+     * An expert pool: which expert (pool unit) each slot holds, and whether the compute waited for its copy. Copies
+     * and computes are checked as the tiers use them: an expert computes only from a slot holding it, after its copy.
+     */
+    final class Pool implements CopyRing {
+        final long[] bytes;
+        final int[] holds;
+        final boolean[] awaited;
+        final long slotBytes;
+        long copies;
+
+        Pool(long[] bytes, int slots, long slotBytes) {
+            this.bytes = bytes;
+            this.holds = new int[slots];
+            Arrays.fill(holds, -1);
+            this.awaited = new boolean[slots];
+            this.slotBytes = slotBytes;
+        }
+
+        @Override
+        public DeviceWeights slot(int s) {
+            return new Buffer(slotBytes, -1);
+        }
+
+        @Override
+        public void copy(int unit, int slot, int ticket) {
+            assertEquals(slot, ticket, "an expert copy's ticket is its slot");
+            assertTrue(bytes[unit] <= slotBytes, "expert " + unit + " fits a slot");
+            holds[slot] = unit;
+            awaited[slot] = false;
+            copies++;
+            copiedBytes += bytes[unit];
+        }
+
+        @Override
+        public void awaitCopy(int ticket) {
+            awaited[ticket] = true;
+        }
+
+        @Override
+        public void slotUsed(int slot) {}
+
+        @Override
+        public long copyNanos(int ticket) {
+            return 1000;
+        }
+
+        @Override
+        public void drain() {}
+
+        @Override
+        public long pinnedBytes() {
+            return 0;
+        }
+
+        @Override
+        public long slotBytes() {
+            return holds.length * slotBytes;
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    /**
+     * A stand-in for a sparse block's numbers: each row's routed experts are a function of its token and the block
+     * (skewed towards low expert numbers, so that a cache has hot experts to keep), each expert contributes a value
+     * of its own times its weight to a per-row sum, and the sums of a step are its "logits". A run with experts in a
+     * pool must give the sums of the resident run: every choice computed exactly once, from its own expert.
+     */
+    static int[] route(int block, int token, int experts, int k) {
+        int[] chosen = new int[k];
+        long h = 0x9E3779B97F4A7C15L * (block * 7919L + token + 1);
+        for (int j = 0; j < k; j++) {
+            while (true) {
+                h = h * 6364136223846793005L + 1442695040888963407L;
+                double u = ((h >>> 11) & ((1L << 53) - 1)) / (double) (1L << 53);
+                int e = (int) (experts * u * u * u);
+                boolean dup = false;
+                for (int i = 0; i < j; i++) {
+                    dup |= chosen[i] == e;
+                }
+                if (!dup) {
+                    chosen[j] = e;
+                    break;
+                }
+            }
+        }
+        return chosen;
+    }
+
+    static float weight(int block, int token, int j) {
+        return 0.25f + ((block * 31 + token * 17 + j * 7) % 13) / 16f;
+    }
+
+    static double value(int block, int expert) {
+        return Math.sin(block * 1.7 + expert * 0.37) + 1.5;
+    }
+
+    private io.offload4j.model.ModelWeights loadedWeights;
+    /** Expert misses of decode tokens the CPU computed (checked against a reference), in total. */
+    long cpuExpertsChecked;
+
+    /** Per step, each row's sum of expert contributions (see {@link #route}). */
+    final List<double[]> expertSums = new ArrayList<>();
+    private double[] sums = new double[0];
+    private int[][] contributions = new int[0][];
+
     static final class Cache implements KvCache {
         final int capacity;
 
@@ -118,6 +229,7 @@ final class SimulatedAccelerator implements Accelerator {
     @Override
     public AcceleratorModel load(Model m, AcceleratorOptions options) {
         loads++;
+        loadedWeights = m.weights();
         model = new SimModel(m.config(), options.firstBlock());
         return model;
     }
@@ -196,6 +308,206 @@ final class SimulatedAccelerator implements Accelerator {
             return new Bound(block - firstBlock, block, (Buffer) weights);
         }
 
+        // ------------------------------------------------------------------ experts placed one by one
+
+        private int[] stepChosen = new int[0];
+        private float[] stepWeights = new float[0];
+        Pool pool;
+
+        @Override
+        public CopyRing expertPool(Weight[][] experts, boolean[] pinned, int slots, long slotBytes) {
+            assertTrue(config.moe() != null);
+            pool = new Pool(Arrays.stream(experts).mapToLong(this::unitBytes).toArray(), slots, slotBytes);
+            return pool;
+        }
+
+        @Override
+        public BoundUnit bindPooledBlock(int block, DeviceWeights attention, CopyRing p) {
+            assertTrue(p == pool);
+            return new PooledBound(block - firstBlock, block, (Buffer) attention, pool);
+        }
+
+        @Override
+        public void runSparseAttention(BoundUnit block, Step step) {
+            PooledBound b = (PooledBound) block;
+            compute(new Bound(b.unit(), b.id(), b.weights()), step);
+            int k = config.moe().expertUsedCount();
+            int n = step.rows() * k;
+            stepChosen = new int[n];
+            stepWeights = new float[n];
+            for (int t = 0; t < step.rows(); t++) {
+                int[] c = route(b.id(), step.token(t), config.moe().expertCount(), k);
+                for (int j = 0; j < k; j++) {
+                    stepChosen[t * k + j] = c[j];
+                    stepWeights[t * k + j] = weight(b.id(), step.token(t), j);
+                }
+            }
+            contributions = new int[step.rows()][k];
+            inPooledBlock = true;
+            cpuRow = null;
+        }
+
+        private boolean inPooledBlock;
+        private float[] x0;
+        private float[] cpuRow;
+
+        /** The activation a pooled block's CPU misses start from, made up per block. */
+        private float[] activationFor(int block) {
+            int dim = config.embeddingLength();
+            float[] x = new float[dim];
+            for (int i = 0; i < dim; i++) {
+                x[i] = (float) Math.sin(0.1 * i + block);
+            }
+            return x;
+        }
+
+        /**
+         * Expert {@code e} of {@code block} on {@code x}, from scalar dequantised rows in double precision: the
+         * reference for the CPU's expert misses.
+         */
+        private double[] referenceExpert(int block, int e, float[] x) {
+            io.offload4j.model.BlockWeights b = loadedWeights.blocks().get(block);
+            int dim = config.embeddingLength();
+            double ss = 0;
+            for (float v : x) {
+                ss += (double) v * v;
+            }
+            double inv = 1 / Math.sqrt(ss / dim + config.rmsNormEps());
+            float[] xn = new float[dim];
+            for (int i = 0; i < dim; i++) {
+                xn[i] = (float) (x[i] * inv * b.ffnNorm()[i]);
+            }
+            Weight g = b.moe().gate()[e];
+            Weight u = b.moe().up()[e];
+            Weight d = b.moe().down()[e];
+            float[] row = new float[Math.max(dim, g.rows())];
+            double[] h = new double[g.rows()];
+            for (int r = 0; r < g.rows(); r++) {
+                double a = dot(g, r, row, xn);
+                double c = dot(u, r, row, xn);
+                h[r] = a / (1 + Math.exp(-a)) * c;
+            }
+            float[] hf = new float[h.length];
+            for (int r = 0; r < h.length; r++) {
+                hf[r] = (float) h[r];
+            }
+            double[] y = new double[dim];
+            for (int r = 0; r < dim; r++) {
+                y[r] = dot(d, r, row, hf);
+            }
+            return y;
+        }
+
+        private static double dot(Weight w, int r, float[] row, float[] x) {
+            io.offload4j.quant.CpuKernels.scalar(w.type()).dequantize(w.data(), r * w.rowBytes(), row, 0, w.cols());
+            double s = 0;
+            for (int i = 0; i < w.cols(); i++) {
+                s += (double) row[i] * x[i];
+            }
+            return s;
+        }
+
+        private int[] predictedIds = new int[0];
+        /** Predictions made (each checked: the next block's attention part is resident). */
+        int predictions;
+
+        /** The next block's routing, exact for even tokens, one expert off for odd ones. */
+        @Override
+        public void predictRouting(BoundUnit next, Step step) {
+            PooledBound b = (PooledBound) next;
+            assertTrue(b.weights().slot() < 0, "a prediction reads the next block's router from resident memory");
+            int k = config.moe().expertUsedCount();
+            int experts = config.moe().expertCount();
+            predictedIds = new int[step.rows() * k];
+            for (int t = 0; t < step.rows(); t++) {
+                int[] c = route(b.id(), step.token(t), experts, k);
+                for (int j = 0; j < k; j++) {
+                    predictedIds[t * k + j] = step.token(t) % 2 == 1 && j == 0 ? (c[j] + 1) % experts : c[j];
+                }
+            }
+            predictions++;
+        }
+
+        @Override
+        public void readPredicted(int rows, int[] predicted) {
+            System.arraycopy(predictedIds, 0, predicted, 0, predictedIds.length);
+        }
+
+        @Override
+        public void readRouting(int rows, int[] chosen, float[] weights) {
+            assertEquals(stepChosen.length, rows * config.moe().expertUsedCount());
+            System.arraycopy(stepChosen, 0, chosen, 0, stepChosen.length);
+            System.arraycopy(stepWeights, 0, weights, 0, stepWeights.length);
+        }
+
+        @Override
+        public void runPooledExperts(BoundUnit block, Step step, int[] slots, float[] weights) {
+            PooledBound b = (PooledBound) block;
+            int k = config.moe().expertUsedCount();
+            int experts = config.moe().expertCount();
+            if (cpuRow != null) {
+                // the CPU computed this decode token's misses: the row came back with exactly their weighted outputs
+                assertEquals(1, step.rows(), "the CPU takes misses of decode tokens only");
+                int dim = config.embeddingLength();
+                double[] want = new double[dim];
+                for (int i = 0; i < k; i++) {
+                    if (slots[i] >= 0) {
+                        continue;
+                    }
+                    double[] y = referenceExpert(b.id(), stepChosen[i], x0);
+                    for (int r = 0; r < dim; r++) {
+                        want[r] += stepWeights[i] * y[r];
+                    }
+                    contributions[0][i]++;
+                    sums[0] += stepWeights[i] * value(b.id(), stepChosen[i]);
+                    cpuExpertsChecked++;
+                }
+                double scale = 0;
+                for (double v : want) {
+                    scale = Math.max(scale, Math.abs(v));
+                }
+                for (int r = 0; r < dim; r++) {
+                    assertEquals(want[r], cpuRow[r] - x0[r], 1e-3 * scale + 1e-6, "block " + b.id() + " row " + r
+                            + " of the CPU's experts");
+                }
+                cpuRow = null;
+            }
+            for (int i = 0; i < step.rows() * k; i++) {
+                if (slots[i] < 0) {
+                    continue;
+                }
+                int unit = pool.holds[slots[i]];
+                assertTrue(pool.awaited[slots[i]], "an expert computes before its copy was waited for");
+                // the pool's units are the sparse blocks' experts in order: unit = block × experts + expert here
+                assertEquals(b.id() * experts + stepChosen[i], unit, "row " + i / k + " choice " + i % k
+                        + " of block " + b.id() + " computes from a slot holding pool unit " + unit);
+                assertEquals(stepWeights[i], weights[i]);
+                contributions[i / k][i % k]++;
+                sums[i / k] += weights[i] * value(b.id(), stepChosen[i]);
+            }
+        }
+
+        @Override
+        public void runSharedExpert(BoundUnit block, Step step) {
+            inPooledBlock = false;
+            for (int[] row : contributions) {
+                for (int c : row) {
+                    assertEquals(1, c, "every choice is computed once: " + Arrays.deepToString(contributions));
+                }
+            }
+        }
+
+        /** A sparse block computed whole (resident or streamed): the same sums, in choice order. */
+        private void wholeSparseBlock(Bound b, Step step) {
+            int k = config.moe().expertUsedCount();
+            for (int t = 0; t < step.rows(); t++) {
+                int[] c = route(b.id(), step.token(t), config.moe().expertCount(), k);
+                for (int j = 0; j < k; j++) {
+                    sums[t] += weight(b.id(), step.token(t), j) * value(b.id(), c[j]);
+                }
+            }
+        }
+
         @Override
         public BoundUnit bindHeadSlice(int firstRow, Weight slice, DeviceWeights weights, boolean whole) {
             int id = config.blockCount() + (int) Math.round((double) firstRow / slice.rows());
@@ -216,6 +528,7 @@ final class SimulatedAccelerator implements Accelerator {
         public void beginStep(Step step) {
             inStep = true;
             current.clear();
+            sums = new double[step.rows()];
         }
 
         private void compute(BoundUnit b, Step step) {
@@ -234,6 +547,10 @@ final class SimulatedAccelerator implements Accelerator {
         @Override
         public void runBlock(BoundUnit block, Step step) {
             compute(block, step);
+            Bound b = (Bound) block;
+            if (config.moe() != null && b.id() < config.blockCount()) {
+                wholeSparseBlock(b, step);
+            }
         }
 
         @Override
@@ -250,6 +567,9 @@ final class SimulatedAccelerator implements Accelerator {
 
         @Override
         public void finishStep() {
+            if (!current.isEmpty() && config.moe() != null) {
+                expertSums.add(sums.clone());
+            }
             if (!current.isEmpty()) {
                 stepOrder.add(current.stream().mapToInt(Integer::intValue).toArray());
                 current.clear();
@@ -276,6 +596,11 @@ final class SimulatedAccelerator implements Accelerator {
         @Override
         public void activationToHost(float[] rows, int count) {
             assertTrue(count >= 1 && rows.length >= count * config.embeddingLength());
+            if (inPooledBlock) {
+                x0 = activationFor(current.getLast());
+                System.arraycopy(x0, 0, rows, 0, x0.length);
+                return;
+            }
             if (pipelineStage) {
                 handedOn = count; // the next stage's turn
             } else {
@@ -285,6 +610,11 @@ final class SimulatedAccelerator implements Accelerator {
 
         @Override
         public void activationFromHost(float[] rows, int count) {
+            if (inPooledBlock) {
+                assertEquals(1, count);
+                cpuRow = Arrays.copyOf(rows, config.embeddingLength());
+                return;
+            }
             if (pipelineStage) {
                 assertTrue(inStep && current.isEmpty(), "a stage's input comes before its first block");
                 received = count;

@@ -194,6 +194,37 @@ final class CudaBlockKernels {
         matvecs(count, CudaKernels.STORE, one, m.xb, oneOut, null);
         kernels.moeTopk(ws.stream, m.logits, m.chosen, m.weights, mc.expertCount(), k, mc.normalizeTopK(),
                 mc.weightsScale(), count);
+        if (e.pooled()) {
+            // the routed experts wait for the host to map the choices to pool slots (routedExperts), and the shared
+            // expert comes after them (sharedExpert), as in a resident block
+            return;
+        }
+        routedExperts(b, count);
+        sharedExpert(b, count);
+    }
+
+    /**
+     * Block {@code b}'s router applied to the FFN input already in {@code ws.moe.xb} ({@code count} rows, normalised
+     * by the block before it): logits, softmax and top-k into the given buffers — a prediction of b's experts.
+     */
+    void routerTopK(DevBlock b, int count, CUdeviceptr logits, CUdeviceptr chosen, CUdeviceptr weights) {
+        io.offload4j.model.MoeConfig mc = config.moe();
+        one[0] = b.experts().router();
+        oneOut[0] = logits;
+        matvecs(count, CudaKernels.STORE, one, ws.moe.xb, oneOut, null);
+        kernels.moeTopk(ws.stream, logits, chosen, weights, mc.expertCount(), mc.expertUsedCount(),
+                mc.normalizeTopK(), mc.weightsScale(), count);
+    }
+
+    /**
+     * The routed experts of {@code count} rows from the choices in {@code ws.moe.chosen} / {@code weights}: expert
+     * ids in a block bound to its unit, pool slot numbers in a pooled block (uploaded by the host).
+     */
+    void routedExperts(DevBlock b, int count) {
+        CudaMoeBuffers m = ws.moe;
+        CudaUnits.DevExperts e = b.experts();
+        int dim = config.embeddingLength();
+        int k = config.moe().expertUsedCount();
         DevMatrix g = e.gate();
         if (e.up().type() != g.type()) {
             throw new IllegalStateException("gate and up experts of block " + b.index() + " differ in format ("
@@ -204,6 +235,12 @@ final class CudaBlockKernels {
         DevMatrix d = e.down();
         kernels.moeDown(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hidden, m.chosen,
                 m.weights, k, ws.x, count);
+    }
+
+    void sharedExpert(DevBlock b, int count) {
+        CudaMoeBuffers m = ws.moe;
+        CudaUnits.DevExperts e = b.experts();
+        int dim = config.embeddingLength();
         if (e.sharedGate() != null) {
             gateUp[0] = e.sharedGate();
             gateUp[1] = e.sharedUp();

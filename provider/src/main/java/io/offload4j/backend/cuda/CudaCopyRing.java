@@ -51,9 +51,20 @@ final class CudaCopyRing implements CopyRing {
     private final List<Pointer> hostAllocations = new ArrayList<>();
     private final float[] elapsedMs = new float[1];
     private boolean streamCreated;
+    /** The slots' one allocation when they are contiguous (an expert pool), else null. */
+    private CUdeviceptr pool;
 
     CudaCopyRing(CudaUnitLayout[] units, boolean[] streamed, boolean[] pin, int slotCount, long slotBytes, int tickets,
                  CUstream compute) {
+        this(units, streamed, pin, slotCount, slotBytes, tickets, compute, false);
+    }
+
+    /**
+     * {@code contiguous}: the slots are one allocation, slot s at {@code s × slotBytes} from {@link #base()} (an expert
+     * pool, whose kernels address an expert by its slot number).
+     */
+    CudaCopyRing(CudaUnitLayout[] units, boolean[] streamed, boolean[] pin, int slotCount, long slotBytes, int tickets,
+                 CUstream compute, boolean contiguous) {
         this.units = units;
         this.compute = compute;
         this.slotBytes = slotBytes;
@@ -85,9 +96,20 @@ final class CudaCopyRing implements CopyRing {
                 hostAllocations.add(hostStaging[i]);
                 hostStagingFree[i] = event(false);
             }
+            if (contiguous) {
+                pool = new CUdeviceptr();
+                CudaMemory.alloc(pool, slotCount * slotBytes + CudaKernels.PADDING, "the GPU",
+                        "the expert slots (" + slotCount + " of " + slotBytes + " bytes)");
+                // slots never copied into (or holding another block's format) must decode to finite numbers
+                jcuda.driver.JCudaDriver.cuMemsetD8(pool, (byte) 0, slotCount * slotBytes + CudaKernels.PADDING);
+            }
             for (int s = 0; s < slotCount; s++) {
                 CUdeviceptr p = new CUdeviceptr();
-                CudaMemory.alloc(p, slotBytes, "the GPU", "a staging slot of the copy ring");
+                if (contiguous) {
+                    p = pool.withByteOffset(s * slotBytes);
+                } else {
+                    CudaMemory.alloc(p, slotBytes, "the GPU", "a staging slot of the copy ring");
+                }
                 slots[s] = new CudaBuffer(p, slotBytes, false);
                 slotFree[s] = event(false);
             }
@@ -123,6 +145,19 @@ final class CudaCopyRing implements CopyRing {
         }
         jobs.parallelStream().forEach(job -> MemorySegment.copy(unit.parts()[(int) job[0]].data(), job[1], dst,
                 unit.offsets()[(int) job[0]] + job[1], job[2]));
+    }
+
+    /** Bytes of one slot. */
+    long bytesPerSlot() {
+        return slotBytes;
+    }
+
+    /** The first slot's address of a contiguous ring. */
+    CUdeviceptr base() {
+        if (pool == null) {
+            throw new IllegalStateException("the slots of this ring are not contiguous");
+        }
+        return pool;
     }
 
     @Override
@@ -192,9 +227,14 @@ final class CudaCopyRing implements CopyRing {
         } catch (RuntimeException ignored) {
             // the context is already failing; free what can be freed
         }
-        for (CudaBuffer s : slots) {
-            if (s != null) {
-                cuMemFree(s.ptr());
+        if (pool != null) {
+            cuMemFree(pool);
+            pool = null;
+        } else {
+            for (CudaBuffer s : slots) {
+                if (s != null) {
+                    cuMemFree(s.ptr());
+                }
             }
         }
         java.util.Arrays.fill(slots, null);

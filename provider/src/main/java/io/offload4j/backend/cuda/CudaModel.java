@@ -57,6 +57,7 @@ final class CudaModel implements AcceleratorModel {
     private final RowKernel embeddingKernel;
     private final float[] embedRow;
     private MemorySegment kvDown;
+    private CudaRouting routing;    // the router's choices to the host and slots back; made with an expert pool
     private boolean peerTried;
     private boolean closed;
 
@@ -286,6 +287,65 @@ final class CudaModel implements AcceleratorModel {
         return options.graphs();
     }
 
+    // ------------------------------------------------------------------ experts placed one by one
+
+    @Override
+    public CopyRing expertPool(Weight[][] experts, boolean[] pinned, int slots, long slotBytes) {
+        if (config.moe() == null) {
+            throw new IllegalStateException("an expert pool for a dense model");
+        }
+        device.makeCurrent();
+        CudaUnitLayout[] layouts = new CudaUnitLayout[experts.length];
+        boolean[] streamed = new boolean[experts.length];
+        for (int u = 0; u < experts.length; u++) {
+            layouts[u] = CudaUnitLayout.of(experts[u]);
+            streamed[u] = true;
+        }
+        if (routing == null) {
+            routing = new CudaRouting(ws, config.moe().expertUsedCount());
+        }
+        return new CudaCopyRing(layouts, streamed, pinned, slots, slotBytes, slots, ws.stream, true);
+    }
+
+    @Override
+    public BoundUnit bindPooledBlock(int block, DeviceWeights attention, CopyRing pool) {
+        io.offload4j.model.BlockWeights b = model.weights().blocks().get(block);
+        CudaCopyRing ring = (CudaCopyRing) pool;
+        return CudaUnits.pooledBlock(block, b.attentionMatrices(), ((CudaBuffer) attention).ptr(), ws.norms[block],
+                b.moe(), ring.base(), ring.bytesPerSlot());
+    }
+
+    @Override
+    public void runSparseAttention(BoundUnit block, Step step) {
+        blocks.block((CudaUnits.DevBlock) block, step);
+    }
+
+    @Override
+    public void readRouting(int rows, int[] chosen, float[] weights) {
+        routing.download(rows, chosen, weights);
+    }
+
+    @Override
+    public void runPooledExperts(BoundUnit block, Step step, int[] slots, float[] weights) {
+        routing.upload(step.rows(), slots, weights);
+        blocks.routedExperts((CudaUnits.DevBlock) block, step.rows());
+    }
+
+    @Override
+    public void predictRouting(BoundUnit next, Step step) {
+        routing.predict(blocks, (CudaUnits.DevBlock) next, step.rows(), config.moe());
+    }
+
+    @Override
+    public void readPredicted(int rows, int[] predicted) {
+        routing.predicted(rows, predicted);
+    }
+
+    @Override
+    public void runSharedExpert(BoundUnit block, Step step) {
+        blocks.sharedExpert((CudaUnits.DevBlock) block, step.rows());
+    }
+
     // ------------------------------------------------------------------ hand-off
 
     @Override
@@ -389,6 +449,9 @@ final class CudaModel implements AcceleratorModel {
         closed = true;
         device.makeCurrent();
         batchGraphs.close();
+        if (routing != null) {
+            routing.close();
+        }
         ws.close();
     }
 }

@@ -36,7 +36,7 @@ final class CudaUnits {
      * the shared expert's matrices (null without one).
      */
     record DevExperts(DevMatrix router, DevMatrix gate, DevMatrix up, DevMatrix down, long stride,
-                      DevMatrix sharedGate, DevMatrix sharedUp, DevMatrix sharedDown) {}
+                      DevMatrix sharedGate, DevMatrix sharedUp, DevMatrix sharedDown, boolean pooled) {}
 
     /** Rows {@code firstRow ..} of the output head bound to device memory; {@code whole}: the head is one slice. */
     record OutputSlice(int firstRow, DevMatrix matrix, boolean whole) implements BoundUnit {}
@@ -48,17 +48,7 @@ final class CudaUnits {
     /** A block whose {@code parts} are {@link io.offload4j.model.BlockWeights#matrices()}; {@code moe} when sparse. */
     static DevBlock block(int index, Weight[] parts, CUdeviceptr base, BlockNorms norms, MoeWeights moe) {
         DevMatrix[] m = place(parts, base);
-        // Q, K and V of one format run as one launch; a mixed block (Q4_K_M keeps V in Q6_K in some blocks) groups
-        // by format.
-        List<DevMatrix[]> groups = new ArrayList<>();
-        List<DevMatrix> pending = new ArrayList<>(List.of(m[0], m[1], m[2]));
-        while (!pending.isEmpty()) {
-            GgmlType t = pending.getFirst().type();
-            List<DevMatrix> same = pending.stream().filter(d -> d.type() == t).toList();
-            groups.add(same.toArray(DevMatrix[]::new));
-            pending.removeAll(same);
-        }
-        DevMatrix[][] qkv = groups.toArray(DevMatrix[][]::new);
+        DevMatrix[][] qkv = qkvGroups(m);
         if (moe == null) {
             return new DevBlock(index, norms, m[0], m[1], m[2], m[3], m[4], m[5], m[6], qkv, gemmOk(parts), null);
         }
@@ -76,10 +66,41 @@ final class CudaUnits {
             }
         }
         DevExperts experts = new DevExperts(m[4], m[first], m[first + 1], m[first + 2], stride,
-                s > 0 ? m[5] : null, s > 0 ? m[6] : null, s > 0 ? m[7] : null);
+                s > 0 ? m[5] : null, s > 0 ? m[6] : null, s > 0 ? m[7] : null, false);
         // The attention part takes the tensor-core path when its four matrices can; the experts never do.
         return new DevBlock(index, norms, m[0], m[1], m[2], m[3], null, null, null, qkv,
                 gemmOk(java.util.Arrays.copyOf(parts, 4)), experts);
+    }
+
+    /**
+     * A sparse block whose attention part ({@code attention}: {@link io.offload4j.model.BlockWeights#attentionMatrices()})
+     * is at {@code base} and whose routed experts are in an expert pool from {@code pool} on, one per slot of
+     * {@code slotBytes}: "expert 0" is slot 0's, laid out as {@link CudaUnitLayout} lays out this block's gate, up
+     * and down, and the kernels address slot s at {@code s × slotBytes} (the routing ids become slot numbers).
+     */
+    static DevBlock pooledBlock(int index, Weight[] attention, CUdeviceptr base, BlockNorms norms, MoeWeights moe,
+                                CUdeviceptr pool, long slotBytes) {
+        DevMatrix[] m = place(attention, base);
+        DevMatrix[] e = place(moe.expert(0), pool);
+        int s = moe.hasSharedExpert() ? 3 : 0;
+        DevExperts experts = new DevExperts(m[4], e[0], e[1], e[2], slotBytes, s > 0 ? m[5] : null,
+                s > 0 ? m[6] : null, s > 0 ? m[7] : null, true);
+        return new DevBlock(index, norms, m[0], m[1], m[2], m[3], null, null, null, qkvGroups(m),
+                gemmOk(java.util.Arrays.copyOf(attention, 4)), experts);
+    }
+
+    /** Q, K and V of one format run as one launch; a mixed block (Q4_K_M keeps V in Q6_K in some blocks) groups by
+     * format. */
+    private static DevMatrix[][] qkvGroups(DevMatrix[] m) {
+        List<DevMatrix[]> groups = new ArrayList<>();
+        List<DevMatrix> pending = new ArrayList<>(List.of(m[0], m[1], m[2]));
+        while (!pending.isEmpty()) {
+            GgmlType t = pending.getFirst().type();
+            List<DevMatrix> same = pending.stream().filter(d -> d.type() == t).toList();
+            groups.add(same.toArray(DevMatrix[]::new));
+            pending.removeAll(same);
+        }
+        return groups.toArray(DevMatrix[][]::new);
     }
 
     static OutputSlice headSlice(int firstRow, Weight slice, CUdeviceptr base, boolean whole) {

@@ -22,7 +22,9 @@ final class EngineOptionsMapper {
                 .withPlacement(gpu.getPlacement().engineName())
                 .withMaxBatchRows(gpu.getMaxBatchRows())
                 .withGemmMinTokens(gpu.getGemmMinTokens())
-                .withGraphs(gpu.isGraphs());
+                .withGraphs(gpu.isGraphs())
+                .withExpertCache(gpu.isExpertCache())
+                .withExpertPrefetch(gpu.isExpertPrefetch());
         return EngineOptions.DEFAULTS
                 .withDevice(p.getDevice())
                 .withThreads(p.getThreads())

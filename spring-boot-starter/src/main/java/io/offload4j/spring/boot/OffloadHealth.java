@@ -67,6 +67,10 @@ public class OffloadHealth implements OffloadHealthReporter {
         m.put("gpuCacheHitRate", s.hitRate());
         m.put("bytesStreamed", s.bytesStreamed());
         m.put("streamedGigabytesPerSecond", s.streamedGigabytesPerSecond());
+        if (s.experts() != null) {
+            m.put("expertCacheHitRate", s.experts().hitRate());
+            m.put("expertSlots", s.experts().slots());
+        }
         return m;
     }
 

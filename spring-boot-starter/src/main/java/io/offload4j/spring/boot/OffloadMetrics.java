@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.binder.BaseUnits;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.offload4j.engine.EngineStats;
 import io.offload4j.langchain4j.OffloadEngine;
+import io.offload4j.offload.ExpertCacheStats;
 import io.offload4j.offload.OffloadStats;
 import java.util.function.ToDoubleFunction;
 
@@ -90,10 +91,56 @@ public class OffloadMetrics implements MeterBinder {
                 + " holds (batch-1 decode next to an offloaded GPU)", "seconds", s -> s.cpuNanos() / 1e9);
         offloadCounter(r, tags, engine, "offload4j.cpu.wait.time", "Time the CPU waited for the GPU before its"
                 + " blocks", "seconds", s -> s.cpuWaitNanos() / 1e9);
+        registerExperts(r, tags, engine);
         Gauge.builder("offload4j.gpu.resident.weights", engine,
                         en -> en.inferenceEngine().offloadStats().gpuBytesResident())
                 .description("Bytes of weights resident in GPU memory").baseUnit(BaseUnits.BYTES).tags(tags)
                 .register(r);
+    }
+
+    /**
+     * A mixture of experts with its experts placed one by one: the GPU expert cache's hits, misses, evictions and
+     * refused admissions in total, and per block (tag {@code block}), and the bytes of experts copied to the GPU.
+     */
+    private static void registerExperts(MeterRegistry r, Tags tags, OffloadEngine engine) {
+        ExpertCacheStats x = engine.inferenceEngine().offloadStats().experts();
+        if (x == null) {
+            return;
+        }
+        String[] names = {"hits", "misses", "evictions", "rejections"};
+        String[] what = {"Expert accesses served from a GPU expert slot", "Expert accesses that needed a copy to the"
+                + " GPU", "Experts evicted from the GPU expert cache", "Expert copies the GPU expert cache's admission"
+                + " refused to keep"};
+        for (int i = 0; i < names.length; i++) {
+            int which = i;
+            offloadCounter(r, tags, engine, "offload4j.gpu.expert.cache." + names[i], what[i], null,
+                    s -> s.experts() == null ? 0 : sum(column(s.experts(), which)));
+            for (int b = 0; b < x.hits().length; b++) {
+                int block = b;
+                offloadCounter(r, tags.and("block", Integer.toString(b)), engine,
+                        "offload4j.gpu.expert.cache.block." + names[i], what[i] + ", per block", null,
+                        s -> s.experts() == null ? 0 : column(s.experts(), which)[block]);
+            }
+        }
+        offloadCounter(r, tags, engine, "offload4j.gpu.expert.copied.weights", "Bytes of experts copied host to GPU,"
+                + " in total", BaseUnits.BYTES, s -> s.experts() == null ? 0 : s.experts().bytesCopied());
+    }
+
+    private static long[] column(ExpertCacheStats x, int which) {
+        return switch (which) {
+            case 0 -> x.hits();
+            case 1 -> x.misses();
+            case 2 -> x.evictions();
+            default -> x.rejections();
+        };
+    }
+
+    private static double sum(long[] v) {
+        double n = 0;
+        for (long x : v) {
+            n += x;
+        }
+        return n;
     }
 
     // The meters reference the engine weakly, as Micrometer does; the context holds it (it is a bean).

@@ -263,6 +263,35 @@ public class OffloadProperties implements Validator {
          */
         private boolean graphs = true;
 
+        /**
+         * A mixture of experts larger than the GPU: 'true' places its experts one by one (the attention parts
+         * first, the experts in a GPU cache of expert slots with W-TinyLFU admission); 'false' places each sparse
+         * block whole, like a dense block.
+         */
+        private boolean expertCache = false;
+
+        /**
+         * With expert-cache: at decode, each sparse block applies the next block's router to its own FFN input and
+         * copies the predicted experts that are not on the GPU ahead, while it computes.
+         */
+        private boolean expertPrefetch = false;
+
+        public boolean isExpertPrefetch() {
+            return expertPrefetch;
+        }
+
+        public void setExpertPrefetch(boolean expertPrefetch) {
+            this.expertPrefetch = expertPrefetch;
+        }
+
+        public boolean isExpertCache() {
+            return expertCache;
+        }
+
+        public void setExpertCache(boolean expertCache) {
+            this.expertCache = expertCache;
+        }
+
         public int getMaxBatchRows() {
             return maxBatchRows;
         }

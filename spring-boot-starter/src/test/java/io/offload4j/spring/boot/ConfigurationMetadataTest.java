@@ -36,6 +36,8 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.gpu.max-batch-rows", 64);
         KEYS.put("langchain4j.offload.gpu.gemm-min-tokens", 17);
         KEYS.put("langchain4j.offload.gpu.graphs", true);
+        KEYS.put("langchain4j.offload.gpu.expert-cache", false);
+        KEYS.put("langchain4j.offload.gpu.expert-prefetch", false);
         KEYS.put("langchain4j.offload.gpu.placement", "auto");
         KEYS.put("langchain4j.offload.host.pinned-memory-budget", "auto");
         KEYS.put("langchain4j.offload.speculative.prompt-lookup", false);

@@ -119,6 +119,7 @@ class OffloadAutoConfigurationTest {
                 "langchain4j.offload.gpu.max-batch-rows=32",
                 "langchain4j.offload.gpu.gemm-min-tokens=8",
                 "langchain4j.offload.gpu.graphs=false",
+                "langchain4j.offload.gpu.expert-cache=true",
                 "langchain4j.offload.host.pinned-memory-budget=1048576",
                 "langchain4j.offload.speculative.prompt-lookup=true",
                 "langchain4j.offload.speculative.max-draft-tokens=5",
@@ -127,7 +128,7 @@ class OffloadAutoConfigurationTest {
             EngineOptions o = context.getBean(OffloadEngineLoader.class).options();
             assertThat(o).isEqualTo(new EngineOptions("CPU", 1, 96, EngineOptions.DEFAULTS.chunkTokens(), 3,
                     64L << 20, new OffloadOptions(6L << 30, 1 << 20, 4, io.offload4j.offload.PlacementPolicy.STREAM,
-                    32, 8, false))
+                    32, 8, false, true))
                     .withSpeculative(io.offload4j.engine.speculative.SpeculativeOptions.OFF.withPromptLookup(true)
                             .withMaxDraftTokens(5)));
             assertThat(context.getBean(OffloadProperties.class).getCacheDir()).isEqualTo(dir.resolve("cache"));

@@ -1,0 +1,372 @@
+package io.offload4j.offload;
+
+import io.offload4j.backend.AcceleratorModel;
+import io.offload4j.backend.BoundUnit;
+import io.offload4j.backend.CopyRing;
+import io.offload4j.backend.Step;
+import io.offload4j.backend.cpu.CpuExpertRunner;
+import java.util.Arrays;
+
+/**
+ * The experts of a mixture of experts placed one by one (when the model does not fit the GPU): a pool of GPU expert
+ * slots, an {@link ExpertCache} deciding which experts stay in them (W-TinyLFU admission), and per sparse block of a
+ * step the host's part between the router and the experts: read the choices, look each chosen expert up, copy the
+ * missing ones into free slots, and let the device compute every choice from its slot.
+ *
+ * <p><b>Slots.</b> The pool has {@code slots} slots; the cache may hold {@code slots - k} of them, so at the start of
+ * a block at least k slots are free — a decode token's k misses always fit one pass. A step with more distinct
+ * missing experts than free slots (a prompt chunk) computes the block in passes: the first pass computes the hits and
+ * as many misses as there are free slots, each later pass the next misses (choices of other passes are sent as -1,
+ * which the kernels skip). An expert evicted (or refused) while the block runs keeps its slot until the pass that
+ * reads it has been enqueued; a copy into a slot waits (on the device) for the last compute that read it.
+ *
+ * <p><b>Counts.</b> Each step counts, per block, one access per (token, choice): the first use of an expert in a step
+ * is a cache hit or miss, its later uses in the same step hits (the one copy serves them). So hits + misses =
+ * k × tokens per sparse block.
+ *
+ * <p><b>Per-step cost.</b> The resident table is an array indexed by expert; Caffeine is consulted once per distinct
+ * expert of a block and step (a hit feeds its frequency sketch: a lock-free read-buffer offer, tens of nanoseconds,
+ * k per block at decode — well under 1 % of a step that reads the choices back over PCIe), and on a miss, which costs
+ * a PCIe copy of the expert anyway, a put (Caffeine allocates its node there). Nothing else allocates.
+ */
+final class ExpertTier implements AutoCloseable {
+
+    /** A pool slot, as the cache holds it (one object per slot, made at preparation). */
+    record Slot(int index) {}
+
+    private static final int UNSEEN = -2;
+    /** A miss computed on the CPU in this step. */
+    private static final int ON_CPU = -3;
+
+    private final CopyRing pool;
+    private final ExpertCache<Slot> cache;
+    private final int experts;
+    private final int k;
+    private final int[] unitOf;          // expert id (block × experts + e) → the pool's unit index, -1 for dense blocks
+    private final long[] unitBytes;      // per pool unit
+    private final Slot[] slots;
+    private final int[] free;            // a stack of free slot numbers
+    private int freeCount;
+    private final int[] pending;         // slots released while the current pass has not yet been enqueued
+    private int pendingCount;
+    private final boolean[] usedInPass;  // per slot
+    private final int[] used;            // the slots the pass being prepared reads
+    private int usedCount;
+    // per step scratch, sized for the step's most rows
+    private final int[] chosen;
+    private final float[] weights;
+    private final int[] sendSlots;
+    private final int[] where;           // per expert of the block: its slot, or UNSEEN
+    private final int[] pass;            // per expert of the block: the pass that computes it
+    private final int[] misses;          // distinct missing experts of the block, in order of first use
+    private final int cacheSlots;
+    private final CpuExpertRunner cpu;    // null: every miss is copied and computed on the GPU
+    private final float[] activation;     // one row, for the CPU's misses
+    private final int[] cpuExperts;
+    private final float[] cpuWeights;
+    private final boolean[] copyPending;  // per slot: an admission copy the compute has not waited for yet
+    private long cpuComputed;
+    // prediction: the experts the block before predicted for a block, marked with that prediction's serial
+    private final int[] predictedIds;
+    private final long[] predictedMark;  // per expert id
+    private final long[] predictionOf;   // per block: the serial of the prediction made for it, 0 = none
+    private long predictionSerial;
+    private long prefetches;
+    private long predicted;
+    private long predictedRight;
+    private long bytesCopied;
+    private long expertCopies;
+    private long passes;
+
+    /**
+     * @param pool      the device's expert pool: unit u is an expert, slot s at {@code s × slotBytes}
+     * @param cacheSlots how many slots the cache may hold (the others stay free for a block's misses)
+     */
+    ExpertTier(CopyRing pool, int blocks, int experts, int k, int[] unitOf, long[] unitBytes, int slotCount,
+               int cacheSlots, long slotBytes, int rows) {
+        this(pool, blocks, experts, k, unitOf, unitBytes, slotCount, cacheSlots, slotBytes, rows, null, 0);
+    }
+
+    /**
+     * @param cpu a decode token's misses computed on the CPU (and copied to the GPU for admission in the
+     *            background), or null
+     * @param dim the model's width (the activation row the CPU takes)
+     */
+    ExpertTier(CopyRing pool, int blocks, int experts, int k, int[] unitOf, long[] unitBytes, int slotCount,
+               int cacheSlots, long slotBytes, int rows, CpuExpertRunner cpu, int dim) {
+        if (cacheSlots < 0 || slotCount - cacheSlots < k) {
+            throw new IllegalArgumentException(slotCount + " expert slots, " + cacheSlots + " cached: " + k
+                    + " must stay free");
+        }
+        this.pool = pool;
+        this.cacheSlots = cacheSlots;
+        this.experts = experts;
+        this.k = k;
+        this.unitOf = unitOf;
+        this.unitBytes = unitBytes;
+        this.slots = new Slot[slotCount];
+        this.free = new int[slotCount];
+        for (int s = 0; s < slotCount; s++) {
+            slots[s] = new Slot(s);
+            free[freeCount++] = slotCount - 1 - s; // slot 0 on top
+        }
+        this.pending = new int[slotCount];
+        this.usedInPass = new boolean[slotCount];
+        this.used = new int[slotCount];
+        long slotKib = (slotBytes + 1023) >>> 10;
+        long[] bytes = new long[blocks * experts];
+        Arrays.fill(bytes, slotKib << 10);
+        // every expert weighs one slot: the cache holds at most cacheSlots of them
+        this.cache = new ExpertCache<>(blocks, experts, bytes, cacheSlots * (slotKib << 10), this::released);
+        this.chosen = new int[rows * k];
+        this.weights = new float[rows * k];
+        this.sendSlots = new int[rows * k];
+        this.where = new int[experts];
+        this.pass = new int[experts];
+        this.misses = new int[experts];
+        this.cpu = cpu;
+        this.activation = new float[Math.max(1, dim)];
+        this.cpuExperts = new int[k];
+        this.cpuWeights = new float[k];
+        this.copyPending = new boolean[slotCount];
+        this.predictedIds = new int[rows * k];
+        this.predictedMark = new long[blocks * experts];
+        this.predictionOf = new long[blocks];
+    }
+
+    /** The cache's removal listener: the slot becomes free once the pass being prepared has been enqueued. */
+    private void released(Slot s) {
+        pending[pendingCount++] = s.index();
+    }
+
+    /**
+     * Block {@code block}'s routed experts for {@code step}: after {@link AcceleratorModel#runSparseAttention} and
+     * before {@link AcceleratorModel#runSharedExpert}.
+     */
+    void run(AcceleratorModel device, BoundUnit bound, int block, Step step) {
+        run(device, bound, block, step, false);
+    }
+
+    /**
+     * {@code predictedNext}: {@link AcceleratorModel#predictRouting} was enqueued for block {@code block + 1} after
+     * this block's attention; its predicted experts are copied ahead (those not on the GPU) once this block's own
+     * work is enqueued.
+     */
+    void run(AcceleratorModel device, BoundUnit bound, int block, Step step, boolean predictedNext) {
+        int rows = step.rows();
+        int n = rows * k;
+        device.readRouting(rows, chosen, weights);
+        long prediction = predictionOf[block];
+        if (prediction != 0) { // how good was the block before's guess?
+            predictionOf[block] = 0;
+            for (int i = 0; i < n; i++) {
+                predicted++;
+                predictedRight += predictedMark[block * experts + chosen[i]] == prediction ? 1 : 0;
+            }
+        }
+        Arrays.fill(where, UNSEEN);
+        int missCount = 0;
+        int repeats = 0;
+        for (int i = 0; i < n; i++) {
+            int e = chosen[i];
+            if (where[e] != UNSEEN) {
+                repeats++;
+                continue;
+            }
+            Slot s = cache.lookup(block, e);
+            if (s != null) {
+                where[e] = s.index();
+                pass[e] = 0;
+                if (copyPending[s.index()]) { // admitted in the background after a CPU miss: landed by now?
+                    copyPending[s.index()] = false;
+                    pool.awaitCopy(s.index());
+                }
+            } else {
+                where[e] = -1;
+                misses[missCount++] = e;
+            }
+        }
+        cache.recordHits(block, repeats);
+        if (cpu != null && rows == 1 && missCount > 0) {
+            missCount = computeMissesOnCpu(device, block, missCount);
+        }
+        int next = 0;
+        int p = 0;
+        do {
+            // this pass: the hits (first pass only) and as many misses as there are free slots
+            int take = Math.min(missCount - next, freeCount);
+            for (int j = 0; j < take; j++) {
+                int e = misses[next + j];
+                int slot = free[--freeCount];
+                int unit = unitOf[block * experts + e];
+                pool.copy(unit, slot, slot);
+                pool.awaitCopy(slot);
+                copyPending[slot] = false;
+                bytesCopied += unitBytes[unit];
+                expertCopies++;
+                where[e] = slot;
+                pass[e] = p;
+                cache.offer(block, e, slots[slot]); // may evict (or refuse it): released slots wait in pending
+            }
+            next += take;
+            for (int i = 0; i < n; i++) {
+                int e = chosen[i];
+                boolean here = where[e] >= 0 && pass[e] == p;
+                sendSlots[i] = here ? where[e] : -1;
+                if (here && !usedInPass[where[e]]) {
+                    usedInPass[where[e]] = true;
+                    used[usedCount++] = where[e];
+                }
+            }
+            device.runPooledExperts(bound, step, sendSlots, weights);
+            while (usedCount > 0) {
+                int s = used[--usedCount];
+                usedInPass[s] = false;
+                pool.slotUsed(s);
+            }
+            while (pendingCount > 0) {
+                free[freeCount++] = pending[--pendingCount];
+            }
+            passes++;
+            p++;
+        } while (next < missCount);
+        if (predictedNext) {
+            prefetch(device, block + 1, rows);
+        }
+    }
+
+    /**
+     * Copies the experts predicted for {@code block} that are not on the GPU into free slots, on the copy stream
+     * (after this block's own copies), and offers them to the cache; a hit on one waits for its copy first.
+     */
+    private void prefetch(AcceleratorModel device, int block, int rows) {
+        device.readPredicted(rows, predictedIds);
+        long serial = ++predictionSerial;
+        predictionOf[block] = serial;
+        for (int i = 0; i < rows * k; i++) {
+            int e = predictedIds[i];
+            int id = block * experts + e;
+            if (predictedMark[id] == serial) {
+                continue;
+            }
+            predictedMark[id] = serial;
+            if (cache.contains(block, e) || freeCount == 0) {
+                continue;
+            }
+            int slot = free[--freeCount];
+            int unit = unitOf[id];
+            pool.copy(unit, slot, slot);
+            copyPending[slot] = true;
+            bytesCopied += unitBytes[unit];
+            prefetches++;
+            cache.offer(block, e, slots[slot]);
+        }
+        while (pendingCount > 0) { // this block's passes are enqueued: nothing reads a released slot any more
+            free[freeCount++] = pending[--pendingCount];
+        }
+    }
+
+    /** Whether block {@code block}'s routed experts are in the pool (it is sparse). */
+    boolean pooled(int block) {
+        return unitOf[block * experts] >= 0;
+    }
+
+    /** The counters so far, with the planner's reasoning. */
+    ExpertCacheStats snapshot(String reasoning) {
+        ExpertCache.Stats s = cache.stats();
+        return new ExpertCacheStats(s.hits(), s.misses(), s.evictions(), s.rejections(), expertCopies, bytesCopied,
+                cpuComputed, prefetches, predicted, predictedRight, passes, slots.length, cacheSlots, reasoning);
+    }
+
+    CopyRing pool() {
+        return pool;
+    }
+
+    /**
+     * A decode token's misses from host memory: the activation row comes down, the CPU adds the missing experts'
+     * weighted outputs, the row goes back; the GPU then computes the hits only. Each missing expert is still copied
+     * into a free slot on the copy stream (nothing waits for it) and offered to the cache, so that admission sees
+     * the traffic and a hot expert becomes a hit. Returns the misses left to the GPU: none.
+     */
+    private int computeMissesOnCpu(AcceleratorModel device, int block, int missCount) {
+        int c = 0;
+        for (int i = 0; i < k; i++) {
+            int e = chosen[i];
+            if (where[e] == -1) {
+                where[e] = ON_CPU;
+                cpuExperts[c] = e;
+                cpuWeights[c] = weights[i];
+                c++;
+            }
+        }
+        device.activationToHost(activation, 1);
+        cpu.addExperts(block, activation, cpuExperts, cpuWeights, c);
+        device.activationFromHost(activation, 1);
+        cpuComputed += c;
+        for (int j = 0; j < missCount && freeCount > 0; j++) {
+            int e = misses[j];
+            int slot = free[--freeCount];
+            int unit = unitOf[block * experts + e];
+            pool.copy(unit, slot, slot);
+            copyPending[slot] = true;
+            bytesCopied += unitBytes[unit];
+            expertCopies++;
+            cache.offer(block, e, slots[slot]);
+        }
+        return 0; // slots evicted or refused meanwhile stay pending until the hits' pass has been enqueued
+
+    }
+
+    long cpuComputed() {
+        return cpuComputed;
+    }
+
+    /** While on (a decode step), the CPU's threads spin between blocks instead of parking. */
+    void keepCpuSpinning(boolean on) {
+        if (cpu != null) {
+            cpu.keepThreadsSpinning(on);
+        }
+    }
+
+    ExpertCache.Stats stats() {
+        return cache.stats();
+    }
+
+    long bytesCopied() {
+        return bytesCopied;
+    }
+
+    long expertCopies() {
+        return expertCopies;
+    }
+
+    long passes() {
+        return passes;
+    }
+
+    int slotCount() {
+        return slots.length;
+    }
+
+    long poolBytes() {
+        return pool.slotBytes();
+    }
+
+    long hostPinnedBytes() {
+        return pool.pinnedBytes();
+    }
+
+    /** After a failed step: the copies in flight land before anything else uses the pool. */
+    void reset() {
+        pool.drain();
+    }
+
+    @Override
+    public void close() {
+        cache.close();
+        pool.close();
+        if (cpu != null) {
+            cpu.close();
+        }
+    }
+}

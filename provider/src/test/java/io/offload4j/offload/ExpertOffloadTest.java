@@ -1,0 +1,199 @@
+package io.offload4j.offload;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.model.Architecture;
+import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.model.SyntheticMoe;
+import io.offload4j.model.Weight;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * A mixture of experts larger than its budget with its experts placed one by one ({@link ExpertTier}), on the
+ * {@link SimulatedAccelerator}: every step's per-row expert sums equal the resident run's (each choice computed once,
+ * from a slot holding its own expert, after its copy), for prompt chunks, decode steps and batches, at budgets that
+ * force misses (and prompt chunks in several passes); the cache counts k accesses per token and sparse block; the
+ * attention units still run once per step, in order. The numbers themselves are checked on the GPU
+ * ({@code backend.cuda.MoeOffloadGpuTest}).
+ */
+class ExpertOffloadTest {
+
+    private static final int BLOCKS = 4;
+    private static final int EXPERTS = 16;
+    private static final int K = 4;
+    @TempDir
+    static Path dir;
+    private static Path file;
+
+    @BeforeAll
+    static void writeModel() {
+        file = dir.resolve("moe.gguf");
+        SyntheticModelWriter.write(new SyntheticModelSpec("moe-offload", Architecture.QWEN3MOE, 256, BLOCKS, 512, 8,
+                4, 0, 512, 512, QuantPreset.Q8_0, false, 5, new SyntheticMoe(EXPERTS, K, 256, 0, true, 1.0)), file);
+    }
+
+    /** Sizes as the simulated device lays units out (their bytes back to back). */
+    private static long bytes(Weight... parts) {
+        return Arrays.stream(parts).mapToLong(w -> w.data().byteSize()).sum();
+    }
+
+    /** Steps of a conversation: a chunked prompt, decode steps, a second sequence, a batch; their expert sums. */
+    private static List<double[]> converse(ForwardPass pass, SimulatedAccelerator sim, int vocab) {
+        float[] logits = new float[vocab];
+        int[] prompt = new int[21];
+        for (int i = 0; i < prompt.length; i++) {
+            prompt[i] = (i * 37 + 11) % vocab;
+        }
+        try (KvCache a = pass.newKvCache(64); KvCache b = pass.newKvCache(64)) {
+            pass.forward(a, prompt, 0, 16, 0, logits);
+            pass.forward(a, prompt, 16, 5, 16, logits);
+            for (int t = 0; t < 6; t++) {
+                pass.forward(a, new int[] {(t * 5 + 3) % vocab}, 0, 1, 21 + t, logits);
+            }
+            pass.forward(b, prompt, 3, 7, 0, logits);
+            pass.forwardBatch(new KvCache[] {a, b}, new int[] {9, 10}, new int[] {27, 7}, 2,
+                    new float[][] {new float[vocab], new float[vocab]});
+            pass.forward(a, new int[] {4}, 0, 1, 28, logits);
+        }
+        return sim.expertSums;
+    }
+
+    /** Tokens the conversation above runs through each block. */
+    private static final int TOKENS = 16 + 5 + 6 + 7 + 2 + 1;
+
+    @ParameterizedTest(name = "cache for {0} of 64 experts, attention resident {1}, placement {2}")
+    @CsvSource({"4, true, stream", "12, true, stream", "40, true, stream", "48, true, stream", "4, false, stream",
+            "4, true, cpu", "24, true, cpu", "4, false, cpu"})
+    void expertsInAPoolGiveTheResidentRunsSums(int cached, boolean attentionResident, String placement) {
+        try (Model model = Model.load(file)) {
+            int vocab = model.config().vocabularySize();
+            SimulatedAccelerator residentSim = new SimulatedAccelerator();
+            List<double[]> expected;
+            try (ForwardPass pass = TieredPasses.prepare(residentSim, model, 64, 16,
+                    OffloadOptions.DEFAULTS.withExpertCache(true))) {
+                assertTrue(((TieredForwardPass) pass).plan().allResident());
+                assertNull(((TieredForwardPass) pass).expertStats(), "a model that fits keeps its blocks whole");
+                expected = List.copyOf(converse(pass, residentSim, vocab));
+            }
+
+            ModelUnits attention = ModelUnits.of(model.weights(), ExpertOffloadTest::bytes, true);
+            long slot = bytes(model.weights().blocks().getFirst().moe().expert(0));
+            long largest = Arrays.stream(attention.bytes()).max().orElseThrow();
+            // resident: every attention unit and the head plus the pool; streamed: a ring of 3 slots for them
+            long units = attentionResident ? attention.totalBytes() : 3 * largest;
+            long budget = units + (cached + K) * slot;
+            SimulatedAccelerator sim = new SimulatedAccelerator();
+            try (ForwardPass pass = TieredPasses.prepare(sim, model, 64, 16,
+                    OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withExpertCache(true)
+                            .withPlacement(placement))) {
+                TieredForwardPass tiered = (TieredForwardPass) pass;
+                assertEquals(attentionResident, tiered.plan().allResident(), tiered.plan().toString());
+                ExpertCacheStats before = tiered.expertStats();
+                assertNotNull(before);
+                assertEquals(cached, before.cacheSlots(), before.reasoning());
+                assertEquals(cached + K, before.slots());
+                List<double[]> actual = converse(pass, sim, vocab);
+                assertEquals(expected.size(), actual.size(), "steps");
+                for (int s = 0; s < expected.size(); s++) {
+                    double[] want = expected.get(s);
+                    double[] got = actual.get(s);
+                    assertEquals(want.length, got.length);
+                    for (int r = 0; r < want.length; r++) {
+                        assertEquals(want[r], got[r], 1e-9 * Math.abs(want[r]), "step " + s + " row " + r);
+                    }
+                }
+                // every unit of every step ran once, in order (the attention parts streamed or not)
+                for (int[] order : sim.stepOrder) {
+                    assertArrayEquals(java.util.stream.IntStream.range(0, attention.count()).toArray(), order);
+                }
+                ExpertCacheStats stats = tiered.expertStats();
+                for (int l = 0; l < BLOCKS; l++) {
+                    assertEquals((long) K * TOKENS, stats.hits()[l] + stats.misses()[l], "block " + l);
+                }
+                assertEquals(stats.totalMisses(), stats.copies(), "a miss is one copy");
+                assertEquals(sim.model.pool.copies, stats.copies());
+                assertTrue(stats.totalMisses() >= (long) BLOCKS * EXPERTS / 2, "misses forced: " + stats.totalMisses());
+                if (cached < 16) {
+                    assertTrue(stats.passes() > (long) BLOCKS * expected.size(), "prompt chunks needed passes");
+                    assertTrue(stats.totalEvictions() + stats.totalRejections() > 0, "a small cache turns over");
+                }
+                assertTrue(stats.hitRate() > 0 && stats.hitRate() < 1, "hit rate " + stats.hitRate());
+                // placement cpu: a decode token's misses were computed on the CPU (checked against a reference by
+                // the simulated device), and copied to the GPU in the background all the same
+                assertEquals(stats.cpuComputed(), sim.cpuExpertsChecked);
+                assertEquals(placement.equals("cpu"), stats.cpuComputed() > 0, "CPU misses " + stats.cpuComputed());
+            }
+        }
+    }
+
+    /**
+     * With prefetching, each decode token's next block's experts are predicted (here exactly for even tokens, one
+     * expert off for odd ones) and the cold ones copied ahead: the sums stay the resident run's, a prefetched expert
+     * computes only after its copy, and the prediction's hit rate is counted.
+     */
+    @ParameterizedTest(name = "cache for {0} of 64 experts, placement {1}")
+    @CsvSource({"8, stream", "24, stream", "8, cpu"})
+    void prefetchingPredictedExpertsKeepsTheSumsAndCountsThePredictions(int cached, String placement) {
+        try (Model model = Model.load(file)) {
+            int vocab = model.config().vocabularySize();
+            SimulatedAccelerator residentSim = new SimulatedAccelerator();
+            List<double[]> expected;
+            try (ForwardPass pass = TieredPasses.prepare(residentSim, model, 64, 16, OffloadOptions.DEFAULTS)) {
+                expected = List.copyOf(converse(pass, residentSim, vocab));
+            }
+            ModelUnits attention = ModelUnits.of(model.weights(), ExpertOffloadTest::bytes, true);
+            long slot = bytes(model.weights().blocks().getFirst().moe().expert(0));
+            long budget = attention.totalBytes() + (cached + K) * slot;
+            SimulatedAccelerator sim = new SimulatedAccelerator();
+            try (ForwardPass pass = TieredPasses.prepare(sim, model, 64, 16, OffloadOptions.DEFAULTS
+                    .withGpuMemoryBudget(budget).withExpertCache(true).withExpertPrefetch(true)
+                    .withPlacement(placement))) {
+                TieredForwardPass tiered = (TieredForwardPass) pass;
+                List<double[]> actual = converse(pass, sim, vocab);
+                for (int s = 0; s < expected.size(); s++) {
+                    assertArrayEquals(expected.get(s), actual.get(s), 1e-9 * Math.abs(expected.get(s)[0]),
+                            "step " + s);
+                }
+                ExpertCacheStats stats = tiered.expertStats();
+                int decodeTokens = 7; // the single-token forward calls of the conversation
+                assertEquals((long) decodeTokens * (BLOCKS - 1), sim.model.predictions, "one per block but the last");
+                assertEquals((long) decodeTokens * (BLOCKS - 1) * K, stats.predicted());
+                assertTrue(stats.predictionHitRate() > 0.5 && stats.predictionHitRate() < 1,
+                        "prediction hit rate " + stats.predictionHitRate());
+                assertTrue(stats.prefetches() > 0, "cold predicted experts were copied ahead");
+                for (int l = 0; l < BLOCKS; l++) {
+                    assertEquals((long) K * TOKENS, stats.hits()[l] + stats.misses()[l], "block " + l);
+                }
+                assertEquals(sim.model.pool.copies, stats.copies() + stats.prefetches());
+            }
+        }
+    }
+
+    @Test
+    void aBudgetBelowTheSmallestPoolIsRefusedWithWhatItNeeds() {
+        try (Model model = Model.load(file)) {
+            long slot = bytes(model.weights().blocks().getFirst().moe().expert(0));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TieredPasses.prepare(
+                    new SimulatedAccelerator(), model, 64, 16,
+                    OffloadOptions.DEFAULTS.withGpuMemoryBudget(2 * K * slot).withExpertCache(true)));
+            assertTrue(e.getMessage().contains("expert pool needs at least " + 2 * K + " slots"), e.getMessage());
+        }
+    }
+}
