@@ -13,8 +13,8 @@ import java.util.Arrays;
  * step the host's part between the router and the experts: read the choices, look each chosen expert up, copy the
  * missing ones into free slots, and let the device compute every choice from its slot.
  *
- * <p><b>Slots.</b> The pool has {@code slots} slots; the cache may hold {@code slots - k} of them, so at the start of
- * a block at least k slots are free — a decode token's k misses always fit one pass. A step with more distinct
+ * <p><b>Slots.</b> The pool has {@code slots} slots; the cache may hold all but {@link ExpertPlan#freeSlots} (at least
+ * k) of them, so at the start of a block at least k slots are free — a decode token's k misses always fit one pass. A step with more distinct
  * missing experts than free slots (a prompt chunk) computes the block in passes: the first pass computes the hits and
  * as many misses as there are free slots, each later pass the next misses (choices of other passes are sent as -1,
  * which the kernels skip). An expert evicted (or refused) while the block runs keeps its slot until the pass that
