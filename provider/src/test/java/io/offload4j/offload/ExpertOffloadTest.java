@@ -114,8 +114,12 @@ class ExpertOffloadTest {
                 assertEquals(slotCount, before.slots(), before.reasoning());
                 assertEquals(slotCount - ExpertPlan.freeSlots(slotCount, K, EXPERTS), before.cacheSlots());
                 assertTrue(before.cacheSlots() >= cached);
+                io.offload4j.backend.MoeRoutingCounts routing = new io.offload4j.backend.MoeRoutingCounts(BLOCKS,
+                        EXPERTS, 10_000);
+                pass.routingListener(routing);
                 List<double[]> actual = converse(pass, sim, vocab);
                 assertEquals(expected.size(), actual.size(), "steps");
+                assertEquals((long) BLOCKS * K * TOKENS, routing.trace().length, "every choice reported");
                 for (int s = 0; s < expected.size(); s++) {
                     double[] want = expected.get(s);
                     double[] got = actual.get(s);
