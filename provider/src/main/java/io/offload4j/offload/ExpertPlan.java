@@ -11,7 +11,7 @@ import java.util.function.ToLongFunction;
  * How a mixture of experts that does not fit the GPU is placed when its experts are units of their own: the blocks'
  * attention parts (with the router and any shared expert) and the head are planned first, as dense units are, within
  * the budget less a minimal expert pool; whatever the budget has left becomes expert slots (each the size of the
- * largest expert), of which all but k may hold cached experts — the k others take a block's misses.
+ * largest expert), of which all but {@link #freeSlots} may hold cached experts — the others take a block's misses.
  *
  * @param units      the units of the attention parts and head slices
  * @param plan       their placement
@@ -70,16 +70,27 @@ record ExpertPlan(ModelUnits units, PlacementPlan plan, int slots, int cacheSlot
         PlacementPlan plan = PlacementPlanner.plan(new PlanRequest(units.names(), units.bytes(), budget - minPool,
                 prefetchDepth, bandwidths, 1, PlacementPolicy.STREAM, false, units.blocks()));
         long left = budget - plan.gpuBytes();
-        int slots = (int) Math.min(pooled + (long) k, left / slotBytes);
-        int cacheSlots = slots - k;
+        // at most every expert cached plus the free slots such a pool keeps
+        int slots = (int) Math.min(pooled + (long) freeSlots(pooled + k, k, e), left / slotBytes);
+        int free = freeSlots(slots, k, e);
+        int cacheSlots = Math.min(pooled, slots - free);
         double pcie = bandwidths.hostToDeviceGBs();
         String reasoning = String.format(Locale.ROOT, "experts placed one by one: %s; expert pool of %d slots of %s"
                         + " (%s) caching up to %d of %d experts (%.0f %%), %d slots kept free for a block's misses;"
-                        + " misses are copied to the GPU (%s each, ~%.0f µs at %.1f GB/s host→GPU) and admitted by"
-                        + " W-TinyLFU; a miss is not computed on the CPU (that path is not built yet)",
-                plan.reasoning(), slots, PlacementPlanner.gib(slotBytes),
-                PlacementPlanner.gib(slots * slotBytes), cacheSlots, pooled, 100.0 * cacheSlots / pooled, k,
+                        + " a miss is copied to the GPU (%s, ~%.0f µs at %.1f GB/s host→GPU) and admitted by"
+                        + " W-TinyLFU", plan.reasoning(), slots, PlacementPlanner.gib(slotBytes),
+                PlacementPlanner.gib(slots * slotBytes), cacheSlots, pooled, 100.0 * cacheSlots / pooled, free,
                 PlacementPlanner.gib(slotBytes), pcie > 0 ? slotBytes / (pcie * 1e3) : 0, pcie);
         return new ExpertPlan(units, plan, slots, cacheSlots, slotBytes, unitOf, experts, expertBytes, reasoning);
+    }
+
+    /**
+     * Slots of a pool of {@code slots} kept out of the cache, for a block's misses: at least k (a decode token's
+     * misses in one pass), and an eighth of the pool up to one block's experts, so that a prompt chunk, which
+     * misses most of a block's experts, needs few passes (each waits for the copies of its misses) while the cache
+     * keeps seven eighths of the pool for decode.
+     */
+    static int freeSlots(int slots, int k, int experts) {
+        return Math.max(k, Math.min(experts, slots / 8));
     }
 }

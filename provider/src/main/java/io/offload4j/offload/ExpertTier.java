@@ -13,8 +13,8 @@ import java.util.Arrays;
  * step the host's part between the router and the experts: read the choices, look each chosen expert up, copy the
  * missing ones into free slots, and let the device compute every choice from its slot.
  *
- * <p><b>Slots.</b> The pool has {@code slots} slots; the cache may hold {@code slots - k} of them, so at the start of
- * a block at least k slots are free — a decode token's k misses always fit one pass. A step with more distinct
+ * <p><b>Slots.</b> The pool has {@code slots} slots; the cache may hold all but {@link ExpertPlan#freeSlots} (at least
+ * k) of them, so at the start of a block at least k slots are free — a decode token's k misses always fit one pass. A step with more distinct
  * missing experts than free slots (a prompt chunk) computes the block in passes: the first pass computes the hits and
  * as many misses as there are free slots, each later pass the next misses (choices of other passes are sent as -1,
  * which the kernels skip). An expert evicted (or refused) while the block runs keeps its slot until the pass that
@@ -66,6 +66,7 @@ final class ExpertTier implements AutoCloseable {
     private final float[] cpuWeights;
     private final boolean[] copyPending;  // per slot: an admission copy the compute has not waited for yet
     private long cpuComputed;
+    private io.offload4j.backend.MoeRoutingListener listener = io.offload4j.backend.MoeRoutingListener.NONE;
     // prediction: the experts the block before predicted for a block, marked with that prediction's serial
     private final int[] predictedIds;
     private final long[] predictedMark;  // per expert id
@@ -156,6 +157,7 @@ final class ExpertTier implements AutoCloseable {
         int rows = step.rows();
         int n = rows * k;
         device.readRouting(rows, chosen, weights);
+        listener.routed(block, rows, k, chosen);
         long prediction = predictionOf[block];
         if (prediction != 0) { // how good was the block before's guess?
             predictionOf[block] = 0;
@@ -264,6 +266,11 @@ final class ExpertTier implements AutoCloseable {
         while (pendingCount > 0) { // this block's passes are enqueued: nothing reads a released slot any more
             free[freeCount++] = pending[--pendingCount];
         }
+    }
+
+    /** Who is told each sparse block's choices, as they come back from the device. */
+    void routingListener(io.offload4j.backend.MoeRoutingListener l) {
+        listener = l == null ? io.offload4j.backend.MoeRoutingListener.NONE : l;
     }
 
     /** Whether block {@code block}'s routed experts are in the pool (it is sparse). */

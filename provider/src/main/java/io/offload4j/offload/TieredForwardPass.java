@@ -526,6 +526,19 @@ public final class TieredForwardPass implements ForwardPass {
         return experts == null ? null : experts.snapshot(expertReasoning);
     }
 
+    /**
+     * With experts placed one by one, each sparse block's choices reach the host anyway: {@code listener} is told
+     * them (per block and step, {@code rows × k} expert ids). Otherwise the routing stays on the device.
+     */
+    @Override
+    public void routingListener(io.offload4j.backend.MoeRoutingListener listener) {
+        if (experts == null) {
+            ForwardPass.super.routingListener(listener);
+            return;
+        }
+        experts.routingListener(listener);
+    }
+
     /** The placement this pass was prepared with. */
     public PlacementPlan plan() {
         return tier.plan();

@@ -256,9 +256,17 @@ public final class TieredPasses {
                 cpuExperts.close();
                 cpuExperts = null;
             }
-            ExpertTier experts = new ExpertTier(pool, model.config().blockCount(), moe.expertCount(),
-                    moe.expertUsedCount(), ep.unitOf(), ep.expertBytes(), ep.slots(), ep.cacheSlots(),
-                    ep.slotBytes(), deviceOptions.rows(), cpuExperts, model.config().embeddingLength());
+            ExpertTier experts;
+            try {
+                experts = new ExpertTier(pool, model.config().blockCount(), moe.expertCount(),
+                        moe.expertUsedCount(), ep.unitOf(), ep.expertBytes(), ep.slots(), ep.cacheSlots(),
+                        ep.slotBytes(), deviceOptions.rows(), cpuExperts, model.config().embeddingLength());
+            } catch (RuntimeException | Error e) {
+                if (cpuExperts != null) {
+                    cpuExperts.close();
+                }
+                throw e;
+            }
             pool = null; // owned by the expert tier from here
             try {
                 BoundUnit[][] bound = bind(device, ep.units(), tier, 0, model, experts);

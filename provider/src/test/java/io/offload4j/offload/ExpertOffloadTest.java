@@ -98,7 +98,11 @@ class ExpertOffloadTest {
             long largest = Arrays.stream(attention.bytes()).max().orElseThrow();
             // resident: every attention unit and the head plus the pool; streamed: a ring of 3 slots for them
             long units = attentionResident ? attention.totalBytes() : 3 * largest;
-            long budget = units + (cached + K) * slot;
+            int slotCount = cached + K;
+            while (slotCount - ExpertPlan.freeSlots(slotCount, K, EXPERTS) < cached) {
+                slotCount++;
+            }
+            long budget = units + slotCount * slot;
             SimulatedAccelerator sim = new SimulatedAccelerator();
             try (ForwardPass pass = TieredPasses.prepare(sim, model, 64, 16,
                     OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withExpertCache(true)
@@ -107,10 +111,15 @@ class ExpertOffloadTest {
                 assertEquals(attentionResident, tiered.plan().allResident(), tiered.plan().toString());
                 ExpertCacheStats before = tiered.expertStats();
                 assertNotNull(before);
-                assertEquals(cached, before.cacheSlots(), before.reasoning());
-                assertEquals(cached + K, before.slots());
+                assertEquals(slotCount, before.slots(), before.reasoning());
+                assertEquals(slotCount - ExpertPlan.freeSlots(slotCount, K, EXPERTS), before.cacheSlots());
+                assertTrue(before.cacheSlots() >= cached);
+                io.offload4j.backend.MoeRoutingCounts routing = new io.offload4j.backend.MoeRoutingCounts(BLOCKS,
+                        EXPERTS, 10_000);
+                pass.routingListener(routing);
                 List<double[]> actual = converse(pass, sim, vocab);
                 assertEquals(expected.size(), actual.size(), "steps");
+                assertEquals((long) BLOCKS * K * TOKENS, routing.trace().length, "every choice reported");
                 for (int s = 0; s < expected.size(); s++) {
                     double[] want = expected.get(s);
                     double[] got = actual.get(s);

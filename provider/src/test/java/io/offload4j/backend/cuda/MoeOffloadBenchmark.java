@@ -70,8 +70,8 @@ public final class MoeOffloadBenchmark {
                     gpu.description(), pinned));
             line(out, "| budget | mode | units resident / streamed | expert slots (cached) | prefill " + prefill
                     + " tok/s | decode b1 tok/s | hit rate decode | hit rate prefill | experts copied per token |"
-                    + " CPU experts per token | prediction hit rate |");
-            line(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+                    + " CPU experts per token | prediction hit rate | decode trace replayed cold: Belady / W-TinyLFU |");
+            line(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
             for (double f : budgets) {
                 long budget = f >= 1 ? OffloadOptions.AUTO : (long) (f * total);
                 for (String mode : modes) {
@@ -146,6 +146,7 @@ public final class MoeOffloadBenchmark {
                 prefillTps = prefill / times[1];
             }
             double decodeTps;
+            io.offload4j.backend.MoeRoutingCounts trace = null;
             ExpertCacheStats d0;
             ExpertCacheStats d1;
             try (KvCache cache = pass.newKvCache(context)) {
@@ -154,16 +155,36 @@ public final class MoeOffloadBenchmark {
                     pass.forward(cache, tokens, p, 1, p, logits);
                 }
                 d0 = pass.expertStats();
+                if (d0 != null) {
+                    trace = new io.offload4j.backend.MoeRoutingCounts(model.config().blockCount(),
+                            model.config().moe().expertCount(), decodeTokens * model.config().blockCount()
+                            * model.config().moe().expertUsedCount());
+                    pass.routingListener(trace);
+                }
                 long s = System.nanoTime();
                 for (int p = 20; p < 20 + decodeTokens; p++) {
                     pass.forward(cache, tokens, p, 1, p, logits);
                 }
                 decodeTps = decodeTokens / ((System.nanoTime() - s) / 1e9);
                 d1 = pass.expertStats();
+                if (d0 != null) {
+                    pass.routingListener(io.offload4j.backend.MoeRoutingListener.NONE);
+                }
+            }
+            String belady = "–";
+            if (trace != null) {
+                // the same decode trace replayed from a cold cache of the same capacity: Belady's offline optimum
+                int e = model.config().moe().expertCount();
+                long[] bytes = new long[model.config().blockCount() * e];
+                java.util.Arrays.fill(bytes, 1L << 20);
+                var replay = new io.offload4j.offload.ExpertCacheReplay(trace.trace(), e, bytes);
+                long capacity = (long) d1.cacheSlots() << 20;
+                belady = String.format(Locale.ROOT, "%.3f / %.3f", replay.belady(capacity).hitRate(),
+                        replay.caffeine(capacity).hitRate());
             }
             OffloadStats st = pass.offloadStats();
             String slots = d1 == null ? "–" : d1.slots() + " (" + d1.cacheSlots() + ")";
-            line(out, String.format(Locale.ROOT, "| %s | %s | %d / %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s |",
+            line(out, String.format(Locale.ROOT, "| %s | %s | %d / %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |",
                     budget == OffloadOptions.AUTO ? "all (auto)" : String.format(Locale.ROOT, "%.2f GiB (%.0f%%)",
                             budget / (double) (1L << 30), 100.0 * budget / total), mode,
                     pass.plan().count(Placement.RESIDENT), pass.plan().count(Placement.STREAMED) + st.cpuBlocks(),
@@ -173,7 +194,8 @@ public final class MoeOffloadBenchmark {
                     d1 == null ? "–" : String.format(Locale.ROOT, "%.1f", (d1.cpuComputed() - d0.cpuComputed())
                             / (double) decodeTokens),
                     d1 == null || d1.predicted() == d0.predicted() ? "–" : String.format(Locale.ROOT, "%.3f",
-                            (d1.predictedRight() - d0.predictedRight()) / (double) (d1.predicted() - d0.predicted()))));
+                            (d1.predictedRight() - d0.predictedRight()) / (double) (d1.predicted() - d0.predicted())),
+                    belady));
         }
     }
 
