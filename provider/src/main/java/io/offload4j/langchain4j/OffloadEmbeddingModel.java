@@ -11,12 +11,9 @@ import dev.langchain4j.model.embedding.request.EmbeddingRequest;
 import dev.langchain4j.model.embedding.request.EmbeddingRequestParameters;
 import dev.langchain4j.model.embedding.response.EmbeddingResponse;
 import dev.langchain4j.model.output.TokenUsage;
-import io.offload4j.embedding.EmbeddingOptions;
 import io.offload4j.embedding.Pooling;
 import io.offload4j.embedding.TextEmbedder;
 import io.offload4j.embedding.TextEmbedders;
-import io.offload4j.hub.DownloadListener;
-import io.offload4j.hub.ModelResolver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -118,61 +115,12 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
         embedder.close();
     }
 
-    /** Settings of an embedding model. */
-    public static class Builder {
-        private Path modelPath;
-        private String hubModel;
-        private ModelResolver modelResolver;
-        private EmbeddingOptions options = EmbeddingOptions.DEFAULTS;
+    /** Settings of an embedding model (the model and runtime settings: {@link OffloadModelBuilder}). */
+    public static class Builder extends OffloadModelBuilder<Builder> {
         private String queryInstruction;
         private final List<EmbeddingModelListener> listeners = new ArrayList<>();
 
         protected Builder() {}
-
-        /** The GGUF file or Hugging Face directory; this or {@link #model(String)} is required. */
-        public Builder modelPath(Path modelPath) {
-            this.modelPath = modelPath;
-            this.hubModel = null;
-            return this;
-        }
-
-        /** A local path, or a Hugging Face Hub model ({@code owner/repo:Q8_0}, {@code hf:owner/repo}) downloaded once. */
-        public Builder model(String model) {
-            if (model != null && ModelResolver.isHubSpec(model.trim())) {
-                this.modelPath = null;
-                this.hubModel = model.trim();
-                return this;
-            }
-            return modelPath(model == null ? null : Path.of(model.trim()));
-        }
-
-        public Builder modelResolver(ModelResolver resolver) {
-            this.modelResolver = resolver;
-            return this;
-        }
-
-        /** {@code auto} (default), {@code cpu}, {@code cuda}, {@code cuda:N}; BERT-family encoders use the CPU. */
-        public Builder device(String device) {
-            options = options.withDevice(device);
-            return this;
-        }
-
-        public Builder threads(int threads) {
-            options = options.withThreads(threads);
-            return this;
-        }
-
-        /** Tokens of several texts run together in one pass; 0 (default) = 2048 for encoders, 512 for decoders. */
-        public Builder batchTokens(int tokens) {
-            options = options.withBatchTokens(tokens);
-            return this;
-        }
-
-        /** The longest text in tokens (longer ones are cut); 0 = the model's limit (512 for decoder models). */
-        public Builder maxTokens(int tokens) {
-            options = options.withMaxTokens(tokens);
-            return this;
-        }
 
         /** {@code cls}, {@code mean} or {@code last}; default: what the model's files say. */
         public Builder pooling(String pooling) {
@@ -192,17 +140,6 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
             return this;
         }
 
-        /** GPU memory for a decoder model's weights in bytes (it streams or CPU-computes what does not fit). */
-        public Builder gpuMemoryBudget(long bytes) {
-            options = options.withOffload(options.offload().withGpuMemoryBudget(bytes));
-            return this;
-        }
-
-        public Builder options(EmbeddingOptions options) {
-            this.options = Objects.requireNonNull(options, "options");
-            return this;
-        }
-
         public Builder listeners(List<EmbeddingModelListener> listeners) {
             this.listeners.clear();
             if (listeners != null) {
@@ -212,15 +149,7 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
         }
 
         Path resolvePath() {
-            if (hubModel != null) {
-                ModelResolver resolver = modelResolver != null ? modelResolver : ModelResolver.fromEnvironment();
-                return resolver.resolve(hubModel, DownloadListener.logging());
-            }
-            if (modelPath == null) {
-                throw new IllegalArgumentException("modelPath is required: the embedding model's GGUF file or Hugging"
-                        + " Face directory (or model(...) with a path or a Hugging Face id)");
-            }
-            return modelPath;
+            return resolvePath("the embedding model's");
         }
 
         public OffloadEmbeddingModel build() {
