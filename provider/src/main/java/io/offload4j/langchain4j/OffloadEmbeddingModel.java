@@ -30,12 +30,22 @@ import java.util.Set;
  * {@code Instruct: {task}\nQuery:{query}} and a document as it is. LangChain4j says which is which with the
  * {@link EmbeddingInputType} of a request: its content retriever asks for {@code QUERY}, its ingestor for
  * {@code DOCUMENT}. With a {@link Builder#queryInstruction query instruction} set, QUERY inputs get it; everything
- * else ({@code DOCUMENT}, no type, {@link #embed(String)}) is embedded as given.
+ * else ({@code DOCUMENT}, no type, {@link #embed(String)}) is embedded as given. Models trained with task prefixes
+ * instead (nomic-embed-text: {@code "search_query: "}, {@code "search_document: "}) get them from
+ * {@link Builder#queryPrefix} and {@link Builder#documentPrefix}: QUERY inputs start with the one, DOCUMENT inputs
+ * with the other; inputs without a type are embedded as given (put the prefix into such a text yourself).
  *
  * <pre>{@code
  * EmbeddingModel model = OffloadEmbeddingModel.builder()
  *         .model("Qwen/Qwen3-Embedding-0.6B-GGUF:Q8_0")
  *         .queryInstruction("Given a web search query, retrieve relevant passages that answer the query")
+ *         .build();
+ * }</pre>
+ *
+ * <pre>{@code
+ * EmbeddingModel nomic = OffloadEmbeddingModel.builder()
+ *         .model("nomic-ai/nomic-embed-text-v1.5-GGUF:Q8_0")
+ *         .queryPrefix("search_query: ").documentPrefix("search_document: ")
  *         .build();
  * }</pre>
  */
@@ -45,12 +55,25 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
 
     private final TextEmbedder embedder;
     private final String queryInstruction;
+    private final String queryPrefix;
+    private final String documentPrefix;
     private final List<EmbeddingModelListener> listeners;
 
     protected OffloadEmbeddingModel(Builder b) {
-        this.embedder = TextEmbedders.load(b.resolvePath(), b.options);
+        if (present(b.queryInstruction) && present(b.queryPrefix)) {
+            throw new IllegalArgumentException("queryInstruction and queryPrefix are both set; a model takes one"
+                    + " query form: Qwen3-Embedding's instruction, or a task prefix such as nomic-embed-text's"
+                    + " \"search_query: \"");
+        }
         this.queryInstruction = b.queryInstruction;
+        this.queryPrefix = b.queryPrefix;
+        this.documentPrefix = b.documentPrefix;
         this.listeners = List.copyOf(b.listeners);
+        this.embedder = TextEmbedders.load(b.resolvePath(), b.options);
+    }
+
+    private static boolean present(String s) {
+        return s != null && !s.isEmpty();
     }
 
     public static Builder builder() {
@@ -61,11 +84,14 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
     public EmbeddingResponse doEmbed(EmbeddingRequest request) {
         EmbeddingInputType type = request.inputType() != null ? request.inputType()
                 : request.parameters() == null ? null : request.parameters().inputType();
-        boolean query = type == EmbeddingInputType.QUERY && queryInstruction != null && !queryInstruction.isBlank();
+        boolean instructed = type == EmbeddingInputType.QUERY && queryInstruction != null
+                && !queryInstruction.isBlank();
+        String prefix = type == EmbeddingInputType.QUERY ? queryPrefix
+                : type == EmbeddingInputType.DOCUMENT ? documentPrefix : null;
         List<String> texts = new ArrayList<>(request.inputs().size());
         for (EmbeddingInput input : request.inputs()) {
             String text = Objects.requireNonNull(input.text(), "an embedding input without text");
-            texts.add(query ? instructed(queryInstruction, text) : text);
+            texts.add(instructed ? instructed(queryInstruction, text) : present(prefix) ? prefix + text : text);
         }
         int[] counts = new int[texts.size()];
         List<float[]> vectors = embedder.embed(texts, counts);
@@ -118,6 +144,8 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
     /** Settings of an embedding model (the model and runtime settings: {@link OffloadModelBuilder}). */
     public static class Builder extends OffloadModelBuilder<Builder> {
         private String queryInstruction;
+        private String queryPrefix;
+        private String documentPrefix;
         private final List<EmbeddingModelListener> listeners = new ArrayList<>();
 
         protected Builder() {}
@@ -137,6 +165,21 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
         /** The task put in front of QUERY inputs ({@code Instruct: {task}\nQuery:{text}}); none by default. */
         public Builder queryInstruction(String instruction) {
             this.queryInstruction = instruction;
+            return this;
+        }
+
+        /**
+         * Text put verbatim in front of QUERY inputs, such as nomic-embed-text's {@code "search_query: "}; none by
+         * default. Not together with {@link #queryInstruction}.
+         */
+        public Builder queryPrefix(String prefix) {
+            this.queryPrefix = prefix;
+            return this;
+        }
+
+        /** Text put verbatim in front of DOCUMENT inputs, such as {@code "search_document: "}; none by default. */
+        public Builder documentPrefix(String prefix) {
+            this.documentPrefix = prefix;
             return this;
         }
 
