@@ -170,6 +170,17 @@ class NomicBertReferenceTest {
                 e.getMessage());
     }
 
+    @Test
+    void aNomicBertMoeDirectoryIsRefusedToo(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("config.json"), """
+                {"architectures": ["NomicBertModel"], "model_type": "nomic_bert", "activation_function": "gelu",
+                 "moe_every_n_layers": 2, "num_experts": 8, "n_embd": 64, "n_head": 4, "n_layer": 2}
+                """);
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> EncoderModel.load(dir));
+        assertTrue(e.getMessage().contains("moe_every_n_layers") && e.getMessage().contains("nomic-bert v1 / v1.5"),
+                e.getMessage());
+    }
+
     private static float[] floats(JsonNode a) {
         float[] f = new float[a.size()];
         for (int i = 0; i < f.length; i++) {

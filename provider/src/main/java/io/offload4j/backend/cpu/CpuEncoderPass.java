@@ -7,6 +7,7 @@ import io.offload4j.model.EncoderWeights;
 import io.offload4j.model.Weight;
 import io.offload4j.quant.CpuKernels;
 import io.offload4j.quant.RowKernel;
+import java.util.Arrays;
 
 /**
  * A BERT-family encoder on the CPU, several inputs packed into the rows of one activation matrix (see
@@ -14,8 +15,9 @@ import io.offload4j.quant.RowKernel;
  * row and head, softmax attention over the rows of the row's own input; output projection, residual, LayerNorm;
  * up projection, GELU, down projection, residual, LayerNorm. nomic-bert differs in three places: no position table
  * but Q and K rotated by each row's position in its input ({@link EncoderConfig#rotary()}), no projection biases
- * (null), and a SwiGLU feed-forward {@code down(silu(gate·x) ⊙ up·x)} where the layer has a gate. Projections run as matrix–matrix products over all rows
- * (each weight row decoded once per call, {@link Gemm}); buffers are allocated here, so a call allocates nothing.
+ * (null), and a SwiGLU feed-forward {@code down(silu(gate·x) ⊙ up·x)} where the layer has a gate. Projections run
+ * as matrix–matrix products over all rows (each weight row decoded once per call, {@link Gemm}); buffers are
+ * allocated here, so a call allocates nothing.
  */
 final class CpuEncoderPass implements EncoderPass {
 
@@ -89,7 +91,7 @@ final class CpuEncoderPass implements EncoderPass {
         ctx = new float[maxRows * dim];
         tmp = new float[maxRows * dim];
         h = new float[maxRows * ffn];
-        boolean gated = java.util.Arrays.stream(layers).anyMatch(l -> l.gate() != null);
+        boolean gated = Arrays.stream(layers).anyMatch(l -> l.gate() != null);
         g = gated ? new float[maxRows * ffn] : new float[0];
         int half = config.headDim() / 2;
         int ropePositions = config.rotary() ? Math.min(maxRows, config.maxTokens()) : 0;
