@@ -36,10 +36,11 @@ public final class EncoderEmbedder implements TextEmbedder {
         }
     }
 
-    /** llama.cpp's {@code bert.pooling_type}: 1 mean, 2 CLS; mean when absent. */
+    /** llama.cpp's {@code <architecture>.pooling_type} ({@code bert.}, {@code nomic-bert.}): 1 mean, 2 CLS; mean when absent. */
     private Pooling ggufPooling() {
         var md = runtime.model.ggufMetadata();
-        int type = md == null ? 1 : md.getInt("bert.pooling_type", 1);
+        int type = md == null ? 1
+                : md.getInt(md.optString("general.architecture").orElse("bert") + ".pooling_type", 1);
         return type == 2 ? Pooling.CLS : type == 3 ? Pooling.LAST : Pooling.MEAN;
     }
 

@@ -60,7 +60,7 @@ final class EncoderRuntime implements AutoCloseable {
             this.types = new int[rows];
             this.lengths = new int[rows];
             LOG.log(System.Logger.Level.INFO, "offload4j: loaded encoder " + m.config().name() + " ("
-                    + m.config().family() + ", " + m.config().blockCount() + " layers, " + dim + " wide) on "
+                    + (m.config().rotary() ? "nomic-bert" : m.config().family()) + ", " + m.config().blockCount() + " layers, " + dim + " wide) on "
                     + pass.description() + ", up to " + maxTokens + " tokens per text, " + rows + " per pass");
         } catch (RuntimeException | Error e) {
             if (preparedPass != null) {

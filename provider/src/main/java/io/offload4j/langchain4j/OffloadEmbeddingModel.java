@@ -11,12 +11,9 @@ import dev.langchain4j.model.embedding.request.EmbeddingRequest;
 import dev.langchain4j.model.embedding.request.EmbeddingRequestParameters;
 import dev.langchain4j.model.embedding.response.EmbeddingResponse;
 import dev.langchain4j.model.output.TokenUsage;
-import io.offload4j.embedding.EmbeddingOptions;
 import io.offload4j.embedding.Pooling;
 import io.offload4j.embedding.TextEmbedder;
 import io.offload4j.embedding.TextEmbedders;
-import io.offload4j.hub.DownloadListener;
-import io.offload4j.hub.ModelResolver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,12 +30,22 @@ import java.util.Set;
  * {@code Instruct: {task}\nQuery:{query}} and a document as it is. LangChain4j says which is which with the
  * {@link EmbeddingInputType} of a request: its content retriever asks for {@code QUERY}, its ingestor for
  * {@code DOCUMENT}. With a {@link Builder#queryInstruction query instruction} set, QUERY inputs get it; everything
- * else ({@code DOCUMENT}, no type, {@link #embed(String)}) is embedded as given.
+ * else ({@code DOCUMENT}, no type, {@link #embed(String)}) is embedded as given. Models trained with task prefixes
+ * instead (nomic-embed-text: {@code "search_query: "}, {@code "search_document: "}) get them from
+ * {@link Builder#queryPrefix} and {@link Builder#documentPrefix}: QUERY inputs start with the one, DOCUMENT inputs
+ * with the other; inputs without a type are embedded as given (put the prefix into such a text yourself).
  *
  * <pre>{@code
  * EmbeddingModel model = OffloadEmbeddingModel.builder()
  *         .model("Qwen/Qwen3-Embedding-0.6B-GGUF:Q8_0")
  *         .queryInstruction("Given a web search query, retrieve relevant passages that answer the query")
+ *         .build();
+ * }</pre>
+ *
+ * <pre>{@code
+ * EmbeddingModel nomic = OffloadEmbeddingModel.builder()
+ *         .model("nomic-ai/nomic-embed-text-v1.5-GGUF:Q8_0")
+ *         .queryPrefix("search_query: ").documentPrefix("search_document: ")
  *         .build();
  * }</pre>
  */
@@ -48,12 +55,25 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
 
     private final TextEmbedder embedder;
     private final String queryInstruction;
+    private final String queryPrefix;
+    private final String documentPrefix;
     private final List<EmbeddingModelListener> listeners;
 
     protected OffloadEmbeddingModel(Builder b) {
-        this.embedder = TextEmbedders.load(b.resolvePath(), b.options);
+        if (present(b.queryInstruction) && present(b.queryPrefix)) {
+            throw new IllegalArgumentException("queryInstruction and queryPrefix are both set; a model takes one"
+                    + " query form: Qwen3-Embedding's instruction, or a task prefix such as nomic-embed-text's"
+                    + " \"search_query: \"");
+        }
         this.queryInstruction = b.queryInstruction;
+        this.queryPrefix = b.queryPrefix;
+        this.documentPrefix = b.documentPrefix;
         this.listeners = List.copyOf(b.listeners);
+        this.embedder = TextEmbedders.load(b.resolvePath(), b.options);
+    }
+
+    private static boolean present(String s) {
+        return s != null && !s.isEmpty();
     }
 
     public static Builder builder() {
@@ -64,11 +84,14 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
     public EmbeddingResponse doEmbed(EmbeddingRequest request) {
         EmbeddingInputType type = request.inputType() != null ? request.inputType()
                 : request.parameters() == null ? null : request.parameters().inputType();
-        boolean query = type == EmbeddingInputType.QUERY && queryInstruction != null && !queryInstruction.isBlank();
+        boolean instructed = type == EmbeddingInputType.QUERY && queryInstruction != null
+                && !queryInstruction.isBlank();
+        String prefix = type == EmbeddingInputType.QUERY ? queryPrefix
+                : type == EmbeddingInputType.DOCUMENT ? documentPrefix : null;
         List<String> texts = new ArrayList<>(request.inputs().size());
         for (EmbeddingInput input : request.inputs()) {
             String text = Objects.requireNonNull(input.text(), "an embedding input without text");
-            texts.add(query ? instructed(queryInstruction, text) : text);
+            texts.add(instructed ? instructed(queryInstruction, text) : present(prefix) ? prefix + text : text);
         }
         int[] counts = new int[texts.size()];
         List<float[]> vectors = embedder.embed(texts, counts);
@@ -118,61 +141,14 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
         embedder.close();
     }
 
-    /** Settings of an embedding model. */
-    public static class Builder {
-        private Path modelPath;
-        private String hubModel;
-        private ModelResolver modelResolver;
-        private EmbeddingOptions options = EmbeddingOptions.DEFAULTS;
+    /** Settings of an embedding model (the model and runtime settings: {@link OffloadModelBuilder}). */
+    public static class Builder extends OffloadModelBuilder<Builder> {
         private String queryInstruction;
+        private String queryPrefix;
+        private String documentPrefix;
         private final List<EmbeddingModelListener> listeners = new ArrayList<>();
 
         protected Builder() {}
-
-        /** The GGUF file or Hugging Face directory; this or {@link #model(String)} is required. */
-        public Builder modelPath(Path modelPath) {
-            this.modelPath = modelPath;
-            this.hubModel = null;
-            return this;
-        }
-
-        /** A local path, or a Hugging Face Hub model ({@code owner/repo:Q8_0}, {@code hf:owner/repo}) downloaded once. */
-        public Builder model(String model) {
-            if (model != null && ModelResolver.isHubSpec(model.trim())) {
-                this.modelPath = null;
-                this.hubModel = model.trim();
-                return this;
-            }
-            return modelPath(model == null ? null : Path.of(model.trim()));
-        }
-
-        public Builder modelResolver(ModelResolver resolver) {
-            this.modelResolver = resolver;
-            return this;
-        }
-
-        /** {@code auto} (default), {@code cpu}, {@code cuda}, {@code cuda:N}; for any model kind, encoders included. */
-        public Builder device(String device) {
-            options = options.withDevice(device);
-            return this;
-        }
-
-        public Builder threads(int threads) {
-            options = options.withThreads(threads);
-            return this;
-        }
-
-        /** Tokens of several texts run together in one pass; 0 (default) = 2048 for encoders, 512 for decoders. */
-        public Builder batchTokens(int tokens) {
-            options = options.withBatchTokens(tokens);
-            return this;
-        }
-
-        /** The longest text in tokens (longer ones are cut); 0 = the model's limit (512 for decoder models). */
-        public Builder maxTokens(int tokens) {
-            options = options.withMaxTokens(tokens);
-            return this;
-        }
 
         /** {@code cls}, {@code mean} or {@code last}; default: what the model's files say. */
         public Builder pooling(String pooling) {
@@ -192,14 +168,18 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
             return this;
         }
 
-        /** GPU memory for a decoder model's weights in bytes (it streams or CPU-computes what does not fit). */
-        public Builder gpuMemoryBudget(long bytes) {
-            options = options.withOffload(options.offload().withGpuMemoryBudget(bytes));
+        /**
+         * Text put verbatim in front of QUERY inputs, such as nomic-embed-text's {@code "search_query: "}; none by
+         * default. Not together with {@link #queryInstruction}.
+         */
+        public Builder queryPrefix(String prefix) {
+            this.queryPrefix = prefix;
             return this;
         }
 
-        public Builder options(EmbeddingOptions options) {
-            this.options = Objects.requireNonNull(options, "options");
+        /** Text put verbatim in front of DOCUMENT inputs, such as {@code "search_document: "}; none by default. */
+        public Builder documentPrefix(String prefix) {
+            this.documentPrefix = prefix;
             return this;
         }
 
@@ -212,15 +192,7 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
         }
 
         Path resolvePath() {
-            if (hubModel != null) {
-                ModelResolver resolver = modelResolver != null ? modelResolver : ModelResolver.fromEnvironment();
-                return resolver.resolve(hubModel, DownloadListener.logging());
-            }
-            if (modelPath == null) {
-                throw new IllegalArgumentException("modelPath is required: the embedding model's GGUF file or Hugging"
-                        + " Face directory (or model(...) with a path or a Hugging Face id)");
-            }
-            return modelPath;
+            return resolvePath("the embedding model's");
         }
 
         public OffloadEmbeddingModel build() {

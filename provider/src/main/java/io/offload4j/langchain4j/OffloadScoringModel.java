@@ -4,11 +4,8 @@ import dev.langchain4j.data.segment.TextSegment;
 import dev.langchain4j.model.output.Response;
 import dev.langchain4j.model.output.TokenUsage;
 import dev.langchain4j.model.scoring.ScoringModel;
-import io.offload4j.embedding.EmbeddingOptions;
 import io.offload4j.embedding.TextScorer;
 import io.offload4j.embedding.TextScorers;
-import io.offload4j.hub.DownloadListener;
-import io.offload4j.hub.ModelResolver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,62 +56,12 @@ public class OffloadScoringModel implements ScoringModel, AutoCloseable {
         scorer.close();
     }
 
-    /** Settings of a scoring model. */
-    public static class Builder {
-        private Path modelPath;
-        private String hubModel;
-        private ModelResolver modelResolver;
-        private EmbeddingOptions options = EmbeddingOptions.DEFAULTS;
+    /** Settings of a scoring model (the model and runtime settings: {@link OffloadModelBuilder}). */
+    public static class Builder extends OffloadModelBuilder<Builder> {
         private boolean sigmoid = true;
         private String instruction;
 
         protected Builder() {}
-
-        public Builder modelPath(Path modelPath) {
-            this.modelPath = modelPath;
-            this.hubModel = null;
-            return this;
-        }
-
-        /** A local path, or a Hugging Face Hub model ({@code owner/repo:Q8_0}, {@code hf:owner/repo}). */
-        public Builder model(String model) {
-            if (model != null && ModelResolver.isHubSpec(model.trim())) {
-                this.modelPath = null;
-                this.hubModel = model.trim();
-                return this;
-            }
-            return modelPath(model == null ? null : Path.of(model.trim()));
-        }
-
-        public Builder modelResolver(ModelResolver resolver) {
-            this.modelResolver = resolver;
-            return this;
-        }
-
-        public Builder device(String device) {
-            options = options.withDevice(device);
-            return this;
-        }
-
-        public Builder threads(int threads) {
-            options = options.withThreads(threads);
-            return this;
-        }
-
-        /**
-         * Tokens of several (query, document) pairs run together in one pass of a cross-encoder; 0 (default) = 2048
-         * (a decoder re-ranker: its prompt chunk, 512).
-         */
-        public Builder batchTokens(int tokens) {
-            options = options.withBatchTokens(tokens);
-            return this;
-        }
-
-        /** The longest (query, document) input in tokens; 0 = the model's limit (512 for decoder models). */
-        public Builder maxTokens(int tokens) {
-            options = options.withMaxTokens(tokens);
-            return this;
-        }
 
         /** Map a cross-encoder's logit into 0..1 (default true); false: the raw logit. */
         public Builder sigmoid(boolean sigmoid) {
@@ -128,26 +75,8 @@ public class OffloadScoringModel implements ScoringModel, AutoCloseable {
             return this;
         }
 
-        public Builder gpuMemoryBudget(long bytes) {
-            options = options.withOffload(options.offload().withGpuMemoryBudget(bytes));
-            return this;
-        }
-
-        public Builder options(EmbeddingOptions options) {
-            this.options = Objects.requireNonNull(options, "options");
-            return this;
-        }
-
         Path resolvePath() {
-            if (hubModel != null) {
-                ModelResolver resolver = modelResolver != null ? modelResolver : ModelResolver.fromEnvironment();
-                return resolver.resolve(hubModel, DownloadListener.logging());
-            }
-            if (modelPath == null) {
-                throw new IllegalArgumentException("modelPath is required: the re-ranker's GGUF file or Hugging Face"
-                        + " directory (or model(...) with a path or a Hugging Face id)");
-            }
-            return modelPath;
+            return resolvePath("the re-ranker's");
         }
 
         public OffloadScoringModel build() {

@@ -15,18 +15,27 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
 
 /**
  * A loaded BERT-family encoder: a GGUF file of architecture {@code bert} as llama.cpp's converter writes it (BERT
- * and XLM-RoBERTa models alike), or a Hugging Face directory of a {@code BertModel}, {@code XLMRobertaModel},
- * {@code RobertaModel} or their {@code ...ForSequenceClassification} (cross-encoder re-rankers). Tensors are looked
+ * and XLM-RoBERTa models alike) or {@code nomic-bert} (nomic-embed-text v1 / v1.5), or a Hugging Face directory of a
+ * {@code BertModel}, {@code XLMRobertaModel}, {@code RobertaModel} or their {@code ...ForSequenceClassification}
+ * (cross-encoder re-rankers), or of a {@code NomicBertModel} ({@link NomicBertNames}). Tensors are looked
  * up by their GGUF names; a Hugging Face checkpoint's are mapped to them ({@link #HF_NAMES}), with or without the
  * {@code bert.} / {@code roberta.} prefix a task model adds. Closing it releases the mapping.
  */
 public final class EncoderModel implements AutoCloseable {
 
     /** Hugging Face model types read as encoders. */
-    static final Set<String> HF_MODEL_TYPES = Set.of("bert", "xlm-roberta", "roberta");
+    static final Set<String> HF_MODEL_TYPES = Set.of("bert", "xlm-roberta", "roberta", NomicBertNames.HF_MODEL_TYPE);
+
+    /** GGUF architectures run here. */
+    static final List<String> GGUF_ARCHITECTURES = List.of("bert", NomicBertNames.GGUF_ARCHITECTURE);
+
+    /** GGUF architectures of the BERT family recognised as encoders but refused with a clear message. */
+    private static final Set<String> REFUSED_GGUF_ARCHITECTURES = Set.of("nomic-bert-moe");
 
     /** GGUF tensor name (block tensors without their {@code blk.N.} prefix) → Hugging Face name (without prefix). */
     private static final Map<String, String> HF_NAMES = Map.ofEntries(
@@ -68,8 +77,9 @@ public final class EncoderModel implements AutoCloseable {
     }
 
     /**
-     * Whether {@code path} holds an encoder: a GGUF whose {@code general.architecture} is {@code bert}, or a
-     * directory whose config.json has a {@code model_type} of {@link #HF_MODEL_TYPES}.
+     * Whether {@code path} holds an encoder: a GGUF whose {@code general.architecture} is one of
+     * {@link #GGUF_ARCHITECTURES} (or {@code nomic-bert-moe}, which {@link #load} refuses with a message naming what
+     * is supported), or a directory whose config.json has a {@code model_type} of {@link #HF_MODEL_TYPES}.
      */
     public static boolean isEncoder(Path path) {
         if (Files.isDirectory(path)) {
@@ -80,7 +90,8 @@ public final class EncoderModel implements AutoCloseable {
             return false;
         }
         try (GgufFile file = GgufFile.open(path)) {
-            return "bert".equals(file.metadata().optString("general.architecture").orElse(""));
+            String arch = file.metadata().optString("general.architecture").orElse("");
+            return GGUF_ARCHITECTURES.contains(arch) || REFUSED_GGUF_ARCHITECTURES.contains(arch);
         } catch (RuntimeException e) {
             return false;
         }
@@ -97,12 +108,16 @@ public final class EncoderModel implements AutoCloseable {
         try {
             GgufMetadata md = file.metadata();
             String arch = md.optString("general.architecture").orElse("");
-            if (!arch.equals("bert")) {
+            if (!GGUF_ARCHITECTURES.contains(arch)) {
                 throw new ModelFormatException(path, "general.architecture is '" + arch + "'; an encoder GGUF here is"
-                        + " 'bert' (BERT, XLM-RoBERTa as llama.cpp converts them)");
+                        + " one of " + GGUF_ARCHITECTURES + " (BERT, XLM-RoBERTa as llama.cpp converts them; nomic-bert"
+                        + " for nomic-embed-text v1 / v1.5)" + (arch.equals("nomic-bert-moe")
+                        ? "; nomic-bert-moe (nomic-embed-text v2, a mixture of experts) is not supported" : ""));
             }
+            boolean nomic = arch.equals(NomicBertNames.GGUF_ARCHITECTURE);
+            String k = arch + ".";
             TensorSource source = new GgufTensorSource(file);
-            int dim = md.getInt("bert.embedding_length");
+            int dim = md.getInt(k + "embedding_length");
             long[] embd = source.find("token_embd.weight") == null ? null : source.find("token_embd.weight").ggmlDims();
             if (embd == null) {
                 throw new ModelFormatException(path, "tensor 'token_embd.weight' is missing");
@@ -113,12 +128,15 @@ public final class EncoderModel implements AutoCloseable {
             boolean hasClassifier = source.find("cls.output.weight") != null;
             int labels = hasClassifier ? (int) (source.find("cls.output.weight").ggmlDims().length > 1
                     ? source.find("cls.output.weight").ggmlDims()[1] : 1) : 0;
+            int heads = md.getInt(k + "attention.head_count");
+            float rotaryBase = nomic ? NomicBertNames.ggufRotaryBase(path, md, dim / Math.max(1, heads)) : 0f;
+            int contextLength = md.getInt(k + "context_length");
             EncoderConfig config = new EncoderConfig(md.optString("general.name").orElse(fileName(path)),
                     tokenizer.equals("t5") ? EncoderConfig.Family.XLM_ROBERTA : EncoderConfig.Family.BERT,
-                    (int) embd[1], dim, md.getInt("bert.block_count"), md.getInt("bert.attention.head_count"),
-                    md.getInt("bert.feed_forward_length"), positionRows(source, md.getInt("bert.context_length")),
-                    types.length > 1 ? (int) types[1] : 1, md.getFloat("bert.attention.layer_norm_epsilon", 1e-12f),
-                    0, false, labels, false);
+                    (int) embd[1], dim, md.getInt(k + "block_count"), heads,
+                    md.getInt(k + "feed_forward_length"), nomic ? contextLength : positionRows(source, contextLength),
+                    types.length > 1 ? (int) types[1] : 1, md.getFloat(k + "attention.layer_norm_epsilon", 1e-12f),
+                    0, false, labels, false, rotaryBase);
             return new EncoderModel(path, config, bind(source, config), md, file);
         } catch (RuntimeException | Error e) {
             file.close();
@@ -136,6 +154,12 @@ public final class EncoderModel implements AutoCloseable {
             throw new ModelFormatException(configFile, "model_type is '" + type + "'; an encoder here is one of "
                     + HF_MODEL_TYPES);
         }
+        if (type.equals(NomicBertNames.HF_MODEL_TYPE)) {
+            return open(dir, NomicBertNames.config(configFile, c, dir.getFileName().toString()), checkpoint -> {
+                String prefix = weightPrefix(checkpoint);
+                return new HfEncoderTensors(checkpoint, gguf -> NomicBertNames.hfName(prefix, gguf));
+            });
+        }
         String act = c.path("hidden_act").asText("gelu");
         if (!Set.of("gelu", "gelu_new", "gelu_pytorch_tanh").contains(act)) {
             throw new ModelFormatException(configFile, "key 'hidden_act' is '" + act + "'; supported: gelu (erf),"
@@ -150,9 +174,6 @@ public final class EncoderModel implements AutoCloseable {
         String arch = c.path("architectures").path(0).asText("");
         boolean classifier = arch.endsWith("ForSequenceClassification");
         int labels = !classifier ? 0 : c.has("id2label") ? c.path("id2label").size() : c.path("num_labels").asInt(2);
-        if (!SafetensorsCheckpoint.hasWeights(dir)) {
-            throw new ModelFormatException(dir, "has no *.safetensors file; " + HuggingFaceModels.REQUIRED_FILES);
-        }
         EncoderConfig config = new EncoderConfig(dir.getFileName().toString(),
                 roberta ? EncoderConfig.Family.XLM_ROBERTA : EncoderConfig.Family.BERT,
                 positive(configFile, c, "vocab_size"), positive(configFile, c, "hidden_size"),
@@ -160,25 +181,67 @@ public final class EncoderModel implements AutoCloseable {
                 positive(configFile, c, "intermediate_size"), positive(configFile, c, "max_position_embeddings"),
                 c.path("type_vocab_size").asInt(2), (float) c.path("layer_norm_eps").asDouble(1e-12),
                 roberta ? c.path("pad_token_id").asInt(1) + 1 : 0, !act.equals("gelu"), labels, !roberta);
+        return open(dir, config, checkpoint -> {
+            String prefix = weightPrefix(checkpoint);
+            return new HfEncoderTensors(checkpoint, gguf -> bertName(prefix, roberta, gguf));
+        });
+    }
+
+    /** The prefix a task model's checkpoint puts before the encoder's tensor names ("" for a bare model). */
+    static String weightPrefix(SafetensorsCheckpoint checkpoint) {
+        for (String p : List.of("", "bert.", "roberta.", "model.")) {
+            if (checkpoint.find(p + "embeddings.word_embeddings.weight").isPresent()) {
+                return p;
+            }
+        }
+        return "";
+    }
+
+    /** Opens a directory's checkpoint and binds its tensors, seen through {@code names}, to {@code config}. */
+    private static EncoderModel open(Path dir, EncoderConfig config,
+                                     Function<SafetensorsCheckpoint, TensorSource> names) {
+        if (!SafetensorsCheckpoint.hasWeights(dir)) {
+            throw new ModelFormatException(dir, "has no *.safetensors file; " + HuggingFaceModels.REQUIRED_FILES);
+        }
         SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(dir);
         try {
-            String prefix = "";
-            for (String p : List.of("", "bert.", "roberta.", "model.")) {
-                if (checkpoint.find(p + "embeddings.word_embeddings.weight").isPresent()) {
-                    prefix = p;
-                    break;
-                }
-            }
-            TensorSource source = new HfEncoderTensors(checkpoint, prefix, roberta);
-            return new EncoderModel(dir, config, bind(source, config), null, checkpoint);
+            return new EncoderModel(dir, config, bind(names.apply(checkpoint), config), null, checkpoint);
         } catch (RuntimeException | Error e) {
             checkpoint.close();
             throw e;
         }
     }
 
-    /** A Hugging Face encoder checkpoint under GGUF names. */
-    private record HfEncoderTensors(SafetensorsCheckpoint checkpoint, String prefix, boolean roberta)
+    /**
+     * A BERT / RoBERTa checkpoint's name of a GGUF tensor: {@link #HF_NAMES} under the task model's {@code prefix},
+     * the classification head as RoBERTa's or BERT's (pooler + classifier) names it.
+     */
+    private static String bertName(String prefix, boolean roberta, String ggufName) {
+        switch (ggufName) {
+            case "cls.weight", "cls.bias" -> {
+                return roberta ? "classifier.dense." + ggufName.substring(4) : prefix + "pooler.dense." + ggufName.substring(4);
+            }
+            case "cls.output.weight", "cls.output.bias" -> {
+                return (roberta ? "classifier.out_proj." : "classifier.") + ggufName.substring(11);
+            }
+            default -> { }
+        }
+        String top = HF_NAMES.get(ggufName);
+        if (top != null && !ggufName.startsWith("attn") && !ggufName.startsWith("ffn")
+                && !ggufName.startsWith("layer")) {
+            return prefix + top;
+        }
+        if (ggufName.startsWith("blk.")) {
+            int dot = ggufName.indexOf('.', 4);
+            String layer = ggufName.substring(4, dot);
+            String rest = HF_NAMES.get(ggufName.substring(dot + 1));
+            return rest == null ? ggufName : prefix + "encoder.layer." + layer + "." + rest;
+        }
+        return ggufName;
+    }
+
+    /** A Hugging Face encoder checkpoint under GGUF names ({@code names}: GGUF name → the checkpoint's name). */
+    private record HfEncoderTensors(SafetensorsCheckpoint checkpoint, UnaryOperator<String> names)
             implements TensorSource {
 
         @Override
@@ -207,27 +270,7 @@ public final class EncoderModel implements AutoCloseable {
 
         @Override
         public String sourceName(String ggufName) {
-            switch (ggufName) {
-                case "cls.weight", "cls.bias" -> {
-                    return roberta ? "classifier.dense." + ggufName.substring(4) : prefix + "pooler.dense." + ggufName.substring(4);
-                }
-                case "cls.output.weight", "cls.output.bias" -> {
-                    return (roberta ? "classifier.out_proj." : "classifier.") + ggufName.substring(11);
-                }
-                default -> { }
-            }
-            String top = HF_NAMES.get(ggufName);
-            if (top != null && !ggufName.startsWith("attn") && !ggufName.startsWith("ffn")
-                    && !ggufName.startsWith("layer")) {
-                return prefix + top;
-            }
-            if (ggufName.startsWith("blk.")) {
-                int dot = ggufName.indexOf('.', 4);
-                String layer = ggufName.substring(4, dot);
-                String rest = HF_NAMES.get(ggufName.substring(dot + 1));
-                return rest == null ? ggufName : prefix + "encoder.layer." + layer + "." + rest;
-            }
-            return ggufName;
+            return names.apply(ggufName);
         }
 
         @Override
@@ -253,25 +296,17 @@ public final class EncoderModel implements AutoCloseable {
     // ------------------------------------------------------------------ binding
 
     private static EncoderWeights bind(TensorSource source, EncoderConfig c) {
-        TensorBinder t = new TensorBinder(source, c.family() == EncoderConfig.Family.BERT ? "BERT" : "XLM-RoBERTa");
+        TensorBinder t = new TensorBinder(source, c.rotary() ? "nomic-bert"
+                : c.family() == EncoderConfig.Family.BERT ? "BERT" : "XLM-RoBERTa");
         int dim = c.embeddingLength();
         int ffn = c.feedForwardLength();
         Weight tokens = t.matrix("token_embd.weight", c.vocabularySize(), dim);
-        float[] positions = t.vector2("position_embd.weight", c.maxPositions(), dim);
+        float[] positions = c.rotary() ? null : t.vector2("position_embd.weight", c.maxPositions(), dim);
         float[] types = t.has("token_types.weight") ? t.vector2("token_types.weight", c.tokenTypes(), dim)
                 : new float[c.tokenTypes() * dim];
         List<EncoderWeights.Layer> layers = new ArrayList<>();
         for (int i = 0; i < c.blockCount(); i++) {
-            String p = "blk." + i + ".";
-            layers.add(new EncoderWeights.Layer(i,
-                    t.matrix(p + "attn_q.weight", dim, dim), t.vector(p + "attn_q.bias", dim),
-                    t.matrix(p + "attn_k.weight", dim, dim), t.vector(p + "attn_k.bias", dim),
-                    t.matrix(p + "attn_v.weight", dim, dim), t.vector(p + "attn_v.bias", dim),
-                    t.matrix(p + "attn_output.weight", dim, dim), t.vector(p + "attn_output.bias", dim),
-                    t.vector(p + "attn_output_norm.weight", dim), t.vector(p + "attn_output_norm.bias", dim),
-                    t.matrix(p + "ffn_up.weight", ffn, dim), t.vector(p + "ffn_up.bias", ffn),
-                    t.matrix(p + "ffn_down.weight", dim, ffn), t.vector(p + "ffn_down.bias", dim),
-                    t.vector(p + "layer_output_norm.weight", dim), t.vector(p + "layer_output_norm.bias", dim)));
+            layers.add(c.rotary() ? nomicLayer(t, i, dim, ffn) : bertLayer(t, i, dim, ffn));
         }
         EncoderWeights.Classifier head = null;
         if (c.labels() > 0) {
@@ -282,13 +317,56 @@ public final class EncoderModel implements AutoCloseable {
                 t.vector("token_embd_norm.bias", dim), List.copyOf(layers), head);
     }
 
+    /** A BERT / RoBERTa block: separate Q, K, V, every projection with its bias, a GELU feed-forward. */
+    private static EncoderWeights.Layer bertLayer(TensorBinder t, int i, int dim, int ffn) {
+        String p = "blk." + i + ".";
+        return new EncoderWeights.Layer(i,
+                t.matrix(p + "attn_q.weight", dim, dim), t.vector(p + "attn_q.bias", dim),
+                t.matrix(p + "attn_k.weight", dim, dim), t.vector(p + "attn_k.bias", dim),
+                t.matrix(p + "attn_v.weight", dim, dim), t.vector(p + "attn_v.bias", dim),
+                t.matrix(p + "attn_output.weight", dim, dim), t.vector(p + "attn_output.bias", dim),
+                t.vector(p + "attn_output_norm.weight", dim), t.vector(p + "attn_output_norm.bias", dim),
+                t.matrix(p + "ffn_up.weight", ffn, dim), t.vector(p + "ffn_up.bias", ffn),
+                t.matrix(p + "ffn_down.weight", dim, ffn), t.vector(p + "ffn_down.bias", dim),
+                t.vector(p + "layer_output_norm.weight", dim), t.vector(p + "layer_output_norm.bias", dim));
+    }
+
+    /**
+     * A nomic-bert block: Q, K and V as row slices of the fused {@code attn_qkv} (Q's rows first, as llama.cpp
+     * splits it), a SwiGLU feed-forward ({@code ffn_up} = fc11, {@code ffn_gate} = fc12). nomic-embed-text v1 /
+     * v1.5 have no projection biases; any the file holds are used, as llama.cpp does.
+     */
+    private static EncoderWeights.Layer nomicLayer(TensorBinder t, int i, int dim, int ffn) {
+        String p = "blk." + i + ".";
+        Weight qkv = t.matrix(p + "attn_qkv.weight", 3 * dim, dim);
+        float[] qkvBias = optionalVector(t, p + "attn_qkv.bias", 3 * dim);
+        return new EncoderWeights.Layer(i,
+                qkv.rowSlice(0, dim), slice(qkvBias, 0, dim),
+                qkv.rowSlice(dim, dim), slice(qkvBias, dim, dim),
+                qkv.rowSlice(2 * dim, dim), slice(qkvBias, 2 * dim, dim),
+                t.matrix(p + "attn_output.weight", dim, dim), optionalVector(t, p + "attn_output.bias", dim),
+                t.vector(p + "attn_output_norm.weight", dim), t.vector(p + "attn_output_norm.bias", dim),
+                t.matrix(p + "ffn_up.weight", ffn, dim), optionalVector(t, p + "ffn_up.bias", ffn),
+                t.matrix(p + "ffn_down.weight", dim, ffn), optionalVector(t, p + "ffn_down.bias", dim),
+                t.vector(p + "layer_output_norm.weight", dim), t.vector(p + "layer_output_norm.bias", dim),
+                t.matrix(p + "ffn_gate.weight", ffn, dim));
+    }
+
+    private static float[] optionalVector(TensorBinder t, String name, int length) {
+        return t.has(name) ? t.vector(name, length) : null;
+    }
+
+    private static float[] slice(float[] v, int from, int length) {
+        return v == null ? null : Arrays.copyOfRange(v, from, from + length);
+    }
+
     /** The position table's rows (the converter may have dropped RoBERTa's offset rows), else the context length. */
     private static int positionRows(TensorSource source, int contextLength) {
         TensorSource.Tensor t = source.find("position_embd.weight");
         return t != null && t.ggmlDims().length > 1 ? (int) t.ggmlDims()[1] : contextLength;
     }
 
-    private static int positive(Path file, JsonNode c, String key) {
+    static int positive(Path file, JsonNode c, String key) {
         int v = c.path(key).asInt(0);
         if (v < 1) {
             throw new ModelFormatException(file, "key '" + key + "' is " + (c.has(key) ? c.get(key) : "missing")

@@ -83,6 +83,27 @@ class OffloadEmbeddingModelTest {
         assertTrue(asQuery.tokenUsage().inputTokenCount() > 20, "the instruction's tokens are counted");
     }
 
+    /** nomic-embed-text's task prefixes: QUERY and DOCUMENT inputs get theirs, untyped ones are taken as given. */
+    @Test
+    void queriesAndDocumentsGetTheirTaskPrefixes() throws URISyntaxException {
+        Path gguf = Path.of(OffloadEmbeddingModelTest.class.getResource("/nomic/tiny-nomic-bert-f32.gguf").toURI());
+        try (OffloadEmbeddingModel nomic = OffloadEmbeddingModel.builder().modelPath(gguf).device("cpu").threads(2)
+                .queryPrefix("search_query: ").documentPrefix("search_document: ").build()) {
+            String text = "Once upon a time there was a little girl.";
+            float[] query = nomic.embed(EmbeddingRequest.builder().input(text).inputType(EmbeddingInputType.QUERY)
+                    .build()).embeddings().getFirst().vector();
+            float[] document = nomic.embed(EmbeddingRequest.builder().input(text)
+                    .inputType(EmbeddingInputType.DOCUMENT).build()).embeddings().getFirst().vector();
+            assertArrayEquals(nomic.embed("search_query: " + text).content().vector(), query, 1e-6f);
+            assertArrayEquals(nomic.embed("search_document: " + text).content().vector(), document, 1e-6f);
+            assertFalse(java.util.Arrays.equals(query, document));
+            assertFalse(java.util.Arrays.equals(query, nomic.embed(text).content().vector()), "untyped: as given");
+        }
+        IllegalArgumentException both = assertThrows(IllegalArgumentException.class, () -> OffloadEmbeddingModel
+                .builder().modelPath(gguf).queryInstruction("a task").queryPrefix("search_query: ").build());
+        assertTrue(both.getMessage().contains("queryPrefix"), both.getMessage());
+    }
+
     @Test
     void embedAllGivesWhatEmbedGivesOneByOne() {
         List<TextSegment> segments = List.of(TextSegment.from("The quick brown fox jumps over the lazy dog."),

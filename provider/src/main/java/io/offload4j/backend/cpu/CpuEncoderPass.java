@@ -7,13 +7,17 @@ import io.offload4j.model.EncoderWeights;
 import io.offload4j.model.Weight;
 import io.offload4j.quant.CpuKernels;
 import io.offload4j.quant.RowKernel;
+import java.util.Arrays;
 
 /**
  * A BERT-family encoder on the CPU, several inputs packed into the rows of one activation matrix (see
  * {@link EncoderPass}). Per block, in transformers' order (post-LayerNorm): Q, K, V projections with biases; for each
  * row and head, softmax attention over the rows of the row's own input; output projection, residual, LayerNorm;
- * up projection, GELU, down projection, residual, LayerNorm. Projections run as matrix–matrix products over all rows
- * (each weight row decoded once per call, {@link Gemm}); buffers are allocated here, so a call allocates nothing.
+ * up projection, GELU, down projection, residual, LayerNorm. nomic-bert differs in three places: no position table
+ * but Q and K rotated by each row's position in its input ({@link EncoderConfig#rotary()}), no projection biases
+ * (null), and a SwiGLU feed-forward {@code down(silu(gate·x) ⊙ up·x)} where the layer has a gate. Projections run
+ * as matrix–matrix products over all rows (each weight row decoded once per call, {@link Gemm}); buffers are
+ * allocated here, so a call allocates nothing.
  */
 final class CpuEncoderPass implements EncoderPass {
 
@@ -37,6 +41,11 @@ final class CpuEncoderPass implements EncoderPass {
     private final float[] ctx;
     private final float[] tmp;
     private final float[] h;
+    /** SwiGLU's gate activations, {@code maxRows × ffn}; empty for a GELU feed-forward. */
+    private final float[] g;
+    /** Rotary cos and sin per (position, frequency), {@code [position * half + i]}; empty for learned positions. */
+    private final float[] ropeCos;
+    private final float[] ropeSin;
     private final int[] rowStart;     // per row: the first row of its input
     private final int[] rowEnd;       // per row: one past the last row of its input
     private final float[][] rowScratch;
@@ -63,8 +72,8 @@ final class CpuEncoderPass implements EncoderPass {
         this.maxRows = maxRows;
         this.embeddingKernel = CpuKernels.of(weights.tokenEmbedding().type());
         for (EncoderWeights.Layer l : layers) {
-            for (Weight w : new Weight[] {l.wq(), l.wk(), l.wv(), l.wo(), l.up(), l.down()}) {
-                if (!CpuKernels.isSupported(w.type())) {
+            for (Weight w : new Weight[] {l.wq(), l.wk(), l.wv(), l.wo(), l.up(), l.down(), l.gate()}) {
+                if (w != null && !CpuKernels.isSupported(w.type())) {
                     pool.close();
                     throw new IllegalArgumentException(model.path() + ": tensor " + w.name() + " is " + w.type()
                             + ", which the CPU backend cannot compute; supported: " + CpuKernels.supported());
@@ -82,6 +91,13 @@ final class CpuEncoderPass implements EncoderPass {
         ctx = new float[maxRows * dim];
         tmp = new float[maxRows * dim];
         h = new float[maxRows * ffn];
+        boolean gated = Arrays.stream(layers).anyMatch(l -> l.gate() != null);
+        g = gated ? new float[maxRows * ffn] : new float[0];
+        int half = config.headDim() / 2;
+        int ropePositions = config.rotary() ? Math.min(maxRows, config.maxTokens()) : 0;
+        ropeCos = new float[ropePositions * half];
+        ropeSin = new float[ropePositions * half];
+        fillRotaryTables(half, ropePositions);
         rowStart = new int[maxRows];
         rowEnd = new int[maxRows];
         int maxCols = Math.max(dim, ffn);
@@ -93,6 +109,22 @@ final class CpuEncoderPass implements EncoderPass {
         scores = new float[pool.threads()][keyStride];
         headIn = new float[dim];
         headMid = new float[dim];
+    }
+
+    /**
+     * cos and sin of position × θ_i, θ_i = base^(-2i/headDim), computed in double once: a row's position is below
+     * its input's length, so below {@code maxRows} and the model's limit.
+     */
+    private void fillRotaryTables(int half, int positions) {
+        int hd = config.headDim();
+        for (int i = 0; i < half; i++) {
+            double theta = Math.pow(config.rotaryBase(), -2.0 * i / hd);
+            for (int p = 0; p < positions; p++) {
+                double angle = p * theta;
+                ropeCos[p * half + i] = (float) Math.cos(angle);
+                ropeSin[p * half + i] = (float) Math.sin(angle);
+            }
+        }
     }
 
     @Override
@@ -150,7 +182,7 @@ final class CpuEncoderPass implements EncoderPass {
         return rows;
     }
 
-    /** Token + position + token-type embeddings, then LayerNorm. */
+    /** Token + position (learned positions only) + token-type embeddings, then LayerNorm. */
     private void embed(int[] ids, int[] typeIds, int[] lengths, int sequences) {
         int dim = config.embeddingLength();
         Weight table = weights.tokenEmbedding();
@@ -170,9 +202,15 @@ final class CpuEncoderPass implements EncoderPass {
                 }
                 int at = row * dim;
                 embeddingKernel.dequantize(table.data(), (long) id * table.rowBytes(), x, at, dim);
-                int pos = (p + config.positionOffset()) * dim;
-                for (int i = 0; i < dim; i++) {
-                    x[at + i] += positions[pos + i] + types[type * dim + i];
+                if (positions != null) {
+                    int pos = (p + config.positionOffset()) * dim;
+                    for (int i = 0; i < dim; i++) {
+                        x[at + i] += positions[pos + i] + types[type * dim + i];
+                    }
+                } else {
+                    for (int i = 0; i < dim; i++) {
+                        x[at + i] += types[type * dim + i];
+                    }
                 }
                 layerNorm(x, at, weights.embeddingNorm(), weights.embeddingNormBias());
             }
@@ -186,6 +224,10 @@ final class CpuEncoderPass implements EncoderPass {
         matmul.add(l.wk(), l.bk(), k);
         matmul.add(l.wv(), l.bv(), v);
         runMatmul();
+        if (config.rotary()) {
+            rotate(q, rows);
+            rotate(k, rows);
+        }
         for (int t = 0; t < rows; t++) {
             for (int c = 0; c < dim; c++) {
                 keysT[c * keyStride + t] = k[t * dim + c];
@@ -202,10 +244,19 @@ final class CpuEncoderPass implements EncoderPass {
             }
             layerNorm(x, at, l.attentionNorm(), l.attentionNormBias());
         }
-        matmul.set(x, rows, true);
-        matmul.add(l.up(), l.upBias(), h);
-        runMatmul();
-        matmul.set(h, rows, false);
+        if (l.gate() == null) {
+            matmul.set(x, rows, true);
+            matmul.add(l.up(), l.upBias(), h);
+            runMatmul();
+            matmul.set(h, rows, false);
+        } else {
+            matmul.set(x, rows, false);
+            matmul.add(l.up(), l.upBias(), h);
+            matmul.add(l.gate(), null, g);
+            runMatmul();
+            gemm.swiglu(g, h, 0, rows * config.feedForwardLength());
+            matmul.set(g, rows, false);
+        }
         matmul.add(l.down(), l.downBias(), tmp);
         runMatmul();
         for (int t = 0; t < rows; t++) {
@@ -214,6 +265,29 @@ final class CpuEncoderPass implements EncoderPass {
                 x[at + i] += tmp[at + i];
             }
             layerNorm(x, at, l.outputNorm(), l.outputNormBias());
+        }
+    }
+
+    /**
+     * Rotates every head of every row of {@code a} by the row's position in its own input (NEOX layout: dimension
+     * i pairs with i + headDim/2), as llama.cpp's {@code ggml_rope_ext} does for nomic-bert.
+     */
+    private void rotate(float[] a, int rows) {
+        int dim = config.embeddingLength();
+        int hd = config.headDim();
+        int half = hd / 2;
+        for (int t = 0; t < rows; t++) {
+            int pos = (t - rowStart[t]) * half;
+            for (int head = t * dim; head < (t + 1) * dim; head += hd) {
+                for (int i = 0; i < half; i++) {
+                    float c = ropeCos[pos + i];
+                    float sn = ropeSin[pos + i];
+                    float x0 = a[head + i];
+                    float x1 = a[head + i + half];
+                    a[head + i] = x0 * c - x1 * sn;
+                    a[head + i + half] = x0 * sn + x1 * c;
+                }
+            }
         }
     }
 
@@ -283,7 +357,10 @@ final class CpuEncoderPass implements EncoderPass {
         pool.run(rows, grain, matmul);
     }
 
-    /** out[t][r] = W[r] · in[t] + bias[r], for up to three weights sharing an input; GELU after when asked. */
+    /**
+     * out[t][r] = W[r] · in[t] + bias[r] (bias null: none), for up to three weights sharing an input; GELU after
+     * when asked.
+     */
     private final class MatmulTask implements CpuThreadPool.RangeTask {
         private final Weight[] ws = new Weight[3];
         private final float[][] biases = new float[3][];
@@ -348,10 +425,13 @@ final class CpuEncoderPass implements EncoderPass {
                     gemm.multiply(tileRows, 0, n, in, count, cols, out, r, rows);
                 }
             }
+            if (bias == null && !gelu) {
+                return;   // a projection without bias (nomic-bert): the products are the outputs
+            }
             for (int t = 0; t < count; t++) {
                 int base = t * rows;
                 for (int r = start; r < end; r++) {
-                    float y = out[base + r] + bias[r];
+                    float y = bias == null ? out[base + r] : out[base + r] + bias[r];
                     out[base + r] = gelu ? (config.geluTanh() ? Gelu.tanh(y) : Gelu.exact(y)) : y;
                 }
             }

@@ -79,6 +79,10 @@ final class CudaEncoderPass implements EncoderPass {
             throw new IllegalArgumentException(model.path() + ": head size " + config.headDim() + "; the GPU encoder"
                     + " attention takes up to " + CudaEncoderKernels.MAX_HEAD_DIM + ": use device cpu");
         }
+        if (config.rotary() || hostWeights.layers().stream().anyMatch(l -> l.gate() != null)) {
+            throw new IllegalArgumentException(model.path() + ": " + config.name() + " has rotary positions and a"
+                    + " SwiGLU feed-forward (nomic-bert), which the GPU encoder has no kernels for yet: use device cpu");
+        }
         this.maxRows = maxRows;
         this.activation = config.geluTanh() ? CudaEncoderKernels.ACT_GELU_TANH : CudaEncoderKernels.ACT_GELU_ERF;
         this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));

@@ -40,6 +40,7 @@ public class OffloadEmbeddingAutoConfiguration {
                     OffloadEmbeddingModel.builder().modelPath(path).device(p.getDevice()).threads(p.getThreads())
                             .batchTokens(p.getBatchTokens()).maxTokens(p.getMaxTokens()).pooling(p.getPooling())
                             .normalize(p.getNormalize()).queryInstruction(p.getQueryInstruction())
+                            .queryPrefix(p.getQueryPrefix()).documentPrefix(p.getDocumentPrefix())
                             .listeners(listeners.orderedStream().toList()).build());
         }
     }

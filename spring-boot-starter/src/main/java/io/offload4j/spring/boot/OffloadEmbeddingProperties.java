@@ -65,6 +65,18 @@ public class OffloadEmbeddingProperties implements Validator {
      */
     private String queryInstruction;
 
+    /**
+     * Text put verbatim in front of queries (LangChain4j's QUERY inputs), for models trained with task prefixes such
+     * as nomic-embed-text ('search_query: '). Not together with query-instruction. Unset = none.
+     */
+    private String queryPrefix;
+
+    /**
+     * Text put verbatim in front of documents (LangChain4j's DOCUMENT inputs, e.g. those of its ingestor), such as
+     * nomic-embed-text's 'search_document: '. Unset = none.
+     */
+    private String documentPrefix;
+
     @Override
     public boolean supports(Class<?> clazz) {
         return OffloadEmbeddingProperties.class.isAssignableFrom(clazz);
@@ -141,5 +153,21 @@ public class OffloadEmbeddingProperties implements Validator {
 
     public void setQueryInstruction(String queryInstruction) {
         this.queryInstruction = queryInstruction;
+    }
+
+    public String getQueryPrefix() {
+        return queryPrefix;
+    }
+
+    public void setQueryPrefix(String queryPrefix) {
+        this.queryPrefix = queryPrefix;
+    }
+
+    public String getDocumentPrefix() {
+        return documentPrefix;
+    }
+
+    public void setDocumentPrefix(String documentPrefix) {
+        this.documentPrefix = documentPrefix;
     }
 }

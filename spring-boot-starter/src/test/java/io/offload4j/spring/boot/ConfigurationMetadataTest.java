@@ -63,6 +63,8 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.embedding-model.pooling", null);
         KEYS.put("langchain4j.offload.embedding-model.normalize", null);
         KEYS.put("langchain4j.offload.embedding-model.query-instruction", null);
+        KEYS.put("langchain4j.offload.embedding-model.query-prefix", null);
+        KEYS.put("langchain4j.offload.embedding-model.document-prefix", null);
         KEYS.put("langchain4j.offload.scoring-model.model", null);
         KEYS.put("langchain4j.offload.scoring-model.device", "auto");
         KEYS.put("langchain4j.offload.scoring-model.threads", 0);
