@@ -14,7 +14,6 @@
 #        --quants F16 --budgets 1,0.25 --acceptance 0,0.7,1") into speculative.md / speculative.log;
 #        JAVA_OPTS adds JVM options (e.g. -Xlog:gc); PROFILE=1 runs Nsight Compute
 #        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv;
-#        BATCHED=1 times the batched matrix-vector kernels (BATCHED_ARGS) into batched.md;
 #        MOE=1 runs the MoE expert-offloading benchmark (MOE_ARGS, e.g. "--shape qwen3-30b-a3b --quant Q4_K_M
 #        --zipf 1.0 --budgets 1,0.5,0.25,0.1") into moe.md / moe.log;
 #        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
@@ -117,15 +116,6 @@ if [ "${OFFLOAD:-0}" = 1 ]; then
         done
         grep -E "^## |^\|" "$OUT/offload.md" | tail -n 40
     fi
-fi
-
-if [ "${BATCHED:-0}" = 1 ]; then
-    # Issue 16: the batched matrix-vector kernels against the earlier tiles and dequant + GEMM, kernel by kernel, on
-    # 3B-shaped projections for 1..16 rows (BATCHED_ARGS, e.g. "--formats F16,Q4_K --rows 2,16").
-    timeout "${BATCHED_TIMEOUT:-300}" "$JAVA" "${opts[@]}" -cp "lib/*:$resources" io.offload4j.backend.cuda.BatchedMatvecBenchmark \
-        ${BATCHED_ARGS:-} > "$OUT/batched.md" 2> "$OUT/batched.log"
-    echo "batched: exit $?"
-    grep -E "^\|" "$OUT/batched.md" | tail -n 30
 fi
 
 if [ "${MOE:-0}" = 1 ]; then

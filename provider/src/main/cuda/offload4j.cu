@@ -867,5 +867,4 @@ extern "C" __global__ void __launch_bounds__(256) gemm_f16(const __half* __restr
 }
 
 #include "moe.cuh"
-#include "batched.cuh"
 #include "encoder.cuh"

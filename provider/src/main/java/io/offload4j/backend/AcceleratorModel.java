@@ -76,18 +76,7 @@ public interface AcceleratorModel extends AutoCloseable {
      */
     boolean runAsGraph(KvCache cache, Runnable enqueue);
 
-    /**
-     * Runs the batched step {@code enqueue} would enqueue (every unit resident; the step's sequences use
-     * {@code caches[0..n-1]}, {@code n >= 2}) as a graph where the device keeps one for these caches, else directly.
-     * Returns true when {@code enqueue} ran in this call (directly or while capturing), false for a replay. The
-     * default runs it directly.
-     */
-    default boolean runBatchAsGraph(KvCache[] caches, int n, Runnable enqueue) {
-        enqueue.run();
-        return true;
-    }
-
-    /** Whether {@link #runAsGraph} and {@link #runBatchAsGraph} should be used for resident decode steps. */
+    /** Whether {@link #runAsGraph} should be used for resident decode steps. */
     boolean graphs();
 
     // ------------------------------------------------------------------ experts as units (a MoE larger than the GPU)

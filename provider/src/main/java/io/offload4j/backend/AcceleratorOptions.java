@@ -25,8 +25,7 @@ public record AcceleratorOptions(int maxContext, int maxChunk, int maxBatchRows,
     }
 
     public static final int DEFAULT_MAX_BATCH_ROWS = 64;
-    /** One more than the batched matrix-vector kernels' rows (CudaKernels.BATCHED_MAX_ROWS): up to 16, no GEMM. */
-    public static final int DEFAULT_GEMM_MIN_TOKENS = 17;
+    public static final int DEFAULT_GEMM_MIN_TOKENS = 16;
 
     public AcceleratorOptions {
         if (maxContext < 1 || maxChunk < 1 || maxBatchRows < 1) {

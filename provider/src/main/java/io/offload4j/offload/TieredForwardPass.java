@@ -380,14 +380,7 @@ public final class TieredForwardPass implements ForwardPass {
         }
         try {
             accelerator.stageInputs(step);
-            // resident and no CPU blocks to hand K/V to: the graph of this batch size, if kept for these caches
-            if (graphs && handOff == null) {
-                if (!accelerator.runBatchAsGraph(acceleratorCaches, n, residentDecode)) {
-                    tier.replayedResidentStep();
-                }
-            } else {
-                enqueue(StepRoute.ALL_ACCELERATOR, null);
-            }
+            enqueue(StepRoute.ALL_ACCELERATOR, null);
             accelerator.finishStep();
             tier.stepCompleted();
             if (stageOutput != null) {

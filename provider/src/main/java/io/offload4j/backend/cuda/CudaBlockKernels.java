@@ -20,8 +20,7 @@ import jcuda.driver.CUmemorytype;
  * order of {@link io.offload4j.model.BlockRecipe}: the norms are fused into the projections (matrix-vector path),
  * bias, QK norm, RoPE and the KV write into one kernel ({@code qkvPost}), then attention. Steps of at least
  * {@code gemmMinTokens} rows dequantize each weight to fp16 and multiply on tensor cores; shorter ones run the
- * matrix-vector kernels: one row, or up to {@link CudaKernels#BATCHED_MAX_ROWS} rows per launch reading each weight
- * once (batched decode). Enqueuing allocates nothing but JCuda's pointer views.
+ * matrix-vector kernels on up to 8 rows per launch. Enqueuing allocates nothing but JCuda's pointer views.
  */
 final class CudaBlockKernels {
 
@@ -341,11 +340,9 @@ final class CudaBlockKernels {
     }
 
     /**
-     * Matrix-vector products over {@code count} tokens: one token by the one-row kernel, up to
-     * {@link CudaKernels#BATCHED_MAX_ROWS} per launch by the batched kernel (each weight read once for all of them),
-     * rows of odd length by the scalar kernel, at most 8 per launch. {@code mats} share a format and row length; in
-     * SWIGLU mode they are (gate, up) and {@code outs} holds the one output. A non-null {@code norm}
-     * RMS-normalises the input on the fly.
+     * Matrix-vector products over {@code count} tokens, at most 8 per launch. {@code mats} share a format
+     * and row length; in SWIGLU mode they are (gate, up) and {@code outs} holds the one output. A non-null
+     * {@code norm} RMS-normalises the input on the fly.
      */
     private void matvecs(int count, int mode, DevMatrix[] mats, CUdeviceptr in, CUdeviceptr[] outs,
                          CUdeviceptr norm) {
@@ -356,23 +353,14 @@ final class CudaBlockKernels {
         int n = mats.length;
         for (int t0 = 0; t0 < count; ) {
             int left = count - t0;
-            boolean batched = vector && left >= 2;
-            int nt = !vector ? Math.min(8, left) : batched ? Math.min(CudaKernels.BATCHED_MAX_ROWS, left) : 1;
+            int nt = !vector ? Math.min(8, left) : left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
             CUdeviceptr xin = in.withByteOffset(4L * t0 * cols);
             CUdeviceptr y0 = outs[0].withByteOffset(4L * t0 * m0.rows());
             CUdeviceptr y1 = !swiglu && n > 1 ? outs[1].withByteOffset(4L * t0 * mats[1].rows()) : null;
             CUdeviceptr y2 = n > 2 ? outs[2].withByteOffset(4L * t0 * mats[2].rows()) : null;
-            CUdeviceptr w1 = n > 1 ? mats[1].ptr() : null;
-            CUdeviceptr w2 = n > 2 ? mats[2].ptr() : null;
-            int rows1 = swiglu ? 0 : n > 1 ? mats[1].rows() : 0;
-            int rows2 = n > 2 ? mats[2].rows() : 0;
-            if (batched) {
-                kernels.matvecBatched(ws.stream, m0.type(), nt, mode, m0.ptr(), w1, w2, m0.rows(), rows1, rows2,
-                        m0.rowBytes(), cols, xin, y0, y1, y2, norm, config.rmsNormEps());
-            } else {
-                kernels.matvec(ws.stream, m0.type(), nt, mode, m0.ptr(), w1, w2, m0.rows(), rows1, rows2,
-                        m0.rowBytes(), cols, xin, y0, y1, y2, norm, config.rmsNormEps());
-            }
+            kernels.matvec(ws.stream, m0.type(), nt, mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
+                    n > 2 ? mats[2].ptr() : null, m0.rows(), swiglu ? 0 : n > 1 ? mats[1].rows() : 0,
+                    n > 2 ? mats[2].rows() : 0, m0.rowBytes(), cols, xin, y0, y1, y2, norm, config.rmsNormEps());
             t0 += nt;
         }
     }

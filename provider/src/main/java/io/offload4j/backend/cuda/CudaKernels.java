@@ -169,44 +169,6 @@ public final class CudaKernels implements AutoCloseable {
         }
     }
 
-    /** The most rows one batched matrix-vector launch takes (MVB_MAX in batched.cuh). */
-    public static final int BATCHED_MAX_ROWS = 16;
-    /** Warps per batched matrix-vector block (MVB_WARPS in batched.cuh). */
-    private static final int MVB_WARPS = 4;
-
-    /**
-     * Output rows one warp of a batched matrix-vector launch computes (MVB_M in batched.cuh): two in modes
-     * {@link #STORE} and {@link #ADD}; one in {@link #SWIGLU}, whose warp decodes the gate and the up row of it.
-     */
-    static int batchedRowsPerWarp(int mode) {
-        return mode == SWIGLU ? 1 : 2;
-    }
-
-    /**
-     * What {@link #matvec} computes, for {@code nt} from 1 to {@link #BATCHED_MAX_ROWS} rows in one launch that reads
-     * and decodes each weight once for all rows (batched decode: one token of each of several sequences). Each
-     * output equals the one-row kernel's bit for bit (same lane, order and fused multiply-adds per row). Rows whose
-     * length is a whole number of units only ({@link #vectorisable}).
-     */
-    public void matvecBatched(CUstream stream, GgmlType type, int nt, int mode, CUdeviceptr w0, CUdeviceptr w1,
-                              CUdeviceptr w2, int rows0, int rows1, int rows2, long rowBytes, int cols, CUdeviceptr x,
-                              CUdeviceptr y0, CUdeviceptr y1, CUdeviceptr y2, CUdeviceptr normW, float eps) {
-        if (normW != null && mode == ADD) {
-            throw new IllegalArgumentException("the fused norm applies to STORE and SWIGLU projections only");
-        }
-        if (nt < 1 || nt > BATCHED_MAX_ROWS) {
-            throw new IllegalArgumentException("nt must be 1.." + BATCHED_MAX_ROWS + ": " + nt);
-        }
-        if (!vectorisable(type, cols)) {
-            throw new IllegalArgumentException(type + " rows of " + cols + " elements are not a whole number of "
-                    + unit(type) + "-element units: no batched matrix-vector kernel");
-        }
-        int rows = mode == SWIGLU ? rows0 : rows0 + rows1 + rows2;
-        int perBlock = MVB_WARPS * batchedRowsPerWarp(mode);
-        launch("mvb_" + suffix(type) + "_m" + mode, stream, (rows + perBlock - 1) / perBlock, 1, 32 * MVB_WARPS, 0,
-                w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt, normW, eps);
-    }
-
     /** x[t] = embedding row params.tokens[t], for t < count. */
     public void embed(CUstream stream, GgmlType type, CUdeviceptr w, long rowBytes, int cols, CUdeviceptr params,
                       CUdeviceptr x, int count) {

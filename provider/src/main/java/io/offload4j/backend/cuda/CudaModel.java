@@ -40,8 +40,7 @@ import jcuda.driver.CUstreamCaptureMode;
  * <p><b>Decode</b> with every unit resident is captured once per KV cache as a CUDA graph ({@link #runAsGraph}) and
  * replayed, which removes ~250 launches' worth of driver overhead per token; the position is read by the kernels from
  * the device parameter block, so one graph serves every position. <b>Batches</b> run the projections of all
- * sequences as one multi-row pass and attention per sequence; resident batched steps are replayed as a graph per
- * batch size and set of KV caches ({@link CudaBatchGraphs}). Token embeddings are looked up on the host and never
+ * sequences as one multi-row pass and attention per sequence. Token embeddings are looked up on the host and never
  * occupy GPU memory.
  */
 final class CudaModel implements AcceleratorModel {
@@ -52,7 +51,6 @@ final class CudaModel implements AcceleratorModel {
     private final AcceleratorOptions options;
     private final CudaWorkspace ws;
     private final CudaBlockKernels blocks;
-    private final CudaBatchGraphs batchGraphs;
     private final Weight embedding;
     private final RowKernel embeddingKernel;
     private final float[] embedRow;
@@ -70,7 +68,6 @@ final class CudaModel implements AcceleratorModel {
         device.makeCurrent();
         this.ws = new CudaWorkspace(kernels, model, options, splits, device.name());
         this.blocks = new CudaBlockKernels(kernels, config, ws, options.gemmMinTokens(), splits);
-        this.batchGraphs = new CudaBatchGraphs(ws.stream, ws.rows);
         this.embedding = model.weights().tokenEmbedding();
         this.embeddingKernel = CpuKernels.of(embedding.type());
         this.embedRow = new float[config.embeddingLength()];
@@ -273,16 +270,6 @@ final class CudaModel implements AcceleratorModel {
     }
 
     @Override
-    public boolean runBatchAsGraph(KvCache[] caches, int n, Runnable enqueue) {
-        return batchGraphs.run(caches, n, enqueue);
-    }
-
-    /** How many batched-step graphs were captured so far (tests). */
-    int batchGraphCaptures() {
-        return batchGraphs.captures();
-    }
-
-    @Override
     public boolean graphs() {
         return options.graphs();
     }
@@ -448,7 +435,6 @@ final class CudaModel implements AcceleratorModel {
         }
         closed = true;
         device.makeCurrent();
-        batchGraphs.close();
         if (routing != null) {
             routing.close();
         }

@@ -75,7 +75,7 @@ class EmbeddingGpuTest {
                 assertCosine(expected[i], got.get(i), "fp32 kernels, text " + i);
             }
         }
-        // default: prompts of 17+ rows multiply fp16 activations on tensor cores
+        // default: prompts of 16+ rows multiply fp16 activations on tensor cores
         try (TextEmbedder e = TextEmbedders.load(dir, EmbeddingOptions.DEFAULTS.withDevice("cuda"))) {
             List<float[]> got = e.embed(texts);
             double worst = 1;

@@ -40,7 +40,6 @@ import jcuda.driver.CUdeviceptr;
  *                  [--zipf 0 (router skew of the mixture-of-experts shapes qwen3-30b-a3b, mixtral-8x7b)]
  *                  [--budgets 1,0.5,0.25,0.1 | --budget-gib 8] [--batches 1,4,16] [--prefill 512]
  *                  [--decode-seconds 6] [--depth 2] [--placements auto,stream,cpu] [--out report.md]
- *                  [--gemm-min-tokens 17 (steps of this many rows use the tensor-core GEMM)] [--graphs true|false]
  * </pre>
  *
  * For each budget: the placement (resident / streamed units), GiB copied per step, prefill tokens/s of one
@@ -58,10 +57,6 @@ public final class OffloadBenchmark {
         String modelArg = arg(args, "--model", null);
         List<String> shapes = List.of(arg(args, "--shapes", "llama3-8b").split(","));
         zipf = Double.parseDouble(arg(args, "--zipf", "0"));
-        // A/B within one build (issue 16): the tensor-core threshold and the decode graphs
-        gemmMinTokens = Integer.parseInt(arg(args, "--gemm-min-tokens",
-                String.valueOf(io.offload4j.backend.AcceleratorOptions.DEFAULT_GEMM_MIN_TOKENS)));
-        graphs = Boolean.parseBoolean(arg(args, "--graphs", "true"));
         List<String> quants = List.of(arg(args, "--quants", "F16").split(","));
         String budgetGib = arg(args, "--budget-gib", null);
         double[] budgets = Arrays.stream(arg(args, "--budgets", "1,0.5,0.25,0.1").split(","))
@@ -137,8 +132,6 @@ public final class OffloadBenchmark {
 
     /** Router skew of the mixture-of-experts shapes ({@code --zipf}). */
     private static double zipf;
-    private static int gemmMinTokens;
-    private static boolean graphs;
 
     static SyntheticModelSpec spec(String shape, QuantPreset q) {
         return switch (shape) {
@@ -166,7 +159,7 @@ public final class OffloadBenchmark {
         int maxBatch = Arrays.stream(batches).max().orElse(1);
         int context = prefill + 64;
         OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth)
-                .withPlacement(placement).withGemmMinTokens(gemmMinTokens).withGraphs(graphs);
+                .withPlacement(placement);
         long t0 = System.nanoTime();
         try (TieredForwardPass pass = Passes.on(gpu, model, context, prefill, options)) {
             double load = (System.nanoTime() - t0) / 1e9;

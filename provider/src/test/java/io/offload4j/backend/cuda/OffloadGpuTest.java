@@ -72,7 +72,7 @@ class OffloadGpuTest {
     static List<float[]> run(ForwardPass pass, int vocab) {
         List<float[]> out = new ArrayList<>();
         SplittableRandom rnd = new SplittableRandom(11);
-        int[] prompt = new int[20]; // ≥ 17 tokens: the tensor-core path
+        int[] prompt = new int[20]; // ≥ 16 tokens: the tensor-core path
         for (int i = 0; i < prompt.length; i++) {
             prompt[i] = rnd.nextInt(vocab);
         }

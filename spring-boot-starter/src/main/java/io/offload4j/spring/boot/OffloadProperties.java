@@ -253,9 +253,9 @@ public class OffloadProperties implements Validator {
 
         /**
          * Steps of at least this many tokens (prompt chunks, batches) multiply on the tensor cores; shorter ones use
-         * the matrix-vector kernels (up to 16 rows read each weight once for all of them).
+         * the matrix-vector kernels.
          */
-        private int gemmMinTokens = 17;
+        private int gemmMinTokens = 16;
 
         /**
          * Whether a decode step with every block on the GPU is captured once as a CUDA graph and replayed (fewer
