@@ -96,6 +96,17 @@ class TieredForwardPassTest {
                     int cpuUnits = plan.count(Placement.CPU);
                     assertEquals(5 * cpuUnits, accelerator.kvRowsWritten - kvRowsBefore, plan.toString());
                     assertEquals(cpuUnits > 0 ? verifyAt + 4 : -1, accelerator.lastKvRowPosition);
+                    // a longer verification (more rows than TieredForwardPass.HYBRID_ROWS) streams the CPU units and
+                    // hands their K/V rows to the CPU's cache instead
+                    int longer = TieredForwardPass.HYBRID_ROWS + 2;
+                    float[][] longRows = new float[longer][logits.length];
+                    pass.forwardAll(a, java.util.stream.IntStream.range(7, 7 + longer).toArray(), 0, longer, verifyAt,
+                            longRows);
+                    assertOrder(accelerator, plan, units, false);
+                    if (cpuUnits > 0) {
+                        assertEquals(verifyAt, accelerator.lastKvHandOff[0]);
+                        assertEquals(longer, accelerator.lastKvHandOff[1]);
+                    }
                     pass.forward(a, new int[] {12}, 0, 1, prompt.length + decodeSteps + 3, logits); // after a rollback
                     assertOrder(accelerator, plan, units, true);
                     assertEquals(1, accelerator.lastOutputs);
