@@ -87,44 +87,34 @@ public interface AcceleratorModel extends AutoCloseable {
      * copied; those with {@code pinned} set are first copied into pinned host memory. Copies are issued with
      * {@link CopyRing#copy}(expert, slot, ticket = slot); a pooled block's experts compute from it.
      */
-    default CopyRing expertPool(Weight[][] experts, boolean[] pinned, int slots, long slotBytes) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot offload experts one by one");
-    }
+    CopyRing expertPool(Weight[][] experts, boolean[] pinned, int slots, long slotBytes);
 
     /**
      * Sparse block {@code block} whose attention part (Q, K, V, O, router and shared expert:
      * {@link io.offload4j.model.BlockWeights#attentionMatrices()}) is in {@code attention} and whose routed experts
      * compute from the slots of {@code pool}: run with {@link #runSparseAttention} then {@link #runPooledExperts}.
      */
-    default BoundUnit bindPooledBlock(int block, DeviceWeights attention, CopyRing pool) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot offload experts one by one");
-    }
+    BoundUnit bindPooledBlock(int block, DeviceWeights attention, CopyRing pool);
 
     /**
      * A pooled block's first part: attention, the FFN norm and the router's choices (softmax, top k, weights); the
      * routed experts are left to {@link #runPooledExperts}, the shared expert to {@link #runSharedExpert}. The
      * activation is left as the FFN's input (the residual stream after attention).
      */
-    default void runSparseAttention(BoundUnit block, Step step) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot offload experts one by one");
-    }
+    void runSparseAttention(BoundUnit block, Step step);
 
     /**
      * Waits for the work so far and copies the last sparse attention's choices for the step's {@code rows} rows:
      * {@code chosen[row × k + j]} (expert ids) and their {@code weights}.
      */
-    default void readRouting(int rows, int[] chosen, float[] weights) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot offload experts one by one");
-    }
+    void readRouting(int rows, int[] chosen, float[] weights);
 
     /**
      * Adds {@code Σ_j weights[t × k + j] · expert(slots[t × k + j])(norm(x_t))} into the activation of the step's
      * rows, each expert computed from the pool slot given; a weight of 0 adds nothing (its slot must still hold an
      * expert of this block: the kernels compute it).
      */
-    default void runPooledExperts(BoundUnit block, Step step, int[] slots, float[] weights) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot offload experts one by one");
-    }
+    void runPooledExperts(BoundUnit block, Step step, int[] slots, float[] weights);
 
     /**
      * Enqueues pooled block {@code next}'s router (its attention part must be resident) applied to the FFN input of
@@ -132,19 +122,13 @@ public interface AcceleratorModel extends AutoCloseable {
      * prediction of {@code next}'s experts, read with {@link #readPredicted} once the following
      * {@link #readRouting} has waited for the stream.
      */
-    default void predictRouting(BoundUnit next, Step step) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot predict experts");
-    }
+    void predictRouting(BoundUnit next, Step step);
 
     /** The step's rows × k experts predicted by the last {@link #predictRouting}, after a {@link #readRouting}. */
-    default void readPredicted(int rows, int[] predicted) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot predict experts");
-    }
+    void readPredicted(int rows, int[] predicted);
 
     /** A pooled block's last part: its shared expert (if it has one) added into the activation. */
-    default void runSharedExpert(BoundUnit block, Step step) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot offload experts one by one");
-    }
+    void runSharedExpert(BoundUnit block, Step step);
 
     // ------------------------------------------------------------------ hand-off to another device (hybrid steps, pipelines)
 

@@ -1,5 +1,6 @@
 package io.offload4j.backend.cpu;
 
+import io.offload4j.backend.EncoderInputs;
 import io.offload4j.backend.EncoderPass;
 import io.offload4j.model.EncoderConfig;
 import io.offload4j.model.EncoderModel;
@@ -159,27 +160,17 @@ final class CpuEncoderPass implements EncoderPass {
 
     /** Every input's rows and the input bounds of each row; the total is returned. */
     private int checkPacking(int[] lengths, int sequences) {
-        if (sequences < 1 || sequences > lengths.length) {
-            throw new IllegalArgumentException(sequences + " inputs with " + lengths.length + " lengths");
-        }
+        int total = EncoderInputs.checkPacking(config, maxRows, lengths, sequences);
         int rows = 0;
         for (int s = 0; s < sequences; s++) {
             int n = lengths[s];
-            if (n < 1 || n > config.maxTokens()) {
-                throw new IllegalArgumentException("input " + s + " has " + n + " tokens; this encoder takes 1.."
-                        + config.maxTokens());
-            }
-            if (rows + n > maxRows) {
-                throw new IllegalArgumentException("inputs of " + (rows + n) + "+ tokens together; this pass takes "
-                        + maxRows + " per call");
-            }
             for (int t = rows; t < rows + n; t++) {
                 rowStart[t] = rows;
                 rowEnd[t] = rows + n;
             }
             rows += n;
         }
-        return rows;
+        return total;
     }
 
     /** Token + position (learned positions only) + token-type embeddings, then LayerNorm. */
@@ -193,13 +184,7 @@ final class CpuEncoderPass implements EncoderPass {
             for (int p = 0; p < lengths[s]; p++, row++) {
                 int id = ids[row];
                 int type = typeIds[row];
-                if (id < 0 || id >= config.vocabularySize()) {
-                    throw new IllegalArgumentException("token " + id + " outside the vocabulary 0.."
-                            + (config.vocabularySize() - 1));
-                }
-                if (type < 0 || type >= config.tokenTypes()) {
-                    throw new IllegalArgumentException("token type " + type + " outside 0.." + (config.tokenTypes() - 1));
-                }
+                EncoderInputs.checkToken(config, id, type);
                 int at = row * dim;
                 embeddingKernel.dequantize(table.data(), (long) id * table.rowBytes(), x, at, dim);
                 if (positions != null) {

@@ -8,6 +8,7 @@ import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import io.offload4j.backend.DeviceMemoryException;
+import io.offload4j.backend.EncoderInputs;
 import io.offload4j.backend.EncoderPass;
 import io.offload4j.model.EncoderConfig;
 import io.offload4j.model.EncoderModel;
@@ -178,33 +179,16 @@ final class CudaEncoderPass implements EncoderPass {
      * and writes them, with each row's position and input bounds, into {@link #hostParams}; returns the rows.
      */
     private int pack(int[] ids, int[] types, int[] lengths, int sequences) {
-        if (sequences < 1 || sequences > lengths.length) {
-            throw new IllegalArgumentException(sequences + " inputs with " + lengths.length + " lengths");
-        }
+        EncoderInputs.checkPacking(config, maxRows, lengths, sequences);
         int[] p = hostParams;
         int m = maxRows;
         int rows = 0;
         for (int s = 0; s < sequences; s++) {
             int n = lengths[s];
-            if (n < 1 || n > config.maxTokens()) {
-                throw new IllegalArgumentException("input " + s + " has " + n + " tokens; this encoder takes 1.."
-                        + config.maxTokens());
-            }
-            if (rows + n > maxRows) {
-                throw new IllegalArgumentException("inputs of " + (rows + n) + "+ tokens together; this pass takes "
-                        + maxRows + " per call");
-            }
             for (int t = rows; t < rows + n; t++) {
                 int id = ids[t];
                 int type = types[t];
-                if (id < 0 || id >= config.vocabularySize()) {
-                    throw new IllegalArgumentException("token " + id + " outside the vocabulary 0.."
-                            + (config.vocabularySize() - 1));
-                }
-                if (type < 0 || type >= config.tokenTypes()) {
-                    throw new IllegalArgumentException("token type " + type + " outside 0.."
-                            + (config.tokenTypes() - 1));
-                }
+                EncoderInputs.checkToken(config, id, type);
                 p[2 + t] = id;
                 p[2 + m + t] = type;
                 p[2 + 2 * m + t] = t - rows + config.positionOffset();
