@@ -11,8 +11,11 @@
 //    (the wide one for big products, where its larger tiles still fill the GPU);
 //  * enc_embed_norm: word rows (gathered by the decoders' embed_* kernels) + position + token type, LayerNorm;
 //  * enc_add_layernorm: x = LayerNorm(x + t), the post-LayerNorm residual of BERT's blocks;
-//  * enc_attention: softmax(q·k / sqrt(hd)) · v per (row, head) over the row's own input, non-causal.
-// A null bias pointer means "no bias" everywhere (for encoders without them, e.g. nomic-bert).
+//  * enc_attention: softmax(q·k / sqrt(hd)) · v per (row, head) over the row's own input, non-causal;
+//  * enc_rope: nomic-bert's rotary positions on the Q and K parts of the fused QKV rows (NEOX halves);
+//  * enc_swiglu: nomic-bert's gated feed-forward, silu(gate) * up, between the gate/up GEMM and the down one.
+// A null bias pointer means "no bias" everywhere (for encoders without them, e.g. nomic-bert), and a null
+// position table "no learned positions" (nomic-bert: rotary instead).
 
 #define ENC_ACT_NONE 0
 #define ENC_ACT_GELU_ERF 1
@@ -214,7 +217,8 @@ extern "C" __global__ void enc_add_layernorm(float* x, const float* __restrict__
     enc_layernorm_row(xr, n, gain, bias, eps, scratch);
 }
 
-// x[r] = LayerNorm(x[r] + (positions[posIdx[r]] + types[typeIds[r]])): x holds the word embedding rows.
+// x[r] = LayerNorm(x[r] + (positions[posIdx[r]] + types[typeIds[r]])): x holds the word embedding rows. A null
+// position table (rotary positions, nomic-bert): x[r] = LayerNorm(x[r] + types[typeIds[r]]), as the CPU pass.
 extern "C" __global__ void enc_embed_norm(float* x, const float* __restrict__ positions,
                                           const float* __restrict__ types, const int* __restrict__ posIdx,
                                           const int* __restrict__ typeIds, const float* __restrict__ gain,
@@ -222,10 +226,54 @@ extern "C" __global__ void enc_embed_norm(float* x, const float* __restrict__ po
     __shared__ double scratch[32];
     int r = blockIdx.x;
     float* xr = x + (size_t)r * n;
-    const float* pr = positions + (size_t)posIdx[r] * n;
     const float* tr = types + (size_t)typeIds[r] * n;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) xr[i] += pr[i] + tr[i];
+    if (positions) {
+        const float* pr = positions + (size_t)posIdx[r] * n;
+        for (int i = threadIdx.x; i < n; i += blockDim.x) xr[i] += pr[i] + tr[i];
+    } else {
+        for (int i = threadIdx.x; i < n; i += blockDim.x) xr[i] += tr[i];
+    }
     enc_layernorm_row(xr, n, gain, bias, eps, scratch);
+}
+
+// ---------------------------------------------------------------------------------------------
+// nomic-bert: rotary positions and the SwiGLU feed-forward
+// ---------------------------------------------------------------------------------------------
+
+// Rotates Q and K (the first two thirds of each [3 * dim] row of qkv) in place, every head, by the row's position
+// within its own input, r - rowStart[r]: NEOX layout, dimension i pairs with i + hd/2,
+//   (x0, x1) -> (x0 cos - x1 sin, x0 sin + x1 cos),  angle = position * base^(-2i/hd).
+// cos and sin come from tables [position * (hd/2) + i] computed once on the host in double precision (the CPU
+// pass's own numbers), so both passes rotate by exactly the same fp32 factors. One block per row; each thread
+// owns whole pairs, so the update in place needs no barrier.
+extern "C" __global__ void enc_rope(float* qkv, const int* __restrict__ rowStart, const float* __restrict__ cosTable,
+                                    const float* __restrict__ sinTable, int heads, int hd) {
+    int r = blockIdx.x;
+    int half = hd / 2, dim = heads * hd;
+    int pairs = 2 * heads * half;  // Q's heads, then K's
+    float* row = qkv + (size_t)r * 3 * dim;
+    const float* c = cosTable + (size_t)(r - rowStart[r]) * half;
+    const float* s = sinTable + (size_t)(r - rowStart[r]) * half;
+    for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+        int head = p / half, i = p % half;  // head 0 .. 2*heads-1: K's heads follow Q's, both hd apart
+        float* v = row + head * hd;
+        float x0 = v[i], x1 = v[i + half];
+        float cs = c[i], sn = s[i];
+        v[i] = x0 * cs - x1 * sn;
+        v[i + half] = x0 * sn + x1 * cs;
+    }
+}
+
+// out[r][i] = silu(gu[r][i]) * gu[r][ffn + i] for rows x ffn elements: gu holds, per row, the gate projection's
+// ffn outputs then the up projection's (one GEMM over the stacked weights); out is the compact [rows][ffn] input
+// of the down projection. silu(g) = g / (1 + exp(-g)), fp32, as the CPU pass.
+extern "C" __global__ void enc_swiglu(const float* __restrict__ gu, float* __restrict__ out, int rows, int ffn) {
+    size_t total = (size_t)rows * ffn;
+    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
+        size_t r = e / ffn, i = e % ffn;
+        float g = gu[r * 2 * ffn + i];
+        out[e] = g / (1.f + expf(-g)) * gu[r * 2 * ffn + ffn + i];
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -70,7 +70,10 @@ final class CudaEncoderKernels {
         kernels.launch("enc_add_layernorm", stream, rows, 1, threads(n), 0, x, t, gain, bias, n, eps);
     }
 
-    /** x[r] = LayerNorm(x[r] + positions[posIdx[r]] + types[typeIds[r]]): the embedding sum of BERT. */
+    /**
+     * x[r] = LayerNorm(x[r] + positions[posIdx[r]] + types[typeIds[r]]): the embedding sum of BERT; a null
+     * {@code positions} (rotary positions, nomic-bert) leaves the position term out.
+     */
     void embedNorm(CUstream stream, CUdeviceptr x, CUdeviceptr positions, CUdeviceptr types, CUdeviceptr posIdx,
                    CUdeviceptr typeIds, CUdeviceptr gain, CUdeviceptr bias, int n, float eps, int rows) {
         kernels.launch("enc_embed_norm", stream, rows, 1, threads(n), 0, x, positions, types, posIdx, typeIds, gain,
@@ -90,6 +93,31 @@ final class CudaEncoderKernels {
         int shared = 4 * (ATT_QUERIES * headDim + ATT_KEYS * (headDim + 1) + ATT_KEYS * headDim);
         kernels.launch("enc_attention", stream, heads, (rows + ATT_QUERIES - 1) / ATT_QUERIES, 128, shared, qkv,
                 rowStart, rowEnd, ctx, rows, heads, headDim, scale);
+    }
+
+    /**
+     * Rotates the Q and K thirds of each row of {@code qkv} ([rows][3 × heads × hd]) in place by the row's position
+     * within its input ({@code r - rowStart[r]}), NEOX halves, with the cos / sin tables {@code [position × hd/2 + i]}
+     * (nomic-bert's rotary positions).
+     */
+    void rope(CUstream stream, CUdeviceptr qkv, CUdeviceptr rowStart, CUdeviceptr cos, CUdeviceptr sin, int rows,
+              int heads, int headDim) {
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("rotary positions need an even head size, not " + headDim);
+        }
+        // one thread per rotated pair (heads × hd/2 of Q, as many of K) up to 256
+        kernels.launch("enc_rope", stream, rows, 1, threads(4 * heads * headDim), 0, qkv, rowStart, cos, sin,
+                heads, headDim);
+    }
+
+    /**
+     * out[r][i] = silu(gateUp[r][i]) × gateUp[r][ffn + i]: SwiGLU between the stacked gate/up GEMM
+     * ({@code gateUp} [rows][2 × ffn], gate first) and the down projection ({@code out} [rows][ffn]).
+     */
+    void swiglu(CUstream stream, CUdeviceptr gateUp, CUdeviceptr out, int rows, int ffn) {
+        long total = (long) rows * ffn;
+        int blocks = (int) Math.min((total + 255) / 256, 32L * multiprocessors);
+        kernels.launch("enc_swiglu", stream, Math.max(1, blocks), 1, 256, 0, gateUp, out, rows, ffn);
     }
 
     private static int threads(int n) {

@@ -27,7 +27,10 @@ import jcuda.driver.CUstream_flags;
  * {@link EncoderPass}); the same steps as the CPU pass ({@code backend.cpu.CpuEncoderPass}), in fp32 throughout:
  * word rows gathered on the device, + positions + token types, LayerNorm; per block one fused Q/K/V GEMM with its
  * biases, bidirectional attention within each input's rows, the output projection, residual + LayerNorm, the
- * feed-forward ({@link #feedForward}), residual + LayerNorm. Weights stay resident ({@link CudaEncoderWeights}); the
+ * feed-forward ({@link #feedForward}), residual + LayerNorm. nomic-bert differs as on the CPU: no position table
+ * (the embedding sum leaves positions out), Q and K rotated by each row's position within its own input right after
+ * the QKV GEMM ({@code enc_rope}), no projection biases (null pointers), and a SwiGLU feed-forward (gate and up in
+ * one GEMM, {@code enc_swiglu}, then down). Weights stay resident ({@link CudaEncoderWeights}); the
  * activations are sized for {@code maxRows} at preparation, so a call allocates nothing on the device. The hidden
  * states come back to the host once per call; the classification head, a few thousand multiply-adds per input,
  * runs on the host from the [CLS] rows, with the CPU pass's own row kernels.
@@ -53,7 +56,10 @@ final class CudaEncoderPass implements EncoderPass {
     private final CUdeviceptr qkv;      // [rows][3 dim]
     private final CUdeviceptr ctx;      // [rows][dim]: attention output
     private final CUdeviceptr tmp;      // [rows][dim]: a projection before its residual add
-    private final CUdeviceptr hidden;   // [rows][ffn]
+    private final CUdeviceptr hidden;   // [rows][ffn]; [rows][2 ffn] (gate, up) with a gated feed-forward
+    private final CUdeviceptr swiglu;   // [rows][ffn]: silu(gate) ⊙ up, the down projection's input; null ungated
+    private final CUdeviceptr ropeCos;  // [position][headDim / 2]; null for learned positions
+    private final CUdeviceptr ropeSin;
     /** params[0] = 0, params[1] = rows, token ids from params[2] (the layout the embed kernels read), then per row
      *  its token type, position row, and its input's first and one-past-last row. */
     private final CUdeviceptr params;
@@ -80,16 +86,16 @@ final class CudaEncoderPass implements EncoderPass {
             throw new IllegalArgumentException(model.path() + ": head size " + config.headDim() + "; the GPU encoder"
                     + " attention takes up to " + CudaEncoderKernels.MAX_HEAD_DIM + ": use device cpu");
         }
-        if (config.rotary() || hostWeights.layers().stream().anyMatch(l -> l.gate() != null)) {
-            throw new IllegalArgumentException(model.path() + ": " + config.name() + " has rotary positions and a"
-                    + " SwiGLU feed-forward (nomic-bert), which the GPU encoder has no kernels for yet: use device cpu");
-        }
+        boolean gated = hostWeights.layers().stream().anyMatch(l -> l.gate() != null);
         this.maxRows = maxRows;
         this.activation = config.geluTanh() ? CudaEncoderKernels.ACT_GELU_TANH : CudaEncoderKernels.ACT_GELU_ERF;
         this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
         int dim = config.embeddingLength();
         int ffn = config.feedForwardLength();
-        long activations = 4L * maxRows * (6L * dim + ffn) + 4L * (2 + 5L * maxRows);
+        EncoderRotaryTables rope = config.rotary()
+                ? EncoderRotaryTables.of(config, EncoderRotaryTables.positionsFor(config, maxRows)) : null;
+        long activations = 4L * maxRows * (6L * dim + (gated ? 3L * ffn : ffn)) + 4L * (2 + 5L * maxRows)
+                + (rope == null ? 0 : 8L * rope.cos().length);
         long need = CudaEncoderWeights.bytes(hostWeights, config) + activations;
         device.makeCurrent();
         long free = device.freeMemory();
@@ -106,7 +112,10 @@ final class CudaEncoderPass implements EncoderPass {
             qkv = alloc(12L * maxRows * dim, "Q/K/V activations");
             ctx = alloc(4L * maxRows * dim, "attention activations");
             tmp = alloc(4L * maxRows * dim, "projection activations");
-            hidden = alloc(4L * maxRows * ffn, "feed-forward activations");
+            hidden = alloc(4L * maxRows * (gated ? 2L * ffn : ffn), "feed-forward activations");
+            swiglu = gated ? alloc(4L * maxRows * ffn, "SwiGLU activations") : null;
+            ropeCos = rope == null ? null : upload(rope.cos(), "rotary cos table");
+            ropeSin = rope == null ? null : upload(rope.sin(), "rotary sin table");
             params = alloc(4L * (2 + 5L * maxRows), "token ids");
         } catch (RuntimeException | Error e) {
             if (w != null) {
@@ -134,6 +143,12 @@ final class CudaEncoderPass implements EncoderPass {
         CUdeviceptr p = new CUdeviceptr();
         CudaMemory.alloc(p, bytes + CudaKernels.PADDING, device.name(), what + " of encoder " + config.name());
         buffers.add(p);
+        return p;
+    }
+
+    private CUdeviceptr upload(float[] v, String what) {
+        CUdeviceptr p = alloc(4L * v.length, what);
+        cuMemcpyHtoD(p, Pointer.to(v), 4L * v.length);
         return p;
     }
 
@@ -202,24 +217,35 @@ final class CudaEncoderPass implements EncoderPass {
         return rows;
     }
 
-    /** x = LayerNorm(x + Wo · attention(x)): post-LayerNorm self-attention. */
+    /** x = LayerNorm(x + Wo · attention(x)): post-LayerNorm self-attention (Q and K rotated first if rotary). */
     private void attention(CudaEncoderWeights.Layer l, int rows) {
         int dim = config.embeddingLength();
         enc.gemm(stream, x, l.qkv(), l.qkvBias(), qkv, rows, 3 * dim, dim, CudaEncoderKernels.ACT_NONE);
+        if (ropeCos != null) {
+            enc.rope(stream, qkv, rowStart, ropeCos, ropeSin, rows, config.headCount(), config.headDim());
+        }
         enc.attention(stream, qkv, rowStart, rowEnd, ctx, rows, config.headCount(), config.headDim(), attentionScale);
         enc.gemm(stream, ctx, l.wo(), l.bo(), tmp, rows, dim, dim, CudaEncoderKernels.ACT_NONE);
         enc.addLayerNorm(stream, x, tmp, l.attentionNorm(), l.attentionNormBias(), dim, config.layerNormEps(), rows);
     }
 
     /**
-     * x = LayerNorm(x + down(GELU(up(x)))). A gated variant (nomic-bert's SwiGLU: silu(gate · x) ⊙ (up · x)) would
-     * run gate and up as one GEMM into {@link #hidden}'s two halves and combine them before the down projection.
+     * x = LayerNorm(x + down(GELU(up(x)))), or with a gated layer (nomic-bert's SwiGLU)
+     * x = LayerNorm(x + down(silu(gate · x) ⊙ (up · x))): gate and up as one GEMM into each row of {@link #hidden}
+     * (gate's half first), combined into {@link #swiglu}.
      */
     private void feedForward(CudaEncoderWeights.Layer l, int rows) {
         int dim = config.embeddingLength();
         int ffn = config.feedForwardLength();
-        enc.gemm(stream, x, l.up(), l.upBias(), hidden, rows, ffn, dim, activation);
-        enc.gemm(stream, hidden, l.down(), l.downBias(), tmp, rows, dim, ffn, CudaEncoderKernels.ACT_NONE);
+        CUdeviceptr downIn = hidden;
+        if (l.gated()) {
+            enc.gemm(stream, x, l.up(), l.upBias(), hidden, rows, 2 * ffn, dim, CudaEncoderKernels.ACT_NONE);
+            enc.swiglu(stream, hidden, swiglu, rows, ffn);
+            downIn = swiglu;
+        } else {
+            enc.gemm(stream, x, l.up(), l.upBias(), hidden, rows, ffn, dim, activation);
+        }
+        enc.gemm(stream, downIn, l.down(), l.downBias(), tmp, rows, dim, ffn, CudaEncoderKernels.ACT_NONE);
         enc.addLayerNorm(stream, x, tmp, l.outputNorm(), l.outputNormBias(), dim, config.layerNormEps(), rows);
     }
 

@@ -19,14 +19,19 @@ import jcuda.driver.CUdeviceptr;
  * An encoder's weights, all resident on one GPU. Every projection matrix is decoded on the host by the CPU's own row
  * kernels (so the GPU multiplies exactly the values the CPU pass does, whatever the file's format) and stored as fp32;
  * Q, K and V of a block go into one [3 × dim][dim] matrix (one GEMM, and the layout a fused-QKV checkpoint such as
- * nomic-bert has already). The token table, only gathered from, stays in its file format where the decoders' gather
- * kernels read it. Biases, norms, positions and token types are the floats the model decoded at load; a null bias
- * stays a null pointer (no bias).
+ * nomic-bert has already). A gated (SwiGLU) feed-forward's gate and up go into one [2 × ffn][dim] matrix, gate rows
+ * first, so that one GEMM computes both ({@code enc_swiglu} then reads each row's two halves). The token table, only
+ * gathered from, stays in its file format where the decoders' gather kernels read it. Biases, norms, positions and
+ * token types are the floats the model decoded at load; a null bias stays a null pointer (no bias), and so does a
+ * null position table (rotary positions).
  */
 final class CudaEncoderWeights implements AutoCloseable {
 
-    /** One block on the device. */
-    record Layer(CUdeviceptr qkv, CUdeviceptr qkvBias, CUdeviceptr wo, CUdeviceptr bo, CUdeviceptr attentionNorm,
+    /**
+     * One block on the device. {@code gated}: {@code up} is the stacked [gate; up] matrix ([2 × ffn][dim]) and
+     * {@code upBias} (if any) its [2 × ffn] bias; otherwise {@code up} is BERT's [ffn][dim] up projection.
+     */
+    record Layer(boolean gated, CUdeviceptr qkv, CUdeviceptr qkvBias, CUdeviceptr wo, CUdeviceptr bo, CUdeviceptr attentionNorm,
                  CUdeviceptr attentionNormBias, CUdeviceptr up, CUdeviceptr upBias, CUdeviceptr down,
                  CUdeviceptr downBias, CUdeviceptr outputNorm, CUdeviceptr outputNormBias) {}
 
@@ -78,12 +83,15 @@ final class CudaEncoderWeights implements AutoCloseable {
         Weight table = w.tokenEmbedding();
         long total = gatherable(table.type(), c.embeddingLength()) ? table.byteSize()
                 : 4L * table.rows() * table.cols();
-        total += 4L * (w.positions().length + w.tokenTypes().length + 2L * c.embeddingLength());
+        total += 4L * ((w.positions() == null ? 0 : w.positions().length) + w.tokenTypes().length
+                + 2L * c.embeddingLength());
         for (EncoderWeights.Layer l : w.layers()) {
-            for (Weight m : new Weight[] {l.wq(), l.wk(), l.wv(), l.wo(), l.up(), l.down()}) {
-                total += 4L * m.rows() * m.cols();
+            for (Weight m : new Weight[] {l.wq(), l.wk(), l.wv(), l.wo(), l.up(), l.down(), l.gate()}) {
+                if (m != null) {
+                    total += 4L * m.rows() * m.cols();
+                }
             }
-            total += 4L * (3L * c.embeddingLength() + 6L * c.embeddingLength() + 2L * c.feedForwardLength());
+            total += 4L * (3L * c.embeddingLength() + 6L * c.embeddingLength() + 4L * c.feedForwardLength());
         }
         return total;
     }
@@ -120,8 +128,27 @@ final class CudaEncoderWeights implements AutoCloseable {
             }
             qkvBias = floats(b, "the Q/K/V biases of " + block);
         }
-        return new Layer(qkv, qkvBias, matrix(l.wo(), block), floats(l.bo(), block), floats(l.attentionNorm(), block),
-                floats(l.attentionNormBias(), block), matrix(l.up(), block), floats(l.upBias(), block),
+        boolean gated = l.gate() != null;
+        CUdeviceptr up;
+        CUdeviceptr upBias;
+        if (gated) {
+            int ffn = c.feedForwardLength();
+            requireShape(l.gate(), ffn, dim);
+            up = alloc(4L * 2 * ffn * dim, "the gate and up projections of " + block);
+            decode(l.gate(), up);
+            decode(l.up(), up.withByteOffset(4L * ffn * dim));
+            upBias = null;
+            if (l.upBias() != null) {   // the gate has no bias: zeros before up's
+                float[] b = new float[2 * ffn];
+                System.arraycopy(l.upBias(), 0, b, ffn, ffn);
+                upBias = floats(b, "the up bias of " + block);
+            }
+        } else {
+            up = matrix(l.up(), block);
+            upBias = floats(l.upBias(), block);
+        }
+        return new Layer(gated, qkv, qkvBias, matrix(l.wo(), block), floats(l.bo(), block),
+                floats(l.attentionNorm(), block), floats(l.attentionNormBias(), block), up, upBias,
                 matrix(l.down(), block), floats(l.downBias(), block), floats(l.outputNorm(), block),
                 floats(l.outputNormBias(), block));
     }
