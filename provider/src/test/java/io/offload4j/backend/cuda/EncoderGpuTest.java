@@ -44,7 +44,9 @@ import org.junit.jupiter.api.io.TempDir;
  * on the transformers fixtures, as the directory (F32) and as GGUF conversions in F16 and Q8_0 (both passes decode the
  * same weights, so they agree to fp32 rounding); embeddings and logits against transformers' own numbers (cosine
  * 0.9999, logits 1e-4); several inputs packed in one pass against each alone; and the LangChain4j model on
- * {@code device=cuda} end to end.
+ * {@code device=cuda} end to end. nomic-bert (rotary positions, SwiGLU, no biases) the same way on the tiny F32 and
+ * F16 GGUFs of {@code resources/nomic}: against the CPU pass, against llama.cpp's vectors, packed against alone, the
+ * rotary and SwiGLU kernels against double precision, and through LangChain4j.
  */
 @Tag("gpu")
 @ExtendWith(GpuCondition.class)
@@ -400,6 +402,204 @@ class EncoderGpuTest {
             }
             assertEquals(64, onGpu.dimension());
         }
+    }
+
+    // ------------------------------------------------------------------ nomic-bert (rotary positions, SwiGLU)
+
+    private static final String[] NOMIC_FILES = {"tiny-nomic-bert-f32.gguf", "tiny-nomic-bert-f16.gguf"};
+
+    @Test
+    void nomicBertHiddenStatesMatchTheCpuPassInF32AndF16() throws IOException {
+        int[][] inputs = idsOf(json(nomic("ref-embed.json")));
+        for (String file : NOMIC_FILES) {
+            compareWithCpu("nomic-bert " + file, nomic(file), inputs, false);
+        }
+    }
+
+    /** llama.cpp's vectors (cosine 0.9999), all texts packed in one pass and each alone, F32 and F16. */
+    @Test
+    void nomicBertEmbeddingsOnTheGpuMatchLlamaCpp() throws IOException {
+        JsonNode ref = json(nomic("ref-embed.json"));
+        List<String> texts = strings(ref.path("texts"));
+        for (String file : NOMIC_FILES) {
+            JsonNode vectors = ref.path("embeddings").path(file);
+            assertEquals(texts.size(), vectors.size(), "reference vectors of " + file);
+            try (TextEmbedder nomic = TextEmbedders.load(nomic(file),
+                    EmbeddingOptions.DEFAULTS.withDevice("cuda"))) {
+                List<float[]> packed = nomic.embed(texts);
+                for (int i = 0; i < texts.size(); i++) {
+                    float[] expected = floats(vectors.get(i));
+                    GpuTests.report(String.format("encoder nomic-bert %s on the GPU: text %d cosine %.7f vs"
+                            + " llama.cpp", file, i, cosine(expected, packed.get(i))));
+                    assertCosine(expected, packed.get(i), "GPU " + file + " packed, text " + i);
+                    assertCosine(expected, nomic.embed(List.of(texts.get(i))).getFirst(),
+                            "GPU " + file + " alone, text " + i);
+                }
+            }
+        }
+    }
+
+    /**
+     * Rotary positions count from 0 within each input: inputs packed in one pass equal each alone, across the
+     * attention's tiles and up to the tiny model's 128-token limit, and match the CPU pass.
+     */
+    @Test
+    void nomicBertInputsPackedInOnePassEqualEachAlone() {
+        int[] lengths = {1, 9, 128, 33, 2, 70, 8};
+        SplittableRandom random = new SplittableRandom(2020);
+        int[][] inputs = new int[lengths.length][];
+        for (int s = 0; s < lengths.length; s++) {
+            inputs[s] = new int[lengths[s]];
+            for (int t = 0; t < lengths[s]; t++) {
+                inputs[s][t] = random.nextInt(273);
+            }
+        }
+        try (EncoderModel model = EncoderModel.load(nomic(NOMIC_FILES[0]));
+             EncoderPass onGpu = gpu.prepareEncoder(model, 256);
+             EncoderPass onCpu = cpu.prepareEncoder(model, 256)) {
+            assertTrue(model.config().rotary(), "the fixture has rotary positions");
+            Packed all = Packed.of(inputs);
+            float[] packed = all.run(onGpu);
+            double vsCpu = GpuTests.relErr(packed, all.run(onCpu));
+            assertTrue(vsCpu <= HIDDEN_TOLERANCE, "nomic-bert packed pass vs the CPU: " + vsCpu);
+            int dim = model.config().embeddingLength();
+            int row = 0;
+            double worst = 0;
+            for (int[] input : inputs) {
+                float[] alone = Packed.of(new int[][] {input}).run(onGpu);
+                float[] slice = java.util.Arrays.copyOfRange(packed, row * dim, (row + input.length) * dim);
+                double err = GpuTests.relErr(slice, alone);
+                worst = Math.max(worst, err);
+                assertTrue(err <= 1e-5, "nomic-bert input of " + input.length + " tokens: packed vs alone differ by "
+                        + err);
+                row += input.length;
+            }
+            GpuTests.report(String.format("encoder nomic-bert packing: %d rows, vs CPU %.2e, packed vs alone worst"
+                    + " %.2e", all.rows, vsCpu, worst));
+        }
+    }
+
+    /** enc_rope against double-precision NEOX rotation by each row's position within its input (head sizes 64, 128). */
+    @Test
+    void ropeKernelMatchesADoubleReference() {
+        gpu.device().makeCurrent();
+        int[] lengths = {3, 1, 130, 17};
+        int rows = java.util.Arrays.stream(lengths).sum();
+        int heads = 3;
+        float base = 10000f;
+        CUstream stream = new CUstream();
+        cuStreamCreate(stream, 0);
+        try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
+            for (int hd : new int[] {64, 128}) {
+                int dim = heads * hd;
+                int half = hd / 2;
+                io.offload4j.model.EncoderConfig config = new io.offload4j.model.EncoderConfig("rope-test",
+                        io.offload4j.model.EncoderConfig.Family.BERT, 10, dim, 1,
+                        heads, 4 * dim, 256, 2, 1e-12f, 0, false, 0, false, base);
+                EncoderRotaryTables tables = EncoderRotaryTables.of(config, 256);
+                float[] qkv = randoms(new SplittableRandom(hd), rows * 3 * dim, 1f);
+                int[] start = new int[rows];
+                for (int s = 0, r = 0; s < lengths.length; r += lengths[s], s++) {
+                    java.util.Arrays.fill(start, r, r + lengths[s], r);
+                }
+                var dev = buf.of(qkv);
+                new CudaEncoderKernels(gpu.kernels(), gpu.device().multiprocessors()).rope(stream, dev,
+                        buf.of(start), buf.of(tables.cos()), buf.of(tables.sin()), rows, heads, hd);
+                cuStreamSynchronize(stream);
+                double[] want = new double[rows * 3 * dim];
+                for (int t = 0; t < rows; t++) {
+                    int pos = t - start[t];
+                    for (int c = 0; c < 3 * dim; c++) {
+                        want[t * 3 * dim + c] = qkv[t * 3 * dim + c];
+                    }
+                    for (int head = 0; head < 2 * heads; head++) {   // Q's heads, then K's; V stays
+                        int at = t * 3 * dim + head * hd;
+                        for (int i = 0; i < half; i++) {
+                            double angle = pos * Math.pow(base, -2.0 * i / hd);
+                            double x0 = qkv[at + i];
+                            double x1 = qkv[at + i + half];
+                            want[at + i] = x0 * Math.cos(angle) - x1 * Math.sin(angle);
+                            want[at + i + half] = x0 * Math.sin(angle) + x1 * Math.cos(angle);
+                        }
+                    }
+                }
+                double err = GpuTests.relErr(GpuTests.Buffers.floats(dev, rows * 3 * dim), want);
+                GpuTests.report(String.format("encoder enc_rope hd %d, %d rows: rel err %.2e", hd, rows, err));
+                assertTrue(err <= 1e-5, "rope, head size " + hd + ": rel err " + err);
+            }
+        } finally {
+            cuStreamDestroy(stream);
+        }
+    }
+
+    /** enc_swiglu: silu(gate) × up from the stacked [rows][gate | up] buffer into [rows][ffn], odd sizes. */
+    @Test
+    void swigluKernelMatchesADoubleReference() {
+        gpu.device().makeCurrent();
+        CUstream stream = new CUstream();
+        cuStreamCreate(stream, 0);
+        try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
+            for (int[] size : new int[][] {{1, 96}, {37, 3072}, {300, 1001}}) {
+                int rows = size[0];
+                int ffn = size[1];
+                float[] gu = randoms(new SplittableRandom(rows * 7L + ffn), rows * 2 * ffn, 6f);
+                var out = buf.alloc(4L * rows * ffn);
+                new CudaEncoderKernels(gpu.kernels(), gpu.device().multiprocessors()).swiglu(stream, buf.of(gu), out,
+                        rows, ffn);
+                cuStreamSynchronize(stream);
+                double[] want = new double[rows * ffn];
+                for (int r = 0; r < rows; r++) {
+                    for (int i = 0; i < ffn; i++) {
+                        double g = gu[r * 2 * ffn + i];
+                        want[r * ffn + i] = g / (1 + Math.exp(-g)) * gu[r * 2 * ffn + ffn + i];
+                    }
+                }
+                double err = GpuTests.relErr(GpuTests.Buffers.floats(out, rows * ffn), want);
+                GpuTests.report(String.format("encoder enc_swiglu %d×%d: rel err %.2e", rows, ffn, err));
+                assertTrue(err <= 1e-6, "swiglu " + rows + "×" + ffn + ": rel err " + err);
+            }
+        } finally {
+            cuStreamDestroy(stream);
+        }
+    }
+
+    @Test
+    void offloadEmbeddingModelOnCudaEmbedsNomicBertLikeLlamaCppAndTheCpu() throws IOException {
+        Path gguf = nomic(NOMIC_FILES[0]);
+        JsonNode ref = json(nomic("ref-embed.json"));
+        List<String> texts = strings(ref.path("texts"));
+        JsonNode vectors = ref.path("embeddings").path(NOMIC_FILES[0]);
+        try (OffloadEmbeddingModel onGpu = OffloadEmbeddingModel.builder().modelPath(gguf).device("cuda").build();
+             OffloadEmbeddingModel onCpu = OffloadEmbeddingModel.builder().modelPath(gguf).device("cpu").threads(2)
+                     .build()) {
+            List<TextSegment> segments = texts.stream().map(TextSegment::from).toList();
+            List<Embedding> got = onGpu.embedAll(segments).content();
+            List<Embedding> want = onCpu.embedAll(segments).content();
+            assertEquals(texts.size(), got.size());
+            for (int i = 0; i < texts.size(); i++) {
+                assertCosine(floats(vectors.get(i)), got.get(i).vector(), "LangChain4j nomic-bert on cuda, text " + i);
+                assertTrue(cosine(want.get(i).vector(), got.get(i).vector()) >= 0.99999,
+                        "nomic-bert GPU vs CPU, text " + i);
+            }
+            assertEquals(64, onGpu.dimension());
+        }
+    }
+
+    /** A file of {@code src/test/resources/nomic} (the tiny nomic-bert GGUFs and llama.cpp's ids and vectors). */
+    static Path nomic(String name) {
+        try {
+            return Path.of(EncoderGpuTest.class.getResource("/nomic/" + name).toURI());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static float[] floats(JsonNode a) {
+        float[] f = new float[a.size()];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) a.get(i).asDouble();
+        }
+        return f;
     }
 
     // ------------------------------------------------------------------ helpers
