@@ -4,8 +4,8 @@
 #   tests/bench/cpu-vs-llama-cpp.sh [--llama-bench PATH] [CpuBenchmark options...]
 #
 # Builds the project (skipping tests), then runs io.offload4j.bench.CpuBenchmark. Without
-# --llama-bench (or LLAMA_BENCH=PATH in the environment) only offload4j is measured; build the
-# peer with tests/bench/build-llama-cpp.sh SRC_DIR BUILD_DIR first. Extra JVM flags: JAVA_OPTS
+# --llama-bench (or LLAMA_BENCH=PATH in the environment) only offload4j is measured; the peer is a
+# llama-bench you built yourself (CPU backend; the project keeps no recipe for building other projects). Extra JVM flags: JAVA_OPTS
 # (e.g. JAVA_OPTS="-XX:+FlightRecorder -XX:StartFlightRecording=filename=bench.jfr").
 # NICE=-20 (as root) runs the benchmark, and llama-bench under it, ahead of everything else on
 # the machine: on a shared machine this keeps other processes from distorting the numbers. Where
