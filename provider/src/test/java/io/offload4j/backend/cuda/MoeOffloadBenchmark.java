@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -27,31 +28,32 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * MoeOffloadBenchmark [--dir /tmp/offload4j-bench] [--shape qwen3-30b-a3b] [--quant Q4_K_M] [--zipf 1.0]
- *                     [--model PATH] [--budgets 1,0.5,0.25,0.1] [--modes blocks,experts,experts+prefetch]
- *                     [--prefill 512]
+ *                     [--model PATH] [--budgets 1,8g,4g|1,0.5,0.25] [--modes blocks,experts,experts+prefetch]
+ *                     [--prefill 512] [--llama-bench PATH]
  *                     [--decode-tokens 64] [--out moe.md]
  * </pre>
  *
  * Per budget and mode: units resident / streamed, expert slots (cached), prefill tokens/s of one chunk (median of 3
  * after a warm-up), decode tokens/s at batch 1 (after a 16-token prompt), the expert cache's hit rate over the decode
  * steps and over the prefills, experts copied per decode token. Budget fractions are of the whole model's weights
- * (1 = automatic: everything resident when it fits).
+ * (1 = automatic: everything resident when it fits), or absolute ({@code 8g} = 8 GiB). With {@code --llama-bench} the
+ * peer runs on the same file in the same run at each budget and a second table gives the ratios.
  */
 public final class MoeOffloadBenchmark {
 
     private MoeOffloadBenchmark() {}
 
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) throws IOException, InterruptedException {
         Path dir = Path.of(arg(args, "--dir", "/tmp/offload4j-bench"));
         String shape = arg(args, "--shape", "qwen3-30b-a3b");
         QuantPreset q = QuantPreset.parse(arg(args, "--quant", "Q4_K_M"));
         double zipf = Double.parseDouble(arg(args, "--zipf", "1.0"));
-        double[] budgets = Arrays.stream(arg(args, "--budgets", "1,0.5,0.25,0.1").split(","))
-                .mapToDouble(Double::parseDouble).toArray();
+        String[] budgetArgs = arg(args, "--budgets", "1,0.5,0.25,0.1").split(",");
         String[] modes = arg(args, "--modes", "blocks,experts,experts+prefetch").split(",");
         int prefill = Integer.parseInt(arg(args, "--prefill", "512"));
         int decodeTokens = Integer.parseInt(arg(args, "--decode-tokens", "64"));
         String out = arg(args, "--out", null);
+        String llamaBench = arg(args, "--llama-bench", null);
         Path file;
         if (arg(args, "--model", null) != null) {
             file = Path.of(arg(args, "--model", null));
@@ -64,6 +66,7 @@ public final class MoeOffloadBenchmark {
         }
         try (CudaBackend gpu = new CudaBackend(0); Model model = Model.load(file)) {
             long total = OffloadBenchmark.weightBytes(model.weights());
+            long[] budgets = Arrays.stream(budgetArgs).mapToLong(b -> budget(b, total)).toArray();
             double pinned = OffloadBenchmark.pinnedBandwidth();
             line(out, String.format(Locale.ROOT, "# MoE offloading: %s (%.2f GiB of weights), Zipf %.2f%n%n%s;"
                     + " pinned host→device now: %.1f GB/s%n", file.getFileName(), total / (double) (1L << 30), zipf,
@@ -72,23 +75,114 @@ public final class MoeOffloadBenchmark {
                     + " tok/s | decode b1 tok/s | hit rate decode | hit rate prefill | experts copied per token |"
                     + " CPU experts per token | prediction hit rate | decode trace replayed cold: Belady / W-TinyLFU |");
             line(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
-            for (double f : budgets) {
-                long budget = f >= 1 ? OffloadOptions.AUTO : (long) (f * total);
+            double[][] best = new double[budgets.length][2]; // per budget: our best prefill and decode tok/s
+            String[][] bestMode = new String[budgets.length][2];
+            for (int i = 0; i < budgets.length; i++) {
                 for (String mode : modes) {
-                    if (budget == OffloadOptions.AUTO && !mode.equals(modes[0])) {
+                    if (budgets[i] == OffloadOptions.AUTO && !mode.equals(modes[0])) {
                         continue; // resident either way
                     }
-                    run(gpu, model, budget, total, mode, prefill, decodeTokens, out);
+                    double[] r = run(gpu, model, budgets[i], total, mode, prefill, decodeTokens, out);
+                    for (int m = 0; m < 2; m++) {
+                        if (r[m] > best[i][m]) {
+                            best[i][m] = r[m];
+                            bestMode[i][m] = mode;
+                        }
+                    }
                 }
             }
             line(out, "");
-            line(out, "llama.cpp peer on the same file (experts of the first N blocks on the CPU, the rest on the GPU):");
-            for (double f : budgets) {
-                line(out, String.format(Locale.ROOT, "  budget %s: llama-bench -m %s -ngl 99 --n-cpu-moe %d -p %d -n %d"
-                                + " -r 3", f >= 1 ? "all" : String.format(Locale.ROOT, "%.0f%%", 100 * f), file,
-                        cpuMoeBlocks(model, f >= 1 ? Long.MAX_VALUE : (long) (f * total)), prefill, decodeTokens));
+            line(out, "llama.cpp on the same file, its MoE placement for the same budget (`--n-cpu-moe N`: the experts of"
+                    + " the first N blocks computed on the CPU from host memory, everything else on the GPU):");
+            line(out, "");
+            if (llamaBench != null) {
+                line(out, "| budget | llama.cpp `--n-cpu-moe` | llama.cpp prefill " + prefill + " / decode tok/s"
+                        + " | ours, best mode: prefill / decode tok/s | ours / llama.cpp: prefill / decode |");
+                line(out, "|---|---|---|---|---|");
+            }
+            for (int i = 0; i < budgets.length; i++) {
+                int n = cpuMoeBlocks(model, budgets[i] == OffloadOptions.AUTO ? Long.MAX_VALUE : budgets[i]);
+                List<String> command = List.of(llamaBench == null ? "llama-bench" : llamaBench, "-m", file.toString(),
+                        "-ngl", "99", "--n-cpu-moe", Integer.toString(n), "-p", Integer.toString(prefill),
+                        "-n", Integer.toString(decodeTokens), "-r", "3", "-o", "csv");
+                if (llamaBench == null) {
+                    line(out, "  budget " + label(budgets[i], total) + ": " + String.join(" ", command));
+                    continue;
+                }
+                double[] peer = runLlamaBench(command, out == null ? null : Path.of(out + ".llama-bench.log"), out);
+                line(out, String.format(Locale.ROOT, "| %s | %d | %.1f / %.2f | %.1f (%s) / %.2f (%s) | %.1f× / %.2f× |",
+                        label(budgets[i], total), n, peer[0], peer[1], best[i][0], bestMode[i][0], best[i][1],
+                        bestMode[i][1], best[i][0] / peer[0], best[i][1] / peer[1]));
+            }
+            if (llamaBench != null) {
+                line(out, "");
+                line(out, peerDescription + ".");
+                line(out, "llama.cpp commands: `" + llamaBench + " -m FILE -ngl 99 --n-cpu-moe N -p " + prefill + " -n "
+                        + decodeTokens + " -r 3 -o csv` (its default threads); output in the .llama-bench.log beside this file.");
             }
         }
+    }
+
+    /**
+     * Runs llama-bench with {@code -o csv} and returns {prefill avg tok/s, decode avg tok/s}; its whole output (and
+     * stderr) is appended to {@code log}, its build commit and thread count go into the report once.
+     */
+    private static double[] runLlamaBench(List<String> command, Path log, String out)
+            throws IOException, InterruptedException {
+        System.out.println("[peer] " + String.join(" ", command));
+        Path tmp = Files.createTempFile("llama-bench", ".csv");
+        Process p = new ProcessBuilder(command).redirectErrorStream(false).redirectOutput(tmp.toFile())
+                .redirectError(ProcessBuilder.Redirect.appendTo(log != null ? log.toFile()
+                        : Files.createTempFile("llama-bench", ".err").toFile())).start();
+        int rc = p.waitFor();
+        List<String> lines = Files.readAllLines(tmp, StandardCharsets.UTF_8);
+        if (log != null) {
+            Files.write(log, lines, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        }
+        Files.delete(tmp);
+        double[] r = {Double.NaN, Double.NaN};
+        List<String> header = null;
+        for (String line : lines) {
+            if (!line.startsWith("\"") && line.contains("avg_ts")) {
+                header = List.of(line.split(","));
+                continue;
+            }
+            if (header == null || !line.startsWith("\"")) {
+                continue;
+            }
+            List<String> v = Arrays.stream(line.substring(1, line.length() - 1).split("\",\"", -1)).toList();
+            int nPrompt = Integer.parseInt(v.get(header.indexOf("n_prompt")));
+            double ts = Double.parseDouble(v.get(header.indexOf("avg_ts")));
+            r[nPrompt > 0 ? 0 : 1] = ts;
+            peerDescription = "llama.cpp build " + v.get(header.indexOf("build_commit")) + " ("
+                    + v.get(header.indexOf("build_number")) + "), " + v.get(header.indexOf("backends")) + ", "
+                    + v.get(header.indexOf("n_threads")) + " CPU threads, " + v.get(header.indexOf("gpu_info"));
+        }
+        if (rc != 0 || Double.isNaN(r[0]) || Double.isNaN(r[1])) {
+            line(out, "llama-bench failed (exit " + rc + "), see " + log);
+        }
+        return r;
+    }
+
+    private static String peerDescription = "llama.cpp: no result";
+
+    /** A budget argument: {@code 1} (automatic), a fraction of the weights below 1, or GiB such as {@code 8g}. */
+    static long budget(String arg, long total) {
+        String a = arg.trim().toLowerCase(Locale.ROOT);
+        if (a.endsWith("g") || a.endsWith("gib")) {
+            double gib = Double.parseDouble(a.substring(0, a.length() - (a.endsWith("gib") ? 3 : 1)));
+            return (long) (gib * (1L << 30));
+        }
+        double f = Double.parseDouble(a);
+        if (f <= 0 || f > 1) {
+            throw new IllegalArgumentException("budget " + arg + ": a fraction in (0, 1] or GiB such as 8g");
+        }
+        return f >= 1 ? OffloadOptions.AUTO : (long) (f * total);
+    }
+
+    private static String label(long budget, long total) {
+        return budget == OffloadOptions.AUTO ? "all (auto)" : String.format(Locale.ROOT, "%.2f GiB (%.0f%%)",
+                budget / (double) (1L << 30), 100.0 * budget / total);
     }
 
     /** llama.cpp's {@code --n-cpu-moe}: the fewest leading blocks whose experts must leave the GPU for the budget. */
@@ -115,8 +209,9 @@ public final class MoeOffloadBenchmark {
         return n;
     }
 
-    private static void run(CudaBackend gpu, Model model, long budget, long total, String mode, int prefill,
-                            int decodeTokens, String out) throws IOException {
+    /** One budget and mode; returns {prefill tok/s, decode tok/s}. */
+    private static double[] run(CudaBackend gpu, Model model, long budget, long total, String mode, int prefill,
+                                int decodeTokens, String out) throws IOException {
         int context = prefill + decodeTokens + 32;
         OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget)
                 .withExpertCache(mode.startsWith("experts")).withExpertPrefetch(mode.equals("experts+prefetch"));
@@ -185,8 +280,7 @@ public final class MoeOffloadBenchmark {
             OffloadStats st = pass.offloadStats();
             String slots = d1 == null ? "–" : d1.slots() + " (" + d1.cacheSlots() + ")";
             line(out, String.format(Locale.ROOT, "| %s | %s | %d / %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |",
-                    budget == OffloadOptions.AUTO ? "all (auto)" : String.format(Locale.ROOT, "%.2f GiB (%.0f%%)",
-                            budget / (double) (1L << 30), 100.0 * budget / total), mode,
+                    label(budget, total), mode,
                     pass.plan().count(Placement.RESIDENT), pass.plan().count(Placement.STREAMED) + st.cpuBlocks(),
                     slots, prefillTps, decodeTps, rate(d0, d1), rate(p0, p1),
                     d1 == null ? "–" : String.format(Locale.ROOT, "%.1f", (d1.copies() + d1.prefetches()
@@ -196,6 +290,7 @@ public final class MoeOffloadBenchmark {
                     d1 == null || d1.predicted() == d0.predicted() ? "–" : String.format(Locale.ROOT, "%.3f",
                             (d1.predictedRight() - d0.predictedRight()) / (double) (d1.predicted() - d0.predicted())),
                     belady));
+            return new double[] {prefillTps, decodeTps};
         }
     }
 
