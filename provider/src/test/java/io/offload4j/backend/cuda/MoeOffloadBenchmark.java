@@ -29,7 +29,7 @@ import java.util.SplittableRandom;
  * <pre>
  * MoeOffloadBenchmark [--dir /tmp/offload4j-bench] [--shape qwen3-30b-a3b] [--quant Q4_K_M] [--zipf 1.0]
  *                     [--model PATH] [--budgets 1,8g,4g|1,0.5,0.25] [--modes blocks,experts,experts+prefetch]
- *                     [--prefill 512] [--llama-bench PATH]
+ *                     [--prefill 512] [--llama-bench PATH] [--write-only]
  *                     [--decode-tokens 64] [--out moe.md]
  * </pre>
  *
@@ -63,6 +63,9 @@ public final class MoeOffloadBenchmark {
             if (!Files.exists(file)) {
                 OffloadBenchmarkShapes.write(shape, q, zipf, file);
             }
+        }
+        if (Arrays.asList(args).contains("--write-only")) {
+            return; // the file only (written ahead, e.g. while something else uses the GPU)
         }
         try (CudaBackend gpu = new CudaBackend(0); Model model = Model.load(file)) {
             long total = OffloadBenchmark.weightBytes(model.weights());
