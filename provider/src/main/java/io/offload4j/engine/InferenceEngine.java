@@ -299,6 +299,17 @@ public final class InferenceEngine implements AutoCloseable {
         return speculativeCounters;
     }
 
+    /**
+     * Tests of the drafting mechanism: every verification counts as costing a decode step, so k follows the acceptance
+     * alone, not this machine's timings ({@link io.offload4j.engine.speculative.PassCosts#fixFlat}). Call before
+     * submitting anything.
+     */
+    void assumeFlatPassCosts() {
+        if (speculation != null) {
+            speculation.costs().fixFlat();
+        }
+    }
+
     /** Queue, running sequences and prefix cache, now. */
     public EngineStats stats() {
         return scheduler.stats();

@@ -59,6 +59,7 @@ class SpeculativeDecodingTest {
     private static List<int[]> generate(Path model, EngineOptions options, List<int[]> prompts, int maxTokens,
                                         EngineStats[] stats) {
         try (InferenceEngine e = InferenceEngine.load(model, options)) {
+            e.assumeFlatPassCosts(); // drafts whatever this machine's timings: the mechanism is under test
             List<Generation> all = new ArrayList<>();
             for (int[] p : prompts) { // all at once: the scheduler runs up to maxSequences together
                 all.add(e.submit(GenerationRequest.of(p, maxTokens, SamplingParams.GREEDY), GenerationListener.NONE));
@@ -169,8 +170,9 @@ class SpeculativeDecodingTest {
             assertArrayEquals(plain.get(i), speculative.get(i), arch + " " + quant + " prompt " + i);
         }
         EngineStats s = stats[0];
-        // every third position is wrong: a verification accepts up to 2 drafts, never all when it drafted 3+
-        assertTrue(s.acceptanceRate() > 0.3 && s.acceptanceRate() < 0.95, s.toString());
+        // every third position is wrong: a verification accepts up to 2 drafts, never all when it drafted 3+ (with
+        // flat pass costs k is 8 throughout: about 2 of 8 accepted)
+        assertTrue(s.acceptanceRate() > 0.2 && s.acceptanceRate() < 0.95, s.toString());
         assertTrue(s.tokensPerTargetPass() > 1.5, s.toString());
     }
 
@@ -181,6 +183,7 @@ class SpeculativeDecodingTest {
                 .withSpeculative(SpeculativeOptions.promptLookupDefaults().withMaxDraftTokens(8));
         try (InferenceEngine plain = InferenceEngine.load(stories(), options());
              InferenceEngine e = InferenceEngine.load(stories(), cached)) {
+            e.assumeFlatPassCosts();
             for (int[] prompt : prompts) {
                 GenerationResult first = e.generate(GenerationRequest.of(prompt, 30, SamplingParams.GREEDY),
                         GenerationListener.NONE);
@@ -258,6 +261,7 @@ class SpeculativeDecodingTest {
         long accepted;
         long drafted;
         try (InferenceEngine e = InferenceEngine.load(model, options)) {
+            e.assumeFlatPassCosts();
             List<Generation> all = new ArrayList<>();
             for (int seed = 0; seed < SEEDS; seed++) {
                 all.add(e.submit(GenerationRequest.of(prompt, 4, sampling.withSeed((long) seed)),

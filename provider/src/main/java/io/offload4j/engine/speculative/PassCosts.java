@@ -25,6 +25,7 @@ public final class PassCosts {
     private final double[] mean;      // [rows]: the smoothed duration in nanoseconds, where kept > 0
     private final int[] seen;         // [rows]: durations recorded (the first is dropped)
     private final double[] estimate;  // [rows]: measured or interpolated; index 0 unused
+    private boolean fixed;
 
     /** @param maxRows the most rows a pass may have (the longest verification: max drafts + 1), at least 1 */
     public PassCosts(int maxRows) {
@@ -44,7 +45,7 @@ public final class PassCosts {
 
     /** A pass of {@code rows} rows took {@code nanos}. Rows outside 1..maxRows and non-positive times are ignored. */
     public void record(int rows, long nanos) {
-        if (rows < 1 || rows > maxRows || nanos <= 0) {
+        if (rows < 1 || rows > maxRows || nanos <= 0 || fixed) {
             return;
         }
         int n = ++seen[rows];
@@ -52,6 +53,20 @@ public final class PassCosts {
             return; // warm-up: see the class comment
         }
         mean[rows] = n == 2 ? nanos : mean[rows] + SMOOTHING * (nanos - mean[rows]);
+        interpolate();
+    }
+
+    /**
+     * From now on every pass counts as measured at the same cost, and durations are ignored: the choice of k then
+     * depends on the acceptance alone, never on timings. For tests of the drafting mechanism (which need drafts
+     * whatever the machine's timings); on the engine's thread, or before it decodes anything.
+     */
+    public void fixFlat() {
+        fixed = true;
+        for (int r = 1; r <= maxRows; r++) {
+            seen[r] = 2;
+            mean[r] = 1;
+        }
         interpolate();
     }
 
