@@ -310,6 +310,11 @@ public final class InferenceEngine implements AutoCloseable {
         }
     }
 
+    /** Speculative decoding's pass cost table, or null when off (tests; read it on the engine's thread or when idle). */
+    io.offload4j.engine.speculative.PassCosts passCosts() {
+        return speculation == null ? null : speculation.costs();
+    }
+
     /** Queue, running sequences and prefix cache, now. */
     public EngineStats stats() {
         return scheduler.stats();

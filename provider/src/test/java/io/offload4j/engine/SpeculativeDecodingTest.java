@@ -10,6 +10,7 @@ import io.offload4j.backend.KvCache;
 import io.offload4j.backend.cpu.CpuBackend;
 import io.offload4j.engine.speculative.Drafter;
 import io.offload4j.engine.speculative.DrafterFactory;
+import io.offload4j.engine.speculative.SpeculativeCounters;
 import io.offload4j.engine.speculative.SpeculativeOptions;
 import io.offload4j.model.Architecture;
 import io.offload4j.model.Model;
@@ -150,6 +151,50 @@ class SpeculativeDecodingTest {
             return 0;
         };
         return capacity -> drafter;
+    }
+
+    /**
+     * Measured pass costs (no {@code assumeFlatPassCosts}): whatever k the policy picks on this machine the tokens are
+     * those of plain decoding, the plain decode step is measured, and the passes by draft length add up to the
+     * totals (every target pass counted once, under the drafts it checked).
+     */
+    @Test
+    void measuredPassCostsChangeNothingButSpeedAndThePassesAddUp() {
+        Path model = dir.resolve("spec-measured.gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.F32), model);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(99);
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            prompts.add(random.ints(2 + random.nextInt(12), 3, 512).toArray());
+        }
+        List<int[]> plain = generate(model, options(), prompts, 60, null);
+        EngineOptions options = options().withMaxSequences(1).withSpeculative(SpeculativeOptions.OFF
+                .withDrafter(oracle(prompts, plain, 512, 5)).withMaxDraftTokens(8));
+        InferenceEngine e = InferenceEngine.load(model, options);
+        try (e) {
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] got = e.generate(GenerationRequest.of(prompts.get(i), 60, SamplingParams.GREEDY),
+                        GenerationListener.NONE).tokens();
+                assertArrayEquals(plain.get(i), got, "prompt " + i);
+            }
+        }
+        // closed: the scheduler has stopped, so every step's counters are in
+        EngineStats s = e.stats();
+        SpeculativeCounters c = e.speculativeCounters();
+        long passes = 0;
+        long drafted = 0;
+        long nanos = 0;
+        for (int k = 0; k <= SpeculativeOptions.MAX_DRAFT_TOKENS; k++) {
+            passes += c.passes(k);
+            drafted += (long) k * c.passes(k);
+            nanos += c.passNanos(k);
+            assertTrue(k <= 8 || c.passes(k) == 0, "no pass drafts more than 8");
+        }
+        assertEquals(s.targetPasses(), passes, s.toString());
+        assertEquals(s.draftedTokens(), drafted, s.toString());
+        assertEquals(s.verifications(), passes - c.passes(0), s.toString());
+        assertTrue(nanos > 0 && nanos <= s.decodeNanos(), nanos + " ns of passes in " + s);
+        assertTrue(e.passCosts().measured(1), "the plain decode step is measured");
     }
 
     @ParameterizedTest(name = "{0} {1}")
