@@ -310,7 +310,7 @@ public final class InferenceEngine implements AutoCloseable {
         }
     }
 
-    /** Speculative decoding's pass cost table, or null when off (tests; read it on the engine's thread or when idle). */
+    /** Speculative decoding's pass cost table, or null when off (tests: read it when the engine is idle). */
     io.offload4j.engine.speculative.PassCosts passCosts() {
         return speculation == null ? null : speculation.costs();
     }

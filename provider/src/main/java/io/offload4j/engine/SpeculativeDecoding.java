@@ -115,7 +115,7 @@ final class SpeculativeDecoding implements AutoCloseable {
         return s.finishReason() != null;
     }
 
-    /** A batched decode step of {@code n} sequences without drafts took {@code nanos} (the class comment says why a share). */
+    /** A batched decode step of {@code n} sequences without drafts took {@code nanos} (the class comment: a share). */
     void decoded(int n, long nanos) {
         costs.record(1, nanos / n);
     }

@@ -23,24 +23,25 @@ public final class SpeculativeCounters {
      * taken.
      */
     public void verified(int drafted, int accepted, long nanos) {
+        passes.incrementAndGet(drafted);
+        passNanos.addAndGet(drafted, nanos);
         this.drafted.addAndGet(drafted);
         this.accepted.addAndGet(accepted);
         verifications.incrementAndGet();
-        targetPasses.incrementAndGet();
-        passes.incrementAndGet(drafted);
-        passNanos.addAndGet(drafted, nanos);
+        targetPasses.incrementAndGet(); // last: a reader that sees it sees the pass's other counts
     }
 
     /** {@code n} sequences decoded one token each in one step of {@code nanos} (a batched step, or a lone one). */
     public void decoded(int n, long nanos) {
-        targetPasses.addAndGet(n);
         passes.addAndGet(0, n);
         passNanos.addAndGet(0, nanos);
+        targetPasses.addAndGet(n); // last: a reader that sees it sees the step's other counts
     }
 
     /**
-     * Passes of decoding sequences that checked {@code drafted} drafts (0..{@link SpeculativeOptions#MAX_DRAFT_TOKENS}):
-     * for 0, the sequences' plain decode steps (a batched step counts once per sequence).
+     * Passes of decoding sequences that checked {@code drafted} drafts
+     * (0..{@link SpeculativeOptions#MAX_DRAFT_TOKENS}): for 0, the sequences' plain decode steps (a batched step
+     * counts once per sequence).
      */
     public long passes(int drafted) {
         return passes.get(drafted);

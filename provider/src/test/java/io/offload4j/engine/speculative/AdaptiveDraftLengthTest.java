@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 
 class AdaptiveDraftLengthTest {
 
-    /** Pass costs in ms by rows as measured on the lent H100 (8B F16, 25 % budget): hybrid up to 5 rows, then streamed. */
+    /** Pass costs in ms by rows, measured on the lent H100 (8B F16, 25 % budget): hybrid up to 5 rows, then streamed. */
     static double h100(int rows) {
         return rows == 1 ? 102.5 : rows <= 5 ? 152 : 229;
     }
