@@ -48,6 +48,7 @@ public final class InferenceEngine implements AutoCloseable {
     private final Scheduler scheduler;
     /** Speculative decoding (its drafter factory closed with the engine), or null. */
     private final SpeculativeDecoding speculation;
+    private final SpeculativeCounters speculativeCounters;
     private final Object closeLock = new Object();
     private boolean closed;
     private boolean resourcesClosed;
@@ -65,6 +66,7 @@ public final class InferenceEngine implements AutoCloseable {
         this.tiered = tiered;
         this.contextLength = plan.contextLength();
         SpeculativeCounters counters = new SpeculativeCounters();
+        this.speculativeCounters = counters;
         this.speculation = drafters == null ? null
                 : new SpeculativeDecoding(drafters, options.speculative().maxDraftTokens(), pass, counters);
         this.scheduler = new Scheduler(pass, tokenizer, contextLength, plan.maxRunning(),
@@ -287,6 +289,30 @@ public final class InferenceEngine implements AutoCloseable {
     /** The memory the prepared model holds, per tier, as printed at load. */
     public String memoryReport() {
         return pass.memoryReport();
+    }
+
+    /**
+     * Speculative decoding's live counters (all zero when it is off), with the passes by draft length and their
+     * time: what {@code SpeculativeBenchmark} reports to judge the choice of k. {@link #stats} has the totals.
+     */
+    public SpeculativeCounters speculativeCounters() {
+        return speculativeCounters;
+    }
+
+    /**
+     * Tests of the drafting mechanism: every verification counts as costing a decode step, so k follows the acceptance
+     * alone, not this machine's timings ({@link io.offload4j.engine.speculative.PassCosts#fixFlat}). Call before
+     * submitting anything.
+     */
+    void assumeFlatPassCosts() {
+        if (speculation != null) {
+            speculation.costs().fixFlat();
+        }
+    }
+
+    /** Speculative decoding's pass cost table, or null when off (tests: read it when the engine is idle). */
+    io.offload4j.engine.speculative.PassCosts passCosts() {
+        return speculation == null ? null : speculation.costs();
     }
 
     /** Queue, running sequences and prefix cache, now. */

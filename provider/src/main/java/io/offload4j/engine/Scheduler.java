@@ -254,8 +254,10 @@ final class Scheduler implements Runnable {
     private void batchedDecode(int n) {
         long t0 = System.nanoTime();
         int sampled = 0;
+        long passNanos;
         try {
             pass.forwardBatch(batchCaches, batchTokens, batchPositions, n, batchLogits);
+            passNanos = System.nanoTime() - t0;
         } catch (RuntimeException | Error e) {
             for (int b = 0; b < n; b++) {
                 retire(running.indexOf(batch[b]), e); // the step computed all of them: all fail with it
@@ -289,7 +291,10 @@ final class Scheduler implements Runnable {
         decodeNanos.addAndGet(System.nanoTime() - t0);
         generatedTokens.addAndGet(sampled);
         decodeTokens.addAndGet(sampled);
-        counters.decoded(n);
+        counters.decoded(n, passNanos);
+        if (speculation != null) {
+            speculation.decoded(n, passNanos); // the pass cost of a plain decode step (SpeculativeDecoding says how)
+        }
     }
 
     /** Speculative decoding: each of the {@code v} sequences in {@link #verifying} verifies its drafts in one pass. */

@@ -4,6 +4,7 @@ import io.offload4j.backend.ForwardPass;
 import io.offload4j.engine.speculative.AdaptiveDraftLength;
 import io.offload4j.engine.speculative.Drafter;
 import io.offload4j.engine.speculative.DrafterFactory;
+import io.offload4j.engine.speculative.PassCosts;
 import io.offload4j.engine.speculative.SpeculativeCounters;
 
 /**
@@ -18,6 +19,16 @@ import io.offload4j.engine.speculative.SpeculativeCounters;
  * sequence. Mixing both in one step would need a step of mixed rows on every device. The cost: with several
  * sequences drafting, each streams the weights once per step rather than once for all (documented in the README).
  *
+ * <p><b>Pass costs</b> ({@link PassCosts}, one table for the engine, which every sequence's {@link AdaptiveDraftLength}
+ * reads): a verification of k drafts is timed as a pass of k + 1 rows; a plain decode step as a pass of 1 row, but
+ * with continuous batching n sequences share one {@code forwardBatch} step, so what one of them pays for its token is
+ * the step's time divided by n, and that share is what is recorded as the cost of 1 row (the step's n rows are not a
+ * pass of n rows in the table's sense: its rows are n sequences' one position each, computed on another route than a
+ * verification's chunk). So a sequence drafts when its verification, a pass of its own, yields tokens faster than
+ * its share of the batched step does: with one sequence running that is the plain decode step; with many, a decode
+ * row is cheap (the weights stream once for all of them) and drafting must pay more to win. The share mixes batch
+ * sizes as sequences come and go (an estimate, smoothed like the others).
+ *
  * <p>Buffers are allocated once (the verification rows here; per sequence its drafts, at admission); a step
  * allocates nothing. Confined to the scheduler thread.
  */
@@ -26,6 +37,7 @@ final class SpeculativeDecoding implements AutoCloseable {
     private final DrafterFactory drafters;
     private final int maxDraft;
     private final float[][] rows;
+    private final PassCosts costs;
     final SpeculativeCounters counters;
 
     /**
@@ -41,12 +53,13 @@ final class SpeculativeDecoding implements AutoCloseable {
         this.drafters = drafters;
         this.maxDraft = Math.min(maxDraft, pass.maxChunkTokens() - 1);
         this.rows = new float[this.maxDraft + 1][pass.config().vocabularySize()];
+        this.costs = new PassCosts(this.maxDraft + 1);
         this.counters = counters;
     }
 
     /** A new sequence's state (its drafter among it); closed with the sequence's KV cache. */
     State open(int capacity) {
-        return new State(drafters.open(capacity), new AdaptiveDraftLength(maxDraft), maxDraft);
+        return new State(drafters.open(capacity), new AdaptiveDraftLength(maxDraft, costs), maxDraft);
     }
 
     /**
@@ -92,11 +105,24 @@ final class SpeculativeDecoding implements AutoCloseable {
         }
         int k = state.drafted;
         state.tokens[0] = s.decodeToken();
+        long t0 = System.nanoTime();
         pass.forwardAll(s.cache(), state.tokens, 0, k + 1, s.decodePosition(), rows);
+        long nanos = System.nanoTime() - t0;
+        costs.record(k + 1, nanos);
         int accepted = s.acceptVerified(rows, state.tokens, k);
         state.length.record(k, accepted);
-        counters.verified(k, accepted);
+        counters.verified(k, accepted, nanos);
         return s.finishReason() != null;
+    }
+
+    /** A batched decode step of {@code n} sequences without drafts took {@code nanos} (the class comment: a share). */
+    void decoded(int n, long nanos) {
+        costs.record(1, nanos / n);
+    }
+
+    /** This engine's pass costs (tests). */
+    PassCosts costs() {
+        return costs;
     }
 
     @Override

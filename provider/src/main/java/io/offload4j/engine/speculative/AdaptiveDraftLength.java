@@ -1,59 +1,138 @@
 package io.offload4j.engine.speculative;
 
 /**
- * How many tokens a sequence drafts next, from the acceptance it has had so far. Acceptance is modelled as the chance
- * {@code a} that a draft token is accepted given the ones before it were (the estimate: accepted tokens over tokens
- * that were checked, with older steps' weight decaying by {@link #DECAY} per step, starting from 1 in 2). The k-th
- * draft token is accepted with probability {@code a^k}, so k grows while that is at least {@link #REACH}: at
- * a = 0.7 eight tokens (expected 3.2 tokens per target pass), at 0.5 four, at 0.1 one. When even one token is unlikely
- * to be accepted ({@code a < REACH}) the sequence stops drafting and decodes one token per pass, as without a drafter,
- * drafting one token every {@link #PROBE_EVERY} steps to notice when drafts become good again (a quote starting).
+ * How many tokens a sequence drafts next: the k that gives the most tokens per unit of time, from the acceptance the
+ * sequence has had so far and what passes of each size cost on this engine ({@link PassCosts}, measured).
  *
- * <p>Why a threshold, not a cost model: on streamed weights a pass verifying 16 tokens costs about what a one-token
- * step costs, so drafts are nearly free until their acceptance is tiny; {@link #REACH} is the bar for that case.
+ * <p><b>The model.</b> Acceptance is the chance {@code a} that a draft token is accepted given the ones before it
+ * were (estimated as accepted tokens over tokens that were checked, older verifications' weight decaying by
+ * {@link #DECAY} each, from a prior of half a token accepted of one checked). A pass verifying k drafts then yields
+ * E(k) = 1 + a + … + a^k = (1 − a^(k+1)) / (1 − a) tokens (k + 1 at a = 1: the accepted drafts and the token after
+ * them), and costs cost(k + 1 rows); k = 0 is a plain decode step (1 token for cost(1)). {@link #next} picks the k in
+ * 0..max with the largest E(k) / cost(k + 1) ({@link #best}, exact; the smaller k on a tie).
+ *
+ * <p><b>Why cost-aware.</b> When every pass costs the same (weights streamed over PCIe), the rule drafts long: more
+ * drafts never cost more. But a pass's cost can depend strongly on its rows: measured on the lent H100 (8B F16, 25 %
+ * GPU budget, 17 blocks on the CPU) one row costs 102.5 ms, 2–5 rows 152 ms (the CPU blocks run for all rows at
+ * once), more rows ≈ 229 ms (the CPU blocks streamed). There a = 0.7 is best served by k = 4 (2.77 tokens per 152 ms),
+ * not by the k = 8 that a threshold on a^k chose (3.2 per 229 ms), and any a below about 1/3 by not drafting (a 5-row
+ * pass costs 1.48 decode steps, and yields fewer tokens than that below a = 0.33): the old threshold drafted until
+ * a < 0.05, paying 1.48 steps for 1 token meanwhile.
+ *
+ * <p><b>Probes.</b> When k = 0 wins, the sequence decodes as without a drafter, but drafts now and then (the best
+ * k ≥ 1) so that it notices drafts becoming good (a quote starting) or that its estimate was unluckily low: every
+ * {@code ceil(extra / PROBE_BUDGET)} plain steps, where extra = cost(k + 1) / cost(1) − E(k) is what the probe is
+ * expected to cost beyond decoding its tokens plainly, in decode steps. So probes cost about {@link #PROBE_BUDGET}
+ * of the decode time (at a = 0 on the H100: a 2-row probe every 49 steps), and come often where drafting is nearly
+ * break-even (there they cost almost nothing, and a wrong k = 0 costs most); bounded to {@link #PROBE_MIN}..
+ * {@link #PROBE_MAX} steps. An accepted probe is followed by another at once, so a run of good drafts lifts the
+ * estimate within a few steps.
+ *
+ * <p>Until a plain decode step has been measured on this engine the sequence does not draft: nothing could be
+ * compared. Allocation-free; confined to the engine's thread.
  */
 public final class AdaptiveDraftLength {
 
-    /** Weight of the previous estimate at each step. */
-    static final double DECAY = 0.8;
-    /** The least probability with which the last draft token of a step should be reached. */
-    static final double REACH = 0.05;
-    /** Steps without drafting between two one-token probes. */
-    static final int PROBE_EVERY = 16;
+    /**
+     * Weight of the previous estimate at each verification: about the last ten count. With 0.8 (five) the noise of
+     * a = 0.5 dropped the estimate below the H100's break-even (1/3) often enough to lose 13 % against k = 4 fixed
+     * in {@code AdaptiveDraftLengthTest}'s simulation; slower decays follow a change of text (a quote ending) late.
+     */
+    static final double DECAY = 0.9;
+    /** The prior: half a token accepted of one checked (a = 1/2, outweighed by the first verification). */
+    static final double PRIOR_ACCEPTED = 0.5;
+    static final double PRIOR_CHECKED = 1;
+    /** The most of the decode time that rejected probes may cost. */
+    static final double PROBE_BUDGET = 0.01;
+    /** The fewest and the most plain steps between two probes. */
+    static final int PROBE_MIN = 8;
+    static final int PROBE_MAX = 256;
 
     private final int max;
-    private double accepted = 1;
-    private double checked = 2;
+    private final PassCosts costs;
+    private double accepted = PRIOR_ACCEPTED;
+    private double checked = PRIOR_CHECKED;
     private int idle;
+    private boolean probing;
 
-    /** @param max the most tokens a step may draft (at least 1) */
-    public AdaptiveDraftLength(int max) {
+    /**
+     * @param max   the most tokens a step may draft (at least 1)
+     * @param costs this engine's pass costs, of at least {@code max + 1} rows
+     */
+    public AdaptiveDraftLength(int max, PassCosts costs) {
         if (max < 1) {
             throw new IllegalArgumentException("max draft tokens must be at least 1, was " + max);
         }
+        if (costs.maxRows() < max + 1) {
+            throw new IllegalArgumentException("a draft of " + max + " tokens is verified by a pass of " + (max + 1)
+                    + " rows, but the pass cost table goes to " + costs.maxRows() + " rows");
+        }
         this.max = max;
+        this.costs = costs;
     }
 
     /** Tokens to draft for the next step (0: decode one token without drafting). */
     public int next() {
-        double a = acceptance();
-        int k;
-        if (a >= 1) {
-            k = max;
-        } else if (a < REACH) {
-            k = 0;
-        } else {
-            k = (int) Math.min(max, Math.floor(Math.log(REACH) / Math.log(a) + 1e-9));
+        probing = false;
+        if (!costs.measured(1)) {
+            return 0;
         }
+        double[] cost = costs.estimates();
+        double a = acceptance();
+        int k = best(a, cost, max);
         if (k > 0) {
             idle = 0;
             return k;
         }
-        if (++idle >= PROBE_EVERY) {
+        int probe = bestDrafting(a, cost, max);
+        // what the probe is expected to cost beyond decoding its tokens plainly, in decode steps
+        double extra = Math.max(0, cost[probe + 1] / cost[1] - expected(a, probe));
+        if (++idle >= (int) Math.clamp(Math.ceil(extra / PROBE_BUDGET), PROBE_MIN, PROBE_MAX)) {
             idle = 0;
-            return 1;
+            probing = true;
+            return probe;
         }
         return 0;
+    }
+
+    /**
+     * The k in 0..max with the largest E(k) / cost[k + 1], E(k) = 1 + a + … + a^k: the most tokens per unit of time
+     * for a draft acceptance {@code a} and pass costs {@code cost} (indexed by rows, 1..max + 1). On a tie the smaller
+     * k (fewer rows, and no drafting at a = 0).
+     */
+    public static int best(double a, double[] cost, int max) {
+        return bestFrom(0, a, cost, max);
+    }
+
+    /** The best k of at least 1: a probe's length. */
+    static int bestDrafting(double a, double[] cost, int max) {
+        return bestFrom(1, a, cost, max);
+    }
+
+    private static int bestFrom(int least, double a, double[] cost, int max) {
+        double p = Math.clamp(a, 0, 1);
+        int bestK = -1;
+        double bestRate = 0;
+        double power = 1;
+        double expected = 1;
+        for (int k = 0; k <= max; k++) {
+            if (k > 0) {
+                power *= p;
+                expected += power;
+            }
+            double rate = expected / cost[k + 1];
+            if (k >= least && (bestK < 0 || rate > bestRate * (1 + 1e-12))) {
+                bestRate = rate;
+                bestK = k;
+            }
+        }
+        return bestK;
+    }
+
+    /** E(k): the tokens a pass verifying k drafts yields at acceptance a. */
+    static double expected(double a, int k) {
+        double p = Math.clamp(a, 0, 1);
+        return p >= 1 ? k + 1 : (1 - Math.pow(p, k + 1)) / (1 - p);
     }
 
     /** A verification step: {@code drafted} tokens proposed (at least 1), the first {@code accepted} of them taken. */
@@ -64,6 +143,10 @@ public final class AdaptiveDraftLength {
         int checkedNow = accepted + (accepted < drafted ? 1 : 0); // the first rejected token was checked too
         this.accepted = this.accepted * DECAY + accepted;
         this.checked = this.checked * DECAY + checkedNow;
+        if (probing && accepted == drafted) {
+            idle = PROBE_MAX; // an accepted probe: probe again at the next step unless drafting pays by then
+        }
+        probing = false;
     }
 
     /** The estimated chance that a draft token is accepted when the ones before it were. */

@@ -1,11 +1,13 @@
 package io.offload4j.engine.speculative;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * What speculative decoding has done so far, counted on the engine's thread and read by any: tokens drafted and
  * accepted, verification passes, and every target pass a decoding sequence took (a verification, or its row of a
- * batched decode step), with the tokens those produced. Read through {@code EngineStats}.
+ * batched decode step), with the tokens those produced. Read through {@code EngineStats}; the passes by draft length
+ * (how many, and their time) through {@link #passes} and {@link #passNanos}, to judge the choice of k.
  */
 public final class SpeculativeCounters {
 
@@ -13,18 +15,44 @@ public final class SpeculativeCounters {
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong verifications = new AtomicLong();
     private final AtomicLong targetPasses = new AtomicLong();
+    private final AtomicLongArray passes = new AtomicLongArray(SpeculativeOptions.MAX_DRAFT_TOKENS + 1);
+    private final AtomicLongArray passNanos = new AtomicLongArray(SpeculativeOptions.MAX_DRAFT_TOKENS + 1);
 
-    /** One verification pass: {@code drafted} tokens checked, the first {@code accepted} of them taken. */
-    public void verified(int drafted, int accepted) {
+    /**
+     * One verification pass of {@code nanos}: {@code drafted} tokens checked, the first {@code accepted} of them
+     * taken.
+     */
+    public void verified(int drafted, int accepted, long nanos) {
+        passes.incrementAndGet(drafted);
+        passNanos.addAndGet(drafted, nanos);
         this.drafted.addAndGet(drafted);
         this.accepted.addAndGet(accepted);
         verifications.incrementAndGet();
-        targetPasses.incrementAndGet();
+        targetPasses.incrementAndGet(); // last: a reader that sees it sees the pass's other counts
     }
 
-    /** {@code n} sequences decoded one token each (the rows of a batched step, or lone decode steps). */
-    public void decoded(int n) {
-        targetPasses.addAndGet(n);
+    /** {@code n} sequences decoded one token each in one step of {@code nanos} (a batched step, or a lone one). */
+    public void decoded(int n, long nanos) {
+        passes.addAndGet(0, n);
+        passNanos.addAndGet(0, nanos);
+        targetPasses.addAndGet(n); // last: a reader that sees it sees the step's other counts
+    }
+
+    /**
+     * Passes of decoding sequences that checked {@code drafted} drafts
+     * (0..{@link SpeculativeOptions#MAX_DRAFT_TOKENS}): for 0, the sequences' plain decode steps (a batched step
+     * counts once per sequence).
+     */
+    public long passes(int drafted) {
+        return passes.get(drafted);
+    }
+
+    /**
+     * The time of the passes that {@link #passes} counts, in total; for 0 each batched step's time once (with one
+     * sequence running, the time of its decode steps).
+     */
+    public long passNanos(int drafted) {
+        return passNanos.get(drafted);
     }
 
     /** Target passes of decoding sequences: verifications, and rows of plain decode steps. */

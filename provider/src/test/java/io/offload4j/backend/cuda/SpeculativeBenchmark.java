@@ -14,6 +14,7 @@ import io.offload4j.engine.InferenceEngine;
 import io.offload4j.engine.SamplingParams;
 import io.offload4j.engine.speculative.Drafter;
 import io.offload4j.engine.speculative.DrafterFactory;
+import io.offload4j.engine.speculative.SpeculativeCounters;
 import io.offload4j.engine.speculative.SpeculativeOptions;
 import io.offload4j.model.Model;
 import io.offload4j.model.QuantPreset;
@@ -46,7 +47,8 @@ import java.util.SplittableRandom;
  *       without drafting (the baseline, same engine, same run), then with a drafter that proposes the model's own
  *       greedy continuation (known from the baseline) with each draft token replaced by another with probability
  *       1 − a, for each {@code --acceptance} a, k adaptive up to {@code --max-draft}. Every speculative run's tokens
- *       must equal the baseline's (printed as "identical").</li>
+ *       must equal the baseline's (printed as "identical"). The last column is the passes by k drafted (k = 0: plain
+ *       decode steps), each with its mean time in the engine: which k the policy chose, and what it paid.</li>
  * </ol>
  * With {@code --lookup-prompt FILE} (a real model, {@code --model}), a third table runs prompt lookup on that text
  * against no drafting.
@@ -145,8 +147,8 @@ public final class SpeculativeBenchmark {
         line(out, "\n## 2. End-to-end greedy decode, drafts = the model's own greedy tokens, each kept with probability a"
                 + " (k adaptive ≤ " + maxDraft + ")\n");
         line(out, "| model | budget | drafter | decode tok/s | speed-up | acceptance (accepted ÷ drafted) |"
-                + " tokens per target pass | identical to no drafting |");
-        line(out, "|---|---|---|---|---|---|---|---|");
+                + " tokens per target pass | identical to no drafting | passes by k drafted: count × mean ms |");
+        line(out, "|---|---|---|---|---|---|---|---|---|");
         for (String r : engineRows) {
             line(out, r);
         }
@@ -246,29 +248,59 @@ public final class SpeculativeBenchmark {
                 .withSpeculative(speculative);
     }
 
-    private record Run(int[] tokens, double tokensPerSecond, double acceptance, double tokensPerPass) {}
+    /** {@code passes}: the passes by drafts checked (k = 0: plain decode steps) with their mean time, as text. */
+    private record Run(int[] tokens, double tokensPerSecond, double acceptance, double tokensPerPass, String passes) {}
+
+    private static long[][] passCounts(SpeculativeCounters c) {
+        long[][] n = new long[2][SpeculativeOptions.MAX_DRAFT_TOKENS + 1];
+        for (int k = 0; k <= SpeculativeOptions.MAX_DRAFT_TOKENS; k++) {
+            n[0][k] = c.passes(k);
+            n[1][k] = c.passNanos(k);
+        }
+        return n;
+    }
+
+    /** "k=0: 120 × 95.1, k=4: 9 × 150.3": the k the policy chose, how often, and what those passes cost. */
+    private static String passes(long[][] before, long[][] after) {
+        StringBuilder b = new StringBuilder();
+        for (int k = 0; k < before[0].length; k++) {
+            long n = after[0][k] - before[0][k];
+            if (n > 0) {
+                b.append(b.isEmpty() ? "" : ", ").append(String.format(Locale.ROOT, "k=%d: %d × %.1f", k, n,
+                        (after[1][k] - before[1][k]) / 1e6 / n));
+            }
+        }
+        return b.toString();
+    }
 
     private static Run timed(InferenceEngine engine, GenerationRequest request) {
         EngineStats before = engine.stats();
+        long[][] passesBefore = passCounts(engine.speculativeCounters());
         GenerationResult result = engine.generate(request, GenerationListener.NONE);
         EngineStats after = engine.stats();
-        for (long deadline = System.nanoTime() + 2_000_000_000L; after.decodeTokens() - before.decodeTokens()
-                < result.tokens().length - 1 && System.nanoTime() < deadline; after = engine.stats()) {
-            Thread.onSpinWait(); // a step's counters are added just after the request completes
+        // a step's counters are added just after the request completes: wait for its tokens, and for its pass (every
+        // decode token is an accepted draft or the one token of a target pass, counted last)
+        for (long deadline = System.nanoTime() + 2_000_000_000L; (after.decodeTokens() - before.decodeTokens()
+                < result.tokens().length - 1 || after.decodeTokens() - before.decodeTokens()
+                != after.acceptedDraftTokens() - before.acceptedDraftTokens() + after.targetPasses()
+                - before.targetPasses()) && System.nanoTime() < deadline; after = engine.stats()) {
+            Thread.onSpinWait();
         }
+        String passes = passes(passesBefore, passCounts(engine.speculativeCounters()));
         long decodeTokens = after.decodeTokens() - before.decodeTokens();
         long nanos = after.decodeNanos() - before.decodeNanos();
         long drafted = after.draftedTokens() - before.draftedTokens();
         long accepted = after.acceptedDraftTokens() - before.acceptedDraftTokens();
-        long passes = after.targetPasses() - before.targetPasses();
+        long targetPasses = after.targetPasses() - before.targetPasses();
         return new Run(result.tokens(), decodeTokens * 1e9 / Math.max(1, nanos),
-                drafted == 0 ? 0 : (double) accepted / drafted, passes == 0 ? 0 : (double) decodeTokens / passes);
+                drafted == 0 ? 0 : (double) accepted / drafted, targetPasses == 0 ? 0
+                : (double) decodeTokens / targetPasses, passes);
     }
 
     private static String row(String label, String budget, String drafter, Run run, Run baseline) {
-        return String.format(Locale.ROOT, "| %s | %s | %s | %.2f | %.2f× | %.2f | %.2f | %s |", label, budget, drafter,
-                run.tokensPerSecond(), run.tokensPerSecond() / baseline.tokensPerSecond(), run.acceptance(),
-                run.tokensPerPass(), Arrays.equals(run.tokens(), baseline.tokens()) ? "yes" : "NO");
+        return String.format(Locale.ROOT, "| %s | %s | %s | %.2f | %.2f× | %.2f | %.2f | %s | %s |", label, budget,
+                drafter, run.tokensPerSecond(), run.tokensPerSecond() / baseline.tokensPerSecond(), run.acceptance(),
+                run.tokensPerPass(), Arrays.equals(run.tokens(), baseline.tokens()) ? "yes" : "NO", run.passes());
     }
 
     /**

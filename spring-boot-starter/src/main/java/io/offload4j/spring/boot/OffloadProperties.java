@@ -356,7 +356,10 @@ public class OffloadProperties implements Validator {
          */
         private Path draftModel;
 
-        /** The most tokens drafted per step (1..63); the engine adapts the count below it to the acceptance rate. */
+        /**
+         * The most tokens drafted per step (1..63); below it the engine picks the count with the most tokens per
+         * second, from the acceptance rate and the measured cost of each verification size.
+         */
         private int maxDraftTokens = 8;
 
         public boolean isPromptLookup() {
