@@ -100,7 +100,7 @@ public final class DecoderEmbedder implements TextEmbedder {
                 for (int s = 0; s < n; s++) {
                     caches[s] = runtime.newCache(lengths[s]);
                 }
-                runtime.pass.forwardHidden(caches, tokens, lengths, n, hidden);
+                runtime.pass.forwardHidden(caches, tokens, lengths, n, hidden, runtime.bidirectional);
             } finally {
                 for (KvCache c : caches) {
                     if (c != null) {

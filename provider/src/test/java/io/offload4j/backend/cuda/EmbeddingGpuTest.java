@@ -111,7 +111,7 @@ class EmbeddingGpuTest {
             for (int s = 0; s < sequences; s++) {
                 caches[s] = pass.newKvCache(lengths[s]);
             }
-            pass.forwardHidden(caches, tokens, lengths, sequences, out);
+            pass.forwardHidden(caches, tokens, lengths, sequences, out, false);
         } finally {
             for (KvCache c : caches) {
                 if (c != null) {
