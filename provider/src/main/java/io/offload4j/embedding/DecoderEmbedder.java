@@ -8,8 +8,9 @@ import java.util.List;
 
 /**
  * Embeddings from a decoder model (Qwen3-Embedding, gte-Qwen2-style): each text tokenized without BOS, the model's
- * end-of-text token appended, run causally; the final hidden state after the output norm is pooled (the last token
- * by default, whose state has seen the whole text; mean as an option) and scaled to unit length. Texts are packed
+ * end-of-text token appended, run causally (or bidirectionally when the model says so: every token sees the whole
+ * text); the final hidden state after the output norm is pooled (as the model's sentence-transformers or GGUF
+ * pooling says, else the last token, whose state has seen the whole text) and scaled to unit length. Texts are packed
  * into passes of up to {@code batchTokens} tokens, each in its own KV cache, and the output head is never computed.
  */
 public final class DecoderEmbedder implements TextEmbedder {
@@ -24,17 +25,41 @@ public final class DecoderEmbedder implements TextEmbedder {
 
     DecoderEmbedder(Path path, EmbeddingOptions options) {
         this.runtime = new DecoderRuntime(path, options);
-        this.pooling = options.pooling() != null ? options.pooling() : Pooling.LAST;
-        this.normalize = options.normalize() == null || options.normalize();
-        if (pooling == Pooling.CLS) {
+        try {
+            this.pooling = options.pooling() != null ? options.pooling() : modelPooling(runtime);
+        } catch (RuntimeException e) {
             runtime.close();
-            throw new IllegalArgumentException("CLS pooling needs an encoder; a decoder's first token sees only"
-                    + " itself (use last or mean)");
+            throw e;
+        }
+        this.normalize = options.normalize() == null || options.normalize();
+        if (pooling == Pooling.CLS && !runtime.bidirectional) {
+            runtime.close();
+            throw new IllegalArgumentException("CLS pooling needs an encoder or a bidirectional model; a causal"
+                    + " decoder's first token sees only itself (use last or mean)");
         }
         this.passTokens = runtime.pass.maxChunkTokens();
         this.tokens = new int[passTokens];
         this.lengths = new int[passTokens];
         this.hidden = new float[passTokens * dimension()];
+    }
+
+    /**
+     * The pooling the model says: a directory's sentence-transformers Pooling module (gte-Qwen2 and Qwen3-Embedding
+     * ship {@code pooling_mode_lasttoken}), a GGUF's {@code <arch>.pooling_type} as llama.cpp's converter writes it
+     * from that module (1 mean, 2 CLS, 3 last); the last token when neither says.
+     */
+    private static Pooling modelPooling(DecoderRuntime runtime) {
+        if (!runtime.model.isGguf()) {
+            return SentenceTransformersConfig.read(runtime.model.path()).map(SentenceTransformersConfig::pooling)
+                    .orElse(Pooling.LAST);
+        }
+        io.offload4j.gguf.GgufMetadata md = runtime.model.metadata();
+        String key = md.optString("general.architecture").orElse("") + ".pooling_type";
+        return switch (md.has(key) ? md.getInt(key) : 3) {
+            case 1 -> Pooling.MEAN;
+            case 2 -> Pooling.CLS;
+            default -> Pooling.LAST; // 3; 0 (none) and 4 (rank) are no pooling of an embedding
+        };
     }
 
     public Pooling pooling() {
