@@ -42,7 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  * With {@code ref-embed.json}/{@code ref-embed.f32} in the directory ({@code tests/gpu/make_bidir_fixture.py}, run
  * with transformers on the GPU machine), the vectors are checked against transformers too.
  */
-class BidirectionalEmbeddingTest {
+public class BidirectionalEmbeddingTest {
 
     private static final EmbeddingOptions CPU = EmbeddingOptions.DEFAULTS.withDevice("cpu").withThreads(2);
     static final int DIM = 64;
@@ -103,7 +103,7 @@ class BidirectionalEmbeddingTest {
     }
 
     /** Every text packed in one forwardHidden call; the last row of each, L2-normalised. */
-    static float[][] lastRows(ForwardPass pass, int[][] ids, boolean bidirectional) {
+    public static float[][] lastRows(ForwardPass pass, int[][] ids, boolean bidirectional) {
         int total = 0;
         int[] lengths = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {
@@ -215,7 +215,7 @@ class BidirectionalEmbeddingTest {
         assertTrue(e.getMessage().contains("bidirectionally"), e.getMessage());
     }
 
-    static double cosine(float[] a, float[] b) {
+    public static double cosine(float[] a, float[] b) {
         double d = 0;
         double x = 0;
         double y = 0;
