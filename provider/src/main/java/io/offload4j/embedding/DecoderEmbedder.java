@@ -1,6 +1,11 @@
 package io.offload4j.embedding;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.offload4j.backend.KvCache;
+import io.offload4j.gguf.ModelFormatException;
+import io.offload4j.model.Architecture;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -18,6 +23,8 @@ public final class DecoderEmbedder implements TextEmbedder {
     private final DecoderRuntime runtime;
     private final Pooling pooling;
     private final boolean normalize;
+    /** What follows {@code Query:} in an instructed query: "" (Qwen3-Embedding) or " " (gte-Qwen2). */
+    private final String querySeparator;
     private final int passTokens;
     private final int[] tokens;
     private final int[] lengths;
@@ -32,6 +39,7 @@ public final class DecoderEmbedder implements TextEmbedder {
             throw e;
         }
         this.normalize = options.normalize() == null || options.normalize();
+        this.querySeparator = querySeparator(runtime);
         if (pooling == Pooling.CLS && !runtime.bidirectional) {
             runtime.close();
             throw new IllegalArgumentException("CLS pooling needs an encoder or a bidirectional model; a causal"
@@ -41,6 +49,32 @@ public final class DecoderEmbedder implements TextEmbedder {
         this.tokens = new int[passTokens];
         this.lengths = new int[passTokens];
         this.hidden = new float[passTokens * dimension()];
+    }
+
+    /**
+     * gte-Qwen2's card writes a query {@code Instruct: {task}\nQuery: {query}} (a space after the colon), Qwen3-Embedding's
+     * {@code ...\nQuery:{query}}. A directory's {@code config_sentence_transformers.json} query prompt shows which
+     * (both models ship one); without it a {@code qwen2} model is taken for gte-Qwen2 and any other for Qwen3-Embedding.
+     */
+    @Override
+    public String instructed(String instruction, String query) {
+        return "Instruct: " + instruction + "\nQuery:" + querySeparator + query;
+    }
+
+    private static String querySeparator(DecoderRuntime runtime) {
+        Path st = runtime.model.path().resolve("config_sentence_transformers.json");
+        if (!runtime.model.isGguf() && Files.isRegularFile(st)) {
+            try {
+                String prompt = new ObjectMapper().readTree(st.toFile()).path("prompts").path("query").asText("");
+                int at = prompt.lastIndexOf("\nQuery:");
+                if (at >= 0) {
+                    return prompt.substring(at + "\nQuery:".length());
+                }
+            } catch (IOException e) {
+                throw new ModelFormatException(st, "cannot be read as JSON: " + e.getMessage(), e);
+            }
+        }
+        return runtime.model.config().architecture() == Architecture.QWEN2 ? " " : "";
     }
 
     /**

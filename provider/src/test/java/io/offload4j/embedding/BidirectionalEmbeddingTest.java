@@ -77,6 +77,14 @@ public class BidirectionalEmbeddingTest {
                 assertArrayEquals(ids[i], e.tokenize(texts.get(i)), "ids of text " + i);
             }
             List<float[]> got = e.embed(texts); // packed: several texts in one pass, each attending only to itself
+            double worst = 1;
+            double nearestCausal = -1;
+            for (int i = 0; i < texts.size(); i++) {
+                worst = Math.min(worst, cosine(bidirectional[i], got.get(i)));
+                nearestCausal = Math.max(nearestCausal, cosine(causal[i], got.get(i)));
+            }
+            System.out.printf("hf-qwen2-bidir on the CPU: worst cosine vs numpy %.8f, highest vs the causal vectors %.4f%n",
+                    worst, nearestCausal);
             for (int i = 0; i < texts.size(); i++) {
                 assertCosine(bidirectional[i], got.get(i), "bidirectional, text " + i);
                 assertTrue(cosine(causal[i], got.get(i)) < 0.99, "text " + i + " embedded causally: cosine "
@@ -206,6 +214,16 @@ public class BidirectionalEmbeddingTest {
         try (TextEmbedder e = TextEmbedders.load(dir, CPU.withPooling(Pooling.CLS))) {
             float[] first = e.embed(List.of(texts.get(1))).get(0);
             assertTrue(cosine(bidirectional[1], first) < 0.99, "CLS is the first token, not the last");
+        }
+    }
+
+    /** The query form each model's card writes, from its sentence-transformers query prompt. */
+    @Test
+    void queryInstructionAsTheModelWritesIt() {
+        try (TextEmbedder gte = TextEmbedders.load(dir, CPU);
+             TextEmbedder qwen3 = TextEmbedders.load(resource("hf-qwen3-embed"), CPU)) {
+            assertEquals("Instruct: Find passages\nQuery: what is it?", gte.instructed("Find passages", "what is it?"));
+            assertEquals("Instruct: Find passages\nQuery:what is it?", qwen3.instructed("Find passages", "what is it?"));
         }
     }
 
