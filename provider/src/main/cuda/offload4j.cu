@@ -666,9 +666,10 @@ __device__ __forceinline__ void attn_prefill_body(const float* __restrict__ q, c
                                                   const __half* __restrict__ vCache, const int* __restrict__ params,
                                                   float* out, int T, int heads, int kvHeads, int hd, float scale,
                                                   float cap, int window, int ring) {
-    extern __shared__ float sm[];
+    // its own name: the extern "C" kernels' `sm` has C linkage, this template function's would not
+    extern __shared__ float prefill_sm[];
     const int kld = hd + 2;  // K rows padded to an odd number of words: lane j reads row j, all in different banks
-    float* qs = sm;                                                   // PF_Q * hd
+    float* qs = prefill_sm;                                                   // PF_Q * hd
     __half* ks = reinterpret_cast<__half*>(qs + PF_Q * hd);          // PF_KT * kld
     __half* vs = ks + PF_KT * kld;                                    // PF_KT * hd
     int h = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
