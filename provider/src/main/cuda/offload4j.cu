@@ -653,20 +653,23 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
 // are already in the cache). grid (heads, ceil(T / 8)), 4 warps, 2 queries per warp. Keys and values
 // are staged through shared memory 32 positions at a time and shared by the block's 8 queries; each
 // warp runs the same online softmax as attn_decode for each of its queries.
+// attn_prefill_bidir (a whole sequence of a bidirectional embedding model, pos0 = 0, no window): every query
+// sees the keys of all T positions instead of those up to its own. Both kernels are instances of one template,
+// so the causal one compiles exactly as before (a runtime flag cost it a register spill).
 // cap * tanh(s / cap), out of line: only Gemma 2 takes it, and inlined its registers would cost attn_prefill a spill.
 __device__ __noinline__ float softcap_score(float s, float cap) { return cap * tanhf(s / cap); }
 
 #define PF_Q 8
 #define PF_KT 32
-extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __restrict__ q,
-                                                               const __half* __restrict__ kCache,
-                                                               const __half* __restrict__ vCache,
-                                                               const int* __restrict__ params, float* out, int T,
-                                                               int heads, int kvHeads, int hd, float scale, float cap,
-                                                               int window, int ring) {
-    extern __shared__ float sm[];
+template <bool BIDIR>
+__device__ __forceinline__ void attn_prefill_body(const float* __restrict__ q, const __half* __restrict__ kCache,
+                                                  const __half* __restrict__ vCache, const int* __restrict__ params,
+                                                  float* out, int T, int heads, int kvHeads, int hd, float scale,
+                                                  float cap, int window, int ring) {
+    // its own name: the extern "C" kernels' `sm` has C linkage, this template function's would not
+    extern __shared__ float prefill_sm[];
     const int kld = hd + 2;  // K rows padded to an odd number of words: lane j reads row j, all in different banks
-    float* qs = sm;                                                   // PF_Q * hd
+    float* qs = prefill_sm;                                                   // PF_Q * hd
     __half* ks = reinterpret_cast<__half*>(qs + PF_Q * hd);          // PF_KT * kld
     __half* vs = ks + PF_KT * kld;                                    // PF_KT * hd
     int h = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -689,7 +692,8 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
 #pragma unroll
         for (int i = 0; i < MAX_HD / 32; i++) o[a][i] = 0.f;
     }
-    int lastPos = pos0 + t0 + nq - 1;  // the block's last query sees keys 0..lastPos
+    // the block's last query sees keys 0..lastPos; bidirectional: every query sees the whole chunk
+    int lastPos = BIDIR ? pos0 + T - 1 : pos0 + t0 + nq - 1;
     // In a sliding block the first query sees keys from kStart on; key position p is in row rowBase + p - kStart
     // (a ring stores each position twice, so the block's keys never wrap).
     int kStart = window > 0 ? max(0, pos0 + t0 - window + 1) : 0;
@@ -715,7 +719,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
         for (int a = 0; a < 2; a++) {
             int qi = warp * 2 + a;
             if (qi >= nq) continue;  // warp-uniform
-            int qpos = pos0 + t0 + qi;
+            int qpos = BIDIR ? pos0 + T - 1 : pos0 + t0 + qi;  // the last key this query sees
             if (kt > qpos) continue;
             int key = kt + lane;
             bool seen = key <= qpos && (window == 0 || key > qpos - window);
@@ -762,6 +766,18 @@ extern "C" __global__ void __launch_bounds__(128) attn_prefill(const float* __re
         }
     }
 }
+
+#define ATTN_PREFILL_ARGS                                                                                    \
+    const float* __restrict__ q, const __half* __restrict__ kCache, const __half* __restrict__ vCache,          \
+        const int* __restrict__ params, float* out, int T, int heads, int kvHeads, int hd, float scale, float cap, \
+        int window, int ring
+extern "C" __global__ void __launch_bounds__(128) attn_prefill(ATTN_PREFILL_ARGS) {
+    attn_prefill_body<false>(q, kCache, vCache, params, out, T, heads, kvHeads, hd, scale, cap, window, ring);
+}
+extern "C" __global__ void __launch_bounds__(128) attn_prefill_bidir(ATTN_PREFILL_ARGS) {
+    attn_prefill_body<true>(q, kCache, vCache, params, out, T, heads, kvHeads, hd, scale, cap, window, ring);
+}
+#undef ATTN_PREFILL_ARGS
 
 // ---------------------------------------------------------------------------------------------
 // Tensor-core GEMM for prefill: C[M][N] (+)= A[M][K] * B[N][K]^T, fp16 operands, fp32 accumulate

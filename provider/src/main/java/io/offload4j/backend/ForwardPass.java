@@ -64,12 +64,23 @@ public interface ForwardPass extends AutoCloseable {
     /**
      * The final hidden states of several whole sequences, for embedding models: sequence {@code s} is
      * {@code lengths[s]} tokens of {@code tokens}, following sequence {@code s-1}'s, run from position 0 of its own
-     * fresh cache {@code caches[s]} (causal attention within each sequence), all in one pass of at most
-     * {@link #maxChunkTokens()} tokens together. Row {@code t}'s hidden state after the output norm goes to
+     * fresh cache {@code caches[s]}, all in one pass of at most {@link #maxChunkTokens()} tokens together. Attention
+     * stays within each sequence: causal, or with {@code bidirectional} every token attending to all the tokens of
+     * its sequence (gte-Qwen2-style models trained without the causal mask; a sequence is never split over calls,
+     * and a model with a sliding window is refused). Row {@code t}'s hidden state after the output norm goes to
      * {@code hidden[t * embeddingLength ..]}. The output head is not computed.
      */
-    default void forwardHidden(KvCache[] caches, int[] tokens, int[] lengths, int sequences, float[] hidden) {
+    default void forwardHidden(KvCache[] caches, int[] tokens, int[] lengths, int sequences, float[] hidden,
+                               boolean bidirectional) {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " does not produce hidden states");
+    }
+
+    /** Refuses bidirectional attention for a model with sliding-window blocks (a window is a causal notion). */
+    static void checkBidirectional(ModelConfig config, boolean bidirectional) {
+        if (bidirectional && config.traits().hasSlidingWindow()) {
+            throw new IllegalArgumentException("bidirectional attention for " + config.name() + ", whose blocks attend"
+                    + " through a sliding window of " + config.traits().slidingWindow() + " positions: not supported");
+        }
     }
 
     /** A human-readable breakdown of the memory this pass holds (weights per tier, activations, staging). */

@@ -22,6 +22,8 @@ public final class Step {
     private final int[] segmentLength;
     /** The step produces its rows' final hidden states instead of logits (no output head). */
     private boolean hiddenOutputs;
+    /** The packed sequences attend bidirectionally: each row to every row of its sequence (see {@link #packed}). */
+    private boolean bidirectional;
 
     /** @param maxRows the most rows a step may have: the larger of a prompt chunk and a decode batch */
     public Step(int maxRows) {
@@ -45,6 +47,7 @@ public final class Step {
         this.outputs = 1;
         this.segments = 0;
         this.hiddenOutputs = false;
+        this.bidirectional = false;
         for (int t = 0; t < count; t++) {
             tokens[t] = source[offset + t];
             positions[t] = startPos + t;
@@ -72,6 +75,7 @@ public final class Step {
         this.outputs = count;
         this.segments = 0;
         this.hiddenOutputs = false;
+        this.bidirectional = false;
         for (int t = 0; t < count; t++) {
             tokens[t] = rowTokens[from + t];
             positions[t] = rowPositions[from + t];
@@ -84,9 +88,10 @@ public final class Step {
      * Whole sequences packed as the rows of one prompt step (embedding models): sequence {@code s} is
      * {@code lengths[s]} tokens of {@code source}, following sequence {@code s-1}'s, at positions {@code 0..} of its
      * own (fresh) cache {@code seqCaches[s]}. Every row's final hidden state is produced, no logits: the output head
-     * is not computed.
+     * is not computed. {@code bidirectional}: each row attends to every row of its sequence (an embedding model
+     * trained without the causal mask), not only to those before it.
      */
-    public Step packed(KvCache[] seqCaches, int[] source, int[] lengths, int sequences) {
+    public Step packed(KvCache[] seqCaches, int[] source, int[] lengths, int sequences, boolean bidirectional) {
         this.phase = Phase.PROMPT;
         int row = 0;
         for (int s = 0; s < sequences; s++) {
@@ -102,7 +107,13 @@ public final class Step {
         this.outputs = row;
         this.segments = sequences;
         this.hiddenOutputs = true;
+        this.bidirectional = bidirectional;
         return this;
+    }
+
+    /** Whether the packed sequences of this step attend bidirectionally (false for every other kind of step). */
+    public boolean bidirectional() {
+        return bidirectional;
     }
 
     /** Sequences of a {@link #packed} step, else 0. */

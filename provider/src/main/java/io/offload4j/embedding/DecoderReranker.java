@@ -32,6 +32,12 @@ public final class DecoderReranker implements TextScorer {
 
     DecoderReranker(Path path, EmbeddingOptions options, String instruction) {
         this.runtime = new DecoderRuntime(path, options);
+        if (runtime.bidirectional) {
+            runtime.close();
+            throw new IllegalArgumentException(path + " says it attends bidirectionally (attention.causal / is_causal"
+                    + " false): an embedding model, not a re-ranker; a decoder re-ranker here is a causal"
+                    + " Qwen3-Reranker-style model");
+        }
         this.instruction = instruction == null || instruction.isBlank() ? DEFAULT_INSTRUCTION : instruction;
         this.yes = runtime.tokenizer.tokenId("yes");
         this.no = runtime.tokenizer.tokenId("no");

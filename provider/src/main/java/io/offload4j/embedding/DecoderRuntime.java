@@ -34,13 +34,19 @@ final class DecoderRuntime implements AutoCloseable {
     final int maxTokens;
     /** The token that ends every embedded text (its hidden state is the embedding), or -1. */
     final int endToken;
+    /**
+     * The model was trained with bidirectional attention (gte-Qwen2): each token of a text attends to all of them.
+     * Said by {@code <arch>.attention.causal = false} in a GGUF (llama.cpp's key), or {@code "is_causal": false} in a
+     * directory's config.json (read into the same key by {@link io.offload4j.model.HuggingFaceModels}).
+     */
+    final boolean bidirectional;
     private final Backend backend;
 
     DecoderRuntime(Path path, EmbeddingOptions options) {
-        refuseBidirectional(path);
         Model m = ModelFiles.load(path);
         Backend b = null;
         try {
+            this.bidirectional = bidirectional(m);
             GgufMetadata md = ModelFiles.tokenizerMetadata(m);
             this.tokenizer = Tokenizers.fromGguf(md);
             int trained = m.config().contextLength();
@@ -53,7 +59,8 @@ final class DecoderRuntime implements AutoCloseable {
             this.model = m;
             this.endToken = endToken(m, md, tokenizer);
             LOG.log(System.Logger.Level.INFO, "offload4j: loaded " + m.config().name() + " for embeddings/scoring on "
-                    + b.description() + ", up to " + maxTokens + " tokens per text, " + chunk + " per pass");
+                    + b.description() + ", up to " + maxTokens + " tokens per text, " + chunk + " per pass"
+                    + (bidirectional ? ", bidirectional attention" : ""));
         } catch (RuntimeException | Error e) {
             if (b != null) {
                 b.close();
@@ -91,21 +98,23 @@ final class DecoderRuntime implements AutoCloseable {
     }
 
     /**
-     * Some decoder embedding models were trained with bidirectional attention (gte-Qwen2's card says so, and its
-     * config may say {@code "is_causal": false}); this engine's decoder attention is causal, so such a model would
-     * give other vectors than it was trained for: refused rather than silently different.
+     * Whether the model says it attends bidirectionally ({@code <arch>.attention.causal} false). Such a model is
+     * embedded with every text whole in one pass (a text is at most {@code maxTokens}, and a pass holds at least
+     * that many tokens), so no text is ever split into causal chunks. A sliding window is refused: it has no
+     * bidirectional meaning here.
      */
-    private static void refuseBidirectional(Path path) {
-        if (!Files.isDirectory(path)) {
-            return;
+    private static boolean bidirectional(Model m) {
+        GgufMetadata md = m.metadata();
+        String key = md.optString("general.architecture").orElse("") + ".attention.causal";
+        if (md.getBoolean(key, true)) {
+            return false;
         }
-        Path config = path.resolve("config.json");
-        JsonNode causal = json(config).path("is_causal");
-        if (causal.isBoolean() && !causal.asBoolean()) {
-            throw new ModelFormatException(config, "key 'is_causal' is false: the model attends bidirectionally,"
-                    + " which this engine's decoder pass does not do (it is causal); use a causally trained embedding"
-                    + " model such as Qwen3-Embedding");
+        if (m.config().traits().hasSlidingWindow()) {
+            throw new ModelFormatException(m.path(), "key '" + key + "' is false (bidirectional attention) and the"
+                    + " model's blocks attend through a sliding window of " + m.config().traits().slidingWindow()
+                    + " positions; the two together are not supported");
         }
+        return true;
     }
 
     private static JsonNode json(Path file) {

@@ -22,6 +22,15 @@ public interface TextEmbedder extends AutoCloseable {
     /** The number of tokens {@code text} becomes (after truncation), for usage reports. */
     int tokenCount(String text);
 
+    /**
+     * A query with a task instruction, as the model card writes it: Qwen3-Embedding's {@code Instruct: {task}\nQuery:{query}}
+     * by default; a decoder model may say otherwise (gte-Qwen2: {@code ...\nQuery: {query}}, see
+     * {@link DecoderEmbedder#instructed}).
+     */
+    default String instructed(String instruction, String query) {
+        return "Instruct: " + instruction + "\nQuery:" + query;
+    }
+
     @Override
     void close();
 }

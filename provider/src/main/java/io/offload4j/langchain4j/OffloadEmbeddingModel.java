@@ -26,8 +26,9 @@ import java.util.Set;
  * gte-Qwen2; CPU or GPU, offloaded when larger than the GPU budget). {@link #embedAll} embeds many texts in passes
  * of several texts each.
  *
- * <p><b>Queries and documents.</b> Instruction-tuned models (Qwen3-Embedding) embed a query as
- * {@code Instruct: {task}\nQuery:{query}} and a document as it is. LangChain4j says which is which with the
+ * <p><b>Queries and documents.</b> Instruction-tuned models (Qwen3-Embedding, gte-Qwen2) embed a query as
+ * {@code Instruct: {task}\nQuery:{query}} (gte-Qwen2: {@code Query: {query}}, as the model's query prompt or its
+ * architecture says: {@link TextEmbedder#instructed}) and a document as it is. LangChain4j says which is which with the
  * {@link EmbeddingInputType} of a request: its content retriever asks for {@code QUERY}, its ingestor for
  * {@code DOCUMENT}. With a {@link Builder#queryInstruction query instruction} set, QUERY inputs get it; everything
  * else ({@code DOCUMENT}, no type, {@link #embed(String)}) is embedded as given. Models trained with task prefixes
@@ -91,7 +92,7 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
         List<String> texts = new ArrayList<>(request.inputs().size());
         for (EmbeddingInput input : request.inputs()) {
             String text = Objects.requireNonNull(input.text(), "an embedding input without text");
-            texts.add(instructed ? instructed(queryInstruction, text) : present(prefix) ? prefix + text : text);
+            texts.add(instructed ? embedder.instructed(queryInstruction, text) : present(prefix) ? prefix + text : text);
         }
         int[] counts = new int[texts.size()];
         List<float[]> vectors = embedder.embed(texts, counts);
@@ -103,11 +104,6 @@ public class OffloadEmbeddingModel implements EmbeddingModel, AutoCloseable {
         }
         return EmbeddingResponse.builder().embeddings(embeddings).modelName(embedder.modelName())
                 .tokenUsage(new TokenUsage(tokens, 0)).build();
-    }
-
-    /** Qwen3-Embedding's query form, as its model card writes it. */
-    static String instructed(String instruction, String query) {
-        return "Instruct: " + instruction + "\nQuery:" + query;
     }
 
     @Override

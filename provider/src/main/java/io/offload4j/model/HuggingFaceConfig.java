@@ -143,6 +143,11 @@ record HuggingFaceConfig(Path file, Architecture architecture, GgufMetadata meta
             put(m, a + ".attention.value_length", GgufValueType.UINT32, (long) headDim);
             put(m, a + ".rope.dimension_count", GgufValueType.UINT32, (long) ropeDims);
             put(m, a + ".attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, eps);
+            if (!bool("is_causal", true)) {
+                // gte-Qwen2-style embedding models trained with bidirectional attention say so with this key (their
+                // remote modeling code reads it); llama.cpp's key for the same, which the embedding runtime reads
+                put(m, a + ".attention.causal", GgufValueType.BOOL, false);
+            }
             experts(m, a, arch, family, ffn);
             if (window > 0) {
                 // llama (Mistral) and phi3: computed as sliding-window attention; Qwen's: carried, and the engine

@@ -410,12 +410,15 @@ public final class TieredForwardPass implements ForwardPass {
     }
 
     /**
-     * Packed whole sequences in one prompt step of route ALL_ACCELERATOR, the head left out; the rows' hidden states
+     * Packed whole sequences in one prompt step of route ALL_ACCELERATOR (bidirectional or not, as the step says to
+     * every block, resident or streamed), the head left out; the rows' hidden states
      * (after the output norm, computed on the device) come back instead of logits. The caches are those of an
      * embedding request, thrown away after it: nothing is handed to the CPU's blocks.
      */
     @Override
-    public void forwardHidden(KvCache[] caches, int[] tokens, int[] lengths, int sequences, float[] hidden) {
+    public void forwardHidden(KvCache[] caches, int[] tokens, int[] lengths, int sequences, float[] hidden,
+                              boolean bidirectional) {
+        ForwardPass.checkBidirectional(config(), bidirectional);
         int dim = config().embeddingLength();
         if (sequences < 1 || sequences > caches.length || sequences > lengths.length) {
             throw new IllegalArgumentException(sequences + " sequences with " + caches.length + " caches and "
@@ -435,7 +438,7 @@ public final class TieredForwardPass implements ForwardPass {
         }
         checkTokens(tokens, 0, total);
         accelerator.makeCurrent();
-        step.packed(acceleratorCaches, tokens, lengths, sequences);
+        step.packed(acceleratorCaches, tokens, lengths, sequences, bidirectional); // resident and streamed blocks alike
         try {
             accelerator.stageInputs(step);
             enqueue(StepRoute.ALL_ACCELERATOR, null);

@@ -49,6 +49,12 @@ final class CpuForwardPass implements ForwardPass {
     // Per row of the current call: the KV cache it reads and extends, and its position in that sequence.
     private final CpuKvCache[] rowCache;
     private final int[] rowPos;
+    /**
+     * Set by a bidirectional {@link #forwardHidden} for the length of that call only: row t then attends to positions
+     * 0..rowLast[t] of its cache (its sequence's last position) instead of 0..rowPos[t].
+     */
+    private boolean bidirectional;
+    private final int[] rowLast;
     /** Logits of up to {@link #LOGIT_ROWS} rows of a decode batch, row-major (vocabulary-size rows). */
     private final float[] batchLogits;
 
@@ -105,6 +111,7 @@ final class CpuForwardPass implements ForwardPass {
         int rows = maxRows;
         rowCache = new CpuKvCache[rows];
         rowPos = new int[rows];
+        rowLast = new int[rows];
         batchLogits = new float[Math.multiplyExact(LOGIT_ROWS, c.vocabularySize())];
         x = new float[rows * dim];
         xb = new float[rows * Math.max(dim, c.queryDim())];
@@ -192,10 +199,14 @@ final class CpuForwardPass implements ForwardPass {
 
     /**
      * Packed sequences as the rows of one chunk: each row carries its own cache and position, so attention stays
-     * within its sequence exactly as for a decode batch.
+     * within its sequence exactly as for a decode batch. Bidirectional: each row also carries its sequence's last
+     * position, up to which it attends; every row's keys and values are in the caches before any row attends
+     * ({@link #block}), and a sequence is always whole in one call, so this is full attention over the sequence.
      */
     @Override
-    public void forwardHidden(KvCache[] caches, int[] tokens, int[] lengths, int sequences, float[] hidden) {
+    public void forwardHidden(KvCache[] caches, int[] tokens, int[] lengths, int sequences, float[] hidden,
+                              boolean bidirectional) {
+        ForwardPass.checkBidirectional(config, bidirectional);
         int dim = config.embeddingLength();
         int rows = 0;
         for (int s = 0; s < sequences; s++) {
@@ -220,10 +231,16 @@ final class CpuForwardPass implements ForwardPass {
                 }
                 rowCache[row] = (CpuKvCache) caches[s];
                 rowPos[row] = p;
+                rowLast[row] = lengths[s] - 1;
                 embed(tokens[row], row);
             }
         }
-        allBlocks(rows);
+        this.bidirectional = bidirectional;
+        try {
+            allBlocks(rows);
+        } finally {
+            this.bidirectional = false;
+        }
         for (int t = 0; t < rows; t++) {
             rmsNorm(hidden, t * dim, x, t * dim, weights.outputNorm(), dim);
         }
@@ -722,7 +739,7 @@ final class CpuForwardPass implements ForwardPass {
 
     /**
      * Causal grouped-query attention: per index, one row's query heads of one KV head (or a part of them), over
-     * the positions {@code 0..rowPos[t]} of that row's own KV cache.
+     * the positions {@code 0..rowPos[t]} of that row's own KV cache ({@code 0..rowLast[t]} when bidirectional).
      */
     private final class AttentionTask implements CpuThreadPool.RangeTask {
         private int block;
@@ -753,8 +770,8 @@ final class CpuForwardPass implements ForwardPass {
                 CpuKvCache cache = rowCache[t];
                 int stride = cache.keyStrides[block];
                 // positions first..pos: in a sliding block only the window, contiguous in the cache's rows
-                int pos = rowPos[t];
-                int first = traits.firstAttended(block, pos);
+                int pos = bidirectional ? rowLast[t] : rowPos[t]; // the last position the row sees
+                int first = traits.firstAttended(block, pos); // 0: a bidirectional model has no window
                 int row = cache.slot(block, first);
                 attend.attend(q, off, perItem, hd, cache.keys[block], kvHead * hd * stride + row, stride,
                         cache.values[block], row * vDim + kvHead * hd, vDim, pos - first + 1, scale, softcap, att,

@@ -94,13 +94,13 @@ final class CudaBlockKernels {
             for (int s = 0; s < step.segments(); s++) {
                 int first = step.segmentStart(s);
                 attention(b, (CudaKvCache) step.cache(first), ws.seqParams.withByteOffset(16L * s), first,
-                        step.segmentLength(s));
+                        step.segmentLength(s), step.bidirectional());
             }
         } else if (step.phase() != Phase.BATCH) {
-            attention(b, (CudaKvCache) step.cache(0), ws.params, 0, count);
+            attention(b, (CudaKvCache) step.cache(0), ws.params, 0, count, false);
         } else {
             for (int s = 0; s < count; s++) { // each sequence attends to its own cache, at its own position
-                attention(b, (CudaKvCache) step.cache(s), ws.seqParams.withByteOffset(16L * s), s, 1);
+                attention(b, (CudaKvCache) step.cache(s), ws.seqParams.withByteOffset(16L * s), s, 1, false);
             }
         }
         // with a post-attention norm (Gemma) the projection goes to hb (free until the FFN), then x += norm(hb)
@@ -297,9 +297,11 @@ final class CudaBlockKernels {
 
     /**
      * RoPE, the KV-cache write and attention for {@code count} tokens starting at token row {@code row}, all of one
-     * sequence whose positions come from {@code p}.
+     * sequence whose positions come from {@code p}; {@code bidirectional}: they are the whole sequence and each
+     * attends to all of them (the K/V write of every row is enqueued before the attention, on the same stream).
+     * One row attends to itself alone either way, so decode attention serves it.
      */
-    private void attention(DevBlock b, CudaKvCache cache, CUdeviceptr p, int row, int count) {
+    private void attention(DevBlock b, CudaKvCache cache, CUdeviceptr p, int row, int count, boolean bidirectional) {
         ModelConfig c = config;
         int l = b.index();
         CudaUnits.BlockNorms n = b.norms();
@@ -325,7 +327,7 @@ final class CudaBlockKernels {
                     c.headDim(), splits, shape);
         } else {
             kernels.attnPrefill(ws.stream, qr, kc, vc, p, out, count, c.headCount(), c.headCountKv(), c.headDim(),
-                    shape);
+                    shape, bidirectional);
         }
     }
 

@@ -312,8 +312,23 @@ public final class CudaKernels implements AutoCloseable {
     /** As above, scaled, soft-capped and windowed as {@code shape} says (see {@link #attnDecode}). */
     public void attnPrefill(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
                             CUdeviceptr out, int count, int heads, int kvHeads, int headDim, AttentionShape shape) {
+        attnPrefill(stream, q, kCache, vCache, params, out, count, heads, kvHeads, headDim, shape, false);
+    }
+
+    /**
+     * As above; {@code bidirectional}: the {@code count} tokens are a whole sequence from position 0 of its cache
+     * (an embedding model trained without the causal mask), and every one attends to all of them
+     * ({@code attn_prefill_bidir}, the same kernel compiled without the mask; no window allowed).
+     */
+    public void attnPrefill(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
+                            CUdeviceptr out, int count, int heads, int kvHeads, int headDim, AttentionShape shape,
+                            boolean bidirectional) {
+        if (bidirectional && shape.window() != 0) {
+            throw new IllegalArgumentException("bidirectional attention with a sliding window of " + shape.window()
+                    + " positions; a bidirectional sequence attends to all of its positions");
+        }
         int shared = 4 * PREFILL_QUERIES * headDim + 2 * PREFILL_KEYS * (headDim + 2) + 2 * PREFILL_KEYS * headDim;
-        launch("attn_prefill", stream, heads, (count + PREFILL_QUERIES - 1) / PREFILL_QUERIES, 32 * ATT_WARPS, shared,
+        launch(bidirectional ? "attn_prefill_bidir" : "attn_prefill", stream, heads, (count + PREFILL_QUERIES - 1) / PREFILL_QUERIES, 32 * ATT_WARPS, shared,
                 q, kCache, vCache, params, out, count, heads, kvHeads, headDim, shape.scale(), shape.softcap(),
                 shape.window(), shape.ring());
     }

@@ -12,7 +12,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.backend.cpu.CpuBackend;
+import io.offload4j.embedding.BidirectionalEmbeddingTest;
 import io.offload4j.embedding.EmbeddingOptions;
+import io.offload4j.embedding.EmbeddingReferenceTest;
 import io.offload4j.embedding.TextEmbedder;
 import io.offload4j.embedding.TextEmbedders;
 import io.offload4j.model.Architecture;
@@ -87,6 +89,78 @@ class EmbeddingGpuTest {
         }
     }
 
+    /**
+     * The bidirectional (gte-Qwen2-style) fixture on the GPU: {@code attn_prefill_bidir} for its multi-token texts
+     * (the longest, 85 tokens, spans several key tiles and query blocks), resident and streamed (60 % of the weights
+     * on the GPU, one block prefetched, the rest streamed), against the float64 numpy vectors and transformers' when
+     * present (cosine ≥ 0.9999), and far from the causal vectors; the causal pass of the same weights gives numpy's
+     * causal ones.
+     */
+    @Test
+    void bidirectionalFixtureOnTheGpuMatchesNumpyAndTransformers() throws Exception {
+        Path dir = resource("hf-qwen2-bidir");
+        JsonNode ref = json(dir.resolve("ref-numpy.json"));
+        List<String> texts = strings(ref.path("texts"));
+        int[][] ids = new int[texts.size()][];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = EmbeddingReferenceTest.ints(ref.path("ids").get(i));
+        }
+        float[][] bidir = f32(dir.resolve("ref-numpy-bidir.f32"), texts.size(), 64);
+        float[][] causal = f32(dir.resolve("ref-numpy-causal.f32"), texts.size(), 64);
+        Path tf = dir.resolve("ref-embed.f32");
+        boolean haveTransformers = java.nio.file.Files.isRegularFile(tf);
+        List<String> tfTexts = haveTransformers ? strings(json(dir.resolve("ref-embed.json")).path("texts")) : List.of();
+        float[][] transformers = haveTransformers ? f32(tf, tfTexts.size(), 64) : null;
+        long total;
+        try (Model model = Model.load(dir)) {
+            total = OffloadBenchmark.weightBytes(model.weights());
+            OffloadOptions streamed = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (0.6 * total))
+                    .withPrefetchDepth(1).withPlacement("stream");
+            for (OffloadOptions o : new OffloadOptions[] {OffloadOptions.DEFAULTS, streamed}) {
+                String how = o == streamed ? "streamed" : "resident";
+                try (TieredForwardPass pass = Passes.on(gpu, model, 128, 256, o)) {
+                    if (o == streamed) {
+                        assertTrue(pass.plan().count(Placement.STREAMED) > 0, pass.plan().toString());
+                    }
+                    float[][] b = BidirectionalEmbeddingTest.lastRows(pass, ids, true);
+                    float[][] c = BidirectionalEmbeddingTest.lastRows(pass, ids, false);
+                    double worst = 1;
+                    for (int i = 0; i < ids.length; i++) {
+                        assertCosine(bidir[i], b[i], how + " bidirectional, text " + i);
+                        assertCosine(causal[i], c[i], how + " causal, text " + i);
+                        assertTrue(cosine(causal[i], b[i]) < 0.99, how + ": text " + i + " was not bidirectional");
+                        worst = Math.min(worst, cosine(bidir[i], b[i]));
+                    }
+                    GpuTests.report(String.format("hf-qwen2-bidir %s on the GPU vs numpy: worst cosine %.7f", how,
+                            worst));
+                }
+            }
+        }
+        EmbeddingOptions resident = EmbeddingOptions.DEFAULTS.withDevice("cuda");
+        EmbeddingOptions streamedEmbedder = resident.withOffload(OffloadOptions.DEFAULTS
+                .withGpuMemoryBudget((long) (0.6 * total)).withPrefetchDepth(1).withPlacement("stream"));
+        try (TextEmbedder cpu = TextEmbedders.load(dir, EmbeddingOptions.DEFAULTS.withDevice("cpu").withThreads(2))) {
+            List<float[]> onCpu = cpu.embed(texts);
+            for (EmbeddingOptions o : new EmbeddingOptions[] {resident, streamedEmbedder}) {
+                try (TextEmbedder e = TextEmbedders.load(dir, o)) {
+                    List<float[]> got = e.embed(texts); // packed: several texts per pass
+                    for (int i = 0; i < texts.size(); i++) {
+                        assertCosine(onCpu.get(i), got.get(i), "GPU vs CPU embedder, text " + i);
+                        assertCosine(bidir[i], got.get(i), "GPU embedder vs numpy, text " + i);
+                    }
+                    if (haveTransformers) {
+                        List<float[]> tfGot = e.embed(tfTexts);
+                        for (int i = 0; i < tfTexts.size(); i++) {
+                            assertCosine(transformers[i], tfGot.get(i), "GPU embedder vs transformers, text " + i);
+                        }
+                    }
+                }
+            }
+        }
+        GpuTests.report("hf-qwen2-bidir embedder on the GPU (resident, streamed) = CPU = numpy"
+                + (haveTransformers ? " = transformers" : " (no transformers vectors yet)"));
+    }
+
     static Path model(QuantPreset q) {
         Path p = tmp.resolve("embed-" + q + ".gguf");
         if (!p.toFile().exists()) {
@@ -100,6 +174,10 @@ class EmbeddingGpuTest {
     static final int[] LENGTHS = {5, 17, 1};
 
     static float[] hidden(ForwardPass pass, int[] tokens, int[] lengths, int sequences) {
+        return hidden(pass, tokens, lengths, sequences, false);
+    }
+
+    static float[] hidden(ForwardPass pass, int[] tokens, int[] lengths, int sequences, boolean bidirectional) {
         int dim = pass.config().embeddingLength();
         int total = 0;
         for (int s = 0; s < sequences; s++) {
@@ -111,7 +189,7 @@ class EmbeddingGpuTest {
             for (int s = 0; s < sequences; s++) {
                 caches[s] = pass.newKvCache(lengths[s]);
             }
-            pass.forwardHidden(caches, tokens, lengths, sequences, out);
+            pass.forwardHidden(caches, tokens, lengths, sequences, out, bidirectional);
         } finally {
             for (KvCache c : caches) {
                 if (c != null) {
@@ -122,8 +200,13 @@ class EmbeddingGpuTest {
         return out;
     }
 
-    @Test
-    void packedStreamedAndCpuHiddenStatesAgree() {
+    /**
+     * Causal and bidirectional: packed = alone, streamed = resident, GPU = CPU, on a synthetic F16 model wide enough
+     * for the tensor-core path (the 17-row sequence); bidirectional hidden states differ from the causal ones.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void packedStreamedAndCpuHiddenStatesAgree(boolean bidirectional) {
         try (Model model = Model.load(model(QuantPreset.F16))) {
             int vocab = model.config().vocabularySize();
             int dim = model.config().embeddingLength();
@@ -136,12 +219,12 @@ class EmbeddingGpuTest {
             long total;
             try (TieredForwardPass pass = Passes.on(gpu, model, 32, 32)) {
                 total = pass.plan().residentBytes();
-                resident = hidden(pass, tokens, LENGTHS, 3);
+                resident = hidden(pass, tokens, LENGTHS, 3, bidirectional);
                 // each sequence alone gives the rows it gave packed
                 int at = 0;
                 for (int s = 0; s < 3; s++) {
                     int[] one = java.util.Arrays.copyOfRange(tokens, at, at + LENGTHS[s]);
-                    float[] alone = hidden(pass, one, new int[] {LENGTHS[s]}, 1);
+                    float[] alone = hidden(pass, one, new int[] {LENGTHS[s]}, 1, bidirectional);
                     float[] packed = java.util.Arrays.copyOfRange(resident, at * dim, (at + LENGTHS[s]) * dim);
                     assertTrue(GpuTests.relErr(alone, packed) < 1e-2, "sequence " + s + " alone vs packed: "
                             + GpuTests.relErr(alone, packed));
@@ -151,14 +234,19 @@ class EmbeddingGpuTest {
             OffloadOptions streamed = OffloadOptions.DEFAULTS.withGpuMemoryBudget(total / 4).withPlacement("stream");
             try (TieredForwardPass pass = Passes.on(gpu, model, 32, 32, streamed)) {
                 assertTrue(pass.plan().count(Placement.STREAMED) > 0, pass.plan().toString());
-                float[] got = hidden(pass, tokens, LENGTHS, 3);
+                float[] got = hidden(pass, tokens, LENGTHS, 3, bidirectional);
                 assertEquals(0, GpuTests.relErr(got, resident), 1e-6, "streamed vs resident: same kernels");
             }
             try (CpuBackend cpu = new CpuBackend(2); ForwardPass pass = cpu.prepare(model, 32, 32)) {
-                float[] want = hidden(pass, tokens, LENGTHS, 3);
+                float[] want = hidden(pass, tokens, LENGTHS, 3, bidirectional);
                 double err = GpuTests.relErr(resident, want);
-                GpuTests.report(String.format("hidden states GPU vs CPU (F16 weights): relative error %.2e", err));
+                GpuTests.report(String.format("hidden states GPU vs CPU (F16 weights%s): relative error %.2e",
+                        bidirectional ? ", bidirectional" : "", err));
                 assertTrue(err < 1e-2, "GPU vs CPU hidden states: " + err);
+                if (bidirectional) {
+                    double apart = GpuTests.relErr(hidden(pass, tokens, LENGTHS, 3, false), want);
+                    assertTrue(apart > 0.05, "bidirectional vs causal hidden states differ by only " + apart);
+                }
             }
         }
     }
