@@ -34,7 +34,7 @@ rm -rf "$tmpjre"
 cp provider/target/langchain4j-offload-*-SNAPSHOT.jar provider/target/langchain4j-offload-*-tests.jar "$out/lib/"
 # The test fixtures under provider/src/test/resources travel with the repository itself (the device copies the
 # working tree): run.sh puts that folder on the class path, so the bundle leaves its copies out of the tests jar.
-(cd "$out/lib" && zip -q -d langchain4j-offload-*-tests.jar 'transformers/*' 'quant/*' >/dev/null || true)
+(cd "$out/lib" && zip -q -d langchain4j-offload-*-tests.jar 'transformers/*' 'quant/*' 'nomic/*' >/dev/null || true)
 # The CUDA fatbin (8.7 MB) is in the working tree too (provider/src/main/resources): run.sh puts that folder on the
 # class path ahead of the jar, so the jar travels without its copy. Earlier builds (ALT) keep theirs.
 (cd "$out/lib" && zip -q -d "$(ls langchain4j-offload-*.jar | grep -v -- -tests.jar)" \

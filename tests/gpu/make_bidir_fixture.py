@@ -8,8 +8,9 @@ weights; nothing here changes it) and computes with transformers' Qwen2Model, fl
 a time (no padding question):
   - bidirectional: an explicit 4-D additive mask of zeros [1, 1, T, T], every token attending to every token, as
     gte-Qwen2 was trained; last token (the appended <|endoftext|>), L2-normalised;
-  - causal, with an explicit 4-D mask (0 on and below the diagonal, -inf above), which must equal the run with no
-    mask (so the 4-D mask is what transformers applies) and must differ from the bidirectional one.
+  - causal, with an explicit 4-D mask (0 on and below the diagonal, -inf above), which must differ from the
+    bidirectional one; and transformers' own run with no mask, which follows config.is_causal (false: it must equal
+    the zero-mask run — transformers itself attends bidirectionally for this config).
 Both are compared with the directory's float64 numpy vectors (ref-numpy-*.f32) on the texts they share.
 Writes OUT/hf-qwen2-bidir-ref.tar holding ref-embed.json, ref-embed.f32 (bidirectional vectors [texts x 64]) and
 make-bidir.log: extract it into the directory (tar -xf ... -C provider/src/test/resources/transformers/hf-qwen2-bidir)
@@ -63,9 +64,13 @@ def main():
         plain.append(last(one, None))
     bidir, causal, plain = np.array(bidir), np.array(causal), np.array(plain)
     cos = lambda a, b: np.sum(a * b, axis=1)  # noqa: E731 (unit vectors)
-    c_mask_plain = cos(causal, plain)
+    # Without a mask transformers (5.x) follows the config's is_causal itself: false here, so the plain run must equal
+    # the explicit zero mask's; with a causal config it would equal the explicit causal mask's.
+    config_causal = getattr(model.config, "is_causal", True) is not False
+    c_mask_plain = cos(causal if config_causal else bidir, plain)
     c_bidir_causal = cos(bidir, causal)
-    log.append("cosine causal 4-D mask vs no mask: " + " ".join(f"{x:.6f}" for x in c_mask_plain))
+    log.append(("cosine causal" if config_causal else "cosine bidirectional (zero)") + " 4-D mask vs no mask: "
+               + " ".join(f"{x:.6f}" for x in c_mask_plain))
     log.append("cosine bidirectional vs causal:    " + " ".join(f"{x:.6f}" for x in c_bidir_causal))
     n = len(numpy_ref["texts"])
     np_bidir = np.fromfile(os.path.join(src, "ref-numpy-bidir.f32"), dtype="<f4").reshape(n, dim)
@@ -77,7 +82,8 @@ def main():
     print("\n".join(log), flush=True)
     problems = []
     if c_mask_plain.min() < 0.99999:
-        problems.append("the 4-D causal mask does not reproduce the unmasked (causal) run: is the mask applied?")
+        problems.append("the explicit 4-D mask does not reproduce transformers' own unmasked run under this config:"
+                        " is the mask applied?")
     if c_bidir_causal.min() > 0.99:
         problems.append("bidirectional and causal vectors hardly differ: the zero mask was not applied")
     if c_np_bidir.min() < 0.9999 or c_np_causal.min() < 0.9999:

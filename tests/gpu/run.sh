@@ -33,7 +33,7 @@ if [ ! -x "$jre/jre/bin/java" ]; then
         || python3 -c "import tarfile,sys; tarfile.open('jre.txz').extractall(sys.argv[1])" "$jre"
 fi
 JAVA="$jre/jre/bin/java"
-# The repository's test resources (fixtures; bundle.sh leaves them out of the tests jar): on the class path.
+# The repository's test resources (fixtures; bundle.sh leaves them (transformers, quant, nomic) out of the tests jar): on the class path.
 resources="$(cd "$here/../.." 2>/dev/null && pwd)/provider/src/test/resources"
 [ -d "$resources" ] || resources="${RESOURCES:-$here/resources}"
 # ... and its main resources (the CUDA fatbin, which bundle.sh leaves out of the provider jar), ahead of the jars.

@@ -112,9 +112,13 @@ class EmbeddingGpuTest {
         List<String> tfTexts = haveTransformers ? strings(json(dir.resolve("ref-embed.json")).path("texts")) : List.of();
         float[][] transformers = haveTransformers ? f32(tf, tfTexts.size(), 64) : null;
         long total;
+        long streamedBudget;
         try (Model model = Model.load(dir)) {
             total = OffloadBenchmark.weightBytes(model.weights());
-            OffloadOptions streamed = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (0.6 * total))
+            // a 2-block fixture: the ring of two block-sized slots needs most of the weights' size, so the budget
+            // is the smallest one from 60 % up that the planner accepts with something streamed
+            streamedBudget = smallestStreamingBudget(model, total);
+            OffloadOptions streamed = OffloadOptions.DEFAULTS.withGpuMemoryBudget(streamedBudget)
                     .withPrefetchDepth(1).withPlacement("stream");
             for (OffloadOptions o : new OffloadOptions[] {OffloadOptions.DEFAULTS, streamed}) {
                 String how = o == streamed ? "streamed" : "resident";
@@ -138,7 +142,7 @@ class EmbeddingGpuTest {
         }
         EmbeddingOptions resident = EmbeddingOptions.DEFAULTS.withDevice("cuda");
         EmbeddingOptions streamedEmbedder = resident.withOffload(OffloadOptions.DEFAULTS
-                .withGpuMemoryBudget((long) (0.6 * total)).withPrefetchDepth(1).withPlacement("stream"));
+                .withGpuMemoryBudget(streamedBudget).withPrefetchDepth(1).withPlacement("stream"));
         try (TextEmbedder cpu = TextEmbedders.load(dir, EmbeddingOptions.DEFAULTS.withDevice("cpu").withThreads(2))) {
             List<float[]> onCpu = cpu.embed(texts);
             for (EmbeddingOptions o : new EmbeddingOptions[] {resident, streamedEmbedder}) {
@@ -261,5 +265,21 @@ class EmbeddingGpuTest {
             y += (double) b[i] * b[i];
         }
         return d / Math.sqrt(x * y);
+    }
+
+    /** The smallest budget from 60 % of the weights up (in steps of 2 %) whose plan streams something. */
+    private long smallestStreamingBudget(Model model, long total) {
+        for (double f = 0.6; f < 1; f += 0.02) {
+            long budget = (long) (f * total);
+            try (TieredForwardPass pass = Passes.on(gpu, model, 128, 256, OffloadOptions.DEFAULTS
+                    .withGpuMemoryBudget(budget).withPrefetchDepth(1).withPlacement("stream"))) {
+                if (pass.plan().count(Placement.STREAMED) > 0) {
+                    return budget;
+                }
+            } catch (IllegalArgumentException tooSmall) {
+                // below the staging ring: try a larger budget
+            }
+        }
+        throw new AssertionError("no budget below the weights' size streams a unit of this model");
     }
 }
