@@ -191,12 +191,14 @@ __device__ __forceinline__ void block_scan2(int& a, int& b, int* s, int& totA, i
 // A stable counting sort of the n = count * k slots by expert id (0 <= id < ids; negative ids, computed elsewhere,
 // are dropped), in one block of MOE_GROUP_THREADS threads: order[] lists the slots expert by expert, each expert's
 // in slot order; items[] lists (expert, first index into order, length) for each tile of up to MOE_TILE of an
-// expert's slots, *itemCount of them (at most ceil(n / MOE_TILE) + min(ids, n)). `counts` (ids ints) is scratch.
+// expert's slots, *itemCount of them (at most ceil(n / MOE_TILE) + the number of distinct ids, which the caller
+// bounds by maxItems, the room in items[]). `counts` (ids ints) is scratch.
 // The work list gives a popular expert as many tiles as it has slots to fill and a cold one none, so the grouped
 // kernels' grid (rows x items) stays balanced however skewed the routing.
 extern "C" __global__ void __launch_bounds__(MOE_GROUP_THREADS) moe_group(const int* __restrict__ chosen, int n,
                                                                           int ids, int* counts, int* order,
-                                                                          int* items, int* itemCount) {
+                                                                          int* items, int* itemCount,
+                                                                          int maxItems) {
     __shared__ int s[64];
     const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31, warp = tid >> 5;
     for (int e = tid; e < ids; e += nt) counts[e] = 0;
@@ -217,7 +219,7 @@ extern "C" __global__ void __launch_bounds__(MOE_GROUP_THREADS) moe_group(const 
         int first = slotBase + a - c, item = tileBase + b - tiles;
         if (e < ids) {
             counts[e] = first;  // from here on: the next free place of expert e in order[]
-            for (int j = 0; j < tiles; j++) {
+            for (int j = 0; j < tiles && item + j < maxItems; j++) {  // (the bound holds: a guard, not a limit)
                 items[3 * (item + j)] = e;
                 items[3 * (item + j) + 1] = first + j * MOE_TILE;
                 items[3 * (item + j) + 2] = min(MOE_TILE, c - j * MOE_TILE);
@@ -226,7 +228,7 @@ extern "C" __global__ void __launch_bounds__(MOE_GROUP_THREADS) moe_group(const 
         slotBase += totA;
         tileBase += totB;
     }
-    if (tid == 0) *itemCount = tileBase;
+    if (tid == 0) *itemCount = min(tileBase, maxItems);
     __syncthreads();
     // placement in slot order: within a warp, lanes of the same expert rank by lane (match_any); the warps of a
     // chunk take turns, so an expert's slots land in increasing slot order
@@ -276,12 +278,15 @@ __device__ __forceinline__ void dot_runs_rows(const float* wa, const float* wb, 
 }
 
 // One warp: row r of matrix A (and B, TWO) of one expert times the tile's MOE_TILE gathered input rows (a tile of
-// fewer slots repeats its last one: the spare results are not stored). Units are fetched UNR ahead, as matvec_body.
+// fewer slots repeats its last one: the spare results are not stored). Units are fetched UNR ahead, as matvec_body
+// does (each lane's units still in increasing order: the same sums as the per-slot kernels').
 template <int TYPE, bool TWO>
 __device__ __forceinline__ void moe_tile_dot(const uint8_t* rowA, const uint8_t* rowB, int cols,
                                              const float* const* xs, float* acc, float* acc2) {
     typedef Fmt<TYPE> F;
-    constexpr int UNR = TWO && F::UNR > 1 ? F::UNR / 2 : F::UNR;
+    // half matvec_body's units in flight: a tile of MOE_TILE rows of x already holds many loads in flight, and the
+    // K-quants' eight accumulators (sixteen with two matrices) leave no registers for more
+    constexpr int UNR = F::UNR > 1 ? F::UNR / 2 : 1;
     const int lane = threadIdx.x & 31;
     const int units = cols / F::UNIT;
     for (int u0 = lane; u0 < units; u0 += 32 * UNR) {
