@@ -409,9 +409,9 @@ public final class CudaKernels implements AutoCloseable {
      * Groups the {@code slots} (token, choice) slots by expert: a stable counting sort of {@code chosen} (ids
      * 0..ids-1; negative ids are dropped) into {@code order} (slots expert by expert, each in slot order), and the
      * work list of the grouped kernels into {@code items} (3 ints per tile of up to {@link #MOE_TILE} slots of one
-     * expert: expert, first index into order, length; room for {@link #moeMaxItems}) and {@code itemCount} (1 int).
-     * {@code counts} is scratch of {@code ids} ints. {@code maxItems}: the room in items, at least
-     * {@link #moeMaxItems} for the number of distinct ids chosen. One block.
+     * expert: expert, first index into order, length) and {@code itemCount} (1 int). {@code counts} is scratch of
+     * {@code ids} ints. {@code maxItems}: the room in items, at least {@link #moeMaxItems} for the number of distinct
+     * ids chosen (the kernel writes no further). One block.
      */
     public void moeGroup(CUstream stream, CUdeviceptr chosen, int slots, int ids, CUdeviceptr counts,
                          CUdeviceptr order, CUdeviceptr items, CUdeviceptr itemCount, int maxItems) {

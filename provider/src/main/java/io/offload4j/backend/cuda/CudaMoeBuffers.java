@@ -20,7 +20,7 @@ final class CudaMoeBuffers {
     /**
      * Fewest tokens a step needs for the grouped expert kernels. Decode steps (one token, small batches) keep the
      * per-slot kernels: they are captured as CUDA graphs, and with a handful of slots nearly every chosen expert has a
-     * single slot, so grouping would only add its three launches (sort, combine) and the round trip of y.
+     * single slot, so grouping would only add its two launches (moe_group, moe_combine) and the round trip of y.
      */
     static final int GROUPED_MIN_TOKENS = 16;
     /** Largest grid height (CUDA's limit on gridDim.y): the grouped kernels' work list must fit it. */
