@@ -92,6 +92,11 @@ final class VectorKernels {
         return (IntVector) ByteVector.fromMemorySegment(B, s, offset, LE).castShape(I, 0);
     }
 
+    /** {@code L} bytes at {@code offset}, zero-extended to int lanes ({@code vpmovzxbd}). */
+    static IntVector ubytesToInts(MemorySegment s, long offset) {
+        return (IntVector) ByteVector.fromMemorySegment(B, s, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+
     /** {@code L} signed bytes at {@code offset} as floats. */
     static FloatVector bytesToFloats(MemorySegment s, long offset) {
         return (FloatVector) ByteVector.fromMemorySegment(B, s, offset, LE).castShape(F, 0);

@@ -33,29 +33,33 @@ class NoAllocationTest {
         Random r = new Random(5);
         float[] x = QuantTestData.gaussian(r, N);
         float[] out = new float[N];
+        float[] scratch = new float[RowKernel.DOT_SCRATCH];
         try (Arena arena = Arena.ofShared()) {
             for (GgmlType type : QuantTestData.FORMATS) {
                 byte[] bytes = QuantTestData.randomBlocks(type, N / type.blockSize(), r);
                 MemorySegment row = arena.allocate(bytes.length);
                 MemorySegment.copy(MemorySegment.ofArray(bytes), 0, row, 0, bytes.length);
                 for (RowKernel k : new RowKernel[] {CpuKernels.of(type), CpuKernels.scalar(type)}) {
-                    for (boolean dot : new boolean[] {true, false}) {
+                    for (int op = 0; op < 4; op++) {
+                        boolean dot = op != 1;
                         long allocated;
                         float sink = 0;
                         long deadline = System.nanoTime() + DEADLINE_NANOS;
                         do {
                             long a0 = mx.getCurrentThreadAllocatedBytes();
                             for (int i = 0; i < CALLS; i++) {
-                                if (dot) {
-                                    sink += k.dot(row, 0, x, 0, N);
-                                } else {
-                                    k.dequantize(row, 0, out, 0, N);
+                                switch (op) {
+                                    case 0 -> sink += k.dot(row, 0, x, 0, N);
+                                    case 1 -> k.dequantize(row, 0, out, 0, N);
+                                    case 2 -> sink += k.dot(row, 0, x, 0, N, scratch);
+                                    default -> k.dotRows(row, 0, 0, 5, x, 0, N, out, 0, scratch);
                                 }
                             }
                             allocated = mx.getCurrentThreadAllocatedBytes() - a0;
                         } while (allocated > 0 && System.nanoTime() < deadline);
                         out[0] += sink;
-                        assertEquals(0, allocated, k.getClass().getSimpleName() + (dot ? ".dot" : ".dequantize")
+                        assertEquals(0, allocated, k.getClass().getSimpleName()
+                                + new String[] {".dot", ".dequantize", ".dot (scratch)", ".dotRows"}[op]
                                 + " still allocates after warm-up (bytes per " + CALLS + " calls)");
                     }
                 }
