@@ -19,6 +19,8 @@ if [[ ! -f "$src/CMakeLists.txt" || ! -d "$src/ggml" ]]; then
   exit 2
 fi
 jobs=${JOBS:-$(nproc)}
+# LLAMA_BUILD_APP/UI off: newer trees (b10573) build a unified app from an app/ directory that their source
+# archives lack, and configuring fails without these; older trees ignore the two options.
 targets=${TARGETS:-"llama-bench llama-cli"}
 cmake -S "$src" -B "$build" \
   -DCMAKE_BUILD_TYPE=Release \
@@ -27,6 +29,7 @@ cmake -S "$src" -B "$build" \
   -DGGML_BLAS=OFF \
   -DLLAMA_CURL=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+  -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF \
   -DBUILD_SHARED_LIBS=OFF \
   "$@"
 for t in $targets; do
