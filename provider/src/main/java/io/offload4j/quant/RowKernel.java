@@ -30,19 +30,6 @@ public interface RowKernel {
         return dot(src, offset, x, xOffset, n);
     }
 
-    /**
-     * {@code out[outOffset + i] = dot(src, offset + i * rowBytes, x, xOffset, n, scratch)} for {@code i < rows}: the
-     * decode step's matrix-vector product over a run of rows. Kernels that override it walk several rows per pass,
-     * so that each activation load (and conversion) serves all of them and several weight streams are in flight;
-     * results may differ from the one-row dot by summation order.
-     */
-    default void dotRows(MemorySegment src, long offset, long rowBytes, int rows, float[] x, int xOffset, int n,
-                         float[] out, int outOffset, float[] scratch) {
-        for (int i = 0; i < rows; i++) {
-            out[outOffset + i] = dot(src, offset + i * rowBytes, x, xOffset, n, scratch);
-        }
-    }
-
     /** Floats of scratch {@link #dot(MemorySegment, long, float[], int, int, float[])} needs. */
     int DOT_SCRATCH = 1024;
 

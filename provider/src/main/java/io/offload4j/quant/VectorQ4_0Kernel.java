@@ -52,37 +52,4 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
-
-    @Override
-    public void dotRows(MemorySegment src, long offset, long rowBytes, int rows, float[] x, int xOffset, int n,
-                        float[] out, int outOffset, float[] scratch) {
-        int nb = Rows.blocks(GgmlType.Q4_0, n);
-        int i = 0;
-        for (; i + 2 <= rows; i += 2) {
-            long o0 = offset + i * rowBytes;
-            long o1 = o0 + rowBytes;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            for (int b = 0; b < nb; b++) {
-                long bo = (long) b * BLOCK_BYTES;
-                int xi = xOffset + b * QK;
-                FloatVector d0 = FloatVector.broadcast(F, Le.half(src, o0 + bo));
-                FloatVector d1 = FloatVector.broadcast(F, Le.half(src, o1 + bo));
-                for (int c = 0; c < 16; c += L) {
-                    FloatVector xl = load(x, xi + c);
-                    FloatVector xh = load(x, xi + 16 + c);
-                    long qo = bo + 2 + c;
-                    IntVector q0 = bytesToInts(src, o0 + qo);
-                    IntVector q1 = bytesToInts(src, o1 + qo);
-                    a0 = toFloats(q0.lanewise(VectorOperators.LSHR, 4).and(0xf).sub(8)).fma(xh, toFloats(q0.and(0xf).sub(8)).mul(xl)).fma(d0, a0);
-                    a1 = toFloats(q1.lanewise(VectorOperators.LSHR, 4).and(0xf).sub(8)).fma(xh, toFloats(q1.and(0xf).sub(8)).mul(xl)).fma(d1, a1);
-                }
-            }
-            out[outOffset + i] = a0.reduceLanes(VectorOperators.ADD);
-            out[outOffset + i + 1] = a1.reduceLanes(VectorOperators.ADD);
-        }
-        for (; i < rows; i++) {
-            out[outOffset + i] = dot(src, offset + i * rowBytes, x, xOffset, n);
-        }
-    }
 }

@@ -8,23 +8,23 @@ import java.util.Locale;
 import java.util.Random;
 
 /**
- * A/B of the decode matrix-vector paths, one thread: {@link RowKernel#dot} row by row ("rows") against
- * {@link RowKernel#dotRows} ("multi"), interleaved in one process, medians of the rounds, GB/s of weight bytes.
+ * A/B of the decode matrix-vector product, one thread, row by row: the scratch-free {@link RowKernel#dot} ("A",
+ * with {@code -Dbench.a=old}) against the scratch form the CPU pass calls ("B"), interleaved in one process, medians
+ * of the rounds, GB/s of weight bytes, thread CPU time. {@code -Dbench.scratch=N}: scratch floats (default 4 × cols).
  * Two matrix sizes: one that stays in L2 (compute bound) and one far larger than the last-level cache (DRAM).
  *
  * <pre>
  * java --add-modules jdk.incubator.vector -cp provider/target/classes:provider/target/test-classes \
- *      io.offload4j.quant.DecodeKernelBench [FORMAT,... [rounds [bigMiB]]]
+ *      -Dbench.a=old io.offload4j.quant.DecodeKernelBench [FORMAT,... [rounds [bigMiB]]]
  * </pre>
  */
 public final class DecodeKernelBench {
     private DecodeKernelBench() {}
 
-    /** -Dbench.a=old: A is the scratch-free dot (else the scratch dot); -Dbench.b=rows: B is the scratch dot row by row (else dotRows). */
     /** Thread CPU time, not wall time: the machine is shared, and time spent descheduled is not the kernel's. */
     private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
+    /** -Dbench.a=old: A is the scratch-free dot (else also the scratch dot, an A/A check of the noise). */
     private static final boolean OLD = "old".equals(System.getProperty("bench.a"));
-    private static final boolean MULTI = !"rows".equals(System.getProperty("bench.b"));
 
     public static void main(String[] args) {
         String[] formats = (args.length > 0 ? args[0] : "Q4_0,Q8_0,F16,Q4_K,Q6_K").split(",");
@@ -55,20 +55,19 @@ public final class DecodeKernelBench {
                 }
                 float[] outA = new float[big];
                 float[] outB = new float[big];
-                float[] scratch = new float[4 * cols];
-                for (int[] shape : new int[][] {{small, 2000}, {big, 3}}) {
+                float[] scratch = new float[Integer.getInteger("bench.scratch", 4 * cols)];
+                for (int[] shape : new int[][] {{small}, {big}}) {
                     int rows = shape[0];
-                    int reps = Math.max(1, shape[1] * 64 / rows * (int) Math.max(1, 4096 / rows));
-                    reps = rows == small ? Math.max(1, (int) (3e8 / ((double) rowBytes * rows))) : 2;
+                    int reps = rows == small ? Math.max(1, (int) (3e8 / ((double) rowBytes * rows))) : 2;
                     double[] ta = new double[rounds];
                     double[] tb = new double[rounds];
                     for (int w = 0; w < 3; w++) {
                         runRows(k, m, rowBytes, rows, x, cols, outA, scratch, reps);
-                        runMulti(k, m, rowBytes, rows, x, cols, outB, scratch, reps);
+                        runScratch(k, m, rowBytes, rows, x, cols, outB, scratch, reps);
                     }
                     for (int i = 0; i < rounds; i++) {
                         ta[i] = runRows(k, m, rowBytes, rows, x, cols, outA, scratch, reps);
-                        tb[i] = runMulti(k, m, rowBytes, rows, x, cols, outB, scratch, reps);
+                        tb[i] = runScratch(k, m, rowBytes, rows, x, cols, outB, scratch, reps);
                     }
                     double maxErr = 0;
                     for (int i = 0; i < rows; i++) {
@@ -77,7 +76,7 @@ public final class DecodeKernelBench {
                     Arrays.sort(ta);
                     Arrays.sort(tb);
                     double bytes = (double) rowBytes * rows * reps;
-                    System.out.printf(Locale.ROOT, "%-5s %8.1f MiB  rows %6.2f GB/s  multi %6.2f GB/s  (%.2fx)  maxRelDiff %.2e%n",
+                    System.out.printf(Locale.ROOT, "%-5s %8.1f MiB  A %6.2f GB/s  B %6.2f GB/s  (%.2fx)  maxRelDiff %.2e%n",
                             type, rowBytes * rows / 1048576.0, bytes / ta[rounds / 2], bytes / tb[rounds / 2],
                             ta[rounds / 2] / tb[rounds / 2], maxErr);
                 }
@@ -96,16 +95,12 @@ public final class DecodeKernelBench {
         return CPU.getCurrentThreadCpuTime() - t0;
     }
 
-    private static double runMulti(RowKernel k, MemorySegment m, long rowBytes, int rows, float[] x, int cols,
+    private static double runScratch(RowKernel k, MemorySegment m, long rowBytes, int rows, float[] x, int cols,
                                    float[] out, float[] scratch, int reps) {
         long t0 = CPU.getCurrentThreadCpuTime();
         for (int rep = 0; rep < reps; rep++) {
-            if (MULTI) {
-                k.dotRows(m, 0, rowBytes, rows, x, 0, cols, out, 0, scratch);
-            } else {
-                for (int i = 0; i < rows; i++) {
-                    out[i] = k.dot(m, i * rowBytes, x, 0, cols, scratch);
-                }
+            for (int i = 0; i < rows; i++) {
+                out[i] = k.dot(m, i * rowBytes, x, 0, cols, scratch);
             }
         }
         return CPU.getCurrentThreadCpuTime() - t0;

@@ -65,56 +65,12 @@ class DotConsistencyTest {
                     assertTrue(Math.abs(gotScalar - want) <= TOLERANCE * scale, where + ", scalar " + gotScalar);
                     assertTrue(Math.abs(gotFast - want) <= TOLERANCE * scale,
                             where + ", " + fast.getClass().getSimpleName() + " " + gotFast);
-                    // The decode step's entry points: the dot with scratch, and dotRows over several rows.
+                    // The decode step's entry point: the dot with scratch (NaN-filled, so stale values would show).
                     float[] scratch = new float[RowKernel.DOT_SCRATCH];
                     java.util.Arrays.fill(scratch, Float.NaN);
                     float gotScratch = fast.dot(seg, off, x, xOff, n, scratch);
                     assertTrue(Math.abs(gotScratch - want) <= TOLERANCE * scale,
                             where + ", " + fast.getClass().getSimpleName() + " with scratch " + gotScratch);
-                }
-            }
-        }
-    }
-
-    /**
-     * {@code dotRows} over runs of rows (row counts around the kernels' row groups, rows at an odd stride) equals each
-     * row's double-precision dot within the same tolerance, and writes exactly {@code out[outOffset..+rows)}.
-     */
-    @ParameterizedTest
-    @FieldSource("FORMATS")
-    void dotRowsAgreesWithDouble(GgmlType type) {
-        RowKernel scalar = CpuKernels.scalar(type);
-        Random r = new Random(type.ordinal() * 104729L);
-        int bs = type.blockSize();
-        int n = bs == 1 ? 96 : Math.max(bs, 512 / bs * bs);
-        long rowBytes = type.bytesFor(n) + 3;
-        int maxRows = 9;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment seg = arena.allocate(rowBytes * maxRows + 16);
-            float[][] w = new float[maxRows][n];
-            for (int i = 0; i < maxRows; i++) {
-                byte[] bytes = i % 2 == 0 ? QuantTestData.randomBlocks(type, n / bs, r)
-                        : QuantTestData.quantize(scalar, QuantTestData.gaussian(r, n)).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-                MemorySegment.copy(MemorySegment.ofArray(bytes), 0, seg, 5 + i * rowBytes, bytes.length);
-                scalar.dequantize(seg, 5 + i * rowBytes, w[i], 0, n);
-            }
-            int xOff = 3;
-            float[] x = QuantTestData.gaussian(r, n + xOff);
-            for (RowKernel k : new RowKernel[] {CpuKernels.of(type), scalar}) {
-                for (int rows = 0; rows <= maxRows; rows++) {
-                    float[] out = new float[rows + 4];
-                    java.util.Arrays.fill(out, -7f);
-                    float[] scratch = new float[RowKernel.DOT_SCRATCH];
-                    k.dotRows(seg, 5, rowBytes, rows, x, xOff, n, out, 2, scratch);
-                    assertEquals(-7f, out[1], "dotRows wrote before outOffset");
-                    assertEquals(-7f, out[rows + 2], "dotRows wrote past its rows");
-                    for (int i = 0; i < rows; i++) {
-                        double want = QuantTestData.dot(w[i], x, xOff);
-                        double scale = QuantTestData.absDot(w[i], x, xOff);
-                        float got = out[2 + i];
-                        assertTrue(Math.abs(got - want) <= TOLERANCE * scale, type + " " + k.getClass().getSimpleName()
-                                + " dotRows, " + rows + " rows, row " + i + ": want " + want + ", got " + got);
-                    }
                 }
             }
         }
