@@ -133,11 +133,15 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
      * cutoff, after which its vectors were boxed.
      */
     static void scales(MemorySegment src, long bo, float[] out) {
-        float d = Le.half(src, bo);
-        float dmin = -Le.half(src, bo + 2);
-        int a = src.get(Le.INT, bo + SCALES);
-        int bb = src.get(Le.INT, bo + SCALES + 4);
-        int cc = src.get(Le.INT, bo + SCALES + 8);
+        // The 16-byte header in two reads (each segment access is a large tree in C2's IR, and this method is
+        // inlined into the dot, whose node budget is tight): d, dmin and scale bytes 0-3, then bytes 4-11.
+        long h0 = src.get(Le.LONG, bo);
+        long h1 = src.get(Le.LONG, bo + 8);
+        float d = Float.float16ToFloat((short) h0);
+        float dmin = -Float.float16ToFloat((short) (h0 >>> 16));
+        int a = (int) (h0 >>> 32);
+        int bb = (int) h1;
+        int cc = (int) (h1 >>> 32);
         long sc = KScales.scales(a, bb, cc);
         long mn = KScales.mins(a, bb, cc);
         for (int j = 0; j < 8; j++) {
