@@ -2,9 +2,8 @@ package io.offload4j.quant;
 
 import static io.offload4j.quant.VectorKernels.B;
 import static io.offload4j.quant.VectorKernels.F;
-import static io.offload4j.quant.VectorKernels.I;
-import static io.offload4j.quant.VectorKernels.LE;
 import static io.offload4j.quant.VectorKernels.L;
+import static io.offload4j.quant.VectorKernels.LE;
 
 import io.offload4j.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
