@@ -30,6 +30,17 @@ import jdk.incubator.vector.VectorSpecies;
  * call expands into many C2 IR nodes while parsing; past C2's inlining node cutoff the remaining calls
  * are not inlined, and every vector crossing such a call is boxed on the heap (10-50x slower and
  * allocating). C2 unrolls the constant-count chunk loops itself. {@code NoAllocationTest} guards this.
+ *
+ * <p>Entry points. A kernel method shorter than C2's {@code FreqInlineSize} (325 bytecodes) can be inlined into its
+ * caller (the CPU pass's projection loop, {@link RowKernel}'s default scratch {@code dot}), and when that caller is
+ * compiled first, the kernel's own profile is still young: C2 then declined this class's small helpers
+ * ({@link #bytesToInts}, {@link #toFloats}, {@link #load}: "low call site frequency"), every vector crossing those calls
+ * was boxed, and decode after a prefill ran at 1-4 tok/s instead of 50 in about half the runs of
+ * {@code cpu-vs-llama-cpp.sh} (Q4_0, seen in C2's compilation log); with those written out, {@link Le#half} was
+ * declined the same way (a call per block: 19 tok/s). The Vector API's and the memory API's own methods are
+ * {@code @ForceInline} and are inlined regardless of profile, so the short kernels' decode and dequantize loops call
+ * them directly; kernels whose entry points are longer than that limit (the K-quants', F32's) are compiled on their own
+ * and may use the helpers.
  */
 final class VectorKernels {
     /**
@@ -90,6 +101,11 @@ final class VectorKernels {
     /** {@code L} bytes at {@code offset}, sign-extended to int lanes. */
     static IntVector bytesToInts(MemorySegment s, long offset) {
         return (IntVector) ByteVector.fromMemorySegment(B, s, offset, LE).castShape(I, 0);
+    }
+
+    /** {@code L} bytes at {@code offset}, zero-extended to int lanes ({@code vpmovzxbd}). */
+    static IntVector ubytesToInts(MemorySegment s, long offset) {
+        return (IntVector) ByteVector.fromMemorySegment(B, s, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
     }
 
     /** {@code L} signed bytes at {@code offset} as floats. */

@@ -1,13 +1,14 @@
 package io.offload4j.quant;
 
+import static io.offload4j.quant.VectorKernels.B;
 import static io.offload4j.quant.VectorKernels.F;
+import static io.offload4j.quant.VectorKernels.I;
 import static io.offload4j.quant.VectorKernels.L;
-import static io.offload4j.quant.VectorKernels.bytesToInts;
-import static io.offload4j.quant.VectorKernels.load;
-import static io.offload4j.quant.VectorKernels.toFloats;
+import static io.offload4j.quant.VectorKernels.LE;
 
 import io.offload4j.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -24,12 +25,12 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
         int nb = Rows.blocks(GgmlType.Q4_0, n);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
-            FloatVector d = FloatVector.broadcast(F, Le.half(src, bo));
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo)));
             int y = dstOffset + b * QK;
             for (int c = 0; c < 16; c += L) {
-                IntVector q = bytesToInts(src, bo + 2 + c);
-                toFloats(q.and(0xf).sub(8)).mul(d).intoArray(dst, y + c);
-                toFloats(q.lanewise(VectorOperators.LSHR, 4).and(0xf).sub(8)).mul(d).intoArray(dst, y + 16 + c);
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, src, bo + 2 + c, LE).castShape(I, 0);
+                ((FloatVector) q.and(0xf).sub(8).castShape(F, 0)).mul(d).intoArray(dst, y + c);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xf).sub(8).castShape(F, 0)).mul(d).intoArray(dst, y + 16 + c);
             }
         }
     }
@@ -37,6 +38,7 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
     @Override
     public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
         int nb = Rows.blocks(GgmlType.Q4_0, n);
+        // Vector API calls written out, not through VectorKernels' helpers: see VectorKernels, "entry points".
         // One copy of the body (see VectorQ8_0Kernel.dot); C2 unrolls the constant-count chunk loop.
         FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < nb; b++) {
@@ -44,11 +46,11 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
             int xi = xOffset + b * QK;
             FloatVector s = FloatVector.zero(F);
             for (int c = 0; c < 16; c += L) {
-                IntVector q = bytesToInts(src, bo + 2 + c);
-                s = toFloats(q.and(0xf).sub(8)).fma(load(x, xi + c), s);
-                s = toFloats(q.lanewise(VectorOperators.LSHR, 4).and(0xf).sub(8)).fma(load(x, xi + 16 + c), s);
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, src, bo + 2 + c, LE).castShape(I, 0);
+                s = ((FloatVector) q.and(0xf).sub(8).castShape(F, 0)).fma(FloatVector.fromArray(F, x, xi + c), s);
+                s = ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xf).sub(8).castShape(F, 0)).fma(FloatVector.fromArray(F, x, xi + 16 + c), s);
             }
-            acc = s.fma(FloatVector.broadcast(F, Le.half(src, bo)), acc);
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo))), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }

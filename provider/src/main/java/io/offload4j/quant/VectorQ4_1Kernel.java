@@ -1,13 +1,14 @@
 package io.offload4j.quant;
 
+import static io.offload4j.quant.VectorKernels.B;
 import static io.offload4j.quant.VectorKernels.F;
+import static io.offload4j.quant.VectorKernels.I;
 import static io.offload4j.quant.VectorKernels.L;
-import static io.offload4j.quant.VectorKernels.bytesToInts;
-import static io.offload4j.quant.VectorKernels.load;
-import static io.offload4j.quant.VectorKernels.toFloats;
+import static io.offload4j.quant.VectorKernels.LE;
 
 import io.offload4j.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -20,14 +21,14 @@ final class VectorQ4_1Kernel extends ScalarQ4_1Kernel {
         int nb = Rows.blocks(GgmlType.Q4_1, n);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
-            FloatVector d = FloatVector.broadcast(F, Le.half(src, bo));
-            FloatVector m = FloatVector.broadcast(F, Le.half(src, bo + 2));
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo)));
+            FloatVector m = FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo + 2)));
             int y = dstOffset + b * QK;
             for (int c = 0; c < 16; c += L) {
-                IntVector q = bytesToInts(src, bo + 4 + c);
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, src, bo + 4 + c, LE).castShape(I, 0);
                 // mul then add, not fma: the result must round exactly as ggml's d*q + m.
-                toFloats(q.and(0xf)).mul(d).add(m).intoArray(dst, y + c);
-                toFloats(q.lanewise(VectorOperators.LSHR, 4).and(0xf)).mul(d).add(m).intoArray(dst, y + 16 + c);
+                ((FloatVector) q.and(0xf).castShape(F, 0)).mul(d).add(m).intoArray(dst, y + c);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xf).castShape(F, 0)).mul(d).add(m).intoArray(dst, y + 16 + c);
             }
         }
     }
@@ -35,6 +36,7 @@ final class VectorQ4_1Kernel extends ScalarQ4_1Kernel {
     @Override
     public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
         int nb = Rows.blocks(GgmlType.Q4_1, n);
+        // Vector API calls written out, not through VectorKernels' helpers: see VectorKernels, "entry points".
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
         for (int b = 0; b < nb; b++) {
@@ -43,15 +45,15 @@ final class VectorQ4_1Kernel extends ScalarQ4_1Kernel {
             FloatVector sq = FloatVector.zero(F);
             FloatVector sx = FloatVector.zero(F);
             for (int c = 0; c < 16; c += L) {
-                IntVector q = bytesToInts(src, bo + 4 + c);
-                FloatVector x0 = load(x, xi + c);
-                FloatVector x1 = load(x, xi + 16 + c);
-                sq = toFloats(q.and(0xf)).fma(x0, sq);
-                sq = toFloats(q.lanewise(VectorOperators.LSHR, 4).and(0xf)).fma(x1, sq);
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, src, bo + 4 + c, LE).castShape(I, 0);
+                FloatVector x0 = FloatVector.fromArray(F, x, xi + c);
+                FloatVector x1 = FloatVector.fromArray(F, x, xi + 16 + c);
+                sq = ((FloatVector) q.and(0xf).castShape(F, 0)).fma(x0, sq);
+                sq = ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xf).castShape(F, 0)).fma(x1, sq);
                 sx = sx.add(x0).add(x1);
             }
-            acc0 = sq.fma(FloatVector.broadcast(F, Le.half(src, bo)), acc0);
-            acc1 = sx.fma(FloatVector.broadcast(F, Le.half(src, bo + 2)), acc1);
+            acc0 = sq.fma(FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo))), acc0);
+            acc1 = sx.fma(FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo + 2))), acc1);
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }

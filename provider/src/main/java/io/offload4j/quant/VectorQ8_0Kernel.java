@@ -1,12 +1,13 @@
 package io.offload4j.quant;
 
+import static io.offload4j.quant.VectorKernels.B;
 import static io.offload4j.quant.VectorKernels.F;
 import static io.offload4j.quant.VectorKernels.L;
-import static io.offload4j.quant.VectorKernels.bytesToFloats;
-import static io.offload4j.quant.VectorKernels.load;
+import static io.offload4j.quant.VectorKernels.LE;
 
 import io.offload4j.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -18,10 +19,10 @@ final class VectorQ8_0Kernel extends ScalarQ8_0Kernel {
         int nb = Rows.blocks(GgmlType.Q8_0, n);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
-            FloatVector d = FloatVector.broadcast(F, Le.half(src, bo));
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo)));
             int y = dstOffset + b * QK;
             for (int c = 0; c < QK; c += L) {
-                bytesToFloats(src, bo + 2 + c).mul(d).intoArray(dst, y + c);
+                ((FloatVector) ByteVector.fromMemorySegment(B, src, bo + 2 + c, LE).castShape(F, 0)).mul(d).intoArray(dst, y + c);
             }
         }
     }
@@ -29,6 +30,7 @@ final class VectorQ8_0Kernel extends ScalarQ8_0Kernel {
     @Override
     public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n) {
         int nb = Rows.blocks(GgmlType.Q8_0, n);
+        // Vector API calls written out, not through VectorKernels' helpers: see VectorKernels, "entry points".
         // One copy of the loop body: C2 stops inlining Vector API calls once a method's IR grows past
         // its node cutoff, and a call that is not inlined boxes every vector it touches. C2 unrolls
         // the loops itself; the per-block sum s is independent across blocks, so blocks overlap.
@@ -38,10 +40,10 @@ final class VectorQ8_0Kernel extends ScalarQ8_0Kernel {
             int xi = xOffset + b * QK;
             FloatVector s = FloatVector.zero(F);
             for (int c = 0; c < QK; c += L) {
-                s = bytesToFloats(src, bo + 2 + c).fma(load(x, xi + c), s);
+                s = ((FloatVector) ByteVector.fromMemorySegment(B, src, bo + 2 + c, LE).castShape(F, 0)).fma(FloatVector.fromArray(F, x, xi + c), s);
             }
             // The scale once per block: d·Σ q·x.
-            acc = s.fma(FloatVector.broadcast(F, Le.half(src, bo)), acc);
+            acc = s.fma(FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo))), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }

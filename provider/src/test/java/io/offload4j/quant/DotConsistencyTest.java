@@ -65,6 +65,12 @@ class DotConsistencyTest {
                     assertTrue(Math.abs(gotScalar - want) <= TOLERANCE * scale, where + ", scalar " + gotScalar);
                     assertTrue(Math.abs(gotFast - want) <= TOLERANCE * scale,
                             where + ", " + fast.getClass().getSimpleName() + " " + gotFast);
+                    // The decode step's entry point: the dot with scratch (NaN-filled, so stale values would show).
+                    float[] scratch = new float[RowKernel.DOT_SCRATCH];
+                    java.util.Arrays.fill(scratch, Float.NaN);
+                    float gotScratch = fast.dot(seg, off, x, xOff, n, scratch);
+                    assertTrue(Math.abs(gotScratch - want) <= TOLERANCE * scale,
+                            where + ", " + fast.getClass().getSimpleName() + " with scratch " + gotScratch);
                 }
             }
         }
