@@ -10,7 +10,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -37,10 +36,15 @@ import jdk.incubator.vector.VectorSpecies;
  * ({@link #bytesToInts}, {@link #toFloats}, {@link #load}: "low call site frequency"), every vector crossing those calls
  * was boxed, and decode after a prefill ran at 1-4 tok/s instead of 50 in about half the runs of
  * {@code cpu-vs-llama-cpp.sh} (Q4_0, seen in C2's compilation log); with those written out, {@link Le#half} was
- * declined the same way (a call per block: 19 tok/s). The Vector API's and the memory API's own methods are
- * {@code @ForceInline} and are inlined regardless of profile, so the short kernels' decode and dequantize loops call
- * them directly; kernels whose entry points are longer than that limit (the K-quants', F32's) are compiled on their own
- * and may use the helpers.
+ * declined the same way (a call per block: 19 tok/s). Q5_0's, Q5_1's, IQ4_NL's and IQ4_XS's entry points (211-293
+ * bytecodes, calling {@code bytesToInts}, {@code toFloats}, {@code load}, Q5_0's own bit helpers and the IQ4 level
+ * lookup) did the same: there C2 declined them when {@code MatmulTask.project} with the kernel inlined passed its node
+ * cutoff ("NodeCountInliningCutoff" in the log); decode after a prefill ran at 22 (Q5_0) and 14 (IQ4_XS) tok/s. The
+ * Vector API's and the memory API's own methods are {@code @ForceInline}: C2 inlines them regardless of profile, and
+ * past the node cutoff it delays them (incremental inlining) rather than declining them. So the short kernels' dot and
+ * dequantize methods (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, IQ4_XS, BF16's dot) call them directly, with no
+ * vector-valued helper of ours; kernels whose entry points are longer than that limit (the K-quants', F32's) are
+ * compiled on their own and may use the helpers.
  */
 final class VectorKernels {
     /**
@@ -126,36 +130,9 @@ final class VectorKernels {
         return FloatVector.fromArray(F, x, offset);
     }
 
-    private static final int[] LANE_INDEX = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-
-    /** 0, 1, ..., L-1: per-lane shift counts for bits packed in a scalar word (Q5_0/Q5_1's {@code qh}). */
-    static IntVector laneIndex() {
-        return IntVector.fromArray(I, LANE_INDEX, 0);
-    }
-
-    /** The first {@code L} levels of {@link Iq4Values} as ints (with 16 lanes: all of them). */
-    static IntVector iq4LevelsLow() {
-        return IntVector.fromArray(I, Iq4Values.INT_LEVELS, 0);
-    }
-
-    /** Levels 8-15 of {@link Iq4Values} with 8 lanes; with 16 lanes the whole table, as {@link #iq4LevelsLow}. */
-    static IntVector iq4LevelsHigh() {
-        return IntVector.fromArray(I, Iq4Values.INT_LEVELS, 16 - L);
-    }
-
     /**
-     * The IQ4 levels of {@code codes} (each 0-15) as floats, from the table as {@link #iq4LevelsLow} and
-     * {@link #iq4LevelsHigh} return it (load both once per call, not per chunk). With 16 lanes one permute
-     * ({@code vpermd}); with 8 lanes both halves of the table are permuted by the code's low 3 bits and blended
-     * by its bit 3 (measured 20 % faster on AVX2 than the two-vector {@code rearrange(shuffle, high)}). The
-     * permute is done on int lanes, where the codes already are, and the levels converted afterwards (exactly:
-     * small integers).
+     * 0, 1, ..., 15: per-lane shift counts for bits packed in a scalar word (Q5_0/Q5_1's {@code qh}), loaded with
+     * {@code IntVector.fromArray(I, LANE_INDEX, 0)} (not through a helper of ours: see "Entry points" above).
      */
-    static FloatVector iq4Levels(IntVector codes, IntVector low, IntVector high) {
-        if (L == 16) {
-            return toFloats(low.rearrange(codes.toShuffle()));
-        }
-        VectorShuffle<Integer> within = codes.and(7).toShuffle();
-        return toFloats(low.rearrange(within).blend(high.rearrange(within), codes.compare(VectorOperators.GT, 7)));
-    }
+    static final int[] LANE_INDEX = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 }
