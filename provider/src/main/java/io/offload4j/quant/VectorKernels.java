@@ -38,8 +38,9 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code cpu-vs-llama-cpp.sh} (Q4_0, seen in C2's compilation log); with those written out, {@link Le#half} was
  * declined the same way (a call per block: 19 tok/s). Q5_0's, Q5_1's, IQ4_NL's and IQ4_XS's entry points (211-293
  * bytecodes, calling {@code bytesToInts}, {@code toFloats}, {@code load}, Q5_0's own bit helpers and the IQ4 level
- * lookup) did the same: there C2 declined them when {@code MatmulTask.project} with the kernel inlined passed its node
- * cutoff ("NodeCountInliningCutoff" in the log); decode after a prefill ran at 22 (Q5_0) and 14 (IQ4_XS) tok/s. The
+ * lookup) had the same exposure: in the log C2 declined those helpers when {@code MatmulTask.project} with the kernel
+ * inlined passed its node cutoff ("NodeCountInliningCutoff"), and Q5_0 decoded at 2.3 tok/s after a prefill (41-43
+ * with them written out; tests/bench/RESULTS.md, session 5). The
  * Vector API's and the memory API's own methods are {@code @ForceInline}: C2 inlines them regardless of profile, and
  * past the node cutoff it delays them (incremental inlining) rather than declining them. So the short kernels' dot and
  * dequantize methods (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, IQ4_XS, BF16's dot) call them directly, with no
