@@ -113,7 +113,7 @@ public final class SpeculativeBenchmark {
         StringBuilder head = new StringBuilder("| model | budget | resident / streamed / CPU units |");
         StringBuilder rule = new StringBuilder("|---|---|---|");
         for (int k : ks) {
-            head.append(" k=").append(k).append(" ms (× k=1) |");
+            head.append(" ").append(k).append(k == 1 ? " row" : " rows").append(" ms (× 1 row) |");
             rule.append("---|");
         }
         List<String> passRows = new ArrayList<>();
@@ -138,7 +138,7 @@ public final class SpeculativeBenchmark {
                 }
             }
         }
-        line(out, "## 1. Cost of a verification pass of k tokens (one sequence)\n");
+        line(out, "## 1. Cost of a model pass of n rows (one sequence; a verification of k drafts has k + 1 rows)\n");
         line(out, head.toString());
         line(out, rule.toString());
         for (String r : passRows) {
