@@ -16,6 +16,7 @@
 #        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv;
 #        MOE=1 runs the MoE expert-offloading benchmark (MOE_ARGS, e.g. "--shape qwen3-30b-a3b --quant Q4_K_M
 #        --zipf 1.0 --budgets 1,0.5,0.25,0.1") into moe.md / moe.log;
+#        SERVING=1 runs the serving benchmark (SERVING_ARGS) into serving.md / serving.log;
 #        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
 #        small; SOAK_DEVICE, default cuda; SOAK_ARGS) into soak.log.
 #
@@ -126,6 +127,17 @@ if [ "${MOE:-0}" = 1 ]; then
         --dir /tmp/offload4j-bench --out "$OUT/moe.md" ${MOE_ARGS:---shape qwen3-moe-small} > "$OUT/moe.log" 2>&1
     echo "moe: exit $?"
     grep -E "^\||llama-bench" "$OUT/moe.md" | tail -n 24
+fi
+
+if [ "${SERVING:-0}" = 1 ]; then
+    # Issue 16: N concurrent requests (prompt 512, reply 128) through the engine's request API: aggregate tok/s,
+    # time to first token and inter-token latency p50/p99; SERVING_ARGS, e.g. "--shape llama32-3b --quant Q4_K_M
+    # --device cuda --concurrency 1,8,32,64"; into serving.md / serving.log.
+    timeout "${SERVING_TIMEOUT:-420}" "$JAVA" "${opts[@]}" -cp "lib/*:$resources" io.offload4j.engine.ServingBenchmark \
+        --dir /tmp/offload4j-bench --out "$OUT/serving.md" ${SERVING_ARGS:---shape llama32-3b --quant Q4_K_M --device cuda} \
+        > "$OUT/serving.log" 2>&1
+    echo "serving: exit $?"
+    grep -E "^\|" "$OUT/serving.md" | tail -n 8
 fi
 
 if [ "${PROFILE:-0}" = 1 ]; then
