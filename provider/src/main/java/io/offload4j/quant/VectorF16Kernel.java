@@ -1,13 +1,15 @@
 package io.offload4j.quant;
 
 import static io.offload4j.quant.VectorKernels.F;
+import static io.offload4j.quant.VectorKernels.I;
+import static io.offload4j.quant.VectorKernels.S;
+import static io.offload4j.quant.VectorKernels.LE;
 import static io.offload4j.quant.VectorKernels.L;
-import static io.offload4j.quant.VectorKernels.load;
-import static io.offload4j.quant.VectorKernels.shortsToInts;
 
 import io.offload4j.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -28,7 +30,7 @@ final class VectorF16Kernel extends ScalarF16Kernel {
     private static final float TWO_POW_MINUS_14 = 0x1p-14f;
 
     static FloatVector decode(MemorySegment src, long offset) {
-        IntVector h = shortsToInts(src, offset);
+        IntVector h = ((IntVector) ShortVector.fromMemorySegment(S, src, offset, LE).castShape(I, 0));
         IntVector em = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
         IntVector exp = em.and(EXP_MASK);
         IntVector bits = em.add(REBIAS);
@@ -65,7 +67,7 @@ final class VectorF16Kernel extends ScalarF16Kernel {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (int end = n - L; i <= end; i += L) {
-            acc = decode(src, offset + 2L * i).fma(load(x, xOffset + i), acc);
+            acc = decode(src, offset + 2L * i).fma(FloatVector.fromArray(F, x, xOffset + i), acc);
         }
         float sum = acc.reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {

@@ -3,7 +3,6 @@ package io.offload4j.quant;
 import static io.offload4j.quant.VectorKernels.F;
 import static io.offload4j.quant.VectorKernels.L;
 import static io.offload4j.quant.VectorKernels.LE;
-import static io.offload4j.quant.VectorKernels.load;
 
 import io.offload4j.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
@@ -23,13 +22,17 @@ final class VectorF32Kernel extends ScalarF32Kernel {
         int i = 0;
         for (int end = n - 4 * L; i <= end; i += 4 * L) {
             long o = offset + 4L * i;
-            acc0 = FloatVector.fromMemorySegment(F, src, o, LE).fma(load(x, xOffset + i), acc0);
-            acc1 = FloatVector.fromMemorySegment(F, src, o + 4L * L, LE).fma(load(x, xOffset + i + L), acc1);
-            acc2 = FloatVector.fromMemorySegment(F, src, o + 8L * L, LE).fma(load(x, xOffset + i + 2 * L), acc2);
-            acc3 = FloatVector.fromMemorySegment(F, src, o + 12L * L, LE).fma(load(x, xOffset + i + 3 * L), acc3);
+            acc0 = FloatVector.fromMemorySegment(F, src, o, LE).fma(FloatVector.fromArray(F, x, xOffset + i), acc0);
+            acc1 = FloatVector.fromMemorySegment(F, src, o + 4L * L,
+                    LE).fma(FloatVector.fromArray(F, x, xOffset + i + L), acc1);
+            acc2 = FloatVector.fromMemorySegment(F, src, o + 8L * L,
+                    LE).fma(FloatVector.fromArray(F, x, xOffset + i + 2 * L), acc2);
+            acc3 = FloatVector.fromMemorySegment(F, src, o + 12L * L,
+                    LE).fma(FloatVector.fromArray(F, x, xOffset + i + 3 * L), acc3);
         }
         for (int end = n - L; i <= end; i += L) {
-            acc0 = FloatVector.fromMemorySegment(F, src, offset + 4L * i, LE).fma(load(x, xOffset + i), acc0);
+            acc0 = FloatVector.fromMemorySegment(F, src, offset + 4L * i,
+                    LE).fma(FloatVector.fromArray(F, x, xOffset + i), acc0);
         }
         float sum = acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {

@@ -33,7 +33,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Entry points. A kernel method shorter than C2's {@code FreqInlineSize} (325 bytecodes) can be inlined into its
  * caller (the CPU pass's projection loop, {@link RowKernel}'s default scratch {@code dot}), and when that caller is
  * compiled first, the kernel's own profile is still young: C2 then declined this class's small helpers
- * ({@link #bytesToInts}, {@link #toFloats}, {@link #load}: "low call site frequency"), every vector crossing those calls
+ * ({@code bytesToInts}, {@code toFloats}, {@code load}, since removed: "low call site frequency"), every vector crossing those calls
  * was boxed, and decode after a prefill ran at 1-4 tok/s instead of 50 in about half the runs of
  * {@code cpu-vs-llama-cpp.sh} (Q4_0, seen in C2's compilation log); with those written out, {@link Le#half} was
  * declined the same way (a call per block: 19 tok/s). Q5_0's, Q5_1's, IQ4_NL's and IQ4_XS's entry points (211-293
@@ -44,10 +44,10 @@ import jdk.incubator.vector.VectorSpecies;
  * Vector API's and the memory API's own methods are {@code @ForceInline}: C2 inlines them regardless of profile, and
  * past the node cutoff it delays them (incremental inlining) rather than declining them. So the short kernels' dot and
  * dequantize methods (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, IQ4_XS, BF16's dot) call them directly, with no
- * vector-valued helper of ours; kernels whose entry points are longer than that limit (the K-quants', F32's) are
- * compiled on their own and mostly use the helpers. Q2_K's and Q3_K's write them out too: NoAllocationTest once found
- * Q3_K's dot still boxing after 60 s when it ran after the other kernel tests in one JVM (its helpers declined
- * inside its own compilation; not reproduced in the next run), and the written-out form costs nothing.
+ * vector-valued helper of ours. The longer kernels (the K-quants', F16's, F32's) write them out as well, so no kernel
+ * depends on C2 inlining a helper of ours: NoAllocationTest once found Q3_K's dot still boxing after 60 s when it ran
+ * after the other kernel tests in one JVM (its helpers declined inside its own compilation; not reproduced in the next
+ * run), and the written-out form compiles to the same code. Only {@link #shortsToInts} is left (BF16's dequantize).
  */
 final class VectorKernels {
     /**
@@ -105,32 +105,9 @@ final class VectorKernels {
                 + (QUANT_KERNELS ? "" : "; quant kernels scalar (need 8 or 16 float lanes)");
     }
 
-    /** {@code L} bytes at {@code offset}, sign-extended to int lanes. */
-    static IntVector bytesToInts(MemorySegment s, long offset) {
-        return (IntVector) ByteVector.fromMemorySegment(B, s, offset, LE).castShape(I, 0);
-    }
-
-    /** {@code L} bytes at {@code offset}, zero-extended to int lanes ({@code vpmovzxbd}). */
-    static IntVector ubytesToInts(MemorySegment s, long offset) {
-        return (IntVector) ByteVector.fromMemorySegment(B, s, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-    }
-
-    /** {@code L} signed bytes at {@code offset} as floats. */
-    static FloatVector bytesToFloats(MemorySegment s, long offset) {
-        return (FloatVector) ByteVector.fromMemorySegment(B, s, offset, LE).castShape(F, 0);
-    }
-
     /** {@code L} little-endian shorts at {@code offset}, sign-extended to int lanes. */
     static IntVector shortsToInts(MemorySegment s, long offset) {
         return (IntVector) ShortVector.fromMemorySegment(S, s, offset, LE).castShape(I, 0);
-    }
-
-    static FloatVector toFloats(IntVector v) {
-        return (FloatVector) v.castShape(F, 0);
-    }
-
-    static FloatVector load(float[] x, int offset) {
-        return FloatVector.fromArray(F, x, offset);
     }
 
     /**

@@ -1,13 +1,14 @@
 package io.offload4j.quant;
 
+import static io.offload4j.quant.VectorKernels.B;
 import static io.offload4j.quant.VectorKernels.F;
+import static io.offload4j.quant.VectorKernels.I;
+import static io.offload4j.quant.VectorKernels.LE;
 import static io.offload4j.quant.VectorKernels.L;
-import static io.offload4j.quant.VectorKernels.bytesToInts;
-import static io.offload4j.quant.VectorKernels.load;
-import static io.offload4j.quant.VectorKernels.toFloats;
 
 import io.offload4j.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -24,8 +25,8 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
         int nb = Rows.blocks(GgmlType.Q4_K, n);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
-            float d = Le.half(src, bo);
-            float dmin = Le.half(src, bo + 2);
+            float d = Float.float16ToFloat(src.get(Le.SHORT, bo));
+            float dmin = Float.float16ToFloat(src.get(Le.SHORT, bo + 2));
             int a = src.get(Le.INT, bo + SCALES);
             int bb = src.get(Le.INT, bo + SCALES + 4);
             int cc = src.get(Le.INT, bo + SCALES + 8);
@@ -38,10 +39,12 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
                 FloatVector d2 = FloatVector.broadcast(F, d * KScales.get(sc, 2 * p + 1));
                 FloatVector m2 = FloatVector.broadcast(F, dmin * KScales.get(mn, 2 * p + 1));
                 for (int c = 0; c < 32; c += L) {
-                    IntVector q = bytesToInts(src, bo + QS + 32 * p + c);
+                    IntVector q = ((IntVector) ByteVector.fromMemorySegment(B, src, bo + QS + 32 * p + c,
+                            LE).castShape(I, 0));
                     // mul then sub, not fma: bit-exact with ggml's d1*q - m1.
-                    toFloats(q.and(0xf)).mul(d1).sub(m1).intoArray(dst, y + 64 * p + c);
-                    toFloats(q.lanewise(VectorOperators.LSHR, 4).and(0xf)).mul(d2).sub(m2).intoArray(dst, y + 64 * p + 32 + c);
+                    ((FloatVector) (q.and(0xf)).castShape(F, 0)).mul(d1).sub(m1).intoArray(dst, y + 64 * p + c);
+                    ((FloatVector) (q.lanewise(VectorOperators.LSHR, 4).and(0xf)).castShape(F, 0))
+                            .mul(d2).sub(m2).intoArray(dst, y + 64 * p + 32 + c);
                 }
             }
         }
@@ -55,8 +58,8 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
         FloatVector accHi = FloatVector.zero(F);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
-            float d = Le.half(src, bo);
-            float dmin = Le.half(src, bo + 2);
+            float d = Float.float16ToFloat(src.get(Le.SHORT, bo));
+            float dmin = Float.float16ToFloat(src.get(Le.SHORT, bo + 2));
             int a = src.get(Le.INT, bo + SCALES);
             int bb = src.get(Le.INT, bo + SCALES + 4);
             int cc = src.get(Le.INT, bo + SCALES + 8);
@@ -71,9 +74,11 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
                 long qo = bo + QS + 32 * p;
                 int x0 = xb + 64 * p;
                 for (int c = 0; c < 32; c += L) {
-                    IntVector q = bytesToInts(src, qo + c);
-                    accLo = toFloats(q.and(0xf)).fma(d1, m1).fma(load(x, x0 + c), accLo);
-                    accHi = toFloats(q.lanewise(VectorOperators.LSHR, 4).and(0xf)).fma(d2, m2).fma(load(x, x0 + 32 + c), accHi);
+                    IntVector q = ((IntVector) ByteVector.fromMemorySegment(B, src, qo + c, LE).castShape(I, 0));
+                    accLo = ((FloatVector) (q.and(0xf)).castShape(F, 0)).fma(d1, m1)
+                            .fma(FloatVector.fromArray(F, x, x0 + c), accLo);
+                    accHi = ((FloatVector) (q.lanewise(VectorOperators.LSHR, 4).and(0xf)).castShape(F, 0)).fma(d2, m2)
+                            .fma(FloatVector.fromArray(F, x, x0 + 32 + c), accHi);
                 }
             }
         }
@@ -115,12 +120,18 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
                 FloatVector n1 = FloatVector.broadcast(F, scratch[10 + 2 * p]);
                 FloatVector n2 = FloatVector.broadcast(F, scratch[11 + 2 * p]);
                 for (int c = 0; c < 32; c += L) {
-                    IntVector q = VectorKernels.ubytesToInts(src, qo + c);
-                    IntVector r = VectorKernels.ubytesToInts(src, qo + 32 + c);
-                    accLo = toFloats(q.and(0xf)).fma(d1, m1).fma(load(x, x0 + c), accLo);
-                    accHi = toFloats(q.lanewise(VectorOperators.LSHR, 4)).fma(d2, m2).fma(load(x, x0 + 32 + c), accHi);
-                    accLo2 = toFloats(r.and(0xf)).fma(e1, n1).fma(load(x, x0 + 64 + c), accLo2);
-                    accHi2 = toFloats(r.lanewise(VectorOperators.LSHR, 4)).fma(e2, n2).fma(load(x, x0 + 96 + c), accHi2);
+                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B, src, qo + c, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    IntVector r = (IntVector) ByteVector.fromMemorySegment(B, src, qo + 32 + c, LE)
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+                    accLo = ((FloatVector) (q.and(0xf)).castShape(F, 0)).fma(d1, m1)
+                            .fma(FloatVector.fromArray(F, x, x0 + c), accLo);
+                    accHi = ((FloatVector) (q.lanewise(VectorOperators.LSHR, 4)).castShape(F, 0)).fma(d2, m2)
+                            .fma(FloatVector.fromArray(F, x, x0 + 32 + c), accHi);
+                    accLo2 = ((FloatVector) (r.and(0xf)).castShape(F, 0)).fma(e1, n1)
+                            .fma(FloatVector.fromArray(F, x, x0 + 64 + c), accLo2);
+                    accHi2 = ((FloatVector) (r.lanewise(VectorOperators.LSHR, 4)).castShape(F, 0)).fma(e2, n2)
+                            .fma(FloatVector.fromArray(F, x, x0 + 96 + c), accHi2);
                 }
             }
         }

@@ -1,13 +1,14 @@
 package io.offload4j.quant;
 
+import static io.offload4j.quant.VectorKernels.B;
 import static io.offload4j.quant.VectorKernels.F;
+import static io.offload4j.quant.VectorKernels.I;
+import static io.offload4j.quant.VectorKernels.LE;
 import static io.offload4j.quant.VectorKernels.L;
-import static io.offload4j.quant.VectorKernels.bytesToInts;
-import static io.offload4j.quant.VectorKernels.load;
-import static io.offload4j.quant.VectorKernels.toFloats;
 
 import io.offload4j.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -24,8 +25,8 @@ final class VectorQ5KKernel extends ScalarQ5KKernel {
         int nb = Rows.blocks(GgmlType.Q5_K, n);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
-            float d = Le.half(src, bo);
-            float dmin = Le.half(src, bo + 2);
+            float d = Float.float16ToFloat(src.get(Le.SHORT, bo));
+            float dmin = Float.float16ToFloat(src.get(Le.SHORT, bo + 2));
             int a = src.get(Le.INT, bo + SCALES);
             int bb = src.get(Le.INT, bo + SCALES + 4);
             int cc = src.get(Le.INT, bo + SCALES + 8);
@@ -38,12 +39,15 @@ final class VectorQ5KKernel extends ScalarQ5KKernel {
                 FloatVector d2 = FloatVector.broadcast(F, d * KScales.get(sc, 2 * p + 1));
                 FloatVector m2 = FloatVector.broadcast(F, dmin * KScales.get(mn, 2 * p + 1));
                 for (int c = 0; c < 32; c += L) {
-                    IntVector q = bytesToInts(src, bo + QS + 32 * p + c);
-                    IntVector h = bytesToInts(src, bo + QH + c).lanewise(VectorOperators.LSHL, 4);
+                    IntVector q = ((IntVector) ByteVector.fromMemorySegment(B, src, bo + QS + 32 * p + c,
+                            LE).castShape(I, 0));
+                    IntVector h = ((IntVector) ByteVector.fromMemorySegment(B, src, bo + QH + c, LE).castShape(I, 0))
+                            .lanewise(VectorOperators.LSHL, 4);
                     IntVector lo = q.and(0xf).or(h.lanewise(VectorOperators.LSHR, 2 * p).and(16));
-                    IntVector hi = q.lanewise(VectorOperators.LSHR, 4).and(0xf).or(h.lanewise(VectorOperators.LSHR, 2 * p + 1).and(16));
-                    toFloats(lo).mul(d1).sub(m1).intoArray(dst, y + 64 * p + c);
-                    toFloats(hi).mul(d2).sub(m2).intoArray(dst, y + 64 * p + 32 + c);
+                    IntVector hi = q.lanewise(VectorOperators.LSHR, 4)
+                            .and(0xf).or(h.lanewise(VectorOperators.LSHR, 2 * p + 1).and(16));
+                    ((FloatVector) lo.castShape(F, 0)).mul(d1).sub(m1).intoArray(dst, y + 64 * p + c);
+                    ((FloatVector) hi.castShape(F, 0)).mul(d2).sub(m2).intoArray(dst, y + 64 * p + 32 + c);
                 }
             }
         }
@@ -57,8 +61,8 @@ final class VectorQ5KKernel extends ScalarQ5KKernel {
         FloatVector accHi = FloatVector.zero(F);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
-            float d = Le.half(src, bo);
-            float dmin = Le.half(src, bo + 2);
+            float d = Float.float16ToFloat(src.get(Le.SHORT, bo));
+            float dmin = Float.float16ToFloat(src.get(Le.SHORT, bo + 2));
             int a = src.get(Le.INT, bo + SCALES);
             int bb = src.get(Le.INT, bo + SCALES + 4);
             int cc = src.get(Le.INT, bo + SCALES + 8);
@@ -75,12 +79,16 @@ final class VectorQ5KKernel extends ScalarQ5KKernel {
                 int shiftLo = 2 * p;
                 int shiftHi = 2 * p + 1;
                 for (int c = 0; c < 32; c += L) {
-                    IntVector q = bytesToInts(src, qo + c);
-                    IntVector h = bytesToInts(src, bo + QH + c).lanewise(VectorOperators.LSHL, 4);
+                    IntVector q = ((IntVector) ByteVector.fromMemorySegment(B, src, qo + c, LE).castShape(I, 0));
+                    IntVector h = ((IntVector) ByteVector.fromMemorySegment(B, src, bo + QH + c, LE).castShape(I, 0))
+                            .lanewise(VectorOperators.LSHL, 4);
                     IntVector lo = q.and(0xf).or(h.lanewise(VectorOperators.LSHR, shiftLo).and(16));
-                    IntVector hi = q.lanewise(VectorOperators.LSHR, 4).and(0xf).or(h.lanewise(VectorOperators.LSHR, shiftHi).and(16));
-                    accLo = toFloats(lo).fma(d1, m1).fma(load(x, x0 + c), accLo);
-                    accHi = toFloats(hi).fma(d2, m2).fma(load(x, x0 + 32 + c), accHi);
+                    IntVector hi = q.lanewise(VectorOperators.LSHR, 4)
+                            .and(0xf).or(h.lanewise(VectorOperators.LSHR, shiftHi).and(16));
+                    accLo = ((FloatVector) lo.castShape(F, 0)).fma(d1, m1)
+                            .fma(FloatVector.fromArray(F, x, x0 + c), accLo);
+                    accHi = ((FloatVector) hi.castShape(F, 0)).fma(d2, m2)
+                            .fma(FloatVector.fromArray(F, x, x0 + 32 + c), accHi);
                 }
             }
         }

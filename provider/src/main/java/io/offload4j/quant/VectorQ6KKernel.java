@@ -1,13 +1,14 @@
 package io.offload4j.quant;
 
+import static io.offload4j.quant.VectorKernels.B;
 import static io.offload4j.quant.VectorKernels.F;
+import static io.offload4j.quant.VectorKernels.I;
+import static io.offload4j.quant.VectorKernels.LE;
 import static io.offload4j.quant.VectorKernels.L;
-import static io.offload4j.quant.VectorKernels.bytesToInts;
-import static io.offload4j.quant.VectorKernels.load;
-import static io.offload4j.quant.VectorKernels.toFloats;
 
 import io.offload4j.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -39,7 +40,7 @@ final class VectorQ6KKernel extends ScalarQ6KKernel {
         // Same shape as dot: one copy of the chunk body, two positions per ql byte.
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
-            float d = Le.half(src, bo + D);
+            float d = Float.float16ToFloat(src.get(Le.SHORT, bo + D));
             for (int h = 0; h < 2; h++) {
                 long qh = bo + QH + 32 * h;
                 long sc = bo + SCALES + 8 * h;
@@ -47,12 +48,15 @@ final class VectorQ6KKernel extends ScalarQ6KKernel {
                 for (int k = 0; k < 2; k++) {
                     long ql = bo + 64 * h + 32 * k;
                     for (int c = 0; c < 32; c += L) {
-                        IntVector low = bytesToInts(src, ql + c);
-                        IntVector high = bytesToInts(src, qh + c).lanewise(VectorOperators.LSHR, 2 * k);
+                        IntVector low = ((IntVector) ByteVector.fromMemorySegment(B, src, ql + c, LE).castShape(I, 0));
+                        IntVector high = ((IntVector) ByteVector.fromMemorySegment(B, src, qh + c,
+                                LE).castShape(I, 0)).lanewise(VectorOperators.LSHR, 2 * k);
                         int is = 2 * k + (c >> 4);
                         // (d·scale) rounded to float first, then times q: bit-exact with ggml.
-                        toFloats(q0(low, high)).mul(d * src.get(Le.BYTE, sc + is)).intoArray(dst, y + 32 * k + c);
-                        toFloats(q1(low, high)).mul(d * src.get(Le.BYTE, sc + 4 + is)).intoArray(dst, y + 64 + 32 * k + c);
+                        ((FloatVector) (q0(low, high)).castShape(F, 0)).mul(d * src.
+                                get(Le.BYTE, sc + is)).intoArray(dst, y + 32 * k + c);
+                        ((FloatVector) (q1(low, high)).castShape(F, 0)).mul(d * src.
+                                get(Le.BYTE, sc + 4 + is)).intoArray(dst, y + 64 + 32 * k + c);
                     }
                 }
             }
@@ -69,7 +73,7 @@ final class VectorQ6KKernel extends ScalarQ6KKernel {
         FloatVector acc1 = FloatVector.zero(F);
         for (int b = 0; b < nb; b++) {
             long bo = offset + (long) b * BLOCK_BYTES;
-            float d = Le.half(src, bo + D);
+            float d = Float.float16ToFloat(src.get(Le.SHORT, bo + D));
             for (int h = 0; h < 2; h++) {
                 long qh = bo + QH + 32 * h;
                 long sc = bo + SCALES + 8 * h;
@@ -83,10 +87,13 @@ final class VectorQ6KKernel extends ScalarQ6KKernel {
                     FloatVector s10 = FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + 4 + 2 * k));
                     FloatVector s11 = FloatVector.broadcast(F, d * src.get(Le.BYTE, sc + 5 + 2 * k));
                     for (int c = 0; c < 32; c += L) {
-                        IntVector low = bytesToInts(src, ql + c);
-                        IntVector high = bytesToInts(src, qh + c).lanewise(VectorOperators.LSHR, 2 * k);
-                        acc0 = toFloats(q0(low, high)).mul(c < 16 ? s00 : s01).fma(load(x, x0 + 32 * k + c), acc0);
-                        acc1 = toFloats(q1(low, high)).mul(c < 16 ? s10 : s11).fma(load(x, x0 + 64 + 32 * k + c), acc1);
+                        IntVector low = ((IntVector) ByteVector.fromMemorySegment(B, src, ql + c, LE).castShape(I, 0));
+                        IntVector high = ((IntVector) ByteVector.fromMemorySegment(B, src, qh + c,
+                                LE).castShape(I, 0)).lanewise(VectorOperators.LSHR, 2 * k);
+                        acc0 = ((FloatVector) (q0(low, high)).castShape(F, 0)).mul(c < 16 ? s00 : s01)
+                                .fma(FloatVector.fromArray(F, x, x0 + 32 * k + c), acc0);
+                        acc1 = ((FloatVector) (q1(low, high)).castShape(F, 0)).mul(c < 16 ? s10 : s11)
+                                .fma(FloatVector.fromArray(F, x, x0 + 64 + 32 * k + c), acc1);
                     }
                 }
             }
