@@ -1,0 +1,125 @@
+package io.offload4j.offload;
+
+import io.offload4j.backend.KvCache;
+import io.offload4j.backend.MoeRoutingCounts;
+import io.offload4j.backend.cpu.CpuBackend;
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.model.Architecture;
+import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.model.SyntheticMoe;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * How close the expert cache's policy comes to Belady's optimum as a function of the trace's length: a
+ * Qwen3-30B-A3B-routed model (48 blocks, 128 experts, 8 active, Zipf-popular routers) with tiny matrices, decoded on
+ * the CPU for {@code --tokens} tokens after a 16-token prompt; the decode trace is replayed (equal-sized experts) at
+ * the given fractions of all experts cached, cold, and with its first half as warm-up (hit rates of the second half
+ * only). A program, not a test: {@code ExpertTraceStudy [--tokens 512] [--zipf 1.0] [--fractions 0.16,0.39]}.
+ */
+public final class ExpertTraceStudy {
+
+    private ExpertTraceStudy() {}
+
+    public static void main(String[] args) throws Exception {
+        int tokens = Integer.parseInt(arg(args, "--tokens", "512"));
+        double zipf = Double.parseDouble(arg(args, "--zipf", "1.0"));
+        double[] fractions = Arrays.stream(arg(args, "--fractions", "0.16,0.39").split(","))
+                .mapToDouble(Double::parseDouble).toArray();
+        Path file = Path.of(System.getProperty("java.io.tmpdir"), "expert-trace-study-zipf" + zipf + ".gguf");
+        if (!Files.exists(file)) {
+            SyntheticModelWriter.write(new SyntheticModelSpec("synthetic-qwen3-moe-routing", Architecture.QWEN3MOE,
+                    256, 48, 512, 4, 2, 64, 2000, 4096, QuantPreset.parse("F16"), false, 303,
+                    new SyntheticMoe(128, 8, 64, 0, true, zipf)), file);
+        }
+        try (Model model = Model.load(file); CpuBackend cpu = new CpuBackend(2);
+             ForwardPass pass = cpu.prepare(model, tokens + 32, 16)) {
+            int blocks = model.config().blockCount();
+            int experts = model.config().moe().expertCount();
+            int k = model.config().moe().expertUsedCount();
+            MoeRoutingCounts counts = new MoeRoutingCounts(blocks, experts, tokens * blocks * k);
+            SplittableRandom rnd = new SplittableRandom(1);
+            int[] ids = rnd.ints(tokens + 32, 3, model.config().vocabularySize()).toArray();
+            float[] logits = new float[model.config().vocabularySize()];
+            try (KvCache cache = pass.newKvCache(tokens + 32)) {
+                pass.forward(cache, ids, 0, 16, 0, logits);
+                pass.routingListener(counts);
+                for (int p = 16; p < 16 + tokens; p++) {
+                    pass.forward(cache, ids, p, 1, p, logits);
+                }
+            }
+            int[] trace = counts.trace();
+            long[] bytes = new long[blocks * experts];
+            Arrays.fill(bytes, 1L << 20);
+            int half = trace.length / 2 / (blocks * k) * (blocks * k);
+            System.out.printf(Locale.ROOT, "%d decode tokens, Zipf %.2f, %d accesses%n", tokens, zipf, trace.length);
+            System.out.println("| cached | cold: Belady / W-TinyLFU / LRU | second half after the first: Belady /"
+                    + " W-TinyLFU / LRU / the first half's most frequent, fixed |");
+            System.out.println("|---|---|---|");
+            for (double f : fractions) {
+                long capacity = (long) (f * blocks * experts) << 20;
+                ExpertCacheReplay all = new ExpertCacheReplay(trace, experts, bytes);
+                ExpertCacheReplay.Result[] cold = {all.belady(capacity), all.caffeine(capacity), all.lru(capacity)};
+                double[] warm = new double[3];
+                for (int i = 0; i < 3; i++) {
+                    ExpertCacheReplay.Result r = i == 0 ? all.belady(capacity) : i == 1 ? all.caffeine(capacity)
+                            : all.lru(capacity);
+                    warm[i] = secondHalf(r, trace, half, experts, capacity, i);
+                }
+                System.out.printf(Locale.ROOT, "| %.0f %% | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f / %.3f |%n", 100 * f,
+                        cold[0].hitRate(), cold[1].hitRate(), cold[2].hitRate(), warm[0], warm[1], warm[2],
+                        staticTop(trace, half, (int) (f * blocks * experts)));
+            }
+        }
+    }
+
+    /** Hit rate over the trace's second half: hits of the whole replay minus those of the first half alone. */
+    private static double secondHalf(ExpertCacheReplay.Result whole, int[] trace, int half, int experts, long capacity,
+                                     int policy) {
+        long[] bytes = new long[whole.hits().length * experts];
+        Arrays.fill(bytes, 1L << 20);
+        ExpertCacheReplay first = new ExpertCacheReplay(Arrays.copyOf(trace, half), experts, bytes);
+        ExpertCacheReplay.Result r = policy == 0 ? first.belady(capacity) : policy == 1 ? first.caffeine(capacity)
+                : first.lru(capacity);
+        long hits = Arrays.stream(whole.hits()).sum() - Arrays.stream(r.hits()).sum();
+        return hits / (double) (trace.length - half);
+    }
+
+    /** The {@code slots} experts most used in the first half, kept fixed: their share of the second half's uses. */
+    private static double staticTop(int[] trace, int half, int slots) {
+        int max = Arrays.stream(trace).max().orElse(0) + 1;
+        long[] count = new long[max];
+        for (int i = 0; i < half; i++) {
+            count[trace[i]]++;
+        }
+        Integer[] order = new Integer[max];
+        for (int i = 0; i < max; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Long.compare(count[b], count[a]));
+        boolean[] kept = new boolean[max];
+        for (int i = 0; i < Math.min(slots, max); i++) {
+            kept[order[i]] = true;
+        }
+        long hits = 0;
+        for (int i = half; i < trace.length; i++) {
+            hits += kept[trace[i]] ? 1 : 0;
+        }
+        return hits / (double) (trace.length - half);
+    }
+
+    private static String arg(String[] args, String name, String dflt) {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals(name)) {
+                return args[i + 1];
+            }
+        }
+        return dflt;
+    }
+}
