@@ -60,7 +60,8 @@ public final class ExpertTraceStudy {
             int half = trace.length / 2 / (blocks * k) * (blocks * k);
             System.out.printf(Locale.ROOT, "%d decode tokens, Zipf %.2f, %d accesses%n", tokens, zipf, trace.length);
             System.out.println("| cached | cold: Belady / W-TinyLFU / LRU | second half after the first: Belady /"
-                    + " W-TinyLFU / LRU / the first half's most frequent, fixed / hot set (3/4, recomputed every 64 tokens) + W-TinyLFU |");
+                    + " W-TinyLFU / LRU / the first half's most frequent, fixed / hot set (3/4, recomputed every 64"
+                    + " tokens) + W-TinyLFU |");
             System.out.println("|---|---|---|");
             for (double f : fractions) {
                 long capacity = (long) (f * blocks * experts) << 20;
