@@ -81,7 +81,11 @@ public final class ExpertTraceStudy {
         }
     }
 
-    /** Hit rate over the trace's second half: hits of the whole replay minus those of the first half alone. */
+    /**
+     * Hit rate over the trace's second half: hits of the whole replay minus those of the first half alone. Exact for
+     * the online policies (their first half is the same either way); for Belady a lower bound (alone, the first half
+     * is replayed optimally for itself, so the whole replay's first half hits at most as often).
+     */
     private static double secondHalf(ExpertCacheReplay.Result whole, int[] trace, int half, int experts, long capacity,
                                      int policy) {
         long[] bytes = new long[whole.hits().length * experts];

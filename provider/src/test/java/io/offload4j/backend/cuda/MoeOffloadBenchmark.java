@@ -103,6 +103,7 @@ public final class MoeOffloadBenchmark {
                         + " | ours, best mode: prefill / decode tok/s | ours / llama.cpp: prefill / decode |");
                 line(out, "|---|---|---|---|---|");
             }
+            String peerDescription = "llama.cpp: no result";
             for (int i = 0; i < budgets.length; i++) {
                 int n = cpuMoeBlocks(model, budgets[i] == OffloadOptions.AUTO ? Long.MAX_VALUE : budgets[i]);
                 List<String> command = List.of(llamaBench == null ? "llama-bench" : llamaBench, "-m", file.toString(),
@@ -112,10 +113,11 @@ public final class MoeOffloadBenchmark {
                     line(out, "  budget " + label(budgets[i], total) + ": " + String.join(" ", command));
                     continue;
                 }
-                double[] peer = runLlamaBench(command, out == null ? null : Path.of(out + ".llama-bench.log"), out);
+                Peer peer = runLlamaBench(command, out == null ? null : Path.of(out + ".llama-bench.log"), out);
+                peerDescription = peer.description();
                 line(out, String.format(Locale.ROOT, "| %s | %d | %.1f / %.2f | %.1f (%s) / %.2f (%s) | %.1f× / %.2f× |",
-                        label(budgets[i], total), n, peer[0], peer[1], best[i][0], bestMode[i][0], best[i][1],
-                        bestMode[i][1], best[i][0] / peer[0], best[i][1] / peer[1]));
+                        label(budgets[i], total), n, peer.prefill(), peer.decode(), best[i][0], bestMode[i][0], best[i][1],
+                        bestMode[i][1], best[i][0] / peer.prefill(), best[i][1] / peer.decode()));
             }
             if (llamaBench != null) {
                 line(out, "");
@@ -126,11 +128,14 @@ public final class MoeOffloadBenchmark {
         }
     }
 
+    /** llama-bench's average tok/s for the prompt and the generation test, and what it ran on. */
+    private record Peer(double prefill, double decode, String description) {}
+
     /**
-     * Runs llama-bench with {@code -o csv} and returns {prefill avg tok/s, decode avg tok/s}; its whole output (and
-     * stderr) is appended to {@code log}, its build commit and thread count go into the report once.
+     * Runs llama-bench with {@code -o csv}; its whole output (and stderr) is appended to {@code log}. NaN where a
+     * test gave no result (then the report says so).
      */
-    private static double[] runLlamaBench(List<String> command, Path log, String out)
+    private static Peer runLlamaBench(List<String> command, Path log, String out)
             throws IOException, InterruptedException {
         System.out.println("[peer] " + String.join(" ", command));
         Path tmp = Files.createTempFile("llama-bench", ".csv");
@@ -144,6 +149,7 @@ public final class MoeOffloadBenchmark {
         }
         Files.delete(tmp);
         double[] r = {Double.NaN, Double.NaN};
+        String description = "llama.cpp: no result";
         List<String> header = null;
         for (String line : lines) {
             if (!line.startsWith("\"") && line.contains("avg_ts")) {
@@ -157,17 +163,16 @@ public final class MoeOffloadBenchmark {
             int nPrompt = Integer.parseInt(v.get(header.indexOf("n_prompt")));
             double ts = Double.parseDouble(v.get(header.indexOf("avg_ts")));
             r[nPrompt > 0 ? 0 : 1] = ts;
-            peerDescription = "llama.cpp build " + v.get(header.indexOf("build_commit")) + " ("
+            description = "llama.cpp build " + v.get(header.indexOf("build_commit")) + " ("
                     + v.get(header.indexOf("build_number")) + "), " + v.get(header.indexOf("backends")) + ", "
                     + v.get(header.indexOf("n_threads")) + " CPU threads, " + v.get(header.indexOf("gpu_info"));
         }
         if (rc != 0 || Double.isNaN(r[0]) || Double.isNaN(r[1])) {
             line(out, "llama-bench failed (exit " + rc + "), see " + log);
         }
-        return r;
+        return new Peer(r[0], r[1], description);
     }
 
-    private static String peerDescription = "llama.cpp: no result";
 
     /** A budget argument: {@code 1} (automatic), a fraction of the weights below 1, or GiB such as {@code 8g}. */
     static long budget(String arg, long total) {
