@@ -217,7 +217,10 @@ final class CudaBlockKernels {
 
     /**
      * The routed experts of {@code count} rows from the choices in {@code ws.moe.chosen} / {@code weights}: expert
-     * ids in a block bound to its unit, pool slot numbers in a pooled block (uploaded by the host).
+     * ids in a block bound to its unit, pool slot numbers in a pooled block (uploaded by the host; -1: computed in
+     * another pass or on the CPU). Steps of few tokens (decode) give each (token, choice) slot its own warps; longer
+     * ones ({@link CudaMoeBuffers#grouped}) sort the slots by expert on the device and read each expert's weights once
+     * per tile of {@link CudaKernels#MOE_TILE} of its slots. Both paths give the same floats.
      */
     void routedExperts(DevBlock b, int count) {
         CudaMoeBuffers m = ws.moe;
@@ -229,9 +232,23 @@ final class CudaBlockKernels {
             throw new IllegalStateException("gate and up experts of block " + b.index() + " differ in format ("
                     + g.type() + ", " + e.up().type() + ")");
         }
+        DevMatrix d = e.down();
+        int experts = config.moe().expertCount();
+        if (m.groupedStep(count, k, experts)) {
+            // many tokens: group the slots by expert so that each expert's rows are decoded once per tile of slots
+            int slots = count * k;
+            int maxItems = CudaKernels.moeMaxItems(slots, experts);
+            kernels.moeGroup(ws.stream, m.chosen, slots, m.groupIds(), m.groupCounts(), m.groupOrder, m.groupItems,
+                    m.groupItemCount, maxItems);
+            kernels.moeGateUpGrouped(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(),
+                    dim, m.xb, k, m.groupItems, m.groupItemCount, m.groupOrder, m.hidden, maxItems);
+            kernels.moeDownGrouped(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hidden,
+                    m.groupItems, m.groupItemCount, m.groupOrder, m.groupY, maxItems);
+            kernels.moeCombine(ws.stream, m.groupY, m.chosen, m.weights, k, dim, ws.x, count);
+            return;
+        }
         kernels.moeGateUp(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(), dim, m.xb,
                 m.chosen, k, m.hidden, count * k);
-        DevMatrix d = e.down();
         kernels.moeDown(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hidden, m.chosen,
                 m.weights, k, ws.x, count);
     }

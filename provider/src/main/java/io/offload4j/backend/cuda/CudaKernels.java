@@ -392,6 +392,73 @@ public final class CudaKernels implements AutoCloseable {
                 down, stride, dim, rowBytes, ffn, h, chosen, weights, k, x);
     }
 
+    /** Slots of one expert that one grouped-kernel warp computes per weight row it decodes (MOE_TILE). */
+    public static final int MOE_TILE = 8;
+    private static final int MOE_GROUP_THREADS = 1024;
+
+    /**
+     * The most (expert, tile) work items {@link #moeGroup} lists for {@code slots} slots holding at most {@code ids}
+     * distinct ids: every id with slots has one partial tile at most, so ⌈slots / MOE_TILE⌉ + min(ids, slots). An
+     * expert pool's pass holds pool slot numbers, but no more distinct ones than the model has experts.
+     */
+    public static int moeMaxItems(int slots, int ids) {
+        return (slots + MOE_TILE - 1) / MOE_TILE + Math.min(ids, slots);
+    }
+
+    /**
+     * Groups the {@code slots} (token, choice) slots by expert: a stable counting sort of {@code chosen} (ids
+     * 0..ids-1; negative ids are dropped) into {@code order} (slots expert by expert, each in slot order), and the
+     * work list of the grouped kernels into {@code items} (3 ints per tile of up to {@link #MOE_TILE} slots of one
+     * expert: expert, first index into order, length) and {@code itemCount} (1 int). {@code counts} is scratch of
+     * {@code ids} ints. {@code maxItems}: the room in items, at least {@link #moeMaxItems} for the number of distinct
+     * ids chosen (the kernel writes no further). One block.
+     */
+    public void moeGroup(CUstream stream, CUdeviceptr chosen, int slots, int ids, CUdeviceptr counts,
+                         CUdeviceptr order, CUdeviceptr items, CUdeviceptr itemCount, int maxItems) {
+        launch("moe_group", stream, 1, 1, MOE_GROUP_THREADS, 0, chosen, slots, ids, counts, order, items, itemCount,
+                maxItems);
+    }
+
+    /**
+     * {@link #moeGateUp} over the work list of {@link #moeGroup}: each warp decodes a row of gate and up once for a
+     * tile of up to {@link #MOE_TILE} slots of its expert. {@code maxItems}: the list's bound ({@link #moeMaxItems}),
+     * the grid's height (blocks past the actual count return at once).
+     */
+    public void moeGateUpGrouped(CUstream stream, GgmlType type, CUdeviceptr gate, CUdeviceptr up, long stride,
+                                 int ffn, long rowBytes, int cols, CUdeviceptr xb, int k, CUdeviceptr items,
+                                 CUdeviceptr itemCount, CUdeviceptr order, CUdeviceptr h, int maxItems) {
+        requireVectorisable(type, cols);
+        if (maxItems == 0) {
+            return;
+        }
+        launch("moe_gate_up_grouped_" + suffix(type), stream, (ffn + MV_WARPS - 1) / MV_WARPS, maxItems,
+                32 * MV_WARPS, 0, gate, up, stride, ffn, rowBytes, cols, xb, k, items, itemCount, order, h);
+    }
+
+    /**
+     * {@code y[s] = down_e · h[s]} for every grouped slot s (y is [slots][dim]), tile by tile as
+     * {@link #moeGateUpGrouped}; {@link #moeCombine} then adds them into the residual stream.
+     */
+    public void moeDownGrouped(CUstream stream, GgmlType type, CUdeviceptr down, long stride, int dim, long rowBytes,
+                               int ffn, CUdeviceptr h, CUdeviceptr items, CUdeviceptr itemCount, CUdeviceptr order,
+                               CUdeviceptr y, int maxItems) {
+        requireVectorisable(type, ffn);
+        if (maxItems == 0) {
+            return;
+        }
+        launch("moe_down_grouped_" + suffix(type), stream, (dim + MV_WARPS - 1) / MV_WARPS, maxItems, 32 * MV_WARPS,
+                0, down, stride, dim, rowBytes, ffn, h, items, itemCount, order, y);
+    }
+
+    /**
+     * {@code x[t] += Σ_j weights[t,j] · y[t,j]} for {@code count} tokens, j in choice order, skipping negative ids
+     * (summed as {@link #moeDown} sums).
+     */
+    public void moeCombine(CUstream stream, CUdeviceptr y, CUdeviceptr chosen, CUdeviceptr weights, int k, int dim,
+                           CUdeviceptr x, int count) {
+        launch("moe_combine", stream, (dim + 255) / 256, count, 256, 0, y, chosen, weights, k, dim, x);
+    }
+
     /** {@code h[t] *= sigmoid(gateInput · xb[t])} for {@code count} tokens (the shared expert's gate). */
     public void moeSharedScale(CUstream stream, CUdeviceptr xb, CUdeviceptr gateInput, CUdeviceptr h, int dim, int ffn,
                                int count) {

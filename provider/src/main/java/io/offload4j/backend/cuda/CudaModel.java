@@ -291,6 +291,7 @@ final class CudaModel implements AcceleratorModel {
         if (routing == null) {
             routing = new CudaRouting(ws, config.moe().expertUsedCount());
         }
+        ws.moe.reserveGroupIds(slots); // a pooled block's choices are slot numbers: the grouping sorts those
         return new CudaCopyRing(layouts, streamed, pinned, slots, slotBytes, slots, ws.stream, true);
     }
 

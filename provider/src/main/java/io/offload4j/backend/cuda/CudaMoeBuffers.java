@@ -12,9 +12,19 @@ import jcuda.driver.CUdeviceptr;
  * The device buffers of a mixture of experts' sparse FFN, for up to {@code rows} tokens, allocated with the
  * workspace: the normalised input, the router's logits (softmax in place), each token's chosen experts and their
  * weights, the chosen experts' hidden states, the shared expert's hidden state, and each block's shared-expert gate
- * vector.
+ * vector; when steps of this many rows can take the grouped expert kernels ({@link #grouped}), their scratch too:
+ * the slots ordered by expert, the (expert, tile) work list, per-id counts and each slot's output row.
  */
 final class CudaMoeBuffers {
+
+    /**
+     * Fewest tokens a step needs for the grouped expert kernels. Decode steps (one token, small batches) keep the
+     * per-slot kernels: they are captured as CUDA graphs, and with a handful of slots nearly every chosen expert has a
+     * single slot, so grouping would only add its two launches (moe_group, moe_combine) and the round trip of y.
+     */
+    static final int GROUPED_MIN_TOKENS = 16;
+    /** Largest grid height (CUDA's limit on gridDim.y): the grouped kernels' work list must fit it. */
+    private static final int MAX_GRID_Y = 65535;
 
     final CUdeviceptr xb;
     final CUdeviceptr logits;
@@ -22,6 +32,16 @@ final class CudaMoeBuffers {
     final CUdeviceptr weights;
     final CUdeviceptr hidden;
     final CUdeviceptr sharedHidden;
+    /** Grouped-kernel scratch (null when no step of {@code rows} rows groups): see {@link CudaKernels#moeGroup}. */
+    final CUdeviceptr groupOrder;
+    final CUdeviceptr groupItems;
+    final CUdeviceptr groupItemCount;
+    /** Each slot's down-projection row, [rows × k][dim], summed per token by {@code moe_combine}. */
+    final CUdeviceptr groupY;
+    /** Per-id counts: room for {@link #groupIds} ids (the experts, or an expert pool's slots). */
+    private CUdeviceptr groupCounts;
+    private int groupIds;
+    private final LongFunction<CUdeviceptr> alloc;
     /** Per block: the shared expert's gate input vector, or null. */
     final CUdeviceptr[] sharedGateInput;
 
@@ -35,10 +55,60 @@ final class CudaMoeBuffers {
         weights = alloc.apply(4L * rows * k);
         hidden = alloc.apply(4L * rows * k * m.expertFeedForwardLength());
         sharedHidden = m.sharedFeedForwardLength() > 0 ? alloc.apply(4L * rows * m.sharedFeedForwardLength()) : null;
+        this.alloc = alloc;
+        if (grouped(rows, k, m.expertCount())) {
+            int slots = rows * k;
+            groupOrder = alloc.apply(4L * slots);
+            groupItems = alloc.apply(12L * CudaKernels.moeMaxItems(slots, m.expertCount()));
+            groupItemCount = alloc.apply(4);
+            groupY = alloc.apply(4L * slots * c.embeddingLength());
+            groupIds = m.expertCount();
+            groupCounts = alloc.apply(4L * groupIds);
+        } else {
+            groupOrder = groupItems = groupItemCount = groupY = null;
+        }
         sharedGateInput = new CUdeviceptr[c.blockCount()];
         for (int l = 0; l < sharedGateInput.length; l++) {
             BlockWeights b = model.weights().blocks().get(l);
             sharedGateInput[l] = b.moe() == null ? null : upload.apply(b.moe().sharedGateInput());
+        }
+    }
+
+    /**
+     * Whether a step of {@code count} tokens computes its routed experts with the grouped kernels: at least
+     * {@link #GROUPED_MIN_TOKENS} tokens and on average two slots or more per expert ({@code count × k ≥ 2 ×
+     * experts}), so that a tile decoded once serves several slots (Qwen3-30B-A3B: 32 tokens and up; 8 experts with 2
+     * chosen: 16), and a work list that fits one grid dimension.
+     */
+    static boolean grouped(int count, int k, int experts) {
+        long slots = (long) count * k;
+        return count >= GROUPED_MIN_TOKENS && slots >= 2L * experts
+                && (slots + CudaKernels.MOE_TILE - 1) / CudaKernels.MOE_TILE + experts <= MAX_GRID_Y;
+    }
+
+    /** Whether this step's routed experts take the grouped kernels (and their scratch exists). */
+    boolean groupedStep(int count, int k, int experts) {
+        return groupY != null && grouped(count, k, experts);
+    }
+
+    /** The per-id count scratch of the grouping, {@link #groupIds} ints. */
+    CUdeviceptr groupCounts() {
+        return groupCounts;
+    }
+
+    /** How many ids the grouping can sort (ids are expert numbers, or slots of an expert pool). */
+    int groupIds() {
+        return groupIds;
+    }
+
+    /**
+     * Makes room for ids up to {@code ids} - 1 in the grouping: an expert pool's slot numbers replace the expert ids
+     * in its blocks' choices. Called when the pool is made, never during a step.
+     */
+    void reserveGroupIds(int ids) {
+        if (groupY != null && ids > groupIds) {
+            groupCounts = alloc.apply(4L * ids);  // the old one is freed with the workspace
+            groupIds = ids;
         }
     }
 
@@ -49,7 +119,13 @@ final class CudaMoeBuffers {
             return 0;
         }
         int k = m.expertUsedCount();
-        return 4L * rows * (c.embeddingLength() + m.expertCount() + 2L * k + (long) k * m.expertFeedForwardLength()
+        long grouped = 0;
+        if (grouped(rows, k, m.expertCount())) {
+            long slots = (long) rows * k;
+            grouped = 4L * slots + 12L * CudaKernels.moeMaxItems((int) slots, m.expertCount()) + 4
+                    + 4L * slots * c.embeddingLength() + 4L * m.expertCount();
+        }
+        return grouped + 4L * rows * (c.embeddingLength() + m.expertCount() + 2L * k + (long) k * m.expertFeedForwardLength()
                 + m.sharedFeedForwardLength()) + 4L * c.blockCount() * c.embeddingLength();
     }
 }

@@ -113,7 +113,8 @@ class MoeGpuTest {
             float[] lg = new float[vocab];
             double worst = 0;
             try (KvCache cc = pc.newKvCache(128); KvCache cg = pg.newKvCache(128)) {
-                // a 12-token prompt, 6 decode steps (the decode graph), a 40-token chunk
+                // a 12-token prompt, 6 decode steps (the decode graph): per-slot expert kernels; a 40-token chunk:
+                // the grouped ones (CudaMoeBuffers.grouped; MoeGroupedThresholdTest pins these numbers)
                 pc.forward(cc, tokens, 0, 12, 0, lc);
                 pg.forward(cg, tokens, 0, 12, 0, lg);
                 worst = Math.max(worst, check(lg, lc, label + " prompt 12"));
@@ -226,6 +227,17 @@ class MoeGpuTest {
                 pg.forward(cache, next, 0, 1, prompt.length + i, logits);
             }
             assertArrayEquals(greedy, ours, name + ": greedy continuation on the GPU");
+            // the whole prompt as one step (20 or 28 tokens of 2 choices over 4 or 8 experts): the grouped expert
+            // kernels, where the positions above ran one token at a time through the per-slot ones
+            int k = model.config().moe().expertUsedCount();
+            assertTrue(CudaMoeBuffers.grouped(prompt.length, k, model.config().moe().expertCount()),
+                    name + ": a " + prompt.length + "-token prompt should take the grouped expert kernels");
+            try (KvCache whole = pg.newKvCache(64)) {
+                pg.forward(whole, prompt, 0, prompt.length, 0, logits);
+                bytes.position(4 * (prompt.length - 1) * vocab);
+                bytes.asFloatBuffer().get(want);
+                worst = Math.max(worst, check(logits, want, name + " whole prompt (grouped experts)"));
+            }
             GpuTests.report(String.format("moe %s on the GPU vs transformers: relErr=%.2e", name, worst));
         }
     }

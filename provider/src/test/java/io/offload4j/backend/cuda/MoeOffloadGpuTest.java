@@ -170,7 +170,11 @@ class MoeOffloadGpuTest {
     /** Tokens {@link #run} puts through each block. */
     private static final int TOKENS = 40 + 8 + 20 + 3 + 3;
 
-    /** A 40-token prompt, 8 decode steps, a 20-token chunk, a batch of 3 (after 3 short prompts). */
+    /**
+     * A 40-token prompt, 8 decode steps, a 20-token chunk, a batch of 3 (after 3 short prompts). The prompt and the
+     * chunk take the grouped expert kernels over pool slot numbers (with -1 for the experts of other passes), the
+     * rest the per-slot ones (MoeGroupedThresholdTest pins the threshold).
+     */
     private static List<float[]> run(ForwardPass pass, int[] tokens, int vocab) {
         List<float[]> out = new ArrayList<>();
         try (KvCache c = pass.newKvCache(128)) {
