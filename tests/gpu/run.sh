@@ -15,7 +15,8 @@
 #        JAVA_OPTS adds JVM options (e.g. -Xlog:gc); PROFILE=1 runs Nsight Compute
 #        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv;
 #        MOE=1 runs the MoE expert-offloading benchmark (MOE_ARGS, e.g. "--shape qwen3-30b-a3b --quant Q4_K_M
-#        --zipf 1.0 --budgets 1,0.5,0.25,0.1") into moe.md / moe.log;
+#        --zipf 1.0 --budgets 1,0.5,0.25,0.1") into moe.md / moe.log; MOE_AB=1 then runs it for each alt/NAME build
+#        and this build again (MOE_AB_ARGS);
 #        SERVING=1 runs the serving benchmark (SERVING_ARGS) into serving.md / serving.log;
 #        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
 #        small; SOAK_DEVICE, default cuda; SOAK_ARGS) into soak.log.
@@ -127,6 +128,19 @@ if [ "${MOE:-0}" = 1 ]; then
         --dir /tmp/offload4j-bench --out "$OUT/moe.md" ${MOE_ARGS:---shape qwen3-moe-small} > "$OUT/moe.log" 2>&1
     echo "moe: exit $?"
     grep -E "^\||llama-bench" "$OUT/moe.md" | tail -n 24
+    # MOE_AB=1: the same benchmark with each earlier build bundled under alt/NAME, then this build again (an A/B in
+    # one call; MOE_AB_ARGS, default MOE_ARGS; the model file written by the first run is reused).
+    if [ "${MOE_AB:-0}" = 1 ] && [ -d alt ]; then
+        for d in alt/*/ ""; do
+            name=${d:+$(basename "$d")}
+            printf '\n## %s\n\n' "${name:-this build again}" >> "$OUT/moe.md"
+            timeout "${MOE_TIMEOUT:-540}" "$JAVA" "${opts[@]}" -cp "${d:+$d*:}lib/*:$resources" \
+                io.offload4j.backend.cuda.MoeOffloadBenchmark --dir /tmp/offload4j-bench --out "$OUT/moe.md" \
+                ${MOE_AB_ARGS:-${MOE_ARGS:---shape qwen3-moe-small}} >> "$OUT/moe.log" 2>&1
+            echo "moe ${name:-again}: exit $?"
+        done
+        grep -E "^## |^\|" "$OUT/moe.md" | tail -n 40
+    fi
 fi
 
 if [ "${SERVING:-0}" = 1 ]; then

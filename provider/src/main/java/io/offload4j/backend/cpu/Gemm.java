@@ -35,16 +35,18 @@ interface Gemm {
     }
 
     /**
-     * Tokens per panel of {@link #pack}ed activations, or 0 where this kernel has no packed form.
-     * With a packed input, {@link #multiplyPacked} broadcasts weights against runs of tokens, with
-     * no horizontal sums.
+     * The most tokens per panel of {@link #pack}ed activations (a panel buffer sized for this holds any chunk), or 0
+     * where this kernel has no packed form. With a packed input, {@link #multiplyPacked} broadcasts weights against
+     * runs of tokens, with no horizontal sums.
      */
     int panelTokens();
 
     /**
      * Transposes columns {@code [kFrom, kTo)} of {@code count} token rows of {@code in} ({@code cols}
      * wide) into panels: {@code panel[(b * cols + k) * P + j] = in[(b * P + j) * cols + k]} with
-     * {@code P = panelTokens()}, zero past the last token.
+     * {@code P} the kernel's panel width for {@code count} tokens (at most {@link #panelTokens()}: a kernel may take a
+     * narrower panel for a short chunk, then {@link #multiplyPacked} with the same count reads it so), zero past the
+     * last token.
      */
     void pack(float[] in, int count, int cols, float[] panel, int kFrom, int kTo);
 

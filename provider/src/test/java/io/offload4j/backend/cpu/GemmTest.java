@@ -92,7 +92,7 @@ class GemmTest {
         }
         SplittableRandom random = new SplittableRandom(9);
         for (int rows : new int[] {1, 5, 6, 7, 13}) {
-            for (int count : new int[] {1, 8, 16, 17, 33}) {
+            for (int count : new int[] {1, 3, 8, 9, 16, 17, 33}) {
                 for (int cols : new int[] {8, 64, 100}) {
                     float[] w = new float[rows * cols];
                     float[] in = new float[count * cols];
