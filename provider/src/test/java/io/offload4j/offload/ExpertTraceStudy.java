@@ -61,7 +61,8 @@ public final class ExpertTraceStudy {
             System.out.printf(Locale.ROOT, "%d decode tokens, Zipf %.2f, %d accesses%n", tokens, zipf, trace.length);
             System.out.println("| cached | cold: Belady / W-TinyLFU / LRU | second half after the first: Belady /"
                     + " W-TinyLFU / LRU / the first half's most frequent, fixed / hot set (3/4, recomputed every 64"
-                    + " tokens) + W-TinyLFU |");
+                    + " tokens) + W-TinyLFU / the second half's own most frequent, fixed (in hindsight: the bound of"
+                    + " any online policy where routing does not depend on the past) |");
             System.out.println("|---|---|---|");
             for (double f : fractions) {
                 long capacity = (long) (f * blocks * experts) << 20;
@@ -74,9 +75,10 @@ public final class ExpertTraceStudy {
                     warm[i] = secondHalf(r, trace, half, experts, capacity, i);
                 }
                 int slots = (int) (f * blocks * experts);
-                System.out.printf(Locale.ROOT, "| %.0f %% | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f / %.3f / %.3f |%n",
+                System.out.printf(Locale.ROOT, "| %.0f %% | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f / %.3f / %.3f / %.3f |%n",
                         100 * f, cold[0].hitRate(), cold[1].hitRate(), cold[2].hitRate(), warm[0], warm[1], warm[2],
-                        staticTop(trace, half, slots), hotSetPlusCaffeine(trace, half, slots, blocks * k * 64));
+                        staticTop(trace, 0, half, half, slots), hotSetPlusCaffeine(trace, half, slots, blocks * k * 64),
+                        staticTop(trace, half, trace.length, half, slots));
             }
         }
     }
@@ -97,11 +99,16 @@ public final class ExpertTraceStudy {
         return hits / (double) (trace.length - half);
     }
 
-    /** The {@code slots} experts most used in the first half, kept fixed: their share of the second half's uses. */
-    private static double staticTop(int[] trace, int half, int slots) {
+    /**
+     * The {@code slots} experts most used in {@code [from, to)} of the trace, kept fixed: their share of the uses from
+     * {@code half} on (the second half). Counted over the second half itself, this is what the best fixed set would have hit in hindsight:
+     * where each token's routing is drawn independently of the past (a fixed popularity, as in these synthetic
+     * routers), no online policy's expected hit rate exceeds the most probable experts' share, whatever it evicts.
+     */
+    private static double staticTop(int[] trace, int from, int to, int half, int slots) {
         int max = Arrays.stream(trace).max().orElse(0) + 1;
         long[] count = new long[max];
-        for (int i = 0; i < half; i++) {
+        for (int i = from; i < to; i++) {
             count[trace[i]]++;
         }
         Integer[] order = new Integer[max];
