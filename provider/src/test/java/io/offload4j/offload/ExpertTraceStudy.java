@@ -80,6 +80,17 @@ public final class ExpertTraceStudy {
                         staticTop(trace, 0, half, half, slots), hotSetPlusCaffeine(trace, half, slots, blocks * k * 64),
                         staticTop(trace, half, trace.length, half, slots));
                 int perToken = blocks * k;
+                // A change of topic: from the second half on, each block's experts swap popularity (a fixed random
+                // permutation per block), so what the first half made frequent is now mostly cold.
+                int[] shifted = shifted(trace, half, experts);
+                ExpertCacheReplay shiftedAll = new ExpertCacheReplay(shifted, experts, bytes);
+                System.out.printf(Locale.ROOT, "  topic shift at half: Belady %.3f, W-TinyLFU %.3f, LRU %.3f, ageing LFU"
+                        + " 16 / 64 / 256 tokens %.3f / %.3f / %.3f, bound %.3f%n",
+                        secondHalf(shiftedAll.belady(capacity), shifted, half, experts, capacity, 0),
+                        secondHalf(shiftedAll.caffeine(capacity), shifted, half, experts, capacity, 1),
+                        secondHalf(shiftedAll.lru(capacity), shifted, half, experts, capacity, 2),
+                        lfuAging(shifted, half, slots, 16.0 * perToken), lfuAging(shifted, half, slots, 64.0 * perToken),
+                        lfuAging(shifted, half, slots, 256.0 * perToken), staticTop(shifted, half, shifted.length, half, slots));
                 System.out.printf(Locale.ROOT, "  ageing LFU, half-life in tokens 16 / 64 / 256 / none: %.3f / %.3f / %.3f / %.3f%n",
                         lfuAging(trace, half, slots, 16.0 * perToken), lfuAging(trace, half, slots, 64.0 * perToken),
                         lfuAging(trace, half, slots, 256.0 * perToken), lfuAging(trace, half, slots, Double.POSITIVE_INFINITY));
@@ -234,6 +245,33 @@ public final class ExpertTraceStudy {
             }
         }
         return hits / (double) (trace.length - half);
+    }
+
+    /** The trace with every id from {@code half} on mapped through a fixed random permutation of its block's experts. */
+    private static int[] shifted(int[] trace, int half, int experts) {
+        int[] out = trace.clone();
+        int max = Arrays.stream(trace).max().orElse(0) + 1;
+        int[] map = new int[max];
+        SplittableRandom rnd = new SplittableRandom(42);
+        for (int b = 0; b * experts < max; b++) {
+            int[] perm = new int[experts];
+            for (int e = 0; e < experts; e++) {
+                perm[e] = e;
+            }
+            for (int e = experts - 1; e > 0; e--) {
+                int j = rnd.nextInt(e + 1);
+                int t = perm[e];
+                perm[e] = perm[j];
+                perm[j] = t;
+            }
+            for (int e = 0; e < experts && b * experts + e < max; e++) {
+                map[b * experts + e] = b * experts + perm[e];
+            }
+        }
+        for (int i = half; i < out.length; i++) {
+            out[i] = map[out[i]];
+        }
+        return out;
     }
 
     private static String arg(String[] args, String name, String dflt) {
