@@ -37,9 +37,6 @@ import jcuda.driver.CUstream_flags;
  */
 final class CudaEncoderPass implements EncoderPass {
 
-    /** System property that lets nomic-bert (rotary positions, SwiGLU) run on the GPU encoder before it is verified. */
-    static final String NOMIC_ON_GPU = "offload4j.encoder.nomicOnGpu";
-
     /** Free device memory left over after the encoder is in place (the driver's and other kernels' own needs). */
     private static final long MARGIN = 256L << 20;
 
@@ -90,14 +87,6 @@ final class CudaEncoderPass implements EncoderPass {
                     + " attention takes up to " + CudaEncoderKernels.MAX_HEAD_DIM + ": use device cpu");
         }
         boolean gated = hostWeights.layers().stream().anyMatch(l -> l.gate() != null);
-        if ((config.rotary() || gated) && !Boolean.getBoolean(NOMIC_ON_GPU)) {
-            // enc_rope and enc_swiglu agree with a double-precision reference on the lent H100, but the whole
-            // nomic-bert pass has not yet been checked there against the CPU and llama.cpp (EncoderGpuTest sets the
-            // property): until it has, a user gets the CPU, whose vectors are verified
-            throw new IllegalArgumentException(model.path() + ": " + config.name() + " has rotary positions and a"
-                    + " SwiGLU feed-forward (nomic-bert); the GPU encoder's pass for it is not yet verified on a GPU:"
-                    + " use device cpu (or -D" + NOMIC_ON_GPU + "=true to try it)");
-        }
         this.maxRows = maxRows;
         this.activation = config.geluTanh() ? CudaEncoderKernels.ACT_GELU_TANH : CudaEncoderKernels.ACT_GELU_ERF;
         this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));

@@ -63,7 +63,6 @@ class EncoderGpuTest {
 
     @BeforeAll
     static void open() {
-        System.setProperty(CudaEncoderPass.NOMIC_ON_GPU, "true"); // the nomic-bert cases check that pass here
         gpu = new CudaBackend(0);
         cpu = new CpuBackend(2);
     }
