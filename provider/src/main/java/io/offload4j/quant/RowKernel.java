@@ -30,6 +30,27 @@ public interface RowKernel {
         return dot(src, offset, x, xOffset, n);
     }
 
+    /**
+     * How many activation rows {@link #dotRows} multiplies with a stored row in one pass over its bytes, or 0 where
+     * this kernel has no such fused form (then a caller with a few rows decodes the row to floats once instead).
+     */
+    default int fusedRows() {
+        return 0;
+    }
+
+    /**
+     * For {@code t < rows}: {@code out[outOffset + t·outStride]} = the dot product of the stored row with
+     * {@code x[xOffset + t·xStride ..]}, each exactly as {@link #dot(MemorySegment, long, float[], int, int)} computes
+     * it. A kernel with {@link #fusedRows()} > 0 decodes each block of the row once for several rows (a speculative
+     * verification's few rows, a small decode batch: the weight is read and decoded once, not once per row).
+     */
+    default void dotRows(MemorySegment src, long offset, float[] x, int xOffset, int xStride, int rows, int n,
+                         float[] out, int outOffset, int outStride) {
+        for (int t = 0; t < rows; t++) {
+            out[outOffset + t * outStride] = dot(src, offset, x, xOffset + t * xStride, n);
+        }
+    }
+
     /** Floats of scratch {@link #dot(MemorySegment, long, float[], int, int, float[])} needs. */
     int DOT_SCRATCH = 1024;
 
