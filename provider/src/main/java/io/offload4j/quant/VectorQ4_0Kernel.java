@@ -54,4 +54,95 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
+
+    /** Four rows at a time, then two, then one (see {@link RowKernel#dotRows}). */
+    @Override
+    public int fusedRows() {
+        return 4;
+    }
+
+    @Override
+    public void dotRows(MemorySegment src, long offset, float[] x, int xOffset, int xStride, int rows, int n,
+                        float[] out, int outOffset, int outStride) {
+        int t = 0;
+        for (; t + 4 <= rows; t += 4) {
+            dot4(src, offset, x, xOffset + t * xStride, xStride, n, out, outOffset + t * outStride, outStride);
+        }
+        if (t + 2 <= rows) {
+            dot2(src, offset, x, xOffset + t * xStride, xStride, n, out, outOffset + t * outStride, outStride);
+            t += 2;
+        }
+        if (t < rows) {
+            out[outOffset + t * outStride] = dot(src, offset, x, xOffset + t * xStride, n);
+        }
+    }
+
+    /**
+     * Four activation rows against one stored row: each chunk's nibbles are split and widened once and multiplied
+     * into four accumulators, per row in the same order as {@link #dot} (each result equals {@code dot}'s exactly).
+     */
+    private static void dot4(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out,
+                             int o, int outStride) {
+        int nb = Rows.blocks(GgmlType.Q4_0, n);
+        int x1 = x0 + xStride;
+        int x2 = x1 + xStride;
+        int x3 = x2 + xStride;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F), acc3 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long bo = offset + (long) b * BLOCK_BYTES;
+            int xb = b * QK;
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            FloatVector s2 = FloatVector.zero(F), s3 = FloatVector.zero(F);
+            for (int c = 0; c < 16; c += L) {
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, src, bo + 2 + c, LE).castShape(I, 0);
+                FloatVector lo = (FloatVector) q.and(0xf).sub(8).castShape(F, 0);
+                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xf).sub(8).castShape(F, 0);
+                s0 = lo.fma(FloatVector.fromArray(F, x, x0 + xb + c), s0);
+                s0 = hi.fma(FloatVector.fromArray(F, x, x0 + xb + 16 + c), s0);
+                s1 = lo.fma(FloatVector.fromArray(F, x, x1 + xb + c), s1);
+                s1 = hi.fma(FloatVector.fromArray(F, x, x1 + xb + 16 + c), s1);
+                s2 = lo.fma(FloatVector.fromArray(F, x, x2 + xb + c), s2);
+                s2 = hi.fma(FloatVector.fromArray(F, x, x2 + xb + 16 + c), s2);
+                s3 = lo.fma(FloatVector.fromArray(F, x, x3 + xb + c), s3);
+                s3 = hi.fma(FloatVector.fromArray(F, x, x3 + xb + 16 + c), s3);
+            }
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo)));
+            acc0 = s0.fma(d, acc0);
+            acc1 = s1.fma(d, acc1);
+            acc2 = s2.fma(d, acc2);
+            acc3 = s3.fma(d, acc3);
+        }
+        out[o] = acc0.reduceLanes(VectorOperators.ADD);
+        out[o + outStride] = acc1.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * outStride] = acc2.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * outStride] = acc3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #dot4} for two rows. */
+    private static void dot2(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out,
+                             int o, int outStride) {
+        int nb = Rows.blocks(GgmlType.Q4_0, n);
+        int x1 = x0 + xStride;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long bo = offset + (long) b * BLOCK_BYTES;
+            int xb = b * QK;
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int c = 0; c < 16; c += L) {
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, src, bo + 2 + c, LE).castShape(I, 0);
+                FloatVector lo = (FloatVector) q.and(0xf).sub(8).castShape(F, 0);
+                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xf).sub(8).castShape(F, 0);
+                s0 = lo.fma(FloatVector.fromArray(F, x, x0 + xb + c), s0);
+                s0 = hi.fma(FloatVector.fromArray(F, x, x0 + xb + 16 + c), s0);
+                s1 = lo.fma(FloatVector.fromArray(F, x, x1 + xb + c), s1);
+                s1 = hi.fma(FloatVector.fromArray(F, x, x1 + xb + 16 + c), s1);
+            }
+            FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(src.get(Le.SHORT, bo)));
+            acc0 = s0.fma(d, acc0);
+            acc1 = s1.fma(d, acc1);
+        }
+        out[o] = acc0.reduceLanes(VectorOperators.ADD);
+        out[o + outStride] = acc1.reduceLanes(VectorOperators.ADD);
+    }
 }
