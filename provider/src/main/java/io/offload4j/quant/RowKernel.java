@@ -40,8 +40,8 @@ public interface RowKernel {
 
     /**
      * For {@code t < rows}: {@code out[outOffset + t·outStride]} = the dot product of the stored row with
-     * {@code x[xOffset + t·xStride ..]}, each exactly as {@link #dot(MemorySegment, long, float[], int, int)} computes
-     * it. A kernel with {@link #fusedRows()} > 0 decodes each block of the row once for several rows (a speculative
+     * {@code x[xOffset + t·xStride ..]}, each summed in the order {@link #dot(MemorySegment, long, float[], int, int)}
+     * sums it (equal up to the final lane reduction, whose order the Vector API leaves to the JIT). A kernel with {@link #fusedRows()} > 0 decodes each block of the row once for several rows (a speculative
      * verification's few rows, a small decode batch: the weight is read and decoded once, not once per row).
      */
     default void dotRows(MemorySegment src, long offset, float[] x, int xOffset, int xStride, int rows, int n,

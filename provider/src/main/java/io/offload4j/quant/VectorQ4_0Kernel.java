@@ -79,7 +79,7 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
 
     /**
      * Four activation rows against one stored row: each chunk's nibbles are split and widened once and multiplied
-     * into four accumulators, per row in the same order as {@link #dot} (each result equals {@code dot}'s exactly).
+     * into four accumulators, per row in the same order as {@link #dot}.
      */
     private static void dot4(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out,
                              int o, int outStride) {

@@ -72,7 +72,7 @@ final class VectorQ8_0Kernel extends ScalarQ8_0Kernel {
 
     /**
      * Four activation rows against one stored row: each chunk of quants is widened once and multiplied into four
-     * accumulators, per row in the same order as {@link #dot} (so each result equals {@code dot}'s exactly).
+     * accumulators, per row in the same order as {@link #dot}.
      * Written out like {@code dot} (no vector-valued helpers: see VectorKernels, "entry points").
      */
     private static void dot4(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out,
