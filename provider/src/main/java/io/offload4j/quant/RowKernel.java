@@ -31,21 +31,51 @@ public interface RowKernel {
     }
 
     /**
-     * How many activation rows {@link #dotRows} multiplies with a stored row in one pass over its bytes, or 0 where
-     * this kernel has no such fused form (then a caller with a few rows decodes the row to floats once instead).
+     * Whether {@link #dot4} and {@link #dot2} are fused: four (two) activation rows against a stored row in one pass
+     * over its bytes. Where they are not, a caller with a few rows decodes the row to floats once instead of calling
+     * {@link #dotRows}.
      */
-    default int fusedRows() {
-        return 0;
+    default boolean fusesRows() {
+        return false;
     }
 
     /**
      * For {@code t < rows}: {@code out[outOffset + t·outStride]} = the dot product of the stored row with
      * {@code x[xOffset + t·xStride ..]}, each summed in the order {@link #dot(MemorySegment, long, float[], int, int)}
-     * sums it (equal up to the final lane reduction, whose order the Vector API leaves to the JIT). A kernel with {@link #fusedRows()} > 0 decodes each block of the row once for several rows (a speculative
-     * verification's few rows, a small decode batch: the weight is read and decoded once, not once per row).
+     * sums it (equal up to the final lane reduction, whose order the Vector API leaves to the JIT): four rows at a
+     * time by {@link #dot4}, then two by {@link #dot2} where they {@link #fusesRows() are fused}, then one. For a
+     * speculative verification's few rows or a small decode batch.
      */
     default void dotRows(MemorySegment src, long offset, float[] x, int xOffset, int xStride, int rows, int n,
                          float[] out, int outOffset, int outStride) {
+        int t = 0;
+        if (fusesRows()) {
+            for (; t + 4 <= rows; t += 4) {
+                dot4(src, offset, x, xOffset + t * xStride, xStride, n, out, outOffset + t * outStride, outStride);
+            }
+            if (t + 2 <= rows) {
+                dot2(src, offset, x, xOffset + t * xStride, xStride, n, out, outOffset + t * outStride, outStride);
+                t += 2;
+            }
+        }
+        dotRowByRow(src, offset, x, xOffset + t * xStride, xStride, rows - t, n, out, outOffset + t * outStride,
+                outStride);
+    }
+
+    /** {@link #dotRows} of exactly four rows: fused where {@link #fusesRows()}, else one {@code dot} per row. */
+    default void dot4(MemorySegment src, long offset, float[] x, int xOffset, int xStride, int n, float[] out,
+                      int outOffset, int outStride) {
+        dotRowByRow(src, offset, x, xOffset, xStride, 4, n, out, outOffset, outStride);
+    }
+
+    /** {@link #dotRows} of exactly two rows: fused where {@link #fusesRows()}, else one {@code dot} per row. */
+    default void dot2(MemorySegment src, long offset, float[] x, int xOffset, int xStride, int n, float[] out,
+                      int outOffset, int outStride) {
+        dotRowByRow(src, offset, x, xOffset, xStride, 2, n, out, outOffset, outStride);
+    }
+
+    private void dotRowByRow(MemorySegment src, long offset, float[] x, int xOffset, int xStride, int rows, int n,
+                             float[] out, int outOffset, int outStride) {
         for (int t = 0; t < rows; t++) {
             out[outOffset + t * outStride] = dot(src, offset, x, xOffset + t * xStride, n);
         }

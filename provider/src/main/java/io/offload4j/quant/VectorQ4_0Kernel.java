@@ -55,34 +55,18 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** Four rows at a time, then two, then one (see {@link RowKernel#dotRows}). */
     @Override
-    public int fusedRows() {
-        return 4;
-    }
-
-    @Override
-    public void dotRows(MemorySegment src, long offset, float[] x, int xOffset, int xStride, int rows, int n,
-                        float[] out, int outOffset, int outStride) {
-        int t = 0;
-        for (; t + 4 <= rows; t += 4) {
-            dot4(src, offset, x, xOffset + t * xStride, xStride, n, out, outOffset + t * outStride, outStride);
-        }
-        if (t + 2 <= rows) {
-            dot2(src, offset, x, xOffset + t * xStride, xStride, n, out, outOffset + t * outStride, outStride);
-            t += 2;
-        }
-        if (t < rows) {
-            out[outOffset + t * outStride] = dot(src, offset, x, xOffset + t * xStride, n);
-        }
+    public boolean fusesRows() {
+        return true;
     }
 
     /**
      * Four activation rows against one stored row: each chunk's nibbles are split and widened once and multiplied
      * into four accumulators, per row in the same order as {@link #dot}.
      */
-    private static void dot4(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out,
-                             int o, int outStride) {
+    @Override
+    public void dot4(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out, int o,
+                     int outStride) {
         int nb = Rows.blocks(GgmlType.Q4_0, n);
         int x1 = x0 + xStride;
         int x2 = x1 + xStride;
@@ -120,8 +104,9 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
     }
 
     /** {@link #dot4} for two rows. */
-    private static void dot2(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out,
-                             int o, int outStride) {
+    @Override
+    public void dot2(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out, int o,
+                     int outStride) {
         int nb = Rows.blocks(GgmlType.Q4_0, n);
         int x1 = x0 + xStride;
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);

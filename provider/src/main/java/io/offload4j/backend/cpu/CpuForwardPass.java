@@ -694,9 +694,9 @@ final class CpuForwardPass implements ForwardPass {
             int cols = weight.cols();
             int rows = weight.rows();
             long rowBytes = weight.rowBytes();
-            if (count > 1 && !packed && kernel.fusedRows() > 0) {
+            if (count > 1 && !packed && kernel.fusesRows()) {
                 // A few rows (a speculative verification, a small batch): the format's fused kernel reads and decodes
-                // each weight row once for several of them, instead of decoding it to floats first.
+                // each weight row once for four of them, instead of decoding it to floats first.
                 for (int r = start; r < end; r++) {
                     kernel.dotRows(weight.data(), r * rowBytes, in, 0, cols, count, cols, out, r, rows);
                 }
