@@ -443,14 +443,18 @@ extern "C" __global__ void f32_to_f16(const float* __restrict__ in, __half* out,
 // past ropeDims. Angles are computed in double, as on the CPU, so both sides rotate by the same
 // float cos/sin; both are multiplied by ropeScale (LongRoPE's attention factor, else 1), which scales the
 // rotated dimensions only, as transformers and llama.cpp do.
-extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, const float* qBias,
-                                    const float* kBias, const float* vBias, const float* qNorm, const float* kNorm,
-                                    const double* invFreq, int ropeDims, int halvesLayout, float eps,
-                                    const int* __restrict__ params, __half* kCache, __half* vCache, int heads,
-                                    int kvHeads, int hd, float ropeScale, int ring) {
+//
+// qkv_post_batch: one token of each of gridDim.x sequences (a batched decode step), token t at position
+// seqParams[4 t] of its own cache, whose key and value addresses for this block are kv[2 t], kv[2 t + 1] and
+// whose ring is rings[t] (tables the host writes per step, so a CUDA graph of the step serves any caches).
+__device__ __forceinline__ void qkv_post_body(float* q, const float* k, const float* v, const float* qBias,
+                                              const float* kBias, const float* vBias, const float* qNorm,
+                                              const float* kNorm, const double* invFreq, int ropeDims,
+                                              int halvesLayout, float eps, int t, int pos, __half* kCache,
+                                              __half* vCache, int heads, int kvHeads, int hd, float ropeScale,
+                                              int ring) {
     __shared__ float scratch[32];
-    int t = blockIdx.x, h = blockIdx.y, i = threadIdx.x;
-    int pos = params[P_POS] + t;
+    int h = blockIdx.y, i = threadIdx.x;
     // a sliding block's ring of R rows keeps position p in row p mod R and again in row p mod R + R
     int row = ring ? pos % ring : pos;
     int kvDim = kvHeads * hd;
@@ -518,6 +522,27 @@ extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, co
     }
 }
 
+#define QKV_POST_PARAMS                                                                                     \
+    float *q, const float *k, const float *v, const float *qBias, const float *kBias, const float *vBias,     \
+        const float *qNorm, const float *kNorm, const double *invFreq, int ropeDims, int halvesLayout, float eps
+#define QKV_POST_ARGS q, k, v, qBias, kBias, vBias, qNorm, kNorm, invFreq, ropeDims, halvesLayout, eps
+
+extern "C" __global__ void qkv_post(QKV_POST_PARAMS, const int* __restrict__ params, __half* kCache, __half* vCache,
+                                    int heads, int kvHeads, int hd, float ropeScale, int ring) {
+    int t = blockIdx.x;
+    qkv_post_body(QKV_POST_ARGS, t, params[P_POS] + t, kCache, vCache, heads, kvHeads, hd, ropeScale, ring);
+}
+
+extern "C" __global__ void qkv_post_batch(QKV_POST_PARAMS, const int* __restrict__ seqParams,
+                                          const unsigned long long* __restrict__ kv, const int* __restrict__ rings,
+                                          int heads, int kvHeads, int hd, float ropeScale) {
+    int t = blockIdx.x;
+    qkv_post_body(QKV_POST_ARGS, t, seqParams[4 * t], reinterpret_cast<__half*>(kv[2 * t]),
+                  reinterpret_cast<__half*>(kv[2 * t + 1]), heads, kvHeads, hd, ropeScale, rings[t]);
+}
+#undef QKV_POST_ARGS
+#undef QKV_POST_PARAMS
+
 // ---------------------------------------------------------------------------------------------
 // Attention
 // ---------------------------------------------------------------------------------------------
@@ -533,14 +558,15 @@ extern "C" __global__ void qkv_post(float* q, const float* k, const float* v, co
 // its partial (max, sum, output) to `part`, and the last block of the head to finish (counted with an
 // atomic in `counters`, which it resets to 0 for the next call) merges the S partials: the second pass
 // of flash-decoding without a second kernel launch.
-extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __restrict__ q,
-                                                              const __half* __restrict__ kCache,
-                                                              const __half* __restrict__ vCache,
-                                                              const int* __restrict__ params, float* part, float* out,
-                                                              int* counters, int heads, int kvHeads, int hd,
-                                                              float scale, float cap, int window, int ring) {
-    extern __shared__ float sm[];
-    float* qs = sm;                       // hd
+//
+// attn_decode_batch: grid (heads, S, B), one token of each of B sequences (blockIdx.z), with the position,
+// cache addresses and ring of each from the step's tables (as qkv_post_batch); partials and counters per sequence.
+__device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, const __half* __restrict__ kCache,
+                                                 const __half* __restrict__ vCache, int pos, float* part, float* out,
+                                                 int* counters, int heads, int kvHeads, int hd, float scale, float cap,
+                                                 int window, int ring) {
+    extern __shared__ float decode_sm[];
+    float* qs = decode_sm;                      // hd
     float* wm = qs + hd;                  // ATT_WARPS maxima
     float* wl = wm + ATT_WARPS;           // ATT_WARPS sums
     float* wo = wl + ATT_WARPS;           // ATT_WARPS * hd outputs
@@ -550,7 +576,6 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
     int kvDim = kvHeads * hd;
     // positions first..pos: the last `window` of them in a sliding block, in consecutive rows from the row of
     // `first` (kRows, vRows; a ring stores each position twice, so a window never wraps)
-    int pos = params[P_POS];
     int first = window > 0 ? max(0, pos - window + 1) : 0;
     int n = pos - first + 1;
     const __half* kRows = kCache + (size_t)(ring ? first % ring : first) * kvDim;
@@ -647,6 +672,30 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
         out[(size_t)h * hd + d] = acc / LL;
     }
     if (threadIdx.x == 0) counters[h] = 0;
+}
+
+extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __restrict__ q,
+                                                              const __half* __restrict__ kCache,
+                                                              const __half* __restrict__ vCache,
+                                                              const int* __restrict__ params, float* part, float* out,
+                                                              int* counters, int heads, int kvHeads, int hd,
+                                                              float scale, float cap, int window, int ring) {
+    attn_decode_body(q, kCache, vCache, params[P_POS], part, out, counters, heads, kvHeads, hd, scale, cap, window,
+                     ring);
+}
+
+extern "C" __global__ void __launch_bounds__(128) attn_decode_batch(const float* __restrict__ q,
+                                                                    const unsigned long long* __restrict__ kv,
+                                                                    const int* __restrict__ rings,
+                                                                    const int* __restrict__ seqParams, float* part,
+                                                                    float* out, int* counters, int heads, int kvHeads,
+                                                                    int hd, float scale, float cap, int window) {
+    int t = blockIdx.z;
+    size_t qd = (size_t)heads * hd;
+    attn_decode_body(q + t * qd, reinterpret_cast<const __half*>(kv[2 * t]),
+                     reinterpret_cast<const __half*>(kv[2 * t + 1]), seqParams[4 * t],
+                     part + (size_t)t * heads * gridDim.y * (hd + 2), out + t * qd, counters + t * heads, heads,
+                     kvHeads, hd, scale, cap, window, rings[t]);
 }
 
 // Causal attention for a prompt chunk of T tokens at positions pos0..pos0+T-1 (their keys and values
@@ -882,5 +931,6 @@ extern "C" __global__ void __launch_bounds__(256) gemm_f16(const __half* __restr
     }
 }
 
+#include "gemm_small.cuh"
 #include "moe.cuh"
 #include "encoder.cuh"

@@ -76,6 +76,17 @@ public interface AcceleratorModel extends AutoCloseable {
      */
     boolean runAsGraph(KvCache cache, Runnable enqueue);
 
+    /**
+     * Runs the batched decode step {@code enqueue} would enqueue (every unit resident, {@code rows} sequences) as a
+     * graph captured once per row count and replayed after that, for whichever sequences the step holds (their
+     * positions and caches are inputs the step stages, not baked into the graph). Returns true when it ran
+     * {@code enqueue} in this call; without graphs it simply does.
+     */
+    default boolean runBatchAsGraph(int rows, Runnable enqueue) {
+        enqueue.run();
+        return true;
+    }
+
     /** Whether {@link #runAsGraph} should be used for resident decode steps. */
     boolean graphs();
 

@@ -385,7 +385,13 @@ public final class TieredForwardPass implements ForwardPass {
         }
         try {
             accelerator.stageInputs(step);
-            enqueue(StepRoute.ALL_ACCELERATOR, null);
+            if (graphs) {
+                if (!accelerator.runBatchAsGraph(n, residentDecode)) {
+                    tier.replayedResidentStep(); // a capture counted its units' accesses as it recorded them
+                }
+            } else {
+                enqueue(StepRoute.ALL_ACCELERATOR, null);
+            }
             accelerator.finishStep();
             tier.stepCompleted();
             if (stageOutput != null) {

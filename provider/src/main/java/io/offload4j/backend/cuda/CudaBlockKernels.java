@@ -72,14 +72,27 @@ final class CudaBlockKernels {
         int dim = c.embeddingLength();
         float eps = c.rmsNormEps();
         CudaUnits.BlockNorms n = b.norms();
-        boolean gemm = count >= gemmMinTokens && b.gemmOk() && ws.a16 != null;
+        // tensor cores from gemmMinTokens rows: up to 64 rows (batched decode) the small GEMM, which decodes the weights
+        // itself; longer steps (prompts) dequantize each weight to fp16 for the prefill GEMM
+        boolean small = fitsSmallGemm(count) && b.smallGemmOk();
+        boolean gemm = count >= gemmMinTokens && ws.a16 != null && (small || b.gemmOk());
 
         // attention
         if (gemm) {
             kernels.rmsnorm(ws.stream, ws.x, n.attnNorm(), null, ws.a16, dim, eps, count);
-            gemm(b.wq(), ws.q, count, false);
-            gemm(b.wk(), ws.k, count, false);
-            gemm(b.wv(), ws.v, count, false);
+            if (small) {
+                for (DevMatrix[] group : b.qkvGroups()) {
+                    for (int i = 0; i < group.length; i++) {
+                        DevMatrix m = group[i];
+                        qkvOuts[i] = m == b.wq() ? ws.q : m == b.wk() ? ws.k : ws.v;
+                    }
+                    smallGemm(group, qkvOuts, count, false);
+                }
+            } else {
+                gemm(b.wq(), ws.q, count, false);
+                gemm(b.wk(), ws.k, count, false);
+                gemm(b.wv(), ws.v, count, false);
+            }
         } else {
             // the attention norm is fused into the projections
             for (DevMatrix[] group : b.qkvGroups()) {
@@ -99,15 +112,15 @@ final class CudaBlockKernels {
         } else if (step.phase() != Phase.BATCH) {
             attention(b, (CudaKvCache) step.cache(0), ws.params, 0, count, false);
         } else {
-            for (int s = 0; s < count; s++) { // each sequence attends to its own cache, at its own position
-                attention(b, (CudaKvCache) step.cache(s), ws.seqParams.withByteOffset(16L * s), s, 1, false);
-            }
+            batchAttention(b, count); // each sequence attends to its own cache, at its own position
         }
         // with a post-attention norm (Gemma) the projection goes to hb (free until the FFN), then x += norm(hb)
         CUdeviceptr attnPost = n.attnPostNorm();
         if (gemm) {
             kernels.f32ToF16(ws.stream, ws.attn, ws.a16, (long) count * c.queryDim());
-            gemm(b.wo(), attnPost == null ? ws.x : ws.hb, count, attnPost == null);
+            one[0] = b.wo();
+            oneOut[0] = attnPost == null ? ws.x : ws.hb;
+            project(small, one, oneOut, count, attnPost == null);
         } else {
             one[0] = b.wo();
             oneOut[0] = attnPost == null ? ws.x : ws.hb;
@@ -126,14 +139,19 @@ final class CudaBlockKernels {
         CUdeviceptr ffnPost = n.ffnPostNorm();
         if (gemm) {
             kernels.rmsnorm(ws.stream, ws.x, n.ffnNorm(), null, ws.a16, dim, eps, count);
-            gemm(b.gate(), ws.hb, count, false);
-            gemm(b.up(), ws.hb2, count, false);
+            gateUp[0] = b.gate();
+            gateUp[1] = b.up();
+            gateUpOuts[0] = ws.hb;
+            gateUpOuts[1] = ws.hb2;
+            project(small, gateUp, gateUpOuts, count, false);
             if (geglu) {
                 kernels.gegluF16(ws.stream, ws.hb, ws.hb2, ws.a16, (long) count * c.feedForwardLength());
             } else {
                 kernels.swigluF16(ws.stream, ws.hb, ws.hb2, ws.a16, (long) count * c.feedForwardLength());
             }
-            gemm(b.down(), ffnPost == null ? ws.x : ws.hb2, count, ffnPost == null);
+            one[0] = b.down();
+            oneOut[0] = ffnPost == null ? ws.x : ws.hb2;
+            project(small, one, oneOut, count, ffnPost == null);
         } else if (geglu) {
             // GeGLU: gate and up stored by one launch (the FFN norm fused in), then gelu(gate) · up
             if (b.gate().type() != b.up().type()) {
@@ -291,7 +309,14 @@ final class CudaBlockKernels {
         CUdeviceptr last = ws.x.withByteOffset(4L * (step.rows() - outputs) * config.embeddingLength());
         DevMatrix m = slice.matrix();
         one[0] = m;
-        if (slice.whole()) {
+        if (slice.whole() && outputs >= gemmMinTokens && fitsSmallGemm(outputs) && ws.a16 != null
+                && CudaKernels.smallGemmOk(m.type(), m.rows(), m.cols())) {
+            // a batch's logits: the output norm to fp16, then one pass over the head for every row
+            kernels.rmsnorm(ws.stream, last, ws.outputNorm, null, ws.a16, config.embeddingLength(),
+                    config.rmsNormEps(), outputs);
+            oneOut[0] = ws.logits;
+            smallGemm(one, oneOut, outputs, false);
+        } else if (slice.whole()) {
             oneOut[0] = ws.logits;
             matvecs(outputs, CudaKernels.STORE, one, last, oneOut, ws.outputNorm);
         } else if (outputs == 1) {
@@ -346,6 +371,67 @@ final class CudaBlockKernels {
             kernels.attnPrefill(ws.stream, qr, kc, vc, p, out, count, c.headCount(), c.headCountKv(), c.headDim(),
                     shape, bidirectional);
         }
+    }
+
+    /** Whether a step of {@code rows} rows fits the small GEMM (its row tiles read up to 64 rows of a16). */
+    private boolean fitsSmallGemm(int rows) {
+        return rows <= CudaKernels.SMALL_GEMM_MAX_ROWS && CudaKernels.smallGemmRowsRead(rows) <= ws.rows
+                && ws.gemmPartial != null;
+    }
+
+    /**
+     * outs[i] (+)= a16 · mats[i]^T on tensor cores: with {@code small} the small GEMM (one launch when the matrices
+     * share a format), else each matrix dequantized to fp16 and multiplied by the prefill GEMM.
+     */
+    private void project(boolean small, DevMatrix[] mats, CUdeviceptr[] outs, int count, boolean accumulate) {
+        if (!small) {
+            for (int i = 0; i < mats.length; i++) {
+                gemm(mats[i], outs[i], count, accumulate);
+            }
+        } else if (mats.length == 2 && mats[0].type() != mats[1].type()) {
+            one[0] = mats[0];
+            oneOut[0] = outs[0];
+            smallGemm(one, oneOut, count, accumulate);
+            one[0] = mats[1];
+            oneOut[0] = outs[1];
+            smallGemm(one, oneOut, count, accumulate);
+        } else {
+            smallGemm(mats, outs, count, accumulate);
+        }
+    }
+
+    /** outs[i] (+)= a16 · mats[i]^T for up to three matrices of one format and width, one launch. */
+    private void smallGemm(DevMatrix[] mats, CUdeviceptr[] outs, int count, boolean accumulate) {
+        DevMatrix m0 = mats[0];
+        int n = mats.length;
+        int rows = m0.rows() + (n > 1 ? mats[1].rows() : 0) + (n > 2 ? mats[2].rows() : 0);
+        int splits = CudaKernels.smallGemmSplits(rows / CudaKernels.SMALL_GEMM_N, m0.cols(),
+                CudaKernels.SMALL_GEMM_TARGET_BLOCKS);
+        kernels.gemmSmall(ws.stream, m0.type(), m0.ptr(), n > 1 ? mats[1].ptr() : null, n > 2 ? mats[2].ptr() : null,
+                m0.rows(), n > 1 ? mats[1].rows() : 0, n > 2 ? mats[2].rows() : 0, m0.rowBytes(), m0.cols(), ws.a16,
+                outs[0], n > 1 ? outs[1] : null, n > 2 ? outs[2] : null, count, accumulate, splits, ws.gemmPartial,
+                ws.gemmCounters);
+    }
+
+    /**
+     * RoPE, the KV-cache writes and attention of a batched decode step: one token of each of {@code count} sequences,
+     * each at its own position in its own cache (the step's tables, staged by CudaModel), in one launch each.
+     */
+    private void batchAttention(DevBlock b, int count) {
+        ModelConfig c = config;
+        int l = b.index();
+        CudaUnits.BlockNorms n = b.norms();
+        boolean sliding = c.traits().sliding(l);
+        CUdeviceptr kv = ws.batchTables.withByteOffset(CudaWorkspace.batchKvOffset(l, count));
+        CUdeviceptr rings = ws.batchTables.withByteOffset(CudaWorkspace.batchRingsOffset(c, l, count));
+        kernels.qkvPostBatch(ws.stream, ws.q, ws.k, ws.v, n.qBias(), n.kBias(), n.vBias(), n.qNorm(), n.kNorm(),
+                sliding ? ws.invFreqSliding : ws.invFreq, c.ropeDimensions(), c.ropeLayout() == RopeLayout.HALVES,
+                c.rmsNormEps(), ws.seqParams, kv, rings, c.headCount(), c.headCountKv(), c.headDim(), count,
+                ws.ropeMagnitude);
+        // splits × sequences within the partial buffer's room (sized for one sequence's splits)
+        int batchSplits = Math.max(1, splits / count);
+        kernels.attnDecodeBatch(ws.stream, ws.q, kv, rings, ws.seqParams, ws.partial, ws.counters, ws.attn,
+                c.headCount(), c.headCountKv(), c.headDim(), batchSplits, count, shapes[l]);
     }
 
     /** out (+)= a16 · W^T on tensor cores, W dequantized to fp16 first unless it already is. */

@@ -252,6 +252,22 @@ public final class CudaKernels implements AutoCloseable {
                 ropeMagnitude, ring);
     }
 
+    /**
+     * {@link #qkvPost} for one token of each of {@code batch} sequences: token t at position {@code seqParams[4t]},
+     * its key and value rows written at {@code kvTable[2t]} / {@code kvTable[2t+1]} (device addresses of this
+     * block's caches) with ring {@code rings[t]}.
+     */
+    public void qkvPostBatch(CUstream stream, CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr qBias,
+                             CUdeviceptr kBias, CUdeviceptr vBias, CUdeviceptr qNorm, CUdeviceptr kNorm,
+                             CUdeviceptr invFreq, int ropeDims, boolean halvesLayout, float eps, CUdeviceptr seqParams,
+                             CUdeviceptr kvTable, CUdeviceptr rings, int heads, int kvHeads, int headDim, int batch,
+                             float ropeMagnitude) {
+        int threads = Math.max(32, (headDim / 2 + 31) / 32 * 32);
+        launch("qkv_post_batch", stream, batch, heads + 2 * kvHeads, threads, 0, q, k, v, qBias, kBias, vBias, qNorm,
+                kNorm, invFreq, ropeDims, halvesLayout ? 1 : 0, eps, seqParams, kvTable, rings, heads, kvHeads,
+                headDim, ropeMagnitude);
+    }
+
     /** g = GELU(g) · u (tanh approximation), {@code n} elements: Gemma's GeGLU on the matrix-vector path. */
     public void geglu(CUstream stream, CUdeviceptr gate, CUdeviceptr up, long n) {
         launch("geglu", stream, Math.toIntExact((n + 255) / 256), 1, 256, 0, gate, up, n);
@@ -301,6 +317,20 @@ public final class CudaKernels implements AutoCloseable {
         int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
         launch("attn_decode", stream, heads, splits, 32 * ATT_WARPS, shared, q, kCache, vCache, params, partial, out,
                 counters, heads, kvHeads, headDim, shape.scale(), shape.softcap(), shape.window(), shape.ring());
+    }
+
+    /**
+     * {@link #attnDecode} for one query token of each of {@code batch} sequences (positions, cache addresses and rings
+     * from the step's tables, see {@link #qkvPostBatch}); {@code partial} holds {@link #attnPartialFloats}(heads,
+     * headDim, splits × batch) floats and {@code counters} heads × batch zeros.
+     */
+    public void attnDecodeBatch(CUstream stream, CUdeviceptr q, CUdeviceptr kvTable, CUdeviceptr rings,
+                                CUdeviceptr seqParams, CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out,
+                                int heads, int kvHeads, int headDim, int splits, int batch, AttentionShape shape) {
+        int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
+        cuLaunchKernel(function("attn_decode_batch"), heads, splits, batch, 32 * ATT_WARPS, 1, 1, shared, stream,
+                args(q, kvTable, rings, seqParams, partial, out, counters, heads, kvHeads, headDim, shape.scale(),
+                        shape.softcap(), shape.window()), null);
     }
 
     /** Causal attention of {@code count} query tokens at positions params.pos.. (their K/V already cached). */
@@ -358,6 +388,90 @@ public final class CudaKernels implements AutoCloseable {
                     + ", k=" + k);
         }
         launch("gemm_f16", stream, n / GEMM_N, (m + 63) / 64, 256, 0, a, b, c, m, n, k, accumulate ? 1 : 0);
+    }
+
+    // ------------------------------------------------------------------ small-batch GEMM (gemm_small.cuh)
+
+    /** Output features per small-GEMM block and K per decoded chunk (SG_N, SG_K in gemm_small.cuh). */
+    public static final int SMALL_GEMM_N = 64;
+    public static final int SMALL_GEMM_K = 256;
+    /** The most rows of A one small-GEMM launch takes (16 × its largest row-tile count). */
+    public static final int SMALL_GEMM_MAX_ROWS = 64;
+    private static final int SMALL_GEMM_THREADS = 128;
+    /**
+     * Blocks a small-GEMM launch aims at (K is split until its tiles reach it): about four per SM of an H100, which
+     * keeps enough weight bytes in flight to read at HBM speed; smaller GPUs queue the surplus.
+     */
+    public static final int SMALL_GEMM_TARGET_BLOCKS = 512;
+    private final CUfunction[][] smallGemm = new CUfunction[GgmlType.values().length][3];
+
+    /** Whether {@link #gemmSmall} takes a [rows][cols] matrix of {@code type}. */
+    public static boolean smallGemmOk(GgmlType type, int rows, int cols) {
+        return type != GgmlType.F32 && SUPPORTED.contains(type) && rows % SMALL_GEMM_N == 0
+                && cols % SMALL_GEMM_K == 0;
+    }
+
+    /**
+     * Rows of A a small-GEMM launch of {@code m} rows reads (its row tiles are 16, 32 or 64 rows; rows past
+     * {@code m} are read but their results dropped): A must hold at least this many.
+     */
+    public static int smallGemmRowsRead(int m) {
+        return m <= 16 ? 16 : m <= 32 ? 32 : 64;
+    }
+
+    /**
+     * How many blocks split K of a launch of {@code tiles} output tiles (features / {@link #SMALL_GEMM_N}) over
+     * {@code k} columns, so that about {@code targetBlocks} blocks run: 1 when the tiles alone are enough, else up
+     * to one per chunk. Fewer than {@code 2 × targetBlocks} blocks in all, see {@link #smallGemmPartialFloats}.
+     */
+    public static int smallGemmSplits(int tiles, int k, int targetBlocks) {
+        int chunks = k / SMALL_GEMM_K;
+        if (tiles >= targetBlocks || chunks <= 1) {
+            return 1;
+        }
+        int splits = Math.min(chunks, (targetBlocks + tiles - 1) / tiles);
+        int perSplit = (chunks + splits - 1) / splits;
+        return (chunks + perSplit - 1) / perSplit;
+    }
+
+    /** Floats of split-K partial tiles that launches split by {@link #smallGemmSplits} with this target need. */
+    public static long smallGemmPartialFloats(int targetBlocks) {
+        return 2L * targetBlocks * SMALL_GEMM_MAX_ROWS * SMALL_GEMM_N;
+    }
+
+    /**
+     * {@code y_i[m][rows_i]} (+)= A[m][k] · W_i^T for up to three matrices W_i of one format (segments, as in
+     * {@link #matvec}; {@code rows1}/{@code rows2} 0 when absent), A fp16 with at least
+     * {@link #smallGemmRowsRead}(m) rows, m ≤ {@link #SMALL_GEMM_MAX_ROWS}. The weights are decoded in shared
+     * memory per chunk and multiplied on tensor cores; K is split over {@code splits} blocks per tile whose
+     * partial tiles ({@code partial}) the tile's last block adds up in order ({@code counters}: one int per tile,
+     * zero between launches).
+     */
+    public void gemmSmall(CUstream stream, GgmlType type, CUdeviceptr w0, CUdeviceptr w1, CUdeviceptr w2, int rows0,
+                          int rows1, int rows2, long rowBytes, int k, CUdeviceptr a, CUdeviceptr y0, CUdeviceptr y1,
+                          CUdeviceptr y2, int m, boolean accumulate, int splits, CUdeviceptr partial,
+                          CUdeviceptr counters) {
+        if (!smallGemmOk(type, rows0, k) || rows1 % SMALL_GEMM_N != 0 || rows2 % SMALL_GEMM_N != 0) {
+            throw new IllegalArgumentException("gemmSmall takes F16..IQ4_XS rows in multiples of " + SMALL_GEMM_N
+                    + " with k % " + SMALL_GEMM_K + " == 0: " + type + " rows " + rows0 + "/" + rows1 + "/" + rows2
+                    + ", k=" + k);
+        }
+        if (m < 1 || m > SMALL_GEMM_MAX_ROWS) {
+            throw new IllegalArgumentException("gemmSmall takes 1.." + SMALL_GEMM_MAX_ROWS + " rows: " + m);
+        }
+        int chunks = k / SMALL_GEMM_K;
+        int perSplit = (chunks + Math.max(1, splits) - 1) / Math.max(1, splits);
+        int gridY = (chunks + perSplit - 1) / perSplit;
+        int tiles = (rows0 + rows1 + rows2) / SMALL_GEMM_N;
+        int t = m <= 16 ? 0 : m <= 32 ? 1 : 2;
+        CUfunction f = smallGemm[type.ordinal()][t];
+        if (f == null) {
+            f = function("gemm_small_" + suffix(type) + "_t" + (1 << t));
+            smallGemm[type.ordinal()][t] = f;
+        }
+        cuLaunchKernel(f, tiles, gridY, 1, SMALL_GEMM_THREADS, 1, 1, 0, stream,
+                args(w0, w1, w2, rows0, rows1, rows2, rowBytes, k, a, y0, y1, y2, m, accumulate ? 1 : 0, perSplit,
+                        partial, counters), null);
     }
 
     // ------------------------------------------------------------------ mixture of experts (moe.cuh)

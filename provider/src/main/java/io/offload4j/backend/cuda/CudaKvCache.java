@@ -2,10 +2,13 @@ package io.offload4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuPointerGetAttribute;
 
 import io.offload4j.backend.KvCache;
+import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUpointer_attribute;
 
 /**
  * Keys and values of one sequence in device memory, fp16: one allocation each for the blocks this device computes
@@ -23,6 +26,9 @@ final class CudaKvCache implements KvCache {
     private final int kvDim;
     private final CUdeviceptr keys = new CUdeviceptr();
     private final CUdeviceptr values = new CUdeviceptr();
+    /** The two allocations' device addresses as numbers, for the tables of batched steps. */
+    private final long keysAddress;
+    private final long valuesAddress;
     private final long[] blockOffsets;
     private final int[] ring;
     private final int rewind;
@@ -61,6 +67,24 @@ final class CudaKvCache implements KvCache {
             cuMemFree(keys);
             throw e;
         }
+        this.keysAddress = address(keys);
+        this.valuesAddress = address(values);
+    }
+
+    private static long address(CUdeviceptr p) {
+        long[] value = new long[1];
+        cuPointerGetAttribute(Pointer.to(value), CUpointer_attribute.CU_POINTER_ATTRIBUTE_DEVICE_POINTER, p);
+        return value[0];
+    }
+
+    /** The device address of {@code block}'s keys, as {@link #keys} points to them. */
+    long keysAddress(int block) {
+        return keysAddress + blockOffsets[block - firstBlock];
+    }
+
+    /** The device address of {@code block}'s values. */
+    long valuesAddress(int block) {
+        return valuesAddress + blockOffsets[block - firstBlock];
     }
 
     CUdeviceptr keys(int block) {

@@ -1,6 +1,7 @@
 package io.offload4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
 import static jcuda.driver.JCudaDriver.cuGraphLaunch;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
@@ -57,6 +58,8 @@ final class CudaModel implements AcceleratorModel {
     private MemorySegment kvDown;
     private CudaRouting routing;    // the router's choices to the host and slots back; made with an expert pool
     private boolean peerTried;
+    /** Batched decode steps as graphs, by row count (captured on first use; see runBatchAsGraph). */
+    private CUgraphExec[] batchGraphs;
     private boolean closed;
 
     CudaModel(CudaDevice device, CudaKernels kernels, Model model, AcceleratorOptions options) {
@@ -165,6 +168,7 @@ final class CudaModel implements AcceleratorModel {
                 ws.seqParamsView.put(4 * b + 3, 0);
             }
             ws.upload(ws.seqParams, ws.seqParamsMapped, ws.seqParamsHost, 0, 16L * count);
+            stageBatchTables(step, count);
         } else {
             ws.paramsView.put(0, step.startPosition());
             ws.paramsView.put(1, count);
@@ -194,6 +198,27 @@ final class CudaModel implements AcceleratorModel {
             }
             ws.xView.put(t * dim, embedRow, 0, dim);
         }
+    }
+
+    /**
+     * Each sequence's key and value addresses and ring per block this device holds, for qkv_post_batch and
+     * attn_decode_batch (CudaWorkspace.batchTables): a batched step's kernels read them, not the caches' pointers,
+     * so that the same launches (and a graph of them) serve whichever sequences run.
+     */
+    private void stageBatchTables(Step step, int count) {
+        int first = options.firstBlock();
+        int end = first + options.blockCount(config.blockCount());
+        for (int b = 0; b < count; b++) {
+            CudaKvCache cache = (CudaKvCache) step.cache(b);
+            for (int l = first; l < end; l++) {
+                int kv = (int) (CudaWorkspace.batchKvOffset(l, count) / 8) + 2 * b;
+                ws.batchKvView.put(kv, cache.keysAddress(l));
+                ws.batchKvView.put(kv + 1, cache.valuesAddress(l));
+                ws.batchRingsView.put((int) (CudaWorkspace.batchRingsOffset(config, l, count) / 4) + b, cache.ring(l));
+            }
+        }
+        ws.upload(ws.batchTables, ws.batchTablesMapped, ws.batchTablesHost, 0,
+                CudaWorkspace.batchTableBytes(config, count));
     }
 
     @Override
@@ -249,24 +274,42 @@ final class CudaModel implements AcceleratorModel {
         CudaKvCache cache = (CudaKvCache) kvCache;
         boolean captured = false;
         if (cache.decodeGraph == null) {
-            CUgraph graph = new CUgraph();
-            cuStreamBeginCapture(ws.stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
-            try {
-                enqueue.run();
-            } finally {
-                cuStreamEndCapture(ws.stream, graph);
-            }
-            CUgraphExec exec = new CUgraphExec();
-            try {
-                cuGraphInstantiate(exec, graph, 0);
-            } finally {
-                cuGraphDestroy(graph);
-            }
-            cache.decodeGraph = exec;
+            cache.decodeGraph = capture(enqueue);
             captured = true;
         }
         cuGraphLaunch(cache.decodeGraph, ws.stream);
         return captured;
+    }
+
+    @Override
+    public boolean runBatchAsGraph(int rows, Runnable enqueue) {
+        if (batchGraphs == null) {
+            batchGraphs = new CUgraphExec[ws.rows + 1];
+        }
+        boolean captured = false;
+        if (batchGraphs[rows] == null) {
+            batchGraphs[rows] = capture(enqueue);
+            captured = true;
+        }
+        cuGraphLaunch(batchGraphs[rows], ws.stream);
+        return captured;
+    }
+
+    private CUgraphExec capture(Runnable enqueue) {
+        CUgraph graph = new CUgraph();
+        cuStreamBeginCapture(ws.stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
+        try {
+            enqueue.run();
+        } finally {
+            cuStreamEndCapture(ws.stream, graph);
+        }
+        CUgraphExec exec = new CUgraphExec();
+        try {
+            cuGraphInstantiate(exec, graph, 0);
+        } finally {
+            cuGraphDestroy(graph);
+        }
+        return exec;
     }
 
     @Override
@@ -438,6 +481,13 @@ final class CudaModel implements AcceleratorModel {
         device.makeCurrent();
         if (routing != null) {
             routing.close();
+        }
+        if (batchGraphs != null) {
+            for (CUgraphExec g : batchGraphs) {
+                if (g != null) {
+                    cuGraphExecDestroy(g);
+                }
+            }
         }
         ws.close();
     }

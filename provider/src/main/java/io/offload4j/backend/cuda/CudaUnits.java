@@ -23,11 +23,12 @@ final class CudaUnits {
 
     /**
      * One transformer block bound to device memory. {@code qkvGroups}: Q, K and V grouped by format, one launch per
-     * group; {@code gemmOk}: every matrix has a shape the tensor-core path takes.
+     * group; {@code gemmOk}: every matrix has a shape the tensor-core path takes; {@code smallGemmOk}: every matrix
+     * takes the small-batch GEMM ({@link CudaKernels#smallGemmOk}).
      */
     record DevBlock(int index, BlockNorms norms, DevMatrix wq, DevMatrix wk, DevMatrix wv, DevMatrix wo,
                     DevMatrix gate, DevMatrix up, DevMatrix down, DevMatrix[][] qkvGroups, boolean gemmOk,
-                    DevExperts experts)
+                    boolean smallGemmOk, DevExperts experts)
             implements BoundUnit {}
 
     /**
@@ -50,7 +51,8 @@ final class CudaUnits {
         DevMatrix[] m = place(parts, base);
         DevMatrix[][] qkv = qkvGroups(m);
         if (moe == null) {
-            return new DevBlock(index, norms, m[0], m[1], m[2], m[3], m[4], m[5], m[6], qkv, gemmOk(parts), null);
+            return new DevBlock(index, norms, m[0], m[1], m[2], m[3], m[4], m[5], m[6], qkv, gemmOk(parts),
+                    smallGemmOk(parts), null);
         }
         // Q, K, V, O, router, [shared gate, up, down], then gate, up, down of each expert (MoeWeights.matrices()).
         int s = moe.hasSharedExpert() ? 3 : 0;
@@ -69,7 +71,7 @@ final class CudaUnits {
                 s > 0 ? m[5] : null, s > 0 ? m[6] : null, s > 0 ? m[7] : null, false);
         // The attention part takes the tensor-core path when its four matrices can; the experts never do.
         return new DevBlock(index, norms, m[0], m[1], m[2], m[3], null, null, null, qkv,
-                gemmOk(java.util.Arrays.copyOf(parts, 4)), experts);
+                gemmOk(java.util.Arrays.copyOf(parts, 4)), smallGemmOk(java.util.Arrays.copyOf(parts, 4)), experts);
     }
 
     /**
@@ -86,7 +88,8 @@ final class CudaUnits {
         DevExperts experts = new DevExperts(m[4], e[0], e[1], e[2], slotBytes, s > 0 ? m[5] : null,
                 s > 0 ? m[6] : null, s > 0 ? m[7] : null, true);
         return new DevBlock(index, norms, m[0], m[1], m[2], m[3], null, null, null, qkvGroups(m),
-                gemmOk(java.util.Arrays.copyOf(attention, 4)), experts);
+                gemmOk(java.util.Arrays.copyOf(attention, 4)), smallGemmOk(java.util.Arrays.copyOf(attention, 4)),
+                experts);
     }
 
     /** Q, K and V of one format run as one launch; a mixed block (Q4_K_M keeps V in Q6_K in some blocks) groups by
@@ -122,6 +125,16 @@ final class CudaUnits {
     static boolean gemmOk(Weight[] matrices) {
         for (Weight m : matrices) {
             if (!CudaKernels.gemmShapeOk(m.rows(), m.cols()) || !CudaKernels.vectorisable(m.type(), m.cols())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether every matrix takes the small-batch GEMM of batched decode steps. */
+    static boolean smallGemmOk(Weight[] matrices) {
+        for (Weight m : matrices) {
+            if (!CudaKernels.smallGemmOk(m.type(), m.rows(), m.cols())) {
                 return false;
             }
         }

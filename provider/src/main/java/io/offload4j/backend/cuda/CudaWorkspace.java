@@ -70,7 +70,17 @@ final class CudaWorkspace implements AutoCloseable {
     final CUdeviceptr a16;         // null without the tensor-core path
     final CUdeviceptr w16;
     final CUdeviceptr partial;
-    final CUdeviceptr counters;
+    final CUdeviceptr counters;   // attention splits: heads × rows (a batch's sequences each count their heads)
+    /** The small-batch GEMM's split-K partial tiles and per-tile counters; null without the tensor-core path. */
+    final CUdeviceptr gemmPartial;
+    final CUdeviceptr gemmCounters;
+    /**
+     * A batched decode step's tables, per block l (of all the model's, at l × stride): the device addresses of each
+     * sequence's keys and values ({@code [2B]} longs), then after every block's, each sequence's ring ({@code [B]}
+     * ints); written by {@code CudaModel.stageInputs} for each batched step, read by qkv_post_batch and
+     * attn_decode_batch.
+     */
+    final CUdeviceptr batchTables;
     final CUdeviceptr logits;
     /** The sparse FFN's buffers of a mixture of experts; null for a dense model. */
     final CudaMoeBuffers moe;
@@ -79,16 +89,20 @@ final class CudaWorkspace implements AutoCloseable {
     // pinned host memory, and the same buffers as the GPU addresses them (for uploads the SMs read themselves)
     final Pointer paramsHost = new Pointer();
     final Pointer seqParamsHost = new Pointer();
+    final Pointer batchTablesHost = new Pointer();
     final Pointer xHost = new Pointer();
     final Pointer kvUpHost = new Pointer();   // fp16 K/V rows computed elsewhere, a region per block
     final Pointer kvDownHost = new Pointer(); // fp16 K/V rows on their way to a host cache (allocated on demand)
     final Pointer logitsHost = new Pointer();
     final CUdeviceptr paramsMapped = new CUdeviceptr();
     final CUdeviceptr seqParamsMapped = new CUdeviceptr();
+    final CUdeviceptr batchTablesMapped = new CUdeviceptr();
     final CUdeviceptr xMapped = new CUdeviceptr();
     final CUdeviceptr kvUpMapped = new CUdeviceptr();
     final IntBuffer paramsView;
     final IntBuffer seqParamsView;
+    final java.nio.LongBuffer batchKvView;
+    final IntBuffer batchRingsView;
     final FloatBuffer xView;
     final FloatBuffer logitsView;
     final ShortBuffer kvUpView;
@@ -126,27 +140,42 @@ final class CudaWorkspace implements AutoCloseable {
             attn = alloc(4L * rows * c.queryDim());
             hb = alloc(4L * rows * ffn);
             hb2 = alloc(4L * rows * ffn);
-            boolean gemm = usesGemm(w, options);
+            boolean gemm = usesGemm(w, options) || usesSmallGemm(w, options);
             a16 = gemm ? alloc(2L * rows * widest(c)) : null;
             w16 = gemm ? alloc(2L * largestNonF16Matrix(w)) : null;
             partial = alloc(4L * CudaKernels.attnPartialFloats(c.headCount(), c.headDim(), splits));
-            counters = alloc(4L * c.headCount());
-            cuMemsetD8(counters, (byte) 0, 4L * c.headCount());
+            counters = alloc(4L * c.headCount() * rows);
+            cuMemsetD8(counters, (byte) 0, 4L * c.headCount() * rows);
+            boolean small = usesSmallGemm(w, options);
+            gemmPartial = small ? alloc(4L * CudaKernels.smallGemmPartialFloats(CudaKernels.SMALL_GEMM_TARGET_BLOCKS))
+                    : null;
+            int tiles = smallGemmMaxTiles(c);
+            gemmCounters = small ? alloc(4L * tiles) : null;
+            if (small) {
+                cuMemsetD8(gemmCounters, (byte) 0, 4L * tiles);
+            }
+            batchTables = alloc(batchTableBytes(c, rows));
             logits = alloc(4L * rows * c.vocabularySize());
             moe = c.moe() == null ? null : new CudaMoeBuffers(model, rows, this::alloc, this::uploadFloats);
             cuMemHostAlloc(paramsHost, 4L * (2 + rows), CU_MEMHOSTALLOC_DEVICEMAP);
             cuMemHostAlloc(seqParamsHost, 16L * rows, CU_MEMHOSTALLOC_DEVICEMAP);
+            cuMemHostAlloc(batchTablesHost, batchTableBytes(c, rows), CU_MEMHOSTALLOC_DEVICEMAP);
             cuMemHostAlloc(xHost, 4L * rows * dim, CU_MEMHOSTALLOC_DEVICEMAP);
             // fp16 keys and values: a region per (block, position mod KV_ROWS_PER_STEP), see CudaModel.writeKvRow
             long kvUpBytes = 4L * c.blockCount() * AcceleratorModel.KV_ROWS_PER_STEP * c.keyValueDim();
             cuMemHostAlloc(kvUpHost, kvUpBytes, CU_MEMHOSTALLOC_DEVICEMAP);
             cuMemHostGetDevicePointer(paramsMapped, paramsHost, 0);
             cuMemHostGetDevicePointer(seqParamsMapped, seqParamsHost, 0);
+            cuMemHostGetDevicePointer(batchTablesMapped, batchTablesHost, 0);
             cuMemHostGetDevicePointer(xMapped, xHost, 0);
             cuMemHostGetDevicePointer(kvUpMapped, kvUpHost, 0);
             cuMemHostAlloc(logitsHost, 4L * rows * c.vocabularySize(), 0);
             paramsView = paramsHost.getByteBuffer(0, 4L * (2 + rows)).order(ByteOrder.nativeOrder()).asIntBuffer();
             seqParamsView = seqParamsHost.getByteBuffer(0, 16L * rows).order(ByteOrder.nativeOrder()).asIntBuffer();
+            batchKvView = batchTablesHost.getByteBuffer(0, batchTableBytes(c, rows)).order(ByteOrder.nativeOrder())
+                    .asLongBuffer();
+            batchRingsView = batchTablesHost.getByteBuffer(0, batchTableBytes(c, rows)).order(ByteOrder.nativeOrder())
+                    .asIntBuffer();
             xView = xHost.getByteBuffer(0, 4L * rows * dim).order(ByteOrder.nativeOrder()).asFloatBuffer();
             kvUpView = kvUpHost.getByteBuffer(0, kvUpBytes).order(ByteOrder.nativeOrder()).asShortBuffer();
             logitsView = logitsHost.getByteBuffer(0, 4L * rows * c.vocabularySize()).order(ByteOrder.nativeOrder())
@@ -172,7 +201,50 @@ final class CudaWorkspace implements AutoCloseable {
                 largest = Math.max(largest, 2L * m.rows() * m.cols());
             }
         }
-        return perToken * options.rows() + largest + CudaMoeBuffers.estimate(c, options.rows());
+        long small = 4L * CudaKernels.smallGemmPartialFloats(CudaKernels.SMALL_GEMM_TARGET_BLOCKS)
+                + 4L * smallGemmMaxTiles(c);
+        return perToken * options.rows() + largest + CudaMoeBuffers.estimate(c, options.rows()) + small
+                + batchTableBytes(c, options.rows()) + 4L * c.headCount() * options.rows();
+    }
+
+    /** Bytes of the batch tables for batches of up to {@code rows} sequences: 16 + 4 per sequence and block. */
+    static long batchTableBytes(ModelConfig c, int rows) {
+        return 20L * c.blockCount() * rows;
+    }
+
+    /** Byte offset of block l's key/value addresses in the batch tables of a {@code batch}-sequence step. */
+    static long batchKvOffset(int block, int batch) {
+        return 16L * block * batch;
+    }
+
+    /** Byte offset of block l's rings in the batch tables of a {@code batch}-sequence step (after every block's addresses). */
+    static long batchRingsOffset(ModelConfig c, int block, int batch) {
+        return 16L * c.blockCount() * batch + 4L * block * batch;
+    }
+
+    /**
+     * The most output tiles ({@link CudaKernels#SMALL_GEMM_N} features) one small-GEMM launch has: Q, K and V
+     * together, gate and up together, or the output head.
+     */
+    private static int smallGemmMaxTiles(ModelConfig c) {
+        long widest = Math.max(Math.max((long) c.queryDim() + 2L * c.keyValueDim(), 2L * c.feedForwardLength()),
+                Math.max(c.embeddingLength(), c.vocabularySize()));
+        return Math.toIntExact(widest / CudaKernels.SMALL_GEMM_N + 1);
+    }
+
+    /** Whether batched steps can take the small-batch GEMM: some block's every matrix has a shape it takes. */
+    private static boolean usesSmallGemm(ModelWeights w, AcceleratorOptions options) {
+        if (options.gemmMinTokens() > CudaKernels.SMALL_GEMM_MAX_ROWS || options.rows() < options.gemmMinTokens()) {
+            return false;
+        }
+        for (BlockWeights b : w.blocks()) {
+            // a sparse block's attention part takes it (Q, K, V, O come first); its experts never do
+            Weight[] m = b.isSparse() ? java.util.Arrays.copyOf(b.matrices(), 4) : b.matrices();
+            if (CudaUnits.smallGemmOk(m)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether steps of many rows can run on tensor cores: some block's every matrix has a GEMM-able shape. */
@@ -272,7 +344,8 @@ final class CudaWorkspace implements AutoCloseable {
             cuMemFree(p);
         }
         allocations.clear();
-        for (Pointer p : new Pointer[] {paramsHost, seqParamsHost, xHost, kvUpHost, kvDownHost, logitsHost}) {
+        for (Pointer p : new Pointer[] {paramsHost, seqParamsHost, batchTablesHost, xHost, kvUpHost, kvDownHost,
+                logitsHost}) {
             freeHost(p);
         }
         try {

@@ -40,6 +40,7 @@ import jcuda.driver.CUdeviceptr;
  *                  [--zipf 0 (router skew of the mixture-of-experts shapes qwen3-30b-a3b, mixtral-8x7b)]
  *                  [--budgets 1,0.5,0.25,0.1 | --budget-gib 8] [--batches 1,4,16] [--prefill 512]
  *                  [--decode-seconds 6] [--depth 2] [--placements auto,stream,cpu] [--out report.md]
+ *                  [--gemm-min-tokens 16 (tensor cores from this many rows)] [--graphs true]
  * </pre>
  *
  * For each budget: the placement (resident / streamed units), GiB copied per step, prefill tokens/s of one
@@ -57,6 +58,8 @@ public final class OffloadBenchmark {
         String modelArg = arg(args, "--model", null);
         List<String> shapes = List.of(arg(args, "--shapes", "llama3-8b").split(","));
         zipf = Double.parseDouble(arg(args, "--zipf", "0"));
+        gemmMinTokens = Integer.parseInt(arg(args, "--gemm-min-tokens", String.valueOf(gemmMinTokens)));
+        graphs = Boolean.parseBoolean(arg(args, "--graphs", String.valueOf(graphs)));
         List<String> quants = List.of(arg(args, "--quants", "F16").split(","));
         String budgetGib = arg(args, "--budget-gib", null);
         double[] budgets = Arrays.stream(arg(args, "--budgets", "1,0.5,0.25,0.1").split(","))
@@ -132,6 +135,9 @@ public final class OffloadBenchmark {
 
     /** Router skew of the mixture-of-experts shapes ({@code --zipf}). */
     private static double zipf;
+    /** --gemm-min-tokens / --graphs: the tensor-core threshold and graph replay (OffloadOptions defaults if absent). */
+    private static int gemmMinTokens = OffloadOptions.DEFAULTS.gemmMinTokens();
+    private static boolean graphs = OffloadOptions.DEFAULTS.graphs();
 
     static SyntheticModelSpec spec(String shape, QuantPreset q) {
         return switch (shape) {
@@ -159,7 +165,7 @@ public final class OffloadBenchmark {
         int maxBatch = Arrays.stream(batches).max().orElse(1);
         int context = prefill + 64;
         OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth)
-                .withPlacement(placement);
+                .withPlacement(placement).withGemmMinTokens(gemmMinTokens).withGraphs(graphs);
         long t0 = System.nanoTime();
         try (TieredForwardPass pass = Passes.on(gpu, model, context, prefill, options)) {
             double load = (System.nanoTime() - t0) / 1e9;

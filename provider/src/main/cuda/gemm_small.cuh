@@ -1,0 +1,172 @@
+// ---------------------------------------------------------------------------------------------
+// Small-batch GEMM: tensor cores on weights decoded in shared memory (batched decode steps)
+// ---------------------------------------------------------------------------------------------
+//
+// C[M][N] (+)= A[M][K] · W[N][K]^T for M <= 16 * MT rows (the sequences of a batched decode step, or a
+// short chunk), W in its GGUF format, A fp16. The prefill GEMM (gemm_f16) needs W as fp16 first — a
+// dequantization pass that writes and re-reads 2 bytes per weight — and its 64-row tiles of M give a
+// decode step only N / 128 blocks, too few to keep HBM busy (24 for a 3B model's Q projection: the
+// weights arrive at a fraction of the bandwidth). Here a block takes SG_N output features and a run of K.
+// Per chunk of SG_K columns its threads decode the 64 × 256 weights straight from the file's bytes into
+// shared memory as fp16 — each thread fetches all of its units of the chunk before decoding any, and the
+// next chunk's before the tensor cores multiply this one, so its loads are in flight together — then each
+// of the 4 warps multiplies 16 of the features with A's 16·MT rows (wmma fragments read from global
+// memory: a few KB that every block shares through L1/L2). Every weight byte is read once per step for all
+// rows, by as many blocks as the GPU needs.
+//
+// When N alone gives too few blocks, K is split over gridDim.y blocks (a whole number of chunks each):
+// each writes its partial tile to `partial`, and the last block of the tile to finish (counted in
+// `counters`, which it resets to 0 for the next launch) adds the partials in split order and stores C.
+// The result is deterministic and takes one launch. With one split the sums run in the same order as
+// dequant_f16 + gemm_f16 (16-wide k steps into one accumulator), so the two paths agree bit for bit.
+//
+// Up to three matrices of one format and K share a launch (Q, K, V; gate and up), as in matvec; each
+// needs rows % SG_N == 0, and K % SG_K == 0 (the Java side checks: CudaKernels.smallGemmShapeOk).
+#define SG_N 64
+#define SG_K 256
+#define SG_LD (SG_K + 8)  // padded row (528 bytes): the fragment loads of consecutive rows hit different banks
+#define SG_THREADS 128
+
+#define SG_PARAMS                                                                                              \
+    const uint8_t *__restrict__ w0, const uint8_t *__restrict__ w1, const uint8_t *__restrict__ w2, int rows0, \
+        int rows1, int rows2, long long rowBytes, int K, const __half *__restrict__ A, float *y0, float *y1,   \
+        float *y2, int M, int accumulate, int chunksPerSplit, float *partial, int *counters
+#define SG_ARGS w0, w1, w2, rows0, rows1, rows2, rowBytes, K, A, y0, y1, y2, M, accumulate, chunksPerSplit, partial, \
+    counters
+
+template <int TYPE, int MT>
+__device__ __forceinline__ void gemm_small_body(SG_PARAMS) {
+    using namespace nvcuda;
+    typedef Fmt<TYPE> F;
+    constexpr int UPR = SG_K / F::UNIT;               // units per row in a chunk
+    constexpr int PER = SG_N * UPR / SG_THREADS;      // units per thread per chunk
+    static_assert(SG_N * UPR % SG_THREADS == 0, "whole units per thread");
+    __shared__ __align__(128) __half ws[SG_N * SG_LD];
+    __shared__ int amLast;
+    const int tid = threadIdx.x, warp = tid >> 5;
+
+    // this block's matrix and its SG_N rows
+    int tile = blockIdx.x;
+    const uint8_t* w = w0;
+    float* y = y0;
+    int rows = rows0;
+    if (tile >= rows0 / SG_N) {
+        tile -= rows0 / SG_N;
+        if (tile < rows1 / SG_N) {
+            w = w1; y = y1; rows = rows1;
+        } else {
+            tile -= rows1 / SG_N;
+            w = w2; y = y2; rows = rows2;
+        }
+    }
+    const int n0 = tile * SG_N;
+    const int chunks = K / SG_K;
+    const int c0 = blockIdx.y * chunksPerSplit, c1 = min(chunks, c0 + chunksPerSplit);
+
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[MT];
+#pragma unroll
+    for (int m = 0; m < MT; m++) wmma::fill_fragment(acc[m], 0.f);
+
+    // thread tid owns units g = tid + SG_THREADS * i of the chunk: row g / UPR, unit g % UPR of that row's run
+    typename F::Raw raw[PER];
+    auto fetch = [&](int c) {
+#pragma unroll
+        for (int i = 0; i < PER; i++) {
+            int g = tid + SG_THREADS * i;
+            raw[i] = F::fetch(w + (size_t)(n0 + g / UPR) * rowBytes, c * UPR + g % UPR);
+        }
+    };
+    if (c0 < c1) fetch(c0);
+    for (int c = c0; c < c1; c++) {
+#pragma unroll
+        for (int i = 0; i < PER; i++) {
+            int g = tid + SG_THREADS * i;
+            float v[F::UNIT];
+            int off[F::RUNS];
+            F::decode(raw[i], c * UPR + g % UPR, v, off);
+            __half* dst = ws + (g / UPR) * SG_LD - c * SG_K;  // off[] counts from the row's start
+#pragma unroll
+            for (int r = 0; r < F::RUNS; r++) {
+#pragma unroll
+                for (int j = 0; j < F::RUNLEN; j += 2) {
+                    *reinterpret_cast<__half2*>(dst + off[r] + j) =
+                        __floats2half2_rn(v[r * F::RUNLEN + j], v[r * F::RUNLEN + j + 1]);
+                }
+            }
+        }
+        __syncthreads();
+        if (c + 1 < c1) fetch(c + 1);  // in flight while the tensor cores work on this chunk
+        const __half* a0 = A + (size_t)c * SG_K;
+#pragma unroll 4
+        for (int kk = 0; kk < SG_K; kk += 16) {
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
+            wmma::load_matrix_sync(b, ws + warp * 16 * SG_LD + kk, SG_LD);
+#pragma unroll
+            for (int m = 0; m < MT; m++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
+                wmma::load_matrix_sync(a, a0 + (size_t)m * 16 * K + kk, K);
+                wmma::mma_sync(acc[m], a, b, acc[m]);
+            }
+        }
+        __syncthreads();
+    }
+
+    // the tile [16·MT][SG_N] through shared memory (the weight buffer is free now)
+    float* st = reinterpret_cast<float*>(ws);
+#pragma unroll
+    for (int m = 0; m < MT; m++) {
+        wmma::store_matrix_sync(st + m * 16 * SG_N + warp * 16, acc[m], SG_N, wmma::mem_row_major);
+    }
+    __syncthreads();
+    const int S = gridDim.y;
+    if (S == 1) {
+        for (int e = tid; e < M * SG_N; e += SG_THREADS) {
+            float* dst = y + (size_t)(e / SG_N) * rows + n0 + e % SG_N;
+            *dst = accumulate ? *dst + st[e] : st[e];
+        }
+        return;
+    }
+    constexpr int TILE = MT * 16 * SG_N;
+    float* mine = partial + ((size_t)blockIdx.x * S + blockIdx.y) * TILE;
+    for (int e = tid; e < M * SG_N; e += SG_THREADS) mine[e] = st[e];
+    __threadfence();  // this block's partial is visible device-wide before it is counted
+    __syncthreads();
+    if (tid == 0) amLast = atomicAdd(&counters[blockIdx.x], 1) == S - 1;
+    __syncthreads();
+    if (!amLast) return;
+    __threadfence();
+    const float* parts = partial + (size_t)blockIdx.x * S * TILE;
+    for (int e = tid; e < M * SG_N; e += SG_THREADS) {
+        float s = 0.f;
+        for (int p = 0; p < S; p++) s += __ldcg(parts + (size_t)p * TILE + e);  // L2: other blocks wrote these
+        float* dst = y + (size_t)(e / SG_N) * rows + n0 + e % SG_N;
+        *dst = accumulate ? *dst + s : s;
+    }
+    if (tid == 0) counters[blockIdx.x] = 0;
+}
+
+#define SG_INST(TYPE, NAME, MT)                                                                        \
+    extern "C" __global__ void __launch_bounds__(SG_THREADS) gemm_small_##NAME##_t##MT(SG_PARAMS) { \
+        gemm_small_body<TYPE, MT>(SG_ARGS);                                                            \
+    }
+#define SG_ALL(TYPE, NAME) SG_INST(TYPE, NAME, 1) SG_INST(TYPE, NAME, 2) SG_INST(TYPE, NAME, 4)
+
+SG_ALL(T_F16, f16)
+SG_ALL(T_BF16, bf16)
+SG_ALL(T_Q8_0, q8_0)
+SG_ALL(T_Q4_0, q4_0)
+SG_ALL(T_Q4_1, q4_1)
+SG_ALL(T_Q4_K, q4_k)
+SG_ALL(T_Q5_K, q5_k)
+SG_ALL(T_Q6_K, q6_k)
+SG_ALL(T_Q5_0, q5_0)
+SG_ALL(T_Q5_1, q5_1)
+SG_ALL(T_Q2_K, q2_k)
+SG_ALL(T_Q3_K, q3_k)
+SG_ALL(T_IQ4_NL, iq4_nl)
+SG_ALL(T_IQ4_XS, iq4_xs)
+
+#undef SG_ALL
+#undef SG_INST
+#undef SG_ARGS
+#undef SG_PARAMS
