@@ -10,22 +10,23 @@
 // Per chunk of SG_K columns its threads decode the 64 × 256 weights straight from the file's bytes into
 // shared memory as fp16 — each thread fetches all of its units of the chunk before decoding any, and the
 // next chunk's before the tensor cores multiply this one, so its loads are in flight together — then each
-// of the 4 warps multiplies 16 of the features with A's 16·MT rows (wmma fragments read from global
-// memory: a few KB that every block shares through L1/L2). Every weight byte is read once per step for all
-// rows, by as many blocks as the GPU needs.
+// of the 8 warps multiplies 16 of the features over one half of the chunk's columns with A's 16·MT rows
+// (wmma fragments read from global memory: a few KB that every block shares through L1/L2); the two
+// halves' sums are added at the end. Every weight byte is read once per step for all rows, by as many
+// blocks as the GPU needs. (With 4 warps each thread held twice the units in registers: F16 needed 254
+// registers, two blocks per SM, and the step ran slower; 8 warps keep every format at <= 128.)
 //
 // When N alone gives too few blocks, K is split over gridDim.y blocks (a whole number of chunks each):
 // each writes its partial tile to `partial`, and the last block of the tile to finish (counted in
 // `counters`, which it resets to 0 for the next launch) adds the partials in split order and stores C.
-// The result is deterministic and takes one launch. With one split the sums run in the same order as
-// dequant_f16 + gemm_f16 (16-wide k steps into one accumulator), so the two paths agree bit for bit.
+// The result is deterministic and takes one launch.
 //
 // Up to three matrices of one format and K share a launch (Q, K, V; gate and up), as in matvec; each
-// needs rows % SG_N == 0, and K % SG_K == 0 (the Java side checks: CudaKernels.smallGemmShapeOk).
+// needs rows % SG_N == 0, and K % SG_K == 0 (the Java side checks: CudaKernels.smallGemmOk).
 #define SG_N 64
 #define SG_K 256
 #define SG_LD (SG_K + 8)  // padded row (528 bytes): the fragment loads of consecutive rows hit different banks
-#define SG_THREADS 128
+#define SG_THREADS 256  // 8 warps: (16 features) x (one half of each chunk's 256 columns)
 
 #define SG_PARAMS                                                                                              \
     const uint8_t *__restrict__ w0, const uint8_t *__restrict__ w1, const uint8_t *__restrict__ w2, int rows0, \
@@ -41,9 +42,11 @@ __device__ __forceinline__ void gemm_small_body(SG_PARAMS) {
     constexpr int UPR = SG_K / F::UNIT;               // units per row in a chunk
     constexpr int PER = SG_N * UPR / SG_THREADS;      // units per thread per chunk
     static_assert(SG_N * UPR % SG_THREADS == 0, "whole units per thread");
+    static_assert(F::RUNLEN % 8 == 0, "runs of whole 16-byte stores");
     __shared__ __align__(128) __half ws[SG_N * SG_LD];
     __shared__ int amLast;
     const int tid = threadIdx.x, warp = tid >> 5;
+    const int wn = warp & 3, wk = warp >> 2;  // this warp's 16 features, and which half of a chunk's columns
 
     // this block's matrix and its SG_N rows
     int tile = blockIdx.x;
@@ -81,16 +84,29 @@ __device__ __forceinline__ void gemm_small_body(SG_PARAMS) {
 #pragma unroll
         for (int i = 0; i < PER; i++) {
             int g = tid + SG_THREADS * i;
-            float v[F::UNIT];
-            int off[F::RUNS];
-            F::decode(raw[i], c * UPR + g % UPR, v, off);
-            __half* dst = ws + (g / UPR) * SG_LD - c * SG_K;  // off[] counts from the row's start
+            __half* dst = ws + (g / UPR) * SG_LD - c * SG_K;  // decode's offsets count from the row's start
+            if constexpr (TYPE == T_F16) {
+                // already fp16: the unit's 16 bytes as they are (what decoding and rounding back would give)
+                *reinterpret_cast<uint4*>(dst + (c * UPR + g % UPR) * 8) = raw[i].v;
+            } else {
+                float v[F::UNIT];
+                int off[F::RUNS];
+                F::decode(raw[i], c * UPR + g % UPR, v, off);
+                // runs are 8 or 16 elements at multiples of 8: whole 16-byte shared-memory stores
 #pragma unroll
-            for (int r = 0; r < F::RUNS; r++) {
+                for (int r = 0; r < F::RUNS; r++) {
 #pragma unroll
-                for (int j = 0; j < F::RUNLEN; j += 2) {
-                    *reinterpret_cast<__half2*>(dst + off[r] + j) =
-                        __floats2half2_rn(v[r * F::RUNLEN + j], v[r * F::RUNLEN + j + 1]);
+                    for (int j = 0; j < F::RUNLEN; j += 8) {
+                        const float* e = v + r * F::RUNLEN + j;
+                        __half2 h0 = __floats2half2_rn(e[0], e[1]), h1 = __floats2half2_rn(e[2], e[3]);
+                        __half2 h2 = __floats2half2_rn(e[4], e[5]), h3 = __floats2half2_rn(e[6], e[7]);
+                        uint4 packed;
+                        packed.x = *reinterpret_cast<uint32_t*>(&h0);
+                        packed.y = *reinterpret_cast<uint32_t*>(&h1);
+                        packed.z = *reinterpret_cast<uint32_t*>(&h2);
+                        packed.w = *reinterpret_cast<uint32_t*>(&h3);
+                        *reinterpret_cast<uint4*>(dst + off[r] + j) = packed;
+                    }
                 }
             }
         }
@@ -98,9 +114,9 @@ __device__ __forceinline__ void gemm_small_body(SG_PARAMS) {
         if (c + 1 < c1) fetch(c + 1);  // in flight while the tensor cores work on this chunk
         const __half* a0 = A + (size_t)c * SG_K;
 #pragma unroll 4
-        for (int kk = 0; kk < SG_K; kk += 16) {
+        for (int kk = wk * (SG_K / 2); kk < (wk + 1) * (SG_K / 2); kk += 16) {
             wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
-            wmma::load_matrix_sync(b, ws + warp * 16 * SG_LD + kk, SG_LD);
+            wmma::load_matrix_sync(b, ws + wn * 16 * SG_LD + kk, SG_LD);
 #pragma unroll
             for (int m = 0; m < MT; m++) {
                 wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
@@ -111,24 +127,28 @@ __device__ __forceinline__ void gemm_small_body(SG_PARAMS) {
         __syncthreads();
     }
 
-    // the tile [16·MT][SG_N] through shared memory (the weight buffer is free now)
+    // the two column halves' tiles [2][16·MT][SG_N] through shared memory (the weight buffer is free now), added
+    // below as st[e] + st[half + e]
     float* st = reinterpret_cast<float*>(ws);
+    constexpr int HALF = MT * 16 * SG_N;
+    static_assert(2 * HALF * sizeof(float) <= SG_N * SG_LD * sizeof(__half), "both halves fit the weight buffer");
 #pragma unroll
     for (int m = 0; m < MT; m++) {
-        wmma::store_matrix_sync(st + m * 16 * SG_N + warp * 16, acc[m], SG_N, wmma::mem_row_major);
+        wmma::store_matrix_sync(st + wk * HALF + m * 16 * SG_N + wn * 16, acc[m], SG_N, wmma::mem_row_major);
     }
     __syncthreads();
     const int S = gridDim.y;
     if (S == 1) {
         for (int e = tid; e < M * SG_N; e += SG_THREADS) {
             float* dst = y + (size_t)(e / SG_N) * rows + n0 + e % SG_N;
-            *dst = accumulate ? *dst + st[e] : st[e];
+            float v = st[e] + st[HALF + e];
+            *dst = accumulate ? *dst + v : v;
         }
         return;
     }
     constexpr int TILE = MT * 16 * SG_N;
     float* mine = partial + ((size_t)blockIdx.x * S + blockIdx.y) * TILE;
-    for (int e = tid; e < M * SG_N; e += SG_THREADS) mine[e] = st[e];
+    for (int e = tid; e < M * SG_N; e += SG_THREADS) mine[e] = st[e] + st[HALF + e];
     __threadfence();  // this block's partial is visible device-wide before it is counted
     __syncthreads();
     if (tid == 0) amLast = atomicAdd(&counters[blockIdx.x], 1) == S - 1;

@@ -25,7 +25,7 @@ public record AcceleratorOptions(int maxContext, int maxChunk, int maxBatchRows,
     }
 
     public static final int DEFAULT_MAX_BATCH_ROWS = 64;
-    public static final int DEFAULT_GEMM_MIN_TOKENS = 16;
+    public static final int DEFAULT_GEMM_MIN_TOKENS = 5;
 
     public AcceleratorOptions {
         if (maxContext < 1 || maxChunk < 1 || maxBatchRows < 1) {

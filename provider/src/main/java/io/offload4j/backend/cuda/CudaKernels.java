@@ -397,7 +397,7 @@ public final class CudaKernels implements AutoCloseable {
     public static final int SMALL_GEMM_K = 256;
     /** The most rows of A one small-GEMM launch takes (16 × its largest row-tile count). */
     public static final int SMALL_GEMM_MAX_ROWS = 64;
-    private static final int SMALL_GEMM_THREADS = 128;
+    private static final int SMALL_GEMM_THREADS = 256;
     /**
      * Blocks a small-GEMM launch aims at (K is split until its tiles reach it): about four per SM of an H100, which
      * keeps enough weight bytes in flight to read at HBM speed; smaller GPUs queue the surplus.

@@ -40,7 +40,7 @@ import jcuda.driver.CUdeviceptr;
  *                  [--zipf 0 (router skew of the mixture-of-experts shapes qwen3-30b-a3b, mixtral-8x7b)]
  *                  [--budgets 1,0.5,0.25,0.1 | --budget-gib 8] [--batches 1,4,16] [--prefill 512]
  *                  [--decode-seconds 6] [--depth 2] [--placements auto,stream,cpu] [--out report.md]
- *                  [--gemm-min-tokens 16 (tensor cores from this many rows)] [--graphs true]
+ *                  [--gemm-min-tokens 5 (tensor cores from this many rows)] [--graphs true]
  * </pre>
  *
  * For each budget: the placement (resident / streamed units), GiB copied per step, prefill tokens/s of one

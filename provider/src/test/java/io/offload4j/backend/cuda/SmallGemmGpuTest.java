@@ -20,11 +20,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The small-batch GEMM of batched decode steps ({@code gemm_small_<fmt>_t<1|2|4>}), every format it takes, against
- * the path it replaces and a double reference. With K unsplit it must equal dequant_f16 + gemm_f16 bit for bit (the
- * same fp16 operands, summed 16 columns at a time in the same order); split over several blocks it must stay within
- * fp32 rounding of the double product of the fp16 operands, and give the same floats launch after launch (the tile's
- * last block adds the partials in order and resets its counter). Three matrices share each launch (segments), every
- * row-tile variant runs (1, 9, 16 rows: one tile; 17, 32: two; 33, 64: four), storing and accumulating.
+ * the path it replaces and a double reference. Split over 1, 2 or 4 blocks per tile it must stay within fp32 rounding
+ * of the double product of the fp16 operands and of what dequant_f16 + gemm_f16 give (the same fp16 operands, summed
+ * in another order), and give the same floats launch after launch (the tile's last block adds the partials in order
+ * and resets its counter). Three matrices share each launch (segments), every row-tile variant runs (1, 9, 16 rows:
+ * one tile; 17, 32: two; 33, 64: four), storing and accumulating.
  */
 @Tag("gpu")
 @ExtendWith(GpuCondition.class)
@@ -97,6 +97,7 @@ class SmallGemmGpuTest {
             CUdeviceptr partial = buf.alloc(4 * partialFloats);
             CUdeviceptr counters = buf.of(new int[1024]);
             double worst = 0;
+            double worstPath = 0;
             for (int m : new int[] {1, 9, 16, 17, 32, 33, 64}) {
                 for (boolean accumulate : new boolean[] {false, true}) {
                     float[][] start = new float[3][];
@@ -123,9 +124,9 @@ class SmallGemmGpuTest {
                                 got[s] = GpuTests.Buffers.floats(y[s], m * ROWS[s]);
                                 String what = type + " m=" + m + " splits=" + splits + " accumulate=" + accumulate
                                         + " segment " + s;
-                                if (splits == 1) {
-                                    assertArrayEquals(want[s], got[s], 0f, what + ": differs from dequant + gemm_f16");
-                                }
+                                double errPath = GpuTests.relErr(got[s], want[s]);
+                                worstPath = Math.max(worstPath, errPath);
+                                assertTrue(errPath <= 1e-5, what + ": vs dequant + gemm_f16 relErr " + errPath);
                                 double err = GpuTests.relErr(got[s], reference(w16[s], a, start[s], m, ROWS[s],
                                         accumulate));
                                 worst = Math.max(worst, err);
@@ -143,8 +144,8 @@ class SmallGemmGpuTest {
                     }
                 }
             }
-            GpuTests.report(String.format("gemm_small %-6s: = dequant+gemm_f16 unsplit; vs double worst relErr %.2e",
-                    type, worst));
+            GpuTests.report(String.format("gemm_small %-6s: worst relErr vs double %.2e, vs dequant+gemm_f16 %.2e",
+                    type, worst, worstPath));
         }
     }
 

@@ -255,7 +255,7 @@ public class OffloadProperties implements Validator {
          * Steps of at least this many tokens (prompt chunks, batches) multiply on the tensor cores; shorter ones use
          * the matrix-vector kernels.
          */
-        private int gemmMinTokens = 16;
+        private int gemmMinTokens = 5;
 
         /**
          * Whether a decode step with every block on the GPU is captured once as a CUDA graph and replayed (fewer

@@ -34,7 +34,7 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.gpu.memory-budget", "auto");
         KEYS.put("langchain4j.offload.gpu.prefetch-depth", 2);
         KEYS.put("langchain4j.offload.gpu.max-batch-rows", 64);
-        KEYS.put("langchain4j.offload.gpu.gemm-min-tokens", 16);
+        KEYS.put("langchain4j.offload.gpu.gemm-min-tokens", 5);
         KEYS.put("langchain4j.offload.gpu.graphs", true);
         KEYS.put("langchain4j.offload.gpu.expert-cache", false);
         KEYS.put("langchain4j.offload.gpu.expert-prefetch", false);
