@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.AcceleratorOptions;
 import io.offload4j.backend.KvCache;
 import io.offload4j.model.Architecture;
 import io.offload4j.model.Model;
@@ -60,7 +61,12 @@ class OffloadGpuTest {
     }
 
     static Path model(QuantPreset q) {
-        Path p = tmp.resolve("offload-" + q + ".gguf");
+        return model(tmp, q);
+    }
+
+    /** The 32-block test model in {@code dir} (another class's own temporary folder: this class's exists only while it runs). */
+    static Path model(Path dir, QuantPreset q) {
+        Path p = dir.resolve("offload-" + q + ".gguf");
         if (!p.toFile().exists()) {
             SyntheticModelWriter.write(new SyntheticModelSpec("offload-test", Architecture.LLAMA, 256, 32, 512, 8, 4,
                     32, 512, 256, q, false, 7), p);
@@ -229,7 +235,8 @@ class OffloadGpuTest {
                         positions[b] = p.length;
                         tokens[b] = rnd.nextInt(vocab);
                     }
-                    double tol = batch >= 16 ? CudaForwardPassGpuTest.TOL_GEMM : CudaForwardPassGpuTest.TOL_FP32;
+                    double tol = batch >= AcceleratorOptions.DEFAULT_GEMM_MIN_TOKENS ? CudaForwardPassGpuTest.TOL_GEMM
+                            : CudaForwardPassGpuTest.TOL_FP32;
                     double worst = 0;
                     for (int round = 0; round < 2; round++) {
                         pass.forwardBatch(caches, tokens, positions, batch, batched);
