@@ -87,6 +87,11 @@ public interface AcceleratorModel extends AutoCloseable {
         return true;
     }
 
+    /** Bytes of this device's memory free now (cuMemGetInfo on a GPU), or -1 when unknown. */
+    default long freeMemory() {
+        return -1;
+    }
+
     /** Whether {@link #runAsGraph} should be used for resident decode steps. */
     boolean graphs();
 

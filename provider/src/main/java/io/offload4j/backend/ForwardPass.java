@@ -83,6 +83,14 @@ public interface ForwardPass extends AutoCloseable {
         }
     }
 
+    /**
+     * Bytes of accelerator memory free now for KV caches (the least over the devices a pipeline spans, each of which
+     * holds its own blocks' keys and values), or -1 when this pass keeps its KV caches on the Java heap (the CPU).
+     */
+    default long freeDeviceMemory() {
+        return -1;
+    }
+
     /** A human-readable breakdown of the memory this pass holds (weights per tier, activations, staging). */
     default String memoryReport() {
         return "all weights in host memory (file mapping)";

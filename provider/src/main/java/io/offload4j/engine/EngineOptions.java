@@ -18,7 +18,10 @@ import io.offload4j.offload.OffloadOptions;
  * @param chunkTokens      prompt tokens processed per forward call (prefill batch)
  * @param maxSequences     how many requests the scheduler advances together (their decode steps batched into
  *                         one forward call per token); further requests wait in a FIFO queue. Each running
- *                         sequence holds a KV cache.
+ *                         sequence holds a KV cache. {@link #AUTO_SEQUENCES} (the default): on a GPU as many
+ *                         full-context KV caches as the device memory left after loading holds (next to the prefix
+ *                         cache), at most the GPU's batch rows ({@code OffloadOptions.maxBatchRows}); on the CPU
+ *                         {@link #DEFAULT_MAX_SEQUENCES}, lowered to what the Java heap holds
  * @param prefixCacheBytes bytes of KV caches of finished sequences kept for prefix reuse (a new request that
  *                         starts with the same tokens continues from them instead of prefilling again);
  *                         0 switches prefix reuse off; {@link #AUTO_PREFIX_CACHE} (the default) keeps two
@@ -42,10 +45,13 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
                             SpeculativeOptions speculative, LoadQuantization quantization) {
 
     public static final int DEFAULT_MAX_CONTEXT = 4096;
+    /** {@code maxSequences} on the CPU when it is {@link #AUTO_SEQUENCES}. */
     public static final int DEFAULT_MAX_SEQUENCES = 8;
+    /** {@code maxSequences}: from the memory that is free (see the parameter). */
+    public static final int AUTO_SEQUENCES = 0;
     /** {@code prefixCacheBytes}: room for two full-context KV caches, bounded by the heap for heap KV caches. */
     public static final long AUTO_PREFIX_CACHE = -1;
-    public static final EngineOptions DEFAULTS = new EngineOptions(Device.AUTO, 0, 0, 64, DEFAULT_MAX_SEQUENCES,
+    public static final EngineOptions DEFAULTS = new EngineOptions(Device.AUTO, 0, 0, 64, AUTO_SEQUENCES,
             AUTO_PREFIX_CACHE, OffloadOptions.DEFAULTS, false, SpeculativeOptions.OFF, LoadQuantization.NONE);
 
     public EngineOptions {
@@ -70,8 +76,9 @@ public record EngineOptions(Device device, int threads, int contextLength, int c
         if (chunkTokens < 1) {
             throw new IllegalArgumentException("chunkTokens must be positive, was " + chunkTokens);
         }
-        if (maxSequences < 1) {
-            throw new IllegalArgumentException("maxSequences must be positive, was " + maxSequences);
+        if (maxSequences < 0) {
+            throw new IllegalArgumentException("maxSequences must be positive, or 0 (AUTO_SEQUENCES: from the memory that"
+                    + " is free), was " + maxSequences);
         }
         if (prefixCacheBytes < 0 && prefixCacheBytes != AUTO_PREFIX_CACHE) {
             throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = no prefix reuse) or AUTO_PREFIX_CACHE"

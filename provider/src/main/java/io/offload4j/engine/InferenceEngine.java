@@ -37,6 +37,8 @@ public final class InferenceEngine implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(InferenceEngine.class);
     /** The least an {@code auto} prefix cache keeps in device memory (host heap caches are sized by {@link MemoryPlan}). */
     static final long MIN_AUTO_DEVICE_PREFIX_CACHE_BYTES = 512L << 20;
+    /** Device memory {@link EngineOptions#AUTO_SEQUENCES} leaves unplanned (the weight budget's margin, again). */
+    static final long AUTO_SEQUENCES_MARGIN_BYTES = 768L << 20;
 
     private final Model model;
     private final Tokenizer tokenizer;
@@ -45,6 +47,9 @@ public final class InferenceEngine implements AutoCloseable {
     /** The pass as prepared when it offloads (stats), else null; {@link #pass} may wrap it (tests). */
     private final TieredForwardPass tiered;
     private final int contextLength;
+    /** Sequences run at once, and how that number was chosen (for the memory report). */
+    private final int maxSequences;
+    private final String maxSequencesReason;
     private final Scheduler scheduler;
     /** Speculative decoding (its drafter factory closed with the engine), or null. */
     private final SpeculativeDecoding speculation;
@@ -69,9 +74,26 @@ public final class InferenceEngine implements AutoCloseable {
         this.speculativeCounters = counters;
         this.speculation = drafters == null ? null
                 : new SpeculativeDecoding(drafters, options.speculative().maxDraftTokens(), pass, counters);
-        this.scheduler = new Scheduler(pass, tokenizer, contextLength, plan.maxRunning(),
-                prefixCacheBytes(plan, pass), model.config().name(), this::closeResourcesIfClosed,
-                speculation, counters);
+        long prefixBytes = prefixCacheBytes(plan, pass);
+        int running = plan.maxRunning();
+        if (running == EngineOptions.AUTO_SEQUENCES) {
+            long perSequence = deviceBytesPerPosition(pass) * contextLength;
+            long free = pass.freeDeviceMemory();
+            int rows = options.offload().maxBatchRows();
+            running = free < 0 ? EngineOptions.DEFAULT_MAX_SEQUENCES
+                    : MemoryPlan.autoSequences(free, perSequence, prefixBytes, AUTO_SEQUENCES_MARGIN_BYTES, rows);
+            this.maxSequencesReason = free < 0 ? "auto" : String.format(java.util.Locale.ROOT, "auto: %d MiB free on"
+                    + " the GPU after loading, %d MiB for each full-context (%d) KV cache, %d MiB for the prefix cache,"
+                    + " a %d MiB margin; at most the %d rows of a batched step", free >> 20, perSequence >> 20,
+                    contextLength, prefixBytes >> 20, AUTO_SEQUENCES_MARGIN_BYTES >> 20, rows);
+            LOG.info("offload4j: {} sequences at once ({})", running, maxSequencesReason);
+        } else {
+            this.maxSequencesReason = plan.loweredFrom() > 0 ? "lowered from " + plan.loweredFrom() + " to fit the heap"
+                    : options.maxSequences() == EngineOptions.AUTO_SEQUENCES ? "auto: the CPU's default" : "set";
+        }
+        this.maxSequences = running;
+        this.scheduler = new Scheduler(pass, tokenizer, contextLength, running, prefixBytes, model.config().name(),
+                this::closeResourcesIfClosed, speculation, counters);
         scheduler.start();
     }
 
@@ -83,11 +105,19 @@ public final class InferenceEngine implements AutoCloseable {
         if (plan.prefixCacheBytes() != EngineOptions.AUTO_PREFIX_CACHE) {
             return plan.prefixCacheBytes();
         }
-        long perPosition;
+        return Math.max(MIN_AUTO_DEVICE_PREFIX_CACHE_BYTES, 2 * deviceBytesPerPosition(pass) * plan.contextLength());
+    }
+
+    /** A KV cache's bytes per position on the pass's device(s), from a one-position probe. */
+    private static long deviceBytesPerPosition(ForwardPass pass) {
         try (KvCache probe = pass.newKvCache(1)) {
-            perPosition = probe.byteSize();
+            return probe.byteSize();
         }
-        return Math.max(MIN_AUTO_DEVICE_PREFIX_CACHE_BYTES, 2 * perPosition * plan.contextLength());
+    }
+
+    /** Number of sequences run at once (the option, or for {@link EngineOptions#AUTO_SEQUENCES} what was chosen). */
+    public int maxSequences() {
+        return maxSequences;
     }
 
     /**
@@ -288,7 +318,8 @@ public final class InferenceEngine implements AutoCloseable {
 
     /** The memory the prepared model holds, per tier, as printed at load. */
     public String memoryReport() {
-        return pass.memoryReport();
+        return pass.memoryReport() + System.lineSeparator() + "  engine " + maxSequences + " sequences at once ("
+                + maxSequencesReason + ")";
     }
 
     /**

@@ -13,7 +13,9 @@ import java.nio.file.Path;
  * those settings are refused (or, for the number of sequences, lowered) with a message that says what to change.
  *
  * @param contextLength       the context every sequence may reach
- * @param maxRunning          sequences run at once: the option, lowered to what the memory holds
+ * @param maxRunning          sequences run at once: the option, lowered to what the memory holds;
+ *                            {@link EngineOptions#AUTO_SEQUENCES} for KV caches off the heap, which the engine
+ *                            sizes from the device memory left once the model is loaded ({@link #autoSequences})
  * @param prefixCacheBytes    the prefix cache's budget; {@link EngineOptions#AUTO_PREFIX_CACHE} left for KV caches
  *                            off the heap, which the engine sizes from a real one
  * @param bytesPerSequence    a full-context KV cache (estimate from the model's shape, fp32 as the CPU keeps it)
@@ -75,7 +77,8 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
         long perPosition = bytesPerPosition(config);
         // < 2^31 · blocks · 8: no overflow after the check above
         long perSequence = sequenceBytes(config, context, options.chunkTokens());
-        int requested = options.maxSequences();
+        int requested = options.maxSequences() != EngineOptions.AUTO_SEQUENCES ? options.maxSequences()
+                : kvOnHeap ? EngineOptions.DEFAULT_MAX_SEQUENCES : EngineOptions.AUTO_SEQUENCES;
         if (!kvOnHeap) { // device memory: the prefix cache is sized from the device's KV caches once they exist
             return new MemoryPlan(context, requested, options.prefixCacheBytes(), perSequence, 0);
         }
@@ -149,6 +152,18 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
     /** Attention scores per thread, as long as the context. */
     private static long scratchBytesPerPosition(ModelConfig c, int threads) {
         return 4L * Math.max(1, threads) * c.headCount();
+    }
+
+    /**
+     * {@link EngineOptions#AUTO_SEQUENCES} on a device: as many full-context KV caches of {@code bytesPerSequence} as
+     * {@code freeBytes} of device memory hold after the prefix cache's {@code prefixBytes} and a {@code marginBytes}
+     * margin, at least 1 and at most {@code maxRows} (the most sequences one batched step takes: more would not decode
+     * faster, only hold memory).
+     */
+    static int autoSequences(long freeBytes, long bytesPerSequence, long prefixBytes, long marginBytes, int maxRows) {
+        long room = freeBytes - Math.max(0, prefixBytes) - marginBytes;
+        long fits = bytesPerSequence <= 0 ? maxRows : Math.max(0, room) / bytesPerSequence;
+        return (int) Math.clamp(fits, 1, Math.max(1, maxRows));
     }
 
     String loweredMessage() {

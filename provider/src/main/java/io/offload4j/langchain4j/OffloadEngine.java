@@ -282,7 +282,11 @@ public final class OffloadEngine implements AutoCloseable {
             return this;
         }
 
-        /** Requests served at once, decoded together in one batched step per token (default 8); more wait in a queue. */
+        /**
+         * Requests served at once, decoded together in one batched step per token; more wait in a queue. Default (0):
+         * on a GPU as many as the memory left after loading holds KV caches for (at most the batch rows, 64), on the
+         * CPU 8.
+         */
         public Builder maxConcurrentRequests(int n) {
             options = options.withMaxSequences(n);
             return this;

@@ -164,6 +164,19 @@ public final class PipelineForwardPass implements ForwardPass {
     }
 
     @Override
+    public long freeDeviceMemory() {
+        long least = Long.MAX_VALUE;
+        for (TieredForwardPass stage : stages) {
+            long free = stage.freeDeviceMemory();
+            if (free < 0) {
+                return -1;
+            }
+            least = Math.min(least, free);
+        }
+        return least;
+    }
+
+    @Override
     public String memoryReport() {
         StringBuilder r = new StringBuilder("pipeline over " + stages.length + " accelerators");
         for (TieredForwardPass s : stages) {

@@ -557,6 +557,12 @@ public final class TieredForwardPass implements ForwardPass {
     }
 
     @Override
+    public long freeDeviceMemory() {
+        accelerator.makeCurrent();
+        return accelerator.freeMemory();
+    }
+
+    @Override
     public String memoryReport() {
         return memoryReport;
     }

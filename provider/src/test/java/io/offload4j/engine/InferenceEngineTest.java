@@ -167,4 +167,19 @@ class InferenceEngineTest {
             }
         }
     }
+
+    @Test
+    void theMemoryReportSaysHowManySequencesRunAtOnceAndWhy(@TempDir Path dir) {
+        Path p = dir.resolve("tiny.gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.F32), p);
+        try (InferenceEngine auto = InferenceEngine.load(p, EngineOptions.DEFAULTS.withDevice("cpu"))) {
+            assertEquals(EngineOptions.DEFAULT_MAX_SEQUENCES, auto.maxSequences(), "auto on the CPU: its default");
+            assertTrue(auto.memoryReport().contains("engine 8 sequences at once (auto: the CPU's default)"),
+                    auto.memoryReport());
+        }
+        try (InferenceEngine set = InferenceEngine.load(p, EngineOptions.DEFAULTS.withDevice("cpu").withMaxSequences(3))) {
+            assertEquals(3, set.maxSequences());
+            assertTrue(set.memoryReport().contains("engine 3 sequences at once (set)"), set.memoryReport());
+        }
+    }
 }

@@ -4,6 +4,7 @@ import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
 import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyPeerAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
@@ -310,6 +311,15 @@ final class CudaModel implements AcceleratorModel {
             cuGraphDestroy(graph);
         }
         return exec;
+    }
+
+    @Override
+    public long freeMemory() {
+        device.makeCurrent();
+        long[] free = new long[1];
+        long[] total = new long[1];
+        cuMemGetInfo(free, total);
+        return free[0];
     }
 
     @Override

@@ -61,7 +61,8 @@ public class OffloadEngineLoader {
                 path.toAbsolutePath(), size(path), options.device(),
                 options.contextLength() == 0 ? "model's, at most " + EngineOptions.DEFAULT_MAX_CONTEXT
                         : options.contextLength(),
-                options.maxSequences(), properties.getPrefixCache(), properties.getGpu().getMemoryBudget(),
+                options.maxSequences() == EngineOptions.AUTO_SEQUENCES ? "auto" : options.maxSequences(),
+                properties.getPrefixCache(), properties.getGpu().getMemoryBudget(),
                 properties.getHost().getPinnedMemoryBudget(), options.offload().prefetchDepth(),
                 options.offload().placement());
         long start = System.nanoTime();

@@ -65,9 +65,10 @@ public class OffloadProperties implements Validator {
 
     /**
      * Requests served at once (decoded together, one batched step per token); further requests wait in a queue. Each running
-     * request holds a KV cache.
+     * request holds a KV cache. 0 = auto: on a GPU as many full-context KV caches as the memory left after loading holds
+     * (at most gpu.max-batch-rows), on the CPU 8 (fewer if the Java heap cannot hold them).
      */
-    private int maxSequences = 8;
+    private int maxSequences = 0;
 
     /**
      * Memory for KV caches of finished conversations, kept so that a request starting with the same tokens (a

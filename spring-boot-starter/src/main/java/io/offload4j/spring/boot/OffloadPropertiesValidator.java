@@ -36,7 +36,7 @@ final class OffloadPropertiesValidator implements Validator {
         }
         atLeast(errors, "threads", p.getThreads(), 0, " (0 = one per processor)");
         atLeast(errors, "contextLength", p.getContextLength(), 0, " (0 = the model's, at most 4096)");
-        atLeast(errors, "maxSequences", p.getMaxSequences(), 1, "");
+        atLeast(errors, "maxSequences", p.getMaxSequences(), 0, " (0 = auto: from the memory that is free)");
         try {
             io.offload4j.model.Quantization.parse(p.getQuantization(), P + "quantization");
         } catch (IllegalArgumentException e) {

@@ -25,7 +25,7 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.threads", 0);
         KEYS.put("langchain4j.offload.context-length", 0);
         KEYS.put("langchain4j.offload.context-beyond-training", false);
-        KEYS.put("langchain4j.offload.max-sequences", 8);
+        KEYS.put("langchain4j.offload.max-sequences", 0);
         KEYS.put("langchain4j.offload.quantization", "none");
         KEYS.put("langchain4j.offload.quantization-cache", null);
         KEYS.put("langchain4j.offload.prefix-cache", "auto");

@@ -142,7 +142,7 @@ class OffloadAutoConfigurationTest {
             EngineOptions o = context.getBean(OffloadEngineLoader.class).options();
             assertThat(o.offload()).isEqualTo(OffloadOptions.DEFAULTS);
             assertThat(o.prefixCacheBytes()).isEqualTo(EngineOptions.AUTO_PREFIX_CACHE);
-            assertThat(o.maxSequences()).isEqualTo(EngineOptions.DEFAULT_MAX_SEQUENCES);
+            assertThat(o.maxSequences()).isEqualTo(EngineOptions.AUTO_SEQUENCES);
             assertThat(o.device()).hasToString("cpu");
         });
         withTiny().withPropertyValues("langchain4j.offload.prefix-cache=0").run(context ->
@@ -267,8 +267,8 @@ class OffloadAutoConfigurationTest {
                 "langchain4j.offload.gpu.max-batch-rows must be >= 1, was 0");
         failsWith(withTiny().withPropertyValues("langchain4j.offload.speculative.max-draft-tokens=0"),
                 "langchain4j.offload.speculative.max-draft-tokens must be 1..63, was 0");
-        failsWith(withTiny().withPropertyValues("langchain4j.offload.max-sequences=0"),
-                "langchain4j.offload.max-sequences must be >= 1, was 0");
+        failsWith(withTiny().withPropertyValues("langchain4j.offload.max-sequences=-1"),
+                "langchain4j.offload.max-sequences must be >= 0 (0 = auto: from the memory that is free), was -1");
         failsWith(withTiny().withPropertyValues("langchain4j.offload.threads=-2"),
                 "langchain4j.offload.threads must be >= 0 (0 = one per processor), was -2");
         failsWith(withTiny().withPropertyValues("langchain4j.offload.chat-model.top-p=1.5"),

@@ -143,9 +143,10 @@ class StartupFailureReportTest {
     @Test
     void invalidValuesAreAllListedWithTheirOrigin(CapturedOutput output) {
         String report = failureReport(output, "langchain4j.offload.model=" + tiny,
-                "langchain4j.offload.max-sequences=0", "langchain4j.offload.device=gpu");
+                "langchain4j.offload.max-sequences=-1", "langchain4j.offload.device=gpu");
         assertThat(report).contains("Invalid offload4j configuration:")
-                .contains("  - langchain4j.offload.max-sequences must be >= 1, was 0 (from ")
+                .contains("  - langchain4j.offload.max-sequences must be >= 0 (0 = auto: from the memory that is free),"
+                        + " was -1 (from ")
                 .contains("  - langchain4j.offload.device must be auto, cpu, cuda, cuda:N");
     }
 
