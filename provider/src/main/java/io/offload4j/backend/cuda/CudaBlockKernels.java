@@ -18,9 +18,11 @@ import jcuda.driver.CUmemorytype;
 /**
  * The kernels of one transformer block and of one output-head slice, enqueued on the workspace's stream, in the
  * order of {@link io.offload4j.model.BlockRecipe}: the norms are fused into the projections (matrix-vector path),
- * bias, QK norm, RoPE and the KV write into one kernel ({@code qkvPost}), then attention. Steps of at least
- * {@code gemmMinTokens} rows dequantize each weight to fp16 and multiply on tensor cores; shorter ones run the
- * matrix-vector kernels on up to 8 rows per launch. Enqueuing allocates nothing but JCuda's pointer views.
+ * bias, QK norm, RoPE and the KV write into one kernel ({@code qkvPost}), then attention (a batched step: one
+ * {@code qkv_post_batch} and one {@code attn_decode_batch} for all its sequences). Steps of at least
+ * {@code gemmMinTokens} rows multiply on tensor cores: up to 64 rows through the small GEMM, which decodes each weight
+ * tile in shared memory, longer ones with each weight dequantized to fp16 first; shorter steps run the matrix-vector
+ * kernels on up to 8 rows per launch. Enqueuing allocates nothing but JCuda's pointer views and argument arrays.
  */
 final class CudaBlockKernels {
 
