@@ -40,6 +40,15 @@ public interface RowKernel {
     }
 
     /**
+     * The most rows for which {@link #dotRows} is faster than decoding each stored row to floats once and multiplying
+     * those with every activation row (measured per format): a fused pass re-reads every activation row for every
+     * stored row, which for long rows streams them from L2. 0 where {@link #fusesRows()} is false.
+     */
+    default int fusedRowsMax() {
+        return 0;
+    }
+
+    /**
      * For {@code t < rows}: {@code out[outOffset + t·outStride]} = the dot product of the stored row with
      * {@code x[xOffset + t·xStride ..]}, each summed in the order {@link #dot(MemorySegment, long, float[], int, int)}
      * sums it (equal up to the final lane reduction, whose order the Vector API leaves to the JIT): four rows at a

@@ -60,6 +60,12 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
         return true;
     }
 
+    /** Every few-row step the CPU pass takes (from 8 rows it packs panels). */
+    @Override
+    public int fusedRowsMax() {
+        return 7;
+    }
+
     /**
      * Four activation rows against one stored row: each chunk's nibbles are split and widened once and multiplied
      * into four accumulators, per row in the same order as {@link #dot}.

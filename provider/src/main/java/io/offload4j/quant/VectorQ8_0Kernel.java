@@ -53,6 +53,12 @@ final class VectorQ8_0Kernel extends ScalarQ8_0Kernel {
         return true;
     }
 
+    /** Every few-row step the CPU pass takes (from 8 rows it packs panels). */
+    @Override
+    public int fusedRowsMax() {
+        return 7;
+    }
+
     /**
      * Four activation rows against one stored row: each chunk of quants is widened once and multiplied into four
      * accumulators, per row in the same order as {@link #dot}.

@@ -694,9 +694,10 @@ final class CpuForwardPass implements ForwardPass {
             int cols = weight.cols();
             int rows = weight.rows();
             long rowBytes = weight.rowBytes();
-            if (count > 1 && !packed && kernel.fusesRows()) {
+            if (count > 1 && !packed && count <= kernel.fusedRowsMax()) {
                 // A few rows (a speculative verification, a small batch): the format's fused kernel reads and decodes
-                // each weight row once for four of them, instead of decoding it to floats first.
+                // each weight row once for up to four of them, instead of decoding it to floats first (where the
+                // format measured faster that way: RowKernel.fusedRowsMax).
                 for (int r = start; r < end; r++) {
                     kernel.dotRows(weight.data(), r * rowBytes, in, 0, cols, count, cols, out, r, rows);
                 }
