@@ -6,9 +6,11 @@ package io.offload4j.backend;
  * @param maxContext    the most positions a KV cache holds
  * @param maxChunk      the most prompt tokens one step takes
  * @param maxBatchRows  the most sequences one batched decode step takes (activation rows: the larger of the two)
- * @param gemmMinTokens steps of at least this many rows multiply on tensor cores (weights dequantized to fp16);
- *                      shorter ones use the matrix-vector kernels
- * @param graphs        whether a decode step with every unit resident is captured once as a CUDA graph and replayed
+ * @param gemmMinTokens steps of at least this many rows multiply on tensor cores (up to 64 rows with the weights
+ *                      decoded in shared memory, longer steps with them dequantized to fp16 first); shorter ones use
+ *                      the matrix-vector kernels
+ * @param graphs        whether a decode step with every unit resident (one sequence, or a batch: one graph per row
+ *                      count) is captured once as a CUDA graph and replayed
  * @param firstBlock    the first block this device computes (0 unless the model is split over several devices)
  * @param endBlock      one past the last block it computes ({@link #TO_THE_END}: the model's last); its KV caches
  *                      hold these blocks only

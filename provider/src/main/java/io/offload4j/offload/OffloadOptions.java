@@ -15,7 +15,8 @@ import io.offload4j.backend.AcceleratorOptions;
  * @param maxBatchRows           the most sequences one batched decode step runs on the GPU at once (its activation
  *                               rows); larger batches run in parts
  * @param gemmMinTokens          GPU steps of at least this many rows multiply on tensor cores
- * @param graphs                 whether a decode step with every block resident is replayed as a CUDA graph
+ * @param graphs                 whether a decode step with every block resident (one sequence, or a batched step) is
+ *                               replayed as a CUDA graph
  * @param expertCache            a mixture of experts that does not fit the GPU: {@code true} places its experts one
  *                               by one (the attention parts first, the experts in a GPU cache of expert slots, see
  *                               {@link ExpertTier}); {@code false} (default) places each sparse block whole, like a
