@@ -131,7 +131,8 @@ public final class ChatCli {
             throw new ModelResolutionException(e.getMessage() + "\nWithout --model, offload4j-chat runs its default"
                     + " model, " + CliOptions.DEFAULT_MODEL + ", which it downloads from Hugging Face once. To run"
                     + " without the network, point it at a local GGUF file instead: --model /path/to/model.gguf (for"
-                    + " example: --model ../shared/models/stories260K.gguf --raw --prompt \"Once upon a time\").", e);
+                    + " example: --model ../shared/models/stories260K.gguf --raw --prompt \"Once upon a time\""
+                    + " --max-tokens 60: its context is 128 tokens).", e);
         }
     }
 
