@@ -74,10 +74,14 @@ public final class InferenceEngine implements AutoCloseable {
         this.speculativeCounters = counters;
         this.speculation = drafters == null ? null
                 : new SpeculativeDecoding(drafters, options.speculative().maxDraftTokens(), pass, counters);
-        long prefixBytes = prefixCacheBytes(plan, pass);
+        // KV caches in device memory: what one position costs there, from a one-position probe (once, for both)
+        boolean sizedOnDevice = plan.prefixCacheBytes() == EngineOptions.AUTO_PREFIX_CACHE
+                || plan.maxRunning() == EngineOptions.AUTO_SEQUENCES;
+        long perPosition = sizedOnDevice ? deviceBytesPerPosition(pass) : 0;
+        long prefixBytes = prefixCacheBytes(plan, perPosition);
         int running = plan.maxRunning();
         if (running == EngineOptions.AUTO_SEQUENCES) {
-            long perSequence = deviceBytesPerPosition(pass) * contextLength;
+            long perSequence = perPosition * contextLength;
             long free = pass.freeDeviceMemory();
             int rows = options.offload().maxBatchRows();
             running = free < 0 ? EngineOptions.DEFAULT_MAX_SEQUENCES
@@ -101,11 +105,11 @@ public final class InferenceEngine implements AutoCloseable {
      * The prefix cache's budget: as planned, or for {@link EngineOptions#AUTO_PREFIX_CACHE} with KV caches in device
      * memory, two full-context caches (at least {@link #MIN_AUTO_DEVICE_PREFIX_CACHE_BYTES}).
      */
-    private static long prefixCacheBytes(MemoryPlan plan, ForwardPass pass) {
+    private static long prefixCacheBytes(MemoryPlan plan, long perPosition) {
         if (plan.prefixCacheBytes() != EngineOptions.AUTO_PREFIX_CACHE) {
             return plan.prefixCacheBytes();
         }
-        return Math.max(MIN_AUTO_DEVICE_PREFIX_CACHE_BYTES, 2 * deviceBytesPerPosition(pass) * plan.contextLength());
+        return Math.max(MIN_AUTO_DEVICE_PREFIX_CACHE_BYTES, 2 * perPosition * plan.contextLength());
     }
 
     /** A KV cache's bytes per position on the pass's device(s), from a one-position probe. */

@@ -36,13 +36,13 @@ public interface RowKernel {
      * {@link #dotRows}.
      */
     default boolean fusesRows() {
-        return false;
+        return fusedRowsMax() > 0;
     }
 
     /**
      * The most rows for which {@link #dotRows} is faster than decoding each stored row to floats once and multiplying
      * those with every activation row (measured per format): a fused pass re-reads every activation row for every
-     * stored row, which for long rows streams them from L2. 0 where {@link #fusesRows()} is false.
+     * stored row, which for long rows streams them from L2. 0 (the default): no fused form.
      */
     default int fusedRowsMax() {
         return 0;

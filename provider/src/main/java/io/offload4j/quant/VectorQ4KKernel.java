@@ -85,15 +85,11 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
         return accLo.add(accHi).reduceLanes(VectorOperators.ADD);
     }
 
-    @Override
-    public boolean fusesRows() {
-        return true;
-    }
-
     /**
-     * Two: {@code CpuBlockRowsBench --quant Q4_K_M} (an 8B-shaped block, 2 cores, AVX-512) measured 2 rows in 29.5-30.6
-     * ms fused vs 36.3-36.4 decoded to floats, 3 rows level, and 4-7 rows slower fused (7 rows 95-98 vs 60-65 ms): the
-     * four activation rows of {@link #dot4} are re-read from L2 for every stored row.
+     * Two: {@code CpuBlockRowsBench --quant Q4_K_M} (an 8B-shaped block, 2 cores, AVX-512) measured 2 rows in 18.0-18.4
+     * ms fused vs 22.2 decoded to floats (one row 17.7), 3 rows level, and 4-7 rows slower fused (7 rows 95-98 vs 60-65
+     * ms on a busier run): the
+     * four activation rows of a fused four-row pass were re-read from L2 for every stored row (it was removed).
      */
     @Override
     public int fusedRowsMax() {
@@ -101,64 +97,11 @@ final class VectorQ4KKernel extends ScalarQ4KKernel {
     }
 
     /**
-     * Four activation rows against one stored row: each chunk's nibbles are widened and rebuilt as weights
+     * Two activation rows against one stored row: each chunk's nibbles are widened and rebuilt as weights
      * ({@code fma(q, d·sc, -dmin·m)}) once and multiplied into two accumulators per row (low and high nibbles), per
-     * row in the order of the scratch-free {@link #dot(MemorySegment, long, float[], int, int)}. A speculative
-     * verification or a small decode batch reads and decodes each super-block once for all its rows.
+     * row in the order of the scratch-free {@link #dot(MemorySegment, long, float[], int, int)}. Four rows keep the
+     * interface's row-by-row {@link #dot4}: fused, they measured slower (see {@link #fusedRowsMax()}).
      */
-    @Override
-    public void dot4(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out, int o,
-                     int outStride) {
-        int nb = Rows.blocks(GgmlType.Q4_K, n);
-        int x1 = x0 + xStride;
-        int x2 = x1 + xStride;
-        int x3 = x2 + xStride;
-        FloatVector lo0 = FloatVector.zero(F), hi0 = FloatVector.zero(F);
-        FloatVector lo1 = FloatVector.zero(F), hi1 = FloatVector.zero(F);
-        FloatVector lo2 = FloatVector.zero(F), hi2 = FloatVector.zero(F);
-        FloatVector lo3 = FloatVector.zero(F), hi3 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long bo = offset + (long) b * BLOCK_BYTES;
-            float d = Float.float16ToFloat(src.get(Le.SHORT, bo));
-            float dmin = Float.float16ToFloat(src.get(Le.SHORT, bo + 2));
-            int a = src.get(Le.INT, bo + SCALES);
-            int bb = src.get(Le.INT, bo + SCALES + 4);
-            int cc = src.get(Le.INT, bo + SCALES + 8);
-            long sc = KScales.scales(a, bb, cc);
-            long mn = KScales.mins(a, bb, cc);
-            int xb = b * QK;
-            for (int p = 0; p < 4; p++) {
-                FloatVector d1 = FloatVector.broadcast(F, d * KScales.get(sc, 2 * p));
-                FloatVector m1 = FloatVector.broadcast(F, -dmin * KScales.get(mn, 2 * p));
-                FloatVector d2 = FloatVector.broadcast(F, d * KScales.get(sc, 2 * p + 1));
-                FloatVector m2 = FloatVector.broadcast(F, -dmin * KScales.get(mn, 2 * p + 1));
-                long qo = bo + QS + 32 * p;
-                int xp = xb + 64 * p;
-                for (int c = 0; c < 32; c += L) {
-                    IntVector q = ((IntVector) ByteVector.fromMemorySegment(B, src, qo + c, LE).castShape(I, 0));
-                    FloatVector wl = ((FloatVector) (q.and(0xf)).castShape(F, 0)).fma(d1, m1);
-                    FloatVector wh = ((FloatVector) (q.lanewise(VectorOperators.LSHR, 4).and(0xf)).castShape(F, 0))
-                            .fma(d2, m2);
-                    int xl = xp + c;
-                    int xh = xp + 32 + c;
-                    lo0 = wl.fma(FloatVector.fromArray(F, x, x0 + xl), lo0);
-                    hi0 = wh.fma(FloatVector.fromArray(F, x, x0 + xh), hi0);
-                    lo1 = wl.fma(FloatVector.fromArray(F, x, x1 + xl), lo1);
-                    hi1 = wh.fma(FloatVector.fromArray(F, x, x1 + xh), hi1);
-                    lo2 = wl.fma(FloatVector.fromArray(F, x, x2 + xl), lo2);
-                    hi2 = wh.fma(FloatVector.fromArray(F, x, x2 + xh), hi2);
-                    lo3 = wl.fma(FloatVector.fromArray(F, x, x3 + xl), lo3);
-                    hi3 = wh.fma(FloatVector.fromArray(F, x, x3 + xh), hi3);
-                }
-            }
-        }
-        out[o] = lo0.add(hi0).reduceLanes(VectorOperators.ADD);
-        out[o + outStride] = lo1.add(hi1).reduceLanes(VectorOperators.ADD);
-        out[o + 2 * outStride] = lo2.add(hi2).reduceLanes(VectorOperators.ADD);
-        out[o + 3 * outStride] = lo3.add(hi3).reduceLanes(VectorOperators.ADD);
-    }
-
-    /** {@link #dot4} for two rows. */
     @Override
     public void dot2(MemorySegment src, long offset, float[] x, int x0, int xStride, int n, float[] out, int o,
                      int outStride) {

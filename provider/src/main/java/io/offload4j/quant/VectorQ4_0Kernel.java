@@ -55,11 +55,6 @@ final class VectorQ4_0Kernel extends ScalarQ4_0Kernel {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    @Override
-    public boolean fusesRows() {
-        return true;
-    }
-
     /** Every few-row step the CPU pass takes (from 8 rows it packs panels). */
     @Override
     public int fusedRowsMax() {

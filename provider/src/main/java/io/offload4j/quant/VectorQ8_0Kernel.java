@@ -48,11 +48,6 @@ final class VectorQ8_0Kernel extends ScalarQ8_0Kernel {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    @Override
-    public boolean fusesRows() {
-        return true;
-    }
-
     /** Every few-row step the CPU pass takes (from 8 rows it packs panels). */
     @Override
     public int fusedRowsMax() {
