@@ -72,6 +72,26 @@ __device__ __forceinline__ uint32_t ubyte(uint32_t w, int k) {
     return (w >> (8 * k)) & 0xFF;
 }
 
+// Small integers to floats without the conversion unit. On sm_80-90 an int-to-float conversion (I2F) issues
+// at a quarter to an eighth of the FMA rate, and decoding did one per weight: it bounded the decode kernels.
+// Instead the integer v is placed into the mantissa of 2^23 (0x4B000000 | v is the float 2^23 + v, exactly, for
+// 0 <= v < 2^23) and 2^23 + bias subtracted: one logic op or byte permute and one add, both full-rate, and the
+// result is exactly (float)(v - bias) - the same float the conversion gave, so no output changes by a bit.
+__device__ __forceinline__ float u2f(uint32_t v, float bias = 0.f) {
+    return __uint_as_float(0x4B000000u | v) - (8388608.0f + bias);
+}
+
+// Byte k (0..3, a compile-time constant in the unrolled loops) of w, unsigned, minus bias, as a float: the permute
+// builds 0x4B0000bb in one instruction.
+__device__ __forceinline__ float ubyte_f(uint32_t w, int k, float bias = 0.f) {
+    return __uint_as_float(__byte_perm(w, 0x4B00u, 0x5440u | k)) - (8388608.0f + bias);
+}
+
+// Signed byte k of w as a float: its sign bit flipped it is b + 128 (offset binary), so 128 more is subtracted.
+__device__ __forceinline__ float sbyte_f(uint32_t w, int k) {
+    return ubyte_f(w ^ 0x80808080u, k, 128.0f);
+}
+
 // Byte k (0..11) of the 12-byte K-quant scale field held in three words (k may be a run-time value:
 // selecting among registers keeps the words out of local memory).
 __device__ __forceinline__ uint32_t kbyte(uint32_t s0, uint32_t s1, uint32_t s2, int k) {
@@ -79,19 +99,19 @@ __device__ __forceinline__ uint32_t kbyte(uint32_t s0, uint32_t s1, uint32_t s2,
     return (w >> (8 * (k & 3))) & 0xFF;
 }
 
-// ggml's get_scale_min_k4: 6-bit scale and min of sub-block j (0..7).
-__device__ __forceinline__ void kscale(uint32_t s0, uint32_t s1, uint32_t s2, int j, float& sc, float& m) {
-    uint32_t a, b;
-    if (j < 4) {
-        a = kbyte(s0, s1, s2, j) & 63;
-        b = kbyte(s0, s1, s2, j + 4) & 63;
-    } else {
-        uint32_t hi = kbyte(s0, s1, s2, j + 4);
-        a = (hi & 0xF) | ((kbyte(s0, s1, s2, j - 4) >> 6) << 4);
-        b = (hi >> 4) | ((kbyte(s0, s1, s2, j) >> 6) << 4);
-    }
-    sc = (float)a;
-    m = (float)b;
+// ggml's get_scale_min_k4 for the two sub-blocks 2c and 2c + 1 of 64-element chunk c (0..3): their 6-bit scales
+// and mins. All eight scales (and mins) are unpacked at once into byte lanes of two words (sub-blocks 0-3: the low
+// 6 bits of bytes 0-3 (4-7); sub-blocks 4-7: a nibble of bytes 8-11 and the top bits of bytes 0-3 (4-7)), then the
+// chunk's two bytes are picked: a few logic ops per unit, and no branch on c (lanes of a warp hold every c).
+__device__ __forceinline__ void kscales(uint32_t s0, uint32_t s1, uint32_t s2, int c, float& sc1, float& m1,
+                                        float& sc2, float& m2) {
+    uint32_t sc = c < 2 ? s0 & 0x3F3F3F3Fu : (s2 & 0x0F0F0F0Fu) | ((s0 >> 2) & 0x30303030u);
+    uint32_t m = c < 2 ? s1 & 0x3F3F3F3Fu : ((s2 >> 4) & 0x0F0F0F0Fu) | ((s1 >> 2) & 0x30303030u);
+    int b = 2 * (c & 1);
+    sc1 = ubyte_f(sc, b);
+    sc2 = ubyte_f(sc, b + 1);
+    m1 = ubyte_f(m, b);
+    m2 = ubyte_f(m, b + 1);
 }
 
 template <int TYPE> struct Fmt;
@@ -168,7 +188,7 @@ template <> struct Fmt<T_Q8_0> {
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
         float d = h2f(r.d);
 #pragma unroll
-        for (int i = 0; i < 16; i++) w[i] = d * (float)sbyte(r.q[i >> 2], i & 3);
+        for (int i = 0; i < 16; i++) w[i] = d * sbyte_f(r.q[i >> 2], i & 3);
         off[0] = 32 * (u >> 1) + 16 * (u & 1);
     }
 };
@@ -189,9 +209,9 @@ template <> struct Fmt<T_Q4_0> {
         float d = h2f(r.d);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            uint32_t b = ubyte(r.q[i >> 2], i & 3);
-            w[i] = d * (float)((int)(b & 0xF) - 8);
-            w[16 + i] = d * (float)((int)(b >> 4) - 8);
+            uint32_t q = r.q[i >> 2];
+            w[i] = d * ubyte_f(q & 0x0F0F0F0Fu, i & 3, 8.f);
+            w[16 + i] = d * ubyte_f((q >> 4) & 0x0F0F0F0Fu, i & 3, 8.f);
         }
         off[0] = 32 * u;
         off[1] = 32 * u + 16;
@@ -214,9 +234,9 @@ template <> struct Fmt<T_Q4_1> {
         float d = h2f(r.dm), m = h2f(r.dm >> 16);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            uint32_t b = ubyte(r.q[i >> 2], i & 3);
-            w[i] = d * (float)(b & 0xF) + m;
-            w[16 + i] = d * (float)(b >> 4) + m;
+            uint32_t q = r.q[i >> 2];
+            w[i] = d * ubyte_f(q & 0x0F0F0F0Fu, i & 3) + m;
+            w[16 + i] = d * ubyte_f((q >> 4) & 0x0F0F0F0Fu, i & 3) + m;
         }
         off[0] = 32 * u;
         off[1] = 32 * u + 16;
@@ -245,15 +265,14 @@ template <> struct Fmt<T_Q4_K> {
         int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
         float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
         float sc1, m1, sc2, m2;
-        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
-        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
+        kscales(r.s0, r.s1, r.s2, c, sc1, m1, sc2, m2);
         float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
         uint32_t qw[2] = {r.q.x, r.q.y};
 #pragma unroll
         for (int i = 0; i < 8; i++) {
-            uint32_t b = ubyte(qw[i >> 2], i & 3);
-            w[i] = d1 * (float)(b & 0xF) - mm1;
-            w[8 + i] = d2 * (float)(b >> 4) - mm2;
+            uint32_t q = qw[i >> 2];
+            w[i] = d1 * ubyte_f(q & 0x0F0F0F0Fu, i & 3) - mm1;
+            w[8 + i] = d2 * ubyte_f((q >> 4) & 0x0F0F0F0Fu, i & 3) - mm2;
         }
         int base = 256 * (u >> 4) + 64 * c + l0;
         off[0] = base;
@@ -283,19 +302,20 @@ template <> struct Fmt<T_Q5_K> {
         int k = u & 15, c = k >> 2, l0 = (k & 3) * 8;
         float d = h2f(r.dd), dmin = h2f(r.dd >> 16);
         float sc1, m1, sc2, m2;
-        kscale(r.s0, r.s1, r.s2, 2 * c, sc1, m1);
-        kscale(r.s0, r.s1, r.s2, 2 * c + 1, sc2, m2);
+        kscales(r.s0, r.s1, r.s2, c, sc1, m1, sc2, m2);
         float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
         uint32_t qw[2] = {r.q.x, r.q.y};
         uint32_t hw[2] = {r.h.x, r.h.y};
 #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            uint32_t b = ubyte(qw[i >> 2], i & 3);
-            uint32_t h = ubyte(hw[i >> 2], i & 3);
-            uint32_t lo = (b & 0xF) | (((h >> (2 * c)) & 1) << 4);
-            uint32_t hi = (b >> 4) | (((h >> (2 * c + 1)) & 1) << 4);
-            w[i] = d1 * (float)lo - mm1;
-            w[8 + i] = d2 * (float)hi - mm2;
+        for (int j = 0; j < 2; j++) {
+            // four elements per word: the low (high) nibbles with their fifth bit, bit 2c (2c + 1) of each qh byte
+            uint32_t lo = (qw[j] & 0x0F0F0F0Fu) | (((hw[j] >> (2 * c)) & 0x01010101u) << 4);
+            uint32_t hi = ((qw[j] >> 4) & 0x0F0F0F0Fu) | (((hw[j] >> (2 * c + 1)) & 0x01010101u) << 4);
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                w[4 * j + i] = d1 * ubyte_f(lo, i) - mm1;
+                w[8 + 4 * j + i] = d2 * ubyte_f(hi, i) - mm2;
+            }
         }
         int base = 256 * (u >> 4) + 64 * c + l0;
         off[0] = base;
@@ -337,16 +357,23 @@ template <> struct Fmt<T_Q6_K> {
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
         int k = u & 7, n = k >> 2, l0 = (k & 3) * 8;
         float d = h2f(r.d);
-        float s0 = d * (float)sbyte(r.sc0, 0), s1 = d * (float)sbyte(r.sc0, 1);
-        float s2 = d * (float)sbyte(r.sc1, 0), s3 = d * (float)sbyte(r.sc1, 1);
+        float s0 = d * sbyte_f(r.sc0, 0), s1 = d * sbyte_f(r.sc0, 1);
+        float s2 = d * sbyte_f(r.sc1, 0), s3 = d * sbyte_f(r.sc1, 1);
         uint32_t a[2] = {r.a0, r.a1}, b[2] = {r.b0, r.b1}, h[2] = {r.h0, r.h1};
 #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            uint32_t qa = ubyte(a[i >> 2], i & 3), qb = ubyte(b[i >> 2], i & 3), hh = ubyte(h[i >> 2], i & 3);
-            w[i] = s0 * (float)((int)((qa & 0xF) | ((hh & 3) << 4)) - 32);
-            w[8 + i] = s1 * (float)((int)((qb & 0xF) | (((hh >> 2) & 3) << 4)) - 32);
-            w[16 + i] = s2 * (float)((int)((qa >> 4) | (((hh >> 4) & 3) << 4)) - 32);
-            w[24 + i] = s3 * (float)((int)((qb >> 4) | (((hh >> 6) & 3) << 4)) - 32);
+        for (int j = 0; j < 2; j++) {
+            // the four groups' 6-bit quants of four positions at once, one per byte
+            uint32_t g0 = (a[j] & 0x0F0F0F0Fu) | ((h[j] & 0x03030303u) << 4);
+            uint32_t g1 = (b[j] & 0x0F0F0F0Fu) | ((h[j] & 0x0C0C0C0Cu) << 2);
+            uint32_t g2 = ((a[j] >> 4) & 0x0F0F0F0Fu) | (h[j] & 0x30303030u);
+            uint32_t g3 = ((b[j] >> 4) & 0x0F0F0F0Fu) | ((h[j] >> 2) & 0x30303030u);
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                w[4 * j + i] = s0 * ubyte_f(g0, i, 32.f);
+                w[8 + 4 * j + i] = s1 * ubyte_f(g1, i, 32.f);
+                w[16 + 4 * j + i] = s2 * ubyte_f(g2, i, 32.f);
+                w[24 + 4 * j + i] = s3 * ubyte_f(g3, i, 32.f);
+            }
         }
         int base = 256 * (u >> 3) + 128 * n + l0;
         off[0] = base;
@@ -375,8 +402,8 @@ template <> struct Fmt<T_Q5_0> {
 #pragma unroll
         for (int i = 0; i < 16; i++) {
             uint32_t b = ubyte(r.q[i >> 2], i & 3);
-            w[i] = d * (float)((int)((b & 0xF) | (((r.qh >> i) & 1) << 4)) - 16);
-            w[16 + i] = d * (float)((int)((b >> 4) | (((r.qh >> (i + 16)) & 1) << 4)) - 16);
+            w[i] = d * u2f((b & 0xF) | (((r.qh >> i) & 1) << 4), 16.f);
+            w[16 + i] = d * u2f((b >> 4) | (((r.qh >> (i + 16)) & 1) << 4), 16.f);
         }
         off[0] = 32 * u;
         off[1] = 32 * u + 16;
@@ -402,8 +429,8 @@ template <> struct Fmt<T_Q5_1> {
 #pragma unroll
         for (int i = 0; i < 16; i++) {
             uint32_t b = ubyte(r.q[i >> 2], i & 3);
-            w[i] = __fmul_rn(d, (float)((b & 0xF) | (((r.qh >> i) & 1) << 4))) + m;
-            w[16 + i] = __fmul_rn(d, (float)((b >> 4) | (((r.qh >> (i + 16)) & 1) << 4))) + m;
+            w[i] = __fmul_rn(d, u2f((b & 0xF) | (((r.qh >> i) & 1) << 4))) + m;
+            w[16 + i] = __fmul_rn(d, u2f((b >> 4) | (((r.qh >> (i + 16)) & 1) << 4))) + m;
         }
         off[0] = 32 * u;
         off[1] = 32 * u + 16;
@@ -436,11 +463,11 @@ template <> struct Fmt<T_Q2_K> {
         uint32_t q[2] = {r.q0, r.q1};
 #pragma unroll
         for (int g = 0; g < 4; g++) {
-            float dl = d * (float)(sc[g] & 0xF), ml = dmin * (float)(sc[g] >> 4);
+            float dl = d * u2f(sc[g] & 0xF), ml = dmin * u2f(sc[g] >> 4);
 #pragma unroll
             for (int i = 0; i < 8; i++) {
                 uint32_t b = ubyte(q[i >> 2], i & 3);
-                w[8 * g + i] = __fmul_rn(dl, (float)((b >> (2 * g)) & 3)) - ml;
+                w[8 * g + i] = __fmul_rn(dl, u2f((b >> (2 * g)) & 3)) - ml;
             }
         }
         int base = 256 * (u >> 3) + 128 * n + l0;
@@ -453,10 +480,10 @@ template <> struct Fmt<T_Q2_K> {
 
 // Q3_K's 6-bit signed scale j (0..15) from the 12-byte field held in three words: low 4 bits in nibble
 // j/8 of byte j%8, top 2 bits in bit pair j/4 of byte 8 + j%4, biased by 32.
-__device__ __forceinline__ int q3k_scale(uint32_t s0, uint32_t s1, uint32_t s2, int j) {
+__device__ __forceinline__ float q3k_scale(uint32_t s0, uint32_t s1, uint32_t s2, int j) {
     uint32_t lo = (kbyte(s0, s1, s2, j & 7) >> (4 * (j >> 3))) & 0xF;
     uint32_t hi = (kbyte(s0, s1, s2, 8 + (j & 3)) >> (2 * (j >> 2))) & 3;
-    return (int)(lo | (hi << 4)) - 32;
+    return u2f(lo | (hi << 4), 32.f);
 }
 
 // Q3_K: {uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; fp16 d} = 110 bytes, 256 elements in two halves
@@ -486,12 +513,11 @@ template <> struct Fmt<T_Q3_K> {
         uint32_t q[2] = {r.q0, r.q1}, h[2] = {r.h0, r.h1};
 #pragma unroll
         for (int g = 0; g < 4; g++) {
-            float dl = d * (float)q3k_scale(r.s0, r.s1, r.s2, 8 * n + 2 * g + hi);
+            float dl = d * q3k_scale(r.s0, r.s1, r.s2, 8 * n + 2 * g + hi);
 #pragma unroll
             for (int i = 0; i < 8; i++) {
                 uint32_t b = ubyte(q[i >> 2], i & 3), m = ubyte(h[i >> 2], i & 3);
-                int qv = (int)(((b >> (2 * g)) & 3) | (((m >> (4 * n + g)) & 1) << 2)) - 4;
-                w[8 * g + i] = dl * (float)qv;
+                w[8 * g + i] = dl * u2f(((b >> (2 * g)) & 3) | (((m >> (4 * n + g)) & 1) << 2), 4.f);
             }
         }
         int base = 256 * (u >> 3) + 128 * n + l0;
@@ -543,8 +569,8 @@ template <> struct Fmt<T_IQ4_NL> {
             uint32_t lo = iq4_levels4(r.q[j], 0), hi = iq4_levels4(r.q[j], 4);
 #pragma unroll
             for (int i = 0; i < 4; i++) {
-                w[4 * j + i] = d * (float)sbyte(lo, i);
-                w[16 + 4 * j + i] = d * (float)sbyte(hi, i);
+                w[4 * j + i] = d * sbyte_f(lo, i);
+                w[16 + 4 * j + i] = d * sbyte_f(hi, i);
             }
         }
         off[0] = 32 * u;
@@ -571,16 +597,16 @@ template <> struct Fmt<T_IQ4_XS> {
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
         int k = u & 15, ib = k >> 1, l0 = (k & 1) * 8;
-        int ls = (int)(((r.sl >> (4 * ib)) & 0xF) | (((r.dh >> (16 + 2 * ib)) & 3) << 4)) - 32;
-        float dl = h2f(r.dh) * (float)ls;
+        float ls = u2f(((r.sl >> (4 * ib)) & 0xF) | (((r.dh >> (16 + 2 * ib)) & 3) << 4), 32.f);
+        float dl = h2f(r.dh) * ls;
         uint32_t qw[2] = {r.q.x, r.q.y};
 #pragma unroll
         for (int j = 0; j < 2; j++) {
             uint32_t lo = iq4_levels4(qw[j], 0), hi = iq4_levels4(qw[j], 4);
 #pragma unroll
             for (int i = 0; i < 4; i++) {
-                w[4 * j + i] = dl * (float)sbyte(lo, i);
-                w[8 + 4 * j + i] = dl * (float)sbyte(hi, i);
+                w[4 * j + i] = dl * sbyte_f(lo, i);
+                w[8 + 4 * j + i] = dl * sbyte_f(hi, i);
             }
         }
         int base = 256 * (u >> 4) + 32 * ib + l0;

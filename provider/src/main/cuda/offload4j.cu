@@ -70,6 +70,12 @@ __device__ float block_sum(float v, float* scratch /* 32 floats */) {
 #define MV_ADD 1
 #define MV_SWIGLU 2
 #define MV_WARPS 4
+#ifndef MV_MIN_BLOCKS
+#define MV_MIN_BLOCKS 1
+#endif
+#ifndef MV_PAIRS
+#define MV_PAIRS 0
+#endif
 
 #define MV_PARAMS                                                                                        \
     const uint8_t *__restrict__ w0, const uint8_t *__restrict__ w1, const uint8_t *__restrict__ w2,     \
@@ -113,29 +119,36 @@ __device__ __forceinline__ void dot_runs(const float* wa, const float* wb, const
 template <int TYPE, int NT, int MODE, bool NORM>
 __device__ __forceinline__ void matvec_body(MV_PARAMS) {
     typedef Fmt<TYPE> F;
-    constexpr bool TWO = MODE == MV_SWIGLU;
-    constexpr int UNR = TWO && F::UNR > 1 ? F::UNR / 2 : F::UNR;  // two matrices: same bytes in flight
+    constexpr bool SWI = MODE == MV_SWIGLU;
+    constexpr bool PAIR = !SWI && MV_PAIRS;          // two rows of one matrix per warp, sharing x
+    constexpr bool TWO = SWI || PAIR;                // a second weight row per warp
+    constexpr int UNR = TWO && F::UNR > 1 ? F::UNR / 2 : F::UNR;  // two rows: same bytes in flight
     const int lane = threadIdx.x & 31;
-    int r = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    int r = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);  // the warp's row (with PAIR: its pair of rows)
     const uint8_t* w = w0;
     float* y = y0;
     int rows = rows0;
-    if (!TWO && r >= rows0) {
-        r -= rows0;
-        if (r < rows1) {
-            w = w1; y = y1; rows = rows1;
-        } else {
-            r -= rows1;
-            w = w2; y = y2; rows = rows2;
+    if (!SWI) {
+        int n0 = PAIR ? (rows0 + 1) >> 1 : rows0, n1 = PAIR ? (rows1 + 1) >> 1 : rows1;
+        if (r >= n0) {
+            r -= n0;
+            if (r < n1) {
+                w = w1; y = y1; rows = rows1;
+            } else {
+                r -= n1;
+                w = w2; y = y2; rows = rows2;
+            }
         }
+        if (PAIR) r *= 2;
     }
     if (r >= rows) return;  // the last block's spare warps (whole warps: no barrier below)
+    const bool second = !PAIR || r + 1 < rows;  // an odd segment's last pair has one row
     const int units = cols / F::UNIT;
     float acc[NT], acc2[NT], ss[NT];
 #pragma unroll
     for (int t = 0; t < NT; t++) { acc[t] = 0.f; acc2[t] = 0.f; ss[t] = 0.f; }
     const uint8_t* rowA = w + (size_t)r * rowBytes;
-    const uint8_t* rowB = w1 + (size_t)r * rowBytes;
+    const uint8_t* rowB = PAIR ? (second ? rowA + rowBytes : rowA) : w1 + (size_t)r * rowBytes;
     for (int u0 = lane; u0 < units; u0 += 32 * UNR) {
         typename F::Raw ra[UNR], rb[UNR];
 #pragma unroll
@@ -172,9 +185,16 @@ __device__ __forceinline__ void matvec_body(MV_PARAMS) {
 #pragma unroll
         for (int t = 0; t < NT; t++) {
             float* dst = y + (size_t)t * rows + r;
-            if (MODE == MV_STORE) *dst = acc[t];
-            else if (MODE == MV_ADD) *dst = *dst + acc[t];
-            else *dst = silu_mul(acc[t], acc2[t]);
+            if (SWI) {
+                *dst = silu_mul(acc[t], acc2[t]);
+            } else {
+                if (MODE == MV_STORE) *dst = acc[t];
+                else *dst = *dst + acc[t];
+                if (PAIR && second) {
+                    if (MODE == MV_STORE) dst[1] = acc2[t];
+                    else dst[1] = dst[1] + acc2[t];
+                }
+            }
         }
     }
 }
@@ -182,7 +202,7 @@ __device__ __forceinline__ void matvec_body(MV_PARAMS) {
 // Store and SwiGLU projections come with and without the fused norm (chosen by normW != null); the
 // residual projections (attention output, FFN down) never follow a norm.
 #define MV_INST(TYPE, NAME, NT, MODE)                                                                            \
-    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS) matvec_##NAME##_n##NT##_m##MODE(MV_PARAMS) {   \
+    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS, MV_MIN_BLOCKS) matvec_##NAME##_n##NT##_m##MODE(MV_PARAMS) {   \
         if (MODE != MV_ADD && normW) matvec_body<TYPE, NT, MODE, MODE != MV_ADD>(MV_ARGS);                       \
         else matvec_body<TYPE, NT, MODE, false>(MV_ARGS);                                                        \
     }

@@ -1,0 +1,292 @@
+// Matrix-vector kernel benchmark: times the production decode kernels (provider/src/main/cuda, included whole)
+// on the projections of a 3B-shaped Llama (hidden 3072, FFN 8192, 8 KV heads of 128, 28 blocks, vocabulary
+// 128256), the way a batch-1 decode step runs them: per block Q/K/V (one launch, fused RMSNorm), the attention
+// output (residual add), gate/up (SwiGLU, fused RMSNorm) and down (residual add), 28 blocks of distinct weights
+// in one CUDA graph, so that every byte comes from HBM as it does in a real step (the model is far larger than L2).
+//
+//   nvcc -O3 -std=c++17 -arch=sm_90 -I provider/src/main/cuda -o matvec_bench tests/gpu/matvec_bench.cu
+//   ./matvec_bench [--out FILE] [--formats q4_k/q6_k,f16/f16,...]
+//       FILE: every output vector, to compare two builds (same seed, same inputs); formats: which pairs (all by default)
+//
+// Prints, per format pair (attention + gate/up format / down format): µs per step of matvecs, the weight bytes
+// read, and GB/s; then each kernel kind alone (28 launches of it in a graph, µs per launch and GB/s).
+// Weights are random bytes with valid fp16 scales (the kernels' speed does not depend on the values).
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "offload4j.cu"
+
+
+#define CK(x)                                                                               \
+    do {                                                                                    \
+        cudaError_t e_ = (x);                                                               \
+        if (e_ != cudaSuccess) {                                                            \
+            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+            exit(1);                                                                        \
+        }                                                                                   \
+    } while (0)
+
+typedef void (*MvFn)(MV_PARAMS);
+
+struct Format {
+    const char* name;
+    int blockBytes, blockElems;
+    int halfOffsets[2];  // fp16 scale fields of a block, -1 when absent; F16/BF16: every element
+    MvFn m[3];
+};
+
+#define FMT(NAME, BB, BE, H0, H1) \
+    {#NAME, BB, BE, {H0, H1}, {matvec_##NAME##_n1_m0, matvec_##NAME##_n1_m1, matvec_##NAME##_n1_m2}}
+
+static Format formats[] = {
+    FMT(f16, 2, 1, -2, -1),   FMT(bf16, 2, 1, -3, -1),  FMT(q8_0, 34, 32, 0, -1),   FMT(q4_0, 18, 32, 0, -1),
+    FMT(q4_1, 20, 32, 0, 2),  FMT(q5_0, 22, 32, 0, -1), FMT(q5_1, 24, 32, 0, 2),    FMT(q4_k, 144, 256, 0, 2),
+    FMT(q5_k, 176, 256, 0, 2), FMT(q6_k, 210, 256, 208, -1), FMT(q2_k, 84, 256, 80, 82), FMT(q3_k, 110, 256, 108, -1),
+    FMT(iq4_nl, 18, 32, 0, -1), FMT(iq4_xs, 136, 256, 0, -1),
+};
+
+static Format* find(const char* n) {
+    for (auto& f : formats)
+        if (!strcmp(f.name, n)) return &f;
+    fprintf(stderr, "unknown format %s\n", n);
+    exit(1);
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t next32() {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+static float uni() { return (next32() & 0xFFFFFF) / 16777216.0f; }
+static uint16_t f2h(float f) { return __half_as_ushort(__float2half(f)); }
+
+// A pool of random but valid blocks per format (64 MiB and at least one matrix): each matrix copies a slice of it
+// from a random block, so that the 28 blocks' weights differ without generating gigabytes on the host.
+struct Pool {
+    const Format* format;
+    std::vector<uint8_t> bytes;
+};
+static std::vector<Pool> pools;
+
+static std::vector<uint8_t>& fillPool(const Format& f, size_t minBytes) {
+    size_t bytes = std::max(minBytes, (size_t)64 << 20);
+    bytes -= bytes % f.blockBytes;
+    for (auto& p : pools)
+        if (p.format == &f && p.bytes.size() >= bytes) return p.bytes;
+    pools.push_back({&f, {}});
+    std::vector<uint8_t>& pool = pools.back().bytes;
+    pool.assign(bytes, 0);
+    if (f.halfOffsets[0] == -2 || f.halfOffsets[0] == -3) {
+        uint16_t* p = (uint16_t*)pool.data();
+        for (size_t i = 0; i < bytes / 2; i++) {
+            float v = (uni() * 2 - 1) * 0.05f;
+            uint32_t b;
+            memcpy(&b, &v, 4);
+            p[i] = f.halfOffsets[0] == -2 ? f2h(v) : (uint16_t)(b >> 16);
+        }
+    } else {
+        for (size_t i = 0; i + 4 <= bytes; i += 4) {
+            uint32_t v = next32();
+            memcpy(&pool[i], &v, 4);
+        }
+        for (size_t b = 0; b < bytes; b += f.blockBytes)
+            for (int k = 0; k < 2; k++)
+                if (f.halfOffsets[k] >= 0) {
+                    uint16_t s = f2h(0.001f + 0.01f * uni());
+                    memcpy(&pool[b + f.halfOffsets[k]], &s, 2);
+                }
+    }
+    return pool;
+}
+
+// A device matrix of `rows` x `cols` in format f.
+static uint8_t* matrix(const Format& f, int rows, int cols, size_t& bytes) {
+    size_t rowBytes = (size_t)cols / f.blockElems * f.blockBytes;
+    bytes = rowBytes * rows;
+    std::vector<uint8_t>& pool = fillPool(f, 2 * bytes);
+    size_t blocks = (pool.size() - bytes) / f.blockBytes;
+    size_t at = (next32() % (blocks + 1)) * f.blockBytes;
+    uint8_t* d;
+    CK(cudaMalloc(&d, bytes));
+    CK(cudaMemcpy(d, pool.data() + at, bytes, cudaMemcpyHostToDevice));
+    return d;
+}
+
+static float* vec(int n, bool random) {
+    std::vector<float> h(n);
+    for (auto& v : h) v = random ? uni() * 2 - 1 : 0.f;
+    float* d;
+    CK(cudaMalloc(&d, n * sizeof(float)));
+    CK(cudaMemcpy(d, h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+    return d;
+}
+
+static const int DIM = 3072, FFN = 8192, KV = 1024, LAYERS = 28;
+
+struct Layer {
+    uint8_t *q, *k, *v, *o, *g, *u, *d;
+};
+
+struct Kind {  // one projection of a block
+    const char* name;
+    int mode, rows0, rows1, rows2, cols;
+    bool norm;
+};
+
+static const Kind kinds[] = {
+    {"qkv (norm)", MV_STORE, DIM, KV, KV, DIM, true},
+    {"attn out (add)", MV_ADD, DIM, 0, 0, DIM, false},
+    {"gate/up (norm, swiglu)", MV_SWIGLU, FFN, FFN, 0, DIM, true},
+    {"down (add)", MV_ADD, DIM, 0, 0, FFN, false},
+};
+
+struct Buffers {
+    float *x, *normW, *q, *k, *v, *h, *y;
+};
+
+static void launch(const Format& fa, const Format& fd, const Layer& L, int kind, const Buffers& b, cudaStream_t s) {
+    const Kind& k = kinds[kind];
+    const Format& f = kind == 3 ? fd : fa;
+    size_t rowBytes = (size_t)k.cols / f.blockElems * f.blockBytes;
+    // warps: one per row, or with MV_PAIRS one per pair of rows of a matrix (SwiGLU: always one per row)
+    int warps = k.mode == MV_SWIGLU ? k.rows0
+              : MV_PAIRS ? (k.rows0 + 1) / 2 + (k.rows1 + 1) / 2 + (k.rows2 + 1) / 2 : k.rows0 + k.rows1 + k.rows2;
+    int grid = (warps + MV_WARPS - 1) / MV_WARPS;
+    const uint8_t *w0, *w1 = nullptr, *w2 = nullptr;
+    float *y0, *y1 = nullptr, *y2 = nullptr;
+    const float* x = b.x;
+    switch (kind) {
+        case 0: w0 = L.q; w1 = L.k; w2 = L.v; y0 = b.q; y1 = b.k; y2 = b.v; break;
+        case 1: w0 = L.o; y0 = b.y; x = b.q; break;
+        case 2: w0 = L.g; w1 = L.u; y0 = b.h; break;
+        default: w0 = L.d; y0 = b.y; x = b.h; break;
+    }
+    const float* normW = k.norm ? b.normW : nullptr;
+    f.m[k.mode]<<<grid, 32 * MV_WARPS, 0, s>>>(w0, w1, w2, k.rows0, k.mode == MV_SWIGLU ? 0 : k.rows1, k.rows2, rowBytes,
+                                              k.cols, x, y0, y1, y2, 1, normW, 1e-5f);
+}
+
+static size_t kindBytes(const Format& fa, const Format& fd, int kind) {
+    const Kind& k = kinds[kind];
+    const Format& f = kind == 3 ? fd : fa;
+    size_t rowBytes = (size_t)k.cols / f.blockElems * f.blockBytes;
+    return rowBytes * (k.rows0 + k.rows1 + k.rows2);
+}
+
+// Median over reps of one graph replay, in µs.
+static double timeGraph(cudaGraphExec_t g, cudaStream_t s, int reps) {
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    for (int i = 0; i < 3; i++) CK(cudaGraphLaunch(g, s));
+    std::vector<float> t;
+    for (int i = 0; i < reps; i++) {
+        CK(cudaEventRecord(a, s));
+        CK(cudaGraphLaunch(g, s));
+        CK(cudaEventRecord(b, s));
+        CK(cudaEventSynchronize(b));
+        float ms;
+        CK(cudaEventElapsedTime(&ms, a, b));
+        t.push_back(ms);
+    }
+    std::sort(t.begin(), t.end());
+    CK(cudaEventDestroy(a));
+    CK(cudaEventDestroy(b));
+    return 1000.0 * t[t.size() / 2];
+}
+
+template <typename F>
+static cudaGraphExec_t capture(cudaStream_t s, F body) {
+    cudaGraph_t g;
+    cudaGraphExec_t e;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    body();
+    CK(cudaStreamEndCapture(s, &g));
+    CK(cudaGraphInstantiate(&e, g, 0));
+    CK(cudaGraphDestroy(g));
+    return e;
+}
+
+int main(int argc, char** argv) {
+    const char* outPath = nullptr;
+    std::string only;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--out")) outPath = argv[i + 1];
+        else if (!strcmp(argv[i], "--formats")) only = "," + std::string(argv[i + 1]) + ",";
+        else {
+            fprintf(stderr, "unknown argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    FILE* out = outPath ? fopen(outPath, "wb") : nullptr;
+    cudaDeviceProp p;
+    CK(cudaGetDeviceProperties(&p, 0));
+    printf("%s, %d SMs; MV_PAIRS %d, MV_MIN_BLOCKS %d\n\n", p.name, p.multiProcessorCount, MV_PAIRS, MV_MIN_BLOCKS);
+    cudaStream_t s;
+    CK(cudaStreamCreate(&s));
+    const char* pairs[][2] = {{"q4_k", "q6_k"}, {"q8_0", "q8_0"}, {"q4_0", "q4_0"}, {"q5_k", "q6_k"},
+                              {"q6_k", "q6_k"}, {"f16", "f16"},   {"bf16", "bf16"}, {"q4_1", "q4_1"},
+                              {"q5_0", "q5_0"}, {"q5_1", "q5_1"}, {"q2_k", "q3_k"}, {"iq4_nl", "iq4_nl"},
+                              {"iq4_xs", "iq4_xs"}};
+    printf("| formats (block / down) | matvecs of one step, us | weight MB | GB/s | qkv us | attn out us | gate/up us | down us |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    for (auto& pr : pairs) {
+        if (!only.empty() && only.find("," + std::string(pr[0]) + "/" + pr[1] + ",") == std::string::npos) continue;
+        const Format& fa = *find(pr[0]);
+        const Format& fd = *find(pr[1]);
+        rng = 0x9E3779B97F4A7C15ull;
+        pools.clear();
+        std::vector<Layer> layers(LAYERS);
+        size_t total = 0, bytes;
+        for (auto& L : layers) {
+            L.q = matrix(fa, DIM, DIM, bytes); total += bytes;
+            L.k = matrix(fa, KV, DIM, bytes); total += bytes;
+            L.v = matrix(fa, KV, DIM, bytes); total += bytes;
+            L.o = matrix(fa, DIM, DIM, bytes); total += bytes;
+            L.g = matrix(fa, FFN, DIM, bytes); total += bytes;
+            L.u = matrix(fa, FFN, DIM, bytes); total += bytes;
+            L.d = matrix(fd, DIM, FFN, bytes); total += bytes;
+        }
+        Buffers b{vec(DIM, true), vec(DIM, true), vec(DIM, false), vec(KV, false), vec(KV, false), vec(FFN, false),
+                  vec(DIM, false)};
+        // correctness record: one pass over layer 0 from fixed inputs, every output written out
+        if (out) {
+            for (int kind = 0; kind < 4; kind++) launch(fa, fd, layers[0], kind, b, s);
+            CK(cudaStreamSynchronize(s));
+            for (float* v : {b.q, b.k, b.v, b.h, b.y}) {
+                int n = v == b.h ? FFN : (v == b.k || v == b.v ? KV : DIM);
+                std::vector<float> h(n);
+                CK(cudaMemcpy(h.data(), v, n * 4, cudaMemcpyDeviceToHost));
+                fwrite(h.data(), 4, n, out);
+            }
+        }
+        cudaGraphExec_t step = capture(s, [&] {
+            for (auto& L : layers)
+                for (int kind = 0; kind < 4; kind++) launch(fa, fd, L, kind, b, s);
+        });
+        double us = timeGraph(step, s, 40);
+        double per[4];
+        for (int kind = 0; kind < 4; kind++) {
+            cudaGraphExec_t g = capture(s, [&] {
+                for (auto& L : layers) launch(fa, fd, L, kind, b, s);
+            });
+            per[kind] = timeGraph(g, s, 40) / LAYERS;
+            CK(cudaGraphExecDestroy(g));
+        }
+        printf("| %s / %s | %.1f | %.1f | %.0f |", fa.name, fd.name, us, total / 1e6, total / us / 1e3);
+        for (int kind = 0; kind < 4; kind++)
+            printf(" %.2f (%.0f GB/s) |", per[kind], kindBytes(fa, fd, kind) / per[kind] / 1e3);
+        printf("\n");
+        fflush(stdout);
+        CK(cudaGraphExecDestroy(step));
+        for (auto& L : layers)
+            for (uint8_t* w : {L.q, L.k, L.v, L.o, L.g, L.u, L.d}) CK(cudaFree(w));
+        for (float* v : {b.x, b.normW, b.q, b.k, b.v, b.h, b.y}) CK(cudaFree(v));
+    }
+    if (out) fclose(out);
+    return 0;
+}
