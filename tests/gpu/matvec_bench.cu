@@ -20,6 +20,17 @@
 
 #include "offload4j.cu"
 
+// Sources from before the paired kernels (to time an earlier build) know neither setting.
+#ifndef MV_PAIRED
+#define MV_PAIRED(NT, MODE) 0
+#endif
+#ifndef MV_PAIRS
+#define MV_PAIRS 0
+#endif
+#ifndef MV_MIN_BLOCKS
+#define MV_MIN_BLOCKS 1
+#endif
+
 
 #define CK(x)                                                                               \
     do {                                                                                    \
@@ -152,9 +163,9 @@ static void launch(const Format& fa, const Format& fd, const Layer& L, int kind,
     const Kind& k = kinds[kind];
     const Format& f = kind == 3 ? fd : fa;
     size_t rowBytes = (size_t)k.cols / f.blockElems * f.blockBytes;
-    // warps: one per row, or with MV_PAIRS one per pair of rows of a matrix (SwiGLU: always one per row)
+    // warps: one per row, or (MV_PAIRED) one per pair of rows of a matrix; as CudaKernels.matvecWarps
     int warps = k.mode == MV_SWIGLU ? k.rows0
-              : MV_PAIRS ? (k.rows0 + 1) / 2 + (k.rows1 + 1) / 2 + (k.rows2 + 1) / 2 : k.rows0 + k.rows1 + k.rows2;
+              : MV_PAIRED(1, k.mode) ? (k.rows0 + 1) / 2 + (k.rows1 + 1) / 2 + (k.rows2 + 1) / 2 : k.rows0 + k.rows1 + k.rows2;
     int grid = (warps + MV_WARPS - 1) / MV_WARPS;
     const uint8_t *w0, *w1 = nullptr, *w2 = nullptr;
     float *y0, *y1 = nullptr, *y2 = nullptr;

@@ -70,11 +70,19 @@ __device__ float block_sum(float v, float* scratch /* 32 floats */) {
 #define MV_ADD 1
 #define MV_SWIGLU 2
 #define MV_WARPS 4
-#ifndef MV_MIN_BLOCKS
-#define MV_MIN_BLOCKS 1
-#endif
+// Single-token store and residual projections take two rows of one matrix per warp: x is loaded (and normalised)
+// once for both, and each warp has twice the bytes in flight. Measured on the H200 (tests/gpu/matvec_bench.cu, 3B
+// step): Q4_K/Q6_K matvecs 1914 -> 1665 us, Q8_0 3175 -> 2492 us; each row's sum is unchanged, bit for bit. With
+// several tokens the accumulators would not fit the registers, and SwiGLU already pairs gate with up.
+// CudaKernels.matvecWarps mirrors this mapping to size the grid.
 #ifndef MV_PAIRS
-#define MV_PAIRS 0
+#define MV_PAIRS 1
+#endif
+#define MV_PAIRED(NT, MODE) (MV_PAIRS && (NT) == 1 && (MODE) != MV_SWIGLU)
+// Single-token kernels are held to 128 registers (4 blocks of 128 threads per SM at least): the pairs' extra
+// accumulators otherwise cost occupancy (measured: 1665 -> 1612 us for the Q4_K step above, Q8_0 2492 -> 2341).
+#ifndef MV_MIN_BLOCKS
+#define MV_MIN_BLOCKS 4
 #endif
 
 #define MV_PARAMS                                                                                        \
@@ -120,7 +128,7 @@ template <int TYPE, int NT, int MODE, bool NORM>
 __device__ __forceinline__ void matvec_body(MV_PARAMS) {
     typedef Fmt<TYPE> F;
     constexpr bool SWI = MODE == MV_SWIGLU;
-    constexpr bool PAIR = !SWI && MV_PAIRS;          // two rows of one matrix per warp, sharing x
+    constexpr bool PAIR = MV_PAIRED(NT, MODE);     // two rows of one matrix per warp, sharing x
     constexpr bool TWO = SWI || PAIR;                // a second weight row per warp
     constexpr int UNR = TWO && F::UNR > 1 ? F::UNR / 2 : F::UNR;  // two rows: same bytes in flight
     const int lane = threadIdx.x & 31;
@@ -202,7 +210,7 @@ __device__ __forceinline__ void matvec_body(MV_PARAMS) {
 // Store and SwiGLU projections come with and without the fused norm (chosen by normW != null); the
 // residual projections (attention output, FFN down) never follow a norm.
 #define MV_INST(TYPE, NAME, NT, MODE)                                                                            \
-    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS, MV_MIN_BLOCKS) matvec_##NAME##_n##NT##_m##MODE(MV_PARAMS) {   \
+    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS, NT == 1 ? MV_MIN_BLOCKS : 1) matvec_##NAME##_n##NT##_m##MODE(MV_PARAMS) {   \
         if (MODE != MV_ADD && normW) matvec_body<TYPE, NT, MODE, MODE != MV_ADD>(MV_ARGS);                       \
         else matvec_body<TYPE, NT, MODE, false>(MV_ARGS);                                                        \
     }

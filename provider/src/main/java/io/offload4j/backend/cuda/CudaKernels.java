@@ -135,8 +135,23 @@ public final class CudaKernels implements AutoCloseable {
         cuLaunchKernel(function(name), gx, gy, 1, bx, 1, 1, sharedBytes, stream, args(a), null);
     }
 
-    /** Output rows per matrix-vector block (one warp each; MV_WARPS in the CUDA source). */
+    /** Warps per matrix-vector block (MV_WARPS in the CUDA source). */
     private static final int MV_WARPS = 4;
+
+    /**
+     * Warps a matrix-vector launch needs, as the CUDA source maps them (MV_PAIRED there): single-token store and
+     * residual projections take two rows of one matrix per warp (an odd matrix's last warp one row), everything else
+     * one row (SwiGLU: one row of gate and of up).
+     */
+    static int matvecWarps(int nt, int mode, int rows0, int rows1, int rows2) {
+        if (mode == SWIGLU) {
+            return rows0;
+        }
+        if (nt == 1) {
+            return (rows0 + 1) / 2 + (rows1 + 1) / 2 + (rows2 + 1) / 2;
+        }
+        return rows0 + rows1 + rows2;
+    }
 
     /**
      * y = W x for {@code nt} tokens (1, 2, 4 or 8; any count up to 8 for unquantized rows of odd length),
@@ -156,7 +171,8 @@ public final class CudaKernels implements AutoCloseable {
             if (nt != 1 && nt != 2 && nt != 4 && nt != 8) {
                 throw new IllegalArgumentException("nt must be 1, 2, 4 or 8: " + nt);
             }
-            launch("matvec_" + suffix(type) + "_n" + nt + "_m" + mode, stream, (rows + MV_WARPS - 1) / MV_WARPS, 1,
+            int warps = matvecWarps(nt, mode, rows0, rows1, rows2);
+            launch("matvec_" + suffix(type) + "_n" + nt + "_m" + mode, stream, (warps + MV_WARPS - 1) / MV_WARPS, 1,
                     32 * MV_WARPS, 0, w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, x, y0, y1, y2, nt, normW, eps);
         } else if (isFloat(type)) {
             if (nt < 1 || nt > 8) {
