@@ -22,6 +22,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -201,16 +203,20 @@ class CudaKernelsGpuTest {
         }
     }
 
-    /** Three matrices of one format in one launch (the fused Q/K/V projection). */
-    @Test
-    void matvecSegments() {
+    /**
+     * Three matrices of one format in one launch (the fused Q/K/V projection), for one token (two rows per warp: odd
+     * segments end in a warp with one row, and no pair may straddle two matrices) and for two.
+     */
+    @ParameterizedTest(name = "nt={0} rows={1}")
+    @CsvSource({"1, 96 32 40", "1, 97 31 41", "2, 96 32 40", "2, 97 31 41"})
+    void matvecSegments(int nt, String rowList) {
         device.makeCurrent();
         GgmlType type = GgmlType.Q4_K;
         int cols = 512;
-        int[] rows = {96, 32, 40};
+        int[] rows = Arrays.stream(rowList.split(" ")).mapToInt(Integer::parseInt).toArray();
         SplittableRandom rnd = new SplittableRandom(7);
         int rowBytes = Math.toIntExact(type.bytesFor(cols));
-        float[] x = randomFloats(rnd, 2 * cols, 1);
+        float[] x = randomFloats(rnd, nt * cols, 1);
         try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
             byte[][] w = new byte[3][];
             CUdeviceptr[] dw = new CUdeviceptr[3];
@@ -218,21 +224,21 @@ class CudaKernelsGpuTest {
             for (int s = 0; s < 3; s++) {
                 w[s] = RefDequant.randomRows(type, rows[s], cols, rnd);
                 dw[s] = buf.of(w[s]);
-                dy[s] = buf.alloc(4L * 2 * rows[s]);
+                dy[s] = buf.alloc(4L * nt * rows[s]);
             }
-            kernels.matvec(stream, type, 2, CudaKernels.STORE, dw[0], dw[1], dw[2], rows[0], rows[1], rows[2], rowBytes,
+            kernels.matvec(stream, type, nt, CudaKernels.STORE, dw[0], dw[1], dw[2], rows[0], rows[1], rows[2], rowBytes,
                     cols, buf.of(x), dy[0], dy[1], dy[2], null, 0f);
             cuStreamSynchronize(stream);
             for (int s = 0; s < 3; s++) {
-                double[] ref = new double[2 * rows[s]];
+                double[] ref = new double[nt * rows[s]];
                 for (int r = 0; r < rows[s]; r++) {
                     float[] a = RefDequant.row(type, w[s], r * rowBytes, cols);
-                    for (int t = 0; t < 2; t++) {
+                    for (int t = 0; t < nt; t++) {
                         ref[t * rows[s] + r] = dot(a, x, t * cols);
                     }
                 }
-                double err = GpuTests.relErr(GpuTests.Buffers.floats(dy[s], 2 * rows[s]), ref);
-                GpuTests.report(String.format("matvec segments seg=%d relErr=%.2e", s, err));
+                double err = GpuTests.relErr(GpuTests.Buffers.floats(dy[s], nt * rows[s]), ref);
+                GpuTests.report(String.format("matvec segments nt=%d rows=%s seg=%d relErr=%.2e", nt, rowList, s, err));
                 assertTrue(err <= TOL);
             }
         }
