@@ -55,23 +55,6 @@ __device__ __forceinline__ uint32_t ld_u32_a2(const uint8_t* p) {
     return (uint32_t)__ldg(h) | ((uint32_t)__ldg(h + 1) << 16);
 }
 
-// N consecutive 4-byte words from a 2-byte aligned address: the N aligned words that start at or just before it, plus
-// the two bytes after them when it is not 4-aligned, funnel-shifted into place. N + 1 loads (N when aligned) instead of
-// ld_u32_a2's 2N 16-bit ones (the blocks of 18, 22, 34 and 210 bytes need this). Nothing past p + 4N is read; when p
-// is not 4-aligned the two bytes before it are (the same block's, or the previous block's: a tensor starts aligned).
-template <int N>
-__device__ __forceinline__ void ld_words_a2(const uint8_t* p, uint32_t* out) {
-    const uintptr_t at = reinterpret_cast<uintptr_t>(p);
-    const uint32_t* a = reinterpret_cast<const uint32_t*>(at & ~(uintptr_t)3);
-    const uint32_t sh = (uint32_t)(at & 2) * 8;  // 0 or 16 bits
-    uint32_t w[N + 1];
-#pragma unroll
-    for (int i = 0; i < N; i++) w[i] = __ldg(a + i);
-    w[N] = sh ? ld_u16(reinterpret_cast<const uint8_t*>(a + N)) : 0u;
-#pragma unroll
-    for (int i = 0; i < N; i++) out[i] = __funnelshift_r(w[i], w[i + 1], sh);
-}
-
 __device__ __forceinline__ float h2f(uint32_t bits) {
     return __half2float(__ushort_as_half((unsigned short)(bits & 0xFFFF)));
 }
@@ -200,7 +183,8 @@ template <> struct Fmt<T_Q8_0> {
         const uint8_t* q = blk + 2 + 16 * (u & 1);
         Raw r;
         r.d = ld_u16(blk);
-        ld_words_a2<4>(q, r.q);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(q + 4 * i);
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
@@ -219,7 +203,8 @@ template <> struct Fmt<T_Q4_0> {
         const uint8_t* blk = row + 18 * (size_t)u;
         Raw r;
         r.d = ld_u16(blk);
-        ld_words_a2<4>(blk + 2, r.q);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(blk + 2 + 4 * i);
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
@@ -356,11 +341,12 @@ template <> struct Fmt<T_Q6_K> {
         const uint8_t* sc = blk + 192 + 8 * n + (l0 >> 4);  // the unit's scales are bytes 0, 2, 4, 6 from here
         Raw r;
         r.d = ld_u16(blk + 208);
-        uint32_t a[2], b[2], h[2];
-        ld_words_a2<2>(ql, a);
-        ld_words_a2<2>(ql + 32, b);
-        ld_words_a2<2>(qh, h);
-        r.a0 = a[0]; r.a1 = a[1]; r.b0 = b[0]; r.b1 = b[1]; r.h0 = h[0]; r.h1 = h[1];
+        r.a0 = ld_u32_a2(ql);
+        r.a1 = ld_u32_a2(ql + 4);
+        r.b0 = ld_u32_a2(ql + 32);
+        r.b1 = ld_u32_a2(ql + 36);
+        r.h0 = ld_u32_a2(qh);
+        r.h1 = ld_u32_a2(qh + 4);
         if (l0 >> 4) {  // odd address: the four scale bytes are the high bytes of 16-bit words
             r.sc0 = ld_u16(sc - 1) >> 8 | (ld_u16(sc + 1) & 0xFF00);
             r.sc1 = ld_u16(sc + 3) >> 8 | (ld_u16(sc + 5) & 0xFF00);
@@ -408,11 +394,9 @@ template <> struct Fmt<T_Q5_0> {
         const uint8_t* blk = row + 22 * (size_t)u;
         Raw r;
         r.d = ld_u16(blk);
-        uint32_t words[5];
-        ld_words_a2<5>(blk + 2, words);
-        r.qh = words[0];
+        r.qh = ld_u32_a2(blk + 2);
 #pragma unroll
-        for (int i = 0; i < 4; i++) r.q[i] = words[1 + i];
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(blk + 6 + 4 * i);
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {
@@ -576,7 +560,8 @@ template <> struct Fmt<T_IQ4_NL> {
         const uint8_t* blk = row + 18 * (size_t)u;
         Raw r;
         r.d = ld_u16(blk);
-        ld_words_a2<4>(blk + 2, r.q);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.q[i] = ld_u32_a2(blk + 2 + 4 * i);
         return r;
     }
     __device__ __forceinline__ static void decode(const Raw& r, int u, float* w, int* off) {

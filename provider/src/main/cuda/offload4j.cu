@@ -78,11 +78,6 @@ __device__ float block_sum(float v, float* scratch /* 32 floats */) {
 #ifndef MV_PAIRS
 #define MV_PAIRS 1
 #endif
-// Units each lane fetches ahead per matrix in the SwiGLU kernels; 0: half the format's UNR (the same bytes in flight as a
-// one-matrix kernel). Other values only for tests/gpu/matvec_bench.cu's variants.
-#ifndef MV_SWIGLU_UNR
-#define MV_SWIGLU_UNR 0
-#endif
 #define MV_PAIRED(NT, MODE) (MV_PAIRS && (NT) == 1 && (MODE) != MV_SWIGLU)
 // Single-token kernels are held to 128 registers (4 blocks of 128 threads per SM at least): the pairs' extra
 // accumulators otherwise cost occupancy (measured: 1665 -> 1612 us for the Q4_K step above, Q8_0 2492 -> 2341).
@@ -135,8 +130,7 @@ __device__ __forceinline__ void matvec_body(MV_PARAMS) {
     constexpr bool SWI = MODE == MV_SWIGLU;
     constexpr bool PAIR = MV_PAIRED(NT, MODE);     // two rows of one matrix per warp, sharing x
     constexpr bool TWO = SWI || PAIR;                // a second weight row per warp
-    constexpr int UNR = SWI && MV_SWIGLU_UNR > 0 ? MV_SWIGLU_UNR   // (a benchmark setting, see MV_SWIGLU_UNR)
-                      : TWO && F::UNR > 1 ? F::UNR / 2 : F::UNR;   // two rows: same bytes in flight
+    constexpr int UNR = TWO && F::UNR > 1 ? F::UNR / 2 : F::UNR;  // two rows: same bytes in flight
     const int lane = threadIdx.x & 31;
     int r = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);  // the warp's row (with PAIR: its pair of rows)
     const uint8_t* w = w0;
