@@ -52,7 +52,8 @@ __device__ float block_sum(float v, float* scratch /* 32 floats */) {
 // Matrix-vector products (decode, and prefill chunks of up to 8 tokens)
 // ---------------------------------------------------------------------------------------------
 //
-// One warp per output row, four rows per 128-thread block. Each lane strides over the row's units,
+// One warp per output row (single-token store and residual projections: per pair of rows, MV_PAIRED below), four
+// warps per 128-thread block. Each lane strides over the row's units,
 // first fetching UNR units (their raw bytes into registers, so UNR loads are in flight), then decoding
 // each in registers and multiplying it with NT activation vectors: a weight byte is read once for all
 // NT tokens. A warp reads its whole row and the whole activation vector, so the result is reduced with
