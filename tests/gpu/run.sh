@@ -18,6 +18,8 @@
 #        --zipf 1.0 --budgets 1,0.5,0.25,0.1") into moe.md / moe.log; MOE_AB=1 then runs it for each alt/NAME build
 #        and this build again (MOE_AB_ARGS);
 #        SERVING=1 runs the serving benchmark (SERVING_ARGS) into serving.md / serving.log;
+#        MATVEC=1 builds and times the decode matrix-vector kernels alone (tests/gpu/matvec_bench.cu, with nvcc; see the
+#        MATVEC block below), MATVEC_BASE=DIR against another build's CUDA sources, outputs compared;
 #        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
 #        small; SOAK_DEVICE, default cuda; SOAK_ARGS) into soak.log.
 #
@@ -141,6 +143,32 @@ if [ "${MOE:-0}" = 1 ]; then
         done
         grep -E "^## |^\|" "$OUT/moe.md" | tail -n 40
     fi
+fi
+
+if [ "${MATVEC:-0}" = 1 ]; then
+    # The decode matrix-vector kernels alone (tests/gpu/matvec_bench.cu, built here with the device's nvcc): this
+    # checkout's kernels, and with MATVEC_BASE=DIR (a folder holding another build's provider/src/main/cuda files)
+    # that build's too, before and after this one; the two builds' output vectors compared byte for byte.
+    # MATVEC_ARGS, e.g. "--formats q4_k/q6_k,q8_0/q8_0"; MATVEC_FLAGS, e.g. "-DMV_PAIRS=0"; into matvec.md.
+    repo="$(cd "$here/../.." && pwd)"
+    mb=/tmp/offload4j-matvec; mkdir -p "$mb"
+    nvcc -O3 -std=c++17 -arch=sm_90 ${MATVEC_FLAGS:-} -I "$repo/provider/src/main/cuda" -o "$mb/this" \
+        "$repo/tests/gpu/matvec_bench.cu" > "$mb/this.log" 2>&1 &
+    [ -n "${MATVEC_BASE:-}" ] && nvcc -O3 -std=c++17 -arch=sm_90 -I "$MATVEC_BASE" -o "$mb/base" \
+        "$repo/tests/gpu/matvec_bench.cu" > "$mb/base.log" 2>&1 &
+    wait
+    runs="this"; [ -n "${MATVEC_BASE:-}" ] && runs="base this base-again"
+    failed=0
+    for r in $runs; do
+        printf '\n## %s\n\n' "$r" >> "$OUT/matvec.md"
+        rm -f "$mb/$r.out"
+        timeout "${MATVEC_TIMEOUT:-120}" "$mb/${r%-again}" --out "$mb/$r.out" ${MATVEC_ARGS:-} >> "$OUT/matvec.md" 2>&1
+        rc=$?; echo "matvec $r: exit $rc"; [ $rc = 0 ] || failed=1
+    done
+    if [ -n "${MATVEC_BASE:-}" ] && [ $failed = 0 ]; then
+        cmp -s "$mb/base.out" "$mb/this.out" && echo "matvec: outputs identical" || echo "matvec: outputs differ"
+    fi
+    grep -E "^## |^\|" "$OUT/matvec.md" | cut -c1-120 | tail -n 40
 fi
 
 if [ "${SERVING:-0}" = 1 ]; then
