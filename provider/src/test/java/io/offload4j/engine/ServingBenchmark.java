@@ -29,8 +29,9 @@ import java.util.concurrent.CompletableFuture;
  *                  [--concurrency 1,8,32,64] [--prompt 512] [--reply 128] [--budget 0 (auto) | GiB] [--out FILE.md]
  * </pre>
  *
- * {@code --max-sequences} (default: the largest N) is how many requests the scheduler advances together; the others
- * queue, which shows in their time to first token.
+ * {@code --max-sequences} (default: the largest N; 0: the engine's automatic choice, from free memory) is how many
+ * requests the scheduler advances together; the others queue, which shows in their time to first token. The header
+ * prints the number the engine runs with and its memory report (which says how it was chosen).
  */
 public final class ServingBenchmark {
 
@@ -52,8 +53,10 @@ public final class ServingBenchmark {
         EngineOptions options = EngineOptions.DEFAULTS.withDevice(device).withContextLength(prompt + reply + 16)
                 .withMaxSequences(maxSequences).withPrefixCacheBytes(0).withOffload(offload);
         try (InferenceEngine engine = InferenceEngine.load(model, options)) {
+            // the engine's own number: with --max-sequences 0 (automatic) the one it chose, and why
             line(out, String.format(Locale.ROOT, "# Serving: %s on %s, prompts of %d tokens, replies of up to %d,"
-                    + " max sequences %d%n", model.getFileName(), device, prompt, reply, maxSequences));
+                    + " max sequences %d (asked for %d)%n%s%n", model.getFileName(), device, prompt, reply,
+                    engine.maxSequences(), maxSequences, engine.memoryReport()));
             line(out, "| requests at once | aggregate tok/s | TTFT p50 / p99 ms | inter-token p50 / p99 ms |"
                     + " mean reply tokens | wall s |");
             line(out, "|---|---|---|---|---|---|");
