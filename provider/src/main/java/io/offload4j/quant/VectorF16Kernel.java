@@ -42,17 +42,32 @@ final class VectorF16Kernel extends ScalarF16Kernel {
     }
 
     /**
-     * Decode-then-multiply: as much of the row as {@code scratch} holds (the whole row, from the CPU pass) goes
-     * through the hardware conversion, then a four-accumulator float dot reads it back from L1/L2. On the lent
-     * machine's Xeon (16 cores, AVX-512) this read F16 weights at 101 GB/s against the fused kernel's 91 on all
-     * cores, and 1.4x its rate on one (io.offload4j.backend.cuda.HostBandwidthBenchmark).
+     * Elements converted per step of {@link #dot(MemorySegment, long, float[], int, int, float[])}. Converting a whole
+     * row and then multiplying it leaves memory idle while the multiply runs; in pieces of 512 the row streams in
+     * short bursts the hardware prefetcher stays ahead of. Measured on the 2-vCPU AVX-512 build machine (410M-shaped
+     * F16 model, decode, 2 threads, `cpu-vs-llama-cpp.sh --ours-only --quant F16 --only tg -n 64 -r 2 -t 2`, four
+     * alternating pairs): whole rows 21.5 / 18.9 / 19.3 / 19.2 tok/s, 512 24.7 / 21.5 / 24.3 / 23.9 (+25 % in the
+     * medians); 1024 gained nothing (the model's 1024-wide rows then stay whole) and 256 lost (a reduction per piece).
+     * One thread, 4096-wide rows ({@code DecodeKernelBench F16 5 256}, thread CPU time): from memory (256 MiB)
+     * 9.5-10.1 GB/s whole vs 16.5-16.6 in pieces; from L2 (0.2 MiB) 28-33 vs 19.4, the pieces' fixed costs (a loop
+     * prologue and a lane reduction each). Decode reads weights from memory, so the pieces win where it matters.
      */
+    static final int CHUNK = 512;
+
+    /**
+     * Decode-then-multiply: {@link #CHUNK} elements at a time go through the hardware conversion (the scalar
+     * {@code Float.float16ToFloat} loop, which C2 vectorizes), then a four-accumulator float dot reads them back from
+     * L1. On the lent machine's Xeon (16 cores, AVX-512) whole rows read this way ran at 101 GB/s against the fused
+     * kernel's 91 on all cores, and 1.4x its rate on one (io.offload4j.backend.cuda.HostBandwidthBenchmark).
+     */
+
     @Override
     public float dot(MemorySegment src, long offset, float[] x, int xOffset, int n, float[] scratch) {
         Rows.blocks(GgmlType.F16, n);
         float sum = 0;
-        for (int base = 0; base < n; base += scratch.length) {
-            int m = Math.min(scratch.length, n - base);
+        int chunk = Math.min(scratch.length, CHUNK);
+        for (int base = 0; base < n; base += chunk) {
+            int m = Math.min(chunk, n - base);
             dequantize(src, offset + 2L * base, scratch, 0, m);
             sum += VectorFloatOps.INSTANCE.dot(scratch, 0, x, xOffset + base, m);
         }

@@ -104,7 +104,7 @@ class F16Test {
         java.util.Random r = new java.util.Random(7);
         float[] scratch = new float[RowKernel.DOT_SCRATCH];
         java.util.Arrays.fill(scratch, Float.NaN);
-        for (int n : new int[] {32, 64, 96, 1024, 1056, 2048, 3072, 4128, 8192}) {
+        for (int n : new int[] {32, 64, 96, 511, 512, 513, 1024, 1056, 1536, 2048, 3072, 4128, 8192}) {
             MemorySegment row = MemorySegment.ofArray(new byte[2 * n + 6]);
             float[] x = new float[n + 3];
             double exact = 0;
