@@ -190,15 +190,16 @@ __device__ __forceinline__ void block_scan2(int& a, int& b, int* s, int& totA, i
 
 // A stable counting sort of the n = count * k slots by expert id (0 <= id < ids; negative ids, computed elsewhere,
 // are dropped), in one block of MOE_GROUP_THREADS threads: order[] lists the slots expert by expert, each expert's
-// in slot order; items[] lists (expert, first index into order, length) for each tile of up to MOE_TILE of an
-// expert's slots, *itemCount of them (at most ceil(n / MOE_TILE) + the number of distinct ids, which the caller
-// bounds by maxItems, the room in items[]). `counts` (ids ints) is scratch.
+// in slot order; items[] lists (expert, first index into order, length) for each tile of up to `tile` of an
+// expert's slots (MOE_TILE for the kernels below, MOE_TC_TILE for the tensor-core ones of moe_gemm.cuh),
+// itemCount[0] of them (at most ceil(n / tile) + the number of distinct ids, which the caller bounds by maxItems,
+// the room in items[]); itemCount[1] is the number of slots placed in order[]. `counts` (ids ints) is scratch.
 // The work list gives a popular expert as many tiles as it has slots to fill and a cold one none, so the grouped
 // kernels' grid (rows x items) stays balanced however skewed the routing.
 extern "C" __global__ void __launch_bounds__(MOE_GROUP_THREADS) moe_group(const int* __restrict__ chosen, int n,
                                                                           int ids, int* counts, int* order,
                                                                           int* items, int* itemCount,
-                                                                          int maxItems) {
+                                                                          int maxItems, int tile) {
     __shared__ int s[64];
     const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31, warp = tid >> 5;
     for (int e = tid; e < ids; e += nt) counts[e] = 0;
@@ -213,7 +214,7 @@ extern "C" __global__ void __launch_bounds__(MOE_GROUP_THREADS) moe_group(const 
     for (int e0 = 0; e0 < ids; e0 += nt) {
         int e = e0 + tid;
         int c = e < ids ? counts[e] : 0;
-        int tiles = (c + MOE_TILE - 1) / MOE_TILE;
+        int tiles = (c + tile - 1) / tile;
         int a = c, b = tiles, totA, totB;
         block_scan2(a, b, s, totA, totB);
         int first = slotBase + a - c, item = tileBase + b - tiles;
@@ -221,14 +222,17 @@ extern "C" __global__ void __launch_bounds__(MOE_GROUP_THREADS) moe_group(const 
             counts[e] = first;  // from here on: the next free place of expert e in order[]
             for (int j = 0; j < tiles && item + j < maxItems; j++) {  // (the bound holds: a guard, not a limit)
                 items[3 * (item + j)] = e;
-                items[3 * (item + j) + 1] = first + j * MOE_TILE;
-                items[3 * (item + j) + 2] = min(MOE_TILE, c - j * MOE_TILE);
+                items[3 * (item + j) + 1] = first + j * tile;
+                items[3 * (item + j) + 2] = min(tile, c - j * tile);
             }
         }
         slotBase += totA;
         tileBase += totB;
     }
-    if (tid == 0) *itemCount = min(tileBase, maxItems);
+    if (tid == 0) {
+        itemCount[0] = min(tileBase, maxItems);
+        itemCount[1] = slotBase;  // slots placed in order[] (the dropped ones not counted)
+    }
     __syncthreads();
     // placement in slot order: within a warp, lanes of the same expert rank by lane (match_any); the warps of a
     // chunk take turns, so an expert's slots land in increasing slot order

@@ -962,4 +962,5 @@ extern "C" __global__ void __launch_bounds__(256) gemm_f16(const __half* __restr
 
 #include "gemm_small.cuh"
 #include "moe.cuh"
+#include "moe_gemm.cuh"
 #include "encoder.cuh"

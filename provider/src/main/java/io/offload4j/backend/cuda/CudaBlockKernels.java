@@ -240,7 +240,9 @@ final class CudaBlockKernels {
      * ids in a block bound to its unit, pool slot numbers in a pooled block (uploaded by the host; -1: computed in
      * another pass or on the CPU). Steps of few tokens (decode) give each (token, choice) slot its own warps; longer
      * ones ({@link CudaMoeBuffers#grouped}) sort the slots by expert on the device and read each expert's weights once
-     * per tile of {@link CudaKernels#MOE_TILE} of its slots. Both paths give the same floats.
+     * per tile of its slots: on tensor cores, 64 slots a tile, where the formats and shape allow
+     * ({@link CudaKernels#moeTensorCoresOk}; inputs and hidden states rounded to fp16, as the dense prompt GEMMs
+     * do), else in fp32, 8 slots a tile (the same floats as the per-slot kernels).
      */
     void routedExperts(DevBlock b, int count) {
         CudaMoeBuffers m = ws.moe;
@@ -257,13 +259,24 @@ final class CudaBlockKernels {
         if (m.groupedStep(count, k, experts)) {
             // many tokens: group the slots by expert so that each expert's rows are decoded once per tile of slots
             int slots = count * k;
-            int maxItems = CudaKernels.moeMaxItems(slots, experts);
-            kernels.moeGroup(ws.stream, m.chosen, slots, m.groupIds(), m.groupCounts(), m.groupOrder, m.groupItems,
-                    m.groupItemCount, maxItems);
-            kernels.moeGateUpGrouped(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(),
-                    dim, m.xb, k, m.groupItems, m.groupItemCount, m.groupOrder, m.hidden, maxItems);
-            kernels.moeDownGrouped(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hidden,
-                    m.groupItems, m.groupItemCount, m.groupOrder, m.groupY, maxItems);
+            if (m.groupInputF16 != null && CudaKernels.moeTensorCoresOk(g.type(), d.type(), dim, g.rows())) {
+                int maxItems = CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TC_TILE);
+                kernels.moeGroup(ws.stream, m.chosen, slots, m.groupIds(), m.groupCounts(), m.groupOrder,
+                        m.groupItems, m.groupItemCount, maxItems, CudaKernels.MOE_TC_TILE);
+                kernels.moeGatherF16(ws.stream, m.xb, m.groupOrder, m.groupItemCount, k, dim, m.groupInputF16, slots);
+                kernels.moeGateUpTc(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(),
+                        dim, m.groupInputF16, m.groupItems, m.groupItemCount, m.groupHiddenF16, maxItems);
+                kernels.moeDownTc(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(),
+                        m.groupHiddenF16, m.groupItems, m.groupItemCount, m.groupOrder, m.groupY, maxItems);
+            } else {
+                int maxItems = CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TILE);
+                kernels.moeGroup(ws.stream, m.chosen, slots, m.groupIds(), m.groupCounts(), m.groupOrder,
+                        m.groupItems, m.groupItemCount, maxItems, CudaKernels.MOE_TILE);
+                kernels.moeGateUpGrouped(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(),
+                        g.rowBytes(), dim, m.xb, k, m.groupItems, m.groupItemCount, m.groupOrder, m.hidden, maxItems);
+                kernels.moeDownGrouped(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(),
+                        m.hidden, m.groupItems, m.groupItemCount, m.groupOrder, m.groupY, maxItems);
+            }
             kernels.moeCombine(ws.stream, m.groupY, m.chosen, m.weights, k, dim, ws.x, count);
             return;
         }

@@ -524,35 +524,39 @@ public final class CudaKernels implements AutoCloseable {
 
     /** Slots of one expert that one grouped-kernel warp computes per weight row it decodes (MOE_TILE). */
     public static final int MOE_TILE = 8;
+    /** Slots of one expert that one tensor-core grouped block multiplies per weight tile it decodes (MOE_TC_TILE). */
+    public static final int MOE_TC_TILE = 64;
     private static final int MOE_GROUP_THREADS = 1024;
 
     /**
      * The most (expert, tile) work items {@link #moeGroup} lists for {@code slots} slots holding at most {@code ids}
-     * distinct ids: every id with slots has one partial tile at most, so ⌈slots / MOE_TILE⌉ + min(ids, slots). An
-     * expert pool's pass holds pool slot numbers, but no more distinct ones than the model has experts.
+     * distinct ids, in tiles of up to {@code tile} slots: every id with slots has one partial tile at most, so
+     * ⌈slots / tile⌉ + min(ids, slots). An expert pool's pass holds pool slot numbers, but no more distinct ones
+     * than the model has experts.
      */
-    public static int moeMaxItems(int slots, int ids) {
-        return (slots + MOE_TILE - 1) / MOE_TILE + Math.min(ids, slots);
+    public static int moeMaxItems(int slots, int ids, int tile) {
+        return (slots + tile - 1) / tile + Math.min(ids, slots);
     }
 
     /**
      * Groups the {@code slots} (token, choice) slots by expert: a stable counting sort of {@code chosen} (ids
      * 0..ids-1; negative ids are dropped) into {@code order} (slots expert by expert, each in slot order), and the
-     * work list of the grouped kernels into {@code items} (3 ints per tile of up to {@link #MOE_TILE} slots of one
-     * expert: expert, first index into order, length) and {@code itemCount} (1 int). {@code counts} is scratch of
-     * {@code ids} ints. {@code maxItems}: the room in items, at least {@link #moeMaxItems} for the number of distinct
-     * ids chosen (the kernel writes no further). One block.
+     * work list of the grouped kernels into {@code items} (3 ints per tile of up to {@code tile} slots of one
+     * expert: expert, first index into order, length) and {@code itemCount} (2 ints: the items, the slots placed in
+     * order). {@code counts} is scratch of {@code ids} ints. {@code maxItems}: the room in items, at least
+     * {@link #moeMaxItems} for the number of distinct ids chosen (the kernel writes no further). {@code tile}:
+     * {@link #MOE_TILE} for {@link #moeGateUpGrouped}, {@link #MOE_TC_TILE} for {@link #moeGateUpTc}. One block.
      */
     public void moeGroup(CUstream stream, CUdeviceptr chosen, int slots, int ids, CUdeviceptr counts,
-                         CUdeviceptr order, CUdeviceptr items, CUdeviceptr itemCount, int maxItems) {
+                         CUdeviceptr order, CUdeviceptr items, CUdeviceptr itemCount, int maxItems, int tile) {
         launch("moe_group", stream, 1, 1, MOE_GROUP_THREADS, 0, chosen, slots, ids, counts, order, items, itemCount,
-                maxItems);
+                maxItems, tile);
     }
 
     /**
-     * {@link #moeGateUp} over the work list of {@link #moeGroup}: each warp decodes a row of gate and up once for a
-     * tile of up to {@link #MOE_TILE} slots of its expert. {@code maxItems}: the list's bound ({@link #moeMaxItems}),
-     * the grid's height (blocks past the actual count return at once).
+     * {@link #moeGateUp} over the work list of {@link #moeGroup} (tiles of {@link #MOE_TILE}): each warp decodes a
+     * row of gate and up once for a tile of up to {@link #MOE_TILE} slots of its expert. {@code maxItems}: the
+     * list's bound ({@link #moeMaxItems}), the grid's height (blocks past the actual count return at once).
      */
     public void moeGateUpGrouped(CUstream stream, GgmlType type, CUdeviceptr gate, CUdeviceptr up, long stride,
                                  int ffn, long rowBytes, int cols, CUdeviceptr xb, int k, CUdeviceptr items,
@@ -578,6 +582,83 @@ public final class CudaKernels implements AutoCloseable {
         }
         launch("moe_down_grouped_" + suffix(type), stream, (dim + MV_WARPS - 1) / MV_WARPS, maxItems, 32 * MV_WARPS,
                 0, down, stride, dim, rowBytes, ffn, h, items, itemCount, order, y);
+    }
+
+    // ------------------------------------------------------------------ MoE prompts on tensor cores (moe_gemm.cuh)
+
+    /**
+     * Whether a block's routed experts can take the tensor-core grouped kernels: gate/up matrices of {@code gateUp}
+     * ([ffn][dim]) and down matrices of {@code down} ([dim][ffn]) in formats the small GEMM decodes (not F32), with
+     * features in multiples of {@link #SMALL_GEMM_N} and K in multiples of {@link #SMALL_GEMM_K}.
+     */
+    public static boolean moeTensorCoresOk(GgmlType gateUp, GgmlType down, int dim, int ffn) {
+        return smallGemmOk(gateUp, ffn, dim) && smallGemmOk(down, dim, ffn) && MOE_TC_FORMATS.contains(gateUp)
+                && MOE_TC_FORMATS.contains(down);
+    }
+
+    /** The formats moe_gemm.cuh is instantiated for (the expert formats of moe.cuh less F32). */
+    private static final Set<GgmlType> MOE_TC_FORMATS = EnumSet.of(GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
+            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
+
+    /**
+     * Rows of the fp16 inputs ({@link #moeGatherF16}) and hidden states ({@link #moeGateUpTc}) of the tensor-core
+     * grouped kernels for {@code slots} slots: a tile's last fragments read up to {@link #MOE_TC_TILE} - 1 rows past
+     * the placed slots (multiplied, never stored).
+     */
+    public static long moeTensorCoreRows(int slots) {
+        return (long) slots + MOE_TC_TILE;
+    }
+
+    /**
+     * {@code a[i] = (half) x[order[i] / k]} for the slots {@link #moeGroup} placed ({@code itemCount[1]} of at most
+     * {@code slots}): each slot's input row, in expert order. {@code cols % 4 == 0}.
+     */
+    public void moeGatherF16(CUstream stream, CUdeviceptr x, CUdeviceptr order, CUdeviceptr itemCount, int k,
+                             int cols, CUdeviceptr a, int slots) {
+        if (slots == 0) {
+            return;
+        }
+        launch("moe_gather_f16", stream, slots, 1, 128, 0, x, order, itemCount, k, cols, a);
+    }
+
+    /**
+     * {@code hg[i] = (half) silu(gate_e · a[i]) ⊙ (up_e · a[i])} for the grouped slots i (in expert order) of each
+     * item of {@link #moeGroup}'s list made with tile {@link #MOE_TC_TILE}: one block per 64 features and item,
+     * weights decoded once per item into shared memory, all of the item's rows multiplied on tensor cores.
+     * {@code maxItems}: the list's bound, the grid's height.
+     */
+    public void moeGateUpTc(CUstream stream, GgmlType type, CUdeviceptr gate, CUdeviceptr up, long stride, int ffn,
+                            long rowBytes, int cols, CUdeviceptr a, CUdeviceptr items, CUdeviceptr itemCount,
+                            CUdeviceptr hg, int maxItems) {
+        requireTensorCores(type, ffn, cols);
+        if (maxItems == 0) {
+            return;
+        }
+        launch("moe_gate_up_tc_" + suffix(type), stream, ffn / SMALL_GEMM_N, maxItems, SMALL_GEMM_THREADS, 0, gate,
+                up, stride, ffn, rowBytes, cols, a, items, itemCount, hg);
+    }
+
+    /**
+     * {@code y[order[i]] = down_e · hg[i]} for the grouped slots i of each item (y is [slots][dim], in slot order),
+     * as {@link #moeGateUpTc}; {@link #moeCombine} then adds them into the residual stream.
+     */
+    public void moeDownTc(CUstream stream, GgmlType type, CUdeviceptr down, long stride, int dim, long rowBytes,
+                          int ffn, CUdeviceptr hg, CUdeviceptr items, CUdeviceptr itemCount, CUdeviceptr order,
+                          CUdeviceptr y, int maxItems) {
+        requireTensorCores(type, dim, ffn);
+        if (maxItems == 0) {
+            return;
+        }
+        launch("moe_down_tc_" + suffix(type), stream, dim / SMALL_GEMM_N, maxItems, SMALL_GEMM_THREADS, 0, down,
+                stride, dim, rowBytes, ffn, hg, items, itemCount, order, y);
+    }
+
+    private static void requireTensorCores(GgmlType type, int rows, int cols) {
+        if (!smallGemmOk(type, rows, cols) || !MOE_TC_FORMATS.contains(type)) {
+            throw new IllegalArgumentException("the tensor-core expert kernels take " + MOE_TC_FORMATS + " matrices"
+                    + " with rows % " + SMALL_GEMM_N + " == 0 and columns % " + SMALL_GEMM_K + " == 0: " + type + " ["
+                    + rows + "][" + cols + "]");
+        }
     }
 
     /**

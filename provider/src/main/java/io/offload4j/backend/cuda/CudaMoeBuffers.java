@@ -38,6 +38,13 @@ final class CudaMoeBuffers {
     final CUdeviceptr groupItemCount;
     /** Each slot's down-projection row, [rows × k][dim], summed per token by {@code moe_combine}. */
     final CUdeviceptr groupY;
+    /**
+     * The tensor-core grouped kernels' fp16 rows in expert order (null when the model's shape does not fit them, see
+     * {@link #tensorCoreShape}): each slot's input ([{@link CudaKernels#moeTensorCoreRows}][dim]) and hidden state
+     * ([...][expert ffn]).
+     */
+    final CUdeviceptr groupInputF16;
+    final CUdeviceptr groupHiddenF16;
     /** Per-id counts: room for {@link #groupIds} ids (the experts, or an expert pool's slots). */
     private CUdeviceptr groupCounts;
     private int groupIds;
@@ -59,13 +66,20 @@ final class CudaMoeBuffers {
         if (grouped(rows, k, m.expertCount())) {
             int slots = rows * k;
             groupOrder = alloc.apply(4L * slots);
-            groupItems = alloc.apply(12L * CudaKernels.moeMaxItems(slots, m.expertCount()));
-            groupItemCount = alloc.apply(4);
+            groupItems = alloc.apply(12L * maxItems(slots, m.expertCount()));
+            groupItemCount = alloc.apply(8);
             groupY = alloc.apply(4L * slots * c.embeddingLength());
             groupIds = m.expertCount();
             groupCounts = alloc.apply(4L * groupIds);
+            if (tensorCoreShape(c)) {
+                long tcRows = CudaKernels.moeTensorCoreRows(slots);
+                groupInputF16 = alloc.apply(2L * tcRows * c.embeddingLength());
+                groupHiddenF16 = alloc.apply(2L * tcRows * m.expertFeedForwardLength());
+            } else {
+                groupInputF16 = groupHiddenF16 = null;
+            }
         } else {
-            groupOrder = groupItems = groupItemCount = groupY = null;
+            groupOrder = groupItems = groupItemCount = groupY = groupInputF16 = groupHiddenF16 = null;
         }
         sharedGateInput = new CUdeviceptr[c.blockCount()];
         for (int l = 0; l < sharedGateInput.length; l++) {
@@ -84,6 +98,24 @@ final class CudaMoeBuffers {
         long slots = (long) count * k;
         return count >= GROUPED_MIN_TOKENS && slots >= 2L * experts
                 && (slots + CudaKernels.MOE_TILE - 1) / CudaKernels.MOE_TILE + experts <= MAX_GRID_Y;
+    }
+
+    /**
+     * Room in the work list for {@code slots} slots of at most {@code experts} distinct ids: the bound of the finer
+     * tiling ({@link CudaKernels#MOE_TILE}), which the tensor-core one ({@link CudaKernels#MOE_TC_TILE}) never exceeds.
+     */
+    static int maxItems(int slots, int experts) {
+        return CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TILE);
+    }
+
+    /**
+     * Whether the model's expert matrices have the shape the tensor-core grouped kernels take (whether their formats
+     * do is decided per block, {@link CudaKernels#moeTensorCoresOk}).
+     */
+    static boolean tensorCoreShape(ModelConfig c) {
+        int dim = c.embeddingLength(), ffn = c.moe().expertFeedForwardLength();
+        return dim % CudaKernels.SMALL_GEMM_N == 0 && dim % CudaKernels.SMALL_GEMM_K == 0
+                && ffn % CudaKernels.SMALL_GEMM_N == 0 && ffn % CudaKernels.SMALL_GEMM_K == 0;
     }
 
     /** Whether this step's routed experts take the grouped kernels (and their scratch exists). */
@@ -122,8 +154,12 @@ final class CudaMoeBuffers {
         long grouped = 0;
         if (grouped(rows, k, m.expertCount())) {
             long slots = (long) rows * k;
-            grouped = 4L * slots + 12L * CudaKernels.moeMaxItems((int) slots, m.expertCount()) + 4
+            grouped = 4L * slots + 12L * maxItems((int) slots, m.expertCount()) + 8
                     + 4L * slots * c.embeddingLength() + 4L * m.expertCount();
+            if (tensorCoreShape(c)) {
+                grouped += 2L * CudaKernels.moeTensorCoreRows((int) slots)
+                        * (c.embeddingLength() + m.expertFeedForwardLength());
+            }
         }
         return grouped + 4L * rows * (c.embeddingLength() + m.expertCount() + 2L * k + (long) k * m.expertFeedForwardLength()
                 + m.sharedFeedForwardLength()) + 4L * c.blockCount() * c.embeddingLength();

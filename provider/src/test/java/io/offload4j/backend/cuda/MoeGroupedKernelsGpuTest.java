@@ -33,13 +33,21 @@ import org.junit.jupiter.params.provider.MethodSource;
  * -1 (computed elsewhere: skipped). The "pool" cases choose among a few ids of a larger id range, as an expert pool's
  * pass does (slot numbers). Checked: the grouping itself (a stable sort, the tile list), the hidden states and the
  * residual bit for bit equal to the per-slot kernels' (same sums in the same order), within {@link #TOL} of the
- * reference, and a second run identical (no dependence on timing).
+ * reference, and a second run identical (no dependence on timing). The tensor-core kernels of the same steps
+ * ({@code moe_gather_f16}, {@code moe_gate_up_tc_*}, {@code moe_down_tc_*}; every format but F32), grouped in tiles of
+ * 64: the grouping again, the residual within {@link #TOL_TC} of the reference (fp16 inputs and hidden states), the
+ * same floats on a second run, and skipped slots left alone.
  */
 @Tag("gpu")
 @ExtendWith(GpuCondition.class)
 class MoeGroupedKernelsGpuTest {
 
     static final double TOL = 1e-3;
+    /**
+     * The tensor-core path rounds each slot's input and hidden state to fp16 (relative error 2^-11 each, as the
+     * dense prompt GEMMs do): about 5e-4 in the residual's update, here 1e-3 of the residual.
+     */
+    static final double TOL_TC = 5e-3;
     static final GgmlType[] FORMATS = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
         GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K};
     static final int DIM = 256;
@@ -192,7 +200,7 @@ class MoeGroupedKernelsGpuTest {
         }
 
         int slots = count * K;
-        int maxItems = CudaKernels.moeMaxItems(slots, experts);
+        int maxItems = CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TILE);
         try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
             CUdeviceptr w = buf.of(all);
             CUdeviceptr gateP = w;
@@ -212,7 +220,7 @@ class MoeGroupedKernelsGpuTest {
             CUdeviceptr counts = buf.alloc(4L * ids);
             CUdeviceptr order = buf.alloc(4L * slots);
             CUdeviceptr items = buf.alloc(12L * maxItems);
-            CUdeviceptr itemCount = buf.alloc(4);
+            CUdeviceptr itemCount = buf.alloc(8);
 
             // per-slot (decode) kernels
             kernels.moeGateUp(stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, dChosen, K, hSlot, slots);
@@ -220,7 +228,8 @@ class MoeGroupedKernelsGpuTest {
                     count);
             // grouped, twice
             for (CUdeviceptr x : new CUdeviceptr[] {xGrouped, xAgain}) {
-                kernels.moeGroup(stream, dChosen, slots, ids, counts, order, items, itemCount, maxItems);
+                kernels.moeGroup(stream, dChosen, slots, ids, counts, order, items, itemCount, maxItems,
+                        CudaKernels.MOE_TILE);
                 kernels.moeGateUpGrouped(stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, K, items, itemCount,
                         order, hGrouped, maxItems);
                 kernels.moeDownGrouped(stream, type, downP, stride, DIM, downRow, FFN, hGrouped, items, itemCount,
@@ -229,31 +238,7 @@ class MoeGroupedKernelsGpuTest {
             }
             cuStreamSynchronize(stream);
 
-            // the grouping: a stable sort by id, and its tiles
-            int[] gotOrder = ints(order, slots);
-            int[] gotItems = ints(items, 3 * maxItems);
-            int gotCount = ints(itemCount, 1)[0];
-            List<Integer> wantOrder = new ArrayList<>();
-            List<int[]> wantItems = new ArrayList<>();
-            for (int e = 0; e < ids; e++) {
-                int first = wantOrder.size();
-                for (int s = 0; s < slots; s++) {
-                    if (chosen[s] == e) {
-                        wantOrder.add(s);
-                    }
-                }
-                for (int at = first; at < wantOrder.size(); at += CudaKernels.MOE_TILE) {
-                    wantItems.add(new int[] {e, at, Math.min(CudaKernels.MOE_TILE, wantOrder.size() - at)});
-                }
-            }
-            assertEquals(wantItems.size(), gotCount, "tiles listed");
-            assertTrue(gotCount <= maxItems, "tiles within the bound");
-            assertArrayEquals(wantOrder.stream().mapToInt(Integer::intValue).toArray(),
-                    Arrays.copyOf(gotOrder, wantOrder.size()), "slots in expert order, stable");
-            for (int i = 0; i < gotCount; i++) {
-                assertArrayEquals(wantItems.get(i), Arrays.copyOfRange(gotItems, 3 * i, 3 * i + 3), "tile " + i);
-            }
-
+            int gotCount = checkGrouping(chosen, ids, CudaKernels.MOE_TILE, order, items, itemCount, maxItems);
             float[] hs = GpuTests.Buffers.floats(hSlot, slots * FFN);
             float[] hg = GpuTests.Buffers.floats(hGrouped, slots * FFN);
             float[] xs = GpuTests.Buffers.floats(xSlot, count * DIM);
@@ -285,7 +270,77 @@ class MoeGroupedKernelsGpuTest {
                     errSlot);
             GpuTests.report(line);
             assertTrue(err <= TOL, line);
+
+            if (type != GgmlType.F32) {
+                // the tensor-core kernels: tiles of 64 slots, fp16 rows in expert order, twice
+                assertTrue(CudaKernels.moeTensorCoresOk(type, type, DIM, FFN), type + " [" + FFN + "][" + DIM + "]");
+                int tcItems = CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TC_TILE);
+                long tcRows = CudaKernels.moeTensorCoreRows(slots);
+                CUdeviceptr a16 = buf.alloc(2L * tcRows * DIM);
+                CUdeviceptr h16 = buf.alloc(2L * tcRows * FFN);
+                CUdeviceptr xTc = buf.of(x0);
+                CUdeviceptr xTcAgain = buf.of(x0);
+                int tiles = 0;
+                for (CUdeviceptr x : new CUdeviceptr[] {xTc, xTcAgain}) {
+                    kernels.moeGroup(stream, dChosen, slots, ids, counts, order, items, itemCount, tcItems,
+                            CudaKernels.MOE_TC_TILE);
+                    kernels.moeGatherF16(stream, dXb, order, itemCount, K, DIM, a16, slots);
+                    kernels.moeGateUpTc(stream, type, gateP, upP, stride, FFN, guRow, DIM, a16, items, itemCount,
+                            h16, tcItems);
+                    kernels.moeDownTc(stream, type, downP, stride, DIM, downRow, FFN, h16, items, itemCount, order, y,
+                            tcItems);
+                    kernels.moeCombine(stream, y, dChosen, dWeights, K, DIM, x, count);
+                    cuStreamSynchronize(stream);
+                    tiles = checkGrouping(chosen, ids, CudaKernels.MOE_TC_TILE, order, items, itemCount, tcItems);
+                }
+                float[] xt = GpuTests.Buffers.floats(xTc, count * DIM);
+                assertArrayEquals(xt, GpuTests.Buffers.floats(xTcAgain, count * DIM),
+                        type + ": a second tensor-core run differs");
+                for (int r = 0; r < DIM; r++) {
+                    assertEquals(x0[3 * DIM + r], xt[3 * DIM + r], "token 3 has only skipped choices");
+                }
+                double errTc = GpuTests.relErr(xt, refX);
+                String tcLine = String.format("moe grouped tensor cores %-5s tokens=%3d pool=%-5b tiles=%3d (bound %3d)"
+                        + " relErr=%.2e (fp32 grouped %.2e)", type, count, pool, tiles, tcItems, errTc, err);
+                GpuTests.report(tcLine);
+                assertTrue(errTc <= TOL_TC, tcLine);
+            }
         }
+    }
+
+    /**
+     * Checks what {@code moe_group} left on the device against the same grouping on the host: {@code order} a
+     * stable sort of the slots by id (skipped ones dropped), the work list in tiles of {@code tile} slots, within
+     * its bound, and the count of placed slots. Returns the number of tiles.
+     */
+    private static int checkGrouping(int[] chosen, int ids, int tile, CUdeviceptr order, CUdeviceptr items,
+                                     CUdeviceptr itemCount, int maxItems) {
+        int slots = chosen.length;
+        int[] gotOrder = ints(order, slots);
+        int[] gotItems = ints(items, 3 * maxItems);
+        int[] counts = ints(itemCount, 2);
+        List<Integer> wantOrder = new ArrayList<>();
+        List<int[]> wantItems = new ArrayList<>();
+        for (int e = 0; e < ids; e++) {
+            int first = wantOrder.size();
+            for (int s = 0; s < slots; s++) {
+                if (chosen[s] == e) {
+                    wantOrder.add(s);
+                }
+            }
+            for (int at = first; at < wantOrder.size(); at += tile) {
+                wantItems.add(new int[] {e, at, Math.min(tile, wantOrder.size() - at)});
+            }
+        }
+        assertEquals(wantItems.size(), counts[0], "tiles of " + tile + " listed");
+        assertEquals(wantOrder.size(), counts[1], "slots placed");
+        assertTrue(counts[0] <= maxItems, "tiles within the bound");
+        assertArrayEquals(wantOrder.stream().mapToInt(Integer::intValue).toArray(),
+                Arrays.copyOf(gotOrder, wantOrder.size()), "slots in expert order, stable");
+        for (int i = 0; i < counts[0]; i++) {
+            assertArrayEquals(wantItems.get(i), Arrays.copyOfRange(gotItems, 3 * i, 3 * i + 3), "tile " + i);
+        }
+        return counts[0];
     }
 
     private static float[][] rows(GgmlType type, byte[] b, int rows, int cols) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.offload4j.gguf.GgmlType;
 import io.offload4j.model.Architecture;
 import io.offload4j.model.QuantPreset;
 import io.offload4j.model.SyntheticModelSpec;
@@ -53,8 +54,9 @@ class MoeGroupedThresholdTest {
     }
 
     /**
-     * The bound holds for any routing: the tiles of a stable grouping (⌈slots of id / tile⌉ per id) never exceed
-     * moeMaxItems for the number of distinct ids, whatever the skew.
+     * The bound holds for any routing and both tilings (fp32 kernels: 8 slots, tensor cores: 64): the tiles of a
+     * stable grouping (⌈slots of id / tile⌉ per id) never exceed moeMaxItems for the number of distinct ids, whatever
+     * the skew; and the work list sized for the finer tiling has room for the coarser one.
      */
     @Test
     void theTileBoundHolds() {
@@ -68,15 +70,36 @@ class MoeGroupedThresholdTest {
                 int e = (int) Math.min(ids - 1, Math.floor(Math.pow(rnd.nextDouble(), 1 + skew) * ids));
                 per[e]++;
             }
-            int tiles = 0;
-            int distinct = 0;
-            for (int n : per) {
-                tiles += (n + CudaKernels.MOE_TILE - 1) / CudaKernels.MOE_TILE;
-                distinct += n > 0 ? 1 : 0;
+            for (int tile : new int[] {CudaKernels.MOE_TILE, CudaKernels.MOE_TC_TILE}) {
+                int tiles = 0;
+                int distinct = 0;
+                for (int n : per) {
+                    tiles += (n + tile - 1) / tile;
+                    distinct += n > 0 ? 1 : 0;
+                }
+                assertTrue(tiles <= CudaKernels.moeMaxItems(slots, distinct, tile),
+                        tiles + " tiles of " + tile + " for " + slots + " slots");
+                assertTrue(CudaKernels.moeMaxItems(slots, ids, tile) <= CudaMoeBuffers.maxItems(slots, ids));
             }
-            assertTrue(tiles <= CudaKernels.moeMaxItems(slots, distinct), tiles + " tiles of " + slots + " slots");
         }
-        assertEquals(64 + 128, CudaKernels.moeMaxItems(512, 128));
-        assertEquals(0, CudaKernels.moeMaxItems(0, 128));
+        assertEquals(64 + 128, CudaKernels.moeMaxItems(512, 128, CudaKernels.MOE_TILE));
+        assertEquals(64 + 128, CudaKernels.moeMaxItems(4096, 128, CudaKernels.MOE_TC_TILE));
+        assertEquals(0, CudaKernels.moeMaxItems(0, 128, CudaKernels.MOE_TILE));
+    }
+
+    /**
+     * Which experts take the tensor-core kernels: the small GEMM's formats but F32, features in 64s and K in 256s in
+     * both directions (Qwen3-30B-A3B's 2048 x 768 and Mixtral's 4096 x 14336 do; Qwen1.5-MoE's 1408 does not).
+     */
+    @Test
+    void tensorCoreExperts() {
+        assertTrue(CudaKernels.moeTensorCoresOk(GgmlType.Q4_K, GgmlType.Q6_K, 2048, 768));
+        assertTrue(CudaKernels.moeTensorCoresOk(GgmlType.Q8_0, GgmlType.Q8_0, 4096, 14336));
+        assertTrue(CudaKernels.moeTensorCoresOk(GgmlType.F16, GgmlType.BF16, 256, 256));
+        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.Q4_K, GgmlType.Q6_K, 2048, 1408));
+        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.F32, GgmlType.F16, 256, 256));
+        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.Q4_K, GgmlType.F32, 256, 256));
+        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.Q4_K, GgmlType.Q4_K, 64, 32)); // the transformers fixtures
+        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.Q3_K, GgmlType.Q3_K, 256, 256)); // no expert kernels at all
     }
 }
