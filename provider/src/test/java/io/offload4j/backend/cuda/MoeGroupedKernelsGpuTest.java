@@ -44,10 +44,10 @@ class MoeGroupedKernelsGpuTest {
 
     static final double TOL = 1e-3;
     /**
-     * The tensor-core path rounds each slot's input and hidden state to fp16 (relative error 2^-11 each, as the
-     * dense prompt GEMMs do): about 5e-4 in the residual's update, here 1e-3 of the residual.
+     * The tensor-core path rounds each slot's input and hidden state to fp16 (relative error up to 2^-11 each, as
+     * the dense prompt GEMMs do): measured 1.3e-4 … 5.1e-4 over every case here (H100, session 9).
      */
-    static final double TOL_TC = 5e-3;
+    static final double TOL_TC = 2e-3;
     static final GgmlType[] FORMATS = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
         GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K};
     static final int DIM = 256;
