@@ -615,6 +615,9 @@ public final class CudaKernels implements AutoCloseable {
      */
     public void moeGatherF16(CUstream stream, CUdeviceptr x, CUdeviceptr order, CUdeviceptr itemCount, int k,
                              int cols, CUdeviceptr a, int slots) {
+        if (cols % 4 != 0) {
+            throw new IllegalArgumentException("moe_gather_f16 reads rows four floats at a time: " + cols + " columns");
+        }
         if (slots == 0) {
             return;
         }
