@@ -41,6 +41,21 @@ extern "C" __global__ void moe_gather_f16(const float* __restrict__ x, const int
 // The accumulators of one block: [matrix][row group], 16 x 16 fp32 each.
 typedef nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> MoeAcc;
 
+// One item of moe_group's work list (tiles of MOE_TC_TILE): its expert, first index into order[] (and first row of
+// the gathered buffers), number of slots, and the 16-row groups those fill.
+struct MoeTcItem {
+    int expert, start, len, groups;
+};
+
+__device__ __forceinline__ MoeTcItem moe_tc_item(const int* __restrict__ items, int item) {
+    MoeTcItem it;
+    it.expert = items[3 * item];
+    it.start = items[3 * item + 1];
+    it.len = items[3 * item + 2];
+    it.groups = (it.len + 15) / 16;
+    return it;
+}
+
 // Multiplies the tile's rows (16 x `groups` of them, from `a`, K columns) by 64 rows of each of MATS matrices of one
 // expert (w0, and w1 when MATS is 2: the first of the block's rows), into acc[matrix][group] (this warp's 16 features and half of
 // each chunk's columns). Chunks of the matrices follow one another (all of w0's, then w1's), and each one's
@@ -146,9 +161,9 @@ __device__ __forceinline__ void moe_gate_up_tc_body(const uint8_t* __restrict__ 
     __shared__ __align__(128) __half ws[SG_N * SG_LD];
     const int item = blockIdx.y;
     if (item >= itemCount[0]) return;
-    const int e = items[3 * item], start = items[3 * item + 1], len = items[3 * item + 2];
-    const int groups = (len + 15) / 16, n0 = blockIdx.x * SG_N;
-    const size_t first = (size_t)e * stride + (size_t)n0 * rowBytes;
+    const MoeTcItem it = moe_tc_item(items, item);
+    const int start = it.start, len = it.len, groups = it.groups, n0 = blockIdx.x * SG_N;
+    const size_t first = (size_t)it.expert * stride + (size_t)n0 * rowBytes;
     MoeAcc acc[2][MOE_TC_MT];
 #pragma unroll
     for (int q = 0; q < 2; q++)
@@ -190,9 +205,9 @@ __device__ __forceinline__ void moe_down_tc_body(const uint8_t* __restrict__ dow
     __shared__ __align__(128) __half ws[SG_N * SG_LD];
     const int item = blockIdx.y;
     if (item >= itemCount[0]) return;
-    const int e = items[3 * item], start = items[3 * item + 1], len = items[3 * item + 2];
-    const int groups = (len + 15) / 16, n0 = blockIdx.x * SG_N;
-    const uint8_t* w = down + (size_t)e * stride + (size_t)n0 * rowBytes;
+    const MoeTcItem it = moe_tc_item(items, item);
+    const int start = it.start, len = it.len, groups = it.groups, n0 = blockIdx.x * SG_N;
+    const uint8_t* w = down + (size_t)it.expert * stride + (size_t)n0 * rowBytes;
     MoeAcc acc[1][MOE_TC_MT];
 #pragma unroll
     for (int m = 0; m < MOE_TC_MT; m++) wmma::fill_fragment(acc[0][m], 0.f);

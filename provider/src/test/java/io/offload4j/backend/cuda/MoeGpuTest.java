@@ -126,11 +126,11 @@ class MoeGpuTest {
                 }
                 pc.forward(cc, tokens, 18, 40, 18, lc);
                 pg.forward(cg, tokens, 18, 40, 18, lg);
-                double chunkTol = tensorCoreExperts(model) ? CudaForwardPassGpuTest.TOL_GEMM
-                        : CudaForwardPassGpuTest.TOL_FP32;
+                boolean tensorCores = tensorCoreExperts(model);
+                double chunkTol = tensorCores ? CudaForwardPassGpuTest.TOL_GEMM : CudaForwardPassGpuTest.TOL_FP32;
                 double chunk = check(lg, lc, chunkTol, label + " chunk 40 @18");
                 GpuTests.report(String.format("moe %-18s chunk of 40 (grouped experts, %s): relErr=%.2e (tol %.0e)",
-                        label, tensorCoreExperts(model) ? "tensor cores" : "fp32", chunk, chunkTol));
+                        label, tensorCores ? "tensor cores" : "fp32", chunk, chunkTol));
             }
             // a batch of 5 sequences at different positions
             int batch = 5;
