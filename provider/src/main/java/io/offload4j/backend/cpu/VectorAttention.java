@@ -126,11 +126,15 @@ final class VectorAttention implements Attention {
         // Vector work only where there is a whole vector of positions: C2 can compile the vector part of this method
         // into code that boxes (seen on a 16-lane AVX-512 host: one box per call, CpuForwardBatchTest), and short
         // contexts then need not touch it at all.
+        // lanewise(MAX, ..) rather than the convenience max(..): that one's inner virtual call is profiled in
+        // FloatVector.max's own method data, which can still be empty when this method is compiled (nothing else calls
+        // it); C2 then cannot devirtualize it, every vector of the loop is boxed, and a prefill ran at half speed in
+        // about half of the JVM starts (F16 410M pp512: 127-136 vs 224-274 tok/s). Here the call site is this method's.
         float max = Float.NEGATIVE_INFINITY;
         if (vec > 0) {
             FloatVector m = FloatVector.fromArray(F, att, a);
             for (int p = L; p < vec; p += L) {
-                m = m.max(FloatVector.fromArray(F, att, a + p));
+                m = m.lanewise(VectorOperators.MAX, FloatVector.fromArray(F, att, a + p));
             }
             max = m.reduceLanes(VectorOperators.MAX);
         }

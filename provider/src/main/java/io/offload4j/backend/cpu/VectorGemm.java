@@ -23,8 +23,10 @@ final class VectorGemm implements Gemm {
         int i = from;
         for (int end = to - L; i <= end; i += L) {
             FloatVector v = FloatVector.fromArray(F, g, i);
-            FloatVector e = v.neg().lanewise(VectorOperators.EXP).add(1f);
-            v.div(e).mul(FloatVector.fromArray(F, u, i)).intoArray(g, i);
+            // lanewise(NEG / DIV) rather than neg() / div(): as in VectorAttention.softmax, a convenience method that
+            // only this loop calls may have no type profile for its inner call when this is compiled (boxed vectors)
+            FloatVector e = v.lanewise(VectorOperators.NEG).lanewise(VectorOperators.EXP).add(1f);
+            v.lanewise(VectorOperators.DIV, e).mul(FloatVector.fromArray(F, u, i)).intoArray(g, i);
         }
         for (; i < to; i++) {
             float v = g[i];

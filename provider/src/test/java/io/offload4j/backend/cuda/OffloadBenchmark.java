@@ -41,6 +41,7 @@ import jcuda.driver.CUdeviceptr;
  *                  [--budgets 1,0.5,0.25,0.1 | --budget-gib 8] [--batches 1,4,16] [--prefill 512]
  *                  [--decode-seconds 6] [--depth 2] [--placements auto,stream,cpu] [--out report.md]
  *                  [--gemm-min-tokens 5 (tensor cores from this many rows)] [--graphs true]
+ *                  [--profile-steps 0 (after each batch's timing, this many steps in a cuProfilerStart/Stop range)]
  * </pre>
  *
  * For each budget: the placement (resident / streamed units), GiB copied per step, prefill tokens/s of one
@@ -60,6 +61,7 @@ public final class OffloadBenchmark {
         zipf = Double.parseDouble(arg(args, "--zipf", "0"));
         gemmMinTokens = Integer.parseInt(arg(args, "--gemm-min-tokens", String.valueOf(gemmMinTokens)));
         graphs = Boolean.parseBoolean(arg(args, "--graphs", String.valueOf(graphs)));
+        profileSteps = Integer.parseInt(arg(args, "--profile-steps", "0"));
         List<String> quants = List.of(arg(args, "--quants", "F16").split(","));
         String budgetGib = arg(args, "--budget-gib", null);
         double[] budgets = Arrays.stream(arg(args, "--budgets", "1,0.5,0.25,0.1").split(","))
@@ -138,6 +140,8 @@ public final class OffloadBenchmark {
     /** --gemm-min-tokens / --graphs: the tensor-core threshold and graph replay (OffloadOptions defaults if absent). */
     private static int gemmMinTokens = OffloadOptions.DEFAULTS.gemmMinTokens();
     private static boolean graphs = OffloadOptions.DEFAULTS.graphs();
+    /** Decode steps of each batch size run between cuProfilerStart and cuProfilerStop (ncu/nsys capture range). */
+    private static int profileSteps;
 
     static SyntheticModelSpec spec(String shape, QuantPreset q) {
         return switch (shape) {
@@ -157,6 +161,32 @@ public final class OffloadBenchmark {
             n += b.matrixBytes(); // a sparse block: attention, router, shared expert and every expert
         }
         return n;
+    }
+
+    /**
+     * {@code profileSteps} more decode steps of this batch inside the profiler's capture range (run under
+     * {@code ncu --profile-from-start off} or {@code nsys --capture-range=cudaProfilerApi}), each timed on the host, so
+     * the kernels' sum can be set against the wall time of the same steps.
+     */
+    private static void profiledSteps(TieredForwardPass pass, KvCache[] caches, int[] next, int[] positions, int batch,
+                                      float[][] out, int context) {
+        long[] nanos = new long[profileSteps];
+        int steps = 0;
+        jcuda.driver.JCudaDriver.cuProfilerStart();
+        for (; steps < profileSteps && positions[0] < context - 1; steps++) {
+            long s = System.nanoTime();
+            pass.forwardBatch(caches, next, positions, batch, out);
+            nanos[steps] = System.nanoTime() - s;
+            for (int b = 0; b < batch; b++) {
+                positions[b]++;
+            }
+        }
+        jcuda.driver.JCudaDriver.cuProfilerStop();
+        StringBuilder ms = new StringBuilder();
+        for (int i = 0; i < steps; i++) {
+            ms.append(String.format(Locale.ROOT, " %.3f", nanos[i] / 1e6));
+        }
+        System.out.printf("profiled b%d: %d steps, ms each:%s%n", batch, steps, ms);
     }
 
     private static void run(CudaBackend gpu, Model model, String label, long total, long budget, int depth,
@@ -229,6 +259,9 @@ public final class OffloadBenchmark {
                     }
                     double seconds = (System.nanoTime() - s) / 1e9;
                     decode[bi] = steps * batch / seconds;
+                    if (profileSteps > 0) {
+                        profiledSteps(pass, caches, next, positions, batch, out, context);
+                    }
                     if (bi == 0) {
                         OffloadStats after = pass.offloadStats();
                         long bytes = after.bytesStreamed() - before.bytesStreamed();
