@@ -1,5 +1,8 @@
 package io.offload4j.backend.cuda;
 
+import static jcuda.driver.JCudaDriver.cuCtxGetDevice;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
@@ -17,8 +20,11 @@ import java.util.Map;
 import java.util.Set;
 import jcuda.NativePointerObject;
 import jcuda.Pointer;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
 
@@ -55,16 +61,37 @@ public final class CudaKernels implements AutoCloseable {
     /** GEMM tile sizes: N must be a multiple of GEMM_N, K of GEMM_K. */
     public static final int GEMM_N = 128;
     public static final int GEMM_K = 32;
+    /** Shared-memory stages and padded row of the prefill GEMM (GTC_STAGES, GTC_LD in gemm_prefill.cuh). */
+    private static final int GEMM_STAGES = 4;
+    private static final int GEMM_ROW_HALVES = 40;
     private static final int ATT_WARPS = 4;
     private static final int PREFILL_QUERIES = 8;
     private static final int PREFILL_KEYS = 32;
 
     private final CUmodule module = new CUmodule();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final int multiprocessors;
+    private final CUfunction gemm64;
+    private final CUfunction gemm128;
 
     /** Loads the module into the current context. */
     public CudaKernels() {
         cuModuleLoadData(module, fatbin());
+        CUdevice device = new CUdevice();
+        cuCtxGetDevice(device);
+        int[] v = new int[1];
+        cuDeviceGetAttribute(v, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+        multiprocessors = v[0];
+        gemm64 = gemmFunction("gemm_f16_m64", 64);
+        gemm128 = gemmFunction("gemm_f16_m128", 128);
+    }
+
+    /** A prefill GEMM instance, allowed the dynamic shared memory its stages take (above the default 48 KB). */
+    private CUfunction gemmFunction(String name, int blockRows) {
+        CUfunction f = function(name);
+        cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                gemmSharedBytes(blockRows));
+        return f;
     }
 
     /** The fatbin bytes from the class path. */
@@ -403,7 +430,23 @@ public final class CudaKernels implements AutoCloseable {
             throw new IllegalArgumentException("gemm needs n % " + GEMM_N + " == 0 and k % " + GEMM_K + " == 0: n=" + n
                     + ", k=" + k);
         }
-        launch("gemm_f16", stream, n / GEMM_N, (m + 63) / 64, 256, 0, a, b, c, m, n, k, accumulate ? 1 : 0);
+        int rows = gemmBlockRows(m, n, multiprocessors);
+        cuLaunchKernel(rows == 128 ? gemm128 : gemm64, n / GEMM_N, (m + rows - 1) / rows, 1, 256, 1, 1,
+                gemmSharedBytes(rows), stream, args(a, b, c, m, n, k, accumulate ? 1 : 0), null);
+    }
+
+    /**
+     * Token rows per block of the prefill GEMM: 128 (gemm_f16_m128, half the shared-memory reads per multiply) where
+     * those tiles give every multiprocessor a block, else 64 (twice the blocks: a 512-token chunk of a 3072-wide
+     * projection makes 96 tiles of 128 for 132 SMs).
+     */
+    static int gemmBlockRows(int m, int n, int multiprocessors) {
+        return (long) (n / GEMM_N) * ((m + 127) / 128) >= multiprocessors ? 128 : 64;
+    }
+
+    /** Dynamic shared memory of a prefill GEMM block of {@code blockRows} token rows. */
+    static int gemmSharedBytes(int blockRows) {
+        return GEMM_STAGES * (blockRows + GEMM_N) * GEMM_ROW_HALVES * 2;
     }
 
     // ------------------------------------------------------------------ small-batch GEMM (gemm_small.cuh)

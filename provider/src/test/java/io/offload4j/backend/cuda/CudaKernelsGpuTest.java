@@ -333,10 +333,23 @@ class CudaKernelsGpuTest {
     @Test
     void gemmMatchesReference() {
         device.makeCurrent();
-        int m = 37;
-        int n = 256;
-        int k = 512;
-        SplittableRandom rnd = new SplittableRandom(3);
+        // both instances: 64-row blocks where the 128-row tiles would leave SMs idle, 128 where they fill the GPU
+        // (3 row tiles, the last one partial, x 48 feature tiles >= the SMs of an H100/H200); K from one tile of 32
+        // (fewer tiles than pipeline stages) to 16
+        int sms = device.multiprocessors();
+        int[][] shapes = {{37, 256, 512}, {5, 128, 32}, {300, 128 * Math.max(48, (sms + 2) / 3), 96}};
+        for (int[] shape : shapes) {
+            int m = shape[0];
+            int n = shape[1];
+            int k = shape[2];
+            int rows = CudaKernels.gemmBlockRows(m, n, sms);
+            assertEquals(shape == shapes[2] ? 128 : 64, rows, "block rows for " + m + "x" + n);
+            gemmMatchesReference(m, n, k, rows);
+        }
+    }
+
+    private void gemmMatchesReference(int m, int n, int k, int blockRows) {
+        SplittableRandom rnd = new SplittableRandom(3 + m);
         short[] a = new short[m * k];
         short[] b = new short[n * k];
         float[] af = new float[m * k];
@@ -374,7 +387,8 @@ class CudaKernelsGpuTest {
                 twice[i] *= 2;
             }
             double errAcc = GpuTests.relErr(GpuTests.Buffers.floats(dc, m * n), twice);
-            GpuTests.report(String.format("gemm_f16 %dx%dx%d relErr=%.2e accumulate relErr=%.2e", m, n, k, err, errAcc));
+            GpuTests.report(String.format("gemm_f16_m%d %dx%dx%d relErr=%.2e accumulate relErr=%.2e", blockRows, m, n, k,
+                    err, errAcc));
             assertTrue(err <= TOL && errAcc <= TOL);
         }
     }

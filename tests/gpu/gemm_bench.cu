@@ -1,0 +1,177 @@
+// Prefill GEMM benchmark: the production gemm_f16_m64 / gemm_f16_m128 (provider/src/main/cuda/gemm_prefill.cuh; and
+// their body at other stage counts) against the WMMA kernel they replaced (gemm_f16_wmma.cuh), on the projections of a
+// prompt chunk of a 3B- and an 8B-shaped Llama:
+// C[M][N] (+)= A[M][K] · B[N][K]^T, A the chunk's fp16 activations (M tokens), B a weight matrix as fp16.
+//
+//   nvcc -O3 -std=c++17 -arch=sm_90 -I provider/src/main/cuda -I tests/gpu -o gemm_bench tests/gpu/gemm_bench.cu
+//   ./gemm_bench [M ...]          (default 512)
+//
+// Per shape and kernel: µs per launch (median of 20 after warm-up), TFLOP/s, and the largest difference from the
+// WMMA kernel's output relative to the output's largest magnitude (fp32 sums of the same fp16 products, in
+// another order: ~1e-6 expected). Then a 3B and an 8B block's projections summed (q, k, v, o, gate, up, down).
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <vector>
+
+#include <cuda_fp16.h>
+#include <mma.h>
+#include <stdint.h>
+
+#include "gemm_prefill.cuh"
+#include "gemm_f16_wmma.cuh"
+
+static size_t gemm_tc_smem(int bm, int stages) { return (size_t)stages * (bm + GTC_BN) * GTC_LD * 2; }
+
+template <int BM, int STAGES>
+__global__ void __launch_bounds__(GTC_THREADS, 2)
+    gemm_tc(const __half* __restrict__ A, const __half* __restrict__ B, float* C, int M, int N, int K, int accumulate) {
+    gemm_tc_body<BM, STAGES>(A, B, C, M, N, K, accumulate);
+}
+
+#define CK(x)                                                                               \
+    do {                                                                                    \
+        cudaError_t e_ = (x);                                                               \
+        if (e_ != cudaSuccess) {                                                            \
+            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+            exit(1);                                                                        \
+        }                                                                                   \
+    } while (0)
+
+__global__ void fill_half(__half* p, size_t n, unsigned seed, float scale) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        unsigned h = (unsigned)i * 2654435761u ^ seed;
+        h ^= h >> 13;
+        h *= 0x5bd1e995u;
+        h ^= h >> 15;
+        p[i] = __float2half(((h & 0xffff) / 65535.f - 0.5f) * scale);
+    }
+}
+
+struct Kernel {
+    const char* name;
+    int bm, stages;  // 0: the production gemm_f16
+};
+
+static const Kernel kernels[] = {
+    {"wmma (before)", 0, 0},
+    {"tc bm64 s3", 64, 3},
+    {"tc bm64 s4", 64, 4},
+    {"tc bm128 s3", 128, 3},
+    {"tc bm128 s4", 128, 4},
+};
+
+static void launch(const Kernel& k, const __half* A, const __half* B, float* C, int M, int N, int K, cudaStream_t s) {
+    if (k.bm == 0) {
+        gemm_f16_wmma<<<dim3(N / 128, (M + 63) / 64), 256, 0, s>>>(A, B, C, M, N, K, 0);
+        return;
+    }
+    size_t smem = gemm_tc_smem(k.bm, k.stages);
+    dim3 grid(N / GTC_BN, (M + k.bm - 1) / k.bm);
+    if (k.bm == 64 && k.stages == 3) gemm_tc<64, 3><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
+    if (k.bm == 64 && k.stages == 4) gemm_tc<64, 4><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
+    if (k.bm == 128 && k.stages == 3) gemm_tc<128, 3><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
+    if (k.bm == 128 && k.stages == 4) gemm_tc<128, 4><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
+}
+
+int main(int argc, char** argv) {
+    std::vector<int> ms;
+    for (int i = 1; i < argc; i++) ms.push_back(atoi(argv[i]));
+    if (ms.empty()) ms.push_back(512);
+    CK(cudaFuncSetAttribute(gemm_tc<64, 3>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(64, 3)));
+    CK(cudaFuncSetAttribute(gemm_tc<64, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(64, 4)));
+    CK(cudaFuncSetAttribute(gemm_tc<128, 3>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(128, 3)));
+    CK(cudaFuncSetAttribute(gemm_tc<128, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(128, 4)));
+    for (const Kernel& k : kernels) {
+        if (k.bm == 0) continue;
+        cudaFuncAttributes fa;
+        if (k.bm == 64 && k.stages == 3) CK(cudaFuncGetAttributes(&fa, gemm_tc<64, 3>));
+        if (k.bm == 64 && k.stages == 4) CK(cudaFuncGetAttributes(&fa, gemm_tc<64, 4>));
+        if (k.bm == 128 && k.stages == 3) CK(cudaFuncGetAttributes(&fa, gemm_tc<128, 3>));
+        if (k.bm == 128 && k.stages == 4) CK(cudaFuncGetAttributes(&fa, gemm_tc<128, 4>));
+        printf("%-22s %3d registers, %zu bytes shared, %d spill bytes\n", k.name, fa.numRegs, gemm_tc_smem(k.bm, k.stages),
+               (int)fa.localSizeBytes);
+    }
+    cudaDeviceProp prop;
+    CK(cudaGetDeviceProperties(&prop, 0));
+    printf("%s, %d SMs\n\n", prop.name, prop.multiProcessorCount);
+
+    struct Shape { const char* name; int n, k, count; };
+    const Shape b3[] = {{"3B q/o", 3072, 3072, 2}, {"3B k/v", 1024, 3072, 2}, {"3B gate/up", 8192, 3072, 2},
+                        {"3B down", 3072, 8192, 1}};
+    const Shape b8[] = {{"8B q/o", 4096, 4096, 2}, {"8B k/v", 1024, 4096, 2}, {"8B gate/up", 14336, 4096, 2},
+                        {"8B down", 4096, 14336, 1}};
+    const int nk = sizeof(kernels) / sizeof(kernels[0]);
+    cudaStream_t st;
+    CK(cudaStreamCreate(&st));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    for (int M : ms) {
+        for (int model = 0; model < 2; model++) {
+            const Shape* shapes = model == 0 ? b3 : b8;
+            std::vector<double> blockUs(nk, 0.0);
+            for (int si = 0; si < 4; si++) {
+                const Shape& sh = shapes[si];
+                int N = sh.n, K = sh.k;
+                __half *A, *B;
+                float *C, *R;
+                CK(cudaMalloc(&A, (size_t)M * K * 2));
+                CK(cudaMalloc(&B, (size_t)N * K * 2));
+                CK(cudaMalloc(&C, (size_t)M * N * 4));
+                CK(cudaMalloc(&R, (size_t)M * N * 4));
+                fill_half<<<1024, 256>>>(A, (size_t)M * K, 17u + si, 2.f);
+                fill_half<<<1024, 256>>>(B, (size_t)N * K, 91u + si, 0.1f);
+                CK(cudaDeviceSynchronize());
+                std::vector<float> ref((size_t)M * N), out((size_t)M * N);
+                for (int ki = 0; ki < nk; ki++) {
+                    const Kernel& k = kernels[ki];
+                    float* dst = ki == 0 ? R : C;
+                    CK(cudaMemset(dst, 0xff, (size_t)M * N * 4));  // NaN: an unwritten element shows
+                    launch(k, A, B, dst, M, N, K, st);
+                    CK(cudaStreamSynchronize(st));
+                    CK(cudaGetLastError());
+                    double err = 0;
+                    if (ki == 0) {
+                        CK(cudaMemcpy(ref.data(), R, ref.size() * 4, cudaMemcpyDeviceToHost));
+                    } else {
+                        CK(cudaMemcpy(out.data(), C, out.size() * 4, cudaMemcpyDeviceToHost));
+                        double mx = 0;
+                        for (size_t i = 0; i < ref.size(); i++) mx = std::max(mx, (double)fabsf(ref[i]));
+                        for (size_t i = 0; i < ref.size(); i++) {
+                            double d = fabs((double)out[i] - ref[i]);
+                            if (!(d == d)) d = 1e30;  // NaN
+                            err = std::max(err, d / mx);
+                        }
+                    }
+                    for (int w = 0; w < 3; w++) launch(k, A, B, dst, M, N, K, st);
+                    std::vector<float> t;
+                    for (int r = 0; r < 20; r++) {
+                        CK(cudaEventRecord(e0, st));
+                        launch(k, A, B, dst, M, N, K, st);
+                        CK(cudaEventRecord(e1, st));
+                        CK(cudaEventSynchronize(e1));
+                        float ms_;
+                        CK(cudaEventElapsedTime(&ms_, e0, e1));
+                        t.push_back(ms_ * 1000.f);
+                    }
+                    std::sort(t.begin(), t.end());
+                    double us = t[t.size() / 2];
+                    blockUs[ki] += us * sh.count;
+                    printf("M=%4d %-11s N=%5d K=%5d  %-22s %8.1f us  %6.1f TFLOP/s  rel.diff %.2e\n", M, sh.name, N, K,
+                           k.name, us, 2.0 * M * N * K / us / 1e6, err);
+                }
+                CK(cudaFree(A));
+                CK(cudaFree(B));
+                CK(cudaFree(C));
+                CK(cudaFree(R));
+            }
+            for (int ki = 0; ki < nk; ki++) {
+                printf("M=%4d %s block's projections  %-22s %8.1f us  (%.2fx the WMMA kernel)\n", M,
+                       model == 0 ? "3B" : "8B", kernels[ki].name, blockUs[ki], blockUs[0] / blockUs[ki]);
+            }
+            printf("\n");
+        }
+    }
+    return 0;
+}
