@@ -18,6 +18,7 @@
 #        --zipf 1.0 --budgets 1,0.5,0.25,0.1") into moe.md / moe.log; MOE_AB=1 then runs it for each alt/NAME build
 #        and this build again (MOE_AB_ARGS);
 #        SERVING=1 runs the serving benchmark (SERVING_ARGS) into serving.md / serving.log;
+#        GEMM=1 builds and times the prefill GEMM alone against the WMMA kernel it replaced (tests/gpu/gemm_bench.cu);
 #        MATVEC=1 builds and times the decode matrix-vector kernels alone (tests/gpu/matvec_bench.cu, with nvcc; see the
 #        MATVEC block below), MATVEC_BASE=DIR against another build's CUDA sources, outputs compared;
 #        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
@@ -169,6 +170,18 @@ if [ "${MATVEC:-0}" = 1 ]; then
         cmp -s "$mb/base.out" "$mb/this.out" && echo "matvec: outputs identical" || echo "matvec: outputs differ"
     fi
     grep -E "^## |^\|" "$OUT/matvec.md" | cut -c1-120 | tail -n 40
+fi
+
+if [ "${GEMM:-0}" = 1 ]; then
+    # The prefill GEMM alone (tests/gpu/gemm_bench.cu, built here with the device's nvcc): gemm_f16_m64/m128 at 3 and 4
+    # stages against the WMMA kernel they replaced, on a 3B and an 8B block's projections; GEMM_ARGS: chunk lengths
+    # (default 512 2048); into gemm.txt.
+    repo="$(cd "$here/../.." && pwd)"
+    nvcc -O3 -std=c++17 -arch=sm_90 -I "$repo/provider/src/main/cuda" -I "$repo/tests/gpu" -o /tmp/offload4j-gemm-bench \
+        "$repo/tests/gpu/gemm_bench.cu" > "$OUT/gemm-build.log" 2>&1 || tail -n 5 "$OUT/gemm-build.log"
+    timeout "${GEMM_TIMEOUT:-120}" /tmp/offload4j-gemm-bench ${GEMM_ARGS:-512 2048} > "$OUT/gemm.txt" 2>&1
+    echo "gemm: exit $?"
+    grep "projections" "$OUT/gemm.txt"
 fi
 
 if [ "${SERVING:-0}" = 1 ]; then
