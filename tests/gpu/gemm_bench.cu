@@ -23,10 +23,10 @@
 
 static size_t gemm_tc_smem(int bm, int stages) { return (size_t)stages * (bm + GTC_BN) * GTC_LD * 2; }
 
-template <int BM, int STAGES>
+template <int BM, int STAGES, bool ROWS_FAST = true>
 __global__ void __launch_bounds__(GTC_THREADS, 2)
     gemm_tc(const __half* __restrict__ A, const __half* __restrict__ B, float* C, int M, int N, int K, int accumulate) {
-    gemm_tc_body<BM, STAGES>(A, B, C, M, N, K, accumulate);
+    gemm_tc_body<BM, STAGES, ROWS_FAST>(A, B, C, M, N, K, accumulate);
 }
 
 #define CK(x)                                                                               \
@@ -50,15 +50,18 @@ __global__ void fill_half(__half* p, size_t n, unsigned seed, float scale) {
 
 struct Kernel {
     const char* name;
-    int bm, stages;  // 0: the production gemm_f16
+    int bm, stages;  // 0: the WMMA kernel
+    bool rowsFast;   // grid (row tiles, feature tiles), as in production; else (feature tiles, row tiles)
 };
 
 static const Kernel kernels[] = {
-    {"wmma (before)", 0, 0},
-    {"tc bm64 s3", 64, 3},
-    {"tc bm64 s4", 64, 4},
-    {"tc bm128 s3", 128, 3},
-    {"tc bm128 s4", 128, 4},
+    {"wmma (before)", 0, 0, false},
+    {"tc bm64 s3", 64, 3, true},
+    {"tc bm64 s4", 64, 4, true},
+    {"tc bm128 s3", 128, 3, true},
+    {"tc bm128 s4", 128, 4, true},
+    {"tc bm64 s4 n-fast", 64, 4, false},
+    {"tc bm128 s4 n-fast", 128, 4, false},
 };
 
 static void launch(const Kernel& k, const __half* A, const __half* B, float* C, int M, int N, int K, cudaStream_t s) {
@@ -68,6 +71,12 @@ static void launch(const Kernel& k, const __half* A, const __half* B, float* C, 
     }
     size_t smem = gemm_tc_smem(k.bm, k.stages);
     dim3 grid(N / GTC_BN, (M + k.bm - 1) / k.bm);
+    if (k.rowsFast) grid = dim3((M + k.bm - 1) / k.bm, N / GTC_BN);
+    if (!k.rowsFast) {
+        if (k.bm == 64) gemm_tc<64, 4, false><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
+        if (k.bm == 128) gemm_tc<128, 4, false><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
+        return;
+    }
     if (k.bm == 64 && k.stages == 3) gemm_tc<64, 3><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
     if (k.bm == 64 && k.stages == 4) gemm_tc<64, 4><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
     if (k.bm == 128 && k.stages == 3) gemm_tc<128, 3><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
@@ -82,8 +91,11 @@ int main(int argc, char** argv) {
     CK(cudaFuncSetAttribute(gemm_tc<64, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(64, 4)));
     CK(cudaFuncSetAttribute(gemm_tc<128, 3>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(128, 3)));
     CK(cudaFuncSetAttribute(gemm_tc<128, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(128, 4)));
+    CK(cudaFuncSetAttribute(gemm_tc<64, 4, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(64, 4)));
+    CK(cudaFuncSetAttribute(gemm_tc<128, 4, false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                            (int)gemm_tc_smem(128, 4)));
     for (const Kernel& k : kernels) {
-        if (k.bm == 0) continue;
+        if (k.bm == 0 || !k.rowsFast) continue;
         cudaFuncAttributes fa;
         if (k.bm == 64 && k.stages == 3) CK(cudaFuncGetAttributes(&fa, gemm_tc<64, 3>));
         if (k.bm == 64 && k.stages == 4) CK(cudaFuncGetAttributes(&fa, gemm_tc<64, 4>));

@@ -11,7 +11,7 @@
 // for 4 mma, two stages — reached about 100 TFLOP/s on an H100: tests/gpu/gemm_bench.cu times both.)
 // Rows are padded to 40 halves (80 bytes), so the 8 row addresses of an ldmatrix fall in 8 different 16-byte bank
 // groups. Two instances: gemm_f16_m128 where its tiles fill the GPU (the Java side picks, CudaKernels.gemm), else
-// gemm_f16_m64 (twice the blocks). Requires N % 128 == 0 and K % 32 == 0; M is bounds-checked (rows past M load as
+// gemm_f16_m64 (twice the blocks); grid (row tiles, feature tiles). Requires N % 128 == 0 and K % 32 == 0; M is bounds-checked (rows past M load as
 // zeros and are not stored). Dynamic shared memory: GTC_STAGES * (BM + 128) * 80 bytes (above 48 KB: the Java side
 // raises the function's limit).
 #ifndef GTC_STAGES
@@ -48,7 +48,11 @@ __device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4],
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-template <int BM, int STAGES>
+// ROWS_FAST: blockIdx.x walks the row tiles and blockIdx.y the feature tiles, so the blocks that run at the same time
+// share their weight tiles (read from HBM once, then from L2) and each reads the chunk's activations, which are small
+// enough to stay in L2 (512 tokens x 4096 x 2 bytes = 4 MB); with blockIdx.x over the features, a weight matrix larger
+// than L2 is read from HBM once per row tile in flight.
+template <int BM, int STAGES, bool ROWS_FAST = true>
 __device__ __forceinline__ void gemm_tc_body(const __half* __restrict__ A, const __half* __restrict__ B, float* C, int M,
                                              int N, int K, int accumulate) {
     constexpr int MI = BM / 32;  // m16 tiles per warp
@@ -57,7 +61,7 @@ __device__ __forceinline__ void gemm_tc_body(const __half* __restrict__ A, const
     extern __shared__ __align__(16) __half gtc_sm[];  // STAGES * (BM + 128) * 40 halves
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int wm = warp >> 2, wn = warp & 3;
-    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * GTC_BN;
+    const int m0 = (ROWS_FAST ? blockIdx.x : blockIdx.y) * BM, n0 = (ROWS_FAST ? blockIdx.y : blockIdx.x) * GTC_BN;
 
     float acc[MI][NI][4];
 #pragma unroll

@@ -431,7 +431,8 @@ public final class CudaKernels implements AutoCloseable {
                     + ", k=" + k);
         }
         int rows = gemmBlockRows(m, n, multiprocessors);
-        cuLaunchKernel(rows == 128 ? gemm128 : gemm64, n / GEMM_N, (m + rows - 1) / rows, 1, 256, 1, 1,
+        // grid (row tiles, feature tiles): blocks in flight together share weight tiles (gemm_prefill.cuh)
+        cuLaunchKernel(rows == 128 ? gemm128 : gemm64, (m + rows - 1) / rows, n / GEMM_N, 1, 256, 1, 1,
                 gemmSharedBytes(rows), stream, args(a, b, c, m, n, k, accumulate ? 1 : 0), null);
     }
 
