@@ -438,11 +438,13 @@ public final class CudaKernels implements AutoCloseable {
 
     /**
      * Token rows per block of the prefill GEMM: 128 (gemm_f16_m128, half the shared-memory reads per multiply) where
-     * those tiles give every multiprocessor a block, else 64 (twice the blocks: a 512-token chunk of a 3072-wide
-     * projection makes 96 tiles of 128 for 132 SMs).
+     * those tiles give at least half the multiprocessors a block, else 64 (twice the blocks). Measured on an H100
+     * (132 SMs, tests/gpu/gemm_bench.cu, 512-token chunks): 128 rows won with 96 tiles (a 3B model's 3072-wide
+     * projections: 65.6 vs 67.2 µs) and 128 tiles (8B's 4096-wide: 84.9 vs 101.2 µs), 64 rows with 32 tiles (the
+     * 1024-wide K/V projections: 42.5 vs 65.2 µs).
      */
     static int gemmBlockRows(int m, int n, int multiprocessors) {
-        return (long) (n / GEMM_N) * ((m + 127) / 128) >= multiprocessors ? 128 : 64;
+        return 2L * (n / GEMM_N) * ((m + 127) / 128) >= multiprocessors ? 128 : 64;
     }
 
     /** Dynamic shared memory of a prefill GEMM block of {@code blockRows} token rows. */

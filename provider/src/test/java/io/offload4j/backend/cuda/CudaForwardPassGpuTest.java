@@ -137,11 +137,11 @@ class CudaForwardPassGpuTest {
 
     private void compare(Path path, String label) {
         try (Model model = Model.load(path);
-             ForwardPass pc = cpu.prepare(model, 128, 64);
-             TieredForwardPass pg = Passes.on(gpu, model, 128, 64)) {
+             ForwardPass pc = cpu.prepare(model, 160, 128);
+             TieredForwardPass pg = Passes.on(gpu, model, 160, 128)) {
             int vocab = model.config().vocabularySize();
             SplittableRandom rnd = new SplittableRandom(label.hashCode());
-            int[] tokens = new int[80];
+            int[] tokens = new int[120];
             for (int i = 0; i < tokens.length; i++) {
                 tokens[i] = 3 + rnd.nextInt(vocab - 3);
             }
@@ -150,7 +150,7 @@ class CudaForwardPassGpuTest {
             double worstFp32 = 0;
             double worstGemm = 0;
             // A: a 12-token prompt (matrix-vector kernels, 8 + 4 tokens per launch), then 6 decode steps
-            try (KvCache cc = pc.newKvCache(128); KvCache cg = pg.newKvCache(128)) {
+            try (KvCache cc = pc.newKvCache(160); KvCache cg = pg.newKvCache(160)) {
                 pc.forward(cc, tokens, 0, 12, 0, lc);
                 pg.forward(cg, tokens, 0, 12, 0, lg);
                 worstFp32 = Math.max(worstFp32, check(lg, lc, TOL_FP32, label + " prompt 12"));
@@ -161,7 +161,7 @@ class CudaForwardPassGpuTest {
                 }
             }
             // B: a 40-token prompt (tensor-core GEMM path), then 3 decode steps, then a 7-token chunk
-            try (KvCache cc = pc.newKvCache(128); KvCache cg = pg.newKvCache(128)) {
+            try (KvCache cc = pc.newKvCache(160); KvCache cg = pg.newKvCache(160)) {
                 pc.forward(cc, tokens, 0, 40, 0, lc);
                 pg.forward(cg, tokens, 0, 40, 0, lg);
                 worstGemm = Math.max(worstGemm, check(lg, lc, TOL_GEMM, label + " prompt 40"));
@@ -173,6 +173,17 @@ class CudaForwardPassGpuTest {
                 pc.forward(cc, tokens, 43, 7, 43, lc);
                 pg.forward(cg, tokens, 43, 7, 43, lg);
                 worstGemm = Math.max(worstGemm, check(lg, lc, TOL_GEMM, label + " chunk 7 @43"));
+            }
+            // C: a 100-token prompt (over the small GEMM's 64 rows: weights to fp16, then the prefill GEMM), 2 decode steps
+            try (KvCache cc = pc.newKvCache(160); KvCache cg = pg.newKvCache(160)) {
+                pc.forward(cc, tokens, 0, 100, 0, lc);
+                pg.forward(cg, tokens, 0, 100, 0, lg);
+                worstGemm = Math.max(worstGemm, check(lg, lc, TOL_GEMM, label + " prompt 100"));
+                for (int p = 100; p < 102; p++) {
+                    pc.forward(cc, tokens, p, 1, p, lc);
+                    pg.forward(cg, tokens, p, 1, p, lg);
+                    worstGemm = Math.max(worstGemm, check(lg, lc, TOL_GEMM, label + " decode @" + p));
+                }
             }
             GpuTests.report(String.format("model %-28s fp32-path relErr=%.2e (tol %.0e)  gemm-path relErr=%.2e (tol %.0e)",
                     label, worstFp32, TOL_FP32, worstGemm, TOL_GEMM));

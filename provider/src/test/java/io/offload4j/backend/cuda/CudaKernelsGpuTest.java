@@ -333,9 +333,9 @@ class CudaKernelsGpuTest {
     @Test
     void gemmMatchesReference() {
         device.makeCurrent();
-        // both instances: 64-row blocks where the 128-row tiles would leave SMs idle, 128 where they fill the GPU
-        // (3 row tiles, the last one partial, x 48 feature tiles >= the SMs of an H100/H200); K from one tile of 32
-        // (fewer tiles than pipeline stages) to 16
+        // both instances: 64-row blocks where the 128-row tiles would leave most SMs idle, 128 where they fill half
+        // the GPU or more (3 row tiles, the last one partial, x 48 feature tiles); K from one tile of 32 (fewer tiles
+        // than pipeline stages) to 16
         int sms = device.multiprocessors();
         int[][] shapes = {{37, 256, 512}, {5, 128, 32}, {300, 128 * Math.max(48, (sms + 2) / 3), 96}};
         for (int[] shape : shapes) {

@@ -11,18 +11,20 @@ class PrefillGemmShapeTest {
     private static final int H100_SMS = 132;
 
     @Test
-    void blockRowsFollowWhetherTheLargeTilesFillTheGpu() {
-        // a 512-token chunk of a 3B model: 3072-wide projections make 24 x 4 = 96 tiles of 128 rows (< 132 SMs)
-        assertEquals(64, CudaKernels.gemmBlockRows(512, 3072, H100_SMS));
+    void blockRowsFollowWhetherTheLargeTilesFillHalfTheGpu() {
+        // a 512-token chunk of a 3B model: 3072-wide projections make 24 x 4 = 96 tiles of 128 rows (>= 66)
+        assertEquals(128, CudaKernels.gemmBlockRows(512, 3072, H100_SMS));
+        // its K/V projections (1024 wide): 8 x 4 = 32 tiles of 128, so 64-row blocks (64 of them)
         assertEquals(64, CudaKernels.gemmBlockRows(512, 1024, H100_SMS));
-        // gate/up (8192 wide): 64 x 4 = 256 tiles
+        assertEquals(128, CudaKernels.gemmBlockRows(2048, 1024, H100_SMS));
+        // gate/up (8192 wide): 256 tiles; an 8B model's 4096-wide projections: 128
         assertEquals(128, CudaKernels.gemmBlockRows(512, 8192, H100_SMS));
-        // an 8B model's 4096-wide projections: 32 x 4 = 128 tiles, still four SMs short
-        assertEquals(64, CudaKernels.gemmBlockRows(512, 4096, H100_SMS));
-        assertEquals(128, CudaKernels.gemmBlockRows(1024, 4096, H100_SMS));
-        // a partial last tile of rows counts as a tile
-        assertEquals(128, CudaKernels.gemmBlockRows(129, 128 * 66, H100_SMS));
-        assertEquals(64, CudaKernels.gemmBlockRows(128, 128 * 131, H100_SMS));
+        assertEquals(128, CudaKernels.gemmBlockRows(512, 4096, H100_SMS));
+        // the boundary: 66 tiles take 128 rows, 65 take 64; a partial last tile of rows counts as a tile
+        assertEquals(128, CudaKernels.gemmBlockRows(129, 128 * 33, H100_SMS));
+        assertEquals(64, CudaKernels.gemmBlockRows(128, 128 * 65, H100_SMS));
+        // short chunks
+        assertEquals(64, CudaKernels.gemmBlockRows(100, 3072, H100_SMS));
         // no int overflow for the widest heads
         assertEquals(128, CudaKernels.gemmBlockRows(1 << 20, 1 << 20, H100_SMS));
     }
