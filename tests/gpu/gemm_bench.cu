@@ -6,6 +6,11 @@
 //   nvcc -O3 -std=c++17 -arch=sm_90 -I provider/src/main/cuda -I tests/gpu -o gemm_bench tests/gpu/gemm_bench.cu
 //   ./gemm_bench [M ...]          (default 512)
 //
+// Then the small GEMM of batched decode steps (gemm_small.cuh, F16 and Q4_K weights of random bytes: its speed does not
+// depend on the values) on a 3B-shaped step's launches (Q/K/V in one launch, O, gate/up in one, down; 28 blocks; the
+// 128256-row output head), at 1, 16, 32 and 64 rows, K split as CudaKernels.smallGemmSplits does: what the step's
+// matrix products cost at each batch size, to set against the step's measured time.
+//
 // Per shape and kernel: µs per launch (median of 20 after warm-up), TFLOP/s, and the largest difference from the
 // WMMA kernel's output relative to the output's largest magnitude (fp32 sums of the same fp16 products, in
 // another order: ~1e-6 expected). Then a 3B and an 8B block's projections summed (q, k, v, o, gate, up, down).
@@ -18,7 +23,9 @@
 #include <mma.h>
 #include <stdint.h>
 
+#include "formats.cuh"
 #include "gemm_prefill.cuh"
+#include "gemm_small.cuh"
 #include "gemm_f16_wmma.cuh"
 
 static size_t gemm_tc_smem(int bm, int stages) { return (size_t)stages * (bm + GTC_BN) * GTC_LD * 2; }
@@ -81,6 +88,102 @@ static void launch(const Kernel& k, const __half* A, const __half* B, float* C, 
     if (k.bm == 64 && k.stages == 4) gemm_tc<64, 4><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
     if (k.bm == 128 && k.stages == 3) gemm_tc<128, 3><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
     if (k.bm == 128 && k.stages == 4) gemm_tc<128, 4><<<grid, GTC_THREADS, smem, s>>>(A, B, C, M, N, K, 0);
+}
+
+
+// ------------------------------------------------------------------ the small GEMM (batched decode)
+
+// chunks of K per block, as CudaKernels.smallGemmSplits (SMALL_GEMM_TARGET_BLOCKS = 512) and gemmSmall choose them
+static int smallChunksPerSplit(int tiles, int k) {
+    int chunks = k / SG_K, target = 512;
+    if (tiles >= target || chunks <= 1) return chunks;
+    int splits = std::min(chunks, (target + tiles - 1) / tiles);
+    int per = (chunks + splits - 1) / splits;
+    return per;  // chunks per split
+}
+
+// gemm_small_<fmt>_t<MT>'s parameters (SG_PARAMS in gemm_small.cuh, which it undefines)
+typedef void (*SgFn)(const uint8_t*, const uint8_t*, const uint8_t*, int, int, int, long long, int, const __half*, float*,
+                     float*, float*, int, int, int, float*, int*);
+
+static void smallGemmBench(cudaStream_t st) {
+    struct Launch { const char* name; int rows0, rows1, rows2, k, count; };
+    const Launch step[] = {{"q/k/v", 3072, 1024, 1024, 3072, 28}, {"o", 3072, 0, 0, 3072, 28},
+                           {"gate/up", 8192, 8192, 0, 3072, 28}, {"down", 3072, 0, 0, 8192, 28},
+                           {"head", 128256, 0, 0, 3072, 1}};
+    struct Fm { const char* name; int blockBytes, blockElems; SgFn f[3]; };
+    const Fm fms[] = {{"F16", 2, 1, {gemm_small_f16_t1, gemm_small_f16_t2, gemm_small_f16_t4}},
+                      {"Q4_K", 144, 256, {gemm_small_q4_k_t1, gemm_small_q4_k_t2, gemm_small_q4_k_t4}}};
+    const int ms[] = {1, 16, 32, 64};
+    float *partial, *y0, *y1, *y2;
+    int* counters;
+    __half* A;
+    CK(cudaMalloc(&partial, 2ull * 512 * 64 * 64 * 4));
+    CK(cudaMalloc(&counters, 4096 * 4));
+    CK(cudaMemset(counters, 0, 4096 * 4));
+    CK(cudaMalloc(&A, 64ull * 8192 * 2));
+    fill_half<<<256, 256>>>(A, 64ull * 8192, 5u, 2.f);
+    CK(cudaMalloc(&y0, 64ull * 128256 * 4));
+    CK(cudaMalloc(&y1, 64ull * 8192 * 4));
+    CK(cudaMalloc(&y2, 64ull * 8192 * 4));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    printf("small GEMM (batched decode), 3B-shaped step: µs per launch, and the step's launches summed\n");
+    for (const Fm& fm : fms) {
+        std::vector<double> total(4, 0.0);
+        for (const Launch& l : step) {
+            long long rowBytes = (long long)l.k / fm.blockElems * fm.blockBytes;
+            uint8_t* w[3] = {nullptr, nullptr, nullptr};
+            int rows[3] = {l.rows0, l.rows1, l.rows2};
+            for (int i = 0; i < 3; i++) {
+                if (rows[i] == 0) continue;
+                CK(cudaMalloc(&w[i], rows[i] * rowBytes + 16));
+                fill_half<<<1024, 256>>>(reinterpret_cast<__half*>(w[i]), rows[i] * rowBytes / 2, 7u + i, 0.1f);
+            }
+            int tiles = (l.rows0 + l.rows1 + l.rows2) / SG_N;
+            int per = smallChunksPerSplit(tiles, l.k);
+            int chunks = l.k / SG_K, gy = (chunks + per - 1) / per;
+            for (int mi = 0; mi < 4; mi++) {
+                int m = ms[mi], t = m <= 16 ? 0 : m <= 32 ? 1 : 2;
+                auto run = [&]() {
+                    fm.f[t]<<<dim3(tiles, gy), SG_THREADS, 0, st>>>(w[0], w[1] ? w[1] : w[0], w[2] ? w[2] : w[0],
+                                                                  l.rows0, l.rows1, l.rows2, rowBytes, l.k, A, y0, y1,
+                                                                  y2, m, 0, per, partial, counters);
+                };
+                for (int i = 0; i < 3; i++) run();
+                CK(cudaStreamSynchronize(st));
+                CK(cudaGetLastError());
+                std::vector<float> t_;
+                for (int r = 0; r < 20; r++) {
+                    CK(cudaEventRecord(e0, st));
+                    run();
+                    CK(cudaEventRecord(e1, st));
+                    CK(cudaEventSynchronize(e1));
+                    float ms_;
+                    CK(cudaEventElapsedTime(&ms_, e0, e1));
+                    t_.push_back(ms_ * 1000.f);
+                }
+                std::sort(t_.begin(), t_.end());
+                double us = t_[t_.size() / 2];
+                total[mi] += us * l.count;
+                double bytes = (double)(l.rows0 + l.rows1 + l.rows2) * rowBytes;
+                printf("  %-5s %-8s %6d rows x K %5d, %2d x %3d blocks, M=%2d: %8.1f us  %6.0f GB/s of weights\n", fm.name,
+                       l.name, l.rows0 + l.rows1 + l.rows2, l.k, tiles, gy, m, us, bytes / us / 1e3);
+            }
+            for (int i = 0; i < 3; i++)
+                if (w[i]) CK(cudaFree(w[i]));
+        }
+        for (int mi = 0; mi < 4; mi++) {
+            printf("%s step's small-GEMM launches at M=%2d: %8.1f us\n", fm.name, ms[mi], total[mi]);
+        }
+    }
+    CK(cudaFree(partial));
+    CK(cudaFree(counters));
+    CK(cudaFree(A));
+    CK(cudaFree(y0));
+    CK(cudaFree(y1));
+    CK(cudaFree(y2));
 }
 
 int main(int argc, char** argv) {
@@ -185,5 +288,6 @@ int main(int argc, char** argv) {
             printf("\n");
         }
     }
+    smallGemmBench(st);
     return 0;
 }

@@ -18,7 +18,8 @@
 #        --zipf 1.0 --budgets 1,0.5,0.25,0.1") into moe.md / moe.log; MOE_AB=1 then runs it for each alt/NAME build
 #        and this build again (MOE_AB_ARGS);
 #        SERVING=1 runs the serving benchmark (SERVING_ARGS) into serving.md / serving.log;
-#        GEMM=1 builds and times the prefill GEMM alone against the WMMA kernel it replaced (tests/gpu/gemm_bench.cu);
+#        GEMM=1 builds and times the prefill GEMM alone against the WMMA kernel it replaced, then the batched-decode small
+#        GEMM at 1..64 rows on a 3B step's launches (tests/gpu/gemm_bench.cu);
 #        MATVEC=1 builds and times the decode matrix-vector kernels alone (tests/gpu/matvec_bench.cu, with nvcc; see the
 #        MATVEC block below), MATVEC_BASE=DIR against another build's CUDA sources, outputs compared;
 #        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
@@ -181,7 +182,7 @@ if [ "${GEMM:-0}" = 1 ]; then
         "$repo/tests/gpu/gemm_bench.cu" > "$OUT/gemm-build.log" 2>&1 || tail -n 5 "$OUT/gemm-build.log"
     timeout "${GEMM_TIMEOUT:-120}" /tmp/offload4j-gemm-bench ${GEMM_ARGS:-512 2048} > "$OUT/gemm.txt" 2>&1
     echo "gemm: exit $?"
-    grep "projections" "$OUT/gemm.txt"
+    grep -E "projections|step's small-GEMM" "$OUT/gemm.txt"
 fi
 
 if [ "${SERVING:-0}" = 1 ]; then
