@@ -27,6 +27,7 @@
 #include "gemm_prefill.cuh"
 #include "gemm_small.cuh"
 #include "gemm_f16_wmma.cuh"
+#include "bench_common.cuh"
 
 static size_t gemm_tc_smem(int bm, int stages) { return (size_t)stages * (bm + GTC_BN) * GTC_LD * 2; }
 
@@ -36,14 +37,6 @@ __global__ void __launch_bounds__(GTC_THREADS, 2)
     gemm_tc_body<BM, STAGES, ROWS_FAST>(A, B, C, M, N, K, accumulate);
 }
 
-#define CK(x)                                                                               \
-    do {                                                                                    \
-        cudaError_t e_ = (x);                                                               \
-        if (e_ != cudaSuccess) {                                                            \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
 
 __global__ void fill_half(__half* p, size_t n, unsigned seed, float scale) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
@@ -126,9 +119,6 @@ static void smallGemmBench(cudaStream_t st) {
     CK(cudaMalloc(&y0, 64ull * 128256 * 4));
     CK(cudaMalloc(&y1, 64ull * 8192 * 4));
     CK(cudaMalloc(&y2, 64ull * 8192 * 4));
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
     printf("small GEMM (batched decode), 3B-shaped step: µs per launch, and the step's launches summed\n");
     for (const Fm& fm : fms) {
         std::vector<double> total(4, 0.0);
@@ -154,18 +144,7 @@ static void smallGemmBench(cudaStream_t st) {
                 for (int i = 0; i < 3; i++) run();
                 CK(cudaStreamSynchronize(st));
                 CK(cudaGetLastError());
-                std::vector<float> t_;
-                for (int r = 0; r < 20; r++) {
-                    CK(cudaEventRecord(e0, st));
-                    run();
-                    CK(cudaEventRecord(e1, st));
-                    CK(cudaEventSynchronize(e1));
-                    float ms_;
-                    CK(cudaEventElapsedTime(&ms_, e0, e1));
-                    t_.push_back(ms_ * 1000.f);
-                }
-                std::sort(t_.begin(), t_.end());
-                double us = t_[t_.size() / 2];
+                double us = medianMicros(st, run);
                 total[mi] += us * l.count;
                 double bytes = (double)(l.rows0 + l.rows1 + l.rows2) * rowBytes;
                 printf("  %-5s %-8s %6d rows x K %5d, %2d x %3d blocks, M=%2d: %8.1f us  %6.0f GB/s of weights\n", fm.name,
@@ -219,9 +198,6 @@ int main(int argc, char** argv) {
     const int nk = sizeof(kernels) / sizeof(kernels[0]);
     cudaStream_t st;
     CK(cudaStreamCreate(&st));
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
     for (int M : ms) {
         for (int model = 0; model < 2; model++) {
             const Shape* shapes = model == 0 ? b3 : b8;
@@ -260,18 +236,7 @@ int main(int argc, char** argv) {
                         }
                     }
                     for (int w = 0; w < 3; w++) launch(k, A, B, dst, M, N, K, st);
-                    std::vector<float> t;
-                    for (int r = 0; r < 20; r++) {
-                        CK(cudaEventRecord(e0, st));
-                        launch(k, A, B, dst, M, N, K, st);
-                        CK(cudaEventRecord(e1, st));
-                        CK(cudaEventSynchronize(e1));
-                        float ms_;
-                        CK(cudaEventElapsedTime(&ms_, e0, e1));
-                        t.push_back(ms_ * 1000.f);
-                    }
-                    std::sort(t.begin(), t.end());
-                    double us = t[t.size() / 2];
+                    double us = medianMicros(st, [&] { launch(k, A, B, dst, M, N, K, st); });
                     blockUs[ki] += us * sh.count;
                     printf("M=%4d %-11s N=%5d K=%5d  %-22s %8.1f us  %6.1f TFLOP/s  rel.diff %.2e\n", M, sh.name, N, K,
                            k.name, us, 2.0 * M * N * K / us / 1e6, err);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "offload4j.cu"
+#include "bench_common.cuh"
 
 // Sources from before the paired kernels (to time an earlier build) know neither setting.
 #ifndef MV_PAIRED
@@ -32,14 +33,6 @@
 #endif
 
 
-#define CK(x)                                                                               \
-    do {                                                                                    \
-        cudaError_t e_ = (x);                                                               \
-        if (e_ != cudaSuccess) {                                                            \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            exit(1);                                                                        \
-        }                                                                                   \
-    } while (0)
 
 typedef void (*MvFn)(MV_PARAMS);
 
