@@ -5,11 +5,13 @@
 //
 //   nvcc -O3 -std=c++17 -arch=sm_90 -I provider/src/main/cuda -I tests/gpu -o gemm_bench tests/gpu/gemm_bench.cu
 //   ./gemm_bench [M ...]          (default 512)
+//   ./gemm_bench small            (the small GEMM only)
 //
-// Then the small GEMM of batched decode steps (gemm_small.cuh, F16 and Q4_K weights of random bytes: its speed does not
-// depend on the values) on a 3B-shaped step's launches (Q/K/V in one launch, O, gate/up in one, down; 28 blocks; the
-// 128256-row output head), at 1, 16, 32 and 64 rows, K split as CudaKernels.smallGemmSplits does: what the step's
-// matrix products cost at each batch size, to set against the step's measured time.
+// Then the small GEMM of batched decode steps (gemm_small.cuh against the WMMA kernel it replaced, gemm_small_wmma.cuh;
+// F16, Q4_K and Q8_0 weights of random bytes: speed does not depend on the values) on a 3B-shaped step's launches
+// (Q/K/V in one launch, O, gate/up in one, down; 28 blocks; the 128256-row output head), at 1, 8, 16, 32 and 64 rows,
+// K split as CudaKernels.smallGemmSplits does: what the step's matrix products cost at each batch size, and the
+// largest difference between the two kernels' outputs relative to the output's largest magnitude.
 //
 // Per shape and kernel: µs per launch (median of 20 after warm-up), TFLOP/s, and the largest difference from the
 // WMMA kernel's output relative to the output's largest magnitude (fp32 sums of the same fp16 products, in
@@ -18,6 +20,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <vector>
+#include <string>
 
 #include <cuda_fp16.h>
 #include <mma.h>
@@ -26,6 +29,7 @@
 #include "formats.cuh"
 #include "gemm_prefill.cuh"
 #include "gemm_small.cuh"
+#include "gemm_small_wmma.cuh"
 #include "gemm_f16_wmma.cuh"
 #include "bench_common.cuh"
 
@@ -104,11 +108,26 @@ static void smallGemmBench(cudaStream_t st) {
     const Launch step[] = {{"q/k/v", 3072, 1024, 1024, 3072, 28}, {"o", 3072, 0, 0, 3072, 28},
                            {"gate/up", 8192, 8192, 0, 3072, 28}, {"down", 3072, 0, 0, 8192, 28},
                            {"head", 128256, 0, 0, 3072, 1}};
-    struct Fm { const char* name; int blockBytes, blockElems; SgFn f[3]; };
-    const Fm fms[] = {{"F16", 2, 1, {gemm_small_f16_t1, gemm_small_f16_t2, gemm_small_f16_t4}},
-                      {"Q4_K", 144, 256, {gemm_small_q4_k_t1, gemm_small_q4_k_t2, gemm_small_q4_k_t4}}};
-    const int ms[] = {1, 16, 32, 64};
-    float *partial, *y0, *y1, *y2;
+    struct Fm { const char* name; int blockBytes, blockElems; SgFn f[3]; SgFn f2[3]; };
+    const Fm fms[] = {{"F16", 2, 1, {gemm_small_wmma_f16_t1, gemm_small_wmma_f16_t2, gemm_small_wmma_f16_t4},
+                       {gemm_small_f16_t1, gemm_small_f16_t2, gemm_small_f16_t4}},
+                      {"Q4_K", 144, 256, {gemm_small_wmma_q4_k_t1, gemm_small_wmma_q4_k_t2, gemm_small_wmma_q4_k_t4},
+                       {gemm_small_q4_k_t1, gemm_small_q4_k_t2, gemm_small_q4_k_t4}},
+                      {"Q8_0", 34, 32, {gemm_small_wmma_q8_0_t1, gemm_small_wmma_q8_0_t2, gemm_small_wmma_q8_0_t4},
+                       {gemm_small_q8_0_t1, gemm_small_q8_0_t2, gemm_small_q8_0_t4}}};
+    for (const Fm& fm : fms)
+        for (int t = 0; t < 3; t++) {
+            CK(cudaFuncSetAttribute(fm.f2[t], cudaFuncAttributeMaxDynamicSharedMemorySize, SG_SMEM(1 << t)));
+            cudaFuncAttributes a1, a2;
+            CK(cudaFuncGetAttributes(&a1, fm.f[t]));
+            CK(cudaFuncGetAttributes(&a2, fm.f2[t]));
+            printf("small GEMM %s t%d: wmma %d registers %d spill; mma %d registers %d spill, %d bytes dynamic shared\n",
+                   fm.name, 1 << t, a1.numRegs, (int)a1.localSizeBytes, a2.numRegs, (int)a2.localSizeBytes,
+                   SG_SMEM(1 << t));
+        }
+    const int ms[] = {1, 8, 16, 32, 64};
+    const int nm = sizeof(ms) / sizeof(ms[0]);
+    float *partial, *y0, *y1, *y2, *ref;
     int* counters;
     __half* A;
     CK(cudaMalloc(&partial, 2ull * 512 * 64 * 64 * 4));
@@ -117,11 +136,14 @@ static void smallGemmBench(cudaStream_t st) {
     CK(cudaMalloc(&A, 64ull * 8192 * 2));
     fill_half<<<256, 256>>>(A, 64ull * 8192, 5u, 2.f);
     CK(cudaMalloc(&y0, 64ull * 128256 * 4));
+    CK(cudaMalloc(&ref, 64ull * 128256 * 4));
     CK(cudaMalloc(&y1, 64ull * 8192 * 4));
     CK(cudaMalloc(&y2, 64ull * 8192 * 4));
-    printf("small GEMM (batched decode), 3B-shaped step: µs per launch, and the step's launches summed\n");
+    printf("small GEMM (batched decode), 3B-shaped step: µs per launch, the WMMA kernel it replaced (wmma) and production (mma), and the "
+           "step's launches summed\n");
+    std::vector<float> a, b;
     for (const Fm& fm : fms) {
-        std::vector<double> total(4, 0.0);
+        std::vector<double> total(nm, 0.0), total2(nm, 0.0);
         for (const Launch& l : step) {
             long long rowBytes = (long long)l.k / fm.blockElems * fm.blockBytes;
             uint8_t* w[3] = {nullptr, nullptr, nullptr};
@@ -134,33 +156,57 @@ static void smallGemmBench(cudaStream_t st) {
             int tiles = (l.rows0 + l.rows1 + l.rows2) / SG_N;
             int per = smallChunksPerSplit(tiles, l.k);
             int chunks = l.k / SG_K, gy = (chunks + per - 1) / per;
-            for (int mi = 0; mi < 4; mi++) {
+            for (int mi = 0; mi < nm; mi++) {
                 int m = ms[mi], t = m <= 16 ? 0 : m <= 32 ? 1 : 2;
-                auto run = [&]() {
-                    fm.f[t]<<<dim3(tiles, gy), SG_THREADS, 0, st>>>(w[0], w[1] ? w[1] : w[0], w[2] ? w[2] : w[0],
-                                                                  l.rows0, l.rows1, l.rows2, rowBytes, l.k, A, y0, y1,
-                                                                  y2, m, 0, per, partial, counters);
-                };
-                for (int i = 0; i < 3; i++) run();
-                CK(cudaStreamSynchronize(st));
-                CK(cudaGetLastError());
-                double us = medianMicros(st, run);
-                total[mi] += us * l.count;
+                double us[2];
+                for (int v = 0; v < 2; v++) {
+                    SgFn f = v == 0 ? fm.f[t] : fm.f2[t];
+                    size_t smem = v == 0 ? 0 : SG_SMEM(1 << t);
+                    auto run = [&]() {
+                        f<<<dim3(tiles, gy), SG_THREADS, smem, st>>>(w[0], w[1] ? w[1] : w[0], w[2] ? w[2] : w[0],
+                                                                     l.rows0, l.rows1, l.rows2, rowBytes, l.k, A, y0,
+                                                                     y1, y2, m, 0, per, partial, counters);
+                    };
+                    CK(cudaMemset(y0, 0xff, (size_t)m * l.rows0 * 4));  // NaN: an unwritten element shows
+                    run();
+                    CK(cudaStreamSynchronize(st));
+                    CK(cudaGetLastError());
+                    if (v == 0) CK(cudaMemcpy(ref, y0, (size_t)m * l.rows0 * 4, cudaMemcpyDeviceToDevice));
+                    for (int i = 0; i < 3; i++) run();
+                    us[v] = medianMicros(st, run);
+                }
+                a.resize((size_t)m * l.rows0);
+                b.resize(a.size());
+                CK(cudaMemcpy(a.data(), ref, a.size() * 4, cudaMemcpyDeviceToHost));
+                CK(cudaMemcpy(b.data(), y0, b.size() * 4, cudaMemcpyDeviceToHost));
+                double mx = 0, err = 0;
+                for (float x : a) mx = std::max(mx, (double)fabsf(x));
+                for (size_t i = 0; i < a.size(); i++) {
+                    double d = fabs((double)b[i] - a[i]);
+                    if (!(d == d)) d = 1e30;
+                    err = std::max(err, d / mx);
+                }
+                total[mi] += us[0] * l.count;
+                total2[mi] += us[1] * l.count;
                 double bytes = (double)(l.rows0 + l.rows1 + l.rows2) * rowBytes;
-                printf("  %-5s %-8s %6d rows x K %5d, %2d x %3d blocks, M=%2d: %8.1f us  %6.0f GB/s of weights\n", fm.name,
-                       l.name, l.rows0 + l.rows1 + l.rows2, l.k, tiles, gy, m, us, bytes / us / 1e3);
+                printf("  %-5s %-8s %6d rows x K %5d, %4d x %2d blocks, M=%2d: wmma %8.1f us %5.0f GB/s | mma %8.1f us %5.0f "
+                       "GB/s  %.2fx  rel.diff %.1e\n",
+                       fm.name, l.name, l.rows0 + l.rows1 + l.rows2, l.k, tiles, gy, m, us[0], bytes / us[0] / 1e3,
+                       us[1], bytes / us[1] / 1e3, us[0] / us[1], err);
             }
             for (int i = 0; i < 3; i++)
                 if (w[i]) CK(cudaFree(w[i]));
         }
-        for (int mi = 0; mi < 4; mi++) {
-            printf("%s step's small-GEMM launches at M=%2d: %8.1f us\n", fm.name, ms[mi], total[mi]);
+        for (int mi = 0; mi < nm; mi++) {
+            printf("%s step's small-GEMM launches at M=%2d: wmma %8.1f us, mma %8.1f us (%.2fx)\n", fm.name, ms[mi],
+                   total[mi], total2[mi], total[mi] / total2[mi]);
         }
     }
     CK(cudaFree(partial));
     CK(cudaFree(counters));
     CK(cudaFree(A));
     CK(cudaFree(y0));
+    CK(cudaFree(ref));
     CK(cudaFree(y1));
     CK(cudaFree(y2));
 }
@@ -168,6 +214,12 @@ static void smallGemmBench(cudaStream_t st) {
 int main(int argc, char** argv) {
     std::vector<int> ms;
     for (int i = 1; i < argc; i++) ms.push_back(atoi(argv[i]));
+    if (argc > 1 && std::string(argv[1]) == "small") {  // the small GEMM only
+        cudaStream_t st;
+        CK(cudaStreamCreate(&st));
+        smallGemmBench(st);
+        return 0;
+    }
     if (ms.empty()) ms.push_back(512);
     CK(cudaFuncSetAttribute(gemm_tc<64, 3>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(64, 3)));
     CK(cudaFuncSetAttribute(gemm_tc<64, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)gemm_tc_smem(64, 4)));

@@ -8,8 +8,9 @@ import java.util.function.ToLongFunction;
 
 /**
  * A model cut into units, the pieces placement decides about: each transformer block (its seven matrices), then the
- * output head in row slices no larger than the largest block, so that a slice fits a staging slot. Token embeddings
- * are not a unit: a step looks its few rows up on the host.
+ * output head in row slices no larger than the largest block, so that a slice fits a staging slot. Slices are whole
+ * multiples of {@link #SLICE_ROW_MULTIPLE} rows (but the last), the tile the GPU's batched head pass works in. Token
+ * embeddings are not a unit: a step looks its few rows up on the host.
  *
  * @param names     "block 3", "output 1/2"
  * @param parts     each unit's matrices, in the order the device lays them out
@@ -18,6 +19,12 @@ import java.util.function.ToLongFunction;
  * @param blocks    units {@code 0 .. blocks-1} are the transformer blocks
  */
 record ModelUnits(String[] names, Weight[][] parts, long[] bytes, int[] firstRows, int blocks) {
+
+    /**
+     * Rows a head slice is a multiple of (but the last): the CUDA small GEMM's 64-feature tiles, so that a batched
+     * step multiplies every slice on tensor cores rather than row by row (CudaBlockKernels.headSlice).
+     */
+    static final int SLICE_ROW_MULTIPLE = 64;
 
     static ModelUnits of(ModelWeights w, ToLongFunction<Weight[]> deviceBytes) {
         return of(w, deviceBytes, false);
@@ -45,6 +52,10 @@ record ModelUnits(String[] names, Weight[][] parts, long[] bytes, int[] firstRow
         long outBytes = (long) out.rows() * out.rowBytes();
         int slices = (int) Math.max(1, (outBytes + largestBlock - 1) / largestBlock);
         int perSlice = (out.rows() + slices - 1) / slices;
+        if (slices > 1 && perSlice > SLICE_ROW_MULTIPLE) {
+            perSlice -= perSlice % SLICE_ROW_MULTIPLE; // rounded down: still no larger than the largest block
+            slices = (out.rows() + perSlice - 1) / perSlice;
+        }
         for (int first = 0, i = 0; first < out.rows(); first += perSlice, i++) {
             int n = Math.min(perSlice, out.rows() - first);
             names.add(slices == 1 ? "output" : "output " + (i + 1) + "/" + slices);

@@ -317,31 +317,31 @@ final class CudaBlockKernels {
                 rows);
     }
 
-    /** The output norm and this slice's rows of the logits, for the step's last {@code outputs} rows. */
+    /**
+     * The output norm and this slice's rows of the logits, for the step's last {@code outputs} rows. A batch's rows
+     * (from {@code gemmMinTokens}) take one small-GEMM pass over the slice, fewer rows the matrix-vector kernels; a
+     * slice of a head split into units writes [outputs × slice rows] to scratch, then into its columns of the logits.
+     */
     void headSlice(OutputSlice slice, Step step) {
         int outputs = step.outputs();
         int vocab = config.vocabularySize();
         CUdeviceptr last = ws.x.withByteOffset(4L * (step.rows() - outputs) * config.embeddingLength());
         DevMatrix m = slice.matrix();
         one[0] = m;
-        if (slice.whole() && outputs >= gemmMinTokens && fitsSmallGemm(outputs) && ws.a16 != null
+        boolean strided = !slice.whole() && outputs > 1;
+        CUdeviceptr out = slice.whole() ? ws.logits
+                : strided ? ws.sliceOut(m.rows()) : ws.logits.withByteOffset(4L * slice.firstRow());
+        oneOut[0] = out;
+        if (outputs >= gemmMinTokens && fitsSmallGemm(outputs) && ws.a16 != null
                 && CudaKernels.smallGemmOk(m.type(), m.rows(), m.cols())) {
-            // a batch's logits: the output norm to fp16, then one pass over the head for every row
+            // the output norm to fp16, then one pass over the slice for every row
             kernels.rmsnorm(ws.stream, last, ws.outputNorm, null, ws.a16, config.embeddingLength(),
                     config.rmsNormEps(), outputs);
-            oneOut[0] = ws.logits;
             smallGemm(one, oneOut, outputs, false);
-        } else if (slice.whole()) {
-            oneOut[0] = ws.logits;
-            matvecs(outputs, CudaKernels.STORE, one, last, oneOut, ws.outputNorm);
-        } else if (outputs == 1) {
-            oneOut[0] = ws.logits.withByteOffset(4L * slice.firstRow());
-            matvecs(1, CudaKernels.STORE, one, last, oneOut, ws.outputNorm);
         } else {
-            // [outputs × sliceRows] → columns firstRow.. of the [outputs × vocab] logits
-            CUdeviceptr out = ws.sliceOut(m.rows());
-            oneOut[0] = out;
             matvecs(outputs, CudaKernels.STORE, one, last, oneOut, ws.outputNorm);
+        }
+        if (strided) {
             sliceCopy.srcDevice = out;
             sliceCopy.srcPitch = 4L * m.rows();
             sliceCopy.dstDevice = ws.logits.withByteOffset(4L * slice.firstRow());

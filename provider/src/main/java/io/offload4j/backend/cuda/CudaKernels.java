@@ -482,6 +482,14 @@ public final class CudaKernels implements AutoCloseable {
     }
 
     /**
+     * Dynamic shared memory of a small-GEMM block whose row tiles take {@code tileRows} rows of A (SG_SMEM): the
+     * chunk's 64 decoded weight rows and its activation rows, each padded to 264 halves.
+     */
+    static int smallGemmSharedBytes(int tileRows) {
+        return (SMALL_GEMM_N + tileRows) * (SMALL_GEMM_K + 8) * 2;
+    }
+
+    /**
      * How many blocks split K of a launch of {@code tiles} output tiles (features / {@link #SMALL_GEMM_N}) over
      * {@code k} columns, so that about {@code targetBlocks} blocks run: 1 when the tiles alone are enough, else up
      * to one per chunk. Fewer than {@code 2 × targetBlocks} blocks in all, see {@link #smallGemmPartialFloats}.
@@ -526,12 +534,14 @@ public final class CudaKernels implements AutoCloseable {
         int gridY = (chunks + perSplit - 1) / perSplit;
         int tiles = (rows0 + rows1 + rows2) / SMALL_GEMM_N;
         int t = m <= 16 ? 0 : m <= 32 ? 1 : 2;
+        int shared = smallGemmSharedBytes(smallGemmRowsRead(m));
         CUfunction f = smallGemm[type.ordinal()][t];
         if (f == null) {
             f = function("gemm_small_" + suffix(type) + "_t" + (1 << t));
+            cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shared);
             smallGemm[type.ordinal()][t] = f;
         }
-        cuLaunchKernel(f, tiles, gridY, 1, SMALL_GEMM_THREADS, 1, 1, 0, stream,
+        cuLaunchKernel(f, tiles, gridY, 1, SMALL_GEMM_THREADS, 1, 1, shared, stream,
                 args(w0, w1, w2, rows0, rows1, rows2, rowBytes, k, a, y0, y1, y2, m, accumulate ? 1 : 0, perSplit,
                         partial, counters), null);
     }

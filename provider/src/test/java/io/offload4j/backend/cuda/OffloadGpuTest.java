@@ -205,7 +205,27 @@ class OffloadGpuTest {
     @ParameterizedTest(name = "batch of {0}, streamed: {1}")
     @CsvSource({"4, false", "20, false", "64, false", "4, true", "20, true", "40, true"})
     void batchedDecodeEqualsEachSequenceAlone(int batch, boolean streamed) {
-        try (Model model = Model.load(model(QuantPreset.Q8_0))) {
+        batchedAgainstAlone(model(QuantPreset.Q8_0), batch, streamed, 1);
+    }
+
+    /**
+     * The same with an output head four times a block (8192 × 256 against 4 blocks of 256 × 512 FFNs), so it is cut
+     * into head-slice units: each slice's rows of a batch's logits come from the small GEMM into scratch and a strided
+     * copy into the logits (before session 11 such slices took the matrix-vector kernels, 2 rows a launch).
+     */
+    @ParameterizedTest(name = "batch of {0}, streamed: {1}")
+    @CsvSource({"20, false", "64, false", "40, true"})
+    void batchedDecodeWithASlicedHeadEqualsEachSequenceAlone(int batch, boolean streamed) {
+        Path p = tmp.resolve("offload-wide-head.gguf");
+        if (!p.toFile().exists()) {
+            SyntheticModelWriter.write(new SyntheticModelSpec("offload-wide-head", Architecture.LLAMA, 256, 4, 512, 8,
+                    4, 32, 8192, 256, QuantPreset.Q8_0, false, 5), p);
+        }
+        batchedAgainstAlone(p, batch, streamed, 3);
+    }
+
+    private void batchedAgainstAlone(Path file, int batch, boolean streamed, int minHeadSlices) {
+        try (Model model = Model.load(file)) {
             int vocab = model.config().vocabularySize();
             OffloadOptions options = OffloadOptions.DEFAULTS;
             if (streamed) {
@@ -215,6 +235,8 @@ class OffloadGpuTest {
                 }
             }
             try (TieredForwardPass pass = Passes.on(gpu, model, 64, 32, options)) {
+                int slices = pass.plan().placements().length - model.config().blockCount();
+                assertTrue(slices >= minHeadSlices, slices + " head slices");
                 SplittableRandom rnd = new SplittableRandom(batch);
                 KvCache[] caches = new KvCache[batch];
                 KvCache[] alone = new KvCache[batch];
@@ -249,8 +271,8 @@ class OffloadGpuTest {
                             positions[b]++;
                         }
                     }
-                    GpuTests.report(String.format("batched decode of %d (streamed %s) vs alone: %.2e (tolerance %.0e)",
-                            batch, streamed, worst, tol));
+                    GpuTests.report(String.format("batched decode of %d (streamed %s, %d head slices) vs alone: %.2e"
+                            + " (tolerance %.0e)", batch, streamed, slices, worst, tol));
                     assertTrue(worst <= tol, "batch " + batch + ": " + worst);
                 } finally {
                     for (int b = 0; b < batch; b++) {

@@ -37,4 +37,16 @@ class PrefillGemmShapeTest {
         // the smallest per-block opt-in limit of the fatbin's architectures: 99 KB on sm_86 / sm_89
         assertTrue(CudaKernels.gemmSharedBytes(128) <= 99 * 1024);
     }
+
+    @Test
+    void smallGemmSharedMemoryFitsEverySupportedGpu() {
+        // 64 weight rows and the tile's 16 / 32 / 64 activation rows, each 264 halves (SG_SMEM in gemm_small.cuh)
+        assertEquals((64 + 16) * 264 * 2, CudaKernels.smallGemmSharedBytes(CudaKernels.smallGemmRowsRead(5)));
+        assertEquals((64 + 32) * 264 * 2, CudaKernels.smallGemmSharedBytes(CudaKernels.smallGemmRowsRead(17)));
+        assertEquals((64 + 64) * 264 * 2, CudaKernels.smallGemmSharedBytes(CudaKernels.smallGemmRowsRead(64)));
+        // two blocks per SM (its launch bounds) within the 99 KB a block may opt into on sm_86 / sm_89 ...
+        assertTrue(CudaKernels.smallGemmSharedBytes(CudaKernels.SMALL_GEMM_MAX_ROWS) <= 99 * 1024);
+        // ... and within an sm_86 SM's 100 KB for the 16-row tiles of small batches
+        assertTrue(2 * CudaKernels.smallGemmSharedBytes(16) <= 100 * 1024);
+    }
 }
