@@ -370,10 +370,37 @@ public final class CudaKernels implements AutoCloseable {
     public void attnDecodeBatch(CUstream stream, CUdeviceptr q, CUdeviceptr kvTable, CUdeviceptr rings,
                                 CUdeviceptr seqParams, CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out,
                                 int heads, int kvHeads, int headDim, int splits, int batch, AttentionShape shape) {
+        int group = heads / kvHeads;
+        if (groupedDecodeOk(headDim, group)) {
+            // a block per key/value head: its query heads read each cached row once (attn_decode_gqa_*)
+            int maxGroup = group <= 4 ? 4 : 8;
+            int shared = 4 * (maxGroup * headDim + 2 * ATT_WARPS * maxGroup + ATT_WARPS * maxGroup * headDim);
+            int d = Integer.numberOfTrailingZeros(headDim / 64);
+            int g = maxGroup == 4 ? 0 : 1;
+            CUfunction f = groupedDecode[d][g];
+            if (f == null) {
+                f = function("attn_decode_gqa_d" + headDim / 32 + "_g" + maxGroup);
+                groupedDecode[d][g] = f;
+            }
+            cuLaunchKernel(f, kvHeads, splits, batch, 32 * ATT_WARPS, 1, 1, shared, stream, args(q, kvTable, rings, seqParams, partial, out, counters,
+                            heads, kvHeads, shape.scale(), shape.softcap(), shape.window()), null);
+            return;
+        }
         int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
         cuLaunchKernel(function("attn_decode_batch"), heads, splits, batch, 32 * ATT_WARPS, 1, 1, shared, stream,
                 args(q, kvTable, rings, seqParams, partial, out, counters, heads, kvHeads, headDim, shape.scale(),
                         shape.softcap(), shape.window()), null);
+    }
+
+    /** attn_decode_gqa_d{2,4,8}_g{4,8}, looked up on first use: [log2(headDim / 64)][maxGroup 4 or 8]. */
+    private final CUfunction[][] groupedDecode = new CUfunction[3][2];
+
+    /**
+     * Whether a batch's attention takes the grouped kernel (attn_decode_gqa_d&lt;headDim/32&gt;_g&lt;4|8&gt;): head
+     * sizes of 64, 128 or 256 and up to 8 query heads per key/value head; others take attn_decode_batch.
+     */
+    static boolean groupedDecodeOk(int headDim, int group) {
+        return (headDim == 64 || headDim == 128 || headDim == 256) && group >= 1 && group <= 8;
     }
 
     /** Causal attention of {@code count} query tokens at positions params.pos.. (their K/V already cached). */
