@@ -38,6 +38,58 @@
 #define SG_ARGS w0, w1, w2, rows0, rows1, rows2, rowBytes, K, A, y0, y1, y2, M, accumulate, chunksPerSplit, partial, \
     counters
 
+// A chunk's weights, shared by gemm_small and the MoE prompt kernels (moe_gemm.cuh): thread tid owns units
+// g = tid + SG_THREADS * i of the chunk's SG_N rows, row g / UPR, unit g % UPR of that row's SG_K columns. Fetching
+// issues all of a thread's loads into registers (raw) before any is used; storing decodes them into the
+// [SG_N][SG_LD] fp16 buffer ws. base: the block's first weight row.
+template <int TYPE, int PER>
+__device__ __forceinline__ void sg_fetch_chunk(typename Fmt<TYPE>::Raw (&raw)[PER], const uint8_t* base,
+                                               long long rowBytes, int c) {
+    typedef Fmt<TYPE> F;
+    constexpr int UPR = SG_K / F::UNIT;
+#pragma unroll
+    for (int i = 0; i < PER; i++) {
+        int g = threadIdx.x + SG_THREADS * i;
+        raw[i] = F::fetch(base + (size_t)(g / UPR) * rowBytes, c * UPR + g % UPR);
+    }
+}
+
+template <int TYPE, int PER>
+__device__ __forceinline__ void sg_store_chunk(const typename Fmt<TYPE>::Raw (&raw)[PER], int c, __half* ws) {
+    typedef Fmt<TYPE> F;
+    constexpr int UPR = SG_K / F::UNIT;
+    static_assert(F::RUNLEN % 8 == 0, "runs of whole 16-byte stores");
+#pragma unroll
+    for (int i = 0; i < PER; i++) {
+        int g = threadIdx.x + SG_THREADS * i;
+        __half* dst = ws + (g / UPR) * SG_LD - c * SG_K;  // decode's offsets count from the row's start
+        if constexpr (TYPE == T_F16) {
+            // already fp16: the unit's 16 bytes as they are (what decoding and rounding back would give)
+            *reinterpret_cast<uint4*>(dst + (c * UPR + g % UPR) * 8) = raw[i].v;
+        } else {
+            float v[F::UNIT];
+            int off[F::RUNS];
+            F::decode(raw[i], c * UPR + g % UPR, v, off);
+            // runs are 8 or 16 elements at multiples of 8: whole 16-byte shared-memory stores
+#pragma unroll
+            for (int r = 0; r < F::RUNS; r++) {
+#pragma unroll
+                for (int j = 0; j < F::RUNLEN; j += 8) {
+                    const float* e = v + r * F::RUNLEN + j;
+                    __half2 h0 = __floats2half2_rn(e[0], e[1]), h1 = __floats2half2_rn(e[2], e[3]);
+                    __half2 h2 = __floats2half2_rn(e[4], e[5]), h3 = __floats2half2_rn(e[6], e[7]);
+                    uint4 packed;
+                    packed.x = *reinterpret_cast<uint32_t*>(&h0);
+                    packed.y = *reinterpret_cast<uint32_t*>(&h1);
+                    packed.z = *reinterpret_cast<uint32_t*>(&h2);
+                    packed.w = *reinterpret_cast<uint32_t*>(&h3);
+                    *reinterpret_cast<uint4*>(dst + off[r] + j) = packed;
+                }
+            }
+        }
+    }
+}
+
 template <int TYPE, int MT>
 __device__ __forceinline__ void gemm_small_body(SG_PARAMS) {
     typedef Fmt<TYPE> F;
@@ -78,13 +130,8 @@ __device__ __forceinline__ void gemm_small_body(SG_PARAMS) {
         for (int e = 0; e < 4; e++) acc[j][e] = 0.f;
 
     typename F::Raw raw[PER];
-    auto fetch = [&](int c) {
-#pragma unroll
-        for (int i = 0; i < PER; i++) {
-            int g = tid + SG_THREADS * i;
-            raw[i] = F::fetch(w + (size_t)(n0 + g / UPR) * rowBytes, c * UPR + g % UPR);
-        }
-    };
+    const uint8_t* base = w + (size_t)n0 * rowBytes;
+    auto fetch = [&](int c) { sg_fetch_chunk<TYPE, PER>(raw, base, rowBytes, c); };
     // the chunk's ROWS x 256 activations: 32 16-byte pieces a row
     auto loadA = [&](int c) {
 #pragma unroll
@@ -106,33 +153,7 @@ __device__ __forceinline__ void gemm_small_body(SG_PARAMS) {
     const int wRow = wn * 16 + (lane & 15), wCol = (lane >> 4) * 8;
     const int aRow = (lane & 7) + (lane >> 4) * 8, aCol = ((lane >> 3) & 1) * 8;
     for (int c = c0; c < c1; c++) {
-#pragma unroll
-        for (int i = 0; i < PER; i++) {
-            int g = tid + SG_THREADS * i;
-            __half* dst = ws + (g / UPR) * SG_LD - c * SG_K;  // decode's offsets count from the row's start
-            if constexpr (TYPE == T_F16) {
-                *reinterpret_cast<uint4*>(dst + (c * UPR + g % UPR) * 8) = raw[i].v;
-            } else {
-                float v[F::UNIT];
-                int off[F::RUNS];
-                F::decode(raw[i], c * UPR + g % UPR, v, off);
-#pragma unroll
-                for (int r = 0; r < F::RUNS; r++) {
-#pragma unroll
-                    for (int j = 0; j < F::RUNLEN; j += 8) {
-                        const float* e = v + r * F::RUNLEN + j;
-                        __half2 h0 = __floats2half2_rn(e[0], e[1]), h1 = __floats2half2_rn(e[2], e[3]);
-                        __half2 h2 = __floats2half2_rn(e[4], e[5]), h3 = __floats2half2_rn(e[6], e[7]);
-                        uint4 packed;
-                        packed.x = *reinterpret_cast<uint32_t*>(&h0);
-                        packed.y = *reinterpret_cast<uint32_t*>(&h1);
-                        packed.z = *reinterpret_cast<uint32_t*>(&h2);
-                        packed.w = *reinterpret_cast<uint32_t*>(&h3);
-                        *reinterpret_cast<uint4*>(dst + off[r] + j) = packed;
-                    }
-                }
-            }
-        }
+        sg_store_chunk<TYPE, PER>(raw, c, ws);
         cp_async_wait<0>();
         __syncthreads();  // the chunk's weights and activations are in shared memory
         if (c + 1 < c1) fetch(c + 1);  // in flight while the tensor cores work on this chunk

@@ -74,45 +74,11 @@ __device__ __forceinline__ void moe_tc_multiply(const uint8_t* w0, const uint8_t
     const int chunks = K / SG_K, jobs = MATS * chunks;
 
     typename F::Raw raw[PER];
-    auto fetch = [&](int j) {
-        const uint8_t* m = j < chunks ? w0 : w1;
-        const int c = j % chunks;
-#pragma unroll
-        for (int i = 0; i < PER; i++) {
-            int g = tid + SG_THREADS * i;
-            raw[i] = F::fetch(m + (size_t)(g / UPR) * rowBytes, c * UPR + g % UPR);
-        }
-    };
+    auto fetch = [&](int j) { sg_fetch_chunk<TYPE, PER>(raw, j < chunks ? w0 : w1, rowBytes, j % chunks); };
     fetch(0);
     for (int j = 0; j < jobs; j++) {
         const int c = j % chunks;
-#pragma unroll
-        for (int i = 0; i < PER; i++) {
-            int g = tid + SG_THREADS * i;
-            __half* dst = ws + (g / UPR) * SG_LD - c * SG_K;  // decode's offsets count from the row's start
-            if constexpr (TYPE == T_F16) {
-                *reinterpret_cast<uint4*>(dst + (c * UPR + g % UPR) * 8) = raw[i].v;
-            } else {
-                float v[F::UNIT];
-                int off[F::RUNS];
-                F::decode(raw[i], c * UPR + g % UPR, v, off);
-#pragma unroll
-                for (int r = 0; r < F::RUNS; r++) {
-#pragma unroll
-                    for (int q = 0; q < F::RUNLEN; q += 8) {
-                        const float* e = v + r * F::RUNLEN + q;
-                        __half2 h0 = __floats2half2_rn(e[0], e[1]), h1 = __floats2half2_rn(e[2], e[3]);
-                        __half2 h2 = __floats2half2_rn(e[4], e[5]), h3 = __floats2half2_rn(e[6], e[7]);
-                        uint4 packed;
-                        packed.x = *reinterpret_cast<uint32_t*>(&h0);
-                        packed.y = *reinterpret_cast<uint32_t*>(&h1);
-                        packed.z = *reinterpret_cast<uint32_t*>(&h2);
-                        packed.w = *reinterpret_cast<uint32_t*>(&h3);
-                        *reinterpret_cast<uint4*>(dst + off[r] + q) = packed;
-                    }
-                }
-            }
-        }
+        sg_store_chunk<TYPE, PER>(raw, c, ws);
         __syncthreads();
         if (j + 1 < jobs) fetch(j + 1);  // in flight while the tensor cores work on this chunk
         const int mat = j / chunks;
