@@ -443,8 +443,8 @@ final class CudaBlockKernels {
                 sliding ? ws.invFreqSliding : ws.invFreq, c.ropeDimensions(), c.ropeLayout() == RopeLayout.HALVES,
                 c.rmsNormEps(), ws.seqParams, kv, rings, c.headCount(), c.headCountKv(), c.headDim(), count,
                 ws.ropeMagnitude);
-        // splits × sequences within the partial buffer's room (sized for one sequence's splits)
-        int batchSplits = Math.max(1, splits / count);
+        // splits × sequences within the partial buffer's room (CudaWorkspace sizes it by the same rule)
+        int batchSplits = kernels.batchAttentionSplits(c.headCount(), c.headCountKv(), c.headDim(), count, splits);
         kernels.attnDecodeBatch(ws.stream, ws.q, kv, rings, ws.seqParams, ws.partial, ws.counters, ws.attn,
                 c.headCount(), c.headCountKv(), c.headDim(), batchSplits, count, shapes[l]);
     }

@@ -392,6 +392,42 @@ public final class CudaKernels implements AutoCloseable {
                         shape.softcap(), shape.window()), null);
     }
 
+    /**
+     * Splits of each sequence's positions in a batch's attention. The per-head kernel: {@code max(1, splits / batch)},
+     * so that its partials fit one sequence's room. The grouped kernel has only kvHeads × batch blocks before
+     * splitting (128 for 16 sequences of a 3B Llama), so it splits until there are about four blocks per SM:
+     * round(4 · SMs / (kvHeads · batch)), 1 to 8. Measured on an H100 (tests/gpu/attn_bench.cu, session 11): 16
+     * sequences of 2,048 positions 365 µs unsplit, 116 µs in 4 splits (the per-head kernel: 283 µs); 64 sequences of
+     * 512, 114 µs unsplit (per-head: 173 µs).
+     */
+    public int batchAttentionSplits(int heads, int kvHeads, int headDim, int batch, int splits) {
+        if (!groupedDecodeOk(headDim, heads / kvHeads)) {
+            return Math.max(1, splits / batch);
+        }
+        return groupedSplits(kvHeads, batch, multiprocessors);
+    }
+
+    static int groupedSplits(int kvHeads, int batch, int multiprocessors) {
+        return Math.clamp(Math.round(GROUPED_BLOCKS_PER_SM * multiprocessors / (float) (kvHeads * batch)), 1,
+                GROUPED_MAX_SPLITS);
+    }
+
+    private static final int GROUPED_BLOCKS_PER_SM = 4;
+    private static final int GROUPED_MAX_SPLITS = 8;
+
+    /**
+     * Floats of attention partials a workspace of {@code rows} rows needs: one sequence's {@code splits}, and every
+     * batch size's sequences × {@link #batchAttentionSplits}.
+     */
+    public long batchAttentionPartialFloats(int heads, int kvHeads, int headDim, int rows, int splits) {
+        long most = attnPartialFloats(heads, headDim, splits);
+        for (int b = 2; b <= rows; b++) {
+            most = Math.max(most, attnPartialFloats(heads, headDim,
+                    b * batchAttentionSplits(heads, kvHeads, headDim, b, splits)));
+        }
+        return most;
+    }
+
     /** attn_decode_gqa_d{2,4,8}_g{4,8}, looked up on first use: [log2(headDim / 64)][maxGroup 4 or 8]. */
     private final CUfunction[][] groupedDecode = new CUfunction[3][2];
 

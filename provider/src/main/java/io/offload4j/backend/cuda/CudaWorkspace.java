@@ -143,7 +143,8 @@ final class CudaWorkspace implements AutoCloseable {
             boolean gemm = usesGemm(w, options) || usesSmallGemm(w, options);
             a16 = gemm ? alloc(2L * rows * widest(c)) : null;
             w16 = gemm ? alloc(2L * largestNonF16Matrix(w)) : null;
-            partial = alloc(4L * CudaKernels.attnPartialFloats(c.headCount(), c.headDim(), splits));
+            partial = alloc(4L * kernels.batchAttentionPartialFloats(c.headCount(), c.headCountKv(), c.headDim(),
+                    rows, splits));
             counters = alloc(4L * c.headCount() * rows);
             cuMemsetD8(counters, (byte) 0, 4L * c.headCount() * rows);
             boolean small = usesSmallGemm(w, options);

@@ -27,4 +27,11 @@ class AttentionKernelChoiceTest {
     void groupedKernelTakesTheShapesItHasInstancesFor(String model, int headDim, int group, boolean grouped) {
         assertEquals(grouped, CudaKernels.groupedDecodeOk(headDim, group), model);
     }
+
+    /** About four blocks per SM of an H100 (132), in 1..8 splits: the best or near it in tests/gpu/attn_bench.cu. */
+    @ParameterizedTest(name = "{0} kv heads, {1} sequences: {2} splits")
+    @CsvSource({"8, 16, 4", "8, 64, 1", "8, 32, 2", "2, 16, 8", "2, 64, 4", "8, 2, 8", "1, 64, 8", "32, 64, 1"})
+    void groupedKernelSplitsUntilTheGpuHasAboutFourBlocksPerSm(int kvHeads, int batch, int splits) {
+        assertEquals(splits, CudaKernels.groupedSplits(kvHeads, batch, 132));
+    }
 }
