@@ -19,7 +19,8 @@
 #        and this build again (MOE_AB_ARGS);
 #        SERVING=1 runs the serving benchmark (SERVING_ARGS) into serving.md / serving.log;
 #        GEMM=1 builds and times the prefill GEMM alone against the WMMA kernel it replaced, then the batched-decode small
-#        GEMM at 1..64 rows on a 3B step's launches (tests/gpu/gemm_bench.cu);
+#        GEMM at 1..64 rows on a 3B step's launches against its WMMA predecessor (tests/gpu/gemm_bench.cu);
+#        ATTN=1 builds and times the batched decode attention, grouped against per-head (tests/gpu/attn_bench.cu);
 #        MATVEC=1 builds and times the decode matrix-vector kernels alone (tests/gpu/matvec_bench.cu, with nvcc; see the
 #        MATVEC block below), MATVEC_BASE=DIR against another build's CUDA sources, outputs compared;
 #        SOAK=1 runs the reliability soak first (SOAK_MINUTES, default 10; SOAK_SHAPE tiny|small|3b, default
@@ -176,13 +177,24 @@ fi
 if [ "${GEMM:-0}" = 1 ]; then
     # The prefill GEMM alone (tests/gpu/gemm_bench.cu, built here with the device's nvcc): gemm_f16_m64/m128 at 3 and 4
     # stages against the WMMA kernel they replaced, on a 3B and an 8B block's projections; GEMM_ARGS: chunk lengths
-    # (default 512 2048); into gemm.txt.
+    # (default 512 2048; "small": the small GEMM only); into gemm.txt.
     repo="$(cd "$here/../.." && pwd)"
     nvcc -O3 -std=c++17 -arch=sm_90 -I "$repo/provider/src/main/cuda" -I "$repo/tests/gpu" -o /tmp/offload4j-gemm-bench \
         "$repo/tests/gpu/gemm_bench.cu" > "$OUT/gemm-build.log" 2>&1 || tail -n 5 "$OUT/gemm-build.log"
     timeout "${GEMM_TIMEOUT:-120}" /tmp/offload4j-gemm-bench ${GEMM_ARGS:-512 2048} > "$OUT/gemm.txt" 2>&1
     echo "gemm: exit $?"
     grep -E "projections|step's small-GEMM" "$OUT/gemm.txt"
+fi
+
+if [ "${ATTN:-0}" = 1 ]; then
+    # Batched decode attention alone: attn_decode_gqa_* (a block per kv head) against attn_decode_batch (a block per
+    # query head) at 16 / 64 sequences of 32 / 512 / 2,048 positions, 3B / 8B / 0.5B head shapes; into attn.txt.
+    repo="$(cd "$here/../.." && pwd)"
+    nvcc -O3 -std=c++17 -arch=sm_90 -I "$repo/provider/src/main/cuda" -I "$repo/tests/gpu" -o /tmp/offload4j-attn-bench \
+        "$repo/tests/gpu/attn_bench.cu" > "$OUT/attn-build.log" 2>&1 || tail -n 5 "$OUT/attn-build.log"
+    timeout 120 /tmp/offload4j-attn-bench > "$OUT/attn.txt" 2>&1
+    echo "attn: exit $?"
+    cat "$OUT/attn.txt"
 fi
 
 if [ "${SERVING:-0}" = 1 ]; then
