@@ -19,7 +19,7 @@
 // Layout of a block (as gemm_small's): 8 warps = 4 groups of 16 features x the two halves of each chunk's 256
 // columns; each warp keeps a 16 x 16 accumulator per 16 rows of the tile (4) and per matrix (gate and up: 2), and
 // skips the row groups past the tile's length. Needs features % 64 == 0 and K % 256 == 0 (the Java side checks:
-// CudaKernels.moeTensorCoresOk); the formats are gemm_small's.
+// CudaMoeKernels.tensorCoresOk); the formats are gemm_small's.
 #define MOE_TC_TILE 64
 #define MOE_TC_MT (MOE_TC_TILE / 16)
 

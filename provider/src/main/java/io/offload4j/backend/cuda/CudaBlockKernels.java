@@ -27,6 +27,7 @@ import jcuda.driver.CUmemorytype;
 final class CudaBlockKernels {
 
     private final CudaKernels kernels;
+    private final CudaMoeKernels moe;
     private final ModelConfig config;
     private final CudaWorkspace ws;
     private final int gemmMinTokens;
@@ -44,6 +45,7 @@ final class CudaBlockKernels {
 
     CudaBlockKernels(CudaKernels kernels, ModelConfig config, CudaWorkspace ws, int gemmMinTokens, int splits) {
         this.kernels = kernels;
+        this.moe = new CudaMoeKernels(kernels);
         this.config = config;
         this.ws = ws;
         this.gemmMinTokens = gemmMinTokens;
@@ -211,7 +213,7 @@ final class CudaBlockKernels {
         one[0] = e.router();
         oneOut[0] = m.logits;
         matvecs(count, CudaKernels.STORE, one, m.xb, oneOut, null);
-        kernels.moeTopk(ws.stream, m.logits, m.chosen, m.weights, mc.expertCount(), k, mc.normalizeTopK(),
+        moe.topk(ws.stream, m.logits, m.chosen, m.weights, mc.expertCount(), k, mc.normalizeTopK(),
                 mc.weightsScale(), count);
         if (e.pooled()) {
             // the routed experts wait for the host to map the choices to pool slots (routedExperts), and the shared
@@ -231,7 +233,7 @@ final class CudaBlockKernels {
         one[0] = b.experts().router();
         oneOut[0] = logits;
         matvecs(count, CudaKernels.STORE, one, ws.moe.xb, oneOut, null);
-        kernels.moeTopk(ws.stream, logits, chosen, weights, mc.expertCount(), mc.expertUsedCount(),
+        moe.topk(ws.stream, logits, chosen, weights, mc.expertCount(), mc.expertUsedCount(),
                 mc.normalizeTopK(), mc.weightsScale(), count);
     }
 
@@ -241,7 +243,7 @@ final class CudaBlockKernels {
      * another pass or on the CPU). Steps of few tokens (decode) give each (token, choice) slot its own warps; longer
      * ones ({@link CudaMoeBuffers#grouped}) sort the slots by expert on the device and read each expert's weights once
      * per tile of its slots: on tensor cores, 64 slots a tile, where the formats and shape allow
-     * ({@link CudaKernels#moeTensorCoresOk}; inputs and hidden states rounded to fp16, as the dense prompt GEMMs
+     * ({@link CudaMoeKernels#tensorCoresOk}; inputs and hidden states rounded to fp16, as the dense prompt GEMMs
      * do), else in fp32, 8 slots a tile (the same floats as the per-slot kernels).
      */
     void routedExperts(DevBlock b, int count) {
@@ -259,30 +261,30 @@ final class CudaBlockKernels {
         if (m.groupedStep(count, k, experts)) {
             // many tokens: group the slots by expert so that each expert's rows are decoded once per tile of slots
             int slots = count * k;
-            if (m.groupInputF16 != null && CudaKernels.moeTensorCoresOk(g.type(), d.type(), dim, g.rows())) {
-                int maxItems = CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TC_TILE);
-                kernels.moeGroup(ws.stream, m.chosen, slots, m.groupIds(), m.groupCounts(), m.groupOrder,
-                        m.groupItems, m.groupItemCount, maxItems, CudaKernels.MOE_TC_TILE);
-                kernels.moeGatherF16(ws.stream, m.xb, m.groupOrder, m.groupItemCount, k, dim, m.groupInputF16, slots);
-                kernels.moeGateUpTc(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(),
+            if (m.groupInputF16 != null && CudaMoeKernels.tensorCoresOk(g.type(), d.type(), dim, g.rows())) {
+                int maxItems = CudaMoeKernels.maxItems(slots, experts, CudaMoeKernels.TC_TILE);
+                moe.group(ws.stream, m.chosen, slots, m.groupIds(), m.groupCounts(), m.groupOrder,
+                        m.groupItems, m.groupItemCount, maxItems, CudaMoeKernels.TC_TILE);
+                moe.gatherF16(ws.stream, m.xb, m.groupOrder, m.groupItemCount, k, dim, m.groupInputF16, slots);
+                moe.gateUpTc(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(),
                         dim, m.groupInputF16, m.groupItems, m.groupItemCount, m.groupHiddenF16, maxItems);
-                kernels.moeDownTc(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(),
+                moe.downTc(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(),
                         m.groupHiddenF16, m.groupItems, m.groupItemCount, m.groupOrder, m.groupY, maxItems);
             } else {
-                int maxItems = CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TILE);
-                kernels.moeGroup(ws.stream, m.chosen, slots, m.groupIds(), m.groupCounts(), m.groupOrder,
-                        m.groupItems, m.groupItemCount, maxItems, CudaKernels.MOE_TILE);
-                kernels.moeGateUpGrouped(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(),
+                int maxItems = CudaMoeKernels.maxItems(slots, experts, CudaMoeKernels.TILE);
+                moe.group(ws.stream, m.chosen, slots, m.groupIds(), m.groupCounts(), m.groupOrder,
+                        m.groupItems, m.groupItemCount, maxItems, CudaMoeKernels.TILE);
+                moe.gateUpGrouped(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(),
                         g.rowBytes(), dim, m.xb, k, m.groupItems, m.groupItemCount, m.groupOrder, m.hidden, maxItems);
-                kernels.moeDownGrouped(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(),
+                moe.downGrouped(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(),
                         m.hidden, m.groupItems, m.groupItemCount, m.groupOrder, m.groupY, maxItems);
             }
-            kernels.moeCombine(ws.stream, m.groupY, m.chosen, m.weights, k, dim, ws.x, count);
+            moe.combine(ws.stream, m.groupY, m.chosen, m.weights, k, dim, ws.x, count);
             return;
         }
-        kernels.moeGateUp(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(), dim, m.xb,
+        moe.gateUp(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(), dim, m.xb,
                 m.chosen, k, m.hidden, count * k);
-        kernels.moeDown(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hidden, m.chosen,
+        moe.down(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hidden, m.chosen,
                 m.weights, k, ws.x, count);
     }
 
@@ -295,7 +297,7 @@ final class CudaBlockKernels {
             gateUp[1] = e.sharedUp();
             oneOut[0] = m.sharedHidden;
             matvecs(count, CudaKernels.SWIGLU, gateUp, m.xb, oneOut, null);
-            kernels.moeSharedScale(ws.stream, m.xb, m.sharedGateInput[b.index()], m.sharedHidden, dim,
+            moe.sharedScale(ws.stream, m.xb, m.sharedGateInput[b.index()], m.sharedHidden, dim,
                     e.sharedGate().rows(), count);
             one[0] = e.sharedDown();
             oneOut[0] = ws.x;

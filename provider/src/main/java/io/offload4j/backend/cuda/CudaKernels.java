@@ -128,7 +128,7 @@ public final class CudaKernels implements AutoCloseable {
         };
     }
 
-    private static String suffix(GgmlType type) {
+    static String suffix(GgmlType type) {
         unit(type);
         return type.name().toLowerCase(Locale.ROOT);
     }
@@ -163,7 +163,7 @@ public final class CudaKernels implements AutoCloseable {
     }
 
     /** Warps per matrix-vector block (MV_WARPS in the CUDA source). */
-    private static final int MV_WARPS = 4;
+    static final int MV_WARPS = 4;
 
     /**
      * Warps a matrix-vector launch needs, as the CUDA source maps them (MV_PAIRED there): single-token store and
@@ -522,7 +522,7 @@ public final class CudaKernels implements AutoCloseable {
     public static final int SMALL_GEMM_K = 256;
     /** The most rows of A one small-GEMM launch takes (16 × its largest row-tile count). */
     public static final int SMALL_GEMM_MAX_ROWS = 64;
-    private static final int SMALL_GEMM_THREADS = 256;
+    static final int SMALL_GEMM_THREADS = 256;
     /**
      * Blocks a small-GEMM launch aims at (K is split until its tiles reach it): about four per SM of an H100, which
      * keeps enough weight bytes in flight to read at HBM speed; smaller GPUs queue the surplus.
@@ -607,202 +607,6 @@ public final class CudaKernels implements AutoCloseable {
         cuLaunchKernel(f, tiles, gridY, 1, SMALL_GEMM_THREADS, 1, 1, shared, stream,
                 args(w0, w1, w2, rows0, rows1, rows2, rowBytes, k, a, y0, y1, y2, m, accumulate ? 1 : 0, perSplit,
                         partial, counters), null);
-    }
-
-    // ------------------------------------------------------------------ mixture of experts (moe.cuh)
-
-    /**
-     * Softmax of each of {@code count} rows of {@code experts} router logits (in place), the {@code k} most
-     * probable experts into {@code chosen} ([count][k] ints) and their probabilities, renormalised when
-     * {@code normalize}, times {@code scale}, into {@code weights}.
-     */
-    public void moeTopk(CUstream stream, CUdeviceptr logits, CUdeviceptr chosen, CUdeviceptr weights, int experts,
-                        int k, boolean normalize, float scale, int count) {
-        launch("moe_topk", stream, count, 1, 32, 0, logits, chosen, weights, experts, k, normalize ? 1 : 0, scale);
-    }
-
-    /**
-     * {@code h[s] = silu(gate_e · xb[s / k]) ⊙ (up_e · xb[s / k])} for each of {@code slots} (token, choice) slots,
-     * e = chosen[s]: expert e's matrices are {@code e × stride} bytes after expert 0's.
-     */
-    public void moeGateUp(CUstream stream, GgmlType type, CUdeviceptr gate, CUdeviceptr up, long stride, int ffn,
-                          long rowBytes, int cols, CUdeviceptr xb, CUdeviceptr chosen, int k, CUdeviceptr h,
-                          int slots) {
-        requireVectorisable(type, cols);
-        launch("moe_gate_up_" + suffix(type), stream, (ffn + MV_WARPS - 1) / MV_WARPS, slots, 32 * MV_WARPS, 0,
-                gate, up, stride, ffn, rowBytes, cols, xb, chosen, k, h);
-    }
-
-    /** {@code x[t] += Σ_j weights[t,j] · down_e · h[t,j]} for {@code count} tokens, e = chosen[t,j]. */
-    public void moeDown(CUstream stream, GgmlType type, CUdeviceptr down, long stride, int dim, long rowBytes, int ffn,
-                        CUdeviceptr h, CUdeviceptr chosen, CUdeviceptr weights, int k, CUdeviceptr x, int count) {
-        requireVectorisable(type, ffn);
-        launch("moe_down_" + suffix(type), stream, (dim + MV_WARPS - 1) / MV_WARPS, count, 32 * MV_WARPS, 0,
-                down, stride, dim, rowBytes, ffn, h, chosen, weights, k, x);
-    }
-
-    /** Slots of one expert that one grouped-kernel warp computes per weight row it decodes (MOE_TILE). */
-    public static final int MOE_TILE = 8;
-    /** Slots of one expert that one tensor-core grouped block multiplies per weight tile it decodes (MOE_TC_TILE). */
-    public static final int MOE_TC_TILE = 64;
-    private static final int MOE_GROUP_THREADS = 1024;
-
-    /**
-     * The most (expert, tile) work items {@link #moeGroup} lists for {@code slots} slots holding at most {@code ids}
-     * distinct ids, in tiles of up to {@code tile} slots: every id with slots has one partial tile at most, so
-     * ⌈slots / tile⌉ + min(ids, slots). An expert pool's pass holds pool slot numbers, but no more distinct ones
-     * than the model has experts.
-     */
-    public static int moeMaxItems(int slots, int ids, int tile) {
-        return (slots + tile - 1) / tile + Math.min(ids, slots);
-    }
-
-    /**
-     * Groups the {@code slots} (token, choice) slots by expert: a stable counting sort of {@code chosen} (ids
-     * 0..ids-1; negative ids are dropped) into {@code order} (slots expert by expert, each in slot order), and the
-     * work list of the grouped kernels into {@code items} (3 ints per tile of up to {@code tile} slots of one
-     * expert: expert, first index into order, length) and {@code itemCount} (2 ints: the items, the slots placed in
-     * order). {@code counts} is scratch of {@code ids} ints. {@code maxItems}: the room in items, at least
-     * {@link #moeMaxItems} for the number of distinct ids chosen (the kernel writes no further). {@code tile}:
-     * {@link #MOE_TILE} for {@link #moeGateUpGrouped}, {@link #MOE_TC_TILE} for {@link #moeGateUpTc}. One block.
-     */
-    public void moeGroup(CUstream stream, CUdeviceptr chosen, int slots, int ids, CUdeviceptr counts,
-                         CUdeviceptr order, CUdeviceptr items, CUdeviceptr itemCount, int maxItems, int tile) {
-        launch("moe_group", stream, 1, 1, MOE_GROUP_THREADS, 0, chosen, slots, ids, counts, order, items, itemCount,
-                maxItems, tile);
-    }
-
-    /**
-     * {@link #moeGateUp} over the work list of {@link #moeGroup} (tiles of {@link #MOE_TILE}): each warp decodes a
-     * row of gate and up once for a tile of up to {@link #MOE_TILE} slots of its expert. {@code maxItems}: the
-     * list's bound ({@link #moeMaxItems}), the grid's height (blocks past the actual count return at once).
-     */
-    public void moeGateUpGrouped(CUstream stream, GgmlType type, CUdeviceptr gate, CUdeviceptr up, long stride,
-                                 int ffn, long rowBytes, int cols, CUdeviceptr xb, int k, CUdeviceptr items,
-                                 CUdeviceptr itemCount, CUdeviceptr order, CUdeviceptr h, int maxItems) {
-        requireVectorisable(type, cols);
-        if (maxItems == 0) {
-            return;
-        }
-        launch("moe_gate_up_grouped_" + suffix(type), stream, (ffn + MV_WARPS - 1) / MV_WARPS, maxItems,
-                32 * MV_WARPS, 0, gate, up, stride, ffn, rowBytes, cols, xb, k, items, itemCount, order, h);
-    }
-
-    /**
-     * {@code y[s] = down_e · h[s]} for every grouped slot s (y is [slots][dim]), tile by tile as
-     * {@link #moeGateUpGrouped}; {@link #moeCombine} then adds them into the residual stream.
-     */
-    public void moeDownGrouped(CUstream stream, GgmlType type, CUdeviceptr down, long stride, int dim, long rowBytes,
-                               int ffn, CUdeviceptr h, CUdeviceptr items, CUdeviceptr itemCount, CUdeviceptr order,
-                               CUdeviceptr y, int maxItems) {
-        requireVectorisable(type, ffn);
-        if (maxItems == 0) {
-            return;
-        }
-        launch("moe_down_grouped_" + suffix(type), stream, (dim + MV_WARPS - 1) / MV_WARPS, maxItems, 32 * MV_WARPS,
-                0, down, stride, dim, rowBytes, ffn, h, items, itemCount, order, y);
-    }
-
-    // ------------------------------------------------------------------ MoE prompts on tensor cores (moe_gemm.cuh)
-
-    /**
-     * Whether a block's routed experts can take the tensor-core grouped kernels: gate/up matrices of {@code gateUp}
-     * ([ffn][dim]) and down matrices of {@code down} ([dim][ffn]) in formats the small GEMM decodes (not F32), with
-     * features in multiples of {@link #SMALL_GEMM_N} and K in multiples of {@link #SMALL_GEMM_K}.
-     */
-    public static boolean moeTensorCoresOk(GgmlType gateUp, GgmlType down, int dim, int ffn) {
-        return smallGemmOk(gateUp, ffn, dim) && smallGemmOk(down, dim, ffn) && MOE_TC_FORMATS.contains(gateUp)
-                && MOE_TC_FORMATS.contains(down);
-    }
-
-    /** The formats moe_gemm.cuh is instantiated for (the expert formats of moe.cuh less F32). */
-    private static final Set<GgmlType> MOE_TC_FORMATS = EnumSet.of(GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
-            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
-
-    /**
-     * Rows of the fp16 inputs ({@link #moeGatherF16}) and hidden states ({@link #moeGateUpTc}) of the tensor-core
-     * grouped kernels for {@code slots} slots: a tile's last fragments read up to {@link #MOE_TC_TILE} - 1 rows past
-     * the placed slots (multiplied, never stored).
-     */
-    public static long moeTensorCoreRows(int slots) {
-        return (long) slots + MOE_TC_TILE;
-    }
-
-    /**
-     * {@code a[i] = (half) x[order[i] / k]} for the slots {@link #moeGroup} placed ({@code itemCount[1]} of at most
-     * {@code slots}): each slot's input row, in expert order. {@code cols % 4 == 0}.
-     */
-    public void moeGatherF16(CUstream stream, CUdeviceptr x, CUdeviceptr order, CUdeviceptr itemCount, int k,
-                             int cols, CUdeviceptr a, int slots) {
-        if (cols % 4 != 0) {
-            throw new IllegalArgumentException("moe_gather_f16 reads rows four floats at a time: " + cols + " columns");
-        }
-        if (slots == 0) {
-            return;
-        }
-        launch("moe_gather_f16", stream, slots, 1, 128, 0, x, order, itemCount, k, cols, a);
-    }
-
-    /**
-     * {@code hg[i] = (half) silu(gate_e · a[i]) ⊙ (up_e · a[i])} for the grouped slots i (in expert order) of each
-     * item of {@link #moeGroup}'s list made with tile {@link #MOE_TC_TILE}: one block per 64 features and item,
-     * weights decoded once per item into shared memory, all of the item's rows multiplied on tensor cores.
-     * {@code maxItems}: the list's bound, the grid's height.
-     */
-    public void moeGateUpTc(CUstream stream, GgmlType type, CUdeviceptr gate, CUdeviceptr up, long stride, int ffn,
-                            long rowBytes, int cols, CUdeviceptr a, CUdeviceptr items, CUdeviceptr itemCount,
-                            CUdeviceptr hg, int maxItems) {
-        requireTensorCores(type, ffn, cols);
-        if (maxItems == 0) {
-            return;
-        }
-        launch("moe_gate_up_tc_" + suffix(type), stream, ffn / SMALL_GEMM_N, maxItems, SMALL_GEMM_THREADS, 0, gate,
-                up, stride, ffn, rowBytes, cols, a, items, itemCount, hg);
-    }
-
-    /**
-     * {@code y[order[i]] = down_e · hg[i]} for the grouped slots i of each item (y is [slots][dim], in slot order),
-     * as {@link #moeGateUpTc}; {@link #moeCombine} then adds them into the residual stream.
-     */
-    public void moeDownTc(CUstream stream, GgmlType type, CUdeviceptr down, long stride, int dim, long rowBytes,
-                          int ffn, CUdeviceptr hg, CUdeviceptr items, CUdeviceptr itemCount, CUdeviceptr order,
-                          CUdeviceptr y, int maxItems) {
-        requireTensorCores(type, dim, ffn);
-        if (maxItems == 0) {
-            return;
-        }
-        launch("moe_down_tc_" + suffix(type), stream, dim / SMALL_GEMM_N, maxItems, SMALL_GEMM_THREADS, 0, down,
-                stride, dim, rowBytes, ffn, hg, items, itemCount, order, y);
-    }
-
-    private static void requireTensorCores(GgmlType type, int rows, int cols) {
-        if (!smallGemmOk(type, rows, cols) || !MOE_TC_FORMATS.contains(type)) {
-            throw new IllegalArgumentException("the tensor-core expert kernels take " + MOE_TC_FORMATS + " matrices"
-                    + " with rows % " + SMALL_GEMM_N + " == 0 and columns % " + SMALL_GEMM_K + " == 0: " + type + " ["
-                    + rows + "][" + cols + "]");
-        }
-    }
-
-    /**
-     * {@code x[t] += Σ_j weights[t,j] · y[t,j]} for {@code count} tokens, j in choice order, skipping negative ids
-     * (summed as {@link #moeDown} sums).
-     */
-    public void moeCombine(CUstream stream, CUdeviceptr y, CUdeviceptr chosen, CUdeviceptr weights, int k, int dim,
-                           CUdeviceptr x, int count) {
-        launch("moe_combine", stream, (dim + 255) / 256, count, 256, 0, y, chosen, weights, k, dim, x);
-    }
-
-    /** {@code h[t] *= sigmoid(gateInput · xb[t])} for {@code count} tokens (the shared expert's gate). */
-    public void moeSharedScale(CUstream stream, CUdeviceptr xb, CUdeviceptr gateInput, CUdeviceptr h, int dim, int ffn,
-                               int count) {
-        launch("moe_shared_scale", stream, count, 1, 128, 0, xb, gateInput, h, dim, ffn);
-    }
-
-    private static void requireVectorisable(GgmlType type, int cols) {
-        if (!vectorisable(type, cols)) {
-            throw new IllegalArgumentException("expert rows of " + cols + " " + type + " elements: the expert kernels"
-                    + " need a multiple of " + unit(type));
-        }
     }
 
     @Override

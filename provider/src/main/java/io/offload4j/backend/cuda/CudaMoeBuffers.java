@@ -32,7 +32,7 @@ final class CudaMoeBuffers {
     final CUdeviceptr weights;
     final CUdeviceptr hidden;
     final CUdeviceptr sharedHidden;
-    /** Grouped-kernel scratch (null when no step of {@code rows} rows groups): see {@link CudaKernels#moeGroup}. */
+    /** Grouped-kernel scratch (null when no step of {@code rows} rows groups): see {@link CudaMoeKernels#group}. */
     final CUdeviceptr groupOrder;
     final CUdeviceptr groupItems;
     final CUdeviceptr groupItemCount;
@@ -40,7 +40,7 @@ final class CudaMoeBuffers {
     final CUdeviceptr groupY;
     /**
      * The tensor-core grouped kernels' fp16 rows in expert order (null when the model's shape does not fit them, see
-     * {@link #tensorCoreShape}): each slot's input ([{@link CudaKernels#moeTensorCoreRows}][dim]) and hidden state
+     * {@link #tensorCoreShape}): each slot's input ([{@link CudaMoeKernels#tensorCoreRows}][dim]) and hidden state
      * ([...][expert ffn]).
      */
     final CUdeviceptr groupInputF16;
@@ -72,7 +72,7 @@ final class CudaMoeBuffers {
             groupIds = m.expertCount();
             groupCounts = alloc.apply(4L * groupIds);
             if (tensorCoreShape(c)) {
-                long tcRows = CudaKernels.moeTensorCoreRows(slots);
+                long tcRows = CudaMoeKernels.tensorCoreRows(slots);
                 groupInputF16 = alloc.apply(2L * tcRows * c.embeddingLength());
                 groupHiddenF16 = alloc.apply(2L * tcRows * m.expertFeedForwardLength());
             } else {
@@ -97,20 +97,20 @@ final class CudaMoeBuffers {
     static boolean grouped(int count, int k, int experts) {
         long slots = (long) count * k;
         return count >= GROUPED_MIN_TOKENS && slots >= 2L * experts
-                && (slots + CudaKernels.MOE_TILE - 1) / CudaKernels.MOE_TILE + experts <= MAX_GRID_Y;
+                && (slots + CudaMoeKernels.TILE - 1) / CudaMoeKernels.TILE + experts <= MAX_GRID_Y;
     }
 
     /**
      * Room in the work list for {@code slots} slots of at most {@code experts} distinct ids: the bound of the finer
-     * tiling ({@link CudaKernels#MOE_TILE}), which the tensor-core one ({@link CudaKernels#MOE_TC_TILE}) never exceeds.
+     * tiling ({@link CudaMoeKernels#TILE}), which the tensor-core one ({@link CudaMoeKernels#TC_TILE}) never exceeds.
      */
     static int maxItems(int slots, int experts) {
-        return CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TILE);
+        return CudaMoeKernels.maxItems(slots, experts, CudaMoeKernels.TILE);
     }
 
     /**
      * Whether the model's expert matrices have the shape the tensor-core grouped kernels take (whether their formats
-     * do is decided per block, {@link CudaKernels#moeTensorCoresOk}).
+     * do is decided per block, {@link CudaMoeKernels#tensorCoresOk}).
      */
     static boolean tensorCoreShape(ModelConfig c) {
         int dim = c.embeddingLength(), ffn = c.moe().expertFeedForwardLength();
@@ -157,7 +157,7 @@ final class CudaMoeBuffers {
             grouped = 4L * slots + 12L * maxItems((int) slots, m.expertCount()) + 8
                     + 4L * slots * c.embeddingLength() + 4L * m.expertCount();
             if (tensorCoreShape(c)) {
-                grouped += 2L * CudaKernels.moeTensorCoreRows((int) slots)
+                grouped += 2L * CudaMoeKernels.tensorCoreRows((int) slots)
                         * (c.embeddingLength() + m.expertFeedForwardLength());
             }
         }

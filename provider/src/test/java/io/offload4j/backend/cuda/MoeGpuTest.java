@@ -173,7 +173,7 @@ class MoeGpuTest {
     /** Whether the model's grouped prompt steps take the tensor-core expert kernels (fp16 inputs and hidden states). */
     static boolean tensorCoreExperts(Model model) {
         io.offload4j.model.MoeWeights w = model.weights().blocks().get(0).moe();
-        return CudaMoeBuffers.tensorCoreShape(model.config()) && CudaKernels.moeTensorCoresOk(w.gate()[0].type(),
+        return CudaMoeBuffers.tensorCoreShape(model.config()) && CudaMoeKernels.tensorCoresOk(w.gate()[0].type(),
                 w.down()[0].type(), model.config().embeddingLength(), model.config().moe().expertFeedForwardLength());
     }
 

@@ -56,6 +56,7 @@ class MoeGroupedKernelsGpuTest {
 
     static CudaDevice device;
     static CudaKernels kernels;
+    static CudaMoeKernels moe;
     static CUstream stream;
 
     @BeforeAll
@@ -64,6 +65,7 @@ class MoeGroupedKernelsGpuTest {
         device = CudaDevice.open(0);
         device.makeCurrent();
         kernels = new CudaKernels();
+        moe = new CudaMoeKernels(kernels);
         stream = new CUstream();
         cuStreamCreate(stream, 0);
     }
@@ -200,7 +202,7 @@ class MoeGroupedKernelsGpuTest {
         }
 
         int slots = count * K;
-        int maxItems = CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TILE);
+        int maxItems = CudaMoeKernels.maxItems(slots, experts, CudaMoeKernels.TILE);
         try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
             CUdeviceptr w = buf.of(all);
             CUdeviceptr gateP = w;
@@ -223,22 +225,22 @@ class MoeGroupedKernelsGpuTest {
             CUdeviceptr itemCount = buf.alloc(8);
 
             // per-slot (decode) kernels
-            kernels.moeGateUp(stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, dChosen, K, hSlot, slots);
-            kernels.moeDown(stream, type, downP, stride, DIM, downRow, FFN, hSlot, dChosen, dWeights, K, xSlot,
+            moe.gateUp(stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, dChosen, K, hSlot, slots);
+            moe.down(stream, type, downP, stride, DIM, downRow, FFN, hSlot, dChosen, dWeights, K, xSlot,
                     count);
             // grouped, twice
             for (CUdeviceptr x : new CUdeviceptr[] {xGrouped, xAgain}) {
-                kernels.moeGroup(stream, dChosen, slots, ids, counts, order, items, itemCount, maxItems,
-                        CudaKernels.MOE_TILE);
-                kernels.moeGateUpGrouped(stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, K, items, itemCount,
+                moe.group(stream, dChosen, slots, ids, counts, order, items, itemCount, maxItems,
+                        CudaMoeKernels.TILE);
+                moe.gateUpGrouped(stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, K, items, itemCount,
                         order, hGrouped, maxItems);
-                kernels.moeDownGrouped(stream, type, downP, stride, DIM, downRow, FFN, hGrouped, items, itemCount,
+                moe.downGrouped(stream, type, downP, stride, DIM, downRow, FFN, hGrouped, items, itemCount,
                         order, y, maxItems);
-                kernels.moeCombine(stream, y, dChosen, dWeights, K, DIM, x, count);
+                moe.combine(stream, y, dChosen, dWeights, K, DIM, x, count);
             }
             cuStreamSynchronize(stream);
 
-            int gotCount = checkGrouping(chosen, ids, CudaKernels.MOE_TILE, order, items, itemCount, maxItems);
+            int gotCount = checkGrouping(chosen, ids, CudaMoeKernels.TILE, order, items, itemCount, maxItems);
             float[] hs = GpuTests.Buffers.floats(hSlot, slots * FFN);
             float[] hg = GpuTests.Buffers.floats(hGrouped, slots * FFN);
             float[] xs = GpuTests.Buffers.floats(xSlot, count * DIM);
@@ -273,25 +275,25 @@ class MoeGroupedKernelsGpuTest {
 
             if (type != GgmlType.F32) {
                 // the tensor-core kernels: tiles of 64 slots, fp16 rows in expert order, twice
-                assertTrue(CudaKernels.moeTensorCoresOk(type, type, DIM, FFN), type + " [" + FFN + "][" + DIM + "]");
-                int tcItems = CudaKernels.moeMaxItems(slots, experts, CudaKernels.MOE_TC_TILE);
-                long tcRows = CudaKernels.moeTensorCoreRows(slots);
+                assertTrue(CudaMoeKernels.tensorCoresOk(type, type, DIM, FFN), type + " [" + FFN + "][" + DIM + "]");
+                int tcItems = CudaMoeKernels.maxItems(slots, experts, CudaMoeKernels.TC_TILE);
+                long tcRows = CudaMoeKernels.tensorCoreRows(slots);
                 CUdeviceptr a16 = buf.alloc(2L * tcRows * DIM);
                 CUdeviceptr h16 = buf.alloc(2L * tcRows * FFN);
                 CUdeviceptr xTc = buf.of(x0);
                 CUdeviceptr xTcAgain = buf.of(x0);
                 int tiles = 0;
                 for (CUdeviceptr x : new CUdeviceptr[] {xTc, xTcAgain}) {
-                    kernels.moeGroup(stream, dChosen, slots, ids, counts, order, items, itemCount, tcItems,
-                            CudaKernels.MOE_TC_TILE);
-                    kernels.moeGatherF16(stream, dXb, order, itemCount, K, DIM, a16, slots);
-                    kernels.moeGateUpTc(stream, type, gateP, upP, stride, FFN, guRow, DIM, a16, items, itemCount,
+                    moe.group(stream, dChosen, slots, ids, counts, order, items, itemCount, tcItems,
+                            CudaMoeKernels.TC_TILE);
+                    moe.gatherF16(stream, dXb, order, itemCount, K, DIM, a16, slots);
+                    moe.gateUpTc(stream, type, gateP, upP, stride, FFN, guRow, DIM, a16, items, itemCount,
                             h16, tcItems);
-                    kernels.moeDownTc(stream, type, downP, stride, DIM, downRow, FFN, h16, items, itemCount, order, y,
+                    moe.downTc(stream, type, downP, stride, DIM, downRow, FFN, h16, items, itemCount, order, y,
                             tcItems);
-                    kernels.moeCombine(stream, y, dChosen, dWeights, K, DIM, x, count);
+                    moe.combine(stream, y, dChosen, dWeights, K, DIM, x, count);
                     cuStreamSynchronize(stream);
-                    tiles = checkGrouping(chosen, ids, CudaKernels.MOE_TC_TILE, order, items, itemCount, tcItems);
+                    tiles = checkGrouping(chosen, ids, CudaMoeKernels.TC_TILE, order, items, itemCount, tcItems);
                 }
                 float[] xt = GpuTests.Buffers.floats(xTc, count * DIM);
                 assertArrayEquals(xt, GpuTests.Buffers.floats(xTcAgain, count * DIM),

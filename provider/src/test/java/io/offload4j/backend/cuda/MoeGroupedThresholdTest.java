@@ -55,7 +55,7 @@ class MoeGroupedThresholdTest {
 
     /**
      * The bound holds for any routing and both tilings (fp32 kernels: 8 slots, tensor cores: 64): the tiles of a
-     * stable grouping (⌈slots of id / tile⌉ per id) never exceed moeMaxItems for the number of distinct ids, whatever
+     * stable grouping (⌈slots of id / tile⌉ per id) never exceed CudaMoeKernels.maxItems for the number of distinct ids, whatever
      * the skew; and the work list sized for the finer tiling has room for the coarser one.
      */
     @Test
@@ -70,21 +70,21 @@ class MoeGroupedThresholdTest {
                 int e = (int) Math.min(ids - 1, Math.floor(Math.pow(rnd.nextDouble(), 1 + skew) * ids));
                 per[e]++;
             }
-            for (int tile : new int[] {CudaKernels.MOE_TILE, CudaKernels.MOE_TC_TILE}) {
+            for (int tile : new int[] {CudaMoeKernels.TILE, CudaMoeKernels.TC_TILE}) {
                 int tiles = 0;
                 int distinct = 0;
                 for (int n : per) {
                     tiles += (n + tile - 1) / tile;
                     distinct += n > 0 ? 1 : 0;
                 }
-                assertTrue(tiles <= CudaKernels.moeMaxItems(slots, distinct, tile),
+                assertTrue(tiles <= CudaMoeKernels.maxItems(slots, distinct, tile),
                         tiles + " tiles of " + tile + " for " + slots + " slots");
-                assertTrue(CudaKernels.moeMaxItems(slots, ids, tile) <= CudaMoeBuffers.maxItems(slots, ids));
+                assertTrue(CudaMoeKernels.maxItems(slots, ids, tile) <= CudaMoeBuffers.maxItems(slots, ids));
             }
         }
-        assertEquals(64 + 128, CudaKernels.moeMaxItems(512, 128, CudaKernels.MOE_TILE));
-        assertEquals(64 + 128, CudaKernels.moeMaxItems(4096, 128, CudaKernels.MOE_TC_TILE));
-        assertEquals(0, CudaKernels.moeMaxItems(0, 128, CudaKernels.MOE_TILE));
+        assertEquals(64 + 128, CudaMoeKernels.maxItems(512, 128, CudaMoeKernels.TILE));
+        assertEquals(64 + 128, CudaMoeKernels.maxItems(4096, 128, CudaMoeKernels.TC_TILE));
+        assertEquals(0, CudaMoeKernels.maxItems(0, 128, CudaMoeKernels.TILE));
     }
 
     /**
@@ -93,13 +93,13 @@ class MoeGroupedThresholdTest {
      */
     @Test
     void tensorCoreExperts() {
-        assertTrue(CudaKernels.moeTensorCoresOk(GgmlType.Q4_K, GgmlType.Q6_K, 2048, 768));
-        assertTrue(CudaKernels.moeTensorCoresOk(GgmlType.Q8_0, GgmlType.Q8_0, 4096, 14336));
-        assertTrue(CudaKernels.moeTensorCoresOk(GgmlType.F16, GgmlType.BF16, 256, 256));
-        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.Q4_K, GgmlType.Q6_K, 2048, 1408));
-        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.F32, GgmlType.F16, 256, 256));
-        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.Q4_K, GgmlType.F32, 256, 256));
-        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.Q4_K, GgmlType.Q4_K, 64, 32)); // the transformers fixtures
-        assertFalse(CudaKernels.moeTensorCoresOk(GgmlType.Q3_K, GgmlType.Q3_K, 256, 256)); // no expert kernels at all
+        assertTrue(CudaMoeKernels.tensorCoresOk(GgmlType.Q4_K, GgmlType.Q6_K, 2048, 768));
+        assertTrue(CudaMoeKernels.tensorCoresOk(GgmlType.Q8_0, GgmlType.Q8_0, 4096, 14336));
+        assertTrue(CudaMoeKernels.tensorCoresOk(GgmlType.F16, GgmlType.BF16, 256, 256));
+        assertFalse(CudaMoeKernels.tensorCoresOk(GgmlType.Q4_K, GgmlType.Q6_K, 2048, 1408));
+        assertFalse(CudaMoeKernels.tensorCoresOk(GgmlType.F32, GgmlType.F16, 256, 256));
+        assertFalse(CudaMoeKernels.tensorCoresOk(GgmlType.Q4_K, GgmlType.F32, 256, 256));
+        assertFalse(CudaMoeKernels.tensorCoresOk(GgmlType.Q4_K, GgmlType.Q4_K, 64, 32)); // the transformers fixtures
+        assertFalse(CudaMoeKernels.tensorCoresOk(GgmlType.Q3_K, GgmlType.Q3_K, 256, 256)); // no expert kernels at all
     }
 }
