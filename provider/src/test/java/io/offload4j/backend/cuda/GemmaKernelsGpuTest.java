@@ -135,7 +135,7 @@ class GemmaKernelsGpuTest {
             for (int i = 0; i < hd; i++) {
                 d += q[qOff + i] * (double) Float.float16ToFloat(kc[p * kvDim + kvOff + i]);
             }
-            s[p] = cap * Math.tanh(d * scale / cap);
+            s[p] = cap > 0 ? cap * Math.tanh(d * scale / cap) : d * scale;
             max = Math.max(max, s[p]);
         }
         double sum = 0;

@@ -80,6 +80,20 @@ final class GpuTests {
             return p;
         }
 
+        CUdeviceptr of(long[] v) {
+            CUdeviceptr p = alloc(8L * v.length);
+            cuMemcpyHtoD(p, Pointer.to(v), 8L * v.length);
+            return p;
+        }
+
+        /** The device address of {@code p}, as a number (for tables of addresses that kernels read). */
+        static long address(CUdeviceptr p) {
+            long[] value = new long[1];
+            jcuda.driver.JCudaDriver.cuPointerGetAttribute(Pointer.to(value),
+                    jcuda.driver.CUpointer_attribute.CU_POINTER_ATTRIBUTE_DEVICE_POINTER, p);
+            return value[0];
+        }
+
         CUdeviceptr of(double[] v) {
             CUdeviceptr p = alloc(8L * v.length);
             cuMemcpyHtoD(p, Pointer.to(v), 8L * v.length);
