@@ -15,7 +15,7 @@
 //     as its column operand (n8 tiles, two per ldmatrix.x4): each of the 8 warps multiplies 16 features over one half
 //     of the chunk's columns with all 16·MT tokens, 1 + MT ldmatrix per 2·MT mma; the halves are added at the end.
 // Every weight byte is read once per step for all rows, by as many blocks as the GPU needs. (The WMMA kernel this
-// replaced read the activations from global memory as fragments, four warps the same rows, and ran 1.3-2.8x slower on
+// replaced read the activations from global memory as fragments, four warps the same rows, and ran 1.1-2.8x slower on
 // an H100: tests/gpu/gemm_bench.cu times both, tests/gpu/gemm_small_wmma.cuh keeps it.)
 //
 // When N alone gives too few blocks, K is split over gridDim.y blocks (a whole number of chunks each): each writes its
