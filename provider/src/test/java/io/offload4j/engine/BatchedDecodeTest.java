@@ -461,12 +461,13 @@ class BatchedDecodeTest {
 
         /**
          * The rules of continuous batching, for every request that ran to its end: its prompt went in chunks, at
-         * most one per round (between two decode steps); it joined the first decode step after its last chunk
-         * and was in every step from then on until it ended, one step per token after the first.
+         * most {@link Scheduler#PREFILL_CHUNKS_PER_ROUND} of all prompts per round (between two decode steps), one
+         * prompt's chunks after another's; it joined the first decode step after its last chunk and was in every step
+         * from then on until it ended, one step per token after the first.
          */
         void check() {
-            // Between two decode steps that share a sequence lies exactly one round: each cache gets at most one
-            // prompt chunk there. (Without a decoding sequence a round has no decode step to mark it.)
+            // Between two decode steps that share a sequence lies exactly one round: at most that many prompt chunks,
+            // each cache's in one run. (Without a decoding sequence a round has no decode step to mark it.)
             int prevBatch = -1;
             for (int i = 0; i < calls.size(); i++) {
                 Call c = calls.get(i);
@@ -476,12 +477,16 @@ class BatchedDecodeTest {
                 assertEquals(c.caches().length, Arrays.stream(c.caches()).distinct().count(),
                         "a sequence appears once in a step: " + Arrays.toString(c.caches()));
                 if (prevBatch >= 0 && shareASequence(calls.get(prevBatch).caches(), c.caches())) {
-                    List<Integer> chunks = new ArrayList<>();
+                    assertTrue(i - prevBatch - 1 <= Scheduler.PREFILL_CHUNKS_PER_ROUND, (i - prevBatch - 1)
+                            + " prompt chunks in one round (calls " + prevBatch + ".." + i + ")");
+                    List<Integer> runs = new ArrayList<>();
                     for (int j = prevBatch + 1; j < i; j++) {
                         int cache = calls.get(j).caches()[0];
-                        assertFalse(chunks.contains(cache), "two prompt chunks of cache " + cache + " in one round"
-                                + " (calls " + prevBatch + ".." + i + ")");
-                        chunks.add(cache);
+                        if (runs.isEmpty() || runs.getLast() != cache) {
+                            assertFalse(runs.contains(cache), "cache " + cache + "'s prompt chunks interleaved with"
+                                    + " another's in one round (calls " + prevBatch + ".." + i + ")");
+                            runs.add(cache);
+                        }
                     }
                 }
                 prevBatch = i;

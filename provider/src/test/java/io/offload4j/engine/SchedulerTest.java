@@ -12,6 +12,7 @@ import io.offload4j.testing.SharedData;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -100,6 +101,64 @@ class SchedulerTest {
         EngineStats stats = engine.stats();
         assertEquals(0, stats.running());
         assertEquals(0, stats.runningKvCacheBytes());
+    }
+
+    /**
+     * Prompts that arrive together are prefilled first come, first served, a few chunks a round
+     * ({@link Scheduler#PREFILL_CHUNKS_PER_ROUND}): the first request's first token comes once its own prompt is in,
+     * not after every prompt admitted with it (as one chunk per prompt per round had it). Three 40-token prompts in chunks of 8 (5 chunks each), admitted in one round while a blocker's
+     * listener holds the engine thread.
+     */
+    @Test
+    void promptsThatArriveTogetherArePrefilledFirstComeFirstServed() throws Exception {
+        try (InferenceEngine e = InferenceEngine.load(SharedData.require("models/stories260K.gguf"),
+                EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withPrefixCacheBytes(0).withChunkTokens(8))) {
+            CountDownLatch blocking = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            int[] blockerPrompt = e.tokenizer().encode("Mom said", true, false);
+            Generation blocker = e.submit(GenerationRequest.of(blockerPrompt, 1, SamplingParams.GREEDY),
+                    new GenerationListener() {
+                @Override
+                public void onToken(int token) {
+                    blocking.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException ex) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+            assertTrue(blocking.await(30, TimeUnit.SECONDS));
+            // the blocker's prompt is counted once its call returns, as every chunk is: after the token it emitted
+            long before = e.stats().promptTokens() + blockerPrompt.length;
+            SplittableRandom rnd = new SplittableRandom(3);
+            long[] promptTokensAtFirstToken = new long[3];
+            List<Generation> gens = new ArrayList<>();
+            for (int r = 0; r < 3; r++) {
+                int[] prompt = new int[40];
+                for (int i = 0; i < prompt.length; i++) {
+                    prompt[i] = 3 + rnd.nextInt(e.tokenizer().vocabularySize() - 3);
+                }
+                int id = r;
+                gens.add(e.submit(GenerationRequest.of(prompt, 2, SamplingParams.GREEDY), new GenerationListener() {
+                    @Override
+                    public void onToken(int token) {
+                        if (promptTokensAtFirstToken[id] == 0) { // the engine thread: its stats are current
+                            promptTokensAtFirstToken[id] = e.stats().promptTokens() - before;
+                        }
+                    }
+                }));
+            }
+            release.countDown();
+            blocker.result().get(30, TimeUnit.SECONDS);
+            for (Generation g : gens) {
+                g.result().get(30, TimeUnit.SECONDS);
+            }
+            // counted when each request's first token came, less that request's last chunk (still being counted):
+            // its own prompt and those before it; one chunk per prompt per round gave 96, 104, 112
+            assertArrayEquals(new long[] {32, 72, 112}, promptTokensAtFirstToken,
+                    "prompt tokens processed when each request's first token came");
+        }
     }
 
     @Test
