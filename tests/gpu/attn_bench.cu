@@ -21,16 +21,6 @@
 #include "attention.cuh"
 #include "bench_common.cuh"
 
-__global__ void fill_half_rand(__half* p, size_t n, unsigned seed, float scale) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        unsigned h = (unsigned)i * 2654435761u ^ seed;
-        h ^= h >> 13;
-        h *= 0x5bd1e995u;
-        h ^= h >> 15;
-        p[i] = __float2half(((h & 0xffff) / 65535.f - 0.5f) * scale);
-    }
-}
-
 __global__ void fill_float_rand(float* p, size_t n, unsigned seed, float scale) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         unsigned h = (unsigned)i * 2246822519u ^ seed;
@@ -81,7 +71,7 @@ int main() {
                         __half* c;
                         size_t n = (size_t)(pos + 1) * kvDim;
                         CK(cudaMalloc(&c, n * 2));
-                        fill_half_rand<<<256, 256>>>(c, n, 31u * t + kv, 2.f);
+                        fill_half<<<256, 256>>>(c, n, 31u * t + kv, 2.f);
                         table[2 * t + kv] = (unsigned long long)c;
                         bufs.push_back(c);
                         kvBytes += n * 2.0;

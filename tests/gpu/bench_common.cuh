@@ -1,10 +1,12 @@
 // What the kernel benchmarks under tests/gpu share: a CUDA runtime call checked (file, line, call, error; exit 1), and
-// the median time of a few launches.
+// the median time of a few launches, and a random fp16 fill.
 #pragma once
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
 #include <vector>
+
+#include <cuda_fp16.h>
 
 #define CK(x)                                                                               \
     do {                                                                                    \
@@ -35,4 +37,15 @@ static double medianMicros(cudaStream_t st, Run run) {
     }
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
+}
+
+// p[i] = a pseudo-random half in [-scale/2, scale/2] from i and seed (a hash: no state, any grid).
+__global__ void fill_half(__half* p, size_t n, unsigned seed, float scale) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        unsigned h = (unsigned)i * 2654435761u ^ seed;
+        h ^= h >> 13;
+        h *= 0x5bd1e995u;
+        h ^= h >> 15;
+        p[i] = __float2half(((h & 0xffff) / 65535.f - 0.5f) * scale);
+    }
 }

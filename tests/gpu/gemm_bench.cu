@@ -42,16 +42,6 @@ __global__ void __launch_bounds__(GTC_THREADS, 2)
 }
 
 
-__global__ void fill_half(__half* p, size_t n, unsigned seed, float scale) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        unsigned h = (unsigned)i * 2654435761u ^ seed;
-        h ^= h >> 13;
-        h *= 0x5bd1e995u;
-        h ^= h >> 15;
-        p[i] = __float2half(((h & 0xffff) / 65535.f - 0.5f) * scale);
-    }
-}
-
 struct Kernel {
     const char* name;
     int bm, stages;  // 0: the WMMA kernel

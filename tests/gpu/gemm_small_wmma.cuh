@@ -1,6 +1,8 @@
 // The small-batch GEMM of waves 1-2 up to session 10 (WMMA fragments, activations read from global memory), kept for
 // tests/gpu/gemm_bench.cu to time the production gemm_small.cuh against; instances gemm_small_wmma_<fmt>_t<MT> for
-// F16, Q4_K and Q8_0 only. Its original description:
+// F16, Q4_K and Q8_0 only. Its chunk fetch and decode loop is kept as written rather than calling gemm_small.cuh's
+// sg_fetch_chunk / sg_store_chunk: that compiles to other register counts and would not time the kernel that ran
+// before. Its original description:
 //
 // C[M][N] (+)= A[M][K] · W[N][K]^T for M <= 16 * MT rows (the sequences of a batched decode step, or a
 // short chunk), W in its GGUF format, A fp16. The prefill GEMM (gemm_f16) needs W as fp16 first — a

@@ -98,7 +98,6 @@ __device__ __forceinline__ void gemm_small_body(SG_PARAMS) {
     constexpr int ROWS = 16 * MT;                   // activation rows read (rows past M are zeros)
     constexpr int NT = 2 * MT;                      // n8 tiles of tokens
     static_assert(SG_N * UPR % SG_THREADS == 0, "whole units per thread");
-    static_assert(F::RUNLEN % 8 == 0, "runs of whole 16-byte stores");
     extern __shared__ __align__(128) __half sg_sm[];
     __half* ws = sg_sm;                   // [SG_N][SG_LD] the chunk's weights
     __half* as = sg_sm + SG_N * SG_LD;  // [ROWS][SG_LD] the chunk's activations
