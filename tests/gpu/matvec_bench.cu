@@ -5,8 +5,10 @@
 // in one CUDA graph, so that every byte comes from HBM as it does in a real step (the model is far larger than L2).
 //
 //   nvcc -O3 -std=c++17 -arch=sm_90 -I provider/src/main/cuda -o matvec_bench tests/gpu/matvec_bench.cu
-//   ./matvec_bench [--out FILE] [--formats q4_k/q6_k,f16/f16,...]
-//       FILE: every output vector, to compare two builds (same seed, same inputs); formats: which pairs (all by default)
+//   ./matvec_bench [--out FILE] [--formats q4_k/q6_k,f16/f16,...] [--x8 1]
+//       FILE: every output vector, to compare two builds (same seed, same inputs); formats: which pairs (all by default);
+//       --x8 1: formats with 8-bit-activation kernels (matvec_x8.cuh) run those, each after its quantize_x8 launch
+//       (timed with it), and a line per pair gives their normwise error against the float kernels on layer 0.
 //
 // Prints, per format pair (attention + gate/up format / down format): µs per step of matvecs, the weight bytes
 // read, and GB/s; then each kernel kind alone (28 launches of it in a graph, µs per launch and GB/s).
@@ -35,23 +37,34 @@
 
 
 typedef void (*MvFn)(MV_PARAMS);
+#ifdef MVX8_PARAMS
+typedef void (*MvX8Fn)(MVX8_PARAMS);
+#define X8(NAME) {matvec_x8_##NAME##_m0, matvec_x8_##NAME##_m1, matvec_x8_##NAME##_m2}
+#else
+typedef void* MvX8Fn;  // sources from before the 8-bit-activation kernels
+#define X8(NAME) {nullptr, nullptr, nullptr}
+#endif
+#define NO_X8 {nullptr, nullptr, nullptr}
 
 struct Format {
     const char* name;
     int blockBytes, blockElems;
     int halfOffsets[2];  // fp16 scale fields of a block, -1 when absent; F16/BF16: every element
     MvFn m[3];
+    MvX8Fn x8[3];  // the 8-bit-activation kernels, where the format has them
 };
 
-#define FMT(NAME, BB, BE, H0, H1) \
-    {#NAME, BB, BE, {H0, H1}, {matvec_##NAME##_n1_m0, matvec_##NAME##_n1_m1, matvec_##NAME##_n1_m2}}
+#define FMT(NAME, BB, BE, H0, H1, X) \
+    {#NAME, BB, BE, {H0, H1}, {matvec_##NAME##_n1_m0, matvec_##NAME##_n1_m1, matvec_##NAME##_n1_m2}, X}
 
 static Format formats[] = {
-    FMT(f16, 2, 1, -2, -1),   FMT(bf16, 2, 1, -3, -1),  FMT(q8_0, 34, 32, 0, -1),   FMT(q4_0, 18, 32, 0, -1),
-    FMT(q4_1, 20, 32, 0, 2),  FMT(q5_0, 22, 32, 0, -1), FMT(q5_1, 24, 32, 0, 2),    FMT(q4_k, 144, 256, 0, 2),
-    FMT(q5_k, 176, 256, 0, 2), FMT(q6_k, 210, 256, 208, -1), FMT(q2_k, 84, 256, 80, 82), FMT(q3_k, 110, 256, 108, -1),
-    FMT(iq4_nl, 18, 32, 0, -1), FMT(iq4_xs, 136, 256, 0, -1),
+    FMT(f16, 2, 1, -2, -1, NO_X8),    FMT(bf16, 2, 1, -3, -1, NO_X8),      FMT(q8_0, 34, 32, 0, -1, X8(q8_0)),
+    FMT(q4_0, 18, 32, 0, -1, X8(q4_0)), FMT(q4_1, 20, 32, 0, 2, X8(q4_1)), FMT(q5_0, 22, 32, 0, -1, NO_X8),
+    FMT(q5_1, 24, 32, 0, 2, NO_X8),   FMT(q4_k, 144, 256, 0, 2, X8(q4_k)), FMT(q5_k, 176, 256, 0, 2, X8(q5_k)),
+    FMT(q6_k, 210, 256, 208, -1, X8(q6_k)), FMT(q2_k, 84, 256, 80, 82, NO_X8), FMT(q3_k, 110, 256, 108, -1, NO_X8),
+    FMT(iq4_nl, 18, 32, 0, -1, NO_X8), FMT(iq4_xs, 136, 256, 0, -1, NO_X8),
 };
+static bool useX8 = false;
 
 static Format* find(const char* n) {
     for (auto& f : formats)
@@ -150,6 +163,8 @@ static const Kind kinds[] = {
 
 struct Buffers {
     float *x, *normW, *q, *k, *v, *h, *y;
+    int8_t* xq;  // the quantized input of an 8-bit-activation launch (FFN values at most), its scales and sums
+    float *xd, *xs;
 };
 
 static void launch(const Format& fa, const Format& fd, const Layer& L, int kind, const Buffers& b, cudaStream_t s) {
@@ -170,6 +185,14 @@ static void launch(const Format& fa, const Format& fd, const Layer& L, int kind,
         default: w0 = L.d; y0 = b.y; x = b.h; break;
     }
     const float* normW = k.norm ? b.normW : nullptr;
+#ifdef MVX8_PARAMS
+    if (useX8 && f.x8[k.mode]) {
+        quantize_x8<<<1, 256, 0, s>>>(x, normW, 1e-5f, k.cols, b.xq, b.xd, b.xs);
+        f.x8[k.mode]<<<grid, 32 * MV_WARPS, 0, s>>>(w0, w1, w2, k.rows0, k.mode == MV_SWIGLU ? 0 : k.rows1, k.rows2,
+                                                   rowBytes, k.cols, b.xq, b.xd, b.xs, y0, y1, y2);
+        return;
+    }
+#endif
     f.m[k.mode]<<<grid, 32 * MV_WARPS, 0, s>>>(w0, w1, w2, k.rows0, k.mode == MV_SWIGLU ? 0 : k.rows1, k.rows2, rowBytes,
                                               k.cols, x, y0, y1, y2, 1, normW, 1e-5f);
 }
@@ -221,6 +244,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--out")) outPath = argv[i + 1];
         else if (!strcmp(argv[i], "--formats")) only = "," + std::string(argv[i + 1]) + ",";
+        else if (!strcmp(argv[i], "--x8")) useX8 = atoi(argv[i + 1]) != 0;
         else {
             fprintf(stderr, "unknown argument %s\n", argv[i]);
             return 2;
@@ -256,7 +280,39 @@ int main(int argc, char** argv) {
             L.d = matrix(fd, DIM, FFN, bytes); total += bytes;
         }
         Buffers b{vec(DIM, true), vec(DIM, true), vec(DIM, false), vec(KV, false), vec(KV, false), vec(FFN, false),
-                  vec(DIM, false)};
+                  vec(DIM, false), nullptr, vec(FFN / 32, false), vec(FFN / 16, false)};
+        CK(cudaMalloc(&b.xq, FFN));
+        if (useX8) {
+            // each kind on layer 0 from the same inputs, float kernels and then the 8-bit ones: normwise error
+            // max|x8 - float| / max|float| of each kind's outputs (ADD kinds into zeroed outputs)
+            double err[4];
+            for (int kind = 0; kind < 4; kind++) {
+                std::vector<float> got[2], hh(FFN);
+                for (auto& v : hh) v = uni() * 2 - 1;
+                for (int pass = 0; pass < 2; pass++) {
+                    useX8 = pass == 1;
+                    CK(cudaMemset(b.y, 0, DIM * 4));
+                    CK(cudaMemset(b.h, 0, FFN * 4));
+                    if (kind == 1) CK(cudaMemcpy(b.q, b.x, DIM * 4, cudaMemcpyDeviceToDevice));
+                    if (kind == 3) CK(cudaMemcpy(b.h, hh.data(), FFN * 4, cudaMemcpyHostToDevice));
+                    launch(fa, fd, layers[0], kind, b, s);
+                    CK(cudaStreamSynchronize(s));
+                    float* o = kind == 0 ? b.q : kind == 2 ? b.h : b.y;
+                    int n = kind == 2 ? FFN : DIM;
+                    got[pass].resize(n);
+                    CK(cudaMemcpy(got[pass].data(), o, n * 4, cudaMemcpyDeviceToHost));
+                }
+                double m = 0, e = 0;
+                for (size_t i = 0; i < got[0].size(); i++) {
+                    m = std::max(m, (double)fabsf(got[0][i]));
+                    e = std::max(e, (double)fabsf(got[1][i] - got[0][i]));
+                }
+                err[kind] = m > 0 ? e / m : e;
+            }
+            useX8 = true;
+            printf("x8 vs float, %s / %s: normwise error qkv %.2e, attn out %.2e, gate/up %.2e, down %.2e\n", fa.name,
+                   fd.name, err[0], err[1], err[2], err[3]);
+        }
         // correctness record: one pass over layer 0 from fixed inputs, every output written out
         if (out) {
             for (int kind = 0; kind < 4; kind++) launch(fa, fd, layers[0], kind, b, s);
@@ -289,7 +345,8 @@ int main(int argc, char** argv) {
         CK(cudaGraphExecDestroy(step));
         for (auto& L : layers)
             for (uint8_t* w : {L.q, L.k, L.v, L.o, L.g, L.u, L.d}) CK(cudaFree(w));
-        for (float* v : {b.x, b.normW, b.q, b.k, b.v, b.h, b.y}) CK(cudaFree(v));
+        for (float* v : {b.x, b.normW, b.q, b.k, b.v, b.h, b.y, b.xd, b.xs}) CK(cudaFree(v));
+        CK(cudaFree(b.xq));
     }
     if (out) fclose(out);
     return 0;

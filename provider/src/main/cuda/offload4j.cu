@@ -548,3 +548,4 @@ extern "C" __global__ void qkv_post_batch(QKV_POST_PARAMS, const int* __restrict
 #include "moe.cuh"
 #include "moe_gemm.cuh"
 #include "encoder.cuh"
+#include "matvec_x8.cuh"

@@ -17,7 +17,8 @@ import jcuda.driver.CUmemorytype;
 
 /**
  * The kernels of one transformer block and of one output-head slice, enqueued on the workspace's stream, in the
- * order of {@link io.offload4j.model.BlockRecipe}: the norms are fused into the projections (matrix-vector path),
+ * order of {@link io.offload4j.model.BlockRecipe}: the norms are fused into the projections (matrix-vector path; a
+ * single token of a quantized format multiplies 8-bit activations, the norm fused into their quantization),
  * bias, QK norm, RoPE and the KV write into one kernel ({@code qkvPost}), then attention (a batched step: one
  * {@code qkv_post_batch} and one {@code attn_decode_batch} for all its sequences). Steps of at least
  * {@code gemmMinTokens} rows multiply on tensor cores: up to 64 rows through the small GEMM, which decodes each weight
@@ -98,13 +99,22 @@ final class CudaBlockKernels {
                 gemm(b.wv(), ws.v, count, false);
             }
         } else {
-            // the attention norm is fused into the projections
+            // the attention norm is fused into the projections, or (one token, 8-bit activations) into the quantization
+            // they share
+            boolean x8 = count == 1 && int8(b.qkvGroups());
+            if (x8) {
+                quantize(ws.x, n.attnNorm(), dim);
+            }
             for (DevMatrix[] group : b.qkvGroups()) {
                 for (int i = 0; i < group.length; i++) {
                     DevMatrix m = group[i];
                     qkvOuts[i] = m == b.wq() ? ws.q : m == b.wk() ? ws.k : ws.v;
                 }
-                matvecs(count, CudaKernels.STORE, group, ws.x, qkvOuts, n.attnNorm());
+                if (x8) {
+                    matvecX8(CudaKernels.STORE, group, qkvOuts);
+                } else {
+                    matvecs(count, CudaKernels.STORE, group, ws.x, qkvOuts, n.attnNorm());
+                }
             }
         }
         if (step.segments() > 0) { // packed sequences: each attends within its own rows and cache
@@ -128,7 +138,7 @@ final class CudaBlockKernels {
         } else {
             one[0] = b.wo();
             oneOut[0] = attnPost == null ? ws.x : ws.hb;
-            matvecs(count, attnPost == null ? CudaKernels.ADD : CudaKernels.STORE, one, ws.attn, oneOut, null);
+            project1(count, attnPost == null ? CudaKernels.ADD : CudaKernels.STORE, one, ws.attn, oneOut, null);
         }
         if (attnPost != null) {
             kernels.rmsnormAdd(ws.stream, ws.hb, attnPost, ws.x, dim, eps, count);
@@ -166,11 +176,11 @@ final class CudaBlockKernels {
             gateUp[1] = b.up();
             gateUpOuts[0] = ws.hb;
             gateUpOuts[1] = ws.hb2;
-            matvecs(count, CudaKernels.STORE, gateUp, ws.x, gateUpOuts, n.ffnNorm());
+            project1(count, CudaKernels.STORE, gateUp, ws.x, gateUpOuts, n.ffnNorm());
             kernels.geglu(ws.stream, ws.hb, ws.hb2, (long) count * c.feedForwardLength());
             one[0] = b.down();
             oneOut[0] = ffnPost == null ? ws.x : ws.hb2;
-            matvecs(count, ffnPost == null ? CudaKernels.ADD : CudaKernels.STORE, one, ws.hb, oneOut, null);
+            project1(count, ffnPost == null ? CudaKernels.ADD : CudaKernels.STORE, one, ws.hb, oneOut, null);
         } else {
             // the FFN norm is fused into the gate/up projection
             if (b.gate().type() != b.up().type()) {
@@ -180,10 +190,10 @@ final class CudaBlockKernels {
             gateUp[0] = b.gate();
             gateUp[1] = b.up();
             oneOut[0] = ws.hb;
-            matvecs(count, CudaKernels.SWIGLU, gateUp, ws.x, oneOut, n.ffnNorm());
+            project1(count, CudaKernels.SWIGLU, gateUp, ws.x, oneOut, n.ffnNorm());
             one[0] = b.down();
             oneOut[0] = ws.x;
-            matvecs(count, CudaKernels.ADD, one, ws.hb, oneOut, null);
+            project1(count, CudaKernels.ADD, one, ws.hb, oneOut, null);
         }
         if (ffnPost != null) {
             kernels.rmsnormAdd(ws.stream, ws.hb2, ffnPost, ws.x, dim, eps, count);
@@ -341,7 +351,7 @@ final class CudaBlockKernels {
                     config.rmsNormEps(), outputs);
             smallGemm(one, oneOut, outputs, false);
         } else {
-            matvecs(outputs, CudaKernels.STORE, one, last, oneOut, ws.outputNorm);
+            project1(outputs, CudaKernels.STORE, one, last, oneOut, ws.outputNorm);
         }
         if (strided) {
             sliceCopy.srcDevice = out;
@@ -459,6 +469,54 @@ final class CudaBlockKernels {
             b = ws.w16;
         }
         kernels.gemm(ws.stream, ws.a16, b, out, count, w.rows(), w.cols(), accumulate);
+    }
+
+    /**
+     * {@link #matvecs}, except that one token's projections run on 8-bit activations where every matrix's format has
+     * those kernels: {@code in} is normalised (with a non-null {@code norm}) and quantized once, then multiplied.
+     */
+    private void project1(int count, int mode, DevMatrix[] mats, CUdeviceptr in, CUdeviceptr[] outs, CUdeviceptr norm) {
+        if (count == 1 && int8(mats)) {
+            quantize(in, norm, mats[0].cols());
+            matvecX8(mode, mats, outs);
+        } else {
+            matvecs(count, mode, mats, in, outs, norm);
+        }
+    }
+
+    /** Whether every matrix of {@code mats} takes 8-bit activations (they share a width). */
+    private boolean int8(DevMatrix[] mats) {
+        for (DevMatrix m : mats) {
+            if (!kernels.int8Activations(m.type(), m.cols())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private boolean int8(DevMatrix[][] groups) {
+        for (DevMatrix[] g : groups) {
+            if (!int8(g)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** One token's activations {@code in} (normalised by a non-null {@code norm}) into the workspace's 8-bit row. */
+    private void quantize(CUdeviceptr in, CUdeviceptr norm, int cols) {
+        kernels.quantizeX8(ws.stream, in, norm, config.rmsNormEps(), cols, ws.x8q, ws.x8d, ws.x8s);
+    }
+
+    /** One token's projections of {@code mats} (one format and width) from the quantized row; modes as matvecs. */
+    private void matvecX8(int mode, DevMatrix[] mats, CUdeviceptr[] outs) {
+        DevMatrix m0 = mats[0];
+        boolean swiglu = mode == CudaKernels.SWIGLU;
+        int n = mats.length;
+        kernels.matvecX8(ws.stream, m0.type(), mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
+                n > 2 ? mats[2].ptr() : null, m0.rows(), swiglu ? 0 : n > 1 ? mats[1].rows() : 0,
+                n > 2 ? mats[2].rows() : 0, m0.rowBytes(), m0.cols(), ws.x8q, ws.x8d, ws.x8s, outs[0],
+                !swiglu && n > 1 ? outs[1] : null, n > 2 ? outs[2] : null);
     }
 
     /**

@@ -97,7 +97,7 @@ class GemmaGpuTest {
                 for (int chunk : new int[] {64, 64, 12, 12, 12, 12, 12, 12}) {
                     pc.forward(cc, tokens, p, chunk, p, lc);
                     pg.forward(cg, tokens, p, chunk, p, lg);
-                    double tol = chunk >= 16 ? CudaForwardPassGpuTest.TOL_GEMM : CudaForwardPassGpuTest.TOL_FP32;
+                    double tol = chunk >= 16 ? CudaForwardPassGpuTest.TOL_GEMM : CudaForwardPassGpuTest.tolFp32(model);
                     worst = Math.max(worst, check(lg, lc, tol, label + " chunk " + chunk + " @" + p));
                     p += chunk;
                 }

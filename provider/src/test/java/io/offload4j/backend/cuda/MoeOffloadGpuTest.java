@@ -159,8 +159,8 @@ class MoeOffloadGpuTest {
                             pg.plan().count(io.offload4j.offload.Placement.RESIDENT), s.slots(), s.cacheSlots(),
                             pooled, b[2] == 1, s.hitRate(), s.copies(), s.cpuComputed(), s.passes(), toCpu,
                             toResident));
-                    assertTrue(toCpu <= CudaForwardPassGpuTest.TOL_FP32, label + ": relErr to the CPU " + toCpu);
-                    assertTrue(toResident <= CudaForwardPassGpuTest.TOL_FP32,
+                    assertTrue(toCpu <= CudaForwardPassGpuTest.tolFp32(model), label + ": relErr to the CPU " + toCpu);
+                    assertTrue(toResident <= CudaForwardPassGpuTest.tolFp32(model),
                             label + ": relErr to the resident GPU run " + toResident);
                 }
             }

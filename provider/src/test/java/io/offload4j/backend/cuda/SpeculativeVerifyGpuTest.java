@@ -150,7 +150,7 @@ class SpeculativeVerifyGpuTest {
         float[] single = new float[vocab];
         float[] verified = new float[vocab];
         double tol = count >= AcceleratorOptions.DEFAULT_GEMM_MIN_TOKENS ? CudaForwardPassGpuTest.TOL_GEMM
-                : CudaForwardPassGpuTest.TOL_FP32;
+                : CudaForwardPassGpuTest.tolFp32(model);
         String what = "k+1 = " + count + ", accepted " + accepted;
         double worst = 0;
         try (KvCache a = pass.newKvCache(64); KvCache b = pass.newKvCache(64)) {

@@ -1,0 +1,293 @@
+// Single-token projections with 8-bit activations (batch-1 decode of the quantized formats).
+//
+// The float matrix-vector kernels (offload4j.cu) decode every weight to a float and multiply it with a float
+// activation: several instructions per weight, and each warp reads 4 bytes of x (and, with the fused norm, 4 bytes
+// of norm weights) per weight it multiplies, several times the weight bytes themselves. A Q4_K decode step read its
+// weights at a third of HBM bandwidth that way, bound by instructions, not by memory.
+//
+// Here the step's input row is first normalised (when a norm precedes the projection) and quantized once:
+// quantize_x8 writes int8 values in blocks of 32 with one float scale each (x ~ d * q, d = max|x| / 127, the
+// rounding ggml's q8_1 uses) and the float sum of every 16 values. The projection then multiplies the weights'
+// integer quants with those bytes four at a time (dp4a: one instruction for four products and their sum) and
+// applies the weights' and the activations' scales once per run of 8 to 16 values. A format's additive part
+// (Q4_K/Q5_K's mins, Q4_0's -8, Q4_1's m) is taken against the exact float sums rather than the quantized values.
+// The error is that of 8-bit activations (about 0.4 % of a block's largest value per element, unbiased), what
+// llama.cpp's integer dot products accept; CudaKernels.int8Activations() turns the path off.
+//
+// Layout of a quantized row of n values: xq int8[n] (16-byte aligned), xd float[n / 32], xs float[n / 16].
+// The kernels keep the float kernels' mapping (one warp per pair of rows of one matrix, or per gate/up row with
+// SwiGLU; CudaKernels.matvecWarps with nt = 1) and their modes, for Q8_0, Q4_0, Q4_1, Q4_K, Q5_K and Q6_K rows.
+#pragma once
+
+// One row of n values per block (blockDim 256): y = x (times rsqrt(mean(x^2) + eps) * normW with normW), then xq,
+// xd and xs as above. The norm's scale is computed as the float kernels' fused norm computes it.
+extern "C" __global__ void __launch_bounds__(256) quantize_x8(const float* __restrict__ x,
+                                                             const float* __restrict__ normW, float eps, int n,
+                                                             int8_t* __restrict__ xq, float* __restrict__ xd,
+                                                             float* __restrict__ xs) {
+    __shared__ float scratch[32];
+    const float* xr = x + (size_t)blockIdx.x * n;
+    xq += (size_t)blockIdx.x * n;
+    xd += (size_t)blockIdx.x * (n / 32);
+    xs += (size_t)blockIdx.x * (n / 16);
+    float scale = 1.f;
+    if (normW) {
+        float ss = 0.f;
+        for (int i = threadIdx.x; i < n; i += blockDim.x) ss = fmaf(xr[i], xr[i], ss);
+        ss = block_sum(ss, scratch);
+        scale = (float)(1.0 / sqrt((double)(ss / (float)n + eps)));
+    }
+    const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    for (int b = threadIdx.x >> 5; b < n / 32; b += warps) {
+        int i = 32 * b + lane;
+        float v = normW ? xr[i] * scale * normW[i] : xr[i];
+        float amax = warp_max(fabsf(v));
+        float d = amax / 127.f;
+        int q = amax == 0.f ? 0 : __float2int_rn(v / d);
+        xq[i] = (int8_t)q;
+        float s = v;  // the sum of this lane's half (16 values)
+#pragma unroll
+        for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (lane == 0) {
+            xd[b] = d;
+            xs[2 * b] = s;
+        } else if (lane == 16) {
+            xs[2 * b + 1] = s;
+        }
+    }
+}
+
+// The quantized activations of one row.
+struct X8 {
+    const int8_t* __restrict__ q;
+    const float* __restrict__ d;
+    const float* __restrict__ s;
+    __device__ __forceinline__ int4 q16(int e) const { return __ldg(reinterpret_cast<const int4*>(q + e)); }
+    __device__ __forceinline__ int2 q8(int e) const { return __ldg(reinterpret_cast<const int2*>(q + e)); }
+    __device__ __forceinline__ float scale(int e) const { return __ldg(d + (e >> 5)); }
+    __device__ __forceinline__ float sum16(int e) const { return __ldg(s + (e >> 4)); }
+};
+
+#define LO4 0x0F0F0F0Fu
+
+__device__ __forceinline__ int dot16(uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, int4 x) {
+    return __dp4a((int)a0, x.x, __dp4a((int)a1, x.y, __dp4a((int)a2, x.z, __dp4a((int)a3, x.w, 0))));
+}
+
+template <int TYPE> struct Dot8;
+
+// Q8_0: a unit is half a block (16 values), fetched as the float kernel fetches it.
+template <> struct Dot8<T_Q8_0> {
+    static constexpr int UNIT = 16, UNR = 4;
+    typedef Fmt<T_Q8_0>::Raw Raw;
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) { return Fmt<T_Q8_0>::fetch(row, u); }
+    __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
+        int e = 16 * u;
+        return h2f(r.d) * x.scale(e) * (float)dot16(r.q[0], r.q[1], r.q[2], r.q[3], x.q16(e));
+    }
+};
+
+// Q4_0: a unit is a block; sum d * (q - 8) * x = d * (sum q * x - 8 * sum x).
+template <> struct Dot8<T_Q4_0> {
+    static constexpr int UNIT = 32, UNR = 2;
+    typedef Fmt<T_Q4_0>::Raw Raw;
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) { return Fmt<T_Q4_0>::fetch(row, u); }
+    __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
+        int e = 32 * u;
+        int lo = dot16(r.q[0] & LO4, r.q[1] & LO4, r.q[2] & LO4, r.q[3] & LO4, x.q16(e));
+        int hi = dot16((r.q[0] >> 4) & LO4, (r.q[1] >> 4) & LO4, (r.q[2] >> 4) & LO4, (r.q[3] >> 4) & LO4,
+                       x.q16(e + 16));
+        return h2f(r.d) * (x.scale(e) * (float)(lo + hi) - 8.f * (x.sum16(e) + x.sum16(e + 16)));
+    }
+};
+
+// Q4_1: as Q4_0, x = d * q + m.
+template <> struct Dot8<T_Q4_1> {
+    static constexpr int UNIT = 32, UNR = 2;
+    typedef Fmt<T_Q4_1>::Raw Raw;
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) { return Fmt<T_Q4_1>::fetch(row, u); }
+    __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
+        int e = 32 * u;
+        int lo = dot16(r.q[0] & LO4, r.q[1] & LO4, r.q[2] & LO4, r.q[3] & LO4, x.q16(e));
+        int hi = dot16((r.q[0] >> 4) & LO4, (r.q[1] >> 4) & LO4, (r.q[2] >> 4) & LO4, (r.q[3] >> 4) & LO4,
+                       x.q16(e + 16));
+        return h2f(r.dm) * x.scale(e) * (float)(lo + hi) + h2f(r.dm >> 16) * (x.sum16(e) + x.sum16(e + 16));
+    }
+};
+
+// Q4_K: a unit is 16 quant bytes of one 64-value chunk c: values l0..l0+15 of sub-block 2c (low nibbles) and of
+// sub-block 2c + 1 (high nibbles), l0 = 0 or 16; eight units per 256-value super-block. The header (d, dmin and the
+// packed 6-bit scales and mins) is one 16-byte load.
+template <> struct Dot8<T_Q4_K> {
+    static constexpr int UNIT = 32, UNR = 2;
+    struct Raw { uint4 h, q; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 144 * (size_t)(u >> 3);
+        int k = u & 7;
+        Raw r;
+        r.h = __ldg(reinterpret_cast<const uint4*>(blk));
+        r.q = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 16 * k));  // chunk k >> 1, half k & 1
+        return r;
+    }
+    __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
+        int k = u & 7, c = k >> 1;
+        int e = 256 * (u >> 3) + 64 * c + 16 * (k & 1);
+        float sc1, m1, sc2, m2;
+        kscales(r.h.y, r.h.z, r.h.w, c, sc1, m1, sc2, m2);
+        int lo = dot16(r.q.x & LO4, r.q.y & LO4, r.q.z & LO4, r.q.w & LO4, x.q16(e));
+        int hi = dot16((r.q.x >> 4) & LO4, (r.q.y >> 4) & LO4, (r.q.z >> 4) & LO4, (r.q.w >> 4) & LO4, x.q16(e + 32));
+        float d = h2f(r.h.x), dmin = h2f(r.h.x >> 16);
+        return d * (sc1 * x.scale(e) * (float)lo + sc2 * x.scale(e + 32) * (float)hi)
+               - dmin * (m1 * x.sum16(e) + m2 * x.sum16(e + 32));
+    }
+};
+
+// Q5_K: Q4_K's layout with a fifth bit per value: qh[32] after the header, bit 2c (2c + 1) of qh[l] for value l of
+// sub-block 2c (2c + 1).
+template <> struct Dot8<T_Q5_K> {
+    static constexpr int UNIT = 32, UNR = 2;
+    struct Raw { uint4 h, q, qh; };
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
+        const uint8_t* blk = row + 176 * (size_t)(u >> 3);
+        int k = u & 7;
+        Raw r;
+        r.h = __ldg(reinterpret_cast<const uint4*>(blk));
+        r.qh = __ldg(reinterpret_cast<const uint4*>(blk + 16 + 16 * (k & 1)));
+        r.q = __ldg(reinterpret_cast<const uint4*>(blk + 48 + 16 * k));
+        return r;
+    }
+    __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
+        int k = u & 7, c = k >> 1;
+        int e = 256 * (u >> 3) + 64 * c + 16 * (k & 1);
+        float sc1, m1, sc2, m2;
+        kscales(r.h.y, r.h.z, r.h.w, c, sc1, m1, sc2, m2);
+        const uint32_t q[4] = {r.q.x, r.q.y, r.q.z, r.q.w}, h[4] = {r.qh.x, r.qh.y, r.qh.z, r.qh.w};
+        uint32_t a[4], b[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            a[j] = (q[j] & LO4) | (((h[j] >> (2 * c)) & 0x01010101u) << 4);
+            b[j] = ((q[j] >> 4) & LO4) | (((h[j] >> (2 * c + 1)) & 0x01010101u) << 4);
+        }
+        int lo = dot16(a[0], a[1], a[2], a[3], x.q16(e));
+        int hi = dot16(b[0], b[1], b[2], b[3], x.q16(e + 32));
+        float d = h2f(r.h.x), dmin = h2f(r.h.x >> 16);
+        return d * (sc1 * x.scale(e) * (float)lo + sc2 * x.scale(e + 32) * (float)hi)
+               - dmin * (m1 * x.sum16(e) + m2 * x.sum16(e + 32));
+    }
+};
+
+// Q6_K: the float kernel's unit (8 positions of one 128-value half in each of its four groups of 32); the 6-bit
+// quants less 32 are signed bytes, multiplied as they are.
+template <> struct Dot8<T_Q6_K> {
+    static constexpr int UNIT = 32, UNR = 2;
+    typedef Fmt<T_Q6_K>::Raw Raw;
+    __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) { return Fmt<T_Q6_K>::fetch(row, u); }
+    __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
+        int k = u & 7, n = k >> 2, l0 = (k & 3) * 8;
+        int e = 256 * (u >> 3) + 128 * n + l0;
+        const uint32_t a[2] = {r.a0, r.a1}, b[2] = {r.b0, r.b1}, h[2] = {r.h0, r.h1};
+        const int2 x0 = x.q8(e), x1 = x.q8(e + 32), x2 = x.q8(e + 64), x3 = x.q8(e + 96);
+        int s[4] = {0, 0, 0, 0};
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            uint32_t g0 = (a[j] & LO4) | ((h[j] & 0x03030303u) << 4);
+            uint32_t g1 = (b[j] & LO4) | ((h[j] & 0x0C0C0C0Cu) << 2);
+            uint32_t g2 = ((a[j] >> 4) & LO4) | (h[j] & 0x30303030u);
+            uint32_t g3 = ((b[j] >> 4) & LO4) | ((h[j] >> 2) & 0x30303030u);
+            // q - 32 per byte (0..63 - 32: no byte borrows from its neighbour)
+            s[0] = __dp4a((int)__vsub4(g0, 0x20202020u), j ? x0.y : x0.x, s[0]);
+            s[1] = __dp4a((int)__vsub4(g1, 0x20202020u), j ? x1.y : x1.x, s[1]);
+            s[2] = __dp4a((int)__vsub4(g2, 0x20202020u), j ? x2.y : x2.x, s[2]);
+            s[3] = __dp4a((int)__vsub4(g3, 0x20202020u), j ? x3.y : x3.x, s[3]);
+        }
+        return h2f(r.d) * (sbyte_f(r.sc0, 0) * x.scale(e) * (float)s[0] + sbyte_f(r.sc0, 1) * x.scale(e + 32) * (float)s[1]
+                           + sbyte_f(r.sc1, 0) * x.scale(e + 64) * (float)s[2]
+                           + sbyte_f(r.sc1, 1) * x.scale(e + 96) * (float)s[3]);
+    }
+};
+
+#define MVX8_PARAMS                                                                                      \
+    const uint8_t *__restrict__ w0, const uint8_t *__restrict__ w1, const uint8_t *__restrict__ w2,     \
+        int rows0, int rows1, int rows2, long long rowBytes, int cols, const int8_t *__restrict__ xq,     \
+        const float *__restrict__ xd, const float *__restrict__ xs, float *y0, float *y1, float *y2
+
+// One warp per pair of rows of one matrix (STORE, ADD) or per row of gate and up (SWIGLU), as matvec_body maps
+// single-token launches; both rows share the activation loads.
+template <int TYPE, int MODE>
+__device__ __forceinline__ void matvec_x8_body(MVX8_PARAMS) {
+    typedef Dot8<TYPE> F;
+    constexpr bool SWI = MODE == MV_SWIGLU;
+    const int lane = threadIdx.x & 31;
+    int r = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    const uint8_t* w = w0;
+    float* y = y0;
+    int rows = rows0;
+    if (!SWI) {
+        int n0 = (rows0 + 1) >> 1, n1 = (rows1 + 1) >> 1;
+        if (r >= n0) {
+            r -= n0;
+            if (r < n1) {
+                w = w1; y = y1; rows = rows1;
+            } else {
+                r -= n1;
+                w = w2; y = y2; rows = rows2;
+            }
+        }
+        r *= 2;
+    }
+    if (r >= rows) return;  // the last block's spare warps (whole warps: no barrier below)
+    const bool second = SWI || r + 1 < rows;  // an odd matrix's last pair has one row
+    const X8 x{xq, xd, xs};
+    const int units = cols / F::UNIT;
+    const uint8_t* rowA = w + (size_t)r * rowBytes;
+    const uint8_t* rowB = SWI ? w1 + (size_t)r * rowBytes : second ? rowA + rowBytes : rowA;
+    float acc = 0.f, acc2 = 0.f;
+    for (int u0 = lane; u0 < units; u0 += 32 * F::UNR) {
+        typename F::Raw ra[F::UNR], rb[F::UNR];
+#pragma unroll
+        for (int k = 0; k < F::UNR; k++) {
+            int u = u0 + 32 * k;
+            if (u < units) {
+                ra[k] = F::fetch(rowA, u);
+                rb[k] = F::fetch(rowB, u);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < F::UNR; k++) {
+            int u = u0 + 32 * k;
+            if (u < units) {
+                acc += F::dot(ra[k], u, x);
+                acc2 += F::dot(rb[k], u, x);
+            }
+        }
+    }
+    acc = warp_sum(acc);
+    acc2 = warp_sum(acc2);
+    if (lane == 0) {
+        float* dst = y + r;
+        if (SWI) {
+            *dst = silu_mul(acc, acc2);
+        } else {
+            if (MODE == MV_STORE) *dst = acc;
+            else *dst = *dst + acc;
+            if (second) {
+                if (MODE == MV_STORE) dst[1] = acc2;
+                else dst[1] = dst[1] + acc2;
+            }
+        }
+    }
+}
+
+#define MVX8_INST(TYPE, NAME, MODE)                                                                       \
+    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS, MV_MIN_BLOCKS) matvec_x8_##NAME##_m##MODE( \
+        MVX8_PARAMS) {                                                                                     \
+        matvec_x8_body<TYPE, MODE>(w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, xq, xd, xs, y0, y1, y2); \
+    }
+#define MVX8_ALL(TYPE, NAME) MVX8_INST(TYPE, NAME, 0) MVX8_INST(TYPE, NAME, 1) MVX8_INST(TYPE, NAME, 2)
+
+MVX8_ALL(T_Q8_0, q8_0)
+MVX8_ALL(T_Q4_0, q4_0)
+MVX8_ALL(T_Q4_1, q4_1)
+MVX8_ALL(T_Q4_K, q4_k)
+MVX8_ALL(T_Q5_K, q5_k)
+MVX8_ALL(T_Q6_K, q6_k)
