@@ -6,9 +6,10 @@
 // weights at a third of HBM bandwidth that way, bound by instructions, not by memory.
 //
 // Here the step's input row is first normalised (when a norm precedes the projection) and quantized once:
-// quantize_x8 writes int8 values in blocks of 32 with one float scale each (x ~ d * q, d = max|x| / 127, the
-// rounding ggml's q8_1 uses) and the float sum of every 16 values. The projection then multiplies the weights'
-// integer quants with those bytes four at a time (dp4a: one instruction for four products and their sum) and
+// quantize_x8 writes int8 values in blocks of 32 with one float scale each (x ~ d * q, d = max|x| / 127,
+// q = round(x * 127 / max|x|), the rounding of ggml's q8_1) and the float sum of every 16 values. The projection
+// then multiplies the weights' integer quants with those bytes four at a time (dp4a: one instruction for four
+// products and their sum) and
 // applies the weights' and the activations' scales once per run of 8 to 16 values. A format's additive part
 // (Q4_K/Q5_K's mins, Q4_0's -8, Q4_1's m) is taken against the exact float sums rather than the quantized values.
 // The error is that of 8-bit activations (about 0.4 % of a block's largest value per element, unbiased), what
@@ -16,15 +17,17 @@
 //
 // Layout of a quantized row of n values: xq int8[n] (16-byte aligned), xd float[n / 32], xs float[n / 16].
 // The kernels keep the float kernels' mapping (one warp per pair of rows of one matrix, or per gate/up row with
-// SwiGLU; CudaKernels.matvecWarps with nt = 1) and their modes, for Q8_0, Q4_0, Q4_1, Q4_K, Q5_K and Q6_K rows.
+// SwiGLU; CudaKernels.matvecWarps with nt = 1) and their modes, for Q8_0, Q4_0, Q4_1, Q4_K, Q5_K and Q6_K rows; and a
+// mixture of experts' per-slot decode kernels (moe.cuh) likewise, at the end.
 #pragma once
 
-// One row of n values per block (blockDim 256): y = x (times rsqrt(mean(x^2) + eps) * normW with normW), then xq,
-// xd and xs as above. The norm's scale is computed as the float kernels' fused norm computes it.
-extern "C" __global__ void __launch_bounds__(256) quantize_x8(const float* __restrict__ x,
-                                                             const float* __restrict__ normW, float eps, int n,
-                                                             int8_t* __restrict__ xq, float* __restrict__ xd,
-                                                             float* __restrict__ xs) {
+// One row of n values per block (blockDim 1024, so that the row's loads are in flight together: a one-token step
+// waits for this kernel): y = x (times rsqrt(mean(x^2) + eps) * normW with normW), then xq, xd and xs as above, each
+// warp quantizing whole blocks of 32. The norm's scale is computed as the float kernels' fused norm computes it.
+extern "C" __global__ void __launch_bounds__(1024) quantize_x8(const float* __restrict__ x,
+                                                              const float* __restrict__ normW, float eps, int n,
+                                                              int8_t* __restrict__ xq, float* __restrict__ xd,
+                                                              float* __restrict__ xs) {
     __shared__ float scratch[32];
     const float* xr = x + (size_t)blockIdx.x * n;
     xq += (size_t)blockIdx.x * n;
@@ -33,17 +36,19 @@ extern "C" __global__ void __launch_bounds__(256) quantize_x8(const float* __res
     float scale = 1.f;
     if (normW) {
         float ss = 0.f;
+#pragma unroll 4
         for (int i = threadIdx.x; i < n; i += blockDim.x) ss = fmaf(xr[i], xr[i], ss);
         ss = block_sum(ss, scratch);
         scale = (float)(1.0 / sqrt((double)(ss / (float)n + eps)));
     }
     const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+#pragma unroll 4
     for (int b = threadIdx.x >> 5; b < n / 32; b += warps) {
         int i = 32 * b + lane;
         float v = normW ? xr[i] * scale * normW[i] : xr[i];
         float amax = warp_max(fabsf(v));
         float d = amax / 127.f;
-        int q = amax == 0.f ? 0 : __float2int_rn(v / d);
+        int q = amax == 0.f ? 0 : __float2int_rn(v * (127.f / amax));
         xq[i] = (int8_t)q;
         float s = v;  // the sum of this lane's half (16 values)
 #pragma unroll
@@ -291,3 +296,108 @@ MVX8_ALL(T_Q4_1, q4_1)
 MVX8_ALL(T_Q4_K, q4_k)
 MVX8_ALL(T_Q5_K, q5_k)
 MVX8_ALL(T_Q6_K, q6_k)
+
+// ---------------------------------------------------------------------------------------------
+// Mixture-of-experts decode on 8-bit activations
+// ---------------------------------------------------------------------------------------------
+// moe_gate_up / moe_down (moe.cuh) for one token's slots with the FFN input (one row of cols values) and the slots'
+// hidden states (k rows of ffn values, quantized after moe_gate_up_x8 wrote them) quantized by quantize_x8. Same
+// mapping: one warp per row of one slot (gate/up), per output row of the token (down, its k experts summed in order).
+template <int TYPE>
+__device__ __forceinline__ void moe_gate_up_x8_body(const uint8_t* __restrict__ gate, const uint8_t* __restrict__ up,
+                                                    long long stride, int ffn, long long rowBytes, int cols,
+                                                    const int8_t* __restrict__ xq, const float* __restrict__ xd,
+                                                    const float* __restrict__ xs, const int* __restrict__ chosen,
+                                                    int k, float* h) {
+    typedef Dot8<TYPE> F;
+    const int lane = threadIdx.x & 31;
+    const int r = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    const int slot = blockIdx.y;
+    if (r >= ffn) return;
+    const int e = chosen[slot];
+    if (e < 0) return;  // computed elsewhere, as in moe_gate_up
+    const int t = slot / k;
+    const X8 x{xq + (size_t)t * cols, xd + (size_t)t * (cols / 32), xs + (size_t)t * (cols / 16)};
+    const uint8_t* rowA = gate + (size_t)e * stride + (size_t)r * rowBytes;
+    const uint8_t* rowB = up + (size_t)e * stride + (size_t)r * rowBytes;
+    const int units = cols / F::UNIT;
+    float acc = 0.f, acc2 = 0.f;
+    for (int u0 = lane; u0 < units; u0 += 32 * F::UNR) {
+        typename F::Raw ra[F::UNR], rb[F::UNR];
+#pragma unroll
+        for (int j = 0; j < F::UNR; j++) {
+            int u = u0 + 32 * j;
+            if (u < units) {
+                ra[j] = F::fetch(rowA, u);
+                rb[j] = F::fetch(rowB, u);
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < F::UNR; j++) {
+            int u = u0 + 32 * j;
+            if (u < units) {
+                acc += F::dot(ra[j], u, x);
+                acc2 += F::dot(rb[j], u, x);
+            }
+        }
+    }
+    float g = warp_sum(acc), v = warp_sum(acc2);
+    if (lane == 0) h[(size_t)slot * ffn + r] = silu_mul(g, v);
+}
+
+template <int TYPE>
+__device__ __forceinline__ void moe_down_x8_body(const uint8_t* __restrict__ down, long long stride, int dim,
+                                                 long long rowBytes, int ffn, const int8_t* __restrict__ hq,
+                                                 const float* __restrict__ hd, const float* __restrict__ hs,
+                                                 const int* __restrict__ chosen, const float* __restrict__ weights,
+                                                 int k, float* x) {
+    typedef Dot8<TYPE> F;
+    const int lane = threadIdx.x & 31;
+    const int r = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    const int t = blockIdx.y;
+    if (r >= dim) return;
+    const int units = ffn / F::UNIT;
+    float total = 0.f;
+    for (int j = 0; j < k; j++) {
+        const int slot = t * k + j;
+        const int e = chosen[slot];
+        if (e < 0) continue;
+        const X8 h{hq + (size_t)slot * ffn, hd + (size_t)slot * (ffn / 32), hs + (size_t)slot * (ffn / 16)};
+        const uint8_t* row = down + (size_t)e * stride + (size_t)r * rowBytes;
+        float acc = 0.f;
+        for (int u0 = lane; u0 < units; u0 += 32 * F::UNR) {
+            typename F::Raw ra[F::UNR];
+#pragma unroll
+            for (int i = 0; i < F::UNR; i++) {
+                int u = u0 + 32 * i;
+                if (u < units) ra[i] = F::fetch(row, u);
+            }
+#pragma unroll
+            for (int i = 0; i < F::UNR; i++) {
+                int u = u0 + 32 * i;
+                if (u < units) acc += F::dot(ra[i], u, h);
+            }
+        }
+        total = fmaf(weights[slot], warp_sum(acc), total);
+    }
+    if (lane == 0) x[(size_t)t * dim + r] += total;
+}
+
+#define MOE_X8_INST(TYPE, NAME)                                                                                    \
+    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS) moe_gate_up_x8_##NAME(                             \
+        const uint8_t* gate, const uint8_t* up, long long stride, int ffn, long long rowBytes, int cols,           \
+        const int8_t* xq, const float* xd, const float* xs, const int* chosen, int k, float* h) {                 \
+        moe_gate_up_x8_body<TYPE>(gate, up, stride, ffn, rowBytes, cols, xq, xd, xs, chosen, k, h);                \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS) moe_down_x8_##NAME(                                \
+        const uint8_t* down, long long stride, int dim, long long rowBytes, int ffn, const int8_t* hq,             \
+        const float* hd, const float* hs, const int* chosen, const float* weights, int k, float* x) {              \
+        moe_down_x8_body<TYPE>(down, stride, dim, rowBytes, ffn, hq, hd, hs, chosen, weights, k, x);               \
+    }
+
+MOE_X8_INST(T_Q8_0, q8_0)
+MOE_X8_INST(T_Q4_0, q4_0)
+MOE_X8_INST(T_Q4_1, q4_1)
+MOE_X8_INST(T_Q4_K, q4_k)
+MOE_X8_INST(T_Q5_K, q5_k)
+MOE_X8_INST(T_Q6_K, q6_k)

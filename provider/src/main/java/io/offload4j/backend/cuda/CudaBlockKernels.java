@@ -292,6 +292,17 @@ final class CudaBlockKernels {
             moe.combine(ws.stream, m.groupY, m.chosen, m.weights, k, dim, ws.x, count);
             return;
         }
+        if (count == 1 && kernels.int8Activations(g.type(), dim) && kernels.int8Activations(d.type(), d.cols())) {
+            // one token: its input and its k hidden states multiply in 8 bits, as the dense projections do
+            quantize(m.xb, null, dim);
+            moe.gateUpX8(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(), dim, ws.x8q,
+                    ws.x8d, ws.x8s, m.chosen, k, m.hidden, k);
+            kernels.quantizeX8(ws.stream, m.hidden, null, config.rmsNormEps(), d.cols(), m.hiddenQ, m.hiddenD,
+                    m.hiddenS, k);
+            moe.downX8(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hiddenQ, m.hiddenD,
+                    m.hiddenS, m.chosen, m.weights, k, ws.x);
+            return;
+        }
         moe.gateUp(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(), dim, m.xb,
                 m.chosen, k, m.hidden, count * k);
         moe.down(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hidden, m.chosen,
@@ -306,12 +317,12 @@ final class CudaBlockKernels {
             gateUp[0] = e.sharedGate();
             gateUp[1] = e.sharedUp();
             oneOut[0] = m.sharedHidden;
-            matvecs(count, CudaKernels.SWIGLU, gateUp, m.xb, oneOut, null);
+            project1(count, CudaKernels.SWIGLU, gateUp, m.xb, oneOut, null);
             moe.sharedScale(ws.stream, m.xb, m.sharedGateInput[b.index()], m.sharedHidden, dim,
                     e.sharedGate().rows(), count);
             one[0] = e.sharedDown();
             oneOut[0] = ws.x;
-            matvecs(count, CudaKernels.ADD, one, m.sharedHidden, oneOut, null);
+            project1(count, CudaKernels.ADD, one, m.sharedHidden, oneOut, null);
         }
     }
 

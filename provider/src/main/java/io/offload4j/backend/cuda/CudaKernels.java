@@ -244,10 +244,16 @@ public final class CudaKernels implements AutoCloseable {
      */
     public void quantizeX8(CUstream stream, CUdeviceptr x, CUdeviceptr normW, float eps, int cols, CUdeviceptr xq,
                            CUdeviceptr xd, CUdeviceptr xs) {
+        quantizeX8(stream, x, normW, eps, cols, xq, xd, xs, 1);
+    }
+
+    /** {@link #quantizeX8} for {@code rows} consecutive rows (row r's output at r × cols, r × cols / 32, r × cols / 16). */
+    public void quantizeX8(CUstream stream, CUdeviceptr x, CUdeviceptr normW, float eps, int cols, CUdeviceptr xq,
+                           CUdeviceptr xd, CUdeviceptr xs, int rows) {
         if (cols % 32 != 0) {
             throw new IllegalArgumentException("8-bit activations come in blocks of 32: " + cols);
         }
-        launch("quantize_x8", stream, 1, 1, 256, 0, x, normW, eps, cols, xq, xd, xs);
+        launch("quantize_x8", stream, rows, 1, 1024, 0, x, normW, eps, cols, xq, xd, xs);
     }
 
     /**

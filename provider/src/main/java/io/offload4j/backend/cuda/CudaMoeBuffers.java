@@ -31,6 +31,10 @@ final class CudaMoeBuffers {
     final CUdeviceptr chosen;
     final CUdeviceptr weights;
     final CUdeviceptr hidden;
+    /** One token's k hidden states quantized to 8 bits (values, scales per 32, sums per 16), for decode. */
+    final CUdeviceptr hiddenQ;
+    final CUdeviceptr hiddenD;
+    final CUdeviceptr hiddenS;
     final CUdeviceptr sharedHidden;
     /** Grouped-kernel scratch (null when no step of {@code rows} rows groups): see {@link CudaMoeKernels#group}. */
     final CUdeviceptr groupOrder;
@@ -61,6 +65,10 @@ final class CudaMoeBuffers {
         chosen = alloc.apply(4L * rows * k);
         weights = alloc.apply(4L * rows * k);
         hidden = alloc.apply(4L * rows * k * m.expertFeedForwardLength());
+        long tokenHidden = (long) k * m.expertFeedForwardLength();
+        hiddenQ = alloc.apply(tokenHidden);
+        hiddenD = alloc.apply(4L * (tokenHidden / 32));
+        hiddenS = alloc.apply(4L * (tokenHidden / 16));
         sharedHidden = m.sharedFeedForwardLength() > 0 ? alloc.apply(4L * rows * m.sharedFeedForwardLength()) : null;
         this.alloc = alloc;
         if (grouped(rows, k, m.expertCount())) {
@@ -162,6 +170,7 @@ final class CudaMoeBuffers {
             }
         }
         return grouped + 4L * rows * (c.embeddingLength() + m.expertCount() + 2L * k + (long) k * m.expertFeedForwardLength()
-                + m.sharedFeedForwardLength()) + 4L * c.blockCount() * c.embeddingLength();
+                + m.sharedFeedForwardLength()) + 4L * c.blockCount() * c.embeddingLength()
+                + 2L * k * m.expertFeedForwardLength(); // one token's hidden states in 8 bits
     }
 }

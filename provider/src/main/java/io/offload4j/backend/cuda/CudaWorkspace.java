@@ -144,7 +144,7 @@ final class CudaWorkspace implements AutoCloseable {
             attn = alloc(4L * rows * c.queryDim());
             hb = alloc(4L * rows * ffn);
             hb2 = alloc(4L * rows * ffn);
-            int widest8 = widest(c);
+            int widest8 = widest8(c);
             x8q = alloc(widest8);
             x8d = alloc(4L * (widest8 / 32));
             x8s = alloc(4L * (widest8 / 16));
@@ -214,7 +214,7 @@ final class CudaWorkspace implements AutoCloseable {
                 + 4L * smallGemmMaxTiles(c);
         return perToken * options.rows() + largest + CudaMoeBuffers.estimate(c, options.rows()) + small
                 + batchTableBytes(c, options.rows()) + 4L * c.headCount() * options.rows()
-                + 2L * widest(c); // one token's 8-bit activations: 1 + 1/8 + 1/4 bytes a value
+                + 2L * widest8(c); // one token's 8-bit activations: 1 + 1/8 + 1/4 bytes a value
     }
 
     /** Bytes of the batch tables for batches of up to {@code rows} sequences: 16 + 4 per sequence and block. */
@@ -272,6 +272,11 @@ final class CudaWorkspace implements AutoCloseable {
 
     private static int widest(ModelConfig c) {
         return Math.max(Math.max(c.embeddingLength(), c.queryDim()), c.feedForwardLength());
+    }
+
+    /** The widest input a one-token projection quantizes: {@link #widest}, or a shared expert's hidden state. */
+    private static int widest8(ModelConfig c) {
+        return Math.max(widest(c), c.moe() == null ? 0 : c.moe().sharedFeedForwardLength());
     }
 
     private static long largestNonF16Matrix(ModelWeights w) {
