@@ -9,11 +9,12 @@
 // quantize_x8 writes int8 values in blocks of 32 with one float scale each (x ~ d * q, d = max|x| / 127,
 // q = round(x * 127 / max|x|), the rounding of ggml's q8_1) and the float sum of every 16 values. The projection
 // then multiplies the weights' integer quants with those bytes four at a time (dp4a: one instruction for four
-// products and their sum) and
-// applies the weights' and the activations' scales once per run of 8 to 16 values. A format's additive part
-// (Q4_K/Q5_K's mins, Q4_0's -8, Q4_1's m) is taken against the exact float sums rather than the quantized values.
+// products and their sum) and applies the weights' and the activations' scales once per run of 8 to 16 values. A
+// format's additive part (Q4_K/Q5_K's mins, Q4_0's -8, Q4_1's m) is taken against the exact float sums rather than
+// the quantized values.
 // The error is that of 8-bit activations (about 0.4 % of a block's largest value per element, unbiased), what
-// llama.cpp's integer dot products accept; CudaKernels.int8Activations() turns the path off.
+// llama.cpp's integer dot products accept; -Doffload4j.cuda.int8Activations=false (CudaKernels.INT8_PROPERTY) turns
+// the path off.
 //
 // Layout of a quantized row of n values: xq int8[n] (16-byte aligned), xd float[n / 32], xs float[n / 16].
 // The kernels keep the float kernels' mapping (one warp per pair of rows of one matrix, or per gate/up row with
@@ -216,6 +217,33 @@ template <> struct Dot8<T_Q6_K> {
         int rows0, int rows1, int rows2, long long rowBytes, int cols, const int8_t *__restrict__ xq,     \
         const float *__restrict__ xd, const float *__restrict__ xs, float *y0, float *y1, float *y2
 
+// acc += row a . x (and acc2 += row b . x) over the units lane, lane + 32, ... of a row: each lane fetches UNR units
+// (both rows') before multiplying the first, so that several loads are in flight.
+template <int TYPE, bool TWO>
+__device__ __forceinline__ void dot_rows_x8(const uint8_t* rowA, const uint8_t* rowB, int units, const X8& x,
+                                            float& acc, float& acc2) {
+    typedef Dot8<TYPE> F;
+    for (int u0 = threadIdx.x & 31; u0 < units; u0 += 32 * F::UNR) {
+        typename F::Raw ra[F::UNR], rb[TWO ? F::UNR : 1];
+#pragma unroll
+        for (int k = 0; k < F::UNR; k++) {
+            int u = u0 + 32 * k;
+            if (u < units) {
+                ra[k] = F::fetch(rowA, u);
+                if (TWO) rb[k] = F::fetch(rowB, u);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < F::UNR; k++) {
+            int u = u0 + 32 * k;
+            if (u < units) {
+                acc += F::dot(ra[k], u, x);
+                if (TWO) acc2 += F::dot(rb[k], u, x);
+            }
+        }
+    }
+}
+
 // One warp per pair of rows of one matrix (STORE, ADD) or per row of gate and up (SWIGLU), as matvec_body maps
 // single-token launches; both rows share the activation loads.
 template <int TYPE, int MODE>
@@ -247,25 +275,7 @@ __device__ __forceinline__ void matvec_x8_body(MVX8_PARAMS) {
     const uint8_t* rowA = w + (size_t)r * rowBytes;
     const uint8_t* rowB = SWI ? w1 + (size_t)r * rowBytes : second ? rowA + rowBytes : rowA;
     float acc = 0.f, acc2 = 0.f;
-    for (int u0 = lane; u0 < units; u0 += 32 * F::UNR) {
-        typename F::Raw ra[F::UNR], rb[F::UNR];
-#pragma unroll
-        for (int k = 0; k < F::UNR; k++) {
-            int u = u0 + 32 * k;
-            if (u < units) {
-                ra[k] = F::fetch(rowA, u);
-                rb[k] = F::fetch(rowB, u);
-            }
-        }
-#pragma unroll
-        for (int k = 0; k < F::UNR; k++) {
-            int u = u0 + 32 * k;
-            if (u < units) {
-                acc += F::dot(ra[k], u, x);
-                acc2 += F::dot(rb[k], u, x);
-            }
-        }
-    }
+    dot_rows_x8<TYPE, true>(rowA, rowB, units, x, acc, acc2);
     acc = warp_sum(acc);
     acc2 = warp_sum(acc2);
     if (lane == 0) {
@@ -322,25 +332,7 @@ __device__ __forceinline__ void moe_gate_up_x8_body(const uint8_t* __restrict__ 
     const uint8_t* rowB = up + (size_t)e * stride + (size_t)r * rowBytes;
     const int units = cols / F::UNIT;
     float acc = 0.f, acc2 = 0.f;
-    for (int u0 = lane; u0 < units; u0 += 32 * F::UNR) {
-        typename F::Raw ra[F::UNR], rb[F::UNR];
-#pragma unroll
-        for (int j = 0; j < F::UNR; j++) {
-            int u = u0 + 32 * j;
-            if (u < units) {
-                ra[j] = F::fetch(rowA, u);
-                rb[j] = F::fetch(rowB, u);
-            }
-        }
-#pragma unroll
-        for (int j = 0; j < F::UNR; j++) {
-            int u = u0 + 32 * j;
-            if (u < units) {
-                acc += F::dot(ra[j], u, x);
-                acc2 += F::dot(rb[j], u, x);
-            }
-        }
-    }
+    dot_rows_x8<TYPE, true>(rowA, rowB, units, x, acc, acc2);
     float g = warp_sum(acc), v = warp_sum(acc2);
     if (lane == 0) h[(size_t)slot * ffn + r] = silu_mul(g, v);
 }
@@ -364,20 +356,8 @@ __device__ __forceinline__ void moe_down_x8_body(const uint8_t* __restrict__ dow
         if (e < 0) continue;
         const X8 h{hq + (size_t)slot * ffn, hd + (size_t)slot * (ffn / 32), hs + (size_t)slot * (ffn / 16)};
         const uint8_t* row = down + (size_t)e * stride + (size_t)r * rowBytes;
-        float acc = 0.f;
-        for (int u0 = lane; u0 < units; u0 += 32 * F::UNR) {
-            typename F::Raw ra[F::UNR];
-#pragma unroll
-            for (int i = 0; i < F::UNR; i++) {
-                int u = u0 + 32 * i;
-                if (u < units) ra[i] = F::fetch(row, u);
-            }
-#pragma unroll
-            for (int i = 0; i < F::UNR; i++) {
-                int u = u0 + 32 * i;
-                if (u < units) acc += F::dot(ra[i], u, h);
-            }
-        }
+        float acc = 0.f, unused = 0.f;
+        dot_rows_x8<TYPE, false>(row, row, units, h, acc, unused);
         total = fmaf(weights[slot], warp_sum(acc), total);
     }
     if (lane == 0) x[(size_t)t * dim + r] += total;
