@@ -187,7 +187,7 @@ static void launch(const Format& fa, const Format& fd, const Layer& L, int kind,
     const float* normW = k.norm ? b.normW : nullptr;
 #ifdef MVX8_PARAMS
     if (useX8 && f.x8[k.mode]) {
-        quantize_x8<<<1, 1024, 0, s>>>(x, normW, 1e-5f, k.cols, b.xq, b.xd, b.xs);
+        quantize_x8<<<(k.cols + 255) / 256, 256, 0, s>>>(x, normW, 1e-5f, k.cols, b.xq, b.xd, b.xs);
         f.x8[k.mode]<<<grid, 32 * MV_WARPS, 0, s>>>(w0, w1, w2, k.rows0, k.mode == MV_SWIGLU ? 0 : k.rows1, k.rows2,
                                                    rowBytes, k.cols, b.xq, b.xd, b.xs, y0, y1, y2);
         return;

@@ -253,7 +253,8 @@ public final class CudaKernels implements AutoCloseable {
         if (cols % 32 != 0) {
             throw new IllegalArgumentException("8-bit activations come in blocks of 32: " + cols);
         }
-        launch("quantize_x8", stream, rows, 1, 1024, 0, x, normW, eps, cols, xq, xd, xs);
+        // a warp per 32 values (QX8_THREADS = 256 threads a block), a grid row per row
+        launch("quantize_x8", stream, (cols + 255) / 256, rows, 256, 0, x, normW, eps, cols, xq, xd, xs);
     }
 
     /**

@@ -62,13 +62,15 @@ class CudaForwardPassGpuTest {
     static final double TOL_GEMM = 3e-2;
     /**
      * One-token steps of a quantized model round each projection's input to 8 bits per value (a scale per 32): about
-     * 0.4 % of a block's largest value per element, which the logits of a few blocks carry as about 1e-2 normwise.
+     * 0.4 % of a block's largest value per element. Measured on the H100: 5e-3 to 7e-3 normwise on the logits of the
+     * tiny models, 2.3e-2 on OffloadGpuTest's 32 blocks against the CPU's float activations; the GEMM path's bound.
      */
-    static final double TOL_INT8 = 2e-2;
+    static final double TOL_INT8 = 3e-2;
 
     /**
-     * The tolerance of comparisons that include this model's one-token GPU steps: {@link #TOL_INT8} where some matrix
-     * of it takes 8-bit activations on the GPU, else {@link #TOL_FP32}.
+     * The tolerance of comparisons that include this model's one-token GPU steps (and prompts whose last row's logits
+     * come from a one-token head projection): {@link #TOL_INT8} where some matrix of it takes 8-bit activations on the
+     * GPU, else {@link #TOL_FP32}.
      */
     static double tolFp32(Model model) {
         io.offload4j.model.ModelWeights w = model.weights();
@@ -176,7 +178,7 @@ class CudaForwardPassGpuTest {
             try (KvCache cc = pc.newKvCache(160); KvCache cg = pg.newKvCache(160)) {
                 pc.forward(cc, tokens, 0, 12, 0, lc);
                 pg.forward(cg, tokens, 0, 12, 0, lg);
-                worstFp32 = Math.max(worstFp32, check(lg, lc, TOL_FP32, label + " prompt 12"));
+                worstFp32 = Math.max(worstFp32, check(lg, lc, tolFp32, label + " prompt 12"));
                 for (int p = 12; p < 18; p++) {
                     pc.forward(cc, tokens, p, 1, p, lc);
                     pg.forward(cg, tokens, p, 1, p, lg);

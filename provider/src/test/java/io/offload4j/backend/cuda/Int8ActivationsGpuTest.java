@@ -42,9 +42,10 @@ class Int8ActivationsGpuTest {
     static final double TOL_EXACT = 1e-5;
     /**
      * Random activations: 8-bit rounding errs by up to 1/254 of a block's largest value per element; over a row the
-     * errors mostly cancel (measured about 3e-3 normwise); the bound leaves room without hiding a wrong index.
+     * errors mostly cancel (measured on the H100: 3e-3 to 9e-3 normwise, 1.25e-2 for SwiGLU after the norm, the product
+     * of two rounded sums); the bound leaves room without hiding a wrong index, which the exact case catches.
      */
-    static final double TOL_ROUNDED = 1.5e-2;
+    static final double TOL_ROUNDED = 2e-2;
 
     static CudaDevice device;
     static CudaKernels kernels;
