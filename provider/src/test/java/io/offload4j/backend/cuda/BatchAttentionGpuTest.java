@@ -58,7 +58,7 @@ class BatchAttentionGpuTest {
         "Llama 3.2 3B, 24, 8, 128, 16, 0, 0, 0",
         "Qwen2.5 0.5B, 14, 2, 64, 5, 0, 0, 0",
         "group of 8, 16, 2, 128, 4, 0, 0, 0",
-        "Gemma 2 (window, ring, soft-cap), 8, 4, 256, 3, 40, 64, 50",
+        "'Gemma 2 (window, ring, soft-cap)', 8, 4, 256, 3, 40, 64, 50",
         "head of 80 (per-head kernel), 4, 4, 80, 4, 0, 0, 0"})
     void eachSequenceGetsItsOwnAttention(String model, int heads, int kvHeads, int hd, int batch, int window,
                                           int ring, float cap) {
@@ -85,7 +85,9 @@ class BatchAttentionGpuTest {
                     vc[i] = Float.floatToFloat16((float) (rnd.nextDouble() * 2 - 1));
                 }
                 for (int h = 0; h < heads; h++) {
-                    GemmaKernelsGpuTest.attend(q, (t * heads + h) * hd, kc, vc, pos, window, scale, cap, kvDim,
+                    // the reference's window counts positions: without one, all pos + 1 of them
+                    GemmaKernelsGpuTest.attend(q, (t * heads + h) * hd, kc, vc, pos, window > 0 ? window : n, scale,
+                            cap, kvDim,
                             (h / (heads / kvHeads)) * hd, hd, ref, (t * heads + h) * hd);
                 }
                 short[] kd = kc;

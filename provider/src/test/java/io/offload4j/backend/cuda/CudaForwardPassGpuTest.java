@@ -62,10 +62,13 @@ class CudaForwardPassGpuTest {
     static final double TOL_GEMM = 3e-2;
     /**
      * One-token steps of a quantized model round each projection's input to 8 bits per value (a scale per 32): about
-     * 0.4 % of a block's largest value per element. Measured on the H100: 5e-3 to 7e-3 normwise on the logits of the
-     * tiny models, 2.3e-2 on OffloadGpuTest's 32 blocks against the CPU's float activations; the GEMM path's bound.
+     * 0.4 % of a block's largest value per element. Measured on the H100 (session 12) against the CPU's float
+     * activations, on these random-weight models: 5e-3 to 2.6e-2 normwise on the logits, 3.3e-2 to 5.3e-2 where
+     * routers (mixtures of experts) or 200+ positions (Gemma 3) carry the differences on (the float kernels: 3e-4 to
+     * 9e-4). The kernels themselves are checked to fp32 accumulation by Int8ActivationsGpuTest; this bound catches a
+     * model-level mistake, not a misplaced scale.
      */
-    static final double TOL_INT8 = 3e-2;
+    static final double TOL_INT8 = 6e-2;
 
     /**
      * The tolerance of comparisons that include this model's one-token GPU steps (and prompts whose last row's logits

@@ -177,20 +177,35 @@ class MoeGpuTest {
                 w.down()[0].type(), model.config().embeddingLength(), model.config().moe().expertFeedForwardLength());
     }
 
-    /** The engine's greedy text on the GPU equals the CPU's, for each architecture. */
+    /**
+     * The engine's greedy text on the GPU equals the CPU's, for each architecture, with float activations on both: the
+     * GPU's default 8-bit activations for one-token steps round each projection's input (CudaKernels.INT8_PROPERTY),
+     * which on these random weights flips a near-tie after some 30 tokens (QWEN2MOE, H100); their logits are compared
+     * within {@link CudaForwardPassGpuTest#TOL_INT8} by {@link #logitsMatchCpu} instead.
+     */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"QWEN3MOE", "QWEN2MOE", "LLAMA"})
     void greedyTextEqualsCpu(String arch) throws Exception {
         Path path = model(Architecture.valueOf(arch), QuantPreset.Q8_0, 1.0);
         int[][] out = new int[2][];
         String[] devices = {"cpu", "cuda"};
-        for (int d = 0; d < 2; d++) {
-            try (InferenceEngine e = InferenceEngine.load(path, EngineOptions.DEFAULTS.withDevice(devices[d])
-                    .withContextLength(256))) {
-                int[] prompt = e.tokenizer().encode("once upon a time there was a little robot", true, false);
-                GenerationResult r = e.generate(GenerationRequest.of(prompt, 48, SamplingParams.GREEDY),
-                        GenerationListener.NONE);
-                out[d] = r.tokens();
+        String int8 = System.getProperty(CudaKernels.INT8_PROPERTY);
+        System.setProperty(CudaKernels.INT8_PROPERTY, "false");
+        try {
+            for (int d = 0; d < 2; d++) {
+                try (InferenceEngine e = InferenceEngine.load(path, EngineOptions.DEFAULTS.withDevice(devices[d])
+                        .withContextLength(256))) {
+                    int[] prompt = e.tokenizer().encode("once upon a time there was a little robot", true, false);
+                    GenerationResult r = e.generate(GenerationRequest.of(prompt, 48, SamplingParams.GREEDY),
+                            GenerationListener.NONE);
+                    out[d] = r.tokens();
+                }
+            }
+        } finally {
+            if (int8 == null) {
+                System.clearProperty(CudaKernels.INT8_PROPERTY);
+            } else {
+                System.setProperty(CudaKernels.INT8_PROPERTY, int8);
             }
         }
         assertArrayEquals(out[0], out[1], arch + ": greedy tokens on the GPU differ from the CPU's");
