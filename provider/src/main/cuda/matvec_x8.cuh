@@ -13,7 +13,7 @@
 // format's additive part (Q4_K/Q5_K's mins, Q4_0's -8, Q4_1's m) is taken against the exact float sums rather than
 // the quantized values.
 // The error is that of 8-bit activations (about 0.4 % of a block's largest value per element, unbiased), what
-// llama.cpp's integer dot products accept; -Doffload4j.cuda.int8Activations=false (CudaKernels.INT8_PROPERTY) turns
+// llama.cpp's integer dot products accept; -Doffload4j.cuda.int8Activations=false (CudaInt8Kernels.PROPERTY) turns
 // the path off.
 //
 // Layout of a quantized row of n values: xq int8[n] (16-byte aligned), xd float[n / 32], xs float[n / 16].

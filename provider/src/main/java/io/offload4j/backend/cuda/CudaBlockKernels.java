@@ -29,6 +29,7 @@ final class CudaBlockKernels {
 
     private final CudaKernels kernels;
     private final CudaMoeKernels moe;
+    private final CudaInt8Kernels int8;
     private final ModelConfig config;
     private final CudaWorkspace ws;
     private final int gemmMinTokens;
@@ -47,6 +48,7 @@ final class CudaBlockKernels {
     CudaBlockKernels(CudaKernels kernels, ModelConfig config, CudaWorkspace ws, int gemmMinTokens, int splits) {
         this.kernels = kernels;
         this.moe = new CudaMoeKernels(kernels);
+        this.int8 = new CudaInt8Kernels(kernels);
         this.config = config;
         this.ws = ws;
         this.gemmMinTokens = gemmMinTokens;
@@ -101,7 +103,7 @@ final class CudaBlockKernels {
         } else {
             // the attention norm is fused into the projections, or (one token, 8-bit activations) into the quantization
             // they share
-            boolean x8 = count == 1 && int8(b.qkvGroups());
+            boolean x8 = count == 1 && takesInt8(b.qkvGroups());
             if (x8) {
                 quantize(ws.x, n.attnNorm(), dim);
             }
@@ -292,12 +294,12 @@ final class CudaBlockKernels {
             moe.combine(ws.stream, m.groupY, m.chosen, m.weights, k, dim, ws.x, count);
             return;
         }
-        if (count == 1 && kernels.int8Activations(g.type(), dim) && kernels.int8Activations(d.type(), d.cols())) {
+        if (count == 1 && int8.applies(g.type(), dim) && int8.applies(d.type(), d.cols())) {
             // one token: its input and its k hidden states multiply in 8 bits, as the dense projections do
             quantize(m.xb, null, dim);
             moe.gateUpX8(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(), dim, ws.x8q,
                     ws.x8d, ws.x8s, m.chosen, k, m.hidden, k);
-            kernels.quantizeX8(ws.stream, m.hidden, null, config.rmsNormEps(), d.cols(), m.hiddenQ, m.hiddenD,
+            int8.quantize(ws.stream, m.hidden, null, config.rmsNormEps(), d.cols(), m.hiddenQ, m.hiddenD,
                     m.hiddenS, k);
             moe.downX8(ws.stream, d.type(), d.ptr(), e.stride(), dim, d.rowBytes(), d.cols(), m.hiddenQ, m.hiddenD,
                     m.hiddenS, m.chosen, m.weights, k, ws.x);
@@ -487,7 +489,7 @@ final class CudaBlockKernels {
      * those kernels: {@code in} is normalised (with a non-null {@code norm}) and quantized once, then multiplied.
      */
     private void project1(int count, int mode, DevMatrix[] mats, CUdeviceptr in, CUdeviceptr[] outs, CUdeviceptr norm) {
-        if (count == 1 && int8(mats)) {
+        if (count == 1 && takesInt8(mats)) {
             quantize(in, norm, mats[0].cols());
             matvecX8(mode, mats, outs);
         } else {
@@ -496,18 +498,18 @@ final class CudaBlockKernels {
     }
 
     /** Whether every matrix of {@code mats} takes 8-bit activations (they share a width). */
-    private boolean int8(DevMatrix[] mats) {
+    private boolean takesInt8(DevMatrix[] mats) {
         for (DevMatrix m : mats) {
-            if (!kernels.int8Activations(m.type(), m.cols())) {
+            if (!int8.applies(m.type(), m.cols())) {
                 return false;
             }
         }
         return true;
     }
 
-    private boolean int8(DevMatrix[][] groups) {
+    private boolean takesInt8(DevMatrix[][] groups) {
         for (DevMatrix[] g : groups) {
-            if (!int8(g)) {
+            if (!takesInt8(g)) {
                 return false;
             }
         }
@@ -516,7 +518,7 @@ final class CudaBlockKernels {
 
     /** One token's activations {@code in} (normalised by a non-null {@code norm}) into the workspace's 8-bit row. */
     private void quantize(CUdeviceptr in, CUdeviceptr norm, int cols) {
-        kernels.quantizeX8(ws.stream, in, norm, config.rmsNormEps(), cols, ws.x8q, ws.x8d, ws.x8s);
+        int8.quantize(ws.stream, in, norm, config.rmsNormEps(), cols, ws.x8q, ws.x8d, ws.x8s, 1);
     }
 
     /** One token's projections of {@code mats} (one format and width) from the quantized row; modes as matvecs. */
@@ -524,7 +526,7 @@ final class CudaBlockKernels {
         DevMatrix m0 = mats[0];
         boolean swiglu = mode == CudaKernels.SWIGLU;
         int n = mats.length;
-        kernels.matvecX8(ws.stream, m0.type(), mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
+        int8.matvec(ws.stream, m0.type(), mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
                 n > 2 ? mats[2].ptr() : null, m0.rows(), swiglu ? 0 : n > 1 ? mats[1].rows() : 0,
                 n > 2 ? mats[2].rows() : 0, m0.rowBytes(), m0.cols(), ws.x8q, ws.x8d, ws.x8s, outs[0],
                 !swiglu && n > 1 ? outs[1] : null, n > 2 ? outs[2] : null);

@@ -212,66 +212,6 @@ public final class CudaKernels implements AutoCloseable {
         }
     }
 
-    /** Formats whose single-token projections can take 8-bit activations (matvec_x8.cuh). */
-    private static final Set<GgmlType> INT8_FORMATS = Collections.unmodifiableSet(EnumSet.of(GgmlType.Q8_0,
-            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K));
-
-    /**
-     * System property that turns 8-bit activations off when set to {@code false}: single-token projections then
-     * multiply float activations, as before they existed (for A/B measurements and as an escape hatch).
-     */
-    public static final String INT8_PROPERTY = "offload4j.cuda.int8Activations";
-
-    private final boolean int8 = !"false".equalsIgnoreCase(System.getProperty(INT8_PROPERTY));
-
-    /**
-     * Whether a single-token projection of rows of {@code cols} elements of {@code type} runs on the 8-bit-activation
-     * kernels ({@link #quantizeX8} then {@link #matvecX8}).
-     */
-    public boolean int8Activations(GgmlType type, int cols) {
-        return int8 && hasInt8Kernel(type) && cols % 32 == 0 && vectorisable(type, cols);
-    }
-
-    /** Whether {@code type} has 8-bit-activation kernels (whether or not {@link #INT8_PROPERTY} turned them off). */
-    public static boolean hasInt8Kernel(GgmlType type) {
-        return INT8_FORMATS.contains(type);
-    }
-
-    /**
-     * One row of {@code cols} activations (RMS-normalised with {@code normW} and {@code eps} first when normW is not
-     * null) quantized for {@link #matvecX8}: int8 values into xq ({@code cols} bytes), a float scale per 32 into xd,
-     * the float sum of every 16 into xs.
-     */
-    public void quantizeX8(CUstream stream, CUdeviceptr x, CUdeviceptr normW, float eps, int cols, CUdeviceptr xq,
-                           CUdeviceptr xd, CUdeviceptr xs) {
-        quantizeX8(stream, x, normW, eps, cols, xq, xd, xs, 1);
-    }
-
-    /** {@link #quantizeX8} for {@code rows} consecutive rows (row r's output at r × cols, r × cols / 32, r × cols / 16). */
-    public void quantizeX8(CUstream stream, CUdeviceptr x, CUdeviceptr normW, float eps, int cols, CUdeviceptr xq,
-                           CUdeviceptr xd, CUdeviceptr xs, int rows) {
-        if (cols % 32 != 0) {
-            throw new IllegalArgumentException("8-bit activations come in blocks of 32: " + cols);
-        }
-        // a warp per 32 values (QX8_THREADS = 256 threads a block), a grid row per row
-        launch("quantize_x8", stream, (cols + 255) / 256, rows, 256, 0, x, normW, eps, cols, xq, xd, xs);
-    }
-
-    /**
-     * {@link #matvec} for one token whose activations {@link #quantizeX8} has quantized (norm included), for formats
-     * where {@link #int8Activations} holds; same matrices, modes and outputs.
-     */
-    public void matvecX8(CUstream stream, GgmlType type, int mode, CUdeviceptr w0, CUdeviceptr w1, CUdeviceptr w2,
-                         int rows0, int rows1, int rows2, long rowBytes, int cols, CUdeviceptr xq, CUdeviceptr xd,
-                         CUdeviceptr xs, CUdeviceptr y0, CUdeviceptr y1, CUdeviceptr y2) {
-        if (!INT8_FORMATS.contains(type) || cols % 32 != 0 || !vectorisable(type, cols)) {
-            throw new IllegalArgumentException("no 8-bit-activation kernel for " + type + " rows of " + cols);
-        }
-        int warps = matvecWarps(1, mode, rows0, rows1, rows2);
-        launch("matvec_x8_" + suffix(type) + "_m" + mode, stream, (warps + MV_WARPS - 1) / MV_WARPS, 1,
-                32 * MV_WARPS, 0, w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, xq, xd, xs, y0, y1, y2);
-    }
-
     /** x[t] = embedding row params.tokens[t], for t < count. */
     public void embed(CUstream stream, GgmlType type, CUdeviceptr w, long rowBytes, int cols, CUdeviceptr params,
                       CUdeviceptr x, int count) {

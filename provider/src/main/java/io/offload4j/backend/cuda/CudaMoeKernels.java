@@ -56,13 +56,13 @@ final class CudaMoeKernels {
     }
 
     /**
-     * {@link #gateUp} for one token's {@code slots} slots whose input row {@link CudaKernels#quantizeX8} has quantized
-     * (xq, xd, xs: one row of {@code cols}), for formats where {@link CudaKernels#int8Activations} holds.
+     * {@link #gateUp} for one token's {@code slots} slots whose input row {@link CudaInt8Kernels#quantize} has
+     * quantized (xq, xd, xs: one row of {@code cols}), for formats where {@link CudaInt8Kernels#fits} holds.
      */
     public void gateUpX8(CUstream stream, GgmlType type, CUdeviceptr gate, CUdeviceptr up, long stride, int ffn,
                          long rowBytes, int cols, CUdeviceptr xq, CUdeviceptr xd, CUdeviceptr xs, CUdeviceptr chosen,
                          int k, CUdeviceptr h, int slots) {
-        requireInt8(type, cols);
+        CudaInt8Kernels.require(type, cols);
         kernels.launch("moe_gate_up_x8_" + CudaKernels.suffix(type), stream, (ffn + WARPS - 1) / WARPS, slots,
                 32 * WARPS, 0, gate, up, stride, ffn, rowBytes, cols, xq, xd, xs, chosen, k, h);
     }
@@ -71,15 +71,9 @@ final class CudaMoeKernels {
     public void downX8(CUstream stream, GgmlType type, CUdeviceptr down, long stride, int dim, long rowBytes, int ffn,
                        CUdeviceptr hq, CUdeviceptr hd, CUdeviceptr hs, CUdeviceptr chosen, CUdeviceptr weights, int k,
                        CUdeviceptr x) {
-        requireInt8(type, ffn);
+        CudaInt8Kernels.require(type, ffn);
         kernels.launch("moe_down_x8_" + CudaKernels.suffix(type), stream, (dim + WARPS - 1) / WARPS, 1, 32 * WARPS, 0,
                 down, stride, dim, rowBytes, ffn, hq, hd, hs, chosen, weights, k, x);
-    }
-
-    private static void requireInt8(GgmlType type, int cols) {
-        if (!CudaKernels.hasInt8Kernel(type) || cols % 32 != 0 || !CudaKernels.vectorisable(type, cols)) {
-            throw new IllegalArgumentException("no 8-bit-activation expert kernel for " + type + " rows of " + cols);
-        }
     }
 
     /** Slots of one expert that one grouped-kernel warp computes per weight row it decodes (MOE_TILE). */

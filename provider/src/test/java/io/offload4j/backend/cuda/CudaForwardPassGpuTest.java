@@ -77,10 +77,10 @@ class CudaForwardPassGpuTest {
      */
     static double tolFp32(Model model) {
         io.offload4j.model.ModelWeights w = model.weights();
-        boolean int8 = w.output() != null && CudaKernels.hasInt8Kernel(w.output().type());
+        boolean int8 = w.output() != null && CudaInt8Kernels.hasKernel(w.output().type());
         for (io.offload4j.model.BlockWeights b : w.blocks()) {
             for (io.offload4j.model.Weight m : b.matrices()) {
-                int8 |= CudaKernels.hasInt8Kernel(m.type());
+                int8 |= CudaInt8Kernels.hasKernel(m.type());
             }
         }
         return int8 ? TOL_INT8 : TOL_FP32;

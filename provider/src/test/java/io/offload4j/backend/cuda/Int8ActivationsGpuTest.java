@@ -49,6 +49,7 @@ class Int8ActivationsGpuTest {
 
     static CudaDevice device;
     static CudaKernels kernels;
+    static CudaInt8Kernels int8;
     static CUstream stream;
 
     @BeforeAll
@@ -57,6 +58,7 @@ class Int8ActivationsGpuTest {
         device = CudaDevice.open(0);
         device.makeCurrent();
         kernels = new CudaKernels();
+        int8 = new CudaInt8Kernels(kernels);
         stream = new CUstream();
         cuStreamCreate(stream, 0);
     }
@@ -75,10 +77,10 @@ class Int8ActivationsGpuTest {
     void formatsWithoutKernelsAreNotOffered() {
         for (GgmlType t : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q5_0, GgmlType.Q2_K,
                 GgmlType.Q3_K, GgmlType.IQ4_XS}) {
-            assertFalse(kernels.int8Activations(t, 4096), t.name());
+            assertFalse(int8.applies(t, 4096), t.name());
         }
         for (GgmlType t : FORMATS) {
-            assertTrue(kernels.int8Activations(t, 4096), t.name());
+            assertTrue(int8.applies(t, 4096), t.name());
         }
     }
 
@@ -101,7 +103,7 @@ class Int8ActivationsGpuTest {
                 CUdeviceptr xq = buf.alloc(cols);
                 CUdeviceptr xd = buf.alloc(4L * cols / 32);
                 CUdeviceptr xs = buf.alloc(4L * cols / 16);
-                kernels.quantizeX8(stream, buf.of(x), norm ? buf.of(g) : null, eps, cols, xq, xd, xs);
+                int8.quantize(stream, buf.of(x), norm ? buf.of(g) : null, eps, cols, xq, xd, xs, 1);
                 cuStreamSynchronize(stream);
                 byte[] q = new byte[cols];
                 cuMemcpyDtoH(Pointer.to(q), xq, cols);
@@ -196,8 +198,8 @@ class Int8ActivationsGpuTest {
             CUdeviceptr xd = buf.alloc(4L * cols / 32);
             CUdeviceptr xs = buf.alloc(4L * cols / 16);
             CUdeviceptr dy = buf.of(yInit);
-            kernels.quantizeX8(stream, buf.of(xRaw), g == null ? null : buf.of(g), eps, cols, xq, xd, xs);
-            kernels.matvecX8(stream, type, mode, buf.of(w0), mode == CudaKernels.SWIGLU ? buf.of(w1) : null, null, rows,
+            int8.quantize(stream, buf.of(xRaw), g == null ? null : buf.of(g), eps, cols, xq, xd, xs, 1);
+            int8.matvec(stream, type, mode, buf.of(w0), mode == CudaKernels.SWIGLU ? buf.of(w1) : null, null, rows,
                     0, 0, rowBytes, cols, xq, xd, xs, dy, null, null);
             cuStreamSynchronize(stream);
             return GpuTests.relErr(GpuTests.Buffers.floats(dy, rows), ref);

@@ -179,7 +179,7 @@ class MoeGpuTest {
 
     /**
      * The engine's greedy text on the GPU equals the CPU's, for each architecture, with float activations on both: the
-     * GPU's default 8-bit activations for one-token steps round each projection's input (CudaKernels.INT8_PROPERTY),
+     * GPU's default 8-bit activations for one-token steps round each projection's input (CudaInt8Kernels.PROPERTY),
      * which on these random weights flips a near-tie after some 30 tokens (QWEN2MOE, H100); their logits are compared
      * within {@link CudaForwardPassGpuTest#TOL_INT8} by {@link #logitsMatchCpu} instead.
      */
@@ -189,8 +189,8 @@ class MoeGpuTest {
         Path path = model(Architecture.valueOf(arch), QuantPreset.Q8_0, 1.0);
         int[][] out = new int[2][];
         String[] devices = {"cpu", "cuda"};
-        String int8 = System.getProperty(CudaKernels.INT8_PROPERTY);
-        System.setProperty(CudaKernels.INT8_PROPERTY, "false");
+        String int8 = System.getProperty(CudaInt8Kernels.PROPERTY);
+        System.setProperty(CudaInt8Kernels.PROPERTY, "false");
         try {
             for (int d = 0; d < 2; d++) {
                 try (InferenceEngine e = InferenceEngine.load(path, EngineOptions.DEFAULTS.withDevice(devices[d])
@@ -203,9 +203,9 @@ class MoeGpuTest {
             }
         } finally {
             if (int8 == null) {
-                System.clearProperty(CudaKernels.INT8_PROPERTY);
+                System.clearProperty(CudaInt8Kernels.PROPERTY);
             } else {
-                System.setProperty(CudaKernels.INT8_PROPERTY, int8);
+                System.setProperty(CudaInt8Kernels.PROPERTY, int8);
             }
         }
         assertArrayEquals(out[0], out[1], arch + ": greedy tokens on the GPU differ from the CPU's");

@@ -1,0 +1,89 @@
+package io.offload4j.backend.cuda;
+
+import io.offload4j.gguf.GgmlType;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Set;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+
+/**
+ * The launches of {@code src/main/cuda/matvec_x8.cuh}: one token's projection input normalised and quantized to 8 bits
+ * ({@link #quantize}), and the projections that multiply it with the weights' integer quants ({@link #matvec}), for
+ * the formats that have such kernels. Whether a model uses them is decided when its kernels are prepared: on unless
+ * {@link #PROPERTY} is {@code false}. (A mixture of experts' one-token expert kernels on the same rows are launched by
+ * {@link CudaMoeKernels}.)
+ */
+final class CudaInt8Kernels {
+
+    /**
+     * System property that turns 8-bit activations off when set to {@code false}: one-token projections then multiply
+     * float activations, as before they existed (for A/B measurements and as an escape hatch).
+     */
+    static final String PROPERTY = "offload4j.cuda.int8Activations";
+
+    /** Formats with 8-bit-activation kernels. */
+    private static final Set<GgmlType> FORMATS = Collections.unmodifiableSet(EnumSet.of(GgmlType.Q8_0,
+            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K));
+
+    /** Threads of a quantize_x8 block (QX8_THREADS): a warp per 32 values. */
+    private static final int QUANTIZE_THREADS = 256;
+
+    private final CudaKernels kernels;
+    private final boolean enabled = !"false".equalsIgnoreCase(System.getProperty(PROPERTY));
+
+    CudaInt8Kernels(CudaKernels kernels) {
+        this.kernels = kernels;
+    }
+
+    /** Whether {@code type} has 8-bit-activation kernels (whether or not {@link #PROPERTY} turned them off). */
+    static boolean hasKernel(GgmlType type) {
+        return FORMATS.contains(type);
+    }
+
+    /** Whether rows of {@code cols} values of {@code type} fit the kernels: a format with them, whole blocks of 32. */
+    static boolean fits(GgmlType type, int cols) {
+        return hasKernel(type) && cols % 32 == 0 && CudaKernels.vectorisable(type, cols);
+    }
+
+    /** Throws where {@link #fits} does not hold: a caller chose these kernels for rows they cannot multiply. */
+    static void require(GgmlType type, int cols) {
+        if (!fits(type, cols)) {
+            throw new IllegalArgumentException("no 8-bit-activation kernel for " + type + " rows of " + cols
+                    + " values; formats: " + FORMATS + ", rows a multiple of 32 values");
+        }
+    }
+
+    /** Whether a one-token projection of rows of {@code cols} values of {@code type} runs on these kernels. */
+    boolean applies(GgmlType type, int cols) {
+        return enabled && fits(type, cols);
+    }
+
+    /**
+     * {@code rows} consecutive rows of {@code cols} activations (RMS-normalised with {@code normW} and {@code eps}
+     * first when normW is not null) quantized for {@link #matvec}: row r's int8 values at xq + r × cols, its float
+     * scale per 32 at xd + r × cols / 32, the float sum of every 16 at xs + r × cols / 16.
+     */
+    void quantize(CUstream stream, CUdeviceptr x, CUdeviceptr normW, float eps, int cols, CUdeviceptr xq,
+                  CUdeviceptr xd, CUdeviceptr xs, int rows) {
+        if (cols % 32 != 0) {
+            throw new IllegalArgumentException("8-bit activations come in blocks of 32 values: " + cols);
+        }
+        kernels.launch("quantize_x8", stream, (cols + QUANTIZE_THREADS - 1) / QUANTIZE_THREADS, rows,
+                QUANTIZE_THREADS, 0, x, normW, eps, cols, xq, xd, xs);
+    }
+
+    /**
+     * {@link CudaKernels#matvec} for one token whose activations {@link #quantize} has quantized (norm included): the
+     * same matrices, modes and outputs.
+     */
+    void matvec(CUstream stream, GgmlType type, int mode, CUdeviceptr w0, CUdeviceptr w1, CUdeviceptr w2, int rows0,
+                int rows1, int rows2, long rowBytes, int cols, CUdeviceptr xq, CUdeviceptr xd, CUdeviceptr xs,
+                CUdeviceptr y0, CUdeviceptr y1, CUdeviceptr y2) {
+        require(type, cols);
+        int warps = CudaKernels.matvecWarps(1, mode, rows0, rows1, rows2);
+        kernels.launch("matvec_x8_" + CudaKernels.suffix(type) + "_m" + mode, stream,
+                (warps + CudaKernels.MV_WARPS - 1) / CudaKernels.MV_WARPS, 1, 32 * CudaKernels.MV_WARPS, 0,
+                w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, xq, xd, xs, y0, y1, y2);
+    }
+}
