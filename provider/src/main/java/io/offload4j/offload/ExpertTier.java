@@ -72,6 +72,13 @@ final class ExpertTier implements AutoCloseable {
     private final long[] predictedMark;  // per expert id
     private final long[] predictionOf;   // per block: the serial of the prediction made for it, 0 = none
     private long predictionSerial;
+    // prefetched experts of the next block, held outside the cache until that block uses them (or not)
+    private final int[] stagedSlot;      // per expert of stagedBlock: its slot, or -1
+    private final int[] stagedExperts;   // the experts staged, in order of staging
+    private int stagedCount;
+    private int stagedBlock = -1;
+    private final long[] lastReadRun;    // per slot: the run (block of a step) whose passes last read it
+    private long runSerial;
     private long prefetches;
     private long predicted;
     private long predictedRight;
@@ -133,6 +140,10 @@ final class ExpertTier implements AutoCloseable {
         this.predictedIds = new int[rows * k];
         this.predictedMark = new long[blocks * experts];
         this.predictionOf = new long[blocks];
+        this.stagedSlot = new int[experts];
+        Arrays.fill(stagedSlot, -1);
+        this.stagedExperts = new int[experts];
+        this.lastReadRun = new long[slotCount];
     }
 
     /** The cache's removal listener: the slot becomes free once the pass being prepared has been enqueued. */
@@ -156,6 +167,8 @@ final class ExpertTier implements AutoCloseable {
     void run(AcceleratorModel device, BoundUnit bound, int block, Step step, boolean predictedNext) {
         int rows = step.rows();
         int n = rows * k;
+        runSerial++;
+        boolean staged = stagedBlock == block;
         device.readRouting(rows, chosen, weights);
         listener.routed(block, rows, k, chosen);
         long prediction = predictionOf[block];
@@ -183,12 +196,24 @@ final class ExpertTier implements AutoCloseable {
                     copyPending[s.index()] = false;
                     pool.awaitCopy(s.index());
                 }
+            } else if (staged && stagedSlot[e] >= 0) {
+                // a miss the block before prefetched: its copy is on the way (or landed); offered to the cache now
+                int slot = stagedSlot[e];
+                stagedSlot[e] = -1;
+                where[e] = slot;
+                pass[e] = 0;
+                copyPending[slot] = false;
+                pool.awaitCopy(slot);
+                cache.offer(block, e, slots[slot]); // may evict (or refuse it): released slots wait in pending
             } else {
                 where[e] = -1;
                 misses[missCount++] = e;
             }
         }
         cache.recordHits(block, repeats);
+        if (staged) {
+            releaseStaged(); // the block's choices are known: what it did not choose was read by nothing
+        }
         if (cpu != null && rows == 1 && missCount > 0) {
             missCount = computeMissesOnCpu(device, block, missCount);
         }
@@ -218,6 +243,7 @@ final class ExpertTier implements AutoCloseable {
                 if (here && !usedInPass[where[e]]) {
                     usedInPass[where[e]] = true;
                     used[usedCount++] = where[e];
+                    lastReadRun[where[e]] = runSerial;
                 }
             }
             device.runPooledExperts(bound, step, sendSlots, weights);
@@ -238,13 +264,39 @@ final class ExpertTier implements AutoCloseable {
     }
 
     /**
+     * The staged experts the block did not choose go back to the free slots: nothing reads them, and a copy into one
+     * follows the prefetch's copy on the copy stream.
+     */
+    private void releaseStaged() {
+        for (int i = 0; i < stagedCount; i++) {
+            int e = stagedExperts[i];
+            int slot = stagedSlot[e];
+            if (slot >= 0) {
+                stagedSlot[e] = -1;
+                copyPending[slot] = false;
+                free[freeCount++] = slot;
+            }
+        }
+        stagedCount = 0;
+        stagedBlock = -1;
+    }
+
+    /**
      * Copies the experts predicted for {@code block} that are not on the GPU into free slots, on the copy stream
-     * (after this block's own copies), and offers them to the cache; a hit on one waits for its copy first.
+     * (after this block's own copies), and holds them for that block outside the cache: the block offers each one it
+     * chooses to the cache as it uses it, and frees the others. A decode token predicts k experts; a prompt chunk or a
+     * batch predicts every row's, whose union is most of the next block's cold experts, so its copies run while this
+     * block computes instead of after the next block's router. At least k slots stay free (a pass always takes one).
+     * Slots this block's passes read come last: a copy into one waits for this block's compute, and the copy stream
+     * runs its copies in order, so every copy behind such a one would wait too.
      */
     private void prefetch(AcceleratorModel device, int block, int rows) {
         device.readPredicted(rows, predictedIds);
         long serial = ++predictionSerial;
         predictionOf[block] = serial;
+        stagedBlock = block;
+        stagedCount = 0;
+        int want = 0;
         for (int i = 0; i < rows * k; i++) {
             int e = predictedIds[i];
             int id = block * experts + e;
@@ -252,16 +304,30 @@ final class ExpertTier implements AutoCloseable {
                 continue;
             }
             predictedMark[id] = serial;
-            if (cache.contains(block, e) || freeCount == 0) {
-                continue;
+            if (!cache.contains(block, e)) {
+                misses[want++] = e; // scratch: this block's misses were all enqueued
             }
+        }
+        int take = Math.min(want, freeCount - k);
+        // free slots this block did not read to the top of the stack, taken first
+        int top = freeCount;
+        for (int i = freeCount - 1; i >= 0 && top > freeCount - take; i--) {
+            if (lastReadRun[free[i]] != runSerial) {
+                int t = free[--top];
+                free[top] = free[i];
+                free[i] = t;
+            }
+        }
+        for (int j = 0; j < take; j++) {
+            int e = misses[j];
             int slot = free[--freeCount];
-            int unit = unitOf[id];
+            int unit = unitOf[block * experts + e];
             pool.copy(unit, slot, slot);
             copyPending[slot] = true;
             bytesCopied += unitBytes[unit];
             prefetches++;
-            cache.offer(block, e, slots[slot]);
+            stagedSlot[e] = slot;
+            stagedExperts[stagedCount++] = e;
         }
         while (pendingCount > 0) { // this block's passes are enqueued: nothing reads a released slot any more
             free[freeCount++] = pending[--pendingCount];
@@ -366,6 +432,9 @@ final class ExpertTier implements AutoCloseable {
     /** After a failed step: the copies in flight land before anything else uses the pool. */
     void reset() {
         pool.drain();
+        if (stagedBlock >= 0) {
+            releaseStaged();
+        }
     }
 
     @Override

@@ -134,7 +134,9 @@ public final class TieredForwardPass implements ForwardPass {
             if (pooled[u]) {
                 // attention and router on the device, the choices to the host, each expert from its pool slot
                 accelerator.runSparseAttention(unit, step);
-                boolean predict = predictable[u] && step.rows() == 1;
+                // every step: a decode token's k predicted experts, or a prompt chunk's union of its rows' (most of
+                // the next block's cold experts), copied while this block computes
+                boolean predict = predictable[u];
                 if (predict) {
                     accelerator.predictRouting(units[u + 1], step);
                 }

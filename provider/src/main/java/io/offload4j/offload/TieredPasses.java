@@ -224,7 +224,8 @@ public final class TieredPasses {
                                                     Memory memory) {
         ModelUnits attention = ModelUnits.of(model.weights(), device::unitBytes, true);
         Bandwidths bandwidths = BandwidthProbe.measure(accelerator, model, attention, 0, false);
-        ExpertPlan ep = ExpertPlan.of(model, device::unitBytes, memory.budget(), options.prefetchDepth(), bandwidths);
+        ExpertPlan ep = ExpertPlan.of(model, device::unitBytes, memory.budget(), options.prefetchDepth(), bandwidths,
+                options.expertPrefetch());
         LOG.log(System.Logger.Level.INFO, "placement on " + accelerator.name() + ": " + ep.reasoning());
         PlacementPlan plan = ep.plan();
         long physicalHalf = HostMemory.physicalBytes() / 2;
@@ -279,7 +280,7 @@ public final class TieredPasses {
                 return new TieredForwardPass(device, null, tier, bound, ep.units().blocks(),
                         deviceOptions.maxContext(), deviceOptions.maxChunk(), deviceOptions.rows(), report, null,
                         experts, ep.reasoning() + "; " + cpuMisses.reasoning() + (options.expertPrefetch()
-                        ? "; experts predicted by the next block's router are copied ahead at decode" : ""),
+                        ? "; experts predicted by the next block's router are copied ahead (decode, batches and prompt chunks)" : ""),
                         options.expertPrefetch());
             } catch (RuntimeException | Error e) {
                 experts.close();

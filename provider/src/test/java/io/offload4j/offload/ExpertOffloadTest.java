@@ -99,7 +99,7 @@ class ExpertOffloadTest {
             // resident: every attention unit and the head plus the pool; streamed: a ring of 3 slots for them
             long units = attentionResident ? attention.totalBytes() : 3 * largest;
             int slotCount = cached + K;
-            while (slotCount - ExpertPlan.freeSlots(slotCount, K, EXPERTS) < cached) {
+            while (slotCount - ExpertPlan.freeSlots(slotCount, K, EXPERTS, false) < cached) {
                 slotCount++;
             }
             long budget = units + slotCount * slot;
@@ -112,7 +112,7 @@ class ExpertOffloadTest {
                 ExpertCacheStats before = tiered.expertStats();
                 assertNotNull(before);
                 assertEquals(slotCount, before.slots(), before.reasoning());
-                assertEquals(slotCount - ExpertPlan.freeSlots(slotCount, K, EXPERTS), before.cacheSlots());
+                assertEquals(slotCount - ExpertPlan.freeSlots(slotCount, K, EXPERTS, false), before.cacheSlots());
                 assertTrue(before.cacheSlots() >= cached);
                 io.offload4j.backend.MoeRoutingCounts routing = new io.offload4j.backend.MoeRoutingCounts(BLOCKS,
                         EXPERTS, 10_000);
@@ -153,13 +153,14 @@ class ExpertOffloadTest {
     }
 
     /**
-     * With prefetching, each decode token's next block's experts are predicted (here exactly for even tokens, one
-     * expert off for odd ones) and the cold ones copied ahead: the sums stay the resident run's, a prefetched expert
-     * computes only after its copy, and the prediction's hit rate is counted.
+     * With prefetching, each step's next block's experts are predicted (here exactly for even tokens, one expert off
+     * for odd ones) and the cold ones copied ahead, for decode tokens, prompt chunks and batches: the sums stay the
+     * resident run's, a prefetched expert computes only after its copy, the prediction's hit rate is counted, and a
+     * copy ahead never waits behind one into a slot the current block reads (the copy stream runs in order).
      */
-    @ParameterizedTest(name = "cache for {0} of 64 experts, placement {1}")
-    @CsvSource({"8, stream", "24, stream", "8, cpu"})
-    void prefetchingPredictedExpertsKeepsTheSumsAndCountsThePredictions(int cached, String placement) {
+    @ParameterizedTest(name = "pool of {0} slots, placement {1}")
+    @CsvSource({"12, stream", "28, stream", "12, cpu", "44, stream"})
+    void prefetchingPredictedExpertsKeepsTheSumsAndCountsThePredictions(int slotCount, String placement) {
         try (Model model = Model.load(file)) {
             int vocab = model.config().vocabularySize();
             SimulatedAccelerator residentSim = new SimulatedAccelerator();
@@ -169,21 +170,25 @@ class ExpertOffloadTest {
             }
             ModelUnits attention = ModelUnits.of(model.weights(), ExpertOffloadTest::bytes, true);
             long slot = bytes(model.weights().blocks().getFirst().moe().expert(0));
-            long budget = attention.totalBytes() + (cached + K) * slot;
+            long budget = attention.totalBytes() + slotCount * slot;
             SimulatedAccelerator sim = new SimulatedAccelerator();
             try (ForwardPass pass = TieredPasses.prepare(sim, model, 64, 16, OffloadOptions.DEFAULTS
                     .withGpuMemoryBudget(budget).withExpertCache(true).withExpertPrefetch(true)
                     .withPlacement(placement))) {
                 TieredForwardPass tiered = (TieredForwardPass) pass;
+                ExpertCacheStats before = tiered.expertStats();
+                assertEquals(ExpertPlan.freeSlots(before.slots(), K, EXPERTS, true),
+                        before.slots() - before.cacheSlots(), before.reasoning());
+                assertTrue(before.slots() - before.cacheSlots() >= 2 * K, "k for the misses, k for the predicted");
                 List<double[]> actual = converse(pass, sim, vocab);
                 for (int s = 0; s < expected.size(); s++) {
                     assertArrayEquals(expected.get(s), actual.get(s), 1e-9 * Math.abs(expected.get(s)[0]),
                             "step " + s);
                 }
                 ExpertCacheStats stats = tiered.expertStats();
-                int decodeTokens = 7; // the single-token forward calls of the conversation
-                assertEquals((long) decodeTokens * (BLOCKS - 1), sim.model.predictions, "one per block but the last");
-                assertEquals((long) decodeTokens * (BLOCKS - 1) * K, stats.predicted());
+                int forwardCalls = 11; // the conversation's prompt chunks, decode tokens and batch
+                assertEquals((long) forwardCalls * (BLOCKS - 1), sim.model.predictions, "one per block but the last");
+                assertEquals((long) TOKENS * (BLOCKS - 1) * K, stats.predicted());
                 assertTrue(stats.predictionHitRate() > 0.5 && stats.predictionHitRate() < 1,
                         "prediction hit rate " + stats.predictionHitRate());
                 assertTrue(stats.prefetches() > 0, "cold predicted experts were copied ahead");
@@ -191,6 +196,7 @@ class ExpertOffloadTest {
                     assertEquals((long) K * TOKENS, stats.hits()[l] + stats.misses()[l], "block " + l);
                 }
                 assertEquals(sim.model.pool.copies, stats.copies() + stats.prefetches());
+                assertEquals(0, sim.model.pool.copiesAheadBehindAWait, "copies ahead queued behind a waiting one");
             }
         }
     }

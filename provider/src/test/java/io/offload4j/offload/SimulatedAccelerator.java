@@ -52,6 +52,16 @@ final class SimulatedAccelerator implements Accelerator {
         final boolean[] awaited;
         final long slotBytes;
         long copies;
+        /** Per slot: the block run (a routing read) whose expert computes last read it. */
+        final long[] readInRun;
+        long run;
+        /** In this run, after its last compute so far: a copy into a slot that compute read (it waits for it). */
+        boolean waitingCopyQueued;
+        boolean computedInRun;
+        /** Copies issued after a block's last compute that queued behind such a waiting copy, though their slots were
+         *  free (a later pass's misses, whose compute follows in the same run, do not count). */
+        long copiesAheadBehindAWait;
+        private long behindAWait;
 
         Pool(long[] bytes, int slots, long slotBytes) {
             this.bytes = bytes;
@@ -59,6 +69,16 @@ final class SimulatedAccelerator implements Accelerator {
             Arrays.fill(holds, -1);
             this.awaited = new boolean[slots];
             this.slotBytes = slotBytes;
+            this.readInRun = new long[slots];
+        }
+
+        /** A block's routing was read: its misses and what it copies ahead follow. */
+        void nextRun() {
+            copiesAheadBehindAWait += behindAWait; // no compute of that run followed them: they were copies ahead
+            behindAWait = 0;
+            run++;
+            waitingCopyQueued = false;
+            computedInRun = false;
         }
 
         @Override
@@ -70,6 +90,13 @@ final class SimulatedAccelerator implements Accelerator {
         public void copy(int unit, int slot, int ticket) {
             assertEquals(slot, ticket, "an expert copy's ticket is its slot");
             assertTrue(bytes[unit] <= slotBytes, "expert " + unit + " fits a slot");
+            if (computedInRun) { // a copy ahead (or a later pass's miss): the copy stream runs copies in order
+                if (readInRun[slot] == run) {
+                    waitingCopyQueued = true;
+                } else if (waitingCopyQueued) {
+                    behindAWait++;
+                }
+            }
             holds[slot] = unit;
             awaited[slot] = false;
             copies++;
@@ -436,6 +463,9 @@ final class SimulatedAccelerator implements Accelerator {
         @Override
         public void readRouting(int rows, int[] chosen, float[] weights) {
             assertEquals(stepChosen.length, rows * config.moe().expertUsedCount());
+            if (pool != null) {
+                pool.nextRun();
+            }
             System.arraycopy(stepChosen, 0, chosen, 0, stepChosen.length);
             System.arraycopy(stepWeights, 0, weights, 0, stepWeights.length);
         }
@@ -472,12 +502,17 @@ final class SimulatedAccelerator implements Accelerator {
                 }
                 cpuRow = null;
             }
+            // copies that waited for an earlier pass were this pass's misses: only copies after the last pass count
+            pool.computedInRun = true;
+            pool.waitingCopyQueued = false;
+            pool.behindAWait = 0;
             for (int i = 0; i < step.rows() * k; i++) {
                 if (slots[i] < 0) {
                     continue;
                 }
                 int unit = pool.holds[slots[i]];
                 assertTrue(pool.awaited[slots[i]], "an expert computes before its copy was waited for");
+                pool.readInRun[slots[i]] = pool.run;
                 // the pool's units are the sparse blocks' experts in order: unit = block × experts + expert here
                 assertEquals(b.id() * experts + stepChosen[i], unit, "row " + i / k + " choice " + i % k
                         + " of block " + b.id() + " computes from a slot holding pool unit " + unit);

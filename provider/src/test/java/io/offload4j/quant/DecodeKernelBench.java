@@ -31,7 +31,7 @@ public final class DecodeKernelBench {
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 7;
         int bigMiB = args.length > 2 ? Integer.parseInt(args[2]) : 256;
         System.out.println("kernels: " + CpuKernels.description());
-        int cols = 4096;
+        int cols = Integer.getInteger("bench.cols", 4096);
         Random r = new Random(1);
         float[] x = QuantTestData.gaussian(r, cols);
         float[] src = QuantTestData.gaussian(r, cols);
