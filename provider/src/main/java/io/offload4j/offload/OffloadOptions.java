@@ -23,8 +23,8 @@ import io.offload4j.backend.AcceleratorOptions;
  *                               dense block. A model that fits is resident either way.
  * @param expertPrefetch         with {@code expertCache}: each sparse block's successor's router is applied to the
  *                               block's own FFN input, and the experts it predicts that are not on the GPU are copied
- *                               while the block computes (decode steps; the successor's attention part must be
- *                               resident). Default false.
+ *                               while the block computes (every step: a decode token's k, a prompt chunk's or batch's
+ *                               union of its rows'; the successor's attention part must be resident). Default false.
  */
 public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
                              PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs,

@@ -272,8 +272,9 @@ public class OffloadProperties implements Validator {
         private boolean expertCache = false;
 
         /**
-         * With expert-cache: at decode, each sparse block applies the next block's router to its own FFN input and
-         * copies the predicted experts that are not on the GPU ahead, while it computes.
+         * With expert-cache: in every step (decode, batches, prompt chunks), each sparse block applies the next
+         * block's router to its own FFN input and copies the predicted experts that are not on the GPU ahead, while
+         * it computes.
          */
         private boolean expertPrefetch = false;
 
