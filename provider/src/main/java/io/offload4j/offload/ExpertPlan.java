@@ -28,10 +28,10 @@ record ExpertPlan(ModelUnits units, PlacementPlan plan, int slots, int cacheSlot
 
     /**
      * @param budget   GPU bytes for weights: resident attention parts and head, their staging ring, the expert pool
-     * @param prefetch experts predicted for the next block are copied ahead ({@link #freeSlots})
+     * @param decodePrefetch a decode token's predicted experts are copied ahead too ({@link #freeSlots})
      */
     static ExpertPlan of(Model model, ToLongFunction<Weight[]> deviceBytes, long budget, int prefetchDepth,
-                         Bandwidths bandwidths, boolean prefetch) {
+                         Bandwidths bandwidths, boolean decodePrefetch) {
         MoeConfig moe = model.config().moe();
         int blocks = model.config().blockCount();
         int e = moe.expertCount();
@@ -72,8 +72,8 @@ record ExpertPlan(ModelUnits units, PlacementPlan plan, int slots, int cacheSlot
                 prefetchDepth, bandwidths, 1, PlacementPolicy.STREAM, false, units.blocks()));
         long left = budget - plan.gpuBytes();
         // at most every expert cached plus the free slots such a pool keeps
-        int slots = (int) Math.min(pooled + (long) freeSlots(pooled + k, k, e, prefetch), left / slotBytes);
-        int free = freeSlots(slots, k, e, prefetch);
+        int slots = (int) Math.min(pooled + (long) freeSlots(pooled + k, k, e, decodePrefetch), left / slotBytes);
+        int free = freeSlots(slots, k, e, decodePrefetch);
         int cacheSlots = Math.min(pooled, slots - free);
         double pcie = bandwidths.hostToDeviceGBs();
         String reasoning = String.format(Locale.ROOT, "experts placed one by one: %s; expert pool of %d slots of %s"
@@ -86,16 +86,14 @@ record ExpertPlan(ModelUnits units, PlacementPlan plan, int slots, int cacheSlot
     }
 
     /**
-     * Slots of a pool of {@code slots} kept out of the cache, for a block's misses: at least k (a decode token's
-     * misses in one pass), and an eighth of the pool up to one block's experts, so that a prompt chunk, which
-     * misses most of a block's experts, needs few passes (each waits for the copies of its misses) while the cache
-     * keeps seven eighths of the pool for decode. With prefetching, twice that: at least 2k (a token's k predicted
-     * experts wait for the next block in slots of their own) and up to two blocks' experts, so that a prompt
-     * chunk's copies of the next block's cold experts go into slots this block's compute does not read and overlap
-     * it ({@link ExpertTier}).
+     * Slots of a pool of {@code slots} kept out of the cache: at least k (a decode token's misses in one pass; 2k when
+     * a decode token's k predicted experts also wait for the next block in slots of their own), and an eighth of the
+     * pool up to two blocks' experts: a prompt chunk, which misses most of a block's experts, then needs one pass
+     * (each pass waits for the copies of its misses), and its copies of the next block's predicted experts go into
+     * slots this block's compute does not read, so that they overlap it ({@link ExpertTier}); the cache keeps at least
+     * seven eighths of the pool for decode.
      */
-    static int freeSlots(int slots, int k, int experts, boolean prefetch) {
-        int factor = prefetch ? 2 : 1;
-        return Math.max(factor * k, Math.min(factor * experts, slots / 8));
+    static int freeSlots(int slots, int k, int experts, boolean decodePrefetch) {
+        return Math.max(decodePrefetch ? 2 * k : k, Math.min(2 * experts, slots / 8));
     }
 }

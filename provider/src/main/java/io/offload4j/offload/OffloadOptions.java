@@ -21,10 +21,11 @@ import io.offload4j.backend.AcceleratorOptions;
  *                               by one (the attention parts first, the experts in a GPU cache of expert slots, see
  *                               {@link ExpertTier}); {@code false} (default) places each sparse block whole, like a
  *                               dense block. A model that fits is resident either way.
- * @param expertPrefetch         with {@code expertCache}: each sparse block's successor's router is applied to the
- *                               block's own FFN input, and the experts it predicts that are not on the GPU are copied
- *                               while the block computes (every step: a decode token's k, a prompt chunk's or batch's
- *                               union of its rows'; the successor's attention part must be resident). Default false.
+ * @param expertPrefetch         with {@code expertCache}: prompt chunks (16 rows or more) always apply each sparse
+ *                               block's successor's router to the block's own FFN input and copy the experts it
+ *                               predicts that are not on the GPU while the block computes (the successor's attention
+ *                               part must be resident); {@code true} does so in every step, decode included (a
+ *                               token's k experts: measured slower on an H100). Default false.
  */
 public record OffloadOptions(long gpuMemoryBudget, long hostPinnedMemoryBudget, int prefetchDepth,
                              PlacementPolicy placement, int maxBatchRows, int gemmMinTokens, boolean graphs,

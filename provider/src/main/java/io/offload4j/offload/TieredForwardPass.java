@@ -45,7 +45,8 @@ public final class TieredForwardPass implements ForwardPass {
     private AcceleratorModel stageSource;  // the previous stage's device, when this one copies from it directly
     private final ExpertTier experts;            // null unless the experts are placed one by one
     private final boolean[] pooled;              // per block: its routed experts come from the expert pool
-    private final boolean[] predictable;         // per block: it predicts the next block's experts (prefetch)
+    private final boolean[] predictable;         // per block: it can predict the next block's experts (prefetch)
+    private final boolean decodePrefetch;        // predict at decode steps and small batches too
     private long cpuNanos;                       // time computing CPU blocks
     private long cpuWaitNanos;                   // time waiting for the accelerator before them
     private boolean closed;
@@ -65,12 +66,14 @@ public final class TieredForwardPass implements ForwardPass {
     }
 
     /**
-     * {@code prefetch}: a pooled block whose successor is pooled and resident applies the successor's router to its
-     * own FFN input at decode, and the predicted experts are copied ahead.
+     * A pooled block whose successor is pooled and resident applies the successor's router to its own FFN input in a
+     * prompt chunk of at least {@link ExpertTier#PREFETCH_MIN_ROWS} rows, and the predicted experts are copied ahead;
+     * with {@code decodePrefetch} in every step.
      */
     TieredForwardPass(AcceleratorModel accelerator, CpuBlockRunner cpu, StreamingTier tier, BoundUnit[][] bound,
                       int blocks, int maxContext, int maxChunk, int rows, String memoryReport,
-                      TieredPasses.Stage stage, ExpertTier experts, String expertReasoning, boolean prefetch) {
+                      TieredPasses.Stage stage, ExpertTier experts, String expertReasoning,
+                      boolean decodePrefetch) {
         this.accelerator = accelerator;
         this.experts = experts;
         this.pooled = new boolean[blocks];
@@ -78,7 +81,8 @@ public final class TieredForwardPass implements ForwardPass {
             pooled[l] = experts.pooled(l);
         }
         this.predictable = new boolean[blocks];
-        for (int l = 0; prefetch && l + 1 < blocks; l++) {
+        this.decodePrefetch = decodePrefetch;
+        for (int l = 0; experts != null && l + 1 < blocks; l++) {
             predictable[l] = pooled[l] && pooled[l + 1] && tier.plan().placement(l + 1) == Placement.RESIDENT;
         }
         this.expertReasoning = expertReasoning;
@@ -134,9 +138,10 @@ public final class TieredForwardPass implements ForwardPass {
             if (pooled[u]) {
                 // attention and router on the device, the choices to the host, each expert from its pool slot
                 accelerator.runSparseAttention(unit, step);
-                // every step: a decode token's k predicted experts, or a prompt chunk's union of its rows' (most of
-                // the next block's cold experts), copied while this block computes
-                boolean predict = predictable[u];
+                // a prompt chunk's union of its rows' predicted experts (most of the next block's cold experts) is
+                // copied while this block computes; a decode token's k only on request: measured slower on the H100
+                boolean predict = predictable[u]
+                        && (step.rows() >= ExpertTier.PREFETCH_MIN_ROWS || decodePrefetch);
                 if (predict) {
                     accelerator.predictRouting(units[u + 1], step);
                 }

@@ -279,8 +279,8 @@ public final class TieredPasses {
                 LOG.log(System.Logger.Level.INFO, report);
                 return new TieredForwardPass(device, null, tier, bound, ep.units().blocks(),
                         deviceOptions.maxContext(), deviceOptions.maxChunk(), deviceOptions.rows(), report, null,
-                        experts, ep.reasoning() + "; " + cpuMisses.reasoning() + (options.expertPrefetch()
-                        ? "; experts predicted by the next block's router are copied ahead (decode, batches and prompt chunks)" : ""),
+                        experts, ep.reasoning() + "; " + cpuMisses.reasoning() + "; prompt chunks copy the experts"
+                        + " the next block's router predicts ahead" + (options.expertPrefetch() ? ", decode steps too" : ""),
                         options.expertPrefetch());
             } catch (RuntimeException | Error e) {
                 experts.close();

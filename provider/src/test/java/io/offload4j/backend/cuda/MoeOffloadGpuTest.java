@@ -147,7 +147,10 @@ class MoeOffloadGpuTest {
                         assertEquals((long) k * TOKENS, s.hits()[l] + s.misses()[l], label + " block " + l);
                     }
                     assertEquals(b[2] == 1, s.cpuComputed() > 0, label + ": misses on the CPU " + s.cpuComputed());
-                    assertEquals(b[3] == 1, s.predicted() > 0, label + ": predictions " + s.predicted());
+                    // the 40-token prompt and the 20-token chunk predict the next block's experts wherever its attention
+                    // part is resident; with prefetching at decode (b[3] = 1) every step does
+                    long predictedRows = b[0] != attention ? 0 : b[3] == 1 ? TOKENS : 40 + 20;
+                    assertEquals(predictedRows * k * (BLOCKS - 1), s.predicted(), label + ": predictions");
                     if (b[3] == 1) {
                         GpuTests.report(String.format("moe experts prefetched %-14s prediction hit rate %.3f (%d of"
                                 + " %d choices), %d prefetches", label, s.predictionHitRate(), s.predictedRight(),
@@ -159,12 +162,23 @@ class MoeOffloadGpuTest {
                             pg.plan().count(io.offload4j.offload.Placement.RESIDENT), s.slots(), s.cacheSlots(),
                             pooled, b[2] == 1, s.hitRate(), s.copies(), s.cpuComputed(), s.passes(), toCpu,
                             toResident));
-                    assertTrue(toCpu <= CudaForwardPassGpuTest.tolFp32(model), label + ": relErr to the CPU " + toCpu);
+                    assertTrue(toCpu <= tolToCpu(model), label + ": relErr to the CPU " + toCpu);
                     assertTrue(toResident <= CudaForwardPassGpuTest.tolFp32(model),
                             label + ": relErr to the resident GPU run " + toResident);
                 }
             }
         }
+    }
+
+    /**
+     * Against the CPU's float activations: a routed model with 8-bit activations on the GPU changes its routers' near
+     * ties, and the prompt's experts are summed in passes whose split depends on the pool: measured up to 6.4e-2 (Q4_K_M,
+     * a quarter of the experts cached, H100, session 13) where the resident GPU run is within 1.6e-2. The comparison
+     * with the resident GPU run (same kernels) keeps {@link CudaForwardPassGpuTest#tolFp32}.
+     */
+    private static double tolToCpu(Model model) {
+        double t = CudaForwardPassGpuTest.tolFp32(model);
+        return t == CudaForwardPassGpuTest.TOL_INT8 ? 1e-1 : t;
     }
 
     /** Tokens {@link #run} puts through each block. */
