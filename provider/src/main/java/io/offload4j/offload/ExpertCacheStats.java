@@ -15,17 +15,22 @@ package io.offload4j.offload;
  * @param cpuComputed  misses of decode tokens computed on the CPU from host memory (each also copied to the GPU in the
  *                     background, for admission)
  * @param prefetches   experts copied ahead because the block before predicted them (with expert prefetching)
- * @param predicted    choices checked against a prediction (decode tokens with expert prefetching)
+ * @param predicted    choices checked against a prediction (prompt chunks; decode tokens with expert prefetching)
  * @param predictedRight of those, choices the prediction contained
  * @param passes       device passes over a block's experts (more than one per block when a prompt chunk misses more
  *                     experts than there are free slots)
  * @param slots        expert slots in the GPU pool
  * @param cacheSlots   slots the cache may fill
  * @param reasoning    the planner's decision, in words
+ * @param routingWaitNanos host time spent waiting for sparse blocks' choices (the device's work and copies ahead of
+ *                     them: the step's critical path when the host is quicker than the device)
+ * @param placingNanos host time spent between a block's choices and its experts' launch, and on the copies ahead
+ *                     (lookups, the cache, enqueueing copies and kernels: the critical path when it is not)
  */
 public record ExpertCacheStats(long[] hits, long[] misses, long[] evictions, long[] rejections, long copies,
                                long bytesCopied, long cpuComputed, long prefetches, long predicted,
-                               long predictedRight, long passes, int slots, int cacheSlots, String reasoning) {
+                               long predictedRight, long passes, int slots, int cacheSlots, String reasoning,
+                               long routingWaitNanos, long placingNanos) {
 
     public long totalHits() {
         return sum(hits);

@@ -93,6 +93,8 @@ final class ExpertTier implements AutoCloseable {
     private long bytesCopied;
     private long expertCopies;
     private long passes;
+    private long routingWaitNanos;
+    private long placingNanos;
 
     /**
      * @param pool      the device's expert pool: unit u is an expert, slot s at {@code s × slotBytes}
@@ -177,7 +179,10 @@ final class ExpertTier implements AutoCloseable {
         int n = rows * k;
         runSerial++;
         boolean staged = stagedBlock == block;
+        long waitFrom = System.nanoTime();
         device.readRouting(rows, chosen, weights);
+        long placeFrom = System.nanoTime();
+        routingWaitNanos += placeFrom - waitFrom;
         listener.routed(block, rows, k, chosen);
         long prediction = predictionOf[block];
         if (prediction != 0) { // how good was the block before's guess?
@@ -269,6 +274,7 @@ final class ExpertTier implements AutoCloseable {
         if (predictedNext) {
             prefetch(device, block + 1, rows);
         }
+        placingNanos += System.nanoTime() - placeFrom;
     }
 
     /**
@@ -356,7 +362,8 @@ final class ExpertTier implements AutoCloseable {
     ExpertCacheStats snapshot(String reasoning) {
         ExpertCache.Stats s = cache.stats();
         return new ExpertCacheStats(s.hits(), s.misses(), s.evictions(), s.rejections(), expertCopies, bytesCopied,
-                cpuComputed, prefetches, predicted, predictedRight, passes, slots.length, cacheSlots, reasoning);
+                cpuComputed, prefetches, predicted, predictedRight, passes, slots.length, cacheSlots, reasoning,
+                routingWaitNanos, placingNanos);
     }
 
     CopyRing pool() {

@@ -76,8 +76,9 @@ public final class MoeOffloadBenchmark {
                     gpu.description(), pinned));
             line(out, "| budget | mode | units resident / streamed | expert slots (cached) | prefill " + prefill
                     + " tok/s | decode b1 tok/s | hit rate decode | hit rate prefill | experts copied per token |"
-                    + " CPU experts per token | prediction hit rate | decode trace replayed cold: Belady / W-TinyLFU |");
-            line(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+                    + " CPU experts per token | prediction hit rate | decode trace replayed cold: Belady / W-TinyLFU |"
+                    + " host µs per decode token: waiting for choices / placing experts |");
+            line(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             double[][] best = new double[budgets.length][2]; // per budget: our best prefill and decode tok/s
             String[][] bestMode = new String[budgets.length][2];
             for (int i = 0; i < budgets.length; i++) {
@@ -287,7 +288,10 @@ public final class MoeOffloadBenchmark {
             }
             OffloadStats st = pass.offloadStats();
             String slots = d1 == null ? "–" : d1.slots() + " (" + d1.cacheSlots() + ")";
-            line(out, String.format(Locale.ROOT, "| %s | %s | %d / %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s |",
+            String hostUs = d1 == null ? "–" : String.format(Locale.ROOT, "%.0f / %.0f",
+                    (d1.routingWaitNanos() - d0.routingWaitNanos()) / 1e3 / decodeTokens,
+                    (d1.placingNanos() - d0.placingNanos()) / 1e3 / decodeTokens);
+            line(out, String.format(Locale.ROOT, "| %s | %s | %d / %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %s |",
                     label(budget, total), mode,
                     pass.plan().count(Placement.RESIDENT), pass.plan().count(Placement.STREAMED) + st.cpuBlocks(),
                     slots, prefillTps, decodeTps, rate(d0, d1), rate(p0, p1),
@@ -297,7 +301,7 @@ public final class MoeOffloadBenchmark {
                             / (double) decodeTokens),
                     d1 == null || d1.predicted() == d0.predicted() ? "–" : String.format(Locale.ROOT, "%.3f",
                             (d1.predictedRight() - d0.predictedRight()) / (double) (d1.predicted() - d0.predicted())),
-                    belady));
+                    belady, hostUs));
             return new double[] {prefillTps, decodeTps};
         }
     }
