@@ -30,7 +30,7 @@ import java.util.SplittableRandom;
  * MoeOffloadBenchmark [--dir /tmp/offload4j-bench] [--shape qwen3-30b-a3b] [--quant Q4_K_M] [--zipf 1.0]
  *                     [--model PATH] [--budgets 1,8g,4g|1,0.5,0.25] [--modes blocks,experts,experts+prefetch]
  *                     [--prefill 512] [--llama-bench PATH] [--write-only]
- *                     [--decode-tokens 64] [--out moe.md]
+ *                     [--decode-tokens 64] [--decode-warmup 4] [--out moe.md]
  * </pre>
  *
  * Per budget and mode: units resident / streamed, expert slots (cached), prefill tokens/s of one chunk (median of 3
@@ -40,6 +40,8 @@ import java.util.SplittableRandom;
  * peer runs on the same file in the same run at each budget and a second table gives the ratios.
  */
 public final class MoeOffloadBenchmark {
+
+    private static int decodeWarmup = 4;
 
     private MoeOffloadBenchmark() {}
 
@@ -52,6 +54,9 @@ public final class MoeOffloadBenchmark {
         String[] modes = arg(args, "--modes", "blocks,experts,experts+prefetch").split(",");
         int prefill = Integer.parseInt(arg(args, "--prefill", "512"));
         int decodeTokens = Integer.parseInt(arg(args, "--decode-tokens", "64"));
+        // tokens decoded before the timed ones: the host's part of an expert-cache step is JIT-compiled only after a
+        // few thousand blocks (48 a token), and until then decode numbers swing by a fifth from run to run
+        decodeWarmup = Integer.parseInt(arg(args, "--decode-warmup", "4"));
         String out = arg(args, "--out", null);
         String llamaBench = arg(args, "--llama-bench", null);
         Path file;
@@ -221,7 +226,7 @@ public final class MoeOffloadBenchmark {
     /** One budget and mode; returns {prefill tok/s, decode tok/s}. */
     private static double[] run(CudaBackend gpu, Model model, long budget, long total, String mode, int prefill,
                                 int decodeTokens, String out) throws IOException {
-        int context = prefill + decodeTokens + 32;
+        int context = prefill + decodeTokens + decodeWarmup + 32;
         OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget)
                 .withExpertCache(mode.startsWith("experts")).withExpertPrefetch(mode.equals("experts+prefetch"));
         long t0 = System.nanoTime();
@@ -255,7 +260,8 @@ public final class MoeOffloadBenchmark {
             ExpertCacheStats d1;
             try (KvCache cache = pass.newKvCache(context)) {
                 pass.forward(cache, tokens, 0, 16, 0, logits);
-                for (int p = 16; p < 20; p++) { // warm-up
+                int first = 16 + decodeWarmup;
+                for (int p = 16; p < first; p++) { // warm-up
                     pass.forward(cache, tokens, p, 1, p, logits);
                 }
                 d0 = pass.expertStats();
@@ -266,7 +272,7 @@ public final class MoeOffloadBenchmark {
                     pass.routingListener(trace);
                 }
                 long s = System.nanoTime();
-                for (int p = 20; p < 20 + decodeTokens; p++) {
+                for (int p = first; p < first + decodeTokens; p++) {
                     pass.forward(cache, tokens, p, 1, p, logits);
                 }
                 decodeTps = decodeTokens / ((System.nanoTime() - s) / 1e9);
