@@ -294,9 +294,7 @@ public final class MoeOffloadBenchmark {
             }
             OffloadStats st = pass.offloadStats();
             String slots = d1 == null ? "–" : d1.slots() + " (" + d1.cacheSlots() + ")";
-            String hostUs = d1 == null ? "–" : String.format(Locale.ROOT, "%.0f / %.0f",
-                    (d1.routingWaitNanos() - d0.routingWaitNanos()) / 1e3 / decodeTokens,
-                    (d1.placingNanos() - d0.placingNanos()) / 1e3 / decodeTokens);
+            String hostUs = hostMicros(d0, d1, decodeTokens);
             line(out, String.format(Locale.ROOT, "| %s | %s | %d / %d | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %s |",
                     label(budget, total), mode,
                     pass.plan().count(Placement.RESIDENT), pass.plan().count(Placement.STREAMED) + st.cpuBlocks(),
@@ -309,6 +307,20 @@ public final class MoeOffloadBenchmark {
                             (d1.predictedRight() - d0.predictedRight()) / (double) (d1.predicted() - d0.predicted())),
                     belady, hostUs));
             return new double[] {prefillTps, decodeTps};
+        }
+    }
+
+    /** Host µs per decode token waiting for choices / placing experts; "–" for a build before these counters. */
+    private static String hostMicros(ExpertCacheStats d0, ExpertCacheStats d1, int decodeTokens) {
+        if (d1 == null) {
+            return "–";
+        }
+        try {
+            return String.format(Locale.ROOT, "%.0f / %.0f",
+                    (d1.routingWaitNanos() - d0.routingWaitNanos()) / 1e3 / decodeTokens,
+                    (d1.placingNanos() - d0.placingNanos()) / 1e3 / decodeTokens);
+        } catch (NoSuchMethodError e) { // an A/B run against a build before them (its jar ahead on the class path)
+            return "–";
         }
     }
 
