@@ -120,6 +120,18 @@ public interface AcceleratorModel extends AutoCloseable {
     void runSparseAttention(BoundUnit block, Step step);
 
     /**
+     * {@link #runSparseAttention} for a one-token decode step of the sequence of {@code cache}, with the block's
+     * attention part resident: a device with graphs records it once per (cache, block) and replays it for every later
+     * token (the position is read from device memory), one launch instead of a dozen — the host enqueues each sparse
+     * block's work between reading its choices, so its launches are the decode step's critical path. Returns whether
+     * this call recorded the graph. The default runs the block's work directly.
+     */
+    default boolean runSparseAttentionAsGraph(KvCache cache, BoundUnit block, Step step) {
+        runSparseAttention(block, step);
+        return false;
+    }
+
+    /**
      * Waits for the work so far and copies the last sparse attention's choices for the step's {@code rows} rows:
      * {@code chosen[row × k + j]} (expert ids) and their {@code weights}.
      */

@@ -47,6 +47,7 @@ public final class TieredForwardPass implements ForwardPass {
     private final boolean[] pooled;              // per block: its routed experts come from the expert pool
     private final boolean[] predictable;         // per block: it can predict the next block's experts (prefetch)
     private final boolean decodePrefetch;        // predict at decode steps and small batches too
+    private final boolean[] residentPooled;      // per block: pooled, its attention part resident (decode graphs)
     private long cpuNanos;                       // time computing CPU blocks
     private long cpuWaitNanos;                   // time waiting for the accelerator before them
     private boolean closed;
@@ -82,6 +83,10 @@ public final class TieredForwardPass implements ForwardPass {
         }
         this.predictable = new boolean[blocks];
         this.decodePrefetch = decodePrefetch;
+        this.residentPooled = new boolean[blocks];
+        for (int l = 0; experts != null && l < blocks; l++) {
+            residentPooled[l] = pooled[l] && tier.plan().placement(l) == Placement.RESIDENT;
+        }
         for (int l = 0; experts != null && l + 1 < blocks; l++) {
             predictable[l] = pooled[l] && pooled[l + 1] && tier.plan().placement(l + 1) == Placement.RESIDENT;
         }
@@ -136,8 +141,13 @@ public final class TieredForwardPass implements ForwardPass {
             }
             tier.acquire(u);
             if (pooled[u]) {
-                // attention and router on the device, the choices to the host, each expert from its pool slot
-                accelerator.runSparseAttention(unit, step);
+                // attention and router on the device, the choices to the host, each expert from its pool slot; a
+                // decode token's resident attention part as one recorded graph per (sequence, block)
+                if (residentPooled[u] && step.phase() == Phase.DECODE) {
+                    accelerator.runSparseAttentionAsGraph(step.cache(0), unit, step);
+                } else {
+                    accelerator.runSparseAttention(unit, step);
+                }
                 // a prompt chunk's union of its rows' predicted experts (most of the next block's cold experts) is
                 // copied while this block computes; a decode token's k only on request: measured slower on the H100
                 boolean predict = predictable[u]

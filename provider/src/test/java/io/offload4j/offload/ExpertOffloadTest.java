@@ -144,6 +144,8 @@ class ExpertOffloadTest {
                 long chunkPredictions = attentionResident ? (long) (BLOCKS - 1) * K * 16 : 0;
                 assertEquals(chunkPredictions, stats.predicted(), "only the 16-token chunk predicts: "
                         + stats.reasoning());
+                // decode tokens (7 of the conversation's steps) run each resident attention part as a graph
+                assertEquals(attentionResident ? 7 * BLOCKS : 0, sim.model.sparseAttentionGraphs, "recorded parts");
                 if (!attentionResident) {
                     assertEquals(stats.totalMisses(), stats.copies(), "nothing copied ahead");
                 } else if (before.slots() - before.cacheSlots() > K) {

@@ -355,6 +355,19 @@ final class SimulatedAccelerator implements Accelerator {
         }
 
         @Override
+        public boolean runSparseAttentionAsGraph(KvCache cache, BoundUnit block, Step step) {
+            assertEquals(1, step.rows(), "a recorded attention part is a decode token's");
+            assertTrue(((PooledBound) block).weights().slot() < 0, "a recorded attention part is resident");
+            assertTrue(cache == step.cache(0), "the graph belongs to the step's sequence");
+            sparseAttentionGraphs++;
+            runSparseAttention(block, step);
+            return false;
+        }
+
+        /** Calls of {@link #runSparseAttentionAsGraph}. */
+        int sparseAttentionGraphs;
+
+        @Override
         public void runSparseAttention(BoundUnit block, Step step) {
             PooledBound b = (PooledBound) block;
             compute(new Bound(b.unit(), b.id(), b.weights()), step);

@@ -35,6 +35,8 @@ final class CudaKvCache implements KvCache {
     private final long bytes;
     private final int firstBlock;
     CUgraphExec decodeGraph;
+    /** Per block (index), with experts placed one by one: the one-token attention part's graph (CudaModel). */
+    CUgraphExec[] blockGraphs;
     private boolean closed;
 
     CudaKvCache(CudaModel owner, int firstBlock, int blocks, int capacity, int kvDim, String device) {
@@ -145,6 +147,14 @@ final class CudaKvCache implements KvCache {
         if (decodeGraph != null) {
             cuGraphExecDestroy(decodeGraph);
             decodeGraph = null;
+        }
+        if (blockGraphs != null) {
+            for (CUgraphExec g : blockGraphs) {
+                if (g != null) {
+                    cuGraphExecDestroy(g);
+                }
+            }
+            blockGraphs = null;
         }
         cuMemFree(keys);
         cuMemFree(values);

@@ -61,6 +61,8 @@ final class CudaModel implements AcceleratorModel {
     private boolean peerTried;
     /** Batched decode steps as graphs, by row count (captured on first use; see runBatchAsGraph). */
     private CUgraphExec[] batchGraphs;
+    /** Per block (index), with experts placed one by one: a decode token's routed experts from the pool (a graph). */
+    private CUgraphExec[] expertGraphs;
     private boolean closed;
 
     CudaModel(CudaDevice device, CudaKernels kernels, Model model, AcceleratorOptions options) {
@@ -369,7 +371,39 @@ final class CudaModel implements AcceleratorModel {
     @Override
     public void runPooledExperts(BoundUnit block, Step step, int[] slots, float[] weights) {
         routing.upload(step.rows(), slots, weights);
-        blocks.routedExperts((CudaUnits.DevBlock) block, step.rows());
+        CudaUnits.DevBlock b = (CudaUnits.DevBlock) block;
+        if (step.rows() == 1 && options.graphs()) {
+            // the pool's slots are read through the uploaded slot numbers: one graph per block serves every token
+            if (expertGraphs == null) {
+                expertGraphs = new CUgraphExec[config.blockCount()];
+            }
+            if (expertGraphs[b.index()] == null) {
+                expertGraphs[b.index()] = capture(() -> blocks.routedExperts(b, 1));
+            }
+            cuGraphLaunch(expertGraphs[b.index()], ws.stream);
+            return;
+        }
+        blocks.routedExperts(b, step.rows());
+    }
+
+    @Override
+    public boolean runSparseAttentionAsGraph(KvCache kvCache, BoundUnit block, Step step) {
+        if (step.rows() != 1 || !options.graphs()) {
+            runSparseAttention(block, step);
+            return false;
+        }
+        CudaKvCache cache = (CudaKvCache) kvCache;
+        CudaUnits.DevBlock b = (CudaUnits.DevBlock) block;
+        if (cache.blockGraphs == null) {
+            cache.blockGraphs = new CUgraphExec[config.blockCount()];
+        }
+        boolean captured = false;
+        if (cache.blockGraphs[b.index()] == null) {
+            cache.blockGraphs[b.index()] = capture(() -> blocks.block(b, step));
+            captured = true;
+        }
+        cuGraphLaunch(cache.blockGraphs[b.index()], ws.stream);
+        return captured;
     }
 
     @Override
@@ -492,10 +526,10 @@ final class CudaModel implements AcceleratorModel {
         if (routing != null) {
             routing.close();
         }
-        if (batchGraphs != null) {
-            for (CUgraphExec g : batchGraphs) {
-                if (g != null) {
-                    cuGraphExecDestroy(g);
+        for (CUgraphExec[] graphs : new CUgraphExec[][] {batchGraphs, expertGraphs}) {
+            for (int i = 0; graphs != null && i < graphs.length; i++) {
+                if (graphs[i] != null) {
+                    cuGraphExecDestroy(graphs[i]);
                 }
             }
         }

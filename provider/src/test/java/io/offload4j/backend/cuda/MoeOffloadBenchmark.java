@@ -28,7 +28,7 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * MoeOffloadBenchmark [--dir /tmp/offload4j-bench] [--shape qwen3-30b-a3b] [--quant Q4_K_M] [--zipf 1.0]
- *                     [--model PATH] [--budgets 1,8g,4g|1,0.5,0.25] [--modes blocks,experts,experts+prefetch]
+ *                     [--model PATH] [--budgets 1,8g,4g|1,0.5,0.25] [--modes blocks,experts,experts+prefetch,experts-nographs]
  *                     [--prefill 512] [--llama-bench PATH] [--write-only]
  *                     [--decode-tokens 64] [--decode-warmup 4] [--out moe.md]
  * </pre>
@@ -228,7 +228,8 @@ public final class MoeOffloadBenchmark {
                                 int decodeTokens, String out) throws IOException {
         int context = prefill + decodeTokens + decodeWarmup + 32;
         OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget)
-                .withExpertCache(mode.startsWith("experts")).withExpertPrefetch(mode.equals("experts+prefetch"));
+                .withExpertCache(mode.startsWith("experts")).withExpertPrefetch(mode.startsWith("experts+prefetch"))
+                .withGraphs(!mode.endsWith("-nographs")); // e.g. experts-nographs: each launch from the host
         long t0 = System.nanoTime();
         try (TieredForwardPass pass = Passes.on(gpu, model, context, prefill, options)) {
             System.out.println(pass.memoryReport());
