@@ -106,7 +106,7 @@ class ExpertOffloadTest {
             SimulatedAccelerator sim = new SimulatedAccelerator();
             try (ForwardPass pass = TieredPasses.prepare(sim, model, 64, 16,
                     OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withExpertCache(true)
-                            .withPlacement(placement))) {
+                            .withExpertPrefetch(false).withPlacement(placement))) {
                 TieredForwardPass tiered = (TieredForwardPass) pass;
                 assertEquals(attentionResident, tiered.plan().allResident(), tiered.plan().toString());
                 ExpertCacheStats before = tiered.expertStats();

@@ -273,10 +273,10 @@ public class OffloadProperties implements Validator {
 
         /**
          * With expert-cache: at decode too (prompt chunks always do), each sparse block applies the next block's router
-         * to its own FFN input and copies the predicted experts that are not on the GPU ahead, while it computes.
-         * Measured slower at decode on an H100, hence off by default.
+         * to its own FFN input and copies the predicted experts that are not on the GPU ahead, while it computes
+         * (1.25-1.44x decode on an H100).
          */
-        private boolean expertPrefetch = false;
+        private boolean expertPrefetch = true;
 
         public boolean isExpertPrefetch() {
             return expertPrefetch;
