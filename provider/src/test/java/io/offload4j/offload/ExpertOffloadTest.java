@@ -215,6 +215,31 @@ class ExpertOffloadTest {
         }
     }
 
+    /** Since session 13 the expert cache (with decode prefetch) is what a mixture larger than its budget gets. */
+    @Test
+    void theExpertCacheIsTheDefaultForAMixtureLargerThanItsBudget() {
+        try (Model model = Model.load(file)) {
+            ModelUnits attention = ModelUnits.of(model.weights(), ExpertOffloadTest::bytes, true);
+            long slot = bytes(model.weights().blocks().getFirst().moe().expert(0));
+            OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(attention.totalBytes() + 32 * slot);
+            assertTrue(options.expertCache() && options.expertPrefetch(), options.toString());
+            try (ForwardPass pass = TieredPasses.prepare(new SimulatedAccelerator(), model, 64, 16, options)) {
+                ExpertCacheStats stats = ((TieredForwardPass) pass).expertStats();
+                assertNotNull(stats, "experts placed one by one");
+                assertTrue(stats.reasoning().contains("decode steps too"), stats.reasoning());
+            }
+            // whole sparse blocks need a staging ring of whole blocks: a budget the expert pool was content with is
+            // refused, a larger one places them whole
+            assertThrows(IllegalArgumentException.class, () -> TieredPasses.prepare(new SimulatedAccelerator(),
+                    model, 64, 16, options.withExpertCache(false)).close());
+            try (ForwardPass pass = TieredPasses.prepare(new SimulatedAccelerator(), model, 64, 16,
+                    options.withExpertCache(false).withGpuMemoryBudget(11L << 20))) {
+                assertNull(((TieredForwardPass) pass).expertStats(), "sparse blocks placed whole");
+                assertTrue(((TieredForwardPass) pass).plan().count(Placement.STREAMED) > 0);
+            }
+        }
+    }
+
     @Test
     void aBudgetBelowTheSmallestPoolIsRefusedWithWhatItNeeds() {
         try (Model model = Model.load(file)) {

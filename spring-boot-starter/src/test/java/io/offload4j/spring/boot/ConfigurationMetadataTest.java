@@ -36,7 +36,7 @@ class ConfigurationMetadataTest {
         KEYS.put("langchain4j.offload.gpu.max-batch-rows", 64);
         KEYS.put("langchain4j.offload.gpu.gemm-min-tokens", 5);
         KEYS.put("langchain4j.offload.gpu.graphs", true);
-        KEYS.put("langchain4j.offload.gpu.expert-cache", false);
+        KEYS.put("langchain4j.offload.gpu.expert-cache", true);
         KEYS.put("langchain4j.offload.gpu.expert-prefetch", true);
         KEYS.put("langchain4j.offload.gpu.placement", "auto");
         KEYS.put("langchain4j.offload.host.pinned-memory-budget", "auto");
