@@ -298,6 +298,17 @@ final class CudaModel implements AcceleratorModel {
         return captured;
     }
 
+    private void destroyExpertGraphs() {
+        if (expertGraphs != null) {
+            for (CUgraphExec g : expertGraphs) {
+                if (g != null) {
+                    cuGraphExecDestroy(g);
+                }
+            }
+            expertGraphs = null;
+        }
+    }
+
     private CUgraphExec capture(Runnable enqueue) {
         CUgraph graph = new CUgraph();
         cuStreamBeginCapture(ws.stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
@@ -337,6 +348,7 @@ final class CudaModel implements AcceleratorModel {
             throw new IllegalStateException("an expert pool for a dense model");
         }
         device.makeCurrent();
+        destroyExpertGraphs(); // recorded against a pool before this one
         CudaUnitLayout[] layouts = new CudaUnitLayout[experts.length];
         boolean[] streamed = new boolean[experts.length];
         for (int u = 0; u < experts.length; u++) {
@@ -526,13 +538,14 @@ final class CudaModel implements AcceleratorModel {
         if (routing != null) {
             routing.close();
         }
-        for (CUgraphExec[] graphs : new CUgraphExec[][] {batchGraphs, expertGraphs}) {
-            for (int i = 0; graphs != null && i < graphs.length; i++) {
-                if (graphs[i] != null) {
-                    cuGraphExecDestroy(graphs[i]);
+        if (batchGraphs != null) {
+            for (CUgraphExec g : batchGraphs) {
+                if (g != null) {
+                    cuGraphExecDestroy(g);
                 }
             }
         }
+        destroyExpertGraphs();
         ws.close();
     }
 }
