@@ -149,7 +149,7 @@ public final class TieredForwardPass implements ForwardPass {
                     accelerator.runSparseAttention(unit, step);
                 }
                 // a prompt chunk's union of its rows' predicted experts (most of the next block's cold experts) is
-                // copied while this block computes; a decode token's k only on request: measured slower on the H100
+                // copied while this block computes; a decode token's k with expertPrefetch (the default)
                 boolean predict = predictable[u]
                         && (step.rows() >= ExpertTier.PREFETCH_MIN_ROWS || decodePrefetch);
                 if (predict) {
