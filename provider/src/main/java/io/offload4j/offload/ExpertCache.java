@@ -126,6 +126,15 @@ public final class ExpertCache<E> implements AutoCloseable {
         return byId[id] == copy;
     }
 
+    /** How many experts are cached. */
+    public int residentCount() {
+        int n = 0;
+        for (Object e : byId) {
+            n += e != null ? 1 : 0;
+        }
+        return n;
+    }
+
     /** Device bytes of the cached experts. */
     public long residentBytes() {
         long n = 0;

@@ -309,6 +309,9 @@ final class ExpertTier implements AutoCloseable {
         device.readPredicted(rows, predictedIds);
         long serial = ++predictionSerial;
         predictionOf[block] = serial;
+        if (stagedBlock >= 0) { // staged for a block that never ran: a step failed in between
+            releaseStaged();
+        }
         stagedBlock = block;
         stagedCount = 0;
         int want = 0;
@@ -347,6 +350,12 @@ final class ExpertTier implements AutoCloseable {
         while (pendingCount > 0) { // this block's passes are enqueued: nothing reads a released slot any more
             free[freeCount++] = pending[--pendingCount];
         }
+    }
+
+    /** Between steps: every slot is free or holds a cached expert; nothing is staged or waiting to be released. */
+    boolean idle() {
+        return stagedBlock < 0 && pendingCount == 0 && usedCount == 0
+                && freeCount + cache.residentCount() == slots.length;
     }
 
     /** Who is told each sparse block's choices, as they come back from the device. */
@@ -445,11 +454,20 @@ final class ExpertTier implements AutoCloseable {
         return pool.pinnedBytes();
     }
 
-    /** After a failed step: the copies in flight land before anything else uses the pool. */
+    /**
+     * After a failed step: the copies in flight land before anything else uses the pool, and the slots the step held
+     * (staged for a block that did not run, released by the cache while a pass was being prepared) are free again.
+     */
     void reset() {
         pool.drain();
         if (stagedBlock >= 0) {
             releaseStaged();
+        }
+        while (usedCount > 0) {
+            usedInPass[used[--usedCount]] = false;
+        }
+        while (pendingCount > 0) {
+            free[freeCount++] = pending[--pendingCount];
         }
     }
 

@@ -542,6 +542,11 @@ public final class TieredForwardPass implements ForwardPass {
         return experts == null ? s : s.withExperts(expertStats());
     }
 
+    /** The expert tier, when the experts are placed one by one, else null (tests: its slot accounting). */
+    ExpertTier expertTier() {
+        return experts;
+    }
+
     /**
      * The expert cache's statistics when the experts are placed one by one (per block: hits, misses, evictions,
      * refused admissions), else null.

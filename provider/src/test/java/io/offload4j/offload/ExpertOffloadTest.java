@@ -215,6 +215,71 @@ class ExpertOffloadTest {
         }
     }
 
+    /**
+     * A decode step that fails in a sparse block's attention (after the block before staged the experts it predicted
+     * for it) or in its experts: the slots the step held go back to the pool (every slot free or cached again), and
+     * the steps after the failure give the resident run's sums.
+     */
+    @ParameterizedTest(name = "fails in the {0} of block {1} of a decode token")
+    @CsvSource({"attention, 0", "attention, 2", "attention, 3", "experts, 0", "experts, 2"})
+    void aFailedStepLeavesNoSlotBehind(String where, int failAt) {
+        try (Model model = Model.load(file)) {
+            int vocab = model.config().vocabularySize();
+            float[] logits = new float[vocab];
+            int[] prompt = new int[16];
+            for (int i = 0; i < prompt.length; i++) {
+                prompt[i] = (i * 29 + 7) % vocab;
+            }
+            SimulatedAccelerator residentSim = new SimulatedAccelerator();
+            List<double[]> expected;
+            try (ForwardPass pass = TieredPasses.prepare(residentSim, model, 64, 16, OffloadOptions.DEFAULTS);
+                 KvCache c = pass.newKvCache(64)) {
+                after(pass, c, prompt, logits, vocab);
+                expected = List.copyOf(residentSim.expertSums);
+            }
+            ModelUnits attention = ModelUnits.of(model.weights(), ExpertOffloadTest::bytes, true);
+            long slot = bytes(model.weights().blocks().getFirst().moe().expert(0));
+            SimulatedAccelerator sim = new SimulatedAccelerator();
+            try (ForwardPass pass = TieredPasses.prepare(sim, model, 64, 16, OffloadOptions.DEFAULTS
+                    .withGpuMemoryBudget(attention.totalBytes() + 20 * slot))) {
+                ExpertTier tier = ((TieredForwardPass) pass).expertTier();
+                try (KvCache c = pass.newKvCache(64)) {
+                    pass.forward(c, prompt, 0, 16, 0, logits);
+                    pass.forward(c, new int[] {3}, 0, 1, 16, logits);
+                    assertTrue(tier.idle(), "between steps every slot is free or cached");
+                    if (where.equals("attention")) {
+                        sim.model.failSparseAttentionAfter = failAt;
+                    } else {
+                        sim.model.failPooledExpertsAfter = failAt;
+                    }
+                    assertThrows(IllegalStateException.class, () -> pass.forward(c, new int[] {4}, 0, 1, 17, logits));
+                    assertTrue(tier.idle(), "the failed step's slots are back");
+                }
+                long prefetchesBefore = ((TieredForwardPass) pass).expertStats().prefetches();
+                int from = sim.expertSums.size();
+                try (KvCache c = pass.newKvCache(64)) {
+                    after(pass, c, prompt, logits, vocab);
+                }
+                List<double[]> actual = sim.expertSums.subList(from, sim.expertSums.size());
+                assertEquals(expected.size(), actual.size(), "steps after the failure");
+                for (int s = 0; s < expected.size(); s++) {
+                    assertArrayEquals(expected.get(s), actual.get(s), 1e-9 * Math.abs(expected.get(s)[0]), "step " + s);
+                }
+                assertTrue(((TieredForwardPass) pass).expertStats().prefetches() > prefetchesBefore,
+                        "copies ahead go on after the failure");
+                assertTrue(tier.idle(), "no slot leaked by the failed step");
+            }
+        }
+    }
+
+    /** A 16-token prompt and 40 decode tokens. */
+    private static void after(ForwardPass pass, KvCache c, int[] prompt, float[] logits, int vocab) {
+        pass.forward(c, prompt, 0, 16, 0, logits);
+        for (int t = 0; t < 40; t++) {
+            pass.forward(c, new int[] {(t * 11 + 5) % vocab}, 0, 1, 16 + t, logits);
+        }
+    }
+
     /** Since session 13 the expert cache (with decode prefetch) is what a mixture larger than its budget gets. */
     @Test
     void theExpertCacheIsTheDefaultForAMixtureLargerThanItsBudget() {

@@ -364,11 +364,19 @@ final class SimulatedAccelerator implements Accelerator {
             return false;
         }
 
+        /** -1: never; n: the (n+1)-th call of {@link #runPooledExperts} from now throws. */
+        int failPooledExpertsAfter = -1;
+        /** -1: never; n: the (n+1)-th call of {@link #runSparseAttention} from now throws. */
+        int failSparseAttentionAfter = -1;
+
         /** Calls of {@link #runSparseAttentionAsGraph}. */
         int sparseAttentionGraphs;
 
         @Override
         public void runSparseAttention(BoundUnit block, Step step) {
+            if (failSparseAttentionAfter >= 0 && failSparseAttentionAfter-- == 0) {
+                throw new IllegalStateException("simulated device failure in a sparse block's attention");
+            }
             PooledBound b = (PooledBound) block;
             compute(new Bound(b.unit(), b.id(), b.weights()), step);
             int k = config.moe().expertUsedCount();
@@ -485,6 +493,9 @@ final class SimulatedAccelerator implements Accelerator {
 
         @Override
         public void runPooledExperts(BoundUnit block, Step step, int[] slots, float[] weights) {
+            if (failPooledExpertsAfter >= 0 && failPooledExpertsAfter-- == 0) {
+                throw new IllegalStateException("simulated device failure in a sparse block's experts");
+            }
             PooledBound b = (PooledBound) block;
             int k = config.moe().expertUsedCount();
             int experts = config.moe().expertCount();
