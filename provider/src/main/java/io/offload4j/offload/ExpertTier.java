@@ -164,16 +164,9 @@ final class ExpertTier implements AutoCloseable {
 
     /**
      * Block {@code block}'s routed experts for {@code step}: after {@link AcceleratorModel#runSparseAttention} and
-     * before {@link AcceleratorModel#runSharedExpert}.
-     */
-    void run(AcceleratorModel device, BoundUnit bound, int block, Step step) {
-        run(device, bound, block, step, false);
-    }
-
-    /**
-     * {@code predictedNext}: {@link AcceleratorModel#predictRouting} was enqueued for block {@code block + 1} after
-     * this block's attention; its predicted experts are copied ahead (those not on the GPU) once this block's own
-     * work is enqueued.
+     * before {@link AcceleratorModel#runSharedExpert}. {@code predictedNext}: {@link AcceleratorModel#predictRouting}
+     * was enqueued for block {@code block + 1} after this block's attention; its predicted experts are copied ahead
+     * (those not on the GPU) once this block's own work is enqueued.
      */
     void run(AcceleratorModel device, BoundUnit bound, int block, Step step, boolean predictedNext) {
         int rows = step.rows();

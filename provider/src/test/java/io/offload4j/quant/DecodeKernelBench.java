@@ -10,7 +10,8 @@ import java.util.Random;
 /**
  * A/B of the decode matrix-vector product, one thread, row by row: the scratch-free {@link RowKernel#dot} ("A",
  * with {@code -Dbench.a=old}) against the scratch form the CPU pass calls ("B"), interleaved in one process, medians
- * of the rounds, GB/s of weight bytes, thread CPU time. {@code -Dbench.scratch=N}: scratch floats (default 4 × cols).
+ * of the rounds, GB/s of weight bytes, thread CPU time. {@code -Dbench.scratch=N}: scratch floats (default 4 × cols);
+ * {@code -Dbench.cols=N}: row width (default 4096; the 410M shape's projections are 1024 wide).
  * Two matrix sizes: one that stays in L2 (compute bound) and one far larger than the last-level cache (DRAM).
  *
  * <pre>

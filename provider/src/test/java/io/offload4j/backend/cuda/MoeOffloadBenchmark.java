@@ -41,8 +41,6 @@ import java.util.SplittableRandom;
  */
 public final class MoeOffloadBenchmark {
 
-    private static int decodeWarmup = 4;
-
     private MoeOffloadBenchmark() {}
 
     public static void main(String[] args) throws IOException, InterruptedException {
@@ -56,7 +54,7 @@ public final class MoeOffloadBenchmark {
         int decodeTokens = Integer.parseInt(arg(args, "--decode-tokens", "64"));
         // tokens decoded before the timed ones: the host's part of an expert-cache step is JIT-compiled only after a
         // few thousand blocks (48 a token), and until then decode numbers swing by a fifth from run to run
-        decodeWarmup = Integer.parseInt(arg(args, "--decode-warmup", "4"));
+        int decodeWarmup = Integer.parseInt(arg(args, "--decode-warmup", "4"));
         String out = arg(args, "--out", null);
         String llamaBench = arg(args, "--llama-bench", null);
         Path file;
@@ -91,7 +89,7 @@ public final class MoeOffloadBenchmark {
                     if (budgets[i] == OffloadOptions.AUTO && !mode.equals(modes[0])) {
                         continue; // resident either way
                     }
-                    double[] r = run(gpu, model, budgets[i], total, mode, prefill, decodeTokens, out);
+                    double[] r = run(gpu, model, budgets[i], total, mode, prefill, decodeTokens, decodeWarmup, out);
                     for (int m = 0; m < 2; m++) {
                         if (r[m] > best[i][m]) {
                             best[i][m] = r[m];
@@ -225,7 +223,7 @@ public final class MoeOffloadBenchmark {
 
     /** One budget and mode; returns {prefill tok/s, decode tok/s}. */
     private static double[] run(CudaBackend gpu, Model model, long budget, long total, String mode, int prefill,
-                                int decodeTokens, String out) throws IOException {
+                                int decodeTokens, int decodeWarmup, String out) throws IOException {
         int context = prefill + decodeTokens + decodeWarmup + 32;
         OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget)
                 .withExpertCache(mode.startsWith("experts")).withExpertPrefetch(mode.startsWith("experts+prefetch"))
