@@ -123,11 +123,16 @@ public interface AcceleratorModel extends AutoCloseable {
      * {@link #runSparseAttention} for a one-token decode step of the sequence of {@code cache}, with the block's
      * attention part resident: a device with graphs records it once per (cache, block) and replays it for every later
      * token (the position is read from device memory), one launch instead of a dozen — the host enqueues each sparse
-     * block's work between reading its choices, so its launches are the decode step's critical path. Returns whether
-     * this call recorded the graph. The default runs the block's work directly.
+     * block's work between reading its choices, so its launches are the decode step's critical path. With
+     * {@code predictNext} (not null) the recording also holds {@link #predictRouting} for that block, and a device may
+     * add the choices' copy to the host that the next {@link #readRouting} waits for. Returns whether this call
+     * recorded the graph. The default runs the block's work (and the prediction) directly.
      */
-    default boolean runSparseAttentionAsGraph(KvCache cache, BoundUnit block, Step step) {
+    default boolean runSparseAttentionAsGraph(KvCache cache, BoundUnit block, BoundUnit predictNext, Step step) {
         runSparseAttention(block, step);
+        if (predictNext != null) {
+            predictRouting(predictNext, step);
+        }
         return false;
     }
 

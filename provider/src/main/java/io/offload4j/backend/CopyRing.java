@@ -7,7 +7,8 @@ package io.offload4j.backend;
  * into which slot and when.
  *
  * <p>Copies are identified by a <em>ticket</em> ({@code 0 .. tickets-1}, given at creation): the copy's events are
- * the ticket's, so the compute stream can wait for one copy and its time can be read after the step.
+ * the ticket's, so the compute stream can wait for one copy and its time can be read after the step. Copies land in
+ * the order they were issued (one copy stream): waiting for a copy waits for every copy issued before it.
  */
 public interface CopyRing extends AutoCloseable {
 
@@ -25,6 +26,16 @@ public interface CopyRing extends AutoCloseable {
 
     /** Records, on the compute stream, that the work enqueued so far is the last use of {@code slot}'s contents. */
     void slotUsed(int slot);
+
+    /**
+     * {@link #slotUsed} for the first {@code count} of {@code slots}, recorded once for all of them (an expert pass
+     * reads several slots; one mark on the compute stream serves them all).
+     */
+    default void slotsUsed(int[] slots, int count) {
+        for (int i = 0; i < count; i++) {
+            slotUsed(slots[i]);
+        }
+    }
 
     /** Time copy {@code ticket} took, once the compute stream has passed it (after the step is synchronised). */
     long copyNanos(int ticket);

@@ -73,7 +73,9 @@ final class ExpertTier implements AutoCloseable {
     private final float[] activation;     // one row, for the CPU's misses
     private final int[] cpuExperts;
     private final float[] cpuWeights;
-    private final boolean[] copyPending;  // per slot: an admission copy the compute has not waited for yet
+    private final long[] copySerial;      // per slot: the serial of the last copy into it
+    private long copiesIssued;
+    private long copiesAwaited;           // the compute stream waits for every copy up to this serial
     private long cpuComputed;
     private io.offload4j.backend.MoeRoutingListener listener = io.offload4j.backend.MoeRoutingListener.NONE;
     // prediction: the experts the block before predicted for a block, marked with that prediction's serial
@@ -147,7 +149,7 @@ final class ExpertTier implements AutoCloseable {
         this.activation = new float[Math.max(1, dim)];
         this.cpuExperts = new int[k];
         this.cpuWeights = new float[k];
-        this.copyPending = new boolean[slotCount];
+        this.copySerial = new long[slotCount];
         this.predictedIds = new int[rows * k];
         this.predictedMark = new long[blocks * experts];
         this.predictionOf = new long[blocks];
@@ -196,21 +198,15 @@ final class ExpertTier implements AutoCloseable {
                 continue;
             }
             Slot s = cache.lookup(block, e);
-            if (s != null) {
+            if (s != null) { // (admitted in the background after a CPU miss: the pass waits for its copy if need be)
                 where[e] = s.index();
                 pass[e] = 0;
-                if (copyPending[s.index()]) { // admitted in the background after a CPU miss: landed by now?
-                    copyPending[s.index()] = false;
-                    pool.awaitCopy(s.index());
-                }
             } else if (staged && stagedSlot[e] >= 0) {
                 // a miss the block before prefetched: its copy is on the way (or landed); offered to the cache now
                 int slot = stagedSlot[e];
                 stagedSlot[e] = -1;
                 where[e] = slot;
                 pass[e] = 0;
-                copyPending[slot] = false;
-                pool.awaitCopy(slot);
                 cache.offer(block, e, slots[slot]); // may evict (or refuse it): released slots wait in pending
             } else {
                 where[e] = -1;
@@ -233,31 +229,37 @@ final class ExpertTier implements AutoCloseable {
                 int e = misses[next + j];
                 int slot = free[--freeCount];
                 int unit = unitOf[block * experts + e];
-                pool.copy(unit, slot, slot);
-                pool.awaitCopy(slot);
-                copyPending[slot] = false;
-                bytesCopied += unitBytes[unit];
+                copy(unit, slot);
                 expertCopies++;
                 where[e] = slot;
                 pass[e] = p;
                 cache.offer(block, e, slots[slot]); // may evict (or refuse it): released slots wait in pending
             }
             next += take;
+            int newestCopy = -1; // the slot whose copy was issued last among those the pass reads and not waited for
             for (int i = 0; i < n; i++) {
                 int e = chosen[i];
                 boolean here = where[e] >= 0 && pass[e] == p;
                 sendSlots[i] = here ? where[e] : -1;
                 if (here && !usedInPass[where[e]]) {
-                    usedInPass[where[e]] = true;
-                    used[usedCount++] = where[e];
-                    lastReadRun[where[e]] = runSerial;
+                    int slot = where[e];
+                    usedInPass[slot] = true;
+                    used[usedCount++] = slot;
+                    lastReadRun[slot] = runSerial;
+                    if (copySerial[slot] > copiesAwaited
+                            && (newestCopy < 0 || copySerial[slot] > copySerial[newestCopy])) {
+                        newestCopy = slot;
+                    }
                 }
             }
+            if (newestCopy >= 0) { // copies land in order: one wait covers every copy the pass reads
+                pool.awaitCopy(newestCopy);
+                copiesAwaited = copySerial[newestCopy];
+            }
             device.runPooledExperts(bound, step, sendSlots, weights);
+            pool.slotsUsed(used, usedCount); // one mark after the pass for all its slots
             while (usedCount > 0) {
-                int s = used[--usedCount];
-                usedInPass[s] = false;
-                pool.slotUsed(s);
+                usedInPass[used[--usedCount]] = false;
             }
             while (pendingCount > 0) {
                 free[freeCount++] = pending[--pendingCount];
@@ -281,7 +283,6 @@ final class ExpertTier implements AutoCloseable {
             int slot = stagedSlot[e];
             if (slot >= 0) {
                 stagedSlot[e] = -1;
-                copyPending[slot] = false;
                 free[freeCount++] = slot;
             }
         }
@@ -333,9 +334,7 @@ final class ExpertTier implements AutoCloseable {
             int e = misses[j];
             int slot = free[--freeCount];
             int unit = unitOf[block * experts + e];
-            pool.copy(unit, slot, slot);
-            copyPending[slot] = true;
-            bytesCopied += unitBytes[unit];
+            copy(unit, slot);
             prefetches++;
             stagedSlot[e] = slot;
             stagedExperts[stagedCount++] = e;
@@ -343,6 +342,13 @@ final class ExpertTier implements AutoCloseable {
         while (pendingCount > 0) { // this block's passes are enqueued: nothing reads a released slot any more
             free[freeCount++] = pending[--pendingCount];
         }
+    }
+
+    /** Copies {@code unit} into {@code slot} on the copy stream (the ticket is the slot); a pass reading it waits. */
+    private void copy(int unit, int slot) {
+        pool.copy(unit, slot, slot);
+        copySerial[slot] = ++copiesIssued;
+        bytesCopied += unitBytes[unit];
     }
 
     /** Between steps: every slot is free or holds a cached expert; nothing is staged or waiting to be released. */
@@ -398,9 +404,7 @@ final class ExpertTier implements AutoCloseable {
             int e = misses[j];
             int slot = free[--freeCount];
             int unit = unitOf[block * experts + e];
-            pool.copy(unit, slot, slot);
-            copyPending[slot] = true;
-            bytesCopied += unitBytes[unit];
+            copy(unit, slot);
             expertCopies++;
             cache.offer(block, e, slots[slot]);
         }
@@ -453,6 +457,7 @@ final class ExpertTier implements AutoCloseable {
      */
     void reset() {
         pool.drain();
+        copiesAwaited = copiesIssued; // landed
         if (stagedBlock >= 0) {
             releaseStaged();
         }

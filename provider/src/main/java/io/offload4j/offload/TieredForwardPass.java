@@ -143,17 +143,17 @@ public final class TieredForwardPass implements ForwardPass {
             if (pooled[u]) {
                 // attention and router on the device, the choices to the host, each expert from its pool slot; a
                 // decode token's resident attention part as one recorded graph per (sequence, block)
-                if (residentPooled[u] && step.phase() == Phase.DECODE) {
-                    accelerator.runSparseAttentionAsGraph(step.cache(0), unit, step);
-                } else {
-                    accelerator.runSparseAttention(unit, step);
-                }
                 // a prompt chunk's union of its rows' predicted experts (most of the next block's cold experts) is
                 // copied while this block computes; a decode token's k with expertPrefetch (the default)
                 boolean predict = predictable[u]
                         && (step.rows() >= ExpertTier.PREFETCH_MIN_ROWS || decodePrefetch);
-                if (predict) {
-                    accelerator.predictRouting(units[u + 1], step);
+                if (residentPooled[u] && step.phase() == Phase.DECODE) {
+                    accelerator.runSparseAttentionAsGraph(step.cache(0), unit, predict ? units[u + 1] : null, step);
+                } else {
+                    accelerator.runSparseAttention(unit, step);
+                    if (predict) {
+                        accelerator.predictRouting(units[u + 1], step);
+                    }
                 }
                 experts.run(accelerator, unit, u, step, predict);
                 accelerator.runSharedExpert(unit, step);

@@ -152,6 +152,8 @@ class ExpertOffloadTest {
                     assertTrue(stats.prefetches() > 0, "free slots beyond k take the chunk's predicted experts");
                 }
                 assertEquals(0, sim.model.pool.copiesAheadBehindAWait, "copies ahead queued behind a waiting one");
+                assertTrue(sim.model.pool.awaits <= stats.passes(), "at most one wait for copies per pass: "
+                        + sim.model.pool.awaits + " waits, " + stats.passes() + " passes");
                 assertTrue(stats.totalMisses() >= (long) BLOCKS * EXPERTS / 2, "misses forced: " + stats.totalMisses());
                 if (cached < 16) {
                     assertTrue(stats.passes() > (long) BLOCKS * expected.size(), "prompt chunks needed passes");
@@ -211,6 +213,8 @@ class ExpertOffloadTest {
                 }
                 assertEquals(sim.model.pool.copies, stats.copies() + stats.prefetches());
                 assertEquals(0, sim.model.pool.copiesAheadBehindAWait, "copies ahead queued behind a waiting one");
+                assertTrue(sim.model.pool.awaits <= stats.passes(), "at most one wait for copies per pass: "
+                        + sim.model.pool.awaits + " waits, " + stats.passes() + " passes");
             }
         }
     }

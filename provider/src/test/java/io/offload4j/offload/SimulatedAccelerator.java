@@ -45,11 +45,16 @@ final class SimulatedAccelerator implements Accelerator {
     /**
      * An expert pool: which expert (pool unit) each slot holds, and whether the compute waited for its copy. Copies
      * and computes are checked as the tiers use them: an expert computes only from a slot holding it, after its copy.
+     * Copies land in order, as {@link CopyRing} says: waiting for one waits for every copy issued before it.
      */
     final class Pool implements CopyRing {
         final long[] bytes;
         final int[] holds;
-        final boolean[] awaited;
+        private final long[] copySerial;  // per slot: the serial of its last copy
+        private long copiesIssued;
+        private long awaitedThrough;      // the compute waits for every copy up to this serial
+        /** Calls of {@link #awaitCopy}: each is a driver call on the decode step's critical path on a real device. */
+        long awaits;
         final long slotBytes;
         long copies;
         /** Per slot: the block run (a routing read) whose expert computes last read it. */
@@ -67,7 +72,7 @@ final class SimulatedAccelerator implements Accelerator {
             this.bytes = bytes;
             this.holds = new int[slots];
             Arrays.fill(holds, -1);
-            this.awaited = new boolean[slots];
+            this.copySerial = new long[slots];
             this.slotBytes = slotBytes;
             this.readInRun = new long[slots];
         }
@@ -98,14 +103,20 @@ final class SimulatedAccelerator implements Accelerator {
                 }
             }
             holds[slot] = unit;
-            awaited[slot] = false;
+            copySerial[slot] = ++copiesIssued;
             copies++;
             copiedBytes += bytes[unit];
         }
 
         @Override
         public void awaitCopy(int ticket) {
-            awaited[ticket] = true;
+            awaits++;
+            awaitedThrough = Math.max(awaitedThrough, copySerial[ticket]);
+        }
+
+        /** Whether the compute has waited for the last copy into {@code slot}. */
+        boolean awaited(int slot) {
+            return copySerial[slot] <= awaitedThrough;
         }
 
         @Override
@@ -116,8 +127,11 @@ final class SimulatedAccelerator implements Accelerator {
             return 1000;
         }
 
+        /** Every copy issued has landed (the host waited): nothing is left for the compute to wait for. */
         @Override
-        public void drain() {}
+        public void drain() {
+            awaitedThrough = copiesIssued;
+        }
 
         @Override
         public long pinnedBytes() {
@@ -355,12 +369,15 @@ final class SimulatedAccelerator implements Accelerator {
         }
 
         @Override
-        public boolean runSparseAttentionAsGraph(KvCache cache, BoundUnit block, Step step) {
+        public boolean runSparseAttentionAsGraph(KvCache cache, BoundUnit block, BoundUnit predictNext, Step step) {
             assertEquals(1, step.rows(), "a recorded attention part is a decode token's");
             assertTrue(((PooledBound) block).weights().slot() < 0, "a recorded attention part is resident");
             assertTrue(cache == step.cache(0), "the graph belongs to the step's sequence");
             sparseAttentionGraphs++;
             runSparseAttention(block, step);
+            if (predictNext != null) {
+                predictRouting(predictNext, step);
+            }
             return false;
         }
 
@@ -535,7 +552,7 @@ final class SimulatedAccelerator implements Accelerator {
                     continue;
                 }
                 int unit = pool.holds[slots[i]];
-                assertTrue(pool.awaited[slots[i]], "an expert computes before its copy was waited for");
+                assertTrue(pool.awaited(slots[i]), "an expert computes before its copy was waited for");
                 pool.readInRun[slots[i]] = pool.run;
                 // the pool's units are the sparse blocks' experts in order: unit = block × experts + expert here
                 assertEquals(b.id() * experts + stepChosen[i], unit, "row " + i / k + " choice " + i % k

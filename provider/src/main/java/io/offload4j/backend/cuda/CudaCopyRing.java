@@ -30,16 +30,28 @@ import jcuda.driver.CUstream_flags;
  * Streaming on one GPU: staging slots in device memory, a copy stream of its own, pinned host copies of streamed
  * units (filled once, at creation, by parallel copies from the file mapping), two pinned staging buffers for units
  * beyond the pinned budget (gathered from the mapping at every copy), and the events that order copies against the
- * compute stream. A copy into a slot waits for the event recorded after the compute of the slot's previous unit; a
- * unit's compute waits for the event recorded after its copy; copies are timed with events.
+ * compute stream. A copy into a slot waits for the mark recorded after the compute that last read the slot; a unit's
+ * compute waits for the event recorded after its copy; a streaming ring's copies are timed with events.
+ *
+ * <p>Marks: each {@link #slotsUsed} records one event on the compute stream (from a ring of {@value #MARKS}) and
+ * remembers its serial for the slots it names. A copy into a slot waits for that event, unless the compute stream was
+ * seen idle since ({@link #computeIdle}: an expert block's routing read synchronises it), in which case there is
+ * nothing to wait for. A mark event re-recorded by a later pass makes such a wait longer, never shorter.
  */
 final class CudaCopyRing implements CopyRing {
 
+    /** Mark events in the ring: a slot's reader is rarely further back than this (a wait on a reused one is longer). */
+    private static final int MARKS = 64;
+
     private final CudaUnitLayout[] units;
     private final CUstream compute;
+    private final boolean timed;
     private final CUstream copyStream = new CUstream();
     private final CudaBuffer[] slots;
-    private final CUevent[] slotFree;
+    private final CUevent[] marks = new CUevent[MARKS];
+    private long markSerial;                 // marks recorded so far
+    private long idleThrough;                // marks whose compute is known to be done
+    private final long[] slotReader;         // per slot: the mark after the compute that last read it, 0 = none
     private final CUevent[] copyBegin;
     private final CUevent[] copyEnd;
     private final Pointer[] pinned;          // per unit: pinned host copy, or null
@@ -61,16 +73,18 @@ final class CudaCopyRing implements CopyRing {
 
     /**
      * {@code contiguous}: the slots are one allocation, slot s at {@code s × slotBytes} from {@link #base()} (an expert
-     * pool, whose kernels address an expert by its slot number).
+     * pool, whose kernels address an expert by its slot number; its copies are not timed, which spares an event
+     * record per copy on the decode step's critical path).
      */
     CudaCopyRing(CudaUnitLayout[] units, boolean[] streamed, boolean[] pin, int slotCount, long slotBytes, int tickets,
                  CUstream compute, boolean contiguous) {
         this.units = units;
         this.compute = compute;
+        this.timed = !contiguous;
         this.slotBytes = slotBytes;
         this.slots = new CudaBuffer[slotCount];
-        this.slotFree = new CUevent[slotCount];
-        this.copyBegin = new CUevent[tickets];
+        this.slotReader = new long[slotCount];
+        this.copyBegin = new CUevent[timed ? tickets : 0];
         this.copyEnd = new CUevent[tickets];
         this.pinned = new Pointer[units.length];
         boolean staged = false;
@@ -111,11 +125,15 @@ final class CudaCopyRing implements CopyRing {
                     CudaMemory.alloc(p, slotBytes, "the GPU", "a staging slot of the copy ring");
                 }
                 slots[s] = new CudaBuffer(p, slotBytes, false);
-                slotFree[s] = event(false);
+            }
+            for (int m = 0; m < MARKS; m++) {
+                marks[m] = event(false);
             }
             for (int t = 0; t < tickets; t++) {
-                copyBegin[t] = event(true);
-                copyEnd[t] = event(true);
+                if (timed) {
+                    copyBegin[t] = event(true);
+                }
+                copyEnd[t] = event(timed);
             }
             cuStreamCreate(copyStream, CUstream_flags.CU_STREAM_NON_BLOCKING);
             streamCreated = true;
@@ -168,7 +186,10 @@ final class CudaCopyRing implements CopyRing {
     @Override
     public void copy(int unit, int slot, int ticket) {
         CudaUnitLayout layout = units[unit];
-        cuStreamWaitEvent(copyStream, slotFree[slot], 0);
+        long reader = slotReader[slot];
+        if (reader > idleThrough) {
+            cuStreamWaitEvent(copyStream, marks[(int) (reader % MARKS)], 0);
+        }
         Pointer source = pinned[unit];
         int staging = -1;
         if (source == null) {
@@ -179,7 +200,9 @@ final class CudaCopyRing implements CopyRing {
             gather(layout, hostStaging[staging]);
             source = hostStaging[staging];
         }
-        cuEventRecord(copyBegin[ticket], copyStream);
+        if (timed) {
+            cuEventRecord(copyBegin[ticket], copyStream);
+        }
         cuMemcpyHtoDAsync(slots[slot].ptr(), source, layout.bytes(), copyStream);
         cuEventRecord(copyEnd[ticket], copyStream);
         if (staging >= 0) {
@@ -194,11 +217,35 @@ final class CudaCopyRing implements CopyRing {
 
     @Override
     public void slotUsed(int slot) {
-        cuEventRecord(slotFree[slot], compute);
+        slotReader[slot] = mark();
+    }
+
+    @Override
+    public void slotsUsed(int[] used, int count) {
+        if (count > 0) {
+            long m = mark();
+            for (int i = 0; i < count; i++) {
+                slotReader[used[i]] = m;
+            }
+        }
+    }
+
+    private long mark() {
+        long m = ++markSerial;
+        cuEventRecord(marks[(int) (m % MARKS)], compute);
+        return m;
+    }
+
+    /** The compute stream has run everything enqueued so far (the caller synchronised it): no slot has a reader. */
+    void computeIdle() {
+        idleThrough = markSerial;
     }
 
     @Override
     public long copyNanos(int ticket) {
+        if (!timed) {
+            throw new IllegalStateException("the copies of an expert pool are not timed");
+        }
         cuEventElapsedTime(elapsedMs, copyBegin[ticket], copyEnd[ticket]);
         return (long) (elapsedMs[0] * 1e6);
     }
@@ -244,7 +291,7 @@ final class CudaCopyRing implements CopyRing {
         hostAllocations.clear();
         destroy(copyBegin);
         destroy(copyEnd);
-        destroy(slotFree);
+        destroy(marks);
         destroy(hostStagingFree);
         if (streamCreated) {
             streamCreated = false;

@@ -58,6 +58,7 @@ final class CudaModel implements AcceleratorModel {
     private final float[] embedRow;
     private MemorySegment kvDown;
     private CudaRouting routing;    // the router's choices to the host and slots back; made with an expert pool
+    private CudaCopyRing expertRing; // the expert pool, told when a routing read has seen the compute stream idle
     private boolean peerTried;
     /** Batched decode steps as graphs, by row count (captured on first use; see runBatchAsGraph). */
     private CUgraphExec[] batchGraphs;
@@ -356,10 +357,11 @@ final class CudaModel implements AcceleratorModel {
             streamed[u] = true;
         }
         if (routing == null) {
-            routing = new CudaRouting(ws, config.moe().expertUsedCount());
+            routing = new CudaRouting(ws, config.moe());
         }
         ws.moe.reserveGroupIds(slots); // a pooled block's choices are slot numbers: the grouping sorts those
-        return new CudaCopyRing(layouts, streamed, pinned, slots, slotBytes, slots, ws.stream, true);
+        expertRing = new CudaCopyRing(layouts, streamed, pinned, slots, slotBytes, slots, ws.stream, true);
+        return expertRing;
     }
 
     @Override
@@ -378,49 +380,70 @@ final class CudaModel implements AcceleratorModel {
     @Override
     public void readRouting(int rows, int[] chosen, float[] weights) {
         routing.download(rows, chosen, weights);
+        if (expertRing != null) {
+            expertRing.computeIdle(); // the download synchronised the stream: every pass that read a slot has run
+        }
     }
 
     @Override
     public void runPooledExperts(BoundUnit block, Step step, int[] slots, float[] weights) {
-        routing.upload(step.rows(), slots, weights);
         CudaUnits.DevBlock b = (CudaUnits.DevBlock) block;
         if (step.rows() == 1 && options.graphs()) {
-            // the pool's slots are read through the uploaded slot numbers: one graph per block serves every token
+            // the pool's slots are read through the slot numbers the graph uploads from the host's graph region:
+            // one graph per block serves every token
+            routing.writeForGraph(1, slots, weights);
             if (expertGraphs == null) {
                 expertGraphs = new CUgraphExec[config.blockCount()];
             }
             if (expertGraphs[b.index()] == null) {
-                expertGraphs[b.index()] = capture(() -> blocks.routedExperts(b, 1));
+                expertGraphs[b.index()] = capture(() -> {
+                    routing.enqueueGraphUpload(1);
+                    blocks.routedExperts(b, 1);
+                });
             }
             cuGraphLaunch(expertGraphs[b.index()], ws.stream);
             return;
         }
+        routing.upload(step.rows(), slots, weights);
         blocks.routedExperts(b, step.rows());
     }
 
     @Override
-    public boolean runSparseAttentionAsGraph(KvCache kvCache, BoundUnit block, Step step) {
+    public boolean runSparseAttentionAsGraph(KvCache kvCache, BoundUnit block, BoundUnit predictNext, Step step) {
         if (step.rows() != 1 || !options.graphs()) {
             runSparseAttention(block, step);
+            if (predictNext != null) {
+                predictRouting(predictNext, step);
+            }
             return false;
         }
         CudaKvCache cache = (CudaKvCache) kvCache;
         CudaUnits.DevBlock b = (CudaUnits.DevBlock) block;
+        CudaUnits.DevBlock next = (CudaUnits.DevBlock) predictNext;
         if (cache.blockGraphs == null) {
-            cache.blockGraphs = new CUgraphExec[config.blockCount()];
+            cache.blockGraphs = new CUgraphExec[2 * config.blockCount()]; // per block: without, with the prediction
         }
+        // one launch for the block's attention part, the next block's prediction and the choices' copy to the host
+        int g = 2 * b.index() + (next != null ? 1 : 0);
         boolean captured = false;
-        if (cache.blockGraphs[b.index()] == null) {
-            cache.blockGraphs[b.index()] = capture(() -> blocks.block(b, step));
+        if (cache.blockGraphs[g] == null) {
+            cache.blockGraphs[g] = capture(() -> {
+                blocks.block(b, step);
+                if (next != null) {
+                    routing.predict(blocks, next, 1);
+                }
+                routing.enqueueDownload(1);
+            });
             captured = true;
         }
-        cuGraphLaunch(cache.blockGraphs[b.index()], ws.stream);
+        cuGraphLaunch(cache.blockGraphs[g], ws.stream);
+        routing.downloadEnqueued();
         return captured;
     }
 
     @Override
     public void predictRouting(BoundUnit next, Step step) {
-        routing.predict(blocks, (CudaUnits.DevBlock) next, step.rows(), config.moe());
+        routing.predict(blocks, (CudaUnits.DevBlock) next, step.rows());
     }
 
     @Override

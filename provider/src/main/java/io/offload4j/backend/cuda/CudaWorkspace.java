@@ -319,6 +319,15 @@ final class CudaWorkspace implements AutoCloseable {
         }
     }
 
+    /**
+     * Enqueues a copy of {@code bytes} (a multiple of 4) from device memory into mapped host memory at {@code offset}:
+     * a kernel's writes, which a CUDA graph can hold and which land without the copy engine's latency; the host reads
+     * them once it has synchronised the stream.
+     */
+    void downloadWords(CUdeviceptr src, CUdeviceptr mapped, long offset, long bytes) {
+        kernels.copyWords(stream, src, mapped.withByteOffset(offset), bytes / 4);
+    }
+
     long deviceBytes() {
         return deviceBytes;
     }
