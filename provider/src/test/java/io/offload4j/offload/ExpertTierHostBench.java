@@ -110,38 +110,32 @@ public final class ExpertTierHostBench {
             };
             int[] tokens = new int[rows];
             for (int round = 0; round < 6; round++) {
-                // a prompt chunk
-                step.prompt(Phase.PROMPT, cache, tokens, 0, rows, 0);
+                step.prompt(Phase.PROMPT, cache, tokens, 0, rows, 0); // a prompt chunk
                 fill[0] = rows;
-                long t = System.nanoTime();
-                long routeNanos = 0;
-                for (int b = 0; b < blocks; b++) {
-                    long r0 = System.nanoTime();
-                    block[0] = b;
-                    reroute.run();
-                    routeNanos += System.nanoTime() - r0;
-                    tier.run(device, null, b, step, b + 1 < blocks);
-                }
-                double promptUs = (System.nanoTime() - t - routeNanos) / 1e3 / blocks;
-                // decode tokens
+                double promptUs = microsPerBlock(tier, device, step, blocks, 1, block, reroute);
+                step.prompt(Phase.DECODE, cache, tokens, 0, 1, 0); // decode tokens
                 fill[0] = 1;
-                int tokensDecoded = 256;
-                step.prompt(Phase.DECODE, cache, tokens, 0, 1, 0);
-                routeNanos = 0;
-                t = System.nanoTime();
-                for (int s = 0; s < tokensDecoded; s++) {
-                    for (int b = 0; b < blocks; b++) {
-                        long r0 = System.nanoTime();
-                        block[0] = b;
-                        reroute.run();
-                        routeNanos += System.nanoTime() - r0;
-                        tier.run(device, null, b, step, b + 1 < blocks);
-                    }
-                }
-                double decodeUs = (System.nanoTime() - t - routeNanos) / 1e3 / blocks / tokensDecoded;
+                double decodeUs = microsPerBlock(tier, device, step, blocks, 256, block, reroute);
                 System.out.printf("round %d: host µs per sparse block: prompt chunk of %d rows %.1f, decode token %.2f"
                         + " (hit rate so far %.3f)%n", round, rows, promptUs, decodeUs, tier.stats().hitRate());
             }
         }
+    }
+
+    /** Host µs per sparse block over {@code steps} steps of every block, the routing's own making left out. */
+    private static double microsPerBlock(ExpertTier tier, AcceleratorModel device, Step step, int blocks, int steps,
+                                         int[] block, Runnable reroute) {
+        long routeNanos = 0;
+        long t = System.nanoTime();
+        for (int s = 0; s < steps; s++) {
+            for (int b = 0; b < blocks; b++) {
+                long r0 = System.nanoTime();
+                block[0] = b;
+                reroute.run();
+                routeNanos += System.nanoTime() - r0;
+                tier.run(device, null, b, step, b + 1 < blocks);
+            }
+        }
+        return (System.nanoTime() - t - routeNanos) / 1e3 / blocks / steps;
     }
 }
