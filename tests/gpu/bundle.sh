@@ -6,7 +6,8 @@
 #
 # OUTDIR gets: jre.txz (a jlink'd Java 25 runtime), lib/ (our jars with test classes, runtime
 # dependencies, JCuda with only its driver-API native library, JUnit's console launcher), shared/models
-# (stories260K and the K-quant set, for the whole-model tests), run.sh and peer_hf.py. About 45 MB.
+# (stories260K and the K-quant set, for the whole-model tests), run.sh and peer_hf.py. About 45 MB. HOST_PROFILER=1
+# adds prof/libasyncProfiler.so (see below).
 # On the GPU machine: `bash OUTDIR/run.sh` (reports go to $OUT).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -61,5 +62,15 @@ fi
 for a in ${ALT:-}; do
     mkdir -p "$out/alt/${a%%=*}" && cp "${a#*=}" "$out/alt/${a%%=*}/"
 done
+# A host profiler for the Java side of a GPU step (HOST_PROFILER=1; 0.55 MB): async-profiler's Linux x64 agent from
+# Maven Central. run.sh JAVA_OPTS="-agentpath:$BUNDLE/prof/libasyncProfiler.so=start,event=itimer,interval=100us,threads,file=$OUT/prof.collapsed,collapsed"
+# writes collapsed stacks per thread (C2-compiled frames and the JNI/driver frames below them).
+if [ "${HOST_PROFILER:-0}" = 1 ]; then
+    ap_version=4.1
+    ./mvnw -q -B dependency:get -Dartifact=tools.profiler:async-profiler:$ap_version -Dtransitive=false
+    mkdir -p "$out/prof"
+    unzip -q -o -j "$m2/tools/profiler/async-profiler/$ap_version/async-profiler-$ap_version.jar" \
+        'linux-x64/libasyncProfiler.so' -d "$out/prof"
+fi
 cp tests/gpu/run.sh tests/gpu/hf_compare.sh tests/gpu/*.py "$out/"
 du -sh "$out"

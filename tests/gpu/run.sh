@@ -12,7 +12,9 @@
 #        earlier build bundled with ALT (bundle.sh) and for this build once more (an A/B in one call);
 #        SPECULATIVE=1 runs the speculative decoding benchmark (SPECULATIVE_ARGS, e.g. "--shapes llama3-8b
 #        --quants F16 --budgets 1,0.25 --acceptance 0,0.7,1") into speculative.md / speculative.log;
-#        JAVA_OPTS adds JVM options (e.g. -Xlog:gc); PROFILE=1 runs Nsight Compute
+#        JAVA_OPTS adds JVM options (e.g. -Xlog:gc, or a bundle made with HOST_PROFILER=1: "-agentpath:$PWD/prof/
+#        libasyncProfiler.so=start,event=itimer,interval=100us,threads,file=/tmp/prof.collapsed,collapsed" for the host's
+#        stacks per thread); PROFILE=1 runs Nsight Compute
 #        over one decode step of each of PROFILE_QUANTS (default "Q4_K_M F16") into ncu-QUANT.csv;
 #        MOE=1 runs the MoE expert-offloading benchmark (MOE_ARGS, e.g. "--shape qwen3-30b-a3b --quant Q4_K_M
 #        --zipf 1.0 --budgets 1,0.5,0.25,0.1") into moe.md / moe.log; MOE_AB=1 then runs it for each alt/NAME build
