@@ -35,7 +35,9 @@ import java.util.SplittableRandom;
  *
  * Per budget and mode: units resident / streamed, expert slots (cached), prefill tokens/s of one chunk (median of 3
  * after a warm-up), decode tokens/s at batch 1 (after a 16-token prompt), the expert cache's hit rate over the decode
- * steps and over the prefills, experts copied per decode token. Budget fractions are of the whole model's weights
+ * steps and over the prefills, experts copied per decode token, and the decode trace replayed from a cold cache of the
+ * same capacity under Belady's offline optimum, the experts most used in hindsight kept (about the best an online
+ * policy can do when choices are independent draws) and W-TinyLFU. Budget fractions are of the whole model's weights
  * (1 = automatic: everything resident when it fits), or absolute ({@code 8g} = 8 GiB). With {@code --llama-bench} the
  * peer runs on the same file in the same run at each budget and a second table gives the ratios.
  */
@@ -79,7 +81,8 @@ public final class MoeOffloadBenchmark {
                     gpu.description(), pinned));
             line(out, "| budget | mode | units resident / streamed | expert slots (cached) | prefill " + prefill
                     + " tok/s | decode b1 tok/s | hit rate decode | hit rate prefill | experts copied per token |"
-                    + " CPU experts per token | prediction hit rate | decode trace replayed cold: Belady / W-TinyLFU |"
+                    + " CPU experts per token | prediction hit rate |"
+                    + " decode trace replayed cold: Belady / most used kept / W-TinyLFU |"
                     + " host µs per decode token: waiting for choices / placing experts |");
             line(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             double[][] best = new double[budgets.length][2]; // per budget: our best prefill and decode tok/s
@@ -282,14 +285,15 @@ public final class MoeOffloadBenchmark {
             }
             String belady = "–";
             if (trace != null) {
-                // the same decode trace replayed from a cold cache of the same capacity: Belady's offline optimum
+                // the same decode trace replayed from a cold cache of the same capacity: Belady's offline optimum,
+                // the most used experts kept (an online policy's ceiling on independent draws), W-TinyLFU
                 int e = model.config().moe().expertCount();
                 long[] bytes = new long[model.config().blockCount() * e];
                 java.util.Arrays.fill(bytes, 1L << 20);
                 var replay = new io.offload4j.offload.ExpertCacheReplay(trace.trace(), e, bytes);
                 long capacity = (long) d1.cacheSlots() << 20;
-                belady = String.format(Locale.ROOT, "%.3f / %.3f", replay.belady(capacity).hitRate(),
-                        replay.caffeine(capacity).hitRate());
+                belady = String.format(Locale.ROOT, "%.3f / %.3f / %.3f", replay.belady(capacity).hitRate(),
+                        replay.hindsightStatic(capacity).hitRate(), replay.caffeine(capacity).hitRate());
             }
             OffloadStats st = pass.offloadStats();
             String slots = d1 == null ? "–" : d1.slots() + " (" + d1.cacheSlots() + ")";
