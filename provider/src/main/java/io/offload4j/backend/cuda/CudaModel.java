@@ -411,11 +411,7 @@ final class CudaModel implements AcceleratorModel {
     @Override
     public boolean runSparseAttentionAsGraph(KvCache kvCache, BoundUnit block, BoundUnit predictNext, Step step) {
         if (step.rows() != 1 || !options.graphs()) {
-            runSparseAttention(block, step);
-            if (predictNext != null) {
-                predictRouting(predictNext, step);
-            }
-            return false;
+            return AcceleratorModel.super.runSparseAttentionAsGraph(kvCache, block, predictNext, step);
         }
         CudaKvCache cache = (CudaKvCache) kvCache;
         CudaUnits.DevBlock b = (CudaUnits.DevBlock) block;
