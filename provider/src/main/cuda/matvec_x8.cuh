@@ -311,7 +311,8 @@ MVX8_ALL(T_Q6_K, q6_k)
 // ---------------------------------------------------------------------------------------------
 // moe_gate_up / moe_down (moe.cuh) for one token's slots with the FFN input (one row of cols values) and the slots'
 // hidden states (k rows of ffn values, quantized after moe_gate_up_x8 wrote them) quantized by quantize_x8. Same
-// mapping: one warp per row of one slot (gate/up), per output row of the token (down, its k experts summed in order).
+// mapping: one warp per row of one slot (gate/up), per output row of the token (down: its k experts' units spread
+// over the lanes together, below).
 template <int TYPE>
 __device__ __forceinline__ void moe_gate_up_x8_body(const uint8_t* __restrict__ gate, const uint8_t* __restrict__ up,
                                                     long long stride, int ffn, long long rowBytes, int cols,
@@ -336,6 +337,12 @@ __device__ __forceinline__ void moe_gate_up_x8_body(const uint8_t* __restrict__ 
     if (lane == 0) h[(size_t)slot * ffn + r] = silu_mul(g, v);
 }
 
+// One warp per output row r of token t. The row's k experts are one list of k * units (expert, unit) items spread
+// over the lanes, and each lane fetches MOE_DOWN_UNR items before it multiplies the first: a row's k short dot
+// products (768 values each in Qwen3-30B-A3B) then wait for one round of loads instead of k rounds one after another,
+// and no lane idles where a row has fewer units than lanes. Each item is scaled by its choice's weight before the
+// single warp sum.
+#define MOE_DOWN_UNR 6
 template <int TYPE>
 __device__ __forceinline__ void moe_down_x8_body(const uint8_t* __restrict__ down, long long stride, int dim,
                                                  long long rowBytes, int ffn, const int8_t* __restrict__ hq,
@@ -348,17 +355,37 @@ __device__ __forceinline__ void moe_down_x8_body(const uint8_t* __restrict__ dow
     const int t = blockIdx.y;
     if (r >= dim) return;
     const int units = ffn / F::UNIT;
+    const int items = k * units;
+    const size_t rowOffset = (size_t)r * rowBytes;
     float total = 0.f;
-    for (int j = 0; j < k; j++) {
-        const int slot = t * k + j;
-        const int e = chosen[slot];
-        if (e < 0) continue;
-        const X8 h{hq + (size_t)slot * ffn, hd + (size_t)slot * (ffn / 32), hs + (size_t)slot * (ffn / 16)};
-        const uint8_t* row = down + (size_t)e * stride + (size_t)r * rowBytes;
-        float acc = 0.f, unused = 0.f;
-        dot_rows_x8<TYPE, false>(row, row, units, h, acc, unused);
-        total = fmaf(weights[slot], warp_sum(acc), total);
+    for (int i0 = lane; i0 < items; i0 += 32 * MOE_DOWN_UNR) {
+        typename F::Raw raw[MOE_DOWN_UNR];
+        int slotOf[MOE_DOWN_UNR], unitOf[MOE_DOWN_UNR];
+#pragma unroll
+        for (int q = 0; q < MOE_DOWN_UNR; q++) {
+            const int i = i0 + 32 * q;
+            slotOf[q] = -1;
+            if (i < items) {
+                const int j = i / units;
+                const int slot = t * k + j;
+                const int e = chosen[slot];
+                if (e >= 0) {  // e < 0: computed elsewhere, adds nothing here
+                    slotOf[q] = slot;
+                    unitOf[q] = i - j * units;
+                    raw[q] = F::fetch(down + (size_t)e * stride + rowOffset, unitOf[q]);
+                }
+            }
+        }
+#pragma unroll
+        for (int q = 0; q < MOE_DOWN_UNR; q++) {
+            const int slot = slotOf[q];
+            if (slot >= 0) {
+                const X8 h{hq + (size_t)slot * ffn, hd + (size_t)slot * (ffn / 32), hs + (size_t)slot * (ffn / 16)};
+                total = fmaf(__ldg(weights + slot), F::dot(raw[q], unitOf[q], h), total);
+            }
+        }
     }
+    total = warp_sum(total);
     if (lane == 0) x[(size_t)t * dim + r] += total;
 }
 
