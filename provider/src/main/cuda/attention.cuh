@@ -348,6 +348,20 @@ __device__ __forceinline__ void attn_decode_gqa_body(const float* __restrict__ q
 GQA_INST(2, 4) GQA_INST(2, 8) GQA_INST(4, 4) GQA_INST(4, 8) GQA_INST(8, 4) GQA_INST(8, 8)
 #undef GQA_INST
 
+// attn_decode1_gqa_d<HD>_g<GMAX>: the same grouped body for one sequence's one-token step, with attn_decode's arguments
+// (the cache, its ring and the position from params): grid (kvHeads, S). attn_decode gives each query head its own
+// block, so a key/value head's rows are read once per query head that shares it (8 times in Qwen3-30B-A3B).
+#define GQA1_INST(DPL, GMAX)                                                                                         \
+    extern "C" __global__ void __launch_bounds__(128) attn_decode1_gqa_d##DPL##_g##GMAX(                             \
+        const float* __restrict__ q, const __half* __restrict__ kCache, const __half* __restrict__ vCache,           \
+        const int* __restrict__ params, float* part, float* out, int* counters, int heads, int kvHeads,              \
+        float scale, float cap, int window, int ring) {                                                              \
+        attn_decode_gqa_body<DPL, GMAX>(q, kCache, vCache, params[P_POS], part, out, counters, heads, kvHeads,       \
+                                        scale, cap, window, ring);                                                   \
+    }
+GQA1_INST(2, 4) GQA1_INST(2, 8) GQA1_INST(4, 4) GQA1_INST(4, 8) GQA1_INST(8, 4) GQA1_INST(8, 8)
+#undef GQA1_INST
+
 // Causal attention for a prompt chunk of T tokens at positions pos0..pos0+T-1 (their keys and values
 // are already in the cache). grid (heads, ceil(T / 8)), 4 warps, 2 queries per warp. Keys and values
 // are staged through shared memory 32 positions at a time and shared by the block's 8 queries; each

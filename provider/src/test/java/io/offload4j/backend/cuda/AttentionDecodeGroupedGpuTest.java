@@ -1,0 +1,128 @@
+package io.offload4j.backend.cuda;
+
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * A one-token step's attention on the grouped kernel ({@link CudaKernels#attnDecodeGrouped}: a block per key/value
+ * head, its query heads together; what {@code -Doffload4j.cuda.groupedDecodeAttention=true} makes
+ * {@link CudaKernels#attnDecode} take) and on the per-head kernel, both against a double-precision reference: shapes of
+ * real models, a Gemma-like window and soft-cap over a ring; the splits the engine would take, unsplit, and 8; each
+ * launch twice (the split counters must be back at zero).
+ */
+@Tag("gpu")
+@ExtendWith(GpuCondition.class)
+class AttentionDecodeGroupedGpuTest {
+
+    static final double TOL = 1e-4;
+
+    static CudaDevice device;
+    static CudaKernels kernels;
+    static CUstream stream;
+
+    @BeforeAll
+    static void open() {
+        GpuTests.assumeGpu();
+        device = CudaDevice.open(0);
+        device.makeCurrent();
+        kernels = new CudaKernels();
+        stream = new CUstream();
+        cuStreamCreate(stream, 0);
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            device.makeCurrent();
+            cuStreamDestroy(stream);
+            kernels.close();
+            device.close();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}: {1}/{2} heads of {3}, position {4}, window {5}, ring {6}, cap {7}")
+    @CsvSource({
+        "Qwen3-30B-A3B, 32, 4, 128, 200, 0, 0, 0",
+        "Llama 3.2 3B, 24, 8, 128, 1000, 0, 0, 0",
+        "Qwen2.5 0.5B, 14, 2, 64, 37, 0, 0, 0",
+        "one query head per key/value head, 8, 8, 64, 5, 0, 0, 0",
+        "'Gemma 2 (window, ring, soft-cap)', 8, 4, 256, 150, 40, 64, 50"})
+    void groupedEqualsReferenceAndPerHead(String model, int heads, int kvHeads, int hd, int pos, int window, int ring,
+                                          float cap) {
+        device.makeCurrent();
+        int kvDim = kvHeads * hd;
+        int n = pos + 1;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        SplittableRandom rnd = new SplittableRandom(heads * 131L + pos);
+        float[] q = new float[heads * hd];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) (rnd.nextDouble() * 4 - 2);
+        }
+        short[] kc = new short[n * kvDim];
+        short[] vc = new short[n * kvDim];
+        for (int i = 0; i < kc.length; i++) {
+            kc[i] = Float.floatToFloat16((float) (rnd.nextDouble() * 2 - 1));
+            vc[i] = Float.floatToFloat16((float) (rnd.nextDouble() * 2 - 1));
+        }
+        double[] ref = new double[q.length];
+        for (int h = 0; h < heads; h++) {
+            GemmaKernelsGpuTest.attend(q, h * hd, kc, vc, pos, window > 0 ? window : n, scale, cap, kvDim,
+                    (h / (heads / kvHeads)) * hd, hd, ref, h * hd);
+        }
+        short[] kd = kc;
+        short[] vd = vc;
+        if (ring > 0) { // a sliding block's cache: position p at rows p mod R and p mod R + R
+            kd = new short[2 * ring * kvDim];
+            vd = new short[2 * ring * kvDim];
+            for (int p = Math.max(0, n - ring); p < n; p++) {
+                for (int copy = 0; copy < 2; copy++) {
+                    int row = p % ring + copy * ring;
+                    System.arraycopy(kc, p * kvDim, kd, row * kvDim, kvDim);
+                    System.arraycopy(vc, p * kvDim, vd, row * kvDim, kvDim);
+                }
+            }
+        }
+        try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
+            CUdeviceptr dq = buf.of(q);
+            CUdeviceptr dk = buf.of(kd);
+            CUdeviceptr dv = buf.of(vd);
+            CUdeviceptr params = buf.of(new int[] {pos, 1});
+            CudaKernels.AttentionShape shape = new CudaKernels.AttentionShape(scale, cap, window, ring);
+            int engineSplits = Math.clamp(2L * 132 / heads, 1, 32); // CudaModel's rule on an H100
+            for (int splits : new int[] {engineSplits, 1, 8}) {
+                CUdeviceptr part = buf.alloc(4L * CudaKernels.attnPartialFloats(heads, hd, splits));
+                CUdeviceptr counters = buf.of(new int[heads]);
+                for (boolean grouped : new boolean[] {true, false}) {
+                    for (int round = 0; round < 2; round++) {
+                        CUdeviceptr out = buf.alloc(4L * q.length);
+                        if (grouped) {
+                            kernels.attnDecodeGrouped(stream, dq, dk, dv, params, part, counters, out, heads, kvHeads,
+                                    hd, splits, shape);
+                        } else {
+                            kernels.attnDecode(stream, dq, dk, dv, params, part, counters, out, heads, kvHeads, hd,
+                                    splits, shape);
+                        }
+                        cuStreamSynchronize(stream);
+                        double err = GpuTests.relErr(GpuTests.Buffers.floats(out, q.length), ref);
+                        String what = String.format("one-token attention, %s, %s kernel, %d splits, launch %d",
+                                model, grouped ? "grouped" : "per-head", splits, round + 1);
+                        GpuTests.report(String.format("%s: relErr %.2e", what, err));
+                        assertTrue(err <= TOL, what + ": " + err);
+                    }
+                }
+            }
+        }
+    }
+}
