@@ -380,17 +380,9 @@ public final class CudaKernels implements AutoCloseable {
             throw new IllegalArgumentException("the grouped decode attention takes head sizes 64, 128 or 256 and 1 to 8 "
                     + "query heads per key/value head, not " + headDim + " and " + group);
         }
-        int maxGroup = group <= 4 ? 4 : 8;
-        int sharedBytes = 4 * (maxGroup * headDim + 2 * ATT_WARPS * maxGroup + ATT_WARPS * maxGroup * headDim);
-        int d = Integer.numberOfTrailingZeros(headDim / 64);
-        int g = maxGroup == 4 ? 0 : 1;
-        CUfunction f = groupedDecodeOne[d][g];
-        if (f == null) {
-            f = function("attn_decode1_gqa_d" + headDim / 32 + "_g" + maxGroup);
-            groupedDecodeOne[d][g] = f;
-        }
+        CUfunction f = groupedFunction(groupedDecodeOne, "attn_decode1_gqa", headDim, group);
         int groupedSplits = Math.min(splits, groupedSplits(kvHeads, 1, multiprocessors));
-        cuLaunchKernel(f, kvHeads, groupedSplits, 1, 32 * ATT_WARPS, 1, 1, sharedBytes, stream,
+        cuLaunchKernel(f, kvHeads, groupedSplits, 1, 32 * ATT_WARPS, 1, 1, groupedSharedBytes(headDim, group), stream,
                 args(q, kCache, vCache, params, partial, out, counters, heads, kvHeads, shape.scale(), shape.softcap(),
                         shape.window(), shape.ring()), null);
     }
@@ -406,17 +398,10 @@ public final class CudaKernels implements AutoCloseable {
         int group = heads / kvHeads;
         if (groupedDecodeOk(headDim, group)) {
             // a block per key/value head: its query heads read each cached row once (attn_decode_gqa_*)
-            int maxGroup = group <= 4 ? 4 : 8;
-            int shared = 4 * (maxGroup * headDim + 2 * ATT_WARPS * maxGroup + ATT_WARPS * maxGroup * headDim);
-            int d = Integer.numberOfTrailingZeros(headDim / 64);
-            int g = maxGroup == 4 ? 0 : 1;
-            CUfunction f = groupedDecode[d][g];
-            if (f == null) {
-                f = function("attn_decode_gqa_d" + headDim / 32 + "_g" + maxGroup);
-                groupedDecode[d][g] = f;
-            }
-            cuLaunchKernel(f, kvHeads, splits, batch, 32 * ATT_WARPS, 1, 1, shared, stream, args(q, kvTable, rings, seqParams, partial, out, counters,
-                            heads, kvHeads, shape.scale(), shape.softcap(), shape.window()), null);
+            CUfunction f = groupedFunction(groupedDecode, "attn_decode_gqa", headDim, group);
+            cuLaunchKernel(f, kvHeads, splits, batch, 32 * ATT_WARPS, 1, 1, groupedSharedBytes(headDim, group), stream,
+                    args(q, kvTable, rings, seqParams, partial, out, counters, heads, kvHeads, shape.scale(),
+                            shape.softcap(), shape.window()), null);
             return;
         }
         int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
@@ -459,6 +444,28 @@ public final class CudaKernels implements AutoCloseable {
                     b * batchAttentionSplits(heads, kvHeads, headDim, b, splits)));
         }
         return most;
+    }
+
+    /**
+     * The grouped attention instance {@code prefix_d<headDim/32>_g<4|8>} for {@code group} query heads per key/value
+     * head (the instance for 4 takes groups up to 4, the one for 8 up to 8), looked up once into {@code cache}.
+     */
+    private CUfunction groupedFunction(CUfunction[][] cache, String prefix, int headDim, int group) {
+        int maxGroup = group <= 4 ? 4 : 8;
+        int d = Integer.numberOfTrailingZeros(headDim / 64);
+        int g = maxGroup == 4 ? 0 : 1;
+        CUfunction f = cache[d][g];
+        if (f == null) {
+            f = function(prefix + "_d" + headDim / 32 + "_g" + maxGroup);
+            cache[d][g] = f;
+        }
+        return f;
+    }
+
+    /** Dynamic shared memory of a grouped attention block: its queries, and each warp's maxima, sums and outputs. */
+    private static int groupedSharedBytes(int headDim, int group) {
+        int maxGroup = group <= 4 ? 4 : 8;
+        return 4 * (maxGroup * headDim + 2 * ATT_WARPS * maxGroup + ATT_WARPS * maxGroup * headDim);
     }
 
     /** attn_decode_gqa_d{2,4,8}_g{4,8}, looked up on first use: [log2(headDim / 64)][maxGroup 4 or 8]. */

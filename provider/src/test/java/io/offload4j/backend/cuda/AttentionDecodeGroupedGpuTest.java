@@ -81,19 +81,8 @@ class AttentionDecodeGroupedGpuTest {
             GemmaKernelsGpuTest.attend(q, h * hd, kc, vc, pos, window > 0 ? window : n, scale, cap, kvDim,
                     (h / (heads / kvHeads)) * hd, hd, ref, h * hd);
         }
-        short[] kd = kc;
-        short[] vd = vc;
-        if (ring > 0) { // a sliding block's cache: position p at rows p mod R and p mod R + R
-            kd = new short[2 * ring * kvDim];
-            vd = new short[2 * ring * kvDim];
-            for (int p = Math.max(0, n - ring); p < n; p++) {
-                for (int copy = 0; copy < 2; copy++) {
-                    int row = p % ring + copy * ring;
-                    System.arraycopy(kc, p * kvDim, kd, row * kvDim, kvDim);
-                    System.arraycopy(vc, p * kvDim, vd, row * kvDim, kvDim);
-                }
-            }
-        }
+        short[] kd = ring > 0 ? BatchAttentionGpuTest.asRing(kc, n, ring, kvDim) : kc;
+        short[] vd = ring > 0 ? BatchAttentionGpuTest.asRing(vc, n, ring, kvDim) : vc;
         try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
             CUdeviceptr dq = buf.of(q);
             CUdeviceptr dk = buf.of(kd);

@@ -90,19 +90,8 @@ class BatchAttentionGpuTest {
                             cap, kvDim,
                             (h / (heads / kvHeads)) * hd, hd, ref, (t * heads + h) * hd);
                 }
-                short[] kd = kc;
-                short[] vd = vc;
-                if (ring > 0) { // the cache as a sliding block keeps it: position p at rows p mod R and p mod R + R
-                    kd = new short[2 * ring * kvDim];
-                    vd = new short[2 * ring * kvDim];
-                    for (int p = Math.max(0, n - ring); p < n; p++) {
-                        for (int copy = 0; copy < 2; copy++) {
-                            int row = p % ring + copy * ring;
-                            System.arraycopy(kc, p * kvDim, kd, row * kvDim, kvDim);
-                            System.arraycopy(vc, p * kvDim, vd, row * kvDim, kvDim);
-                        }
-                    }
-                }
+                short[] kd = ring > 0 ? asRing(kc, n, ring, kvDim) : kc;
+                short[] vd = ring > 0 ? asRing(vc, n, ring, kvDim) : vc;
                 table[2 * t] = GpuTests.Buffers.address(buf.of(kd));
                 table[2 * t + 1] = GpuTests.Buffers.address(buf.of(vd));
                 seqParams[4 * t] = pos;
@@ -130,5 +119,19 @@ class BatchAttentionGpuTest {
                 }
             }
         }
+    }
+
+    /**
+     * Rows of positions 0..n-1 as a sliding block's cache keeps them: position p at rows p mod R and p mod R + R
+     * (CudaKvCache), for the last R positions.
+     */
+    static short[] asRing(short[] rows, int n, int ring, int kvDim) {
+        short[] out = new short[2 * ring * kvDim];
+        for (int p = Math.max(0, n - ring); p < n; p++) {
+            for (int copy = 0; copy < 2; copy++) {
+                System.arraycopy(rows, p * kvDim, out, (p % ring + copy * ring) * kvDim, kvDim);
+            }
+        }
+        return out;
     }
 }
