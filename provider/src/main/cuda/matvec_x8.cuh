@@ -27,11 +27,13 @@
 // us a launch on the H100). y = x (times rsqrt(mean(x^2) + eps) * normW with normW: each block sums the whole row's
 // squares itself, in the same order, so all of them scale by the same float, the one the float kernels' fused norm
 // computes), then xq, xd and xs as above.
+// KEEP (quantize_x8_keep): the normalised floats y are also written to `keep` (row r at keep + r * n): a mixture of
+// experts' FFN input, which its float router reads, comes out of the same launch as the quantized row its experts read.
 #define QX8_THREADS 256
-extern "C" __global__ void __launch_bounds__(QX8_THREADS) quantize_x8(const float* __restrict__ x,
-                                                                     const float* __restrict__ normW, float eps, int n,
-                                                                     int8_t* __restrict__ xq, float* __restrict__ xd,
-                                                                     float* __restrict__ xs) {
+template <bool KEEP>
+__device__ __forceinline__ void quantize_x8_body(const float* __restrict__ x, const float* __restrict__ normW, float eps,
+                                                 int n, int8_t* __restrict__ xq, float* __restrict__ xd,
+                                                 float* __restrict__ xs, float* __restrict__ keep) {
     __shared__ float scratch[32];
     const float* xr = x + (size_t)blockIdx.y * n;
     float scale = 1.f;
@@ -51,6 +53,7 @@ extern "C" __global__ void __launch_bounds__(QX8_THREADS) quantize_x8(const floa
     int q = amax == 0.f ? 0 : __float2int_rn(v * (127.f / amax));
     const size_t row = blockIdx.y;
     xq[row * n + i] = (int8_t)q;
+    if (KEEP) keep[row * n + i] = v;
     float s = v;  // the sum of this lane's half (16 values)
 #pragma unroll
     for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
@@ -60,6 +63,21 @@ extern "C" __global__ void __launch_bounds__(QX8_THREADS) quantize_x8(const floa
     } else if (lane == 16) {
         xs[row * (n / 16) + 2 * b + 1] = s;
     }
+}
+
+extern "C" __global__ void __launch_bounds__(QX8_THREADS) quantize_x8(const float* __restrict__ x,
+                                                                     const float* __restrict__ normW, float eps, int n,
+                                                                     int8_t* __restrict__ xq, float* __restrict__ xd,
+                                                                     float* __restrict__ xs) {
+    quantize_x8_body<false>(x, normW, eps, n, xq, xd, xs, nullptr);
+}
+
+extern "C" __global__ void __launch_bounds__(QX8_THREADS) quantize_x8_keep(const float* __restrict__ x,
+                                                                          const float* __restrict__ normW, float eps,
+                                                                          int n, int8_t* __restrict__ xq,
+                                                                          float* __restrict__ xd,
+                                                                          float* __restrict__ xs, float* keep) {
+    quantize_x8_body<true>(x, normW, eps, n, xq, xd, xs, keep);
 }
 
 // The quantized activations of one row.

@@ -45,6 +45,15 @@ final class CudaBlockKernels {
     private final CudaKernels.AttentionShape[] ringShapes;
     private final boolean geglu;
 
+    /**
+     * {@code -Doffload4j.cuda.fusedFfnQuantize=true}: a resident mixture-of-experts block's one-token FFN norm and its
+     * experts' 8-bit input come from one launch (quantize_x8_keep) instead of rmsnorm + quantize_x8 (the same floats
+     * for rows of 1024 values or more). Off by default: written in session 15 with no GPU time left to test it
+     * (MoeGpuTest.fusedFfnQuantizeGivesTheSameLogits). Read when a model's kernels are prepared.
+     */
+    static final String FUSED_FFN_QUANTIZE_PROPERTY = "offload4j.cuda.fusedFfnQuantize";
+    private final boolean fusedFfnQuantize = Boolean.getBoolean(FUSED_FFN_QUANTIZE_PROPERTY);
+
     CudaBlockKernels(CudaKernels kernels, ModelConfig config, CudaWorkspace ws, int gemmMinTokens, int splits) {
         this.kernels = kernels;
         this.moe = new CudaMoeKernels(kernels);
@@ -221,7 +230,14 @@ final class CudaBlockKernels {
         CudaUnits.DevExperts e = b.experts();
         int dim = c.embeddingLength();
         int k = mc.expertUsedCount();
-        kernels.rmsnorm(ws.stream, ws.x, b.norms().ffnNorm(), m.xb, null, dim, c.rmsNormEps(), count);
+        // one launch for the FFN norm and the experts' 8-bit input (off by default: FUSED_FFN_QUANTIZE_PROPERTY)
+        boolean quantized = fusedFfnQuantize && count == 1 && !e.pooled() && expertsTakeInt8(e, dim);
+        if (quantized) {
+            int8.quantizeKeeping(ws.stream, ws.x, b.norms().ffnNorm(), c.rmsNormEps(), dim, ws.x8q, ws.x8d, ws.x8s,
+                    m.xb);
+        } else {
+            kernels.rmsnorm(ws.stream, ws.x, b.norms().ffnNorm(), m.xb, null, dim, c.rmsNormEps(), count);
+        }
         one[0] = e.router();
         oneOut[0] = m.logits;
         matvecs(count, CudaKernels.STORE, one, m.xb, oneOut, null);
@@ -232,8 +248,14 @@ final class CudaBlockKernels {
             // expert comes after them (sharedExpert), as in a resident block
             return;
         }
-        routedExperts(b, count);
+        routedExperts(b, count, quantized);
         sharedExpert(b, count);
+    }
+
+    /** Whether a one-token step's routed experts of {@code e} run on 8-bit activations (routedExperts). */
+    private boolean expertsTakeInt8(CudaUnits.DevExperts e, int dim) {
+        return int8.applies(e.gate().type(), dim) && e.up().type() == e.gate().type()
+                && int8.applies(e.down().type(), e.down().cols());
     }
 
     /**
@@ -259,6 +281,14 @@ final class CudaBlockKernels {
      * do), else in fp32, 8 slots a tile (the same floats as the per-slot kernels).
      */
     void routedExperts(DevBlock b, int count) {
+        routedExperts(b, count, false);
+    }
+
+    /**
+     * As above; {@code inputQuantized}: a one-token step's FFN input is already in the 8-bit buffers (quantized with
+     * the norm by {@link CudaInt8Kernels#quantizeKeeping}).
+     */
+    private void routedExperts(DevBlock b, int count, boolean inputQuantized) {
         CudaMoeBuffers m = ws.moe;
         CudaUnits.DevExperts e = b.experts();
         int dim = config.embeddingLength();
@@ -296,7 +326,9 @@ final class CudaBlockKernels {
         }
         if (count == 1 && int8.applies(g.type(), dim) && int8.applies(d.type(), d.cols())) {
             // one token: its input and its k hidden states multiply in 8 bits, as the dense projections do
-            quantize(m.xb, null, dim);
+            if (!inputQuantized) {
+                quantize(m.xb, null, dim);
+            }
             moe.gateUpX8(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(), dim, ws.x8q,
                     ws.x8d, ws.x8s, m.chosen, k, m.hidden, k);
             int8.quantize(ws.stream, m.hidden, null, config.rmsNormEps(), d.cols(), m.hiddenQ, m.hiddenD,

@@ -74,6 +74,20 @@ final class CudaInt8Kernels {
     }
 
     /**
+     * {@link #quantize} of one row that also writes the normalised floats to {@code keep} (quantize_x8_keep): the
+     * same floats the {@code rmsnorm} kernel writes for rows of 1024 values or more (the same 256-thread sum of
+     * squares), so one launch replaces rmsnorm + quantize where a step needs both.
+     */
+    void quantizeKeeping(CUstream stream, CUdeviceptr x, CUdeviceptr normW, float eps, int cols, CUdeviceptr xq,
+                         CUdeviceptr xd, CUdeviceptr xs, CUdeviceptr keep) {
+        if (cols % 32 != 0) {
+            throw new IllegalArgumentException("8-bit activations come in blocks of 32 values: " + cols);
+        }
+        kernels.launch("quantize_x8_keep", stream, (cols + QUANTIZE_THREADS - 1) / QUANTIZE_THREADS, 1,
+                QUANTIZE_THREADS, 0, x, normW, eps, cols, xq, xd, xs, keep);
+    }
+
+    /**
      * {@link CudaKernels#matvec} for one token whose activations {@link #quantize} has quantized (norm included): the
      * same matrices, modes and outputs.
      */

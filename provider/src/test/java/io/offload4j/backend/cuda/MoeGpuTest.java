@@ -314,6 +314,46 @@ class MoeGpuTest {
         }
     }
 
+    /**
+     * {@code -Doffload4j.cuda.fusedFfnQuantize=true} (one launch for a resident block's one-token FFN norm and its
+     * experts' 8-bit input) against the two launches it replaces, on a 1024-wide model (from 1024 values rmsnorm and
+     * quantize_x8 sum the squares in the same order, so the logits should not move at all).
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"QWEN3MOE", "QWEN2MOE"})
+    void fusedFfnQuantizeGivesTheSameLogits(Architecture arch) {
+        SyntheticModelSpec tiny = SyntheticModelSpec.tinyMoe(arch, QuantPreset.Q4_K_M, 0.8);
+        SyntheticModelSpec spec = new SyntheticModelSpec("moe-1024-" + arch.ggufName(), arch, 1024, 2,
+                tiny.feedForwardLength(), tiny.headCount(), tiny.headCountKv(), 128, tiny.vocabularySize(),
+                tiny.contextLength(), tiny.quantization(), false, 11, tiny.moe());
+        Path path = tmp.resolve("moe-1024-" + arch + ".gguf");
+        if (!Files.exists(path)) {
+            SyntheticModelWriter.write(spec, path);
+        }
+        try (Model model = Model.load(path)) {
+            int vocab = model.config().vocabularySize();
+            int[] tokens = new SplittableRandom(7).ints(30, 3, vocab).toArray();
+            List<float[]> want;
+            try (TieredForwardPass plain = Passes.on(gpu, model, 64, 32)) {
+                want = run(plain, tokens, vocab);
+            }
+            List<float[]> got;
+            System.setProperty(CudaBlockKernels.FUSED_FFN_QUANTIZE_PROPERTY, "true");
+            try (TieredForwardPass fused = Passes.on(gpu, model, 64, 32)) {
+                got = run(fused, tokens, vocab);
+            } finally {
+                System.clearProperty(CudaBlockKernels.FUSED_FFN_QUANTIZE_PROPERTY);
+            }
+            double worst = 0;
+            for (int i = 0; i < want.size(); i++) {
+                worst = Math.max(worst, GpuTests.relErr(got.get(i), want.get(i)));
+            }
+            GpuTests.report(String.format("moe %s, FFN norm and 8-bit input in one launch: max difference %.2e", arch,
+                    worst));
+            assertTrue(worst <= 1e-6, "max relative logit difference " + worst);
+        }
+    }
+
     /** A 10-token prompt, 8 decode steps, a 5-token chunk: the logits of each call. */
     private static List<float[]> run(TieredForwardPass pass, int[] tokens, int vocab) {
         List<float[]> out = new ArrayList<>();
