@@ -252,10 +252,12 @@ final class CudaBlockKernels {
         sharedExpert(b, count);
     }
 
-    /** Whether a one-token step's routed experts of {@code e} run on 8-bit activations (routedExperts). */
+    /**
+     * Whether a one-token step's routed experts of {@code e} run on 8-bit activations (routedExperts, which refuses
+     * gate and up experts of different formats before it asks).
+     */
     private boolean expertsTakeInt8(CudaUnits.DevExperts e, int dim) {
-        return int8.applies(e.gate().type(), dim) && e.up().type() == e.gate().type()
-                && int8.applies(e.down().type(), e.down().cols());
+        return int8.applies(e.gate().type(), dim) && int8.applies(e.down().type(), e.down().cols());
     }
 
     /**
@@ -324,7 +326,7 @@ final class CudaBlockKernels {
             moe.combine(ws.stream, m.groupY, m.chosen, m.weights, k, dim, ws.x, count);
             return;
         }
-        if (count == 1 && int8.applies(g.type(), dim) && int8.applies(d.type(), d.cols())) {
+        if (count == 1 && expertsTakeInt8(e, dim)) {
             // one token: its input and its k hidden states multiply in 8 bits, as the dense projections do
             if (!inputQuantized) {
                 quantize(m.xb, null, dim);

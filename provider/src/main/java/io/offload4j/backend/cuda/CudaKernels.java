@@ -357,7 +357,7 @@ public final class CudaKernels implements AutoCloseable {
     public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
                            CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
                            int headDim, int splits, AttentionShape shape) {
-        if (GROUPED_ONE_TOKEN && groupedDecodeOk(headDim, heads / kvHeads)) {
+        if (groupedOneToken && groupedDecodeOk(headDim, heads / kvHeads)) {
             attnDecodeGrouped(stream, q, kCache, vCache, params, partial, counters, out, heads, kvHeads, headDim,
                     splits, shape);
             return;
@@ -478,10 +478,10 @@ public final class CudaKernels implements AutoCloseable {
      * attention kernel (attn_decode1_gqa_*, the batched step's body) instead of attn_decode's block per query head.
      * Off by default: written in session 15 after Nsight Compute put attn_decode at the top of a resident
      * mixture-of-experts decode step, with no GPU time left to test it (AttentionDecodeGroupedGpuTest compares the two
-     * kernels; it runs with the gpu tag).
+     * kernels; it runs with the gpu tag). Read when the kernels are loaded, as the other switches of this package.
      */
     static final String GROUPED_ONE_TOKEN_PROPERTY = "offload4j.cuda.groupedDecodeAttention";
-    private static final boolean GROUPED_ONE_TOKEN = Boolean.getBoolean(GROUPED_ONE_TOKEN_PROPERTY);
+    private final boolean groupedOneToken = Boolean.getBoolean(GROUPED_ONE_TOKEN_PROPERTY);
 
     /**
      * Whether a batch's attention takes the grouped kernel (attn_decode_gqa_d&lt;headDim/32&gt;_g&lt;4|8&gt;): head

@@ -93,9 +93,14 @@ class MoeGpuTest {
     }
 
     private static Path model(Architecture arch, QuantPreset q, double zipf) {
-        Path p = tmp.resolve("moe-" + arch + "-" + q + "-" + zipf + ".gguf");
+        return written(SyntheticModelSpec.tinyMoe(arch, q, zipf), "moe-" + arch + "-" + q + "-" + zipf + ".gguf");
+    }
+
+    /** {@code spec} written once into the class's temporary folder as {@code name}. */
+    private static Path written(SyntheticModelSpec spec, String name) {
+        Path p = tmp.resolve(name);
         if (!Files.exists(p)) {
-            SyntheticModelWriter.write(SyntheticModelSpec.tinyMoe(arch, q, zipf), p);
+            SyntheticModelWriter.write(spec, p);
         }
         return p;
     }
@@ -281,11 +286,7 @@ class MoeGpuTest {
         spec = new SyntheticModelSpec(spec.name(), spec.architecture(), spec.embeddingLength(), 6,
                 spec.feedForwardLength(), spec.headCount(), spec.headCountKv(), spec.headDim(), spec.vocabularySize(),
                 spec.contextLength(), spec.quantization(), false, 9, spec.moe());
-        Path path = tmp.resolve("moe-offload.gguf");
-        if (!Files.exists(path)) {
-            SyntheticModelWriter.write(spec, path);
-        }
-        try (Model model = Model.load(path)) {
+        try (Model model = Model.load(written(spec, "moe-offload.gguf"))) {
             int vocab = model.config().vocabularySize();
             int[] tokens = new SplittableRandom(5).ints(30, 3, vocab).toArray();
             List<float[]> want;
@@ -326,11 +327,7 @@ class MoeGpuTest {
         SyntheticModelSpec spec = new SyntheticModelSpec("moe-1024-" + arch.ggufName(), arch, 1024, 2,
                 tiny.feedForwardLength(), tiny.headCount(), tiny.headCountKv(), 128, tiny.vocabularySize(),
                 tiny.contextLength(), tiny.quantization(), false, 11, tiny.moe());
-        Path path = tmp.resolve("moe-1024-" + arch + ".gguf");
-        if (!Files.exists(path)) {
-            SyntheticModelWriter.write(spec, path);
-        }
-        try (Model model = Model.load(path)) {
+        try (Model model = Model.load(written(spec, "moe-1024-" + arch + ".gguf"))) {
             int vocab = model.config().vocabularySize();
             int[] tokens = new SplittableRandom(7).ints(30, 3, vocab).toArray();
             List<float[]> want;
