@@ -7,17 +7,17 @@
 #pragma once
 
 // One warp per row: softmax over the E router logits (in place), the k largest (ties: the lower index), their
-// probabilities renormalised to sum 1 when `normalize`, times `scale`. chosen/weights are [rows][k].
-extern "C" __global__ void moe_topk(float* logits, int* chosen, float* weights, int experts, int k, int normalize,
-                                    float scale) {
-    const int lane = threadIdx.x;
-    float* l = logits + (size_t)blockIdx.x * experts;
+// probabilities renormalised to sum 1 when `normalize`, times `scale`. chosen/weights are [rows][k]. The logits are
+// read through L2 (__ldcg): moe_router_topk1's last block reads logits that other blocks of its launch wrote.
+__device__ __forceinline__ void topk_row(float* l, int* chosen, float* weights, int experts, int k, int normalize,
+                                         float scale) {
+    const int lane = threadIdx.x & 31;
     float m = -INFINITY;
-    for (int e = lane; e < experts; e += 32) m = fmaxf(m, l[e]);
+    for (int e = lane; e < experts; e += 32) m = fmaxf(m, __ldcg(l + e));
     m = warp_max(m);
     float s = 0.f;
     for (int e = lane; e < experts; e += 32) {
-        float p = expf(l[e] - m);
+        float p = expf(__ldcg(l + e) - m);
         l[e] = p;
         s += p;
     }
@@ -44,8 +44,8 @@ extern "C" __global__ void moe_topk(float* logits, int* chosen, float* weights, 
             }
         }
         if (lane == 0) {
-            chosen[blockIdx.x * k + j] = bestE;
-            weights[blockIdx.x * k + j] = best / s;
+            chosen[j] = bestE;
+            weights[j] = best / s;
             l[bestE] = -1.f;  // taken
         }
         picked += best / s;
@@ -53,9 +53,51 @@ extern "C" __global__ void moe_topk(float* logits, int* chosen, float* weights, 
     }
     if (lane == 0) {
         float f = (normalize ? 1.f / picked : 1.f) * scale;
-        for (int j = 0; j < k; j++) weights[blockIdx.x * k + j] *= f;
+        for (int j = 0; j < k; j++) weights[j] *= f;
     }
 }
+
+extern "C" __global__ void moe_topk(float* logits, int* chosen, float* weights, int experts, int k, int normalize,
+                                    float scale) {
+    topk_row(logits + (size_t)blockIdx.x * experts, chosen + blockIdx.x * k, weights + blockIdx.x * k, experts, k,
+             normalize, scale);
+}
+
+// One token's router logits and its top-k in one launch (instead of a matrix-vector launch and moe_topk): the
+// warps compute the logits two experts each (matvec_body's paired store, the same floats as the separate launch);
+// the block that finishes last (a ticket counter in device memory, which that block resets for the next launch)
+// runs topk_row over them. The launches that share a counter must not overlap: they share one stream.
+template <int TYPE>
+__device__ __forceinline__ void router_topk1_body(const uint8_t* __restrict__ w, int experts, long long rowBytes,
+                                                  int cols, const float* __restrict__ x, float* logits, int* chosen,
+                                                  float* weights, int k, int normalize, float scale,
+                                                  unsigned int* ticket) {
+    const int warp = blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    const int warps = MV_PAIRED(1, MV_STORE) ? (experts + 1) >> 1 : experts;
+    if (warp < warps) {  // whole warps skip: every thread reaches the barriers below
+        matvec_body<TYPE, 1, MV_STORE, false>(w, nullptr, nullptr, experts, 0, 0, rowBytes, cols, x, logits, nullptr,
+                                              nullptr, 1, nullptr, 0.f);
+    }
+    __shared__ unsigned int order;
+    __threadfence();  // this block's logits are visible before its ticket is taken
+    __syncthreads();
+    if (threadIdx.x == 0) order = atomicAdd(ticket, 1u);
+    __syncthreads();
+    if (order != gridDim.x - 1 || threadIdx.x >= 32) return;
+    __threadfence();
+    topk_row(logits, chosen, weights, experts, k, normalize, scale);
+    if (threadIdx.x == 0) *ticket = 0u;
+}
+
+#define ROUTER_TOPK1(TYPE, NAME)                                                                                      \
+    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS) moe_router_topk1_##NAME(                             \
+        const uint8_t* __restrict__ w, int experts, long long rowBytes, int cols, const float* __restrict__ x,       \
+        float* logits, int* chosen, float* weights, int k, int normalize, float scale, unsigned int* ticket) {        \
+        router_topk1_body<TYPE>(w, experts, rowBytes, cols, x, logits, chosen, weights, k, normalize, scale, ticket); \
+    }
+ROUTER_TOPK1(T_F32, f32)
+ROUTER_TOPK1(T_F16, f16)
+ROUTER_TOPK1(T_BF16, bf16)
 
 // h[s][r] = silu(gate_e[r] . xb[t]) * (up_e[r] . xb[t]) for slot s = t * k + j, e = chosen[s]: one warp per row r
 // of one slot (grid: rows / MV_WARPS × slots). A negative e (an expert offloaded elsewhere) is skipped, here and in

@@ -53,6 +53,13 @@ final class CudaBlockKernels {
      */
     static final String FUSED_FFN_QUANTIZE_PROPERTY = "offload4j.cuda.fusedFfnQuantize";
     private final boolean fusedFfnQuantize = Boolean.getBoolean(FUSED_FFN_QUANTIZE_PROPERTY);
+    /**
+     * {@code -Doffload4j.cuda.fusedRouterTopK=true}: a one-token step's router logits and top-k come from one launch
+     * (moe_router_topk1) instead of a matrix-vector launch and moe_topk (the same floats). Off by default until a GPU
+     * test has run it (MoeGpuTest.fusedRouterTopKGivesTheSameLogits). Read when a model's kernels are prepared.
+     */
+    static final String FUSED_ROUTER_TOPK_PROPERTY = "offload4j.cuda.fusedRouterTopK";
+    private final boolean fusedRouterTopK = Boolean.getBoolean(FUSED_ROUTER_TOPK_PROPERTY);
 
     CudaBlockKernels(CudaKernels kernels, ModelConfig config, CudaWorkspace ws, int gemmMinTokens, int splits) {
         this.kernels = kernels;
@@ -238,11 +245,7 @@ final class CudaBlockKernels {
         } else {
             kernels.rmsnorm(ws.stream, ws.x, b.norms().ffnNorm(), m.xb, null, dim, c.rmsNormEps(), count);
         }
-        one[0] = e.router();
-        oneOut[0] = m.logits;
-        matvecs(count, CudaKernels.STORE, one, m.xb, oneOut, null);
-        moe.topk(ws.stream, m.logits, m.chosen, m.weights, mc.expertCount(), k, mc.normalizeTopK(),
-                mc.weightsScale(), count);
+        router(e.router(), count, m.logits, m.chosen, m.weights);
         if (e.pooled()) {
             // the routed experts wait for the host to map the choices to pool slots (routedExperts), and the shared
             // expert comes after them (sharedExpert), as in a resident block
@@ -265,8 +268,19 @@ final class CudaBlockKernels {
      * by the block before it): logits, softmax and top-k into the given buffers — a prediction of b's experts.
      */
     void routerTopK(DevBlock b, int count, CUdeviceptr logits, CUdeviceptr chosen, CUdeviceptr weights) {
+        router(b.experts().router(), count, logits, chosen, weights);
+    }
+
+    /** The router's logits of the {@code count} rows of {@code ws.moe.xb}, softmax and top-k into the buffers given. */
+    private void router(DevMatrix router, int count, CUdeviceptr logits, CUdeviceptr chosen, CUdeviceptr weights) {
         io.offload4j.model.MoeConfig mc = config.moe();
-        one[0] = b.experts().router();
+        if (fusedRouterTopK && count == 1 && CudaMoeKernels.routerTopK1Fits(router.type(), router.cols())) {
+            moe.routerTopK1(ws.stream, router.type(), router.ptr(), router.rows(), router.rowBytes(), router.cols(),
+                    ws.moe.xb, logits, chosen, weights, mc.expertUsedCount(), mc.normalizeTopK(), mc.weightsScale(),
+                    ws.moe.routerTicket);
+            return;
+        }
+        one[0] = router;
         oneOut[0] = logits;
         matvecs(count, CudaKernels.STORE, one, ws.moe.xb, oneOut, null);
         moe.topk(ws.stream, logits, chosen, weights, mc.expertCount(), mc.expertUsedCount(),

@@ -36,6 +36,8 @@ final class CudaMoeBuffers {
     final CUdeviceptr hiddenD;
     final CUdeviceptr hiddenS;
     final CUdeviceptr sharedHidden;
+    /** The ticket counter of moe_router_topk1 (one int, zero between launches: the launch's last block resets it). */
+    final CUdeviceptr routerTicket;
     /** Grouped-kernel scratch (null when no step of {@code rows} rows groups): see {@link CudaMoeKernels#group}. */
     final CUdeviceptr groupOrder;
     final CUdeviceptr groupItems;
@@ -70,6 +72,7 @@ final class CudaMoeBuffers {
         hiddenD = alloc.apply(4L * (tokenHidden / 32));
         hiddenS = alloc.apply(4L * (tokenHidden / 16));
         sharedHidden = m.sharedFeedForwardLength() > 0 ? alloc.apply(4L * rows * m.sharedFeedForwardLength()) : null;
+        routerTicket = upload.apply(new float[1]);  // 0.0f: the integer 0
         this.alloc = alloc;
         if (grouped(rows, k, m.expertCount())) {
             int slots = rows * k;
@@ -171,6 +174,7 @@ final class CudaMoeBuffers {
         }
         return grouped + 4L * rows * (c.embeddingLength() + m.expertCount() + 2L * k + (long) k * m.expertFeedForwardLength()
                 + m.sharedFeedForwardLength()) + 4L * c.blockCount() * c.embeddingLength()
-                + 2L * k * m.expertFeedForwardLength(); // one token's hidden states in 8 bits
+                + 2L * k * m.expertFeedForwardLength() // one token's hidden states in 8 bits
+                + 4; // the router's ticket
     }
 }

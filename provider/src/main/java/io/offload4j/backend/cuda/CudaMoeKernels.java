@@ -35,6 +35,33 @@ final class CudaMoeKernels {
     }
 
     /**
+     * Whether {@link #routerTopK1} takes a router of {@code type} with rows of {@code cols}: the float formats (GGUF
+     * files keep routers in F32; Hugging Face checkpoints in F16 or BF16) in whole vector units.
+     */
+    public static boolean routerTopK1Fits(GgmlType type, int cols) {
+        return (type == GgmlType.F32 || type == GgmlType.F16 || type == GgmlType.BF16)
+                && CudaKernels.vectorisable(type, cols);
+    }
+
+    /**
+     * One token's router logits ({@code experts} rows of {@code router} times {@code x}) and {@link #topk} of them in
+     * one launch: the launch's last block to finish selects ({@code moe_router_topk1}, which uses {@code ticket}, a
+     * device int that is 0 between launches). Launches with the same ticket must be on one stream.
+     */
+    public void routerTopK1(CUstream stream, GgmlType type, CUdeviceptr router, int experts, long rowBytes, int cols,
+                            CUdeviceptr x, CUdeviceptr logits, CUdeviceptr chosen, CUdeviceptr weights, int k,
+                            boolean normalize, float scale, CUdeviceptr ticket) {
+        if (!routerTopK1Fits(type, cols)) {
+            throw new IllegalArgumentException("the fused router takes F32, F16 or BF16 rows in whole units, not "
+                    + type + " rows of " + cols);
+        }
+        int warps = CudaKernels.matvecWarps(1, CudaKernels.STORE, experts, 0, 0);
+        kernels.launch("moe_router_topk1_" + CudaKernels.suffix(type), stream, (warps + WARPS - 1) / WARPS, 1,
+                32 * WARPS, 0, router, experts, rowBytes, cols, x, logits, chosen, weights, k, normalize ? 1 : 0,
+                scale, ticket);
+    }
+
+    /**
      * {@code h[s] = silu(gate_e · xb[s / k]) ⊙ (up_e · xb[s / k])} for each of {@code slots} (token, choice) slots,
      * e = chosen[s]: expert e's matrices are {@code e × stride} bytes after expert 0's.
      */

@@ -316,13 +316,20 @@ class MoeGpuTest {
     }
 
     /**
-     * {@code -Doffload4j.cuda.fusedFfnQuantize=true} (one launch for a resident block's one-token FFN norm and its
-     * experts' 8-bit input) against the two launches it replaces, on a 1024-wide model (from 1024 values rmsnorm and
-     * quantize_x8 sum the squares in the same order, so the logits should not move at all).
+     * The fused one-token launches against the ones they replace, on a 1024-wide model: {@code
+     * -Doffload4j.cuda.fusedFfnQuantize=true} (a resident block's FFN norm and its experts' 8-bit input in one launch;
+     * from 1024 values rmsnorm and quantize_x8 sum the squares in the same order) and {@code
+     * -Doffload4j.cuda.fusedRouterTopK=true} (the router's logits and top-k in one launch, the same matrix-vector
+     * body), resident and with the experts in a pool on a budget (where decode also predicts the next block's experts
+     * through the router). Neither should move the logits at all.
      */
-    @ParameterizedTest(name = "{0}")
-    @CsvSource({"QWEN3MOE", "QWEN2MOE"})
-    void fusedFfnQuantizeGivesTheSameLogits(Architecture arch) {
+    @ParameterizedTest(name = "{0} {1}, budget {2}")
+    @CsvSource({"offload4j.cuda.fusedFfnQuantize, QWEN3MOE, 1.0", "offload4j.cuda.fusedFfnQuantize, QWEN2MOE, 1.0",
+            "offload4j.cuda.fusedRouterTopK, QWEN3MOE, 1.0", "offload4j.cuda.fusedRouterTopK, QWEN2MOE, 1.0",
+            "offload4j.cuda.fusedRouterTopK, QWEN3MOE, 0.7"})
+    void fusedLaunchesGiveTheSameLogits(String property, Architecture arch, double budget) {
+        assertTrue(property.equals(CudaBlockKernels.FUSED_FFN_QUANTIZE_PROPERTY)
+                || property.equals(CudaBlockKernels.FUSED_ROUTER_TOPK_PROPERTY), property);
         SyntheticModelSpec tiny = SyntheticModelSpec.tinyMoe(arch, QuantPreset.Q4_K_M, 0.8);
         SyntheticModelSpec spec = new SyntheticModelSpec("moe-1024-" + arch.ggufName(), arch, 1024, 2,
                 tiny.feedForwardLength(), tiny.headCount(), tiny.headCountKv(), 128, tiny.vocabularySize(),
@@ -330,23 +337,30 @@ class MoeGpuTest {
         try (Model model = Model.load(written(spec, "moe-1024-" + arch + ".gguf"))) {
             int vocab = model.config().vocabularySize();
             int[] tokens = new SplittableRandom(7).ints(30, 3, vocab).toArray();
+            OffloadOptions options = OffloadOptions.DEFAULTS;
             List<float[]> want;
             try (TieredForwardPass plain = Passes.on(gpu, model, 64, 32)) {
+                if (budget < 1) {
+                    options = options.withGpuMemoryBudget((long) (budget * plain.plan().residentBytes()))
+                            .withExpertCache(true);
+                }
+            }
+            try (TieredForwardPass plain = Passes.on(gpu, model, 64, 32, options)) {
                 want = run(plain, tokens, vocab);
             }
             List<float[]> got;
-            System.setProperty(CudaBlockKernels.FUSED_FFN_QUANTIZE_PROPERTY, "true");
-            try (TieredForwardPass fused = Passes.on(gpu, model, 64, 32)) {
+            System.setProperty(property, "true");
+            try (TieredForwardPass fused = Passes.on(gpu, model, 64, 32, options)) {
                 got = run(fused, tokens, vocab);
             } finally {
-                System.clearProperty(CudaBlockKernels.FUSED_FFN_QUANTIZE_PROPERTY);
+                System.clearProperty(property);
             }
             double worst = 0;
             for (int i = 0; i < want.size(); i++) {
                 worst = Math.max(worst, GpuTests.relErr(got.get(i), want.get(i)));
             }
-            GpuTests.report(String.format("moe %s, FFN norm and 8-bit input in one launch: max difference %.2e", arch,
-                    worst));
+            GpuTests.report(String.format("moe %s, %s, budget %.1f: max difference to the separate launches %.2e",
+                    arch, property, budget, worst));
             assertTrue(worst <= 1e-6, "max relative logit difference " + worst);
         }
     }
