@@ -17,10 +17,20 @@
 //
 // attn_decode_batch: grid (heads, S, B), one token of each of B sequences (blockIdx.z), with the position,
 // cache addresses and ring of each from the step's tables (as qkv_post_batch); partials and counters per sequence.
+//
+// HD (64, 128 or 256; 0 for any other head size, hd then read at run time): with the head size known, a lane's loads
+// of its key row are unrolled, so they are all in flight at once (not one round trip each), and the values of a tile
+// are accumulated HD / 8 lanes per key, 16 bytes a lane: 32 / (HD / 8) keys per round, each lane eight consecutive
+// dimensions (instead of a key at a time, two bytes a lane); the key groups' sums are added at the end of the split.
+template <int HD>
 __device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, const __half* __restrict__ kCache,
                                                  const __half* __restrict__ vCache, int pos, float* part, float* out,
-                                                 int* counters, int heads, int kvHeads, int hd, float scale, float cap,
-                                                 int window, int ring) {
+                                                 int* counters, int heads, int kvHeads, int hdRuntime, float scale,
+                                                 float cap, int window, int ring) {
+    const int hd = HD > 0 ? HD : hdRuntime;
+    constexpr int LPK = HD > 0 ? HD / 8 : 32;  // with HD: lanes per key in the value accumulation (8, 16 or 32)
+    constexpr int KPR = 32 / LPK;              // keys per round
+    static_assert(HD == 0 || HD == 64 || HD == 128 || HD == 256, "specialised head sizes: 64, 128, 256");
     extern __shared__ float decode_sm[];
     float* qs = decode_sm;                      // hd
     float* wm = qs + hd;                  // ATT_WARPS maxima
@@ -41,6 +51,9 @@ __device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, co
     for (int i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = q[(size_t)h * hd + i] * scale;
     __syncthreads();
     const int ndl = (hd + 31) / 32;
+    // HD > 0: o[0..8) are dimensions col..col+8 of key group `sub` (lanes sub·LPK .. sub·LPK + LPK - 1)
+    const int sub = HD > 0 ? (threadIdx.x & 31) / LPK : 0;
+    const int col = HD > 0 ? ((threadIdx.x & 31) % LPK) * 8 : 0;
     float o[MAX_HD / 32];
 #pragma unroll
     for (int i = 0; i < MAX_HD / 32; i++) o[i] = 0.f;
@@ -51,14 +64,34 @@ __device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, co
         if (key < k1) {
             const uint4* kp = reinterpret_cast<const uint4*>(kRows + (size_t)key * kvDim + kvh * hd);
             float acc = 0.f;
-            for (int c = 0; c < hd / 8; c++) {
-                uint4 kv = kp[c];
-                uint32_t words[4] = {kv.x, kv.y, kv.z, kv.w};
+            if (HD > 0) {
+                constexpr int CH = HD / 8 > 16 ? 16 : HD > 0 ? HD / 8 : 1;  // loads in flight (registers: 4 · CH)
 #pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[j]));
-                    acc = fmaf(qs[8 * c + 2 * j], f.x, acc);
-                    acc = fmaf(qs[8 * c + 2 * j + 1], f.y, acc);
+                for (int c0 = 0; c0 < HD / 8; c0 += CH) {
+                    uint4 kv[CH];
+#pragma unroll
+                    for (int c = 0; c < CH; c++) kv[c] = kp[c0 + c];
+#pragma unroll
+                    for (int c = 0; c < CH; c++) {
+                        uint32_t words[4] = {kv[c].x, kv[c].y, kv[c].z, kv[c].w};
+#pragma unroll
+                        for (int j = 0; j < 4; j++) {
+                            float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[j]));
+                            acc = fmaf(qs[8 * (c0 + c) + 2 * j], f.x, acc);
+                            acc = fmaf(qs[8 * (c0 + c) + 2 * j + 1], f.y, acc);
+                        }
+                    }
+                }
+            } else {
+                for (int c = 0; c < hd / 8; c++) {
+                    uint4 kv = kp[c];
+                    uint32_t words[4] = {kv.x, kv.y, kv.z, kv.w};
+#pragma unroll
+                    for (int j = 0; j < 4; j++) {
+                        float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[j]));
+                        acc = fmaf(qs[8 * c + 2 * j], f.x, acc);
+                        acc = fmaf(qs[8 * c + 2 * j + 1], f.y, acc);
+                    }
                 }
             }
             sc = cap > 0.f ? cap * tanhf(acc / cap) : acc;  // Gemma 2's attention soft-cap
@@ -70,24 +103,57 @@ __device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, co
         l = l * corr + warp_sum(p);
 #pragma unroll
         for (int i = 0; i < MAX_HD / 32; i++) o[i] *= corr;
-        int cnt = min(32, k1 - base);
-        for (int j = 0; j < cnt; j++) {
-            float pj = __shfl_sync(0xffffffffu, p, j);
-            const __half* vr = vRows + (size_t)(base + j) * kvDim + kvh * hd;
+        if (HD > 0) {
 #pragma unroll
-            for (int i = 0; i < MAX_HD / 32; i++) {
-                int d = lane + 32 * i;
-                if (i < ndl && d < hd) o[i] = fmaf(pj, __half2float(vr[d]), o[i]);
+            for (int j0 = 0; j0 < 32; j0 += KPR) {
+                const int j = j0 + sub;
+                float pj = __shfl_sync(0xffffffffu, p, j);
+                if (base + j < k1) {
+                    uint4 v = *reinterpret_cast<const uint4*>(vRows + (size_t)(base + j) * kvDim + kvh * HD + col);
+                    uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+                    for (int w = 0; w < 4; w++) {
+                        float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[w]));
+                        o[2 * w] = fmaf(pj, f.x, o[2 * w]);
+                        o[2 * w + 1] = fmaf(pj, f.y, o[2 * w + 1]);
+                    }
+                }
+            }
+        } else {
+            int cnt = min(32, k1 - base);
+            for (int j = 0; j < cnt; j++) {
+                float pj = __shfl_sync(0xffffffffu, p, j);
+                const __half* vr = vRows + (size_t)(base + j) * kvDim + kvh * hd;
+#pragma unroll
+                for (int i = 0; i < MAX_HD / 32; i++) {
+                    int d = lane + 32 * i;
+                    if (i < ndl && d < hd) o[i] = fmaf(pj, __half2float(vr[d]), o[i]);
+                }
             }
         }
         m = mn;
     }
+    if (HD > 0) {
+        // add the key groups' sums: every lane of a column ends with the column's total
+#pragma unroll
+        for (int off = LPK; off < 32; off <<= 1) {
+#pragma unroll
+            for (int i = 0; i < 8; i++) o[i] += __shfl_xor_sync(0xffffffffu, o[i], off);
+        }
+    }
     // merge the warps
     if (lane == 0) { wm[warp] = m; wl[warp] = l; }
+    if (HD > 0) {
+        if (sub == 0) {
 #pragma unroll
-    for (int i = 0; i < MAX_HD / 32; i++) {
-        int d = lane + 32 * i;
-        if (i < ndl && d < hd) wo[warp * hd + d] = o[i];
+            for (int i = 0; i < 8; i++) wo[warp * HD + col + i] = o[i];
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < MAX_HD / 32; i++) {
+            int d = lane + 32 * i;
+            if (i < ndl && d < hd) wo[warp * hd + d] = o[i];
+        }
     }
     __syncthreads();
     float M = -INFINITY;
@@ -130,14 +196,30 @@ __device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, co
     if (threadIdx.x == 0) counters[h] = 0;
 }
 
+// The body for the launch's head size: the common ones specialised (attn_decode_body's HD), any other read at run time.
+__device__ __forceinline__ void attn_decode_dispatch(const float* __restrict__ q, const __half* __restrict__ kCache,
+                                                     const __half* __restrict__ vCache, int pos, float* part,
+                                                     float* out, int* counters, int heads, int kvHeads, int hd,
+                                                     float scale, float cap, int window, int ring) {
+    if (hd == 128) {
+        attn_decode_body<128>(q, kCache, vCache, pos, part, out, counters, heads, kvHeads, hd, scale, cap, window, ring);
+    } else if (hd == 64) {
+        attn_decode_body<64>(q, kCache, vCache, pos, part, out, counters, heads, kvHeads, hd, scale, cap, window, ring);
+    } else if (hd == 256) {
+        attn_decode_body<256>(q, kCache, vCache, pos, part, out, counters, heads, kvHeads, hd, scale, cap, window, ring);
+    } else {
+        attn_decode_body<0>(q, kCache, vCache, pos, part, out, counters, heads, kvHeads, hd, scale, cap, window, ring);
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __restrict__ q,
                                                               const __half* __restrict__ kCache,
                                                               const __half* __restrict__ vCache,
                                                               const int* __restrict__ params, float* part, float* out,
                                                               int* counters, int heads, int kvHeads, int hd,
                                                               float scale, float cap, int window, int ring) {
-    attn_decode_body(q, kCache, vCache, params[P_POS], part, out, counters, heads, kvHeads, hd, scale, cap, window,
-                     ring);
+    attn_decode_dispatch(q, kCache, vCache, params[P_POS], part, out, counters, heads, kvHeads, hd, scale, cap,
+                         window, ring);
 }
 
 extern "C" __global__ void __launch_bounds__(128) attn_decode_batch(const float* __restrict__ q,
@@ -148,7 +230,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode_batch(const float*
                                                                     int hd, float scale, float cap, int window) {
     int t = blockIdx.z;
     size_t qd = (size_t)heads * hd;
-    attn_decode_body(q + t * qd, reinterpret_cast<const __half*>(kv[2 * t]),
+    attn_decode_dispatch(q + t * qd, reinterpret_cast<const __half*>(kv[2 * t]),
                      reinterpret_cast<const __half*>(kv[2 * t + 1]), seqParams[4 * t],
                      part + (size_t)t * heads * gridDim.y * (hd + 2), out + t * qd, counters + t * heads, heads,
                      kvHeads, hd, scale, cap, window, rings[t]);
@@ -347,20 +429,6 @@ __device__ __forceinline__ void attn_decode_gqa_body(const float* __restrict__ q
     }
 GQA_INST(2, 4) GQA_INST(2, 8) GQA_INST(4, 4) GQA_INST(4, 8) GQA_INST(8, 4) GQA_INST(8, 8)
 #undef GQA_INST
-
-// attn_decode1_gqa_d<HD>_g<GMAX>: the same grouped body for one sequence's one-token step, with attn_decode's arguments
-// (the cache, its ring and the position from params): grid (kvHeads, S). attn_decode gives each query head its own
-// block, so a key/value head's rows are read once per query head that shares it (8 times in Qwen3-30B-A3B).
-#define GQA1_INST(DPL, GMAX)                                                                                         \
-    extern "C" __global__ void __launch_bounds__(128) attn_decode1_gqa_d##DPL##_g##GMAX(                             \
-        const float* __restrict__ q, const __half* __restrict__ kCache, const __half* __restrict__ vCache,           \
-        const int* __restrict__ params, float* part, float* out, int* counters, int heads, int kvHeads,              \
-        float scale, float cap, int window, int ring) {                                                              \
-        attn_decode_gqa_body<DPL, GMAX>(q, kCache, vCache, params[P_POS], part, out, counters, heads, kvHeads,       \
-                                        scale, cap, window, ring);                                                   \
-    }
-GQA1_INST(2, 4) GQA1_INST(2, 8) GQA1_INST(4, 4) GQA1_INST(4, 8) GQA1_INST(8, 4) GQA1_INST(8, 8)
-#undef GQA1_INST
 
 // Causal attention for a prompt chunk of T tokens at positions pos0..pos0+T-1 (their keys and values
 // are already in the cache). grid (heads, ceil(T / 8)), 4 warps, 2 queries per warp. Keys and values

@@ -357,34 +357,9 @@ public final class CudaKernels implements AutoCloseable {
     public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
                            CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
                            int headDim, int splits, AttentionShape shape) {
-        if (groupedOneToken && groupedDecodeOk(headDim, heads / kvHeads)) {
-            attnDecodeGrouped(stream, q, kCache, vCache, params, partial, counters, out, heads, kvHeads, headDim,
-                    splits, shape);
-            return;
-        }
         int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
         launch("attn_decode", stream, heads, splits, 32 * ATT_WARPS, shared, q, kCache, vCache, params, partial, out,
                 counters, heads, kvHeads, headDim, shape.scale(), shape.softcap(), shape.window(), shape.ring());
-    }
-
-    /**
-     * {@link #attnDecode} with a block per key/value head, its query heads together (attn_decode1_gqa_*, the batched
-     * step's grouped body): each cached row is read once per key/value head instead of once per query head. For head
-     * sizes and groups {@link #groupedDecodeOk} accepts; at most {@code splits} splits (the room of the partials).
-     */
-    public void attnDecodeGrouped(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache,
-                                  CUdeviceptr params, CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out,
-                                  int heads, int kvHeads, int headDim, int splits, AttentionShape shape) {
-        int group = heads / kvHeads;
-        if (!groupedDecodeOk(headDim, group)) {
-            throw new IllegalArgumentException("the grouped decode attention takes head sizes 64, 128 or 256 and 1 to 8 "
-                    + "query heads per key/value head, not " + headDim + " and " + group);
-        }
-        CUfunction f = groupedFunction(groupedDecodeOne, "attn_decode1_gqa", headDim, group);
-        int groupedSplits = Math.min(splits, groupedSplits(kvHeads, 1, multiprocessors));
-        cuLaunchKernel(f, kvHeads, groupedSplits, 1, 32 * ATT_WARPS, 1, 1, groupedSharedBytes(headDim, group), stream,
-                args(q, kCache, vCache, params, partial, out, counters, heads, kvHeads, shape.scale(), shape.softcap(),
-                        shape.window(), shape.ring()), null);
     }
 
     /**
@@ -470,19 +445,6 @@ public final class CudaKernels implements AutoCloseable {
 
     /** attn_decode_gqa_d{2,4,8}_g{4,8}, looked up on first use: [log2(headDim / 64)][maxGroup 4 or 8]. */
     private final CUfunction[][] groupedDecode = new CUfunction[3][2];
-    /** attn_decode1_gqa_d{2,4,8}_g{4,8} likewise (a one-token step of one sequence). */
-    private final CUfunction[][] groupedDecodeOne = new CUfunction[3][2];
-
-    /**
-     * {@code -Doffload4j.cuda.groupedDecodeAttention=true}: a one-token step of one sequence takes the grouped
-     * attention kernel (attn_decode1_gqa_*, the batched step's body) instead of attn_decode's block per query head.
-     * Off by default: written in session 15 after Nsight Compute put attn_decode at the top of a resident
-     * mixture-of-experts decode step, with no GPU time left to test it (AttentionDecodeGroupedGpuTest compares the two
-     * kernels; it runs with the gpu tag). Read when the kernels are loaded, as the other switches of this package.
-     */
-    static final String GROUPED_ONE_TOKEN_PROPERTY = "offload4j.cuda.groupedDecodeAttention";
-    private final boolean groupedOneToken = Boolean.getBoolean(GROUPED_ONE_TOKEN_PROPERTY);
-
     /**
      * Whether a batch's attention takes the grouped kernel (attn_decode_gqa_d&lt;headDim/32&gt;_g&lt;4|8&gt;): head
      * sizes of 64, 128 or 256 and up to 8 query heads per key/value head; others take attn_decode_batch.

@@ -16,15 +16,14 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * A one-token step's attention on the grouped kernel ({@link CudaKernels#attnDecodeGrouped}: a block per key/value
- * head, its query heads together; what {@code -Doffload4j.cuda.groupedDecodeAttention=true} makes
- * {@link CudaKernels#attnDecode} take) and on the per-head kernel, both against a double-precision reference: shapes of
- * real models, a Gemma-like window and soft-cap over a ring; the splits the engine would take, unsplit, and 8; each
- * launch twice (the split counters must be back at zero).
+ * A one-token step's attention ({@link CudaKernels#attnDecode}, a block per query head and split) against a
+ * double-precision reference: shapes of real models for each specialised head size (64, 128, 256) and for head sizes
+ * read at run time (80, 96), a Gemma-like window and soft-cap over a ring, partial tiles of keys; the splits the engine
+ * would take, unsplit, and 8; each launch twice (the split counters must be back at zero).
  */
 @Tag("gpu")
 @ExtendWith(GpuCondition.class)
-class AttentionDecodeGroupedGpuTest {
+class AttentionDecodeGpuTest {
 
     static final double TOL = 1e-4;
 
@@ -58,9 +57,11 @@ class AttentionDecodeGroupedGpuTest {
         "Llama 3.2 3B, 24, 8, 128, 1000, 0, 0, 0",
         "Qwen2.5 0.5B, 14, 2, 64, 37, 0, 0, 0",
         "one query head per key/value head, 8, 8, 64, 5, 0, 0, 0",
-        "'Gemma 2 (window, ring, soft-cap)', 8, 4, 256, 150, 40, 64, 50"})
-    void groupedEqualsReferenceAndPerHead(String model, int heads, int kvHeads, int hd, int pos, int window, int ring,
-                                          float cap) {
+        "'Gemma 2 (window, ring, soft-cap)', 8, 4, 256, 150, 40, 64, 50",
+        "head size 80 (read at run time), 12, 4, 80, 70, 0, 0, 0",
+        "head size 96 (read at run time), 32, 32, 96, 300, 0, 0, 0",
+        "a long context, 16, 8, 128, 3000, 0, 0, 0"})
+    void equalsReference(String model, int heads, int kvHeads, int hd, int pos, int window, int ring, float cap) {
         device.makeCurrent();
         int kvDim = kvHeads * hd;
         int n = pos + 1;
@@ -93,23 +94,16 @@ class AttentionDecodeGroupedGpuTest {
             for (int splits : new int[] {engineSplits, 1, 8}) {
                 CUdeviceptr part = buf.alloc(4L * CudaKernels.attnPartialFloats(heads, hd, splits));
                 CUdeviceptr counters = buf.of(new int[heads]);
-                for (boolean grouped : new boolean[] {true, false}) {
-                    for (int round = 0; round < 2; round++) {
-                        CUdeviceptr out = buf.alloc(4L * q.length);
-                        if (grouped) {
-                            kernels.attnDecodeGrouped(stream, dq, dk, dv, params, part, counters, out, heads, kvHeads,
-                                    hd, splits, shape);
-                        } else {
-                            kernels.attnDecode(stream, dq, dk, dv, params, part, counters, out, heads, kvHeads, hd,
-                                    splits, shape);
-                        }
-                        cuStreamSynchronize(stream);
-                        double err = GpuTests.relErr(GpuTests.Buffers.floats(out, q.length), ref);
-                        String what = String.format("one-token attention, %s, %s kernel, %d splits, launch %d",
-                                model, grouped ? "grouped" : "per-head", splits, round + 1);
-                        GpuTests.report(String.format("%s: relErr %.2e", what, err));
-                        assertTrue(err <= TOL, what + ": " + err);
-                    }
+                for (int round = 0; round < 2; round++) {
+                    CUdeviceptr out = buf.alloc(4L * q.length);
+                    kernels.attnDecode(stream, dq, dk, dv, params, part, counters, out, heads, kvHeads, hd, splits,
+                            shape);
+                    cuStreamSynchronize(stream);
+                    double err = GpuTests.relErr(GpuTests.Buffers.floats(out, q.length), ref);
+                    String what = String.format("one-token attention, %s, %d splits, launch %d", model, splits,
+                            round + 1);
+                    GpuTests.report(String.format("%s: relErr %.2e", what, err));
+                    assertTrue(err <= TOL, what + ": " + err);
                 }
             }
         }
