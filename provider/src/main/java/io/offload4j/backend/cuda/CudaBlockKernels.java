@@ -60,6 +60,14 @@ final class CudaBlockKernels {
      */
     static final String FUSED_ROUTER_TOPK_PROPERTY = "offload4j.cuda.fusedRouterTopK";
     private final boolean fusedRouterTopK = Boolean.getBoolean(FUSED_ROUTER_TOPK_PROPERTY);
+    /**
+     * {@code -Doffload4j.cuda.fusedAttentionQuantize=true}: a one-token step's attention also writes its output as the
+     * output projection's 8-bit input (attn_decode with xq; the same bytes quantize_x8 would write), one launch less
+     * per block. Off by default until a GPU test has run it (MoeGpuTest.fusedLaunchesGiveTheSameLogits). Read when a
+     * model's kernels are prepared.
+     */
+    static final String FUSED_ATTENTION_QUANTIZE_PROPERTY = "offload4j.cuda.fusedAttentionQuantize";
+    private final boolean fusedAttentionQuantize = Boolean.getBoolean(FUSED_ATTENTION_QUANTIZE_PROPERTY);
 
     CudaBlockKernels(CudaKernels kernels, ModelConfig config, CudaWorkspace ws, int gemmMinTokens, int splits) {
         this.kernels = kernels;
@@ -135,14 +143,18 @@ final class CudaBlockKernels {
                 }
             }
         }
+        one[0] = b.wo();
+        // one token: the attention may hand the output projection its 8-bit input itself
+        boolean attentionQuantizes = fusedAttentionQuantize && count == 1 && !gemm && step.segments() == 0
+                && step.phase() != Phase.BATCH && c.headDim() % 32 == 0 && takesInt8(one);
         if (step.segments() > 0) { // packed sequences: each attends within its own rows and cache
             for (int s = 0; s < step.segments(); s++) {
                 int first = step.segmentStart(s);
                 attention(b, (CudaKvCache) step.cache(first), ws.seqParams.withByteOffset(16L * s), first,
-                        step.segmentLength(s), step.bidirectional());
+                        step.segmentLength(s), step.bidirectional(), false);
             }
         } else if (step.phase() != Phase.BATCH) {
-            attention(b, (CudaKvCache) step.cache(0), ws.params, 0, count, false);
+            attention(b, (CudaKvCache) step.cache(0), ws.params, 0, count, false, attentionQuantizes);
         } else {
             batchAttention(b, count); // each sequence attends to its own cache, at its own position
         }
@@ -153,6 +165,10 @@ final class CudaBlockKernels {
             one[0] = b.wo();
             oneOut[0] = attnPost == null ? ws.x : ws.hb;
             project(small, one, oneOut, count, attnPost == null);
+        } else if (attentionQuantizes) {
+            one[0] = b.wo();
+            oneOut[0] = attnPost == null ? ws.x : ws.hb;
+            matvecX8(attnPost == null ? CudaKernels.ADD : CudaKernels.STORE, one, oneOut);
         } else {
             one[0] = b.wo();
             oneOut[0] = attnPost == null ? ws.x : ws.hb;
@@ -429,9 +445,11 @@ final class CudaBlockKernels {
      * RoPE, the KV-cache write and attention for {@code count} tokens starting at token row {@code row}, all of one
      * sequence whose positions come from {@code p}; {@code bidirectional}: they are the whole sequence and each
      * attends to all of them (the K/V write of every row is enqueued before the attention, on the same stream).
-     * One row attends to itself alone either way, so decode attention serves it.
+     * One row attends to itself alone either way, so decode attention serves it. {@code quantizeOutput} (one row):
+     * the output is also written to the workspace's 8-bit row for the output projection.
      */
-    private void attention(DevBlock b, CudaKvCache cache, CUdeviceptr p, int row, int count, boolean bidirectional) {
+    private void attention(DevBlock b, CudaKvCache cache, CUdeviceptr p, int row, int count, boolean bidirectional,
+                           boolean quantizeOutput) {
         ModelConfig c = config;
         int l = b.index();
         CudaUnits.BlockNorms n = b.norms();
@@ -454,7 +472,8 @@ final class CudaBlockKernels {
                 ring);
         if (count == 1) {
             kernels.attnDecode(ws.stream, qr, kc, vc, p, ws.partial, ws.counters, out, c.headCount(), c.headCountKv(),
-                    c.headDim(), splits, shape);
+                    c.headDim(), splits, shape, quantizeOutput ? ws.x8q : null, quantizeOutput ? ws.x8d : null,
+                    quantizeOutput ? ws.x8s : null);
         } else {
             kernels.attnPrefill(ws.stream, qr, kc, vc, p, out, count, c.headCount(), c.headCountKv(), c.headDim(),
                     shape, bidirectional);

@@ -357,9 +357,27 @@ public final class CudaKernels implements AutoCloseable {
     public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
                            CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
                            int headDim, int splits, AttentionShape shape) {
+        attnDecode(stream, q, kCache, vCache, params, partial, counters, out, heads, kvHeads, headDim, splits, shape,
+                null, null, null);
+    }
+
+    /**
+     * As above; with non-null {@code xq}, {@code xd}, {@code xs} the output row is also written as 8-bit activations
+     * ({@link CudaInt8Kernels#quantize}'s layout and values, for head sizes that are a multiple of 32), so that the
+     * output projection need not quantize it.
+     */
+    public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
+                           CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
+                           int headDim, int splits, AttentionShape shape, CUdeviceptr xq, CUdeviceptr xd,
+                           CUdeviceptr xs) {
+        if (xq != null && headDim % 32 != 0) {
+            throw new IllegalArgumentException("8-bit attention output needs head sizes that are a multiple of 32, not "
+                    + headDim);
+        }
         int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
         launch("attn_decode", stream, heads, splits, 32 * ATT_WARPS, shared, q, kCache, vCache, params, partial, out,
-                counters, heads, kvHeads, headDim, shape.scale(), shape.softcap(), shape.window(), shape.ring());
+                counters, heads, kvHeads, headDim, shape.scale(), shape.softcap(), shape.window(), shape.ring(), xq, xd,
+                xs);
     }
 
     /**
