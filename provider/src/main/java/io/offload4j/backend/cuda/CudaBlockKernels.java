@@ -46,20 +46,21 @@ final class CudaBlockKernels {
     private final boolean geglu;
 
     /**
-     * {@code -Doffload4j.cuda.fusedFfnQuantize=true}: a resident mixture-of-experts block's one-token FFN norm and its
-     * experts' 8-bit input come from one launch (quantize_x8_keep) instead of rmsnorm + quantize_x8 (the same floats
-     * for rows of 1024 values or more). Off by default: written in session 15 with no GPU time left to test it
-     * (MoeGpuTest.fusedFfnQuantizeGivesTheSameLogits). Read when a model's kernels are prepared.
+     * A resident mixture-of-experts block's one-token FFN norm and its experts' 8-bit input come from one launch
+     * (quantize_x8_keep) instead of rmsnorm + quantize_x8 (the same floats for rows of 1024 values or more);
+     * {@code -Doffload4j.cuda.fusedFfnQuantize=false} turns it off. Read when a model's kernels are prepared.
      */
     static final String FUSED_FFN_QUANTIZE_PROPERTY = "offload4j.cuda.fusedFfnQuantize";
-    private final boolean fusedFfnQuantize = Boolean.getBoolean(FUSED_FFN_QUANTIZE_PROPERTY);
+    private final boolean fusedFfnQuantize = switchedOn(FUSED_FFN_QUANTIZE_PROPERTY);
     /**
-     * {@code -Doffload4j.cuda.fusedRouterTopK=true}: a one-token step's router logits and top-k come from one launch
-     * (moe_router_topk1) instead of a matrix-vector launch and moe_topk (the same floats). Off by default until a GPU
-     * test has run it (MoeGpuTest.fusedRouterTopKGivesTheSameLogits). Read when a model's kernels are prepared.
+     * A one-token step's router logits and top-k come from one launch (moe_router_topk1) instead of a matrix-vector
+     * launch and moe_topk (the same floats); {@code -Doffload4j.cuda.fusedRouterTopK=false} turns it off. With the
+     * FFN quantize above and the specialised one-token attention: resident Qwen3-30B-A3B-shaped decode 255 → 305
+     * tok/s on an H100 (session 16, tests/gpu/results/moe-decode-launches-h100-session16.md).
      */
     static final String FUSED_ROUTER_TOPK_PROPERTY = "offload4j.cuda.fusedRouterTopK";
-    private final boolean fusedRouterTopK = Boolean.getBoolean(FUSED_ROUTER_TOPK_PROPERTY);
+    private final boolean fusedRouterTopK = switchedOn(FUSED_ROUTER_TOPK_PROPERTY);
+
     /**
      * {@code -Doffload4j.cuda.fusedAttentionQuantize=true}: a one-token step's attention also writes its output as the
      * output projection's 8-bit input (attn_decode with xq; the same bytes quantize_x8 would write), one launch less
@@ -68,6 +69,11 @@ final class CudaBlockKernels {
      */
     static final String FUSED_ATTENTION_QUANTIZE_PROPERTY = "offload4j.cuda.fusedAttentionQuantize";
     private final boolean fusedAttentionQuantize = Boolean.getBoolean(FUSED_ATTENTION_QUANTIZE_PROPERTY);
+
+    /** A switch of this class: on unless its property is "false". */
+    private static boolean switchedOn(String property) {
+        return !"false".equalsIgnoreCase(System.getProperty(property));
+    }
 
     CudaBlockKernels(CudaKernels kernels, ModelConfig config, CudaWorkspace ws, int gemmMinTokens, int splits) {
         this.kernels = kernels;

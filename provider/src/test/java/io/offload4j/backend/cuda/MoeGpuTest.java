@@ -316,13 +316,13 @@ class MoeGpuTest {
     }
 
     /**
-     * The fused one-token launches against the ones they replace, on a 1024-wide model: {@code
-     * -Doffload4j.cuda.fusedFfnQuantize=true} (a resident block's FFN norm and its experts' 8-bit input in one launch;
-     * from 1024 values rmsnorm and quantize_x8 sum the squares in the same order) and {@code
-     * -Doffload4j.cuda.fusedRouterTopK=true} (the router's logits and top-k in one launch, the same matrix-vector
-     * body) and {@code -Doffload4j.cuda.fusedAttentionQuantize=true} (the attention writes the output projection's
-     * 8-bit input, the same bytes as quantize_x8), resident and with the experts in a pool on a budget (where decode also predicts the next block's experts
-     * through the router). Neither should move the logits at all.
+     * The fused one-token launches, each switched on and then off by its property, against the launches they replace,
+     * on a 1024-wide model: {@code offload4j.cuda.fusedFfnQuantize} (a resident block's FFN norm and its experts' 8-bit
+     * input in one launch; from 1024 values rmsnorm and quantize_x8 sum the squares in the same order),
+     * {@code offload4j.cuda.fusedRouterTopK} (the router's logits and top-k in one launch, the same matrix-vector body)
+     * and {@code offload4j.cuda.fusedAttentionQuantize} (the attention writes the output projection's 8-bit input, the
+     * same bytes as quantize_x8); resident, and with the experts in a pool on a budget (where decode also predicts the
+     * next block's experts through the router). None of them should move the logits at all.
      */
     @ParameterizedTest(name = "{0} {1}, budget {2}")
     @CsvSource({"offload4j.cuda.fusedFfnQuantize, QWEN3MOE, 1.0", "offload4j.cuda.fusedFfnQuantize, QWEN2MOE, 1.0",
@@ -348,13 +348,16 @@ class MoeGpuTest {
                             .withExpertCache(true);
                 }
             }
-            try (TieredForwardPass plain = Passes.on(gpu, model, 64, 32, options)) {
-                want = run(plain, tokens, vocab);
-            }
             List<float[]> got;
-            System.setProperty(property, "true");
-            try (TieredForwardPass fused = Passes.on(gpu, model, 64, 32, options)) {
-                got = run(fused, tokens, vocab);
+            try {
+                System.setProperty(property, "false");
+                try (TieredForwardPass plain = Passes.on(gpu, model, 64, 32, options)) {
+                    want = run(plain, tokens, vocab);
+                }
+                System.setProperty(property, "true");
+                try (TieredForwardPass fused = Passes.on(gpu, model, 64, 32, options)) {
+                    got = run(fused, tokens, vocab);
+                }
             } finally {
                 System.clearProperty(property);
             }
