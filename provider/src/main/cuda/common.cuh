@@ -23,8 +23,9 @@ __device__ __forceinline__ float warp_max(float v) {
 
 // One warp's 32 consecutive values (element e = e0 + lane of a row laid out in blocks of 32, e0 a multiple of 32)
 // into the 8-bit activation layout of matvec_x8.cuh: int8 xq[e] = round(v * 127 / max|v|), the block's scale
-// max|v| / 127 in xd[e / 32], and the float sums of its two halves in xs[e / 16]. Every lane of the warp must call it
-// (quantize_x8, and attn_decode's output when the next projection takes 8-bit activations).
+// max|v| / 127 in xd[e / 32], and the float sums of its two halves in xs[e / 16], the same operations in the same order
+// as quantize_x8_body (matvec_x8.cuh). Every lane of the warp must call it. Used by attn_decode's 8-bit output
+// (-Doffload4j.cuda.fusedAttentionQuantize=true), which has not yet run on a GPU.
 __device__ __forceinline__ void quantize32_store(float v, size_t e, int8_t* __restrict__ xq, float* __restrict__ xd,
                                                  float* __restrict__ xs) {
     const int lane = threadIdx.x & 31;

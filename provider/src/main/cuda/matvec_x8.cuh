@@ -49,9 +49,21 @@ __device__ __forceinline__ void quantize_x8_body(const float* __restrict__ x, co
     if (b >= n / 32) return;
     const int i = 32 * b + lane;
     float v = normW ? xr[i] * scale * normW[i] : xr[i];
+    // the arithmetic of quantize32_store (common.cuh), written out here: this form is the one run on a GPU
+    float amax = warp_max(fabsf(v));
+    int q = amax == 0.f ? 0 : __float2int_rn(v * (127.f / amax));
     const size_t row = blockIdx.y;
+    xq[row * n + i] = (int8_t)q;
     if (KEEP) keep[row * n + i] = v;
-    quantize32_store(v, row * n + i, xq, xd, xs);  // n is a multiple of 32: block b of row r is block r·n/32 + b
+    float s = v;  // the sum of this lane's half (16 values)
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0) {
+        xd[row * (n / 32) + b] = amax / 127.f;
+        xs[row * (n / 16) + 2 * b] = s;
+    } else if (lane == 16) {
+        xs[row * (n / 16) + 2 * b + 1] = s;
+    }
 }
 
 extern "C" __global__ void __launch_bounds__(QX8_THREADS) quantize_x8(const float* __restrict__ x,
