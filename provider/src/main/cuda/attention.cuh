@@ -15,9 +15,6 @@
 // atomic in `counters`, which it resets to 0 for the next call) merges the S partials: the second pass
 // of flash-decoding without a second kernel launch.
 //
-// With xq (attn_decode, head sizes a multiple of 32), the output is also written in 8-bit form (quantize32_store),
-// as the next projection's quantize_x8 would write it: one launch less per one-token step.
-//
 // attn_decode_batch: grid (heads, S, B), one token of each of B sequences (blockIdx.z), with the position,
 // cache addresses and ring of each from the step's tables (as qkv_post_batch); partials and counters per sequence.
 //
@@ -29,7 +26,7 @@ template <int HD>
 __device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, const __half* __restrict__ kCache,
                                                  const __half* __restrict__ vCache, int pos, float* part, float* out,
                                                  int* counters, int heads, int kvHeads, int hdRuntime, float scale,
-                                                 float cap, int window, int ring, int8_t* xq, float* xd, float* xs) {
+                                                 float cap, int window, int ring) {
     const int hd = HD > 0 ? HD : hdRuntime;
     constexpr int LPK = HD > 0 ? HD / 8 : 32;  // with HD: lanes per key in the value accumulation (8, 16 or 32)
     constexpr int KPR = 32 / LPK;              // keys per round
@@ -167,9 +164,7 @@ __device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, co
         float acc = 0.f;
         for (int w = 0; w < ATT_WARPS; w++) acc += wm[w] == -INFINITY ? 0.f : wo[w * hd + d] * expf(wm[w] - M);
         if (S == 1) {
-            float v = acc / L;
-            out[(size_t)h * hd + d] = v;
-            if (xq) quantize32_store(v, (size_t)h * hd + d, xq, xd, xs);
+            out[(size_t)h * hd + d] = acc / L;
         } else {
             float* pp = part + ((size_t)h * S + s) * (hd + 2);
             pp[2 + d] = acc;
@@ -196,9 +191,7 @@ __device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, co
             LL += __ldcg(p + i * (hd + 2) + 1) * f;
             acc += __ldcg(p + i * (hd + 2) + 2 + d) * f;
         }
-        float v = acc / LL;
-        out[(size_t)h * hd + d] = v;
-        if (xq) quantize32_store(v, (size_t)h * hd + d, xq, xd, xs);
+        out[(size_t)h * hd + d] = acc / LL;
     }
     if (threadIdx.x == 0) counters[h] = 0;
 }
@@ -207,21 +200,16 @@ __device__ __forceinline__ void attn_decode_body(const float* __restrict__ q, co
 __device__ __forceinline__ void attn_decode_dispatch(const float* __restrict__ q, const __half* __restrict__ kCache,
                                                      const __half* __restrict__ vCache, int pos, float* part,
                                                      float* out, int* counters, int heads, int kvHeads, int hd,
-                                                     float scale, float cap, int window, int ring, int8_t* xq,
-                                                     float* xd, float* xs) {
-#define ATTN_DECODE_BODY(HD) \
-    attn_decode_body<HD>(q, kCache, vCache, pos, part, out, counters, heads, kvHeads, hd, scale, cap, window, ring, \
-                         xq, xd, xs)
+                                                     float scale, float cap, int window, int ring) {
     if (hd == 128) {
-        ATTN_DECODE_BODY(128);
+        attn_decode_body<128>(q, kCache, vCache, pos, part, out, counters, heads, kvHeads, hd, scale, cap, window, ring);
     } else if (hd == 64) {
-        ATTN_DECODE_BODY(64);
+        attn_decode_body<64>(q, kCache, vCache, pos, part, out, counters, heads, kvHeads, hd, scale, cap, window, ring);
     } else if (hd == 256) {
-        ATTN_DECODE_BODY(256);
+        attn_decode_body<256>(q, kCache, vCache, pos, part, out, counters, heads, kvHeads, hd, scale, cap, window, ring);
     } else {
-        ATTN_DECODE_BODY(0);
+        attn_decode_body<0>(q, kCache, vCache, pos, part, out, counters, heads, kvHeads, hd, scale, cap, window, ring);
     }
-#undef ATTN_DECODE_BODY
 }
 
 extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __restrict__ q,
@@ -229,10 +217,9 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode(const float* __res
                                                               const __half* __restrict__ vCache,
                                                               const int* __restrict__ params, float* part, float* out,
                                                               int* counters, int heads, int kvHeads, int hd,
-                                                              float scale, float cap, int window, int ring,
-                                                              int8_t* xq, float* xd, float* xs) {
+                                                              float scale, float cap, int window, int ring) {
     attn_decode_dispatch(q, kCache, vCache, params[P_POS], part, out, counters, heads, kvHeads, hd, scale, cap,
-                         window, ring, xq, xd, xs);
+                         window, ring);
 }
 
 extern "C" __global__ void __launch_bounds__(128) attn_decode_batch(const float* __restrict__ q,
@@ -244,9 +231,9 @@ extern "C" __global__ void __launch_bounds__(128) attn_decode_batch(const float*
     int t = blockIdx.z;
     size_t qd = (size_t)heads * hd;
     attn_decode_dispatch(q + t * qd, reinterpret_cast<const __half*>(kv[2 * t]),
-                         reinterpret_cast<const __half*>(kv[2 * t + 1]), seqParams[4 * t],
-                         part + (size_t)t * heads * gridDim.y * (hd + 2), out + t * qd, counters + t * heads, heads,
-                         kvHeads, hd, scale, cap, window, rings[t], nullptr, nullptr, nullptr);
+                     reinterpret_cast<const __half*>(kv[2 * t + 1]), seqParams[4 * t],
+                     part + (size_t)t * heads * gridDim.y * (hd + 2), out + t * qd, counters + t * heads, heads,
+                     kvHeads, hd, scale, cap, window, rings[t]);
 }
 
 // attn_decode_gqa_d<HD>_g<GMAX>: the batched decode step's attention with the G = heads / kvHeads query heads that

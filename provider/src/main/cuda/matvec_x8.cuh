@@ -49,7 +49,6 @@ __device__ __forceinline__ void quantize_x8_body(const float* __restrict__ x, co
     if (b >= n / 32) return;
     const int i = 32 * b + lane;
     float v = normW ? xr[i] * scale * normW[i] : xr[i];
-    // the arithmetic of quantize32_store (common.cuh), written out here: this form is the one run on a GPU
     float amax = warp_max(fabsf(v));
     int q = amax == 0.f ? 0 : __float2int_rn(v * (127.f / amax));
     const size_t row = blockIdx.y;

@@ -61,15 +61,6 @@ final class CudaBlockKernels {
     static final String FUSED_ROUTER_TOPK_PROPERTY = "offload4j.cuda.fusedRouterTopK";
     private final boolean fusedRouterTopK = switchedOn(FUSED_ROUTER_TOPK_PROPERTY);
 
-    /**
-     * {@code -Doffload4j.cuda.fusedAttentionQuantize=true}: a one-token step's attention also writes its output as the
-     * output projection's 8-bit input (attn_decode with xq; the same bytes quantize_x8 would write), one launch less
-     * per block. Off by default until a GPU test has run it (MoeGpuTest.fusedLaunchesGiveTheSameLogits). Read when a
-     * model's kernels are prepared.
-     */
-    static final String FUSED_ATTENTION_QUANTIZE_PROPERTY = "offload4j.cuda.fusedAttentionQuantize";
-    private final boolean fusedAttentionQuantize = Boolean.getBoolean(FUSED_ATTENTION_QUANTIZE_PROPERTY);
-
     /** A switch of this class: on unless its property is "false". */
     private static boolean switchedOn(String property) {
         return !"false".equalsIgnoreCase(System.getProperty(property));
@@ -149,18 +140,14 @@ final class CudaBlockKernels {
                 }
             }
         }
-        one[0] = b.wo();
-        // one token: the attention may hand the output projection its 8-bit input itself
-        boolean attentionQuantizes = fusedAttentionQuantize && count == 1 && !gemm && step.segments() == 0
-                && step.phase() != Phase.BATCH && c.headDim() % 32 == 0 && takesInt8(one);
         if (step.segments() > 0) { // packed sequences: each attends within its own rows and cache
             for (int s = 0; s < step.segments(); s++) {
                 int first = step.segmentStart(s);
                 attention(b, (CudaKvCache) step.cache(first), ws.seqParams.withByteOffset(16L * s), first,
-                        step.segmentLength(s), step.bidirectional(), false);
+                        step.segmentLength(s), step.bidirectional());
             }
         } else if (step.phase() != Phase.BATCH) {
-            attention(b, (CudaKvCache) step.cache(0), ws.params, 0, count, false, attentionQuantizes);
+            attention(b, (CudaKvCache) step.cache(0), ws.params, 0, count, false);
         } else {
             batchAttention(b, count); // each sequence attends to its own cache, at its own position
         }
@@ -171,10 +158,6 @@ final class CudaBlockKernels {
             one[0] = b.wo();
             oneOut[0] = attnPost == null ? ws.x : ws.hb;
             project(small, one, oneOut, count, attnPost == null);
-        } else if (attentionQuantizes) {
-            one[0] = b.wo();
-            oneOut[0] = attnPost == null ? ws.x : ws.hb;
-            matvecX8(attnPost == null ? CudaKernels.ADD : CudaKernels.STORE, one, oneOut);
         } else {
             one[0] = b.wo();
             oneOut[0] = attnPost == null ? ws.x : ws.hb;
@@ -259,7 +242,7 @@ final class CudaBlockKernels {
         CudaUnits.DevExperts e = b.experts();
         int dim = c.embeddingLength();
         int k = mc.expertUsedCount();
-        // one launch for the FFN norm and the experts' 8-bit input (off by default: FUSED_FFN_QUANTIZE_PROPERTY)
+        // one launch for the FFN norm and the experts' 8-bit input (FUSED_FFN_QUANTIZE_PROPERTY)
         boolean quantized = fusedFfnQuantize && count == 1 && !e.pooled() && expertsTakeInt8(e, dim);
         if (quantized) {
             int8.quantizeKeeping(ws.stream, ws.x, b.norms().ffnNorm(), c.rmsNormEps(), dim, ws.x8q, ws.x8d, ws.x8s,
@@ -451,11 +434,9 @@ final class CudaBlockKernels {
      * RoPE, the KV-cache write and attention for {@code count} tokens starting at token row {@code row}, all of one
      * sequence whose positions come from {@code p}; {@code bidirectional}: they are the whole sequence and each
      * attends to all of them (the K/V write of every row is enqueued before the attention, on the same stream).
-     * One row attends to itself alone either way, so decode attention serves it. {@code quantizeOutput} (one row):
-     * the output is also written to the workspace's 8-bit row for the output projection.
+     * One row attends to itself alone either way, so decode attention serves it.
      */
-    private void attention(DevBlock b, CudaKvCache cache, CUdeviceptr p, int row, int count, boolean bidirectional,
-                           boolean quantizeOutput) {
+    private void attention(DevBlock b, CudaKvCache cache, CUdeviceptr p, int row, int count, boolean bidirectional) {
         ModelConfig c = config;
         int l = b.index();
         CudaUnits.BlockNorms n = b.norms();
@@ -478,8 +459,7 @@ final class CudaBlockKernels {
                 ring);
         if (count == 1) {
             kernels.attnDecode(ws.stream, qr, kc, vc, p, ws.partial, ws.counters, out, c.headCount(), c.headCountKv(),
-                    c.headDim(), splits, shape, quantizeOutput ? ws.x8q : null, quantizeOutput ? ws.x8d : null,
-                    quantizeOutput ? ws.x8s : null);
+                    c.headDim(), splits, shape);
         } else {
             kernels.attnPrefill(ws.stream, qr, kc, vc, p, out, count, c.headCount(), c.headCountKv(), c.headDim(),
                     shape, bidirectional);

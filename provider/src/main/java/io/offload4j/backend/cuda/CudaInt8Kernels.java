@@ -66,11 +66,8 @@ final class CudaInt8Kernels {
      */
     void quantize(CUstream stream, CUdeviceptr x, CUdeviceptr normW, float eps, int cols, CUdeviceptr xq,
                   CUdeviceptr xd, CUdeviceptr xs, int rows) {
-        if (cols % 32 != 0) {
-            throw new IllegalArgumentException("8-bit activations come in blocks of 32 values: " + cols);
-        }
-        kernels.launch("quantize_x8", stream, (cols + QUANTIZE_THREADS - 1) / QUANTIZE_THREADS, rows,
-                QUANTIZE_THREADS, 0, x, normW, eps, cols, xq, xd, xs);
+        kernels.launch("quantize_x8", stream, quantizeBlocks(cols), rows, QUANTIZE_THREADS, 0, x, normW, eps, cols, xq,
+                xd, xs);
     }
 
     /**
@@ -80,11 +77,16 @@ final class CudaInt8Kernels {
      */
     void quantizeKeeping(CUstream stream, CUdeviceptr x, CUdeviceptr normW, float eps, int cols, CUdeviceptr xq,
                          CUdeviceptr xd, CUdeviceptr xs, CUdeviceptr keep) {
+        kernels.launch("quantize_x8_keep", stream, quantizeBlocks(cols), 1, QUANTIZE_THREADS, 0, x, normW, eps, cols, xq,
+                xd, xs, keep);
+    }
+
+    /** Blocks of a quantize launch per row (a warp per 32 values), for rows of {@code cols} values. */
+    private static int quantizeBlocks(int cols) {
         if (cols % 32 != 0) {
             throw new IllegalArgumentException("8-bit activations come in blocks of 32 values: " + cols);
         }
-        kernels.launch("quantize_x8_keep", stream, (cols + QUANTIZE_THREADS - 1) / QUANTIZE_THREADS, 1,
-                QUANTIZE_THREADS, 0, x, normW, eps, cols, xq, xd, xs, keep);
+        return (cols + QUANTIZE_THREADS - 1) / QUANTIZE_THREADS;
     }
 
     /**

@@ -357,27 +357,9 @@ public final class CudaKernels implements AutoCloseable {
     public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
                            CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
                            int headDim, int splits, AttentionShape shape) {
-        attnDecode(stream, q, kCache, vCache, params, partial, counters, out, heads, kvHeads, headDim, splits, shape,
-                null, null, null);
-    }
-
-    /**
-     * As above; with non-null {@code xq}, {@code xd}, {@code xs} the output row is also written as 8-bit activations
-     * ({@link CudaInt8Kernels#quantize}'s layout and values, for head sizes that are a multiple of 32), so that the
-     * output projection need not quantize it.
-     */
-    public void attnDecode(CUstream stream, CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr params,
-                           CUdeviceptr partial, CUdeviceptr counters, CUdeviceptr out, int heads, int kvHeads,
-                           int headDim, int splits, AttentionShape shape, CUdeviceptr xq, CUdeviceptr xd,
-                           CUdeviceptr xs) {
-        if (xq != null && headDim % 32 != 0) {
-            throw new IllegalArgumentException("8-bit attention output needs head sizes that are a multiple of 32, not "
-                    + headDim);
-        }
         int shared = 4 * (headDim + 2 * ATT_WARPS + ATT_WARPS * headDim);
         launch("attn_decode", stream, heads, splits, 32 * ATT_WARPS, shared, q, kCache, vCache, params, partial, out,
-                counters, heads, kvHeads, headDim, shape.scale(), shape.softcap(), shape.window(), shape.ring(), xq, xd,
-                xs);
+                counters, heads, kvHeads, headDim, shape.scale(), shape.softcap(), shape.window(), shape.ring());
     }
 
     /**
@@ -391,7 +373,7 @@ public final class CudaKernels implements AutoCloseable {
         int group = heads / kvHeads;
         if (groupedDecodeOk(headDim, group)) {
             // a block per key/value head: its query heads read each cached row once (attn_decode_gqa_*)
-            CUfunction f = groupedFunction(groupedDecode, "attn_decode_gqa", headDim, group);
+            CUfunction f = groupedFunction(headDim, group);
             cuLaunchKernel(f, kvHeads, splits, batch, 32 * ATT_WARPS, 1, 1, groupedSharedBytes(headDim, group), stream,
                     args(q, kvTable, rings, seqParams, partial, out, counters, heads, kvHeads, shape.scale(),
                             shape.softcap(), shape.window()), null);
@@ -440,17 +422,17 @@ public final class CudaKernels implements AutoCloseable {
     }
 
     /**
-     * The grouped attention instance {@code prefix_d<headDim/32>_g<4|8>} for {@code group} query heads per key/value
-     * head (the instance for 4 takes groups up to 4, the one for 8 up to 8), looked up once into {@code cache}.
+     * The grouped attention instance {@code attn_decode_gqa_d<headDim/32>_g<4|8>} for {@code group} query heads per
+     * key/value head (the instance for 4 takes groups up to 4, the one for 8 up to 8), looked up once.
      */
-    private CUfunction groupedFunction(CUfunction[][] cache, String prefix, int headDim, int group) {
+    private CUfunction groupedFunction(int headDim, int group) {
         int maxGroup = group <= 4 ? 4 : 8;
         int d = Integer.numberOfTrailingZeros(headDim / 64);
         int g = maxGroup == 4 ? 0 : 1;
-        CUfunction f = cache[d][g];
+        CUfunction f = groupedDecode[d][g];
         if (f == null) {
-            f = function(prefix + "_d" + headDim / 32 + "_g" + maxGroup);
-            cache[d][g] = f;
+            f = function("attn_decode_gqa_d" + headDim / 32 + "_g" + maxGroup);
+            groupedDecode[d][g] = f;
         }
         return f;
     }

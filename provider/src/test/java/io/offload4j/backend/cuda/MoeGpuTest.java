@@ -316,23 +316,20 @@ class MoeGpuTest {
     }
 
     /**
-     * The fused one-token launches, each switched on and then off by its property, against the launches they replace,
+     * The fused one-token launches, each switched off and then on by its property, against the launches they replace,
      * on a 1024-wide model: {@code offload4j.cuda.fusedFfnQuantize} (a resident block's FFN norm and its experts' 8-bit
-     * input in one launch; from 1024 values rmsnorm and quantize_x8 sum the squares in the same order),
-     * {@code offload4j.cuda.fusedRouterTopK} (the router's logits and top-k in one launch, the same matrix-vector body)
-     * and {@code offload4j.cuda.fusedAttentionQuantize} (the attention writes the output projection's 8-bit input, the
-     * same bytes as quantize_x8); resident, and with the experts in a pool on a budget (where decode also predicts the
+     * input in one launch; from 1024 values rmsnorm and quantize_x8 sum the squares in the same order)
+     * and {@code offload4j.cuda.fusedRouterTopK} (the router's logits and top-k in one launch, the same matrix-vector
+     * body); resident, and with the experts in a pool on a budget (where decode also predicts the
      * next block's experts through the router). None of them should move the logits at all.
      */
     @ParameterizedTest(name = "{0} {1}, budget {2}")
     @CsvSource({"offload4j.cuda.fusedFfnQuantize, QWEN3MOE, 1.0", "offload4j.cuda.fusedFfnQuantize, QWEN2MOE, 1.0",
             "offload4j.cuda.fusedRouterTopK, QWEN3MOE, 1.0", "offload4j.cuda.fusedRouterTopK, QWEN2MOE, 1.0",
-            "offload4j.cuda.fusedRouterTopK, QWEN3MOE, 0.7", "offload4j.cuda.fusedAttentionQuantize, QWEN3MOE, 1.0",
-            "offload4j.cuda.fusedAttentionQuantize, QWEN2MOE, 0.7"})
+            "offload4j.cuda.fusedRouterTopK, QWEN3MOE, 0.7"})
     void fusedLaunchesGiveTheSameLogits(String property, Architecture arch, double budget) {
         assertTrue(property.equals(CudaBlockKernels.FUSED_FFN_QUANTIZE_PROPERTY)
-                || property.equals(CudaBlockKernels.FUSED_ROUTER_TOPK_PROPERTY)
-                || property.equals(CudaBlockKernels.FUSED_ATTENTION_QUANTIZE_PROPERTY), property);
+                || property.equals(CudaBlockKernels.FUSED_ROUTER_TOPK_PROPERTY), property);
         SyntheticModelSpec tiny = SyntheticModelSpec.tinyMoe(arch, QuantPreset.Q4_K_M, 0.8);
         SyntheticModelSpec spec = new SyntheticModelSpec("moe-1024-" + arch.ggufName(), arch, 1024, 2,
                 tiny.feedForwardLength(), tiny.headCount(), tiny.headCountKv(), 128, tiny.vocabularySize(),
