@@ -70,10 +70,18 @@ class ExpertCacheTest {
             long gone = Arrays.stream(s.evictions()).sum() + Arrays.stream(s.rejections()).sum();
             assertEquals(released[0], gone, "every eviction and rejection releases its copy");
             assertEquals(copies - released[0], live.size(), "what was not released is still cached");
-            double replayed = new ExpertCacheReplay(trace, experts, bytes).caffeine(budget).hitRate();
-            System.out.printf("expert cache on Zipf s=1, a fifth cached: hit rate %.3f (replay %.3f)%n", s.hitRate(),
-                    replayed);
-            assertEquals(replayed, s.hitRate(), 0.02, "the cache and the replay run the same policy");
+            // Caffeine's admission is not deterministic (a candidate as frequent as the victim is sometimes let in at
+            // random, against hash flooding): on this trace one run's hit rate lies anywhere in about 0.54..0.59. So
+            // the cache is compared with the mean of several replays; LRU on the same trace hits 0.44.
+            ExpertCacheReplay replay = new ExpertCacheReplay(trace, experts, bytes);
+            double replayed = 0;
+            int replays = 8;
+            for (int r = 0; r < replays; r++) {
+                replayed += replay.caffeine(budget).hitRate() / replays;
+            }
+            System.out.printf("expert cache on Zipf s=1, a fifth cached: hit rate %.3f (replays' mean %.3f, LRU %.3f)%n",
+                    s.hitRate(), replayed, replay.lru(budget).hitRate());
+            assertEquals(replayed, s.hitRate(), 0.04, "the cache and the replay run the same policy");
         }
         assertEquals(0, live.size(), "close releases every cached expert");
     }
