@@ -126,6 +126,19 @@ public final class ExpertCache<E> implements AutoCloseable {
         return byId[id] == copy;
     }
 
+    /**
+     * Changes the device bytes the cached experts may hold. Shrinking evicts at once, on the caller's thread, by the
+     * cache's own order (the least valuable first by W-TinyLFU's estimate), each through the releaser; growing lets
+     * later admissions fill the room.
+     */
+    public void capacity(long budget) {
+        if (budget <= 0) {
+            throw new IllegalArgumentException("expert cache capacity must be positive: " + budget);
+        }
+        cache.policy().eviction().orElseThrow().setMaximum(kib(budget));
+        cache.cleanUp();
+    }
+
     /** How many experts are cached. */
     public int residentCount() {
         int n = 0;

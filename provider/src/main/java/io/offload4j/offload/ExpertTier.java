@@ -13,8 +13,12 @@ import java.util.Arrays;
  * step the host's part between the router and the experts: read the choices, look each chosen expert up, copy the
  * missing ones into free slots, and let the device compute every choice from its slot.
  *
- * <p><b>Slots.</b> The pool has {@code slots} slots; the cache may hold all but {@link ExpertPlan#freeSlots} (at least
- * k) of them, so at the start of a block at least k slots are free — a decode token's k misses always fit one pass. A step with more distinct
+ * <p><b>Slots.</b> The pool has {@code slots} slots. During a decode step the cache may hold all but
+ * {@link ExpertPlan#decodeFreeSlots} (k, or 2k with decode prefetch) of them, so at the start of a block at least k
+ * slots are free — a decode token's k misses always fit one pass. A prompt chunk (from {@link #PREFETCH_MIN_ROWS}
+ * rows) misses most of a block's experts and copies the next block's predicted ones ahead, so before one the cache
+ * shrinks to {@code chunkCacheSlots} (evicting its least valuable experts; {@link ExpertPlan#freeSlots} stay free),
+ * and the next decode step lets it grow back: the slots a chunk needs serve the cache in between. A step with more distinct
  * missing experts than free slots (a prompt chunk) computes the block in passes: the first pass computes the hits and
  * as many misses as there are free slots, each later pass the next misses (choices of other passes are sent as -1,
  * which the kernels skip). An expert evicted (or refused) while the block runs keeps its slot until the pass that
@@ -68,7 +72,10 @@ final class ExpertTier implements AutoCloseable {
     private final int[] where;           // per expert of the block: its slot, or UNSEEN
     private final int[] pass;            // per expert of the block: the pass that computes it
     private final int[] misses;          // distinct missing experts of the block, in order of first use
-    private final int cacheSlots;
+    private final int cacheSlots;        // the cache's capacity in slots during decode steps
+    private final int chunkCacheSlots;   // and while a prompt chunk runs
+    private final long slotBudget;       // the cache's bytes per slot
+    private int capacitySlots;           // its capacity now
     private final CpuExpertRunner cpu;    // null: every miss is copied and computed on the GPU
     private final float[] activation;     // one row, for the CPU's misses
     private final int[] cpuExperts;
@@ -101,11 +108,14 @@ final class ExpertTier implements AutoCloseable {
 
     /**
      * @param pool      the device's expert pool: unit u is an expert, slot s at {@code s × slotBytes}
-     * @param cacheSlots how many slots the cache may hold (the others stay free for a block's misses)
+     * @param cacheSlots how many slots the cache may hold during decode steps (the others stay free for a block's
+     *                   misses)
+     * @param chunkCacheSlots how many while a prompt chunk runs (at most {@code cacheSlots})
      */
     ExpertTier(CopyRing pool, int blocks, int experts, int k, int[] unitOf, long[] unitBytes, int slotCount,
-               int cacheSlots, long slotBytes, int rows) {
-        this(pool, blocks, experts, k, unitOf, unitBytes, slotCount, cacheSlots, slotBytes, rows, null, 0);
+               int cacheSlots, int chunkCacheSlots, long slotBytes, int rows) {
+        this(pool, blocks, experts, k, unitOf, unitBytes, slotCount, cacheSlots, chunkCacheSlots, slotBytes, rows,
+                null, 0);
     }
 
     /**
@@ -114,13 +124,19 @@ final class ExpertTier implements AutoCloseable {
      * @param dim the model's width (the activation row the CPU takes)
      */
     ExpertTier(CopyRing pool, int blocks, int experts, int k, int[] unitOf, long[] unitBytes, int slotCount,
-               int cacheSlots, long slotBytes, int rows, CpuExpertRunner cpu, int dim) {
+               int cacheSlots, int chunkCacheSlots, long slotBytes, int rows, CpuExpertRunner cpu, int dim) {
         if (cacheSlots < 0 || slotCount - cacheSlots < k) {
             throw new IllegalArgumentException(slotCount + " expert slots, " + cacheSlots + " cached: " + k
                     + " must stay free");
         }
+        if (chunkCacheSlots < 1 || chunkCacheSlots > cacheSlots) {
+            throw new IllegalArgumentException(chunkCacheSlots + " experts cached during prompt chunks: between 1 and"
+                    + " the " + cacheSlots + " cached during decode");
+        }
         this.pool = pool;
         this.cacheSlots = cacheSlots;
+        this.chunkCacheSlots = chunkCacheSlots;
+        this.capacitySlots = cacheSlots;
         this.experts = experts;
         this.k = k;
         this.unitOf = unitOf;
@@ -137,8 +153,9 @@ final class ExpertTier implements AutoCloseable {
         long slotKib = (slotBytes + 1023) >>> 10;
         long[] bytes = new long[blocks * experts];
         Arrays.fill(bytes, slotKib << 10);
-        // every expert weighs one slot: the cache holds at most cacheSlots of them
-        this.cache = new ExpertCache<>(blocks, experts, bytes, cacheSlots * (slotKib << 10), this::released);
+        // every expert weighs one slot: the cache holds at most capacitySlots of them
+        this.slotBudget = slotKib << 10;
+        this.cache = new ExpertCache<>(blocks, experts, bytes, cacheSlots * slotBudget, this::released);
         this.chosen = new int[rows * k];
         this.weights = new float[rows * k];
         this.sendSlots = new int[rows * k];
@@ -157,6 +174,24 @@ final class ExpertTier implements AutoCloseable {
         Arrays.fill(stagedSlot, -1);
         this.stagedExperts = new int[experts];
         this.lastReadRun = new long[slotCount];
+    }
+
+    /**
+     * Before a step's first block: a prompt chunk (from {@link #PREFETCH_MIN_ROWS} rows) shrinks the cache to
+     * {@code chunkCacheSlots}, a smaller step lets it grow back to {@code cacheSlots}. Slots of experts evicted here
+     * are free at once: nothing of this step reads them yet, and a copy into a slot waits on the device for the last
+     * compute that read it.
+     */
+    void beginStep(int rows) {
+        int want = rows >= PREFETCH_MIN_ROWS ? chunkCacheSlots : cacheSlots;
+        if (want == capacitySlots) {
+            return;
+        }
+        capacitySlots = want;
+        cache.capacity(want * slotBudget);
+        while (pendingCount > 0) {
+            free[freeCount++] = pending[--pendingCount];
+        }
     }
 
     /** The cache's removal listener: the slot becomes free once the pass being prepared has been enqueued. */
@@ -355,6 +390,11 @@ final class ExpertTier implements AutoCloseable {
     boolean idle() {
         return stagedBlock < 0 && pendingCount == 0 && usedCount == 0
                 && freeCount + cache.residentCount() == slots.length;
+    }
+
+    /** How many experts the cache holds now. */
+    int cachedExperts() {
+        return cache.residentCount();
     }
 
     /** Who is told each sparse block's choices, as they come back from the device. */

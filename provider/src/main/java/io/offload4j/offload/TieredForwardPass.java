@@ -132,6 +132,9 @@ public final class TieredForwardPass implements ForwardPass {
             accelerator.activationFromHost(stageInput, step.rows());
         }
         tier.beginStep(route);
+        if (experts != null) {
+            experts.beginStep(step.rows()); // a prompt chunk frees slots for its misses, decode gives them back
+        }
         for (int u = 0; u < blocks; u++) {
             BoundUnit unit = units[u];
             if (unit == null) {

@@ -261,7 +261,7 @@ public final class TieredPasses {
             try {
                 experts = new ExpertTier(pool, model.config().blockCount(), moe.expertCount(),
                         moe.expertUsedCount(), ep.unitOf(), ep.expertBytes(), ep.slots(), ep.cacheSlots(),
-                        ep.slotBytes(), deviceOptions.rows(), cpuExperts, model.config().embeddingLength());
+                        ep.chunkCacheSlots(), ep.slotBytes(), deviceOptions.rows(), cpuExperts, model.config().embeddingLength());
             } catch (RuntimeException | Error e) {
                 if (cpuExperts != null) {
                     cpuExperts.close();
@@ -273,9 +273,9 @@ public final class TieredPasses {
                 BoundUnit[][] bound = bind(device, ep.units(), tier, 0, model, experts);
                 String report = MemoryReport.of(accelerator.name(), memory.free(), plan, tier, device.workspaceBytes(),
                         memory.kvPerCache(), model.weights().tokenEmbedding().data().byteSize(), bandwidths)
-                        + String.format(Locale.ROOT, "%n  GPU   expert pool %s (%d slots, up to %d cached experts)"
+                        + String.format(Locale.ROOT, "%n  GPU   expert pool %s (%d slots, up to %d cached experts, %d while a prompt chunk runs)"
                         + "%n  host  pinned experts %s", WeightBudget.gib(experts.poolBytes()), experts.slotCount(),
-                        ep.cacheSlots(), WeightBudget.gib(experts.hostPinnedBytes()));
+                        ep.cacheSlots(), ep.chunkCacheSlots(), WeightBudget.gib(experts.hostPinnedBytes()));
                 LOG.log(System.Logger.Level.INFO, report);
                 return new TieredForwardPass(device, null, tier, bound, ep.units().blocks(),
                         deviceOptions.maxContext(), deviceOptions.maxChunk(), deviceOptions.rows(), report, null,

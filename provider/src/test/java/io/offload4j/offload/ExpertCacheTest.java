@@ -100,6 +100,28 @@ class ExpertCacheTest {
         }
     }
 
+    @Test
+    void shrinkingEvictsAndReleasesAtOnceAndGrowingMakesRoom() {
+        long[] bytes = new long[8];
+        Arrays.fill(bytes, KIB);
+        Set<String> released = new HashSet<>();
+        try (ExpertCache<String> cache = new ExpertCache<>(1, 8, bytes, 6 * KIB, released::add)) {
+            for (int e = 0; e < 6; e++) {
+                assertTrue(cache.offer(0, e, "e" + e), "room for expert " + e);
+            }
+            cache.capacity(2 * KIB);
+            assertEquals(2, cache.residentCount());
+            assertEquals(4, released.size(), "each evicted expert released once, on the caller's thread");
+            assertEquals(4, Arrays.stream(cache.stats().evictions()).sum());
+            cache.capacity(6 * KIB);
+            for (int e = 6; e < 8; e++) {
+                assertTrue(cache.offer(0, e, "e" + e), "grown: room for expert " + e);
+            }
+            assertEquals(4, cache.residentCount());
+            assertEquals(4, released.size(), "growing evicts nothing");
+        }
+    }
+
     static int[] zipfTrace(int blocks, int experts, int n, double s, long seed) {
         double[] cdf = new double[experts];
         double z = 0;

@@ -112,7 +112,9 @@ class ExpertOffloadTest {
                 ExpertCacheStats before = tiered.expertStats();
                 assertNotNull(before);
                 assertEquals(slotCount, before.slots(), before.reasoning());
-                assertEquals(slotCount - ExpertPlan.freeSlots(slotCount, K, EXPERTS, false), before.cacheSlots());
+                // decode steps cache all but k slots; a prompt chunk, all but freeSlots (this pool's chunk cache)
+                assertEquals(Math.min(BLOCKS * EXPERTS, slotCount - ExpertPlan.decodeFreeSlots(K, false)),
+                        before.cacheSlots());
                 assertTrue(before.cacheSlots() >= cached);
                 io.offload4j.backend.MoeRoutingCounts routing = new io.offload4j.backend.MoeRoutingCounts(BLOCKS,
                         EXPERTS, 10_000);
@@ -193,8 +195,8 @@ class ExpertOffloadTest {
                     .withPlacement(placement))) {
                 TieredForwardPass tiered = (TieredForwardPass) pass;
                 ExpertCacheStats before = tiered.expertStats();
-                assertEquals(ExpertPlan.freeSlots(before.slots(), K, EXPERTS, true),
-                        before.slots() - before.cacheSlots(), before.reasoning());
+                assertEquals(ExpertPlan.decodeFreeSlots(K, true), before.slots() - before.cacheSlots(),
+                        before.reasoning());
                 assertTrue(before.slots() - before.cacheSlots() >= 2 * K, "k for the misses, k for the predicted");
                 List<double[]> actual = converse(pass, sim, vocab);
                 for (int s = 0; s < expected.size(); s++) {

@@ -13,8 +13,10 @@ import java.util.Random;
  * The host's part of the expert tier alone, without a device: {@link ExpertTier#run} over a Qwen3-30B-A3B-like
  * routing (48 blocks, 128 experts, 8 active, Zipf-1.0 popularity per block) against a device whose calls do nothing,
  * so what it prints is the placing's own cost per sparse block (lookups, Caffeine, slot bookkeeping, prefetch), at
- * decode (1 row) and for 512-row prompt chunks. A benchmark, not a test: run with the test classpath,
- * {@code java ... io.offload4j.offload.ExpertTierHostBench [slots] [cachedSlots]}.
+ * decode (1 row) and for 512-row prompt chunks, and the decode steps' hit rate. A benchmark, not a test: run with the
+ * test classpath, {@code java ... io.offload4j.offload.ExpertTierHostBench [slots] [cachedSlotsDuringChunks]
+ * [cachedSlotsDuringDecode]} (the defaults: the pool of a 4 GiB budget on the lent H100, 1134 slots, 993 cached
+ * while a chunk runs, all but 16 during decode; give the third the second's value for a cache of one size).
  */
 public final class ExpertTierHostBench {
 
@@ -23,7 +25,8 @@ public final class ExpertTierHostBench {
         int experts = 128;
         int k = 8;
         int slots = args.length > 0 ? Integer.parseInt(args[0]) : 1134;
-        int cached = args.length > 1 ? Integer.parseInt(args[1]) : slots - 141;
+        int chunkCached = args.length > 1 ? Integer.parseInt(args[1]) : slots - 141;
+        int cached = args.length > 2 ? Integer.parseInt(args[2]) : slots - 2 * k;
         int rows = 512;
         double[] cdf = new double[experts];
         double sum = 0;
@@ -100,8 +103,8 @@ public final class ExpertTierHostBench {
             unitOf[i] = i;
             unitBytes[i] = 2_900_000;
         }
-        try (ExpertTier tier = new ExpertTier(pool, blocks, experts, k, unitOf, unitBytes, slots, cached, 2_900_000,
-                rows)) {
+        try (ExpertTier tier = new ExpertTier(pool, blocks, experts, k, unitOf, unitBytes, slots, cached,
+                chunkCached, 2_900_000, rows)) {
             Step step = new Step(rows);
             KvCache cache = new KvCache() {
                 @Override public int capacity() { return 4096; }
@@ -115,9 +118,18 @@ public final class ExpertTierHostBench {
                 double promptUs = microsPerBlock(tier, device, step, blocks, 1, block, reroute);
                 step.prompt(Phase.DECODE, cache, tokens, 0, 1, 0); // decode tokens
                 fill[0] = 1;
+                ExpertCache.Stats before = tier.stats();
                 double decodeUs = microsPerBlock(tier, device, step, blocks, 256, block, reroute);
-                System.out.printf("round %d: host µs per sparse block: prompt chunk of %d rows %.1f, decode token %.2f"
-                        + " (hit rate so far %.3f)%n", round, rows, promptUs, decodeUs, tier.stats().hitRate());
+                ExpertCache.Stats after = tier.stats();
+                long hits = 0;
+                long all = 0;
+                for (int b = 0; b < blocks; b++) {
+                    hits += after.hits()[b] - before.hits()[b];
+                    all += after.hits()[b] + after.misses()[b] - before.hits()[b] - before.misses()[b];
+                }
+                System.out.printf("round %d: host µs per sparse block: prompt chunk of %d rows %.1f, decode token %.2f;"
+                        + " decode hit rate %.3f (%d cached during decode, %d during chunks)%n", round, rows, promptUs,
+                        decodeUs, (double) hits / all, cached, chunkCached);
             }
         }
     }
@@ -128,6 +140,7 @@ public final class ExpertTierHostBench {
         long routeNanos = 0;
         long t = System.nanoTime();
         for (int s = 0; s < steps; s++) {
+            tier.beginStep(step.rows());
             for (int b = 0; b < blocks; b++) {
                 long r0 = System.nanoTime();
                 block[0] = b;
