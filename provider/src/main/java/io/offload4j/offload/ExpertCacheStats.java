@@ -20,8 +20,8 @@ package io.offload4j.offload;
  * @param passes       device passes over a block's experts (more than one per block when a prompt chunk misses more
  *                     experts than there are free slots)
  * @param slots        expert slots in the GPU pool
- * @param cacheSlots   slots the cache may fill during decode steps (while a prompt chunk runs it holds fewer, so that
- *                     the chunk's misses find free slots: the reasoning says how many)
+ * @param cacheSlots   slots the cache may fill during one-token decode steps (during steps of several rows it holds
+ *                     fewer, so that their misses find free slots: the reasoning says how many)
  * @param reasoning    the planner's decision, in words
  * @param routingWaitNanos host time spent waiting for sparse blocks' choices (the device's work and copies ahead of
  *                     them: the step's critical path when the host is quicker than the device)

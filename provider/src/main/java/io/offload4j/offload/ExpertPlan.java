@@ -11,16 +11,16 @@ import java.util.function.ToLongFunction;
  * How a mixture of experts that does not fit the GPU is placed when its experts are units of their own: the blocks'
  * attention parts (with the router and any shared expert) and the head are planned first, as dense units are, within
  * the budget less a minimal expert pool; whatever the budget has left becomes expert slots (each the size of the
- * largest expert), of which all but a few may hold cached experts — the others take a block's misses. A decode step
- * needs only {@link #decodeFreeSlots} free slots; a prompt chunk, which misses most of a block's experts, wants
- * {@link #freeSlots}, so the cache shrinks to {@link #chunkCacheSlots} for prompt chunks and grows back to
- * {@link #cacheSlots} for decode ({@link ExpertTier#beginStep}).
+ * largest expert), of which all but a few may hold cached experts — the others take a block's misses. A one-token
+ * decode step needs only {@link #decodeFreeSlots} free slots; a prompt chunk, which misses most of a block's experts,
+ * wants {@link #freeSlots}, so the cache shrinks to {@link #chunkCacheSlots} for steps of several rows and grows back
+ * to {@link #cacheSlots} for one-token steps ({@link ExpertTier#beginStep}).
  *
  * @param units      the units of the attention parts and head slices
  * @param plan       their placement
  * @param slots      expert slots in the GPU pool
- * @param cacheSlots slots the expert cache may fill between prompt chunks (decode steps)
- * @param chunkCacheSlots slots it may fill while a prompt chunk runs
+ * @param cacheSlots slots the expert cache may fill during one-token decode steps
+ * @param chunkCacheSlots slots it may fill during steps of several rows (prompt chunks, batches)
  * @param slotBytes  bytes of one slot
  * @param unitOf     expert id ({@code block × experts + e}) → index into {@link #experts}, -1 in a dense block
  * @param experts    each pooled expert's gate, up and down, by index
@@ -83,7 +83,7 @@ record ExpertPlan(ModelUnits units, PlacementPlan plan, int slots, int cacheSlot
         int chunkCacheSlots = Math.min(pooled, slots - free);
         double pcie = bandwidths.hostToDeviceGBs();
         String reasoning = String.format(Locale.ROOT, "experts placed one by one: %s; expert pool of %d slots of %s"
-                        + " (%s) caching up to %d of %d experts (%.0f %%; %d while a prompt chunk runs, which keeps"
+                        + " (%s) caching up to %d of %d experts (%.0f %%; %d during steps of several rows, which keep"
                         + " %d slots free for a block's misses);"
                         + " a miss is copied to the GPU (%s, ~%.0f µs at %.1f GB/s host→GPU) and admitted by"
                         + " W-TinyLFU", plan.reasoning(), slots, PlacementPlanner.gib(slotBytes),
@@ -95,7 +95,7 @@ record ExpertPlan(ModelUnits units, PlacementPlan plan, int slots, int cacheSlot
     }
 
     /**
-     * Slots kept out of the cache during a decode step: k (a token's misses in one pass), 2k when a decode token's k
+     * Slots kept out of the cache during a one-token step: k (its misses in one pass), 2k when a decode token's k
      * predicted experts also wait for the next block in slots of their own.
      */
     static int decodeFreeSlots(int k, boolean decodePrefetch) {
@@ -103,11 +103,11 @@ record ExpertPlan(ModelUnits units, PlacementPlan plan, int slots, int cacheSlot
     }
 
     /**
-     * Slots of a pool of {@code slots} kept out of the cache while a prompt chunk runs: at least
+     * Slots of a pool of {@code slots} kept out of the cache during a step of several rows: at least
      * {@link #decodeFreeSlots}, and an eighth of the pool up to two blocks' experts: a prompt chunk, which misses most
      * of a block's experts, then needs one pass (each pass waits for the copies of its misses), and its copies of the
      * next block's predicted experts go into slots this block's compute does not read, so that they overlap it
-     * ({@link ExpertTier}). Decode steps give those slots back to the cache.
+     * ({@link ExpertTier}). One-token steps give those slots back to the cache.
      */
     static int freeSlots(int slots, int k, int experts, boolean decodePrefetch) {
         return Math.max(decodeFreeSlots(k, decodePrefetch), Math.min(2 * experts, slots / 8));

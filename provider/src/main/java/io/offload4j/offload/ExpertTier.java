@@ -15,10 +15,11 @@ import java.util.Arrays;
  *
  * <p><b>Slots.</b> The pool has {@code slots} slots. During a decode step the cache may hold all but
  * {@link ExpertPlan#decodeFreeSlots} (k, or 2k with decode prefetch) of them, so at the start of a block at least k
- * slots are free — a decode token's k misses always fit one pass. A prompt chunk (from {@link #PREFETCH_MIN_ROWS}
- * rows) misses most of a block's experts and copies the next block's predicted ones ahead, so before one the cache
- * shrinks to {@code chunkCacheSlots} (evicting its least valuable experts; {@link ExpertPlan#freeSlots} stay free),
- * and the next decode step lets it grow back: the slots a chunk needs serve the cache in between. A step with more distinct
+ * slots are free — a decode token's k misses always fit one pass. A step of several rows (a prompt chunk, a batch, a
+ * speculative verification) misses up to k experts per row and copies the next block's predicted ones ahead, so
+ * before one the cache shrinks to {@code chunkCacheSlots} (evicting its least valuable experts;
+ * {@link ExpertPlan#freeSlots} stay free), and the next one-token step lets it grow back: the slots such steps need
+ * serve the cache while one sequence decodes. A step with more distinct
  * missing experts than free slots (a prompt chunk) computes the block in passes: the first pass computes the hits and
  * as many misses as there are free slots, each later pass the next misses (choices of other passes are sent as -1,
  * which the kernels skip). An expert evicted (or refused) while the block runs keeps its slot until the pass that
@@ -177,13 +178,14 @@ final class ExpertTier implements AutoCloseable {
     }
 
     /**
-     * Before a step's first block: a prompt chunk (from {@link #PREFETCH_MIN_ROWS} rows) shrinks the cache to
-     * {@code chunkCacheSlots}, a smaller step lets it grow back to {@code cacheSlots}. Slots of experts evicted here
+     * Before a step's first block: a step of several rows shrinks the cache to {@code chunkCacheSlots} (as many free
+     * slots as before there were two sizes: batches keep their passes), a one-token step lets it grow back to
+     * {@code cacheSlots}. Slots of experts evicted here
      * are free at once: nothing of this step reads them yet, and a copy into a slot waits on the device for the last
      * compute that read it.
      */
     void beginStep(int rows) {
-        int want = rows >= PREFETCH_MIN_ROWS ? chunkCacheSlots : cacheSlots;
+        int want = rows == 1 ? cacheSlots : chunkCacheSlots;
         if (want == capacitySlots) {
             return;
         }

@@ -133,7 +133,7 @@ public final class TieredForwardPass implements ForwardPass {
         }
         tier.beginStep(route);
         if (experts != null) {
-            experts.beginStep(step.rows()); // a prompt chunk frees slots for its misses, decode gives them back
+            experts.beginStep(step.rows()); // several rows free slots for their misses, one-token steps give them back
         }
         for (int u = 0; u < blocks; u++) {
             BoundUnit unit = units[u];

@@ -273,7 +273,7 @@ public final class TieredPasses {
                 BoundUnit[][] bound = bind(device, ep.units(), tier, 0, model, experts);
                 String report = MemoryReport.of(accelerator.name(), memory.free(), plan, tier, device.workspaceBytes(),
                         memory.kvPerCache(), model.weights().tokenEmbedding().data().byteSize(), bandwidths)
-                        + String.format(Locale.ROOT, "%n  GPU   expert pool %s (%d slots, up to %d cached experts, %d while a prompt chunk runs)"
+                        + String.format(Locale.ROOT, "%n  GPU   expert pool %s (%d slots, up to %d cached experts, %d during steps of several rows)"
                         + "%n  host  pinned experts %s", WeightBudget.gib(experts.poolBytes()), experts.slotCount(),
                         ep.cacheSlots(), ep.chunkCacheSlots(), WeightBudget.gib(experts.hostPinnedBytes()));
                 LOG.log(System.Logger.Level.INFO, report);

@@ -19,8 +19,8 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
- * The expert cache's two sizes: a prompt chunk shrinks it so that the chunk's misses find free slots, a decode step
- * lets it grow back into them. Against a device whose calls only record what the tier asks of it.
+ * The expert cache's two sizes: a step of several rows (a prompt chunk, a batch) shrinks it so that the step's misses
+ * find free slots, a one-token decode step lets it grow back into them. Against a device whose calls only record what the tier asks of it.
  */
 class ExpertTierCapacityTest {
 
@@ -111,10 +111,13 @@ class ExpertTierCapacityTest {
                 step(tier, 1, 2 * t + 1);
             }
             assertEquals(DECODE_CACHED, tier.cachedExperts(), "decode grows the cache back");
+            step(tier, 2, 3); // a batch of two sequences: as few cached as during a chunk
+            assertTrue(tier.cachedExperts() <= CHUNK_CACHED, "a batch runs with the smaller cache: "
+                    + tier.cachedExperts());
             assertTrue(tier.stats().evictions()[0] + tier.stats().evictions()[1] >= evictedBefore);
             ExpertCache.Stats s = tier.stats();
             for (int b = 0; b < BLOCKS; b++) {
-                assertEquals((long) K * (24 + ROWS), s.hits()[b] + s.misses()[b], "accesses of block " + b);
+                assertEquals((long) K * (24 + ROWS + 2), s.hits()[b] + s.misses()[b], "accesses of block " + b);
             }
         }
     }
