@@ -13,7 +13,7 @@ import java.util.Arrays;
  * step the host's part between the router and the experts: read the choices, look each chosen expert up, copy the
  * missing ones into free slots, and let the device compute every choice from its slot.
  *
- * <p><b>Slots.</b> The pool has {@code slots} slots. During a decode step the cache may hold all but
+ * <p><b>Slots.</b> The pool has {@code slots} slots. During a one-token step the cache may hold all but
  * {@link ExpertPlan#decodeFreeSlots} (k, or 2k with decode prefetch) of them, so at the start of a block at least k
  * slots are free — a decode token's k misses always fit one pass. A step of several rows (a prompt chunk, a batch, a
  * speculative verification) misses up to k experts per row and copies the next block's predicted ones ahead, so
@@ -73,8 +73,8 @@ final class ExpertTier implements AutoCloseable {
     private final int[] where;           // per expert of the block: its slot, or UNSEEN
     private final int[] pass;            // per expert of the block: the pass that computes it
     private final int[] misses;          // distinct missing experts of the block, in order of first use
-    private final int cacheSlots;        // the cache's capacity in slots during decode steps
-    private final int chunkCacheSlots;   // and while a prompt chunk runs
+    private final int cacheSlots;        // the cache's capacity in slots during one-token steps
+    private final int chunkCacheSlots;   // and during steps of several rows
     private final long slotBudget;       // the cache's bytes per slot
     private int capacitySlots;           // its capacity now
     private final CpuExpertRunner cpu;    // null: every miss is copied and computed on the GPU
@@ -109,9 +109,9 @@ final class ExpertTier implements AutoCloseable {
 
     /**
      * @param pool      the device's expert pool: unit u is an expert, slot s at {@code s × slotBytes}
-     * @param cacheSlots how many slots the cache may hold during decode steps (the others stay free for a block's
+     * @param cacheSlots how many slots the cache may hold during one-token steps (the others stay free for a block's
      *                   misses)
-     * @param chunkCacheSlots how many while a prompt chunk runs (at most {@code cacheSlots})
+     * @param chunkCacheSlots how many during steps of several rows (at most {@code cacheSlots})
      */
     ExpertTier(CopyRing pool, int blocks, int experts, int k, int[] unitOf, long[] unitBytes, int slotCount,
                int cacheSlots, int chunkCacheSlots, long slotBytes, int rows) {
@@ -131,8 +131,8 @@ final class ExpertTier implements AutoCloseable {
                     + " must stay free");
         }
         if (chunkCacheSlots < 1 || chunkCacheSlots > cacheSlots) {
-            throw new IllegalArgumentException(chunkCacheSlots + " experts cached during prompt chunks: between 1 and"
-                    + " the " + cacheSlots + " cached during decode");
+            throw new IllegalArgumentException(chunkCacheSlots + " experts cached during steps of several rows: between"
+                    + " 1 and the " + cacheSlots + " cached during one-token steps");
         }
         this.pool = pool;
         this.cacheSlots = cacheSlots;
@@ -180,9 +180,8 @@ final class ExpertTier implements AutoCloseable {
     /**
      * Before a step's first block: a step of several rows shrinks the cache to {@code chunkCacheSlots} (as many free
      * slots as before there were two sizes: batches keep their passes), a one-token step lets it grow back to
-     * {@code cacheSlots}. Slots of experts evicted here
-     * are free at once: nothing of this step reads them yet, and a copy into a slot waits on the device for the last
-     * compute that read it.
+     * {@code cacheSlots}. Slots of experts evicted here are free at once: nothing of this step reads them yet, and a
+     * copy into a slot waits on the device for the last compute that read it.
      */
     void beginStep(int rows) {
         int want = rows == 1 ? cacheSlots : chunkCacheSlots;

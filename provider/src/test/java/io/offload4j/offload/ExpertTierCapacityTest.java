@@ -129,6 +129,6 @@ class ExpertTierCapacityTest {
         Arrays.fill(bytes, 1 << 20);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ExpertTier(pool, BLOCKS,
                 EXPERTS, K, unitOf, bytes, SLOTS, CHUNK_CACHED, DECODE_CACHED, 1 << 20, ROWS));
-        assertTrue(e.getMessage().contains("prompt chunks"), e.getMessage());
+        assertTrue(e.getMessage().contains("steps of several rows"), e.getMessage());
     }
 }
