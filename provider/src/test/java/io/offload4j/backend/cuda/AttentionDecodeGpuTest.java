@@ -1,13 +1,10 @@
 package io.offload4j.backend.cuda;
 
-import static jcuda.driver.JCudaDriver.cuStreamCreate;
-import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUstream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -27,27 +24,17 @@ class AttentionDecodeGpuTest {
 
     static final double TOL = 1e-4;
 
-    static CudaDevice device;
-    static CudaKernels kernels;
-    static CUstream stream;
+    static GpuTests.KernelSession gpu;
 
     @BeforeAll
     static void open() {
-        GpuTests.assumeGpu();
-        device = CudaDevice.open(0);
-        device.makeCurrent();
-        kernels = new CudaKernels();
-        stream = new CUstream();
-        cuStreamCreate(stream, 0);
+        gpu = GpuTests.KernelSession.open();
     }
 
     @AfterAll
     static void close() {
-        if (device != null) {
-            device.makeCurrent();
-            cuStreamDestroy(stream);
-            kernels.close();
-            device.close();
+        if (gpu != null) {
+            gpu.close();
         }
     }
 
@@ -62,7 +49,7 @@ class AttentionDecodeGpuTest {
         "head size 96 (read at run time), 32, 32, 96, 300, 0, 0, 0",
         "a long context, 16, 8, 128, 3000, 0, 0, 0"})
     void equalsReference(String model, int heads, int kvHeads, int hd, int pos, int window, int ring, float cap) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int kvDim = kvHeads * hd;
         int n = pos + 1;
         float scale = (float) (1.0 / Math.sqrt(hd));
@@ -96,9 +83,9 @@ class AttentionDecodeGpuTest {
                 CUdeviceptr counters = buf.of(new int[heads]);
                 for (int round = 0; round < 2; round++) {
                     CUdeviceptr out = buf.alloc(4L * q.length);
-                    kernels.attnDecode(stream, dq, dk, dv, params, part, counters, out, heads, kvHeads, hd, splits,
+                    gpu.kernels.attnDecode(gpu.stream, dq, dk, dv, params, part, counters, out, heads, kvHeads, hd, splits,
                             shape);
-                    cuStreamSynchronize(stream);
+                    cuStreamSynchronize(gpu.stream);
                     double err = GpuTests.relErr(GpuTests.Buffers.floats(out, q.length), ref);
                     String what = String.format("one-token attention, %s, %d splits, launch %d", model, splits,
                             round + 1);

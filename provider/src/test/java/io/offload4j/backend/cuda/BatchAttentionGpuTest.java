@@ -1,13 +1,10 @@
 package io.offload4j.backend.cuda;
 
-import static jcuda.driver.JCudaDriver.cuStreamCreate;
-import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUstream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -29,27 +26,17 @@ class BatchAttentionGpuTest {
 
     static final double TOL = 1e-4;
 
-    static CudaDevice device;
-    static CudaKernels kernels;
-    static CUstream stream;
+    static GpuTests.KernelSession gpu;
 
     @BeforeAll
     static void open() {
-        GpuTests.assumeGpu();
-        device = CudaDevice.open(0);
-        device.makeCurrent();
-        kernels = new CudaKernels();
-        stream = new CUstream();
-        cuStreamCreate(stream, 0);
+        gpu = GpuTests.KernelSession.open();
     }
 
     @AfterAll
     static void close() {
-        if (device != null) {
-            device.makeCurrent();
-            cuStreamDestroy(stream);
-            kernels.close();
-            device.close();
+        if (gpu != null) {
+            gpu.close();
         }
     }
 
@@ -62,7 +49,7 @@ class BatchAttentionGpuTest {
         "head of 80 (per-head kernel), 4, 4, 80, 4, 0, 0, 0"})
     void eachSequenceGetsItsOwnAttention(String model, int heads, int kvHeads, int hd, int batch, int window,
                                           int ring, float cap) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int kvDim = kvHeads * hd;
         float scale = (float) (1.0 / Math.sqrt(hd));
         SplittableRandom rnd = new SplittableRandom(heads * 31L + batch);
@@ -102,16 +89,16 @@ class BatchAttentionGpuTest {
             CUdeviceptr dRings = buf.of(rings);
             CUdeviceptr dParams = buf.of(seqParams);
             int engineSplits = Math.clamp(2L * 132 / heads, 1, 32); // CudaModel's rule on an H100
-            int chosen = kernels.batchAttentionSplits(heads, kvHeads, hd, batch, engineSplits);
+            int chosen = gpu.kernels.batchAttentionSplits(heads, kvHeads, hd, batch, engineSplits);
             CudaKernels.AttentionShape shape = new CudaKernels.AttentionShape(scale, cap, window, 0);
             for (int splits : new int[] {chosen, 1, 8}) {
                 CUdeviceptr part = buf.alloc(4L * CudaKernels.attnPartialFloats(heads, hd, batch * splits));
                 CUdeviceptr counters = buf.of(new int[heads * batch]);
                 for (int round = 0; round < 2; round++) {
                     CUdeviceptr out = buf.alloc(4L * q.length);
-                    kernels.attnDecodeBatch(stream, dq, dTable, dRings, dParams, part, counters, out, heads, kvHeads,
+                    gpu.kernels.attnDecodeBatch(gpu.stream, dq, dTable, dRings, dParams, part, counters, out, heads, kvHeads,
                             hd, splits, batch, shape);
-                    cuStreamSynchronize(stream);
+                    cuStreamSynchronize(gpu.stream);
                     double err = GpuTests.relErr(GpuTests.Buffers.floats(out, q.length), ref);
                     GpuTests.report(String.format("batch attention %s, %d splits (engine: %d), launch %d: relErr"
                             + " %.2e", model, splits, chosen, round + 1, err));

@@ -1,7 +1,5 @@
 package io.offload4j.backend.cuda;
 
-import static jcuda.driver.JCudaDriver.cuStreamCreate;
-import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -27,7 +25,6 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUstream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -57,28 +54,18 @@ class CudaKernelsGpuTest {
     static final GgmlType[] BIT_EXACT_FORMATS = {GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K,
         GgmlType.IQ4_NL, GgmlType.IQ4_XS};
 
-    static CudaDevice device;
-    static CudaKernels kernels;
-    static CUstream stream;
+    static GpuTests.KernelSession gpu;
 
     @BeforeAll
     static void open() {
-        GpuTests.assumeGpu();
-        device = CudaDevice.open(0);
-        device.makeCurrent();
-        kernels = new CudaKernels();
-        stream = new CUstream();
-        cuStreamCreate(stream, 0);
-        GpuTests.report("device " + device.description());
+        gpu = GpuTests.KernelSession.open();
+        GpuTests.report("device " + gpu.device.description());
     }
 
     @AfterAll
     static void close() {
-        if (device != null) {
-            device.makeCurrent();
-            cuStreamDestroy(stream);
-            kernels.close();
-            device.close();
+        if (gpu != null) {
+            gpu.close();
         }
     }
 
@@ -130,7 +117,7 @@ class CudaKernelsGpuTest {
     @ParameterizedTest(name = "{0} cols={1} nt={2} mode={3} norm={4}")
     @MethodSource("matvecCases")
     void matvecMatchesReference(GgmlType type, int cols, int nt, int mode, boolean norm) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int rows = 67;
         float eps = 1e-5f;
         SplittableRandom rnd = new SplittableRandom(type.ordinal() * 1000L + cols + 10L * nt + mode + (norm ? 7 : 0));
@@ -184,9 +171,9 @@ class CudaKernelsGpuTest {
             CUdeviceptr dw1 = buf.of(w1);
             CUdeviceptr dx = buf.of(norm ? xRaw : x);
             CUdeviceptr dy = buf.of(yInit);
-            kernels.matvec(stream, type, nt, mode, dw0, mode == CudaKernels.SWIGLU ? dw1 : null, null, rows, 0, 0,
+            gpu.kernels.matvec(gpu.stream, type, nt, mode, dw0, mode == CudaKernels.SWIGLU ? dw1 : null, null, rows, 0, 0,
                     rowBytes, cols, dx, dy, null, null, norm ? buf.of(g) : null, eps);
-            cuStreamSynchronize(stream);
+            cuStreamSynchronize(gpu.stream);
             float[] got = GpuTests.Buffers.floats(dy, nt * rows);
             double err = GpuTests.relErr(got, ref);
             String line = String.format("matvec %-5s cols=%4d nt=%d mode=%d norm=%-5b relErr=%.2e", type, cols, nt, mode,
@@ -210,7 +197,7 @@ class CudaKernelsGpuTest {
     @ParameterizedTest(name = "nt={0} rows={1}")
     @CsvSource({"1, 96 32 40", "1, 97 31 41", "2, 96 32 40", "2, 97 31 41"})
     void matvecSegments(int nt, String rowList) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         GgmlType type = GgmlType.Q4_K;
         int cols = 512;
         int[] rows = Arrays.stream(rowList.split(" ")).mapToInt(Integer::parseInt).toArray();
@@ -226,9 +213,9 @@ class CudaKernelsGpuTest {
                 dw[s] = buf.of(w[s]);
                 dy[s] = buf.alloc(4L * nt * rows[s]);
             }
-            kernels.matvec(stream, type, nt, CudaKernels.STORE, dw[0], dw[1], dw[2], rows[0], rows[1], rows[2], rowBytes,
+            gpu.kernels.matvec(gpu.stream, type, nt, CudaKernels.STORE, dw[0], dw[1], dw[2], rows[0], rows[1], rows[2], rowBytes,
                     cols, buf.of(x), dy[0], dy[1], dy[2], null, 0f);
-            cuStreamSynchronize(stream);
+            cuStreamSynchronize(gpu.stream);
             for (int s = 0; s < 3; s++) {
                 double[] ref = new double[nt * rows[s]];
                 for (int r = 0; r < rows[s]; r++) {
@@ -248,7 +235,7 @@ class CudaKernelsGpuTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("formats")
     void embedAndDequantMatchReference(GgmlType type) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int rows = 40;
         int cols = 512;
         SplittableRandom rnd = new SplittableRandom(type.ordinal());
@@ -262,9 +249,9 @@ class CudaKernelsGpuTest {
             CUdeviceptr dw = buf.of(w);
             CUdeviceptr dx = buf.alloc(4L * tokens.length * cols);
             CUdeviceptr d16 = buf.alloc(2L * rows * cols);
-            kernels.embed(stream, type, dw, rowBytes, cols, buf.of(params), dx, tokens.length);
-            kernels.dequantF16(stream, type, dw, rowBytes, rows, cols, d16);
-            cuStreamSynchronize(stream);
+            gpu.kernels.embed(gpu.stream, type, dw, rowBytes, cols, buf.of(params), dx, tokens.length);
+            gpu.kernels.dequantF16(gpu.stream, type, dw, rowBytes, rows, cols, d16);
+            cuStreamSynchronize(gpu.stream);
             float[] got = GpuTests.Buffers.floats(dx, tokens.length * cols);
             float[] ref = new float[tokens.length * cols];
             for (int t = 0; t < tokens.length; t++) {
@@ -294,7 +281,7 @@ class CudaKernelsGpuTest {
     /** The GPU decoders against ggml's own dequantization of the K-quant reference files. */
     @Test
     void dequantizationMatchesGgml() throws IOException {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         Path dir = SharedData.require("models/kquant/dequantized");
         List<Path> refs;
         try (Stream<Path> s = Files.list(dir)) {
@@ -318,8 +305,8 @@ class CudaKernelsGpuTest {
                     params[2 + r] = r;
                 }
                 CUdeviceptr dx = buf.alloc(4L * rows * cols);
-                kernels.embed(stream, info.type(), buf.of(bytes), rowBytes, cols, buf.of(params), dx, rows);
-                cuStreamSynchronize(stream);
+                gpu.kernels.embed(gpu.stream, info.type(), buf.of(bytes), rowBytes, cols, buf.of(params), dx, rows);
+                cuStreamSynchronize(gpu.stream);
                 float[] got = GpuTests.Buffers.floats(dx, rows * cols);
                 float[] want = new float[rows * cols];
                 ByteBuffer.wrap(Files.readAllBytes(ref)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(want);
@@ -332,11 +319,11 @@ class CudaKernelsGpuTest {
 
     @Test
     void gemmMatchesReference() {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         // both instances: 64-row blocks where the 128-row tiles would leave most SMs idle, 128 where they fill half
         // the GPU or more (3 row tiles, the last one partial, x 48 feature tiles); K from one tile of 32 (fewer tiles
         // than pipeline stages) to 16
-        int sms = device.multiprocessors();
+        int sms = gpu.device.multiprocessors();
         int[][] shapes = {{37, 256, 512}, {5, 128, 32}, {300, 128 * Math.max(48, (sms + 2) / 3), 96}};
         for (int[] shape : shapes) {
             int m = shape[0];
@@ -377,11 +364,11 @@ class CudaKernelsGpuTest {
             CUdeviceptr da = buf.of(a);
             CUdeviceptr db = buf.of(b);
             CUdeviceptr dc = buf.of(c0);
-            kernels.gemm(stream, da, db, dc, m, n, k, false);
-            cuStreamSynchronize(stream);
+            gpu.kernels.gemm(gpu.stream, da, db, dc, m, n, k, false);
+            cuStreamSynchronize(gpu.stream);
             double err = GpuTests.relErr(GpuTests.Buffers.floats(dc, m * n), ref);
-            kernels.gemm(stream, da, db, dc, m, n, k, true);
-            cuStreamSynchronize(stream);
+            gpu.kernels.gemm(gpu.stream, da, db, dc, m, n, k, true);
+            cuStreamSynchronize(gpu.stream);
             double[] twice = ref.clone();
             for (int i = 0; i < twice.length; i++) {
                 twice[i] *= 2;
@@ -395,7 +382,7 @@ class CudaKernelsGpuTest {
 
     @Test
     void rmsnormMatchesCpuFormula() {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         for (int n : new int[] {3072, 64}) {
             int count = 3;
             float eps = 1e-5f;
@@ -416,8 +403,8 @@ class CudaKernelsGpuTest {
             try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
                 CUdeviceptr out = buf.alloc(4L * count * n);
                 CUdeviceptr out16 = buf.alloc(2L * count * n);
-                kernels.rmsnorm(stream, buf.of(x), buf.of(w), out, out16, n, eps, count);
-                cuStreamSynchronize(stream);
+                gpu.kernels.rmsnorm(gpu.stream, buf.of(x), buf.of(w), out, out16, n, eps, count);
+                cuStreamSynchronize(gpu.stream);
                 double err = GpuTests.relErr(GpuTests.Buffers.floats(out, count * n), ref);
                 short[] h = GpuTests.Buffers.shorts(out16, count * n);
                 float[] hf = new float[h.length];
@@ -435,7 +422,7 @@ class CudaKernelsGpuTest {
     @ParameterizedTest(name = "hd={0} halves={1} extras={2}")
     @MethodSource("qkvCases")
     void qkvPostMatchesReference(int hd, boolean halves, boolean extras) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int heads = 4;
         int kvHeads = 2;
         int count = 3;
@@ -479,11 +466,11 @@ class CudaKernelsGpuTest {
             CUdeviceptr dq = buf.of(q);
             CUdeviceptr kc = buf.alloc(2L * capacity * kvDim);
             CUdeviceptr vc = buf.alloc(2L * capacity * kvDim);
-            kernels.qkvPost(stream, dq, buf.of(k), buf.of(v), qb == null ? null : buf.of(qb),
+            gpu.kernels.qkvPost(gpu.stream, dq, buf.of(k), buf.of(v), qb == null ? null : buf.of(qb),
                     kb == null ? null : buf.of(kb), vb == null ? null : buf.of(vb), qn == null ? null : buf.of(qn),
                     kn == null ? null : buf.of(kn), buf.of(inv), ropeDims, halves, eps,
                     buf.of(new int[] {startPos, count}), kc, vc, heads, kvHeads, hd, count);
-            cuStreamSynchronize(stream);
+            cuStreamSynchronize(gpu.stream);
             double errQ = GpuTests.relErr(GpuTests.Buffers.floats(dq, count * qDim), qRef);
             short[] kh = GpuTests.Buffers.shorts(kc.withByteOffset(2L * startPos * kvDim), count * kvDim);
             short[] vh = GpuTests.Buffers.shorts(vc.withByteOffset(2L * startPos * kvDim), count * kvDim);
@@ -549,7 +536,7 @@ class CudaKernelsGpuTest {
     @ParameterizedTest(name = "hd={0}")
     @MethodSource("headDims")
     void attentionMatchesReference(int hd) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int heads = 8;
         int kvHeads = 2;
         int kvDim = kvHeads * hd;
@@ -576,8 +563,8 @@ class CudaKernelsGpuTest {
             CUdeviceptr dv = buf.of(vc);
             CUdeviceptr out = buf.alloc(4L * count * heads * hd);
             // prefill: all 19 queries
-            kernels.attnPrefill(stream, buf.of(q), dk, dv, buf.of(new int[] {pos0, count}), out, count, heads, kvHeads, hd);
-            cuStreamSynchronize(stream);
+            gpu.kernels.attnPrefill(gpu.stream, buf.of(q), dk, dv, buf.of(new int[] {pos0, count}), out, count, heads, kvHeads, hd);
+            cuStreamSynchronize(gpu.stream);
             double err = GpuTests.relErr(GpuTests.Buffers.floats(out, count * heads * hd), ref);
             GpuTests.report(String.format("attn_prefill hd=%d T=%d relErr=%.2e", hd, count, err));
             assertTrue(err <= TOL, "prefill");
@@ -592,10 +579,10 @@ class CudaKernelsGpuTest {
                 CUdeviceptr counters = buf.of(new int[heads]);
                 // twice: the second call checks that the kernel left its counters at zero
                 for (int rep = 0; rep < 2; rep++) {
-                    kernels.attnDecode(stream, buf.of(lastQ), dk, dv, buf.of(new int[] {n - 1, 1}), part, counters, o,
+                    gpu.kernels.attnDecode(gpu.stream, buf.of(lastQ), dk, dv, buf.of(new int[] {n - 1, 1}), part, counters, o,
                             heads, kvHeads, hd, splits);
                 }
-                cuStreamSynchronize(stream);
+                cuStreamSynchronize(gpu.stream);
                 double e = GpuTests.relErr(GpuTests.Buffers.floats(o, heads * hd), lastRef);
                 GpuTests.report(String.format("attn_decode hd=%d n=%d splits=%d relErr=%.2e", hd, n, splits, e));
                 assertTrue(e <= TOL, "decode splits=" + splits);
@@ -656,7 +643,7 @@ class CudaKernelsGpuTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("ggmlFixtures")
     void decodersMatchGgmlFixtures(QuantFixtures.Tensor t) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int rows = t.rows();
         int cols = t.cols();
         int[] params = new int[2 + rows];
@@ -672,11 +659,11 @@ class CudaKernelsGpuTest {
             CUdeviceptr dx = buf.alloc(4L * rows * cols);
             CUdeviceptr d16 = buf.alloc(2L * rows * cols);
             CUdeviceptr dy = buf.alloc(4L * rows);
-            kernels.embed(stream, t.format(), dw, t.rowBytes(), cols, buf.of(params), dx, rows);
-            kernels.dequantF16(stream, t.format(), dw, t.rowBytes(), rows, cols, d16);
-            kernels.matvec(stream, t.format(), 1, CudaKernels.STORE, dw, null, null, rows, 0, 0, t.rowBytes(), cols,
+            gpu.kernels.embed(gpu.stream, t.format(), dw, t.rowBytes(), cols, buf.of(params), dx, rows);
+            gpu.kernels.dequantF16(gpu.stream, t.format(), dw, t.rowBytes(), rows, cols, d16);
+            gpu.kernels.matvec(gpu.stream, t.format(), 1, CudaKernels.STORE, dw, null, null, rows, 0, 0, t.rowBytes(), cols,
                     buf.of(x), dy, null, null, null, 0f);
-            cuStreamSynchronize(stream);
+            cuStreamSynchronize(gpu.stream);
             float[] got = GpuTests.Buffers.floats(dx, rows * cols);
             short[] got16 = GpuTests.Buffers.shorts(d16, rows * cols);
             float[] y = GpuTests.Buffers.floats(dy, rows);
@@ -719,7 +706,7 @@ class CudaKernelsGpuTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("bitExactFormats")
     void decodersEqualTheCpuKernelsBitForBit(GgmlType type) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int rows = 24;
         int cols = 1024;
         SplittableRandom rnd = new SplittableRandom(31L * type.ordinal());
@@ -732,8 +719,8 @@ class CudaKernelsGpuTest {
         }
         try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
             CUdeviceptr dx = buf.alloc(4L * rows * cols);
-            kernels.embed(stream, type, buf.of(w), rowBytes, cols, buf.of(params), dx, rows);
-            cuStreamSynchronize(stream);
+            gpu.kernels.embed(gpu.stream, type, buf.of(w), rowBytes, cols, buf.of(params), dx, rows);
+            cuStreamSynchronize(gpu.stream);
             float[] got = GpuTests.Buffers.floats(dx, rows * cols);
             float[] cpu = new float[cols];
             for (int t = 0; t < rows; t++) {

@@ -1,14 +1,11 @@
 package io.offload4j.backend.cuda;
 
-import static jcuda.driver.JCudaDriver.cuStreamCreate;
-import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUstream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -25,27 +22,17 @@ class GemmaKernelsGpuTest {
 
     static final double TOL = 1e-3;
 
-    static CudaDevice device;
-    static CudaKernels kernels;
-    static CUstream stream;
+    static GpuTests.KernelSession gpu;
 
     @BeforeAll
     static void open() {
-        GpuTests.assumeGpu();
-        device = CudaDevice.open(0);
-        device.makeCurrent();
-        kernels = new CudaKernels();
-        stream = new CUstream();
-        cuStreamCreate(stream, 0);
+        gpu = GpuTests.KernelSession.open();
     }
 
     @AfterAll
     static void close() {
-        if (device != null) {
-            device.makeCurrent();
-            cuStreamDestroy(stream);
-            kernels.close();
-            device.close();
+        if (gpu != null) {
+            gpu.close();
         }
     }
 
@@ -56,7 +43,7 @@ class GemmaKernelsGpuTest {
      */
     @Test
     void windowedSoftcappedAttentionOverARing() {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int heads = 8;
         int kvHeads = 2;
         int hd = 64;
@@ -100,9 +87,9 @@ class GemmaKernelsGpuTest {
             CUdeviceptr dk = buf.of(kr);
             CUdeviceptr dv = buf.of(vr);
             CUdeviceptr out = buf.alloc(4L * q.length);
-            kernels.attnPrefill(stream, buf.of(q), dk, dv, buf.of(new int[] {pos0, count}), out, count, heads, kvHeads,
+            gpu.kernels.attnPrefill(gpu.stream, buf.of(q), dk, dv, buf.of(new int[] {pos0, count}), out, count, heads, kvHeads,
                     hd, shape);
-            cuStreamSynchronize(stream);
+            cuStreamSynchronize(gpu.stream);
             double err = GpuTests.relErr(GpuTests.Buffers.floats(out, q.length), ref);
             GpuTests.report(String.format("gemma attn_prefill window %d ring %d cap %.0f relErr=%.2e", window, ring,
                     cap, err));
@@ -115,9 +102,9 @@ class GemmaKernelsGpuTest {
                 CUdeviceptr part = buf.alloc(4L * CudaKernels.attnPartialFloats(heads, hd, splits));
                 CUdeviceptr o = buf.alloc(4L * heads * hd);
                 CUdeviceptr counters = buf.of(new int[heads]);
-                kernels.attnDecode(stream, buf.of(lastQ), dk, dv, buf.of(new int[] {n - 1, 1}), part, counters, o,
+                gpu.kernels.attnDecode(gpu.stream, buf.of(lastQ), dk, dv, buf.of(new int[] {n - 1, 1}), part, counters, o,
                         heads, kvHeads, hd, splits, shape);
-                cuStreamSynchronize(stream);
+                cuStreamSynchronize(gpu.stream);
                 double e = GpuTests.relErr(GpuTests.Buffers.floats(o, heads * hd), lastRef);
                 GpuTests.report(String.format("gemma attn_decode window %d splits %d relErr=%.2e", window, splits, e));
                 assertTrue(e <= TOL, "decode splits=" + splits + " relErr " + e);
@@ -155,7 +142,7 @@ class GemmaKernelsGpuTest {
     /** qkv_post with a ring stores a position's key and value at row p mod R and p mod R + R, nowhere else. */
     @Test
     void qkvPostWritesBothCopiesOfTheRingRow() {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int heads = 4;
         int kvHeads = 2;
         int hd = 32;
@@ -176,9 +163,9 @@ class GemmaKernelsGpuTest {
             CUdeviceptr vc = buf.of(new short[2 * ring * kvDim]);
             CUdeviceptr freq = buf.alloc(8L * inv.length);
             jcuda.driver.JCudaDriver.cuMemcpyHtoD(freq, jcuda.Pointer.to(inv), 8L * inv.length);
-            kernels.qkvPost(stream, buf.of(q), buf.of(k), buf.of(v), null, null, null, null, null, freq, hd, true,
+            gpu.kernels.qkvPost(gpu.stream, buf.of(q), buf.of(k), buf.of(v), null, null, null, null, null, freq, hd, true,
                     1e-6f, buf.of(new int[] {pos, 1}), kc, vc, heads, kvHeads, hd, 1, ring);
-            cuStreamSynchronize(stream);
+            cuStreamSynchronize(gpu.stream);
             short[] keys = GpuTests.Buffers.shorts(kc, 2 * ring * kvDim);
             short[] values = GpuTests.Buffers.shorts(vc, 2 * ring * kvDim);
             for (int row = 0; row < 2 * ring; row++) {
@@ -196,7 +183,7 @@ class GemmaKernelsGpuTest {
     /** GeGLU (both paths), x += RMSNorm(t)·w, and cap·tanh(x/cap), against the CPU pass's formulas. */
     @Test
     void elementwiseGemmaKernels() {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         SplittableRandom rnd = new SplittableRandom(11);
         int rows = 3;
         int n = 1000;
@@ -234,14 +221,14 @@ class GemmaKernelsGpuTest {
         }
         try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
             CUdeviceptr dg = buf.of(g);
-            kernels.geglu(stream, dg, buf.of(u), g.length);
+            gpu.kernels.geglu(gpu.stream, dg, buf.of(u), g.length);
             CUdeviceptr half = buf.alloc(2L * g.length);
-            kernels.gegluF16(stream, buf.of(g), buf.of(u), half, g.length);
+            gpu.kernels.gegluF16(gpu.stream, buf.of(g), buf.of(u), half, g.length);
             CUdeviceptr dx = buf.of(x);
-            kernels.rmsnormAdd(stream, buf.of(u), buf.of(w), dx, n, 1e-6f, rows);
+            gpu.kernels.rmsnormAdd(gpu.stream, buf.of(u), buf.of(w), dx, n, 1e-6f, rows);
             CUdeviceptr dc = buf.of(g);
-            kernels.softcap(stream, dc, g.length, 3f);
-            cuStreamSynchronize(stream);
+            gpu.kernels.softcap(gpu.stream, dc, g.length, 3f);
+            cuStreamSynchronize(gpu.stream);
             assertTrue(GpuTests.relErr(GpuTests.Buffers.floats(dg, g.length), geglu) <= 1e-5, "geglu");
             short[] h = GpuTests.Buffers.shorts(half, g.length);
             float[] hf = new float[h.length];

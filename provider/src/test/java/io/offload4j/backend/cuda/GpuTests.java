@@ -4,6 +4,8 @@ import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
@@ -16,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
 
 /**
  * What the GPU tests share: the skip-with-a-reason check, device buffers, and the report lines that
@@ -42,6 +45,41 @@ final class GpuTests {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+        }
+    }
+
+    /**
+     * What a kernel test class opens in its {@code @BeforeAll} (skipping the class, with the reason, where no usable
+     * device is present) and closes in its {@code @AfterAll}: device 0 made current, the kernels loaded, one stream.
+     */
+    static final class KernelSession implements AutoCloseable {
+        final CudaDevice device;
+        final CudaKernels kernels;
+        final CUstream stream = new CUstream();
+
+        private KernelSession() {
+            assumeGpu();
+            device = CudaDevice.open(0);
+            try {
+                device.makeCurrent();
+                kernels = new CudaKernels();
+            } catch (RuntimeException | Error e) {
+                device.close(); // nothing else was opened
+                throw e;
+            }
+            cuStreamCreate(stream, 0);
+        }
+
+        static KernelSession open() {
+            return new KernelSession();
+        }
+
+        @Override
+        public void close() {
+            device.makeCurrent();
+            cuStreamDestroy(stream);
+            kernels.close();
+            device.close();
         }
     }
 

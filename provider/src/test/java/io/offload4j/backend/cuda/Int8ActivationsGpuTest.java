@@ -1,8 +1,6 @@
 package io.offload4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
-import static jcuda.driver.JCudaDriver.cuStreamCreate;
-import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -15,7 +13,6 @@ import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUstream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -47,29 +44,19 @@ class Int8ActivationsGpuTest {
      */
     static final double TOL_ROUNDED = 2e-2;
 
-    static CudaDevice device;
-    static CudaKernels kernels;
+    static GpuTests.KernelSession gpu;
     static CudaInt8Kernels int8;
-    static CUstream stream;
 
     @BeforeAll
     static void open() {
-        GpuTests.assumeGpu();
-        device = CudaDevice.open(0);
-        device.makeCurrent();
-        kernels = new CudaKernels();
-        int8 = new CudaInt8Kernels(kernels);
-        stream = new CUstream();
-        cuStreamCreate(stream, 0);
+        gpu = GpuTests.KernelSession.open();
+        int8 = new CudaInt8Kernels(gpu.kernels);
     }
 
     @AfterAll
     static void close() {
-        if (device != null) {
-            device.makeCurrent();
-            cuStreamDestroy(stream);
-            kernels.close();
-            device.close();
+        if (gpu != null) {
+            gpu.close();
         }
     }
 
@@ -87,7 +74,7 @@ class Int8ActivationsGpuTest {
     /** xq, the scale per 32 and the sum per 16 as the kernel's header defines them, with and without the norm. */
     @Test
     void quantizedRowFollowsItsDefinition() {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int cols = 3072;
         float eps = 1e-5f;
         SplittableRandom rnd = new SplittableRandom(11);
@@ -103,8 +90,8 @@ class Int8ActivationsGpuTest {
                 CUdeviceptr xq = buf.alloc(cols);
                 CUdeviceptr xd = buf.alloc(4L * cols / 32);
                 CUdeviceptr xs = buf.alloc(4L * cols / 16);
-                int8.quantize(stream, buf.of(x), norm ? buf.of(g) : null, eps, cols, xq, xd, xs, 1);
-                cuStreamSynchronize(stream);
+                int8.quantize(gpu.stream, buf.of(x), norm ? buf.of(g) : null, eps, cols, xq, xd, xs, 1);
+                cuStreamSynchronize(gpu.stream);
                 byte[] q = new byte[cols];
                 cuMemcpyDtoH(Pointer.to(q), xq, cols);
                 float[] d = GpuTests.Buffers.floats(xd, cols / 32);
@@ -158,7 +145,7 @@ class Int8ActivationsGpuTest {
     @ParameterizedTest(name = "{0} cols={1} mode={2} norm={3}")
     @MethodSource("cases")
     void projectionMatchesReference(GgmlType type, int cols, int mode, boolean norm) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         int rows = 67;
         float eps = 1e-5f;
         SplittableRandom rnd = new SplittableRandom(type.ordinal() * 1000L + cols + mode + (norm ? 7 : 0));
@@ -198,10 +185,10 @@ class Int8ActivationsGpuTest {
             CUdeviceptr xd = buf.alloc(4L * cols / 32);
             CUdeviceptr xs = buf.alloc(4L * cols / 16);
             CUdeviceptr dy = buf.of(yInit);
-            int8.quantize(stream, buf.of(xRaw), g == null ? null : buf.of(g), eps, cols, xq, xd, xs, 1);
-            int8.matvec(stream, type, mode, buf.of(w0), mode == CudaKernels.SWIGLU ? buf.of(w1) : null, null, rows,
+            int8.quantize(gpu.stream, buf.of(xRaw), g == null ? null : buf.of(g), eps, cols, xq, xd, xs, 1);
+            int8.matvec(gpu.stream, type, mode, buf.of(w0), mode == CudaKernels.SWIGLU ? buf.of(w1) : null, null, rows,
                     0, 0, rowBytes, cols, xq, xd, xs, dy, null, null);
-            cuStreamSynchronize(stream);
+            cuStreamSynchronize(gpu.stream);
             return GpuTests.relErr(GpuTests.Buffers.floats(dy, rows), ref);
         }
     }

@@ -1,8 +1,6 @@
 package io.offload4j.backend.cuda;
 
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
-import static jcuda.driver.JCudaDriver.cuStreamCreate;
-import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -16,7 +14,6 @@ import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUstream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -54,29 +51,19 @@ class MoeGroupedKernelsGpuTest {
     static final int FFN = 512;
     static final int K = 4;
 
-    static CudaDevice device;
-    static CudaKernels kernels;
+    static GpuTests.KernelSession gpu;
     static CudaMoeKernels moe;
-    static CUstream stream;
 
     @BeforeAll
     static void open() {
-        GpuTests.assumeGpu();
-        device = CudaDevice.open(0);
-        device.makeCurrent();
-        kernels = new CudaKernels();
-        moe = new CudaMoeKernels(kernels);
-        stream = new CUstream();
-        cuStreamCreate(stream, 0);
+        gpu = GpuTests.KernelSession.open();
+        moe = new CudaMoeKernels(gpu.kernels);
     }
 
     @AfterAll
     static void close() {
-        if (device != null) {
-            device.makeCurrent();
-            cuStreamDestroy(stream);
-            kernels.close();
-            device.close();
+        if (gpu != null) {
+            gpu.close();
         }
     }
 
@@ -137,7 +124,7 @@ class MoeGroupedKernelsGpuTest {
     @ParameterizedTest(name = "{0} tokens={1} pool={2}")
     @MethodSource("cases")
     void groupedMatchesPerSlotAndReference(GgmlType type, int count, boolean pool) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         // resident: 16 experts, the last two never chosen; pool: 40 ids (slots), 12 of them used, spread out
         int ids = pool ? 40 : 16;
         int[] used;
@@ -225,20 +212,20 @@ class MoeGroupedKernelsGpuTest {
             CUdeviceptr itemCount = buf.alloc(8);
 
             // per-slot (decode) kernels
-            moe.gateUp(stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, dChosen, K, hSlot, slots);
-            moe.down(stream, type, downP, stride, DIM, downRow, FFN, hSlot, dChosen, dWeights, K, xSlot,
+            moe.gateUp(gpu.stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, dChosen, K, hSlot, slots);
+            moe.down(gpu.stream, type, downP, stride, DIM, downRow, FFN, hSlot, dChosen, dWeights, K, xSlot,
                     count);
             // grouped, twice
             for (CUdeviceptr x : new CUdeviceptr[] {xGrouped, xAgain}) {
-                moe.group(stream, dChosen, slots, ids, counts, order, items, itemCount, maxItems,
+                moe.group(gpu.stream, dChosen, slots, ids, counts, order, items, itemCount, maxItems,
                         CudaMoeKernels.TILE);
-                moe.gateUpGrouped(stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, K, items, itemCount,
+                moe.gateUpGrouped(gpu.stream, type, gateP, upP, stride, FFN, guRow, DIM, dXb, K, items, itemCount,
                         order, hGrouped, maxItems);
-                moe.downGrouped(stream, type, downP, stride, DIM, downRow, FFN, hGrouped, items, itemCount,
+                moe.downGrouped(gpu.stream, type, downP, stride, DIM, downRow, FFN, hGrouped, items, itemCount,
                         order, y, maxItems);
-                moe.combine(stream, y, dChosen, dWeights, K, DIM, x, count);
+                moe.combine(gpu.stream, y, dChosen, dWeights, K, DIM, x, count);
             }
-            cuStreamSynchronize(stream);
+            cuStreamSynchronize(gpu.stream);
 
             int gotCount = checkGrouping(chosen, ids, CudaMoeKernels.TILE, order, items, itemCount, maxItems);
             float[] hs = GpuTests.Buffers.floats(hSlot, slots * FFN);
@@ -284,15 +271,15 @@ class MoeGroupedKernelsGpuTest {
                 CUdeviceptr xTcAgain = buf.of(x0);
                 int tiles = 0;
                 for (CUdeviceptr x : new CUdeviceptr[] {xTc, xTcAgain}) {
-                    moe.group(stream, dChosen, slots, ids, counts, order, items, itemCount, tcItems,
+                    moe.group(gpu.stream, dChosen, slots, ids, counts, order, items, itemCount, tcItems,
                             CudaMoeKernels.TC_TILE);
-                    moe.gatherF16(stream, dXb, order, itemCount, K, DIM, a16, slots);
-                    moe.gateUpTc(stream, type, gateP, upP, stride, FFN, guRow, DIM, a16, items, itemCount,
+                    moe.gatherF16(gpu.stream, dXb, order, itemCount, K, DIM, a16, slots);
+                    moe.gateUpTc(gpu.stream, type, gateP, upP, stride, FFN, guRow, DIM, a16, items, itemCount,
                             h16, tcItems);
-                    moe.downTc(stream, type, downP, stride, DIM, downRow, FFN, h16, items, itemCount, order, y,
+                    moe.downTc(gpu.stream, type, downP, stride, DIM, downRow, FFN, h16, items, itemCount, order, y,
                             tcItems);
-                    moe.combine(stream, y, dChosen, dWeights, K, DIM, x, count);
-                    cuStreamSynchronize(stream);
+                    moe.combine(gpu.stream, y, dChosen, dWeights, K, DIM, x, count);
+                    cuStreamSynchronize(gpu.stream);
                     tiles = checkGrouping(chosen, ids, CudaMoeKernels.TC_TILE, order, items, itemCount, tcItems);
                 }
                 float[] xt = GpuTests.Buffers.floats(xTc, count * DIM);

@@ -1,7 +1,5 @@
 package io.offload4j.backend.cuda;
 
-import static jcuda.driver.JCudaDriver.cuStreamCreate;
-import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,7 +8,6 @@ import io.offload4j.gguf.GgmlType;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUstream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -34,27 +31,17 @@ class SmallGemmGpuTest {
     private static final int K = 1024;                    // four chunks: splits of 1, 2 and 4
     private static final int MAX_M = CudaKernels.SMALL_GEMM_MAX_ROWS;
 
-    static CudaDevice device;
-    static CudaKernels kernels;
-    static CUstream stream;
+    static GpuTests.KernelSession gpu;
 
     @BeforeAll
     static void open() {
-        GpuTests.assumeGpu();
-        device = CudaDevice.open(0);
-        device.makeCurrent();
-        kernels = new CudaKernels();
-        stream = new CUstream();
-        cuStreamCreate(stream, 0);
+        gpu = GpuTests.KernelSession.open();
     }
 
     @AfterAll
     static void close() {
-        if (device != null) {
-            device.makeCurrent();
-            cuStreamDestroy(stream);
-            kernels.close();
-            device.close();
+        if (gpu != null) {
+            gpu.close();
         }
     }
 
@@ -65,7 +52,7 @@ class SmallGemmGpuTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("formats")
     void equalsDequantGemmAndADoubleReference(GgmlType type) {
-        device.makeCurrent();
+        gpu.device.makeCurrent();
         SplittableRandom rnd = new SplittableRandom(31L * type.ordinal() + 7);
         int rowBytes = Math.toIntExact(type.bytesFor(K));
         byte[][] w = new byte[3][];
@@ -91,7 +78,7 @@ class SmallGemmGpuTest {
             for (int s = 0; s < 3; s++) {
                 dw[s] = buf.of(w[s]);
                 d16[s] = buf.alloc(2L * ROWS[s] * K);
-                kernels.dequantF16(stream, type, dw[s], rowBytes, ROWS[s], K, d16[s]);
+                gpu.kernels.dequantF16(gpu.stream, type, dw[s], rowBytes, ROWS[s], K, d16[s]);
             }
             CUdeviceptr da = buf.of(a);
             CUdeviceptr partial = buf.alloc(4 * partialFloats);
@@ -108,17 +95,17 @@ class SmallGemmGpuTest {
                     float[][] want = new float[3][];
                     for (int s = 0; s < 3; s++) {
                         CUdeviceptr y = buf.of(start[s]);
-                        kernels.gemm(stream, da, d16[s], y, m, ROWS[s], K, accumulate);
-                        cuStreamSynchronize(stream);
+                        gpu.kernels.gemm(gpu.stream, da, d16[s], y, m, ROWS[s], K, accumulate);
+                        cuStreamSynchronize(gpu.stream);
                         want[s] = GpuTests.Buffers.floats(y, m * ROWS[s]);
                     }
                     for (int splits : new int[] {1, 2, 4}) {
                         float[][] first = null;
                         for (int repeat = 0; repeat < 2; repeat++) {
                             CUdeviceptr[] y = {buf.of(start[0]), buf.of(start[1]), buf.of(start[2])};
-                            kernels.gemmSmall(stream, type, dw[0], dw[1], dw[2], ROWS[0], ROWS[1], ROWS[2], rowBytes,
+                            gpu.kernels.gemmSmall(gpu.stream, type, dw[0], dw[1], dw[2], ROWS[0], ROWS[1], ROWS[2], rowBytes,
                                     K, da, y[0], y[1], y[2], m, accumulate, splits, partial, counters);
-                            cuStreamSynchronize(stream);
+                            cuStreamSynchronize(gpu.stream);
                             float[][] got = new float[3][];
                             for (int s = 0; s < 3; s++) {
                                 got[s] = GpuTests.Buffers.floats(y[s], m * ROWS[s]);
