@@ -53,19 +53,13 @@ final class ExpertTier implements AutoCloseable {
     private static final int ON_CPU = -3;
 
     private final CopyRing pool;
+    private final ExpertSlots slots;
+    private final Slot[] slotKeys;       // the cache's value per slot (one object each, made here)
     private final ExpertCache<Slot> cache;
     private final int experts;
     private final int k;
     private final int[] unitOf;          // expert id (block × experts + e) → the pool's unit index, -1 for dense blocks
     private final long[] unitBytes;      // per pool unit
-    private final Slot[] slots;
-    private final int[] free;            // a stack of free slot numbers
-    private int freeCount;
-    private final int[] pending;         // slots released while the current pass has not yet been enqueued
-    private int pendingCount;
-    private final boolean[] usedInPass;  // per slot
-    private final int[] used;            // the slots the pass being prepared reads
-    private int usedCount;
     // per step scratch, sized for the step's most rows
     private final int[] chosen;
     private final float[] weights;
@@ -81,9 +75,6 @@ final class ExpertTier implements AutoCloseable {
     private final float[] activation;     // one row, for the CPU's misses
     private final int[] cpuExperts;
     private final float[] cpuWeights;
-    private final long[] copySerial;      // per slot: the serial of the last copy into it
-    private long copiesIssued;
-    private long copiesAwaited;           // the compute stream waits for every copy up to this serial
     private long cpuComputed;
     private io.offload4j.backend.MoeRoutingListener listener = io.offload4j.backend.MoeRoutingListener.NONE;
     // prediction: the experts the block before predicted for a block, marked with that prediction's serial
@@ -96,12 +87,10 @@ final class ExpertTier implements AutoCloseable {
     private final int[] stagedExperts;   // the experts staged, in order of staging
     private int stagedCount;
     private int stagedBlock = -1;
-    private final long[] lastReadRun;    // per slot: the run (block of a step) whose passes last read it
-    private long runSerial;
+    private long runSerial;              // one run per block of a step
     private long prefetches;
     private long predicted;
     private long predictedRight;
-    private long bytesCopied;
     private long expertCopies;
     private long passes;
     private long routingWaitNanos;
@@ -135,6 +124,7 @@ final class ExpertTier implements AutoCloseable {
                     + " 1 and the " + cacheSlots + " cached during one-token steps");
         }
         this.pool = pool;
+        this.slots = new ExpertSlots(pool, slotCount);
         this.cacheSlots = cacheSlots;
         this.chunkCacheSlots = chunkCacheSlots;
         this.capacitySlots = cacheSlots;
@@ -142,15 +132,10 @@ final class ExpertTier implements AutoCloseable {
         this.k = k;
         this.unitOf = unitOf;
         this.unitBytes = unitBytes;
-        this.slots = new Slot[slotCount];
-        this.free = new int[slotCount];
+        this.slotKeys = new Slot[slotCount];
         for (int s = 0; s < slotCount; s++) {
-            slots[s] = new Slot(s);
-            free[freeCount++] = slotCount - 1 - s; // slot 0 on top
+            slotKeys[s] = new Slot(s);
         }
-        this.pending = new int[slotCount];
-        this.usedInPass = new boolean[slotCount];
-        this.used = new int[slotCount];
         long slotKib = (slotBytes + 1023) >>> 10;
         long[] bytes = new long[blocks * experts];
         Arrays.fill(bytes, slotKib << 10);
@@ -167,14 +152,12 @@ final class ExpertTier implements AutoCloseable {
         this.activation = new float[Math.max(1, dim)];
         this.cpuExperts = new int[k];
         this.cpuWeights = new float[k];
-        this.copySerial = new long[slotCount];
         this.predictedIds = new int[rows * k];
         this.predictedMark = new long[blocks * experts];
         this.predictionOf = new long[blocks];
         this.stagedSlot = new int[experts];
         Arrays.fill(stagedSlot, -1);
         this.stagedExperts = new int[experts];
-        this.lastReadRun = new long[slotCount];
     }
 
     /**
@@ -190,14 +173,12 @@ final class ExpertTier implements AutoCloseable {
         }
         capacitySlots = want;
         cache.capacity(want * slotBudget);
-        while (pendingCount > 0) {
-            free[freeCount++] = pending[--pendingCount];
-        }
+        slots.releasePending();
     }
 
     /** The cache's removal listener: the slot becomes free once the pass being prepared has been enqueued. */
     private void released(Slot s) {
-        pending[pendingCount++] = s.index();
+        slots.release(s.index());
     }
 
     /**
@@ -243,7 +224,7 @@ final class ExpertTier implements AutoCloseable {
                 stagedSlot[e] = -1;
                 where[e] = slot;
                 pass[e] = 0;
-                cache.offer(block, e, slots[slot]); // may evict (or refuse it): released slots wait in pending
+                cache.offer(block, e, slotKeys[slot]); // may evict (or refuse it): released slots wait
             } else {
                 where[e] = -1;
                 misses[missCount++] = e;
@@ -260,46 +241,28 @@ final class ExpertTier implements AutoCloseable {
         int p = 0;
         do {
             // this pass: the hits (first pass only) and as many misses as there are free slots
-            int take = Math.min(missCount - next, freeCount);
+            int take = Math.min(missCount - next, slots.freeCount());
             for (int j = 0; j < take; j++) {
                 int e = misses[next + j];
-                int slot = free[--freeCount];
-                int unit = unitOf[block * experts + e];
-                copy(unit, slot);
+                int slot = slots.take();
+                copy(block, e, slot);
                 expertCopies++;
                 where[e] = slot;
                 pass[e] = p;
-                cache.offer(block, e, slots[slot]); // may evict (or refuse it): released slots wait in pending
+                cache.offer(block, e, slotKeys[slot]); // may evict (or refuse it): released slots wait
             }
             next += take;
-            int newestCopy = -1; // the slot whose copy was issued last among those the pass reads and not waited for
             for (int i = 0; i < n; i++) {
                 int e = chosen[i];
                 boolean here = where[e] >= 0 && pass[e] == p;
                 sendSlots[i] = here ? where[e] : -1;
-                if (here && !usedInPass[where[e]]) {
-                    int slot = where[e];
-                    usedInPass[slot] = true;
-                    used[usedCount++] = slot;
-                    lastReadRun[slot] = runSerial;
-                    if (copySerial[slot] > copiesAwaited
-                            && (newestCopy < 0 || copySerial[slot] > copySerial[newestCopy])) {
-                        newestCopy = slot;
-                    }
+                if (here) {
+                    slots.read(where[e], runSerial);
                 }
             }
-            if (newestCopy >= 0) { // copies land in order: one wait covers every copy the pass reads
-                pool.awaitCopy(newestCopy);
-                copiesAwaited = copySerial[newestCopy];
-            }
+            slots.awaitCopiesRead();
             device.runPooledExperts(bound, step, sendSlots, weights);
-            pool.slotsUsed(used, usedCount); // one mark after the pass for all its slots
-            while (usedCount > 0) {
-                usedInPass[used[--usedCount]] = false;
-            }
-            while (pendingCount > 0) {
-                free[freeCount++] = pending[--pendingCount];
-            }
+            slots.passEnqueued();
             passes++;
             p++;
         } while (next < missCount);
@@ -319,7 +282,7 @@ final class ExpertTier implements AutoCloseable {
             int slot = stagedSlot[e];
             if (slot >= 0) {
                 stagedSlot[e] = -1;
-                free[freeCount++] = slot;
+                slots.free(slot);
             }
         }
         stagedCount = 0;
@@ -356,41 +319,28 @@ final class ExpertTier implements AutoCloseable {
                 misses[want++] = e; // scratch: this block's misses were all enqueued
             }
         }
-        int take = Math.max(0, Math.min(want, freeCount - k));
-        // free slots this block did not read to the top of the stack, taken first
-        int top = freeCount;
-        for (int i = freeCount - 1; i >= 0 && top > freeCount - take; i--) {
-            if (lastReadRun[free[i]] != runSerial) {
-                int t = free[--top];
-                free[top] = free[i];
-                free[i] = t;
-            }
-        }
+        int take = Math.max(0, Math.min(want, slots.freeCount() - k));
+        slots.preferUnreadBy(runSerial, take); // slots this block read come last (see above)
         for (int j = 0; j < take; j++) {
             int e = misses[j];
-            int slot = free[--freeCount];
-            int unit = unitOf[block * experts + e];
-            copy(unit, slot);
+            int slot = slots.take();
+            copy(block, e, slot);
             prefetches++;
             stagedSlot[e] = slot;
             stagedExperts[stagedCount++] = e;
         }
-        while (pendingCount > 0) { // this block's passes are enqueued: nothing reads a released slot any more
-            free[freeCount++] = pending[--pendingCount];
-        }
+        slots.releasePending(); // this block's passes are enqueued: nothing reads a released slot any more
     }
 
-    /** Copies {@code unit} into {@code slot} on the copy stream (the ticket is the slot); a pass reading it waits. */
-    private void copy(int unit, int slot) {
-        pool.copy(unit, slot, slot);
-        copySerial[slot] = ++copiesIssued;
-        bytesCopied += unitBytes[unit];
+    /** Copies block {@code block}'s expert {@code e} into {@code slot} on the copy stream. */
+    private void copy(int block, int e, int slot) {
+        int unit = unitOf[block * experts + e];
+        slots.copy(unit, slot, unitBytes[unit]);
     }
 
     /** Between steps: every slot is free or holds a cached expert; nothing is staged or waiting to be released. */
     boolean idle() {
-        return stagedBlock < 0 && pendingCount == 0 && usedCount == 0
-                && freeCount + cache.residentCount() == slots.length;
+        return stagedBlock < 0 && slots.settled() && slots.freeCount() + cache.residentCount() == slots.count();
     }
 
     /** How many experts the cache holds now. */
@@ -411,8 +361,9 @@ final class ExpertTier implements AutoCloseable {
     /** The counters so far, with the planner's reasoning. */
     ExpertCacheStats snapshot(String reasoning) {
         ExpertCache.Stats s = cache.stats();
-        return new ExpertCacheStats(s.hits(), s.misses(), s.evictions(), s.rejections(), expertCopies, bytesCopied,
-                cpuComputed, prefetches, predicted, predictedRight, passes, slots.length, cacheSlots, reasoning,
+        return new ExpertCacheStats(s.hits(), s.misses(), s.evictions(), s.rejections(), expertCopies,
+                slots.bytesCopied(), cpuComputed, prefetches, predicted, predictedRight, passes, slots.count(),
+                cacheSlots, reasoning,
                 routingWaitNanos, placingNanos);
     }
 
@@ -441,13 +392,12 @@ final class ExpertTier implements AutoCloseable {
         cpu.addExperts(block, activation, cpuExperts, cpuWeights, c);
         device.activationFromHost(activation, 1);
         cpuComputed += c;
-        for (int j = 0; j < missCount && freeCount > 0; j++) {
+        for (int j = 0; j < missCount && slots.freeCount() > 0; j++) {
             int e = misses[j];
-            int slot = free[--freeCount];
-            int unit = unitOf[block * experts + e];
-            copy(unit, slot);
+            int slot = slots.take();
+            copy(block, e, slot);
             expertCopies++;
-            cache.offer(block, e, slots[slot]);
+            cache.offer(block, e, slotKeys[slot]);
         }
         return 0; // slots evicted or refused meanwhile stay pending until the hits' pass has been enqueued
 
@@ -469,7 +419,7 @@ final class ExpertTier implements AutoCloseable {
     }
 
     long bytesCopied() {
-        return bytesCopied;
+        return slots.bytesCopied();
     }
 
     long expertCopies() {
@@ -481,7 +431,7 @@ final class ExpertTier implements AutoCloseable {
     }
 
     int slotCount() {
-        return slots.length;
+        return slots.count();
     }
 
     long poolBytes() {
@@ -497,16 +447,9 @@ final class ExpertTier implements AutoCloseable {
      * (staged for a block that did not run, released by the cache while a pass was being prepared) are free again.
      */
     void reset() {
-        pool.drain();
-        copiesAwaited = copiesIssued; // landed
+        slots.reset();
         if (stagedBlock >= 0) {
             releaseStaged();
-        }
-        while (usedCount > 0) {
-            usedInPass[used[--usedCount]] = false;
-        }
-        while (pendingCount > 0) {
-            free[freeCount++] = pending[--pendingCount];
         }
     }
 
