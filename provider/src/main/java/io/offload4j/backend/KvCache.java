@@ -16,6 +16,38 @@ public interface KvCache extends AutoCloseable {
         return Integer.MAX_VALUE;
     }
 
+    /**
+     * Whether {@link #copyPrefix} can copy from {@code source}: a cache of the same pass (and device), laid out like
+     * this one. False by default: a device that cannot copy caches computes the prefix instead.
+     */
+    default boolean canCopyPrefix(KvCache source) {
+        return false;
+    }
+
+    /**
+     * Makes positions {@code 0..positions-1} hold what they hold in {@code source}: a prompt prefix another sequence
+     * computed (the same tokens at the same positions have the same keys and values), copied instead of computed
+     * again. {@code source} must hold those positions (in a sliding-window ring, with at most {@link #maxRewind()}
+     * positions written after them, drafts included). What this cache held at and after {@code positions} is lost:
+     * the next step writes those rows before anything attends to them. Only where {@link #canCopyPrefix} says so;
+     * ordered before the next forward call of either sequence.
+     *
+     * @throws IllegalArgumentException where {@link #canCopyPrefix} is false or {@code positions} exceeds either
+     *                                  capacity (nothing is copied)
+     */
+    default void copyPrefix(KvCache source, int positions) {
+        throw new IllegalArgumentException("this KV cache (" + getClass().getSimpleName() + ") cannot copy from "
+                + source.getClass().getSimpleName());
+    }
+
+    /** Checks {@code positions} against both capacities for {@link #copyPrefix}. */
+    static void checkPrefix(KvCache target, KvCache source, int positions) {
+        if (positions < 0 || positions > target.capacity() || positions > source.capacity()) {
+            throw new IllegalArgumentException("cannot copy a prefix of " + positions + " positions from a KV cache of "
+                    + source.capacity() + " into one of " + target.capacity());
+        }
+    }
+
     /** Device or host bytes it occupies. */
     long byteSize();
 

@@ -23,12 +23,15 @@ package io.offload4j.engine;
  * @param verifications        speculative decoding: verification passes (one sequence's drafts checked in one pass)
  * @param targetPasses         passes of the model that decoding sequences took: verifications, and one per sequence
  *                             and decode step without drafts (a batched step counts once per sequence)
+ * @param copiedPromptTokens   prompt tokens whose keys and values were copied from another running sequence that had
+ *                             computed the same prefix, in total (not in {@code reusedPromptTokens}, not computed)
  */
 public record EngineStats(int queued, int running, long runningKvCacheBytes, int prefixCacheEntries,
                           long prefixCacheBytes, long prefixHits, long prefixMisses, long reusedPromptTokens,
                           long prefixEvictions, long completed, long promptTokens, long generatedTokens,
                           long decodeTokens, long prefillNanos, long decodeNanos, long draftedTokens,
-                          long acceptedDraftTokens, long verifications, long targetPasses) {
+                          long acceptedDraftTokens, long verifications, long targetPasses,
+                          long copiedPromptTokens) {
 
     /** Prompt tokens per second of prefill time so far, 0 before any prefill. */
     public double prefillTokensPerSecond() {

@@ -195,7 +195,7 @@ final class PrefixCache {
         return evictions.get() + entries.stats().evictionCount();
     }
 
-    private static int commonPrefix(int[] a, int[] b, int limit) {
+    static int commonPrefix(int[] a, int[] b, int limit) {
         int n = Math.min(Math.min(a.length, b.length), limit);
         int i = 0;
         while (i < n && a[i] == b[i]) {

@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>then up to {@link #PREFILL_CHUNKS_PER_ROUND} prompt chunks run, for the sequences still in prefill in the
  *       order they were admitted: the first admitted prompt finishes first (its first token is not held back until
  *       every prompt that arrived with it is in), and the decoding sequences wait at most that many chunks for their
- *       next token.</li>
+ *       next token. Before each chunk, a prefix that another running sequence has already computed is copied from
+ *       its KV cache instead ({@link LivePrefixCopy}).</li>
  * </ol>
  * With speculative decoding on ({@link SpeculativeDecoding}), a decoding sequence that has drafts is instead
  * verified by a {@code forwardAll} pass of its own after the batched step, and may emit several tokens.
@@ -44,6 +45,7 @@ final class Scheduler implements Runnable {
     private final int contextLength;
     private final int maxSequences;
     private final PrefixCache prefixCache;
+    private final LivePrefixCopy livePrefixes;
     private final Runnable onExit;
     private final String modelName;
     private final LinkedBlockingQueue<Sequence> queue = new LinkedBlockingQueue<>();
@@ -88,6 +90,7 @@ final class Scheduler implements Runnable {
         this.contextLength = contextLength;
         this.maxSequences = maxSequences;
         this.prefixCache = new PrefixCache(prefixCacheBytes);
+        this.livePrefixes = new LivePrefixCopy(speculation != null);
         this.onExit = onExit;
         this.modelName = name;
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);
@@ -369,6 +372,7 @@ final class Scheduler implements Runnable {
             } else {
                 try {
                     chunks++;
+                    livePrefixes.before(s, running);
                     done = timedPrefill(s);
                 } catch (RuntimeException | Error e) {
                     error = e;
@@ -498,6 +502,7 @@ final class Scheduler implements Runnable {
                 prefixCache.bytes(), prefixCache.hits(), prefixCache.misses(), prefixCache.reusedTokens(),
                 prefixCache.evictions(), completed.get(), promptTokens.get(), generatedTokens.get(),
                 decodeTokens.get(), prefillNanos.get(), decodeNanos.get(), counters.draftedTokens(),
-                counters.acceptedTokens(), counters.verifications(), counters.targetPasses());
+                counters.acceptedTokens(), counters.verifications(), counters.targetPasses(),
+                livePrefixes.copiedTokens());
     }
 }

@@ -106,6 +106,25 @@ final class Sequence {
         this.admittedAt = System.nanoTime();
     }
 
+    /** Positions whose keys and values its cache holds: those of {@code history()[0 .. cachedLength())}. */
+    int cachedLength() {
+        return kvLength;
+    }
+
+    /**
+     * Its cache now holds the first {@code n} prompt positions, copied from another sequence ({@link LivePrefixCopy}):
+     * the prompt goes on from there, and they count as reused.
+     */
+    void prefixCopied(int n) {
+        if (n <= prefilled || n >= prompt.length) {
+            throw new IllegalStateException("a copied prefix of " + n + " tokens for a prompt of " + prompt.length
+                    + " with " + prefilled + " in");
+        }
+        reused += n - prefilled;
+        prefilled = n;
+        kvLength = n;
+    }
+
     /** True while prompt tokens remain to be computed: the next step is a {@link #prefillStep}. */
     boolean inPrefill() {
         return prefilled < prompt.length;

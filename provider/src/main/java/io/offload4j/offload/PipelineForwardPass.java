@@ -222,6 +222,31 @@ public final class PipelineForwardPass implements ForwardPass {
             return n;
         }
 
+        /** Every stage's part can copy from the source's (nothing is copied unless all can). */
+        @Override
+        public boolean canCopyPrefix(KvCache source) {
+            if (!(source instanceof PipelineKvCache src) || src.owner != owner || src.parts.length != parts.length) {
+                return false;
+            }
+            for (int i = 0; i < parts.length; i++) {
+                if (!parts[i].canCopyPrefix(src.parts[i])) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        public void copyPrefix(KvCache source, int positions) {
+            if (!canCopyPrefix(source)) {
+                KvCache.super.copyPrefix(source, positions);
+            }
+            KvCache.checkPrefix(this, source, positions);
+            for (int i = 0; i < parts.length; i++) {
+                parts[i].copyPrefix(((PipelineKvCache) source).parts[i], positions);
+            }
+        }
+
         @Override
         public long byteSize() {
             long n = 0;

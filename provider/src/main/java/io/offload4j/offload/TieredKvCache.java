@@ -31,6 +31,26 @@ final class TieredKvCache implements KvCache {
         return cpu == null ? accelerator.maxRewind() : Math.min(accelerator.maxRewind(), cpu.maxRewind());
     }
 
+    /** Both parts can copy from the source's (nothing is copied unless both can). */
+    @Override
+    public boolean canCopyPrefix(KvCache source) {
+        return source instanceof TieredKvCache src && src.owner == owner && accelerator.canCopyPrefix(src.accelerator)
+                && (cpu == null ? src.cpu == null : src.cpu != null && cpu.canCopyPrefix(src.cpu));
+    }
+
+    @Override
+    public void copyPrefix(KvCache source, int positions) {
+        if (!canCopyPrefix(source)) {
+            KvCache.super.copyPrefix(source, positions);
+        }
+        KvCache.checkPrefix(this, source, positions);
+        TieredKvCache src = (TieredKvCache) source;
+        accelerator.copyPrefix(src.accelerator, positions);
+        if (cpu != null) {
+            cpu.copyPrefix(src.cpu, positions);
+        }
+    }
+
     /** The accelerator's bytes: what limits how many sequences run at once. */
     @Override
     public long byteSize() {

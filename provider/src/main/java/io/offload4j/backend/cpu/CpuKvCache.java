@@ -152,6 +152,55 @@ final class CpuKvCache implements KvCache {
         return rewind;
     }
 
+    /** A cache of the same pass: the same blocks stored, the same rings, the same widths. */
+    @Override
+    public boolean canCopyPrefix(KvCache source) {
+        if (!(source instanceof CpuKvCache src) || src.keys.length != keys.length) {
+            return false;
+        }
+        for (int b = 0; b < keys.length; b++) {
+            boolean stored = keys[b].length > 0;
+            if (stored != (src.keys[b].length > 0) || ring[b] != src.ring[b]) {
+                return false;
+            }
+            if (stored && (keys[b].length / keyStrides[b] != src.keys[b].length / src.keyStrides[b]
+                    || (ring[b] > 0 && (keyStrides[b] != src.keyStrides[b]
+                    || values[b].length != src.values[b].length)))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Full blocks copy their first {@code positions} rows (each transposed key row, then the values); a ring is
+     * copied whole, which holds the window before {@code positions} when the source kept to {@link #maxRewind()}.
+     */
+    @Override
+    public void copyPrefix(KvCache source, int positions) {
+        if (!canCopyPrefix(source)) {
+            KvCache.super.copyPrefix(source, positions);
+        }
+        KvCache.checkPrefix(this, source, positions);
+        CpuKvCache src = (CpuKvCache) source;
+        for (int b = 0; b < keys.length; b++) {
+            if (keys[b].length == 0) {
+                continue;
+            }
+            if (ring[b] > 0) {
+                System.arraycopy(src.keys[b], 0, keys[b], 0, keys[b].length);
+                System.arraycopy(src.values[b], 0, values[b], 0, values[b].length);
+                continue;
+            }
+            int kvDim = keys[b].length / keyStrides[b];
+            for (int j = 0; j < kvDim; j++) {
+                System.arraycopy(src.keys[b], j * src.keyStrides[b], keys[b], j * keyStrides[b], positions);
+            }
+            int valueDim = values[b].length / capacity;
+            System.arraycopy(src.values[b], 0, values[b], 0, positions * valueDim);
+        }
+    }
+
     @Override
     public long byteSize() {
         long n = 0;

@@ -132,6 +132,37 @@ final class CudaKvCache implements KvCache {
         return rewind;
     }
 
+    /** A cache of the same model and blocks with the same rings (the row counts of full blocks may differ). */
+    @Override
+    public boolean canCopyPrefix(KvCache source) {
+        return source instanceof CudaKvCache src && src.owner == owner && src.firstBlock == firstBlock
+                && src.kvDim == kvDim && java.util.Arrays.equals(src.ring, ring);
+    }
+
+    /**
+     * Per block, device to device on the model's compute stream (so after the source's last step and before the next
+     * step of either): a full block's first {@code positions} rows of keys and of values, a ring whole (it holds the
+     * window before {@code positions} when the source kept to {@link #maxRewind()}).
+     */
+    @Override
+    public void copyPrefix(KvCache source, int positions) {
+        if (!canCopyPrefix(source)) {
+            KvCache.super.copyPrefix(source, positions);
+        }
+        KvCache.checkPrefix(this, source, positions);
+        CudaKvCache src = (CudaKvCache) source;
+        owner.makeCurrent();
+        for (int b = 0; b < ring.length; b++) {
+            long bytes = ring[b] > 0 ? blockOffsets[b + 1] - blockOffsets[b] : 2L * positions * kvDim;
+            if (bytes > 0) {
+                owner.copyOnStream(keys.withByteOffset(blockOffsets[b]), src.keys.withByteOffset(src.blockOffsets[b]),
+                        bytes);
+                owner.copyOnStream(values.withByteOffset(blockOffsets[b]),
+                        src.values.withByteOffset(src.blockOffsets[b]), bytes);
+            }
+        }
+    }
+
     @Override
     public long byteSize() {
         return bytes;

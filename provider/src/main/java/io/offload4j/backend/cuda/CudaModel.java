@@ -10,6 +10,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyPeerAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import io.offload4j.backend.AcceleratorModel;
@@ -545,6 +546,11 @@ final class CudaModel implements AcceleratorModel {
     @Override
     public void makeCurrent() {
         device.makeCurrent();
+    }
+
+    /** Device to device on the compute stream: after every step enqueued so far, before the next. */
+    void copyOnStream(CUdeviceptr to, CUdeviceptr from, long bytes) {
+        cuMemcpyDtoDAsync(to, from, bytes, ws.stream);
     }
 
     @Override

@@ -52,6 +52,8 @@ public class OffloadMetrics implements MeterBinder {
                 + " are not counted", TOKENS, s -> s.promptTokens());
         counter(r, tags, e, "offload4j.prompt.reused.tokens", "Prompt tokens not computed thanks to the prefix"
                 + " cache", TOKENS, s -> s.reusedPromptTokens());
+        counter(r, tags, e, "offload4j.prompt.copied.tokens", "Prompt tokens copied from another running request"
+                + " that had computed the same prefix, not computed", TOKENS, s -> s.copiedPromptTokens());
         counter(r, tags, e, "offload4j.completed.requests", "Requests that have ended (normally, cancelled or"
                 + " failed)", null, s -> s.completed());
         gauge(r, tags, e, "offload4j.prefill.throughput", "Prompt tokens per second of prefill time so far",

@@ -1,0 +1,177 @@
+package io.offload4j.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.backend.cpu.CpuBackend;
+import io.offload4j.model.Architecture;
+import io.offload4j.model.Model;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A prompt prefix copied from another sequence's KV cache ({@link KvCache#copyPrefix}, {@link LivePrefixCopy}) gives
+ * the logits of computing it, on full caches and on sliding-window rings; and in the engine, a request that starts
+ * like one running beside it copies that prefix instead of computing it, with the output of running alone.
+ */
+@Timeout(120)
+class LivePrefixCopyTest {
+
+    private static final int CONTEXT = 256;
+    private static final int CHUNK = 8;
+    private static final int SHARED = 40;
+
+    @TempDir
+    static Path dir;
+
+    private static Path model(String kind) {
+        Path file = dir.resolve(kind + ".gguf");
+        if (!file.toFile().exists()) {
+            SyntheticModelWriter.write(kind.equals("gemma2")
+                    ? SyntheticModelSpec.tinyGemma(Architecture.GEMMA2, QuantPreset.F32, 8)
+                    : SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.F32), file);
+        }
+        return file;
+    }
+
+    private static int[] prompt(long seed, int length, int[] prefix) {
+        int[] p = new SplittableRandom(seed).ints(length, 3, 512).toArray();
+        System.arraycopy(prefix, 0, p, 0, Math.min(prefix.length, length));
+        return p;
+    }
+
+    /** Runs {@code tokens[from, to)} in chunks; row t's logits into {@code out[t - from]}. */
+    private static void run(ForwardPass pass, KvCache cache, int[] tokens, int from, int to, float[][] out) {
+        float[][] rows = new float[CHUNK][pass.config().vocabularySize()];
+        for (int p = from; p < to; p += CHUNK) {
+            int n = Math.min(CHUNK, to - p);
+            pass.forwardAll(cache, tokens, p, n, p, rows);
+            for (int i = 0; i < n && out != null; i++) {
+                System.arraycopy(rows[i], 0, out[p + i - from], 0, rows[i].length);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "gemma2"})
+    void aCopiedPrefixGivesTheLogitsOfComputingIt(String kind) throws Exception {
+        try (Model model = Model.load(model(kind));
+             CpuBackend cpu = new CpuBackend(2);
+             ForwardPass pass = cpu.prepare(model, CONTEXT, CHUNK)) {
+            int vocab = pass.config().vocabularySize();
+            int[] donorTokens = prompt(1, 60, new int[0]);
+            int[] prompt = prompt(2, 64, java.util.Arrays.copyOf(donorTokens, SHARED));
+            int tail = prompt.length - SHARED;
+            float[][] expected = new float[tail][vocab];
+            float[][] copied = new float[tail][vocab];
+            float[][] uncopied = new float[tail][vocab];
+            try (KvCache reference = pass.newKvCache(CONTEXT);
+                 KvCache donor = pass.newKvCache(CONTEXT);
+                 KvCache target = pass.newKvCache(CONTEXT);
+                 KvCache empty = pass.newKvCache(CONTEXT)) {
+                run(pass, reference, prompt, 0, SHARED, null);
+                run(pass, reference, prompt, SHARED, prompt.length, expected);
+                // the donor went on past the shared part, as far as a ring still holds the window before it
+                int computed = (int) Math.min(donorTokens.length, (long) SHARED + donor.maxRewind());
+                run(pass, donor, donorTokens, 0, computed, null);
+                assertTrue(target.canCopyPrefix(donor));
+                target.copyPrefix(donor, SHARED);
+                run(pass, target, prompt, SHARED, prompt.length, copied);
+                run(pass, empty, prompt, SHARED, prompt.length, uncopied);
+            }
+            double err = maxRelativeError(copied, expected);
+            assertTrue(err < 1e-4, kind + ": copied prefix, logits off by " + err);
+            assertTrue(maxRelativeError(uncopied, expected) > 1e-2, "the prefix matters to these logits");
+        }
+    }
+
+    @Test
+    void refusesCachesItCannotCopyAndCopiesNothing() throws Exception {
+        try (Model model = Model.load(model("llama"));
+             Model other = Model.load(model("gemma2"));
+             CpuBackend cpu = new CpuBackend(1);
+             ForwardPass pass = cpu.prepare(model, CONTEXT, CHUNK);
+             ForwardPass otherPass = cpu.prepare(other, CONTEXT, CHUNK);
+             KvCache small = pass.newKvCache(16);
+             KvCache target = pass.newKvCache(CONTEXT);
+             KvCache foreign = otherPass.newKvCache(CONTEXT)) {
+            assertFalse(target.canCopyPrefix(foreign), "another model's cache");
+            assertThrows(IllegalArgumentException.class, () -> target.copyPrefix(foreign, 4));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> target.copyPrefix(small, 20));
+            assertTrue(e.getMessage().contains("20 positions"), e.getMessage());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "gemma2"})
+    void requestsThatStartAlikeCopyTheSharedPrefixAndDecodeAsAlone(String kind) throws Exception {
+        Path model = model(kind);
+        int[] first = prompt(3, SHARED + 4, new int[0]);
+        int[] shared = java.util.Arrays.copyOf(first, SHARED);
+        List<int[]> prompts = List.of(first, prompt(4, SHARED + 20, shared), prompt(5, SHARED + 9, shared));
+        EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withPrefixCacheBytes(0)
+                .withChunkTokens(16).withContextLength(CONTEXT);
+        List<int[]> alone = new ArrayList<>();
+        try (InferenceEngine e = InferenceEngine.load(model, options.withMaxSequences(1))) {
+            for (int[] p : prompts) {
+                alone.add(e.submit(request(p), GenerationListener.NONE).join().tokens());
+            }
+            assertEquals(0, e.stats().copiedPromptTokens(), "one at a time: nothing runs beside a request");
+        }
+        try (InferenceEngine e = InferenceEngine.load(model, options.withMaxSequences(3))) {
+            List<Generation> running = new ArrayList<>();
+            for (int[] p : prompts) {
+                running.add(e.submit(request(p), GenerationListener.NONE));
+            }
+            long copied = 0;
+            int total = 0;
+            for (int i = 0; i < prompts.size(); i++) {
+                GenerationResult r = running.get(i).join();
+                assertArrayEquals(alone.get(i), r.tokens(), kind + " request " + i);
+                copied += r.cachedPromptTokens();
+                total += prompts.get(i).length;
+                if (i > 0) { // the first computes the shared part (in its first round), the others copy it
+                    assertEquals(SHARED, r.cachedPromptTokens(), kind + " request " + i + " copied the prefix");
+                }
+            }
+            EngineStats stats = e.stats();
+            assertEquals(copied, stats.copiedPromptTokens());
+            assertEquals(total - copied, stats.promptTokens(), "copied tokens are not computed");
+            assertEquals(0, stats.reusedPromptTokens(), "the prefix cache is off");
+        }
+    }
+
+    private static GenerationRequest request(int[] prompt) {
+        return GenerationRequest.of(prompt, 12, SamplingParams.GREEDY);
+    }
+
+    private static double maxRelativeError(float[][] ours, float[][] ref) {
+        double worst = 0;
+        for (int t = 0; t < ref.length; t++) {
+            double diff = 0;
+            double norm = 0;
+            for (int i = 0; i < ref[t].length; i++) {
+                diff = Math.max(diff, Math.abs(ours[t][i] - ref[t][i]));
+                norm = Math.max(norm, Math.abs(ref[t][i]));
+            }
+            worst = Math.max(worst, diff / Math.max(norm, 1e-6));
+        }
+        return worst;
+    }
+}
