@@ -27,7 +27,12 @@ import java.util.concurrent.CompletableFuture;
  * <pre>
  * ServingBenchmark [--model FILE | --shape mini|small|llama32-3b|llama3-8b] [--quant Q4_K_M] [--device cpu|cuda]
  *                  [--concurrency 1,8,32,64] [--prompt 512] [--reply 128] [--budget 0 (auto) | GiB] [--out FILE.md]
+ *                  [--shared-prefix 0]
  * </pre>
+ *
+ * {@code --shared-prefix S}: the first S tokens of every prompt of a round are the same (a RAG app's system prompt and
+ * instructions; BOS included), the rest each request's own; a request copies them from one running beside it
+ * ({@code LivePrefixCopy}) where the engine does so. Each round draws its own shared part.
  *
  * {@code --max-sequences} (default: the largest N; 0: the engine's automatic choice, from free memory) is how many
  * requests the scheduler advances together; the others queue, which shows in their time to first token. The header
@@ -47,6 +52,7 @@ public final class ServingBenchmark {
                 Integer.toString(Arrays.stream(concurrency).max().orElse(1))));
         double budgetGiB = Double.parseDouble(arg(args, "--budget", "0"));
         String out = arg(args, "--out", null);
+        int sharedPrefix = Integer.parseInt(arg(args, "--shared-prefix", "0"));
         Path model = model(args);
         OffloadOptions offload = budgetGiB > 0
                 ? OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (budgetGiB * (1L << 30))) : OffloadOptions.DEFAULTS;
@@ -54,29 +60,35 @@ public final class ServingBenchmark {
                 .withMaxSequences(maxSequences).withPrefixCacheBytes(0).withOffload(offload);
         try (InferenceEngine engine = InferenceEngine.load(model, options)) {
             // the engine's own number: with --max-sequences 0 (automatic) the one it chose, and why
-            line(out, String.format(Locale.ROOT, "# Serving: %s on %s, prompts of %d tokens, replies of up to %d,"
-                    + " max sequences %d (asked for %d)%n%s%n", model.getFileName(), device, prompt, reply,
-                    engine.maxSequences(), maxSequences, engine.memoryReport()));
+            line(out, String.format(Locale.ROOT, "# Serving: %s on %s, prompts of %d tokens (the first %d the same"
+                    + " in a round), replies of up to %d, max sequences %d (asked for %d)%n%s%n", model.getFileName(),
+                    device, prompt, Math.min(sharedPrefix, prompt), reply, engine.maxSequences(), maxSequences,
+                    engine.memoryReport()));
             line(out, "| requests at once | aggregate tok/s | TTFT p50 / p99 ms | inter-token p50 / p99 ms |"
                     + " mean reply tokens | wall s |");
             line(out, "|---|---|---|---|---|---|");
-            run(engine, 1, Math.min(prompt, 64), 8, 7); // warm-up: JIT, kernels, graphs
+            run(engine, 1, Math.min(prompt, 64), 8, 7, 0); // warm-up: JIT, kernels, graphs
             for (int n : concurrency) {
-                line(out, run(engine, n, prompt, reply, 100 + n).row(n));
+                line(out, run(engine, n, prompt, reply, 100 + n, sharedPrefix).row(n));
             }
         }
     }
 
-    /** One round: n requests submitted together, each with distinct random-word prompts. */
-    static Round run(InferenceEngine engine, int n, int prompt, int reply, long seed) {
+    /**
+     * One round: n requests submitted together, each with distinct random-word prompts whose first
+     * {@code sharedPrefix} tokens are the same.
+     */
+    static Round run(InferenceEngine engine, int n, int prompt, int reply, long seed, int sharedPrefix) {
+        int[] shared = words(engine, Math.min(sharedPrefix, prompt), seed * 1000 + 999);
         List<Recorder> recorders = new ArrayList<>();
         List<CompletableFuture<GenerationResult>> results = new ArrayList<>();
         long start = System.nanoTime();
         for (int i = 0; i < n; i++) {
             Recorder r = new Recorder(reply, System.nanoTime());
             recorders.add(r);
-            results.add(engine.submit(GenerationRequest.of(words(engine, prompt, seed * 1000 + i), reply,
-                    SamplingParams.GREEDY), r).result());
+            int[] tokens = words(engine, prompt, seed * 1000 + i);
+            System.arraycopy(shared, 0, tokens, 0, shared.length);
+            results.add(engine.submit(GenerationRequest.of(tokens, reply, SamplingParams.GREEDY), r).result());
         }
         results.forEach(CompletableFuture::join);
         long wall = System.nanoTime() - start;
@@ -138,6 +150,9 @@ public final class ServingBenchmark {
         SplittableRandom random = new SplittableRandom(seed);
         int vocab = e.tokenizer().vocabularySize();
         int[] t = new int[n];
+        if (n == 0) {
+            return t;
+        }
         t[0] = e.tokenizer().bosToken();
         for (int i = 1; i < n; i++) {
             t[i] = 400 + random.nextInt(vocab - 400);
