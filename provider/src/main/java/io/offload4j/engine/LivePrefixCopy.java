@@ -1,7 +1,6 @@
 package io.offload4j.engine;
 
 import io.offload4j.backend.KvCache;
-import io.offload4j.engine.speculative.SpeculativeOptions;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -29,12 +28,12 @@ final class LivePrefixCopy {
     private final AtomicLong copiedTokens = new AtomicLong();
 
     /**
-     * @param speculative whether sequences verify drafts: a verification writes rows past a sequence's cached tokens
-     *                    (its rejected drafts, up to {@link SpeculativeOptions#MAX_DRAFT_TOKENS} + 1), and a
-     *                    sliding-window ring must still hold the window before the copied prefix after those too
+     * @param draftRows rows a sequence may have written past its cached tokens (with speculative decoding, its last
+     *                  verification's rejected drafts): a sliding-window ring must still hold the window before the
+     *                  copied prefix after those too
      */
-    LivePrefixCopy(boolean speculative) {
-        this.draftRows = speculative ? SpeculativeOptions.MAX_DRAFT_TOKENS + 1 : 0;
+    LivePrefixCopy(int draftRows) {
+        this.draftRows = draftRows;
     }
 
     /**

@@ -72,7 +72,21 @@ final class PrefixCache {
     private long nextKey;
     private long clock;
 
+    /** Positions a sequence may have written past its cached tokens: see {@link #PrefixCache(long, int)}. */
+    private final int rowsPastCached;
+
     PrefixCache(long budgetBytes) {
+        this(budgetBytes, 0);
+    }
+
+    /**
+     * @param rowsPastCached rows a sequence may have written past the tokens it hands back (with speculative
+     *                       decoding, its last verification's rejected drafts): in a sliding-window ring those
+     *                       overwrite older rows too, so an entry is reusable only where the ring's surplus covers
+     *                       them as well
+     */
+    PrefixCache(long budgetBytes, int rowsPastCached) {
+        this.rowsPastCached = rowsPastCached;
         this.budgetKiB = budgetBytes / 1024;
         this.entries = Caffeine.newBuilder()
                 .maximumWeight(Math.max(1, budgetKiB))
@@ -114,9 +128,10 @@ final class PrefixCache {
                 continue;
             }
             int shared = commonPrefix(e.tokens, prompt, limit);
-            if (e.tokens.length - shared > e.cache.maxRewind()) {
+            if ((long) e.tokens.length - shared + rowsPastCached > e.cache.maxRewind()) {
                 // A sliding-window model's ring no longer holds the window before the shared prefix: the rows
-                // written after it overwrote those. Reusing it would attend to wrong keys; compute afresh.
+                // written after it (rejected drafts included) overwrote those. Reusing it would attend to wrong
+                // keys; compute afresh.
                 continue;
             }
             if (shared > bestShared) {

@@ -89,8 +89,9 @@ final class Scheduler implements Runnable {
         this.tokenizer = tokenizer;
         this.contextLength = contextLength;
         this.maxSequences = maxSequences;
-        this.prefixCache = new PrefixCache(prefixCacheBytes);
-        this.livePrefixes = new LivePrefixCopy(speculation != null);
+        int draftRows = speculation == null ? 0 : speculation.maxDraft(); // rows a verification may leave past the cache
+        this.prefixCache = new PrefixCache(prefixCacheBytes, draftRows);
+        this.livePrefixes = new LivePrefixCopy(draftRows);
         this.onExit = onExit;
         this.modelName = name;
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);

@@ -57,6 +57,14 @@ final class SpeculativeDecoding implements AutoCloseable {
         this.counters = counters;
     }
 
+    /**
+     * The most tokens a step drafts. A verification writes the rows of all of them; after its rejected ones, up to
+     * this many rows past the sequence's cached tokens hold keys and values of tokens it did not keep.
+     */
+    int maxDraft() {
+        return maxDraft;
+    }
+
     /** A new sequence's state (its drafter among it); closed with the sequence's KV cache. */
     State open(int capacity) {
         return new State(drafters.open(capacity), new AdaptiveDraftLength(maxDraft, costs), maxDraft);

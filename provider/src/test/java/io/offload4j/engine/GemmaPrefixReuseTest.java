@@ -1,5 +1,7 @@
 package io.offload4j.engine;
 
+import io.offload4j.engine.speculative.SpeculativeOptions;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -59,5 +61,30 @@ class GemmaPrefixReuseTest {
             assertEquals(missesBefore + 1, reuse.stats().prefixMisses());
             assertArrayEquals(greedy(fresh, branch, 12).tokens(), r3.tokens());
         }
+    }
+
+    /**
+     * With speculative decoding a sequence's last verification may have written up to max-draft-tokens rows past the
+     * tokens it hands back (its rejected drafts), which in a ring overwrite older rows too: an entry is reused only
+     * where the ring's surplus (16) covers those as well. A branch 9 positions before the end of 71 cached tokens is
+     * reused without drafting and computed afresh with drafts of up to 8 (9 + 8 > 16), with the same tokens.
+     */
+    @Test
+    void withDraftsTheRingMustAlsoCoverTheRowsOfRejectedDrafts() throws Exception {
+        Path dir = Path.of(getClass().getResource("/transformers/hf-gemma2/config.json").toURI()).getParent();
+        EngineOptions drafting = CPU.withSpeculative(SpeculativeOptions.promptLookupDefaults().withMaxDraftTokens(8));
+        int[][] tokens = new int[2][];
+        for (EngineOptions options : new EngineOptions[] {CPU, drafting}) {
+            try (InferenceEngine e = InferenceEngine.load(dir, options)) {
+                int[] turn1 = ids(1, 60);
+                GenerationResult r1 = greedy(e, turn1, 12);
+                int[] branch = concat(java.util.Arrays.copyOf(concat(turn1, r1.tokens()), 62), ids(13, 10));
+                GenerationResult r2 = greedy(e, branch, 12);
+                boolean drafts = options == drafting;
+                assertEquals(drafts ? 0 : 62, r2.cachedPromptTokens(), drafts ? "computed afresh" : "reused");
+                tokens[drafts ? 1 : 0] = r2.tokens();
+            }
+        }
+        assertArrayEquals(tokens[0], tokens[1]);
     }
 }
