@@ -14,6 +14,7 @@ import io.offload4j.model.Model;
 import io.offload4j.model.QuantPreset;
 import io.offload4j.model.SyntheticModelSpec;
 import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.testing.PrefixCopyCheck;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,48 +56,13 @@ class LivePrefixCopyTest {
         return p;
     }
 
-    /** Runs {@code tokens[from, to)} in chunks; row t's logits into {@code out[t - from]}. */
-    private static void run(ForwardPass pass, KvCache cache, int[] tokens, int from, int to, float[][] out) {
-        float[][] rows = new float[CHUNK][pass.config().vocabularySize()];
-        for (int p = from; p < to; p += CHUNK) {
-            int n = Math.min(CHUNK, to - p);
-            pass.forwardAll(cache, tokens, p, n, p, rows);
-            for (int i = 0; i < n && out != null; i++) {
-                System.arraycopy(rows[i], 0, out[p + i - from], 0, rows[i].length);
-            }
-        }
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"llama", "gemma2"})
     void aCopiedPrefixGivesTheLogitsOfComputingIt(String kind) throws Exception {
         try (Model model = Model.load(model(kind));
              CpuBackend cpu = new CpuBackend(2);
              ForwardPass pass = cpu.prepare(model, CONTEXT, CHUNK)) {
-            int vocab = pass.config().vocabularySize();
-            int[] donorTokens = prompt(1, 60, new int[0]);
-            int[] prompt = prompt(2, 64, java.util.Arrays.copyOf(donorTokens, SHARED));
-            int tail = prompt.length - SHARED;
-            float[][] expected = new float[tail][vocab];
-            float[][] copied = new float[tail][vocab];
-            float[][] uncopied = new float[tail][vocab];
-            try (KvCache reference = pass.newKvCache(CONTEXT);
-                 KvCache donor = pass.newKvCache(CONTEXT);
-                 KvCache target = pass.newKvCache(CONTEXT);
-                 KvCache empty = pass.newKvCache(CONTEXT)) {
-                run(pass, reference, prompt, 0, SHARED, null);
-                run(pass, reference, prompt, SHARED, prompt.length, expected);
-                // the donor went on past the shared part, as far as a ring still holds the window before it
-                int computed = (int) Math.min(donorTokens.length, (long) SHARED + donor.maxRewind());
-                run(pass, donor, donorTokens, 0, computed, null);
-                assertTrue(target.canCopyPrefix(donor));
-                target.copyPrefix(donor, SHARED);
-                run(pass, target, prompt, SHARED, prompt.length, copied);
-                run(pass, empty, prompt, SHARED, prompt.length, uncopied);
-            }
-            double err = maxRelativeError(copied, expected);
-            assertTrue(err < 1e-4, kind + ": copied prefix, logits off by " + err);
-            assertTrue(maxRelativeError(uncopied, expected) > 1e-2, "the prefix matters to these logits");
+            PrefixCopyCheck.assertCopiedPrefixGivesTheComputedLogits(pass, CONTEXT, CHUNK, SHARED, CHUNK, 1e-4, kind);
         }
     }
 
@@ -159,19 +125,5 @@ class LivePrefixCopyTest {
 
     private static GenerationRequest request(int[] prompt) {
         return GenerationRequest.of(prompt, 12, SamplingParams.GREEDY);
-    }
-
-    private static double maxRelativeError(float[][] ours, float[][] ref) {
-        double worst = 0;
-        for (int t = 0; t < ref.length; t++) {
-            double diff = 0;
-            double norm = 0;
-            for (int i = 0; i < ref[t].length; i++) {
-                diff = Math.max(diff, Math.abs(ours[t][i] - ref[t][i]));
-                norm = Math.max(norm, Math.abs(ref[t][i]));
-            }
-            worst = Math.max(worst, diff / Math.max(norm, 1e-6));
-        }
-        return worst;
     }
 }
