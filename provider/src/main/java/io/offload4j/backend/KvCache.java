@@ -36,12 +36,18 @@ public interface KvCache extends AutoCloseable {
      *                                  capacity (nothing is copied)
      */
     default void copyPrefix(KvCache source, int positions) {
-        throw new IllegalArgumentException("this KV cache (" + getClass().getSimpleName() + ") cannot copy from "
-                + source.getClass().getSimpleName());
+        requireCopyable(this, source, positions);
     }
 
-    /** Checks {@code positions} against both capacities for {@link #copyPrefix}. */
-    static void checkPrefix(KvCache target, KvCache source, int positions) {
+    /**
+     * What {@link #copyPrefix} checks before it copies anything: that {@code target} {@link #canCopyPrefix can copy}
+     * from {@code source}, and {@code positions} against both capacities.
+     */
+    static void requireCopyable(KvCache target, KvCache source, int positions) {
+        if (!target.canCopyPrefix(source)) {
+            throw new IllegalArgumentException("this KV cache (" + target.getClass().getSimpleName() + ") cannot copy"
+                    + " from " + source.getClass().getSimpleName() + ": only from a cache of the same pass");
+        }
         if (positions < 0 || positions > target.capacity() || positions > source.capacity()) {
             throw new IllegalArgumentException("cannot copy a prefix of " + positions + " positions from a KV cache of "
                     + source.capacity() + " into one of " + target.capacity());

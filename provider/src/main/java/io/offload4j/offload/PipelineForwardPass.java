@@ -238,10 +238,7 @@ public final class PipelineForwardPass implements ForwardPass {
 
         @Override
         public void copyPrefix(KvCache source, int positions) {
-            if (!canCopyPrefix(source)) {
-                KvCache.super.copyPrefix(source, positions);
-            }
-            KvCache.checkPrefix(this, source, positions);
+            KvCache.requireCopyable(this, source, positions);
             for (int i = 0; i < parts.length; i++) {
                 parts[i].copyPrefix(((PipelineKvCache) source).parts[i], positions);
             }

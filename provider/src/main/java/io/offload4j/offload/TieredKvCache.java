@@ -40,10 +40,7 @@ final class TieredKvCache implements KvCache {
 
     @Override
     public void copyPrefix(KvCache source, int positions) {
-        if (!canCopyPrefix(source)) {
-            KvCache.super.copyPrefix(source, positions);
-        }
-        KvCache.checkPrefix(this, source, positions);
+        KvCache.requireCopyable(this, source, positions);
         TieredKvCache src = (TieredKvCache) source;
         accelerator.copyPrefix(src.accelerator, positions);
         if (cpu != null) {

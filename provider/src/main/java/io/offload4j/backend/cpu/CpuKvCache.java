@@ -178,10 +178,7 @@ final class CpuKvCache implements KvCache {
      */
     @Override
     public void copyPrefix(KvCache source, int positions) {
-        if (!canCopyPrefix(source)) {
-            KvCache.super.copyPrefix(source, positions);
-        }
-        KvCache.checkPrefix(this, source, positions);
+        KvCache.requireCopyable(this, source, positions);
         CpuKvCache src = (CpuKvCache) source;
         for (int b = 0; b < keys.length; b++) {
             if (keys[b].length == 0) {

@@ -146,10 +146,7 @@ final class CudaKvCache implements KvCache {
      */
     @Override
     public void copyPrefix(KvCache source, int positions) {
-        if (!canCopyPrefix(source)) {
-            KvCache.super.copyPrefix(source, positions);
-        }
-        KvCache.checkPrefix(this, source, positions);
+        KvCache.requireCopyable(this, source, positions);
         CudaKvCache src = (CudaKvCache) source;
         owner.makeCurrent();
         for (int b = 0; b < ring.length; b++) {
