@@ -7,9 +7,8 @@ package io.offload4j.engine;
  * @param text               the generated text, without end-of-generation tokens and without the stop string
  * @param prefillNanos       time to process the prompt (the part not reused from the prefix cache)
  * @param decodeNanos        time to generate the tokens after the first
- * @param cachedPromptTokens prompt tokens whose keys and values were reused from an earlier sequence or copied from
- *                           one running at the same time, not computed
- *                           (the prefix cache) instead of being computed again
+ * @param cachedPromptTokens prompt tokens whose keys and values were not computed: reused from an earlier sequence
+ *                           (the prefix cache) or copied from one running at the same time
  * @param queueNanos         time the request waited for the scheduler to admit it
  */
 public record GenerationResult(int[] promptTokens, int[] tokens, String text, FinishReason finishReason,
