@@ -22,7 +22,7 @@ public class OffloadChatResponseMetadata extends ChatResponseMetadata {
         this.decodeNanos = builder.decodeNanos;
     }
 
-    /** Prompt tokens continued from an earlier sequence's KV cache instead of being computed. */
+    /** Prompt tokens not computed: continued from an earlier sequence's KV cache, or copied from one running beside it. */
     public int cachedPromptTokens() {
         return cachedPromptTokens;
     }
