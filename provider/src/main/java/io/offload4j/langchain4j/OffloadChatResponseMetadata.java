@@ -22,7 +22,10 @@ public class OffloadChatResponseMetadata extends ChatResponseMetadata {
         this.decodeNanos = builder.decodeNanos;
     }
 
-    /** Prompt tokens not computed: continued from an earlier sequence's KV cache, or copied from one running beside it. */
+    /**
+     * Prompt tokens not computed: continued from an earlier sequence's KV cache, or copied from one running beside
+     * it.
+     */
     public int cachedPromptTokens() {
         return cachedPromptTokens;
     }
