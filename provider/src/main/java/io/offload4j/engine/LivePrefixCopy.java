@@ -5,11 +5,13 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Prompt prefixes shared by sequences that run at the same time (a RAG app's system prompt and instructions, the
- * same document asked about by several users): before a sequence's next prompt chunk, when another running sequence
- * has already computed more of its prompt than it has, those keys and values are copied from that sequence's KV
- * cache ({@link KvCache#copyPrefix}) instead of computed again. The {@link PrefixCache} serves prompts that continue
- * a <em>finished</em> sequence; this serves the ones that start like a live one.
+ * Prompt prefixes shared between requests (a RAG app's system prompt and instructions, the same document asked about
+ * by several users): before a sequence's next prompt chunk, when another running sequence, or a finished one the
+ * {@link PrefixCache} keeps, has already computed more of its prompt than it has, those keys and values are copied
+ * from that sequence's KV cache ({@link KvCache#copyPrefix}) instead of computed again. The prefix cache hands a kept
+ * cache over whole to a prompt that continues its conversation ({@link PrefixCache#take}); a prompt that shares less
+ * with it (too little to be worth destroying it) copies the shared part and leaves it kept
+ * ({@link PrefixCache#lend}).
  *
  * <p>Requests that arrive together are prefilled first come, first served ({@link Scheduler}), so the first computes
  * the shared part in its first chunk and each later one copies it before its own first chunk. The copy holds the
@@ -24,6 +26,7 @@ final class LivePrefixCopy {
     /** Fewer shared tokens than this are computed rather than copied (a BOS token and a role header). */
     static final int MIN_TOKENS = 16;
 
+    private final PrefixCache kept;
     private final int draftRows;
     private final AtomicLong copiedTokens = new AtomicLong();
 
@@ -32,19 +35,21 @@ final class LivePrefixCopy {
      *                  verification's rejected drafts): a sliding-window ring must still hold the window before the
      *                  copied prefix after those too
      */
-    LivePrefixCopy(int draftRows) {
+    LivePrefixCopy(PrefixCache kept, int draftRows) {
+        this.kept = kept;
         this.draftRows = draftRows;
     }
 
     /**
-     * Copies into {@code s} (in prefill) the longest prefix of its prompt that another sequence of {@code running}
-     * has computed, when that is at least {@link #MIN_TOKENS} more than {@code s} has and the caches can copy.
+     * Copies into {@code s} (in prefill) the longest prefix of its prompt that another sequence of {@code running}, or
+     * a kept one, has computed, when that is at least {@link #MIN_TOKENS} more than {@code s} has and the caches can
+     * copy.
      */
     void before(Sequence s, List<Sequence> running) {
         int[] prompt = s.prompt();
         int have = s.prefilledTokens();
         KvCache target = s.cache();
-        Sequence donor = null;
+        KvCache lender = null;
         int best = have + MIN_TOKENS - 1;
         for (int i = 0; i < running.size(); i++) {
             Sequence d = running.get(i);
@@ -56,12 +61,17 @@ final class LivePrefixCopy {
             int shared = PrefixCache.commonPrefix(d.history(), prompt, Math.min(computed, prompt.length - 1));
             if (shared > best && (long) computed - shared + draftRows <= source.maxRewind()
                     && target.canCopyPrefix(source)) {
-                donor = d;
+                lender = source;
                 best = shared;
             }
         }
-        if (donor != null) {
-            target.copyPrefix(donor.cache(), best);
+        PrefixCache.Reuse finished = kept.lend(prompt, best, target);
+        if (finished != null) {
+            lender = finished.cache();
+            best = finished.length();
+        }
+        if (lender != null) {
+            target.copyPrefix(lender, best);
             s.prefixCopied(best);
             copiedTokens.addAndGet(best - have);
         }

@@ -151,6 +151,35 @@ final class PrefixCache {
     }
 
     /**
+     * The kept entry sharing the longest prefix with {@code prompt} (more than {@code atLeast} tokens, at most
+     * {@code prompt.length - 1}) whose KV cache {@code target} can copy from ({@link KvCache#copyPrefix}), or null. The
+     * entry is not taken: it stays kept for the conversation it belongs to, and counts as just used. For a prompt that
+     * shares less with it than is worth taking it (a system prompt and instructions), copying those positions still
+     * beats computing them ({@link LivePrefixCopy}).
+     */
+    Reuse lend(int[] prompt, int atLeast, KvCache target) {
+        if (!enabled()) {
+            return null;
+        }
+        Entry best = null;
+        int bestShared = atLeast;
+        int limit = prompt.length - 1;
+        for (Entry e : entries.asMap().values()) {
+            int shared = commonPrefix(e.tokens, prompt, limit);
+            if (shared > bestShared && (long) e.tokens.length - shared + rowsPastCached <= e.cache.maxRewind()
+                    && !e.taken.get() && target.canCopyPrefix(e.cache)) {
+                best = e;
+                bestShared = shared;
+            }
+        }
+        if (best == null) {
+            return null;
+        }
+        best.lastUsed = ++clock;
+        return new Reuse(best.cache, bestShared);
+    }
+
+    /**
      * Keeps {@code cache}, which holds the keys and values of {@code tokens} (a copy is not made: the caller
      * hands the array over), the first {@code promptLength} of them the request's prompt. Closes it instead when
      * it is larger than the whole budget.

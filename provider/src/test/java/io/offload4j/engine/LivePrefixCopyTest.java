@@ -123,6 +123,44 @@ class LivePrefixCopyTest {
         }
     }
 
+    /**
+     * One request after another (the usual low-traffic RAG service): a prompt that shares only its system prompt with
+     * a kept conversation (too little to be worth taking that conversation's cache) copies those positions from it,
+     * and the conversation stays kept, so its next turn still continues it.
+     */
+    @Test
+    void aPromptThatStartsLikeAKeptConversationCopiesThatPartAndLeavesItKept() throws Exception {
+        Path model = model("llama");
+        int[] system = prompt(6, SHARED, new int[0]);
+        int[] first = prompt(7, SHARED + 60, system);
+        int[] second = prompt(8, SHARED + 30, system);
+        EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withChunkTokens(16)
+                .withContextLength(CONTEXT).withMaxSequences(1);
+        int[] alone;
+        try (InferenceEngine e = InferenceEngine.load(model, options.withPrefixCacheBytes(0))) {
+            alone = e.submit(request(second), GenerationListener.NONE).join().tokens();
+        }
+        try (InferenceEngine e = InferenceEngine.load(model, options)) {
+            GenerationResult r1 = e.submit(request(first), GenerationListener.NONE).join();
+            GenerationResult r2 = e.submit(request(second), GenerationListener.NONE).join();
+            assertArrayEquals(alone, r2.tokens(), "as computed alone");
+            assertEquals(SHARED, r2.cachedPromptTokens(), "the system prompt is copied");
+            EngineStats stats = e.stats();
+            assertEquals(SHARED, stats.copiedPromptTokens());
+            assertEquals(0, stats.prefixHits(), "40 of 111 tokens: not worth taking the first conversation's cache");
+            assertEquals(2, stats.prefixCacheEntries(), "both conversations are kept");
+            // the first conversation's next turn still continues its kept cache
+            int[] next = java.util.Arrays.copyOf(first, first.length + r1.tokens().length + 3);
+            System.arraycopy(r1.tokens(), 0, next, first.length, r1.tokens().length);
+            next[next.length - 3] = 300;
+            next[next.length - 2] = 301;
+            next[next.length - 1] = 302;
+            GenerationResult r3 = e.submit(request(next), GenerationListener.NONE).join();
+            assertEquals(first.length + r1.tokens().length - 1, r3.cachedPromptTokens(), "the next turn reuses");
+            assertEquals(1, e.stats().prefixHits());
+        }
+    }
+
     private static GenerationRequest request(int[] prompt) {
         return GenerationRequest.of(prompt, 12, SamplingParams.GREEDY);
     }
