@@ -74,6 +74,78 @@ class TimeToFirstTokenBenchmark {
         assertTrue(medianWith * 3 < medianWithout, "reuse skips the prefill of " + reused[0] + " tokens");
     }
 
+    /**
+     * Time to first token of a new conversation that starts with the same system prompt as the one before it (three
+     * quarters of the prompt; the rest its own question), with the prefix cache on (the system prompt copied from
+     * the kept conversation, or that conversation's cache taken where the share is worth it) and off.
+     */
+    @Test
+    void newConversationWithTheSameSystemPromptTimeToFirstToken(@TempDir Path dir) throws Exception {
+        String which = System.getProperty("offload4j.ttft.model", "mini");
+        int promptTokens = Integer.getInteger("offload4j.ttft.prompt", 200);
+        int runs = Integer.getInteger("offload4j.ttft.runs", 3);
+        SyntheticModelSpec spec = switch (which) {
+            case "small" -> SyntheticModelSpec.small(QuantPreset.Q8_0);
+            case "mini" -> new SyntheticModelSpec("synthetic-mini", Architecture.LLAMA, 512, 4, 1536, 8, 4, 0, 4000,
+                    2048, QuantPreset.Q8_0, false, 7);
+            default -> throw new IllegalArgumentException("offload4j.ttft.model: mini or small, was " + which);
+        };
+        Path model = dir.resolve(which + ".gguf");
+        SyntheticModelWriter.write(spec, model);
+        EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withContextLength(promptTokens + 256);
+        int system = promptTokens * 3 / 4;
+        long[][] ttft = new long[2][runs];
+        int[][][] tokens = new int[2][runs][];
+        int[] cached = new int[runs];
+        for (int on = 0; on < 2; on++) {
+            try (InferenceEngine e = InferenceEngine.load(model, on == 1 ? options : options.withPrefixCacheBytes(0))) {
+                for (int run = -1; run < runs; run++) { // run -1 warms up
+                    int r = Math.max(run, 0);
+                    int[] shared = words(e, system, 3000 + r);
+                    int[] before = withQuestion(e, shared, promptTokens, 4000 + r);
+                    e.generate(GenerationRequest.of(before, ANSWER_TOKENS, SamplingParams.GREEDY),
+                            GenerationListener.NONE);
+                    long[] first = new long[1];
+                    long start = System.nanoTime();
+                    GenerationResult next = e.generate(GenerationRequest.of(withQuestion(e, shared, promptTokens,
+                            5000 + r), 8, SamplingParams.GREEDY), new GenerationListener() {
+                                @Override
+                                public void onToken(int token) {
+                                    if (first[0] == 0) {
+                                        first[0] = System.nanoTime();
+                                    }
+                                }
+                            });
+                    if (run >= 0) {
+                        ttft[on][run] = first[0] - start;
+                        tokens[on][run] = next.tokens();
+                        if (on == 1) {
+                            cached[run] = next.cachedPromptTokens();
+                        }
+                    }
+                }
+            }
+        }
+        long off = median(ttft[0]);
+        long withCache = median(ttft[1]);
+        System.out.printf(Locale.ROOT, "TTFT of a new conversation with the previous one's system prompt (%s, %s, %d"
+                        + " prompt tokens, %d of them the system prompt, %d runs): prefix cache off %.1f ms, on %.1f ms"
+                        + " (%d tokens not computed), %.1fx faster%n", spec.name(), spec.quantization(), promptTokens,
+                system, runs, off / 1e6, withCache / 1e6, cached[0], (double) off / withCache);
+        for (int i = 0; i < runs; i++) {
+            assertEquals(system, cached[i], "the system prompt is not computed again");
+            assertArrayEquals(tokens[0][i], tokens[1][i], "copying does not change the greedy continuation");
+        }
+        assertTrue(withCache < off, "the system prompt's prefill is skipped");
+    }
+
+    /** {@code shared} followed by word tokens up to {@code length} tokens in all. */
+    private static int[] withQuestion(InferenceEngine e, int[] shared, int length, long seed) {
+        int[] p = words(e, length, seed);
+        System.arraycopy(shared, 0, p, 0, shared.length);
+        return p;
+    }
+
     /** TTFT of turn 2 of {@code runs} conversations; also records turn 2's reused count and tokens. */
     private static long[] measure(InferenceEngine e, int promptTokens, int runs, int[] reused, int[][] turn2Tokens) {
         long[] ttft = new long[runs + 1];
