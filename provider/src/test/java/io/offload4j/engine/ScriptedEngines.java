@@ -10,8 +10,6 @@ import io.offload4j.tokenizer.Tokenizer;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Map;
-import java.util.WeakHashMap;
 import java.util.function.Function;
 
 /**
@@ -57,7 +55,6 @@ public final class ScriptedEngines {
         private final ForwardPass pass;
         private final Tokenizer tokenizer;
         private final Function<String, String> script;
-        private final Map<KvCache, History> histories = new WeakHashMap<>();
 
         ForcingPass(ForwardPass pass, Tokenizer tokenizer, Function<String, String> script) {
             this.pass = pass;
@@ -67,8 +64,9 @@ public final class ScriptedEngines {
 
         @Override
         public void forward(KvCache cache, int[] tokens, int offset, int count, int startPos, float[] logits) {
-            pass.forward(cache, tokens, offset, count, startPos, logits);
-            History h = histories.computeIfAbsent(cache, c -> new History());
+            ScriptedCache scripted = (ScriptedCache) cache;
+            pass.forward(scripted.inner, tokens, offset, count, startPos, logits);
+            History h = scripted.history;
             if (h.replyStart >= 0 && !(count == 1 && startPos == h.length && startPos - h.replyStart < h.forced.length
                     && tokens[offset] == h.forced[startPos - h.replyStart])) {
                 h.replyStart = -1; // not the forced reply being fed back: another request continues this cache
@@ -111,12 +109,63 @@ public final class ScriptedEngines {
 
         @Override
         public KvCache newKvCache(int capacity) {
-            return pass.newKvCache(capacity);
+            return new ScriptedCache(pass.newKvCache(capacity));
         }
 
         @Override
         public void close() {
             pass.close();
+        }
+    }
+
+    /**
+     * A KV cache and the tokens it holds: a prefix the engine copies from another cache ({@link KvCache#copyPrefix})
+     * brings its tokens along, as computing them would have.
+     */
+    private static final class ScriptedCache implements KvCache {
+        final KvCache inner;
+        final History history = new History();
+
+        ScriptedCache(KvCache inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public int capacity() {
+            return inner.capacity();
+        }
+
+        @Override
+        public int maxRewind() {
+            return inner.maxRewind();
+        }
+
+        @Override
+        public boolean canCopyPrefix(KvCache source) {
+            return source instanceof ScriptedCache s && inner.canCopyPrefix(s.inner);
+        }
+
+        @Override
+        public void copyPrefix(KvCache source, int positions) {
+            KvCache.requireCopyable(this, source, positions);
+            ScriptedCache s = (ScriptedCache) source;
+            inner.copyPrefix(s.inner, positions);
+            history.length = 0;
+            history.replyStart = -1;
+            history.forced = null;
+            for (int i = 0; i < positions; i++) {
+                history.add(s.history.tokens[i]);
+            }
+        }
+
+        @Override
+        public long byteSize() {
+            return inner.byteSize();
+        }
+
+        @Override
+        public void close() {
+            inner.close();
         }
     }
 
