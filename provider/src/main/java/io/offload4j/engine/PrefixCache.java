@@ -25,6 +25,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * when at most {@link KvCache#maxRewind()} of its positions lie past the shared prefix (the ring still holds the
  * window before it): a conversation's next turn qualifies, a prompt that branches off far back does not.
  *
+ * <p>A prompt that shares less with an entry than is worth taking it (a system prompt and instructions) copies the
+ * shared positions from it instead ({@link #lend}, for {@link LivePrefixCopy}); the entry stays, counted as just used.
+ *
  * <p>Victims are chosen by recency before an insertion could exceed the budget (least recently finished or used
  * first), so Caffeine's own size eviction is only a hard bound. Caffeine's W-TinyLFU admission would otherwise
  * decide between the new entry and the victim by how often each key was seen; every sequence's key is new, so
