@@ -37,16 +37,10 @@ class TimeToFirstTokenBenchmark {
 
     @Test
     void secondTurnTimeToFirstToken(@TempDir Path dir) throws Exception {
-        String which = System.getProperty("offload4j.ttft.model", "mini");
         int promptTokens = Integer.getInteger("offload4j.ttft.prompt", 200);
         int runs = Integer.getInteger("offload4j.ttft.runs", 3);
-        SyntheticModelSpec spec = switch (which) {
-            case "small" -> SyntheticModelSpec.small(QuantPreset.Q8_0);
-            case "mini" -> new SyntheticModelSpec("synthetic-mini", Architecture.LLAMA, 512, 4, 1536, 8, 4, 0, 4000,
-                    2048, QuantPreset.Q8_0, false, 7);
-            default -> throw new IllegalArgumentException("offload4j.ttft.model: mini or small, was " + which);
-        };
-        Path model = dir.resolve(which + ".gguf");
+        SyntheticModelSpec spec = spec();
+        Path model = dir.resolve(spec.name() + ".gguf");
         SyntheticModelWriter.write(spec, model);
         EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withContextLength(promptTokens + 256);
 
@@ -81,16 +75,10 @@ class TimeToFirstTokenBenchmark {
      */
     @Test
     void newConversationWithTheSameSystemPromptTimeToFirstToken(@TempDir Path dir) throws Exception {
-        String which = System.getProperty("offload4j.ttft.model", "mini");
         int promptTokens = Integer.getInteger("offload4j.ttft.prompt", 200);
         int runs = Integer.getInteger("offload4j.ttft.runs", 3);
-        SyntheticModelSpec spec = switch (which) {
-            case "small" -> SyntheticModelSpec.small(QuantPreset.Q8_0);
-            case "mini" -> new SyntheticModelSpec("synthetic-mini", Architecture.LLAMA, 512, 4, 1536, 8, 4, 0, 4000,
-                    2048, QuantPreset.Q8_0, false, 7);
-            default -> throw new IllegalArgumentException("offload4j.ttft.model: mini or small, was " + which);
-        };
-        Path model = dir.resolve(which + ".gguf");
+        SyntheticModelSpec spec = spec();
+        Path model = dir.resolve(spec.name() + ".gguf");
         SyntheticModelWriter.write(spec, model);
         EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withContextLength(promptTokens + 256);
         int system = promptTokens * 3 / 4;
@@ -137,6 +125,17 @@ class TimeToFirstTokenBenchmark {
             assertArrayEquals(tokens[0][i], tokens[1][i], "copying does not change the greedy continuation");
         }
         assertTrue(withCache < off, "the system prompt's prefill is skipped");
+    }
+
+    /** The model {@code offload4j.ttft.model} names: {@code mini} (the default) or {@code small}. */
+    private static SyntheticModelSpec spec() {
+        String which = System.getProperty("offload4j.ttft.model", "mini");
+        return switch (which) {
+            case "small" -> SyntheticModelSpec.small(QuantPreset.Q8_0);
+            case "mini" -> new SyntheticModelSpec("synthetic-mini", Architecture.LLAMA, 512, 4, 1536, 8, 4, 0, 4000,
+                    2048, QuantPreset.Q8_0, false, 7);
+            default -> throw new IllegalArgumentException("offload4j.ttft.model: mini or small, was " + which);
+        };
     }
 
     /** {@code shared} followed by word tokens up to {@code length} tokens in all. */
