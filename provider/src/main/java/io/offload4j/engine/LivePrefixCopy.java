@@ -27,17 +27,13 @@ final class LivePrefixCopy {
     static final int MIN_TOKENS = 16;
 
     private final PrefixCache kept;
-    private final int draftRows;
     private final AtomicLong copiedTokens = new AtomicLong();
 
     /**
-     * @param draftRows rows a sequence may have written past its cached tokens (with speculative decoding, its last
-     *                  verification's rejected drafts): a sliding-window ring must still hold the window before the
-     *                  copied prefix after those too
+     * @param kept the prefix cache: a lender too, and the judge of whether a sliding-window ring still holds a prefix
      */
-    LivePrefixCopy(PrefixCache kept, int draftRows) {
+    LivePrefixCopy(PrefixCache kept) {
         this.kept = kept;
-        this.draftRows = draftRows;
     }
 
     /**
@@ -59,8 +55,7 @@ final class LivePrefixCopy {
                 continue;
             }
             int shared = PrefixCache.commonPrefix(d.history(), prompt, Math.min(computed, prompt.length - 1));
-            if (shared > best && (long) computed - shared + draftRows <= source.maxRewind()
-                    && target.canCopyPrefix(source)) {
+            if (shared > best && kept.holdsPrefix(source, computed, shared) && target.canCopyPrefix(source)) {
                 lender = source;
                 best = shared;
             }

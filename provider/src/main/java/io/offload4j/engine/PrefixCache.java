@@ -131,11 +131,8 @@ final class PrefixCache {
                 continue;
             }
             int shared = commonPrefix(e.tokens, prompt, limit);
-            if ((long) e.tokens.length - shared + rowsPastCached > e.cache.maxRewind()) {
-                // A sliding-window model's ring no longer holds the window before the shared prefix: the rows
-                // written after it (rejected drafts included) overwrote those. Reusing it would attend to wrong
-                // keys; compute afresh.
-                continue;
+            if (!holdsPrefix(e.cache, e.tokens.length, shared)) {
+                continue; // reusing it would attend to wrong keys: compute afresh
             }
             if (shared > bestShared) {
                 best = e;
@@ -169,8 +166,8 @@ final class PrefixCache {
         int limit = prompt.length - 1;
         for (Entry e : entries.asMap().values()) {
             int shared = commonPrefix(e.tokens, prompt, limit);
-            if (shared > bestShared && (long) e.tokens.length - shared + rowsPastCached <= e.cache.maxRewind()
-                    && !e.taken.get() && target.canCopyPrefix(e.cache)) {
+            if (shared > bestShared && holdsPrefix(e.cache, e.tokens.length, shared) && !e.taken.get()
+                    && target.canCopyPrefix(e.cache)) {
                 best = e;
                 bestShared = shared;
             }
@@ -180,6 +177,16 @@ final class PrefixCache {
         }
         best.lastUsed = ++clock;
         return new Reuse(best.cache, bestShared);
+    }
+
+    /**
+     * Whether {@code cache}, holding the first {@code cached} positions of a sequence, still holds what its first
+     * {@code shared} need to be continued: always, except in a sliding-window ring, whose rows written after them
+     * (and the rows of rejected drafts past those, {@code rowsPastCached}) overwrite the window before them once
+     * they exceed its surplus ({@link KvCache#maxRewind()}).
+     */
+    boolean holdsPrefix(KvCache cache, int cached, int shared) {
+        return (long) cached - shared + rowsPastCached <= cache.maxRewind();
     }
 
     /**

@@ -91,7 +91,7 @@ final class Scheduler implements Runnable {
         this.maxSequences = maxSequences;
         int draftRows = speculation == null ? 0 : speculation.maxDraft(); // rows a verification may leave past the cache
         this.prefixCache = new PrefixCache(prefixCacheBytes, draftRows);
-        this.livePrefixes = new LivePrefixCopy(prefixCache, draftRows);
+        this.livePrefixes = new LivePrefixCopy(prefixCache);
         this.onExit = onExit;
         this.modelName = name;
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);

@@ -34,15 +34,18 @@ class TimeToFirstTokenBenchmark {
 
     private static final int ANSWER_TOKENS = 32;
     private static final int QUESTION_TOKENS = 16;
+    private static final int PROMPT_TOKENS = Integer.getInteger("offload4j.ttft.prompt", 200);
+    private static final int RUNS = Integer.getInteger("offload4j.ttft.runs", 3);
+    private static final EngineOptions OPTIONS = EngineOptions.DEFAULTS.withDevice("cpu")
+            .withContextLength(PROMPT_TOKENS + 256);
 
     @Test
     void secondTurnTimeToFirstToken(@TempDir Path dir) throws Exception {
-        int promptTokens = Integer.getInteger("offload4j.ttft.prompt", 200);
-        int runs = Integer.getInteger("offload4j.ttft.runs", 3);
+        int promptTokens = PROMPT_TOKENS;
+        int runs = RUNS;
         SyntheticModelSpec spec = spec();
-        Path model = dir.resolve(spec.name() + ".gguf");
-        SyntheticModelWriter.write(spec, model);
-        EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withContextLength(promptTokens + 256);
+        Path model = written(spec, dir);
+        EngineOptions options = OPTIONS;
 
         long[] without;
         long[] with;
@@ -75,12 +78,11 @@ class TimeToFirstTokenBenchmark {
      */
     @Test
     void newConversationWithTheSameSystemPromptTimeToFirstToken(@TempDir Path dir) throws Exception {
-        int promptTokens = Integer.getInteger("offload4j.ttft.prompt", 200);
-        int runs = Integer.getInteger("offload4j.ttft.runs", 3);
+        int promptTokens = PROMPT_TOKENS;
+        int runs = RUNS;
         SyntheticModelSpec spec = spec();
-        Path model = dir.resolve(spec.name() + ".gguf");
-        SyntheticModelWriter.write(spec, model);
-        EngineOptions options = EngineOptions.DEFAULTS.withDevice("cpu").withContextLength(promptTokens + 256);
+        Path model = written(spec, dir);
+        EngineOptions options = OPTIONS;
         int system = promptTokens * 3 / 4;
         long[][] ttft = new long[2][runs];
         int[][][] tokens = new int[2][runs][];
@@ -136,6 +138,12 @@ class TimeToFirstTokenBenchmark {
                     2048, QuantPreset.Q8_0, false, 7);
             default -> throw new IllegalArgumentException("offload4j.ttft.model: mini or small, was " + which);
         };
+    }
+
+    private static Path written(SyntheticModelSpec spec, Path dir) {
+        Path model = dir.resolve(spec.name() + ".gguf");
+        SyntheticModelWriter.write(spec, model);
+        return model;
     }
 
     /** {@code shared} followed by word tokens up to {@code length} tokens in all. */

@@ -13,6 +13,7 @@ import io.offload4j.model.Model;
 import io.offload4j.model.QuantPreset;
 import io.offload4j.model.SyntheticModelSpec;
 import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.testing.PrefixCopyCheck;
 import io.offload4j.offload.OffloadOptions;
 import io.offload4j.offload.OffloadStats;
 import io.offload4j.offload.Placement;
@@ -33,8 +34,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * Offloading on the real GPU: a 32-block model run with GPU budgets from all of it down to a tenth, every logit
  * compared with the fully resident run (the same kernels, so equal to rounding), prompt chunks on both the
- * tensor-core and the matrix-vector path, single and batched decode; plus the steady-state cache numbers and the
- * errors for budgets that cannot work.
+ * tensor-core and the matrix-vector path, single and batched decode; plus the steady-state cache numbers, the
+ * errors for budgets that cannot work, and prompt prefixes copied between KV caches.
  */
 @Tag("gpu")
 @ExtendWith(GpuCondition.class)
@@ -413,5 +414,48 @@ class OffloadGpuTest {
             maxRef = Math.max(maxRef, Math.abs(want[i]));
         }
         return maxDiff / maxRef;
+    }
+
+    private static final int PREFIX_CONTEXT = 256;
+    private static final int PREFIX_CHUNK = 8;
+    private static final int PREFIX_SHARED = 40;
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"llama, resident", "llama32, cpu", "gemma2, resident"})
+    /**
+     * {@link KvCache#copyPrefix}: a prompt prefix copied from another sequence's cache gives the logits of computing
+     * it, with every block resident, with half of the 32-block model's blocks on the CPU (the tiered cache copies both
+     * parts; the tiny model's half could not hold the staging ring) and through a sliding-window ring (Gemma 2, window
+     * 8). The rows after the prefix run one token at a time: decode steps, their graphs, the CPU blocks' hand-off.
+     */
+    void aCopiedPrefixGivesTheLogitsOfComputingIt(String kind, String placement) {
+        Path file = switch (kind) {
+            case "llama32" -> model(tmp, QuantPreset.Q8_0);
+            case "gemma2" -> written("gemma2", SyntheticModelSpec.tinyGemma(Architecture.GEMMA2, QuantPreset.F32, 8));
+            default -> written("llama", SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.F32));
+        };
+        try (Model model = Model.load(file)) {
+            OffloadOptions options = OffloadOptions.DEFAULTS;
+            if (placement.equals("cpu")) {
+                try (TieredForwardPass probe = Passes.on(gpu, model, PREFIX_CONTEXT, PREFIX_CHUNK, options)) {
+                    options = options.withGpuMemoryBudget(probe.plan().residentBytes() / 2).withPlacement("cpu");
+                }
+            }
+            try (TieredForwardPass pass = Passes.on(gpu, model, PREFIX_CONTEXT, PREFIX_CHUNK, options)) {
+                if (placement.equals("cpu")) {
+                    assertTrue(pass.plan().count(Placement.CPU) > 0, pass.plan().toString());
+                }
+                PrefixCopyCheck.assertCopiedPrefixGivesTheComputedLogits(pass, PREFIX_CONTEXT, PREFIX_CHUNK, PREFIX_SHARED, 1, 1e-3,
+                        kind + " " + placement);
+            }
+        }
+    }
+
+    private static Path written(String name, SyntheticModelSpec spec) {
+        Path file = tmp.resolve(name + ".gguf");
+        if (!file.toFile().exists()) {
+            SyntheticModelWriter.write(spec, file);
+        }
+        return file;
     }
 }
