@@ -35,6 +35,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -86,7 +87,8 @@ class CudaForwardPassGpuTest {
         return int8 ? TOL_INT8 : TOL_FP32;
     }
 
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
     static CpuBackend cpu;
 
     @TempDir
@@ -94,15 +96,11 @@ class CudaForwardPassGpuTest {
 
     @BeforeAll
     static void open() {
-        gpu = new CudaBackend(0);
         cpu = new CpuBackend(0);
     }
 
     @AfterAll
     static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
         if (cpu != null) {
             cpu.close();
         }
@@ -165,7 +163,7 @@ class CudaForwardPassGpuTest {
     private void compare(Path path, String label) {
         try (Model model = Model.load(path);
              ForwardPass pc = cpu.prepare(model, 160, 128);
-             TieredForwardPass pg = Passes.on(gpu, model, 160, 128)) {
+             TieredForwardPass pg = Passes.on(gpu.backend(), model, 160, 128)) {
             int vocab = model.config().vocabularySize();
             SplittableRandom rnd = new SplittableRandom(label.hashCode());
             int[] tokens = new int[120];
@@ -233,7 +231,8 @@ class CudaForwardPassGpuTest {
             float[][] out = new float[2][];
             for (int mode = 0; mode < 2; mode++) {
                 OffloadOptions options = OffloadOptions.DEFAULTS.withGraphs(mode == 0);
-                try (TieredForwardPass pg = Passes.on(gpu, model, 64, 16, options); KvCache c = pg.newKvCache(64)) {
+                try (TieredForwardPass pg = Passes.on(gpu.backend(), model, 64, 16, options);
+                     KvCache c = pg.newKvCache(64)) {
                     int[] tokens = {1, 300, 301, 302, 303, 304, 305, 306, 307, 308};
                     float[] l = new float[model.config().vocabularySize()];
                     pg.forward(c, tokens, 0, 3, 0, l);

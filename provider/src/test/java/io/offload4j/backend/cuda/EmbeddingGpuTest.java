@@ -28,11 +28,10 @@ import io.offload4j.offload.TieredForwardPass;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -45,22 +44,11 @@ import org.junit.jupiter.api.io.TempDir;
 @ExtendWith(GpuCondition.class)
 class EmbeddingGpuTest {
 
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
 
     @TempDir
     static Path tmp;
-
-    @BeforeAll
-    static void open() {
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
 
     @Test
     void qwen3EmbeddingOnTheGpuMatchesTransformers() throws Exception {
@@ -122,7 +110,7 @@ class EmbeddingGpuTest {
                     .withPrefetchDepth(1).withPlacement("stream");
             for (OffloadOptions o : new OffloadOptions[] {OffloadOptions.DEFAULTS, streamed}) {
                 String how = o == streamed ? "streamed" : "resident";
-                try (TieredForwardPass pass = Passes.on(gpu, model, 128, 256, o)) {
+                try (TieredForwardPass pass = Passes.on(gpu.backend(), model, 128, 256, o)) {
                     if (o == streamed) {
                         assertTrue(pass.plan().count(Placement.STREAMED) > 0, pass.plan().toString());
                     }
@@ -221,7 +209,7 @@ class EmbeddingGpuTest {
             }
             float[] resident;
             long total;
-            try (TieredForwardPass pass = Passes.on(gpu, model, 32, 32)) {
+            try (TieredForwardPass pass = Passes.on(gpu.backend(), model, 32, 32)) {
                 total = pass.plan().residentBytes();
                 resident = hidden(pass, tokens, LENGTHS, 3, bidirectional);
                 // each sequence alone gives the rows it gave packed
@@ -236,7 +224,7 @@ class EmbeddingGpuTest {
                 }
             }
             OffloadOptions streamed = OffloadOptions.DEFAULTS.withGpuMemoryBudget(total / 4).withPlacement("stream");
-            try (TieredForwardPass pass = Passes.on(gpu, model, 32, 32, streamed)) {
+            try (TieredForwardPass pass = Passes.on(gpu.backend(), model, 32, 32, streamed)) {
                 assertTrue(pass.plan().count(Placement.STREAMED) > 0, pass.plan().toString());
                 float[] got = hidden(pass, tokens, LENGTHS, 3, bidirectional);
                 assertEquals(0, GpuTests.relErr(got, resident), 1e-6, "streamed vs resident: same kernels");
@@ -271,7 +259,7 @@ class EmbeddingGpuTest {
     private long smallestStreamingBudget(Model model, long total) {
         for (double f = 0.6; f < 1; f += 0.02) {
             long budget = (long) (f * total);
-            try (TieredForwardPass pass = Passes.on(gpu, model, 128, 256, OffloadOptions.DEFAULTS
+            try (TieredForwardPass pass = Passes.on(gpu.backend(), model, 128, 256, OffloadOptions.DEFAULTS
                     .withGpuMemoryBudget(budget).withPrefetchDepth(1).withPlacement("stream"))) {
                 if (pass.plan().count(Placement.STREAMED) > 0) {
                     return budget;

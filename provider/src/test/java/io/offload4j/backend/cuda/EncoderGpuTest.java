@@ -37,6 +37,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -55,7 +56,8 @@ class EncoderGpuTest {
     /** fp32 on both sides, different summation orders: normwise relative error of the hidden states. */
     private static final double HIDDEN_TOLERANCE = 1e-4;
 
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
     static CpuBackend cpu;
 
     @TempDir
@@ -63,15 +65,11 @@ class EncoderGpuTest {
 
     @BeforeAll
     static void open() {
-        gpu = new CudaBackend(0);
         cpu = new CpuBackend(2);
     }
 
     @AfterAll
     static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
         if (cpu != null) {
             cpu.close();
         }
@@ -104,7 +102,7 @@ class EncoderGpuTest {
     private static void compareWithCpu(String what, Path path, int[][] inputs, boolean logits) {
         try (EncoderModel model = EncoderModel.load(path);
              EncoderPass onCpu = cpu.prepareEncoder(model, 256);
-             EncoderPass onGpu = gpu.prepareEncoder(model, 256)) {
+             EncoderPass onGpu = gpu.backend().prepareEncoder(model, 256)) {
             Packed p = Packed.of(inputs);
             float[] want = p.run(onCpu);
             float[] got = p.run(onGpu);
@@ -195,7 +193,7 @@ class EncoderGpuTest {
                 inputs[s][t] = random.nextInt(273);
             }
         }
-        try (EncoderModel model = EncoderModel.load(dir); EncoderPass onGpu = gpu.prepareEncoder(model, 256);
+        try (EncoderModel model = EncoderModel.load(dir); EncoderPass onGpu = gpu.backend().prepareEncoder(model, 256);
              EncoderPass onCpu = cpu.prepareEncoder(model, 256)) {
             Packed all = Packed.of(inputs);
             float[] packed = all.run(onGpu);
@@ -214,7 +212,7 @@ class EncoderGpuTest {
             GpuTests.report(String.format("encoder packing: %d inputs (%d rows) packed vs alone, worst rel err %.2e",
                     inputs.length, all.rows, worst));
             // a pass smaller than the inputs refuses, and a bad token never reaches the device
-            try (EncoderPass small = gpu.prepareEncoder(model, 2)) {
+            try (EncoderPass small = gpu.backend().prepareEncoder(model, 2)) {
                 assertThrows(IllegalArgumentException.class, () -> Packed.of(new int[][] {{1, 2, 3}}).run(small));
             }
             int[][] bad = {{1, 273}};
@@ -234,7 +232,8 @@ class EncoderGpuTest {
      */
     @Test
     void gemmKernelsMatchADoubleReference() {
-        gpu.device().makeCurrent();
+        CudaBackend backend = gpu.backend();
+        backend.device().makeCurrent();
         int[][] sizes = {{300, 200, 132}, {37, 130, 130}, {1, 64, 64}, {513, 384, 1536}, {129, 1536, 384}};
         int[] acts = {CudaEncoderKernels.ACT_NONE, CudaEncoderKernels.ACT_GELU_ERF, CudaEncoderKernels.ACT_GELU_TANH};
         CUstream stream = new CUstream();
@@ -251,8 +250,8 @@ class EncoderGpuTest {
                 float[] bias = randoms(random, n, 0.5f);
                 for (String variant : new String[] {"simple", "wide"}) {
                     int act = acts[c++ % acts.length];
-                    CudaEncoderKernels enc = new CudaEncoderKernels(gpu.kernels(), gpu.device().multiprocessors(),
-                            variant);
+                    CudaEncoderKernels enc = new CudaEncoderKernels(backend.kernels(),
+                            backend.device().multiprocessors(), variant);
                     var out = buf.alloc(4L * m * n);
                     enc.gemm(stream, buf.of(a), buf.of(b), buf.of(bias), out, m, n, k, act);
                     cuStreamSynchronize(stream);
@@ -280,7 +279,8 @@ class EncoderGpuTest {
     /** Packed bidirectional attention at BERT's head sizes (64, and the largest, 128) against double precision. */
     @Test
     void attentionKernelMatchesADoubleReference() {
-        gpu.device().makeCurrent();
+        CudaBackend backend = gpu.backend();
+        backend.device().makeCurrent();
         int[] lengths = {1, 5, 70, 200, 31, 8};
         int rows = java.util.Arrays.stream(lengths).sum();
         int heads = 3;
@@ -301,8 +301,8 @@ class EncoderGpuTest {
                 }
                 float scale = (float) (1 / Math.sqrt(hd));
                 var out = buf.alloc(4L * rows * dim);
-                new CudaEncoderKernels(gpu.kernels(), gpu.device().multiprocessors()).attention(stream, buf.of(qkv),
-                        buf.of(start), buf.of(end), out, rows, heads, hd, scale);
+                new CudaEncoderKernels(backend.kernels(), backend.device().multiprocessors()).attention(stream,
+                        buf.of(qkv), buf.of(start), buf.of(end), out, rows, heads, hd, scale);
                 cuStreamSynchronize(stream);
                 double[] want = new double[rows * dim];
                 for (int t = 0; t < rows; t++) {
@@ -455,7 +455,7 @@ class EncoderGpuTest {
             }
         }
         try (EncoderModel model = EncoderModel.load(nomic(NOMIC_FILES[0]));
-             EncoderPass onGpu = gpu.prepareEncoder(model, 256);
+             EncoderPass onGpu = gpu.backend().prepareEncoder(model, 256);
              EncoderPass onCpu = cpu.prepareEncoder(model, 256)) {
             assertTrue(model.config().rotary(), "the fixture has rotary positions");
             Packed all = Packed.of(inputs);
@@ -482,7 +482,8 @@ class EncoderGpuTest {
     /** enc_rope against double-precision NEOX rotation by each row's position within its input (head sizes 64, 128). */
     @Test
     void ropeKernelMatchesADoubleReference() {
-        gpu.device().makeCurrent();
+        CudaBackend backend = gpu.backend();
+        backend.device().makeCurrent();
         int[] lengths = {3, 1, 130, 17};
         int rows = java.util.Arrays.stream(lengths).sum();
         int heads = 3;
@@ -503,7 +504,7 @@ class EncoderGpuTest {
                     java.util.Arrays.fill(start, r, r + lengths[s], r);
                 }
                 var dev = buf.of(qkv);
-                new CudaEncoderKernels(gpu.kernels(), gpu.device().multiprocessors()).rope(stream, dev,
+                new CudaEncoderKernels(backend.kernels(), backend.device().multiprocessors()).rope(stream, dev,
                         buf.of(start), buf.of(tables.cos()), buf.of(tables.sin()), rows, heads, hd);
                 cuStreamSynchronize(stream);
                 double[] want = new double[rows * 3 * dim];
@@ -535,7 +536,8 @@ class EncoderGpuTest {
     /** enc_swiglu: silu(gate) × up from the stacked [rows][gate | up] buffer into [rows][ffn], odd sizes. */
     @Test
     void swigluKernelMatchesADoubleReference() {
-        gpu.device().makeCurrent();
+        CudaBackend backend = gpu.backend();
+        backend.device().makeCurrent();
         CUstream stream = new CUstream();
         cuStreamCreate(stream, 0);
         try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
@@ -544,8 +546,8 @@ class EncoderGpuTest {
                 int ffn = size[1];
                 float[] gu = randoms(new SplittableRandom(rows * 7L + ffn), rows * 2 * ffn, 6f);
                 var out = buf.alloc(4L * rows * ffn);
-                new CudaEncoderKernels(gpu.kernels(), gpu.device().multiprocessors()).swiglu(stream, buf.of(gu), out,
-                        rows, ffn);
+                new CudaEncoderKernels(backend.kernels(), backend.device().multiprocessors()).swiglu(stream, buf.of(gu),
+                        out, rows, ffn);
                 cuStreamSynchronize(stream);
                 double[] want = new double[rows * ffn];
                 for (int r = 0; r < rows; r++) {

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -39,7 +40,8 @@ class GemmaGpuTest {
     private static final int CONTEXT = 1024;
     private static final int WINDOW = 16;
 
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
     static CpuBackend cpu;
 
     @TempDir
@@ -47,15 +49,11 @@ class GemmaGpuTest {
 
     @BeforeAll
     static void open() {
-        gpu = new CudaBackend(0);
         cpu = new CpuBackend(0);
     }
 
     @AfterAll
     static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
         if (cpu != null) {
             cpu.close();
         }
@@ -73,7 +71,8 @@ class GemmaGpuTest {
         String label = arch + " " + quant + " " + placement;
         try (Model model = Model.load(path);
              ForwardPass pc = cpu.prepare(model, CONTEXT, 64);
-             TieredForwardPass pg = Passes.on(gpu, model, CONTEXT, 64, options(placement, model, CONTEXT, 0.4))) {
+             TieredForwardPass pg = Passes.on(gpu.backend(), model, CONTEXT, 64,
+                     options(placement, model, CONTEXT, 0.4))) {
             PlacementPlan plan = pg.plan();
             if (!placement.equals("resident")) {
                 assertTrue(plan.count(Placement.RESIDENT) < plan.placements().length, plan.toString());
@@ -179,7 +178,7 @@ class GemmaGpuTest {
             bytes.position(bytes.position() + 4 * vocab);
         }
         try (Model model = Model.load(dir);
-             TieredForwardPass pg = Passes.on(gpu, model, 256, 64, options(placement, model, 256, 0.6))) {
+             TieredForwardPass pg = Passes.on(gpu.backend(), model, 256, 64, options(placement, model, 256, 0.6))) {
             float[] logits = new float[vocab];
             double worst = 0;
             try (KvCache cache = pg.newKvCache(256)) {
@@ -218,7 +217,7 @@ class GemmaGpuTest {
             return OffloadOptions.DEFAULTS;
         }
         long total;
-        try (TieredForwardPass resident = Passes.on(gpu, model, context, 64, OffloadOptions.DEFAULTS)) {
+        try (TieredForwardPass resident = Passes.on(gpu.backend(), model, context, 64, OffloadOptions.DEFAULTS)) {
             total = resident.plan().residentBytes();
         }
         return OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total)).withPrefetchDepth(1)

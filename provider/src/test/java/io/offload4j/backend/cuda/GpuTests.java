@@ -19,10 +19,13 @@ import java.util.List;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
- * What the GPU tests share: the skip-with-a-reason check, device buffers, and the report lines that
- * {@code tests/gpu/run.sh} collects (every measured error is printed and, with
+ * What the GPU tests share: the skip-with-a-reason check, the kernel and backend sessions a class opens once, device
+ * buffers, and the report lines that {@code tests/gpu/run.sh} collects (every measured error is printed and, with
  * {@code -Doffload4j.report=FILE}, appended to FILE).
  */
 final class GpuTests {
@@ -80,6 +83,54 @@ final class GpuTests {
             cuStreamDestroy(stream);
             kernels.close();
             device.close();
+        }
+    }
+
+    /**
+     * The {@link CudaBackend} on device 0 that a model-level GPU test class shares among its tests, opened once before
+     * them and closed once after them. A class (annotated {@code @ExtendWith(GpuCondition.class)}) declares
+     * {@code @RegisterExtension static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();} and its
+     * tests call {@code gpu.backend()}.
+     *
+     * <p>An extension rather than a base class with a static backend: each class holds its own (no static field that
+     * every subclass writes), a class keeps its own {@code @BeforeAll} for what else it opens (a CPU backend), and the
+     * open and close live in one place instead of a pair of lifecycle methods per class.
+     *
+     * <p>Lifetime, as JUnit runs a class: constructing this object touches no CUDA (static extension fields are read
+     * before the execution conditions are evaluated); {@link GpuCondition} disables the class, where no usable device
+     * is present, before any callback runs, so nothing is opened there ({@link #beforeAll} also skips the class, with
+     * the reason, should a class lack the condition). {@link #beforeAll} opens the backend before the class's own
+     * {@code @BeforeAll} methods (which JUnit does not call if the opening failed); {@link #afterAll} closes it after
+     * the class's {@code @AfterAll} methods, and JUnit calls it also when the opening or a {@code @BeforeAll} method
+     * failed part-way. For top-level classes only: a {@code @Nested} class would inherit the callbacks and open a
+     * second backend over the first.
+     */
+    static final class BackendSession implements BeforeAllCallback, AfterAllCallback {
+        private CudaBackend backend;
+
+        @Override
+        public void beforeAll(ExtensionContext context) {
+            assumeGpu();
+            backend = new CudaBackend(0);
+        }
+
+        @Override
+        public void afterAll(ExtensionContext context) {
+            if (backend != null) {
+                try {
+                    backend.close();
+                } finally {
+                    backend = null;
+                }
+            }
+        }
+
+        /** The open backend; only between this class's {@code @BeforeAll} and {@code @AfterAll}. */
+        CudaBackend backend() {
+            if (backend == null) {
+                throw new IllegalStateException("no CudaBackend is open: called outside its test class's lifetime");
+            }
+            return backend;
         }
     }
 

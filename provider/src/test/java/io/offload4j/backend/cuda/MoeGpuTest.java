@@ -36,6 +36,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -55,7 +56,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 @ExtendWith(GpuCondition.class)
 class MoeGpuTest {
 
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
     static CpuBackend cpu;
 
     @TempDir
@@ -63,15 +65,11 @@ class MoeGpuTest {
 
     @BeforeAll
     static void open() {
-        gpu = new CudaBackend(0);
         cpu = new CpuBackend(0);
     }
 
     @AfterAll
     static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
         if (cpu != null) {
             cpu.close();
         }
@@ -110,7 +108,7 @@ class MoeGpuTest {
     void logitsMatchCpu(Architecture arch, QuantPreset q) {
         try (Model model = Model.load(model(arch, q, 0.8));
              ForwardPass pc = cpu.prepare(model, 128, 64);
-             TieredForwardPass pg = Passes.on(gpu, model, 128, 64)) {
+             TieredForwardPass pg = Passes.on(gpu.backend(), model, 128, 64)) {
             String label = arch + " " + q;
             int vocab = model.config().vocabularySize();
             SplittableRandom rnd = new SplittableRandom(label.hashCode());
@@ -239,7 +237,7 @@ class MoeGpuTest {
         int vocab = ref.get("vocab_size").asInt();
         ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(dir.resolve(referenceFor(name) + ".f32")))
                 .order(ByteOrder.LITTLE_ENDIAN);
-        try (Model model = Model.load(dir); TieredForwardPass pg = Passes.on(gpu, model, 64, 32);
+        try (Model model = Model.load(dir); TieredForwardPass pg = Passes.on(gpu.backend(), model, 64, 32);
              KvCache cache = pg.newKvCache(64)) {
             float[] logits = new float[vocab];
             float[] want = new float[vocab];
@@ -291,14 +289,14 @@ class MoeGpuTest {
             int[] tokens = new SplittableRandom(5).ints(30, 3, vocab).toArray();
             List<float[]> want;
             long total;
-            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32)) {
+            try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32)) {
                 total = resident.plan().residentBytes();
                 want = run(resident, tokens, vocab);
             }
             // sparse blocks placed whole (streamed or on the CPU), not the default expert cache (MoeOffloadGpuTest)
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total))
                     .withPrefetchDepth(1).withPlacement(placement).withExpertCache(false);
-            try (TieredForwardPass offloaded = Passes.on(gpu, model, 64, 32, options)) {
+            try (TieredForwardPass offloaded = Passes.on(gpu.backend(), model, 64, 32, options)) {
                 PlacementPlan plan = offloaded.plan();
                 assertTrue(plan.count(Placement.STREAMED) + plan.count(Placement.CPU) > 0, plan.toString());
                 List<float[]> got = run(offloaded, tokens, vocab);
@@ -339,7 +337,7 @@ class MoeGpuTest {
             int[] tokens = new SplittableRandom(7).ints(30, 3, vocab).toArray();
             OffloadOptions options = OffloadOptions.DEFAULTS;
             List<float[]> want;
-            try (TieredForwardPass plain = Passes.on(gpu, model, 64, 32)) {
+            try (TieredForwardPass plain = Passes.on(gpu.backend(), model, 64, 32)) {
                 if (budget < 1) {
                     options = options.withGpuMemoryBudget((long) (budget * plain.plan().residentBytes()))
                             .withExpertCache(true);
@@ -348,11 +346,11 @@ class MoeGpuTest {
             List<float[]> got;
             try {
                 System.setProperty(property, "false");
-                try (TieredForwardPass plain = Passes.on(gpu, model, 64, 32, options)) {
+                try (TieredForwardPass plain = Passes.on(gpu.backend(), model, 64, 32, options)) {
                     want = run(plain, tokens, vocab);
                 }
                 System.setProperty(property, "true");
-                try (TieredForwardPass fused = Passes.on(gpu, model, 64, 32, options)) {
+                try (TieredForwardPass fused = Passes.on(gpu.backend(), model, 64, 32, options)) {
                     got = run(fused, tokens, vocab);
                 }
             } finally {

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -44,7 +45,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 class MoeOffloadGpuTest {
 
     private static final int BLOCKS = 6;
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
     static CpuBackend cpu;
 
     @TempDir
@@ -52,15 +54,11 @@ class MoeOffloadGpuTest {
 
     @BeforeAll
     static void open() {
-        gpu = new CudaBackend(0);
         cpu = new CpuBackend(0);
     }
 
     @AfterAll
     static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
         if (cpu != null) {
             cpu.close();
         }
@@ -103,7 +101,7 @@ class MoeOffloadGpuTest {
                 want = run(pc, tokens, vocab);
             }
             List<float[]> resident;
-            try (TieredForwardPass pg = Passes.on(gpu, model, 128, 64)) {
+            try (TieredForwardPass pg = Passes.on(gpu.backend(), model, 128, 64)) {
                 assertTrue(pg.plan().allResident());
                 resident = run(pg, tokens, vocab);
             }
@@ -132,7 +130,7 @@ class MoeOffloadGpuTest {
                 long budget = b[0] + (b[1] + k) * slot;
                 OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withExpertCache(true)
                         .withPlacement(b[2] == 1 ? "cpu" : "stream").withExpertPrefetch(b[3] == 1);
-                try (TieredForwardPass pg = Passes.on(gpu, model, 128, 64, options)) {
+                try (TieredForwardPass pg = Passes.on(gpu.backend(), model, 128, 64, options)) {
                     ExpertCacheStats before = pg.expertStats();
                     assertNotNull(before, "experts placed one by one at " + budget + " bytes");
                     List<float[]> got = run(pg, tokens, vocab);

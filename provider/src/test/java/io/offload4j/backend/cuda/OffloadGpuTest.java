@@ -22,11 +22,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -44,22 +43,11 @@ class OffloadGpuTest {
     /** Same kernels, same inputs: any difference is a placement bug, not rounding. */
     static final double TOL_SAME = 1e-6;
 
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
 
     @TempDir
     static Path tmp;
-
-    @BeforeAll
-    static void open() {
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
 
     static Path model(QuantPreset q) {
         return model(tmp, q);
@@ -164,7 +152,7 @@ class OffloadGpuTest {
             int vocab = model.config().vocabularySize();
             List<float[]> want;
             long total;
-            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32, OffloadOptions.DEFAULTS)) {
+            try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32, OffloadOptions.DEFAULTS)) {
                 assertTrue((resident).plan().allResident());
                 total = (resident).plan().residentBytes();
                 want = run(resident, vocab);
@@ -172,7 +160,7 @@ class OffloadGpuTest {
             long budget = (long) (fraction * total);
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget).withPrefetchDepth(depth)
                     .withPlacement("stream");
-            try (TieredForwardPass offloaded = Passes.on(gpu, model, 64, 32, options)) {
+            try (TieredForwardPass offloaded = Passes.on(gpu.backend(), model, 64, 32, options)) {
                 PlacementPlan plan = (offloaded).plan();
                 assertTrue(plan.gpuBytes() <= budget, plan.toString());
                 if (fraction < 1) {
@@ -231,12 +219,12 @@ class OffloadGpuTest {
             int vocab = model.config().vocabularySize();
             OffloadOptions options = OffloadOptions.DEFAULTS;
             if (streamed) {
-                try (TieredForwardPass probe = Passes.on(gpu, model, 64, 32, options)) {
+                try (TieredForwardPass probe = Passes.on(gpu.backend(), model, 64, 32, options)) {
                     options = options.withGpuMemoryBudget((probe).plan().residentBytes() / budgetDivisor)
                             .withPlacement("stream");
                 }
             }
-            try (TieredForwardPass pass = Passes.on(gpu, model, 64, 32, options)) {
+            try (TieredForwardPass pass = Passes.on(gpu.backend(), model, 64, 32, options)) {
                 int slices = pass.plan().placements().length - model.config().blockCount();
                 assertTrue(slices >= minHeadSlices, slices + " head slices");
                 SplittableRandom rnd = new SplittableRandom(batch);
@@ -303,13 +291,13 @@ class OffloadGpuTest {
             int vocab = model.config().vocabularySize();
             List<float[]> want;
             long total;
-            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32, OffloadOptions.DEFAULTS)) {
+            try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32, OffloadOptions.DEFAULTS)) {
                 total = (resident).plan().residentBytes();
                 want = run(resident, vocab);
             }
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total))
                     .withPlacement(placement);
-            try (TieredForwardPass hybrid = Passes.on(gpu, model, 64, 32, options)) {
+            try (TieredForwardPass hybrid = Passes.on(gpu.backend(), model, 64, 32, options)) {
                 PlacementPlan plan = (hybrid).plan();
                 if (placement.equals("cpu")) {
                     assertTrue(plan.count(Placement.CPU) > 0, plan.toString());
@@ -338,7 +326,7 @@ class OffloadGpuTest {
     void concurrentRequestsOnAnOffloadedModelGiveTheirSequentialText(String placement) throws Exception {
         java.nio.file.Path stories = io.offload4j.testing.SharedData.require("models/stories260K.gguf");
         long total;
-        try (Model model = Model.load(stories); TieredForwardPass probe = Passes.on(gpu, model, 64, 16,
+        try (Model model = Model.load(stories); TieredForwardPass probe = Passes.on(gpu.backend(), model, 64, 16,
                 OffloadOptions.DEFAULTS)) {
             total = (probe).plan().residentBytes();
         }
@@ -376,13 +364,13 @@ class OffloadGpuTest {
             int vocab = model.config().vocabularySize();
             List<float[]> want;
             long total;
-            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32, OffloadOptions.DEFAULTS)) {
+            try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32, OffloadOptions.DEFAULTS)) {
                 total = (resident).plan().residentBytes();
                 want = run(resident, vocab);
             }
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(total / 4)
                     .withHostPinnedMemoryBudget(total / 5).withPlacement("stream");
-            try (TieredForwardPass offloaded = Passes.on(gpu, model, 64, 32, options)) {
+            try (TieredForwardPass offloaded = Passes.on(gpu.backend(), model, 64, 32, options)) {
                 assertTrue(offloaded.offloadStats().hostPinnedBytes() <= total / 5);
                 List<float[]> got = run(offloaded, vocab);
                 for (int i = 0; i < want.size(); i++) {
@@ -396,12 +384,14 @@ class OffloadGpuTest {
     @Test
     void budgetsThatCannotWorkAreClearErrors() {
         try (Model model = Model.load(model(QuantPreset.F16))) {
-            IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class, () -> Passes.on(gpu, model,
-                    64, 32, OffloadOptions.DEFAULTS.withGpuMemoryBudget(gpu.device().totalMemory() * 2)));
+            IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class,
+                    () -> Passes.on(gpu.backend(), model, 64, 32,
+                            OffloadOptions.DEFAULTS.withGpuMemoryBudget(gpu.backend().device().totalMemory() * 2)));
             assertTrue(tooBig.getMessage().contains("is larger than"), tooBig.getMessage());
             assertTrue(tooBig.getMessage().contains("lower the budget, or leave it automatic"), tooBig.getMessage());
-            IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class, () -> Passes.on(gpu, model,
-                    64, 32, OffloadOptions.DEFAULTS.withGpuMemoryBudget(1 << 20)));
+            IllegalArgumentException tooSmall = assertThrows(IllegalArgumentException.class,
+                    () -> Passes.on(gpu.backend(), model, 64, 32,
+                            OffloadOptions.DEFAULTS.withGpuMemoryBudget(1 << 20)));
             assertTrue(tooSmall.getMessage().contains("too small"), tooSmall.getMessage());
         }
     }
@@ -437,11 +427,11 @@ class OffloadGpuTest {
         try (Model model = Model.load(file)) {
             OffloadOptions options = OffloadOptions.DEFAULTS;
             if (placement.equals("cpu")) {
-                try (TieredForwardPass probe = Passes.on(gpu, model, PREFIX_CONTEXT, PREFIX_CHUNK, options)) {
+                try (TieredForwardPass probe = Passes.on(gpu.backend(), model, PREFIX_CONTEXT, PREFIX_CHUNK, options)) {
                     options = options.withGpuMemoryBudget(probe.plan().residentBytes() / 2).withPlacement("cpu");
                 }
             }
-            try (TieredForwardPass pass = Passes.on(gpu, model, PREFIX_CONTEXT, PREFIX_CHUNK, options)) {
+            try (TieredForwardPass pass = Passes.on(gpu.backend(), model, PREFIX_CONTEXT, PREFIX_CHUNK, options)) {
                 if (placement.equals("cpu")) {
                     assertTrue(pass.plan().count(Placement.CPU) > 0, pass.plan().toString());
                 }

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -35,7 +36,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 @ExtendWith(GpuCondition.class)
 class Phi3AndMistralGpuTest {
 
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
     static CpuBackend cpu;
 
     @TempDir
@@ -43,15 +45,11 @@ class Phi3AndMistralGpuTest {
 
     @BeforeAll
     static void open() {
-        gpu = new CudaBackend(0);
         cpu = new CpuBackend(0);
     }
 
     @AfterAll
     static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
         if (cpu != null) {
             cpu.close();
         }
@@ -77,7 +75,7 @@ class Phi3AndMistralGpuTest {
         String label = shape + " " + quant + " ctx " + context;
         try (Model model = Model.load(path);
              ForwardPass pc = cpu.prepare(model, context, 64);
-             TieredForwardPass pg = Passes.on(gpu, model, context, 64)) {
+             TieredForwardPass pg = Passes.on(gpu.backend(), model, context, 64)) {
             int vocab = model.config().vocabularySize();
             SplittableRandom rnd = new SplittableRandom(label.hashCode());
             int[] tokens = new int[60];
@@ -132,13 +130,13 @@ class Phi3AndMistralGpuTest {
             int vocab = model.config().vocabularySize();
             List<float[]> want;
             long total;
-            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32, OffloadOptions.DEFAULTS)) {
+            try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32, OffloadOptions.DEFAULTS)) {
                 total = resident.plan().residentBytes();
                 want = OffloadGpuTest.run(resident, vocab);
             }
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total))
                     .withPrefetchDepth(1).withPlacement(placement);
-            try (TieredForwardPass offloaded = Passes.on(gpu, model, 64, 32, options)) {
+            try (TieredForwardPass offloaded = Passes.on(gpu.backend(), model, 64, 32, options)) {
                 PlacementPlan plan = offloaded.plan();
                 assertTrue(plan.count(placement.equals("cpu") ? Placement.CPU : Placement.STREAMED) > 0,
                         plan.toString());

@@ -19,10 +19,9 @@ import io.offload4j.model.SyntheticModelWriter;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -36,7 +35,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 @ExtendWith(GpuCondition.class)
 class PipelineGpuTest {
 
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
 
     @TempDir
     static Path tmp;
@@ -49,18 +49,6 @@ class PipelineGpuTest {
                     32, 512, 256, q, false, 7), p);
         }
         return p;
-    }
-
-    @BeforeAll
-    static void open() {
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
     }
 
     @ParameterizedTest(name = "{0} over {1}, GPU budget {2} blocks per stage")
@@ -77,7 +65,7 @@ class PipelineGpuTest {
                         .withPrefetchDepth(2);
             }
             List<float[]> expected;
-            try (ForwardPass one = Passes.on(gpu, model, 64, 32)) {
+            try (ForwardPass one = Passes.on(gpu.backend(), model, 64, 32)) {
                 expected = OffloadGpuTest.run(one, vocab);
             }
             try (Backend group = Backends.create(device, 0)) {

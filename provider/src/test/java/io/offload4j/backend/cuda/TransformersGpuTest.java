@@ -18,11 +18,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -40,19 +39,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class TransformersGpuTest {
 
     static final double TOLERANCE = 2e-3;
-    static CudaBackend gpu;
 
-    @BeforeAll
-    static void open() {
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
 
     static Path root() {
         return Path.of(System.getProperty("offload4j.transformers", "src/test/resources/transformers"));
@@ -87,7 +76,7 @@ class TransformersGpuTest {
             long total = OffloadBenchmark.weightBytes(model.weights());
             for (String how : new String[] {"resident", "streamed"}) {
                 try (TieredForwardPass pass = how.equals("resident")
-                        ? Passes.on(gpu, model, ids.length + 8, ids.length, OffloadOptions.DEFAULTS)
+                        ? Passes.on(gpu.backend(), model, ids.length + 8, ids.length, OffloadOptions.DEFAULTS)
                         : streamed(model, ids.length + 8, ids.length, total)) {
                     float[] logits = new float[vocab];
                     double worst = 0;
@@ -123,7 +112,7 @@ class TransformersGpuTest {
             OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total))
                     .withPrefetchDepth(1).withPlacement("stream");
             try {
-                TieredForwardPass pass = Passes.on(gpu, model, context, chunk, options);
+                TieredForwardPass pass = Passes.on(gpu.backend(), model, context, chunk, options);
                 if (pass.plan().count(Placement.STREAMED) == 0) {
                     pass.close();
                     throw new AssertionError("a budget of " + fraction + " of the weights streams nothing");

@@ -13,10 +13,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -31,19 +30,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 class TransformersPhi3MistralGpuTest {
 
     static final double TOL = 2e-3;
-    static CudaBackend gpu;
 
-    @BeforeAll
-    static void open() {
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
 
     @ParameterizedTest(name = "{0} {1}, {2} positions")
     @CsvSource({"hf-phi3, ref-text, 28", "hf-phi3, ref-ids, 20", "hf-phi3-longrope, ref-text, 28",
@@ -66,7 +55,7 @@ class TransformersPhi3MistralGpuTest {
             for (OffloadOptions options : new OffloadOptions[] {OffloadOptions.DEFAULTS,
                     OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (0.6 * total)).withPrefetchDepth(1)
                             .withPlacement("stream")}) {
-                try (TieredForwardPass pass = Passes.on(gpu, model, context, 8, options);
+                try (TieredForwardPass pass = Passes.on(gpu.backend(), model, context, 8, options);
                      KvCache cache = pass.newKvCache(context)) {
                     float[] logits = new float[vocab];
                     double worst = 0;
