@@ -49,15 +49,45 @@ public interface ForwardPass extends AutoCloseable {
     }
 
     /**
-     * Decodes one token for each of {@code batch} sequences in one step: token {@code tokens[b]} at position
-     * {@code positions[b]} of the sequence whose cache is {@code caches[b]}; its logits go to {@code logits[b]}.
-     * A backend that streams weights reads each of them once per step for the whole batch. Each sequence's
-     * logits equal those of a {@link #forward} call for it alone (to rounding). This default runs the
-     * sequences one after another.
+     * One step of {@code batch} rows: row {@code b} runs token {@code tokens[b]} at position {@code positions[b]} of the
+     * sequence whose cache is {@code caches[b]}, and its logits go to {@code logits[b]}. Mostly one row per sequence
+     * (a decode step of many sequences), but a sequence may have several rows (a <em>mixed step</em>: speculative
+     * decoding verifies a sequence's last token and its drafts in the same step as the other sequences' decode rows):
+     * a sequence's rows are adjacent, at consecutive positions in order ({@link #checkRowsOfOneSequence}), and each
+     * attends to the rows before it, as in {@link #forwardAll}. A backend that streams weights reads each of them once
+     * per step for all the rows. Each row's logits equal those of a {@link #forward} call for it alone (to rounding).
+     * This default runs the rows one after another.
      */
     default void forwardBatch(KvCache[] caches, int[] tokens, int[] positions, int batch, float[][] logits) {
+        checkRowsOfOneSequence(caches, positions, 0, batch);
         for (int b = 0; b < batch; b++) {
             forward(caches[b], tokens, b, 1, positions[b], logits[b]);
+        }
+    }
+
+    /**
+     * Refuses a batch (rows {@code from .. from+n-1}) in which a sequence's rows are not adjacent and at consecutive
+     * positions: a cache seen again later than the row right after its last must not appear, and a row of the same
+     * cache as the row before it must be at the next position. Checked before any work, so a refused batch leaves
+     * every cache as it was.
+     */
+    static void checkRowsOfOneSequence(KvCache[] caches, int[] positions, int from, int n) {
+        for (int b = from + 1; b < from + n; b++) {
+            if (caches[b] == caches[b - 1]) {
+                if (positions[b] != positions[b - 1] + 1) {
+                    throw new IllegalArgumentException("rows " + (b - 1 - from) + " and " + (b - from) + " of the"
+                            + " batch are one sequence's at positions " + positions[b - 1] + " and " + positions[b]
+                            + "; a sequence's rows in one step must be at consecutive positions, in order");
+                }
+                continue;
+            }
+            for (int a = from; a < b - 1; a++) {
+                if (caches[a] == caches[b]) {
+                    throw new IllegalArgumentException("rows " + (a - from) + " and " + (b - from) + " of the batch"
+                            + " share a KV cache but are not adjacent; a sequence's rows in one step must follow each"
+                            + " other, at consecutive positions");
+                }
+            }
         }
     }
 

@@ -72,8 +72,6 @@ public final class InferenceEngine implements AutoCloseable {
         this.contextLength = plan.contextLength();
         SpeculativeCounters counters = new SpeculativeCounters();
         this.speculativeCounters = counters;
-        this.speculation = drafters == null ? null
-                : new SpeculativeDecoding(drafters, options.speculative().maxDraftTokens(), pass, counters);
         // KV caches in device memory: what one position costs there, from a one-position probe (once, for both)
         boolean sizedOnDevice = plan.prefixCacheBytes() == EngineOptions.AUTO_PREFIX_CACHE
                 || plan.maxRunning() == EngineOptions.AUTO_SEQUENCES;
@@ -96,6 +94,8 @@ public final class InferenceEngine implements AutoCloseable {
                     : options.maxSequences() == EngineOptions.AUTO_SEQUENCES ? "auto: the CPU's default" : "set";
         }
         this.maxSequences = running;
+        this.speculation = drafters == null ? null
+                : new SpeculativeDecoding(drafters, options.speculative().maxDraftTokens(), running, pass, counters);
         this.scheduler = new Scheduler(pass, tokenizer, contextLength, running, prefixBytes, model.config().name(),
                 this::closeResourcesIfClosed, speculation, counters);
         scheduler.start();
@@ -341,13 +341,14 @@ public final class InferenceEngine implements AutoCloseable {
      */
     void assumeFlatPassCosts() {
         if (speculation != null) {
-            speculation.costs().fixFlat();
+            speculation.soloCosts().fixFlat();
+            speculation.sharedCosts().fixFlat();
         }
     }
 
-    /** Speculative decoding's pass cost table, or null when off (tests: read it when the engine is idle). */
+    /** The cost table of steps of one sequence, or null when speculative decoding is off (tests: read it idle). */
     io.offload4j.engine.speculative.PassCosts passCosts() {
-        return speculation == null ? null : speculation.costs();
+        return speculation == null ? null : speculation.soloCosts();
     }
 
     /** Queue, running sequences and prefix cache, now. */

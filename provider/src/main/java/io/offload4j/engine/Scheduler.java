@@ -22,8 +22,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       next token. Before each chunk, a prefix that another running sequence has already computed is copied from
  *       its KV cache instead ({@link LivePrefixCopy}).</li>
  * </ol>
- * With speculative decoding on ({@link SpeculativeDecoding}), a decoding sequence that has drafts is instead
- * verified by a {@code forwardAll} pass of its own after the batched step, and may emit several tokens.
+ * With speculative decoding on ({@link SpeculativeDecoding}), a decoding sequence that has drafts puts them into the
+ * same step as rows after its last token (the backend checks them all in one pass) and may emit several tokens.
  * Requests admitted at the start of a round prefill in it and join the decode batch in the round after their
  * prompt is in; finished and cancelled sequences leave the batch at once. Each sequence has its own KV cache,
  * and the forward pass computes a sequence's step from its cache and token alone, so batching does not change
@@ -62,15 +62,16 @@ final class Scheduler implements Runnable {
     private final AtomicLong decodeNanos = new AtomicLong();
     private volatile boolean closing;
 
-    // The decode batch of the current round, slot b for the b-th decoding sequence; reused every round.
+    // The decode step of the current round, reused every round: batch[b] is its b-th sequence; the other arrays are
+    // per row (a sequence's one row, or with drafts its last token's and its drafts' rows, adjacent).
     private final Sequence[] batch;
     private final KvCache[] batchCaches;
     private final int[] batchTokens;
     private final int[] batchPositions;
     private final float[][] batchLogits;
-    /** Speculative decoding, or null when off; the sequences of this round that verify drafts. */
+    /** Speculative decoding, or null when off; the sequences of this round whose drafter failed. */
     private final SpeculativeDecoding speculation;
-    private final Sequence[] verifying;
+    private final Sequence[] draftFailed;
     private final SpeculativeCounters counters;
 
     Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
@@ -83,7 +84,7 @@ final class Scheduler implements Runnable {
     Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
               String name, Runnable onExit, SpeculativeDecoding speculation, SpeculativeCounters counters) {
         this.speculation = speculation;
-        this.verifying = new Sequence[maxSequences];
+        this.draftFailed = new Sequence[maxSequences];
         this.counters = counters;
         this.pass = pass;
         this.tokenizer = tokenizer;
@@ -96,11 +97,12 @@ final class Scheduler implements Runnable {
         this.modelName = name;
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);
         this.thread = Thread.ofPlatform().name("offload4j-engine-" + name).daemon(true).unstarted(this);
+        int stepRows = maxSequences + (speculation == null ? 0 : speculation.maxDraftRowsPerStep());
         this.batch = new Sequence[maxSequences];
-        this.batchCaches = new KvCache[maxSequences];
-        this.batchTokens = new int[maxSequences];
-        this.batchPositions = new int[maxSequences];
-        this.batchLogits = new float[maxSequences][];
+        this.batchCaches = new KvCache[stepRows];
+        this.batchTokens = new int[stepRows];
+        this.batchPositions = new int[stepRows];
+        this.batchLogits = new float[stepRows][];
     }
 
     void start() {
@@ -198,7 +200,7 @@ final class Scheduler implements Runnable {
 
     /** Fails every running sequence with {@code error} (each only once: a sequence is removed before it fails). */
     private void failRunning(Throwable error) {
-        clearBatch(maxSequences);
+        clearBatch(maxSequences, batchCaches.length);
         while (!running.isEmpty()) {
             Sequence s = running.removeLast();
             runningCount.decrementAndGet();
@@ -223,54 +225,82 @@ final class Scheduler implements Runnable {
 
     /**
      * Decodes one token for every running sequence past its prompt, in one {@link ForwardPass#forwardBatch} call,
-     * then samples and emits each one's token. The step's time and tokens are counted once, as decode.
+     * then samples and emits each one's token. With speculative decoding, a sequence that drafts puts its last token
+     * and its drafts as consecutive rows into the same call (a mixed step) and may emit several tokens. The step's
+     * time and tokens are counted once, as decode.
      */
     private void decodeStep() {
         if (closing) {
             return;
         }
+        long t0 = System.nanoTime();
         int n = 0;
-        int v = 0;
-        long drafting = System.nanoTime();
         for (int i = 0; i < running.size(); i++) {
-            Sequence s = running.get(i);
-            if (!s.inPrefill()) {
-                if (speculation != null && speculation.draft(s)) {
-                    verifying[v++] = s; // verified in a pass of its own (SpeculativeDecoding says why)
-                    continue;
-                }
-                batch[n] = s;
-                batchCaches[n] = s.cache();
-                batchTokens[n] = s.decodeToken();
-                batchPositions[n] = s.decodePosition();
-                batchLogits[n] = s.logits();
+            if (!running.get(i).inPrefill()) {
                 n++;
             }
         }
+        if (n == 0) {
+            return;
+        }
         if (speculation != null) {
-            decodeNanos.addAndGet(System.nanoTime() - drafting);
+            speculation.beginStep(n);
         }
-        if (n > 0) {
-            batchedDecode(n);
+        int sequences = 0;
+        int rows = 0;
+        int failed = 0;
+        for (int i = 0; i < running.size(); i++) {
+            Sequence s = running.get(i);
+            if (s.inPrefill()) {
+                continue;
+            }
+            int drafted = speculation == null ? 0 : speculation.draft(s);
+            if (drafted < 0) {
+                draftFailed[failed++] = s; // its drafter failed: it fails alone, after the step is built
+                continue;
+            }
+            batch[sequences++] = s;
+            int position = s.decodePosition();
+            for (int r = 0; r <= drafted; r++) {
+                batchCaches[rows] = s.cache();
+                batchTokens[rows] = drafted == 0 ? s.decodeToken() : s.speculation.tokens[r];
+                batchPositions[rows] = position + r;
+                batchLogits[rows] = drafted == 0 ? s.logits() : s.speculation.rows[r];
+                rows++;
+            }
         }
-        verifySteps(v);
+        for (int f = 0; f < failed; f++) {
+            Sequence s = draftFailed[f];
+            draftFailed[f] = null;
+            retire(running.indexOf(s), s.speculation.failure);
+        }
+        if (sequences > 0) {
+            batchedDecode(sequences, rows, t0);
+        }
     }
 
-    /** The decode step of the {@code n} sequences in {@link #batch}: one forwardBatch call, then each samples. */
-    private void batchedDecode(int n) {
-        long t0 = System.nanoTime();
+    /**
+     * The decode step of the {@code n} sequences in {@link #batch}, {@code rows} rows in all: one forwardBatch call,
+     * then each emits its tokens. {@code t0}: when the step began (its drafting included).
+     */
+    private void batchedDecode(int n, int rows, long t0) {
+        long pass0 = System.nanoTime();
         int sampled = 0;
+        int plain = 0;
         long passNanos;
         try {
-            pass.forwardBatch(batchCaches, batchTokens, batchPositions, n, batchLogits);
-            passNanos = System.nanoTime() - t0;
+            pass.forwardBatch(batchCaches, batchTokens, batchPositions, rows, batchLogits);
+            passNanos = System.nanoTime() - pass0;
         } catch (RuntimeException | Error e) {
             for (int b = 0; b < n; b++) {
                 retire(running.indexOf(batch[b]), e); // the step computed all of them: all fail with it
             }
-            clearBatch(n);
+            clearBatch(n, rows);
             decodeNanos.addAndGet(System.nanoTime() - t0);
             return;
+        }
+        if (speculation != null) {
+            speculation.stepTook(n, rows, passNanos);
         }
         for (int b = 0; b < n && !closing; b++) {
             Sequence s = batch[b];
@@ -283,7 +313,12 @@ final class Scheduler implements Runnable {
             Throwable error = null;
             boolean done;
             try {
-                done = s.acceptDecoded();
+                if (speculation == null || s.speculation.drafted == 0) {
+                    plain++;
+                    done = s.acceptDecoded();
+                } else {
+                    done = speculation.accept(s, passNanos);
+                }
             } catch (RuntimeException | Error e) {
                 error = e;
                 done = true;
@@ -293,56 +328,20 @@ final class Scheduler implements Runnable {
                 retire(running.indexOf(s), error);
             }
         }
-        clearBatch(n);
+        clearBatch(n, rows);
         decodeNanos.addAndGet(System.nanoTime() - t0);
         generatedTokens.addAndGet(sampled);
         decodeTokens.addAndGet(sampled);
-        counters.decoded(n, passNanos);
-        if (speculation != null) {
-            speculation.decoded(n, passNanos); // the pass cost of a plain decode step (SpeculativeDecoding says how)
+        if (plain > 0) {
+            counters.decoded(plain, passNanos);
         }
     }
 
-    /** Speculative decoding: each of the {@code v} sequences in {@link #verifying} verifies its drafts in one pass. */
-    private void verifySteps(int v) {
-        for (int i = 0; i < v; i++) {
-            Sequence s = verifying[i];
-            verifying[i] = null;
-            if (closing) {
-                continue;
-            }
-            if (s.generation.isCancelled()) {
-                s.cancel();
-                retire(running.indexOf(s), null);
-                continue;
-            }
-            int before = s.generatedTokens();
-            long t0 = System.nanoTime();
-            Throwable error = null;
-            boolean done;
-            try {
-                done = speculation.verify(s, pass);
-            } catch (RuntimeException | Error e) {
-                error = e;
-                done = true;
-            }
-            decodeNanos.addAndGet(System.nanoTime() - t0);
-            int sampled = s.generatedTokens() - before;
-            generatedTokens.addAndGet(sampled);
-            decodeTokens.addAndGet(sampled);
-            if (done) {
-                retire(running.indexOf(s), error);
-            }
-        }
-    }
-
-    /** Drops the batch's references, so that a finished sequence's buffers and KV cache are not kept reachable. */
-    private void clearBatch(int n) {
-        for (int b = 0; b < n; b++) {
-            batch[b] = null;
-            batchCaches[b] = null;
-            batchLogits[b] = null;
-        }
+    /** Drops the step's references, so that a finished sequence's buffers and KV cache are not kept reachable. */
+    private void clearBatch(int n, int rows) {
+        java.util.Arrays.fill(batch, 0, n, null);
+        java.util.Arrays.fill(batchCaches, 0, rows, null);
+        java.util.Arrays.fill(batchLogits, 0, rows, null);
     }
 
     /**

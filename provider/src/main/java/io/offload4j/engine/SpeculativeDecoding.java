@@ -9,42 +9,59 @@ import io.offload4j.engine.speculative.SpeculativeCounters;
 
 /**
  * Speculative decoding in the scheduler: before a decode step each sequence drafts up to k tokens (k from its
- * {@link AdaptiveDraftLength}); a sequence with drafts is verified by a {@link ForwardPass#forwardAll} pass of its own
- * (its last token and the drafts, every row's logits), and the {@link Sampler} accepts drafts from those logits by
- * the speculative sampling rule; a sequence without drafts decodes in the batched step as before.
+ * {@link AdaptiveDraftLength}); a sequence with drafts puts its last token and the drafts as consecutive rows into
+ * the step that decodes the others (a <em>mixed step</em>, one {@link ForwardPass#forwardBatch} call: every streamed
+ * weight crosses PCIe once for all the rows), and the {@link Sampler} accepts drafts from those rows' logits by the
+ * speculative sampling rule; a sequence without drafts has its one row, as without a drafter.
  *
- * <p>Why a pass of its own rather than rows in the shared batched step: a sequence's drafts are a chunk of
- * consecutive positions in one KV cache, which the prompt path of every device runs (with tensor cores from 16
- * rows, and on the GPU with one copy of each streamed weight for all rows); a batch row is one position of its own
- * sequence. Mixing both in one step would need a step of mixed rows on every device. The cost: with several
- * sequences drafting, each streams the weights once per step rather than once for all (documented in the README).
+ * <p><b>Pass costs</b> ({@link PassCosts}, measured as the engine runs, read by every sequence's
+ * {@link AdaptiveDraftLength}) come in two tables, because a step of one sequence and a step of several do not cost
+ * the same for the same rows: with a GPU budget, a lone sequence's step of up to a few rows may run some blocks on the
+ * CPU (each weight read once for all its rows), while a step of several sequences streams those blocks. So:
+ * <ul>
+ *   <li>{@link #soloCosts()}: a step of one decoding sequence, by its rows (1: a plain decode step, k + 1: a
+ *       verification of k drafts);</li>
+ *   <li>{@link #sharedCosts()}: a step of several sequences, by all its rows.</li>
+ * </ul>
+ * Within a shared step the sequences choose in turn, each the k that gives the step the most expected tokens per
+ * unit of time given the rows and tokens of those before it ({@link AdaptiveDraftLength#next(PassCosts, int, double,
+ * int)}): where extra rows are nearly free (streamed weights, a memory-bound GPU) they draft; where they cost (the
+ * CPU, whose work grows with the rows) fewer draft. No sequence drafts until a plain step of this many sequences has
+ * been measured.
  *
- * <p><b>Pass costs</b> ({@link PassCosts}, one table for the engine, which every sequence's {@link AdaptiveDraftLength}
- * reads): a verification of k drafts is timed as a pass of k + 1 rows; a plain decode step as a pass of 1 row, but
- * with continuous batching n sequences share one {@code forwardBatch} step, so what one of them pays for its token is
- * the step's time divided by n, and that share is what is recorded as the cost of 1 row (the step's n rows are not a
- * pass of n rows in the table's sense: its rows are n sequences' one position each, computed on another route than a
- * verification's chunk). So a sequence drafts when its verification, a pass of its own, yields tokens faster than
- * its share of the batched step does: with one sequence running that is the plain decode step; with many, a decode
- * row is cheap (the weights stream once for all of them) and drafting must pay more to win. The share mixes batch
- * sizes as sequences come and go (an estimate, smoothed like the others).
+ * <p><b>Memory.</b> A sequence's first row's logits go where a plain step's would ({@link Sequence#logits()}); the
+ * drafts' rows come from a pool of {@link #POOL_SEQUENCES} × max-draft rows (vocabulary-sized), allocated once, so
+ * that many sequences running do not each hold max-draft rows of logits. When a step has used the pool, the sequences
+ * after take fewer drafts or none.
  *
- * <p>Buffers are allocated once (the verification rows here; per sequence its drafts, at admission); a step
- * allocates nothing. Confined to the scheduler thread.
+ * <p>Allocation-free per step; confined to the scheduler thread.
  */
 final class SpeculativeDecoding implements AutoCloseable {
 
+    /** How many sequences' full drafts the pool of logits rows holds (a step's drafted rows, at most). */
+    static final int POOL_SEQUENCES = 8;
+
     private final DrafterFactory drafters;
     private final int maxDraft;
-    private final float[][] rows;
-    private final PassCosts costs;
+    private final float[][] pool;
+    private final PassCosts solo;
+    private final PassCosts shared;
     final SpeculativeCounters counters;
 
+    // the step being built: its sequences, rows and expected tokens so far, and the pool rows taken
+    private boolean stepDrafts;
+    private boolean stepAlone;
+    private int stepRows;
+    private double stepTokens;
+    private int poolUsed;
+
     /**
-     * @param maxDraft the most tokens a step drafts; at most the pass's chunk less one (the verification also feeds
-     *                 the last token)
+     * @param maxDraft     the most tokens a step drafts; at most the pass's chunk less one (a verification also feeds
+     *                     the last token)
+     * @param maxSequences the most sequences a step decodes
      */
-    SpeculativeDecoding(DrafterFactory drafters, int maxDraft, ForwardPass pass, SpeculativeCounters counters) {
+    SpeculativeDecoding(DrafterFactory drafters, int maxDraft, int maxSequences, ForwardPass pass,
+                        SpeculativeCounters counters) {
         if (pass.maxChunkTokens() < 2) {
             throw new IllegalArgumentException("speculative decoding verifies the last token and at least one draft in"
                     + " one pass, so it needs a prompt chunk of at least 2 tokens (chunkTokens), not "
@@ -52,8 +69,10 @@ final class SpeculativeDecoding implements AutoCloseable {
         }
         this.drafters = drafters;
         this.maxDraft = Math.min(maxDraft, pass.maxChunkTokens() - 1);
-        this.rows = new float[this.maxDraft + 1][pass.config().vocabularySize()];
-        this.costs = new PassCosts(this.maxDraft + 1);
+        int poolRows = this.maxDraft * Math.min(maxSequences, POOL_SEQUENCES);
+        this.pool = new float[poolRows][pass.config().vocabularySize()];
+        this.solo = new PassCosts(this.maxDraft + 1);
+        this.shared = new PassCosts(maxSequences + poolRows);
         this.counters = counters;
     }
 
@@ -65,21 +84,45 @@ final class SpeculativeDecoding implements AutoCloseable {
         return maxDraft;
     }
 
+    /** The most rows a step can have beyond one per sequence: the pool's. */
+    int maxDraftRowsPerStep() {
+        return pool.length;
+    }
+
     /** A new sequence's state (its drafter among it); closed with the sequence's KV cache. */
     State open(int capacity) {
-        return new State(drafters.open(capacity), new AdaptiveDraftLength(maxDraft, costs), maxDraft);
+        return new State(drafters.open(capacity), new AdaptiveDraftLength(maxDraft, solo), maxDraft);
+    }
+
+    /** A decode step of {@code sequences} sequences is being built: they draft next ({@link #draft}). */
+    void beginStep(int sequences) {
+        stepAlone = sequences == 1;
+        // a shared step's sequences wait until a plain step of as many has been timed (alone: AdaptiveDraftLength's
+        // own rule): before, nothing would be compared
+        stepDrafts = stepAlone || shared.measured(sequences);
+        stepRows = sequences;
+        stepTokens = sequences;
+        poolUsed = 0;
     }
 
     /**
-     * Drafts the next tokens of {@code s} (decoding, past its prompt). Returns true when it is to be verified (it
-     * has drafts, or its drafter failed: {@link #verify} fails it), false when it decodes plainly.
+     * Drafts the next tokens of {@code s} (decoding, past its prompt), into its {@link State#tokens} after its last
+     * token, with its rows' logits arrays in {@link State#rows}. Returns how many it drafted (0: a plain row), or -1
+     * when its drafter failed ({@link State#failure} says how; the sequence fails alone).
      */
-    boolean draft(Sequence s) {
+    int draft(Sequence s) {
         State state = s.speculation;
         state.drafted = 0;
-        int k = Math.min(state.length.next(), s.draftRoom());
+        state.tokens[0] = s.decodeToken();
+        state.rows[0] = s.logits();
+        if (!stepDrafts) {
+            return 0;
+        }
+        int limit = Math.min(Math.min(s.draftRoom(), pool.length - poolUsed), shared.maxRows() - stepRows);
+        int k = stepAlone ? state.length.next(limit)
+                : state.length.next(shared, stepRows - 1, stepTokens - 1, limit);
         if (k <= 0) {
-            return false;
+            return 0;
         }
         try {
             int n = state.drafter.draft(s.history(), s.length(), k, state.drafts);
@@ -88,49 +131,59 @@ final class SpeculativeDecoding implements AutoCloseable {
                         + " tokens when asked for at most " + k);
             }
             System.arraycopy(state.drafts, 0, state.tokens, 1, n);
+            for (int i = 1; i <= n; i++) {
+                state.rows[i] = pool[poolUsed++];
+            }
             state.drafted = n;
-            return n > 0;
+            stepRows += n;
+            stepTokens += state.length.expectedTokens(n) - 1;
+            return n;
         } catch (RuntimeException | Error e) {
-            state.error = e;
-            return true;
+            state.failure = e;
+            return -1;
         }
     }
 
     /**
-     * Verifies the drafts of {@code s} in one pass and emits the accepted tokens and the one after them.
+     * A step of {@code sequences} sequences and {@code rows} rows (their plain rows and drafts) took {@code nanos}:
+     * the cost of that many rows in the solo or the shared table.
+     */
+    void stepTook(int sequences, int rows, long nanos) {
+        costs(sequences == 1).record(rows, nanos);
+    }
+
+    /**
+     * After the step (of {@code nanos}): emits the tokens of {@code s}, which drafted in it and whose rows' logits the
+     * step wrote: the drafts it accepts and the token after them.
      *
      * @return true when the sequence has finished
      */
-    boolean verify(Sequence s, ForwardPass pass) {
+    boolean accept(Sequence s, long nanos) {
         State state = s.speculation;
-        if (state.error != null) {
-            Throwable e = state.error;
-            state.error = null;
-            if (e instanceof Error error) {
-                throw error;
-            }
-            throw (RuntimeException) e;
-        }
         int k = state.drafted;
-        state.tokens[0] = s.decodeToken();
-        long t0 = System.nanoTime();
-        pass.forwardAll(s.cache(), state.tokens, 0, k + 1, s.decodePosition(), rows);
-        long nanos = System.nanoTime() - t0;
-        costs.record(k + 1, nanos);
-        int accepted = s.acceptVerified(rows, state.tokens, k);
+        int accepted;
+        try {
+            accepted = s.acceptVerified(state.rows, state.tokens, k);
+        } finally {
+            java.util.Arrays.fill(state.rows, 1, k + 1, null); // the pool's rows are the next step's
+        }
         state.length.record(k, accepted);
         counters.verified(k, accepted, nanos);
         return s.finishReason() != null;
     }
 
-    /** A batched decode step of {@code n} sequences without drafts took {@code nanos} (the class comment: a share). */
-    void decoded(int n, long nanos) {
-        costs.record(1, nanos / n);
+    private PassCosts costs(boolean alone) {
+        return alone ? solo : shared;
     }
 
-    /** This engine's pass costs (tests). */
-    PassCosts costs() {
-        return costs;
+    /** The cost table of steps of one sequence (tests). */
+    PassCosts soloCosts() {
+        return solo;
+    }
+
+    /** The cost table of steps of several sequences (tests). */
+    PassCosts sharedCosts() {
+        return shared;
     }
 
     @Override
@@ -138,21 +191,25 @@ final class SpeculativeDecoding implements AutoCloseable {
         drafters.close();
     }
 
-    /** One sequence's drafting: its drafter, adaptive draft length, and the tokens of its next verification. */
+    /** One sequence's drafting: its drafter, adaptive draft length, and the rows of its next step. */
     static final class State implements AutoCloseable {
         final Drafter drafter;
         final AdaptiveDraftLength length;
         final int[] drafts;
-        /** The verification's tokens: the last token, then the drafts. */
+        /** The step's tokens of this sequence: its last token, then the drafts. */
         final int[] tokens;
+        /** Where the step writes the logits of each of those tokens. */
+        final float[][] rows;
         int drafted;
-        Throwable error;
+        /** The drafter's failure in this step, or null. */
+        Throwable failure;
 
         State(Drafter drafter, AdaptiveDraftLength length, int maxDraft) {
             this.drafter = drafter;
             this.length = length;
             this.drafts = new int[maxDraft];
             this.tokens = new int[maxDraft + 1];
+            this.rows = new float[maxDraft + 1][];
         }
 
         @Override

@@ -255,18 +255,28 @@ public final class TieredForwardPass implements ForwardPass {
      */
     @Override
     public void forwardAll(KvCache kvCache, int[] tokens, int offset, int count, int startPos, float[][] logits) {
-        if (count < 1 || count > maxChunk || count > logits.length) {
+        if (count > logits.length) {
             throw new IllegalArgumentException("forwardAll of " + count + " tokens with " + logits.length
-                    + " logits rows; this pass takes 1.." + maxChunk + " tokens, at most one per row");
+                    + " logits rows; at most one token per row");
+        }
+        allRows(kvCache, tokens, offset, count, startPos, logits, 0);
+    }
+
+    /** {@link #forwardAll} with row t's logits into {@code logits[logitsFrom + t]}. */
+    private void allRows(KvCache kvCache, int[] tokens, int offset, int count, int startPos, float[][] logits,
+                         int logitsFrom) {
+        if (count < 1 || count > maxChunk) {
+            throw new IllegalArgumentException(count + " rows of one sequence in one step; this pass takes 1.."
+                    + maxChunk + " (its prompt chunk)");
         }
         if (count == 1) {
-            forward(kvCache, tokens, offset, 1, startPos, logits[0]);
+            forward(kvCache, tokens, offset, 1, startPos, logits[logitsFrom]);
             return;
         }
         TieredKvCache cache = own(kvCache);
         checkPositions(cache, startPos, count);
         int vocab = config().vocabularySize();
-        for (int t = 0; t < count; t++) {
+        for (int t = logitsFrom; t < logitsFrom + count; t++) {
             if (logits[t] == null || logits[t].length < vocab) {
                 throw new IllegalArgumentException("logits row " + t + " of "
                         + (logits[t] == null ? "null" : logits[t].length + " floats") + " < vocabulary " + vocab);
@@ -275,7 +285,7 @@ public final class TieredForwardPass implements ForwardPass {
         checkTokens(tokens, offset, count);
         sequenceStep(cache, tokens, offset, count, startPos, true);
         for (int t = 0; t < count; t++) {
-            accelerator.readLogits(t, logits[t]);
+            accelerator.readLogits(t, logits[logitsFrom + t]);
         }
     }
 
@@ -361,15 +371,18 @@ public final class TieredForwardPass implements ForwardPass {
     }
 
     /**
-     * Sequences {@code from .. from+n-1} ({@code n <= rows()}) as one step; {@code logits} null for a pipeline stage
-     * before the last.
+     * Rows {@code from .. from+n-1} ({@code n <= rows()}) as one step, a sequence's rows adjacent
+     * ({@link ForwardPass#forwardBatch}); {@code logits} null for a pipeline stage before the last.
      */
     void batchRows(KvCache[] caches, int[] tokens, int[] positions, int from, int n, float[][] logits) {
-        if (n == 1) {
+        ForwardPass.checkRowsOfOneSequence(caches, positions, from, n);
+        if (caches[from] == caches[from + n - 1]) {
+            // one sequence's rows (a lone decode token, or a lone sequence's verification): its own step, which
+            // may run the CPU's blocks (sequenceStep), where a batch of several sequences streams them
             if (logits == null) {
-                stageForward(caches[from], tokens, from, 1, positions[from]);
+                stageForward(caches[from], tokens, from, n, positions[from]);
             } else {
-                forward(caches[from], tokens, from, 1, positions[from], logits[from]);
+                allRows(caches[from], tokens, from, n, positions[from], logits, from);
             }
         } else {
             batchPart(caches, tokens, positions, from, n, logits);
@@ -384,12 +397,6 @@ public final class TieredForwardPass implements ForwardPass {
             if (logits != null && logits[from + b].length < vocab) {
                 throw new IllegalArgumentException("logits array " + (from + b) + " of " + logits[from + b].length
                         + " < vocabulary " + vocab);
-            }
-            for (int a = 0; a < b; a++) {
-                if (caches[from + a] == cache) {
-                    throw new IllegalArgumentException("sequences " + (from + a) + " and " + (from + b)
-                            + " of the batch share a KV cache");
-                }
             }
         }
         checkTokens(tokens, from, n);

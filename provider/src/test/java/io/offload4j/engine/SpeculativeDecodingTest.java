@@ -34,7 +34,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * Speculative decoding through the whole engine on the CPU: greedy output token-identical to decoding without a
  * drafter (stories260K with prompt lookup and with itself as the draft model; random-weight models with a drafter
  * proposing their own greedy continuation with every third token corrupted, so that steps accept some drafts and
- * reject others), concurrent requests (drafting sequences verified beside the batched step), the prefix cache
+ * reject others), concurrent requests (drafts verified inside the shared step), the prefix cache
  * holding only accepted tokens, the statistics, and with sampling the distribution of the generated tokens checked
  * against the model's exact distribution by a chi-square test over thousands of seeds.
  */
@@ -219,6 +219,115 @@ class SpeculativeDecodingTest {
         // flat pass costs k is 8 throughout: about 2 of 8 accepted)
         assertTrue(s.acceptanceRate() > 0.2 && s.acceptanceRate() < 0.95, s.toString());
         assertTrue(s.tokensPerTargetPass() > 1.5, s.toString());
+    }
+
+    /**
+     * Several requests at once, each drafting: their drafts are verified inside the one shared step per round (a
+     * forwardBatch call holding several sequences' drafts beside each other; no pass of its own), and the greedy tokens
+     * are those of decoding without drafts. A drafter that fails fails its own request only.
+     */
+    @Test
+    void severalSequencesVerifyTheirDraftsInOneSharedStepAndADrafterFailureFailsItsOwnOnly() {
+        Path model = dir.resolve("spec-shared-step.gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.F32), model);
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            int[] p = new java.util.SplittableRandom(40 + i).ints(6 + i, 3, 512).toArray();
+            p[0] = 100 + i; // distinct first tokens: the failing drafter below knows its request by it
+            prompts.add(p);
+        }
+        List<int[]> plain = generate(model, options(), prompts, 40, null);
+        Drafter oracle = oracle(prompts, plain, 512, 4).open(64);
+        Drafter failingForTheLast = (history, length, max, out) -> {
+            if (history[0] == 103 && length > prompts.get(3).length + 5) {
+                throw new IllegalStateException("drafter broke");
+            }
+            return oracle.draft(history, length, max, out);
+        };
+        int[] draftingInAStep = new int[1];
+        int[] ownPasses = new int[1];
+        EngineOptions options = options().withSpeculative(SpeculativeOptions.OFF
+                .withDrafter(capacity -> failingForTheLast).withMaxDraftTokens(6));
+        try (InferenceEngine e = InferenceEngine.load(model, options, (pass, tokenizer) -> new RowCounting(pass,
+                draftingInAStep, ownPasses))) {
+            e.assumeFlatPassCosts();
+            List<Generation> all = new ArrayList<>();
+            for (int[] p : prompts) {
+                all.add(e.submit(GenerationRequest.of(p, 40, SamplingParams.GREEDY), GenerationListener.NONE));
+            }
+            for (int i = 0; i < 3; i++) {
+                assertArrayEquals(plain.get(i), all.get(i).join().tokens(), "prompt " + i);
+            }
+            Throwable failed = assertThrows(RuntimeException.class, () -> all.get(3).join());
+            while (failed.getCause() != null && !"drafter broke".equals(failed.getMessage())) {
+                failed = failed.getCause();
+            }
+            assertEquals("drafter broke", failed.getMessage());
+            assertTrue(e.stats().acceptedDraftTokens() > 0, e.stats().toString());
+        }
+        assertTrue(draftingInAStep[0] >= 3, "sequences with drafts in one step, at most: " + draftingInAStep[0]);
+        assertEquals(0, ownPasses[0], "no verification ran in a pass of its own");
+    }
+
+    /** Delegates; counts the most sequences with several rows in one forwardBatch call, and forwardAll calls. */
+    private static final class RowCounting implements ForwardPass {
+        private final ForwardPass pass;
+        private final int[] mostDrafting;
+        private final int[] forwardAllCalls;
+
+        RowCounting(ForwardPass pass, int[] mostDrafting, int[] forwardAllCalls) {
+            this.pass = pass;
+            this.mostDrafting = mostDrafting;
+            this.forwardAllCalls = forwardAllCalls;
+        }
+
+        @Override
+        public void forwardBatch(KvCache[] caches, int[] tokens, int[] positions, int batch, float[][] logits) {
+            int drafting = 0;
+            for (int b = 1; b < batch; b++) {
+                if (caches[b] == caches[b - 1] && (b == 1 || caches[b - 2] != caches[b])) {
+                    drafting++; // the second row of a sequence: it has drafts
+                }
+            }
+            mostDrafting[0] = Math.max(mostDrafting[0], drafting);
+            pass.forwardBatch(caches, tokens, positions, batch, logits);
+        }
+
+        @Override
+        public void forwardAll(KvCache cache, int[] tokens, int offset, int count, int startPos, float[][] logits) {
+            forwardAllCalls[0]++;
+            pass.forwardAll(cache, tokens, offset, count, startPos, logits);
+        }
+
+        @Override
+        public void forward(KvCache cache, int[] tokens, int offset, int count, int startPos, float[] logits) {
+            pass.forward(cache, tokens, offset, count, startPos, logits);
+        }
+
+        @Override
+        public io.offload4j.model.ModelConfig config() {
+            return pass.config();
+        }
+
+        @Override
+        public int maxChunkTokens() {
+            return pass.maxChunkTokens();
+        }
+
+        @Override
+        public int maxContext() {
+            return pass.maxContext();
+        }
+
+        @Override
+        public KvCache newKvCache(int capacity) {
+            return pass.newKvCache(capacity);
+        }
+
+        @Override
+        public void close() {
+            pass.close();
+        }
     }
 
     @Test

@@ -110,8 +110,12 @@ class TieredForwardPassTest {
                     pass.forward(a, new int[] {12}, 0, 1, prompt.length + decodeSteps + 3, logits); // after a rollback
                     assertOrder(accelerator, plan, units, true);
                     assertEquals(1, accelerator.lastOutputs);
+                    // a batch of one sequence's rows (a lone sequence verifying drafts) runs as its own step:
+                    // every row's logits; rows that skip a position are refused
+                    pass.forwardBatch(new KvCache[] {a, a}, new int[] {1, 1}, new int[] {20, 21}, 2, longRows);
+                    assertEquals(2, accelerator.lastOutputs);
                     assertThrows(IllegalArgumentException.class, () -> pass.forwardBatch(new KvCache[] {a, a},
-                            new int[] {1, 1}, new int[] {20, 21}, 2, new float[][] {logits, logits}));
+                            new int[] {1, 1}, new int[] {20, 22}, 2, longRows));
                 }
                 OffloadStats stats = tiered.offloadStats();
                 int resident = plan.count(Placement.RESIDENT);

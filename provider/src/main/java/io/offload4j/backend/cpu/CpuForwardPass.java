@@ -295,7 +295,8 @@ final class CpuForwardPass implements ForwardPass {
 
     /**
      * The B tokens are the rows of one activation matrix, exactly like a prefill chunk, so every projection
-     * reads its weights once for the batch. Batches larger than the activation buffers ({@code max(maxChunk, 16)}
+     * reads its weights once for the batch; every row's key and value are stored before any row attends, so a
+     * sequence's rows (a mixed step) see the ones before them. Batches larger than the activation buffers ({@code max(maxChunk, 16)}
      * rows) run in groups of that size; the output projection runs in groups of {@link #LOGIT_ROWS} rows.
      */
     @Override
@@ -341,13 +342,8 @@ final class CpuForwardPass implements ForwardPass {
                 throw new IllegalArgumentException("sequence " + b + " of the batch has a logits array of "
                         + (logits[b] == null ? "null" : logits[b].length + " floats") + "; it needs " + vocab);
             }
-            for (int o = 0; o < b; o++) {
-                if (caches[o] == cache) {
-                    throw new IllegalArgumentException("sequences " + o + " and " + b + " of the batch share one KV"
-                            + " cache; a batch decodes one token of each of distinct sequences");
-                }
-            }
         }
+        ForwardPass.checkRowsOfOneSequence(caches, positions, 0, batch);
     }
 
     // ------------------------------------------------------------------ single blocks, for a GPU pass (CpuBlockRunner)

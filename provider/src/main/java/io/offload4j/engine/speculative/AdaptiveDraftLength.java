@@ -28,6 +28,12 @@ package io.offload4j.engine.speculative;
  * {@link #PROBE_MAX} steps. An accepted probe is followed by another at once, so a run of good drafts lifts the
  * estimate within a few steps.
  *
+ * <p><b>Among other sequences.</b> In a step shared with other sequences (their rows in the same model pass,
+ * {@link #next(PassCosts, int, double, int)}) the rule weighs the whole step: the k with the most (T + E(k)) /
+ * cost(R + k + 1), where the others' R rows are expected to yield T tokens and cost is that of steps of several
+ * sequences. Rows that cost little beside the others' (a memory-bound step) are drafted; the others' tokens dilute
+ * what a costly draft could gain, so a large batch drafts only where drafts are cheap or good.
+ *
  * <p>Until a plain decode step has been measured on this engine the sequence does not draft: nothing could be
  * compared. Allocation-free; confined to the engine's thread.
  */
@@ -71,22 +77,43 @@ public final class AdaptiveDraftLength {
         this.costs = costs;
     }
 
-    /** Tokens to draft for the next step (0: decode one token without drafting). */
+    /**
+     * Tokens to draft for the next step when this sequence decodes alone, at most {@code limit} (0: decode one token
+     * without drafting): the costs are the constructor's table, of steps of one sequence.
+     */
+    public int next(int limit) {
+        return costs.measured(1) ? next(costs, 0, 0, limit) : 0;
+    }
+
+    /** {@link #next(int)} up to the most drafts this sequence may take. */
     public int next() {
+        return next(max);
+    }
+
+    /**
+     * Tokens to draft for the next step, at most {@code limit}, when the step also holds {@code otherRows} rows of other
+     * sequences expected to yield {@code otherTokens} tokens, and a step of r rows costs {@code stepCosts.cost(r)}: the
+     * k with the most expected tokens of the whole step per unit of its time, (otherTokens + E(k)) / cost(otherRows +
+     * k + 1). With nothing else in the step (0, 0) that is E(k) / cost(k + 1), the class comment's rule.
+     */
+    public int next(PassCosts stepCosts, int otherRows, double otherTokens, int limit) {
         probing = false;
-        if (!costs.measured(1)) {
+        int most = Math.min(Math.min(max, limit), stepCosts.maxRows() - otherRows - 1);
+        if (most <= 0) {
             return 0;
         }
-        double[] cost = costs.estimates();
+        double[] cost = stepCosts.estimates();
         double a = acceptance();
-        int k = best(a, cost, max);
+        int k = bestFrom(0, a, cost, most, otherRows, otherTokens);
         if (k > 0) {
             idle = 0;
             return k;
         }
-        int probe = bestDrafting(a, cost, max);
-        // what the probe is expected to cost beyond decoding its tokens plainly, in decode steps
-        double extra = Math.max(0, cost[probe + 1] / cost[1] - expected(a, probe));
+        int probe = bestFrom(1, a, cost, most, otherRows, otherTokens);
+        // what the probe is expected to cost beyond decoding the step's tokens plainly, in plain steps
+        double plain = cost[otherRows + 1];
+        double extra = Math.max(0, cost[otherRows + probe + 1] / plain
+                - (otherTokens + expected(a, probe)) / (otherTokens + 1));
         if (++idle >= (int) Math.clamp(Math.ceil(extra / PROBE_BUDGET), PROBE_MIN, PROBE_MAX)) {
             idle = 0;
             probing = true;
@@ -101,15 +128,16 @@ public final class AdaptiveDraftLength {
      * k (fewer rows, and no drafting at a = 0).
      */
     public static int best(double a, double[] cost, int max) {
-        return bestFrom(0, a, cost, max);
+        return bestFrom(0, a, cost, max, 0, 0);
     }
 
-    /** The best k of at least 1: a probe's length. */
+    /** The best k of at least 1 on its own: a probe's length. */
     static int bestDrafting(double a, double[] cost, int max) {
-        return bestFrom(1, a, cost, max);
+        return bestFrom(1, a, cost, max, 0, 0);
     }
 
-    private static int bestFrom(int least, double a, double[] cost, int max) {
+    /** The k in least..max with the most (otherTokens + E(k)) / cost[otherRows + k + 1]; the smaller k on a tie. */
+    private static int bestFrom(int least, double a, double[] cost, int max, int otherRows, double otherTokens) {
         double p = Math.clamp(a, 0, 1);
         int bestK = -1;
         double bestRate = 0;
@@ -120,13 +148,18 @@ public final class AdaptiveDraftLength {
                 power *= p;
                 expected += power;
             }
-            double rate = expected / cost[k + 1];
+            double rate = (otherTokens + expected) / cost[otherRows + k + 1];
             if (k >= least && (bestK < 0 || rate > bestRate * (1 + 1e-12))) {
                 bestRate = rate;
                 bestK = k;
             }
         }
         return bestK;
+    }
+
+    /** E(k) at this sequence's acceptance so far: the tokens a step verifying k of its drafts is expected to yield. */
+    public double expectedTokens(int k) {
+        return expected(acceptance(), k);
     }
 
     /** E(k): the tokens a pass verifying k drafts yields at acceptance a. */

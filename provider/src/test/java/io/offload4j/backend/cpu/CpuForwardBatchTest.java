@@ -11,6 +11,7 @@ import io.offload4j.model.Model;
 import io.offload4j.model.QuantPreset;
 import io.offload4j.model.SyntheticModelSpec;
 import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.testing.MixedStepCheck;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -45,6 +46,28 @@ class CpuForwardBatchTest {
             for (int batch : new int[] {1, 3, 8, 20}) {
                 compare(m, pass, batch, arch + " " + quant + " batch " + batch);
             }
+        }
+    }
+
+    /**
+     * A mixed step (several rows of one sequence beside the others' rows, as speculative decoding verifies drafts):
+     * each row's logits are those of one-token steps of its sequence alone, within rounding; also for a sliding-window
+     * ring (gemma2, window 5, whose ring the rows wrap), a mixture of experts, and more rows than the activation
+     * buffers hold (a sequence's rows then straddle two groups).
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"LLAMA, F32", "LLAMA, Q8_0", "QWEN3, Q4_K_M", "QWEN3MOE, F32", "GEMMA2, F32"})
+    void aSequencesRowsInAStepGiveTheLogitsOfItsOneTokenSteps(Architecture arch, QuantPreset quant) {
+        Path p = dir.resolve(arch + "-" + quant + "-mixed.gguf");
+        SyntheticModelWriter.write(arch == Architecture.GEMMA2 ? SyntheticModelSpec.tinyGemma(arch, quant, 5)
+                : SyntheticModelSpec.tiny(arch, quant), p);
+        try (Model m = Model.load(p); ForwardPass pass = new CpuBackend(2).prepare(m, 64, 4)) {
+            double small = MixedStepCheck.worstDifference(pass, 64, new int[] {3, 1, 2}, new int[] {1, 4, 1});
+            assertTrue(small < 1e-4, arch + " " + quant + ": mixed step off by " + small);
+            // 3 × 4 + 6 + 1 = 19 rows: more than the 16 rows of the activation buffers
+            double large = MixedStepCheck.worstDifference(pass, 64, new int[] {4, 4, 4, 4, 1, 1, 1},
+                    new int[] {2, 4, 4, 4, 4, 1, 1});
+            assertTrue(large < 1e-4, arch + " " + quant + ": mixed step of 19+ rows off by " + large);
         }
     }
 
@@ -124,9 +147,7 @@ class CpuForwardBatchTest {
              KvCache a = pass.newKvCache(16); KvCache b = pass.newKvCache(8)) {
             int vocab = m.config().vocabularySize();
             float[][] logits = new float[2][vocab];
-            String shared = assertThrows(IllegalArgumentException.class, () -> pass.forwardBatch(new KvCache[] {a, a},
-                    new int[] {1, 2}, new int[] {0, 1}, 2, logits)).getMessage();
-            assertTrue(shared.contains("sequences 0 and 1") && shared.contains("share one KV cache"), shared);
+            MixedStepCheck.assertBadRowsAreRefused(pass, 16);
             String position = assertThrows(IllegalArgumentException.class, () -> pass.forwardBatch(new KvCache[] {a, b},
                     new int[] {1, 2}, new int[] {3, 8}, 2, logits)).getMessage();
             assertTrue(position.contains("sequence 1") && position.contains("position 8")
