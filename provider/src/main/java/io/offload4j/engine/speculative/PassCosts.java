@@ -8,10 +8,14 @@ package io.offload4j.engine.speculative;
  * <p>Each row count keeps an exponentially weighted mean of its pass durations ({@link #SMOOTHING}). The first
  * duration of each row count is dropped: it may hold a one-off (a CUDA graph's capture, the first compilation of a
  * kernel for that many rows), and an overestimate would never be corrected, since a row count thought too dear is
- * not chosen again. Row counts without a kept duration are estimated from measured ones: linearly between the
- * nearest measured below and above, and flat beyond the last (or before the first) measured: the prior is that a
- * pass costs the same whatever its rows (true of streamed weights), which is optimistic, so an untried k is tried
- * when it would pay at that cost, and then measured.
+ * not chosen again. Row counts without a kept duration are estimated optimistically from measured ones: the cheaper
+ * of the nearest measured below and above, and flat beyond the last (or before the first) measured. The prior is
+ * that a pass costs the same whatever its rows (true of streamed weights), so an untried k is tried when it would
+ * pay at that cost, and then measured. (Linear interpolation between neighbours, until session 19, never tried a
+ * row count whose guess fell between a cheap one and a dear one: on the H100's hybrid costs, 5 rows at 152 ms
+ * looked like 171 ms between 4 at 152 and 8 at 229, and a = 0.7 stayed at k = 3, 12 % below k = 4 in
+ * {@code AdaptiveDraftLengthTest}'s simulation.) The optimism is bounded by {@link AdaptiveDraftLength}, which
+ * tries at most twice the rows of the largest pass measured ({@link #largestMeasured}).
  *
  * <p>Arrays only: {@link #record} and the estimates allocate nothing (the engine's per-token loop calls them).
  * Confined to the engine's thread.
@@ -25,6 +29,7 @@ public final class PassCosts {
     private final double[] mean;      // [rows]: the smoothed duration in nanoseconds, where kept > 0
     private final int[] seen;         // [rows]: durations recorded (the first is dropped)
     private final double[] estimate;  // [rows]: measured or interpolated; index 0 unused
+    private int largestMeasured;
     private boolean fixed;
 
     /** @param maxRows the most rows a pass may have (the longest verification: max drafts + 1), at least 1 */
@@ -53,6 +58,7 @@ public final class PassCosts {
             return; // warm-up: see the class comment
         }
         mean[rows] = n == 2 ? nanos : mean[rows] + SMOOTHING * (nanos - mean[rows]);
+        largestMeasured = Math.max(largestMeasured, rows);
         interpolate();
     }
 
@@ -67,7 +73,13 @@ public final class PassCosts {
             seen[r] = 2;
             mean[r] = 1;
         }
+        largestMeasured = maxRows;
         interpolate();
+    }
+
+    /** The most rows of a pass with a kept duration (0: none yet). */
+    public int largestMeasured() {
+        return largestMeasured;
     }
 
     /** Whether a pass of {@code rows} rows has a kept duration (rather than an estimate from its neighbours). */
@@ -105,7 +117,7 @@ public final class PassCosts {
             } else if (below == 0) {
                 estimate[r] = mean[above];
             } else {
-                estimate[r] = mean[below] + (mean[above] - mean[below]) * (r - below) / (above - below);
+                estimate[r] = Math.min(mean[below], mean[above]);
             }
         }
     }

@@ -7,6 +7,7 @@ import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.engine.EngineOptions;
 import io.offload4j.engine.EngineStats;
+import io.offload4j.engine.Generation;
 import io.offload4j.engine.GenerationListener;
 import io.offload4j.engine.GenerationRequest;
 import io.offload4j.engine.GenerationResult;
@@ -81,6 +82,8 @@ public final class SpeculativeBenchmark {
         int maxDraft = Integer.parseInt(arg(args, "--max-draft", "16"));
         int tokens = Integer.parseInt(arg(args, "--tokens", "128"));
         int prompt = Integer.parseInt(arg(args, "--prompt", "32"));
+        int[] concurrency = Arrays.stream(arg(args, "--concurrency", "1").split(",")).mapToInt(Integer::parseInt)
+                .toArray();
         String lookupPrompt = arg(args, "--lookup-prompt", null);
         String out = arg(args, "--out", null);
         Files.createDirectories(dir);
@@ -129,8 +132,11 @@ public final class SpeculativeBenchmark {
                     passRows.add(passCosts(device, threads, model, labels.get(i), budgetLabel, options, context, chunk,
                             prompt, ks, reps));
                     System.out.println(passRows.getLast());
-                    engineRows.addAll(endToEnd(device, threads, files.get(i), labels.get(i), budgetLabel, options,
-                            context, chunk, prompt, tokens, maxDraft, acceptance, model.config().vocabularySize()));
+                    for (int n : concurrency) {
+                        engineRows.addAll(endToEnd(device, threads, files.get(i), labels.get(i), budgetLabel, options,
+                                context, chunk, prompt, tokens, maxDraft, acceptance, model.config().vocabularySize(),
+                                n));
+                    }
                     if (lookupPrompt != null) {
                         engineRows.add(promptLookup(device, threads, files.get(i), labels.get(i), budgetLabel, options,
                                 context, chunk, tokens, maxDraft, Files.readString(Path.of(lookupPrompt))));
@@ -146,9 +152,10 @@ public final class SpeculativeBenchmark {
         }
         line(out, "\n## 2. End-to-end greedy decode, drafts = the model's own greedy tokens, each kept with probability a"
                 + " (k adaptive ≤ " + maxDraft + ")\n");
-        line(out, "| model | budget | drafter | decode tok/s | speed-up | acceptance (accepted ÷ drafted) |"
-                + " tokens per target pass | identical to no drafting | passes by k drafted: count × mean ms |");
-        line(out, "|---|---|---|---|---|---|---|---|---|");
+        line(out, "| model | budget | requests at once | drafter | decode tok/s (all requests) | speed-up |"
+                + " acceptance (accepted ÷ drafted) | tokens per target pass | identical to no drafting |"
+                + " passes by k drafted: count × mean ms of their step |");
+        line(out, "|---|---|---|---|---|---|---|---|---|---|");
         for (String r : engineRows) {
             line(out, r);
         }
@@ -197,25 +204,35 @@ public final class SpeculativeBenchmark {
         }
     }
 
-    /** Part 2: one engine; a baseline without drafts, then the oracle drafter at each acceptance. */
+    /**
+     * Part 2: one engine; a baseline without drafts, then the oracle drafter at each acceptance; {@code requests}
+     * requests at once (each its own prompt), whose drafts are verified in the step they share.
+     */
     private static List<String> endToEnd(Device device, int threads, Path file, String label, String budget,
                                          OffloadOptions offload, int context, int chunk, int prompt, int tokens,
-                                         int maxDraft, double[] acceptance, int vocab) {
+                                         int maxDraft, double[] acceptance, int vocab, int requests) {
         Oracle oracle = new Oracle(vocab);
         List<String> rows = new ArrayList<>();
         try (InferenceEngine engine = InferenceEngine.load(file, options(device, threads, context, chunk, offload,
-                SpeculativeOptions.OFF.withDrafter(oracle).withMaxDraftTokens(Math.min(maxDraft, chunk - 1)))))  {
-            int[] promptTokens = new SplittableRandom(5).ints(prompt, 3, vocab).toArray();
-            GenerationRequest request = GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY);
-            engine.generate(GenerationRequest.of(promptTokens, 8, SamplingParams.GREEDY), GenerationListener.NONE);
-            Run baseline = timed(engine, request);
-            oracle.reference(promptTokens, baseline.tokens);
-            rows.add(row(label, budget, "none", baseline, baseline));
+                SpeculativeOptions.OFF.withDrafter(oracle).withMaxDraftTokens(Math.min(maxDraft, chunk - 1)),
+                requests))) {
+            List<GenerationRequest> all = new ArrayList<>();
+            for (int r = 0; r < requests; r++) {
+                int[] promptTokens = new SplittableRandom(5 + r).ints(prompt, 3, vocab).toArray();
+                all.add(GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY));
+            }
+            engine.generate(GenerationRequest.of(all.getFirst().promptTokens(), 8, SamplingParams.GREEDY),
+                    GenerationListener.NONE);
+            Run baseline = timed(engine, all);
+            for (int r = 0; r < requests; r++) {
+                oracle.reference(all.get(r).promptTokens(), baseline.tokens.get(r));
+            }
+            rows.add(row(label, budget, requests, "none", baseline, baseline));
             System.out.println(rows.getLast());
             for (double a : acceptance) {
                 oracle.keep(a);
-                Run run = timed(engine, request);
-                rows.add(row(label, budget, String.format(Locale.ROOT, "oracle a=%.2f", a), run, baseline));
+                Run run = timed(engine, all);
+                rows.add(row(label, budget, requests, String.format(Locale.ROOT, "oracle a=%.2f", a), run, baseline));
                 System.out.println(rows.getLast());
             }
         }
@@ -229,27 +246,29 @@ public final class SpeculativeBenchmark {
         Run baseline;
         int[] promptTokens;
         try (InferenceEngine plain = InferenceEngine.load(file, options(device, threads, context + 4096, chunk,
-                offload, SpeculativeOptions.OFF))) {
+                offload, SpeculativeOptions.OFF, 1))) {
             promptTokens = plain.tokenizer().encode(text, true, true);
-            baseline = timed(plain, GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY));
+            baseline = timed(plain, List.of(GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY)));
         }
         try (InferenceEngine lookup = InferenceEngine.load(file, options(device, threads, context + 4096, chunk,
-                offload, SpeculativeOptions.promptLookupDefaults().withMaxDraftTokens(Math.min(maxDraft, chunk - 1))))) {
-            Run run = timed(lookup, GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY));
-            return row(label, budget, "prompt lookup (" + promptTokens.length + "-token prompt)", run, baseline);
+                offload, SpeculativeOptions.promptLookupDefaults().withMaxDraftTokens(Math.min(maxDraft, chunk - 1)),
+                1))) {
+            Run run = timed(lookup, List.of(GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY)));
+            return row(label, budget, 1, "prompt lookup (" + promptTokens.length + "-token prompt)", run, baseline);
         }
     }
 
     private static EngineOptions options(Device device, int threads, int context, int chunk, OffloadOptions offload,
-                                         SpeculativeOptions speculative) {
+                                         SpeculativeOptions speculative, int sequences) {
         return EngineOptions.DEFAULTS.withDevice(device).withThreads(threads).withContextLength(context)
                 .withContextBeyondTraining(true) // random weights: positions past training change nothing measured
-                .withChunkTokens(chunk).withMaxSequences(1).withPrefixCacheBytes(0).withOffload(offload)
+                .withChunkTokens(chunk).withMaxSequences(sequences).withPrefixCacheBytes(0).withOffload(offload)
                 .withSpeculative(speculative);
     }
 
     /** {@code passes}: the passes by drafts checked (k = 0: plain decode steps) with their mean time, as text. */
-    private record Run(int[] tokens, double tokensPerSecond, double acceptance, double tokensPerPass, String passes) {}
+    private record Run(List<int[]> tokens, double tokensPerSecond, double acceptance, double tokensPerPass,
+                       String passes) {}
 
     private static long[][] passCounts(SpeculativeCounters c) {
         long[][] n = new long[2][SpeculativeOptions.MAX_DRAFT_TOKENS + 1];
@@ -273,15 +292,26 @@ public final class SpeculativeBenchmark {
         return b.toString();
     }
 
-    private static Run timed(InferenceEngine engine, GenerationRequest request) {
+    /** Submits the requests together and waits for all; decode tokens/s over all of them (the steps they shared). */
+    private static Run timed(InferenceEngine engine, List<GenerationRequest> requests) {
         EngineStats before = engine.stats();
         long[][] passesBefore = passCounts(engine.speculativeCounters());
-        GenerationResult result = engine.generate(request, GenerationListener.NONE);
+        List<Generation> running = new ArrayList<>();
+        for (GenerationRequest r : requests) {
+            running.add(engine.submit(r, GenerationListener.NONE));
+        }
+        List<int[]> tokens = new ArrayList<>();
+        long expectedDecode = 0;
+        for (Generation g : running) {
+            int[] t = g.join().tokens();
+            tokens.add(t);
+            expectedDecode += t.length - 1;
+        }
         EngineStats after = engine.stats();
-        // a step's counters are added just after the request completes: wait for its tokens, and for its pass (every
-        // decode token is an accepted draft or the one token of a target pass, counted last)
+        // a step's counters are added just after the requests complete: wait for their tokens, and for their passes
+        // (every decode token is an accepted draft or the one token of a target pass, counted last)
         for (long deadline = System.nanoTime() + 2_000_000_000L; (after.decodeTokens() - before.decodeTokens()
-                < result.tokens().length - 1 || after.decodeTokens() - before.decodeTokens()
+                < expectedDecode || after.decodeTokens() - before.decodeTokens()
                 != after.acceptedDraftTokens() - before.acceptedDraftTokens() + after.targetPasses()
                 - before.targetPasses()) && System.nanoTime() < deadline; after = engine.stats()) {
             Thread.onSpinWait();
@@ -292,34 +322,41 @@ public final class SpeculativeBenchmark {
         long drafted = after.draftedTokens() - before.draftedTokens();
         long accepted = after.acceptedDraftTokens() - before.acceptedDraftTokens();
         long targetPasses = after.targetPasses() - before.targetPasses();
-        return new Run(result.tokens(), decodeTokens * 1e9 / Math.max(1, nanos),
+        return new Run(tokens, decodeTokens * 1e9 / Math.max(1, nanos),
                 drafted == 0 ? 0 : (double) accepted / drafted, targetPasses == 0 ? 0
                 : (double) decodeTokens / targetPasses, passes);
     }
 
-    private static String row(String label, String budget, String drafter, Run run, Run baseline) {
-        return String.format(Locale.ROOT, "| %s | %s | %s | %.2f | %.2f× | %.2f | %.2f | %s | %s |", label, budget,
-                drafter, run.tokensPerSecond(), run.tokensPerSecond() / baseline.tokensPerSecond(), run.acceptance(),
-                run.tokensPerPass(), Arrays.equals(run.tokens(), baseline.tokens()) ? "yes" : "NO", run.passes());
+    private static String row(String label, String budget, int requests, String drafter, Run run, Run baseline) {
+        boolean identical = run.tokens().size() == baseline.tokens().size();
+        for (int r = 0; identical && r < run.tokens().size(); r++) {
+            identical = Arrays.equals(run.tokens().get(r), baseline.tokens().get(r));
+        }
+        return String.format(Locale.ROOT, "| %s | %s | %d | %s | %.2f | %.2f× | %.2f | %.2f | %s | %s |", label, budget,
+                requests, drafter, run.tokensPerSecond(), run.tokensPerSecond() / baseline.tokensPerSecond(),
+                run.acceptance(), run.tokensPerPass(), identical ? "yes" : "NO", run.passes());
     }
 
     /**
      * Drafts the model's known greedy continuation, each token kept with probability {@code keep} (else replaced by
-     * another token), decided by a hash of its position so that a re-draft of the same position agrees. Before
+     * another token), decided by a hash of its position so that a re-draft of the same position agrees; the request is
+     * known by its first two prompt tokens (random prompts: distinct). Before
      * {@link #reference} (and with keep < 0) it drafts nothing: the engine then decodes as without a drafter.
      */
     private static final class Oracle implements Drafter, DrafterFactory {
         private final int vocab;
-        private int[] full = new int[0];
+        private final List<int[]> fulls = new ArrayList<>();
         private double keep = -1;
 
         Oracle(int vocab) {
             this.vocab = vocab;
         }
 
+        /** One request's prompt and greedy continuation (requests are told apart by their prompts). */
         void reference(int[] prompt, int[] continuation) {
-            full = Arrays.copyOf(prompt, prompt.length + continuation.length);
+            int[] full = Arrays.copyOf(prompt, prompt.length + continuation.length);
             System.arraycopy(continuation, 0, full, prompt.length, continuation.length);
+            fulls.add(full);
         }
 
         void keep(double probability) {
@@ -328,7 +365,14 @@ public final class SpeculativeBenchmark {
 
         @Override
         public int draft(int[] history, int length, int max, int[] out) {
-            if (keep < 0 || length > full.length || length == 0 || history[length - 1] != full[length - 1]) {
+            int[] full = null;
+            for (int[] f : fulls) {
+                if (length > 1 && length <= f.length && f[0] == history[0] && f[1] == history[1]) {
+                    full = f;
+                    break;
+                }
+            }
+            if (keep < 0 || full == null || history[length - 1] != full[length - 1]) {
                 return 0;
             }
             int n = Math.min(max, full.length - length);

@@ -10,12 +10,12 @@ import io.offload4j.offload.OffloadOptions;
 import io.offload4j.offload.Placement;
 import io.offload4j.offload.PlacementPlan;
 import io.offload4j.offload.TieredForwardPass;
+import io.offload4j.testing.MixedStepCheck;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -32,22 +32,11 @@ import org.junit.jupiter.params.provider.CsvSource;
 @ExtendWith(GpuCondition.class)
 class SpeculativeVerifyGpuTest {
 
-    static CudaBackend gpu;
+    @RegisterExtension
+    static final GpuTests.BackendSession gpu = new GpuTests.BackendSession();
 
     @TempDir
     static Path tmp;
-
-    @BeforeAll
-    static void open() {
-        gpu = new CudaBackend(0);
-    }
-
-    @AfterAll
-    static void close() {
-        if (gpu != null) {
-            gpu.close();
-        }
-    }
 
     @ParameterizedTest(name = "{0}, placement {1}, budget {2} of the weights")
     @CsvSource({"Q8_0, stream, 1.0", "Q8_0, stream, 0.3", "F16, stream, 0.25", "Q8_0, auto, 0.4", "F16, cpu, 0.5"})
@@ -55,12 +44,12 @@ class SpeculativeVerifyGpuTest {
                                                                     double fraction) {
         try (Model model = Model.load(OffloadGpuTest.model(tmp, quant))) {
             long total;
-            try (TieredForwardPass resident = Passes.on(gpu, model, 64, 32, OffloadOptions.DEFAULTS)) {
+            try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32, OffloadOptions.DEFAULTS)) {
                 total = resident.plan().residentBytes();
             }
             OffloadOptions options = fraction >= 1 ? OffloadOptions.DEFAULTS
                     : OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total)).withPlacement(placement);
-            try (TieredForwardPass pass = Passes.on(gpu, model, 64, 32, options)) {
+            try (TieredForwardPass pass = Passes.on(gpu.backend(), model, 64, 32, options)) {
                 PlacementPlan plan = pass.plan();
                 if (placement.equals("cpu")) {
                     assertTrue(plan.count(Placement.CPU) > 0, plan.toString());
@@ -81,6 +70,38 @@ class SpeculativeVerifyGpuTest {
     }
 
     /**
+     * A mixed step on the GPU (forwardBatch with several rows of one sequence beside other sequences' rows: how the
+     * engine verifies drafts inside the shared step): every row's logits against one-token decode steps of its sequence
+     * alone, resident (the batched step as a CUDA graph), streamed, and with blocks on the CPU (the batch's rows handed
+     * down to the CPU's caches). 3-row steps take the fp32 matrix-vector kernels; 6 and 19 rows the tensor cores.
+     */
+    @ParameterizedTest(name = "{0}, placement {1}, budget {2} of the weights")
+    @CsvSource({"Q8_0, stream, 1.0", "Q8_0, stream, 0.3", "F16, cpu, 0.5"})
+    void aMixedStepGivesEachRowTheLogitsOfItsSequenceAlone(QuantPreset quant, String placement, double fraction) {
+        try (Model model = Model.load(OffloadGpuTest.model(tmp, quant))) {
+            long total;
+            try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32, OffloadOptions.DEFAULTS)) {
+                total = resident.plan().residentBytes();
+            }
+            OffloadOptions options = fraction >= 1 ? OffloadOptions.DEFAULTS
+                    : OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total)).withPlacement(placement);
+            try (TieredForwardPass pass = Passes.on(gpu.backend(), model, 64, 32, options)) {
+                double small = MixedStepCheck.worstDifference(pass, 64, new int[] {2, 1}, new int[] {1, 2});
+                double large = Math.max(
+                        MixedStepCheck.worstDifference(pass, 64, new int[] {3, 1, 2}, new int[] {1, 4, 1}),
+                        MixedStepCheck.worstDifference(pass, 64, new int[] {4, 4, 4, 4, 1, 1, 1},
+                                new int[] {2, 4, 4, 4, 4, 1, 1}));
+                double tolSmall = CudaForwardPassGpuTest.tolFp32(model);
+                GpuTests.report(String.format("mixed step %s placement %s budget %.0f%% (%s): 3 rows %.2e (tolerance"
+                        + " %.0e), 6 and 19 rows %.2e (tolerance %.0e)", quant, placement, fraction * 100,
+                        pass.plan(), small, tolSmall, large, CudaForwardPassGpuTest.TOL_GEMM));
+                assertTrue(small <= tolSmall, "3-row mixed steps: " + small);
+                assertTrue(large <= CudaForwardPassGpuTest.TOL_GEMM, "6- and 19-row mixed steps: " + large);
+            }
+        }
+    }
+
+    /**
      * The engine on the GPU: stories260K resident and with 70 % of its weights on the GPU (blocks streamed, or on the
      * CPU at decode), prompt lookup and the model as its own draft model (a second model on the GPU, wholly resident,
      * prepared before the target): four concurrent requests give the greedy tokens of decoding without a drafter.
@@ -90,7 +111,7 @@ class SpeculativeVerifyGpuTest {
     void speculativeEngineGivesTheGreedyTokensOfPlainDecoding(double fraction, String placement, boolean draftModel) {
         java.nio.file.Path stories = io.offload4j.testing.SharedData.require("models/stories260K.gguf");
         long total;
-        try (Model model = Model.load(stories); TieredForwardPass probe = Passes.on(gpu, model, 64, 16,
+        try (Model model = Model.load(stories); TieredForwardPass probe = Passes.on(gpu.backend(), model, 64, 16,
                 OffloadOptions.DEFAULTS)) {
             total = probe.plan().residentBytes();
         }

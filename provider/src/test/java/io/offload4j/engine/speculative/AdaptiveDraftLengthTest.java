@@ -114,7 +114,7 @@ class AdaptiveDraftLengthTest {
     }
 
     @Test
-    void passCostsDropTheFirstDurationAndInterpolateTheRest() {
+    void passCostsDropTheFirstDurationAndEstimateTheRestOptimistically() {
         PassCosts c = new PassCosts(9);
         for (int r = 1; r <= 9; r++) {
             assertEquals(1, c.cost(r), "prior: every pass the same");
@@ -130,9 +130,10 @@ class AdaptiveDraftLengthTest {
         }
         c.record(5, 1);
         c.record(5, 200);
-        assertEquals(150, c.cost(3), 1e-9, "linear between measured neighbours");
-        assertEquals(125, c.cost(2), 1e-9);
+        assertEquals(100, c.cost(3), 1e-9, "between measured neighbours the cheaper: untried passes get tried");
+        assertEquals(100, c.cost(2), 1e-9);
         assertEquals(200, c.cost(9), 1e-9);
+        assertEquals(5, c.largestMeasured());
         c.record(5, 400);
         assertEquals(200 + PassCosts.SMOOTHING * 200, c.cost(5), 1e-9, "exponentially weighted");
         c.record(0, 5); // outside the table: ignored
@@ -154,7 +155,17 @@ class AdaptiveDraftLengthTest {
         costs.record(1, 100);
         assertEquals(0, k.next(), "the first duration is dropped");
         costs.record(1, 100);
-        assertEquals(8, k.next(), "a prior of 1 in 2 with every pass assumed to cost the same: the most drafts");
+        assertEquals(1, k.next(), "a prior of 1 in 2, every pass assumed to cost the same, at most twice the rows"
+                + " measured: the most drafts that allows");
+        costs.record(2, 100);
+        costs.record(2, 100);
+        assertEquals(3, k.next(), "then up to 4 rows");
+        costs.record(4, 100);
+        costs.record(4, 100);
+        assertEquals(7, k.next());
+        costs.record(8, 100);
+        costs.record(8, 100);
+        assertEquals(8, k.next(), "and the most it may draft");
         AdaptiveDraftLength h = new AdaptiveDraftLength(16, measured(AdaptiveDraftLengthTest::h100, 17));
         assertEquals(4, h.next(), "a prior of 1 in 2 on the H100's costs");
     }
