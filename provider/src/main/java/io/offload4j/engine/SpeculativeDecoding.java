@@ -30,7 +30,7 @@ import io.offload4j.engine.speculative.SpeculativeCounters;
  * been measured.
  *
  * <p><b>Memory.</b> A sequence's first row's logits go where a plain step's would ({@link Sequence#logits()}); the
- * drafts' rows come from a pool of {@link #POOL_SEQUENCES} × max-draft rows (vocabulary-sized), allocated once, so
+ * drafts' rows come from a pool of {@link #POOL_ROWS} rows (vocabulary-sized; at least max-draft), allocated once, so
  * that many sequences running do not each hold max-draft rows of logits. When a step has used the pool, the sequences
  * after take fewer drafts or none.
  *
@@ -38,8 +38,12 @@ import io.offload4j.engine.speculative.SpeculativeCounters;
  */
 final class SpeculativeDecoding implements AutoCloseable {
 
-    /** How many sequences' full drafts the pool of logits rows holds (a step's drafted rows, at most). */
-    static final int POOL_SEQUENCES = 8;
+    /**
+     * The drafted rows a step may hold beyond one per sequence (at least one full draft): the pool of logits rows, each
+     * a vocabulary of floats (0.6 MB for 152k tokens, so 19 MB for the pool). 32 rows are four sequences' default
+     * drafts of 8: speculative decoding pays most when few sequences run, and a step of many more rows gains little.
+     */
+    static final int POOL_ROWS = 32;
 
     private final DrafterFactory drafters;
     private final int maxDraft;
@@ -69,7 +73,7 @@ final class SpeculativeDecoding implements AutoCloseable {
         }
         this.drafters = drafters;
         this.maxDraft = Math.min(maxDraft, pass.maxChunkTokens() - 1);
-        int poolRows = this.maxDraft * Math.min(maxSequences, POOL_SEQUENCES);
+        int poolRows = Math.max(this.maxDraft, Math.min(this.maxDraft * maxSequences, POOL_ROWS));
         this.pool = new float[poolRows][pass.config().vocabularySize()];
         this.solo = new PassCosts(this.maxDraft + 1);
         this.shared = new PassCosts(maxSequences + poolRows);

@@ -246,10 +246,12 @@ class SpeculativeDecodingTest {
         };
         int[] draftingInAStep = new int[1];
         int[] ownPasses = new int[1];
+        int[] mostRows = new int[1];
+        // 4 sequences × 12 drafts would be 48 rows beyond their own: the pool of draft rows holds 32
         EngineOptions options = options().withSpeculative(SpeculativeOptions.OFF
-                .withDrafter(capacity -> failingForTheLast).withMaxDraftTokens(6));
+                .withDrafter(capacity -> failingForTheLast).withMaxDraftTokens(12));
         try (InferenceEngine e = InferenceEngine.load(model, options, (pass, tokenizer) -> new RowCounting(pass,
-                draftingInAStep, ownPasses))) {
+                draftingInAStep, ownPasses, mostRows))) {
             e.assumeFlatPassCosts();
             List<Generation> all = new ArrayList<>();
             for (int[] p : prompts) {
@@ -267,18 +269,25 @@ class SpeculativeDecodingTest {
         }
         assertTrue(draftingInAStep[0] >= 3, "sequences with drafts in one step, at most: " + draftingInAStep[0]);
         assertEquals(0, ownPasses[0], "no verification ran in a pass of its own");
+        assertTrue(mostRows[0] > 4 + 12 && mostRows[0] <= 4 + SpeculativeDecoding.POOL_ROWS,
+                "the most rows of a step: " + mostRows[0]);
     }
 
-    /** Delegates; counts the most sequences with several rows in one forwardBatch call, and forwardAll calls. */
+    /**
+     * Delegates; counts the most sequences with several rows in one forwardBatch call, the most rows of one, and
+     * forwardAll calls.
+     */
     private static final class RowCounting implements ForwardPass {
         private final ForwardPass pass;
         private final int[] mostDrafting;
         private final int[] forwardAllCalls;
+        private final int[] mostRows;
 
-        RowCounting(ForwardPass pass, int[] mostDrafting, int[] forwardAllCalls) {
+        RowCounting(ForwardPass pass, int[] mostDrafting, int[] forwardAllCalls, int[] mostRows) {
             this.pass = pass;
             this.mostDrafting = mostDrafting;
             this.forwardAllCalls = forwardAllCalls;
+            this.mostRows = mostRows;
         }
 
         @Override
@@ -290,6 +299,7 @@ class SpeculativeDecodingTest {
                 }
             }
             mostDrafting[0] = Math.max(mostDrafting[0], drafting);
+            mostRows[0] = Math.max(mostRows[0], batch);
             pass.forwardBatch(caches, tokens, positions, batch, logits);
         }
 
