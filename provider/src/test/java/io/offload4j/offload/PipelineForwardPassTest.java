@@ -88,6 +88,18 @@ class PipelineForwardPassTest {
                             new float[logits.length], new float[logits.length], new float[logits.length]});
                     assertStep(sims, starts, 3);
                     assertEquals(3, sims.getLast().lastOutputs, "the last stage's head computed every row");
+                    // a mixed step (a verifying 2 drafts beside b's decode row): one step of 4 rows on every stage
+                    float[][] four = new float[4][logits.length];
+                    pass.forwardBatch(new KvCache[] {a, a, a, b}, new int[] {4, 5, 6, 9}, new int[] {8, 9, 10, 4}, 4,
+                            four);
+                    assertStep(sims, starts, 4);
+                    assertEquals(4, sims.getLast().lastOutputs, "every row's logits");
+                    // a batch of one sequence's rows: that sequence's own step on every stage, every row's logits
+                    pass.forwardBatch(new KvCache[] {b, b}, new int[] {2, 3}, new int[] {5, 6}, 2, four);
+                    assertStep(sims, starts, 2);
+                    assertEquals(2, sims.getLast().lastOutputs);
+                    assertThrows(IllegalArgumentException.class, () -> pass.forwardBatch(new KvCache[] {a, b, a},
+                            new int[] {1, 2, 3}, new int[] {11, 7, 12}, 3, four), "a sequence's rows apart");
                     try (KvCache other = pass.newKvCache(8)) {
                         assertThrows(IllegalArgumentException.class,
                                 () -> pass.forward(other, prompt, 0, prompt.length, 60, logits), "past its capacity");

@@ -83,6 +83,16 @@ class TieredForwardPassTest {
                     pass.forwardBatch(new KvCache[] {a, b}, new int[] {4, 5}, new int[] {prompt.length + decodeSteps, 3},
                             2, new float[][] {new float[logits.length], new float[logits.length]});
                     assertOrder(accelerator, plan, units, false);
+                    // a mixed step (b verifying 2 drafts beside a's decode row): one step of every unit for 4 rows,
+                    // each row's logits; the CPU units' rows of b go down to its CPU cache like a's
+                    pass.forwardBatch(new KvCache[] {a, b, b, b}, new int[] {4, 5, 6, 7},
+                            new int[] {prompt.length + decodeSteps, 4, 5, 6}, 4, new float[4][logits.length]);
+                    assertOrder(accelerator, plan, units, false);
+                    assertEquals(4, accelerator.lastRows);
+                    assertEquals(4, accelerator.lastOutputs);
+                    if (plan.count(Placement.CPU) > 0) {
+                        assertEquals(6, accelerator.lastKvHandOff[0], "the last row handed down: b's at position 6");
+                    }
                     // a speculative verification: 5 rows, every row's logits; like a decode step, the CPU units run
                     // on the CPU (all 5 rows at once) and write their 5 K/V rows into the accelerator's cache too
                     float[][] rows = new float[5][logits.length];
