@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
-import io.offload4j.model.ModelConfig;
+import io.offload4j.testing.DelegatingForwardPass;
 import io.offload4j.testing.SharedData;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -295,12 +295,11 @@ class BatchedDecodeTest {
         }
     }
 
-    private static final class RecordingPass implements ForwardPass {
-        private final ForwardPass pass;
+    private static final class RecordingPass extends DelegatingForwardPass {
         private final Recorder recorder;
 
         RecordingPass(ForwardPass pass, Recorder recorder) {
-            this.pass = pass;
+            super(pass);
             this.recorder = recorder;
         }
 
@@ -334,26 +333,6 @@ class BatchedDecodeTest {
                 recorder.ids.put(c, recorder.ids.size());
             }
             return c;
-        }
-
-        @Override
-        public ModelConfig config() {
-            return pass.config();
-        }
-
-        @Override
-        public int maxChunkTokens() {
-            return pass.maxChunkTokens();
-        }
-
-        @Override
-        public int maxContext() {
-            return pass.maxContext();
-        }
-
-        @Override
-        public void close() {
-            pass.close();
         }
     }
 

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.gguf.GgufFile;
 import io.offload4j.gguf.GgufTensorInfo;
@@ -14,17 +13,18 @@ import io.offload4j.model.ModelConfig;
 import io.offload4j.model.QuantPreset;
 import io.offload4j.model.SyntheticModelSpec;
 import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.testing.DelegatingForwardPass;
+import io.offload4j.testing.SharedData;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
-import org.junit.jupiter.api.io.TempDir;
-import io.offload4j.testing.SharedData;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 19: token counts that overflow, contexts beyond the model or the memory, and errors that used to kill the
@@ -170,28 +170,14 @@ class EngineLimitsTest {
     /** A pass that throws {@code error} from the given forward call (counting from 1), else delegates. */
     private static InferenceEngine failingOnce(int failingCall, Supplier<Throwable> error, boolean inByteSize) {
         AtomicInteger calls = new AtomicInteger();
-        return InferenceEngine.load(stories(), CPU.withPrefixCacheBytes(0), (pass, tokenizer) -> new ForwardPass() {
+        return InferenceEngine.load(stories(), CPU.withPrefixCacheBytes(0), (pass, tokenizer) ->
+                new DelegatingForwardPass(pass) {
             @Override
             public void forward(KvCache cache, int[] tokens, int offset, int count, int startPos, float[] logits) {
                 if (!inByteSize && calls.incrementAndGet() == failingCall) {
                     throw sneaky(error.get());
                 }
                 pass.forward(cache instanceof Wrapped w ? w.real : cache, tokens, offset, count, startPos, logits);
-            }
-
-            @Override
-            public ModelConfig config() {
-                return pass.config();
-            }
-
-            @Override
-            public int maxChunkTokens() {
-                return pass.maxChunkTokens();
-            }
-
-            @Override
-            public int maxContext() {
-                return pass.maxContext();
             }
 
             @Override
@@ -205,11 +191,6 @@ class EngineLimitsTest {
                         throw sneaky(error.get());
                     }
                 });
-            }
-
-            @Override
-            public void close() {
-                pass.close();
             }
         });
     }

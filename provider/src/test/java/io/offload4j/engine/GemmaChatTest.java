@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.chat.ChatPrompts;
-import io.offload4j.model.ModelConfig;
+import io.offload4j.testing.DelegatingForwardPass;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -50,13 +50,12 @@ class GemmaChatTest {
     }
 
     /** Runs the model, but makes {@code <end_of_turn>} the only choice once a sequence has decoded {@code n} tokens. */
-    private static final class EndOfTurnAfter implements ForwardPass {
-        private final ForwardPass pass;
+    private static final class EndOfTurnAfter extends DelegatingForwardPass {
         private final int n;
         private int promptEnd = -1;
 
         EndOfTurnAfter(ForwardPass pass, int n) {
-            this.pass = pass;
+            super(pass);
             this.n = n;
         }
 
@@ -70,31 +69,6 @@ class GemmaChatTest {
                 Arrays.fill(logits, -1e9f);
                 logits[END_OF_TURN] = 0;
             }
-        }
-
-        @Override
-        public ModelConfig config() {
-            return pass.config();
-        }
-
-        @Override
-        public int maxChunkTokens() {
-            return pass.maxChunkTokens();
-        }
-
-        @Override
-        public int maxContext() {
-            return pass.maxContext();
-        }
-
-        @Override
-        public KvCache newKvCache(int capacity) {
-            return pass.newKvCache(capacity);
-        }
-
-        @Override
-        public void close() {
-            pass.close();
         }
     }
 }

@@ -5,7 +5,7 @@ import io.offload4j.backend.KvCache;
 import io.offload4j.gguf.GgufFile;
 import io.offload4j.gguf.GgufTensorInfo;
 import io.offload4j.gguf.GgufWriter;
-import io.offload4j.model.ModelConfig;
+import io.offload4j.testing.DelegatingForwardPass;
 import io.offload4j.tokenizer.Tokenizer;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -51,13 +51,12 @@ public final class ScriptedEngines {
         return target;
     }
 
-    private static final class ForcingPass implements ForwardPass {
-        private final ForwardPass pass;
+    private static final class ForcingPass extends DelegatingForwardPass {
         private final Tokenizer tokenizer;
         private final Function<String, String> script;
 
         ForcingPass(ForwardPass pass, Tokenizer tokenizer, Function<String, String> script) {
-            this.pass = pass;
+            super(pass);
             this.tokenizer = tokenizer;
             this.script = script;
         }
@@ -93,28 +92,8 @@ public final class ScriptedEngines {
         }
 
         @Override
-        public ModelConfig config() {
-            return pass.config();
-        }
-
-        @Override
-        public int maxChunkTokens() {
-            return pass.maxChunkTokens();
-        }
-
-        @Override
-        public int maxContext() {
-            return pass.maxContext();
-        }
-
-        @Override
         public KvCache newKvCache(int capacity) {
             return new ScriptedCache(pass.newKvCache(capacity));
-        }
-
-        @Override
-        public void close() {
-            pass.close();
         }
     }
 

@@ -17,6 +17,7 @@ import io.offload4j.model.Model;
 import io.offload4j.model.QuantPreset;
 import io.offload4j.model.SyntheticModelSpec;
 import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.testing.DelegatingForwardPass;
 import io.offload4j.testing.SharedData;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -277,14 +278,13 @@ class SpeculativeDecodingTest {
      * Delegates; counts the most sequences with several rows in one forwardBatch call, the most rows of one, and
      * forwardAll calls.
      */
-    private static final class RowCounting implements ForwardPass {
-        private final ForwardPass pass;
+    private static final class RowCounting extends DelegatingForwardPass {
         private final int[] mostDrafting;
         private final int[] forwardAllCalls;
         private final int[] mostRows;
 
         RowCounting(ForwardPass pass, int[] mostDrafting, int[] forwardAllCalls, int[] mostRows) {
-            this.pass = pass;
+            super(pass);
             this.mostDrafting = mostDrafting;
             this.forwardAllCalls = forwardAllCalls;
             this.mostRows = mostRows;
@@ -314,30 +314,6 @@ class SpeculativeDecodingTest {
             pass.forward(cache, tokens, offset, count, startPos, logits);
         }
 
-        @Override
-        public io.offload4j.model.ModelConfig config() {
-            return pass.config();
-        }
-
-        @Override
-        public int maxChunkTokens() {
-            return pass.maxChunkTokens();
-        }
-
-        @Override
-        public int maxContext() {
-            return pass.maxContext();
-        }
-
-        @Override
-        public KvCache newKvCache(int capacity) {
-            return pass.newKvCache(capacity);
-        }
-
-        @Override
-        public void close() {
-            pass.close();
-        }
     }
 
     @Test

@@ -43,13 +43,7 @@ class SpeculativeVerifyGpuTest {
     void everyRowEqualsAOneTokenDecodeAndRejectedRowsAreOverwritten(QuantPreset quant, String placement,
                                                                     double fraction) {
         try (Model model = Model.load(OffloadGpuTest.model(tmp, quant))) {
-            long total;
-            try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32, OffloadOptions.DEFAULTS)) {
-                total = resident.plan().residentBytes();
-            }
-            OffloadOptions options = fraction >= 1 ? OffloadOptions.DEFAULTS
-                    : OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total)).withPlacement(placement);
-            try (TieredForwardPass pass = Passes.on(gpu.backend(), model, 64, 32, options)) {
+            try (TieredForwardPass pass = budgeted(model, placement, fraction)) {
                 PlacementPlan plan = pass.plan();
                 if (placement.equals("cpu")) {
                     assertTrue(plan.count(Placement.CPU) > 0, plan.toString());
@@ -79,13 +73,7 @@ class SpeculativeVerifyGpuTest {
     @CsvSource({"Q8_0, stream, 1.0", "Q8_0, stream, 0.3", "F16, cpu, 0.5"})
     void aMixedStepGivesEachRowTheLogitsOfItsSequenceAlone(QuantPreset quant, String placement, double fraction) {
         try (Model model = Model.load(OffloadGpuTest.model(tmp, quant))) {
-            long total;
-            try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32, OffloadOptions.DEFAULTS)) {
-                total = resident.plan().residentBytes();
-            }
-            OffloadOptions options = fraction >= 1 ? OffloadOptions.DEFAULTS
-                    : OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total)).withPlacement(placement);
-            try (TieredForwardPass pass = Passes.on(gpu.backend(), model, 64, 32, options)) {
+            try (TieredForwardPass pass = budgeted(model, placement, fraction)) {
                 double small = MixedStepCheck.worstDifference(pass, 64, new int[] {2, 1}, new int[] {1, 2});
                 double large = Math.max(
                         MixedStepCheck.worstDifference(pass, 64, new int[] {3, 1, 2}, new int[] {1, 4, 1}),
@@ -99,6 +87,17 @@ class SpeculativeVerifyGpuTest {
                 assertTrue(large <= CudaForwardPassGpuTest.TOL_GEMM, "6- and 19-row mixed steps: " + large);
             }
         }
+    }
+
+    /** A pass of {@code model} (context 64, chunk 32) with {@code fraction} of its weights' bytes on the GPU. */
+    private static TieredForwardPass budgeted(Model model, String placement, double fraction) {
+        long total;
+        try (TieredForwardPass resident = Passes.on(gpu.backend(), model, 64, 32, OffloadOptions.DEFAULTS)) {
+            total = resident.plan().residentBytes();
+        }
+        OffloadOptions options = fraction >= 1 ? OffloadOptions.DEFAULTS
+                : OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (fraction * total)).withPlacement(placement);
+        return Passes.on(gpu.backend(), model, 64, 32, options);
     }
 
     /**
