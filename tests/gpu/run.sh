@@ -11,7 +11,8 @@
 #        --budgets 1,0.5,0.25,0.1") into offload.md / offload.log; OFFLOAD_AB=1 then runs it again for each
 #        earlier build bundled with ALT (bundle.sh) and for this build once more (an A/B in one call);
 #        SPECULATIVE=1 runs the speculative decoding benchmark (SPECULATIVE_ARGS, e.g. "--shapes llama3-8b
-#        --quants F16 --budgets 1,0.25 --acceptance 0,0.7,1") into speculative.md / speculative.log;
+#        --quants F16 --budgets 1,0.25 --acceptance 0,0.7,1 --concurrency 1,4") into speculative.md / speculative.log;
+#        SPECULATIVE_AB=1 then runs it for each alt/NAME build and this build again (SPECULATIVE_AB_ARGS);
 #        JAVA_OPTS adds JVM options (e.g. -Xlog:gc, or a bundle made with HOST_PROFILER=1: "-agentpath:$PWD/prof/
 #        libasyncProfiler.so=start,event=itimer,interval=100us,threads,file=/tmp/prof.collapsed,collapsed" for the host's
 #        stacks per thread); PROFILE=1 runs Nsight Compute
@@ -101,6 +102,20 @@ if [ "${SPECULATIVE:-0}" = 1 ]; then
         --dir /tmp/offload4j-bench --out "$OUT/speculative.md" ${SPECULATIVE_ARGS:-} > "$OUT/speculative.log" 2>&1
     echo "speculative: exit $?"
     grep -E "^\|" "$OUT/speculative.md" | tail -n 24
+    # SPECULATIVE_AB=1: the same benchmark with each earlier build bundled under alt/NAME ahead of this build's jars
+    # (its engine, this build's benchmark: bundle.sh ALT="before=old-provider.jar"), then this build again, one after
+    # the other (SPECULATIVE_AB_ARGS, default SPECULATIVE_ARGS; the model file written by the first run is reused).
+    if [ "${SPECULATIVE_AB:-0}" = 1 ] && [ -d alt ]; then
+        for d in alt/*/ ""; do
+            name=${d:+$(basename "$d")}
+            printf '\n## %s\n\n' "${name:-this build again}" >> "$OUT/speculative.md"
+            timeout "${SPECULATIVE_TIMEOUT:-540}" "$JAVA" "${opts[@]}" -cp "${d:+$d*:}lib/*:$resources" \
+                io.offload4j.backend.cuda.SpeculativeBenchmark --dir /tmp/offload4j-bench --out "$OUT/speculative.md" \
+                ${SPECULATIVE_AB_ARGS:-${SPECULATIVE_ARGS:-}} >> "$OUT/speculative.log" 2>&1
+            echo "speculative ${name:-again}: exit $?"
+        done
+        grep -E "^## |^\|" "$OUT/speculative.md" | tail -n 30
+    fi
 fi
 
 if [ "${OFFLOAD:-0}" = 1 ]; then
