@@ -19,7 +19,7 @@ public final class SpeculativeCounters {
     private final AtomicLongArray passNanos = new AtomicLongArray(SpeculativeOptions.MAX_DRAFT_TOKENS + 1);
 
     /**
-     * One verification pass of {@code nanos}: {@code drafted} tokens checked, the first {@code accepted} of them
+     * One verification in a step of {@code nanos}: {@code drafted} tokens checked, the first {@code accepted} of them
      * taken.
      */
     public void verified(int drafted, int accepted, long nanos) {
@@ -31,7 +31,7 @@ public final class SpeculativeCounters {
         targetPasses.incrementAndGet(); // last: a reader that sees it sees the pass's other counts
     }
 
-    /** {@code n} sequences decoded one token each in one step of {@code nanos} (a batched step, or a lone one). */
+    /** {@code n} sequences decoded one token each (plain rows) in a step of {@code nanos}. */
     public void decoded(int n, long nanos) {
         passes.addAndGet(0, n);
         passNanos.addAndGet(0, nanos);
@@ -48,8 +48,10 @@ public final class SpeculativeCounters {
     }
 
     /**
-     * The time of the passes that {@link #passes} counts, in total; for 0 each batched step's time once (with one
-     * sequence running, the time of its decode steps).
+     * The time of the steps that the passes {@link #passes} counts took part in, in total: each verification adds its
+     * whole step's time, and a step with plain decode rows adds its time once under 0. A step shared by several
+     * sequences (drafts verified beside others' decode rows) is therefore counted under each k it held; with one
+     * sequence running each pass is its own step.
      */
     public long passNanos(int drafted) {
         return passNanos.get(drafted);
