@@ -18,10 +18,11 @@ import io.offload4j.offload.OffloadOptions;
  * @param chunkTokens      prompt tokens processed per forward call (prefill batch)
  * @param maxSequences     how many requests the scheduler advances together (their decode steps batched into
  *                         one forward call per token); further requests wait in a FIFO queue. Each running
- *                         sequence holds a KV cache. {@link #AUTO_SEQUENCES} (the default): on a GPU as many
- *                         full-context KV caches as the device memory left after loading holds (next to the prefix
- *                         cache), at most the GPU's batch rows ({@code OffloadOptions.maxBatchRows}); on the CPU
- *                         {@link #DEFAULT_MAX_SEQUENCES}, lowered to what the Java heap holds
+ *                         sequence holds a KV cache of its prompt and max tokens. {@link #AUTO_SEQUENCES} (the
+ *                         default): on a GPU up to the batch rows ({@code OffloadOptions.maxBatchRows}), each request
+ *                         admitted while the device memory free holds its KV cache (kept conversations dropped to
+ *                         make room; see {@code DeviceAdmission}); on the CPU {@link #DEFAULT_MAX_SEQUENCES}, lowered
+ *                         to what the Java heap holds
  * @param prefixCacheBytes bytes of KV caches of finished sequences kept for prefix reuse (a new request that
  *                         starts with the same tokens continues from them instead of prefilling again);
  *                         0 switches prefix reuse off; {@link #AUTO_PREFIX_CACHE} (the default) keeps two

@@ -72,32 +72,37 @@ public final class InferenceEngine implements AutoCloseable {
         this.contextLength = plan.contextLength();
         SpeculativeCounters counters = new SpeculativeCounters();
         this.speculativeCounters = counters;
-        // KV caches in device memory: what one position costs there, from a one-position probe (once, for both)
-        boolean sizedOnDevice = plan.prefixCacheBytes() == EngineOptions.AUTO_PREFIX_CACHE
-                || plan.maxRunning() == EngineOptions.AUTO_SEQUENCES;
+        // KV caches in device memory (the pass reports what is free there): what one position costs, from a
+        // one-position probe, for the automatic prefix cache and for admitting requests by the memory free
+        boolean autoSequences = options.maxSequences() == EngineOptions.AUTO_SEQUENCES;
+        long free = autoSequences ? pass.freeDeviceMemory() : -1;
+        boolean sizedOnDevice = plan.prefixCacheBytes() == EngineOptions.AUTO_PREFIX_CACHE || free >= 0;
         long perPosition = sizedOnDevice ? deviceBytesPerPosition(pass) : 0;
         long prefixBytes = prefixCacheBytes(plan, perPosition);
         int running = plan.maxRunning();
-        if (running == EngineOptions.AUTO_SEQUENCES) {
-            long perSequence = perPosition * contextLength;
-            long free = pass.freeDeviceMemory();
+        DeviceAdmission admission = null;
+        if (free >= 0) {
+            // as many at once as the memory free holds, request by request (a KV cache holds its request's prompt and
+            // max tokens), up to the rows of a batched step
             int rows = options.offload().maxBatchRows();
-            running = free < 0 ? EngineOptions.DEFAULT_MAX_SEQUENCES
-                    : MemoryPlan.autoSequences(free, perSequence, prefixBytes, AUTO_SEQUENCES_MARGIN_BYTES, rows);
-            this.maxSequencesReason = free < 0 ? "auto" : String.format(java.util.Locale.ROOT, "auto: %d MiB free on"
-                    + " the GPU after loading, %d MiB for each full-context (%d) KV cache, %d MiB for the prefix cache,"
-                    + " a %d MiB margin; at most the %d rows of a batched step", free >> 20, perSequence >> 20,
-                    contextLength, prefixBytes >> 20, AUTO_SEQUENCES_MARGIN_BYTES >> 20, rows);
+            running = rows;
+            admission = new DeviceAdmission(pass, perPosition, AUTO_SEQUENCES_MARGIN_BYTES);
+            this.maxSequencesReason = String.format(java.util.Locale.ROOT, "auto: up to the %d rows of a batched step,"
+                    + " %s; %d MiB free on the GPU after loading (a whole-context KV cache of %d positions takes %d"
+                    + " MiB)", rows, admission.describe(), free >> 20, contextLength, perPosition * contextLength >> 20);
             LOG.info("offload4j: {} sequences at once ({})", running, maxSequencesReason);
+        } else if (running == EngineOptions.AUTO_SEQUENCES) {
+            running = EngineOptions.DEFAULT_MAX_SEQUENCES; // a device that does not say what is free
+            this.maxSequencesReason = "auto";
         } else {
             this.maxSequencesReason = plan.loweredFrom() > 0 ? "lowered from " + plan.loweredFrom() + " to fit the heap"
-                    : options.maxSequences() == EngineOptions.AUTO_SEQUENCES ? "auto: the CPU's default" : "set";
+                    : autoSequences ? "auto: the CPU's default" : "set";
         }
         this.maxSequences = running;
         this.speculation = drafters == null ? null
                 : new SpeculativeDecoding(drafters, options.speculative().maxDraftTokens(), running, pass, counters);
         this.scheduler = new Scheduler(pass, tokenizer, contextLength, running, prefixBytes, model.config().name(),
-                this::closeResourcesIfClosed, speculation, counters);
+                this::closeResourcesIfClosed, speculation, counters, admission);
         scheduler.start();
     }
 

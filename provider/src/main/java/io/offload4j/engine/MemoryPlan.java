@@ -15,7 +15,7 @@ import java.nio.file.Path;
  * @param contextLength       the context every sequence may reach
  * @param maxRunning          sequences run at once: the option, lowered to what the memory holds;
  *                            {@link EngineOptions#AUTO_SEQUENCES} for KV caches off the heap, which the engine
- *                            sizes from the device memory left once the model is loaded ({@link #autoSequences})
+ *                            admits by the device memory free ({@link DeviceAdmission})
  * @param prefixCacheBytes    the prefix cache's budget; {@link EngineOptions#AUTO_PREFIX_CACHE} left for KV caches
  *                            off the heap, which the engine sizes from a real one
  * @param bytesPerSequence    a full-context KV cache (estimate from the model's shape, fp32 as the CPU keeps it)
@@ -154,17 +154,6 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
         return 4L * Math.max(1, threads) * c.headCount();
     }
 
-    /**
-     * {@link EngineOptions#AUTO_SEQUENCES} on a device: as many full-context KV caches of {@code bytesPerSequence} as
-     * {@code freeBytes} of device memory hold after the prefix cache's {@code prefixBytes} and a {@code marginBytes}
-     * margin, at least 1 and at most {@code maxRows} (the most sequences one batched step takes: more would not decode
-     * faster, only hold memory).
-     */
-    static int autoSequences(long freeBytes, long bytesPerSequence, long prefixBytes, long marginBytes, int maxRows) {
-        long room = freeBytes - Math.max(0, prefixBytes) - marginBytes;
-        long fits = bytesPerSequence <= 0 ? maxRows : Math.max(0, room) / bytesPerSequence;
-        return (int) Math.clamp(fits, 1, Math.max(1, maxRows));
-    }
 
     String loweredMessage() {
         return "max sequences lowered from " + loweredFrom + " to " + maxRunning + ": each needs " + mib(bytesPerSequence)

@@ -116,10 +116,10 @@ final class PrefixCache {
 
     /**
      * Takes the entry sharing the longest prefix with {@code prompt} (at most {@code prompt.length - 1} tokens:
-     * the last prompt token is always computed, it yields the first logits) whose KV cache holds at least
-     * {@code capacity} positions; null when none is worth taking.
+     * the last prompt token is always computed, it yields the first logits); null when none is worth taking. Its KV
+     * cache may hold fewer positions than the new request needs: the caller then copies the prefix into a larger one.
      */
-    Reuse take(int[] prompt, int capacity) {
+    Reuse take(int[] prompt) {
         if (!enabled()) {
             return null;
         }
@@ -127,9 +127,6 @@ final class PrefixCache {
         int bestShared = 0;
         int limit = prompt.length - 1;
         for (Entry e : entries.asMap().values()) {
-            if (e.cache.capacity() < capacity) {
-                continue;
-            }
             int shared = commonPrefix(e.tokens, prompt, limit);
             if (!holdsPrefix(e.cache, e.tokens.length, shared)) {
                 continue; // reusing it would attend to wrong keys: compute afresh
@@ -202,21 +199,32 @@ final class PrefixCache {
             return;
         }
         while (weightKiB.get() + kib > budgetKiB) {
-            Entry oldest = null;
-            for (Entry e : entries.asMap().values()) {
-                if (oldest == null || e.lastUsed < oldest.lastUsed) {
-                    oldest = e;
-                }
-            }
-            if (oldest == null) {
+            if (!dropOldest()) { // the least recently kept first, until the new one fits
                 break;
             }
-            entries.invalidate(oldest.key); // the removal listener closes it
-            evictions.incrementAndGet();
         }
         Entry e = new Entry(nextKey++, tokens, promptLength, cache, (int) kib, ++clock);
         weightKiB.addAndGet(kib);
         entries.put(e.key, e);
+    }
+
+    /**
+     * Frees the least recently kept KV cache (to make room in device memory for a new request); false when none is
+     * kept.
+     */
+    boolean dropOldest() {
+        Entry oldest = null;
+        for (Entry e : entries.asMap().values()) {
+            if (oldest == null || e.lastUsed < oldest.lastUsed) {
+                oldest = e;
+            }
+        }
+        if (oldest == null) {
+            return false;
+        }
+        entries.invalidate(oldest.key); // the removal listener closes it
+        evictions.incrementAndGet();
+        return true;
     }
 
     /** Frees every kept KV cache. */

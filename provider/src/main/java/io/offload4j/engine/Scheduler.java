@@ -51,6 +51,10 @@ final class Scheduler implements Runnable {
     private final LinkedBlockingQueue<Sequence> queue = new LinkedBlockingQueue<>();
     private final ArrayList<Sequence> running = new ArrayList<>();
     private final Sequence wakeUp;
+    /** Device memory admission, or null: a fixed number of sequences. */
+    private final DeviceAdmission admission;
+    /** A request taken from the queue that did not fit the device memory yet: the next to admit. */
+    private volatile Sequence waiting;
     private final Thread thread;
     private final AtomicInteger runningCount = new AtomicInteger();
     private final AtomicLong runningKvBytes = new AtomicLong();
@@ -77,12 +81,17 @@ final class Scheduler implements Runnable {
     Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
               String name, Runnable onExit) {
         this(pass, tokenizer, contextLength, maxSequences, prefixCacheBytes, name, onExit, null,
-                new SpeculativeCounters());
+                new SpeculativeCounters(), null);
     }
 
-    /** {@code speculation}: speculative decoding (its counters are {@code counters}), or null. */
+    /**
+     * {@code speculation}: speculative decoding (its counters are {@code counters}), or null; {@code admission}: admit
+     * by the device memory free (at most {@code maxSequences} at once), or null.
+     */
     Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
-              String name, Runnable onExit, SpeculativeDecoding speculation, SpeculativeCounters counters) {
+              String name, Runnable onExit, SpeculativeDecoding speculation, SpeculativeCounters counters,
+              DeviceAdmission admission) {
+        this.admission = admission;
         this.speculation = speculation;
         this.draftFailed = new Sequence[maxSequences];
         this.counters = counters;
@@ -166,6 +175,10 @@ final class Scheduler implements Runnable {
             }
             running.clear();
             runningCount.set(0);
+            if (waiting != null) {
+                fail(waiting, closed);
+                waiting = null;
+            }
             for (Sequence s; (s = queue.poll()) != null; ) {
                 if (s != wakeUp) {
                     fail(s, closed);
@@ -176,26 +189,54 @@ final class Scheduler implements Runnable {
         }
     }
 
-    /** Admits what the queue holds (waiting when nothing runs), then advances every running sequence one step. */
+    /**
+     * Admits what the queue holds (waiting when nothing runs), then advances every running sequence one step. With
+     * {@link DeviceAdmission}, a request whose KV cache does not fit the device memory free now waits (first in line)
+     * until running ones finish; one is always admitted when nothing runs.
+     */
     private void round() throws InterruptedException {
         if (running.isEmpty()) {
-            Sequence s = queue.take();
+            Sequence s = waiting != null ? waiting : queue.take();
+            waiting = null;
             if (s != wakeUp) {
+                roomFor(s); // nothing runs: admitted even where it does not fit (its allocation then says so)
                 admit(s);
             }
         }
         while (running.size() < maxSequences && !closing) {
-            Sequence s = queue.poll();
+            Sequence s = waiting != null ? waiting : queue.poll();
+            waiting = null;
             if (s == null) {
                 break;
             }
-            if (s != wakeUp) {
-                admit(s);
+            if (s == wakeUp) {
+                continue;
             }
+            if (!roomFor(s)) {
+                waiting = s;
+                break;
+            }
+            admit(s);
         }
         dropCancelled();
         decodeStep();
         prefillSteps();
+    }
+
+    /**
+     * Whether {@code s} may be admitted now: always without {@link DeviceAdmission}; else when its KV cache fits the
+     * free device memory, after dropping kept conversations (oldest first) until it does, or when nothing runs.
+     */
+    private boolean roomFor(Sequence s) {
+        if (admission == null || s.generation.isCancelled()) {
+            return true;
+        }
+        while (!admission.fits(s.limit())) {
+            if (!prefixCache.dropOldest()) {
+                return running.isEmpty();
+            }
+        }
+        return true;
     }
 
     /** Fails every running sequence with {@code error} (each only once: a sequence is removed before it fails). */
@@ -425,8 +466,11 @@ final class Scheduler implements Runnable {
             return;
         }
         try {
-            int capacity = prefixCache.enabled() ? contextLength : s.limit();
-            PrefixCache.Reuse reuse = prefixCache.take(s.prompt(), capacity);
+            // The most positions this request can reach (its prompt and max tokens, at most the context), not the
+            // whole context: a kept conversation's next turn that needs more gets its prefix copied into a larger
+            // cache (KvCaches.fitted).
+            int capacity = s.limit();
+            PrefixCache.Reuse reuse = KvCaches.fitted(prefixCache.take(s.prompt()), capacity, pass);
             KvCache cache = reuse != null ? reuse.cache() : pass.newKvCache(capacity);
             runningKvBytes.addAndGet(cache.byteSize()); // before start: a failing start releases (and subtracts) it
             s.start(cache, reuse != null ? reuse.length() : 0, tokenizer);
@@ -492,7 +536,7 @@ final class Scheduler implements Runnable {
     }
 
     EngineStats stats() {
-        int queued = 0;
+        int queued = waiting != null ? 1 : 0; // read off the scheduler thread: a snapshot
         for (Sequence s : queue) {
             if (s != wakeUp) {
                 queued++;

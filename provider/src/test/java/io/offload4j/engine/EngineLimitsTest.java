@@ -144,23 +144,6 @@ class EngineLimitsTest {
     }
 
     @Test
-    void autoSequencesOnADeviceAreWhatItsFreeMemoryHoldsWithinTheBatchRows() {
-        long seq = 448 * MIB; // a 3B-shaped llama's fp16 KV cache of 4,096 positions
-        long margin = 768 * MIB;
-        // 80 GB GPU with a 6 GiB model loaded: capped at the 64 rows of a batched step
-        assertEquals(64, MemoryPlan.autoSequences(72L << 30, seq, 896 * MIB, margin, 64));
-        // 20 GiB free: (20 GiB - 896 MiB prefix - 768 MiB margin) / 448 MiB = 42
-        assertEquals(42, MemoryPlan.autoSequences(20L << 30, seq, 896 * MIB, margin, 64));
-        // an offloaded model leaves the automatic budget's four caches and the margin: two next to the prefix cache
-        assertEquals(2, MemoryPlan.autoSequences(4 * seq + margin, seq, 2 * seq, margin, 64));
-        // never fewer than one (a request can still run; its cache allocation says so if it cannot)
-        assertEquals(1, MemoryPlan.autoSequences(100 * MIB, seq, 0, margin, 64));
-        assertEquals(1, MemoryPlan.autoSequences(-1, seq, 0, margin, 64));
-        // the batch rows bound it from above
-        assertEquals(16, MemoryPlan.autoSequences(72L << 30, seq, 0, margin, 16));
-    }
-
-    @Test
     void maxSequencesMustNotBeNegative() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CPU.withMaxSequences(-1));
         assertTrue(e.getMessage().contains("0 (AUTO_SEQUENCES"), e.getMessage());

@@ -125,9 +125,13 @@ class PrefixReuseTest {
 
     @Test
     void theOldestEntriesAreFreedWhenTheBudgetIsFull() {
+        // KV caches hold the positions their request can reach: every request here reaches position 24, so each
+        // kept cache weighs the same
+        int reach = 24;
         long oneCache;
         try (InferenceEngine probe = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1))) {
-            greedy(probe, probe.tokenizer().encode("Hi", true, false), 2);
+            int[] hi = probe.tokenizer().encode("Hi", true, false);
+            greedy(probe, hi, reach - hi.length);
             oneCache = probe.stats().prefixCacheBytes();
         }
         assertTrue(oneCache > 0);
@@ -138,29 +142,41 @@ class PrefixReuseTest {
             GenerationResult[] r1 = new GenerationResult[3];
             for (int i = 0; i < 3; i++) {
                 turn1[i] = e.tokenizer().encode(prompts[i], true, false);
-                r1[i] = greedy(e, turn1[i], 10);
+                r1[i] = greedy(e, turn1[i], reach - turn1[i].length);
             }
             EngineStats stats = e.stats();
             assertEquals(2, stats.prefixCacheEntries());
             assertEquals(2 * oneCache, stats.prefixCacheBytes());
             assertEquals(1, stats.prefixEvictions());
-            // The first conversation's cache was the oldest: gone. The third's is there.
+            // The third conversation's cache is there; the first's was the oldest: gone. (The third first: the next
+            // turns' caches are larger, so keeping one of them evicts more than one of these.)
+            GenerationResult third = greedy(e, concat(turn1[2], r1[2].tokens()), 3);
+            assertEquals(turn1[2].length + r1[2].tokens().length - 1, third.cachedPromptTokens());
             GenerationResult first = greedy(e, concat(turn1[0], r1[0].tokens()), 3);
             assertEquals(0, first.cachedPromptTokens());
-            GenerationResult third = greedy(e, concat(turn1[2], r1[2].tokens()), 3);
-            assertEquals(turn1[2].length + 9, third.cachedPromptTokens());
         }
     }
 
+    /**
+     * KV caches hold the positions their request can reach (prompt and max tokens), not the whole context. A next turn
+     * that needs more than the kept cache holds gets the kept positions copied into a larger cache: reused, not
+     * computed again, and the same tokens as an engine without prefix reuse.
+     */
     @Test
-    void aCachedSequenceIsOnlyReusedWhenItsKvCacheIsLargeEnough() {
-        // Without prefix reuse, KV caches are sized to the request; with it, to the context (so turns can grow).
-        try (InferenceEngine e = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1))) {
+    void aKeptCacheTooSmallForTheNextTurnIsCopiedIntoALargerOne() {
+        try (InferenceEngine e = InferenceEngine.load(stories(), EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1));
+             InferenceEngine plain = InferenceEngine.load(stories(),
+                     EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withPrefixCacheBytes(0))) {
             int[] p = e.tokenizer().encode("Once upon a time", true, false);
             GenerationResult r = greedy(e, p, 10);
+            long small = e.stats().prefixCacheBytes();
             int[] longer = Arrays.copyOf(concat(p, r.tokens()), p.length + r.tokens().length);
-            GenerationResult r2 = greedy(e, longer, e.contextLength() - longer.length);
-            assertEquals(p.length + 9, r2.cachedPromptTokens(), "full-context caches fit any continuation");
+            int rest = e.contextLength() - longer.length;
+            GenerationResult r2 = greedy(e, longer, rest);
+            assertEquals(p.length + 9, r2.cachedPromptTokens(), "the kept positions were reused");
+            assertArrayEquals(greedy(plain, longer, rest).tokens(), r2.tokens());
+            assertTrue(e.stats().prefixCacheBytes() > small, "the second turn's cache is larger: "
+                    + e.stats().prefixCacheBytes() + " vs " + small + " bytes");
         }
     }
 }

@@ -65,8 +65,9 @@ public class OffloadProperties implements Validator {
 
     /**
      * Requests served at once (decoded together, one batched step per token); further requests wait in a queue. Each running
-     * request holds a KV cache. 0 = auto: on a GPU as many full-context KV caches as the memory left after loading holds
-     * (at most gpu.max-batch-rows), on the CPU 8 (fewer if the Java heap cannot hold them).
+     * request holds a KV cache of its prompt and max tokens. 0 = auto: on a GPU up to gpu.max-batch-rows, each request
+     * admitted while the GPU's free memory holds its KV cache (kept conversations dropped to make room); on the CPU 8
+     * (fewer if the Java heap cannot hold them).
      */
     private int maxSequences = 0;
 

@@ -1,0 +1,196 @@
+package io.offload4j.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.offload4j.backend.ForwardPass;
+import io.offload4j.backend.KvCache;
+import io.offload4j.model.Architecture;
+import io.offload4j.model.QuantPreset;
+import io.offload4j.model.SyntheticModelSpec;
+import io.offload4j.model.SyntheticModelWriter;
+import io.offload4j.testing.DelegatingForwardPass;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Automatic max-sequences on a device whose memory holds the KV caches ({@link DeviceAdmission}): the engine admits
+ * requests while the device memory free holds each one's cache (its prompt and max tokens, not the whole context), so
+ * short requests run many at a time and the others wait, first in line, for memory; the prefix cache's kept
+ * conversations are dropped to make room. A CPU pass stands in for the device: its caches are metered against a
+ * memory budget that {@code freeDeviceMemory} reports, 1,000 bytes a position.
+ */
+class DeviceAdmissionTest {
+
+    private static final long PER_POSITION = 1000;
+
+    @TempDir
+    static Path dir;
+    static Path model;
+
+    @BeforeAll
+    static void writeModel() {
+        model = dir.resolve("admission.gguf");
+        SyntheticModelWriter.write(SyntheticModelSpec.tiny(Architecture.LLAMA, QuantPreset.F32), model);
+    }
+
+    private static EngineOptions options() {
+        return EngineOptions.DEFAULTS.withDevice("cpu").withThreads(1).withChunkTokens(16);
+    }
+
+    private static List<int[]> prompts(int n) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            out.add(new SplittableRandom(70 + i).ints(10, 3, 512).toArray());
+        }
+        return out;
+    }
+
+    private static List<int[]> run(InferenceEngine e, List<int[]> prompts, int maxTokens) {
+        List<Generation> all = new ArrayList<>();
+        for (int[] p : prompts) {
+            all.add(e.submit(GenerationRequest.of(p, maxTokens, SamplingParams.GREEDY), GenerationListener.NONE));
+        }
+        List<int[]> out = new ArrayList<>();
+        for (Generation g : all) {
+            out.add(g.join().tokens());
+        }
+        return out;
+    }
+
+    @Test
+    void requestsRunAsManyAtATimeAsTheFreeMemoryHoldsAndTheRestWait() {
+        List<int[]> prompts = prompts(8);
+        List<int[]> want;
+        try (InferenceEngine plain = InferenceEngine.load(model, options().withPrefixCacheBytes(0))) {
+            want = run(plain, prompts, 22);
+        }
+        // each request reaches 10 + 22 = 32 positions: room for 3 of them beside the margin
+        long budget = InferenceEngine.AUTO_SEQUENCES_MARGIN_BYTES + 3 * 32 * PER_POSITION + 500;
+        Metered[] pass = new Metered[1];
+        try (InferenceEngine e = InferenceEngine.load(model, options().withPrefixCacheBytes(0),
+                (p, tokenizer) -> pass[0] = new Metered(p, budget))) {
+            assertTrue(e.maxSequences() > 3, "auto: the batch rows, memory decides: " + e.maxSequences());
+            assertTrue(e.memoryReport().contains("admitted while the GPU's free memory holds its KV cache"),
+                    e.memoryReport());
+            List<int[]> got = run(e, prompts, 22);
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(want.get(i), got.get(i), "request " + i);
+            }
+        }
+        assertEquals(3, pass[0].mostLive, "as many at once as fit, no more");
+        assertEquals(0, pass[0].liveBytes, "every cache freed");
+    }
+
+    @Test
+    void keptConversationsAreDroppedToMakeRoom() {
+        List<int[]> prompts = prompts(4);
+        long budget = InferenceEngine.AUTO_SEQUENCES_MARGIN_BYTES + 2 * 32 * PER_POSITION + 500;
+        Metered[] pass = new Metered[1];
+        try (InferenceEngine e = InferenceEngine.load(model, options().withPrefixCacheBytes(1L << 20),
+                (p, tokenizer) -> pass[0] = new Metered(p, budget))) {
+            run(e, prompts.subList(0, 2), 22); // two conversations kept: the memory is full
+            assertEquals(2, e.stats().prefixCacheEntries());
+            run(e, prompts.subList(2, 4), 22); // two new ones at once: the kept ones make room
+            assertTrue(e.stats().prefixEvictions() >= 1, e.stats().toString());
+            assertEquals(2, pass[0].mostLive, "never more than the memory holds, kept caches included");
+        }
+    }
+
+    /** The CPU pass with its KV caches metered against {@code budget}: what {@code freeDeviceMemory} says is left. */
+    private static final class Metered extends DelegatingForwardPass {
+        private final long budget;
+        long liveBytes;
+        int live;
+        int mostLive;
+        private final KvCache[] rows = new KvCache[256];
+
+        Metered(ForwardPass pass, long budget) {
+            super(pass);
+            this.budget = budget;
+        }
+
+        @Override
+        public long freeDeviceMemory() {
+            return budget - liveBytes;
+        }
+
+        @Override
+        public KvCache newKvCache(int capacity) {
+            return new Cache(pass.newKvCache(capacity));
+        }
+
+        @Override
+        public void forward(KvCache cache, int[] tokens, int offset, int count, int startPos, float[] logits) {
+            pass.forward(real(cache), tokens, offset, count, startPos, logits);
+        }
+
+        @Override
+        public void forwardBatch(KvCache[] caches, int[] tokens, int[] positions, int batch, float[][] logits) {
+            for (int b = 0; b < batch; b++) {
+                rows[b] = real(caches[b]);
+            }
+            pass.forwardBatch(rows, tokens, positions, batch, logits);
+        }
+
+        private static KvCache real(KvCache c) {
+            return c instanceof Cache m ? m.real : c;
+        }
+
+        /** A cache counted in the budget from creation to close (every cache the engine holds: running or kept). */
+        private final class Cache implements KvCache {
+            final KvCache real;
+            private boolean closed;
+
+            Cache(KvCache real) {
+                this.real = real;
+                liveBytes += byteSize();
+                live++;
+                if (real.capacity() > 1) { // the engine's one-position probe is not a request's cache
+                    mostLive = Math.max(mostLive, live);
+                }
+            }
+
+            @Override
+            public int capacity() {
+                return real.capacity();
+            }
+
+            @Override
+            public int maxRewind() {
+                return real.maxRewind();
+            }
+
+            @Override
+            public boolean canCopyPrefix(KvCache source) {
+                return real.canCopyPrefix(real(source));
+            }
+
+            @Override
+            public void copyPrefix(KvCache source, int positions) {
+                real.copyPrefix(real(source), positions);
+            }
+
+            @Override
+            public long byteSize() {
+                return real.capacity() * PER_POSITION;
+            }
+
+            @Override
+            public void close() {
+                if (!closed) {
+                    closed = true;
+                    liveBytes -= byteSize();
+                    live--;
+                    real.close();
+                }
+            }
+        }
+    }
+}
