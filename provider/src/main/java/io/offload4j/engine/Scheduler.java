@@ -78,12 +78,6 @@ final class Scheduler implements Runnable {
     private final Sequence[] draftFailed;
     private final SpeculativeCounters counters;
 
-    Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
-              String name, Runnable onExit) {
-        this(pass, tokenizer, contextLength, maxSequences, prefixCacheBytes, name, onExit, null,
-                new SpeculativeCounters(), null);
-    }
-
     /**
      * {@code speculation}: speculative decoding (its counters are {@code counters}), or null; {@code admission}: admit
      * by the device memory free (at most {@code maxSequences} at once), or null.
