@@ -321,6 +321,56 @@ class OffloadGpuTest {
      * The whole engine on an offloaded model: stories260K with 70 % of its weights on the GPU, four requests at once
      * (decoded together through forwardBatch by the scheduler) give the same greedy text as each alone.
      */
+    /**
+     * On the GPU the default max-sequences admits requests by the memory their KV caches need
+     * ({@code DeviceAdmission}): the driver's free memory, which admission reads, drops by a cache's bytes when one is
+     * made and comes back when it is closed; and an engine (stories260K) with the default options says so in its memory
+     * report and serves 8 requests at once with the tokens each gives alone.
+     */
+    @Test
+    void requestsAreAdmittedByTheMemoryTheirKvCachesNeed() {
+        long page = 2L << 20; // the driver's allocation granularity
+        try (Model model = Model.load(model(QuantPreset.Q8_0));
+             TieredForwardPass pass = Passes.on(gpu.backend(), model, 256, 32, OffloadOptions.DEFAULTS)) {
+            long before = pass.freeDeviceMemory();
+            KvCache cache = pass.newKvCache(256);
+            long during = pass.freeDeviceMemory();
+            long bytes = cache.byteSize();
+            cache.close();
+            long after = pass.freeDeviceMemory();
+            GpuTests.report(String.format("free device memory around a %d-byte KV cache: %d, %d, %d", bytes, before,
+                    during, after));
+            assertTrue(before - during >= bytes - page, "a cache's bytes leave the free memory");
+            assertTrue(after >= before - page, "and come back when it is closed");
+        }
+        java.nio.file.Path stories = io.offload4j.testing.SharedData.require("models/stories260K.gguf");
+        try (io.offload4j.engine.InferenceEngine e = io.offload4j.engine.InferenceEngine.load(stories,
+                io.offload4j.engine.EngineOptions.DEFAULTS.withDevice("cuda"))) {
+            assertEquals(64, e.maxSequences(), e.memoryReport());
+            assertTrue(e.memoryReport().contains("admitted while the GPU's free memory holds its KV cache"),
+                    e.memoryReport());
+            String[] texts = {"Once upon a time", "The cat", "Lily and Ben went", "One day, a little bird", "Tom had",
+                    "The sun was", "A big dog", "Mom said"};
+            List<int[]> alone = new ArrayList<>();
+            for (String t : texts) {
+                alone.add(e.generate(io.offload4j.engine.GenerationRequest.of(e.tokenizer().encode(t, true, false), 40,
+                        io.offload4j.engine.SamplingParams.GREEDY), io.offload4j.engine.GenerationListener.NONE)
+                        .tokens());
+            }
+            List<io.offload4j.engine.Generation> together = new ArrayList<>();
+            for (String t : texts) {
+                together.add(e.submit(io.offload4j.engine.GenerationRequest.of(e.tokenizer().encode(t, true, false), 40,
+                        io.offload4j.engine.SamplingParams.GREEDY), io.offload4j.engine.GenerationListener.NONE));
+            }
+            for (int i = 0; i < texts.length; i++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(alone.get(i), together.get(i).join().tokens(),
+                        "request " + i);
+            }
+            GpuTests.report("engine admission by device memory: " + e.memoryReport().lines().reduce((a, b) -> b)
+                    .orElse(""));
+        }
+    }
+
     @ParameterizedTest(name = "placement {0}")
     @CsvSource({"stream", "auto"})
     void concurrentRequestsOnAnOffloadedModelGiveTheirSequentialText(String placement) throws Exception {
