@@ -11,11 +11,11 @@ package io.offload4j.engine.speculative;
  * not chosen again. Row counts without a kept duration are estimated optimistically from measured ones: the cheaper
  * of the nearest measured below and above, and flat beyond the last (or before the first) measured. The prior is
  * that a pass costs the same whatever its rows (true of streamed weights), so an untried k is tried when it would
- * pay at that cost, and then measured. (Linear interpolation between neighbours, until session 19, never tried a
- * row count whose guess fell between a cheap one and a dear one: on the H100's hybrid costs, 5 rows at 152 ms
- * looked like 171 ms between 4 at 152 and 8 at 229, and a = 0.7 stayed at k = 3, 12 % below k = 4 in
- * {@code AdaptiveDraftLengthTest}'s simulation.) The optimism is bounded by {@link AdaptiveDraftLength}, which
- * tries at most twice the rows of the largest pass measured ({@link #largestMeasured}).
+ * pay at that cost, and then measured. The optimism is bounded by {@link AdaptiveDraftLength}, which tries at most
+ * twice the rows of the largest pass measured ({@link #largestMeasured}). (With that bound, the linear interpolation
+ * between neighbours used until session 19 never tried a row count whose guess fell between a cheap one and a dear
+ * one: on the H100's hybrid costs, 5 rows at 152 ms looked like 171 ms between 4 at 152 and 8 at 229, and a = 0.7
+ * stayed at k = 3, 12 % below k = 4 in {@code AdaptiveDraftLengthTest}'s simulation.)
  *
  * <p>Arrays only: {@link #record} and the estimates allocate nothing (the engine's per-token loop calls them).
  * Confined to the engine's thread.
