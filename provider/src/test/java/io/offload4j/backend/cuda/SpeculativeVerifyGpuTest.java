@@ -79,7 +79,10 @@ class SpeculativeVerifyGpuTest {
                         MixedStepCheck.worstDifference(pass, 64, new int[] {3, 1, 2}, new int[] {1, 4, 1}),
                         MixedStepCheck.worstDifference(pass, 64, new int[] {4, 4, 4, 4, 1, 1, 1},
                                 new int[] {2, 4, 4, 4, 4, 1, 1}));
-                double tolSmall = CudaForwardPassGpuTest.tolFp32(model);
+                // with CPU blocks the one-token reference computes them on the CPU (fp32 keys and values) while a
+                // batch of several sequences streams them to the GPU (fp16 KV cache): two devices, the GEMM's bound
+                double tolSmall = pass.plan().count(Placement.CPU) > 0 ? CudaForwardPassGpuTest.TOL_GEMM
+                        : CudaForwardPassGpuTest.tolFp32(model);
                 GpuTests.report(String.format("mixed step %s placement %s budget %.0f%% (%s): 3 rows %.2e (tolerance"
                         + " %.0e), 6 and 19 rows %.2e (tolerance %.0e)", quant, placement, fraction * 100,
                         pass.plan(), small, tolSmall, large, CudaForwardPassGpuTest.TOL_GEMM));
