@@ -1,6 +1,7 @@
 package io.offload4j.engine;
 
 import io.offload4j.backend.ForwardPass;
+import java.util.Locale;
 
 /**
  * Whether the next request's KV cache fits in the device memory that is free now, for an engine whose KV caches live
@@ -37,7 +38,7 @@ final class DeviceAdmission {
 
     /** For the memory report: what decides admission. */
     String describe() {
-        return String.format(java.util.Locale.ROOT, "each admitted while the GPU's free memory holds its KV cache (its"
+        return String.format(Locale.ROOT, "each admitted while the GPU's free memory holds its KV cache (its"
                 + " prompt and max tokens, %d KiB a position) beside a %d MiB margin; kept conversations are dropped"
                 + " to make room", bytesPerPosition >> 10, marginBytes >> 20);
     }

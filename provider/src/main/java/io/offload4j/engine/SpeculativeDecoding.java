@@ -6,6 +6,7 @@ import io.offload4j.engine.speculative.Drafter;
 import io.offload4j.engine.speculative.DrafterFactory;
 import io.offload4j.engine.speculative.PassCosts;
 import io.offload4j.engine.speculative.SpeculativeCounters;
+import java.util.Arrays;
 
 /**
  * Speculative decoding in the scheduler: before a decode step each sequence drafts up to k tokens (k from its
@@ -169,7 +170,7 @@ final class SpeculativeDecoding implements AutoCloseable {
         try {
             accepted = s.acceptVerified(state.rows, state.tokens, k);
         } finally {
-            java.util.Arrays.fill(state.rows, 1, k + 1, null); // the pool's rows are the next step's
+            Arrays.fill(state.rows, 1, k + 1, null); // the pool's rows are the next step's
         }
         state.length.record(k, accepted);
         counters.verified(k, accepted, nanos);

@@ -89,6 +89,18 @@ class DeviceAdmissionTest {
     }
 
     @Test
+    void aRequestLargerThanTheFreeMemoryRunsAloneRatherThanWaitingForever() {
+        long budget = InferenceEngine.AUTO_SEQUENCES_MARGIN_BYTES + 16 * PER_POSITION; // less than one request's 32
+        try (InferenceEngine e = InferenceEngine.load(model, options().withPrefixCacheBytes(0),
+                (p, tokenizer) -> new Metered(p, budget))) {
+            List<int[]> got = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                    java.time.Duration.ofSeconds(60), () -> run(e, prompts(2), 22));
+            assertEquals(2, got.size());
+            assertTrue(got.stream().allMatch(t -> t.length == 22), "both ran to their length, one after the other");
+        }
+    }
+
+    @Test
     void keptConversationsAreDroppedToMakeRoom() {
         List<int[]> prompts = prompts(4);
         long budget = InferenceEngine.AUTO_SEQUENCES_MARGIN_BYTES + 2 * 32 * PER_POSITION + 500;

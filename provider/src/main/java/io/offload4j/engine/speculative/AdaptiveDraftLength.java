@@ -141,11 +141,6 @@ public final class AdaptiveDraftLength {
         return bestFrom(0, a, cost, max, 0, 0);
     }
 
-    /** The best k of at least 1 on its own: a probe's length. */
-    static int bestDrafting(double a, double[] cost, int max) {
-        return bestFrom(1, a, cost, max, 0, 0);
-    }
-
     /** The k in least..max with the most (otherTokens + E(k)) / cost[otherRows + k + 1]; the smaller k on a tie. */
     private static int bestFrom(int least, double a, double[] cost, int max, int otherRows, double otherTokens) {
         double p = Math.clamp(a, 0, 1);
