@@ -18,7 +18,7 @@ import java.util.SplittableRandom;
  * are read once for all of them); this prints ms per block, the weight bytes read per second and the ratio to one row.
  *
  * <pre>
- * CpuBlockRowsBench [--dir /tmp/offload4j-bench] [--quant F16] [--threads 0] [--rows 1,2,3,5,9,17] [--reps 20]
+ * CpuBlockRowsBench [--dir /tmp/offload4j-bench] [--quant F16] [--threads 0] [--rows 1,2,3,5,9,16] (at most CpuBlockRunner.MAX_ROWS) [--reps 20]
  * </pre>
  * The model: Llama 3 8B's block shape (4096 wide, FFN 14336, 32 heads, 8 KV heads), two blocks.
  */
@@ -30,8 +30,14 @@ public final class CpuBlockRowsBench {
         Path dir = Path.of(arg(args, "--dir", "/tmp/offload4j-bench"));
         QuantPreset q = QuantPreset.parse(arg(args, "--quant", "F16"));
         int threads = Integer.parseInt(arg(args, "--threads", "0"));
-        int[] rowsList = Arrays.stream(arg(args, "--rows", "1,2,3,5,9,17").split(",")).mapToInt(Integer::parseInt).toArray();
+        int[] rowsList = Arrays.stream(arg(args, "--rows", "1,2,3,5,9,16").split(",")).mapToInt(Integer::parseInt).toArray();
         int reps = Integer.parseInt(arg(args, "--reps", "20"));
+        for (int rows : rowsList) {
+            if (rows < 1 || rows > CpuBlockRunner.MAX_ROWS) {
+                throw new IllegalArgumentException("--rows " + rows + ": a CPU block runs 1.." + CpuBlockRunner.MAX_ROWS
+                        + " rows at once");
+            }
+        }
         SyntheticModelSpec s8 = SyntheticModelSpec.llama3_8b(q);
         SyntheticModelSpec spec = new SyntheticModelSpec("cpu-rows-8b-block", s8.architecture(), s8.embeddingLength(), 2,
                 s8.feedForwardLength(), s8.headCount(), s8.headCountKv(), s8.headDim(), 32000, 4096, q, false, 8);
