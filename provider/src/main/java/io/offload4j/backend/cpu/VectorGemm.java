@@ -263,7 +263,10 @@ final class VectorGemm implements Gemm {
         }
     }
 
-    /** {@link #tile4x2} for 4 tokens. */
+    /**
+     * {@link #tile4x2} for 4 tokens. The tiles are written out, one per shape, rather than as a loop over arrays of
+     * accumulators: C2 keeps named vector locals in registers, while vectors stored in an array are boxed.
+     */
     private static void tile4x4(float[] w, int w0, float[] in, int x0, int cols, int vecCols, float[] out, int o,
                                 int stride) {
         int w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
