@@ -48,6 +48,7 @@ public final class TieredForwardPass implements ForwardPass {
     private final boolean[] predictable;         // per block: it can predict the next block's experts (prefetch)
     private final boolean decodePrefetch;        // predict at decode steps and small batches too
     private final boolean[] residentPooled;      // per block: pooled, its attention part resident (decode graphs)
+    private final HybridRoutes hybridRoutes = new HybridRoutes(); // a verification's route, by its rows
     private long cpuNanos;                       // time computing CPU blocks
     private long cpuWaitNanos;                   // time waiting for the accelerator before them
     private boolean closed;
@@ -108,14 +109,6 @@ public final class TieredForwardPass implements ForwardPass {
         int[] cpuBlocks = java.util.stream.IntStream.range(0, blocks).filter(u -> bound[0][u] == null).toArray();
         this.handOff = cpu == null ? null : new KvHandOff(accelerator, cpu, cpuBlocks, rows);
     }
-
-    /**
-     * The most rows a multi-row step runs hybrid (its CPU blocks on the CPU) rather than streaming those blocks. The CPU
-     * reads each weight once for all rows, but its work grows with the rows: measured on the lent H100 (8B F16, 25 %
-     * budget, 17 CPU blocks, 16 cores), a verification of 2–5 rows cost 152 ms hybrid against 229 ms streamed, one of 9
-     * rows 261 ms against 229 ms. Within what the CPU runner and the device's K/V staging take.
-     */
-    static final int HYBRID_ROWS = Math.min(5, Math.min(CpuBlockRunner.MAX_ROWS, AcceleratorModel.KV_ROWS_PER_STEP));
 
     // ------------------------------------------------------------------ the step loop
 
@@ -296,10 +289,10 @@ public final class TieredForwardPass implements ForwardPass {
     private void sequenceStep(TieredKvCache cache, int[] tokens, int offset, int count, int startPos,
                               boolean allOutputs) {
         accelerator.makeCurrent();
-        // The CPU computes its blocks for a decode token and for a speculative verification's few rows (cpuBlock
-        // takes up to CpuBlockRunner.MAX_ROWS rows and reads each weight once for all of them): streaming those
-        // blocks instead would make a verification cost a streamed step, not a decode step. Prompt chunks stream.
-        boolean hybrid = cpu != null && (count == 1 || allOutputs && count <= HYBRID_ROWS);
+        // The CPU computes its blocks for a decode token, and for a speculative verification's few rows where that
+        // measured faster than streaming them (HybridRoutes). Prompt chunks stream.
+        boolean hybrid = cpu != null && (count == 1 || allOutputs && hybridRoutes.hybrid(count));
+        long started = System.nanoTime();
         step.prompt(count == 1 ? Phase.DECODE : Phase.PROMPT, cache.accelerator, tokens, offset, count, startPos);
         if (allOutputs) {
             step.allOutputs();
@@ -341,6 +334,9 @@ public final class TieredForwardPass implements ForwardPass {
                 handOff.toCpu(acceleratorCaches, 1, count);
                 acceleratorCaches[0] = null;
             }
+            if (cpu != null && allOutputs) {
+                hybridRoutes.took(count, hybrid, System.nanoTime() - started);
+            }
         } catch (RuntimeException | Error e) {
             tier.reset();
             if (experts != null) {
@@ -350,6 +346,19 @@ public final class TieredForwardPass implements ForwardPass {
         } finally {
             step.clear();
         }
+    }
+
+    /**
+     * For each row count of a one-sequence step that has run (a speculative verification), the time it took with the
+     * plan's CPU blocks on the CPU and streamed, and the route it takes now ({@link HybridRoutes}); for reports.
+     */
+    public String hybridRouteReport() {
+        return cpu == null ? "no CPU blocks" : hybridRoutes.report();
+    }
+
+    /** One-sequence steps of one row count that may run before its route is chosen by measurement (benchmark warm-up). */
+    public static int hybridRouteExplorationSteps() {
+        return HybridRoutes.EXPLORATION_STEPS;
     }
 
     @Override

@@ -106,9 +106,9 @@ class TieredForwardPassTest {
                     int cpuUnits = plan.count(Placement.CPU);
                     assertEquals(5 * cpuUnits, accelerator.kvRowsWritten - kvRowsBefore, plan.toString());
                     assertEquals(cpuUnits > 0 ? verifyAt + 4 : -1, accelerator.lastKvRowPosition);
-                    // a longer verification (more rows than TieredForwardPass.HYBRID_ROWS) streams the CPU units and
+                    // a longer verification (more rows than HybridRoutes.PRIOR_HYBRID_ROWS), not yet timed, streams the CPU units and
                     // hands their K/V rows to the CPU's cache instead
-                    int longer = TieredForwardPass.HYBRID_ROWS + 2;
+                    int longer = HybridRoutes.PRIOR_HYBRID_ROWS + 2;
                     float[][] longRows = new float[longer][logits.length];
                     pass.forwardAll(a, java.util.stream.IntStream.range(7, 7 + longer).toArray(), 0, longer, verifyAt,
                             longRows);

@@ -186,7 +186,10 @@ public final class SpeculativeBenchmark {
                 double base = 0;
                 for (int k : ks) {
                     double[] ms = new double[reps];
-                    pass.forwardAll(cache, tokens, prompt, k, prompt, rows); // warm-up (a graph's capture)
+                    // warm-up: a graph's capture, and a hybrid plan's timing of both routes for k rows (HybridRoutes)
+                    for (int w = 0; w <= TieredForwardPass.hybridRouteExplorationSteps(); w++) {
+                        pass.forwardAll(cache, tokens, prompt, k, prompt, rows);
+                    }
                     for (int r = 0; r < reps; r++) {
                         long t0 = System.nanoTime();
                         pass.forwardAll(cache, tokens, prompt, k, prompt, rows);
@@ -199,6 +202,9 @@ public final class SpeculativeBenchmark {
                     }
                     row.append(String.format(Locale.ROOT, " %.2f (%.2f×) |", median, median / base));
                 }
+            }
+            if (pass instanceof TieredForwardPass tiered) {
+                System.out.println("hybrid routes (" + label + ", " + budget + "): " + tiered.hybridRouteReport());
             }
             return row.toString();
         }
