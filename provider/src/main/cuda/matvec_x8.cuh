@@ -80,15 +80,6 @@ extern "C" __global__ void __launch_bounds__(QX8_THREADS) quantize_x8_keep(const
     quantize_x8_body<true>(x, normW, eps, n, xq, xd, xs, keep);
 }
 
-// Units each lane fetches before it multiplies the first (dot_rows_x8): loads in flight per warp. Overridable so that
-// tests/gpu/matvec_bench.cu can time other depths against these.
-#ifndef X8_UNR
-#define X8_UNR 2
-#endif
-#ifndef X8_UNR_Q8
-#define X8_UNR_Q8 4
-#endif
-
 // The quantized activations of one row.
 struct X8 {
     const int8_t* __restrict__ q;
@@ -110,7 +101,7 @@ template <int TYPE> struct Dot8;
 
 // Q8_0: a unit is half a block (16 values), fetched as the float kernel fetches it.
 template <> struct Dot8<T_Q8_0> {
-    static constexpr int UNIT = 16, UNR = X8_UNR_Q8;
+    static constexpr int UNIT = 16, UNR = 4;
     typedef Fmt<T_Q8_0>::Raw Raw;
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) { return Fmt<T_Q8_0>::fetch(row, u); }
     __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
@@ -121,7 +112,7 @@ template <> struct Dot8<T_Q8_0> {
 
 // Q4_0: a unit is a block; sum d * (q - 8) * x = d * (sum q * x - 8 * sum x).
 template <> struct Dot8<T_Q4_0> {
-    static constexpr int UNIT = 32, UNR = X8_UNR;
+    static constexpr int UNIT = 32, UNR = 2;
     typedef Fmt<T_Q4_0>::Raw Raw;
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) { return Fmt<T_Q4_0>::fetch(row, u); }
     __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
@@ -135,7 +126,7 @@ template <> struct Dot8<T_Q4_0> {
 
 // Q4_1: as Q4_0, x = d * q + m.
 template <> struct Dot8<T_Q4_1> {
-    static constexpr int UNIT = 32, UNR = X8_UNR;
+    static constexpr int UNIT = 32, UNR = 2;
     typedef Fmt<T_Q4_1>::Raw Raw;
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) { return Fmt<T_Q4_1>::fetch(row, u); }
     __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
@@ -151,7 +142,7 @@ template <> struct Dot8<T_Q4_1> {
 // sub-block 2c + 1 (high nibbles), l0 = 0 or 16; eight units per 256-value super-block. The header (d, dmin and the
 // packed 6-bit scales and mins) is one 16-byte load.
 template <> struct Dot8<T_Q4_K> {
-    static constexpr int UNIT = 32, UNR = X8_UNR;
+    static constexpr int UNIT = 32, UNR = 2;
     struct Raw { uint4 h, q; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         const uint8_t* blk = row + 144 * (size_t)(u >> 3);
@@ -177,7 +168,7 @@ template <> struct Dot8<T_Q4_K> {
 // Q5_K: Q4_K's layout with a fifth bit per value: qh[32] after the header, bit 2c (2c + 1) of qh[l] for value l of
 // sub-block 2c (2c + 1).
 template <> struct Dot8<T_Q5_K> {
-    static constexpr int UNIT = 32, UNR = X8_UNR;
+    static constexpr int UNIT = 32, UNR = 2;
     struct Raw { uint4 h, q, qh; };
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) {
         const uint8_t* blk = row + 176 * (size_t)(u >> 3);
@@ -211,7 +202,7 @@ template <> struct Dot8<T_Q5_K> {
 // Q6_K: the float kernel's unit (8 positions of one 128-value half in each of its four groups of 32); the 6-bit
 // quants less 32 are signed bytes, multiplied as they are.
 template <> struct Dot8<T_Q6_K> {
-    static constexpr int UNIT = 32, UNR = X8_UNR;
+    static constexpr int UNIT = 32, UNR = 2;
     typedef Fmt<T_Q6_K>::Raw Raw;
     __device__ __forceinline__ static Raw fetch(const uint8_t* row, int u) { return Fmt<T_Q6_K>::fetch(row, u); }
     __device__ __forceinline__ static float dot(const Raw& r, int u, const X8& x) {
