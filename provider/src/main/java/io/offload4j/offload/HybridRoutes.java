@@ -6,108 +6,109 @@ import java.util.Locale;
 
 /**
  * Whether a step of a few rows of one sequence (a speculative verification) runs the plan's CPU blocks on the CPU, as
- * a decode step does (the hybrid route), or streams them to the accelerator with the rest — chosen per row count by
- * the time each route took on this machine.
+ * a decode step does (the hybrid route), or streams them to the accelerator with the rest — for more than
+ * {@link #PRIOR_HYBRID_ROWS} rows, chosen by the time each route took on this machine.
  *
  * <p>The CPU reads each weight once for all rows, but its multiply-adds grow with them; streaming costs the same for
- * any number of rows. Where the two cross depends on the host's cores and vector units and on the PCIe link: on one
- * lent H100 host (8B F16, 25 % budget, 17 CPU blocks, 16 cores) 2–5 rows cost 152 ms hybrid against 229 ms streamed and
- * 9 rows 261 ms against 229 ms, and that was before the CPU's 4 × 4 register tiles made its 8–15-row steps cheaper.
- * A constant from one machine would be wrong on the next, so each row count is timed on both routes:
+ * any number of rows. Where the two cross depends on the host's cores and vector units and on the PCIe link. On the
+ * lent H100 host (8B F16, 25 % budget, 13 CPU blocks, 16 cores; session 20, with the CPU's 4 × 4 register tiles):
+ * 2 / 4 / 8 / 12 / 16 rows cost 145 / 149 / 184 / 236 / 227 ms hybrid against 207–239 ms streamed. So:
  * <ul>
- *   <li>until a row count has a settled time on its prior route, it takes that route: hybrid up to
- *       {@link #PRIOR_HYBRID_ROWS} rows, streamed above (what was measured above);</li>
- *   <li>then it tries the other route until that one has a settled time too;</li>
- *   <li>then it takes the faster, and every {@link #RECHECK} steps gives the slower one step, in case the machine's
- *       load changed.</li>
+ *   <li>up to {@link #PRIOR_HYBRID_ROWS} rows are always hybrid (a third cheaper there on every run so far; not timing
+ *       the streamed route for them spares a short request its exploration steps);</li>
+ *   <li>above, a row count streams until the streamed route has a settled time. Streaming costs about the same for any
+ *       rows, so that is one time for all row counts;</li>
+ *   <li>then a row count runs hybrid until that has a settled time, unless a smaller row count already measured slower
+ *       hybrid than streamed (the CPU's cost grows with the rows, so this one would be slower still);</li>
+ *   <li>then it takes the faster route, and every {@link #RECHECK} steps gives the slower one step, in case the
+ *       machine's load changed.</li>
  * </ul>
- * A route's first step is not counted (it pays for warm-ups: a capture, a first copy into pinned memory); later ones
+ * A first step is not counted (it pays for warm-ups: a capture, a first copy into pinned memory, the JIT); later ones
  * update an exponentially weighted mean, weight ¼ for a new step. One row (a decode step) is always hybrid; more than
- * {@link #MAX_ROWS} always stream (the CPU runner and the accelerator's K/V staging take no more). Not thread-safe:
- * the pass it belongs to runs one step at a time. Nothing here allocates after construction.
+ * {@link #MAX_ROWS} always stream (the CPU runner and the accelerator's K/V staging take no more). Not thread-safe: the
+ * pass it belongs to runs one step at a time. Nothing here allocates after construction.
  */
 final class HybridRoutes {
 
     /** The most rows the hybrid route takes: what the CPU block runner and the accelerator's K/V staging hold. */
     static final int MAX_ROWS = Math.min(CpuBlockRunner.MAX_ROWS, AcceleratorModel.KV_ROWS_PER_STEP);
 
-    /** Rows a step takes hybrid before both routes are timed (the crossing measured on the lent H100 host). */
+    /** Rows a step always takes hybrid (measured a third cheaper than streaming on the lent H100 host). */
     static final int PRIOR_HYBRID_ROWS = Math.min(5, MAX_ROWS);
-
-    /** Steps of a route counted before its mean is trusted (after the first, which is not counted). */
-    static final int SETTLE = 1;
 
     /** Steps on the faster route after which the slower gets one more step. */
     static final int RECHECK = 64;
 
-    /** Steps a row count may take before it has settled times on both routes: what a benchmark should warm up by. */
-    static final int EXPLORATION_STEPS = 2 * (SETTLE + 1);
+    /** Steps of one row count that may run before its route is chosen by measurement: what a benchmark warms up by. */
+    static final int EXPLORATION_STEPS = 4;
 
-    private static final int HYBRID = 0;
-    private static final int STREAMED = 1;
-
-    private final long[][] steps = new long[2][MAX_ROWS + 1];
-    private final double[][] meanNanos = new double[2][MAX_ROWS + 1];
+    private long streamedSteps;
+    private double streamedMean;
+    private final long[] hybridSteps = new long[MAX_ROWS + 1];
+    private final double[] hybridMean = new double[MAX_ROWS + 1];
     private final int[] sinceRecheck = new int[MAX_ROWS + 1];
 
     /** Whether a step of {@code rows} rows of one sequence should run its CPU blocks on the CPU. */
     boolean hybrid(int rows) {
-        if (rows <= 1) {
+        if (rows <= PRIOR_HYBRID_ROWS) {
             return true;
         }
-        if (rows > MAX_ROWS) {
+        if (rows > MAX_ROWS || streamedSteps < 2) {
             return false;
         }
-        int prior = rows <= PRIOR_HYBRID_ROWS ? HYBRID : STREAMED;
-        if (!settled(prior, rows)) {
-            return prior == HYBRID;
+        if (hybridSteps[rows] < 2) {
+            return !slowerHybridBelow(rows);
         }
-        int other = 1 - prior;
-        if (!settled(other, rows)) {
-            return other == HYBRID;
+        boolean faster = hybridMean[rows] <= streamedMean;
+        return sinceRecheck[rows] >= RECHECK ? !faster : faster;
+    }
+
+    /** Whether a smaller row count (above the prior) measured slower hybrid than streamed. */
+    private boolean slowerHybridBelow(int rows) {
+        for (int r = PRIOR_HYBRID_ROWS + 1; r < rows; r++) {
+            if (hybridSteps[r] >= 2 && hybridMean[r] > streamedMean) {
+                return true;
+            }
         }
-        int faster = meanNanos[HYBRID][rows] <= meanNanos[STREAMED][rows] ? HYBRID : STREAMED;
-        int route = sinceRecheck[rows] >= RECHECK ? 1 - faster : faster;
-        return route == HYBRID;
+        return false;
     }
 
     /** Records that a step of {@code rows} rows took {@code nanos} on the route {@code hybrid} names. */
     void took(int rows, boolean hybrid, long nanos) {
-        if (rows <= 1 || rows > MAX_ROWS) {
+        if (rows <= PRIOR_HYBRID_ROWS || rows > MAX_ROWS) {
             return;
         }
-        int route = hybrid ? HYBRID : STREAMED;
-        boolean compared = settled(HYBRID, rows) && settled(STREAMED, rows);
-        long n = ++steps[route][rows];
-        if (n == 2) {
-            meanNanos[route][rows] = nanos;
-        } else if (n > 2) {
-            meanNanos[route][rows] += (nanos - meanNanos[route][rows]) / 4;
+        boolean compared = streamedSteps >= 2 && hybridSteps[rows] >= 2;
+        if (hybrid) {
+            hybridMean[rows] = update(++hybridSteps[rows], hybridMean[rows], nanos);
+        } else {
+            streamedMean = update(++streamedSteps, streamedMean, nanos);
         }
         if (compared) {
-            boolean faster = meanNanos[route][rows] <= meanNanos[1 - route][rows];
-            sinceRecheck[rows] = faster ? sinceRecheck[rows] + 1 : 0;
+            boolean tookFaster = hybrid == (hybridMean[rows] <= streamedMean);
+            sinceRecheck[rows] = tookFaster ? sinceRecheck[rows] + 1 : 0;
         }
     }
 
-    private boolean settled(int route, int rows) {
-        return steps[route][rows] >= SETTLE + 1;
+    /** The mean after the {@code n}-th step: the first is not counted, the second starts it, later ones weigh ¼. */
+    private static double update(long n, double mean, long nanos) {
+        return n < 2 ? mean : n == 2 ? nanos : mean + (nanos - mean) / 4;
     }
 
-    /** Per row count that has run: each route's mean time and the route it takes now. For reports, not the step. */
+    /** The streamed time and, per row count above the prior that has run, the hybrid time and the route it takes now. */
     String report() {
-        StringBuilder b = new StringBuilder();
-        for (int rows = 2; rows <= MAX_ROWS; rows++) {
-            if (steps[HYBRID][rows] + steps[STREAMED][rows] == 0) {
-                continue;
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "up to %d rows hybrid; streamed %s",
+                PRIOR_HYBRID_ROWS, streamedSteps >= 2 ? ms(streamedMean) : "–"));
+        for (int rows = PRIOR_HYBRID_ROWS + 1; rows <= MAX_ROWS; rows++) {
+            if (hybridSteps[rows] >= 2) {
+                b.append(String.format(Locale.ROOT, "; %d rows: hybrid %s → %s", rows, ms(hybridMean[rows]),
+                        hybrid(rows) ? "hybrid" : "streamed"));
             }
-            b.append(String.format(Locale.ROOT, "%s%d rows: hybrid %s, streamed %s → %s", b.isEmpty() ? "" : "; ", rows,
-                    time(HYBRID, rows), time(STREAMED, rows), hybrid(rows) ? "hybrid" : "streamed"));
         }
-        return b.isEmpty() ? "no step of 2.." + MAX_ROWS + " rows yet" : b.toString();
+        return b.toString();
     }
 
-    private String time(int route, int rows) {
-        return settled(route, rows) ? String.format(Locale.ROOT, "%.1f ms", meanNanos[route][rows] / 1e6) : "–";
+    private static String ms(double nanos) {
+        return String.format(Locale.ROOT, "%.1f ms", nanos / 1e6);
     }
 }

@@ -18,46 +18,48 @@ class HybridRoutesTest {
     }
 
     @Test
-    void beforeAnyTimingAFewRowsRunHybridAndMoreStream() {
+    void aFewRowsAlwaysRunHybridAndMoreStreamUntilTimed() {
         HybridRoutes routes = new HybridRoutes();
         assertTrue(routes.hybrid(1), "a decode step");
-        assertTrue(routes.hybrid(2));
-        assertTrue(routes.hybrid(HybridRoutes.PRIOR_HYBRID_ROWS));
+        for (int i = 0; i < 200; i++) {
+            assertTrue(step(routes, HybridRoutes.PRIOR_HYBRID_ROWS, 900 * MS, 100 * MS), "never explored");
+        }
         assertFalse(routes.hybrid(HybridRoutes.PRIOR_HYBRID_ROWS + 1));
         assertFalse(routes.hybrid(HybridRoutes.MAX_ROWS + 1), "more rows than the CPU runner takes");
-        assertEquals("no step of 2.." + HybridRoutes.MAX_ROWS + " rows yet", routes.report());
+        assertEquals("up to 5 rows hybrid; streamed –", routes.report());
     }
 
     @Test
-    void eachRowCountTriesBothRoutesThenKeepsTheFaster() {
+    void aRowCountAboveThePriorStreamsTwiceThenTriesHybridTwiceThenKeepsTheFaster() {
         HybridRoutes routes = new HybridRoutes();
-        // 9 rows: the CPU's tiles make the hybrid route the faster one here, against the prior (streamed)
-        int hybridSteps = 0;
-        for (int i = 0; i < 20; i++) {
-            hybridSteps += step(routes, 9, 150 * MS, 230 * MS) ? 1 : 0;
+        // 9 rows on a host whose CPU tiles make the hybrid route faster: streamed, streamed, hybrid, hybrid, then hybrid
+        StringBuilder routesTaken = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            routesTaken.append(step(routes, 9, 180 * MS, 230 * MS) ? 'h' : 's');
         }
-        // prior route twice (the first not counted), the other twice, then the faster
-        assertEquals(20 - HybridRoutes.SETTLE - 1, hybridSteps);
-        assertTrue(routes.hybrid(9));
-        // 3 rows, where streaming is faster on this (imagined) host: the prior (hybrid) loses after exploring
-        for (int i = 0; i < 10; i++) {
-            step(routes, 3, 300 * MS, 200 * MS);
+        assertEquals("sshhhhhh", routesTaken.toString());
+        // the streamed time is shared: 12 rows tries hybrid at once, and streams once it measured slower
+        routesTaken.setLength(0);
+        for (int i = 0; i < 5; i++) {
+            routesTaken.append(step(routes, 12, 300 * MS, 230 * MS) ? 'h' : 's');
         }
-        assertFalse(routes.hybrid(3));
-        assertEquals("3 rows: hybrid 300.0 ms, streamed 200.0 ms → streamed; 9 rows: hybrid 150.0 ms, streamed 230.0 ms"
-                + " → hybrid", routes.report());
+        assertEquals("hhsss", routesTaken.toString());
+        // a larger row count than one that was slower hybrid streams without trying
+        assertFalse(routes.hybrid(14));
+        assertTrue(routes.hybrid(10), "below the slower one: tried");
+        assertEquals("up to 5 rows hybrid; streamed 230.0 ms; 9 rows: hybrid 180.0 ms → hybrid; 12 rows: hybrid 300.0 ms"
+                + " → streamed", routes.report());
     }
 
     @Test
     void aRoutesFirstStepIsNotCounted() {
         HybridRoutes routes = new HybridRoutes();
-        // the hybrid route's first step pays a warm-up ten times its usual cost
-        routes.took(4, true, 2_000 * MS);
-        routes.took(4, true, 100 * MS);
-        routes.took(4, false, 900 * MS);
-        routes.took(4, false, 200 * MS);
-        assertTrue(routes.hybrid(4));
-        assertTrue(routes.report().contains("4 rows: hybrid 100.0 ms, streamed 200.0 ms"), routes.report());
+        routes.took(8, false, 2_000 * MS); // the first streamed step pays a warm-up
+        routes.took(8, false, 200 * MS);
+        routes.took(8, true, 5_000 * MS);  // and so does the first hybrid one
+        routes.took(8, true, 150 * MS);
+        assertTrue(routes.hybrid(8));
+        assertTrue(routes.report().contains("streamed 200.0 ms; 8 rows: hybrid 150.0 ms → hybrid"), routes.report());
     }
 
     @Test
