@@ -10,7 +10,9 @@ import java.util.SplittableRandom;
  * The check behind {@link KvCache#copyPrefix}'s tests on every device: a prompt whose first {@code shared} tokens a
  * lender computed (it went on past them as far as a sliding-window ring allows) copies them into a fresh cache, and
  * its remaining rows give the logits of computing the whole prompt; the same rows without the copy do not (so the
- * check can tell a copy from none).
+ * check can tell a copy from none). Computing the whole prompt a second time, in a cache of its own, measures what
+ * the device itself varies from run to run: the copy may be off by twice that beyond the tolerance, no more (a device
+ * whose kernels sum in a fixed order varies by nothing, and then the tolerance alone holds).
  */
 public final class PrefixCopyCheck {
 
@@ -32,12 +34,16 @@ public final class PrefixCopyCheck {
         float[][] expected = new float[tail][vocab];
         float[][] copied = new float[tail][vocab];
         float[][] uncopied = new float[tail][vocab];
+        float[][] again = new float[tail][vocab];
         try (KvCache reference = pass.newKvCache(context);
+             KvCache repeat = pass.newKvCache(context);
              KvCache lender = pass.newKvCache(context);
              KvCache target = pass.newKvCache(context);
              KvCache empty = pass.newKvCache(context)) {
             run(pass, reference, prompt, 0, shared, chunk, null);
             run(pass, reference, prompt, shared, prompt.length, suffixRows, expected);
+            run(pass, repeat, prompt, 0, shared, chunk, null);
+            run(pass, repeat, prompt, shared, prompt.length, suffixRows, again);
             int computed = (int) Math.min(lenderTokens.length, (long) shared + lender.maxRewind());
             run(pass, lender, lenderTokens, 0, computed, chunk, null);
             assertTrue(target.canCopyPrefix(lender), label + ": the caches of one pass copy");
@@ -46,8 +52,13 @@ public final class PrefixCopyCheck {
             run(pass, empty, prompt, shared, prompt.length, suffixRows, uncopied);
         }
         double err = maxRelativeError(copied, expected);
-        assertTrue(err < tolerance, label + ": copied prefix, logits off by " + err);
-        assertTrue(maxRelativeError(uncopied, expected) > 1e-2, label + ": the prefix matters to these logits");
+        double runToRun = maxRelativeError(again, expected);
+        double bound = tolerance + 2 * runToRun;
+        assertTrue(err < bound, label + ": copied prefix, logits off by " + err + " (computing it twice: " + runToRun
+                + ")");
+        double without = maxRelativeError(uncopied, expected);
+        assertTrue(without > Math.max(1e-2, 5 * bound), label + ": the prefix matters to these logits (" + without
+                + " without it)");
     }
 
     /** Runs {@code tokens[from, to)} in steps of {@code rows}; row t's logits into {@code out[t - from]} if given. */
