@@ -349,8 +349,9 @@ public final class TieredForwardPass implements ForwardPass {
     }
 
     /**
-     * For each row count of a one-sequence step that has run (a speculative verification), the time it took with the
-     * plan's CPU blocks on the CPU and streamed, and the route it takes now ({@link HybridRoutes}); for reports.
+     * How a one-sequence step of several rows (a speculative verification) runs the plan's CPU blocks: the streamed
+     * step's time and, per row count that ran hybrid, its time and the route it takes now ({@link HybridRoutes}); for
+     * reports.
      */
     public String hybridRouteReport() {
         return cpu == null ? "no CPU blocks" : hybridRoutes.report();
