@@ -61,19 +61,29 @@ public final class PrefixCopyCheck {
                 + " without it)");
     }
 
-    /** Runs {@code tokens[from, to)} in steps of {@code rows}; row t's logits into {@code out[t - from]} if given. */
+    /**
+     * Runs {@code tokens[from, to)} in steps of {@code rows}; row t's logits into {@code out[t - from]} if given.
+     * Without {@code out} the steps are prompt chunks ({@code forward}: the last row's logits), as the engine computes
+     * a prompt: a {@code forwardAll} of several rows is a speculative verification, whose route a tiered pass chooses
+     * by timing (HybridRoutes: the CPU blocks on the CPU or streamed), so the lender's prefix and the reference's could
+     * come from different devices and differ by their rounding.
+     */
     private static void run(ForwardPass pass, KvCache cache, int[] tokens, int from, int to, int rows,
                             float[][] out) {
         int vocab = pass.config().vocabularySize();
         float[][] logits = new float[rows][vocab];
         for (int p = from; p < to; p += rows) {
             int n = Math.min(rows, to - p);
+            if (out == null) {
+                pass.forward(cache, tokens, p, n, p, logits[0]);
+                continue;
+            }
             if (n == 1) {
                 pass.forward(cache, tokens, p, 1, p, logits[0]);
             } else {
                 pass.forwardAll(cache, tokens, p, n, p, logits);
             }
-            for (int i = 0; i < n && out != null; i++) {
+            for (int i = 0; i < n; i++) {
                 System.arraycopy(logits[i], 0, out[p + i - from], 0, vocab);
             }
         }
