@@ -5,6 +5,7 @@ import io.offload4j.backend.KvCache;
 import io.offload4j.engine.speculative.SpeculativeCounters;
 import io.offload4j.tokenizer.Tokenizer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -374,9 +375,9 @@ final class Scheduler implements Runnable {
 
     /** Drops the step's references, so that a finished sequence's buffers and KV cache are not kept reachable. */
     private void clearBatch(int n, int rows) {
-        java.util.Arrays.fill(batch, 0, n, null);
-        java.util.Arrays.fill(batchCaches, 0, rows, null);
-        java.util.Arrays.fill(batchLogits, 0, rows, null);
+        Arrays.fill(batch, 0, n, null);
+        Arrays.fill(batchCaches, 0, rows, null);
+        Arrays.fill(batchLogits, 0, rows, null);
     }
 
     /**

@@ -116,6 +116,15 @@ class TieredForwardPassTest {
                     if (cpuUnits > 0) {
                         assertEquals(verifyAt, accelerator.lastKvHandOff[0]);
                         assertEquals(longer, accelerator.lastKvHandOff[1]);
+                        // the pass times its routes (HybridRoutes): once streaming has a time (its second step; the
+                        // first is not counted), a verification of that many rows tries the CPU blocks on the CPU
+                        pass.forwardAll(a, java.util.stream.IntStream.range(7, 7 + longer).toArray(), 0, longer,
+                                verifyAt, longRows);
+                        assertOrder(accelerator, plan, units, false);
+                        pass.forwardAll(a, java.util.stream.IntStream.range(7, 7 + longer).toArray(), 0, longer,
+                                verifyAt, longRows);
+                        assertOrder(accelerator, plan, units, true);
+                        assertEquals(verifyAt + longer - 1, accelerator.lastKvRowPosition, "its K/V rows went up");
                     }
                     pass.forward(a, new int[] {12}, 0, 1, prompt.length + decodeSteps + 3, logits); // after a rollback
                     assertOrder(accelerator, plan, units, true);

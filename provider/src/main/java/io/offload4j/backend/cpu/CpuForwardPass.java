@@ -602,7 +602,8 @@ final class CpuForwardPass implements ForwardPass {
     /**
      * Chunks of at least this many tokens use the packed GEMM. Below, its one-vector panel is mostly padding and the
      * register tiles of {@link Gemm#multiply} (4 × 4 on AVX-512) are faster: an 8B-shaped F16 block on the 2-vCPU
-     * AVX-512 build machine took 65.7 ms for 8 rows and 65.6 for 9 packed, 42.7 and 47.8 tiled; 16 rows 65.4 / 64.6.
+     * AVX-512 build machine took 65.7 ms for 8 rows and 65.6 for 9 packed, 42.7 and 47.8 tiled; at 16 rows the packed
+     * GEMM's full panel was the faster (65.9 against 69.9 ms tiled).
      */
     private static final int PACKED_MIN_TOKENS = 16;
 
