@@ -9,7 +9,8 @@ package io.offload4j.engine.speculative;
  * {@link #DECAY} each, from a prior of half a token accepted of one checked). A pass verifying k drafts then yields
  * E(k) = 1 + a + … + a^k = (1 − a^(k+1)) / (1 − a) tokens (k + 1 at a = 1: the accepted drafts and the token after
  * them), and costs cost(k + 1 rows); k = 0 is a plain decode step (1 token for cost(1)). {@link #next} picks the k in
- * 0..max with the largest E(k) / cost(k + 1) ({@link #best}, exact; the smaller k on a tie).
+ * 0..max with the largest E(k) / cost(k + 1) ({@link #best}, exact; the smaller k on a tie), drafting only where a
+ * draft is expected to yield at least {@link #MIN_EXPECTED_GAIN} extra tokens (measured costs are noisy).
  *
  * <p><b>Why cost-aware.</b> When every pass costs the same (weights streamed over PCIe), the rule drafts long: more
  * drafts never cost more. But a pass's cost can depend strongly on its rows: measured on the lent H100 (8B F16, 25 %
@@ -58,6 +59,15 @@ public final class AdaptiveDraftLength {
      * Doubling reaches 16 rows from a plain step in four measured sizes.
      */
     static final int EXPLORE_GROWTH = 2;
+    /**
+     * The fewest extra tokens a draft must be expected to yield (E(k) − 1) to be chosen over a plain step; probes are
+     * exempt. Measured costs are noisy: on the lent H100 (8B F16, 25 % budget, session 21) passes of 1, 2 and 4 rows
+     * measured 158, 156 and 158 ms, so at a = 0 the estimate's slow decay from the prior (0.05 after six failed
+     * verifications) kept E(k) just above 1 for a pass "no dearer" than a plain step, and the engine drafted on 50 of
+     * 63 steps, 6 % slower than without drafts: a pass of 3–5 rows really costs 5–30 % more there. Below a tenth of a
+     * token nothing worth having is lost: even a free pass would gain under 10 %.
+     */
+    static final double MIN_EXPECTED_GAIN = 0.1;
     /** The fewest and the most plain steps between two probes. */
     static final int PROBE_MIN = 8;
     static final int PROBE_MAX = 256;
@@ -134,14 +144,18 @@ public final class AdaptiveDraftLength {
 
     /**
      * The k in 0..max with the largest E(k) / cost[k + 1], E(k) = 1 + a + … + a^k: the most tokens per unit of time
-     * for a draft acceptance {@code a} and pass costs {@code cost} (indexed by rows, 1..max + 1). On a tie the smaller
-     * k (fewer rows, and no drafting at a = 0).
+     * for a draft acceptance {@code a} and pass costs {@code cost} (indexed by rows, 1..max + 1), among the k = 0 and
+     * those expected to yield at least {@link #MIN_EXPECTED_GAIN} extra tokens. On a tie the smaller k (fewer rows,
+     * and no drafting at a = 0).
      */
     public static int best(double a, double[] cost, int max) {
         return bestFrom(0, a, cost, max, 0, 0);
     }
 
-    /** The k in least..max with the most (otherTokens + E(k)) / cost[otherRows + k + 1]; the smaller k on a tie. */
+    /**
+     * The k in least..max with the most (otherTokens + E(k)) / cost[otherRows + k + 1]; the smaller k on a tie. With
+     * least = 0 a draft must be expected to yield {@link #MIN_EXPECTED_GAIN} extra tokens; a probe (least = 1) need not.
+     */
     private static int bestFrom(int least, double a, double[] cost, int max, int otherRows, double otherTokens) {
         double p = Math.clamp(a, 0, 1);
         int bestK = -1;
@@ -154,7 +168,8 @@ public final class AdaptiveDraftLength {
                 expected += power;
             }
             double rate = (otherTokens + expected) / cost[otherRows + k + 1];
-            if (k >= least && (bestK < 0 || rate > bestRate * (1 + 1e-12))) {
+            boolean worthDrafting = k == 0 || least > 0 || expected >= 1 + MIN_EXPECTED_GAIN;
+            if (k >= least && worthDrafting && (bestK < 0 || rate > bestRate * (1 + 1e-12))) {
                 bestRate = rate;
                 bestK = k;
             }

@@ -47,7 +47,8 @@ import java.util.SplittableRandom;
  *   <li><b>end-to-end decode tokens/s</b> through the engine, greedy, one request of {@code --tokens} tokens: first
  *       without drafting (the baseline, same engine, same run), then with a drafter that proposes the model's own
  *       greedy continuation (known from the baseline) with each draft token replaced by another with probability
- *       1 − a, for each {@code --acceptance} a, k adaptive up to {@code --max-draft}. Every speculative run's tokens
+ *       1 − a, for each {@code --acceptance} a, k adaptive up to {@code --max-draft}, each drafted run right after a
+ *       run without drafting ("none, again") whose speed is its speed-up's baseline. Every speculative run's tokens
  *       must equal the baseline's (printed as "identical"). The last column is the passes by k drafted (k = 0: plain
  *       decode steps), each with its mean time in the engine: which k the policy chose, and what it paid.</li>
  * </ol>
@@ -57,7 +58,7 @@ import java.util.SplittableRandom;
  * <pre>
  * SpeculativeBenchmark [--device cuda|cpu] [--threads 0] [--dir DIR] [--shapes llama3-8b] [--quants F16]
  *                      [--model PATH] [--budgets 1,0.25] [--placement auto] [--ks 1,2,4,8,16] [--reps 5]
- *                      [--acceptance 0,0.7,1] [--max-draft 16] [--tokens 128] [--prompt 32]
+ *                      [--acceptance 0,0.7,1|none] [--max-draft 16] [--tokens 128] [--prompt 32]
  *                      [--lookup-prompt FILE] [--out report.md]
  * </pre>
  * Shapes are OffloadBenchmark's plus {@code tiny} (for a run on the CPU here). Budgets are fractions of the weights
@@ -78,7 +79,9 @@ public final class SpeculativeBenchmark {
         String placement = arg(args, "--placement", "auto");
         int[] ks = Arrays.stream(arg(args, "--ks", "1,2,4,8,16").split(",")).mapToInt(Integer::parseInt).toArray();
         int reps = Integer.parseInt(arg(args, "--reps", "5"));
-        double[] acceptance = doubles(arg(args, "--acceptance", "0,0.7,1"));
+        String acceptanceArg = arg(args, "--acceptance", "0,0.7,1");
+        // "none": only the pass costs (part 1), no end-to-end runs
+        double[] acceptance = acceptanceArg.equals("none") ? null : doubles(acceptanceArg);
         int maxDraft = Integer.parseInt(arg(args, "--max-draft", "16"));
         int tokens = Integer.parseInt(arg(args, "--tokens", "128"));
         int prompt = Integer.parseInt(arg(args, "--prompt", "32"));
@@ -132,7 +135,7 @@ public final class SpeculativeBenchmark {
                     passRows.add(passCosts(device, threads, model, labels.get(i), budgetLabel, options, context, chunk,
                             prompt, ks, reps));
                     System.out.println(passRows.getLast());
-                    for (int n : concurrency) {
+                    for (int n : acceptance == null ? new int[0] : concurrency) {
                         engineRows.addAll(endToEnd(device, threads, files.get(i), labels.get(i), budgetLabel, options,
                                 context, chunk, prompt, tokens, maxDraft, acceptance, model.config().vocabularySize(),
                                 n));
@@ -151,7 +154,7 @@ public final class SpeculativeBenchmark {
             line(out, r);
         }
         line(out, "\n## 2. End-to-end greedy decode, drafts = the model's own greedy tokens, each kept with probability a"
-                + " (k adaptive ≤ " + maxDraft + ")\n");
+                + " (k adaptive ≤ " + maxDraft + "); speed-up against the run without drafting right before\n");
         line(out, "| model | budget | requests at once | drafter | decode tok/s (all requests) | speed-up |"
                 + " acceptance (accepted ÷ drafted) | tokens per target pass | identical to no drafting |"
                 + " passes by k drafted: count × mean ms of their step |");
@@ -235,10 +238,20 @@ public final class SpeculativeBenchmark {
             }
             rows.add(row(label, budget, requests, "none", baseline, baseline));
             System.out.println(rows.getLast());
-            for (double a : acceptance) {
-                oracle.keep(a);
+            Run before = baseline;
+            for (int i = 0; i < acceptance.length; i++) {
+                if (i > 0) {
+                    // a baseline right before each drafted run: this machine's speed drifts (JIT, clocks, neighbours),
+                    // and a ratio against a run minutes earlier measured the drift as much as the drafting
+                    oracle.keep(-1);
+                    before = timed(engine, all);
+                    rows.add(row(label, budget, requests, "none, again", before, baseline));
+                    System.out.println(rows.getLast());
+                }
+                oracle.keep(acceptance[i]);
                 Run run = timed(engine, all);
-                rows.add(row(label, budget, requests, String.format(Locale.ROOT, "oracle a=%.2f", a), run, baseline));
+                rows.add(row(label, budget, requests, String.format(Locale.ROOT, "oracle a=%.2f", acceptance[i]), run,
+                        baseline, before));
                 System.out.println(rows.getLast());
             }
         }
@@ -334,12 +347,21 @@ public final class SpeculativeBenchmark {
     }
 
     private static String row(String label, String budget, int requests, String drafter, Run run, Run baseline) {
+        return row(label, budget, requests, drafter, run, baseline, baseline);
+    }
+
+    /**
+     * A table row: {@code run}'s tokens checked against {@code baseline}'s (the first run without drafting), its speed
+     * against {@code before}'s (the run without drafting just before it).
+     */
+    private static String row(String label, String budget, int requests, String drafter, Run run, Run baseline,
+                              Run before) {
         boolean identical = run.tokens().size() == baseline.tokens().size();
         for (int r = 0; identical && r < run.tokens().size(); r++) {
             identical = Arrays.equals(run.tokens().get(r), baseline.tokens().get(r));
         }
         return String.format(Locale.ROOT, "| %s | %s | %d | %s | %.2f | %.2f× | %.2f | %.2f | %s | %s |", label, budget,
-                requests, drafter, run.tokensPerSecond(), run.tokensPerSecond() / baseline.tokensPerSecond(),
+                requests, drafter, run.tokensPerSecond(), run.tokensPerSecond() / before.tokensPerSecond(),
                 run.acceptance(), run.tokensPerPass(), identical ? "yes" : "NO", run.passes());
     }
 

@@ -76,7 +76,7 @@ class AdaptiveDraftLengthTest {
             int bestK = -1;
             for (int j = 0; j <= max; j++) {
                 double rate = expected(a, j) / cost[j + 1];
-                if (rate > bestRate) {
+                if (rate > bestRate && (j == 0 || expected(a, j) >= 1 + AdaptiveDraftLength.MIN_EXPECTED_GAIN)) {
                     bestRate = rate;
                     bestK = j;
                 }
@@ -95,6 +95,12 @@ class AdaptiveDraftLengthTest {
         assertTrue(longK >= 10 && longK <= 14, "streamed: drafts are nearly free, k = " + longK);
         assertEquals(16, AdaptiveDraftLength.best(1.0, flat, 16));
         assertEquals(0, AdaptiveDraftLength.best(0.0, flat, 16), "nothing accepted: no drafting even when free");
+        assertEquals(0, AdaptiveDraftLength.best(0.08, flat, 16), "under a tenth of a token to gain: not worth a pass"
+                + " that measured as cheap as a plain step (the measurement's noise is larger than that)");
+        assertEquals(2, AdaptiveDraftLength.best(0.12, flat, 16), "E(2) = 1.13 tokens for 1 % more time");
+        double[] noisy = table(rows -> rows == 2 ? 98.0 : 100.0 + rows, 17);
+        assertEquals(0, AdaptiveDraftLength.best(0.05, noisy, 16), "a 2-row pass measured 2 % cheaper than a plain"
+                + " step does not make a draft that yields 0.05 tokens worth it");
 
         double[] h100 = table(AdaptiveDraftLengthTest::h100, 17);
         assertEquals(4, AdaptiveDraftLength.best(0.7, h100, 16), "2.77 tokens per 152 ms beats 3.2 per 229 ms");
