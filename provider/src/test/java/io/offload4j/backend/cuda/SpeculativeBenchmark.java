@@ -243,7 +243,8 @@ public final class SpeculativeBenchmark {
             // steps of more rows cost, as a running service has done long before (on the H100 the first drafted run of
             // a 30B-shaped model had single passes of 0.7-1 s where repeated passes of as many rows took 0.24 s).
             oracle.keep(1);
-            timed(engine, all);
+            rows.add(row(label, budget, requests, "oracle a=1.00, warm-up (not counted)", timed(engine, all), baseline));
+            System.out.println(rows.getLast());
             for (double a : acceptance) {
                 // a baseline right before each drafted run: this machine's speed drifts (JIT, clocks, neighbours),
                 // and a ratio against a run minutes earlier measured the drift as much as the drafting
