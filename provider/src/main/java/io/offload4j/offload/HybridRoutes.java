@@ -6,20 +6,23 @@ import java.util.Locale;
 
 /**
  * Whether a step of a few rows of one sequence (a speculative verification) runs the plan's CPU blocks on the CPU, as
- * a decode step does (the hybrid route), or streams them to the accelerator with the rest — for more than
- * {@link #PRIOR_HYBRID_ROWS} rows, chosen by the time each route took on this machine.
+ * a decode step does (the hybrid route), or streams them to the accelerator with the rest, chosen by the time each
+ * route took on this machine.
  *
  * <p>The CPU reads each weight once for all rows, but its multiply-adds grow with them; streaming costs the same for
- * any number of rows. Where the two cross depends on the host's cores and vector units and on the PCIe link. On the
- * lent H100 host (8B F16, 25 % budget, 13 CPU blocks, 16 cores; session 20, with the CPU's 4 × 4 register tiles):
- * 2 / 4 / 8 / 12 / 16 rows cost 145 / 149 / 184 / 236 / 227 ms hybrid against 207–239 ms streamed. So:
+ * any number of rows. Where the two cross depends on the host's cores and vector units, on the weights' format and on
+ * the PCIe link. On the lent H100 host (16 cores), 8B F16 at a 25 % budget (13 CPU blocks; session 20, with the CPU's
+ * 4 × 4 register tiles): 2 / 4 / 8 / 12 / 16 rows cost 145 / 149 / 184 / 236 / 227 ms hybrid against 207–239 ms
+ * streamed; but a 30B-shaped Q4_K_M at 25 % (16 CPU blocks; session 21): 2 / 4 rows 214 / 300 ms hybrid against 241
+ * streamed. So:
  * <ul>
- *   <li>up to {@link #PRIOR_HYBRID_ROWS} rows are always hybrid (a third cheaper there on every run so far; not timing
- *       the streamed route for them spares a short request its exploration steps);</li>
- *   <li>above, a row count streams until the streamed route has a settled time. Streaming costs about the same for any
- *       rows, so that is one time for all row counts;</li>
- *   <li>then a row count runs hybrid until that has a settled time, unless a smaller row count already measured slower
- *       hybrid than streamed (the CPU's cost grows with the rows, so this one would be slower still);</li>
+ *   <li>a row count starts on its prior route: hybrid up to {@link #PRIOR_HYBRID_ROWS} rows (cheaper in most runs so
+ *       far; not timing the streamed route for them spares a short request exploration steps), streamed above;</li>
+ *   <li>above the prior, a row count streams until the streamed route has a settled time. Streaming costs about the
+ *       same for any rows, so that is one time for all row counts (measured by whichever streams first);</li>
+ *   <li>once the streamed time is known, a row count runs hybrid until that has a settled time, unless a smaller row
+ *       count already measured slower hybrid than streamed (the CPU's cost grows with the rows, so this one would be
+ *       slower still) — for the prior's few rows too, so a slow CPU format stops running them hybrid;</li>
  *   <li>then it takes the faster route, and every {@link #RECHECK} steps gives the slower one step, in case the
  *       machine's load changed.</li>
  * </ul>
@@ -33,7 +36,7 @@ final class HybridRoutes {
     /** The most rows the hybrid route takes: what the CPU block runner and the accelerator's K/V staging hold. */
     static final int MAX_ROWS = Math.min(CpuBlockRunner.MAX_ROWS, AcceleratorModel.KV_ROWS_PER_STEP);
 
-    /** Rows a step always takes hybrid (measured a third cheaper than streaming on the lent H100 host). */
+    /** Rows a step takes hybrid until both routes are timed (a third cheaper than streaming for the 8B F16 on the H100). */
     static final int PRIOR_HYBRID_ROWS = Math.min(5, MAX_ROWS);
 
     /** Steps on the faster route after which the slower gets one more step. */
@@ -50,11 +53,14 @@ final class HybridRoutes {
 
     /** Whether a step of {@code rows} rows of one sequence should run its CPU blocks on the CPU. */
     boolean hybrid(int rows) {
-        if (rows <= PRIOR_HYBRID_ROWS) {
+        if (rows <= 1) {
             return true;
         }
-        if (rows > MAX_ROWS || streamedSteps < 2) {
+        if (rows > MAX_ROWS) {
             return false;
+        }
+        if (streamedSteps < 2) {
+            return rows <= PRIOR_HYBRID_ROWS;
         }
         if (hybridSteps[rows] < 2) {
             return !slowerHybridBelow(rows);
@@ -63,9 +69,9 @@ final class HybridRoutes {
         return sinceRecheck[rows] >= RECHECK ? !faster : faster;
     }
 
-    /** Whether a smaller row count (above the prior) measured slower hybrid than streamed. */
+    /** Whether a smaller row count (of two or more) measured slower hybrid than streamed. */
     private boolean slowerHybridBelow(int rows) {
-        for (int r = PRIOR_HYBRID_ROWS + 1; r < rows; r++) {
+        for (int r = 2; r < rows; r++) {
             if (hybridSteps[r] >= 2 && hybridMean[r] > streamedMean) {
                 return true;
             }
@@ -75,7 +81,7 @@ final class HybridRoutes {
 
     /** Records that a step of {@code rows} rows took {@code nanos} on the route {@code hybrid} names. */
     void took(int rows, boolean hybrid, long nanos) {
-        if (rows <= PRIOR_HYBRID_ROWS || rows > MAX_ROWS) {
+        if (rows <= 1 || rows > MAX_ROWS) {
             return;
         }
         boolean compared = streamedSteps >= 2 && hybridSteps[rows] >= 2;
@@ -95,11 +101,11 @@ final class HybridRoutes {
         return n < 2 ? mean : n == 2 ? nanos : mean + (nanos - mean) / 4;
     }
 
-    /** The streamed time and, per row count above the prior that has run, the hybrid time and the route it takes now. */
+    /** The streamed time and, per row count that has run hybrid, the hybrid time and the route it takes now. */
     String report() {
-        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "up to %d rows hybrid; streamed %s",
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "up to %d rows hybrid until timed; streamed %s",
                 PRIOR_HYBRID_ROWS, streamedSteps >= 2 ? ms(streamedMean) : "–"));
-        for (int rows = PRIOR_HYBRID_ROWS + 1; rows <= MAX_ROWS; rows++) {
+        for (int rows = 2; rows <= MAX_ROWS; rows++) {
             if (hybridSteps[rows] >= 2) {
                 b.append(String.format(Locale.ROOT, "; %d rows: hybrid %s → %s", rows, ms(hybridMean[rows]),
                         hybrid(rows) ? "hybrid" : "streamed"));

@@ -18,15 +18,35 @@ class HybridRoutesTest {
     }
 
     @Test
-    void aFewRowsAlwaysRunHybridAndMoreStreamUntilTimed() {
+    void aFewRowsRunHybridAndMoreStreamUntilTimed() {
         HybridRoutes routes = new HybridRoutes();
         assertTrue(routes.hybrid(1), "a decode step");
         for (int i = 0; i < 200; i++) {
-            assertTrue(step(routes, HybridRoutes.PRIOR_HYBRID_ROWS, 900 * MS, 100 * MS), "never explored");
+            assertTrue(step(routes, HybridRoutes.PRIOR_HYBRID_ROWS, 900 * MS, 100 * MS),
+                    "not explored while nothing has streamed");
         }
         assertFalse(routes.hybrid(HybridRoutes.PRIOR_HYBRID_ROWS + 1));
         assertFalse(routes.hybrid(HybridRoutes.MAX_ROWS + 1), "more rows than the CPU runner takes");
-        assertEquals("up to 5 rows hybrid; streamed –", routes.report());
+        assertEquals("up to 5 rows hybrid until timed; streamed –; 5 rows: hybrid 900.0 ms → hybrid", routes.report());
+    }
+
+    @Test
+    void aFewRowsStreamOnceStreamingMeasuredFaster() {
+        // the 30B-shaped Q4_K_M on the H100 host (session 21): 2 rows 214 ms hybrid, 4 rows 300, streamed 241
+        HybridRoutes routes = new HybridRoutes();
+        for (int i = 0; i < 4; i++) {
+            assertTrue(step(routes, 2, 214 * MS, 241 * MS));
+            assertTrue(step(routes, 4, 300 * MS, 241 * MS), "the prior, while nothing has streamed");
+        }
+        for (int i = 0; i < 2; i++) {
+            assertFalse(step(routes, 8, 380 * MS, 241 * MS), "8 rows stream first: the streamed time");
+        }
+        assertTrue(routes.hybrid(2), "faster hybrid");
+        assertFalse(routes.hybrid(4), "slower hybrid than streamed: " + routes.report());
+        assertFalse(routes.hybrid(5), "more rows than a count slower hybrid: not tried");
+        assertTrue(routes.hybrid(3), "between a faster and a slower one: tried");
+        assertEquals("up to 5 rows hybrid until timed; streamed 241.0 ms; 2 rows: hybrid 214.0 ms → hybrid; 4 rows:"
+                + " hybrid 300.0 ms → streamed", routes.report());
     }
 
     @Test
@@ -47,7 +67,7 @@ class HybridRoutesTest {
         // a larger row count than one that was slower hybrid streams without trying
         assertFalse(routes.hybrid(14));
         assertTrue(routes.hybrid(10), "below the slower one: tried");
-        assertEquals("up to 5 rows hybrid; streamed 230.0 ms; 9 rows: hybrid 180.0 ms → hybrid; 12 rows: hybrid 300.0 ms"
+        assertEquals("up to 5 rows hybrid until timed; streamed 230.0 ms; 9 rows: hybrid 180.0 ms → hybrid; 12 rows: hybrid 300.0 ms"
                 + " → streamed", routes.report());
     }
 
