@@ -58,7 +58,8 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * SpeculativeBenchmark [--device cuda|cpu] [--threads 0] [--dir DIR] [--shapes llama3-8b] [--quants F16]
- *                      [--model PATH] [--budgets 1,0.25] [--placement auto] [--ks 1,2,4,8,16] [--reps 5]
+ *                      [--model PATH] [--budgets 1,0.25] [--placement auto] [--gemm-min-tokens N]
+ *                      [--ks 1,2,4,8,16] [--reps 5]
  *                      [--acceptance 0,0.7,1|none] [--max-draft 16] [--tokens 128] [--prompt 32]
  *                      [--lookup-prompt FILE] [--out report.md]
  * </pre>
@@ -78,6 +79,9 @@ public final class SpeculativeBenchmark {
         List<String> quants = List.of(arg(args, "--quants", "F16").split(","));
         double[] budgets = doubles(arg(args, "--budgets", "1,0.25"));
         String placement = arg(args, "--placement", "auto");
+        // GPU steps of at least this many rows multiply on tensor cores (OffloadOptions.gemmMinTokens); above 64 every
+        // step takes the matrix-vector kernels: what rounding the choice of kernels adds, told apart from the drafts
+        String gemmMinTokens = arg(args, "--gemm-min-tokens", null);
         int[] ks = Arrays.stream(arg(args, "--ks", "1,2,4,8,16").split(",")).mapToInt(Integer::parseInt).toArray();
         int reps = Integer.parseInt(arg(args, "--reps", "5"));
         String acceptanceArg = arg(args, "--acceptance", "0,0.7,1");
@@ -132,6 +136,9 @@ public final class SpeculativeBenchmark {
                     long budget = f >= 1 ? OffloadOptions.AUTO : (long) (f * total);
                     OffloadOptions options = OffloadOptions.DEFAULTS.withGpuMemoryBudget(budget)
                             .withPlacement(placement);
+                    if (gemmMinTokens != null) {
+                        options = options.withGemmMinTokens(Integer.parseInt(gemmMinTokens));
+                    }
                     String budgetLabel = f >= 1 ? "auto (all)" : String.format(Locale.ROOT, "%.0f %%", f * 100);
                     passRows.add(passCosts(device, threads, model, labels.get(i), budgetLabel, options, context, chunk,
                             prompt, ks, reps));
