@@ -238,6 +238,9 @@ public final class SpeculativeBenchmark {
                 int[] promptTokens = new SplittableRandom(5 + r).ints(prompt, 3, vocab).toArray();
                 all.add(GenerationRequest.of(promptTokens, tokens, SamplingParams.GREEDY));
             }
+            // the engine's own placement: the automatic one measures the CPU and the link at each load, so it may
+            // differ from part 1's (session 21: 6/19/10 units there, the engine's steps cheaper)
+            System.out.println("engine: " + engine.memoryReport());
             engine.generate(GenerationRequest.of(all.getFirst().promptTokens(), 8, SamplingParams.GREEDY),
                     GenerationListener.NONE);
             Run baseline = timed(engine, all);
