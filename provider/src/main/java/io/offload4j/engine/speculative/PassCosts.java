@@ -8,7 +8,8 @@ package io.offload4j.engine.speculative;
  * <p>Each row count keeps an exponentially weighted mean of its pass durations ({@link #SMOOTHING}). The first
  * duration of each row count is dropped: it may hold a one-off (a CUDA graph's capture, the first compilation of a
  * kernel for that many rows), and an overestimate would never be corrected, since a row count thought too dear is
- * not chosen again. Row counts without a kept duration are estimated optimistically from measured ones: the cheaper
+ * not chosen again. For the same reason a later duration counts at most as r plain steps (r times row count 1's
+ * mean): dearer than that no draft pays anyway, and a JIT still compiling can outlast the first pass. Row counts without a kept duration are estimated optimistically from measured ones: the cheaper
  * of the nearest measured below and above, and flat beyond the last (or before the first) measured. The prior is
  * that a pass costs the same whatever its rows (true of streamed weights), so an untried k is tried when it would
  * pay at that cost, and then measured. The optimism is bounded by {@link AdaptiveDraftLength}, which tries at most
@@ -56,6 +57,13 @@ public final class PassCosts {
         int n = ++seen[rows];
         if (n == 1) {
             return; // warm-up: see the class comment
+        }
+        if (rows > 1 && seen[1] >= 2) {
+            // A pass of r rows is never dearer than r plain steps (it could run them one after another), and at that
+            // cost no draft pays; a longer duration is a one-off that outlasted the dropped first one (the JIT still
+            // compiling the multi-row code: 2-row passes of 27.5 ms against 1.4 ms plain on a tiny model here), and
+            // kept whole it would make this row count, and the untried ones estimated from it, too dear to be tried
+            nanos = (long) Math.min(nanos, rows * mean[1]);
         }
         mean[rows] = n == 2 ? nanos : mean[rows] + SMOOTHING * (nanos - mean[rows]);
         largestMeasured = Math.max(largestMeasured, rows);
