@@ -143,10 +143,12 @@ public final class SpeculativeBenchmark {
                     passRows.add(passCosts(device, threads, model, labels.get(i), budgetLabel, options, context, chunk,
                             prompt, ks, reps));
                     System.out.println(passRows.getLast());
-                    for (int n : acceptance == null ? new int[0] : concurrency) {
-                        engineRows.addAll(endToEnd(device, threads, files.get(i), labels.get(i), budgetLabel, options,
-                                context, chunk, prompt, tokens, maxDraft, acceptance, model.config().vocabularySize(),
-                                n));
+                    for (int n : concurrency) {
+                        if (acceptance != null) { // --acceptance none: part 1 alone
+                            engineRows.addAll(endToEnd(device, threads, files.get(i), labels.get(i), budgetLabel,
+                                    options, context, chunk, prompt, tokens, maxDraft, acceptance,
+                                    model.config().vocabularySize(), n));
+                        }
                     }
                     if (lookupPrompt != null) {
                         engineRows.add(promptLookup(device, threads, files.get(i), labels.get(i), budgetLabel, options,
