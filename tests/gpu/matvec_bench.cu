@@ -5,10 +5,13 @@
 // in one CUDA graph, so that every byte comes from HBM as it does in a real step (the model is far larger than L2).
 //
 //   nvcc -O3 -std=c++17 -arch=sm_90 -I provider/src/main/cuda -o matvec_bench tests/gpu/matvec_bench.cu
-//   ./matvec_bench [--out FILE] [--formats q4_k/q6_k,f16/f16,...] [--x8 1]
+//   ./matvec_bench [--out FILE] [--formats q4_k/q6_k,f16/f16,...] [--x8 1] [--tokens N]
 //       FILE: every output vector, to compare two builds (same seed, same inputs); formats: which pairs (all by default);
 //       --x8 1: formats with 8-bit-activation kernels (matvec_x8.cuh) run those, each after its quantize_x8 launch
-//       (timed with it), and a line per pair gives their normwise error against the float kernels on layer 0.
+//       (timed with it), and a line per pair gives their normwise error against the float kernels on layer 0;
+//       --tokens N (1 to 4): a step of N tokens (N sequences decoding together, or a draft's verification): the float
+//       kernels in launches of 4, 2 and 1 tokens as CudaBlockKernels.matvecs splits them, the 8-bit ones in one launch
+//       of N tokens (sources with multi-token 8-bit kernels; others run N single-token launches).
 //
 // Prints, per format pair (attention + gate/up format / down format): µs per step of matvecs, the weight bytes
 // read, and GB/s; then each kernel kind alone (28 launches of it in a graph, µs per launch and GB/s).
@@ -37,25 +40,32 @@
 
 
 typedef void (*MvFn)(MV_PARAMS);
-#ifdef MVX8_PARAMS
+#define X8_MODES(NAME, NT) {matvec_x8_##NAME##_n##NT##_m0, matvec_x8_##NAME##_n##NT##_m1, matvec_x8_##NAME##_n##NT##_m2}
+#ifdef MVX8_MAX_TOKENS  // multi-token 8-bit kernels: x8[t - 1] takes t tokens
 typedef void (*MvX8Fn)(MVX8_PARAMS);
-#define X8(NAME) {matvec_x8_##NAME##_m0, matvec_x8_##NAME##_m1, matvec_x8_##NAME##_m2}
+#define X8(NAME) {X8_MODES(NAME, 1), X8_MODES(NAME, 2), X8_MODES(NAME, 3), X8_MODES(NAME, 4)}
+#define X8_TOKENS MVX8_MAX_TOKENS
+#elif defined(MVX8_PARAMS)  // single-token 8-bit kernels only
+typedef void (*MvX8Fn)(MVX8_PARAMS);
+#define X8(NAME) {{matvec_x8_##NAME##_m0, matvec_x8_##NAME##_m1, matvec_x8_##NAME##_m2}}
+#define X8_TOKENS 1
 #else
 typedef void* MvX8Fn;  // sources from before the 8-bit-activation kernels
-#define X8(NAME) {nullptr, nullptr, nullptr}
+#define X8(NAME) {{nullptr, nullptr, nullptr}}
+#define X8_TOKENS 1
 #endif
-#define NO_X8 {nullptr, nullptr, nullptr}
+#define NO_X8 {{nullptr, nullptr, nullptr}}
+#define MV_NT(NAME, NT) {matvec_##NAME##_n##NT##_m0, matvec_##NAME##_n##NT##_m1, matvec_##NAME##_n##NT##_m2}
 
 struct Format {
     const char* name;
     int blockBytes, blockElems;
     int halfOffsets[2];  // fp16 scale fields of a block, -1 when absent; F16/BF16: every element
-    MvFn m[3];
-    MvX8Fn x8[3];  // the 8-bit-activation kernels, where the format has them
+    MvFn m[3][3];        // the float kernels for 1, 2 and 4 tokens
+    MvX8Fn x8[4][3];     // the 8-bit-activation kernels for 1..X8_TOKENS tokens, where the format has them
 };
 
-#define FMT(NAME, BB, BE, H0, H1, X) \
-    {#NAME, BB, BE, {H0, H1}, {matvec_##NAME##_n1_m0, matvec_##NAME##_n1_m1, matvec_##NAME##_n1_m2}, X}
+#define FMT(NAME, BB, BE, H0, H1, X) {#NAME, BB, BE, {H0, H1}, {MV_NT(NAME, 1), MV_NT(NAME, 2), MV_NT(NAME, 4)}, X}
 
 static Format formats[] = {
     FMT(f16, 2, 1, -2, -1, NO_X8),    FMT(bf16, 2, 1, -3, -1, NO_X8),      FMT(q8_0, 34, 32, 0, -1, X8(q8_0)),
@@ -65,6 +75,7 @@ static Format formats[] = {
     FMT(iq4_nl, 18, 32, 0, -1, NO_X8), FMT(iq4_xs, 136, 256, 0, -1, NO_X8),
 };
 static bool useX8 = false;
+static int tokens = 1;  // --tokens: the step's token count
 
 static Format* find(const char* n) {
     for (auto& f : formats)
@@ -167,14 +178,11 @@ struct Buffers {
     float *xd, *xs;
 };
 
+// One projection kind of one block for the step's `tokens` tokens (inputs and outputs token-major, as in the engine).
 static void launch(const Format& fa, const Format& fd, const Layer& L, int kind, const Buffers& b, cudaStream_t s) {
     const Kind& k = kinds[kind];
     const Format& f = kind == 3 ? fd : fa;
     size_t rowBytes = (size_t)k.cols / f.blockElems * f.blockBytes;
-    // warps: one per row, or (MV_PAIRED) one per pair of rows of a matrix; as CudaKernels.matvecWarps
-    int warps = k.mode == MV_SWIGLU ? k.rows0
-              : MV_PAIRED(1, k.mode) ? (k.rows0 + 1) / 2 + (k.rows1 + 1) / 2 + (k.rows2 + 1) / 2 : k.rows0 + k.rows1 + k.rows2;
-    int grid = (warps + MV_WARPS - 1) / MV_WARPS;
     const uint8_t *w0, *w1 = nullptr, *w2 = nullptr;
     float *y0, *y1 = nullptr, *y2 = nullptr;
     const float* x = b.x;
@@ -185,16 +193,37 @@ static void launch(const Format& fa, const Format& fd, const Layer& L, int kind,
         default: w0 = L.d; y0 = b.y; x = b.h; break;
     }
     const float* normW = k.norm ? b.normW : nullptr;
+    int rows1 = k.mode == MV_SWIGLU ? 0 : k.rows1;
+    // warps: one per row, or (MV_PAIRED) one per pair of rows of a matrix; as CudaKernels.matvecWarps
+    auto gridFor = [&](bool paired) {
+        int warps = k.mode == MV_SWIGLU ? k.rows0
+                  : paired ? (k.rows0 + 1) / 2 + (k.rows1 + 1) / 2 + (k.rows2 + 1) / 2 : k.rows0 + k.rows1 + k.rows2;
+        return (warps + MV_WARPS - 1) / MV_WARPS;
+    };
+    // token t's input at in + t * cols, its outputs at out + t * rows (the rows of that output)
+    int inCols = k.cols, out0 = k.mode == MV_SWIGLU ? k.rows0 : k.rows0, out1 = k.rows1, out2 = k.rows2;
 #ifdef MVX8_PARAMS
-    if (useX8 && f.x8[k.mode]) {
-        quantize_x8<<<(k.cols + 255) / 256, 256, 0, s>>>(x, normW, 1e-5f, k.cols, b.xq, b.xd, b.xs);
-        f.x8[k.mode]<<<grid, 32 * MV_WARPS, 0, s>>>(w0, w1, w2, k.rows0, k.mode == MV_SWIGLU ? 0 : k.rows1, k.rows2,
-                                                   rowBytes, k.cols, b.xq, b.xd, b.xs, y0, y1, y2);
+    if (useX8 && f.x8[0][k.mode]) {
+        quantize_x8<<<dim3((k.cols + 255) / 256, tokens), 256, 0, s>>>(x, normW, 1e-5f, k.cols, b.xq, b.xd, b.xs);
+        int grid = gridFor(true);
+        for (int t0 = 0; t0 < tokens;) {
+            int nt = std::min(tokens - t0, X8_TOKENS);
+            f.x8[nt - 1][k.mode]<<<grid, 32 * MV_WARPS, 0, s>>>(
+                w0, w1, w2, k.rows0, rows1, k.rows2, rowBytes, k.cols, b.xq + (size_t)t0 * inCols,
+                b.xd + (size_t)t0 * inCols / 32, b.xs + (size_t)t0 * inCols / 16, y0 + (size_t)t0 * out0,
+                y1 ? y1 + (size_t)t0 * out1 : nullptr, y2 ? y2 + (size_t)t0 * out2 : nullptr);
+            t0 += nt;
+        }
         return;
     }
 #endif
-    f.m[k.mode]<<<grid, 32 * MV_WARPS, 0, s>>>(w0, w1, w2, k.rows0, k.mode == MV_SWIGLU ? 0 : k.rows1, k.rows2, rowBytes,
-                                              k.cols, x, y0, y1, y2, 1, normW, 1e-5f);
+    for (int t0 = 0; t0 < tokens;) {
+        int left = tokens - t0, nt = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        f.m[nt == 4 ? 2 : nt - 1][k.mode]<<<gridFor(MV_PAIRED(nt, k.mode)), 32 * MV_WARPS, 0, s>>>(
+            w0, w1, w2, k.rows0, rows1, k.rows2, rowBytes, k.cols, x + (size_t)t0 * inCols, y0 + (size_t)t0 * out0,
+            y1 ? y1 + (size_t)t0 * out1 : nullptr, y2 ? y2 + (size_t)t0 * out2 : nullptr, nt, normW, 1e-5f);
+        t0 += nt;
+    }
 }
 
 static size_t kindBytes(const Format& fa, const Format& fd, int kind) {
@@ -245,15 +274,21 @@ int main(int argc, char** argv) {
         if (!strcmp(argv[i], "--out")) outPath = argv[i + 1];
         else if (!strcmp(argv[i], "--formats")) only = "," + std::string(argv[i + 1]) + ",";
         else if (!strcmp(argv[i], "--x8")) useX8 = atoi(argv[i + 1]) != 0;
+        else if (!strcmp(argv[i], "--tokens")) tokens = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown argument %s\n", argv[i]);
             return 2;
         }
     }
+    if (tokens < 1 || tokens > 4) {
+        fprintf(stderr, "--tokens takes 1 to 4\n");
+        return 2;
+    }
     FILE* out = outPath ? fopen(outPath, "wb") : nullptr;
     cudaDeviceProp p;
     CK(cudaGetDeviceProperties(&p, 0));
-    printf("%s, %d SMs; MV_PAIRS %d, MV_MIN_BLOCKS %d\n\n", p.name, p.multiProcessorCount, MV_PAIRS, MV_MIN_BLOCKS);
+    printf("%s, %d SMs; MV_PAIRS %d, MV_MIN_BLOCKS %d; %d token(s) a step, %s activations (8-bit launches of up to %d)\n\n",
+           p.name, p.multiProcessorCount, MV_PAIRS, MV_MIN_BLOCKS, tokens, useX8 ? "8-bit" : "float", X8_TOKENS);
     cudaStream_t s;
     CK(cudaStreamCreate(&s));
     const char* pairs[][2] = {{"q4_k", "q6_k"}, {"q8_0", "q8_0"}, {"q4_0", "q4_0"}, {"q5_k", "q6_k"},
@@ -279,26 +314,27 @@ int main(int argc, char** argv) {
             L.u = matrix(fa, FFN, DIM, bytes); total += bytes;
             L.d = matrix(fd, DIM, FFN, bytes); total += bytes;
         }
-        Buffers b{vec(DIM, true), vec(DIM, true), vec(DIM, false), vec(KV, false), vec(KV, false), vec(FFN, false),
-                  vec(DIM, false), nullptr, vec(FFN / 32, false), vec(FFN / 16, false)};
-        CK(cudaMalloc(&b.xq, FFN));
+        const int T = tokens;
+        Buffers b{vec(T * DIM, true), vec(DIM, true), vec(T * DIM, false), vec(T * KV, false), vec(T * KV, false),
+                  vec(T * FFN, false), vec(T * DIM, false), nullptr, vec(T * FFN / 32, false), vec(T * FFN / 16, false)};
+        CK(cudaMalloc(&b.xq, T * FFN));
         if (useX8) {
             // each kind on layer 0 from the same inputs, float kernels and then the 8-bit ones: normwise error
             // max|x8 - float| / max|float| of each kind's outputs (ADD kinds into zeroed outputs)
             double err[4];
             for (int kind = 0; kind < 4; kind++) {
-                std::vector<float> got[2], hh(FFN);
+                std::vector<float> got[2], hh(T * FFN);
                 for (auto& v : hh) v = uni() * 2 - 1;
                 for (int pass = 0; pass < 2; pass++) {
                     useX8 = pass == 1;
-                    CK(cudaMemset(b.y, 0, DIM * 4));
-                    CK(cudaMemset(b.h, 0, FFN * 4));
-                    if (kind == 1) CK(cudaMemcpy(b.q, b.x, DIM * 4, cudaMemcpyDeviceToDevice));
-                    if (kind == 3) CK(cudaMemcpy(b.h, hh.data(), FFN * 4, cudaMemcpyHostToDevice));
+                    CK(cudaMemset(b.y, 0, T * DIM * 4));
+                    CK(cudaMemset(b.h, 0, T * FFN * 4));
+                    if (kind == 1) CK(cudaMemcpy(b.q, b.x, T * DIM * 4, cudaMemcpyDeviceToDevice));
+                    if (kind == 3) CK(cudaMemcpy(b.h, hh.data(), T * FFN * 4, cudaMemcpyHostToDevice));
                     launch(fa, fd, layers[0], kind, b, s);
                     CK(cudaStreamSynchronize(s));
                     float* o = kind == 0 ? b.q : kind == 2 ? b.h : b.y;
-                    int n = kind == 2 ? FFN : DIM;
+                    int n = T * (kind == 2 ? FFN : DIM);
                     got[pass].resize(n);
                     CK(cudaMemcpy(got[pass].data(), o, n * 4, cudaMemcpyDeviceToHost));
                 }
@@ -318,7 +354,7 @@ int main(int argc, char** argv) {
             for (int kind = 0; kind < 4; kind++) launch(fa, fd, layers[0], kind, b, s);
             CK(cudaStreamSynchronize(s));
             for (float* v : {b.q, b.k, b.v, b.h, b.y}) {
-                int n = v == b.h ? FFN : (v == b.k || v == b.v ? KV : DIM);
+                int n = T * (v == b.h ? FFN : (v == b.k || v == b.v ? KV : DIM));
                 std::vector<float> h(n);
                 CK(cudaMemcpy(h.data(), v, n * 4, cudaMemcpyDeviceToHost));
                 fwrite(h.data(), 4, n, out);

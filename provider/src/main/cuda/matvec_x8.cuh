@@ -1,4 +1,6 @@
-// Single-token projections with 8-bit activations (batch-1 decode of the quantized formats).
+// Projections of short steps with 8-bit activations: batch-1 decode of the quantized formats, and steps of up to
+// MVX8_MAX_TOKENS tokens (a few sequences decoding together, a draft's verification) that read each weight once for all
+// of their tokens.
 //
 // The float matrix-vector kernels (offload4j.cu) decode every weight to a float and multiply it with a float
 // activation: several instructions per weight, and each warp reads 4 bytes of x (and, with the fused norm, 4 bytes
@@ -16,10 +18,11 @@
 // llama.cpp's integer dot products accept; -Doffload4j.cuda.int8Activations=false (CudaInt8Kernels.PROPERTY) turns
 // the path off.
 //
-// Layout of a quantized row of n values: xq int8[n] (16-byte aligned), xd float[n / 32], xs float[n / 16].
-// The kernels keep the float kernels' mapping (one warp per pair of rows of one matrix, or per gate/up row with
-// SwiGLU; CudaKernels.matvecWarps with nt = 1) and their modes, for Q8_0, Q4_0, Q4_1, Q4_K, Q5_K and Q6_K rows; and a
-// mixture of experts' per-slot decode kernels (moe.cuh) likewise, at the end.
+// Layout of a quantized row of n values: xq int8[n] (16-byte aligned), xd float[n / 32], xs float[n / 16]; a step's
+// rows one after another.
+// The kernels keep the float kernels' single-token mapping (one warp per pair of rows of one matrix, or per gate/up row
+// with SwiGLU; CudaKernels.matvecWarps with nt = 1) whatever the step's token count, and their modes, for Q8_0, Q4_0,
+// Q4_1, Q4_K, Q5_K and Q6_K rows; and a mixture of experts' per-slot decode kernels (moe.cuh) likewise, at the end.
 #pragma once
 
 // Grid (n / 256 rounded up, rows), blockDim 256: each warp quantizes one block of 32 values of row blockIdx.y, so that
@@ -234,11 +237,15 @@ template <> struct Dot8<T_Q6_K> {
         int rows0, int rows1, int rows2, long long rowBytes, int cols, const int8_t *__restrict__ xq,     \
         const float *__restrict__ xd, const float *__restrict__ xs, float *y0, float *y1, float *y2
 
-// acc += row a . x (and acc2 += row b . x) over the units lane, lane + 32, ... of a row: each lane fetches UNR units
-// (both rows') before multiplying the first, so that several loads are in flight.
-template <int TYPE, bool TWO>
-__device__ __forceinline__ void dot_rows_x8(const uint8_t* rowA, const uint8_t* rowB, int units, const X8& x,
-                                            float& acc, float& acc2) {
+// acc[t] += row a . x[t] (and acc2[t] += row b . x[t]) for NT activation rows, over the units lane, lane + 32, ... of
+// a weight row: each lane fetches UNR units (both rows') before multiplying the first, so that several loads are in
+// flight. Every unit fetched serves all NT rows: the weights cross memory once per step, whatever its row count, and
+// the decoding of a unit (nibble masks, 6-bit scales), being the same for every t, is computed once (the calls are
+// inlined and their common parts shared). Row t's sum runs in the same order as with NT = 1, so a row's result does not
+// depend on how many rows its step has.
+template <int TYPE, int NT, bool TWO>
+__device__ __forceinline__ void dot_rows_x8(const uint8_t* rowA, const uint8_t* rowB, int units, const X8 (&x)[NT],
+                                            float (&acc)[NT], float (&acc2)[NT]) {
     typedef Dot8<TYPE> F;
     for (int u0 = threadIdx.x & 31; u0 < units; u0 += 32 * F::UNR) {
         typename F::Raw ra[F::UNR], rb[TWO ? F::UNR : 1];
@@ -254,16 +261,21 @@ __device__ __forceinline__ void dot_rows_x8(const uint8_t* rowA, const uint8_t* 
         for (int k = 0; k < F::UNR; k++) {
             int u = u0 + 32 * k;
             if (u < units) {
-                acc += F::dot(ra[k], u, x);
-                if (TWO) acc2 += F::dot(rb[k], u, x);
+#pragma unroll
+                for (int t = 0; t < NT; t++) {
+                    acc[t] += F::dot(ra[k], u, x[t]);
+                    if (TWO) acc2[t] += F::dot(rb[k], u, x[t]);
+                }
             }
         }
     }
 }
 
 // One warp per pair of rows of one matrix (STORE, ADD) or per row of gate and up (SWIGLU), as matvec_body maps
-// single-token launches; both rows share the activation loads.
-template <int TYPE, int MODE>
+// single-token launches, for NT tokens at once (row t of the activations at xq + t * cols, xd + t * cols / 32,
+// xs + t * cols / 16; its outputs at y + t * rows): both weight rows share the activation loads, all tokens share the
+// weight loads. NT > 1 serves short multi-token steps (a few sequences decoding together, a draft's verification).
+template <int TYPE, int NT, int MODE>
 __device__ __forceinline__ void matvec_x8_body(MVX8_PARAMS) {
     typedef Dot8<TYPE> F;
     constexpr bool SWI = MODE == MV_SWIGLU;
@@ -287,35 +299,51 @@ __device__ __forceinline__ void matvec_x8_body(MVX8_PARAMS) {
     }
     if (r >= rows) return;  // the last block's spare warps (whole warps: no barrier below)
     const bool second = SWI || r + 1 < rows;  // an odd matrix's last pair has one row
-    const X8 x{xq, xd, xs};
+    X8 x[NT];
+    float acc[NT], acc2[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        x[t] = X8{xq + (size_t)t * cols, xd + (size_t)t * (cols / 32), xs + (size_t)t * (cols / 16)};
+        acc[t] = 0.f;
+        acc2[t] = 0.f;
+    }
     const int units = cols / F::UNIT;
     const uint8_t* rowA = w + (size_t)r * rowBytes;
     const uint8_t* rowB = SWI ? w1 + (size_t)r * rowBytes : second ? rowA + rowBytes : rowA;
-    float acc = 0.f, acc2 = 0.f;
-    dot_rows_x8<TYPE, true>(rowA, rowB, units, x, acc, acc2);
-    acc = warp_sum(acc);
-    acc2 = warp_sum(acc2);
+    dot_rows_x8<TYPE, NT, true>(rowA, rowB, units, x, acc, acc2);
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        acc[t] = warp_sum(acc[t]);
+        acc2[t] = warp_sum(acc2[t]);
+    }
     if (lane == 0) {
-        float* dst = y + r;
-        if (SWI) {
-            *dst = silu_mul(acc, acc2);
-        } else {
-            if (MODE == MV_STORE) *dst = acc;
-            else *dst = *dst + acc;
-            if (second) {
-                if (MODE == MV_STORE) dst[1] = acc2;
-                else dst[1] = dst[1] + acc2;
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            float* dst = y + (size_t)t * rows + r;
+            if (SWI) {
+                *dst = silu_mul(acc[t], acc2[t]);
+            } else {
+                if (MODE == MV_STORE) *dst = acc[t];
+                else *dst = *dst + acc[t];
+                if (second) {
+                    if (MODE == MV_STORE) dst[1] = acc2[t];
+                    else dst[1] = dst[1] + acc2[t];
+                }
             }
         }
     }
 }
 
-#define MVX8_INST(TYPE, NAME, MODE)                                                                       \
-    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS, MV_MIN_BLOCKS) matvec_x8_##NAME##_m##MODE( \
-        MVX8_PARAMS) {                                                                                     \
-        matvec_x8_body<TYPE, MODE>(w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, xq, xd, xs, y0, y1, y2); \
+// matvec_x8_<format>_n<NT>_m<MODE>: NT = 1..MVX8_MAX_TOKENS (CudaInt8Kernels.MAX_TOKENS) tokens.
+#define MVX8_MAX_TOKENS 4
+#define MVX8_INST(TYPE, NAME, NT, MODE)                                                                   \
+    extern "C" __global__ void __launch_bounds__(32 * MV_WARPS, MV_MIN_BLOCKS)                            \
+        matvec_x8_##NAME##_n##NT##_m##MODE(MVX8_PARAMS) {                                                 \
+        matvec_x8_body<TYPE, NT, MODE>(w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, xq, xd, xs, y0, y1, y2); \
     }
-#define MVX8_ALL(TYPE, NAME) MVX8_INST(TYPE, NAME, 0) MVX8_INST(TYPE, NAME, 1) MVX8_INST(TYPE, NAME, 2)
+#define MVX8_MODES(TYPE, NAME, NT) MVX8_INST(TYPE, NAME, NT, 0) MVX8_INST(TYPE, NAME, NT, 1) MVX8_INST(TYPE, NAME, NT, 2)
+#define MVX8_ALL(TYPE, NAME) \
+    MVX8_MODES(TYPE, NAME, 1) MVX8_MODES(TYPE, NAME, 2) MVX8_MODES(TYPE, NAME, 3) MVX8_MODES(TYPE, NAME, 4)
 
 MVX8_ALL(T_Q8_0, q8_0)
 MVX8_ALL(T_Q4_0, q4_0)
@@ -345,13 +373,13 @@ __device__ __forceinline__ void moe_gate_up_x8_body(const uint8_t* __restrict__ 
     const int e = chosen[slot];
     if (e < 0) return;  // computed elsewhere, as in moe_gate_up
     const int t = slot / k;
-    const X8 x{xq + (size_t)t * cols, xd + (size_t)t * (cols / 32), xs + (size_t)t * (cols / 16)};
+    const X8 x[1] = {X8{xq + (size_t)t * cols, xd + (size_t)t * (cols / 32), xs + (size_t)t * (cols / 16)}};
     const uint8_t* rowA = gate + (size_t)e * stride + (size_t)r * rowBytes;
     const uint8_t* rowB = up + (size_t)e * stride + (size_t)r * rowBytes;
     const int units = cols / F::UNIT;
-    float acc = 0.f, acc2 = 0.f;
-    dot_rows_x8<TYPE, true>(rowA, rowB, units, x, acc, acc2);
-    float g = warp_sum(acc), v = warp_sum(acc2);
+    float acc[1] = {0.f}, acc2[1] = {0.f};
+    dot_rows_x8<TYPE, 1, true>(rowA, rowB, units, x, acc, acc2);
+    float g = warp_sum(acc[0]), v = warp_sum(acc2[0]);
     if (lane == 0) h[(size_t)slot * ffn + r] = silu_mul(g, v);
 }
 

@@ -122,11 +122,11 @@ final class CudaBlockKernels {
                 gemm(b.wv(), ws.v, count, false);
             }
         } else {
-            // the attention norm is fused into the projections, or (one token, 8-bit activations) into the quantization
-            // they share
-            boolean x8 = count == 1 && takesInt8(b.qkvGroups());
+            // the attention norm is fused into the projections, or (a few tokens, 8-bit activations) into the
+            // quantization they share
+            boolean x8 = takesInt8(b.qkvGroups(), count);
             if (x8) {
-                quantize(ws.x, n.attnNorm(), dim);
+                quantize(ws.x, n.attnNorm(), dim, count);
             }
             for (DevMatrix[] group : b.qkvGroups()) {
                 for (int i = 0; i < group.length; i++) {
@@ -134,7 +134,7 @@ final class CudaBlockKernels {
                     qkvOuts[i] = m == b.wq() ? ws.q : m == b.wk() ? ws.k : ws.v;
                 }
                 if (x8) {
-                    matvecX8(CudaKernels.STORE, group, qkvOuts);
+                    matvecX8(count, CudaKernels.STORE, group, qkvOuts);
                 } else {
                     matvecs(count, CudaKernels.STORE, group, ws.x, qkvOuts, n.attnNorm());
                 }
@@ -265,7 +265,7 @@ final class CudaBlockKernels {
      * gate and up experts of different formats before it asks).
      */
     private boolean expertsTakeInt8(CudaUnits.DevExperts e, int dim) {
-        return int8.applies(e.gate().type(), dim) && int8.applies(e.down().type(), e.down().cols());
+        return int8.applies(e.gate().type(), dim, 1) && int8.applies(e.down().type(), e.down().cols(), 1);
     }
 
     /**
@@ -348,7 +348,7 @@ final class CudaBlockKernels {
         if (count == 1 && expertsTakeInt8(e, dim)) {
             // one token: its input and its k hidden states multiply in 8 bits, as the dense projections do
             if (!inputQuantized) {
-                quantize(m.xb, null, dim);
+                quantize(m.xb, null, dim, 1);
             }
             moe.gateUpX8(ws.stream, g.type(), g.ptr(), e.up().ptr(), e.stride(), g.rows(), g.rowBytes(), dim, ws.x8q,
                     ws.x8d, ws.x8s, m.chosen, k, m.hidden, k);
@@ -538,48 +538,52 @@ final class CudaBlockKernels {
     }
 
     /**
-     * {@link #matvecs}, except that one token's projections run on 8-bit activations where every matrix's format has
-     * those kernels: {@code in} is normalised (with a non-null {@code norm}) and quantized once, then multiplied.
+     * {@link #matvecs}, except that a short step's projections (up to {@link CudaInt8Kernels#maxTokens} tokens) run
+     * on 8-bit activations where every matrix's format has those kernels: {@code in} is normalised (with a non-null
+     * {@code norm}) and quantized once, then multiplied, each weight read once for all the tokens.
      */
     private void project1(int count, int mode, DevMatrix[] mats, CUdeviceptr in, CUdeviceptr[] outs, CUdeviceptr norm) {
-        if (count == 1 && takesInt8(mats)) {
-            quantize(in, norm, mats[0].cols());
-            matvecX8(mode, mats, outs);
+        if (takesInt8(mats, count)) {
+            quantize(in, norm, mats[0].cols(), count);
+            matvecX8(count, mode, mats, outs);
         } else {
             matvecs(count, mode, mats, in, outs, norm);
         }
     }
 
-    /** Whether every matrix of {@code mats} takes 8-bit activations (they share a width). */
-    private boolean takesInt8(DevMatrix[] mats) {
+    /** Whether every matrix of {@code mats} takes 8-bit activations (they share a width) in a step of count tokens. */
+    private boolean takesInt8(DevMatrix[] mats, int count) {
         for (DevMatrix m : mats) {
-            if (!int8.applies(m.type(), m.cols())) {
+            if (!int8.applies(m.type(), m.cols(), count)) {
                 return false;
             }
         }
         return true;
     }
 
-    private boolean takesInt8(DevMatrix[][] groups) {
+    private boolean takesInt8(DevMatrix[][] groups, int count) {
         for (DevMatrix[] g : groups) {
-            if (!takesInt8(g)) {
+            if (!takesInt8(g, count)) {
                 return false;
             }
         }
         return true;
     }
 
-    /** One token's activations {@code in} (normalised by a non-null {@code norm}) into the workspace's 8-bit row. */
-    private void quantize(CUdeviceptr in, CUdeviceptr norm, int cols) {
-        int8.quantize(ws.stream, in, norm, config.rmsNormEps(), cols, ws.x8q, ws.x8d, ws.x8s, 1);
+    /**
+     * {@code count} tokens' activations {@code in} (normalised by a non-null {@code norm}) into the workspace's 8-bit
+     * rows.
+     */
+    private void quantize(CUdeviceptr in, CUdeviceptr norm, int cols, int count) {
+        int8.quantize(ws.stream, in, norm, config.rmsNormEps(), cols, ws.x8q, ws.x8d, ws.x8s, count);
     }
 
-    /** One token's projections of {@code mats} (one format and width) from the quantized row; modes as matvecs. */
-    private void matvecX8(int mode, DevMatrix[] mats, CUdeviceptr[] outs) {
+    /** count tokens' projections of {@code mats} (one format and width) from the quantized rows; modes as matvecs. */
+    private void matvecX8(int count, int mode, DevMatrix[] mats, CUdeviceptr[] outs) {
         DevMatrix m0 = mats[0];
         boolean swiglu = mode == CudaKernels.SWIGLU;
         int n = mats.length;
-        int8.matvec(ws.stream, m0.type(), mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
+        int8.matvec(ws.stream, m0.type(), count, mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
                 n > 2 ? mats[2].ptr() : null, m0.rows(), swiglu ? 0 : n > 1 ? mats[1].rows() : 0,
                 n > 2 ? mats[2].rows() : 0, m0.rowBytes(), m0.cols(), ws.x8q, ws.x8d, ws.x8s, outs[0],
                 !swiglu && n > 1 ? outs[1] : null, n > 2 ? outs[2] : null);

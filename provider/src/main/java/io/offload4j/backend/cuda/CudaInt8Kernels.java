@@ -8,11 +8,12 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 
 /**
- * The launches of {@code src/main/cuda/matvec_x8.cuh}: one token's projection input normalised and quantized to 8 bits
- * ({@link #quantize}), and the projections that multiply it with the weights' integer quants ({@link #matvec}), for
- * the formats that have such kernels. Whether a model uses them is decided when its kernels are prepared: on unless
- * {@link #PROPERTY} is {@code false}. (A mixture of experts' one-token expert kernels on the same rows are launched by
- * {@link CudaMoeKernels}.)
+ * The launches of {@code src/main/cuda/matvec_x8.cuh}: a short step's projection inputs (up to {@link #MAX_TOKENS}
+ * tokens) normalised and quantized to 8 bits ({@link #quantize}), and the projections that multiply them with the
+ * weights' integer quants ({@link #matvec}), reading each weight once for all the step's tokens, for the formats that
+ * have such kernels. Whether a model uses them is decided when its kernels are prepared: on unless {@link #PROPERTY}
+ * is {@code false}; {@link #TOKENS_PROPERTY} caps the tokens. (A mixture of experts' one-token expert kernels on the
+ * same rows are launched by {@link CudaMoeKernels}.)
  */
 final class CudaInt8Kernels {
 
@@ -21,6 +22,20 @@ final class CudaInt8Kernels {
      * float activations, as before they existed (for A/B measurements and as an escape hatch).
      */
     static final String PROPERTY = "offload4j.cuda.int8Activations";
+
+    /**
+     * System property: the most tokens a step may have for its projections to take these kernels, 1 to
+     * {@link #MAX_TOKENS} (default). 1 keeps them to single-token steps, as before multi-token kernels existed (for A/B
+     * measurements); longer steps then multiply float activations.
+     */
+    static final String TOKENS_PROPERTY = "offload4j.cuda.int8Tokens";
+
+    /**
+     * The most tokens one launch multiplies (MVX8_MAX_TOKENS in the CUDA source). Steps of this many rows or fewer are
+     * decode steps of a few sequences together, or a draft's verification; from 5 rows the tensor-core GEMM takes over
+     * by default (gemmMinTokens), and more accumulators would not fit the kernels' registers.
+     */
+    static final int MAX_TOKENS = 4;
 
     /** Formats with 8-bit-activation kernels. */
     private static final Set<GgmlType> FORMATS = Collections.unmodifiableSet(EnumSet.of(GgmlType.Q8_0,
@@ -31,9 +46,33 @@ final class CudaInt8Kernels {
 
     private final CudaKernels kernels;
     private final boolean enabled = !"false".equalsIgnoreCase(System.getProperty(PROPERTY));
+    private final int maxTokens = tokensFrom(System.getProperty(TOKENS_PROPERTY));
 
     CudaInt8Kernels(CudaKernels kernels) {
         this.kernels = kernels;
+    }
+
+    /** {@link #TOKENS_PROPERTY}'s value (null: {@link #MAX_TOKENS}), checked. */
+    static int tokensFrom(String value) {
+        if (value == null || value.isBlank()) {
+            return MAX_TOKENS;
+        }
+        int tokens;
+        try {
+            tokens = Integer.parseInt(value.strip());
+        } catch (NumberFormatException e) {
+            tokens = 0;
+        }
+        if (tokens < 1 || tokens > MAX_TOKENS) {
+            throw new IllegalArgumentException("-D" + TOKENS_PROPERTY + "=" + value + ": expected a whole number from 1 to "
+                    + MAX_TOKENS + " (the most tokens a step may have to multiply 8-bit activations)");
+        }
+        return tokens;
+    }
+
+    /** The most tokens a step may have for its projections to run on these kernels ({@link #TOKENS_PROPERTY}). */
+    int maxTokens() {
+        return maxTokens;
     }
 
     /** Whether {@code type} has 8-bit-activation kernels (whether or not {@link #PROPERTY} turned them off). */
@@ -54,9 +93,12 @@ final class CudaInt8Kernels {
         }
     }
 
-    /** Whether a one-token projection of rows of {@code cols} values of {@code type} runs on these kernels. */
-    boolean applies(GgmlType type, int cols) {
-        return enabled && fits(type, cols);
+    /**
+     * Whether a projection of rows of {@code cols} values of {@code type} runs on these kernels in a step of
+     * {@code tokens} tokens.
+     */
+    boolean applies(GgmlType type, int cols, int tokens) {
+        return enabled && tokens >= 1 && tokens <= maxTokens && fits(type, cols);
     }
 
     /**
@@ -90,15 +132,21 @@ final class CudaInt8Kernels {
     }
 
     /**
-     * {@link CudaKernels#matvec} for one token whose activations {@link #quantize} has quantized (norm included): the
-     * same matrices, modes and outputs.
+     * {@link CudaKernels#matvec} for {@code tokens} tokens (1 to {@link #MAX_TOKENS}) whose activations
+     * {@link #quantize} has quantized (norm included): the same matrices, modes and outputs (token t's at
+     * y + t × rows). Each token's result is the one a single-token launch gives it, bit for bit: its sum runs in the
+     * same order.
      */
-    void matvec(CUstream stream, GgmlType type, int mode, CUdeviceptr w0, CUdeviceptr w1, CUdeviceptr w2, int rows0,
-                int rows1, int rows2, long rowBytes, int cols, CUdeviceptr xq, CUdeviceptr xd, CUdeviceptr xs,
-                CUdeviceptr y0, CUdeviceptr y1, CUdeviceptr y2) {
+    void matvec(CUstream stream, GgmlType type, int tokens, int mode, CUdeviceptr w0, CUdeviceptr w1, CUdeviceptr w2,
+                int rows0, int rows1, int rows2, long rowBytes, int cols, CUdeviceptr xq, CUdeviceptr xd,
+                CUdeviceptr xs, CUdeviceptr y0, CUdeviceptr y1, CUdeviceptr y2) {
         require(type, cols);
+        if (tokens < 1 || tokens > MAX_TOKENS) {
+            throw new IllegalArgumentException("8-bit-activation projections take 1 to " + MAX_TOKENS + " tokens: "
+                    + tokens);
+        }
         int warps = CudaKernels.matvecWarps(1, mode, rows0, rows1, rows2);
-        kernels.launch("matvec_x8_" + CudaKernels.suffix(type) + "_m" + mode, stream,
+        kernels.launch("matvec_x8_" + CudaKernels.suffix(type) + "_n" + tokens + "_m" + mode, stream,
                 (warps + CudaKernels.MV_WARPS - 1) / CudaKernels.MV_WARPS, 1, 32 * CudaKernels.MV_WARPS, 0,
                 w0, w1, w2, rows0, rows1, rows2, rowBytes, cols, xq, xd, xs, y0, y1, y2);
     }

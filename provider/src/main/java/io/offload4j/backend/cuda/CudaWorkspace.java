@@ -67,7 +67,10 @@ final class CudaWorkspace implements AutoCloseable {
     final CUdeviceptr attn;
     final CUdeviceptr hb;
     final CUdeviceptr hb2;
-    /** A single token's activations quantized to 8 bits (values, a scale per 32, a sum per 16; matvec_x8.cuh). */
+    /**
+     * A short step's activations quantized to 8 bits, up to CudaInt8Kernels.MAX_TOKENS rows (values, a scale per 32,
+     * a sum per 16; matvec_x8.cuh).
+     */
     final CUdeviceptr x8q;
     final CUdeviceptr x8d;
     final CUdeviceptr x8s;
@@ -145,9 +148,10 @@ final class CudaWorkspace implements AutoCloseable {
             hb = alloc(4L * rows * ffn);
             hb2 = alloc(4L * rows * ffn);
             int widest8 = widest8(c);
-            x8q = alloc(widest8);
-            x8d = alloc(4L * (widest8 / 32));
-            x8s = alloc(4L * (widest8 / 16));
+            long int8Values = (long) Math.min(rows, CudaInt8Kernels.MAX_TOKENS) * widest8;
+            x8q = alloc(int8Values);
+            x8d = alloc(4L * (int8Values / 32));
+            x8s = alloc(4L * (int8Values / 16));
             boolean gemm = usesGemm(w, options) || usesSmallGemm(w, options);
             a16 = gemm ? alloc(2L * rows * widest(c)) : null;
             w16 = gemm ? alloc(2L * largestNonF16Matrix(w)) : null;
@@ -214,7 +218,8 @@ final class CudaWorkspace implements AutoCloseable {
                 + 4L * smallGemmMaxTiles(c);
         return perToken * options.rows() + largest + CudaMoeBuffers.estimate(c, options.rows()) + small
                 + batchTableBytes(c, options.rows()) + 4L * c.headCount() * options.rows()
-                + 2L * widest8(c); // one token's 8-bit activations: 1 + 1/8 + 1/4 bytes a value
+                + 2L * Math.min(options.rows(), CudaInt8Kernels.MAX_TOKENS) * widest8(c); // a short step's 8-bit
+                // activations: 1 + 1/8 + 1/4 bytes a value
     }
 
     /** Bytes of the batch tables for batches of up to {@code rows} sequences: 16 + 4 per sequence and block. */

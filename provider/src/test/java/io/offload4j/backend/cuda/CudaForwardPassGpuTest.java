@@ -50,8 +50,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  *       differences are summation order and the fp16 KV cache;</li>
  *   <li>{@value #TOL_GEMM} for prompt chunks of 16+ tokens, which run on tensor cores with fp16 operands
  *       (weights and activations rounded to fp16, fp32 accumulation);</li>
- *   <li>{@value #TOL_INT8} instead of {@value #TOL_FP32} for a model whose one-token projections take 8-bit
- *       activations (quantized formats, {@code matvec_x8.cuh}): {@link #tolFp32(Model)}.</li>
+ *   <li>{@value #TOL_INT8} instead of {@value #TOL_FP32} for a model whose projections in steps of up to 4 tokens
+ *       take 8-bit activations (quantized formats, {@code matvec_x8.cuh}): {@link #tolFp32(Model)}.</li>
  * </ul>
  * stories260K, a real trained model, must generate exactly the CPU's greedy text.
  */

@@ -1,5 +1,6 @@
 package io.offload4j.backend.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,6 +26,20 @@ class CudaInt8KernelsTest {
         // Q8_0's matrix-vector unit is 16 values, but the activations are quantized in blocks of 32
         assertTrue(CudaKernels.vectorisable(GgmlType.Q8_0, 48));
         assertFalse(CudaInt8Kernels.fits(GgmlType.Q8_0, 48));
+    }
+
+    @Test
+    void theTokenCapIsOneToFourAndABadValueSaysWhatIsExpected() {
+        assertEquals(CudaInt8Kernels.MAX_TOKENS, CudaInt8Kernels.tokensFrom(null));
+        assertEquals(CudaInt8Kernels.MAX_TOKENS, CudaInt8Kernels.tokensFrom(" "));
+        assertEquals(1, CudaInt8Kernels.tokensFrom("1"));
+        assertEquals(3, CudaInt8Kernels.tokensFrom(" 3 "));
+        for (String bad : new String[] {"0", "5", "-1", "four"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> CudaInt8Kernels.tokensFrom(bad));
+            assertTrue(e.getMessage().contains(CudaInt8Kernels.TOKENS_PROPERTY) && e.getMessage().contains(bad)
+                    && e.getMessage().contains("1 to " + CudaInt8Kernels.MAX_TOKENS), e.getMessage());
+        }
     }
 
     @Test

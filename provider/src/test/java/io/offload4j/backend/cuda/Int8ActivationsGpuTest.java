@@ -23,8 +23,9 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The single-token projections on 8-bit activations ({@code matvec_x8.cuh}): the quantized row against its definition,
- * and each format's products against double dot products over {@link RefDequant}'s weights, two ways. With activations
+ * The projections on 8-bit activations ({@code matvec_x8.cuh}): the quantized row against its definition, each
+ * format's single-token products against double dot products over {@link RefDequant}'s weights, two ways, and steps of
+ * several tokens against single-token launches. With activations
  * that 8 bits hold exactly (integers up to 127, every block of 32 reaching 127, so its scale is 1) the kernels must
  * agree with the reference to fp32 accumulation: any misplaced quant, scale or sum shows there. With random
  * activations (and the fused norm) they must stay within what rounding activations to 8 bits costs.
@@ -64,10 +65,13 @@ class Int8ActivationsGpuTest {
     void formatsWithoutKernelsAreNotOffered() {
         for (GgmlType t : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q5_0, GgmlType.Q2_K,
                 GgmlType.Q3_K, GgmlType.IQ4_XS}) {
-            assertFalse(int8.applies(t, 4096), t.name());
+            assertFalse(int8.applies(t, 4096, 1), t.name());
         }
         for (GgmlType t : FORMATS) {
-            assertTrue(int8.applies(t, 4096), t.name());
+            for (int tokens = 1; tokens <= CudaInt8Kernels.MAX_TOKENS; tokens++) {
+                assertTrue(int8.applies(t, 4096, tokens), t.name() + ", " + tokens + " tokens");
+            }
+            assertFalse(int8.applies(t, 4096, CudaInt8Kernels.MAX_TOKENS + 1), t.name());
         }
     }
 
@@ -165,6 +169,76 @@ class Int8ActivationsGpuTest {
         assertTrue(err <= TOL_ROUNDED, type + " random activations: relErr " + err);
     }
 
+    static Stream<Arguments> multiTokenCases() {
+        List<Arguments> list = new ArrayList<>();
+        for (GgmlType t : FORMATS) {
+            for (int mode : new int[] {CudaKernels.STORE, CudaKernels.ADD, CudaKernels.SWIGLU}) {
+                for (int tokens = 2; tokens <= CudaInt8Kernels.MAX_TOKENS; tokens++) {
+                    list.add(Arguments.of(t, mode, tokens));
+                }
+            }
+        }
+        return list.stream();
+    }
+
+    /**
+     * A step of 2 to {@link CudaInt8Kernels#MAX_TOKENS} tokens (67 weight rows: a pair launch's last warp has one row):
+     * each token's outputs must equal a single-token launch on that token's own quantized row, which
+     * {@link #projectionMatchesReference} checks against the reference. The tokens' activations (and, in ADD mode, their
+     * outputs' initial values) all differ, so a token that read another's row, scales or sums, or wrote another's
+     * outputs, shows. The kernels sum each token in the order a single-token launch does; the report says how many
+     * outputs came out bit for bit equal.
+     */
+    @ParameterizedTest(name = "{0} mode={1} tokens={2}")
+    @MethodSource("multiTokenCases")
+    void multiTokenStepEqualsItsTokensAlone(GgmlType type, int mode, int tokens) {
+        gpu.device.makeCurrent();
+        int rows = 67;
+        int cols = 3072;
+        float eps = 1e-5f;
+        boolean norm = mode != CudaKernels.ADD;
+        SplittableRandom rnd = new SplittableRandom(type.ordinal() * 100L + mode * 10L + tokens);
+        byte[] w0 = RefDequant.randomRows(type, rows, cols, rnd);
+        byte[] w1 = RefDequant.randomRows(type, rows, cols, rnd);
+        float[] x = CudaKernelsGpuTest.randomFloats(rnd, tokens * cols, 2.0);
+        float[] g = norm ? CudaKernelsGpuTest.randomFloats(rnd, cols, 1.5) : null;
+        float[] yInit = CudaKernelsGpuTest.randomFloats(rnd, tokens * rows, 1.0);
+        int rowBytes = Math.toIntExact(type.bytesFor(cols));
+        try (GpuTests.Buffers buf = new GpuTests.Buffers()) {
+            CUdeviceptr xq = buf.alloc((long) tokens * cols);
+            CUdeviceptr xd = buf.alloc(4L * tokens * cols / 32);
+            CUdeviceptr xs = buf.alloc(4L * tokens * cols / 16);
+            CUdeviceptr dw0 = buf.of(w0);
+            CUdeviceptr dw1 = mode == CudaKernels.SWIGLU ? buf.of(w1) : null;
+            int8.quantize(gpu.stream, buf.of(x), norm ? buf.of(g) : null, eps, cols, xq, xd, xs, tokens);
+            CUdeviceptr together = buf.of(yInit);
+            int8.matvec(gpu.stream, type, tokens, mode, dw0, dw1, null, rows, 0, 0, rowBytes, cols, xq, xd, xs,
+                    together, null, null);
+            CUdeviceptr alone = buf.of(yInit);
+            for (int t = 0; t < tokens; t++) {
+                int8.matvec(gpu.stream, type, 1, mode, dw0, dw1, null, rows, 0, 0, rowBytes, cols,
+                        xq.withByteOffset((long) t * cols), xd.withByteOffset(4L * t * cols / 32),
+                        xs.withByteOffset(4L * t * cols / 16), alone.withByteOffset(4L * t * rows), null, null);
+            }
+            cuStreamSynchronize(gpu.stream);
+            float[] want = GpuTests.Buffers.floats(alone, tokens * rows);
+            float[] got = GpuTests.Buffers.floats(together, tokens * rows);
+            int differing = 0;
+            double[] ref = new double[want.length];
+            for (int i = 0; i < want.length; i++) {
+                ref[i] = want[i];
+                if (Float.floatToRawIntBits(want[i]) != Float.floatToRawIntBits(got[i])) {
+                    differing++;
+                }
+            }
+            double err = GpuTests.relErr(got, ref);
+            GpuTests.report(String.format("x8 %-5s mode=%d tokens=%d against single-token launches: relErr=%.2e, "
+                    + "%d of %d outputs differ in any bit", type, mode, tokens, err, differing, want.length));
+            assertTrue(err <= 1e-6, type + " mode " + mode + ", " + tokens + " tokens: relErr " + err
+                    + " against single-token launches");
+        }
+    }
+
     /** The kernels' output against the double reference, normwise relative error. */
     private static double run(GgmlType type, int cols, int mode, int rows, byte[] w0, byte[] w1, float[] xRaw,
                               float[] g, float eps, float[] yInit) {
@@ -186,8 +260,8 @@ class Int8ActivationsGpuTest {
             CUdeviceptr xs = buf.alloc(4L * cols / 16);
             CUdeviceptr dy = buf.of(yInit);
             int8.quantize(gpu.stream, buf.of(xRaw), g == null ? null : buf.of(g), eps, cols, xq, xd, xs, 1);
-            int8.matvec(gpu.stream, type, mode, buf.of(w0), mode == CudaKernels.SWIGLU ? buf.of(w1) : null, null, rows,
-                    0, 0, rowBytes, cols, xq, xd, xs, dy, null, null);
+            int8.matvec(gpu.stream, type, 1, mode, buf.of(w0), mode == CudaKernels.SWIGLU ? buf.of(w1) : null, null,
+                    rows, 0, 0, rowBytes, cols, xq, xd, xs, dy, null, null);
             cuStreamSynchronize(gpu.stream);
             return GpuTests.relErr(GpuTests.Buffers.floats(dy, rows), ref);
         }

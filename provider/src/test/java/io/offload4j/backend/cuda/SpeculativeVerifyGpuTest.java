@@ -25,7 +25,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * sequence) against a one-token decode per row, on OffloadGpuTest's 32-block model resident, streamed and with blocks
  * on the CPU; and the rollback: after a verification whose tail is rejected, decoding goes on at the first rejected
  * position (its KV rows, on the GPU and in the CPU mirror of the hybrid plan, overwritten) exactly as a sequence that
- * never saw the rejected tokens. Chunks of 2 rows take the fp32 matrix-vector kernels, 5, 9 and 17 the tensor cores
+ * never saw the rejected tokens. Chunks of 2 rows take the matrix-vector kernels (Q8_0: on 8-bit activations, as the
+ * one-token decode does; F16: fp32), 5, 9 and 17 the tensor cores
  * (from {@link AcceleratorOptions#DEFAULT_GEMM_MIN_TOKENS} rows: fp16 operands, so the GEMM tolerance).
  */
 @Tag("gpu")
@@ -67,7 +68,8 @@ class SpeculativeVerifyGpuTest {
      * A mixed step on the GPU (forwardBatch with several rows of one sequence beside other sequences' rows: how the
      * engine verifies drafts inside the shared step): every row's logits against one-token decode steps of its sequence
      * alone, resident (the batched step as a CUDA graph), streamed, and with blocks on the CPU (the batch's rows handed
-     * down to the CPU's caches). 3-row steps take the fp32 matrix-vector kernels; 6 and 19 rows the tensor cores.
+     * down to the CPU's caches). 3-row steps take the matrix-vector kernels (Q8_0: 8-bit activations); 6 and 19 rows
+     * the tensor cores.
      */
     @ParameterizedTest(name = "{0}, placement {1}, budget {2} of the weights")
     @CsvSource({"Q8_0, stream, 1.0", "Q8_0, stream, 0.3", "F16, cpu, 0.5"})
