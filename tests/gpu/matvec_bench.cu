@@ -9,9 +9,10 @@
 //       FILE: every output vector, to compare two builds (same seed, same inputs); formats: which pairs (all by default);
 //       --x8 1: formats with 8-bit-activation kernels (matvec_x8.cuh) run those, each after its quantize_x8 launch
 //       (timed with it), and a line per pair gives their normwise error against the float kernels on layer 0;
-//       --tokens N (1 to 4): a step of N tokens (N sequences decoding together, or a draft's verification): the float
-//       kernels in launches of 4, 2 and 1 tokens as CudaBlockKernels.matvecs splits them, the 8-bit ones in one launch
-//       of N tokens (sources with multi-token 8-bit kernels; others run N single-token launches).
+//       --tokens N (1 to 8): a step of N tokens (N sequences decoding together, or a draft's verification): the float
+//       kernels in launches of 8, 4, 2 and 1 tokens as CudaBlockKernels.matvecs splits them, the 8-bit ones in launches
+//       of up to 4 tokens as CudaBlockKernels.matvecX8 does (sources with multi-token 8-bit kernels; with others, N
+//       single-token launches).
 //
 // Prints, per format pair (attention + gate/up format / down format): µs per step of matvecs, the weight bytes
 // read, and GB/s; then each kernel kind alone (28 launches of it in a graph, µs per launch and GB/s).
@@ -61,11 +62,11 @@ struct Format {
     const char* name;
     int blockBytes, blockElems;
     int halfOffsets[2];  // fp16 scale fields of a block, -1 when absent; F16/BF16: every element
-    MvFn m[3][3];        // the float kernels for 1, 2 and 4 tokens
+    MvFn m[4][3];        // the float kernels for 1, 2, 4 and 8 tokens
     MvX8Fn x8[4][3];     // the 8-bit-activation kernels for 1..X8_TOKENS tokens, where the format has them
 };
 
-#define FMT(NAME, BB, BE, H0, H1, X) {#NAME, BB, BE, {H0, H1}, {MV_NT(NAME, 1), MV_NT(NAME, 2), MV_NT(NAME, 4)}, X}
+#define FMT(NAME, BB, BE, H0, H1, X) {#NAME, BB, BE, {H0, H1}, {MV_NT(NAME, 1), MV_NT(NAME, 2), MV_NT(NAME, 4), MV_NT(NAME, 8)}, X}
 
 static Format formats[] = {
     FMT(f16, 2, 1, -2, -1, NO_X8),    FMT(bf16, 2, 1, -3, -1, NO_X8),      FMT(q8_0, 34, 32, 0, -1, X8(q8_0)),
@@ -218,8 +219,8 @@ static void launch(const Format& fa, const Format& fd, const Layer& L, int kind,
     }
 #endif
     for (int t0 = 0; t0 < tokens;) {
-        int left = tokens - t0, nt = left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        f.m[nt == 4 ? 2 : nt - 1][k.mode]<<<gridFor(MV_PAIRED(nt, k.mode)), 32 * MV_WARPS, 0, s>>>(
+        int left = tokens - t0, nt = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        f.m[nt == 8 ? 3 : nt == 4 ? 2 : nt - 1][k.mode]<<<gridFor(MV_PAIRED(nt, k.mode)), 32 * MV_WARPS, 0, s>>>(
             w0, w1, w2, k.rows0, rows1, k.rows2, rowBytes, k.cols, x + (size_t)t0 * inCols, y0 + (size_t)t0 * out0,
             y1 ? y1 + (size_t)t0 * out1 : nullptr, y2 ? y2 + (size_t)t0 * out2 : nullptr, nt, normW, 1e-5f);
         t0 += nt;
@@ -280,8 +281,8 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (tokens < 1 || tokens > 4) {
-        fprintf(stderr, "--tokens takes 1 to 4\n");
+    if (tokens < 1 || tokens > 8) {
+        fprintf(stderr, "--tokens takes 1 to 8\n");
         return 2;
     }
     FILE* out = outPath ? fopen(outPath, "wb") : nullptr;

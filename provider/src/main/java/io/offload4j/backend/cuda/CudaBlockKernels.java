@@ -538,7 +538,7 @@ final class CudaBlockKernels {
     }
 
     /**
-     * {@link #matvecs}, except that a short step's projections (up to {@link CudaInt8Kernels#maxTokens} tokens) run
+     * {@link #matvecs}, except that a short step's projections (up to {@link CudaInt8Kernels#TOKENS_PROPERTY} tokens) run
      * on 8-bit activations where every matrix's format has those kernels: {@code in} is normalised (with a non-null
      * {@code norm}) and quantized once, then multiplied, each weight read once for all the tokens.
      */
@@ -578,15 +578,35 @@ final class CudaBlockKernels {
         int8.quantize(ws.stream, in, norm, config.rmsNormEps(), cols, ws.x8q, ws.x8d, ws.x8s, count);
     }
 
-    /** count tokens' projections of {@code mats} (one format and width) from the quantized rows; modes as matvecs. */
+    /**
+     * count tokens' projections of {@code mats} (one format and width) from the quantized rows; modes as matvecs. A
+     * launch takes up to {@link CudaInt8Kernels#MAX_TOKENS} tokens; a longer step (below gemmMinTokens, where that is
+     * raised) takes several, each reading the weights again.
+     */
     private void matvecX8(int count, int mode, DevMatrix[] mats, CUdeviceptr[] outs) {
         DevMatrix m0 = mats[0];
         boolean swiglu = mode == CudaKernels.SWIGLU;
         int n = mats.length;
-        int8.matvec(ws.stream, m0.type(), count, mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
-                n > 2 ? mats[2].ptr() : null, m0.rows(), swiglu ? 0 : n > 1 ? mats[1].rows() : 0,
-                n > 2 ? mats[2].rows() : 0, m0.rowBytes(), m0.cols(), ws.x8q, ws.x8d, ws.x8s, outs[0],
-                !swiglu && n > 1 ? outs[1] : null, n > 2 ? outs[2] : null);
+        int cols = m0.cols();
+        int rows1 = swiglu ? 0 : n > 1 ? mats[1].rows() : 0;
+        int rows2 = n > 2 ? mats[2].rows() : 0;
+        CUdeviceptr y1 = !swiglu && n > 1 ? outs[1] : null;
+        CUdeviceptr y2 = n > 2 ? outs[2] : null;
+        if (count <= CudaInt8Kernels.MAX_TOKENS) {
+            int8.matvec(ws.stream, m0.type(), count, mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
+                    n > 2 ? mats[2].ptr() : null, m0.rows(), rows1, rows2, m0.rowBytes(), cols, ws.x8q, ws.x8d, ws.x8s,
+                    outs[0], y1, y2);
+            return;
+        }
+        for (int t0 = 0; t0 < count; t0 += CudaInt8Kernels.MAX_TOKENS) {
+            int nt = Math.min(CudaInt8Kernels.MAX_TOKENS, count - t0);
+            int8.matvec(ws.stream, m0.type(), nt, mode, m0.ptr(), n > 1 ? mats[1].ptr() : null,
+                    n > 2 ? mats[2].ptr() : null, m0.rows(), rows1, rows2, m0.rowBytes(), cols,
+                    ws.x8q.withByteOffset((long) t0 * cols), ws.x8d.withByteOffset(4L * t0 * (cols / 32)),
+                    ws.x8s.withByteOffset(4L * t0 * (cols / 16)), outs[0].withByteOffset(4L * t0 * m0.rows()),
+                    y1 == null ? null : y1.withByteOffset(4L * t0 * rows1),
+                    y2 == null ? null : y2.withByteOffset(4L * t0 * rows2));
+        }
     }
 
     /**

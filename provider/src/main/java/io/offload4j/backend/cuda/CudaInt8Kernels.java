@@ -8,9 +8,9 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 
 /**
- * The launches of {@code src/main/cuda/matvec_x8.cuh}: a short step's projection inputs (up to {@link #MAX_TOKENS}
+ * The launches of {@code src/main/cuda/matvec_x8.cuh}: a short step's projection inputs (up to {@link #MAX_STEP_TOKENS}
  * tokens) normalised and quantized to 8 bits ({@link #quantize}), and the projections that multiply them with the
- * weights' integer quants ({@link #matvec}), reading each weight once for all the step's tokens, for the formats that
+ * weights' integer quants ({@link #matvec}), reading each weight once for all the tokens of a launch, for the formats that
  * have such kernels. Whether a model uses them is decided when its kernels are prepared: on unless {@link #PROPERTY}
  * is {@code false}; {@link #TOKENS_PROPERTY} caps the tokens. (A mixture of experts' one-token expert kernels on the
  * same rows are launched by {@link CudaMoeKernels}.)
@@ -25,17 +25,24 @@ final class CudaInt8Kernels {
 
     /**
      * System property: the most tokens a step may have for its projections to take these kernels, 1 to
-     * {@link #MAX_TOKENS} (default). 1 keeps them to single-token steps, as before multi-token kernels existed (for A/B
-     * measurements); longer steps then multiply float activations.
+     * {@link #MAX_STEP_TOKENS} (default). 1 keeps them to single-token steps, as before multi-token kernels existed (for
+     * A/B measurements); longer steps then multiply float activations. Steps from gemmMinTokens rows (5 by default)
+     * take the tensor-core GEMMs whatever this says.
      */
     static final String TOKENS_PROPERTY = "offload4j.cuda.int8Tokens";
 
     /**
      * The most tokens one launch multiplies (MVX8_MAX_TOKENS in the CUDA source). Steps of this many rows or fewer are
-     * decode steps of a few sequences together, or a draft's verification; from 5 rows the tensor-core GEMM takes over
-     * by default (gemmMinTokens), and more accumulators would not fit the kernels' registers.
+     * decode steps of a few sequences together, or a draft's verification; more accumulators would not fit the
+     * kernels' registers.
      */
     static final int MAX_TOKENS = 4;
+
+    /**
+     * The most tokens a step may have for its projections to take these kernels: two launches of {@link #MAX_TOKENS},
+     * where gemmMinTokens is raised above 5 (the workspace holds this many quantized rows).
+     */
+    static final int MAX_STEP_TOKENS = 2 * MAX_TOKENS;
 
     /** Formats with 8-bit-activation kernels. */
     private static final Set<GgmlType> FORMATS = Collections.unmodifiableSet(EnumSet.of(GgmlType.Q8_0,
@@ -52,10 +59,10 @@ final class CudaInt8Kernels {
         this.kernels = kernels;
     }
 
-    /** {@link #TOKENS_PROPERTY}'s value (null: {@link #MAX_TOKENS}), checked. */
+    /** {@link #TOKENS_PROPERTY}'s value (null: {@link #MAX_STEP_TOKENS}), checked. */
     static int tokensFrom(String value) {
         if (value == null || value.isBlank()) {
-            return MAX_TOKENS;
+            return MAX_STEP_TOKENS;
         }
         int tokens;
         try {
@@ -63,17 +70,13 @@ final class CudaInt8Kernels {
         } catch (NumberFormatException e) {
             tokens = 0;
         }
-        if (tokens < 1 || tokens > MAX_TOKENS) {
+        if (tokens < 1 || tokens > MAX_STEP_TOKENS) {
             throw new IllegalArgumentException("-D" + TOKENS_PROPERTY + "=" + value + ": expected a whole number from 1 to "
-                    + MAX_TOKENS + " (the most tokens a step may have to multiply 8-bit activations)");
+                    + MAX_STEP_TOKENS + " (the most tokens a step may have to multiply 8-bit activations)");
         }
         return tokens;
     }
 
-    /** The most tokens a step may have for its projections to run on these kernels ({@link #TOKENS_PROPERTY}). */
-    int maxTokens() {
-        return maxTokens;
-    }
 
     /** Whether {@code type} has 8-bit-activation kernels (whether or not {@link #PROPERTY} turned them off). */
     static boolean hasKernel(GgmlType type) {

@@ -68,7 +68,7 @@ final class CudaWorkspace implements AutoCloseable {
     final CUdeviceptr hb;
     final CUdeviceptr hb2;
     /**
-     * A short step's activations quantized to 8 bits, up to CudaInt8Kernels.MAX_TOKENS rows (values, a scale per 32,
+     * A short step's activations quantized to 8 bits, up to CudaInt8Kernels.MAX_STEP_TOKENS rows (values, a scale per 32,
      * a sum per 16; matvec_x8.cuh).
      */
     final CUdeviceptr x8q;
@@ -148,7 +148,7 @@ final class CudaWorkspace implements AutoCloseable {
             hb = alloc(4L * rows * ffn);
             hb2 = alloc(4L * rows * ffn);
             int widest8 = widest8(c);
-            long int8Values = (long) Math.min(rows, CudaInt8Kernels.MAX_TOKENS) * widest8;
+            long int8Values = (long) Math.min(rows, CudaInt8Kernels.MAX_STEP_TOKENS) * widest8;
             x8q = alloc(int8Values);
             x8d = alloc(4L * (int8Values / 32));
             x8s = alloc(4L * (int8Values / 16));
@@ -218,7 +218,7 @@ final class CudaWorkspace implements AutoCloseable {
                 + 4L * smallGemmMaxTiles(c);
         return perToken * options.rows() + largest + CudaMoeBuffers.estimate(c, options.rows()) + small
                 + batchTableBytes(c, options.rows()) + 4L * c.headCount() * options.rows()
-                + 2L * Math.min(options.rows(), CudaInt8Kernels.MAX_TOKENS) * widest8(c); // a short step's 8-bit
+                + 2L * Math.min(options.rows(), CudaInt8Kernels.MAX_STEP_TOKENS) * widest8(c); // a short step's 8-bit
                 // activations: 1 + 1/8 + 1/4 bytes a value
     }
 

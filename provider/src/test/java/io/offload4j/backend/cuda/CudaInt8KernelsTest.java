@@ -29,16 +29,17 @@ class CudaInt8KernelsTest {
     }
 
     @Test
-    void theTokenCapIsOneToFourAndABadValueSaysWhatIsExpected() {
-        assertEquals(CudaInt8Kernels.MAX_TOKENS, CudaInt8Kernels.tokensFrom(null));
-        assertEquals(CudaInt8Kernels.MAX_TOKENS, CudaInt8Kernels.tokensFrom(" "));
+    void theTokenCapIsOneToEightAndABadValueSaysWhatIsExpected() {
+        assertEquals(8, CudaInt8Kernels.MAX_STEP_TOKENS);
+        assertEquals(CudaInt8Kernels.MAX_STEP_TOKENS, CudaInt8Kernels.tokensFrom(null));
+        assertEquals(CudaInt8Kernels.MAX_STEP_TOKENS, CudaInt8Kernels.tokensFrom(" "));
         assertEquals(1, CudaInt8Kernels.tokensFrom("1"));
-        assertEquals(3, CudaInt8Kernels.tokensFrom(" 3 "));
-        for (String bad : new String[] {"0", "5", "-1", "four"}) {
+        assertEquals(5, CudaInt8Kernels.tokensFrom(" 5 "));
+        for (String bad : new String[] {"0", "9", "-1", "four"}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> CudaInt8Kernels.tokensFrom(bad));
             assertTrue(e.getMessage().contains(CudaInt8Kernels.TOKENS_PROPERTY) && e.getMessage().contains(bad)
-                    && e.getMessage().contains("1 to " + CudaInt8Kernels.MAX_TOKENS), e.getMessage());
+                    && e.getMessage().contains("1 to " + CudaInt8Kernels.MAX_STEP_TOKENS), e.getMessage());
         }
     }
 

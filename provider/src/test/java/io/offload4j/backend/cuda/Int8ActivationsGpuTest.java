@@ -68,10 +68,10 @@ class Int8ActivationsGpuTest {
             assertFalse(int8.applies(t, 4096, 1), t.name());
         }
         for (GgmlType t : FORMATS) {
-            for (int tokens = 1; tokens <= CudaInt8Kernels.MAX_TOKENS; tokens++) {
+            for (int tokens = 1; tokens <= CudaInt8Kernels.MAX_STEP_TOKENS; tokens++) {
                 assertTrue(int8.applies(t, 4096, tokens), t.name() + ", " + tokens + " tokens");
             }
-            assertFalse(int8.applies(t, 4096, CudaInt8Kernels.MAX_TOKENS + 1), t.name());
+            assertFalse(int8.applies(t, 4096, CudaInt8Kernels.MAX_STEP_TOKENS + 1), t.name());
         }
     }
 
