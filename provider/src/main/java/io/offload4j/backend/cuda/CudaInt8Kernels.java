@@ -77,7 +77,6 @@ final class CudaInt8Kernels {
         return tokens;
     }
 
-
     /** Whether {@code type} has 8-bit-activation kernels (whether or not {@link #PROPERTY} turned them off). */
     static boolean hasKernel(GgmlType type) {
         return FORMATS.contains(type);
