@@ -24,10 +24,12 @@ final class CudaInt8Kernels {
     static final String PROPERTY = "offload4j.cuda.int8Activations";
 
     /**
-     * System property: the most tokens a step may have for its projections to take these kernels, 1 to
-     * {@link #MAX_STEP_TOKENS} (default). 1 keeps them to single-token steps, as before multi-token kernels existed (for
-     * A/B measurements); longer steps then multiply float activations. Steps from gemmMinTokens rows (5 by default)
-     * take the tensor-core GEMMs whatever this says.
+     * System property: the most tokens a step may have for its projections to take these kernels, 1 (default) to
+     * {@link #MAX_STEP_TOKENS}. The multi-token kernels (2 to {@link #MAX_TOKENS} tokens a launch) compile and their
+     * single-token instances are the measured ones unchanged, but they have not yet run on a GPU (no device was lent
+     * when they were written): until a GPU run checks them (Int8ActivationsGpuTest.multiTokenStepEqualsItsTokensAlone)
+     * and times them, steps of several tokens keep the float kernels unless this asks for more. Steps from
+     * gemmMinTokens rows (5 by default) take the tensor-core GEMMs whatever this says.
      */
     static final String TOKENS_PROPERTY = "offload4j.cuda.int8Tokens";
 
@@ -44,6 +46,9 @@ final class CudaInt8Kernels {
      */
     static final int MAX_STEP_TOKENS = 2 * MAX_TOKENS;
 
+    /** {@link #TOKENS_PROPERTY}'s default: single-token steps only, until the multi-token kernels are measured. */
+    static final int DEFAULT_TOKENS = 1;
+
     /** Formats with 8-bit-activation kernels. */
     private static final Set<GgmlType> FORMATS = Collections.unmodifiableSet(EnumSet.of(GgmlType.Q8_0,
             GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K));
@@ -53,16 +58,22 @@ final class CudaInt8Kernels {
 
     private final CudaKernels kernels;
     private final boolean enabled = !"false".equalsIgnoreCase(System.getProperty(PROPERTY));
-    private final int maxTokens = tokensFrom(System.getProperty(TOKENS_PROPERTY));
+    private final int maxTokens;
 
     CudaInt8Kernels(CudaKernels kernels) {
-        this.kernels = kernels;
+        this(kernels, tokensFrom(System.getProperty(TOKENS_PROPERTY)));
     }
 
-    /** {@link #TOKENS_PROPERTY}'s value (null: {@link #MAX_STEP_TOKENS}), checked. */
+    /** With {@code maxTokens} in place of {@link #TOKENS_PROPERTY} (tests). */
+    CudaInt8Kernels(CudaKernels kernels, int maxTokens) {
+        this.kernels = kernels;
+        this.maxTokens = maxTokens;
+    }
+
+    /** {@link #TOKENS_PROPERTY}'s value (null: {@link #DEFAULT_TOKENS}), checked. */
     static int tokensFrom(String value) {
         if (value == null || value.isBlank()) {
-            return MAX_STEP_TOKENS;
+            return DEFAULT_TOKENS;
         }
         int tokens;
         try {
@@ -136,8 +147,7 @@ final class CudaInt8Kernels {
     /**
      * {@link CudaKernels#matvec} for {@code tokens} tokens (1 to {@link #MAX_TOKENS}) whose activations
      * {@link #quantize} has quantized (norm included): the same matrices, modes and outputs (token t's at
-     * y + t × rows). Each token's result is the one a single-token launch gives it, bit for bit: its sum runs in the
-     * same order.
+     * y + t × rows). Each token's sum runs in the order of a single-token launch (Int8ActivationsGpuTest compares them).
      */
     void matvec(CUstream stream, GgmlType type, int tokens, int mode, CUdeviceptr w0, CUdeviceptr w1, CUdeviceptr w2,
                 int rows0, int rows1, int rows2, long rowBytes, int cols, CUdeviceptr xq, CUdeviceptr xd,

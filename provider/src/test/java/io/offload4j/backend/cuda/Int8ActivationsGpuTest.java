@@ -51,7 +51,7 @@ class Int8ActivationsGpuTest {
     @BeforeAll
     static void open() {
         gpu = GpuTests.KernelSession.open();
-        int8 = new CudaInt8Kernels(gpu.kernels);
+        int8 = new CudaInt8Kernels(gpu.kernels, CudaInt8Kernels.MAX_STEP_TOKENS);
     }
 
     @AfterAll

@@ -94,6 +94,43 @@ class SpeculativeVerifyGpuTest {
         }
     }
 
+    /**
+     * Verification passes of 2–4 rows, and of 5–8 rows with the tensor-core GEMM moved out of their way, on the
+     * multi-token 8-bit-activation kernels ({@link CudaInt8Kernels#TOKENS_PROPERTY} = 8 for this pass), resident: every
+     * row's logits against a one-token decode, which multiplies 8-bit activations too. Each row's projections then
+     * sum as a single-token launch's do, so only attention's order of summation differs, and the fp32 bound
+     * ({@link CudaForwardPassGpuTest#TOL_FP32}) holds where float multi-token steps against 8-bit one-token decode need
+     * {@link CudaForwardPassGpuTest#TOL_INT8}; a token reading another token's quantized row would miss both.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"Q8_0", "Q4_K_M"})
+    void multiTokenInt8RowsEqualOneTokenDecode(QuantPreset quant) {
+        String before = System.getProperty(CudaInt8Kernels.TOKENS_PROPERTY);
+        TieredForwardPass pass;
+        try (Model model = Model.load(OffloadGpuTest.model(tmp, quant))) {
+            System.setProperty(CudaInt8Kernels.TOKENS_PROPERTY, Integer.toString(CudaInt8Kernels.MAX_STEP_TOKENS));
+            try {
+                pass = Passes.on(gpu.backend(), model, 64, 32,
+                        OffloadOptions.DEFAULTS.withGemmMinTokens(CudaInt8Kernels.MAX_STEP_TOKENS + 1));
+            } finally {
+                if (before == null) {
+                    System.clearProperty(CudaInt8Kernels.TOKENS_PROPERTY);
+                } else {
+                    System.setProperty(CudaInt8Kernels.TOKENS_PROPERTY, before);
+                }
+            }
+            try (pass) {
+                double worst = 0;
+                for (int count = 2; count <= CudaInt8Kernels.MAX_STEP_TOKENS; count++) {
+                    worst = Math.max(worst, compare(model, pass, count, count - 1, CudaForwardPassGpuTest.TOL_FP32));
+                }
+                GpuTests.report(String.format("8-bit multi-token verification %s resident, 2-8 rows: rows and the"
+                        + " decode after them vs one-token decode, max relative difference %.2e (bound %.0e)", quant,
+                        worst, CudaForwardPassGpuTest.TOL_FP32));
+            }
+        }
+    }
+
     /** A pass of {@code model} (context 64, chunk 32) with {@code fraction} of its weights' bytes on the GPU. */
     private static TieredForwardPass budgeted(Model model, String placement, double fraction) {
         long total;
@@ -166,6 +203,12 @@ class SpeculativeVerifyGpuTest {
      * position on (logits compared): A's cache still held rejected rows there.
      */
     private static double compare(Model model, TieredForwardPass pass, int count, int accepted) {
+        return compare(model, pass, count, accepted, count >= AcceleratorOptions.DEFAULT_GEMM_MIN_TOKENS
+                ? CudaForwardPassGpuTest.TOL_GEMM : CudaForwardPassGpuTest.tolFp32(model));
+    }
+
+    /** {@link #compare(Model, TieredForwardPass, int, int)} within {@code tol}. */
+    private static double compare(Model model, TieredForwardPass pass, int count, int accepted, double tol) {
         int vocab = model.config().vocabularySize();
         SplittableRandom rnd = new SplittableRandom(count * 131L + accepted);
         int length = 10;
@@ -174,8 +217,6 @@ class SpeculativeVerifyGpuTest {
         float[][] all = new float[count][vocab];
         float[] single = new float[vocab];
         float[] verified = new float[vocab];
-        double tol = count >= AcceleratorOptions.DEFAULT_GEMM_MIN_TOKENS ? CudaForwardPassGpuTest.TOL_GEMM
-                : CudaForwardPassGpuTest.tolFp32(model);
         String what = "k+1 = " + count + ", accepted " + accepted;
         double worst = 0;
         try (KvCache a = pass.newKvCache(64); KvCache b = pass.newKvCache(64)) {
