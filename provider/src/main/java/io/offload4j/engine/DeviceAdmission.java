@@ -11,8 +11,10 @@ import java.util.Locale;
  * scheduler asks before admitting each request while others run; when it does not fit, kept conversations are dropped
  * from the prefix cache (oldest first) until it does, and otherwise the request waits for running ones to finish.
  *
- * <p>Caches never grow while a request runs, so a request once admitted does not run out of KV memory midway.
- * Asked once per admission (the driver's free-memory query), never per token.
+ * <p>A request without max tokens starts with a smaller cache that grows as it goes ({@link KvGrowth}: others are
+ * suspended, and computed again later, when memory runs short); a request with max tokens holds all its positions
+ * from the start, so it never needs more KV memory midway. Asked once per admission and per growth (the driver's
+ * free-memory query), never per token.
  */
 final class DeviceAdmission {
 
@@ -39,7 +41,8 @@ final class DeviceAdmission {
     /** For the memory report: what decides admission. */
     String describe() {
         return String.format(Locale.ROOT, "each admitted while the GPU's free memory holds its KV cache (its"
-                + " prompt and max tokens, %d KiB a position) beside a %d MiB margin; kept conversations are dropped"
-                + " to make room", bytesPerPosition >> 10, marginBytes >> 20);
+                + " prompt and max tokens, or without max tokens its prompt and a first reply, grown later; %d KiB a"
+                + " position) beside a %d MiB margin; kept conversations are dropped to make room",
+                bytesPerPosition >> 10, marginBytes >> 20);
     }
 }

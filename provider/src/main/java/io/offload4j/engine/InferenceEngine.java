@@ -328,7 +328,7 @@ public final class InferenceEngine implements AutoCloseable {
     /** The memory the prepared model holds, per tier, as printed at load. */
     public String memoryReport() {
         return pass.memoryReport() + System.lineSeparator() + "  engine " + maxSequences + " sequences at once ("
-                + maxSequencesReason + ")";
+                + maxSequencesReason + ")" + scheduler.growthReport();
     }
 
     /**

@@ -4,6 +4,7 @@ import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.engine.speculative.SpeculativeCounters;
 import io.offload4j.tokenizer.Tokenizer;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -32,7 +33,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * one): greedy outputs equal those of the same requests run one after another.
  *
  * <p>Admission takes a KV cache from the {@link PrefixCache} when one starts with the prompt's tokens, else
- * allocates one; a sequence that ends normally gives its cache back to the prefix cache, one that is cancelled
+ * allocates one (holding the positions the request can reach; with {@link DeviceAdmission}, a request without max
+ * tokens starts smaller and its cache grows, others' being suspended where memory requires: {@link KvGrowth}); a sequence that ends normally gives its cache back to the prefix cache, one that is cancelled
  * or fails closes it. A failing forward call fails the sequences it computed (for a decode step, the whole
  * batch); a throwing listener fails only its own sequence.
  *
@@ -51,9 +53,15 @@ final class Scheduler implements Runnable {
     private final String modelName;
     private final LinkedBlockingQueue<Sequence> queue = new LinkedBlockingQueue<>();
     private final ArrayList<Sequence> running = new ArrayList<>();
+    /** Sequences suspended to make room for another's growing cache: admitted again before anything else. */
+    private final ArrayDeque<Sequence> suspended = new ArrayDeque<>();
+    private final AtomicInteger suspendedCount = new AtomicInteger();
     private final Sequence wakeUp;
     /** Device memory admission, or null: a fixed number of sequences. */
     private final DeviceAdmission admission;
+    /** Growing KV caches (with {@link #admission}), or null: every cache holds its request's limit from the start. */
+    private final KvGrowth growth;
+    private final Throwable[] growthFailure = new Throwable[1];
     /** A request taken from the queue that did not fit the device memory yet: the next to admit. */
     private volatile Sequence waiting;
     private final Thread thread;
@@ -99,6 +107,8 @@ final class Scheduler implements Runnable {
         this.livePrefixes = new LivePrefixCopy(prefixCache);
         this.onExit = onExit;
         this.modelName = name;
+        this.growth = admission == null ? null
+                : new KvGrowth(pass, admission, prefixCache, speculation, runningKvBytes, runningCount);
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);
         this.thread = Thread.ofPlatform().name("offload4j-engine-" + name).daemon(true).unstarted(this);
         int stepRows = maxSequences + (speculation == null ? 0 : speculation.maxDraftRowsPerStep());
@@ -170,6 +180,10 @@ final class Scheduler implements Runnable {
             }
             running.clear();
             runningCount.set(0);
+            for (Sequence s; (s = suspended.poll()) != null; ) {
+                fail(s, closed);
+            }
+            suspendedCount.set(0);
             if (waiting != null) {
                 fail(waiting, closed);
                 waiting = null;
@@ -191,16 +205,14 @@ final class Scheduler implements Runnable {
      */
     private void round() throws InterruptedException {
         if (running.isEmpty()) {
-            Sequence s = waiting != null ? waiting : queue.take();
-            waiting = null;
+            Sequence s = next(true);
             if (s != wakeUp) {
                 roomFor(s); // nothing runs: admitted even where it does not fit (its allocation then says so)
                 admit(s);
             }
         }
         while (running.size() < maxSequences && !closing) {
-            Sequence s = waiting != null ? waiting : queue.poll();
-            waiting = null;
+            Sequence s = next(false);
             if (s == null) {
                 break;
             }
@@ -208,14 +220,60 @@ final class Scheduler implements Runnable {
                 continue;
             }
             if (!roomFor(s)) {
-                waiting = s;
+                holdBack(s);
                 break;
             }
             admit(s);
         }
         dropCancelled();
+        growCaches();
         decodeStep();
         prefillSteps();
+    }
+
+    /** The next sequence to admit: a suspended one first, then the one held back, then the queue's next. */
+    private Sequence next(boolean block) throws InterruptedException {
+        Sequence s = suspended.poll();
+        if (s != null) {
+            suspendedCount.decrementAndGet();
+            return s;
+        }
+        s = waiting;
+        waiting = null;
+        if (s != null) {
+            return s;
+        }
+        return block ? queue.take() : queue.poll();
+    }
+
+    /** {@code s} (from {@link #next}) waits, first in line, until memory frees. */
+    private void holdBack(Sequence s) {
+        if (s.resuming()) {
+            suspended.addFirst(s);
+            suspendedCount.incrementAndGet();
+        } else {
+            waiting = s;
+        }
+    }
+
+    /** Growing caches that need room for the coming decode step ({@link KvGrowth}); a failed growth fails its sequence. */
+    private void growCaches() {
+        if (growth == null || closing) {
+            return;
+        }
+        int before = suspended.size();
+        Sequence failed = growth.beforeDecode(running, suspended, growthFailure);
+        suspendedCount.addAndGet(suspended.size() - before);
+        if (failed != null) {
+            Throwable error = growthFailure[0];
+            growthFailure[0] = null;
+            retire(running.indexOf(failed), error);
+        }
+    }
+
+    /** The positions {@code s}'s cache holds when admitted: its limit, or with {@link #growth} a growable start. */
+    private int admissionCapacity(Sequence s) {
+        return growth == null ? s.limit() : s.admissionCapacity(KvGrowth.FIRST_REPLY_ROOM);
     }
 
     /**
@@ -226,7 +284,7 @@ final class Scheduler implements Runnable {
         if (admission == null || s.generation.isCancelled()) {
             return true;
         }
-        while (!admission.fits(s.limit())) {
+        while (!admission.fits(admissionCapacity(s))) {
             if (!prefixCache.dropOldest()) {
                 return running.isEmpty();
             }
@@ -408,7 +466,9 @@ final class Scheduler implements Runnable {
             } else {
                 try {
                     chunks++;
-                    livePrefixes.before(s, running);
+                    if (!s.resuming()) { // a resumed sequence computes its own tokens again, prompt and reply
+                        livePrefixes.before(s, running);
+                    }
                     done = timedPrefill(s);
                 } catch (RuntimeException | Error e) {
                     error = e;
@@ -427,12 +487,13 @@ final class Scheduler implements Runnable {
     private boolean timedPrefill(Sequence s) {
         int prefilledBefore = s.prefilledTokens();
         int generatedBefore = s.generatedTokens();
+        boolean recomputing = s.resuming();
         long t0 = System.nanoTime();
         try {
             return s.prefillStep(pass);
         } finally {
             prefillNanos.addAndGet(System.nanoTime() - t0);
-            promptTokens.addAndGet(s.prefilledTokens() - prefilledBefore);
+            promptTokens.addAndGet(recomputing ? 0 : s.prefilledTokens() - prefilledBefore);
             generatedTokens.addAndGet(s.generatedTokens() - generatedBefore);
         }
     }
@@ -460,15 +521,36 @@ final class Scheduler implements Runnable {
             complete(s);
             return;
         }
+        if (s.resuming()) {
+            resume(s);
+            return;
+        }
         try {
             // The most positions this request can reach (its prompt and max tokens, at most the context), not the
-            // whole context: a kept conversation's next turn that needs more gets its prefix copied into a larger
-            // cache (KvCaches.fitted).
-            int capacity = s.limit();
+            // whole context (or, growable, its prompt and a first reply: KvGrowth): a kept conversation's next turn
+            // that needs more gets its prefix copied into a larger cache (KvCaches.fitted).
+            int capacity = admissionCapacity(s);
             PrefixCache.Reuse reuse = KvCaches.fitted(prefixCache.take(s.prompt()), capacity, pass);
             KvCache cache = reuse != null ? reuse.cache() : pass.newKvCache(capacity);
             runningKvBytes.addAndGet(cache.byteSize()); // before start: a failing start releases (and subtracts) it
             s.start(cache, reuse != null ? reuse.length() : 0, tokenizer);
+            if (speculation != null) {
+                s.speculation = speculation.open(cache.capacity());
+            }
+        } catch (RuntimeException | OutOfMemoryError e) {
+            fail(s, e);
+            return;
+        }
+        running.add(s);
+        runningCount.incrementAndGet();
+    }
+
+    /** Admits a suspended sequence again: a new cache, in which it computes its tokens so far before decoding on. */
+    private void resume(Sequence s) {
+        try {
+            KvCache cache = pass.newKvCache(admissionCapacity(s));
+            runningKvBytes.addAndGet(cache.byteSize());
+            s.resume(cache);
             if (speculation != null) {
                 s.speculation = speculation.open(cache.capacity());
             }
@@ -530,8 +612,19 @@ final class Scheduler implements Runnable {
         s.generation.fail(error);
     }
 
+    /**
+     * For the memory report: how often growing KV caches grew and sequences were suspended for them so far (a
+     * snapshot), or "" without {@link KvGrowth}.
+     */
+    String growthReport() {
+        return growth == null ? "" : String.format(java.util.Locale.ROOT, "%n  engine KV caches of requests without"
+                + " max tokens start with the prompt and %d positions and double as needed: grown %d times so far, %d"
+                + " sequences suspended for memory (computed again when resumed)", KvGrowth.FIRST_REPLY_ROOM,
+                growth.growths(), growth.suspensions());
+    }
+
     EngineStats stats() {
-        int queued = waiting != null ? 1 : 0; // read off the scheduler thread: a snapshot
+        int queued = (waiting != null ? 1 : 0) + suspendedCount.get(); // read off the scheduler thread: a snapshot
         for (Sequence s : queue) {
             if (s != wakeUp) {
                 queued++;

@@ -15,6 +15,11 @@ import java.util.Arrays;
  * forward call: {@link #decodeToken()} / {@link #decodePosition()} say what to feed, the scheduler computes the
  * logits into {@link #logits()}, and {@link #acceptDecoded()} samples and emits the next token from them.
  *
+ * <p>A sequence may also be suspended between decode steps ({@link #suspend}: its KV cache taken away, to make room
+ * for another's) and resumed later in a new cache ({@link #resume}): it then computes its tokens so far again as
+ * prefill chunks ({@link #resuming()}), emitting nothing, and decodes on where it stopped. Its sampler, grammar,
+ * stop strings and text carry on untouched, so its output is what it would have been without the pause.
+ *
  * <p>Every buffer is allocated at {@link #start}; a step allocates only the text of the token it emits. Confined
  * to the scheduler thread once submitted.
  */
@@ -46,6 +51,9 @@ final class Sequence {
     private int emitted;
 
     private int prefilled;
+    /** Positions the prefill steps fill: the prompt, or after {@link #suspend} the tokens cached before it. */
+    private int prefillTarget;
+    private boolean resuming;
     private int kvLength;
     private int length;
     private int generated;
@@ -101,9 +109,66 @@ final class Sequence {
         this.stopTokens = request.stopTokensUnsafe();
         this.detokenizer = new StreamingDetokenizer(tokenizer);
         this.prefilled = reusedTokens;
+        this.prefillTarget = prompt.length;
         this.kvLength = reusedTokens;
         this.length = prompt.length;
         this.admittedAt = System.nanoTime();
+    }
+
+    /**
+     * Whether its KV cache may start small and grow ({@link #grown}) rather than hold {@link #limit()} positions from
+     * the start: a request without max tokens, which may run to the end of the context but mostly stops far earlier.
+     */
+    boolean growable() {
+        return request.maxTokens() <= 0;
+    }
+
+    /**
+     * The positions its cache must hold when it is admitted ({@link #start}, or {@link #resume} after a suspension),
+     * with room for {@code replyRoom} tokens after them where the cache may grow, else its {@link #limit()}.
+     */
+    int admissionCapacity(int replyRoom) {
+        int base = resuming ? prefillTarget + 1 : prompt.length;
+        return growable() ? (int) Math.min(limit, (long) base + replyRoom) : limit;
+    }
+
+    /** Its cache is now {@code larger}, which holds the same {@link #cachedLength()} positions (copied). */
+    void grown(KvCache larger) {
+        if (larger.capacity() < cache.capacity()) {
+            throw new IllegalStateException("a cache of " + larger.capacity() + " positions replaces one of "
+                    + cache.capacity());
+        }
+        cache = larger;
+    }
+
+    /**
+     * Takes its KV cache away between decode steps (the caller frees it; {@link #speculation}, if any, is closed):
+     * resumed later ({@link #resume}), it computes the {@link #cachedLength()} positions it held again before it
+     * decodes on.
+     */
+    KvCache suspend() {
+        if (cache == null || inPrefill() || finish != null) {
+            throw new IllegalStateException("only a decoding sequence can be suspended");
+        }
+        KvCache c = releaseCache();
+        prefillTarget = kvLength;
+        prefilled = 0;
+        kvLength = 0;
+        resuming = true;
+        return c;
+    }
+
+    /** Resumes a suspended sequence in {@code fresh}: its next steps are prefill chunks over its tokens so far. */
+    void resume(KvCache fresh) {
+        if (!resuming || cache != null) {
+            throw new IllegalStateException("not a suspended sequence");
+        }
+        cache = fresh;
+    }
+
+    /** True between {@link #suspend} and the end of the prefill that computes its cached tokens again. */
+    boolean resuming() {
+        return resuming;
     }
 
     /** Positions whose keys and values its cache holds: those of {@code history()[0 .. cachedLength())}. */
@@ -125,9 +190,12 @@ final class Sequence {
         kvLength = n;
     }
 
-    /** True while prompt tokens remain to be computed: the next step is a {@link #prefillStep}. */
+    /**
+     * True while prompt tokens (or, resuming, the tokens it had cached) remain to be computed: the next step is a
+     * {@link #prefillStep}.
+     */
     boolean inPrefill() {
-        return prefilled < prompt.length;
+        return prefilled < prefillTarget;
     }
 
     /**
@@ -137,11 +205,15 @@ final class Sequence {
      * @return true when the sequence has finished
      */
     boolean prefillStep(ForwardPass pass) {
-        int n = Math.min(pass.maxChunkTokens(), prompt.length - prefilled);
-        pass.forward(cache, prompt, prefilled, n, prefilled, logits);
+        int n = Math.min(pass.maxChunkTokens(), prefillTarget - prefilled);
+        pass.forward(cache, resuming ? history : prompt, prefilled, n, prefilled, logits); // history starts with it
         prefilled += n;
         kvLength = prefilled;
-        if (prefilled < prompt.length) {
+        if (prefilled < prefillTarget) {
+            return false;
+        }
+        if (resuming) { // its cache holds what it held before the suspension: it decodes on from its last token
+            resuming = false;
             return false;
         }
         prefillEnd = System.nanoTime();
@@ -218,7 +290,8 @@ final class Sequence {
         if (grammar != null) { // a constrained reply masks every token before it is sampled: no drafts
             return 0;
         }
-        return Math.min(limit - length, maxTokens - generated - 1);
+        // a verification writes positions length - 1 .. length - 1 + drafts: within the limit and the cache
+        return Math.min(Math.min(limit, cache.capacity()) - length, maxTokens - generated - 1);
     }
 
     /**

@@ -115,17 +115,76 @@ class DeviceAdmissionTest {
         }
     }
 
+    /**
+     * Requests without max tokens (each may run to the end of the 512-position context): their caches start with the
+     * prompt and {@link KvGrowth#FIRST_REPLY_ROOM} positions, so two start at once where two whole contexts would not
+     * fit; the first to outgrow its cache doubles it, which the free memory holds only once the other is suspended;
+     * that one waits, is admitted again when the first ends, computes its 266 positions again and decodes on. Both
+     * give the tokens of the same requests on a plain engine, and the live caches never exceed the budget. With caches
+     * that cannot copy into each other, a growing cache computes its positions again instead; with speculative
+     * decoding (prompt lookup), drafts stay within the cache and the drafters start again with the larger one.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "caches copy into larger ones: {0}, speculative: {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"true, false", "false, false", "true, true"})
+    void requestsWithoutMaxTokensStartSmallAndGrowSuspendingOthersForMemory(boolean copyable, boolean speculative) {
+        List<int[]> prompts = prompts(2);
+        List<int[]> want;
+        try (InferenceEngine plain = InferenceEngine.load(model, options().withPrefixCacheBytes(0))) {
+            want = run(plain, prompts, 0);
+        }
+        int first = 10 + KvGrowth.FIRST_REPLY_ROOM;
+        assertTrue(want.stream().allMatch(t -> t.length > first), "the replies outgrow a first cache of " + first
+                + " positions: " + want.stream().map(t -> t.length).toList());
+        long usable = (first + 512 + 100) * PER_POSITION; // two first caches, or one and a whole context, not both whole
+        long budget = InferenceEngine.AUTO_SEQUENCES_MARGIN_BYTES + usable;
+        Metered[] pass = new Metered[1];
+        EngineOptions options = options().withPrefixCacheBytes(0);
+        if (speculative) {
+            options = options.withSpeculative(io.offload4j.engine.speculative.SpeculativeOptions.promptLookupDefaults()
+                    .withMaxDraftTokens(4));
+        }
+        try (InferenceEngine e = InferenceEngine.load(model, options,
+                (p, tokenizer) -> pass[0] = new Metered(p, budget, copyable))) {
+            List<int[]> got = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                    java.time.Duration.ofSeconds(120), () -> run(e, prompts, 0));
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(want.get(i), got.get(i), "request " + i);
+            }
+            String report = e.memoryReport();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("grown (\\d+) times so far, (\\d+) sequences"
+                    + " suspended").matcher(report);
+            assertTrue(m.find(), report);
+            assertTrue(Integer.parseInt(m.group(1)) >= 1 && Integer.parseInt(m.group(2)) >= 1, report);
+        }
+        assertEquals(2, pass[0].mostLive, "both started at once");
+        assertTrue(pass[0].capacities.contains(first) && pass[0].capacities.contains(512), pass[0].capacities.toString());
+        assertTrue(pass[0].capacities.stream().filter(c -> c == 512).count() >= 2,
+                "each grew to the whole context (the suspended one when admitted again): " + pass[0].capacities);
+        assertTrue(pass[0].mostLiveBytes <= usable, pass[0].capacities + ": live caches " + pass[0].mostLiveBytes + " bytes, more than the "
+                + usable + " the budget leaves beside the margin");
+        assertEquals(0, pass[0].liveBytes, "every cache freed");
+    }
+
     /** The CPU pass with its KV caches metered against {@code budget}: what {@code freeDeviceMemory} says is left. */
     private static final class Metered extends DelegatingForwardPass {
         private final long budget;
+        private final boolean copyable;
         long liveBytes;
+        long mostLiveBytes;
         int live;
         int mostLive;
+        final List<Integer> capacities = new ArrayList<>();
         private final KvCache[] rows = new KvCache[256];
 
         Metered(ForwardPass pass, long budget) {
+            this(pass, budget, true);
+        }
+
+        /** {@code copyable} false: no cache copies into another (as sliding-window rings of different sizes). */
+        Metered(ForwardPass pass, long budget, boolean copyable) {
             super(pass);
             this.budget = budget;
+            this.copyable = copyable;
         }
 
         @Override
@@ -166,6 +225,8 @@ class DeviceAdmissionTest {
                 live++;
                 if (real.capacity() > 1) { // the engine's one-position probe is not a request's cache
                     mostLive = Math.max(mostLive, live);
+                    mostLiveBytes = Math.max(mostLiveBytes, liveBytes);
+                    capacities.add(real.capacity());
                 }
             }
 
@@ -181,7 +242,7 @@ class DeviceAdmissionTest {
 
             @Override
             public boolean canCopyPrefix(KvCache source) {
-                return real.canCopyPrefix(real(source));
+                return copyable && real.canCopyPrefix(real(source));
             }
 
             @Override
