@@ -521,36 +521,22 @@ final class Scheduler implements Runnable {
             complete(s);
             return;
         }
-        if (s.resuming()) {
-            resume(s);
-            return;
-        }
         try {
-            // The most positions this request can reach (its prompt and max tokens, at most the context), not the
-            // whole context (or, growable, its prompt and a first reply: KvGrowth): a kept conversation's next turn
-            // that needs more gets its prefix copied into a larger cache (KvCaches.fitted).
             int capacity = admissionCapacity(s);
-            PrefixCache.Reuse reuse = KvCaches.fitted(prefixCache.take(s.prompt()), capacity, pass);
-            KvCache cache = reuse != null ? reuse.cache() : pass.newKvCache(capacity);
-            runningKvBytes.addAndGet(cache.byteSize()); // before start: a failing start releases (and subtracts) it
-            s.start(cache, reuse != null ? reuse.length() : 0, tokenizer);
-            if (speculation != null) {
-                s.speculation = speculation.open(cache.capacity());
+            KvCache cache;
+            if (s.resuming()) { // suspended for another's growing cache: it computes its tokens so far again
+                cache = pass.newKvCache(capacity);
+                runningKvBytes.addAndGet(cache.byteSize());
+                s.resume(cache);
+            } else {
+                // The most positions this request can reach (its prompt and max tokens, at most the context), not the
+                // whole context (or, growable, its prompt and a first reply: KvGrowth): a kept conversation's next
+                // turn that needs more gets its prefix copied into a larger cache (KvCaches.fitted).
+                PrefixCache.Reuse reuse = KvCaches.fitted(prefixCache.take(s.prompt()), capacity, pass);
+                cache = reuse != null ? reuse.cache() : pass.newKvCache(capacity);
+                runningKvBytes.addAndGet(cache.byteSize()); // before start: a failing start releases (and subtracts) it
+                s.start(cache, reuse != null ? reuse.length() : 0, tokenizer);
             }
-        } catch (RuntimeException | OutOfMemoryError e) {
-            fail(s, e);
-            return;
-        }
-        running.add(s);
-        runningCount.incrementAndGet();
-    }
-
-    /** Admits a suspended sequence again: a new cache, in which it computes its tokens so far before decoding on. */
-    private void resume(Sequence s) {
-        try {
-            KvCache cache = pass.newKvCache(admissionCapacity(s));
-            runningKvBytes.addAndGet(cache.byteSize());
-            s.resume(cache);
             if (speculation != null) {
                 s.speculation = speculation.open(cache.capacity());
             }
