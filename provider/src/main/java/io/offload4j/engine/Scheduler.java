@@ -304,8 +304,22 @@ final class Scheduler implements Runnable {
         }
     }
 
-    /** Ends the running sequences whose generation was cancelled (before their next forward call). */
+    /**
+     * Ends the running sequences whose generation was cancelled (before their next forward call), and the suspended
+     * ones (which would otherwise wait for memory first).
+     */
     private void dropCancelled() {
+        if (!suspended.isEmpty()) { // rare: only while memory runs short
+            for (java.util.Iterator<Sequence> it = suspended.iterator(); it.hasNext(); ) {
+                Sequence s = it.next();
+                if (s.generation.isCancelled()) {
+                    it.remove();
+                    suspendedCount.decrementAndGet();
+                    s.cancel();
+                    complete(s);
+                }
+            }
+        }
         for (int i = 0; i < running.size() && !closing; ) {
             Sequence s = running.get(i);
             if (s.generation.isCancelled()) {
