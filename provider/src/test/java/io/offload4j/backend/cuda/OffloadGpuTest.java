@@ -372,6 +372,53 @@ class OffloadGpuTest {
         }
     }
 
+    /**
+     * Requests without max tokens on the GPU with automatic admission: their caches start with the prompt and
+     * {@link io.offload4j.engine.InferenceEngine#memoryReport() 256 positions} and grow on the device as they go
+     * ({@code CudaKvCache.copyPrefix}, device to device). A random-weight tiny model runs each reply to the end of its
+     * 512-position context; the same requests on an engine with a fixed number of sequences (whole caches from the
+     * start, no growth) give the same tokens, two at a time in both.
+     */
+    @Test
+    void cachesOfRequestsWithoutMaxTokensGrowOnTheDevice() {
+        java.nio.file.Path file = tmp.resolve("growth-tiny.gguf");
+        io.offload4j.model.SyntheticModelWriter.write(io.offload4j.model.SyntheticModelSpec.tiny(
+                io.offload4j.model.Architecture.LLAMA, QuantPreset.Q8_0), file);
+        int[][] prompts = {new java.util.SplittableRandom(70).ints(10, 3, 512).toArray(),
+            new java.util.SplittableRandom(71).ints(10, 3, 512).toArray()};
+        io.offload4j.engine.EngineOptions options = io.offload4j.engine.EngineOptions.DEFAULTS.withDevice("cuda")
+                .withPrefixCacheBytes(0);
+        List<int[]> whole = generateTogether(file, options.withMaxSequences(2), prompts, null);
+        String[] report = new String[1];
+        List<int[]> grown = generateTogether(file, options, prompts, report);
+        for (int i = 0; i < prompts.length; i++) {
+            assertTrue(whole.get(i).length > 266, "the reply outgrows a first cache: " + whole.get(i).length);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(whole.get(i), grown.get(i), "request " + i);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("grown (\\d+) times").matcher(report[0]);
+        assertTrue(m.find() && Integer.parseInt(m.group(1)) >= 2, report[0]);
+        GpuTests.report("growing KV caches on the GPU: " + report[0].lines().reduce((a, b) -> b).orElse(""));
+    }
+
+    private static List<int[]> generateTogether(java.nio.file.Path file, io.offload4j.engine.EngineOptions options,
+                                                 int[][] prompts, String[] report) {
+        try (io.offload4j.engine.InferenceEngine e = io.offload4j.engine.InferenceEngine.load(file, options)) {
+            List<io.offload4j.engine.Generation> all = new ArrayList<>();
+            for (int[] p : prompts) {
+                all.add(e.submit(io.offload4j.engine.GenerationRequest.of(p, 0, io.offload4j.engine.SamplingParams.GREEDY),
+                        io.offload4j.engine.GenerationListener.NONE));
+            }
+            List<int[]> out = new ArrayList<>();
+            for (io.offload4j.engine.Generation g : all) {
+                out.add(g.join().tokens());
+            }
+            if (report != null) {
+                report[0] = e.memoryReport();
+            }
+            return out;
+        }
+    }
+
     @ParameterizedTest(name = "placement {0}")
     @CsvSource({"stream", "auto"})
     void concurrentRequestsOnAnOffloadedModelGiveTheirSequentialText(String placement) throws Exception {
