@@ -165,8 +165,49 @@ class DeviceAdmissionTest {
         assertEquals(0, pass[0].liveBytes, "every cache freed");
     }
 
+    /**
+     * A request cancelled while suspended for another's growing cache ends at once as cancelled, without waiting for
+     * memory to be admitted again; the other runs on to the end of the context with the tokens of a plain run. (The
+     * cancellation comes from the pass, on the scheduler thread, when the larger cache is allocated: right after the
+     * suspension.)
+     */
+    @Test
+    void aRequestCancelledWhileSuspendedEndsWithoutWaitingForMemory() {
+        List<int[]> prompts = prompts(2);
+        int[] want;
+        try (InferenceEngine plain = InferenceEngine.load(model, options().withPrefixCacheBytes(0))) {
+            want = run(plain, prompts.subList(0, 1), 0).get(0);
+        }
+        int first = 10 + KvGrowth.FIRST_REPLY_ROOM;
+        long budget = InferenceEngine.AUTO_SEQUENCES_MARGIN_BYTES + (first + 512 + 100) * PER_POSITION;
+        Generation[] second = new Generation[1];
+        try (InferenceEngine e = InferenceEngine.load(model, options().withPrefixCacheBytes(0),
+                (p, tokenizer) -> new Metered(p, budget, true) {
+                    @Override
+                    public KvCache newKvCache(int capacity) {
+                        if (capacity == 512 && second[0] != null) {
+                            second[0].cancel();
+                        }
+                        return super.newKvCache(capacity);
+                    }
+                })) {
+            Generation a = e.submit(GenerationRequest.of(prompts.get(0), 0, SamplingParams.GREEDY),
+                    GenerationListener.NONE);
+            second[0] = e.submit(GenerationRequest.of(prompts.get(1), 0, SamplingParams.GREEDY),
+                    GenerationListener.NONE);
+            GenerationResult cancelled = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                    java.time.Duration.ofSeconds(60), () -> second[0].join());
+            // the other still has about 250 tokens to go: had the cancelled one waited for memory, it would end after it
+            org.junit.jupiter.api.Assertions.assertFalse(a.isDone(), "the cancelled request waited for memory");
+            assertEquals(FinishReason.CANCELLED, cancelled.finishReason());
+            assertTrue(cancelled.tokens().length < first, "cancelled before its cache grew: "
+                    + cancelled.tokens().length);
+            assertArrayEquals(want, a.join().tokens());
+        }
+    }
+
     /** The CPU pass with its KV caches metered against {@code budget}: what {@code freeDeviceMemory} says is left. */
-    private static final class Metered extends DelegatingForwardPass {
+    private static class Metered extends DelegatingForwardPass {
         private final long budget;
         private final boolean copyable;
         long liveBytes;
