@@ -21,8 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * their state kept) until it can; they wait at the head of the line and, once admitted again, compute their tokens so
  * far again and decode on, with the output they would have given without the pause. A sequence that cannot have both
  * caches at once with nothing left to suspend frees its old cache first and computes its positions again in the
- * larger one (as a request larger than the free memory is admitted alone, the allocation then says whether that fits). Requests with max tokens hold all their positions from the start and never
- * grow, but may be suspended for one that does.
+ * larger one (as a request larger than the free memory is admitted alone, the allocation then says whether that
+ * fits). Requests with max tokens hold all their positions from the start and never grow, but may be suspended for one
+ * that does.
  *
  * <p>Runs on the scheduler thread, before each decode step; a step where nothing needs to grow costs one comparison per
  * sequence.

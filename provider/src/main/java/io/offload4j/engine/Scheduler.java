@@ -4,9 +4,9 @@ import io.offload4j.backend.ForwardPass;
 import io.offload4j.backend.KvCache;
 import io.offload4j.engine.speculative.SpeculativeCounters;
 import io.offload4j.tokenizer.Tokenizer;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -34,9 +34,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Admission takes a KV cache from the {@link PrefixCache} when one starts with the prompt's tokens, else
  * allocates one (holding the positions the request can reach; with {@link DeviceAdmission}, a request without max
- * tokens starts smaller and its cache grows, others' being suspended where memory requires: {@link KvGrowth}); a sequence that ends normally gives its cache back to the prefix cache, one that is cancelled
- * or fails closes it. A failing forward call fails the sequences it computed (for a decode step, the whole
- * batch); a throwing listener fails only its own sequence.
+ * tokens starts smaller and its cache grows, others' being suspended where memory requires: {@link KvGrowth}); a
+ * sequence that ends normally gives its cache back to the prefix cache, one that is cancelled or fails closes it. A
+ * failing forward call fails the sequences it computed (for a decode step, the whole batch); a throwing listener fails
+ * only its own sequence.
  *
  * <p>The per-token loop allocates nothing of its own: the batch arrays are sized for {@code maxSequences} here
  * and reused every round (a sequence's step allocates only the text it emits).
@@ -53,9 +54,11 @@ final class Scheduler implements Runnable {
     private final String modelName;
     private final LinkedBlockingQueue<Sequence> queue = new LinkedBlockingQueue<>();
     private final ArrayList<Sequence> running = new ArrayList<>();
-    /** Sequences suspended to make room for another's growing cache: admitted again before anything else. */
-    private final ArrayDeque<Sequence> suspended = new ArrayDeque<>();
-    private final AtomicInteger suspendedCount = new AtomicInteger();
+    /**
+     * Sequences suspended to make room for another's growing cache: admitted again before anything else. Concurrent
+     * only so that {@link #stats} may count it from another thread.
+     */
+    private final ConcurrentLinkedDeque<Sequence> suspended = new ConcurrentLinkedDeque<>();
     private final Sequence wakeUp;
     /** Device memory admission, or null: a fixed number of sequences. */
     private final DeviceAdmission admission;
@@ -183,7 +186,6 @@ final class Scheduler implements Runnable {
             for (Sequence s; (s = suspended.poll()) != null; ) {
                 fail(s, closed);
             }
-            suspendedCount.set(0);
             if (waiting != null) {
                 fail(waiting, closed);
                 waiting = null;
@@ -235,7 +237,6 @@ final class Scheduler implements Runnable {
     private Sequence next(boolean block) throws InterruptedException {
         Sequence s = suspended.poll();
         if (s != null) {
-            suspendedCount.decrementAndGet();
             return s;
         }
         s = waiting;
@@ -250,20 +251,17 @@ final class Scheduler implements Runnable {
     private void holdBack(Sequence s) {
         if (s.resuming()) {
             suspended.addFirst(s);
-            suspendedCount.incrementAndGet();
         } else {
             waiting = s;
         }
     }
 
-    /** Growing caches that need room for the coming decode step ({@link KvGrowth}); a failed growth fails its sequence. */
+    /** Grows the caches that need room for the coming decode step ({@link KvGrowth}); a failed growth fails its own. */
     private void growCaches() {
         if (growth == null || closing) {
             return;
         }
-        int before = suspended.size();
         Sequence failed = growth.beforeDecode(running, suspended, growthFailure);
-        suspendedCount.addAndGet(suspended.size() - before);
         if (failed != null) {
             Throwable error = growthFailure[0];
             growthFailure[0] = null;
@@ -304,22 +302,8 @@ final class Scheduler implements Runnable {
         }
     }
 
-    /**
-     * Ends the running sequences whose generation was cancelled (before their next forward call), and the suspended
-     * ones (which would otherwise wait for memory first).
-     */
+    /** Ends the running sequences whose generation was cancelled (before their next forward call). */
     private void dropCancelled() {
-        if (!suspended.isEmpty()) { // rare: only while memory runs short
-            for (java.util.Iterator<Sequence> it = suspended.iterator(); it.hasNext(); ) {
-                Sequence s = it.next();
-                if (s.generation.isCancelled()) {
-                    it.remove();
-                    suspendedCount.decrementAndGet();
-                    s.cancel();
-                    complete(s);
-                }
-            }
-        }
         for (int i = 0; i < running.size() && !closing; ) {
             Sequence s = running.get(i);
             if (s.generation.isCancelled()) {
@@ -624,7 +608,7 @@ final class Scheduler implements Runnable {
     }
 
     EngineStats stats() {
-        int queued = (waiting != null ? 1 : 0) + suspendedCount.get(); // read off the scheduler thread: a snapshot
+        int queued = (waiting != null ? 1 : 0) + suspended.size(); // read off the scheduler thread: a snapshot
         for (Sequence s : queue) {
             if (s != wakeUp) {
                 queued++;

@@ -160,16 +160,16 @@ class DeviceAdmissionTest {
         assertTrue(pass[0].capacities.contains(first) && pass[0].capacities.contains(512), pass[0].capacities.toString());
         assertTrue(pass[0].capacities.stream().filter(c -> c == 512).count() >= 2,
                 "each grew to the whole context (the suspended one when admitted again): " + pass[0].capacities);
-        assertTrue(pass[0].mostLiveBytes <= usable, pass[0].capacities + ": live caches " + pass[0].mostLiveBytes + " bytes, more than the "
-                + usable + " the budget leaves beside the margin");
+        assertTrue(pass[0].mostLiveBytes <= usable, pass[0].capacities + ": live caches " + pass[0].mostLiveBytes
+                + " bytes, more than the " + usable + " the budget leaves beside the margin");
         assertEquals(0, pass[0].liveBytes, "every cache freed");
     }
 
     /**
      * A request cancelled while suspended for another's growing cache ends at once as cancelled, without waiting for
-     * memory to be admitted again; the other runs on to the end of the context with the tokens of a plain run. (The
-     * cancellation comes from the pass, on the scheduler thread, when the larger cache is allocated: right after the
-     * suspension.)
+     * memory to be admitted again (suspended sequences are the first the scheduler takes up, and a cancelled one needs
+     * no room); the other runs on to the end of the context with the tokens of a plain run. (The cancellation comes
+     * from the pass, on the scheduler thread, when the larger cache is allocated: right after the suspension.)
      */
     @Test
     void aRequestCancelledWhileSuspendedEndsWithoutWaitingForMemory() {

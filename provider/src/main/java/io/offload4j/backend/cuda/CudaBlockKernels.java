@@ -538,9 +538,9 @@ final class CudaBlockKernels {
     }
 
     /**
-     * {@link #matvecs}, except that a short step's projections (up to {@link CudaInt8Kernels#TOKENS_PROPERTY} tokens) run
-     * on 8-bit activations where every matrix's format has those kernels: {@code in} is normalised (with a non-null
-     * {@code norm}) and quantized once, then multiplied, each weight read once for all the tokens.
+     * {@link #matvecs}, except that a short step's projections (up to {@link CudaInt8Kernels#TOKENS_PROPERTY}
+     * tokens) run on 8-bit activations where every matrix's format has those kernels: {@code in} is normalised (with a
+     * non-null {@code norm}) and quantized once, then multiplied, each weight read once per launch for all its tokens.
      */
     private void project1(int count, int mode, DevMatrix[] mats, CUdeviceptr in, CUdeviceptr[] outs, CUdeviceptr norm) {
         if (takesInt8(mats, count)) {

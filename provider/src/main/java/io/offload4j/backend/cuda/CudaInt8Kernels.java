@@ -10,8 +10,8 @@ import jcuda.driver.CUstream;
 /**
  * The launches of {@code src/main/cuda/matvec_x8.cuh}: a short step's projection inputs (up to {@link #MAX_STEP_TOKENS}
  * tokens) normalised and quantized to 8 bits ({@link #quantize}), and the projections that multiply them with the
- * weights' integer quants ({@link #matvec}), reading each weight once for all the tokens of a launch, for the formats that
- * have such kernels. Whether a model uses them is decided when its kernels are prepared: on unless {@link #PROPERTY}
+ * weights' integer quants ({@link #matvec}), reading each weight once for all the tokens of a launch, for the formats
+ * that have such kernels. Whether a model uses them is decided when its kernels are prepared: on unless {@link #PROPERTY}
  * is {@code false}; {@link #TOKENS_PROPERTY} caps the tokens. (A mixture of experts' one-token expert kernels on the
  * same rows are launched by {@link CudaMoeKernels}.)
  */
@@ -82,8 +82,8 @@ final class CudaInt8Kernels {
             tokens = 0;
         }
         if (tokens < 1 || tokens > MAX_STEP_TOKENS) {
-            throw new IllegalArgumentException("-D" + TOKENS_PROPERTY + "=" + value + ": expected a whole number from 1 to "
-                    + MAX_STEP_TOKENS + " (the most tokens a step may have to multiply 8-bit activations)");
+            throw new IllegalArgumentException("-D" + TOKENS_PROPERTY + "=" + value
+                    + ": expected a whole number from 1 to " + MAX_STEP_TOKENS + " (the most tokens a step may have to multiply 8-bit activations)");
         }
         return tokens;
     }

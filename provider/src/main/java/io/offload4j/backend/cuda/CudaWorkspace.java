@@ -68,8 +68,8 @@ final class CudaWorkspace implements AutoCloseable {
     final CUdeviceptr hb;
     final CUdeviceptr hb2;
     /**
-     * A short step's activations quantized to 8 bits, up to CudaInt8Kernels.MAX_STEP_TOKENS rows (values, a scale per 32,
-     * a sum per 16; matvec_x8.cuh).
+     * A short step's activations quantized to 8 bits, up to CudaInt8Kernels.MAX_STEP_TOKENS rows (values, a scale per
+     * 32, a sum per 16; matvec_x8.cuh).
      */
     final CUdeviceptr x8q;
     final CUdeviceptr x8d;
