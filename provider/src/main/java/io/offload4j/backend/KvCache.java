@@ -54,8 +54,17 @@ public interface KvCache extends AutoCloseable {
         }
     }
 
-    /** Device or host bytes it occupies. */
+    /** Device or host bytes it occupies, or may come to occupy (all its capacity's). */
     long byteSize();
+
+    /**
+     * Bytes it holds now: {@link #byteSize()}, except in a cache that takes its memory as its sequence grows (the CPU's
+     * pages), which holds only the positions it has reached, some of them shared with caches that copied a prefix
+     * from it or it from them (counted in each).
+     */
+    default long heldBytes() {
+        return byteSize();
+    }
 
     @Override
     void close();

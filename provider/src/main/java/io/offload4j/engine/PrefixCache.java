@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * KV caches of finished sequences, kept so that a new request that starts with the same tokens continues from
  * them instead of computing its prompt again (a conversation's next turn starts with the whole previous turn).
  *
- * <p>Entries live in a Caffeine cache bounded by weight, the weigher being the KV cache's bytes (in KiB), with a
+ * <p>Entries live in a Caffeine cache bounded by weight, the weigher being the bytes the KV cache holds (in KiB), with a
  * removal listener that closes (frees) a KV cache when its entry is evicted or invalidated. A KV cache is never
  * shared: {@link #take} removes the entry it returns, so the sequence that continues it owns it exclusively, and
  * gives it back with {@link #put} when it ends (with its new, longer token history).
@@ -192,7 +192,7 @@ final class PrefixCache {
      * it is larger than the whole budget.
      */
     void put(int[] tokens, int promptLength, KvCache cache) {
-        long bytes = cache.byteSize();
+        long bytes = cache.heldBytes(); // a kept cache is not written: what it holds now is what it keeps
         long kib = (bytes + 1023) / 1024;
         if (!enabled() || tokens.length == 0 || kib > budgetKiB || kib > Integer.MAX_VALUE) {
             cache.close();

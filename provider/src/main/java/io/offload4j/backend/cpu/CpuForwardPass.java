@@ -84,7 +84,9 @@ final class CpuForwardPass implements ForwardPass {
     /** The chunk's activations transposed into panels for the packed GEMM (empty without one). */
     private final float[] panel;
     private final PackTask pack = new PackTask();
+    /** Per worker thread: attention scores, a row of {@link #scoreStride} floats per query head of a group. */
     private final float[][] scores;
+    private final int scoreStride;
 
     /** The sparse FFN of mixture-of-experts blocks; null for a dense model. */
     private final CpuMoeRunner moe;
@@ -92,7 +94,22 @@ final class CpuForwardPass implements ForwardPass {
     private final MatmulTask matmul = new MatmulTask();
     private final AttentionTask attention = new AttentionTask();
 
+    /** Positions per KV cache page ({@link CpuKvCache}). */
+    static final int PAGE_POSITIONS = 64;
+    private final int pagePositions;
+    /** The pools of its KV caches' pages, by the blocks they hold ({@link #pages}). */
+    private final java.util.List<KvPages> pagePools = new java.util.ArrayList<>(2);
+
     CpuForwardPass(Model model, CpuThreadPool pool, int maxContext, int maxChunk) {
+        this(model, pool, maxContext, maxChunk, PAGE_POSITIONS);
+    }
+
+    /** @param pagePositions positions per KV cache page (tests compare sizes; the engine's is {@link #PAGE_POSITIONS}) */
+    CpuForwardPass(Model model, CpuThreadPool pool, int maxContext, int maxChunk, int pagePositions) {
+        if (pagePositions < 1) {
+            throw new IllegalArgumentException("KV cache pages of " + pagePositions + " positions");
+        }
+        this.pagePositions = pagePositions;
         this.config = model.config();
         this.weights = model.weights();
         this.pool = pool;
@@ -140,7 +157,8 @@ final class CpuForwardPass implements ForwardPass {
         panel = pt == 0 || rows < PACKED_MIN_TOKENS ? new float[0]
                 : new float[(rows + pt - 1) / pt * pt * maxCols];
         int group = c.headCount() / c.headCountKv();
-        scores = new float[pool.threads()][group * (maxContext + attend.padding())];
+        scoreStride = maxContext + attend.padding();
+        scores = new float[pool.threads()][group * scoreStride];
         moe = c.moe() == null ? null : new CpuMoeRunner(c.moe(), dim, rows, pool, gemm);
     }
 
@@ -363,6 +381,7 @@ final class CpuForwardPass implements ForwardPass {
             rowCache[t] = cache;
             rowPos[t] = pos + t;
         }
+        claimRows(count);
         computeRope(count);
         block(blocks[block], count);
         releaseRows(count);
@@ -388,14 +407,51 @@ final class CpuForwardPass implements ForwardPass {
         // room than every position would.
         int extra = Math.max(surplus, maxChunk);
         int ringRows = traits.slidingWindow() + extra;
+        boolean[] paged = new boolean[ring.length];
         for (int b = 0; b < ring.length; b++) {
-            if (traits.sliding(b) && 2L * ringRows < capacity) {
+            boolean stored = blocks == null || blocks[b];
+            if (stored && traits.sliding(b) && 2L * ringRows < capacity) {
                 ring[b] = ringRows;
                 rewind = extra;
+            } else {
+                paged[b] = stored;
             }
         }
-        return new CpuKvCache(config.blockCount(), capacity, attend.padding(), config.headCountKv(),
-                config.headDim(), config.valueDim(), blocks, ring, rewind);
+        return new CpuKvCache(pages(paged), capacity, ring, attend.padding(), config.keyValueDim(), config.valueDim(),
+                rewind);
+    }
+
+    /**
+     * The pool of pages for caches that keep exactly the blocks {@code paged} in pages: caches that share a pool can
+     * share pages. A pass has one or two (with and without its sliding blocks' rings; a block runner's its blocks').
+     */
+    private synchronized KvPages pages(boolean[] paged) {
+        for (KvPages p : pagePools) {
+            if (java.util.Arrays.equals(p.blocks(), paged)) {
+                return p;
+            }
+        }
+        int[] keyDims = new int[paged.length];
+        int[] valueDims = new int[paged.length];
+        for (int b = 0; b < paged.length; b++) {
+            keyDims[b] = paged[b] ? config.keyValueDim() : 0;
+            valueDims[b] = paged[b] ? config.valueDim() : 0;
+        }
+        int perContext = (maxContext + pagePositions - 1) / pagePositions;
+        KvPages p = new KvPages(pagePositions, keyDims, valueDims, attend.padding(), 2 * perContext);
+        pagePools.add(p);
+        return p;
+    }
+
+    /** Pages held by this pass's KV caches now, in all pools (shared pages counted once). */
+    int pagesInUse() {
+        int n = 0;
+        synchronized (this) {
+            for (KvPages p : pagePools) {
+                n += p.pagesInUse();
+            }
+        }
+        return n;
     }
 
     /** Decodes token {@code token}'s embedding row into activation row {@code t}. */
@@ -421,9 +477,17 @@ final class CpuForwardPass implements ForwardPass {
 
     /** Every block over the first {@code count} rows (their caches and positions set in {@link #rowCache}, {@link #rowPos}). */
     private void allBlocks(int count) {
+        claimRows(count);
         computeRope(count);
         for (BlockWeights block : blocks) {
             block(block, count);
+        }
+    }
+
+    /** Makes the pages the rows write their caches' own ({@link CpuKvCache#writable}), before any block runs. */
+    private void claimRows(int count) {
+        for (int t = 0; t < count; t++) {
+            rowCache[t].writable(rowPos[t], 1);
         }
     }
 
@@ -766,7 +830,6 @@ final class CpuForwardPass implements ForwardPass {
             int heads = c.headCount();
             int kvHeads = c.headCountKv();
             int hd = c.headDim();
-            int vDim = c.valueDim();
             int perItem = heads / kvHeads / split;
             float scale = traits.attentionScale();
             float softcap = traits.attentionSoftcap();
@@ -777,15 +840,11 @@ final class CpuForwardPass implements ForwardPass {
                 int kvHead = rest / split;
                 int h = kvHead * split * perItem + (rest % split) * perItem;
                 int off = (t * heads + h) * hd;
-                CpuKvCache cache = rowCache[t];
-                int stride = cache.keyStrides[block];
-                // positions first..pos: in a sliding block only the window, contiguous in the cache's rows
+                // positions first..pos: in a sliding block only the window
                 int pos = bidirectional ? rowLast[t] : rowPos[t]; // the last position the row sees
                 int first = traits.firstAttended(block, pos); // 0: a bidirectional model has no window
-                int row = cache.slot(block, first);
-                attend.attend(q, off, perItem, hd, cache.keys[block], kvHead * hd * stride + row, stride,
-                        cache.values[block], row * vDim + kvHead * hd, vDim, pos - first + 1, scale, softcap, att,
-                        attnOut, off);
+                rowCache[t].attend(attend, block, kvHead, q, off, perItem, hd, first, pos, scale, softcap, att,
+                        scoreStride, attnOut, off);
             }
         }
     }

@@ -6,80 +6,168 @@ import java.nio.ByteOrder;
 import io.offload4j.backend.KvCache;
 
 /**
- * Keys and values in float32 on the heap. Keys are transposed per head,
- * {@code keys[block][(head * headDim + d) * keyStride(block) + slot]}, so attention scores for a run
- * of positions are plain vector multiply-adds; values are slot-major,
- * {@code values[block][slot * valueDim + d]}. The key stride is the block's rows plus a little
- * padding that vector loads may read past the last row.
+ * Keys and values in float32 on the heap, in two layouts by block.
  *
- * <p>A block that attends through a sliding window of W positions keeps only a <b>ring</b> of R = W + maxChunk
- * rows when that is smaller than the capacity: position p lives in slot p mod R, written twice (at the slot and at
- * slot + R) so that any run of up to R consecutive positions is contiguous in the 2R stored rows and attention reads
- * it exactly like a full cache. R exceeds W by a chunk so that a chunk's rows, all written before any attends,
- * never overwrite a row an earlier token of the same chunk still attends to — and so that the last
- * {@link #maxRewind()} positions may be computed again (a rejected speculative draft, a reused prefix) without
- * losing the window before them. Other blocks keep every position (slot = position).
+ * <p><b>Pages</b> (every block, unless it is a ring): positions in {@link KvPage pages} of P positions from a
+ * {@link KvPages} pool, one per run of P positions ({@code table[pos / P]}, row {@code pos % P}), taken as the
+ * sequence first writes there. So a cache holds the memory of the positions it has reached, not of its capacity, and
+ * {@link #copyPrefix} shares the source's whole pages instead of copying them (only the rows of a last, partial page
+ * are copied): sequences that start with the same prompt hold those keys and values once. A page several caches hold
+ * is never written: a cache about to write into one copies it first ({@link #writable}).
+ *
+ * <p><b>Rings</b>: a block that attends through a sliding window of W positions keeps only a ring of R = W + maxChunk
+ * rows when that is smaller than the capacity, in arrays of its own: position p lives in slot p mod R, written twice
+ * (at the slot and at slot + R) so that any run of up to R consecutive positions is contiguous in the 2R stored rows
+ * and attention reads it as one run. Keys are transposed per head, {@code keys[block][(head * headDim + d) *
+ * keyStride(block) + slot]}, values slot-major, {@code values[block][slot * valueDim + d]}; the key stride is 2R plus
+ * a little padding that vector loads may read past the last row. R exceeds W by a chunk so that a chunk's rows, all
+ * written before any attends, never overwrite a row an earlier token of the same chunk still attends to — and so that
+ * the last {@link #maxRewind()} positions may be computed again (a rejected speculative draft, a reused prefix)
+ * without losing the window before them.
+ *
+ * <p>Used on one thread at a time (the engine's); {@link #close} may come from another once nothing else uses it.
  */
 final class CpuKvCache implements KvCache {
+    /** Per block: a ring's keys, or an empty array for a paged or unstored block. */
     final float[][] keys;
     final float[][] values;
-    /** Per block: the key stride (its stored rows plus padding). */
+    /** Per block: a ring's key stride (its 2R rows plus padding), 0 for a paged or unstored block. */
     final int[] keyStrides;
-    /** Per block: R for a ring (slot = position mod R, stored twice), 0 for a full cache (slot = position). */
+    /** Per block: R for a ring (slot = position mod R, stored twice), 0 otherwise. */
     private final int[] ring;
+    private final KvPages pages;
+    /** Positions per page. */
+    private final int pagePositions;
+    /** Per page of positions: the page, or null before the sequence first writes there. */
+    private final KvPage[] table;
     private final int capacity;
     private final int rewind;
-
-    CpuKvCache(int blocks, int capacity, int keyStride, int kvHeads, int headDim, int valueDim) {
-        this(blocks, capacity, keyStride - capacity, kvHeads, headDim, valueDim, null, new int[blocks], Integer.MAX_VALUE);
-    }
+    private final long ringBytes;
 
     /**
-     * @param padding      rows past the last that vector loads may read
-     * @param blocksStored non-null: only the blocks it marks get storage (a GPU pass's CPU-computed blocks)
-     * @param ringRows     per block, R for a ring of R rows, 0 for every position
-     * @param rewind       how many of the last positions may be written again ({@link #maxRewind()})
+     * @param pages    the pool of the blocks this cache keeps in pages (all stored blocks that are not rings)
+     * @param ringRows per block, R for a ring of R rows, 0 for a paged or unstored block
+     * @param padding  floats past a ring's last row that vector loads may read
+     * @param rewind   how many of the last positions may be written again ({@link #maxRewind()})
      */
-    CpuKvCache(int blocks, int capacity, int padding, int kvHeads, int headDim, int valueDim, boolean[] blocksStored,
-               int[] ringRows, int rewind) {
-        if (padding < 0) {
-            throw new IllegalArgumentException("negative padding " + padding);
-        }
+    CpuKvCache(KvPages pages, int capacity, int[] ringRows, int padding, int keyDim, int valueDim, int rewind) {
+        this.pages = pages;
+        this.pagePositions = pages.positions();
         this.capacity = capacity;
         this.rewind = rewind;
         this.ring = ringRows.clone();
+        this.table = new KvPage[(capacity + pagePositions - 1) / pagePositions];
+        int blocks = ring.length;
         this.keyStrides = new int[blocks];
         this.keys = new float[blocks][];
         this.values = new float[blocks][];
+        long floats = 0;
         for (int b = 0; b < blocks; b++) {
-            boolean used = blocksStored == null || blocksStored[b];
-            int rows = ring[b] > 0 ? 2 * ring[b] : capacity;
-            keyStrides[b] = rows + padding;
-            keys[b] = new float[used ? Math.multiplyExact(Math.multiplyExact(kvHeads, headDim), keyStrides[b]) : 0];
-            values[b] = new float[used ? Math.multiplyExact(rows, valueDim) : 0];
+            int rows = 2 * ring[b];
+            keyStrides[b] = rows == 0 ? 0 : rows + padding;
+            keys[b] = new float[rows == 0 ? 0 : Math.multiplyExact(keyDim, keyStrides[b])];
+            values[b] = new float[Math.multiplyExact(rows, valueDim)];
+            floats += keys[b].length + values[b].length;
         }
+        this.ringBytes = 4 * floats;
     }
 
-    /** The row where position {@code pos} of {@code block} is (its first copy, for a ring). */
+    /** The row where position {@code pos} of ring block {@code block} is (its first copy). */
     int slot(int block, int pos) {
-        int r = ring[block];
-        return r == 0 ? pos : pos % r;
+        return pos % ring[block];
     }
 
     /**
-     * Stores one position's key ({@code k[kOff ..]}) and value ({@code v[vOff ..]}), {@code kvDim} floats each: in
-     * its slot, and in a ring also at slot + R.
+     * Makes the pages of positions {@code pos .. pos+count-1} this cache's own before it writes them: takes a page
+     * where there is none yet, and copies one that other caches share (their rows stay as they were). Allocation-free
+     * once the pool has released pages to hand out.
+     */
+    void writable(int pos, int count) {
+        if (!pages.holdsAny()) {
+            return;
+        }
+        for (int i = pos / pagePositions, last = (pos + count - 1) / pagePositions; i <= last; i++) {
+            KvPage page = table[i];
+            if (page == null) {
+                table[i] = pages.take();
+            } else if (page.holders > 1) {
+                KvPage own = pages.take();
+                pages.copyRows(own, page, pagePositions);
+                pages.release(page);
+                table[i] = own;
+            }
+        }
+    }
+
+    /**
+     * Stores one position's key ({@code k[kOff ..]}, {@code kvDim} floats) and value ({@code v[vOff ..]}): in a ring at
+     * its slot and at slot + R, else in its page, which {@link #writable} made this cache's own.
      */
     void store(int block, int pos, float[] k, int kOff, float[] v, int vOff, int kvDim) {
+        if (ring[block] == 0) {
+            KvPage page = table[pos / pagePositions];
+            int row = pos % pagePositions;
+            float[] keysOfPage = page.keys[block];
+            for (int j = 0; j < kvDim; j++) {
+                keysOfPage[j * pagePositions + row] = k[kOff + j];
+            }
+            float[] valuesOfPage = page.values[block];
+            int valueDim = valuesOfPage.length / pagePositions;
+            System.arraycopy(v, vOff, valuesOfPage, row * valueDim, valueDim);
+            return;
+        }
         float[] keysOfBlock = keys[block];
         int stride = keyStrides[block];
-        int s = slot(block, pos);
-        int copies = ring[block] == 0 ? 1 : 2;
-        for (int c = 0; c < copies; c++, s += ring[block]) {
+        int valueDim = values[block].length / (2 * ring[block]);
+        for (int c = 0, s = slot(block, pos); c < 2; c++, s += ring[block]) {
             for (int j = 0; j < kvDim; j++) {
                 keysOfBlock[j * stride + s] = k[kOff + j];
             }
-            System.arraycopy(v, vOff, values[block], s * kvDim, kvDim);
+            System.arraycopy(v, vOff, values[block], s * valueDim, valueDim);
+        }
+    }
+
+    /**
+     * Attention of {@code n} query heads ({@code q[qOff + g * hd ..]}) that share key/value head {@code kvHead} of
+     * {@code block}, over positions {@code first..last} (all written): into {@code out[outOff + g * hd ..]}, with
+     * scores in {@code att[g * attStride ..]} ({@code attStride} at least the positions plus the attention's padding).
+     * A ring's window is one contiguous run; pages are attended to run by run, which gives the same floats as one run
+     * (each score is its own dot product, the softmax spans all of them, and the weighted sum goes on in order).
+     */
+    void attend(Attention attention, int block, int kvHead, float[] q, int qOff, int n, int hd, int first, int last,
+                float scale, float softcap, float[] att, int attStride, float[] out, int outOff) {
+        int positions = last - first + 1;
+        if (ring[block] != 0) {
+            int stride = keyStrides[block];
+            int row = slot(block, first);
+            int valueDim = values[block].length / (2 * ring[block]);
+            attention.attend(q, qOff, n, hd, keys[block], kvHead * hd * stride + row, stride, values[block],
+                    row * valueDim + kvHead * hd, valueDim, positions, scale, softcap, att, attStride, out, outOff);
+            return;
+        }
+        int pp = pagePositions;
+        for (int p = first; p <= last; ) {
+            int row = p % pp;
+            int run = Math.min(pp - row, last - p + 1);
+            attention.scores(q, qOff, n, hd, table[p / pp].keys[block], kvHead * hd * pp + row, pp, run, scale, att,
+                    p - first, attStride);
+            p += run;
+        }
+        for (int g = 0; g < n; g++) {
+            int a = g * attStride;
+            if (softcap > 0) {
+                attention.softcap(att, a, a + positions, softcap);
+            }
+            float inv = attention.softmax(att, a, positions);
+            for (int p = first; p <= last; ) {
+                int row = p % pp;
+                int run = Math.min(pp - row, last - p + 1);
+                float[] v = table[p / pp].values[block];
+                int valueDim = v.length / pp;
+                attention.weightedSum(att, a + p - first, inv, hd, v, row * valueDim + kvHead * hd, valueDim, run, out,
+                        outOff + g * hd, p == first, p + run > last);
+                p += run;
+            }
         }
     }
 
@@ -87,6 +175,9 @@ final class CpuKvCache implements KvCache {
 
     /** Writes one position's key and value ({@code keyValueDim} / {@code valueDim} floats) of {@code block}. */
     void write(int block, int pos, float[] key, float[] value) {
+        if (ring[block] == 0) {
+            writable(pos, 1);
+        }
         store(block, pos, key, 0, value, 0, key.length);
     }
 
@@ -113,19 +204,28 @@ final class CpuKvCache implements KvCache {
             }
             return;
         }
-        float[] k = keys[block];
-        int keyStride = keyStrides[block];
-        for (int j = 0; j < kvDim; j++) {
-            int row = j * keyStride + pos;
-            for (int t = 0; t < count; t++) {
-                k[row + t] = Float.float16ToFloat(src.get(HALF, keysOffset + 2L * ((long) t * kvDim + j)));
+        writable(pos, count);
+        int pp = pagePositions;
+        for (int p = pos, end = pos + count; p < end; ) {
+            KvPage page = table[p / pp];
+            int row = p % pp;
+            int run = Math.min(pp - row, end - p);
+            long first = p - pos; // the run's first token in src
+            float[] k = page.keys[block];
+            for (int j = 0; j < kvDim; j++) {
+                int at = j * pp + row;
+                for (int t = 0; t < run; t++) {
+                    k[at + t] = Float.float16ToFloat(src.get(HALF, keysOffset + 2L * ((first + t) * kvDim + j)));
+                }
             }
-        }
-        float[] v = values[block];
-        int base = pos * kvDim;
-        int n = count * kvDim;
-        for (int i = 0; i < n; i++) { // C2 turns this into the hardware conversion
-            v[base + i] = Float.float16ToFloat(src.get(HALF, valuesOffset + 2L * i));
+            float[] v = page.values[block];
+            int base = row * kvDim;
+            int n = run * kvDim;
+            long from = valuesOffset + 2L * first * kvDim;
+            for (int i = 0; i < n; i++) { // C2 turns this into the hardware conversion
+                v[base + i] = Float.float16ToFloat(src.get(HALF, from + 2L * i));
+            }
+            p += run;
         }
     }
 
@@ -133,6 +233,15 @@ final class CpuKvCache implements KvCache {
 
     /** Reads one position's key and value of {@code block} (in a ring, one of its last R positions). */
     void read(int block, int pos, float[] key, float[] value) {
+        if (ring[block] == 0) {
+            KvPage page = table[pos / pagePositions];
+            int row = pos % pagePositions;
+            for (int j = 0; j < key.length; j++) {
+                key[j] = page.keys[block][j * pagePositions + row];
+            }
+            System.arraycopy(page.values[block], row * value.length, value, 0, value.length);
+            return;
+        }
         float[] k = keys[block];
         int stride = keyStrides[block];
         int s = slot(block, pos);
@@ -152,20 +261,14 @@ final class CpuKvCache implements KvCache {
         return rewind;
     }
 
-    /** A cache of the same pass: the same blocks stored, the same rings, the same widths. */
+    /** A cache of the same pass with the same blocks in pages (the same pool) and the same rings. */
     @Override
     public boolean canCopyPrefix(KvCache source) {
-        if (!(source instanceof CpuKvCache src) || src.keys.length != keys.length) {
+        if (!(source instanceof CpuKvCache src) || src.pages != pages || !java.util.Arrays.equals(src.ring, ring)) {
             return false;
         }
-        for (int b = 0; b < keys.length; b++) {
-            boolean stored = keys[b].length > 0;
-            if (stored != (src.keys[b].length > 0) || ring[b] != src.ring[b]) {
-                return false;
-            }
-            if (stored && (keys[b].length / keyStrides[b] != src.keys[b].length / src.keyStrides[b]
-                    || (ring[b] > 0 && (keyStrides[b] != src.keyStrides[b]
-                    || values[b].length != src.values[b].length)))) {
+        for (int b = 0; b < ring.length; b++) {
+            if (ring[b] > 0 && keyStrides[b] != src.keyStrides[b]) {
                 return false;
             }
         }
@@ -173,42 +276,81 @@ final class CpuKvCache implements KvCache {
     }
 
     /**
-     * Full blocks copy their first {@code positions} rows (each transposed key row, then the values); a ring is
-     * copied whole, which holds the window before {@code positions} when the source kept to {@link #maxRewind()}.
+     * Pages: the source's pages that lie wholly before {@code positions} become this cache's too (shared, not copied),
+     * and the rows of a last, partial page are copied into a page of this cache's own. A ring is copied whole, which
+     * holds the window before {@code positions} when the source kept to {@link #maxRewind()}.
      */
     @Override
     public void copyPrefix(KvCache source, int positions) {
         KvCache.requireCopyable(this, source, positions);
         CpuKvCache src = (CpuKvCache) source;
-        for (int b = 0; b < keys.length; b++) {
-            if (keys[b].length == 0) {
-                continue;
+        int whole = positions / pagePositions;
+        int rows = positions % pagePositions;
+        if (pages.holdsAny()) { // checked before anything changes
+            for (int i = 0; i < whole + (rows > 0 ? 1 : 0); i++) {
+                src.requirePage(i, positions);
             }
+        }
+        for (int b = 0; b < ring.length; b++) {
             if (ring[b] > 0) {
                 System.arraycopy(src.keys[b], 0, keys[b], 0, keys[b].length);
                 System.arraycopy(src.values[b], 0, values[b], 0, values[b].length);
-                continue;
             }
-            int kvDim = keys[b].length / keyStrides[b];
-            for (int j = 0; j < kvDim; j++) {
-                System.arraycopy(src.keys[b], j * src.keyStrides[b], keys[b], j * keyStrides[b], positions);
+        }
+        if (!pages.holdsAny()) {
+            return;
+        }
+        for (int i = 0; i < whole; i++) {
+            KvPage page = src.table[i];
+            if (page != table[i]) {
+                pages.share(page); // before the release: the same page may be this cache's through a third one
+                if (table[i] != null) {
+                    pages.release(table[i]);
+                }
+                table[i] = page;
             }
-            int valueDim = values[b].length / capacity;
-            System.arraycopy(src.values[b], 0, values[b], 0, positions * valueDim);
+        }
+        if (rows > 0 && src.table[whole] != table[whole]) {
+            writable(whole * pagePositions, 1);
+            pages.copyRows(table[whole], src.table[whole], rows);
         }
     }
 
+    /** Page {@code i}, which a prefix of {@code positions} positions being copied from this cache must have written. */
+    private KvPage requirePage(int i, int positions) {
+        if (table[i] == null) {
+            throw new IllegalArgumentException("cannot copy a prefix of " + positions + " positions from a KV cache that"
+                    + " has not written positions " + i * pagePositions + ".." + ((i + 1) * pagePositions - 1));
+        }
+        return table[i];
+    }
+
+    /** Device or host bytes it may occupy: every page of its capacity, and its rings. */
     @Override
     public long byteSize() {
-        long n = 0;
-        for (int b = 0; b < keys.length; b++) {
-            n += 4L * (keys[b].length + values[b].length);
-        }
-        return n;
+        return table.length * pages.pageBytes() + ringBytes;
     }
 
+    /** The pages it has reached (counting those it shares with other caches) and its rings. */
+    @Override
+    public long heldBytes() {
+        long held = ringBytes;
+        for (KvPage page : table) {
+            if (page != null) {
+                held += pages.pageBytes();
+            }
+        }
+        return held;
+    }
+
+    /** Its pages go back to the pool (a shared one once its last holder lets go); a ring is left to the collector. */
     @Override
     public void close() {
-        // heap memory: nothing to release eagerly
+        for (int i = 0; i < table.length; i++) {
+            if (table[i] != null) {
+                pages.release(table[i]);
+                table[i] = null;
+            }
+        }
     }
 }

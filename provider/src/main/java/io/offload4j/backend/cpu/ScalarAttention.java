@@ -14,12 +14,11 @@ final class ScalarAttention implements Attention {
     }
 
     @Override
-    public void attend(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, float[] values, int vOff,
-                       int vStride, int positions, float scale, float softcap, float[] att, float[] out,
-                       int outOff) {
+    public void scores(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, int positions,
+                       float scale, float[] att, int attOff, int attStride) {
         for (int g = 0; g < n; g++) {
             int qi = qOff + g * hd;
-            int a = g * stride;
+            int a = attOff + g * attStride;
             Arrays.fill(att, a, a + positions, 0f);
             for (int d = 0; d < hd; d++) {
                 float qd = q[qi + d];
@@ -28,30 +27,38 @@ final class ScalarAttention implements Attention {
                     att[a + p] += qd * keys[k + p];
                 }
             }
-            float max = Float.NEGATIVE_INFINITY;
             for (int p = 0; p < positions; p++) {
-                float s = att[a + p] * scale;
-                if (softcap > 0) {
-                    s = softcap * (float) Math.tanh(s / softcap);
-                }
-                att[a + p] = s;
-                max = Math.max(max, s);
+                att[a + p] *= scale;
             }
-            float sum = 0;
-            for (int p = 0; p < positions; p++) {
-                float e = (float) Math.exp(att[a + p] - max);
-                att[a + p] = e;
-                sum += e;
-            }
-            float inv = 1f / sum;
-            int o = outOff + g * hd;
+        }
+    }
+
+    @Override
+    public float softmax(float[] att, int a, int positions) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int p = 0; p < positions; p++) {
+            max = Math.max(max, att[a + p]);
+        }
+        float sum = 0;
+        for (int p = 0; p < positions; p++) {
+            float e = (float) Math.exp(att[a + p] - max);
+            att[a + p] = e;
+            sum += e;
+        }
+        return 1f / sum;
+    }
+
+    @Override
+    public void weightedSum(float[] att, int a, float inv, int hd, float[] values, int vOff, int vStride,
+                            int positions, float[] out, int o, boolean first, boolean last) {
+        if (first) {
             Arrays.fill(out, o, o + hd, 0f);
-            for (int p = 0; p < positions; p++) {
-                float w = att[a + p] * inv;
-                int v = vOff + p * vStride;
-                for (int d = 0; d < hd; d++) {
-                    out[o + d] += w * values[v + d];
-                }
+        }
+        for (int p = 0; p < positions; p++) {
+            float w = att[a + p] * inv;
+            int v = vOff + p * vStride;
+            for (int d = 0; d < hd; d++) {
+                out[o + d] += w * values[v + d];
             }
         }
     }

@@ -24,30 +24,20 @@ final class VectorAttention implements Attention {
     }
 
     @Override
-    public void attend(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, float[] values, int vOff,
-                       int vStride, int positions, float scale, float softcap, float[] att, float[] out,
-                       int outOff) {
+    public void scores(float[] q, int qOff, int n, int hd, float[] keys, int kOff, int stride, int positions,
+                       float scale, float[] att, int attOff, int attStride) {
         int g = 0;
         for (; g + 3 < n; g += 4) {
-            scores4(q, qOff + g * hd, hd, keys, kOff, stride, positions, scale, att, g * stride);
+            scores4(q, qOff + g * hd, hd, keys, kOff, stride, positions, scale, att, attOff + g * attStride, attStride);
         }
         for (; g < n; g++) {
-            scores1(q, qOff + g * hd, hd, keys, kOff, stride, positions, scale, att, g * stride);
-        }
-        if (softcap > 0) {
-            for (g = 0; g < n; g++) {
-                softcap(att, g * stride, g * stride + positions, softcap);
-            }
-        }
-        for (g = 0; g < n; g++) {
-            float inv = softmax(att, g * stride, positions);
-            weightedSum(att, g * stride, inv, hd, values, vOff, vStride, positions, out, outOff + g * hd);
+            scores1(q, qOff + g * hd, hd, keys, kOff, stride, positions, scale, att, attOff + g * attStride);
         }
     }
 
-    /** att[a + g·stride + p] = scale · q_g · k_p for four heads; may write up to 2L - 1 past positions. */
+    /** att[a + g·attStride + p] = scale · q_g · k_p for four heads; may write up to 2L - 1 past positions. */
     private static void scores4(float[] q, int qi, int hd, float[] keys, int kOff, int stride, int positions, float scale,
-                                float[] att, int a) {
+                                float[] att, int a, int attStride) {
         int q1 = qi + hd;
         int q2 = q1 + hd;
         int q3 = q2 + hd;
@@ -73,12 +63,12 @@ final class VectorAttention implements Attention {
             int o = a + p;
             s0.mul(scale).intoArray(att, o);
             t0.mul(scale).intoArray(att, o + L);
-            s1.mul(scale).intoArray(att, o + stride);
-            t1.mul(scale).intoArray(att, o + stride + L);
-            s2.mul(scale).intoArray(att, o + 2 * stride);
-            t2.mul(scale).intoArray(att, o + 2 * stride + L);
-            s3.mul(scale).intoArray(att, o + 3 * stride);
-            t3.mul(scale).intoArray(att, o + 3 * stride + L);
+            s1.mul(scale).intoArray(att, o + attStride);
+            t1.mul(scale).intoArray(att, o + attStride + L);
+            s2.mul(scale).intoArray(att, o + 2 * attStride);
+            t2.mul(scale).intoArray(att, o + 2 * attStride + L);
+            s3.mul(scale).intoArray(att, o + 3 * attStride);
+            t3.mul(scale).intoArray(att, o + 3 * attStride + L);
         }
     }
 
@@ -120,8 +110,8 @@ final class VectorAttention implements Attention {
         }
     }
 
-    /** Replaces att[a .. a+positions) by exp(s - max) and returns 1 / their sum. */
-    private static float softmax(float[] att, int a, int positions) {
+    @Override
+    public float softmax(float[] att, int a, int positions) {
         int vec = positions - positions % L;
         // Vector work only where there is a whole vector of positions: C2 can compile the vector part of this method
         // into code that boxes (seen on a 16-lane AVX-512 host: one box per call, CpuForwardBatchTest), and short
@@ -159,12 +149,28 @@ final class VectorAttention implements Attention {
         return 1f / s;
     }
 
-    /** out[o + d] = inv · Σ_p att[a + p] · values[vOff + p·vStride + d]. */
-    private static void weightedSum(float[] att, int a, float inv, int hd, float[] values, int vOff, int vStride,
-                                    int positions, float[] out, int o) {
+    /**
+     * out[o + d] (+)= Σ_p att[a + p] · values[vOff + p·vStride + d], times inv on the last run: the sums stay in
+     * registers within a run and in {@code out} between runs, so a split changes no float.
+     */
+    @Override
+    public void weightedSum(float[] att, int a, float inv, int hd, float[] values, int vOff, int vStride,
+                            int positions, float[] out, int o, boolean first, boolean last) {
+        float f = last ? inv : 1f;
         int d = 0;
         for (; d + 4 * L <= hd; d += 4 * L) {
-            FloatVector o0 = FloatVector.zero(F), o1 = FloatVector.zero(F), o2 = FloatVector.zero(F), o3 = FloatVector.zero(F);
+            FloatVector o0, o1, o2, o3;
+            if (first) {
+                o0 = FloatVector.zero(F);
+                o1 = FloatVector.zero(F);
+                o2 = FloatVector.zero(F);
+                o3 = FloatVector.zero(F);
+            } else {
+                o0 = FloatVector.fromArray(F, out, o + d);
+                o1 = FloatVector.fromArray(F, out, o + d + L);
+                o2 = FloatVector.fromArray(F, out, o + d + 2 * L);
+                o3 = FloatVector.fromArray(F, out, o + d + 3 * L);
+            }
             for (int p = 0, v = vOff + d; p < positions; p++, v += vStride) {
                 FloatVector w = FloatVector.broadcast(F, att[a + p]);
                 o0 = FloatVector.fromArray(F, values, v).fma(w, o0);
@@ -172,24 +178,24 @@ final class VectorAttention implements Attention {
                 o2 = FloatVector.fromArray(F, values, v + 2 * L).fma(w, o2);
                 o3 = FloatVector.fromArray(F, values, v + 3 * L).fma(w, o3);
             }
-            o0.mul(inv).intoArray(out, o + d);
-            o1.mul(inv).intoArray(out, o + d + L);
-            o2.mul(inv).intoArray(out, o + d + 2 * L);
-            o3.mul(inv).intoArray(out, o + d + 3 * L);
+            o0.mul(f).intoArray(out, o + d);
+            o1.mul(f).intoArray(out, o + d + L);
+            o2.mul(f).intoArray(out, o + d + 2 * L);
+            o3.mul(f).intoArray(out, o + d + 3 * L);
         }
         for (; d + L <= hd; d += L) {
-            FloatVector o0 = FloatVector.zero(F);
+            FloatVector o0 = first ? FloatVector.zero(F) : FloatVector.fromArray(F, out, o + d);
             for (int p = 0, v = vOff + d; p < positions; p++, v += vStride) {
                 o0 = FloatVector.fromArray(F, values, v).fma(FloatVector.broadcast(F, att[a + p]), o0);
             }
-            o0.mul(inv).intoArray(out, o + d);
+            o0.mul(f).intoArray(out, o + d);
         }
         for (; d < hd; d++) {
-            float s = 0;
+            float s = first ? 0 : out[o + d];
             for (int p = 0, v = vOff + d; p < positions; p++, v += vStride) {
                 s += att[a + p] * values[v];
             }
-            out[o + d] = s * inv;
+            out[o + d] = s * f;
         }
     }
 }

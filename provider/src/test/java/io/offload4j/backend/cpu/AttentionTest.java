@@ -48,8 +48,8 @@ class AttentionTest {
         int kOff = kvHead * hd * stride;
         int vOff = kvHead * hd;
         if (cap > 0) {
-            kernel.attend(q, qOff, n, hd, keys, kOff, stride, values, vOff, vDim, positions, scale, cap, att, out,
-                    outOff);
+            kernel.attend(q, qOff, n, hd, keys, kOff, stride, values, vOff, vDim, positions, scale, cap, att, stride,
+                    out, outOff);
         } else {
             kernel.attend(q, qOff, n, hd, keys, kOff, stride, values, vOff, vDim, positions, scale, att, out, outOff);
         }
@@ -79,6 +79,66 @@ class AttentionTest {
                 assertEquals(ref, out[outOff + g * hd + d], 1e-5,
                         kernel.getClass().getSimpleName() + " cap=" + cap + " hd=" + hd + " n=" + n + " positions=" + positions);
             }
+        }
+    }
+
+    /**
+     * Attention over positions split into runs (as over a KV cache's pages: scores run by run, one softmax, the
+     * weighted sum run by run) gives exactly the floats of one run.
+     */
+    @Test
+    void runsGiveTheFloatsOfOneRun() {
+        SplittableRandom random = new SplittableRandom(5);
+        for (Attention kernel : new Attention[] {ScalarAttention.INSTANCE, Attention.best()}) {
+            for (int hd : new int[] {64, 36, 128}) {
+                for (int n : new int[] {1, 4, 6}) {
+                    int positions = 1 + random.nextInt(300);
+                    int stride = positions + kernel.padding();
+                    float[] keys = new float[hd * stride];
+                    float[] values = new float[positions * hd];
+                    float[] q = new float[n * hd];
+                    fill(random, keys);
+                    fill(random, values);
+                    fill(random, q);
+                    int attStride = positions + kernel.padding();
+                    float[] whole = new float[n * hd];
+                    kernel.attend(q, 0, n, hd, keys, 0, stride, values, 0, hd, positions, 0.125f, 0f,
+                            new float[n * attStride], attStride, whole, 0);
+                    // the same positions as runs of random lengths, each run's keys in a page of its own
+                    int[] cuts = new int[positions + 1];
+                    int runs = 0;
+                    for (int p = 0; p < positions; p += 1 + random.nextInt(70)) {
+                        cuts[runs++] = p;
+                    }
+                    cuts[runs] = positions;
+                    float[][] pageKeys = new float[runs][];
+                    float[] att = new float[n * attStride];
+                    for (int r = 0; r < runs; r++) {
+                        int len = cuts[r + 1] - cuts[r];
+                        pageKeys[r] = new float[hd * len + kernel.padding()];
+                        for (int d = 0; d < hd; d++) {
+                            System.arraycopy(keys, d * stride + cuts[r], pageKeys[r], d * len, len);
+                        }
+                        kernel.scores(q, 0, n, hd, pageKeys[r], 0, len, len, 0.125f, att, cuts[r], attStride);
+                    }
+                    float[] split = new float[n * hd];
+                    for (int g = 0; g < n; g++) {
+                        float inv = kernel.softmax(att, g * attStride, positions);
+                        for (int r = 0; r < runs; r++) {
+                            kernel.weightedSum(att, g * attStride + cuts[r], inv, hd, values, cuts[r] * hd, hd,
+                                    cuts[r + 1] - cuts[r], split, g * hd, r == 0, r == runs - 1);
+                        }
+                    }
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(whole, split,
+                            kernel.getClass().getSimpleName() + " hd=" + hd + " n=" + n + " runs=" + runs);
+                }
+            }
+        }
+    }
+
+    private static void fill(SplittableRandom random, float[] a) {
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) random.nextDouble(-1, 1);
         }
     }
 
