@@ -71,6 +71,7 @@ public final class ServingBenchmark {
             for (int n : concurrency) {
                 line(out, run(engine, n, prompt, reply, 100 + n, sharedPrefix).row(n));
             }
+            line(out, engine.memoryReport()); // on the CPU: the most its KV caches' pages held at once
         }
     }
 

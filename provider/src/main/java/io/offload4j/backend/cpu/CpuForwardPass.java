@@ -443,6 +443,25 @@ final class CpuForwardPass implements ForwardPass {
         return p;
     }
 
+    /**
+     * The weights' place, and what the KV caches' pages hold now and held at most so far (shared pages counted once;
+     * a cache's rings not included).
+     */
+    @Override
+    public String memoryReport() {
+        long held = 0;
+        long peak = 0;
+        synchronized (this) {
+            for (KvPages p : pagePools) {
+                held += p.pagesInUse() * p.pageBytes();
+                peak += p.peakInUse() * p.pageBytes();
+            }
+        }
+        return String.format(java.util.Locale.ROOT, "all weights in host memory (file mapping); KV caches in pages of %d"
+                + " positions: %.1f MiB held now, at most %.1f MiB so far", pagePositions, held / 1048576.0,
+                peak / 1048576.0);
+    }
+
     /** Pages held by this pass's KV caches now, in all pools (shared pages counted once). */
     int pagesInUse() {
         int n = 0;

@@ -20,6 +20,7 @@ final class KvPages {
     private final int maxFree;
     private final ArrayDeque<KvPage> free = new ArrayDeque<>();
     private int inUse;
+    private int peak;
 
     /**
      * @param positions positions per page
@@ -75,6 +76,11 @@ final class KvPages {
         return inUse;
     }
 
+    /** The most pages held at once so far. */
+    synchronized int peakInUse() {
+        return peak;
+    }
+
     /** A page for one holder; its rows hold whatever they held before (every row is written before it is read). */
     synchronized KvPage take() {
         KvPage page = free.pollFirst();
@@ -88,7 +94,7 @@ final class KvPages {
             page = new KvPage(keys, values);
         }
         page.holders = 1;
-        inUse++;
+        peak = Math.max(peak, ++inUse);
         return page;
     }
 
