@@ -254,6 +254,15 @@ public final class PipelineForwardPass implements ForwardPass {
         }
 
         @Override
+        public long heldBytes() {
+            long n = 0;
+            for (KvCache p : parts) {
+                n += p.heldBytes();
+            }
+            return n;
+        }
+
+        @Override
         public void close() {
             if (closed) {
                 return;
