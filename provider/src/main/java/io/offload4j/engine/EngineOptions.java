@@ -21,8 +21,8 @@ import io.offload4j.offload.OffloadOptions;
  *                         sequence holds a KV cache of its prompt and max tokens. {@link #AUTO_SEQUENCES} (the
  *                         default): on a GPU up to the batch rows ({@code OffloadOptions.maxBatchRows}), each request
  *                         admitted while the device memory free holds its KV cache (kept conversations dropped to
- *                         make room; see {@code DeviceAdmission}); on the CPU {@link #DEFAULT_MAX_SEQUENCES}, lowered
- *                         to what the Java heap holds
+ *                         make room; see {@code MemoryAdmission}); on the CPU up to {@link #DEFAULT_MAX_SEQUENCES},
+ *                         each admitted while the Java heap's share for KV caches holds its cache beside the others
  * @param prefixCacheBytes bytes of KV caches of finished sequences kept for prefix reuse (a new request that
  *                         starts with the same tokens continues from them instead of prefilling again);
  *                         0 switches prefix reuse off; {@link #AUTO_PREFIX_CACHE} (the default) keeps two

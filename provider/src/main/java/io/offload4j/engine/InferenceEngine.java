@@ -80,17 +80,24 @@ public final class InferenceEngine implements AutoCloseable {
         long perPosition = sizedOnDevice ? deviceBytesPerPosition(pass) : 0;
         long prefixBytes = prefixCacheBytes(plan, perPosition);
         int running = plan.maxRunning();
-        DeviceAdmission admission = null;
+        MemoryAdmission admission = null;
         if (free >= 0) {
             // as many at once as the memory free holds, request by request (a KV cache holds its request's prompt and
             // max tokens), up to the rows of a batched step
             int rows = options.offload().maxBatchRows();
             running = rows;
-            admission = new DeviceAdmission(pass, perPosition, AUTO_SEQUENCES_MARGIN_BYTES);
+            admission = MemoryAdmission.onDevice(pass, perPosition, AUTO_SEQUENCES_MARGIN_BYTES);
             this.maxSequencesReason = String.format(java.util.Locale.ROOT, "auto: up to the %d rows of a batched step,"
                     + " %s; %d MiB free on the GPU after loading (a whole-context KV cache of %d positions takes %d"
                     + " MiB)", rows, admission.describe(), free >> 20, contextLength, perPosition * contextLength >> 20);
             LOG.info("offload4j: {} sequences at once ({})", running, maxSequencesReason);
+        } else if (plan.heapKvBudget() > 0) {
+            // KV caches on the heap: as many at once as its share for KV caches holds, request by request, up to the
+            // CPU's default (a CPU step's time grows with its rows: more at once would mostly delay the first tokens)
+            admission = MemoryAdmission.onHeap(plan.heapKvBudget(), MemoryPlan.bytesPerPosition(model.config()));
+            this.maxSequencesReason = String.format(java.util.Locale.ROOT, "auto: up to the CPU's default of %d, %s"
+                    + " (a whole-context KV cache of %d positions takes %d MiB)", running, admission.describe(),
+                    contextLength, plan.bytesPerSequence() >> 20);
         } else if (running == EngineOptions.AUTO_SEQUENCES) {
             running = EngineOptions.DEFAULT_MAX_SEQUENCES; // a device that does not say what is free
             this.maxSequencesReason = "auto";
@@ -143,6 +150,12 @@ public final class InferenceEngine implements AutoCloseable {
      */
     static InferenceEngine load(Path modelPath, EngineOptions options,
                                 BiFunction<ForwardPass, Tokenizer, ForwardPass> passDecorator) {
+        return load(modelPath, options, passDecorator, null);
+    }
+
+    /** As above, the memory plan made for {@code heap} instead of this process's (tests of the heap's limits). */
+    static InferenceEngine load(Path modelPath, EngineOptions options,
+                                BiFunction<ForwardPass, Tokenizer, ForwardPass> passDecorator, MemoryPlan.Heap heap) {
         Model model = ModelFiles.load(modelPath);
         Backend backend = null;
         DrafterFactory drafters = null;
@@ -171,7 +184,7 @@ public final class InferenceEngine implements AutoCloseable {
             backend = Backends.create(options.device(), options.threads());
             MemoryPlan plan = MemoryPlan.of(modelPath, c, options, keepsKvCachesOnHeap(backend),
                     options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors(),
-                    MemoryPlan.Heap.now());
+                    heap != null ? heap : MemoryPlan.Heap.now());
             if (plan.loweredFrom() > 0) {
                 LOG.warn("offload4j: {}", plan.loweredMessage());
             }

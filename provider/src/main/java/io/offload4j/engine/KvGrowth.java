@@ -8,7 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * KV caches that grow, for an engine that admits requests by the device memory free ({@link DeviceAdmission}). A
+ * KV caches that grow, for an engine that admits requests by the device memory free ({@link MemoryAdmission#onDevice}). A
  * request without max tokens may run to the end of the context, but it mostly stops far earlier: holding the whole
  * context for it from the start would keep others waiting for memory it never uses. Its cache therefore starts with
  * its prompt and {@link #FIRST_REPLY_ROOM} positions ({@link Sequence#admissionCapacity}), and before a decode step
@@ -34,7 +34,7 @@ final class KvGrowth {
     static final int FIRST_REPLY_ROOM = 256;
 
     private final ForwardPass pass;
-    private final DeviceAdmission admission;
+    private final MemoryAdmission admission;
     private final PrefixCache prefixCache;
     private final SpeculativeDecoding speculation;
     private final AtomicLong runningKvBytes;
@@ -46,7 +46,7 @@ final class KvGrowth {
      * @param runningKvBytes the scheduler's count of the running sequences' cache bytes (kept up to date here)
      * @param runningCount   the scheduler's count of running sequences (suspended ones leave it)
      */
-    KvGrowth(ForwardPass pass, DeviceAdmission admission, PrefixCache prefixCache, SpeculativeDecoding speculation,
+    KvGrowth(ForwardPass pass, MemoryAdmission admission, PrefixCache prefixCache, SpeculativeDecoding speculation,
              AtomicLong runningKvBytes, AtomicInteger runningCount) {
         this.pass = pass;
         this.admission = admission;

@@ -15,13 +15,17 @@ import java.nio.file.Path;
  * @param contextLength       the context every sequence may reach
  * @param maxRunning          sequences run at once: the option, lowered to what the memory holds;
  *                            {@link EngineOptions#AUTO_SEQUENCES} for KV caches off the heap, which the engine
- *                            admits by the device memory free ({@link DeviceAdmission})
+ *                            admits by the device memory free ({@link MemoryAdmission}); automatic on the heap, the
+ *                            CPU's default, each request admitted while {@code heapKvBudget} holds its cache
  * @param prefixCacheBytes    the prefix cache's budget; {@link EngineOptions#AUTO_PREFIX_CACHE} left for KV caches
  *                            off the heap, which the engine sizes from a real one
  * @param bytesPerSequence    a full-context KV cache (estimate from the model's shape, fp32 as the CPU keeps it)
  * @param loweredFrom         the requested number of sequences when {@code maxRunning} had to be lower, else 0
+ * @param heapKvBudget        with KV caches on the heap and the number of sequences automatic: the bytes the KV
+ *                            caches, running and kept, may take (requests are admitted one by one within it); else 0
  */
-record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long bytesPerSequence, int loweredFrom) {
+record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long bytesPerSequence, int loweredFrom,
+                  long heapKvBudget) {
 
     /** Context positions a CPU array may hold per block: Java arrays end at 2^31 − 1 elements, less some padding. */
     static final long MAX_ARRAY_ELEMENTS = Integer.MAX_VALUE - 1024;
@@ -80,7 +84,7 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
         int requested = options.maxSequences() != EngineOptions.AUTO_SEQUENCES ? options.maxSequences()
                 : kvOnHeap ? EngineOptions.DEFAULT_MAX_SEQUENCES : EngineOptions.AUTO_SEQUENCES;
         if (!kvOnHeap) { // device memory: the prefix cache is sized from the device's KV caches once they exist
-            return new MemoryPlan(context, requested, options.prefixCacheBytes(), perSequence, 0);
+            return new MemoryPlan(context, requested, options.prefixCacheBytes(), perSequence, 0, 0);
         }
         // The forward pass's attention scores (one row per thread, as long as the context) come first.
         long budget = Math.max(0,
@@ -103,9 +107,13 @@ record MemoryPlan(int contextLength, int maxRunning, long prefixCacheBytes, long
                         + " it off, auto sizes it from the heap), lower the context length, or raise -Xmx");
             }
         }
+        if (options.maxSequences() == EngineOptions.AUTO_SEQUENCES) {
+            // a request's cache holds its prompt and max tokens, not always the whole context: admitted one by one
+            return new MemoryPlan(context, requested, prefix, perSequence, 0, budget);
+        }
         int fits = (int) Math.min(Integer.MAX_VALUE, (budget - prefix) / perSequence);
         int running = Math.min(requested, Math.max(1, fits));
-        return new MemoryPlan(context, running, prefix, perSequence, running < requested ? requested : 0);
+        return new MemoryPlan(context, running, prefix, perSequence, running < requested ? requested : 0, 0);
     }
 
     /**

@@ -33,8 +33,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * one): greedy outputs equal those of the same requests run one after another.
  *
  * <p>Admission takes a KV cache from the {@link PrefixCache} when one starts with the prompt's tokens, else
- * allocates one (holding the positions the request can reach; with {@link DeviceAdmission}, a request without max
- * tokens starts smaller and its cache grows, others' being suspended where memory requires: {@link KvGrowth}); a
+ * allocates one (holding the positions the request can reach; with {@link MemoryAdmission} on a device, a request
+ * without max tokens starts smaller and its cache grows, others' being suspended where memory requires:
+ * {@link KvGrowth}); a
  * sequence that ends normally gives its cache back to the prefix cache, one that is cancelled or fails closes it. A
  * failing forward call fails the sequences it computed (for a decode step, the whole batch); a throwing listener fails
  * only its own sequence.
@@ -60,12 +61,15 @@ final class Scheduler implements Runnable {
      */
     private final ConcurrentLinkedDeque<Sequence> suspended = new ConcurrentLinkedDeque<>();
     private final Sequence wakeUp;
-    /** Device memory admission, or null: a fixed number of sequences. */
-    private final DeviceAdmission admission;
-    /** Growing KV caches (with {@link #admission}), or null: every cache holds its request's limit from the start. */
+    /** Admission by the memory for KV caches, or null: a fixed number of sequences. */
+    private final MemoryAdmission admission;
+    /**
+     * Growing KV caches (with an admission by device memory), or null: every cache holds its request's limit from the
+     * start.
+     */
     private final KvGrowth growth;
     private final Throwable[] growthFailure = new Throwable[1];
-    /** A request taken from the queue that did not fit the device memory yet: the next to admit. */
+    /** A request taken from the queue that did not fit the memory for KV caches yet: the next to admit. */
     private volatile Sequence waiting;
     private final Thread thread;
     private final AtomicInteger runningCount = new AtomicInteger();
@@ -92,11 +96,11 @@ final class Scheduler implements Runnable {
 
     /**
      * {@code speculation}: speculative decoding (its counters are {@code counters}), or null; {@code admission}: admit
-     * by the device memory free (at most {@code maxSequences} at once), or null.
+     * by the memory for KV caches (at most {@code maxSequences} at once; on the heap metered here), or null.
      */
     Scheduler(ForwardPass pass, Tokenizer tokenizer, int contextLength, int maxSequences, long prefixCacheBytes,
               String name, Runnable onExit, SpeculativeDecoding speculation, SpeculativeCounters counters,
-              DeviceAdmission admission) {
+              MemoryAdmission admission) {
         this.admission = admission;
         this.speculation = speculation;
         this.draftFailed = new Sequence[maxSequences];
@@ -110,8 +114,11 @@ final class Scheduler implements Runnable {
         this.livePrefixes = new LivePrefixCopy(prefixCache);
         this.onExit = onExit;
         this.modelName = name;
-        this.growth = admission == null ? null
+        this.growth = admission == null || !admission.growsCaches() ? null
                 : new KvGrowth(pass, admission, prefixCache, speculation, runningKvBytes, runningCount);
+        if (admission != null && !admission.growsCaches()) { // on the heap: the running caches' capacity, the kept held
+            admission.meter(() -> runningKvBytes.get() + prefixCache.bytes());
+        }
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);
         this.thread = Thread.ofPlatform().name("offload4j-engine-" + name).daemon(true).unstarted(this);
         int stepRows = maxSequences + (speculation == null ? 0 : speculation.maxDraftRowsPerStep());
@@ -202,8 +209,8 @@ final class Scheduler implements Runnable {
 
     /**
      * Admits what the queue holds (waiting when nothing runs), then advances every running sequence one step. With
-     * {@link DeviceAdmission}, a request whose KV cache does not fit the device memory free now waits (first in line)
-     * until running ones finish; one is always admitted when nothing runs.
+     * {@link MemoryAdmission}, a request whose KV cache does not fit the memory free for KV caches now waits (first in
+     * line) until running ones finish; one is always admitted when nothing runs.
      */
     private void round() throws InterruptedException {
         if (running.isEmpty()) {
@@ -275,8 +282,8 @@ final class Scheduler implements Runnable {
     }
 
     /**
-     * Whether {@code s} may be admitted now: always without {@link DeviceAdmission}; else when its KV cache fits the
-     * free device memory, after dropping kept conversations (oldest first) until it does, or when nothing runs.
+     * Whether {@code s} may be admitted now: always without {@link MemoryAdmission}; else when its KV cache fits the
+     * memory free for KV caches, after dropping kept conversations (oldest first) until it does, or when nothing runs.
      */
     private boolean roomFor(Sequence s) {
         if (admission == null || s.generation.isCancelled()) {

@@ -108,12 +108,17 @@ class EngineLimitsTest {
         MemoryPlan plan = MemoryPlan.of(Path.of("m.gguf"), c, CPU, true, 1, heap);
         long kvBudget = (long) (360 * MIB * MemoryPlan.HEAP_SHARE_FOR_KV);
         assertTrue(plan.prefixCacheBytes() <= kvBudget * MemoryPlan.AUTO_PREFIX_SHARE, "prefix " + plan.prefixCacheBytes());
-        assertTrue(plan.prefixCacheBytes() + plan.maxRunning() * plan.bytesPerSequence() <= kvBudget,
-                "running and kept caches together stay inside the heap's KV budget");
         assertEquals(16 * 1024 * (4096 + MemoryPlan.PADDING_POSITIONS), plan.bytesPerSequence());
-        assertEquals(3, plan.maxRunning(), "8 sequences of 64 MiB do not fit next to the prefix cache: lowered");
-        assertEquals(8, plan.loweredFrom());
-        assertTrue(plan.loweredMessage().startsWith("max sequences lowered from 8 to 3"), plan.loweredMessage());
+        assertEquals(8, plan.maxRunning(), "auto: the CPU's default, each request admitted within the heap's share");
+        assertEquals(0, plan.loweredFrom());
+        assertEquals(kvBudget - 4L * 8 * 4096, plan.heapKvBudget(), "the KV share less one thread's scores (8 heads)");
+        MemoryPlan set = MemoryPlan.of(Path.of("m.gguf"), c, CPU.withMaxSequences(8), true, 1, heap);
+        assertEquals(3, set.maxRunning(), "8 sequences of 64 MiB asked for do not fit next to the prefix cache: lowered");
+        assertEquals(8, set.loweredFrom());
+        assertEquals(0, set.heapKvBudget(), "a number that was set is kept to, not admitted by memory");
+        assertTrue(set.prefixCacheBytes() + set.maxRunning() * set.bytesPerSequence() <= kvBudget,
+                "running and kept caches together stay inside the heap's KV budget");
+        assertTrue(set.loweredMessage().startsWith("max sequences lowered from 8 to 3"), set.loweredMessage());
 
         MemoryPlan roomy = MemoryPlan.of(Path.of("m.gguf"), c, CPU, true, 1, new MemoryPlan.Heap(16L << 30, 0));
         assertEquals(2 * roomy.bytesPerSequence(), roomy.prefixCacheBytes(), "with room: two full-context caches");

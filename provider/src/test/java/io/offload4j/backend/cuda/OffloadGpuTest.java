@@ -323,7 +323,7 @@ class OffloadGpuTest {
      */
     /**
      * On the GPU the default max-sequences admits requests by the memory their KV caches need
-     * ({@code DeviceAdmission}): the driver's free memory, which admission reads, drops by a cache's bytes when one is
+     * ({@code MemoryAdmission}): the driver's free memory, which admission reads, drops by a cache's bytes when one is
      * made and comes back when it is closed; and an engine (stories260K) with the default options says so in its memory
      * report and serves 4 requests at once with the tokens each gives alone.
      */

@@ -20,13 +20,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Automatic max-sequences on a device whose memory holds the KV caches ({@link DeviceAdmission}): the engine admits
+ * Automatic max-sequences on a device whose memory holds the KV caches ({@link MemoryAdmission}): the engine admits
  * requests while the device memory free holds each one's cache (its prompt and max tokens, not the whole context), so
  * short requests run many at a time and the others wait, first in line, for memory; the prefix cache's kept
  * conversations are dropped to make room. A CPU pass stands in for the device: its caches are metered against a
  * memory budget that {@code freeDeviceMemory} reports, 1,000 bytes a position.
  */
-class DeviceAdmissionTest {
+class MemoryAdmissionTest {
 
     private static final long PER_POSITION = 1000;
 
@@ -206,10 +206,94 @@ class DeviceAdmissionTest {
         }
     }
 
-    /** The CPU pass with its KV caches metered against {@code budget}: what {@code freeDeviceMemory} says is left. */
+    /**
+     * KV caches on the Java heap ({@link MemoryAdmission#onHeap}): a heap whose share for KV caches holds three of
+     * these requests' caches (a page of 64 positions each) runs three at once, the others waiting, with the tokens of a
+     * roomy heap; the number of sequences is not lowered to the whole-context caches the heap holds (one), and the
+     * memory report says why.
+     */
+    @Test
+    void onTheHeapRequestsRunAsManyAtATimeAsTheHeapsShareForKvCachesHolds() {
+        List<int[]> prompts = prompts(8);
+        List<int[]> want;
+        EngineOptions options = options().withContextLength(64).withPrefixCacheBytes(0);
+        try (InferenceEngine plain = InferenceEngine.load(model, options)) {
+            want = run(plain, prompts, 22);
+        }
+        io.offload4j.model.ModelConfig c;
+        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
+            c = m.config();
+        }
+        long perPosition = MemoryPlan.bytesPerPosition(c);
+        long scratch = 4L * c.headCount() * 64; // one thread's attention scores (MemoryPlan)
+        long budget = 3 * 64 * perPosition + 16 * perPosition; // three caches of a page, not four
+        MemoryPlan.Heap heap = new MemoryPlan.Heap((long) ((budget + scratch) / MemoryPlan.HEAP_SHARE_FOR_KV) + 1, 0);
+        Metered[] pass = new Metered[1];
+        try (InferenceEngine e = InferenceEngine.load(model, options,
+                (p, tokenizer) -> pass[0] = Metered.onHeap(p), heap)) {
+            assertEquals(EngineOptions.DEFAULT_MAX_SEQUENCES, e.maxSequences(), "not lowered: the heap decides");
+            assertTrue(e.memoryReport().contains("admitted while the Java heap's"), e.memoryReport());
+            List<int[]> got = run(e, prompts, 22);
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(want.get(i), got.get(i), "request " + i);
+            }
+        }
+        assertEquals(3, pass[0].mostLive, "as many at once as the heap's share holds, no more");
+        assertEquals(0, pass[0].live, "every cache closed");
+    }
+
+    /**
+     * On the heap, a request without max tokens holds its whole context's capacity (a CPU cache takes pages only as it
+     * is written, so it never needs to grow), and kept conversations count: two such requests run at once once a kept
+     * conversation is dropped to make room, and a third waits.
+     */
+    @Test
+    void onTheHeapRequestsWithoutMaxTokensHoldTheirWholeContextAndKeptOnesMakeRoom() {
+        io.offload4j.model.ModelConfig c;
+        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
+            c = m.config();
+        }
+        long perPosition = MemoryPlan.bytesPerPosition(c);
+        long scratch = 4L * c.headCount() * 128;
+        // two kept conversations (a page of 64 positions each) and two whole contexts of 128 do not fit together,
+        // two whole contexts and one kept conversation do, three whole contexts do not
+        long budget = 350 * perPosition;
+        EngineOptions options = options().withContextLength(128).withPrefixCacheBytes(140 * perPosition);
+        MemoryPlan.Heap heap = new MemoryPlan.Heap((long) ((budget + scratch) / MemoryPlan.HEAP_SHARE_FOR_KV) + 1, 0);
+        Metered[] pass = new Metered[1];
+        try (InferenceEngine e = InferenceEngine.load(model, options, (p, tokenizer) -> pass[0] = Metered.onHeap(p),
+                heap)) {
+            run(e, prompts(2), 5); // two short conversations kept
+            assertEquals(2, e.stats().prefixCacheEntries());
+            java.util.concurrent.atomic.AtomicInteger mostRunning = new java.util.concurrent.atomic.AtomicInteger();
+            List<Generation> all = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                int[] prompt = new SplittableRandom(90 + i).ints(10, 3, 512).toArray();
+                all.add(e.submit(GenerationRequest.of(prompt, 0, SamplingParams.GREEDY), new GenerationListener() {
+                    @Override
+                    public void onToken(int token) {
+                        mostRunning.accumulateAndGet(e.stats().running(), Math::max);
+                    }
+                }));
+            }
+            for (Generation g : all) {
+                assertEquals(128 - 10, g.join().tokens().length, "each runs to the end of its context");
+            }
+            assertEquals(2, mostRunning.get(), "two whole contexts at once, the third waited");
+            assertTrue(e.stats().prefixEvictions() >= 1, "kept conversations made room: " + e.stats());
+        }
+        assertTrue(pass[0].mostLiveBytes <= budget, "live caches (kept ones included) took " + pass[0].mostLiveBytes
+                + " bytes, more than the heap's " + budget + " for KV caches");
+    }
+
+    /**
+     * The CPU pass with its KV caches metered against {@code budget}: what {@code freeDeviceMemory} says is left; or,
+     * {@link #onHeap}, a CPU pass as it is (no device memory to report), its caches only counted.
+     */
     private static class Metered extends DelegatingForwardPass {
         private final long budget;
         private final boolean copyable;
+        private boolean onHeap;
         long liveBytes;
         long mostLiveBytes;
         int live;
@@ -228,9 +312,16 @@ class DeviceAdmissionTest {
             this.copyable = copyable;
         }
 
+        /** Counts the caches of a CPU pass that keeps them on the heap, their bytes its own. */
+        static Metered onHeap(ForwardPass pass) {
+            Metered m = new Metered(pass, 0, true);
+            m.onHeap = true;
+            return m;
+        }
+
         @Override
         public long freeDeviceMemory() {
-            return budget - liveBytes;
+            return onHeap ? -1 : budget - liveBytes;
         }
 
         @Override
@@ -293,7 +384,12 @@ class DeviceAdmissionTest {
 
             @Override
             public long byteSize() {
-                return real.capacity() * PER_POSITION;
+                return onHeap ? real.byteSize() : real.capacity() * PER_POSITION;
+            }
+
+            @Override
+            public long heldBytes() {
+                return onHeap ? real.heldBytes() : byteSize();
             }
 
             @Override

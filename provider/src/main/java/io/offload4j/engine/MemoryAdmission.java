@@ -1,0 +1,103 @@
+package io.offload4j.engine;
+
+import io.offload4j.backend.ForwardPass;
+import java.util.Locale;
+import java.util.function.LongSupplier;
+
+/**
+ * Whether the next request's KV cache fits in the memory for KV caches, for an engine whose number of running requests
+ * is automatic. A request's cache holds the positions it can reach (its prompt and max tokens,
+ * {@link Sequence#limit()}), so how many requests fit depends on the requests, not on a count of whole-context caches
+ * fixed at start: short requests run many at a time, long ones fewer. The scheduler asks before admitting each request
+ * while others run; when it does not fit, kept conversations are dropped from the prefix cache (oldest first) until it
+ * does, and otherwise the request waits for running ones to finish. Two kinds:
+ * <ul>
+ *   <li>{@link #onDevice}: caches in device memory, measured by the driver's free-memory query beside a margin. A
+ *   request without max tokens starts with a smaller cache that grows as it goes ({@link KvGrowth}: others are
+ *   suspended, and computed again later, when memory runs short);</li>
+ *   <li>{@link #onHeap}: caches on the Java heap, within the heap's KV budget ({@link MemoryPlan#heapKvBudget}), less
+ *   the capacity of the running caches and what the kept ones hold, as the scheduler counts them ({@link #meter}). A
+ *   request without max tokens reserves its whole limit: a CPU cache takes its memory page by page as it is written,
+ *   so the reservation costs nothing until used, and it never has to grow.</li>
+ * </ul>
+ * Asked once per admission and per growth, never per token.
+ */
+final class MemoryAdmission {
+
+    private final long bytesPerPosition;
+    private final long marginBytes;
+    private final boolean growsCaches;
+    /** Bytes free for KV caches now (negative: unknown, anything fits). */
+    private LongSupplier free;
+    private final long heapBudget;
+
+    private MemoryAdmission(LongSupplier free, long bytesPerPosition, long marginBytes, boolean growsCaches,
+                            long heapBudget) {
+        this.free = free;
+        this.bytesPerPosition = bytesPerPosition;
+        this.marginBytes = marginBytes;
+        this.growsCaches = growsCaches;
+        this.heapBudget = heapBudget;
+    }
+
+    /**
+     * KV caches in the device memory of {@code pass}.
+     *
+     * @param bytesPerPosition a KV cache's device bytes per position (an upper bound: sliding-window rings take less)
+     * @param marginBytes      device memory left free for everything else (graphs, the driver)
+     */
+    static MemoryAdmission onDevice(ForwardPass pass, long bytesPerPosition, long marginBytes) {
+        return new MemoryAdmission(pass::freeDeviceMemory, bytesPerPosition, marginBytes, true, 0);
+    }
+
+    /**
+     * KV caches on the Java heap within {@code budget} bytes; the scheduler says what its caches take ({@link #meter}).
+     *
+     * @param bytesPerPosition a KV cache's bytes per position on the heap
+     */
+    static MemoryAdmission onHeap(long budget, long bytesPerPosition) {
+        return new MemoryAdmission(() -> budget, bytesPerPosition, 0, false, budget);
+    }
+
+    /**
+     * For {@link #onHeap}: {@code inUse} gives the bytes the KV caches take now (the running ones' capacity, the kept
+     * ones' held bytes); what is free is the budget less that. Called once, by the scheduler that keeps those counts.
+     */
+    void meter(LongSupplier inUse) {
+        if (growsCaches) {
+            throw new IllegalStateException("device memory is measured by the device");
+        }
+        this.free = () -> heapBudget - inUse.getAsLong();
+    }
+
+    /** Whether a KV cache of {@code capacity} positions fits in the memory free now, beside the margin. */
+    boolean fits(int capacity) {
+        long now = free.getAsLong();
+        if (growsCaches && now < 0) {
+            return true; // a device that does not say what is free
+        }
+        return now - marginBytes >= bytesPerPosition * capacity;
+    }
+
+    /**
+     * Whether requests without max tokens start with a smaller cache that grows ({@link KvGrowth}): in device memory,
+     * which a cache takes whole when it is made; not on the heap, where a cache takes pages as it is written.
+     */
+    boolean growsCaches() {
+        return growsCaches;
+    }
+
+    /** For the memory report: what decides admission. */
+    String describe() {
+        if (growsCaches) {
+            return String.format(Locale.ROOT, "each admitted while the GPU's free memory holds its KV cache (its"
+                    + " prompt and max tokens, or without max tokens its prompt and a first reply, grown later; %d KiB a"
+                    + " position) beside a %d MiB margin; kept conversations are dropped to make room",
+                    bytesPerPosition >> 10, marginBytes >> 20);
+        }
+        return String.format(Locale.ROOT, "each admitted while the Java heap's %d MiB for KV caches holds its KV cache"
+                + " (its prompt and max tokens, or without max tokens the whole context; %d KiB a position, taken page"
+                + " by page as it is written) beside the running and kept ones; kept conversations are dropped to make"
+                + " room", heapBudget >> 20, bytesPerPosition >> 10);
+    }
+}
