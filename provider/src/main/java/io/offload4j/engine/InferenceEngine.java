@@ -103,7 +103,7 @@ public final class InferenceEngine implements AutoCloseable {
             this.maxSequencesReason = "auto";
         } else {
             this.maxSequencesReason = plan.loweredFrom() > 0 ? "lowered from " + plan.loweredFrom() + " to fit the heap"
-                    : autoSequences ? "auto: the CPU's default" : "set";
+                    : "set";
         }
         this.maxSequences = running;
         this.speculation = drafters == null ? null

@@ -27,7 +27,7 @@ import java.util.concurrent.CompletableFuture;
  * <pre>
  * ServingBenchmark [--model FILE | --shape mini|small|llama32-3b|llama3-8b] [--quant Q4_K_M] [--device cpu|cuda]
  *                  [--concurrency 1,8,32,64] [--prompt 512] [--reply 128] [--budget 0 (auto) | GiB] [--out FILE.md]
- *                  [--shared-prefix 0]
+ *                  [--shared-prefix 0] [--context prompt+reply+16]
  * </pre>
  *
  * {@code --shared-prefix S}: the first S tokens of every prompt of a round are the same (a RAG app's system prompt and
@@ -36,7 +36,8 @@ import java.util.concurrent.CompletableFuture;
  *
  * {@code --max-sequences} (default: the largest N; 0: the engine's automatic choice, from free memory) is how many
  * requests the scheduler advances together; the others queue, which shows in their time to first token. The header
- * prints the number the engine runs with and its memory report (which says how it was chosen).
+ * prints the number the engine runs with and its memory report (which says how it was chosen). {@code --context}: the
+ * context every request may reach (its KV cache's capacity without max tokens, what the heap is planned for).
  */
 public final class ServingBenchmark {
 
@@ -53,10 +54,11 @@ public final class ServingBenchmark {
         double budgetGiB = Double.parseDouble(arg(args, "--budget", "0"));
         String out = arg(args, "--out", null);
         int sharedPrefix = Integer.parseInt(arg(args, "--shared-prefix", "0"));
+        int context = Integer.parseInt(arg(args, "--context", String.valueOf(prompt + reply + 16)));
         Path model = model(args);
         OffloadOptions offload = budgetGiB > 0
                 ? OffloadOptions.DEFAULTS.withGpuMemoryBudget((long) (budgetGiB * (1L << 30))) : OffloadOptions.DEFAULTS;
-        EngineOptions options = EngineOptions.DEFAULTS.withDevice(device).withContextLength(prompt + reply + 16)
+        EngineOptions options = EngineOptions.DEFAULTS.withDevice(device).withContextLength(context).withContextBeyondTraining(true)
                 .withMaxSequences(maxSequences).withPrefixCacheBytes(0).withOffload(offload);
         try (InferenceEngine engine = InferenceEngine.load(model, options)) {
             // the engine's own number: with --max-sequences 0 (automatic) the one it chose, and why
