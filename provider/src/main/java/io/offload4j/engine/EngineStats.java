@@ -5,7 +5,9 @@ package io.offload4j.engine;
  *
  * @param queued               requests waiting for admission
  * @param running              sequences being advanced
- * @param runningKvCacheBytes  bytes of the KV caches the running sequences hold
+ * @param runningKvCacheBytes  bytes counted for the running sequences' KV caches: their capacity, or on the CPU with an
+ *                             automatic number of sequences the positions reserved for them (a CPU cache holds at most
+ *                             that: it takes pages as it writes them; the memory report says what they hold)
  * @param prefixCacheEntries   finished sequences whose KV caches are kept for reuse
  * @param prefixCacheBytes     bytes those KV caches hold
  * @param prefixHits           admissions that continued a kept KV cache

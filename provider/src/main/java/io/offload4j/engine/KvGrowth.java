@@ -8,13 +8,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * KV caches that grow, for an engine that admits requests by the device memory free ({@link MemoryAdmission#onDevice}). A
+ * KV caches that grow, for an engine that admits requests by the memory for KV caches ({@link MemoryAdmission}). A
  * request without max tokens may run to the end of the context, but it mostly stops far earlier: holding the whole
  * context for it from the start would keep others waiting for memory it never uses. Its cache therefore starts with
  * its prompt and {@link #FIRST_REPLY_ROOM} positions ({@link Sequence#admissionCapacity}), and before a decode step
- * that would need more, it doubles (at most to the sequence's limit): the positions held are copied into the larger
- * cache ({@link KvCache#copyPrefix}, device to device on a GPU), or, where the two caches cannot copy (a
- * sliding-window ring of another size), computed again in it.
+ * that would need more, it doubles (at most to the sequence's limit): in device memory the positions held are copied
+ * into a larger cache ({@link KvCache#copyPrefix}, device to device on a GPU), or, where the two caches cannot copy (a
+ * sliding-window ring of another size), computed again in it; on the Java heap ({@link MemoryAdmission#onHeap}) the
+ * cache was made for the whole limit and takes pages only as it writes them, so only its reservation
+ * ({@link Sequence#reservedPositions}) doubles.
  *
  * <p>Where the free memory cannot hold the larger cache, kept conversations are dropped from the prefix cache first,
  * then the most recently admitted other decoding sequences are suspended ({@link Sequence#suspend}: their caches freed,
@@ -39,6 +41,7 @@ final class KvGrowth {
     private final SpeculativeDecoding speculation;
     private final AtomicLong runningKvBytes;
     private final AtomicInteger runningCount;
+    private final boolean reserves;
     private final AtomicLong growths = new AtomicLong();
     private final AtomicLong suspensions = new AtomicLong();
 
@@ -54,6 +57,7 @@ final class KvGrowth {
         this.speculation = speculation;
         this.runningKvBytes = runningKvBytes;
         this.runningCount = runningCount;
+        this.reserves = admission.onHeap();
     }
 
     /**
@@ -69,12 +73,22 @@ final class KvGrowth {
             if (s.inPrefill()) {
                 continue;
             }
-            int capacity = s.cache().capacity();
+            int capacity = reserves ? s.reservedPositions : s.cache().capacity();
             int need = (int) Math.min(s.limit(), (long) s.length() + draftRows);
             if (capacity >= need) {
                 continue;
             }
             int target = (int) Math.min(s.limit(), Math.max(2L * capacity, need));
+            if (reserves) {
+                makeMemory(s, target - capacity, running, suspended); // short of it, s alone goes on (as admitted)
+                long more = admission.reservedBytes(s.cache(), target) - s.reservedBytes;
+                s.reservedPositions = target;
+                s.reservedBytes += more;
+                runningKvBytes.addAndGet(more);
+                growths.incrementAndGet();
+                i = running.indexOf(s);
+                continue;
+            }
             boolean besideOld = makeMemory(s, target, running, suspended);
             try {
                 grow(s, target, besideOld);
@@ -113,7 +127,10 @@ final class KvGrowth {
             }
             running.remove(victim);
             runningCount.decrementAndGet();
-            free(victim.suspend());
+            runningKvBytes.addAndGet(-victim.reservedBytes);
+            victim.reservedPositions = 0;
+            victim.reservedBytes = 0;
+            victim.suspend().close();
             suspended.addFirst(victim);
             suspensions.incrementAndGet();
         }
@@ -158,6 +175,8 @@ final class KvGrowth {
             free(larger);
         }
         free(s.suspend()); // the positions it held are computed again in the larger cache
+        s.reservedPositions = 0; // counted again once the larger one is there
+        s.reservedBytes = 0;
         s.resume(allocate(target));
         grown(s);
     }
@@ -168,7 +187,10 @@ final class KvGrowth {
         return cache;
     }
 
+    /** {@code s}'s larger cache in place: counted as its reservation, its drafter started again. */
     private void grown(Sequence s) {
+        s.reservedPositions = s.cache().capacity();
+        s.reservedBytes = s.cache().byteSize(); // allocate counted it in the running bytes
         if (speculation != null) {
             s.speculation = speculation.open(s.cache().capacity());
         }

@@ -63,10 +63,7 @@ final class Scheduler implements Runnable {
     private final Sequence wakeUp;
     /** Admission by the memory for KV caches, or null: a fixed number of sequences. */
     private final MemoryAdmission admission;
-    /**
-     * Growing KV caches (with an admission by device memory), or null: every cache holds its request's limit from the
-     * start.
-     */
+    /** Growing KV caches (with {@link #admission}), or null: every cache holds its request's limit from the start. */
     private final KvGrowth growth;
     private final Throwable[] growthFailure = new Throwable[1];
     /** A request taken from the queue that did not fit the memory for KV caches yet: the next to admit. */
@@ -114,9 +111,9 @@ final class Scheduler implements Runnable {
         this.livePrefixes = new LivePrefixCopy(prefixCache);
         this.onExit = onExit;
         this.modelName = name;
-        this.growth = admission == null || !admission.growsCaches() ? null
+        this.growth = admission == null ? null
                 : new KvGrowth(pass, admission, prefixCache, speculation, runningKvBytes, runningCount);
-        if (admission != null && !admission.growsCaches()) { // on the heap: the running caches' capacity, the kept held
+        if (admission != null && admission.onHeap()) { // what the running caches reserve, what the kept ones hold
             admission.meter(() -> runningKvBytes.get() + prefixCache.bytes());
         }
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);
@@ -276,7 +273,10 @@ final class Scheduler implements Runnable {
         }
     }
 
-    /** The positions {@code s}'s cache holds when admitted: its limit, or with {@link #growth} a growable start. */
+    /**
+     * The positions reserved for {@code s} when admitted: its limit, or with {@link #growth} a growable start (on a
+     * device its cache's capacity; on the heap its cache is made for its limit).
+     */
     private int admissionCapacity(Sequence s) {
         return growth == null ? s.limit() : s.admissionCapacity(KvGrowth.FIRST_REPLY_ROOM);
     }
@@ -527,11 +527,12 @@ final class Scheduler implements Runnable {
             return;
         }
         try {
-            int capacity = admissionCapacity(s);
+            int reserve = admissionCapacity(s);
+            int capacity = admission != null && admission.onHeap() ? s.limit() : reserve;
             KvCache cache;
             if (s.resuming()) { // suspended for another's growing cache: it computes its tokens so far again
                 cache = pass.newKvCache(capacity);
-                runningKvBytes.addAndGet(cache.byteSize());
+                reserve(s, cache, reserve);
                 s.resume(cache);
             } else {
                 // The most positions this request can reach (its prompt and max tokens, at most the context), not the
@@ -539,7 +540,7 @@ final class Scheduler implements Runnable {
                 // turn that needs more gets its prefix copied into a larger cache (KvCaches.fitted).
                 PrefixCache.Reuse reuse = KvCaches.fitted(prefixCache.take(s.prompt()), capacity, pass);
                 cache = reuse != null ? reuse.cache() : pass.newKvCache(capacity);
-                runningKvBytes.addAndGet(cache.byteSize()); // before start: a failing start releases (and subtracts) it
+                reserve(s, cache, reserve); // before start: a failing start releases (and subtracts) it
                 s.start(cache, reuse != null ? reuse.length() : 0, tokenizer);
             }
             if (speculation != null) {
@@ -553,6 +554,22 @@ final class Scheduler implements Runnable {
         runningCount.incrementAndGet();
     }
 
+    /** Counts {@code cache}, which reserves {@code positions} for {@code s}, in the running sequences' bytes. */
+    private void reserve(Sequence s, KvCache cache, int positions) {
+        s.reservedPositions = positions;
+        s.reservedBytes = admission == null ? cache.byteSize() : admission.reservedBytes(cache, positions);
+        runningKvBytes.addAndGet(s.reservedBytes);
+    }
+
+    /** Takes {@code s}'s cache away (closed, or kept by the caller) and out of the running sequences' bytes. */
+    private KvCache unreserve(Sequence s) {
+        KvCache cache = s.releaseCache();
+        runningKvBytes.addAndGet(-s.reservedBytes);
+        s.reservedPositions = 0;
+        s.reservedBytes = 0;
+        return cache;
+    }
+
     private void complete(Sequence s) {
         GenerationResult result;
         try {
@@ -561,9 +578,8 @@ final class Scheduler implements Runnable {
             fail(s, e);
             return;
         }
-        KvCache cache = s.releaseCache();
+        KvCache cache = unreserve(s);
         if (cache != null) {
-            runningKvBytes.addAndGet(-cache.byteSize());
             if (result.finishReason() == FinishReason.CANCELLED) {
                 cache.close();
             } else {
@@ -585,9 +601,8 @@ final class Scheduler implements Runnable {
 
     private void fail(Sequence s, Throwable cause) {
         Throwable error = EngineFailures.describe(cause, modelName);
-        KvCache cache = s.releaseCache();
+        KvCache cache = unreserve(s);
         if (cache != null) {
-            runningKvBytes.addAndGet(-cache.byteSize());
             try {
                 cache.close();
             } catch (RuntimeException ignored) {
@@ -609,9 +624,10 @@ final class Scheduler implements Runnable {
      */
     String growthReport() {
         return growth == null ? "" : String.format(java.util.Locale.ROOT, "%n  engine KV caches of requests without"
-                + " max tokens start with the prompt and %d positions and double as needed: grown %d times so far, %d"
-                + " sequences suspended for memory (computed again when resumed)", KvGrowth.FIRST_REPLY_ROOM,
-                growth.growths(), growth.suspensions());
+                + " max tokens %s the prompt and %d positions and double as needed: grown %d times so far, %d"
+                + " sequences suspended for memory (computed again when resumed)",
+                admission.onHeap() ? "reserve" : "start with", KvGrowth.FIRST_REPLY_ROOM, growth.growths(),
+                growth.suspensions());
     }
 
     EngineStats stats() {

@@ -54,6 +54,13 @@ final class Sequence {
     /** Positions the prefill steps fill: the prompt, or after {@link #suspend} the tokens cached before it. */
     private int prefillTarget;
     private boolean resuming;
+    /**
+     * The positions counted for it against the memory for KV caches, and their bytes ({@link Scheduler}'s running
+     * bytes): its cache's capacity and bytes, or, where the memory is the Java heap and its cache takes pages only as
+     * it writes them, a reservation that grows ({@link KvGrowth}). 0 without a cache.
+     */
+    int reservedPositions;
+    long reservedBytes;
     private int kvLength;
     private int length;
     private int generated;

@@ -158,8 +158,10 @@ class MemoryAdmissionTest {
         }
         assertEquals(2, pass[0].mostLive, "both started at once");
         assertTrue(pass[0].capacities.contains(first) && pass[0].capacities.contains(512), pass[0].capacities.toString());
-        assertTrue(pass[0].capacities.stream().filter(c -> c == 512).count() >= 2,
-                "each grew to the whole context (the suspended one when admitted again): " + pass[0].capacities);
+        // the suspended one, admitted again, starts with its tokens so far and 256 positions: the whole context, or short
+        // of it by how many steps it started after the first (its last token is not written: 511 positions hold it)
+        assertTrue(pass[0].capacities.stream().filter(c -> c >= 511).count() >= 2,
+                "each ended with a cache that holds its whole reply: " + pass[0].capacities);
         assertTrue(pass[0].mostLiveBytes <= usable, pass[0].capacities + ": live caches " + pass[0].mostLiveBytes
                 + " bytes, more than the " + usable + " the budget leaves beside the margin");
         assertEquals(0, pass[0].liveBytes, "every cache freed");
@@ -208,7 +210,7 @@ class MemoryAdmissionTest {
 
     /**
      * KV caches on the Java heap ({@link MemoryAdmission#onHeap}): a heap whose share for KV caches holds three of
-     * these requests' caches (a page of 64 positions each) runs three at once, the others waiting, with the tokens of a
+     * these requests' reservations (their 32 positions) runs three at once, the others waiting, with the tokens of a
      * roomy heap; the number of sequences is not lowered to the whole-context caches the heap holds (one), and the
      * memory report says why.
      */
@@ -216,7 +218,7 @@ class MemoryAdmissionTest {
     void onTheHeapRequestsRunAsManyAtATimeAsTheHeapsShareForKvCachesHolds() {
         List<int[]> prompts = prompts(8);
         List<int[]> want;
-        EngineOptions options = options().withContextLength(64).withPrefixCacheBytes(0);
+        EngineOptions options = options().withContextLength(48).withPrefixCacheBytes(0);
         try (InferenceEngine plain = InferenceEngine.load(model, options)) {
             want = run(plain, prompts, 22);
         }
@@ -225,8 +227,8 @@ class MemoryAdmissionTest {
             c = m.config();
         }
         long perPosition = MemoryPlan.bytesPerPosition(c);
-        long scratch = 4L * c.headCount() * 64; // one thread's attention scores (MemoryPlan)
-        long budget = 3 * 64 * perPosition + 16 * perPosition; // three caches of a page, not four
+        long scratch = 4L * c.headCount() * 48; // one thread's attention scores (MemoryPlan)
+        long budget = 3 * 32 * perPosition + 16 * perPosition; // three requests' 32 positions, not four
         MemoryPlan.Heap heap = new MemoryPlan.Heap((long) ((budget + scratch) / MemoryPlan.HEAP_SHARE_FOR_KV) + 1, 0);
         Metered[] pass = new Metered[1];
         try (InferenceEngine e = InferenceEngine.load(model, options,
@@ -243,12 +245,11 @@ class MemoryAdmissionTest {
     }
 
     /**
-     * On the heap, a request without max tokens holds its whole context's capacity (a CPU cache takes pages only as it
-     * is written, so it never needs to grow), and kept conversations count: two such requests run at once once a kept
-     * conversation is dropped to make room, and a third waits.
+     * On the heap, kept conversations count: two requests whose reservations are the whole (short) context run at once
+     * once a kept conversation is dropped to make room, and a third waits.
      */
     @Test
-    void onTheHeapRequestsWithoutMaxTokensHoldTheirWholeContextAndKeptOnesMakeRoom() {
+    void onTheHeapKeptConversationsCountAndMakeRoom() {
         io.offload4j.model.ModelConfig c;
         try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
             c = m.config();
@@ -284,6 +285,52 @@ class MemoryAdmissionTest {
         }
         assertTrue(pass[0].mostLiveBytes <= budget, "live caches (kept ones included) took " + pass[0].mostLiveBytes
                 + " bytes, more than the heap's " + budget + " for KV caches");
+    }
+
+    /**
+     * On the heap, requests without max tokens reserve their prompt and {@link KvGrowth#FIRST_REPLY_ROOM} positions
+     * (their caches are made for the whole context and take pages as they go), so two start where two whole contexts
+     * would not fit; the first to pass its reservation doubles it, which the heap's share holds only once the other is
+     * suspended; that one waits, is admitted again when the first ends, computes its positions again and decodes on.
+     * Both give the tokens of a roomy heap; the memory report counts the growth and the suspension.
+     */
+    @Test
+    void onTheHeapRequestsWithoutMaxTokensReserveAFirstReplyAndGrow() {
+        EngineOptions options = options().withContextLength(512).withPrefixCacheBytes(0);
+        List<int[]> prompts = prompts(2);
+        List<int[]> want;
+        try (InferenceEngine plain = InferenceEngine.load(model, options)) {
+            want = run(plain, prompts, 0);
+        }
+        io.offload4j.model.ModelConfig c;
+        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
+            c = m.config();
+        }
+        long perPosition = MemoryPlan.bytesPerPosition(c);
+        long scratch = 4L * c.headCount() * 512;
+        int first = 10 + KvGrowth.FIRST_REPLY_ROOM;
+        // two first reservations (532 positions) fit, one of them doubled to 512 beside the other does not, alone it does
+        long budget = 700 * perPosition;
+        MemoryPlan.Heap heap = new MemoryPlan.Heap((long) ((budget + scratch) / MemoryPlan.HEAP_SHARE_FOR_KV) + 1, 0);
+        Metered[] pass = new Metered[1];
+        try (InferenceEngine e = InferenceEngine.load(model, options, (p, tokenizer) -> pass[0] = Metered.onHeap(p),
+                heap)) {
+            List<int[]> got = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                    java.time.Duration.ofSeconds(120), () -> run(e, prompts, 0));
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(want.get(i), got.get(i), "request " + i);
+            }
+            String report = e.memoryReport();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("reserve the prompt and 256 positions and double"
+                    + " as needed: grown (\\d+) times so far, (\\d+) sequences suspended").matcher(report);
+            assertTrue(m.find(), report);
+            assertTrue(Integer.parseInt(m.group(1)) >= 1 && Integer.parseInt(m.group(2)) >= 1, report);
+            assertEquals(0, e.stats().runningKvCacheBytes(), "every reservation given back");
+        }
+        assertEquals(2, pass[0].mostLive, "both started at once");
+        assertTrue(pass[0].capacities.stream().allMatch(cap -> cap == 512), "caches made for the whole context: "
+                + pass[0].capacities + " (reservations of " + first + " grow instead)");
+        assertEquals(0, pass[0].live, "every cache closed");
     }
 
     /**

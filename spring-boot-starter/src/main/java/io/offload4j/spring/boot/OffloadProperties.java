@@ -67,8 +67,8 @@ public class OffloadProperties implements Validator {
      * Requests served at once (decoded together, one batched step per token); further requests wait in a queue. Each running
      * request holds a KV cache of its prompt and max tokens. 0 = auto: on a GPU up to gpu.max-batch-rows, each request
      * admitted while the GPU's free memory holds its KV cache (kept conversations dropped to make room); on the CPU up to
-     * 8, each admitted while the Java heap's share for KV caches holds its KV cache (without max tokens: the whole
-     * context).
+     * 8, each admitted while the Java heap's share for KV caches holds its KV cache (without max tokens: its prompt and
+     * 256 positions, reserved further as it goes).
      */
     private int maxSequences = 0;
 
