@@ -46,7 +46,7 @@ final class KvGrowth {
     private final AtomicLong suspensions = new AtomicLong();
 
     /**
-     * @param runningKvBytes the scheduler's count of the running sequences' cache bytes (kept up to date here)
+     * @param runningKvBytes the scheduler's count of the running sequences' reserved bytes (kept up to date here)
      * @param runningCount   the scheduler's count of running sequences (suspended ones leave it)
      */
     KvGrowth(ForwardPass pass, MemoryAdmission admission, PrefixCache prefixCache, SpeculativeDecoding speculation,
