@@ -208,6 +208,27 @@ class MemoryAdmissionTest {
         }
     }
 
+    /** The test model's KV bytes per position on the CPU. */
+    private static long perPosition() {
+        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
+            return MemoryPlan.bytesPerPosition(m.config());
+        }
+    }
+
+    /**
+     * A heap whose share for KV caches ({@link MemoryPlan}) holds {@code positions} of the test model's positions at a
+     * context of {@code context}: 75 % of it, less one thread's attention scores.
+     */
+    private static MemoryPlan.Heap heapFor(long positions, int context) {
+        int heads;
+        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
+            heads = m.config().headCount();
+        }
+        long budget = positions * perPosition();
+        long scratch = 4L * heads * context;
+        return new MemoryPlan.Heap((long) ((budget + scratch) / MemoryPlan.HEAP_SHARE_FOR_KV) + 1, 0);
+    }
+
     /**
      * KV caches on the Java heap ({@link MemoryAdmission#onHeap}): a heap whose share for KV caches holds three of
      * these requests' reservations (their 32 positions) runs three at once, the others waiting, with the tokens of a
@@ -222,14 +243,7 @@ class MemoryAdmissionTest {
         try (InferenceEngine plain = InferenceEngine.load(model, options)) {
             want = run(plain, prompts, 22);
         }
-        io.offload4j.model.ModelConfig c;
-        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
-            c = m.config();
-        }
-        long perPosition = MemoryPlan.bytesPerPosition(c);
-        long scratch = 4L * c.headCount() * 48; // one thread's attention scores (MemoryPlan)
-        long budget = 3 * 32 * perPosition + 16 * perPosition; // three requests' 32 positions, not four
-        MemoryPlan.Heap heap = new MemoryPlan.Heap((long) ((budget + scratch) / MemoryPlan.HEAP_SHARE_FOR_KV) + 1, 0);
+        MemoryPlan.Heap heap = heapFor(3 * 32 + 16, 48); // three requests' 32 positions, not four
         Metered[] pass = new Metered[1];
         try (InferenceEngine e = InferenceEngine.load(model, options,
                 (p, tokenizer) -> pass[0] = Metered.onHeap(p), heap)) {
@@ -250,17 +264,12 @@ class MemoryAdmissionTest {
      */
     @Test
     void onTheHeapKeptConversationsCountAndMakeRoom() {
-        io.offload4j.model.ModelConfig c;
-        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
-            c = m.config();
-        }
-        long perPosition = MemoryPlan.bytesPerPosition(c);
-        long scratch = 4L * c.headCount() * 128;
+        long perPosition = perPosition();
         // two kept conversations (a page of 64 positions each) and two whole contexts of 128 do not fit together,
         // two whole contexts and one kept conversation do, three whole contexts do not
         long budget = 350 * perPosition;
+        MemoryPlan.Heap heap = heapFor(350, 128);
         EngineOptions options = options().withContextLength(128).withPrefixCacheBytes(140 * perPosition);
-        MemoryPlan.Heap heap = new MemoryPlan.Heap((long) ((budget + scratch) / MemoryPlan.HEAP_SHARE_FOR_KV) + 1, 0);
         Metered[] pass = new Metered[1];
         try (InferenceEngine e = InferenceEngine.load(model, options, (p, tokenizer) -> pass[0] = Metered.onHeap(p),
                 heap)) {
@@ -302,16 +311,9 @@ class MemoryAdmissionTest {
         try (InferenceEngine plain = InferenceEngine.load(model, options)) {
             want = run(plain, prompts, 0);
         }
-        io.offload4j.model.ModelConfig c;
-        try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
-            c = m.config();
-        }
-        long perPosition = MemoryPlan.bytesPerPosition(c);
-        long scratch = 4L * c.headCount() * 512;
         int first = 10 + KvGrowth.FIRST_REPLY_ROOM;
         // two first reservations (532 positions) fit, one of them doubled to 512 beside the other does not, alone it does
-        long budget = 700 * perPosition;
-        MemoryPlan.Heap heap = new MemoryPlan.Heap((long) ((budget + scratch) / MemoryPlan.HEAP_SHARE_FOR_KV) + 1, 0);
+        MemoryPlan.Heap heap = heapFor(700, 512);
         Metered[] pass = new Metered[1];
         try (InferenceEngine e = InferenceEngine.load(model, options, (p, tokenizer) -> pass[0] = Metered.onHeap(p),
                 heap)) {
