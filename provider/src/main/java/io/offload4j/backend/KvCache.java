@@ -66,6 +66,14 @@ public interface KvCache extends AutoCloseable {
         return byteSize();
     }
 
+    /**
+     * The bytes it holds once it holds positions {@code 0..positions-1}: {@link #byteSize()}, except in a cache that
+     * takes its memory as its sequence grows (the CPU's pages: its rings, and the pages of those positions).
+     */
+    default long bytesHolding(int positions) {
+        return byteSize();
+    }
+
     @Override
     void close();
 }

@@ -91,11 +91,12 @@ final class MemoryAdmission {
     }
 
     /**
-     * The bytes counted for a running request's KV cache {@code cache} that reserves {@code positions}: on the heap the
-     * reservation's, else the cache's own.
+     * The bytes counted for a running request's KV cache {@code cache} that reserves {@code positions}: on the heap what
+     * the cache holds once it holds them (its sliding-window rings, made whole at once, and the pages of those
+     * positions), else the cache's own bytes.
      */
     long reservedBytes(KvCache cache, int positions) {
-        return onHeap ? positions * bytesPerPosition : cache.byteSize();
+        return onHeap ? cache.bytesHolding(positions) : cache.byteSize();
     }
 
     /** For the memory report: what decides admission. */

@@ -231,7 +231,7 @@ class MemoryAdmissionTest {
 
     /**
      * KV caches on the Java heap ({@link MemoryAdmission#onHeap}): a heap whose share for KV caches holds three of
-     * these requests' reservations (their 32 positions) runs three at once, the others waiting, with the tokens of a
+     * these requests' reservations (their 32 positions: a page of 64 each) runs three at once, the others waiting, with the tokens of a
      * roomy heap; the number of sequences is not lowered to the whole-context caches the heap holds (one), and the
      * memory report says why.
      */
@@ -243,7 +243,7 @@ class MemoryAdmissionTest {
         try (InferenceEngine plain = InferenceEngine.load(model, options)) {
             want = run(plain, prompts, 22);
         }
-        MemoryPlan.Heap heap = heapFor(3 * 32 + 16, 48); // three requests' 32 positions, not four
+        MemoryPlan.Heap heap = heapFor(3 * 64 + 16, 48); // three requests' 32 positions (a page of 64 each), not four
         Metered[] pass = new Metered[1];
         try (InferenceEngine e = InferenceEngine.load(model, options,
                 (p, tokenizer) -> pass[0] = Metered.onHeap(p), heap)) {
@@ -439,6 +439,11 @@ class MemoryAdmissionTest {
             @Override
             public long heldBytes() {
                 return onHeap ? real.heldBytes() : byteSize();
+            }
+
+            @Override
+            public long bytesHolding(int positions) {
+                return onHeap ? real.bytesHolding(positions) : byteSize();
             }
 
             @Override

@@ -331,6 +331,13 @@ final class CpuKvCache implements KvCache {
         return table.length * pages.pageBytes() + ringBytes;
     }
 
+    /** Its rings, and the pages of positions {@code 0..positions-1} (at most its capacity's). */
+    @Override
+    public long bytesHolding(int positions) {
+        int p = Math.max(0, Math.min(positions, capacity));
+        return ringBytes + (long) ((p + pagePositions - 1) / pagePositions) * pages.pageBytes();
+    }
+
     /** The pages it has reached (counting those it shares with other caches) and its rings. */
     @Override
     public long heldBytes() {

@@ -181,6 +181,26 @@ class CpuKvCachePagesTest {
         }
     }
 
+    /**
+     * What a cache will hold once it holds n positions (what the heap's admission counts): its rings, made whole at
+     * once, and the pages of those positions; after writing them, exactly what it holds.
+     */
+    @Test
+    void aCacheSaysWhatItWillHold() {
+        try (Model m = model(Architecture.GEMMA2, QuantPreset.F32); CpuForwardPass pass = pass(m, 8);
+             KvCache cache = pass.newKvCache(CONTEXT)) {
+            long rings = cache.bytesHolding(0);
+            assertEquals(rings, cache.heldBytes(), "the rings of its sliding blocks, from the start");
+            org.junit.jupiter.api.Assertions.assertTrue(rings > 0, "gemma2's sliding blocks keep rings here");
+            long page = cache.bytesHolding(1) - rings;
+            assertEquals(rings + 3 * page, cache.bytesHolding(17));
+            assertEquals(cache.byteSize(), cache.bytesHolding(CONTEXT));
+            assertEquals(cache.byteSize(), cache.bytesHolding(10 * CONTEXT), "at most its capacity's");
+            prefill(pass, cache, tokens(17, m.config().vocabularySize(), 9), 0, 17);
+            assertEquals(cache.bytesHolding(17), cache.heldBytes());
+        }
+    }
+
     /** A prefix the source never wrote is refused before anything is shared or copied. */
     @Test
     void aPrefixTheSourceHasNotWrittenIsRefused() {
