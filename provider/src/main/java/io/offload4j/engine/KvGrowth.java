@@ -57,7 +57,7 @@ final class KvGrowth {
         this.speculation = speculation;
         this.runningKvBytes = runningKvBytes;
         this.runningCount = runningCount;
-        this.reserves = admission.onHeap();
+        this.reserves = admission.onJavaHeap();
     }
 
     /**

@@ -86,7 +86,7 @@ final class MemoryAdmission {
      * Whether the caches live on the Java heap ({@link #onHeap}): each is made for its request's limit and a
      * reservation of positions is what grows; else a growing request's cache is replaced by a larger one.
      */
-    boolean onHeap() {
+    boolean onJavaHeap() {
         return onHeap;
     }
 

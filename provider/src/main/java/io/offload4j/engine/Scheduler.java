@@ -113,7 +113,7 @@ final class Scheduler implements Runnable {
         this.modelName = name;
         this.growth = admission == null ? null
                 : new KvGrowth(pass, admission, prefixCache, speculation, runningKvBytes, runningCount);
-        if (admission != null && admission.onHeap()) { // what the running caches reserve, what the kept ones hold
+        if (admission != null && admission.onJavaHeap()) { // what the running caches reserve, what the kept ones hold
             admission.meter(() -> runningKvBytes.get() + prefixCache.bytes());
         }
         this.wakeUp = new Sequence(GenerationRequest.of(new int[] {0}, 1, SamplingParams.GREEDY), null, 2);
@@ -528,7 +528,7 @@ final class Scheduler implements Runnable {
         }
         try {
             int reserve = admissionCapacity(s);
-            int capacity = admission != null && admission.onHeap() ? s.limit() : reserve;
+            int capacity = admission != null && admission.onJavaHeap() ? s.limit() : reserve;
             KvCache cache;
             if (s.resuming()) { // suspended for another's growing cache: it computes its tokens so far again
                 cache = pass.newKvCache(capacity);
@@ -626,7 +626,7 @@ final class Scheduler implements Runnable {
         return growth == null ? "" : String.format(java.util.Locale.ROOT, "%n  engine KV caches of requests without"
                 + " max tokens %s the prompt and %d positions and double as needed: grown %d times so far, %d"
                 + " sequences suspended for memory (computed again when resumed)",
-                admission.onHeap() ? "reserve" : "start with", KvGrowth.FIRST_REPLY_ROOM, growth.growths(),
+                admission.onJavaHeap() ? "reserve" : "start with", KvGrowth.FIRST_REPLY_ROOM, growth.growths(),
                 growth.suspensions());
     }
 
