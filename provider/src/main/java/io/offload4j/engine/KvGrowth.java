@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * into a larger cache ({@link KvCache#copyPrefix}, device to device on a GPU), or, where the two caches cannot copy (a
  * sliding-window ring of another size), computed again in it; on the Java heap ({@link MemoryAdmission#onHeap}) the
  * cache was made for the whole limit and takes pages only as it writes them, so only its reservation
- * ({@link Sequence#reservedPositions}) doubles.
+ * ({@link Sequence#reservedPositions()}) doubles.
  *
  * <p>Where the free memory cannot hold the larger cache, kept conversations are dropped from the prefix cache first,
  * then the most recently admitted other decoding sequences are suspended ({@link Sequence#suspend}: their caches freed,
@@ -73,7 +73,7 @@ final class KvGrowth {
             if (s.inPrefill()) {
                 continue;
             }
-            int capacity = reserves ? s.reservedPositions : s.cache().capacity();
+            int capacity = reserves ? s.reservedPositions() : s.cache().capacity();
             int need = (int) Math.min(s.limit(), (long) s.length() + draftRows);
             if (capacity >= need) {
                 continue;
@@ -81,10 +81,7 @@ final class KvGrowth {
             int target = (int) Math.min(s.limit(), Math.max(2L * capacity, need));
             if (reserves) {
                 makeMemory(s, target - capacity, running, suspended); // short of it, s alone goes on (as admitted)
-                long more = admission.reservedBytes(s.cache(), target) - s.reservedBytes;
-                s.reservedPositions = target;
-                s.reservedBytes += more;
-                runningKvBytes.addAndGet(more);
+                runningKvBytes.addAndGet(s.reserve(target, admission.reservedBytes(s.cache(), target)));
                 growths.incrementAndGet();
                 i = running.indexOf(s);
                 continue;
@@ -127,9 +124,7 @@ final class KvGrowth {
             }
             running.remove(victim);
             runningCount.decrementAndGet();
-            runningKvBytes.addAndGet(-victim.reservedBytes);
-            victim.reservedPositions = 0;
-            victim.reservedBytes = 0;
+            runningKvBytes.addAndGet(victim.reserve(0, 0));
             victim.suspend().close();
             suspended.addFirst(victim);
             suspensions.incrementAndGet();
@@ -156,49 +151,37 @@ final class KvGrowth {
     private void grow(Sequence s, int target, boolean besideOld) {
         if (besideOld) {
             KvCache old = s.cache();
-            KvCache larger = allocate(target);
+            KvCache larger = pass.newKvCache(target);
             if (larger.canCopyPrefix(old)) {
                 try {
                     larger.copyPrefix(old, s.cachedLength());
                 } catch (RuntimeException | Error e) {
-                    free(larger);
+                    larger.close();
                     throw e;
                 }
                 if (s.speculation != null) {
                     s.speculation.close(); // a draft model's cache is sized like the sequence's: it starts again
                 }
                 s.grown(larger);
-                free(old);
+                old.close();
                 grown(s);
                 return;
             }
-            free(larger);
+            larger.close();
         }
-        free(s.suspend()); // the positions it held are computed again in the larger cache
-        s.reservedPositions = 0; // counted again once the larger one is there
-        s.reservedBytes = 0;
-        s.resume(allocate(target));
+        runningKvBytes.addAndGet(s.reserve(0, 0)); // counted again once the larger cache is there
+        s.suspend().close(); // the positions it held are computed again in the larger cache
+        s.resume(pass.newKvCache(target));
         grown(s);
-    }
-
-    private KvCache allocate(int positions) {
-        KvCache cache = pass.newKvCache(positions);
-        runningKvBytes.addAndGet(cache.byteSize());
-        return cache;
     }
 
     /** {@code s}'s larger cache in place: counted as its reservation, its drafter started again. */
     private void grown(Sequence s) {
-        s.reservedPositions = s.cache().capacity();
-        s.reservedBytes = s.cache().byteSize(); // allocate counted it in the running bytes
+        KvCache cache = s.cache();
+        runningKvBytes.addAndGet(s.reserve(cache.capacity(), admission.reservedBytes(cache, cache.capacity())));
         if (speculation != null) {
-            s.speculation = speculation.open(s.cache().capacity());
+            s.speculation = speculation.open(cache.capacity());
         }
         growths.incrementAndGet();
-    }
-
-    private void free(KvCache cache) {
-        runningKvBytes.addAndGet(-cache.byteSize());
-        cache.close();
     }
 }

@@ -556,17 +556,14 @@ final class Scheduler implements Runnable {
 
     /** Counts {@code cache}, which reserves {@code positions} for {@code s}, in the running sequences' bytes. */
     private void reserve(Sequence s, KvCache cache, int positions) {
-        s.reservedPositions = positions;
-        s.reservedBytes = admission == null ? cache.byteSize() : admission.reservedBytes(cache, positions);
-        runningKvBytes.addAndGet(s.reservedBytes);
+        long bytes = admission == null ? cache.byteSize() : admission.reservedBytes(cache, positions);
+        runningKvBytes.addAndGet(s.reserve(positions, bytes));
     }
 
     /** Takes {@code s}'s cache away (closed, or kept by the caller) and out of the running sequences' bytes. */
     private KvCache unreserve(Sequence s) {
         KvCache cache = s.releaseCache();
-        runningKvBytes.addAndGet(-s.reservedBytes);
-        s.reservedPositions = 0;
-        s.reservedBytes = 0;
+        runningKvBytes.addAndGet(s.reserve(0, 0));
         return cache;
     }
 

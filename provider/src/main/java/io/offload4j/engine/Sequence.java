@@ -59,8 +59,8 @@ final class Sequence {
      * bytes): its cache's capacity and bytes, or, where the memory is the Java heap and its cache takes pages only as
      * it writes them, a reservation that grows ({@link KvGrowth}). 0 without a cache.
      */
-    int reservedPositions;
-    long reservedBytes;
+    private int reservedPositions;
+    private long reservedBytes;
     private int kvLength;
     private int length;
     private int generated;
@@ -91,6 +91,22 @@ final class Sequence {
     /** The last position (exclusive) this sequence may reach. */
     int limit() {
         return limit;
+    }
+
+    /** The positions counted for it against the memory for KV caches (0 without a cache). */
+    int reservedPositions() {
+        return reservedPositions;
+    }
+
+    /**
+     * Counts {@code positions} of {@code bytes} for it from now on (0, 0: nothing, its cache gone) and returns the change
+     * in bytes, for the scheduler's running bytes: the one place a reservation changes.
+     */
+    long reserve(int positions, long bytes) {
+        long change = bytes - reservedBytes;
+        reservedPositions = positions;
+        reservedBytes = bytes;
+        return change;
     }
 
     int[] prompt() {

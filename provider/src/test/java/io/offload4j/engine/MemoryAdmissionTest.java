@@ -80,9 +80,7 @@ class MemoryAdmissionTest {
             assertTrue(e.memoryReport().contains("admitted while the GPU's free memory holds its KV cache"),
                     e.memoryReport());
             List<int[]> got = run(e, prompts, 22);
-            for (int i = 0; i < prompts.size(); i++) {
-                assertArrayEquals(want.get(i), got.get(i), "request " + i);
-            }
+            assertSameReplies(want, got);
         }
         assertEquals(3, pass[0].mostLive, "as many at once as fit, no more");
         assertEquals(0, pass[0].liveBytes, "every cache freed");
@@ -147,9 +145,7 @@ class MemoryAdmissionTest {
                 (p, tokenizer) -> pass[0] = new Metered(p, budget, copyable))) {
             List<int[]> got = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
                     java.time.Duration.ofSeconds(120), () -> run(e, prompts, 0));
-            for (int i = 0; i < prompts.size(); i++) {
-                assertArrayEquals(want.get(i), got.get(i), "request " + i);
-            }
+            assertSameReplies(want, got);
             String report = e.memoryReport();
             java.util.regex.Matcher m = java.util.regex.Pattern.compile("grown (\\d+) times so far, (\\d+) sequences"
                     + " suspended").matcher(report);
@@ -208,6 +204,13 @@ class MemoryAdmissionTest {
         }
     }
 
+    private static void assertSameReplies(List<int[]> want, List<int[]> got) {
+        assertEquals(want.size(), got.size());
+        for (int i = 0; i < want.size(); i++) {
+            assertArrayEquals(want.get(i), got.get(i), "request " + i);
+        }
+    }
+
     /** The test model's KV bytes per position on the CPU. */
     private static long perPosition() {
         try (io.offload4j.model.Model m = io.offload4j.model.Model.load(model)) {
@@ -250,9 +253,7 @@ class MemoryAdmissionTest {
             assertEquals(EngineOptions.DEFAULT_MAX_SEQUENCES, e.maxSequences(), "not lowered: the heap decides");
             assertTrue(e.memoryReport().contains("admitted while the Java heap's"), e.memoryReport());
             List<int[]> got = run(e, prompts, 22);
-            for (int i = 0; i < prompts.size(); i++) {
-                assertArrayEquals(want.get(i), got.get(i), "request " + i);
-            }
+            assertSameReplies(want, got);
         }
         assertEquals(3, pass[0].mostLive, "as many at once as the heap's share holds, no more");
         assertEquals(0, pass[0].live, "every cache closed");
@@ -319,9 +320,7 @@ class MemoryAdmissionTest {
                 heap)) {
             List<int[]> got = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
                     java.time.Duration.ofSeconds(120), () -> run(e, prompts, 0));
-            for (int i = 0; i < prompts.size(); i++) {
-                assertArrayEquals(want.get(i), got.get(i), "request " + i);
-            }
+            assertSameReplies(want, got);
             String report = e.memoryReport();
             java.util.regex.Matcher m = java.util.regex.Pattern.compile("reserve the prompt and 256 positions and double"
                     + " as needed: grown (\\d+) times so far, (\\d+) sequences suspended").matcher(report);
